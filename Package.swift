@@ -1,0 +1,156 @@
+// swift-tools-version:6.1
+// 6.1: grpc-swift-protobuf uses package traits.
+import PackageDescription
+
+/// One strict settings list for every target of ours.
+let strict: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+extension Target.Dependency {
+  static let grpcCore = Target.Dependency.product(name: "GRPCCore", package: "grpc-swift-2")
+  static let grpcInProcess = Target.Dependency.product(
+    name: "GRPCInProcessTransport", package: "grpc-swift-2")
+  static let grpcHTTP2 = Target.Dependency.product(
+    name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")
+  static let grpcProtobuf = Target.Dependency.product(
+    name: "GRPCProtobuf", package: "grpc-swift-protobuf")
+  static let swiftProtobuf = Target.Dependency.product(
+    name: "SwiftProtobuf", package: "swift-protobuf")
+  static let lifecycle = Target.Dependency.product(
+    name: "ServiceLifecycle", package: "swift-service-lifecycle")
+  static let unixSignals = Target.Dependency.product(
+    name: "UnixSignals", package: "swift-service-lifecycle")
+  static let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+  static let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+  static let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
+  static let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+  static let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+  static let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+  static let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+}
+
+let package = Package(
+  name: "guance-marketplace-suite",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "workspace-console", targets: ["workspace-console"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", exact: "2.9.2"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+    .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+  ],
+  targets: [
+    // Debian's libargon2 (apt libargon2-dev) for argon2id password hashes.
+    .systemLibrary(
+      name: "CArgon2",
+      pkgConfig: "libargon2",
+      providers: [.apt(["libargon2-dev"])]
+    ),
+    // The suite's error vocabulary (field violations, not-found, conflicts...), free of transport.
+    .target(name: "SuiteErrors", swiftSettings: strict),
+    // Generated protobuf and gRPC code for every contract under Protos/ (committed).
+    .target(
+      name: "GuanceContracts",
+      dependencies: [.grpcCore, .grpcProtobuf, .swiftProtobuf],
+      swiftSettings: strict
+    ),
+    // What every executable shares: config, logging, metrics, the gRPC server, health, errors.
+    .target(
+      name: "SuiteRuntime",
+      dependencies: [
+        "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
+        .lifecycle, .logging, .metrics,
+        .nioPosix, .nioCore, .crypto,
+      ],
+      swiftSettings: strict
+    ),
+    // PostgreSQL: client from config, migrations, retrying transactions.
+    .target(
+      name: "SuitePersistence",
+      dependencies: ["SuiteRuntime", "SuiteErrors", .postgres, .logging, .lifecycle],
+      swiftSettings: strict
+    ),
+    // Account rules shared by console and billing center: identity fields, password policy
+    // and hashing, verification codes, session tokens.
+    .target(
+      name: "AccountKit",
+      dependencies: ["CArgon2", "SuiteErrors", .crypto, .nioPosix],
+      exclude: ["Resources/NOTICE.md"],
+      resources: [.copy("Resources/common-passwords.txt")],
+      swiftSettings: strict
+    ),
+    // The mail outbox and its senders (development mailbox, SMTP).
+    .target(
+      name: "Mailer",
+      dependencies: [
+        "SuitePersistence", "SuiteRuntime", .postgres, .logging, .lifecycle, .nioCore, .nioPosix,
+        .nioSSL,
+      ],
+      resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
+    // The Guance console platform: accounts, workspaces, sessions.
+    .target(
+      name: "WorkspaceConsole",
+      dependencies: [
+        "GuanceContracts", "SuiteRuntime", "SuitePersistence", "AccountKit", "SuiteErrors", "Mailer",
+        .grpcCore, .grpcProtobuf, .postgres, .logging, .crypto,
+      ],
+      resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "workspace-console",
+      dependencies: [
+        "WorkspaceConsole", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
+        .lifecycle, .unixSignals, .logging, .postgres,
+      ],
+      swiftSettings: strict
+    ),
+    // Test support: throwaway databases, processes on free ports, in-process clients.
+    .target(
+      name: "SuiteTesting",
+      dependencies: [
+        "GuanceContracts", "SuiteRuntime", "SuitePersistence", .grpcCore, .grpcInProcess,
+        .grpcHTTP2, .postgres, .logging,
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "AccountKitTests",
+      dependencies: ["AccountKit", "SuiteErrors"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "SuiteRuntimeTests",
+      dependencies: ["SuiteRuntime", "SuitePersistence", "SuiteTesting", "GuanceContracts", .grpcCore],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "WorkspaceConsoleTests",
+      dependencies: [
+        "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence", "Mailer",
+        "GuanceContracts", .grpcCore, .grpcInProcess, .grpcProtobuf, .postgres,
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "EndToEndTests",
+      dependencies: ["SuiteTesting", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf],
+      swiftSettings: strict
+    ),
+  ]
+)

@@ -1,0 +1,115 @@
+import CArgon2
+import NIOPosix
+public import SuiteErrors
+import Synchronization
+
+/// Hashes and verifies passwords with argon2id (OWASP: m=19 MiB, t=2, p=1) into PHC strings,
+/// on a few dedicated threads so the async executors never block. Work beyond the pool's
+/// queue is refused at once: a flood of logins must not queue without limit.
+public final class PasswordHasher: Sendable {
+  public struct Parameters: Sendable, Equatable {
+    public var memoryKiB: UInt32
+    public var iterations: UInt32
+    public var parallelism: UInt32
+
+    public init(memoryKiB: UInt32 = 19 * 1024, iterations: UInt32 = 2, parallelism: UInt32 = 1) {
+      self.memoryKiB = memoryKiB
+      self.iterations = iterations
+      self.parallelism = parallelism
+    }
+
+    /// The PHC parameter segment these produce, to spot hashes made with older settings.
+    var phcSegment: String { "m=\(memoryKiB),t=\(iterations),p=\(parallelism)" }
+  }
+
+  public enum Failure: Error, ServiceErrorConvertible {
+    case overloaded
+    case hashingFailed(code: Int32)
+
+    public var serviceError: ServiceError {
+      switch self {
+      case .overloaded:
+        ServiceError(.resourceExhausted(retryAfter: .seconds(1)), "too many requests; retry shortly")
+      case .hashingFailed:
+        ServiceError(.unavailable, "password hashing failed; retry shortly")
+      }
+    }
+  }
+
+  private let parameters: Parameters
+  private let pool: NIOThreadPool
+  private let capacity: Int
+  private let inFlight = Mutex(0)
+  /// A hash of a random password, verified when the user is unknown so that path costs the same.
+  private let dummyHash: String
+
+  /// - Parameters:
+  ///   - workers: hashes computed at once (each holds `memoryKiB` of memory).
+  ///   - maxQueued: hashes allowed to wait for a worker before requests are refused.
+  public init(parameters: Parameters = Parameters(), workers: Int = 2, maxQueued: Int = 32) {
+    self.parameters = parameters
+    self.pool = NIOThreadPool(numberOfThreads: max(1, workers))
+    self.capacity = max(1, workers) + max(0, maxQueued)
+    self.dummyHash = (try? Self.computeHash(
+      Array(SessionToken.randomBytes(count: 16)), parameters: parameters)) ?? ""
+    pool.start()
+  }
+
+  deinit {
+    pool.shutdownGracefully { _ in }
+  }
+
+  /// A PHC string: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
+  public func hash(_ password: String) async throws -> String {
+    let bytes = Array(password.utf8)
+    let parameters = self.parameters
+    return try await run { try Self.computeHash(bytes, parameters: parameters) }
+  }
+
+  /// Whether `password` matches `phc`; false for malformed or foreign hashes.
+  public func verify(_ password: String, against phc: String) async throws -> Bool {
+    let bytes = Array(password.utf8)
+    return try await run {
+      guard phc.hasPrefix("$argon2id$") else { return false }
+      return phc.withCString { encoded in
+        argon2id_verify(encoded, bytes, bytes.count) == ARGON2_OK.rawValue
+      }
+    }
+  }
+
+  /// Spends the time a real verification costs, for an account that does not exist.
+  public func verifyAgainstDummy(_ password: String) async throws {
+    _ = try await verify(password, against: dummyHash)
+  }
+
+  /// True when `phc` was made with other parameters than today's, so it should be redone
+  /// at the next successful login.
+  public func needsRehash(_ phc: String) -> Bool {
+    !phc.hasPrefix("$argon2id$v=19$\(parameters.phcSegment)$")
+  }
+
+  private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    let admitted = inFlight.withLock { count in
+      guard count < capacity else { return false }
+      count += 1
+      return true
+    }
+    guard admitted else { throw Failure.overloaded }
+    defer { inFlight.withLock { $0 -= 1 } }
+    return try await pool.runIfActive(work)
+  }
+
+  private static func computeHash(_ password: [UInt8], parameters: Parameters) throws -> String {
+    let salt = Array(SessionToken.randomBytes(count: 16))
+    let hashLength = 32
+    let encodedLength = argon2_encodedlen(
+      parameters.iterations, parameters.memoryKiB, parameters.parallelism,
+      UInt32(salt.count), UInt32(hashLength), Argon2_id)
+    var encoded = [CChar](repeating: 0, count: encodedLength)
+    let result = argon2id_hash_encoded(
+      parameters.iterations, parameters.memoryKiB, parameters.parallelism,
+      password, password.count, salt, salt.count, hashLength, &encoded, encodedLength)
+    guard result == ARGON2_OK.rawValue else { throw Failure.hashingFailed(code: result) }
+    return String(decoding: encoded.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+}

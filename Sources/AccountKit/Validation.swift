@@ -1,0 +1,39 @@
+public import SuiteErrors
+
+/// Collects every field violation of a request before failing, so a caller learns all
+/// that is wrong at once.
+public struct Validation: Sendable {
+  public private(set) var violations: [FieldViolation] = []
+
+  public init() {}
+
+  /// The parsed value, or nil after recording why `field` is invalid.
+  public mutating func check<Value>(
+    _ field: String, _ parse: () throws(FieldProblem) -> Value
+  ) -> Value? {
+    do {
+      return try parse()
+    } catch {
+      violations.append(FieldViolation(field: field, description: error.description))
+      return nil
+    }
+  }
+
+  public mutating func require(_ condition: Bool, _ field: String, _ description: String) {
+    if !condition { violations.append(FieldViolation(field: field, description: description)) }
+  }
+
+  /// Throws INVALID_ARGUMENT with every recorded violation, if any.
+  public func finish() throws(ServiceError) {
+    if !violations.isEmpty { throw ServiceError.invalid(violations) }
+  }
+}
+
+/// Why one field's value is unacceptable, in words fit for the caller.
+public struct FieldProblem: Error, Sendable, CustomStringConvertible {
+  public var description: String
+
+  public init(_ description: String) {
+    self.description = description
+  }
+}

@@ -1,0 +1,80 @@
+public import Logging
+public import PostgresNIO
+
+/// The service's PostgreSQL: a pooled client plus transactions that retry the failures
+/// PostgreSQL asks applications to retry (serialization failure 40001, deadlock 40P01).
+public struct Database: Sendable {
+  public let client: PostgresClient
+  private let logger: Logger
+  private let maxAttempts: Int
+
+  public init(client: PostgresClient, logger: Logger, maxAttempts: Int = 5) {
+    self.client = client
+    self.logger = logger
+    self.maxAttempts = maxAttempts
+  }
+
+  public enum Isolation: String, Sendable {
+    case readCommitted = "READ COMMITTED"
+    case repeatableRead = "REPEATABLE READ"
+    case serializable = "SERIALIZABLE"
+  }
+
+  /// Runs `body` in one transaction, committing when it returns and rolling back when it
+  /// throws; retried from the start on 40001/40P01, so `body` must only touch the database.
+  public func transaction<Result: Sendable>(
+    isolation: Isolation = .readCommitted,
+    _ body: @Sendable (PostgresConnection) async throws -> Result
+  ) async throws -> Result {
+    var attempt = 1
+    while true {
+      do {
+        return try await client.withConnection { connection in
+          try await Self.once(connection, isolation: isolation, logger: logger, body)
+        }
+      } catch let error as PSQLError where error.isRetryableConflict && attempt < maxAttempts {
+        logger.debug(
+          "retrying transaction", metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
+        attempt += 1
+        // Jittered backoff so the competing transactions stop meeting.
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << attempt))))
+      }
+    }
+  }
+
+  private static func once<Result: Sendable>(
+    _ connection: PostgresConnection, isolation: Isolation, logger: Logger,
+    _ body: @Sendable (PostgresConnection) async throws -> Result
+  ) async throws -> Result {
+    try await connection.query(
+      PostgresQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"), logger: logger)
+    let result: Result
+    do {
+      result = try await body(connection)
+    } catch {
+      // A failed rollback leaves the connection broken; the pool then closes it.
+      _ = try? await connection.query("ROLLBACK", logger: logger)
+      throw error
+    }
+    try await connection.query("COMMIT", logger: logger)
+    return result
+  }
+
+  /// One statement outside an explicit transaction.
+  @discardableResult
+  public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+    try await client.query(query, logger: logger)
+  }
+}
+
+extension PSQLError {
+  /// The SQLSTATE the server sent, if the error came from the server.
+  public var sqlState: String? { serverInfo?[.sqlState] }
+
+  /// The constraint the server named, for mapping unique violations to fields.
+  public var constraintName: String? { serverInfo?[.constraintName] }
+
+  public var isUniqueViolation: Bool { sqlState == "23505" }
+
+  var isRetryableConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
+}

@@ -1,0 +1,137 @@
+public import Logging
+public import PostgresNIO
+
+public import Foundation
+
+/// One forward-only schema change: a plain SQL file named `NNNN_description.sql`.
+public struct Migration: Sendable, Equatable {
+  /// Whose schema this is ("workspace_console", "mail_outbox"): each component numbers its
+  /// own migrations.
+  public var component: String
+  public var version: Int
+  public var name: String
+  public var sql: String
+
+  public init(component: String, version: Int, name: String, sql: String) {
+    self.component = component
+    self.version = version
+    self.name = name
+    self.sql = sql
+  }
+
+  /// Loads every `NNNN_name.sql` in `directory`, in version order.
+  public static func load(component: String, from directory: URL) throws -> [Migration] {
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+      .filter { $0.hasSuffix(".sql") }
+    let migrations = try files.map { file in
+      let stem = file.dropLast(4)
+      guard let separator = stem.firstIndex(of: "_"), let version = Int(stem[..<separator]) else {
+        throw MigrationError.badFileName(file)
+      }
+      let sql = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+      return Migration(
+        component: component, version: version, name: String(stem[stem.index(after: separator)...]),
+        sql: sql)
+    }.sorted { $0.version < $1.version }
+    for (previous, next) in zip(migrations, migrations.dropFirst())
+    where previous.version == next.version {
+      throw MigrationError.duplicateVersion(component: component, version: next.version)
+    }
+    return migrations
+  }
+}
+
+public enum MigrationError: Error, CustomStringConvertible {
+  case badFileName(String)
+  case duplicateVersion(component: String, version: Int)
+  case unknownAppliedVersion(component: String, version: Int)
+
+  public var description: String {
+    switch self {
+    case .badFileName(let file): "migration file \(file) is not named NNNN_description.sql"
+    case .duplicateVersion(let component, let version):
+      "two migrations of \(component) share version \(version)"
+    case .unknownAppliedVersion(let component, let version):
+      "the database has migration \(component) \(version), which this build does not know: "
+        + "is an older build running against a newer schema?"
+    }
+  }
+}
+
+/// Applies migrations at start-up, each in its own transaction, under an advisory lock so
+/// replicas starting together apply each one exactly once.
+public struct Migrator: Sendable {
+  private let client: PostgresClient
+  private let logger: Logger
+
+  public init(client: PostgresClient, logger: Logger) {
+    self.client = client
+    self.logger = logger
+  }
+
+  /// Arbitrary but fixed: every replica of every service takes the same lock key in its own
+  /// database.
+  static let lockKey: Int64 = 0x6775_616E_6365
+
+  public func apply(_ migrations: [Migration]) async throws {
+    try await client.withConnection { connection in
+      try await connection.query(
+        "SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+      do {
+        try await applyLocked(migrations, on: connection)
+      } catch {
+        _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+        throw error
+      }
+      try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+    }
+  }
+
+  private func applyLocked(_ migrations: [Migration], on connection: PostgresConnection)
+    async throws
+  {
+    try await connection.query(
+      """
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        component text NOT NULL,
+        version integer NOT NULL,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (component, version)
+      )
+      """, logger: logger)
+    var applied: Set<String> = []
+    let rows = try await connection.query(
+      "SELECT component, version FROM schema_migrations", logger: logger)
+    for try await (component, version) in rows.decode((String, Int).self) {
+      applied.insert("\(component)/\(version)")
+    }
+    let known = Set(migrations.map { "\($0.component)/\($0.version)" })
+    let components = Set(migrations.map(\.component))
+    for key in applied.subtracting(known) {
+      let parts = key.split(separator: "/")
+      if parts.count == 2, components.contains(String(parts[0])), let version = Int(parts[1]) {
+        throw MigrationError.unknownAppliedVersion(component: String(parts[0]), version: version)
+      }
+    }
+    for migration in migrations where !applied.contains("\(migration.component)/\(migration.version)") {
+      logger.notice(
+        "applying migration",
+        metadata: ["component": "\(migration.component)", "version": "\(migration.version)", "name": "\(migration.name)"])
+      // Simple-protocol query: a migration file may hold several statements.
+      _ = try await connection.simpleQuery("BEGIN").get()
+      do {
+        _ = try await connection.simpleQuery(migration.sql).get()
+        try await connection.query(
+          """
+          INSERT INTO schema_migrations (component, version, name)
+          VALUES (\(migration.component), \(migration.version), \(migration.name))
+          """, logger: logger)
+        _ = try await connection.simpleQuery("COMMIT").get()
+      } catch {
+        _ = try? await connection.simpleQuery("ROLLBACK").get()
+        throw error
+      }
+    }
+  }
+}

@@ -1,0 +1,49 @@
+public import GRPCCore
+import GRPCProtobuf
+import SuiteErrors
+import Logging
+
+/// Turns whatever a handler throws into a gRPC status: service errors become statuses with
+/// `google.rpc` details; anything unexpected is logged with the request id and leaves as
+/// INTERNAL with a generic message, so no SQL or Swift error text reaches the wire.
+public struct ErrorMappingInterceptor: ServerInterceptor {
+  public init() {}
+
+  public func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    do {
+      return try await next(request, context)
+    } catch {
+      throw Self.rpcError(for: error)
+    }
+  }
+
+  /// The status a caller sees for `error`.
+  public static func rpcError(for error: any Error) -> RPCError {
+    switch error {
+    case let error as any ServiceErrorConvertible:
+      return RPCError(error.serviceError.googleRPCStatus)
+    case let error as RPCError:
+      return error
+    case is CancellationError:
+      return RPCError(code: .cancelled, message: "the RPC was cancelled")
+    default:
+      let request = RequestContext.current
+      request.logger.error(
+        "unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+      return RPCError(
+        code: .internalError,
+        message: "internal error; quote request id \(request.requestID) when reporting it")
+    }
+  }
+}
+
+extension RPCError {
+  init(_ status: GoogleRPCStatus) {
+    self.init(code: status.code, message: status.message, metadata: status.rpcErrorMetadata)
+  }
+}

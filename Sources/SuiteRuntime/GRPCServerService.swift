@@ -1,0 +1,149 @@
+public import GRPCCore
+import GRPCNIOTransportHTTP2
+public import Logging
+public import ServiceLifecycle
+
+import struct Foundation.Data
+import class Foundation.FileManager
+import func Foundation.rename
+
+/// Runs one executable's gRPC server under ServiceLifecycle: prepares its dependencies
+/// (migrations and the like) first, then serves with the suite's limits, the health service
+/// and the standard interceptors, and drains gracefully on SIGTERM.
+public struct GRPCServerService: Service {
+  /// The services of this executable and which of them only the suite may call.
+  public struct Services: Sendable {
+    public var open: [any RegistrableRPCService]
+    public var `internal`: [any RegistrableRPCService]
+    /// Fully qualified names reported by the health service.
+    public var names: [String]
+
+    public init(
+      open: [any RegistrableRPCService], internal: [any RegistrableRPCService], names: [String]
+    ) {
+      self.open = open
+      self.internal = `internal`
+      self.names = names
+    }
+  }
+
+  private let settings: ServerSettings
+  private let services: Services
+  private let internalCredential: String
+  private let health: HealthStatusBoard
+  private let logger: Logger
+  private let readyFile: String?
+  private let prepare: @Sendable () async throws -> Void
+  private let started: StartupGate
+
+  public init(
+    settings: ServerSettings,
+    services: Services,
+    internalCredential: String,
+    health: HealthStatusBoard,
+    logger: Logger,
+    readyFile: String?,
+    started: StartupGate = StartupGate(),
+    prepare: @escaping @Sendable () async throws -> Void = {}
+  ) {
+    self.settings = settings
+    self.services = services
+    self.internalCredential = internalCredential
+    self.health = health
+    self.logger = logger
+    self.readyFile = readyFile
+    self.prepare = prepare
+    self.started = started
+  }
+
+  public func run() async throws {
+    health.set(.notServing, for: [""] + services.names)
+    try await prepare()
+    started.open()
+
+    let transport = HTTP2ServerTransport.Posix(
+      address: .ipv4(host: settings.host, port: settings.port),
+      transportSecurity: .plaintext,
+      config: .defaults { config in
+        config.rpc.maxRequestPayloadSize = settings.maxRequestBytes
+        config.http2.maxConcurrentStreams = settings.maxConcurrentStreams
+        config.connection.maxIdleTime = settings.maxIdleTime
+        config.connection.maxAge = settings.maxConnectionAge
+        config.connection.maxGraceTime = settings.maxConnectionGrace
+        config.connection.keepalive = .init(
+          time: settings.keepaliveInterval, timeout: settings.keepaliveTimeout,
+          clientBehavior: .defaults)
+      })
+    let server = GRPCServer(
+      transport: transport,
+      services: services.open + services.internal + [HealthService(board: health)],
+      interceptorPipeline: Self.pipeline(
+        internalServices: services.internal, credential: internalCredential, logger: logger))
+
+    try await withGracefulShutdownHandler {
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.serve() }
+        guard let address = try await transport.listeningAddress.ipv4 else {
+          throw ServerStartError.notListeningOnIPv4
+        }
+        let endpoint = "\(address.host):\(address.port)"
+        logger.notice("serving gRPC", metadata: ["address": "\(endpoint)"])
+        try writeReadyFile(endpoint: endpoint)
+        health.set(.serving, for: [""] + services.names)
+      }
+    } onGracefulShutdown: {
+      logger.notice("draining gRPC server")
+      health.setAll(.notServing)
+      health.finishWatchers()
+      server.beginGracefulShutdown()
+    }
+  }
+
+  /// The interceptors every executable runs, outermost first.
+  static func pipeline(
+    internalServices: [any RegistrableRPCService], credential: String, logger: Logger
+  ) -> [ConditionalInterceptor<any ServerInterceptor>] {
+    var pipeline: [ConditionalInterceptor<any ServerInterceptor>] = [
+      .apply(RequestContextInterceptor(logger: logger), to: .all),
+      .apply(ErrorMappingInterceptor(), to: .all),
+    ]
+    let internalNames = internalServices.flatMap(Self.serviceDescriptors)
+    if !internalNames.isEmpty {
+      pipeline.append(
+        .apply(InternalCredentialInterceptor(credential: credential), to: .services(Set(internalNames)))
+      )
+    }
+    return pipeline
+  }
+
+  private static func serviceDescriptors(of service: any RegistrableRPCService)
+    -> [ServiceDescriptor]
+  {
+    var router = RPCRouter<HTTP2ServerTransport.Posix>()
+    service.registerMethods(with: &router)
+    return Array(Set(router.methods.map(\.service)))
+  }
+
+  /// Tells whoever started us (tests, `make run`) where we listen, once we do.
+  private func writeReadyFile(endpoint: String) throws {
+    guard let readyFile else { return }
+    let temporary = readyFile + ".tmp"
+    _ = FileManager.default.createFile(atPath: temporary, contents: Data("\(endpoint)\n".utf8))
+    guard rename(temporary, readyFile) == 0 else {
+      throw ServerStartError.cannotWriteReadyFile(readyFile)
+    }
+  }
+}
+
+/// Why the server could not start.
+enum ServerStartError: Error, CustomStringConvertible {
+  case notListeningOnIPv4
+  case cannotWriteReadyFile(String)
+
+  var description: String {
+    switch self {
+    case .notListeningOnIPv4: "the gRPC server is not listening on an IPv4 address"
+    case .cannotWriteReadyFile(let path): "cannot write the ready file \(path)"
+    }
+  }
+}

@@ -1,0 +1,19 @@
+public import Logging
+
+/// Configures swift-log once per process: one line per event on stderr, level from LOG_LEVEL.
+public enum LoggingSetup {
+  public static func bootstrap(config: ConfigReader) throws(ConfigError) -> Logger.Level {
+    let text = config.string("LOG_LEVEL", default: "info")
+    guard let level = Logger.Level(rawValue: text.lowercased()) else {
+      throw .invalid(
+        variable: "LOG_LEVEL", value: text,
+        expected: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    return level
+  }
+}

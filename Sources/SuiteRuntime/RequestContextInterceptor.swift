@@ -1,0 +1,98 @@
+public import GRPCCore
+public import Logging
+import Metrics
+
+import struct Foundation.UUID
+
+/// Outermost interceptor: gives each RPC its request id, bearer token and peer (as
+/// `RequestContext.current`), echoes the request id back, and records per-method metrics
+/// and one log line per failed RPC.
+public struct RequestContextInterceptor: ServerInterceptor {
+  private let logger: Logger
+
+  public init(logger: Logger) {
+    self.logger = logger
+  }
+
+  public func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    let requestID = Self.requestID(from: request.metadata)
+    var logger = self.logger
+    logger[metadataKey: "request-id"] = .string(requestID)
+    logger[metadataKey: "rpc"] = .string(context.descriptor.fullyQualifiedMethod)
+    let requestContext = RequestContext(
+      requestID: requestID,
+      bearerToken: Self.bearerToken(from: request.metadata),
+      peer: Self.host(of: context.remotePeer),
+      logger: logger)
+
+    let method = context.descriptor.fullyQualifiedMethod
+    let started = ContinuousClock.now
+    do {
+      var response = try await RequestContext.$current.withValue(requestContext) {
+        try await next(request, context)
+      }
+      response.metadata.addString(requestID, forKey: "x-request-id")
+      Self.record(method: method, code: "OK", since: started)
+      return response
+    } catch let error as RPCError {
+      Self.record(method: method, code: String(describing: error.code), since: started)
+      logger.debug("rpc failed", metadata: ["code": "\(error.code)"])
+      var error = error
+      error.metadata.addString(requestID, forKey: "x-request-id")
+      throw error
+    }
+  }
+
+  private static func record(method: String, code: String, since started: ContinuousClock.Instant)
+  {
+    Counter(
+      label: "grpc_server_handled_total",
+      dimensions: [("grpc_method", method), ("grpc_code", code)]
+    ).increment()
+    let elapsed = started.duration(to: .now)
+    Metrics.Timer(label: "grpc_server_handling_seconds", dimensions: [("grpc_method", method)])
+      .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+  }
+
+  /// Accepts a caller's request id only when it is short and printable, so it is safe to log.
+  static func requestID(from metadata: Metadata) -> String {
+    if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }),
+      (1...128).contains(given.utf8.count),
+      given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+    {
+      return given
+    }
+    return UUID().uuidString.lowercased()
+  }
+
+  static func bearerToken(from metadata: Metadata) -> String? {
+    guard let value = metadata[stringValues: "authorization"].first(where: { _ in true }) else {
+      return nil
+    }
+    let prefix = "bearer "
+    guard value.count > prefix.count, value.prefix(prefix.count).lowercased() == prefix else {
+      return nil
+    }
+    let token = value.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+    return token.isEmpty ? nil : token
+  }
+
+  /// "ipv4:127.0.0.1:5555" → "127.0.0.1"; "ipv6:[::1]:5555" → "::1"; anything else as is.
+  static func host(of peer: String) -> String {
+    let parts = peer.split(separator: ":", maxSplits: 1)
+    guard parts.count == 2 else { return peer }
+    let address = parts[1]
+    if address.hasPrefix("["), let end = address.firstIndex(of: "]") {
+      return String(address[address.index(after: address.startIndex)..<end])
+    }
+    if let lastColon = address.lastIndex(of: ":") {
+      return String(address[..<lastColon])
+    }
+    return String(address)
+  }
+}

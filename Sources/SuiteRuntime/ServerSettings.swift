@@ -1,0 +1,65 @@
+/// The gRPC server's address and its explicit limits (see RELIABILITY.md §1.1 and §2:
+/// the transport's defaults advertise no stream limit and never age connections out).
+public struct ServerSettings: Sendable {
+  public var host: String
+  /// 0 picks a free port; the bound port is reported through the ready file and the log.
+  public var port: Int
+  /// SETTINGS_MAX_CONCURRENT_STREAMS advertised to each client.
+  public var maxConcurrentStreams: Int
+  /// Largest request message accepted; bigger ones fail with RESOURCE_EXHAUSTED.
+  public var maxRequestBytes: Int
+  /// Server pings an idle connection this often, and drops it if no answer within the timeout.
+  public var keepaliveInterval: Duration
+  public var keepaliveTimeout: Duration
+  /// Connections with no open stream for this long are closed.
+  public var maxIdleTime: Duration
+  /// Connections are asked to go away after this age so load rebalances across replicas.
+  public var maxConnectionAge: Duration
+  /// How long in-flight RPCs get to finish once a connection is asked to go away.
+  public var maxConnectionGrace: Duration
+
+  public init(
+    host: String = "127.0.0.1",
+    port: Int = 0,
+    maxConcurrentStreams: Int = 256,
+    maxRequestBytes: Int = 4 << 20,
+    keepaliveInterval: Duration = .seconds(7200),
+    keepaliveTimeout: Duration = .seconds(20),
+    maxIdleTime: Duration = .seconds(1800),
+    maxConnectionAge: Duration = .seconds(7200),
+    maxConnectionGrace: Duration = .seconds(30)
+  ) {
+    self.host = host
+    self.port = port
+    self.maxConcurrentStreams = maxConcurrentStreams
+    self.maxRequestBytes = maxRequestBytes
+    self.keepaliveInterval = keepaliveInterval
+    self.keepaliveTimeout = keepaliveTimeout
+    self.maxIdleTime = maxIdleTime
+    self.maxConnectionAge = maxConnectionAge
+    self.maxConnectionGrace = maxConnectionGrace
+  }
+
+  /// Reads `GRPC_HOST`, `GRPC_PORT` and the `GRPC_*` limits, defaulting the port per service.
+  public init(config: ConfigReader, defaultPort: Int) throws(ConfigError) {
+    let defaults = ServerSettings()
+    self.init(
+      host: config.string("GRPC_HOST", default: defaults.host),
+      port: try config.int("GRPC_PORT", default: defaultPort, range: 0...65535),
+      maxConcurrentStreams: try config.int(
+        "GRPC_MAX_CONCURRENT_STREAMS", default: defaults.maxConcurrentStreams, range: 1...65536),
+      maxRequestBytes: try config.int(
+        "GRPC_MAX_REQUEST_BYTES", default: defaults.maxRequestBytes, range: 1024...(64 << 20)),
+      keepaliveInterval: try config.seconds(
+        "GRPC_KEEPALIVE_SECONDS", default: defaults.keepaliveInterval, range: 1...86400),
+      keepaliveTimeout: try config.seconds(
+        "GRPC_KEEPALIVE_TIMEOUT_SECONDS", default: defaults.keepaliveTimeout, range: 1...3600),
+      maxIdleTime: try config.seconds(
+        "GRPC_MAX_IDLE_SECONDS", default: defaults.maxIdleTime, range: 1...86400),
+      maxConnectionAge: try config.seconds(
+        "GRPC_MAX_CONNECTION_AGE_SECONDS", default: defaults.maxConnectionAge, range: 1...604800),
+      maxConnectionGrace: try config.seconds(
+        "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600)
+    )
+  }
+}

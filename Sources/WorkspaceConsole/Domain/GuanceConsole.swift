@@ -1,0 +1,349 @@
+public import AccountKit
+import Foundation
+import Mailer
+import SuiteErrors
+
+/// The console's rules: who may register, how codes and sessions work, who sees which
+/// workspace. Free of gRPC and SQL: handlers call it, a `ConsoleStore` keeps its data.
+public struct GuanceConsole: Sendable {
+  /// Timeouts and limits, from configuration.
+  public struct Policy: Sendable {
+    public var sessionIdleTimeout: Duration = .seconds(30 * 60)
+    public var sessionAbsoluteLifetime: Duration = .seconds(12 * 3600)
+    public var maxLoginFailuresPerAccountPerHour = 100
+    public var maxLoginFailuresPerPeerPerHour = 1000
+
+    public init() {}
+  }
+
+  public let catalog: SiteCatalog
+  private let store: any ConsoleStore
+  private let hasher: PasswordHasher
+  private let policy: Policy
+
+  public init(
+    store: any ConsoleStore, hasher: PasswordHasher, catalog: SiteCatalog, policy: Policy = Policy()
+  ) {
+    self.store = store
+    self.hasher = hasher
+    self.catalog = catalog
+    self.policy = policy
+  }
+
+  // MARK: Accounts
+
+  /// What a new account's fields must satisfy, checked together so every problem is reported.
+  public struct Registration: Sendable {
+    public var username: String
+    public var password: String
+    public var email: String
+    public var phone: String
+
+    public init(username: String, password: String, email: String, phone: String) {
+      self.username = username
+      self.password = password
+      self.email = email
+      self.phone = phone
+    }
+  }
+
+  public func registerAccount(_ registration: Registration) async throws -> Account {
+    var validation = Validation()
+    let account = try await newAccount(registration, validation: &validation)
+    return try await store.insertAccount(account)
+  }
+
+  public func account(of session: ConsoleSession) async throws -> Account {
+    guard let account = try await store.account(id: session.accountID) else {
+      throw ConsoleError.notSignedIn
+    }
+    return account
+  }
+
+  // MARK: Email codes
+
+  public func sendEmailCode(email rawEmail: String, purpose: EmailCodePurpose?) async throws
+    -> EmailChallengeIssued
+  {
+    var validation = Validation()
+    let email = validation.check("email") { () throws(FieldProblem) in try EmailAddress(rawEmail) }
+    validation.require(purpose != nil, "purpose", "must be specified")
+    try validation.finish()
+    guard let email, let purpose else { throw ServiceError.invalid(validation.violations) }
+
+    let id = UUID()
+    let code = VerificationCode.generate()
+    let challenge = NewEmailChallenge(
+      id: id, email: email.value, purpose: purpose,
+      codeDigest: VerificationCode.digest(code: code, challengeID: id.uuidString),
+      lifetime: VerificationCode.lifetime)
+    let throttle = EmailThrottle(
+      resendInterval: VerificationCode.resendInterval, maxPerHour: VerificationCode.maxSendsPerHour)
+    return try await store.issueEmailChallenge(challenge, throttle: throttle) { account in
+      OutgoingMail(
+        recipient: account.email,
+        subject: "Your Guance verification code",
+        body: """
+          Hello \(account.username),
+
+          Your Guance verification code is \(code).
+          It expires in 10 minutes. If you did not ask for it, ignore this message.
+          """)
+    }.get()
+  }
+
+  // MARK: Workspaces
+
+  /// The workspace fields both creation paths share.
+  public struct WorkspaceRequest: Sendable {
+    public var name: String
+    public var language: String
+    public var site: String
+    public var termsAccepted: Bool
+
+    public init(name: String, language: String, site: String, termsAccepted: Bool) {
+      self.name = name
+      self.language = language
+      self.site = site
+      self.termsAccepted = termsAccepted
+    }
+  }
+
+  /// For an existing Guance account, proven by the code mailed to its email.
+  public func createWorkspace(
+    _ request: WorkspaceRequest, email rawEmail: String, challengeID rawChallenge: String,
+    code: String
+  ) async throws -> (Account, Workspace) {
+    var validation = Validation()
+    let draft = workspaceDraft(request, validation: &validation)
+    let email = validation.check("email") { () throws(FieldProblem) in try EmailAddress(rawEmail) }
+    let challengeID = validation.check("challenge_id") { () throws(FieldProblem) in
+      guard let id = UUID(uuidString: rawChallenge) else {
+        throw FieldProblem("must be the challenge_id returned by SendEmailCode")
+      }
+      return id
+    }
+    validation.require(VerificationCode.isWellFormed(code), "code", "must be the 6-digit code")
+    try validation.finish()
+    guard let draft, let email, let challengeID else {
+      throw ServiceError.invalid(validation.violations)
+    }
+
+    return try await store.createWorkspace(draft, challengeID: challengeID) { challenge in
+      Self.judge(challenge, code: code, email: email.value, purpose: .createWorkspace)
+    }.get()
+  }
+
+  /// Whether `code` opens `challenge`: the checks of ASVS 5 §6.5–6.6.
+  static func judge(
+    _ challenge: EmailChallengeRecord, code: String, email: String, purpose: EmailCodePurpose,
+    now: Date = Date()
+  ) -> ChallengeVerdict {
+    guard challenge.email == email, challenge.purpose == purpose else {
+      // A code is bound to the address and purpose it was sent for.
+      return .reject(.challengeNotFound(challenge.id.uuidString), countsAsAttempt: true)
+    }
+    if challenge.consumedAt != nil { return .reject(.codeAlreadyUsed, countsAsAttempt: false) }
+    if challenge.attempts >= VerificationCode.maxAttempts {
+      return .reject(.codeLocked, countsAsAttempt: false)
+    }
+    if challenge.expiresAt <= now { return .reject(.codeExpired, countsAsAttempt: false) }
+    guard challenge.accountID != nil,
+      VerificationCode.matches(
+        code: code, challengeID: challenge.id.uuidString, storedDigest: challenge.codeDigest)
+    else {
+      let left = VerificationCode.maxAttempts - challenge.attempts - 1
+      return .reject(left > 0 ? .wrongCode(attemptsLeft: left) : .codeLocked, countsAsAttempt: true)
+    }
+    return .accept
+  }
+
+  /// Registers a Guance account and creates its first workspace, all or nothing.
+  public func registerAndCreateWorkspace(
+    _ request: WorkspaceRequest, registration: Registration, passwordConfirmation: String
+  ) async throws -> (Account, Workspace) {
+    var validation = Validation()
+    let draft = workspaceDraft(request, validation: &validation)
+    validation.require(
+      passwordConfirmation == registration.password, "password_confirmation",
+      "must match the password")
+    let account = try await newAccount(registration, validation: &validation)
+    guard let draft else { throw ServiceError.invalid(validation.violations) }
+    return try await store.insertAccountAndWorkspace(account, draft)
+  }
+
+  public func workspaces(of session: ConsoleSession) async throws -> [Workspace] {
+    try await store.workspaces(memberAccountID: session.accountID)
+  }
+
+  /// One of the caller's workspaces; someone else's is reported as not found.
+  public func workspace(id rawID: String, of session: ConsoleSession) async throws -> Workspace {
+    let id = try Self.workspaceID(rawID)
+    guard let workspace = try await store.workspace(id: id, memberAccountID: session.accountID)
+    else { throw ConsoleError.workspaceNotFound(rawID) }
+    return workspace
+  }
+
+  /// Any workspace, for the suite's other services.
+  public func lookupWorkspace(id rawID: String) async throws -> Workspace {
+    let id = try Self.workspaceID(rawID)
+    guard let workspace = try await store.workspace(id: id) else {
+      throw ConsoleError.workspaceNotFound(rawID)
+    }
+    return workspace
+  }
+
+  /// Suspends, reactivates or closes a workspace. Closed is final; repeating a status is a no-op.
+  public func setWorkspaceStatus(
+    id rawID: String, to status: WorkspaceStatus?, reason rawReason: String, requestID: String
+  ) async throws -> Workspace {
+    var validation = Validation()
+    let id = validation.check("workspace_id") { () throws(FieldProblem) in
+      guard let id = UUID(uuidString: rawID) else { throw FieldProblem("must be a workspace id") }
+      return id
+    }
+    validation.require(status != nil, "status", "must be specified")
+    let reason = rawReason.trimmingCharacters(in: .whitespacesAndNewlines)
+    validation.require((1...200).contains(reason.count), "reason", "must be 1 to 200 characters")
+    try validation.finish()
+    guard let id, let status else { throw ServiceError.invalid(validation.violations) }
+
+    guard let current = try await store.workspace(id: id) else {
+      throw ConsoleError.workspaceNotFound(rawID)
+    }
+    if current.status == status { return current }
+    if current.status == .closed { throw ConsoleError.workspaceClosed(rawID) }
+    guard
+      let updated = try await store.setWorkspaceStatus(
+        id: id, to: status, reason: reason, requestID: requestID)
+    else { throw ConsoleError.workspaceNotFound(rawID) }
+    return updated
+  }
+
+  // MARK: Sessions
+
+  /// Opens a session. Unknown logins cost a password verification too, and failures are
+  /// throttled per login name and per peer address.
+  public func login(login rawLogin: String, password: String, peer: String) async throws -> (
+    token: String, session: ConsoleSession, account: Account, workspaces: [Workspace]
+  ) {
+    var validation = Validation()
+    let login = rawLogin.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    validation.require((1...254).contains(login.count), "login", "must be a username or email")
+    validation.require(
+      (1...PasswordPolicy.lengthRange.upperBound).contains(password.count), "password",
+      "is required (at most \(PasswordPolicy.lengthRange.upperBound) characters)")
+    try validation.finish()
+
+    let subjects = ["login:\(login)", "peer:\(peer)"]
+    let failures = try await store.loginFailures(subjects: subjects)
+    if failures[subjects[0], default: 0] >= policy.maxLoginFailuresPerAccountPerHour
+      || failures[subjects[1], default: 0] >= policy.maxLoginFailuresPerPeerPerHour
+    {
+      throw ConsoleError.loginThrottled(retryAfter: Self.untilNextHour())
+    }
+
+    let credentials = try await store.credentials(forLogin: login)
+    let verified: Bool
+    if let credentials {
+      verified = try await hasher.verify(password, against: credentials.passwordHash)
+    } else {
+      try await hasher.verifyAgainstDummy(password)
+      verified = false
+    }
+    guard verified, let credentials else {
+      try await store.recordLoginFailure(subjects: subjects)
+      throw ConsoleError.invalidCredentials
+    }
+    if hasher.needsRehash(credentials.passwordHash) {
+      let upgraded = try await hasher.hash(password)
+      try await store.replacePasswordHash(accountID: credentials.account.id, with: upgraded)
+    }
+
+    let (token, digest) = SessionToken.generate()
+    let session = try await store.insertSession(
+      tokenDigest: digest, accountID: credentials.account.id,
+      absoluteLifetime: policy.sessionAbsoluteLifetime, idleTimeout: policy.sessionIdleTimeout)
+    let workspaces = try await store.workspaces(memberAccountID: credentials.account.id)
+    return (token, session, credentials.account, workspaces)
+  }
+
+  /// The session a bearer token stands for; `notSignedIn` otherwise.
+  public func authenticate(bearerToken: String?) async throws -> ConsoleSession {
+    guard let bearerToken, SessionToken.isWellFormed(bearerToken),
+      let session = try await store.touchSession(
+        tokenDigest: SessionToken.digest(of: bearerToken), idleTimeout: policy.sessionIdleTimeout)
+    else { throw ConsoleError.notSignedIn }
+    return session
+  }
+
+  public func logout(bearerToken: String?) async throws {
+    _ = try await authenticate(bearerToken: bearerToken)
+    if let bearerToken {
+      try await store.deleteSession(tokenDigest: SessionToken.digest(of: bearerToken))
+    }
+  }
+
+  // MARK: Validation shared by the RPCs
+
+  private func newAccount(_ registration: Registration, validation: inout Validation) async throws
+    -> NewAccount
+  {
+    let username = validation.check("username") { () throws(FieldProblem) in
+      try Username(registration.username)
+    }
+    let email = validation.check("email") { () throws(FieldProblem) in
+      try EmailAddress(registration.email)
+    }
+    let phone = validation.check("phone") { () throws(FieldProblem) in
+      try PhoneNumber.optional(registration.phone)
+    }
+    _ = validation.check("password") { () throws(FieldProblem) in
+      try PasswordPolicy.check(
+        registration.password, username: username?.value, email: email?.value)
+    }
+    try validation.finish()
+    guard let username, let email, let phone else {
+      throw ServiceError.invalid(validation.violations)
+    }
+    // Hashing is the expensive part: only for requests that are otherwise valid.
+    let hash = try await hasher.hash(registration.password)
+    return NewAccount(
+      username: username.value, email: email.value, phone: phone?.value, passwordHash: hash)
+  }
+
+  private func workspaceDraft(_ request: WorkspaceRequest, validation: inout Validation)
+    -> WorkspaceDraft?
+  {
+    let name = validation.check("workspace_name") { () throws(FieldProblem) in
+      let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
+      guard !name.isEmpty else { throw FieldProblem("is required") }
+      guard name.count <= 64 else { throw FieldProblem("must be at most 64 characters") }
+      guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+      else { throw FieldProblem("must not contain control characters") }
+      return name
+    }
+    validation.require(
+      catalog.language(request.language) != nil, "language",
+      "must be one of: \(catalog.languages.map(\.code).joined(separator: ", "))")
+    validation.require(
+      catalog.site(request.site) != nil, "site",
+      "must be one of: \(catalog.sites.map(\.code).joined(separator: ", "))")
+    validation.require(request.termsAccepted, "terms_accepted", "the terms must be accepted")
+    guard let name else { return nil }
+    return WorkspaceDraft(name: name, language: request.language, site: request.site)
+  }
+
+  private static func workspaceID(_ raw: String) throws -> UUID {
+    guard let id = UUID(uuidString: raw) else {
+      throw ServiceError.invalid(field: "workspace_id", "must be a workspace id")
+    }
+    return id
+  }
+
+  private static func untilNextHour(now: Date = Date()) -> Duration {
+    let seconds = now.timeIntervalSince1970
+    let next = (seconds / 3600).rounded(.down) * 3600 + 3600
+    return .seconds(Int(next - seconds) + 1)
+  }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Generates the Swift code for every contract under Protos/ into the given folder
+# (default: the committed Sources/GuanceContracts/Generated). `make check-protos` runs it
+# into a temporary folder and compares, so stale generated code fails the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-Sources/GuanceContracts/Generated}
+plugins=${PLUGIN_BIN:-.build-plugins/debug}
+mkdir -p "$out"
+rm -f "$out"/*.swift
+mapfile -t protos < <(cd Protos && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
+protoc -I Protos -I /usr/include \
+  --plugin=protoc-gen-swift="$plugins/protoc-gen-swift" \
+  --swift_out="$out" \
+  --swift_opt=Visibility=Package,FileNaming=PathToUnderscores,UseAccessLevelOnImports=true \
+  --plugin=protoc-gen-grpc-swift-2="$plugins/protoc-gen-grpc-swift-2" \
+  --grpc-swift-2_out="$out" \
+  --grpc-swift-2_opt=Visibility=Package,Server=true,Client=true,FileNaming=PathToUnderscores,UseAccessLevelOnImports=true \
+  "${protos[@]}"
+# Generated files are never formatted or edited by hand.
+for f in "$out"/*.swift; do
+  grep -q 'swift-format-ignore-file' "$f" || sed -i '1i // swift-format-ignore-file' "$f"
+done
