@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-Sources/GuanceContracts/Generated}
-plugins=${PLUGIN_BIN:-.build-plugins/debug}
+scripts/build-plugins.sh
+plugins=.build-plugins/debug
 mkdir -p "$out"
 rm -f "$out"/*.swift
 mapfile -t protos < <(cd Protos && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)

@@ -19,6 +19,27 @@ public struct Migration: Sendable, Equatable {
     self.sql = sql
   }
 
+  /// The file's statements, split at semicolons that end a line outside `$$` bodies: the
+  /// extended query protocol takes one statement at a time.
+  public var statements: [String] {
+    var statements: [String] = []
+    var current = ""
+    var insideDollarQuote = false
+    for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
+      let code = line.trimmingCharacters(in: .whitespaces)
+      if code.hasPrefix("--") && current.isEmpty { continue }
+      current += line + "\n"
+      if line.components(separatedBy: "$$").count % 2 == 0 { insideDollarQuote.toggle() }
+      if !insideDollarQuote && code.hasSuffix(";") {
+        statements.append(current.trimmingCharacters(in: .whitespacesAndNewlines))
+        current = ""
+      }
+    }
+    let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+    if !rest.isEmpty { statements.append(rest) }
+    return statements
+  }
+
   /// Loads every `NNNN_name.sql` in `directory`, in version order.
   public static func load(component: String, from directory: URL) throws -> [Migration] {
     let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -118,18 +139,19 @@ public struct Migrator: Sendable {
       logger.notice(
         "applying migration",
         metadata: ["component": "\(migration.component)", "version": "\(migration.version)", "name": "\(migration.name)"])
-      // Simple-protocol query: a migration file may hold several statements.
-      _ = try await connection.simpleQuery("BEGIN").get()
+      try await connection.query("BEGIN", logger: logger)
       do {
-        _ = try await connection.simpleQuery(migration.sql).get()
+        for statement in migration.statements {
+          try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
         try await connection.query(
           """
           INSERT INTO schema_migrations (component, version, name)
           VALUES (\(migration.component), \(migration.version), \(migration.name))
           """, logger: logger)
-        _ = try await connection.simpleQuery("COMMIT").get()
+        try await connection.query("COMMIT", logger: logger)
       } catch {
-        _ = try? await connection.simpleQuery("ROLLBACK").get()
+        _ = try? await connection.query("ROLLBACK", logger: logger)
         throw error
       }
     }

@@ -1,0 +1,33 @@
+# The Guance marketplace suite. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup build run test protos check-protos fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+setup: ## install missing system packages (PostgreSQL, protoc, libargon2, pkg-config)
+	@scripts/setup.sh
+
+build: setup ## build every executable (debug)
+	swift build
+
+run: setup ## run the suite on a private PostgreSQL (or $$DATABASE_URL's server); Ctrl-C stops it
+	@scripts/run.sh
+
+test: setup check-protos ## run every test against a throwaway PostgreSQL
+	@scripts/test.sh
+
+protos: setup ## regenerate the committed Swift code from Protos/
+	@scripts/gen-protos.sh
+
+check-protos: setup ## fail when the committed generated code differs from Protos/
+	@scripts/check-protos.sh
+
+fmt: ## format the Swift sources with the toolchain's swift-format
+	swift format --in-place --recursive --configuration .swift-format Package.swift Sources Tests
+
+clean: ## remove build output and run folders (stops the private PostgreSQL first)
+	-@scripts/pg.sh stop .run/pg
+	rm -rf .build .build-* .run

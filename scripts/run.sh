@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make run`: the suite on a private PostgreSQL under .run/pg (or on $DATABASE_URL's server,
+# one database per service), until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .run/logs
+run_dir=$(pwd)/.run
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  pg_port=${PGPORT:-55432}
+  scripts/pg.sh start .run/pg "$pg_port"
+  server_url="postgres://postgres@127.0.0.1:$pg_port"
+  stop_pg() { scripts/pg.sh stop .run/pg; }
+  echo "run: private PostgreSQL on 127.0.0.1:$pg_port (data in .run/pg)"
+else
+  # The server of DATABASE_URL, without its database and options.
+  server_url=$(sed -E 's#^(postgres(ql)?://[^/]+).*#\1#' <<<"$DATABASE_URL")
+  stop_pg() { :; }
+  echo "run: using the PostgreSQL server of DATABASE_URL"
+fi
+createdb() {
+  local name=$1
+  local exists
+  exists=$(psql "$server_url/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'")
+  [ "$exists" = 1 ] || psql "$server_url/postgres" -qc "CREATE DATABASE \"$name\"" >/dev/null
+}
+
+swift build
+bin=$(swift build --show-bin-path)
+
+# One internal credential per checkout, shared by the services of this run.
+[ -s .run/internal-credential ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >.run/internal-credential
+export INTERNAL_CREDENTIAL=${INTERNAL_CREDENTIAL:-$(cat .run/internal-credential)}
+export MAILBOX_DIR=${MAILBOX_DIR:-$run_dir/mailbox}
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "run: stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_pg
+}
+trap stop_all INT TERM EXIT
+
+# start NAME DATABASE PORT: runs one service and waits until it serves.
+start() {
+  local name=$1 database=$2 port=$3
+  createdb "$database"
+  rm -f ".run/$name.ready"
+  DATABASE_URL="$server_url/$database" GRPC_PORT=$port READY_FILE="$run_dir/$name.ready" \
+    "$bin/$name" >".run/logs/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do
+    [ -s ".run/$name.ready" ] && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { tail -n 20 ".run/logs/$name.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -s ".run/$name.ready" ] || { echo "run: $name did not start" >&2; exit 1; }
+  printf '  %-20s grpc://%s   (log: .run/logs/%s.log)\n' "$name" "$(cat ".run/$name.ready")" "$name"
+}
+
+echo "run: services"
+start workspace-console workspace_console "${CONSOLE_PORT:-7101}"
+
+cat <<MSG
+
+Mail goes to the development mailbox: $MAILBOX_DIR
+Call an RPC (see README.md for more):
+  scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} grpc.health.v1.Health/Check
+  scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} guance.console.v1.WorkspaceConsoleService/ListSites
+
+Ctrl-C stops everything.
+MSG
+wait -n "${pids[@]}" || true
+echo "run: a service exited; see .run/logs" >&2
