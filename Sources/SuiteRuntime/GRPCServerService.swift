@@ -99,8 +99,8 @@ public struct GRPCServerService: Service {
     }
   }
 
-  /// The interceptors every executable runs, outermost first.
-  static func pipeline(
+  /// The interceptors every executable runs, outermost first (tests use the same).
+  public static func pipeline(
     internalServices: [any RegistrableRPCService], credential: String, logger: Logger
   ) -> [ConditionalInterceptor<any ServerInterceptor>] {
     var pipeline: [ConditionalInterceptor<any ServerInterceptor>] = [
@@ -116,7 +116,7 @@ public struct GRPCServerService: Service {
     return pipeline
   }
 
-  private static func serviceDescriptors(of service: any RegistrableRPCService)
+  static func serviceDescriptors(of service: any RegistrableRPCService)
     -> [ServiceDescriptor]
   {
     var router = RPCRouter<HTTP2ServerTransport.Posix>()

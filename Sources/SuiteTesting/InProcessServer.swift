@@ -1,0 +1,31 @@
+public import GRPCCore
+public import GRPCInProcessTransport
+import Logging
+import SuiteRuntime
+
+/// Serves `services` over the in-process transport with the suite's own interceptors, and
+/// hands `body` a client connected to them.
+public func withInProcessServer<Result: Sendable>(
+  open: [any RegistrableRPCService],
+  internal internalServices: [any RegistrableRPCService] = [],
+  internalCredential: String = "test-internal-credential",
+  _ body: @Sendable (GRPCClient<InProcessTransport.Client>) async throws -> Result
+) async throws -> Result {
+  let transport = InProcessTransport()
+  let server = GRPCServer(
+    transport: transport.server,
+    services: open + internalServices,
+    interceptorPipeline: GRPCServerService.pipeline(
+      internalServices: internalServices, credential: internalCredential,
+      logger: Logger(label: "in-process")))
+  let client = GRPCClient(transport: transport.client)
+  return try await withThrowingTaskGroup(of: Void.self) { group in
+    group.addTask { try await server.serve() }
+    group.addTask { try await client.runConnections() }
+    defer {
+      client.beginGracefulShutdown()
+      server.beginGracefulShutdown()
+    }
+    return try await body(client)
+  }
+}
