@@ -143,7 +143,8 @@ let package = Package(
       name: "WorkspaceConsoleTests",
       dependencies: [
         "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence", "Mailer",
-        "GuanceContracts", .grpcCore, .grpcInProcess, .grpcProtobuf, .postgres,
+        "GuanceContracts", .grpcCore, .grpcInProcess, .grpcProtobuf, .swiftProtobuf, .postgres,
+        .logging,
       ],
       swiftSettings: strict
     ),

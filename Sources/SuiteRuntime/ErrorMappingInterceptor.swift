@@ -6,6 +6,9 @@ import Logging
 /// Turns whatever a handler throws into a gRPC status: service errors become statuses with
 /// `google.rpc` details; anything unexpected is logged with the request id and leaves as
 /// INTERNAL with a generic message, so no SQL or Swift error text reaches the wire.
+///
+/// It must be the innermost interceptor: GRPCCore turns an error thrown past any interceptor
+/// into an UNKNOWN response before the next one out can see it.
 public struct ErrorMappingInterceptor: ServerInterceptor {
   public init() {}
 

@@ -104,8 +104,7 @@ public struct GRPCServerService: Service {
     internalServices: [any RegistrableRPCService], credential: String, logger: Logger
   ) -> [ConditionalInterceptor<any ServerInterceptor>] {
     var pipeline: [ConditionalInterceptor<any ServerInterceptor>] = [
-      .apply(RequestContextInterceptor(logger: logger), to: .all),
-      .apply(ErrorMappingInterceptor(), to: .all),
+      .apply(RequestContextInterceptor(logger: logger), to: .all)
     ]
     let internalNames = internalServices.flatMap(Self.serviceDescriptors)
     if !internalNames.isEmpty {
@@ -113,6 +112,7 @@ public struct GRPCServerService: Service {
         .apply(InternalCredentialInterceptor(credential: credential), to: .services(Set(internalNames)))
       )
     }
+    pipeline.append(.apply(ErrorMappingInterceptor(), to: .all))
     return pipeline
   }
 

@@ -32,20 +32,27 @@ public struct RequestContextInterceptor: ServerInterceptor {
 
     let method = context.descriptor.fullyQualifiedMethod
     let started = ContinuousClock.now
+    // Interceptors further in return failures as responses rather than throwing them.
+    var response: StreamingServerResponse<Output>
     do {
-      var response = try await RequestContext.$current.withValue(requestContext) {
+      response = try await RequestContext.$current.withValue(requestContext) {
         try await next(request, context)
       }
-      response.metadata.addString(requestID, forKey: "x-request-id")
-      Self.record(method: method, code: "OK", since: started)
-      return response
     } catch let error as RPCError {
+      response = StreamingServerResponse(error: error)
+    }
+    switch response.accepted {
+    case .success(var contents):
+      contents.metadata.addString(requestID, forKey: "x-request-id")
+      response.accepted = .success(contents)
+      Self.record(method: method, code: "OK", since: started)
+    case .failure(var error):
       Self.record(method: method, code: String(describing: error.code), since: started)
       logger.debug("rpc failed", metadata: ["code": "\(error.code)"])
-      var error = error
       error.metadata.addString(requestID, forKey: "x-request-id")
-      throw error
+      response.accepted = .failure(error)
     }
+    return response
   }
 
   private static func record(method: String, code: String, since started: ContinuousClock.Instant)

@@ -1,0 +1,72 @@
+import GRPCCore
+import GRPCProtobuf
+import GuanceContracts
+import Mailer
+import PostgresNIO
+import SuitePersistence
+import SuiteTesting
+import SwiftProtobuf
+import Testing
+@Suite("The workspace directory for the suite's services")
+struct DirectoryTests {
+  static let internalCall: Metadata = ["authorization": "Bearer \(ConsoleFixture.internalCredential)"]
+
+  @Test("only callers with the internal credential get in")
+  func credential() async throws {
+    try await ConsoleFixture.with { fixture in
+      let created = try await fixture.registerAndCreate()
+      let request = Guance_Console_V1_LookupWorkspaceRequest.with { $0.workspaceID = created.workspace.id }
+      let missing = try await #require(throws: RPCError.self) {
+        try await fixture.directory.lookupWorkspace(request)
+      }
+      #expect(missing.code == .unauthenticated)
+      let wrong = try await #require(throws: RPCError.self) {
+        try await fixture.directory.lookupWorkspace(request, metadata: ["authorization": "Bearer guess"])
+      }
+      #expect(wrong.code == .permissionDenied)
+      // A user's session token is no internal credential either.
+      let login = try await fixture.login()
+      let user = try await #require(throws: RPCError.self) {
+        try await fixture.directory.lookupWorkspace(request, metadata: ConsoleFixture.bearer(login.sessionToken))
+      }
+      #expect(user.code == .permissionDenied)
+
+      let found = try await fixture.directory.lookupWorkspace(request, metadata: Self.internalCall)
+      #expect(found.workspace == created.workspace)
+      let unknown = try await #require(throws: RPCError.self) {
+        try await fixture.directory.lookupWorkspace(
+          .with { $0.workspaceID = "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001" }, metadata: Self.internalCall)
+      }
+      #expect(unknown.code == .notFound, "\(unknown)")
+    }
+  }
+
+  @Test("status changes are recorded, repeatable, and final once closed")
+  func statuses() async throws {
+    try await ConsoleFixture.with { fixture in
+      let created = try await fixture.registerAndCreate()
+      func set(_ status: Guance_Console_V1_WorkspaceStatus) async throws -> Guance_Console_V1_Workspace {
+        try await fixture.directory.setWorkspaceStatus(
+          .with {
+            $0.workspaceID = created.workspace.id
+            $0.status = status
+            $0.reason = "subscription suspended"
+          }, metadata: Self.internalCall
+        ).workspace
+      }
+      #expect(try await set(.suspended).status == .suspended)
+      #expect(try await set(.suspended).status == .suspended)
+      #expect(try await set(.active).status == .active)
+      #expect(try await set(.closed).status == .closed)
+      let reopen = try await #require(throws: RPCError.self) { try await set(.active) }
+      #expect(reopen.code == .failedPrecondition)
+      #expect(try await fixture.count("workspace_status_changes") == 3)
+
+      let unspecified = try await #require(throws: RPCError.self) {
+        try await fixture.directory.setWorkspaceStatus(
+          .with { $0.workspaceID = created.workspace.id }, metadata: Self.internalCall)
+      }
+      #expect(Set(unspecified.violatedFields) == ["status", "reason"])
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import GRPCCore
+import GRPCProtobuf
+import GuanceContracts
+import Mailer
+import PostgresNIO
+import SuitePersistence
+import SuiteTesting
+import SwiftProtobuf
+import Testing
+@Suite("Creating a workspace with an emailed code")
+struct EmailCodeTests {
+  static func sendCode(_ fixture: ConsoleFixture, to email: String = "alice@example.com")
+    async throws -> Guance_Console_V1_SendEmailCodeResponse
+  {
+    try await fixture.console.sendEmailCode(
+      .with {
+        $0.email = email
+        $0.purpose = .createWorkspace
+      })
+  }
+
+  static func create(
+    _ fixture: ConsoleFixture, challenge: String, code: String, email: String = "alice@example.com",
+    name: String = "Second"
+  ) async throws -> Guance_Console_V1_CreateWorkspaceResponse {
+    try await fixture.console.createWorkspace(
+      .with {
+        $0.workspaceName = name
+        $0.language = "zh"
+        $0.site = "eu1"
+        $0.email = email
+        $0.challengeID = challenge
+        $0.code = code
+        $0.termsAccepted = true
+      })
+  }
+
+  @Test("the mailed code creates a workspace for the existing account, once")
+  func createsOnce() async throws {
+    try await ConsoleFixture.with { fixture in
+      let first = try await fixture.registerAndCreate()
+      let challenge = try await Self.sendCode(fixture)
+      #expect(challenge.resendAfterSeconds == 60)
+      let code = try await fixture.code(for: "alice@example.com")
+      let created = try await Self.create(fixture, challenge: challenge.challengeID, code: code)
+      #expect(created.account.id == first.account.id)
+      #expect(created.workspace.site == "eu1")
+      #expect(created.workspace.language == "zh")
+      #expect(created.workspace.status == .active)
+
+      let again = try await #require(throws: RPCError.self) {
+        try await Self.create(fixture, challenge: challenge.challengeID, code: code, name: "Third")
+      }
+      #expect(again.code == .failedPrecondition)
+      #expect(try await fixture.count("workspaces") == 2)
+    }
+  }
+
+  @Test("an unknown email gets the same reply and no mail")
+  func unknownEmail() async throws {
+    try await ConsoleFixture.with { fixture in
+      let reply = try await Self.sendCode(fixture, to: "nobody@example.com")
+      #expect(!reply.challengeID.isEmpty)
+      #expect(reply.resendAfterSeconds == 60)
+      #expect(reply.hasExpiresAt)
+      try await fixture.mailWorker.drainOnce()
+      #expect(fixture.mailbox.messages(to: "nobody@example.com").isEmpty)
+      let error = try await #require(throws: RPCError.self) {
+        try await Self.create(fixture, challenge: reply.challengeID, code: "123456", email: "nobody@example.com")
+      }
+      #expect(error.code == .invalidArgument)
+      #expect(try await fixture.count("workspaces") == 0)
+    }
+  }
+
+  @Test("five wrong codes lock the challenge, even against the right code")
+  func lockout() async throws {
+    try await ConsoleFixture.with { fixture in
+      try await fixture.registerAndCreate()
+      let challenge = try await Self.sendCode(fixture)
+      let code = try await fixture.code(for: "alice@example.com")
+      let wrong = code == "000000" ? "000001" : "000000"
+      var codes: [RPCError.Code] = []
+      for _ in 0..<5 {
+        do {
+          _ = try await Self.create(fixture, challenge: challenge.challengeID, code: wrong)
+        } catch let error as RPCError {
+          codes.append(error.code)
+        }
+      }
+      #expect(codes == [.invalidArgument, .invalidArgument, .invalidArgument, .invalidArgument, .failedPrecondition])
+      let locked = try await #require(throws: RPCError.self) {
+        try await Self.create(fixture, challenge: challenge.challengeID, code: code)
+      }
+      #expect(locked.code == .failedPrecondition)
+      #expect(try await fixture.count("workspaces") == 1)
+    }
+  }
+
+  @Test("a code is bound to its address, and expires")
+  func boundAndExpiring() async throws {
+    try await ConsoleFixture.with { fixture in
+      try await fixture.registerAndCreate()
+      try await fixture.registerAndCreate(username: "bob", email: "bob@example.com")
+      let challenge = try await Self.sendCode(fixture)
+      let code = try await fixture.code(for: "alice@example.com")
+      let otherAddress = try await #require(throws: RPCError.self) {
+        try await Self.create(fixture, challenge: challenge.challengeID, code: code, email: "bob@example.com")
+      }
+      #expect(otherAddress.code == .notFound)
+
+      try await fixture.database.query(
+        "UPDATE email_challenges SET expires_at = now() - interval '1 second'")
+      let expired = try await #require(throws: RPCError.self) {
+        try await Self.create(fixture, challenge: challenge.challengeID, code: code)
+      }
+      #expect(expired.code == .failedPrecondition)
+      #expect(try await fixture.count("workspaces") == 2)
+    }
+  }
+
+  @Test("codes are not resent within a minute")
+  func resendThrottle() async throws {
+    try await ConsoleFixture.with { fixture in
+      try await fixture.registerAndCreate()
+      _ = try await Self.sendCode(fixture)
+      let error = try await #require(throws: RPCError.self) { try await Self.sendCode(fixture) }
+      #expect(error.code == .resourceExhausted)
+      #expect(error.googleDetails.contains { $0.retryInfo != nil })
+      try await fixture.mailWorker.drainOnce()
+      #expect(fixture.mailbox.messages(to: "alice@example.com").count == 1)
+    }
+  }
+
+  @Test("a request without purpose or with a malformed challenge is refused")
+  func badRequests() async throws {
+    try await ConsoleFixture.with { fixture in
+      let noPurpose = try await #require(throws: RPCError.self) {
+        try await fixture.console.sendEmailCode(.with { $0.email = "alice@example.com" })
+      }
+      #expect(noPurpose.violatedFields == ["purpose"])
+      let malformed = try await #require(throws: RPCError.self) {
+        try await Self.create(fixture, challenge: "nope", code: "12")
+      }
+      #expect(Set(malformed.violatedFields) == ["challenge_id", "code"])
+      let unknown = try await #require(throws: RPCError.self) {
+        try await Self.create(fixture, challenge: "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001", code: "123456")
+      }
+      #expect(unknown.code == .notFound)
+      #expect(try await fixture.count("email_challenges") == 0)
+    }
+  }
+}
