@@ -136,7 +136,10 @@ let package = Package(
     ),
     .testTarget(
       name: "SuiteRuntimeTests",
-      dependencies: ["SuiteRuntime", "SuitePersistence", "SuiteTesting", "GuanceContracts", .grpcCore],
+      dependencies: [
+        "SuiteRuntime", "SuitePersistence", "SuiteTesting", "SuiteErrors", "GuanceContracts",
+        .grpcCore, .grpcProtobuf, .postgres, .logging,
+      ],
       swiftSettings: strict
     ),
     .testTarget(
@@ -150,7 +153,10 @@ let package = Package(
     ),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["SuiteTesting", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf],
+      dependencies: [
+        "SuiteTesting", "SuitePersistence", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf,
+        .swiftProtobuf,
+      ],
       swiftSettings: strict
     ),
   ]
