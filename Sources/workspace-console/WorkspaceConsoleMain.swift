@@ -17,6 +17,10 @@ enum WorkspaceConsoleMain {
     let logger = Logger(label: "workspace-console")
     do {
       let reader = ConfigReader()
+      if CommandLine.arguments.dropFirst().first == "--health-check" {
+        let port = try ServerSettings(config: reader, defaultPort: 7101).port
+        exit(await HealthProbe.isServing(port: port) ? 0 : 1)
+      }
       _ = try LoggingSetup.bootstrap(config: reader)
       try await run(ConsoleConfiguration(config: reader), logger: logger)
     } catch let error as ConfigError {

@@ -65,6 +65,24 @@ struct WorkspaceConsoleProcessTests {
     }
   }
 
+  @Test("--health-check exits 0 against a serving process and 1 when nothing listens")
+  func healthCheckFlag() async throws {
+    try await Self.withConsoleProcess { process, _, _ in
+      #expect(try Self.runHealthCheck(port: process.port) == 0)
+    }
+    #expect(try Self.runHealthCheck(port: 1) == 1)
+  }
+
+  static func runHealthCheck(port: Int) throws -> Int32 {
+    let probe = Process()
+    probe.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent("workspace-console")
+    probe.arguments = ["--health-check"]
+    probe.environment = ["GRPC_PORT": "\(port)"]
+    try probe.run()
+    probe.waitUntilExit()
+    return probe.terminationStatus
+  }
+
   @Test("register, create a workspace with the mailed code, log in and see it")
   func roundTrip() async throws {
     try await Self.withConsoleProcess { _, client, mailbox in
