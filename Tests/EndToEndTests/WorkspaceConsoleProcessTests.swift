@@ -68,9 +68,11 @@ struct WorkspaceConsoleProcessTests {
   @Test("--health-check exits 0 against a serving process and 1 when nothing listens")
   func healthCheckFlag() async throws {
     try await Self.withConsoleProcess { process, _, _ in
-      #expect(try Self.runHealthCheck(port: process.port) == 0)
+      let status = try Self.runHealthCheck(port: process.port)
+      #expect(status == 0)
     }
-    #expect(try Self.runHealthCheck(port: 1) == 1)
+    let nothingListening = try Self.runHealthCheck(port: 1)
+    #expect(nothingListening == 1)
   }
 
   static func runHealthCheck(port: Int) throws -> Int32 {
