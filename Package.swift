@@ -135,6 +135,11 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
+      name: "MailerTests",
+      dependencies: ["Mailer", "SuiteTesting", .logging],
+      swiftSettings: strict
+    ),
+    .testTarget(
       name: "SuiteRuntimeTests",
       dependencies: [
         "SuiteRuntime", "SuitePersistence", "SuiteTesting", "SuiteErrors", "GuanceContracts",

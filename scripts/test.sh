@@ -11,6 +11,10 @@ trap 'scripts/pg.sh destroy "$cluster" || true' EXIT
 echo "test: starting a throwaway PostgreSQL on 127.0.0.1:$port"
 PG_FSYNC=off scripts/pg.sh start "$cluster" "$port"
 
+echo "test: preparing the Python test peers (.run/venv)"
+export SUITE_PYTHON
+SUITE_PYTHON=$(scripts/python-env.sh)
+
 echo "test: building (debug) with tests"
 swift build --build-tests
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"

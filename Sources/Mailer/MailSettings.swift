@@ -2,10 +2,12 @@ public import Foundation
 public import Logging
 public import SuiteRuntime
 
-/// How this process delivers mail: `MAILER=dev` (the default) writes files into `MAILBOX_DIR`.
+/// How this process delivers mail: `MAILER=dev` (the default) writes files into `MAILBOX_DIR`;
+/// `MAILER=smtp` hands it to the server named by `SMTP_HOST` (see `SMTPSettings`).
 public struct MailSettings: Sendable {
   public enum Delivery: Sendable {
     case developmentMailbox(directory: URL)
+    case smtp(SMTPSettings)
   }
 
   public var delivery: Delivery
@@ -24,8 +26,10 @@ public struct MailSettings: Sendable {
       let directory = config.string("MAILBOX_DIR", default: ".run/mailbox")
       self.init(
         delivery: .developmentMailbox(directory: URL(fileURLWithPath: directory)), sender: sender)
+    case "smtp":
+      self.init(delivery: .smtp(try SMTPSettings(config: config)), sender: sender)
     case let other:
-      throw .invalid(variable: "MAILER", value: other, expected: "dev")
+      throw .invalid(variable: "MAILER", value: other, expected: "dev or smtp")
     }
   }
 
@@ -33,6 +37,8 @@ public struct MailSettings: Sendable {
     switch delivery {
     case .developmentMailbox(let directory):
       try DevelopmentMailbox(directory: directory, sender: sender, logger: logger)
+    case .smtp(let settings):
+      SMTPMailSender(settings: settings, sender: sender, logger: logger)
     }
   }
 }

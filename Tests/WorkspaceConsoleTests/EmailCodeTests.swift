@@ -150,4 +150,20 @@ struct EmailCodeTests {
       #expect(try await fixture.count("email_challenges") == 0)
     }
   }
+
+  @Test("of concurrent code requests for one address, exactly one is sent")
+  func concurrentRequests() async throws {
+    try await ConsoleFixture.with { fixture in
+      try await fixture.registerAndCreate()
+      let successes = try await withThrowingTaskGroup(of: Bool.self) { group in
+        for _ in 0..<10 {
+          group.addTask { (try? await Self.sendCode(fixture)) != nil }
+        }
+        return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+      }
+      #expect(successes == 1)
+      #expect(try await fixture.count("email_challenges") == 1)
+      #expect(try await fixture.count("mail_outbox") == 1)
+    }
+  }
 }

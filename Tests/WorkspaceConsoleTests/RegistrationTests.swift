@@ -90,6 +90,22 @@ struct RegistrationTests {
     }
   }
 
+  @Test("of concurrent registrations of one email, exactly one succeeds")
+  func concurrentEmails() async throws {
+    try await ConsoleFixture.with { fixture in
+      let successes = try await withThrowingTaskGroup(of: Bool.self) { group in
+        for index in 0..<8 {
+          group.addTask {
+            (try? await fixture.registerAndCreate(username: "user\(index)", email: "Same@Example.com")) != nil
+          }
+        }
+        return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+      }
+      #expect(successes == 1)
+      #expect(try await fixture.count("accounts") == 1)
+    }
+  }
+
   @Test("register-and-create checks the workspace, the confirmation and the terms")
   func registerAndCreateValidation() async throws {
     try await ConsoleFixture.with { fixture in
