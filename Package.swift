@@ -92,6 +92,16 @@ let package = Package(
       resources: [.copy("Resources/common-passwords.txt")],
       swiftSettings: strict
     ),
+    // Signing in and emailed codes, shared by the console and the billing center.
+    .target(
+      name: "AccountAccess",
+      dependencies: [
+        "AccountKit", "SuiteErrors", "SuitePersistence", "SuiteRuntime", "Mailer", .postgres,
+        .logging,
+      ],
+      resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
     // The mail outbox and its senders (development mailbox, SMTP).
     .target(
       name: "Mailer",
@@ -106,7 +116,8 @@ let package = Package(
     .target(
       name: "WorkspaceConsole",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", "SuitePersistence", "AccountKit", "SuiteErrors", "Mailer",
+        "GuanceContracts", "SuiteRuntime", "SuitePersistence", "AccountKit", "AccountAccess",
+        "SuiteErrors", "Mailer",
         .grpcCore, .grpcProtobuf, .postgres, .logging, .crypto,
       ],
       resources: [.copy("Migrations")],
@@ -116,6 +127,7 @@ let package = Package(
       name: "workspace-console",
       dependencies: [
         "WorkspaceConsole", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
+        "AccountAccess",
         .lifecycle, .unixSignals, .logging, .postgres,
       ],
       swiftSettings: strict
@@ -151,6 +163,7 @@ let package = Package(
       name: "WorkspaceConsoleTests",
       dependencies: [
         "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence", "Mailer",
+        "AccountAccess", "AccountKit",
         "GuanceContracts", .grpcCore, .grpcInProcess, .grpcProtobuf, .swiftProtobuf, .postgres,
         .logging,
       ],

@@ -1,3 +1,4 @@
+import AccountAccess
 import AccountKit
 import Logging
 import Mailer
@@ -37,10 +38,14 @@ enum WorkspaceConsoleMain {
       configuration: configuration.database.clientConfiguration, backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger)
     let store = PostgresConsoleStore(database: database, logger: logger)
+    let hasher = PasswordHasher(
+      workers: configuration.hashWorkers, maxQueued: configuration.hashQueue)
     let console = GuanceConsole(
-      store: store,
-      hasher: PasswordHasher(workers: configuration.hashWorkers, maxQueued: configuration.hashQueue),
-      catalog: configuration.catalog, policy: configuration.policy)
+      store: store, hasher: hasher,
+      sessions: PasswordSessions(
+        database: database, hasher: hasher, policy: configuration.sessions, logger: logger),
+      challenges: EmailChallenges(database: database, logger: logger),
+      catalog: configuration.catalog)
     let started = StartupGate()
 
     let server = GRPCServerService(

@@ -1,3 +1,4 @@
+import AccountAccess
 import AccountKit
 import Foundation
 import GRPCCore
@@ -29,14 +30,15 @@ struct ConsoleFixture: Sendable {
 
   /// Runs `body` against a fresh console.
   static func with(
-    policy: GuanceConsole.Policy = GuanceConsole.Policy(),
+    policy: PasswordSessions.Policy = PasswordSessions.Policy(),
     _ body: @Sendable (ConsoleFixture) async throws -> Void
   ) async throws {
     try await TestDatabase.withMigratedDatabase(PostgresConsoleStore.migrations()) { _, database in
       let logger = Logger(label: "console-test")
       let guance = GuanceConsole(
         store: PostgresConsoleStore(database: database, logger: logger), hasher: hasher,
-        catalog: .defaults, policy: policy)
+        sessions: PasswordSessions(database: database, hasher: hasher, policy: policy, logger: logger),
+        challenges: EmailChallenges(database: database, logger: logger), catalog: .defaults)
       let mailDirectory = FileManager.default.temporaryDirectory
         .appendingPathComponent("mailbox-\(UUID().uuidString)")
       defer { try? FileManager.default.removeItem(at: mailDirectory) }

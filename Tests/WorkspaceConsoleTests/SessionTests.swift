@@ -1,3 +1,4 @@
+import AccountAccess
 import GRPCCore
 import GRPCProtobuf
 import GuanceContracts
@@ -53,8 +54,8 @@ struct SessionTests {
 
   @Test("failed logins are throttled per account, even for the right password")
   func throttled() async throws {
-    var policy = GuanceConsole.Policy()
-    policy.maxLoginFailuresPerAccountPerHour = 3
+    var policy = PasswordSessions.Policy()
+    policy.maxFailuresPerLoginPerHour = 3
     try await ConsoleFixture.with(policy: policy) { fixture in
       try await fixture.registerAndCreate()
       for _ in 0..<3 {

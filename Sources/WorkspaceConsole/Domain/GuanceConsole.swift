@@ -1,3 +1,4 @@
+public import AccountAccess
 public import AccountKit
 import Foundation
 import Mailer
@@ -6,28 +7,21 @@ import SuiteErrors
 /// The console's rules: who may register, how codes and sessions work, who sees which
 /// workspace. Free of gRPC and SQL: handlers call it, a `ConsoleStore` keeps its data.
 public struct GuanceConsole: Sendable {
-  /// Timeouts and limits, from configuration.
-  public struct Policy: Sendable {
-    public var sessionIdleTimeout: Duration = .seconds(30 * 60)
-    public var sessionAbsoluteLifetime: Duration = .seconds(12 * 3600)
-    public var maxLoginFailuresPerAccountPerHour = 100
-    public var maxLoginFailuresPerPeerPerHour = 1000
-
-    public init() {}
-  }
-
   public let catalog: SiteCatalog
   private let store: any ConsoleStore
   private let hasher: PasswordHasher
-  private let policy: Policy
+  private let sessions: PasswordSessions
+  private let challenges: EmailChallenges
 
   public init(
-    store: any ConsoleStore, hasher: PasswordHasher, catalog: SiteCatalog, policy: Policy = Policy()
+    store: any ConsoleStore, hasher: PasswordHasher, sessions: PasswordSessions,
+    challenges: EmailChallenges, catalog: SiteCatalog
   ) {
     self.store = store
     self.hasher = hasher
+    self.sessions = sessions
+    self.challenges = challenges
     self.catalog = catalog
-    self.policy = policy
   }
 
   // MARK: Accounts
@@ -53,9 +47,9 @@ public struct GuanceConsole: Sendable {
     return try await store.insertAccount(account)
   }
 
-  public func account(of session: ConsoleSession) async throws -> Account {
+  public func account(of session: Session) async throws -> Account {
     guard let account = try await store.account(id: session.accountID) else {
-      throw ConsoleError.notSignedIn
+      throw AccessError.notSignedIn
     }
     return account
   }
@@ -63,7 +57,7 @@ public struct GuanceConsole: Sendable {
   // MARK: Email codes
 
   public func sendEmailCode(email rawEmail: String, purpose: EmailCodePurpose?) async throws
-    -> EmailChallengeIssued
+    -> EmailChallenges.Issued
   {
     var validation = Validation()
     let email = validation.check("email") { () throws(FieldProblem) in try EmailAddress(rawEmail) }
@@ -71,25 +65,24 @@ public struct GuanceConsole: Sendable {
     try validation.finish()
     guard let email, let purpose else { throw ServiceError.invalid(validation.violations) }
 
-    let id = UUID()
-    let code = VerificationCode.generate()
-    let challenge = NewEmailChallenge(
-      id: id, email: email.value, purpose: purpose,
-      codeDigest: VerificationCode.digest(code: code, challengeID: id.uuidString),
-      lifetime: VerificationCode.lifetime)
-    let throttle = EmailThrottle(
-      resendInterval: VerificationCode.resendInterval, maxPerHour: VerificationCode.maxSendsPerHour)
-    return try await store.issueEmailChallenge(challenge, throttle: throttle) { account in
-      OutgoingMail(
-        recipient: account.email,
-        subject: "Your Guance verification code",
-        body: """
-          Hello \(account.username),
+    // Unknown addresses get the same reply and the same work, but no mail.
+    let account = try await store.account(email: email.value)
+    return try await challenges.issue(
+      subject: email.value, purpose: purpose.rawValue, accountID: account?.id
+    ) { code in
+      account.map { account in
+        OutgoingMail(
+          recipient: account.email,
+          subject: "Your Guance verification code",
+          body: """
+            Hello \(account.username),
 
-          Your Guance verification code is \(code).
-          It expires in 10 minutes. If you did not ask for it, ignore this message.
-          """)
-    }.get()
+            Your Guance verification code is \(code).
+            It expires in 10 minutes. If you did not ask for it, ignore this message.
+
+            """)
+      }
+    }
   }
 
   // MARK: Workspaces
@@ -129,33 +122,10 @@ public struct GuanceConsole: Sendable {
       throw ServiceError.invalid(validation.violations)
     }
 
-    return try await store.createWorkspace(draft, challengeID: challengeID) { challenge in
-      Self.judge(challenge, code: code, email: email.value, purpose: .createWorkspace)
-    }.get()
-  }
-
-  /// Whether `code` opens `challenge`: the checks of ASVS 5 §6.5–6.6.
-  static func judge(
-    _ challenge: EmailChallengeRecord, code: String, email: String, purpose: EmailCodePurpose,
-    now: Date = Date()
-  ) -> ChallengeVerdict {
-    guard challenge.email == email, challenge.purpose == purpose else {
-      // A code is bound to the address and purpose it was sent for.
-      return .reject(.challengeNotFound(challenge.id.uuidString), countsAsAttempt: true)
-    }
-    if challenge.consumedAt != nil { return .reject(.codeAlreadyUsed, countsAsAttempt: false) }
-    if challenge.attempts >= VerificationCode.maxAttempts {
-      return .reject(.codeLocked, countsAsAttempt: false)
-    }
-    if challenge.expiresAt <= now { return .reject(.codeExpired, countsAsAttempt: false) }
-    guard challenge.accountID != nil,
-      VerificationCode.matches(
-        code: code, challengeID: challenge.id.uuidString, storedDigest: challenge.codeDigest)
-    else {
-      let left = VerificationCode.maxAttempts - challenge.attempts - 1
-      return .reject(left > 0 ? .wrongCode(attemptsLeft: left) : .codeLocked, countsAsAttempt: true)
-    }
-    return .accept
+    return try await store.createWorkspace(
+      draft,
+      redeeming: CodeRedemption(
+        challengeID: challengeID, code: code, email: email.value, purpose: .createWorkspace))
   }
 
   /// Registers a Guance account and creates its first workspace, all or nothing.
@@ -172,12 +142,12 @@ public struct GuanceConsole: Sendable {
     return try await store.insertAccountAndWorkspace(account, draft)
   }
 
-  public func workspaces(of session: ConsoleSession) async throws -> [Workspace] {
+  public func workspaces(of session: Session) async throws -> [Workspace] {
     try await store.workspaces(memberAccountID: session.accountID)
   }
 
   /// One of the caller's workspaces; someone else's is reported as not found.
-  public func workspace(id rawID: String, of session: ConsoleSession) async throws -> Workspace {
+  public func workspace(id rawID: String, of session: Session) async throws -> Workspace {
     let id = try Self.workspaceID(rawID)
     guard let workspace = try await store.workspace(id: id, memberAccountID: session.accountID)
     else { throw ConsoleError.workspaceNotFound(rawID) }
@@ -222,66 +192,26 @@ public struct GuanceConsole: Sendable {
 
   // MARK: Sessions
 
-  /// Opens a session. Unknown logins cost a password verification too, and failures are
-  /// throttled per login name and per peer address.
-  public func login(login rawLogin: String, password: String, peer: String) async throws -> (
-    token: String, session: ConsoleSession, account: Account, workspaces: [Workspace]
+  /// Opens a session for a username or email and its password.
+  public func login(login: String, password: String, peer: String) async throws -> (
+    token: String, session: Session, account: Account, workspaces: [Workspace]
   ) {
-    var validation = Validation()
-    let login = rawLogin.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-    validation.require((1...254).contains(login.count), "login", "must be a username or email")
-    validation.require(
-      (1...PasswordPolicy.lengthRange.upperBound).contains(password.count), "password",
-      "is required (at most \(PasswordPolicy.lengthRange.upperBound) characters)")
-    try validation.finish()
-
-    let subjects = ["login:\(login)", "peer:\(peer)"]
-    let failures = try await store.loginFailures(subjects: subjects)
-    if failures[subjects[0], default: 0] >= policy.maxLoginFailuresPerAccountPerHour
-      || failures[subjects[1], default: 0] >= policy.maxLoginFailuresPerPeerPerHour
-    {
-      throw ConsoleError.loginThrottled(retryAfter: Self.untilNextHour())
-    }
-
-    let credentials = try await store.credentials(forLogin: login)
-    let verified: Bool
-    if let credentials {
-      verified = try await hasher.verify(password, against: credentials.passwordHash)
-    } else {
-      try await hasher.verifyAgainstDummy(password)
-      verified = false
-    }
-    guard verified, let credentials else {
-      try await store.recordLoginFailure(subjects: subjects)
-      throw ConsoleError.invalidCredentials
-    }
-    if hasher.needsRehash(credentials.passwordHash) {
-      let upgraded = try await hasher.hash(password)
-      try await store.replacePasswordHash(accountID: credentials.account.id, with: upgraded)
-    }
-
-    let (token, digest) = SessionToken.generate()
-    let session = try await store.insertSession(
-      tokenDigest: digest, accountID: credentials.account.id,
-      absoluteLifetime: policy.sessionAbsoluteLifetime, idleTimeout: policy.sessionIdleTimeout)
-    let workspaces = try await store.workspaces(memberAccountID: credentials.account.id)
-    return (token, session, credentials.account, workspaces)
+    let store = self.store
+    let (token, session) = try await sessions.login(
+      login: login, password: password, peer: peer,
+      find: { try await store.loginCandidate(forLogin: $0) },
+      rehash: { try await store.replacePasswordHash(accountID: $0, with: $1) })
+    let account = try await self.account(of: session)
+    return (token, session, account, try await store.workspaces(memberAccountID: account.id))
   }
 
   /// The session a bearer token stands for; `notSignedIn` otherwise.
-  public func authenticate(bearerToken: String?) async throws -> ConsoleSession {
-    guard let bearerToken, SessionToken.isWellFormed(bearerToken),
-      let session = try await store.touchSession(
-        tokenDigest: SessionToken.digest(of: bearerToken), idleTimeout: policy.sessionIdleTimeout)
-    else { throw ConsoleError.notSignedIn }
-    return session
+  public func authenticate(bearerToken: String?) async throws -> Session {
+    try await sessions.authenticate(bearerToken: bearerToken)
   }
 
   public func logout(bearerToken: String?) async throws {
-    _ = try await authenticate(bearerToken: bearerToken)
-    if let bearerToken {
-      try await store.deleteSession(tokenDigest: SessionToken.digest(of: bearerToken))
-    }
+    try await sessions.logout(bearerToken: bearerToken)
   }
 
   // MARK: Validation shared by the RPCs
@@ -341,9 +271,4 @@ public struct GuanceConsole: Sendable {
     return id
   }
 
-  private static func untilNextHour(now: Date = Date()) -> Duration {
-    let seconds = now.timeIntervalSince1970
-    let next = (seconds / 3600).rounded(.down) * 3600 + 3600
-    return .seconds(Int(next - seconds) + 1)
-  }
 }

@@ -27,14 +27,6 @@ public struct Workspace: Sendable, Equatable {
   public var createdAt: Date
 }
 
-/// A console session, as its holder may see it.
-public struct ConsoleSession: Sendable, Equatable {
-  public var accountID: UUID
-  public var createdAt: Date
-  /// The earlier of the idle and the absolute expiry.
-  public var expiresAt: Date
-}
-
 /// Why an emailed code was asked for.
 public enum EmailCodePurpose: String, Sendable, Equatable {
   case createWorkspace = "create_workspace"
@@ -55,27 +47,10 @@ public struct WorkspaceDraft: Sendable {
   public var site: String
 }
 
-/// What a login needs to know about an account.
-public struct StoredCredentials: Sendable {
-  public var account: Account
-  public var passwordHash: String
-}
-
-/// An email challenge as stored, for deciding whether a presented code is good.
-public struct EmailChallengeRecord: Sendable {
-  public var id: UUID
+/// A code presented to unlock something for the account that owns `email`.
+public struct CodeRedemption: Sendable {
+  public var challengeID: UUID
+  public var code: String
   public var email: String
   public var purpose: EmailCodePurpose
-  public var accountID: UUID?
-  public var codeDigest: [UInt8]
-  public var expiresAt: Date
-  public var attempts: Int
-  public var consumedAt: Date?
-}
-
-/// The reply to a code request: the same shape whether or not the email has an account.
-public struct EmailChallengeIssued: Sendable, Equatable {
-  public var challengeID: UUID
-  public var expiresAt: Date
-  public var resendAfter: Duration
 }

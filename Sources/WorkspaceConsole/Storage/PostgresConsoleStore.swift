@@ -1,25 +1,28 @@
 public import Foundation
 public import Logging
-public import Mailer
+public import AccountAccess
+import Mailer
 import PostgresNIO
 public import SuitePersistence
 
 /// `ConsoleStore` on PostgreSQL. Every multi-statement change runs in one transaction.
 public struct PostgresConsoleStore: ConsoleStore {
   private let database: Database
+  private let challenges: EmailChallenges
   private let logger: Logger
 
   public init(database: Database, logger: Logger) {
     self.database = database
+    self.challenges = EmailChallenges(database: database, logger: logger)
     self.logger = logger
   }
 
-  /// The console's schema, with the mail outbox it shares the database with.
+  /// The console's schema, with the mail outbox, sessions and codes in the same database.
   public static func migrations() throws -> [Migration] {
     guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
       throw MigrationError.badFileName("WorkspaceConsole/Migrations (missing from the bundle)")
     }
-    return try MailOutbox.migrations()
+    return try MailOutbox.migrations() + AccountAccessSchema.migrations()
       + Migration.load(component: "workspace_console", from: directory)
   }
 
@@ -67,18 +70,18 @@ public struct PostgresConsoleStore: ConsoleStore {
     return nil
   }
 
-  public func credentials(forLogin login: String) async throws -> StoredCredentials? {
+  public func account(email: String) async throws -> Account? {
     let rows = try await database.query(
-      """
-      SELECT \(unescaped: Self.accountColumns), a.password_hash FROM accounts a
-      WHERE a.username = \(login) OR a.email = \(login)
-      LIMIT 1
-      """)
-    for try await (id, username, email, phone, createdAt, hash)
-      in rows.decode((UUID, String, String, String?, Date, String).self)
-    {
-      return StoredCredentials(
-        account: Self.account((id, username, email, phone, createdAt)), passwordHash: hash)
+      "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.email = \(email)")
+    for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
+    return nil
+  }
+
+  public func loginCandidate(forLogin login: String) async throws -> LoginCandidate? {
+    let rows = try await database.query(
+      "SELECT id, password_hash FROM accounts WHERE username = \(login) OR email = \(login) LIMIT 1")
+    for try await (id, hash) in rows.decode((UUID, String).self) {
+      return LoginCandidate(accountID: id, passwordHash: hash)
     }
     return nil
   }
@@ -135,57 +138,23 @@ public struct PostgresConsoleStore: ConsoleStore {
     }
   }
 
-  public func createWorkspace(
-    _ draft: WorkspaceDraft, challengeID: UUID,
-    judge: @Sendable (EmailChallengeRecord) -> ChallengeVerdict
-  ) async throws -> Result<(Account, Workspace), ConsoleError> {
+  public func createWorkspace(_ draft: WorkspaceDraft, redeeming redemption: CodeRedemption)
+    async throws -> (Account, Workspace)
+  {
     let logger = self.logger
-    return try await database.transaction { connection in
+    return try await challenges.redeem(
+      challengeID: redemption.challengeID, code: redemption.code, subject: redemption.email,
+      purpose: redemption.purpose.rawValue
+    ) { connection, accountID in
       let rows = try await connection.query(
-        """
-        SELECT id, email, purpose, account_id, code_digest, expires_at, attempts, consumed_at
-        FROM email_challenges WHERE id = \(challengeID)
-        FOR UPDATE
-        """, logger: logger)
-      var found: EmailChallengeRecord?
-      for try await (id, email, purpose, accountID, digest, expiresAt, attempts, consumedAt)
-        in rows.decode((UUID, String, String, UUID?, Data, Date, Int, Date?).self)
-      {
-        guard let purpose = EmailCodePurpose(rawValue: purpose) else {
-          throw StoreInvariantError.unknownStatus(purpose)
-        }
-        found = EmailChallengeRecord(
-          id: id, email: email, purpose: purpose, accountID: accountID, codeDigest: Array(digest),
-          expiresAt: expiresAt, attempts: attempts, consumedAt: consumedAt)
-      }
-      guard let challenge = found else {
-        return .failure(.challengeNotFound(challengeID.uuidString))
-      }
-      switch judge(challenge) {
-      case .reject(let error, let countsAsAttempt):
-        if countsAsAttempt {
-          try await connection.query(
-            "UPDATE email_challenges SET attempts = attempts + 1 WHERE id = \(challengeID)",
-            logger: logger)
-        }
-        return .failure(error)
-      case .accept:
-        guard let accountID = challenge.accountID else {
-          return .failure(.challengeNotFound(challengeID.uuidString))
-        }
-        try await connection.query(
-          "UPDATE email_challenges SET consumed_at = now() WHERE id = \(challengeID)",
-          logger: logger)
-        let accountRows = try await connection.query(
-          "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(accountID)",
-          logger: logger)
-        var owner: Account?
-        for try await row in accountRows.decode(AccountRow.self) { owner = Self.account(row) }
-        guard let owner else { throw StoreInvariantError.noRowReturned }
-        let workspace = try await Self.insertWorkspace(
-          draft, owner: accountID, on: connection, logger: logger)
-        return .success((owner, workspace))
-      }
+        "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(accountID)",
+        logger: logger)
+      var owner: Account?
+      for try await row in rows.decode(AccountRow.self) { owner = Self.account(row) }
+      guard let owner else { throw StoreInvariantError.noRowReturned }
+      let workspace = try await Self.insertWorkspace(
+        draft, owner: accountID, on: connection, logger: logger)
+      return (owner, workspace)
     }
   }
 
@@ -244,127 +213,6 @@ public struct PostgresConsoleStore: ConsoleStore {
         """, logger: logger)
       return updated
     }
-  }
-
-  // MARK: Email codes
-
-  public func issueEmailChallenge(
-    _ challenge: NewEmailChallenge, throttle: EmailThrottle,
-    mail: @Sendable (Account) -> OutgoingMail
-  ) async throws -> Result<EmailChallengeIssued, ConsoleError> {
-    let logger = self.logger
-    let resendSeconds = Int(throttle.resendInterval.components.seconds)
-    let lifetimeSeconds = Int(challenge.lifetime.components.seconds)
-    return try await database.transaction { connection in
-      // Serialises requests for one address, so two at once cannot both pass the throttle.
-      try await connection.query(
-        "SELECT pg_advisory_xact_lock(hashtext(\(challenge.email + "/" + challenge.purpose.rawValue)))",
-        logger: logger)
-      let recent = try await connection.query(
-        """
-        SELECT count(*)::int,
-               COALESCE(EXTRACT(EPOCH FROM max(created_at) + make_interval(secs => \(resendSeconds)) - now()), 0)::float8,
-               COALESCE(EXTRACT(EPOCH FROM min(created_at) + interval '1 hour' - now()), 0)::float8
-        FROM email_challenges
-        WHERE email = \(challenge.email) AND purpose = \(challenge.purpose.rawValue)
-          AND created_at > now() - interval '1 hour'
-        """, logger: logger)
-      for try await (count, resendIn, hourResetIn) in recent.decode((Int, Double, Double).self) {
-        if resendIn > 0 {
-          return .failure(.resendTooSoon(retryAfter: .seconds(Int(resendIn.rounded(.up)))))
-        }
-        if count >= throttle.maxPerHour {
-          return .failure(.tooManyCodes(retryAfter: .seconds(Int(max(1, hourResetIn.rounded(.up))))))
-        }
-      }
-
-      let owners = try await connection.query(
-        "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.email = \(challenge.email)",
-        logger: logger)
-      var owner: Account?
-      for try await row in owners.decode(AccountRow.self) { owner = Self.account(row) }
-
-      let inserted = try await connection.query(
-        """
-        INSERT INTO email_challenges (id, email, purpose, account_id, code_digest, expires_at)
-        VALUES (\(challenge.id), \(challenge.email), \(challenge.purpose.rawValue), \(owner?.id),
-                \(Data(challenge.codeDigest)), now() + make_interval(secs => \(lifetimeSeconds)))
-        RETURNING expires_at
-        """, logger: logger)
-      var expiresAt: Date?
-      for try await date in inserted.decode(Date.self) { expiresAt = date }
-      guard let expiresAt else { throw StoreInvariantError.noRowReturned }
-      if let owner {
-        try await MailOutbox.enqueue(mail(owner), on: connection, logger: logger)
-      }
-      return .success(
-        EmailChallengeIssued(
-          challengeID: challenge.id, expiresAt: expiresAt, resendAfter: throttle.resendInterval))
-    }
-  }
-
-  // MARK: Sessions
-
-  public func insertSession(
-    tokenDigest: [UInt8], accountID: UUID, absoluteLifetime: Duration, idleTimeout: Duration
-  ) async throws -> ConsoleSession {
-    let absolute = Int(absoluteLifetime.components.seconds)
-    let idle = Int(idleTimeout.components.seconds)
-    let rows = try await database.query(
-      """
-      INSERT INTO sessions (token_digest, account_id, absolute_expires_at)
-      VALUES (\(Data(tokenDigest)), \(accountID), now() + make_interval(secs => \(absolute)))
-      RETURNING created_at, LEAST(last_seen_at + make_interval(secs => \(idle)), absolute_expires_at)
-      """)
-    for try await (createdAt, expiresAt) in rows.decode((Date, Date).self) {
-      return ConsoleSession(accountID: accountID, createdAt: createdAt, expiresAt: expiresAt)
-    }
-    throw StoreInvariantError.noRowReturned
-  }
-
-  public func touchSession(tokenDigest: [UInt8], idleTimeout: Duration) async throws
-    -> ConsoleSession?
-  {
-    let idle = Int(idleTimeout.components.seconds)
-    let rows = try await database.query(
-      """
-      UPDATE sessions SET last_seen_at = now()
-      WHERE token_digest = \(Data(tokenDigest))
-        AND last_seen_at > now() - make_interval(secs => \(idle))
-        AND absolute_expires_at > now()
-      RETURNING account_id, created_at,
-        LEAST(now() + make_interval(secs => \(idle)), absolute_expires_at)
-      """)
-    for try await (accountID, createdAt, expiresAt) in rows.decode((UUID, Date, Date).self) {
-      return ConsoleSession(accountID: accountID, createdAt: createdAt, expiresAt: expiresAt)
-    }
-    return nil
-  }
-
-  public func deleteSession(tokenDigest: [UInt8]) async throws {
-    try await database.query("DELETE FROM sessions WHERE token_digest = \(Data(tokenDigest))")
-  }
-
-  // MARK: Login throttling
-
-  public func loginFailures(subjects: [String]) async throws -> [String: Int] {
-    let rows = try await database.query(
-      """
-      SELECT subject, failures FROM login_failures
-      WHERE subject = ANY(\(subjects)) AND window_start = date_trunc('hour', now())
-      """)
-    var failures: [String: Int] = [:]
-    for try await (subject, count) in rows.decode((String, Int).self) { failures[subject] = count }
-    return failures
-  }
-
-  public func recordLoginFailure(subjects: [String]) async throws {
-    try await database.query(
-      """
-      INSERT INTO login_failures (subject, window_start, failures)
-      SELECT s, date_trunc('hour', now()), 1 FROM unnest(\(subjects)::text[]) AS s
-      ON CONFLICT (subject, window_start) DO UPDATE SET failures = login_failures.failures + 1
-      """)
   }
 }
 

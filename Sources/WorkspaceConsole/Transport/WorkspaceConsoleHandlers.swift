@@ -1,6 +1,7 @@
 package import GRPCCore
 package import GuanceContracts
 import Foundation
+import AccountAccess
 import SuiteRuntime
 import SwiftProtobuf
 
@@ -14,7 +15,7 @@ package struct WorkspaceConsoleHandlers: Guance_Console_V1_WorkspaceConsoleServi
 
   private var request: RequestContext { RequestContext.current }
 
-  private func session() async throws -> ConsoleSession {
+  private func session() async throws -> Session {
     try await console.authenticate(bearerToken: request.bearerToken)
   }
 

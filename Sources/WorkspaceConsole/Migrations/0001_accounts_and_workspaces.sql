@@ -40,38 +40,3 @@ CREATE TABLE workspace_status_changes (
   request_id text NOT NULL,
   changed_at timestamptz NOT NULL DEFAULT now()
 );
-
--- Emailed verification codes: only a digest of the code is kept.
-CREATE TABLE email_challenges (
-  id uuid PRIMARY KEY,
-  email text NOT NULL,
-  purpose text NOT NULL,
-  -- NULL when no account has this email: the reply looked the same, but no mail went out.
-  account_id uuid REFERENCES accounts (id),
-  code_digest bytea NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  expires_at timestamptz NOT NULL,
-  attempts integer NOT NULL DEFAULT 0,
-  consumed_at timestamptz
-);
-
-CREATE INDEX email_challenges_recent ON email_challenges (email, purpose, created_at);
-
--- Console sessions, looked up by the SHA-256 of their bearer token.
-CREATE TABLE sessions (
-  token_digest bytea PRIMARY KEY,
-  account_id uuid NOT NULL REFERENCES accounts (id),
-  created_at timestamptz NOT NULL DEFAULT now(),
-  last_seen_at timestamptz NOT NULL DEFAULT now(),
-  absolute_expires_at timestamptz NOT NULL
-);
-
-CREATE INDEX sessions_account ON sessions (account_id);
-
--- Failed logins per subject ("login:<name>", "peer:<address>") per hour, for throttling.
-CREATE TABLE login_failures (
-  subject text NOT NULL,
-  window_start timestamptz NOT NULL,
-  failures integer NOT NULL,
-  PRIMARY KEY (subject, window_start)
-);
