@@ -37,7 +37,8 @@ let package = Package(
   name: "guance-marketplace-suite",
   platforms: [.macOS(.v15)],
   products: [
-    .executable(name: "workspace-console", targets: ["workspace-console"])
+    .executable(name: "workspace-console", targets: ["workspace-console"]),
+    .executable(name: "billing-center", targets: ["billing-center"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
@@ -121,6 +122,25 @@ let package = Package(
         .grpcCore, .grpcProtobuf, .postgres, .logging, .crypto,
       ],
       resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
+    // The Guance billing center: billing accounts, cloud accounts, settlement, usage, bills.
+    .target(
+      name: "BillingCenter",
+      dependencies: [
+        "GuanceContracts", "SuiteRuntime", "SuitePersistence", "AccountKit", "AccountAccess",
+        "SuiteErrors", "Mailer", .grpcCore, .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
+        .lifecycle,
+      ],
+      resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "billing-center",
+      dependencies: [
+        "BillingCenter", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
+        "AccountAccess", .grpcCore, .grpcHTTP2, .lifecycle, .unixSignals, .logging, .postgres,
+      ],
       swiftSettings: strict
     ),
     .executableTarget(

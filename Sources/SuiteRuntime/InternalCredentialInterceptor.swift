@@ -1,14 +1,12 @@
 public import GRPCCore
-import Crypto
 
 /// Guards the services meant for the suite's other services: the caller must present the
 /// shared internal credential as a bearer token. (mTLS replaces this in production.)
 public struct InternalCredentialInterceptor: ServerInterceptor {
-  private let expectedDigest: SHA256.Digest
+  private let credential: InternalCredential
 
   public init(credential: String) {
-    // Comparing digests keeps the comparison's time independent of where the strings differ.
-    self.expectedDigest = SHA256.hash(data: Array(credential.utf8))
+    self.credential = InternalCredential(credential)
   }
 
   public func intercept<Input: Sendable, Output: Sendable>(
@@ -21,7 +19,7 @@ public struct InternalCredentialInterceptor: ServerInterceptor {
       throw RPCError(
         code: .unauthenticated, message: "this RPC needs the internal service credential")
     }
-    guard SHA256.hash(data: Array(presented.utf8)) == expectedDigest else {
+    guard credential.admits(presented) else {
       throw RPCError(code: .permissionDenied, message: "the internal service credential is wrong")
     }
     return try await next(request, context)

@@ -1,0 +1,203 @@
+public import Foundation
+
+/// A billing center account's company information.
+public struct CompanyInfo: Sendable, Equatable {
+  public var companyName: String
+  public var industry: String
+  public var region: String
+  public var contactName: String
+  public var description: String
+
+  public init(companyName: String, industry: String, region: String, contactName: String, description: String) {
+    self.companyName = companyName
+    self.industry = industry
+    self.region = region
+    self.contactName = contactName
+    self.description = description
+  }
+}
+
+/// A billing center account: pays for workspaces, possibly on several sites.
+public struct BillingAccount: Sendable, Equatable {
+  public var id: UUID
+  public var username: String
+  public var email: String
+  public var phone: String?
+  public var company: CompanyInfo
+  public var createdAt: Date
+}
+
+/// A new billing account's validated fields and password hash.
+public struct NewBillingAccount: Sendable {
+  public var username: String
+  public var email: String
+  public var phone: String?
+  public var passwordHash: String
+  public var company: CompanyInfo
+}
+
+/// A marketplace identity: the purchaser's tenant and object id at a provider.
+public struct CloudIdentity: Sendable, Hashable {
+  public enum Provider: String, Sendable { case azure }
+
+  public var provider: Provider
+  public var tenantID: String
+  public var objectID: String
+
+  public init(provider: Provider, tenantID: String, objectID: String) {
+    self.provider = provider
+    self.tenantID = tenantID
+    self.objectID = objectID
+  }
+}
+
+/// A cloud account: a marketplace identity linked to exactly one billing account.
+public struct CloudAccount: Sendable, Equatable {
+  public var id: UUID
+  public var identity: CloudIdentity
+  public var billingAccountID: UUID
+  public var subscriptionIDs: [String]
+  public var linkedAt: Date
+}
+
+/// Who pays for a workspace.
+public enum Settlement: Sendable, Hashable {
+  /// The billing center account itself.
+  case billingAccount
+  /// A marketplace subscription of one of the account's cloud accounts (billed in USD).
+  case cloudAccount(subscriptionID: String)
+
+  public var method: String {
+    switch self {
+    case .billingAccount: "billing_account"
+    case .cloudAccount: "cloud_account"
+    }
+  }
+
+  public var subscriptionID: String? {
+    if case .cloudAccount(let id) = self { return id }
+    return nil
+  }
+
+  /// From the stored pair; nil for a pair the schema rules out.
+  public init?(method: String, subscriptionID: String?) {
+    switch (method, subscriptionID) {
+    case ("billing_account", nil): self = .billingAccount
+    case ("cloud_account", .some(let id)): self = .cloudAccount(subscriptionID: id)
+    default: return nil
+    }
+  }
+}
+
+/// A workspace as the console describes it.
+public struct DirectoryWorkspace: Sendable, Equatable {
+  public enum Status: String, Sendable { case active, suspended, closed }
+
+  public var id: UUID
+  public var name: String
+  public var site: String
+  public var status: Status
+
+  public init(id: UUID, name: String, site: String, status: Status) {
+    self.id = id
+    self.name = name
+    self.site = site
+    self.status = status
+  }
+}
+
+/// A workspace's current binding to a billing account.
+public struct WorkspaceBinding: Sendable, Equatable {
+  public var workspaceID: UUID
+  public var billingAccountID: UUID
+  public var workspaceName: String
+  public var site: String
+  public var settlement: Settlement
+  public var boundAt: Date
+  /// From the console when listed; nil when not asked.
+  public var status: DirectoryWorkspace.Status?
+}
+
+/// One usage measurement, validated.
+public struct UsageEvent: Sendable {
+  public var idempotencyKey: String
+  public var workspaceID: UUID
+  public var billingItem: String
+  public var quantity: Decimal
+  public var usageTime: Date
+}
+
+/// What became of one usage event.
+public enum UsageResult: Sendable, Equatable {
+  case accepted
+  /// Its key was recorded before: counted once, not again.
+  case duplicate
+}
+
+/// One workspace's usage of one item on a day, summed, before rating.
+public struct DayUsage: Sendable {
+  public var billingAccountID: UUID?
+  public var workspaceID: UUID
+  public var site: String
+  public var settlement: Settlement?
+  public var billingItem: String
+  public var quantity: Decimal
+}
+
+/// A rated bill line.
+public struct BillLine: Sendable, Equatable {
+  public var day: String
+  public var billingAccountID: UUID?
+  public var workspaceID: UUID
+  public var site: String
+  public var settlement: Settlement?
+  public var billingItem: String
+  public var quantity: Decimal
+  public var unitSize: Int64
+  public var unitPriceMicros: Int64
+  public var amountMicros: Int64
+  public var currency: String
+}
+
+/// One billing account's lines for one closed day.
+public struct DailyBill: Sendable, Equatable {
+  public var day: String
+  public var lines: [BillLine]
+  public var catalogVersion: String
+  public var totalMicros: Int64 { lines.reduce(0) { $0 + $1.amountMicros } }
+}
+
+/// Usage owed to the marketplace: one subscription, one dimension, one hour.
+public struct MeteringRecord: Sendable, Equatable {
+  public var key: String
+  public var subscriptionID: String
+  public var dimension: String
+  public var effectiveStartTime: Date
+  public var quantity: Decimal
+  public var attempts: Int
+
+  /// The deterministic key: the same usage always gets the same key, so resubmitting it can
+  /// never bill twice.
+  public static func key(subscriptionID: String, dimension: String, hour: Date) -> String {
+    "\(subscriptionID)/\(dimension)/\(ISO8601DateFormatter().string(from: hour))"
+  }
+}
+
+/// What the marketplace said about one metering record.
+public struct MeteringAcknowledgement: Sendable {
+  public enum Outcome: String, Sendable {
+    case accepted, duplicate, rejected, retry
+  }
+
+  public var key: String
+  public var outcome: Outcome
+  public var marketplaceStatus: String
+  public var message: String
+}
+
+/// What closing a day did.
+public struct DayClosing: Sendable, Equatable {
+  public var closedNow: Bool
+  public var billLines: Int
+  public var meteringRecords: Int
+}

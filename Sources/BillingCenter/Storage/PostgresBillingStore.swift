@@ -1,0 +1,571 @@
+public import AccountAccess
+public import Foundation
+public import Logging
+import Mailer
+import PostgresNIO
+public import SuitePersistence
+
+/// `BillingStore` on PostgreSQL.
+public struct PostgresBillingStore: BillingStore {
+  private let database: Database
+  private let challenges: EmailChallenges
+  private let logger: Logger
+
+  public init(database: Database, logger: Logger) {
+    self.database = database
+    self.challenges = EmailChallenges(database: database, logger: logger)
+    self.logger = logger
+  }
+
+  /// The billing center's schema, with the mail outbox, sessions and codes beside it.
+  public static func migrations() throws -> [Migration] {
+    guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
+      throw MigrationError.badFileName("BillingCenter/Migrations (missing from the bundle)")
+    }
+    return try MailOutbox.migrations() + AccountAccessSchema.migrations()
+      + Migration.load(component: "billing_center", from: directory)
+  }
+
+  /// The purpose binding codes are issued for.
+  static let bindingPurpose = "bind_cloud_account"
+
+  // MARK: Billing accounts
+
+  private static let accountColumns = """
+    a.id, a.username, a.email, a.phone, a.company_name, a.industry, a.region, a.contact_name,
+    a.description, a.created_at
+    """
+  private typealias AccountRow = (UUID, String, String, String?, String, String, String, String, String, Date)
+
+  private static func account(_ row: AccountRow) -> BillingAccount {
+    BillingAccount(
+      id: row.0, username: row.1, email: row.2, phone: row.3,
+      company: CompanyInfo(
+        companyName: row.4, industry: row.5, region: row.6, contactName: row.7, description: row.8),
+      createdAt: row.9)
+  }
+
+  private static func firstAccount(_ rows: PostgresRowSequence) async throws -> BillingAccount? {
+    for try await row in rows.decode(AccountRow.self) { return account(row) }
+    return nil
+  }
+
+  public func insertAccount(_ new: NewBillingAccount) async throws -> BillingAccount {
+    do {
+      let rows = try await database.query(
+        """
+        INSERT INTO billing_accounts AS a (id, username, email, phone, password_hash, company_name,
+          industry, region, contact_name, description)
+        VALUES (\(UUID()), \(new.username), \(new.email), \(new.phone), \(new.passwordHash),
+          \(new.company.companyName), \(new.company.industry), \(new.company.region),
+          \(new.company.contactName), \(new.company.description))
+        RETURNING \(unescaped: Self.accountColumns)
+        """)
+      guard let account = try await Self.firstAccount(rows) else {
+        throw StoreInvariantError.noRowReturned
+      }
+      return account
+    } catch let error as PSQLError where error.isUniqueViolation {
+      switch error.constraintName {
+      case "billing_accounts_username_key": throw BillingError.usernameTaken
+      case "billing_accounts_email_key": throw BillingError.emailTaken
+      case "billing_accounts_phone_key": throw BillingError.phoneTaken
+      default: throw error
+      }
+    }
+  }
+
+  public func account(id: UUID) async throws -> BillingAccount? {
+    try await Self.firstAccount(
+      database.query("SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(id)"))
+  }
+
+  public func account(username: String) async throws -> BillingAccount? {
+    try await Self.firstAccount(
+      database.query(
+        "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.username = \(username)"))
+  }
+
+  public func loginCandidate(forLogin login: String) async throws -> LoginCandidate? {
+    let rows = try await database.query(
+      """
+      SELECT id, password_hash FROM billing_accounts
+      WHERE username = \(login) OR email = \(login) OR phone = \(login)
+      LIMIT 1
+      """)
+    for try await (id, hash) in rows.decode((UUID, String).self) {
+      return LoginCandidate(accountID: id, passwordHash: hash)
+    }
+    return nil
+  }
+
+  public func replacePasswordHash(accountID: UUID, with hash: String) async throws {
+    try await database.query(
+      "UPDATE billing_accounts SET password_hash = \(hash) WHERE id = \(accountID)")
+  }
+
+  // MARK: Cloud accounts
+
+  private static let cloudColumns = """
+    c.id, c.provider, c.tenant_id, c.object_id, c.billing_account_id, c.linked_at,
+    COALESCE((SELECT array_agg(s.marketplace_subscription_id ORDER BY s.first_seen_at, s.marketplace_subscription_id)
+      FROM cloud_account_subscriptions s WHERE s.cloud_account_id = c.id), '{}')
+    """
+  private typealias CloudRow = (UUID, String, String, String, UUID, Date, [String])
+
+  private static func cloudAccount(_ row: CloudRow) throws -> CloudAccount {
+    guard let provider = CloudIdentity.Provider(rawValue: row.1) else {
+      throw StoreInvariantError.unknownValue(row.1)
+    }
+    return CloudAccount(
+      id: row.0, identity: CloudIdentity(provider: provider, tenantID: row.2, objectID: row.3),
+      billingAccountID: row.4, subscriptionIDs: row.6, linkedAt: row.5)
+  }
+
+  public func cloudAccount(identity: CloudIdentity) async throws -> (CloudAccount, BillingAccount)? {
+    let rows = try await database.query(
+      """
+      SELECT \(unescaped: Self.cloudColumns) FROM cloud_accounts c
+      WHERE c.provider = \(identity.provider.rawValue) AND c.tenant_id = \(identity.tenantID)
+        AND c.object_id = \(identity.objectID)
+      """)
+    for try await row in rows.decode(CloudRow.self) {
+      let cloud = try Self.cloudAccount(row)
+      guard let account = try await account(id: cloud.billingAccountID) else {
+        throw StoreInvariantError.noRowReturned
+      }
+      return (cloud, account)
+    }
+    return nil
+  }
+
+  public func cloudAccounts(billingAccountID: UUID) async throws -> [CloudAccount] {
+    let rows = try await database.query(
+      """
+      SELECT \(unescaped: Self.cloudColumns) FROM cloud_accounts c
+      WHERE c.billing_account_id = \(billingAccountID) ORDER BY c.linked_at, c.id
+      """)
+    var accounts: [CloudAccount] = []
+    for try await row in rows.decode(CloudRow.self) { accounts.append(try Self.cloudAccount(row)) }
+    return accounts
+  }
+
+  public func linkCloudAccount(_ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?)
+    async throws -> CloudAccount
+  {
+    let logger = self.logger
+    return try await database.transaction { connection in
+      try await Self.link(identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+    }
+  }
+
+  public func linkCloudAccount(
+    _ identity: CloudIdentity, subscriptionID: String?, redeeming redemption: BindingCodeRedemption
+  ) async throws -> (BillingAccount, CloudAccount) {
+    let logger = self.logger
+    return try await challenges.redeem(
+      challengeID: redemption.challengeID, code: redemption.code,
+      subject: "username:\(redemption.username)", purpose: Self.bindingPurpose
+    ) { connection, accountID in
+      let cloud = try await Self.link(
+        identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+      let rows = try await connection.query(
+        "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(accountID)",
+        logger: logger)
+      guard let account = try await Self.firstAccount(rows) else {
+        throw StoreInvariantError.noRowReturned
+      }
+      return (account, cloud)
+    }
+  }
+
+  /// Links within the caller's transaction. Concurrent links of one identity serialise on
+  /// its unique key: the loser sees the winner's row and is a no-op or a conflict.
+  private static func link(
+    _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
+    on connection: PostgresConnection, logger: Logger
+  ) async throws -> CloudAccount {
+    try await connection.query(
+      """
+      INSERT INTO cloud_accounts (id, provider, tenant_id, object_id, billing_account_id)
+      VALUES (\(UUID()), \(identity.provider.rawValue), \(identity.tenantID), \(identity.objectID), \(accountID))
+      ON CONFLICT ON CONSTRAINT cloud_accounts_identity_key DO NOTHING
+      """, logger: logger)
+    let rows = try await connection.query(
+      """
+      SELECT id, billing_account_id FROM cloud_accounts
+      WHERE provider = \(identity.provider.rawValue) AND tenant_id = \(identity.tenantID)
+        AND object_id = \(identity.objectID)
+      FOR UPDATE
+      """, logger: logger)
+    var found: (UUID, UUID)?
+    for try await row in rows.decode((UUID, UUID).self) { found = row }
+    guard let (cloudID, owner) = found else { throw StoreInvariantError.noRowReturned }
+    guard owner == accountID else { throw BillingError.cloudAccountLinkedElsewhere }
+    if let subscriptionID {
+      let inserted = try await connection.query(
+        """
+        INSERT INTO cloud_account_subscriptions (marketplace_subscription_id, cloud_account_id)
+        VALUES (\(subscriptionID), \(cloudID))
+        ON CONFLICT (marketplace_subscription_id) DO UPDATE SET cloud_account_id = cloud_account_subscriptions.cloud_account_id
+        RETURNING cloud_account_id
+        """, logger: logger)
+      for try await holder in inserted.decode(UUID.self) where holder != cloudID {
+        // A marketplace subscription has one purchaser.
+        throw BillingError.cloudAccountLinkedElsewhere
+      }
+    }
+    let cloudRows = try await connection.query(
+      "SELECT \(unescaped: cloudColumns) FROM cloud_accounts c WHERE c.id = \(cloudID)", logger: logger)
+    for try await row in cloudRows.decode(CloudRow.self) { return try cloudAccount(row) }
+    throw StoreInvariantError.noRowReturned
+  }
+
+  // MARK: Workspace bindings
+
+  private static let bindingColumns = """
+    b.workspace_id, b.billing_account_id, b.workspace_name, b.site, b.settlement,
+    b.marketplace_subscription_id, b.valid_from
+    """
+  private typealias BindingRow = (UUID, UUID, String, String, String, String?, Date)
+
+  private static func binding(_ row: BindingRow) throws -> WorkspaceBinding {
+    guard let settlement = Settlement(method: row.4, subscriptionID: row.5) else {
+      throw StoreInvariantError.unknownValue(row.4)
+    }
+    return WorkspaceBinding(
+      workspaceID: row.0, billingAccountID: row.1, workspaceName: row.2, site: row.3,
+      settlement: settlement, boundAt: row.6, status: nil)
+  }
+
+  /// The workspace's current binding, locked for the rest of the transaction.
+  private static func currentBinding(
+    workspaceID: UUID, on connection: PostgresConnection, logger: Logger
+  ) async throws -> WorkspaceBinding? {
+    let rows = try await connection.query(
+      """
+      SELECT \(unescaped: bindingColumns) FROM workspace_bindings b
+      WHERE b.workspace_id = \(workspaceID) AND b.valid_to IS NULL
+      FOR UPDATE
+      """, logger: logger)
+    for try await row in rows.decode(BindingRow.self) { return try binding(row) }
+    return nil
+  }
+
+  /// Cloud settlement must name a subscription of one of the account's own cloud accounts.
+  private static func checkSettlement(
+    _ settlement: Settlement, of accountID: UUID, on connection: PostgresConnection, logger: Logger
+  ) async throws {
+    guard let subscriptionID = settlement.subscriptionID else { return }
+    let rows = try await connection.query(
+      """
+      SELECT 1 FROM cloud_account_subscriptions s JOIN cloud_accounts c ON c.id = s.cloud_account_id
+      WHERE s.marketplace_subscription_id = \(subscriptionID) AND c.billing_account_id = \(accountID)
+      """, logger: logger)
+    for try await _ in rows { return }
+    throw BillingError.subscriptionNotLinked(subscriptionID)
+  }
+
+  private static func openBinding(
+    workspace: (id: UUID, name: String, site: String), accountID: UUID, settlement: Settlement,
+    on connection: PostgresConnection, logger: Logger
+  ) async throws -> WorkspaceBinding {
+    let rows = try await connection.query(
+      """
+      INSERT INTO workspace_bindings AS b (workspace_id, billing_account_id, workspace_name, site,
+        settlement, marketplace_subscription_id)
+      VALUES (\(workspace.id), \(accountID), \(workspace.name), \(workspace.site),
+        \(settlement.method), \(settlement.subscriptionID))
+      RETURNING \(unescaped: bindingColumns)
+      """, logger: logger)
+    for try await row in rows.decode(BindingRow.self) { return try binding(row) }
+    throw StoreInvariantError.noRowReturned
+  }
+
+  public func bind(_ workspace: DirectoryWorkspace, to accountID: UUID, settlement: Settlement)
+    async throws -> WorkspaceBinding
+  {
+    let logger = self.logger
+    do {
+      return try await database.transaction { connection in
+        try await Self.checkSettlement(settlement, of: accountID, on: connection, logger: logger)
+        if let current = try await Self.currentBinding(
+          workspaceID: workspace.id, on: connection, logger: logger)
+        {
+          guard current.billingAccountID == accountID else {
+            throw BillingError.workspaceBoundElsewhere(workspace.id.uuidString.lowercased())
+          }
+          guard current.settlement == settlement else {
+            throw BillingError.alreadyBoundWithOtherSettlement(workspace.id.uuidString.lowercased())
+          }
+          return current
+        }
+        return try await Self.openBinding(
+          workspace: (workspace.id, workspace.name, workspace.site), accountID: accountID,
+          settlement: settlement, on: connection, logger: logger)
+      }
+    } catch let error as PSQLError where error.isUniqueViolation {
+      // A concurrent bind won the race for the workspace: answer as if it had come first.
+      return try await bind(workspace, to: accountID, settlement: settlement)
+    }
+  }
+
+  public func bindings(billingAccountID: UUID) async throws -> [WorkspaceBinding] {
+    let rows = try await database.query(
+      """
+      SELECT \(unescaped: Self.bindingColumns) FROM workspace_bindings b
+      WHERE b.billing_account_id = \(billingAccountID) AND b.valid_to IS NULL
+      ORDER BY b.valid_from, b.workspace_id
+      """)
+    var bindings: [WorkspaceBinding] = []
+    for try await row in rows.decode(BindingRow.self) { bindings.append(try Self.binding(row)) }
+    return bindings
+  }
+
+  public func changeSettlement(workspaceID: UUID, of accountID: UUID, to settlement: Settlement)
+    async throws -> WorkspaceBinding
+  {
+    let logger = self.logger
+    return try await database.transaction { connection in
+      guard
+        let current = try await Self.currentBinding(
+          workspaceID: workspaceID, on: connection, logger: logger),
+        current.billingAccountID == accountID
+      else { throw BillingError.workspaceNotBound(workspaceID.uuidString.lowercased()) }
+      if current.settlement == settlement { return current }
+      try await Self.checkSettlement(settlement, of: accountID, on: connection, logger: logger)
+      try await connection.query(
+        """
+        UPDATE workspace_bindings SET valid_to = clock_timestamp()
+        WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
+        """, logger: logger)
+      return try await Self.openBinding(
+        workspace: (workspaceID, current.workspaceName, current.site), accountID: accountID,
+        settlement: settlement, on: connection, logger: logger)
+    }
+  }
+
+  public func unbind(workspaceID: UUID, from accountID: UUID) async throws {
+    let logger = self.logger
+    try await database.transaction { connection in
+      guard
+        let current = try await Self.currentBinding(
+          workspaceID: workspaceID, on: connection, logger: logger),
+        current.billingAccountID == accountID
+      else { throw BillingError.workspaceNotBound(workspaceID.uuidString.lowercased()) }
+      try await connection.query(
+        """
+        UPDATE workspace_bindings SET valid_to = clock_timestamp()
+        WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
+        """, logger: logger)
+    }
+  }
+
+  // MARK: Usage
+
+  public func recordUsage(_ events: [UsageEvent]) async throws -> [UsageResult] {
+    let logger = self.logger
+    let days = Array(Set(events.map { BillingDay(containing: $0.usageTime).ordinal }))
+    let accepted: Set<String> = try await database.transaction { connection in
+      // Shared day locks: closing a day takes the exclusive one, so no event can slip into a
+      // day while it is being rated, and none is accepted for a day already closed.
+      try await connection.query(
+        "SELECT pg_advisory_xact_lock_shared(\(Self.dayLockClass), d) FROM unnest(\(days)::int[]) AS d",
+        logger: logger)
+      let closed = try await connection.query(
+        """
+        SELECT day::text FROM closed_days
+        WHERE day = ANY(ARRAY(SELECT DATE '1970-01-01' + d FROM unnest(\(days)::int[]) AS d))
+        """, logger: logger)
+      for try await day in closed.decode(String.self) { throw BillingError.dayClosed(day) }
+      let rows = try await connection.query(
+        """
+        INSERT INTO usage_events (idempotency_key, workspace_id, billing_item, quantity, usage_time)
+        SELECT k, w, i, q::numeric, t
+        FROM unnest(\(events.map(\.idempotencyKey))::text[], \(events.map(\.workspaceID))::uuid[],
+                    \(events.map(\.billingItem))::text[], \(events.map { Quantity.text($0.quantity) })::text[],
+                    \(events.map(\.usageTime))::timestamptz[]) AS e(k, w, i, q, t)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING idempotency_key
+        """, logger: logger)
+      var keys: Set<String> = []
+      for try await key in rows.decode(String.self) { keys.insert(key) }
+      return keys
+    }
+    // A key repeated inside one batch is accepted once; its other copies are duplicates.
+    var seen: Set<String> = []
+    return events.map { event in
+      seen.insert(event.idempotencyKey).inserted && accepted.contains(event.idempotencyKey)
+        ? .accepted : .duplicate
+    }
+  }
+
+  /// The advisory lock class of billing days (with the day's ordinal as the key).
+  static let dayLockClass: Int32 = 0x4249_4C4C
+
+  // MARK: Bills
+
+  public func closeDay(
+    _ day: BillingDay, catalogVersion: String,
+    rate: @Sendable ([DayUsage]) throws -> (lines: [BillLine], metering: [MeteringRecord])
+  ) async throws -> DayClosing {
+    let logger = self.logger
+    return try await database.transaction { connection in
+      try await connection.query(
+        "SELECT pg_advisory_xact_lock(\(Self.dayLockClass), \(Int32(day.ordinal)))", logger: logger)
+      let claimed = try await connection.query(
+        """
+        INSERT INTO closed_days (day, catalog_version) VALUES (\(day.description)::date, \(catalogVersion))
+        ON CONFLICT (day) DO NOTHING RETURNING day
+        """, logger: logger)
+      var isNew = false
+      for try await _ in claimed { isNew = true }
+      guard isNew else { return DayClosing(closedNow: false, billLines: 0, meteringRecords: 0) }
+
+      let rows = try await connection.query(
+        """
+        SELECT b.billing_account_id, e.workspace_id, COALESCE(b.site, ''), b.settlement,
+               b.marketplace_subscription_id, e.billing_item, sum(e.quantity)
+        FROM usage_events e
+        LEFT JOIN workspace_bindings b ON b.workspace_id = e.workspace_id
+          AND e.usage_time >= b.valid_from AND (b.valid_to IS NULL OR e.usage_time < b.valid_to)
+        WHERE e.usage_time >= \(day.start) AND e.usage_time < \(day.end)
+        GROUP BY 1, 2, 3, 4, 5, 6
+        ORDER BY 2, 6
+        """, logger: logger)
+      var usage: [DayUsage] = []
+      for try await (account, workspace, site, method, subscription, item, quantity)
+        in rows.decode((UUID?, UUID, String, String?, String?, String, Decimal).self)
+      {
+        usage.append(
+          DayUsage(
+            billingAccountID: account, workspaceID: workspace, site: site,
+            settlement: method.flatMap { Settlement(method: $0, subscriptionID: subscription) },
+            billingItem: item, quantity: quantity))
+      }
+      let (lines, metering) = try rate(usage)
+      for line in lines {
+        try await connection.query(
+          """
+          INSERT INTO daily_bill_lines (day, billing_account_id, workspace_id, site, settlement,
+            marketplace_subscription_id, billing_item, quantity, unit_size, unit_price_micros,
+            amount_micros, currency)
+          VALUES (\(day.description)::date, \(line.billingAccountID), \(line.workspaceID), \(line.site),
+            \(line.settlement?.method), \(line.settlement?.subscriptionID), \(line.billingItem),
+            \(line.quantity), \(line.unitSize), \(line.unitPriceMicros), \(line.amountMicros), \(line.currency))
+          """, logger: logger)
+      }
+      for record in metering {
+        try await connection.query(
+          """
+          INSERT INTO metering_records (key, day, marketplace_subscription_id, dimension,
+            effective_start_time, quantity)
+          VALUES (\(record.key), \(day.description)::date, \(record.subscriptionID), \(record.dimension),
+            \(record.effectiveStartTime), \(record.quantity))
+          """, logger: logger)
+      }
+      return DayClosing(closedNow: true, billLines: lines.count, meteringRecords: metering.count)
+    }
+  }
+
+  public func daysAwaitingClosure(endedBefore cutoff: Date) async throws -> [BillingDay] {
+    let lookBack = GuanceBilling.maxUsageAge + 86400
+    let rows = try await database.query(
+      """
+      SELECT DISTINCT floor(EXTRACT(EPOCH FROM e.usage_time) / 86400)::int AS day
+      FROM usage_events e
+      WHERE e.usage_time >= \(cutoff.addingTimeInterval(-lookBack)) AND e.usage_time < \(cutoff)
+        AND NOT EXISTS (
+          SELECT 1 FROM closed_days c WHERE c.day = DATE '1970-01-01' + floor(EXTRACT(EPOCH FROM e.usage_time) / 86400)::int)
+      ORDER BY day
+      """)
+    var days: [BillingDay] = []
+    for try await ordinal in rows.decode(Int.self) {
+      let day = BillingDay(ordinal: ordinal)
+      if day.end <= cutoff { days.append(day) }
+    }
+    return days
+  }
+
+  public func bills(billingAccountID: UUID, days: ClosedRange<BillingDay>) async throws -> [DailyBill] {
+    let rows = try await database.query(
+      """
+      SELECT d.day::text, d.catalog_version, l.workspace_id, l.site, l.settlement,
+             l.marketplace_subscription_id, l.billing_item, l.quantity, l.unit_size,
+             l.unit_price_micros, l.amount_micros, l.currency
+      FROM closed_days d
+      LEFT JOIN daily_bill_lines l ON l.day = d.day AND l.billing_account_id = \(billingAccountID)
+      WHERE d.day BETWEEN \(days.lowerBound.description)::date AND \(days.upperBound.description)::date
+      ORDER BY d.day, l.workspace_id, l.billing_item, l.settlement
+      """)
+    var bills: [DailyBill] = []
+    for try await row in rows.decode(
+      (String, String, UUID?, String?, String?, String?, String?, Decimal?, Int64?, Int64?, Int64?, String?).self)
+    {
+      if bills.last?.day != row.0 {
+        bills.append(DailyBill(day: row.0, lines: [], catalogVersion: row.1))
+      }
+      guard let workspace = row.2, let site = row.3, let item = row.6, let quantity = row.7,
+        let unitSize = row.8, let price = row.9, let amount = row.10, let currency = row.11
+      else { continue }
+      bills[bills.count - 1].lines.append(
+        BillLine(
+          day: row.0, billingAccountID: billingAccountID, workspaceID: workspace, site: site,
+          settlement: row.4.flatMap { Settlement(method: $0, subscriptionID: row.5) },
+          billingItem: item, quantity: quantity, unitSize: unitSize, unitPriceMicros: price,
+          amountMicros: amount, currency: currency))
+    }
+    return bills
+  }
+
+  public func pendingMeteringRecords(limit: Int) async throws -> [MeteringRecord] {
+    let rows = try await database.query(
+      """
+      SELECT key, marketplace_subscription_id, dimension, effective_start_time, quantity, attempts
+      FROM metering_records WHERE status = 'pending'
+      ORDER BY created_at, key LIMIT \(limit)
+      """)
+    var records: [MeteringRecord] = []
+    for try await (key, subscription, dimension, start, quantity, attempts)
+      in rows.decode((String, String, String, Date, Decimal, Int).self)
+    {
+      records.append(
+        MeteringRecord(
+          key: key, subscriptionID: subscription, dimension: dimension, effectiveStartTime: start,
+          quantity: quantity, attempts: attempts))
+    }
+    return records
+  }
+
+  public func acknowledge(_ acknowledgements: [MeteringAcknowledgement]) async throws -> [String] {
+    let logger = self.logger
+    return try await database.transaction { connection in
+      var unknown: [String] = []
+      for ack in acknowledgements {
+        // A delivered record stays delivered: a late "retry" or a replayed answer changes nothing.
+        let status = ack.outcome == .retry ? "pending" : ack.outcome.rawValue
+        let rows = try await connection.query(
+          """
+          UPDATE metering_records
+          SET status = CASE WHEN status = 'pending' THEN \(status) ELSE status END,
+              attempts = attempts + CASE WHEN status = 'pending' THEN 1 ELSE 0 END,
+              marketplace_status = CASE WHEN status = 'pending' THEN \(ack.marketplaceStatus) ELSE marketplace_status END,
+              last_message = CASE WHEN status = 'pending' THEN \(ack.message) ELSE last_message END,
+              updated_at = now()
+          WHERE key = \(ack.key)
+          RETURNING key
+          """, logger: logger)
+        var found = false
+        for try await _ in rows { found = true }
+        if !found { unknown.append(ack.key) }
+      }
+      return unknown
+    }
+  }
+}
+
+/// The database answered something the schema rules out.
+enum StoreInvariantError: Error {
+  case noRowReturned
+  case unknownValue(String)
+}

@@ -1,0 +1,63 @@
+public import SuiteErrors
+
+/// The one place where billing errors get their gRPC meaning.
+extension BillingError: ServiceErrorConvertible {
+  public var serviceError: ServiceError {
+    switch self {
+    case .usernameTaken:
+      ServiceError(.alreadyExists(field: "username"), "this username is already taken")
+    case .emailTaken:
+      ServiceError(.alreadyExists(field: "email"), "a billing account with this email already exists")
+    case .phoneTaken:
+      ServiceError(.alreadyExists(field: "phone"), "a billing account with this phone already exists")
+    case .billingAccountNotFound(let id):
+      ServiceError(.notFound(resourceType: "billing_account", name: id), "billing account \(id) not found")
+    case .workspaceNotFound(let id):
+      ServiceError(.notFound(resourceType: "workspace", name: id), "workspace \(id) not found")
+    case .cloudAccountLinkedElsewhere:
+      ServiceError(
+        .failedPrecondition(type: "CLOUD_ACCOUNT_LINK", subject: "identity"),
+        "this cloud account is linked to another billing account")
+    case .workspaceBoundElsewhere(let id):
+      ServiceError(
+        .failedPrecondition(type: "WORKSPACE_BINDING", subject: "workspace/\(id)"),
+        "the workspace is bound to another billing account")
+    case .alreadyBoundWithOtherSettlement(let id):
+      ServiceError(
+        .failedPrecondition(type: "WORKSPACE_BINDING", subject: "workspace/\(id)"),
+        "the workspace is already bound with another settlement; use ChangeSettlementMethod")
+    case .workspaceNotBound(let id):
+      ServiceError(
+        .notFound(resourceType: "workspace_binding", name: id),
+        "workspace \(id) is not bound to this billing account")
+    case .subscriptionNotLinked(let id):
+      ServiceError(
+        .failedPrecondition(type: "CLOUD_ACCOUNT_LINK", subject: "marketplace_subscription/\(id)"),
+        "the marketplace subscription belongs to no cloud account of this billing account")
+    case .workspaceClosed(let id):
+      ServiceError(
+        .failedPrecondition(type: "WORKSPACE_STATUS", subject: "workspace/\(id)"),
+        "the workspace is closed")
+    case .dayClosed(let day):
+      ServiceError(
+        .failedPrecondition(type: "BILLING_DAY", subject: "day/\(day)"),
+        "day \(day) is already billed; usage for it can no longer be recorded")
+    case .dayNotOver(let day):
+      ServiceError(
+        .failedPrecondition(type: "BILLING_DAY", subject: "day/\(day)"),
+        "day \(day) has not ended yet (grace period included)")
+    case .dayNotClosed(let day):
+      ServiceError(.notFound(resourceType: "daily_bill", name: day), "day \(day) has not been billed yet")
+    case .unknownBillingItem(let item):
+      ServiceError(
+        .failedPrecondition(type: "PRICE_CATALOG", subject: "billing_item/\(item)"),
+        "billing item \(item) is not in the price catalog")
+    case .currencyNotAllowed(let currency):
+      ServiceError(
+        .failedPrecondition(type: "CURRENCY", subject: "currency/\(currency)"),
+        "cloud settlement is billed in USD only")
+    case .consoleUnavailable:
+      ServiceError(.unavailable, "the workspace console cannot be reached; retry shortly")
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import AccountAccess
+import AccountKit
+import BillingCenter
+import Logging
+import Mailer
+import PostgresNIO
+import ServiceLifecycle
+import SuitePersistence
+import SuiteRuntime
+import UnixSignals
+
+import func Foundation.exit
+
+/// billing-center: the Guance billing center (billing accounts, cloud accounts, settlement,
+/// usage ledger, daily bills in USD).
+@main
+enum BillingCenterMain {
+  static func main() async {
+    let logger = Logger(label: "billing-center")
+    do {
+      let reader = ConfigReader()
+      if CommandLine.arguments.dropFirst().first == "--health-check" {
+        let port = try ServerSettings(config: reader, defaultPort: 7102).port
+        exit(await HealthProbe.isServing(port: port) ? 0 : 1)
+      }
+      _ = try LoggingSetup.bootstrap(config: reader)
+      try await run(BillingConfiguration(config: reader), logger: logger)
+    } catch let error as ConfigError {
+      logger.critical("\(error)")
+      exit(2)
+    } catch {
+      logger.critical("billing-center stopped", metadata: ["error": "\(error)"])
+      exit(1)
+    }
+  }
+
+  static func run(_ configuration: BillingConfiguration, logger: Logger) async throws {
+    let postgres = PostgresClient(
+      configuration: configuration.database.clientConfiguration, backgroundLogger: logger)
+    let database = Database(client: postgres, logger: logger)
+    let console = try GRPCClientService(address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS")
+    let hasher = PasswordHasher(workers: configuration.hashWorkers, maxQueued: configuration.hashQueue)
+    let billing = GuanceBilling(
+      store: PostgresBillingStore(database: database, logger: logger),
+      directory: ConsoleWorkspaceDirectory(
+        client: console.client, internalCredential: configuration.internalCredential),
+      hasher: hasher,
+      sessions: PasswordSessions(
+        database: database, hasher: hasher, policy: configuration.sessions, logger: logger),
+      challenges: EmailChallenges(database: database, logger: logger),
+      catalog: configuration.catalog, closingGrace: configuration.closingGrace)
+    let started = StartupGate()
+
+    let server = GRPCServerService(
+      settings: configuration.server,
+      services: .init(
+        open: [
+          BillingCenterHandlers(
+            billing: billing, internalCredential: InternalCredential(configuration.internalCredential))
+        ],
+        internal: [BillingInternalHandlers(billing: billing)],
+        names: ["guance.billing.v1.BillingCenterService", "guance.billing.v1.BillingInternalService"]),
+      internalCredential: configuration.internalCredential,
+      health: HealthStatusBoard(),
+      logger: logger,
+      readyFile: configuration.readyFile,
+      started: started,
+      prepare: {
+        try await Migrator(client: postgres, logger: logger).apply(PostgresBillingStore.migrations())
+      })
+    let mailWorker = MailOutboxWorker(
+      database: database, sender: try configuration.mail.makeSender(logger: logger),
+      logger: logger, startAfter: started)
+    let closer = DayCloser(
+      billing: billing, logger: logger, startAfter: started, interval: configuration.closerInterval)
+
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [
+          .init(service: postgres),
+          .init(service: console),
+          .init(service: mailWorker),
+          .init(service: closer),
+          .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+        ],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    try await group.run()
+  }
+}
