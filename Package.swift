@@ -190,6 +190,15 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
+      name: "BillingCenterTests",
+      dependencies: [
+        "BillingCenter", "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence",
+        "Mailer", "AccountAccess", "AccountKit", "GuanceContracts", .grpcCore, .grpcInProcess,
+        .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
       name: "EndToEndTests",
       dependencies: [
         "SuiteTesting", "SuitePersistence", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf,

@@ -1,0 +1,93 @@
+import GRPCCore
+import PostgresNIO
+import SuitePersistence
+import Mailer
+import GRPCProtobuf
+import GuanceContracts
+import SuiteTesting
+import SwiftProtobuf
+import Testing
+
+@Suite("Billing center accounts")
+struct BillingAccountTests {
+  @Test("an account registers with its company and signs in by username, email or phone")
+  func registerAndLogin() async throws {
+    try await BillingFixture.with { fixture in
+      let account = try await fixture.register(phone: "+65 6123 4567")
+      #expect(account.company.companyName == "Acme Observability Ltd")
+      #expect(account.phone == "+6561234567")
+      for login in ["acme", "Billing@Acme.example", "+65 6123-4567"] {
+        let opened = try await fixture.center.login(.with {
+          $0.login = login
+          $0.password = BillingFixture.password
+        })
+        #expect(opened.billingAccount.id == account.id)
+        let own = try await fixture.center.getBillingAccount(
+          .init(), metadata: ["authorization": "Bearer \(opened.sessionToken)"])
+        #expect(own.billingAccount == account)
+      }
+    }
+  }
+
+  @Test("bad input names every bad field, duplicates are refused, nothing is written")
+  func validation() async throws {
+    try await BillingFixture.with { fixture in
+      let error = try await #require(throws: RPCError.self) {
+        try await fixture.center.registerBillingAccount(.with {
+          $0.username = "x"
+          $0.password = "password"
+          $0.email = "nope"
+          $0.company = .with { $0.companyName = "  " }
+        })
+      }
+      #expect(error.code == .invalidArgument)
+      #expect(
+        Set(error.violatedFields)
+          == ["username", "password", "email", "company.company_name", "company.industry",
+              "company.region", "company.contact_name"])
+      #expect(try await fixture.count("billing_accounts") == 0)
+
+      try await fixture.register(phone: "+6561234567")
+      for (username, email, phone, field) in [
+        ("ACME", "x@acme.example", "", "username"), ("other", "BILLING@acme.example", "", "email"),
+        ("third", "y@acme.example", "+65 6123 4567", "phone"),
+      ] {
+        let duplicate = try await #require(throws: RPCError.self) {
+          try await fixture.register(username, email: email, phone: phone)
+        }
+        #expect(duplicate.code == .alreadyExists)
+        #expect(duplicate.violatedFields == [field])
+      }
+      #expect(try await fixture.count("billing_accounts") == 1)
+    }
+  }
+
+  @Test("a session reads its own account only; the internal credential reads any")
+  func access() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      let other = try await fixture.register("globex", email: "billing@globex.example")
+      let login = try await fixture.center.login(.with {
+        $0.login = "acme"
+        $0.password = BillingFixture.password
+      })
+      let session: Metadata = ["authorization": "Bearer \(login.sessionToken)"]
+      let foreign = try await #require(throws: RPCError.self) {
+        try await fixture.center.getBillingAccount(.with { $0.billingAccountID = other.id }, metadata: session)
+      }
+      #expect(foreign.code == .notFound)
+      let anonymous = try await #require(throws: RPCError.self) {
+        try await fixture.center.getBillingAccount(.with { $0.billingAccountID = acme.id })
+      }
+      #expect(anonymous.code == .unauthenticated)
+      let viaSuite = try await fixture.center.getBillingAccount(
+        .with { $0.billingAccountID = other.id }, metadata: BillingFixture.internalCall)
+      #expect(viaSuite.billingAccount == other)
+      let internalOnly = try await #require(throws: RPCError.self) {
+        try await fixture.internalAPI.findBillingAccountByCloudAccount(
+          .with { $0.identity = BillingFixture.identity() }, metadata: session)
+      }
+      #expect(internalOnly.code == .permissionDenied)
+    }
+  }
+}

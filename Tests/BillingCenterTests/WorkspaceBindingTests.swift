@@ -1,0 +1,116 @@
+import GRPCCore
+import PostgresNIO
+import SuitePersistence
+import Mailer
+import GRPCProtobuf
+import GuanceContracts
+import SuiteTesting
+import SwiftProtobuf
+import Testing
+
+@Suite("Workspace bindings and settlement")
+struct WorkspaceBindingTests {
+  @Test("a workspace binds once, idempotently, with its site and live status")
+  func binds() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      let workspace = try await fixture.workspace(site: "eu1")
+      let first = try await fixture.bind(workspace.id, to: acme.id)
+      let again = try await fixture.bind(workspace.id, to: acme.id)
+      #expect(first == again)
+      #expect(first.site == "eu1")
+      #expect(first.status == .active)
+      #expect(try await fixture.count("workspace_bindings") == 1)
+
+      _ = try await fixture.directory.setWorkspaceStatus(
+        .with {
+          $0.workspaceID = workspace.id
+          $0.status = .suspended
+          $0.reason = "test"
+        }, metadata: BillingFixture.internalCall)
+      let listed = try await fixture.center.listBoundWorkspaces(
+        .with { $0.billingAccountID = acme.id }, metadata: BillingFixture.internalCall)
+      #expect(listed.bindings.map(\.workspaceID) == [workspace.id])
+      #expect(listed.bindings.first?.status == .suspended)
+    }
+  }
+
+  @Test("unknown workspaces, foreign bindings and unlinked subscriptions are refused")
+  func refusals() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      let globex = try await fixture.register("globex", email: "billing@globex.example")
+      let workspace = try await fixture.workspace()
+      let unknown = try await #require(throws: RPCError.self) {
+        try await fixture.bind("6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001", to: acme.id)
+      }
+      #expect(unknown.code == .notFound)
+      let unlinked = try await #require(throws: RPCError.self) {
+        try await fixture.bind(workspace.id, to: acme.id, settlement: BillingFixture.cloud("sub-9"))
+      }
+      #expect(unlinked.code == .failedPrecondition)
+      let noMethod = try await #require(throws: RPCError.self) {
+        try await fixture.bind(workspace.id, to: acme.id, settlement: .init())
+      }
+      #expect(noMethod.violatedFields == ["settlement"])
+      try await fixture.bind(workspace.id, to: acme.id)
+      let elsewhere = try await #require(throws: RPCError.self) { try await fixture.bind(workspace.id, to: globex.id) }
+      #expect(elsewhere.code == .failedPrecondition)
+      #expect(try await fixture.count("workspace_bindings") == 1)
+    }
+  }
+
+  @Test("of sixteen concurrent binds of one workspace by two accounts, one account wins")
+  func race() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      let globex = try await fixture.register("globex", email: "billing@globex.example")
+      let workspace = try await fixture.workspace()
+      let winners = try await withThrowingTaskGroup(of: String?.self) { group in
+        for index in 0..<16 {
+          let account = index.isMultiple(of: 2) ? acme.id : globex.id
+          group.addTask { (try? await fixture.bind(workspace.id, to: account))?.billingAccountID }
+        }
+        return try await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+      }
+      #expect(Set(winners).count == 1)
+      #expect(winners.count == 8)
+      #expect(try await fixture.count("workspace_bindings") == 1)
+    }
+  }
+
+  @Test("settlement changes and unbinding keep the history")
+  func history() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      try await fixture.link(acme)
+      let workspace = try await fixture.workspace()
+      try await fixture.bind(workspace.id, to: acme.id)
+      let changed = try await fixture.center.changeSettlementMethod(
+        .with {
+          $0.billingAccountID = acme.id
+          $0.workspaceID = workspace.id
+          $0.settlement = BillingFixture.cloud()
+        }, metadata: BillingFixture.internalCall)
+      #expect(changed.binding.settlement.method == .cloudAccount)
+      _ = try await fixture.center.unbindWorkspace(
+        .with {
+          $0.billingAccountID = acme.id
+          $0.workspaceID = workspace.id
+        }, metadata: BillingFixture.internalCall)
+      #expect(try await fixture.count("workspace_bindings") == 2)
+      #expect(try await fixture.count("workspace_bindings", where: "valid_to IS NULL") == 0)
+      let listed = try await fixture.center.listBoundWorkspaces(
+        .with { $0.billingAccountID = acme.id }, metadata: BillingFixture.internalCall)
+      #expect(listed.bindings.isEmpty)
+      let notBound = try await #require(throws: RPCError.self) {
+        try await fixture.center.unbindWorkspace(
+          .with {
+            $0.billingAccountID = acme.id
+            $0.workspaceID = workspace.id
+          }, metadata: BillingFixture.internalCall)
+      }
+      #expect(notBound.code == .notFound)
+    }
+  }
+}
