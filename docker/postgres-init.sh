@@ -14,3 +14,4 @@ SQL
 }
 
 create_service_database workspace_console "$WORKSPACE_CONSOLE_DB_PASSWORD"
+create_service_database billing_center "$BILLING_CENTER_DB_PASSWORD"

@@ -45,7 +45,8 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-# start NAME DATABASE PORT: runs one service and waits until it serves.
+# start NAME DATABASE PORT: runs one service (with any variables set before the call) and
+# waits until it serves.
 start() {
   local name=$1 database=$2 port=$3
   createdb "$database"
@@ -64,6 +65,7 @@ start() {
 
 echo "run: services"
 start workspace-console workspace_console "${CONSOLE_PORT:-7101}"
+CONSOLE_ADDRESS=127.0.0.1:${CONSOLE_PORT:-7101} start billing-center billing_center "${BILLING_PORT:-7102}"
 
 cat <<MSG
 
@@ -71,6 +73,7 @@ Mail goes to the development mailbox: $MAILBOX_DIR
 Call an RPC (see README.md for more):
   scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} grpc.health.v1.Health/Check
   scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} guance.console.v1.WorkspaceConsoleService/ListSites
+  scripts/grpc-call 127.0.0.1:${BILLING_PORT:-7102} grpc.health.v1.Health/Check
 
 Ctrl-C stops everything.
 MSG

@@ -35,7 +35,8 @@ public struct DayCloser: Service {
       } catch {
         logger.warning("closing billing days failed; will retry", metadata: ["error": "\(error)"])
       }
-      try? await Task.sleep(for: interval)
+      // Woken by graceful shutdown, so SIGTERM never waits out a whole interval.
+      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
     }
   }
 }

@@ -40,7 +40,7 @@ public struct MailOutboxWorker: Service {
         drained = 0
       }
       if drained < batchSize {
-        try? await Task.sleep(for: pollInterval)
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
       }
     }
   }
