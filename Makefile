@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup build run test protos check-protos fmt clean
+.PHONY: help setup build run test bench protos check-protos fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -19,10 +19,16 @@ run: setup ## run the suite on a private PostgreSQL (or $$DATABASE_URL's server)
 test: setup check-protos ## run every test against a throwaway PostgreSQL
 	@scripts/test.sh
 
+bench: setup ## release builds and the benchmarks; results in bench/results/
+	@scripts/bench.sh
+
 protos: setup ## regenerate the committed Swift code from Protos/
 	@scripts/gen-protos.sh
 
-check-protos: setup ## fail when the committed generated code differs from Protos/
+check-bench: setup ## release builds and the benchmarks; results in bench/results/
+	@scripts/bench.sh
+
+protos: setup ## fail when the committed generated code differs from Protos/
 	@scripts/check-protos.sh
 
 fmt: ## format the Swift sources with the toolchain's swift-format

@@ -143,6 +143,12 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // Load generator for `make bench`: RecordUsage batches against a running billing-center.
+    .executableTarget(
+      name: "usage-load",
+      dependencies: ["GuanceContracts", .grpcCore, .grpcHTTP2, .swiftProtobuf],
+      swiftSettings: strict
+    ),
     .executableTarget(
       name: "workspace-console",
       dependencies: [
