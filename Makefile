@@ -25,10 +25,7 @@ bench: setup ## release builds and the benchmarks; results in bench/results/
 protos: setup ## regenerate the committed Swift code from Protos/
 	@scripts/gen-protos.sh
 
-check-bench: setup ## release builds and the benchmarks; results in bench/results/
-	@scripts/bench.sh
-
-protos: setup ## fail when the committed generated code differs from Protos/
+check-protos: setup ## fail when the committed generated code differs from Protos/
 	@scripts/check-protos.sh
 
 fmt: ## format the Swift sources with the toolchain's swift-format
