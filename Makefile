@@ -13,7 +13,7 @@ setup: ## install missing system packages (PostgreSQL, protoc, libargon2, pkg-co
 build: setup ## build every executable (debug)
 	swift build
 
-run: setup ## run the suite on a private PostgreSQL (or $$DATABASE_URL's server); Ctrl-C stops it
+run: setup ## run the suite on a private PostgreSQL (or DATABASE_URL's server); Ctrl-C stops it
 	@scripts/run.sh
 
 test: setup check-protos ## run every test against a throwaway PostgreSQL
