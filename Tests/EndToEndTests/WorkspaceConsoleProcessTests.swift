@@ -67,21 +67,24 @@ struct WorkspaceConsoleProcessTests {
 
   @Test("--health-check exits 0 against a serving process and 1 when nothing listens")
   func healthCheckFlag() async throws {
-    try await Self.withConsoleProcess { process, _, _ in
-      let status = try Self.runHealthCheck(port: process.port)
+    try await Self.withConsoleProcess { process, client, _ in
+      // Use the client first: a body that never touches it races the client's start-up.
+      _ = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: Self.options)
+      let status = try await Self.runHealthCheck(port: process.port)
       #expect(status == 0)
     }
-    let nothingListening = try Self.runHealthCheck(port: 1)
+    let nothingListening = try await Self.runHealthCheck(port: 1)
     #expect(nothingListening == 1)
   }
 
-  static func runHealthCheck(port: Int) throws -> Int32 {
+  /// Runs `workspace-console --health-check` and waits for it without blocking a thread.
+  static func runHealthCheck(port: Int) async throws -> Int32 {
     let probe = Process()
     probe.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent("workspace-console")
     probe.arguments = ["--health-check"]
     probe.environment = ["GRPC_PORT": "\(port)"]
     try probe.run()
-    probe.waitUntilExit()
+    while probe.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     return probe.terminationStatus
   }
 
