@@ -30,6 +30,12 @@ extension Target.Dependency {
   static let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
   static let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
   static let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+  static let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+  static let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+  static let jwtKit = Target.Dependency.product(name: "JWTKit", package: "jwt-kit")
+  static let httpClient = Target.Dependency.product(
+    name: "AsyncHTTPClient", package: "async-http-client")
+  static let cryptoExtras = Target.Dependency.product(name: "_CryptoExtras", package: "swift-crypto")
   static let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 }
 
@@ -39,6 +45,7 @@ let package = Package(
   products: [
     .executable(name: "workspace-console", targets: ["workspace-console"]),
     .executable(name: "billing-center", targets: ["billing-center"]),
+    .executable(name: "marketplace-emulator", targets: ["marketplace-emulator"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
@@ -52,6 +59,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
     .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+    .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
   ],
   targets: [
     // Debian's libargon2 (apt libargon2-dev) for argon2id password hashes.
@@ -140,6 +151,24 @@ let package = Package(
       dependencies: [
         "BillingCenter", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
         "AccountAccess", .grpcCore, .grpcHTTP2, .lifecycle, .unixSignals, .logging, .postgres,
+      ],
+      swiftSettings: strict
+    ),
+    // The emulated marketplace (Entra token endpoint, SaaS Fulfillment v2, metering).
+    .target(
+      name: "MarketplaceEmulator",
+      dependencies: [
+        "SuiteRuntime", "SuitePersistence", .hummingbird, .httpTypes, .jwtKit, .crypto, .cryptoExtras,
+        .postgres, .logging, .nioCore,
+      ],
+      resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "marketplace-emulator",
+      dependencies: [
+        "MarketplaceEmulator", "SuiteRuntime", "SuitePersistence", .hummingbird, .lifecycle,
+        .unixSignals, .logging, .postgres,
       ],
       swiftSettings: strict
     ),

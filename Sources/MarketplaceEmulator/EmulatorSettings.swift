@@ -1,0 +1,42 @@
+public import SuiteRuntime
+
+/// The emulator's configuration: the publisher it serves and where to send people.
+public struct EmulatorSettings: Sendable {
+  public var host: String
+  public var port: Int
+  /// The publisher's Entra tenant and app registration (what the gateway authenticates as).
+  public var tenantID: String
+  public var clientID: String
+  public var clientSecret: String
+  /// Where the purchase's "Configure account" button leads (the gateway's landing page).
+  public var landingURL: String
+  /// How long landing tokens stay valid.
+  public var tokenLifetime: Double
+
+  public init(
+    host: String = "127.0.0.1", port: Int = 0, tenantID: String, clientID: String,
+    clientSecret: String, landingURL: String, tokenLifetime: Double = 86400
+  ) {
+    self.host = host
+    self.port = port
+    self.tenantID = tenantID
+    self.clientID = clientID
+    self.clientSecret = clientSecret
+    self.landingURL = landingURL
+    self.tokenLifetime = tokenLifetime
+  }
+
+  /// `EMULATOR_HOST`, `EMULATOR_PORT` (7300), `MARKETPLACE_TENANT_ID`, `MARKETPLACE_CLIENT_ID`,
+  /// `MARKETPLACE_CLIENT_SECRET`, `EMULATOR_LANDING_URL`, `EMULATOR_TOKEN_LIFETIME_SECONDS`.
+  public init(config: ConfigReader) throws(ConfigError) {
+    self.init(
+      host: config.string("EMULATOR_HOST", default: "127.0.0.1"),
+      port: try config.int("EMULATOR_PORT", default: 7300, range: 0...65535),
+      tenantID: try config.required("MARKETPLACE_TENANT_ID"),
+      clientID: try config.required("MARKETPLACE_CLIENT_ID"),
+      clientSecret: try config.required("MARKETPLACE_CLIENT_SECRET"),
+      landingURL: config.string("EMULATOR_LANDING_URL", default: "http://127.0.0.1:7180/landing"),
+      tokenLifetime: Double(
+        try config.int("EMULATOR_TOKEN_LIFETIME_SECONDS", default: 86400, range: 1...604_800)))
+  }
+}
