@@ -234,6 +234,15 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
+      name: "MarketplaceEmulatorTests",
+      dependencies: [
+        "SuiteTesting", "SuitePersistence", .httpClient, .jwtKit, .nioCore,
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
       name: "EndToEndTests",
       dependencies: [
         "SuiteTesting", "SuitePersistence", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf,
