@@ -159,7 +159,8 @@ let package = Package(
       name: "MarketplaceEmulator",
       dependencies: [
         "SuiteRuntime", "SuitePersistence", .hummingbird, .httpTypes, .jwtKit, .crypto, .cryptoExtras,
-        .postgres, .logging, .nioCore,
+        .postgres, .logging, .nioCore, .httpClient, .lifecycle,
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       resources: [.copy("Migrations")],
       swiftSettings: strict
@@ -236,7 +237,7 @@ let package = Package(
     .testTarget(
       name: "MarketplaceEmulatorTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", .httpClient, .jwtKit, .nioCore,
+        "SuiteTesting", "SuitePersistence", .httpClient, .jwtKit, .nioCore, .hummingbird, .httpTypes,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
       ],

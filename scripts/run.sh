@@ -45,10 +45,10 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-# start NAME DATABASE PORT: runs one service (with any variables set before the call) and
-# waits until it serves.
+# start NAME DATABASE PORT [SCHEME]: runs one service (with any variables set before the
+# call) and waits until it serves.
 start() {
-  local name=$1 database=$2 port=$3
+  local name=$1 database=$2 port=$3 scheme=${4:-grpc}
   createdb "$database"
   rm -f ".run/$name.ready"
   DATABASE_URL="$server_url/$database" GRPC_PORT=$port READY_FILE="$run_dir/$name.ready" \
@@ -60,12 +60,17 @@ start() {
     sleep 0.1
   done
   [ -s ".run/$name.ready" ] || { echo "run: $name did not start" >&2; exit 1; }
-  printf '  %-20s grpc://%s   (log: .run/logs/%s.log)\n' "$name" "$(cat ".run/$name.ready")" "$name"
+  printf '  %-20s %s://%s   (log: .run/logs/%s.log)\n' "$name" "$scheme" "$(cat ".run/$name.ready")" "$name"
 }
 
 echo "run: services"
 start workspace-console workspace_console "${CONSOLE_PORT:-7101}"
 CONSOLE_ADDRESS=127.0.0.1:${CONSOLE_PORT:-7101} start billing-center billing_center "${BILLING_PORT:-7102}"
+# The emulated marketplace, with a development publisher app.
+export MARKETPLACE_TENANT_ID=${MARKETPLACE_TENANT_ID:-guance-dev-tenant}
+export MARKETPLACE_CLIENT_ID=${MARKETPLACE_CLIENT_ID:-guance-dev-app}
+export MARKETPLACE_CLIENT_SECRET=${MARKETPLACE_CLIENT_SECRET:-guance-dev-secret}
+EMULATOR_PORT=${EMULATOR_PORT:-7300} start marketplace-emulator marketplace_emulator "${EMULATOR_PORT:-7300}" http
 
 cat <<MSG
 
@@ -74,6 +79,8 @@ Call an RPC (see README.md for more):
   scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} grpc.health.v1.Health/Check
   scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} guance.console.v1.WorkspaceConsoleService/ListSites
   scripts/grpc-call 127.0.0.1:${BILLING_PORT:-7102} grpc.health.v1.Health/Check
+A new emulated purchase (its landingUrl is where the gateway will take over):
+  curl -s -X POST http://127.0.0.1:${EMULATOR_PORT:-7300}/admin/purchases -d '{}'
 
 Ctrl-C stops everything.
 MSG

@@ -23,6 +23,8 @@ public struct EmulatorRoutes: Sendable {
     let api = router.group("api").add(middleware: APIVersionMiddleware()).add(
       middleware: BearerMiddleware(issuer: issuer, tenantID: settings.tenantID, clientID: settings.clientID))
     addFulfillmentRoutes(to: api)
+    addOperationRoutes(to: api)
+    addMeteringRoutes(to: api)
     addAdminRoutes(to: router.group("admin"))
     return router
   }
@@ -112,6 +114,125 @@ public struct EmulatorRoutes: Sendable {
     }
   }
 
+  // MARK: Operations
+
+  private func addOperationRoutes(to api: RouterGroup<BasicRequestContext>) {
+    api.patch("saas/subscriptions/:id") { request, context -> Response in
+      let id = try Self.subscriptionID(context)
+      let body = try? await request.decode(as: MarketplaceJSON.PlanAndQuantity.self, context: context)
+      return try await Self.answer {
+        Self.accepted(subscription: id, operation: try await store.change(id: id, planID: body?.planId, quantity: body?.quantity))
+      }
+    }
+    api.delete("saas/subscriptions/:id") { _, context -> Response in
+      let id = try Self.subscriptionID(context)
+      return try await Self.answer { Self.accepted(subscription: id, operation: try await store.cancel(id: id)) }
+    }
+    api.get("saas/subscriptions/:id/operations") { _, context -> Response in
+      let id = try Self.subscriptionID(context)
+      return try await Self.answer {
+        try Self.json(MarketplaceJSON.Operations(operations: try await store.operations(subscriptionID: id, outstandingOnly: true)))
+      }
+    }
+    api.get("saas/subscriptions/:id/operations/:operation") { _, context -> Response in
+      let id = try Self.subscriptionID(context)
+      guard let operationID = UUID(uuidString: try context.parameters.require("operation")),
+        let operation = try await store.operation(subscriptionID: id, operationID: operationID)
+      else { return Self.refusal(.notFound("operation not found")) }
+      return try Self.json(operation)
+    }
+    api.patch("saas/subscriptions/:id/operations/:operation") { request, context -> Response in
+      let id = try Self.subscriptionID(context)
+      let body = try? await request.decode(as: MarketplaceJSON.OperationUpdate.self, context: context)
+      guard let operationID = UUID(uuidString: try context.parameters.require("operation")) else {
+        return Self.refusal(.notFound("operation not found"))
+      }
+      guard let status = body?.status, ["Success", "Failure"].contains(status) else {
+        return Self.refusal(.badRequest("status must be Success or Failure"))
+      }
+      return try await Self.answer {
+        try await store.acknowledge(subscriptionID: id, operationID: operationID, success: status == "Success")
+        return Response(status: .ok)
+      }
+    }
+  }
+
+  /// 202 with `Operation-Location`, as for every publisher-started change.
+  static func accepted(subscription: UUID, operation: UUID) -> Response {
+    let location =
+      "/api/saas/subscriptions/\(subscription.uuidString.lowercased())/operations/\(operation.uuidString.lowercased())?api-version=2018-08-31"
+    return Response(status: .accepted, headers: [HTTPField.Name("Operation-Location")!: location])
+  }
+
+  // MARK: Metering
+
+  private func addMeteringRoutes(to api: RouterGroup<BasicRequestContext>) {
+    api.post("usageEvent") { request, context -> Response in
+      guard let event = try? await request.decode(as: EmulatorStore.UsageEventRequest.self, context: context) else {
+        return try Self.badArgument("the body is not a usage event")
+      }
+      let result = try await store.recordUsage(event)
+      switch result.status {
+      case "Accepted": return try Self.json(Self.usageBody(result))
+      case "Duplicate":
+        return try Self.json(
+          [
+            "additionalInfo": AnyEncodable(["acceptedMessage": AnyEncodable(Self.usageBody(result))]),
+            "message": AnyEncodable("This usage event already exist."), "code": AnyEncodable("Conflict"),
+          ], status: .conflict)
+      default: return try Self.badArgument(result.message ?? result.status, status: result.status)
+      }
+    }
+    api.post("batchUsageEvent") { request, context -> Response in
+      guard let batch = try? await request.decode(as: MarketplaceJSON.UsageBatch.self, context: context),
+        (1...25).contains(batch.request.count)
+      else { return try Self.badArgument("the batch must hold 1 to 25 usage events") }
+      var results: [[String: AnyEncodable]] = []
+      for event in batch.request {
+        let result = try await store.recordUsage(event)
+        var body = Self.usageBody(result)
+        if result.status != "Accepted" {
+          body["error"] = AnyEncodable([
+            "code": AnyEncodable(result.status == "Duplicate" ? "Conflict" : result.status),
+            "message": AnyEncodable(result.message ?? result.status),
+          ])
+        }
+        results.append(body)
+      }
+      return try Self.json(["count": AnyEncodable(results.count), "result": AnyEncodable(results)])
+    }
+    api.get("usageEvents") { request, _ -> Response in
+      guard let text = request.uri.queryParameters["usageStartDate"], let start = EmulatorStore.parseTime(String(text)) else {
+        return try Self.badArgument("usageStartDate is required")
+      }
+      let summary = try await store.usageSummary(from: start)
+      return try Self.json(summary.map { row in row.mapValues { AnyEncodable(databaseValue: $0) } })
+    }
+  }
+
+  static func usageBody(_ result: EmulatorStore.UsageEventResult) -> [String: AnyEncodable] {
+    var body: [String: AnyEncodable] = [
+      "status": AnyEncodable(result.status),
+      "resourceId": AnyEncodable(result.request.resourceId ?? ""),
+      "quantity": AnyEncodable(result.request.quantity ?? 0),
+      "dimension": AnyEncodable(result.request.dimension ?? ""),
+      "effectiveStartTime": AnyEncodable(result.request.effectiveStartTime ?? ""),
+      "planId": AnyEncodable(result.request.planId ?? ""),
+    ]
+    if let id = result.usageEventId { body["usageEventId"] = AnyEncodable(id) }
+    if let time = result.messageTime { body["messageTime"] = AnyEncodable(MarketplaceJSON.timestamp(time)) }
+    return body
+  }
+
+  static func badArgument(_ message: String, status code: String = "BadArgument") throws -> Response {
+    try json(
+      [
+        "code": AnyEncodable("BadArgument"), "message": AnyEncodable("One or more errors have occurred."),
+        "target": AnyEncodable("usageEventRequest"),
+        "details": AnyEncodable([["code": code, "message": message, "target": "usageEventRequest"]]),
+      ], status: .badRequest)
+  }
+
   // MARK: Emulator administration
 
   private func addAdminRoutes(to admin: RouterGroup<BasicRequestContext>) {
@@ -129,6 +250,18 @@ public struct EmulatorRoutes: Sendable {
           MarketplaceJSON.Purchase(
             subscriptionId: subscription.id, token: token, landingUrl: landing),
           status: .created)
+      }
+    }
+    admin.post("subscriptions/:id/events") { request, context -> Response in
+      let id = try Self.subscriptionID(context)
+      let body = try? await request.decode(as: MarketplaceJSON.EventRequest.self, context: context)
+      guard let name = body?.action, let action = EmulatorStore.MarketplaceAction(rawValue: name) else {
+        return Self.refusal(
+          .badRequest("action must be one of \(EmulatorStore.MarketplaceAction.allCases.map(\.rawValue))"))
+      }
+      return try await Self.answer {
+        try Self.json(
+          try await store.trigger(action, id: id, planID: body?.planId, quantity: body?.quantity), status: .created)
       }
     }
     admin.get("subscriptions/:id/activations") { _, context -> Response in

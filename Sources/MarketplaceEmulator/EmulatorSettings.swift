@@ -12,11 +12,16 @@ public struct EmulatorSettings: Sendable {
   public var landingURL: String
   /// How long landing tokens stay valid.
   public var tokenLifetime: Double
+  /// The publisher's webhook ("Connection webhook" in Technical configuration); none → no posts.
+  public var webhookURL: String?
+  /// Unanswered ChangePlan/ChangeQuantity are accepted this long after delivery (10 s).
+  public var autoAcceptAfter: Duration = .seconds(10)
 
   public init(
     host: String = "127.0.0.1", port: Int = 0, tenantID: String, clientID: String,
-    clientSecret: String, landingURL: String, tokenLifetime: Double = 86400
+    clientSecret: String, landingURL: String, tokenLifetime: Double = 86400, webhookURL: String? = nil
   ) {
+    self.webhookURL = webhookURL
     self.host = host
     self.port = port
     self.tenantID = tenantID
@@ -27,7 +32,8 @@ public struct EmulatorSettings: Sendable {
   }
 
   /// `EMULATOR_HOST`, `EMULATOR_PORT` (7300), `MARKETPLACE_TENANT_ID`, `MARKETPLACE_CLIENT_ID`,
-  /// `MARKETPLACE_CLIENT_SECRET`, `EMULATOR_LANDING_URL`, `EMULATOR_TOKEN_LIFETIME_SECONDS`.
+  /// `MARKETPLACE_CLIENT_SECRET`, `EMULATOR_LANDING_URL`, `EMULATOR_TOKEN_LIFETIME_SECONDS`,
+  /// `EMULATOR_WEBHOOK_URL`, `EMULATOR_AUTO_ACCEPT_SECONDS`.
   public init(config: ConfigReader) throws(ConfigError) {
     self.init(
       host: config.string("EMULATOR_HOST", default: "127.0.0.1"),
@@ -37,6 +43,8 @@ public struct EmulatorSettings: Sendable {
       clientSecret: try config.required("MARKETPLACE_CLIENT_SECRET"),
       landingURL: config.string("EMULATOR_LANDING_URL", default: "http://127.0.0.1:7180/landing"),
       tokenLifetime: Double(
-        try config.int("EMULATOR_TOKEN_LIFETIME_SECONDS", default: 86400, range: 1...604_800)))
+        try config.int("EMULATOR_TOKEN_LIFETIME_SECONDS", default: 86400, range: 1...604_800)),
+      webhookURL: config.optional("EMULATOR_WEBHOOK_URL"))
+    autoAcceptAfter = try config.seconds("EMULATOR_AUTO_ACCEPT_SECONDS", default: .seconds(10), range: 1...3600)
   }
 }

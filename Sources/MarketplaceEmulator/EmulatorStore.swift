@@ -17,8 +17,8 @@ public struct EmulatorStore: Sendable {
     static func conflict(_ message: String) -> Refusal { Refusal(status: 409, code: "Conflict", message: message) }
   }
 
-  private let database: Database
-  private let logger: Logger
+  let database: Database
+  let logger: Logger
   public let catalog: OfferCatalog
 
   public init(database: Database, catalog: OfferCatalog, logger: Logger) {

@@ -137,10 +137,46 @@ public enum MarketplaceJSON {
     public var termUnit: String?
   }
 
+  public struct EventRequest: Decodable, Sendable {
+    public var action: String?
+    public var planId: String?
+    public var quantity: Int?
+  }
+
+  public struct OperationUpdate: Decodable, Sendable {
+    public var status: String?
+  }
+
+  public struct UsageBatch: Decodable, Sendable {
+    public var request: [EmulatorStore.UsageEventRequest]
+  }
+
   /// ISO 8601 with fractional seconds, as the marketplace writes timestamps.
   static func timestamp(_ date: Date) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.string(from: date)
   }
+}
+
+/// Any encodable value, for JSON bodies of mixed shape.
+public struct AnyEncodable: Encodable, @unchecked Sendable {
+  private let encodeValue: (any Encoder) throws -> Void
+
+  public init(_ value: some Encodable) {
+    encodeValue = { try value.encode(to: $0) }
+  }
+
+  /// A value read from the database: numbers, strings and booleans.
+  public init(databaseValue value: any Sendable) {
+    switch value {
+    case let value as String: self.init(value)
+    case let value as Int: self.init(value)
+    case let value as Double: self.init(value)
+    case let value as Bool: self.init(value)
+    default: self.init(String(describing: value))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
 }

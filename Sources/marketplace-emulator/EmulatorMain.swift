@@ -52,8 +52,16 @@ enum EmulatorMain {
           }
         },
         logger: logger)
+      var members: [any Service] = []
+      if let webhookURL = settings.webhookURL {
+        members.append(
+          WebhookDeliverer(
+            store: store, issuer: issuer, url: webhookURL, tenantID: settings.tenantID,
+            audience: settings.clientID, logger: logger, autoAcceptAfter: settings.autoAcceptAfter))
+      }
+      members.append(app)
       let services = ServiceGroup(
-        configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
       try await services.run()
       // The server has drained; the database client can go.
       group.cancelAll()
