@@ -9,28 +9,13 @@ import SuitePersistence
 import SuiteRuntime
 import UnixSignals
 
-import func Foundation.exit
-
 /// billing-center: the Guance billing center (billing accounts, cloud accounts, settlement,
 /// usage ledger, daily bills in USD).
 @main
 enum BillingCenterMain {
   static func main() async {
-    let logger = Logger(label: "billing-center")
-    do {
-      let reader = ConfigReader()
-      if CommandLine.arguments.dropFirst().first == "--health-check" {
-        let port = try ServerSettings(config: reader, defaultPort: 7102).port
-        exit(await HealthProbe.isServing(port: port) ? 0 : 1)
-      }
-      _ = try LoggingSetup.bootstrap(config: reader)
+    await ServiceMain.run("billing-center", grpcPort: 7102) { reader, logger in
       try await run(BillingConfiguration(config: reader), logger: logger)
-    } catch let error as ConfigError {
-      logger.critical("\(error)")
-      exit(2)
-    } catch {
-      logger.critical("billing-center stopped", metadata: ["error": "\(error)"])
-      exit(1)
     }
   }
 

@@ -13,19 +13,10 @@ import UnixSignals
 @main
 enum EmulatorMain {
   static func main() async {
-    let logger = Logger(label: "marketplace-emulator")
-    do {
-      let reader = ConfigReader()
-      _ = try LoggingSetup.bootstrap(config: reader)
+    await ServiceMain.run("marketplace-emulator") { reader, logger in
       let settings = try EmulatorSettings(config: reader)
       let database = try DatabaseURL(try reader.required("DATABASE_URL"))
       try await run(settings, database: database, readyFile: reader.optional("READY_FILE"), logger: logger)
-    } catch let error as ConfigError {
-      logger.critical("\(error)")
-      exit(2)
-    } catch {
-      logger.critical("marketplace-emulator stopped", metadata: ["error": "\(error)"])
-      exit(1)
     }
   }
 

@@ -9,27 +9,12 @@ import SuitePersistence
 import SuiteRuntime
 import WorkspaceConsole
 
-import func Foundation.exit
-
 /// workspace-console: the Guance console platform (accounts, workspaces, sessions).
 @main
 enum WorkspaceConsoleMain {
   static func main() async {
-    let logger = Logger(label: "workspace-console")
-    do {
-      let reader = ConfigReader()
-      if CommandLine.arguments.dropFirst().first == "--health-check" {
-        let port = try ServerSettings(config: reader, defaultPort: 7101).port
-        exit(await HealthProbe.isServing(port: port) ? 0 : 1)
-      }
-      _ = try LoggingSetup.bootstrap(config: reader)
+    await ServiceMain.run("workspace-console", grpcPort: 7101) { reader, logger in
       try await run(ConsoleConfiguration(config: reader), logger: logger)
-    } catch let error as ConfigError {
-      logger.critical("\(error)")
-      exit(2)
-    } catch {
-      logger.critical("workspace-console stopped", metadata: ["error": "\(error)"])
-      exit(1)
     }
   }
 

@@ -83,27 +83,16 @@ public struct GuanceBilling: Sendable {
 
   public func register(_ registration: Registration) async throws -> BillingAccount {
     var validation = Validation()
-    let username = validation.check("username") { () throws(FieldProblem) in
-      try Username(registration.username)
-    }
-    let email = validation.check("email") { () throws(FieldProblem) in
-      try EmailAddress(registration.email)
-    }
-    let phone = validation.check("phone") { () throws(FieldProblem) in
-      try PhoneNumber.optional(registration.phone)
-    }
-    _ = validation.check("password") { () throws(FieldProblem) in
-      try PasswordPolicy.check(registration.password, username: username?.value, email: email?.value)
-    }
+    let identity = AccountIdentity.check(
+      username: registration.username, email: registration.email, phone: registration.phone,
+      password: registration.password, into: &validation)
     let company = Self.company(registration.company, validation: &validation)
     try validation.finish()
-    guard let username, let email, let phone else {
-      throw ServiceError.invalid(validation.violations)
-    }
+    guard let identity else { throw ServiceError.invalid(validation.violations) }
     let hash = try await hasher.hash(registration.password)
     return try await store.insertAccount(
       NewBillingAccount(
-        username: username.value, email: email.value, phone: phone?.value, passwordHash: hash,
+        username: identity.username, email: identity.email, phone: identity.phone, passwordHash: hash,
         company: company))
   }
 

@@ -219,27 +219,15 @@ public struct GuanceConsole: Sendable {
   private func newAccount(_ registration: Registration, validation: inout Validation) async throws
     -> NewAccount
   {
-    let username = validation.check("username") { () throws(FieldProblem) in
-      try Username(registration.username)
-    }
-    let email = validation.check("email") { () throws(FieldProblem) in
-      try EmailAddress(registration.email)
-    }
-    let phone = validation.check("phone") { () throws(FieldProblem) in
-      try PhoneNumber.optional(registration.phone)
-    }
-    _ = validation.check("password") { () throws(FieldProblem) in
-      try PasswordPolicy.check(
-        registration.password, username: username?.value, email: email?.value)
-    }
+    let identity = AccountIdentity.check(
+      username: registration.username, email: registration.email, phone: registration.phone,
+      password: registration.password, into: &validation)
     try validation.finish()
-    guard let username, let email, let phone else {
-      throw ServiceError.invalid(validation.violations)
-    }
+    guard let identity else { throw ServiceError.invalid(validation.violations) }
     // Hashing is the expensive part: only for requests that are otherwise valid.
     let hash = try await hasher.hash(registration.password)
     return NewAccount(
-      username: username.value, email: email.value, phone: phone?.value, passwordHash: hash)
+      username: identity.username, email: identity.email, phone: identity.phone, passwordHash: hash)
   }
 
   private func workspaceDraft(_ request: WorkspaceRequest, validation: inout Validation)

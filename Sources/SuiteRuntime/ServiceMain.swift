@@ -1,0 +1,31 @@
+public import Logging
+
+import func Foundation.exit
+
+/// What every executable's `main` does around its wiring: answer `--health-check` (for gRPC
+/// services), set up logging, run, and exit 2 for bad configuration or 1 for a failure, with
+/// the reason logged.
+public enum ServiceMain {
+  /// - Parameter grpcPort: the service's default gRPC port; nil for executables without one.
+  public static func run(
+    _ name: String, grpcPort: Int? = nil, _ body: @Sendable (ConfigReader, Logger) async throws -> Void
+  ) async -> Never {
+    let logger = Logger(label: name)
+    do {
+      let reader = ConfigReader()
+      if let grpcPort, CommandLine.arguments.dropFirst().first == "--health-check" {
+        let port = try ServerSettings(config: reader, defaultPort: grpcPort).port
+        exit(await HealthProbe.isServing(port: port) ? 0 : 1)
+      }
+      _ = try LoggingSetup.bootstrap(config: reader)
+      try await body(reader, logger)
+      exit(0)
+    } catch let error as ConfigError {
+      logger.critical("\(error)")
+      exit(2)
+    } catch {
+      logger.critical("\(name) stopped", metadata: ["error": "\(error)"])
+      exit(1)
+    }
+  }
+}
