@@ -173,6 +173,15 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The gateway's client of the marketplace APIs (or of the emulator).
+    .target(
+      name: "MarketplaceClient",
+      dependencies: [
+        .httpClient, .logging, .nioCore, .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
+      ],
+      swiftSettings: strict
+    ),
     // Load generator for `make bench`: RecordUsage batches against a running billing-center.
     .executableTarget(
       name: "usage-load",
@@ -237,7 +246,8 @@ let package = Package(
     .testTarget(
       name: "MarketplaceEmulatorTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", .httpClient, .jwtKit, .nioCore, .hummingbird, .httpTypes,
+        "SuiteTesting", "SuitePersistence", "MarketplaceClient", .httpClient, .jwtKit, .nioCore,
+        .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
       ],

@@ -9,6 +9,7 @@ public struct EmulatorRoutes: Sendable {
   private let store: EmulatorStore
   private let issuer: TokenIssuer
   private let settings: EmulatorSettings
+  private let faults = FaultPlan()
 
   public init(store: EmulatorStore, issuer: TokenIssuer, settings: EmulatorSettings) {
     self.store = store
@@ -20,7 +21,8 @@ public struct EmulatorRoutes: Sendable {
     let router = Router()
     router.middlewares.add(RequestIDMiddleware())
     addIdentityRoutes(to: router)
-    let api = router.group("api").add(middleware: APIVersionMiddleware()).add(
+    let api = router.group("api").add(middleware: FaultMiddleware(plan: faults))
+      .add(middleware: APIVersionMiddleware()).add(
       middleware: BearerMiddleware(issuer: issuer, tenantID: settings.tenantID, clientID: settings.clientID))
     addFulfillmentRoutes(to: api)
     addOperationRoutes(to: api)
@@ -263,6 +265,14 @@ public struct EmulatorRoutes: Sendable {
         try Self.json(
           try await store.trigger(action, id: id, planID: body?.planId, quantity: body?.quantity), status: .created)
       }
+    }
+    // The next `count` API calls fail with `status` and/or are delayed by `delayMilliseconds`.
+    admin.post("faults") { request, context -> Response in
+      guard let fault = try? await request.decode(as: FaultPlan.Fault.self, context: context) else {
+        return Self.refusal(.badRequest("expected {count, status?, delayMilliseconds?}"))
+      }
+      faults.set(fault)
+      return Response(status: .noContent)
     }
     admin.get("subscriptions/:id/activations") { _, context -> Response in
       let id = try Self.subscriptionID(context)

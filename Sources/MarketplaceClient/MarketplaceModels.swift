@@ -1,0 +1,100 @@
+public import Foundation
+
+/// A purchaser or beneficiary at the marketplace.
+public struct MarketplaceIdentity: Sendable, Equatable {
+  public var email: String
+  public var objectID: String
+  public var tenantID: String
+}
+
+/// Where a marketplace subscription stands (azure-saas-contract.md §7). Unknown values are
+/// kept, not rejected: Microsoft adds states without notice.
+public enum MarketplaceSubscriptionStatus: Sendable, Equatable {
+  case notStarted
+  case pendingFulfillmentStart
+  case subscribed
+  case suspended
+  case unsubscribed
+  case other(String)
+
+  /// Trimmed first: the docs show values padded with spaces.
+  public init(_ raw: String) {
+    switch raw.trimmingCharacters(in: .whitespacesAndNewlines) {
+    case "NotStarted": self = .notStarted
+    case "PendingFulfillmentStart": self = .pendingFulfillmentStart
+    case "Subscribed": self = .subscribed
+    case "Suspended": self = .suspended
+    case "Unsubscribed": self = .unsubscribed
+    case let other: self = .other(other)
+    }
+  }
+}
+
+/// A SaaS subscription as the marketplace describes it.
+public struct MarketplaceSubscription: Sendable, Equatable {
+  public var id: String
+  public var name: String
+  public var offerID: String
+  public var planID: String
+  /// Nil for plans that are not priced per seat.
+  public var quantity: Int?
+  public var status: MarketplaceSubscriptionStatus
+  public var purchaser: MarketplaceIdentity
+  public var beneficiary: MarketplaceIdentity
+  /// An open string: P1M, P1Y, ..., PAY and whatever comes next.
+  public var termUnit: String
+  public var termStart: Date?
+  public var termEnd: Date?
+  public var autoRenew: Bool
+  public var isTest: Bool
+}
+
+/// What resolving a landing token gives.
+public struct ResolvedSubscription: Sendable, Equatable {
+  public var subscriptionID: String
+  public var subscriptionName: String
+  public var offerID: String
+  public var planID: String
+  public var quantity: Int?
+  public var subscription: MarketplaceSubscription
+}
+
+/// An operation on a subscription (a change, a suspension, ...).
+public struct MarketplaceOperation: Sendable, Equatable {
+  public var id: String
+  public var subscriptionID: String
+  public var action: String
+  public var planID: String
+  public var quantity: Int?
+  /// NotStarted, InProgress, Succeeded, Failed, Conflict (trimmed).
+  public var status: String
+  public var requestSource: String?
+}
+
+/// One metered usage event for the marketplace.
+public struct MarketplaceUsageEvent: Sendable, Equatable {
+  public var resourceID: String
+  public var dimension: String
+  public var quantity: Double
+  public var effectiveStartTime: Date
+  public var planID: String
+
+  public init(resourceID: String, dimension: String, quantity: Double, effectiveStartTime: Date, planID: String) {
+    self.resourceID = resourceID
+    self.dimension = dimension
+    self.quantity = quantity
+    self.effectiveStartTime = effectiveStartTime
+    self.planID = planID
+  }
+}
+
+/// The marketplace's verdict on one usage event.
+public struct MarketplaceUsageResult: Sendable, Equatable {
+  /// Accepted, Duplicate, Expired, ResourceNotActive, InvalidDimension, ...
+  public var status: String
+  public var message: String?
+  public var usageEventID: String?
+
+  /// Accepted and Duplicate both mean the marketplace has the usage.
+  public var isDelivered: Bool { status == "Accepted" || status == "Duplicate" }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Synchronization
+
+/// Faults the tests ask for: the next `count` API calls answer `status`, or answer only after
+/// `delay` (a marketplace that errs or hangs, then recovers).
+final class FaultPlan: Sendable {
+  struct Fault: Decodable, Sendable {
+    var count: Int
+    var status: Int?
+    var delayMilliseconds: Int?
+  }
+
+  private let pending = Mutex<Fault?>(nil)
+
+  func set(_ fault: Fault) { pending.withLock { $0 = fault.count > 0 ? fault : nil } }
+
+  /// The fault for this call, if one is still owed.
+  func take() -> Fault? {
+    pending.withLock { fault in
+      guard var current = fault else { return nil }
+      current.count -= 1
+      fault = current.count > 0 ? current : nil
+      return current
+    }
+  }
+}
+
+/// Applies the fault plan to the marketplace API.
+struct FaultMiddleware: RouterMiddleware {
+  typealias Context = BasicRequestContext
+
+  let plan: FaultPlan
+
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    async throws -> Response
+  {
+    guard let fault = plan.take() else { return try await next(request, context) }
+    if let delay = fault.delayMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }
+    if let status = fault.status {
+      return EmulatorRoutes.refusal(.init(status: status, code: "InternalServerError", message: "injected fault"))
+    }
+    return try await next(request, context)
+  }
+}
