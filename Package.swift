@@ -182,6 +182,16 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The marketplace gateway: subscriptions, activation sessions, the activation flow.
+    .target(
+      name: "MarketplaceGateway",
+      dependencies: [
+        "MarketplaceClient", "SuitePersistence", "SuiteRuntime", "SuiteErrors", "AccountKit",
+        "GuanceContracts", .grpcCore, .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
+      ],
+      resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
     // Load generator for `make bench`: RecordUsage batches against a running billing-center.
     .executableTarget(
       name: "usage-load",
@@ -244,9 +254,11 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
-      name: "MarketplaceEmulatorTests",
+      name: "MarketplaceTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", "MarketplaceClient", .httpClient, .jwtKit, .nioCore,
+        "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceGateway", "SuiteRuntime",
+        "GuanceContracts", .grpcCore, .grpcInProcess, .grpcProtobuf, .swiftProtobuf, .postgres,
+        .httpClient, .jwtKit, .nioCore,
         .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

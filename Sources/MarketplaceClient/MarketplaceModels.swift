@@ -5,6 +5,12 @@ public struct MarketplaceIdentity: Sendable, Equatable {
   public var email: String
   public var objectID: String
   public var tenantID: String
+
+  public init(email: String, objectID: String, tenantID: String) {
+    self.email = email
+    self.objectID = objectID
+    self.tenantID = tenantID
+  }
 }
 
 /// Where a marketplace subscription stands (azure-saas-contract.md §7). Unknown values are
@@ -47,6 +53,26 @@ public struct MarketplaceSubscription: Sendable, Equatable {
   public var termEnd: Date?
   public var autoRenew: Bool
   public var isTest: Bool
+
+  public init(
+    id: String, name: String, offerID: String, planID: String, quantity: Int?,
+    status: MarketplaceSubscriptionStatus, purchaser: MarketplaceIdentity, beneficiary: MarketplaceIdentity,
+    termUnit: String, termStart: Date?, termEnd: Date?, autoRenew: Bool, isTest: Bool
+  ) {
+    self.id = id
+    self.name = name
+    self.offerID = offerID
+    self.planID = planID
+    self.quantity = quantity
+    self.status = status
+    self.purchaser = purchaser
+    self.beneficiary = beneficiary
+    self.termUnit = termUnit
+    self.termStart = termStart
+    self.termEnd = termEnd
+    self.autoRenew = autoRenew
+    self.isTest = isTest
+  }
 }
 
 /// What resolving a landing token gives.

@@ -1,0 +1,71 @@
+public import Foundation
+public import MarketplaceClient
+
+/// The billing center account a purchaser's cloud account is linked to.
+public struct LinkedBillingAccount: Sendable, Equatable {
+  public var id: UUID
+  public var username: String
+
+  public init(id: UUID, username: String) {
+    self.id = id
+    self.username = username
+  }
+}
+
+/// Where the billing center keeps cloud-account links (billing-center, over gRPC).
+public protocol BillingDirectory: Sendable {
+  /// Nil when the identity is linked to no billing account.
+  func linkedAccount(tenantID: String, objectID: String) async throws -> LinkedBillingAccount?
+}
+
+/// One activation as the activation pages see it.
+public struct Activation: Sendable, Equatable {
+  public enum State: Sendable, Equatable {
+    case needsBillingAccount, needsWorkspace, activating, activated, closed
+  }
+
+  public enum Branch: Sendable, Equatable {
+    case notLinked, alreadyLinked
+  }
+
+  public enum Step: Sendable, Equatable {
+    case registerAndActivate, startBillingAccountBinding, confirmBillingAccountBinding
+    case createWorkspace, bindWorkspace, logIn
+  }
+
+  public var sessionID: String
+  public var state: State
+  public var branch: Branch
+  public var subscription: MarketplaceSubscription
+  public var billingAccount: LinkedBillingAccount?
+  public var expiresAt: Date
+
+  /// What the pages may offer in this state (the seed's flow, step by step).
+  public var nextSteps: [Step] {
+    switch state {
+    case .needsBillingAccount: [.registerAndActivate, .startBillingAccountBinding]
+    case .needsWorkspace: [.createWorkspace, .bindWorkspace]
+    case .activating: []
+    case .activated: [.logIn]
+    case .closed: []
+    }
+  }
+
+  /// The state a subscription's marketplace status and link imply.
+  static func state(of subscription: MarketplaceSubscription, linked: Bool) -> State {
+    switch subscription.status {
+    case .subscribed, .suspended: .activated
+    case .unsubscribed: .closed
+    case .pendingFulfillmentStart, .notStarted, .other: linked ? .needsWorkspace : .needsBillingAccount
+    }
+  }
+}
+
+/// Why an activation call is refused.
+public enum ActivationError: Error, Equatable {
+  /// The marketplace refused the landing token (unknown, malformed or expired).
+  case invalidMarketplaceToken
+  case sessionNotFound
+  case marketplaceUnavailable
+  case billingCenterUnavailable
+}

@@ -1,0 +1,119 @@
+public import Foundation
+public import Logging
+public import MarketplaceClient
+import PostgresNIO
+public import SuitePersistence
+
+/// The gateway's subscriptions, activation sessions and audit trail in PostgreSQL.
+public struct GatewayStore: Sendable {
+  private let database: Database
+  private let logger: Logger
+
+  public init(database: Database, logger: Logger) {
+    self.database = database
+    self.logger = logger
+  }
+
+  public static func migrations() throws -> [Migration] {
+    guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
+      throw MigrationError.badFileName("MarketplaceGateway/Migrations (missing from the bundle)")
+    }
+    return try Migration.load(component: "marketplace_gateway", from: directory)
+  }
+
+  /// Records what the marketplace said about a subscription and opens a session for it, in one
+  /// transaction, with audit rows for both.
+  public func recordResolution(
+    _ subscription: MarketplaceSubscription, sessionDigest: [UInt8], sessionLifetime: Duration, correlationID: String
+  ) async throws -> Date {
+    let logger = self.logger
+    let lifetime = Int(sessionLifetime.components.seconds)
+    return try await database.transaction { connection in
+      let upserted = try await connection.query(
+        """
+        INSERT INTO marketplace_subscriptions (id, name, offer_id, plan_id, quantity, marketplace_status,
+          purchaser_email, purchaser_tenant_id, purchaser_object_id, term_unit)
+        VALUES (\(subscription.id), \(subscription.name), \(subscription.offerID), \(subscription.planID),
+          \(subscription.quantity), \(Self.status(subscription.status)), \(subscription.purchaser.email),
+          \(subscription.purchaser.tenantID), \(subscription.purchaser.objectID), \(subscription.termUnit))
+        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan_id = EXCLUDED.plan_id,
+          quantity = EXCLUDED.quantity, marketplace_status = EXCLUDED.marketplace_status,
+          term_unit = EXCLUDED.term_unit, updated_at = now()
+        RETURNING (xmax = 0)
+        """, logger: logger)
+      var inserted = false
+      for try await isNew in upserted.decode(Bool.self) { inserted = isNew }
+      let sessions = try await connection.query(
+        """
+        INSERT INTO activation_sessions (id_digest, subscription_id, expires_at)
+        VALUES (\(Data(sessionDigest)), \(subscription.id), now() + make_interval(secs => \(lifetime)))
+        RETURNING expires_at
+        """, logger: logger)
+      var expiresAt: Date?
+      for try await date in sessions.decode(Date.self) { expiresAt = date }
+      if inserted {
+        try await Self.audit(subscription.id, "subscription_recorded", Self.status(subscription.status), correlationID, connection, logger)
+      }
+      try await Self.audit(subscription.id, "session_opened", "", correlationID, connection, logger)
+      guard let expiresAt else { throw GatewayStoreError.noRowReturned }
+      return expiresAt
+    }
+  }
+
+  /// The subscription of a live session, as last recorded.
+  public func session(digest: [UInt8]) async throws -> (MarketplaceSubscription, Date)? {
+    let rows = try await database.query(
+      """
+      SELECT s.id, s.name, s.offer_id, s.plan_id, s.quantity, s.marketplace_status, s.purchaser_email,
+        s.purchaser_tenant_id, s.purchaser_object_id, s.term_unit, a.expires_at
+      FROM activation_sessions a JOIN marketplace_subscriptions s ON s.id = a.subscription_id
+      WHERE a.id_digest = \(Data(digest)) AND a.expires_at > now()
+      """)
+    for try await row in rows.decode((String, String, String, String, Int?, String, String, String, String, String, Date).self) {
+      let purchaser = MarketplaceIdentity(email: row.6, objectID: row.8, tenantID: row.7)
+      return (
+        MarketplaceSubscription(
+          id: row.0, name: row.1, offerID: row.2, planID: row.3, quantity: row.4,
+          status: MarketplaceSubscriptionStatus(row.5), purchaser: purchaser, beneficiary: purchaser,
+          termUnit: row.9, termStart: nil, termEnd: nil, autoRenew: true, isTest: false),
+        row.10
+      )
+    }
+    return nil
+  }
+
+  /// The audit trail of a subscription, oldest first (event names).
+  public func auditTrail(subscriptionID: String) async throws -> [String] {
+    let rows = try await database.query(
+      "SELECT event FROM subscription_audit WHERE subscription_id = \(subscriptionID) ORDER BY id")
+    var events: [String] = []
+    for try await event in rows.decode(String.self) { events.append(event) }
+    return events
+  }
+
+  private static func audit(
+    _ subscriptionID: String, _ event: String, _ detail: String, _ correlationID: String,
+    _ connection: PostgresConnection, _ logger: Logger
+  ) async throws {
+    try await connection.query(
+      """
+      INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
+      VALUES (\(subscriptionID), \(event), \(detail), \(correlationID))
+      """, logger: logger)
+  }
+
+  static func status(_ status: MarketplaceSubscriptionStatus) -> String {
+    switch status {
+    case .notStarted: "NotStarted"
+    case .pendingFulfillmentStart: "PendingFulfillmentStart"
+    case .subscribed: "Subscribed"
+    case .suspended: "Suspended"
+    case .unsubscribed: "Unsubscribed"
+    case .other(let raw): raw
+    }
+  }
+}
+
+enum GatewayStoreError: Error {
+  case noRowReturned
+}

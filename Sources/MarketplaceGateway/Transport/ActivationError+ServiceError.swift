@@ -1,0 +1,21 @@
+public import SuiteErrors
+
+/// The one place where activation errors get their gRPC meaning.
+extension ActivationError: ServiceErrorConvertible {
+  public var serviceError: ServiceError {
+    switch self {
+    case .invalidMarketplaceToken:
+      .invalid(
+        field: "marketplace_token",
+        "the marketplace token is invalid or has expired: open the subscription in the Microsoft marketplace and select \"Configure account\" again")
+    case .sessionNotFound:
+      ServiceError(
+        .notFound(resourceType: "activation_session", name: "session_id"),
+        "no such activation session, or it has expired: reopen \"Configure account\" in the marketplace")
+    case .marketplaceUnavailable:
+      ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
+    case .billingCenterUnavailable:
+      ServiceError(.unavailable, "the billing center cannot be reached; retry shortly")
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import Foundation
+package import GRPCCore
+package import GuanceContracts
+import MarketplaceClient
+import SuiteRuntime
+import SwiftProtobuf
+
+/// `guance.gateway.v1.ActivationService`: validates and translates, nothing more.
+package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleServiceProtocol {
+  private let activations: Activations
+
+  package init(activations: Activations) {
+    self.activations = activations
+  }
+
+  package func resolveActivation(
+    request: Guance_Gateway_V1_ResolveActivationRequest, context: ServerContext
+  ) async throws -> Guance_Gateway_V1_ResolveActivationResponse {
+    let activation = try await activations.resolve(
+      marketplaceToken: request.marketplaceToken, correlationID: RequestContext.current.requestID)
+    return .with { $0.activation = .init(activation) }
+  }
+
+  package func getActivation(request: Guance_Gateway_V1_GetActivationRequest, context: ServerContext)
+    async throws -> Guance_Gateway_V1_GetActivationResponse
+  {
+    let activation = try await activations.activation(sessionID: request.sessionID)
+    return .with { $0.activation = .init(activation) }
+  }
+}
+
+extension Guance_Gateway_V1_Activation {
+  init(_ activation: Activation) {
+    self.init()
+    sessionID = activation.sessionID
+    state = switch activation.state {
+    case .needsBillingAccount: .needsBillingAccount
+    case .needsWorkspace: .needsWorkspace
+    case .activating: .activating
+    case .activated: .activated
+    case .closed: .closed
+    }
+    branch = activation.branch == .notLinked ? .notLinked : .alreadyLinked
+    subscription = .with {
+      $0.subscriptionID = activation.subscription.id
+      $0.name = activation.subscription.name
+      $0.offerID = activation.subscription.offerID
+      $0.planID = activation.subscription.planID
+      $0.quantity = Int32(clamping: activation.subscription.quantity ?? 0)
+      $0.marketplaceStatus = GatewayStore.status(activation.subscription.status)
+      $0.purchaserEmail = activation.subscription.purchaser.email
+    }
+    if let account = activation.billingAccount {
+      billingAccountID = account.id.uuidString.lowercased()
+      billingAccountUsername = account.username
+    }
+    nextSteps = activation.nextSteps.map { step in
+      switch step {
+      case .registerAndActivate: .registerAndActivate
+      case .startBillingAccountBinding: .startBillingAccountBinding
+      case .confirmBillingAccountBinding: .confirmBillingAccountBinding
+      case .createWorkspace: .createWorkspace
+      case .bindWorkspace: .bindWorkspace
+      case .logIn: .logIn
+      }
+    }
+    expiresAt = Google_Protobuf_Timestamp(date: activation.expiresAt)
+  }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import GRPCCore
+import GRPCInProcessTransport
+import GRPCProtobuf
+import GuanceContracts
+import Logging
+import MarketplaceClient
+import MarketplaceGateway
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import SuitePersistence
+import SuiteTesting
+import Synchronization
+import SwiftProtobuf
+import Testing
+
+/// A billing center that knows the links the test gives it (a hand-written fake).
+final class FakeBillingDirectory: BillingDirectory {
+  private let links = Mutex<[String: LinkedBillingAccount]>([:])
+
+  func link(tenantID: String, objectID: String, to account: LinkedBillingAccount) {
+    links.withLock { $0["\(tenantID)/\(objectID)"] = account }
+  }
+
+  func linkedAccount(tenantID: String, objectID: String) async throws -> LinkedBillingAccount? {
+    links.withLock { $0["\(tenantID)/\(objectID)"] }
+  }
+}
+
+@Suite("Resolving activations")
+struct ActivationTests {
+  typealias Client = Guance_Gateway_V1_ActivationService.Client<InProcessTransport.Client>
+
+  struct Fixture {
+    let client: Client
+    let emulator: EmulatorProcessTests.Emulator
+    let billing: FakeBillingDirectory
+    let store: GatewayStore
+  }
+
+  static func with(_ body: @escaping @Sendable (Fixture) async throws -> Void) async throws {
+    try await EmulatorProcessTests.withEmulator { emulator in
+      try await TestDatabase.withMigratedDatabase(GatewayStore.migrations()) { _, database in
+        let logger = Logger(label: "gateway-test")
+        let store = GatewayStore(database: database, logger: logger)
+        let billing = FakeBillingDirectory()
+        let activations = Activations(
+          store: store, marketplace: MarketplaceClientTests.client(emulator, timeout: .seconds(2)), billing: billing)
+        try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
+          try await body(Fixture(client: Client(wrapping: client), emulator: emulator, billing: billing, store: store))
+        }
+      }
+    }
+  }
+
+  @Test("a new purchaser gets a session on the not-linked branch, and nothing is activated")
+  func notLinked() async throws {
+    try await Self.with { fixture in
+      let purchase = try await fixture.emulator.purchase()
+      let resolved = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
+      #expect(resolved.state == .needsBillingAccount)
+      #expect(resolved.branch == .notLinked)
+      #expect(resolved.nextSteps == [.registerAndActivate, .startBillingAccountBinding])
+      #expect(resolved.subscription.subscriptionID == purchase.id)
+      #expect(resolved.subscription.marketplaceStatus == "PendingFulfillmentStart")
+      #expect(resolved.sessionID.count == 43)
+
+      let fetched = try await fixture.client.getActivation(.with { $0.sessionID = resolved.sessionID }).activation
+      #expect(fetched.subscription == resolved.subscription)
+      #expect(fetched.state == .needsBillingAccount)
+      #expect(try await fixture.store.auditTrail(subscriptionID: purchase.id) == ["subscription_recorded", "session_opened"])
+      let activations = try await fixture.emulator.request(.GET, "/admin/subscriptions/\(purchase.id)/activations")
+      #expect((activations.json as? [String: Any])?["activations"] as? Int == 0)
+    }
+  }
+
+  @Test("a purchaser whose cloud account is linked goes straight to the workspace step")
+  func alreadyLinked() async throws {
+    try await Self.with { fixture in
+      let purchase = try await fixture.emulator.purchase(
+        #"{"purchaser": {"emailId": "ops@contoso.example", "objectId": "OBJ-1", "tenantId": "TEN-1", "puid": ""}}"#)
+      let account = LinkedBillingAccount(id: UUID(), username: "contoso")
+      fixture.billing.link(tenantID: "ten-1", objectID: "obj-1", to: account)
+      // A space where the browser ate a '+': still the same token.
+      let mangled = purchase.token.replacingOccurrences(of: "+", with: " ")
+      let resolved = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = mangled }).activation
+      #expect(resolved.state == .needsWorkspace)
+      #expect(resolved.branch == .alreadyLinked)
+      #expect(resolved.billingAccountUsername == "contoso")
+      #expect(resolved.nextSteps == [.createWorkspace, .bindWorkspace])
+    }
+  }
+
+  @Test("an activated subscription resolves as activated, with login next")
+  func alreadyActive() async throws {
+    try await Self.with { fixture in
+      let purchase = try await fixture.emulator.purchase()
+      let token = try await fixture.emulator.accessToken()
+      _ = try await fixture.emulator.request(
+        .POST, "/api/saas/subscriptions/\(purchase.id)/activate?api-version=2018-08-31", token: token,
+        body: #"{"planId": "commercial"}"#)
+      let resolved = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
+      #expect(resolved.state == .activated)
+      #expect(resolved.nextSteps == [.logIn])
+      // Resolving again opens another session, records no second subscription.
+      _ = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
+      #expect(
+        try await fixture.store.auditTrail(subscriptionID: purchase.id)
+          == ["subscription_recorded", "session_opened", "session_opened"])
+    }
+  }
+
+  @Test("bad tokens and unknown sessions get clear errors; a marketplace outage is UNAVAILABLE")
+  func refusals() async throws {
+    try await Self.with { fixture in
+      let invalid = try await #require(throws: RPCError.self) {
+        try await fixture.client.resolveActivation(.with { $0.marketplaceToken = "not-a-token" })
+      }
+      #expect(invalid.code == .invalidArgument)
+      #expect(invalid.violatedFields == ["marketplace_token"])
+      #expect(invalid.message.contains("Configure account"))
+      let empty = try await #require(throws: RPCError.self) {
+        try await fixture.client.resolveActivation(.init())
+      }
+      #expect(empty.code == .invalidArgument)
+      for session in ["", "short", String(repeating: "A", count: 43)] {
+        let unknown = try await #require(throws: RPCError.self) {
+          try await fixture.client.getActivation(.with { $0.sessionID = session })
+        }
+        #expect(unknown.code == .notFound)
+      }
+      let purchase = try await fixture.emulator.purchase()
+      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 20, "status": 503}"#).status == 204)
+      let down = try await #require(throws: RPCError.self) {
+        try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
+      }
+      #expect(down.code == .unavailable)
+    }
+  }
+}
