@@ -46,6 +46,7 @@ let package = Package(
     .executable(name: "workspace-console", targets: ["workspace-console"]),
     .executable(name: "billing-center", targets: ["billing-center"]),
     .executable(name: "marketplace-emulator", targets: ["marketplace-emulator"]),
+    .executable(name: "marketplace-gateway", targets: ["marketplace-gateway"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
@@ -188,8 +189,17 @@ let package = Package(
       dependencies: [
         "MarketplaceClient", "SuitePersistence", "SuiteRuntime", "SuiteErrors", "AccountKit",
         "GuanceContracts", .grpcCore, .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
+        .hummingbird, .httpTypes, .nioCore,
       ],
       resources: [.copy("Migrations")],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "marketplace-gateway",
+      dependencies: [
+        "MarketplaceGateway", "MarketplaceClient", "SuiteRuntime", "SuitePersistence", .hummingbird,
+        .lifecycle, .unixSignals, .logging, .postgres,
+      ],
       swiftSettings: strict
     ),
     // Load generator for `make bench`: RecordUsage batches against a running billing-center.
@@ -257,8 +267,8 @@ let package = Package(
       name: "MarketplaceTests",
       dependencies: [
         "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceGateway", "SuiteRuntime",
-        "GuanceContracts", .grpcCore, .grpcInProcess, .grpcProtobuf, .swiftProtobuf, .postgres,
-        .httpClient, .jwtKit, .nioCore,
+        "GuanceContracts", .grpcCore, .grpcInProcess, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
+        .postgres, .httpClient, .jwtKit, .nioCore,
         .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

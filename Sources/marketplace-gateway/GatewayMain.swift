@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import Logging
+import MarketplaceClient
+import MarketplaceGateway
+import PostgresNIO
+import ServiceLifecycle
+import SuitePersistence
+import SuiteRuntime
+import UnixSignals
+
+/// marketplace-gateway: the marketplace's landing page and the activation flow's API.
+@main
+enum GatewayMain {
+  static func main() async {
+    await ServiceMain.run("marketplace-gateway", grpcPort: 7100) { reader, logger in
+      try await run(GatewayConfiguration(config: reader), logger: logger)
+    }
+  }
+
+  static func run(_ configuration: GatewayConfiguration, logger: Logger) async throws {
+    let postgres = PostgresClient(configuration: configuration.database.clientConfiguration, backgroundLogger: logger)
+    let database = Database(client: postgres, logger: logger)
+    let billing = try GRPCClientService(address: configuration.billingAddress, variable: "BILLING_ADDRESS")
+    let activations = Activations(
+      store: GatewayStore(database: database, logger: logger),
+      marketplace: MarketplaceClient(settings: configuration.marketplace, logger: logger),
+      billing: GRPCBillingDirectory(client: billing.client, internalCredential: configuration.internalCredential))
+    let started = StartupGate()
+
+    let server = GRPCServerService(
+      settings: configuration.server,
+      services: .init(
+        open: [ActivationHandlers(activations: activations)], internal: [],
+        names: ["guance.gateway.v1.ActivationService"]),
+      internalCredential: configuration.internalCredential,
+      health: HealthStatusBoard(), logger: logger, readyFile: configuration.readyFile, started: started,
+      prepare: { try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations()) })
+    let readyFile = configuration.readyFile
+    let landing = Application(
+      router: LandingRoutes(
+        activations: activations, activationPageURL: configuration.activationPageURL, started: started
+      ).router(),
+      configuration: .init(address: .hostname(configuration.landingHost, port: configuration.landingPort)),
+      onServerRunning: { channel in
+        let port = channel.localAddress?.port ?? configuration.landingPort
+        logger.notice("serving the landing page", metadata: ["address": "\(configuration.landingHost):\(port)"])
+        if let readyFile {
+          // Beside the gRPC ready file, for whoever started us.
+          try? Data("\(configuration.landingHost):\(port)\n".utf8).write(to: URL(fileURLWithPath: readyFile + ".landing.tmp"))
+          _ = rename(readyFile + ".landing.tmp", readyFile + ".landing")
+        }
+      },
+      logger: logger)
+
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [
+          .init(service: postgres),
+          .init(service: billing),
+          .init(service: landing),
+          .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+        ],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    try await group.run()
+  }
+}
