@@ -15,3 +15,4 @@ SQL
 
 create_service_database workspace_console "$WORKSPACE_CONSOLE_DB_PASSWORD"
 create_service_database billing_center "$BILLING_CENTER_DB_PASSWORD"
+create_service_database marketplace_gateway "$MARKETPLACE_GATEWAY_DB_PASSWORD"

@@ -71,6 +71,12 @@ export MARKETPLACE_TENANT_ID=${MARKETPLACE_TENANT_ID:-guance-dev-tenant}
 export MARKETPLACE_CLIENT_ID=${MARKETPLACE_CLIENT_ID:-guance-dev-app}
 export MARKETPLACE_CLIENT_SECRET=${MARKETPLACE_CLIENT_SECRET:-guance-dev-secret}
 EMULATOR_PORT=${EMULATOR_PORT:-7300} start marketplace-emulator marketplace_emulator "${EMULATOR_PORT:-7300}" http
+BILLING_ADDRESS=127.0.0.1:${BILLING_PORT:-7102} \
+  MARKETPLACE_API_URL=http://127.0.0.1:${EMULATOR_PORT:-7300}/api \
+  MARKETPLACE_LOGIN_URL=http://127.0.0.1:${EMULATOR_PORT:-7300} \
+  LANDING_PORT=${LANDING_PORT:-7180} \
+  start marketplace-gateway marketplace_gateway "${GATEWAY_PORT:-7100}"
+printf '  %-20s http://127.0.0.1:%s/landing?token=...\n' "landing page" "${LANDING_PORT:-7180}"
 
 cat <<MSG
 
@@ -79,8 +85,10 @@ Call an RPC (see README.md for more):
   scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} grpc.health.v1.Health/Check
   scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} guance.console.v1.WorkspaceConsoleService/ListSites
   scripts/grpc-call 127.0.0.1:${BILLING_PORT:-7102} grpc.health.v1.Health/Check
-A new emulated purchase (its landingUrl is where the gateway will take over):
+A new emulated purchase; open its landingUrl (the gateway's landing page) to start activation:
   curl -s -X POST http://127.0.0.1:${EMULATOR_PORT:-7300}/admin/purchases -d '{}'
+  curl -s -H 'accept: application/json' "<landingUrl>"     # -> session_id
+  scripts/grpc-call 127.0.0.1:${GATEWAY_PORT:-7100} guance.gateway.v1.ActivationService/GetActivation '{"session_id": "<session_id>"}'
 
 Ctrl-C stops everything.
 MSG
