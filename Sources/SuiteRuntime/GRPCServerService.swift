@@ -3,9 +3,6 @@ import GRPCNIOTransportHTTP2
 public import Logging
 public import ServiceLifecycle
 
-import struct Foundation.Data
-import class Foundation.FileManager
-import func Foundation.rename
 
 /// Runs one executable's gRPC server under ServiceLifecycle: prepares its dependencies
 /// (migrations and the like) first, then serves with the suite's limits, the health service
@@ -127,23 +124,13 @@ public struct GRPCServerService: Service {
   /// Tells whoever started us (tests, `make run`) where we listen, once we do.
   private func writeReadyFile(endpoint: String) throws {
     guard let readyFile else { return }
-    let temporary = readyFile + ".tmp"
-    _ = FileManager.default.createFile(atPath: temporary, contents: Data("\(endpoint)\n".utf8))
-    guard rename(temporary, readyFile) == 0 else {
-      throw ServerStartError.cannotWriteReadyFile(readyFile)
-    }
+    try ReadyFile.write(readyFile, endpoint: endpoint)
   }
 }
 
 /// Why the server could not start.
 enum ServerStartError: Error, CustomStringConvertible {
   case notListeningOnIPv4
-  case cannotWriteReadyFile(String)
 
-  var description: String {
-    switch self {
-    case .notListeningOnIPv4: "the gRPC server is not listening on an IPv4 address"
-    case .cannotWriteReadyFile(let path): "cannot write the ready file \(path)"
-    }
-  }
+  var description: String { "the gRPC server is not listening on an IPv4 address" }
 }

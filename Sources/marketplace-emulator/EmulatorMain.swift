@@ -37,10 +37,7 @@ enum EmulatorMain {
         onServerRunning: { channel in
           let port = channel.localAddress?.port ?? settings.port
           logger.notice("serving the emulated marketplace", metadata: ["address": "\(settings.host):\(port)"])
-          if let readyFile {
-            try? Data("\(settings.host):\(port)\n".utf8).write(to: URL(fileURLWithPath: readyFile + ".tmp"))
-            _ = rename(readyFile + ".tmp", readyFile)
-          }
+          if let readyFile { try? ReadyFile.write(readyFile, endpoint: "\(settings.host):\(port)") }
         },
         logger: logger)
       var members: [any Service] = []

@@ -45,11 +45,8 @@ enum GatewayMain {
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? configuration.landingPort
         logger.notice("serving the landing page", metadata: ["address": "\(configuration.landingHost):\(port)"])
-        if let readyFile {
-          // Beside the gRPC ready file, for whoever started us.
-          try? Data("\(configuration.landingHost):\(port)\n".utf8).write(to: URL(fileURLWithPath: readyFile + ".landing.tmp"))
-          _ = rename(readyFile + ".landing.tmp", readyFile + ".landing")
-        }
+        // Beside the gRPC ready file, for whoever started us.
+        if let readyFile { try? ReadyFile.write(readyFile + ".landing", endpoint: "\(configuration.landingHost):\(port)") }
       },
       logger: logger)
 
