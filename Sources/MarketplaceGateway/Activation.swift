@@ -12,10 +12,31 @@ public struct LinkedBillingAccount: Sendable, Equatable {
   }
 }
 
-/// Where the billing center keeps cloud-account links (billing-center, over gRPC).
+/// A binding code on its way to a billing center account's email.
+public struct BindingChallenge: Sendable, Equatable {
+  public var challengeID: String
+  public var maskedEmail: String
+  public var resendAfterSeconds: Int
+
+  public init(challengeID: String, maskedEmail: String, resendAfterSeconds: Int) {
+    self.challengeID = challengeID
+    self.maskedEmail = maskedEmail
+    self.resendAfterSeconds = resendAfterSeconds
+  }
+}
+
+/// Where the billing center keeps cloud-account links (billing-center, over gRPC). Its
+/// refusals (wrong code, locked code, throttled) reach the caller as the billing center said.
 public protocol BillingDirectory: Sendable {
   /// Nil when the identity is linked to no billing account.
   func linkedAccount(tenantID: String, objectID: String) async throws -> LinkedBillingAccount?
+  /// Mails a binding code to the account with `username` (same answer for unknown ones).
+  func startBinding(username: String) async throws -> BindingChallenge
+  /// Redeems the code and links the purchaser's identity to that account.
+  func confirmBinding(
+    challengeID: String, code: String, username: String, tenantID: String, objectID: String,
+    subscriptionID: String
+  ) async throws -> LinkedBillingAccount
 }
 
 /// One activation as the activation pages see it.
@@ -39,11 +60,14 @@ public struct Activation: Sendable, Equatable {
   public var subscription: MarketplaceSubscription
   public var billingAccount: LinkedBillingAccount?
   public var expiresAt: Date
+  /// A binding code has been sent and awaits confirmation.
+  public var bindingPending = false
 
   /// What the pages may offer in this state (the seed's flow, step by step).
   public var nextSteps: [Step] {
     switch state {
-    case .needsBillingAccount: [.registerAndActivate, .startBillingAccountBinding]
+    case .needsBillingAccount:
+      [.registerAndActivate, .startBillingAccountBinding] + (bindingPending ? [.confirmBillingAccountBinding] : [])
     case .needsWorkspace: [.createWorkspace, .bindWorkspace]
     case .activating: []
     case .activated: [.logIn]
@@ -66,6 +90,8 @@ public enum ActivationError: Error, Equatable {
   /// The marketplace refused the landing token (unknown, malformed or expired).
   case invalidMarketplaceToken
   case sessionNotFound
+  /// The step is not allowed in the activation's current state.
+  case notAllowed(step: String, state: Activation.State)
   case marketplaceUnavailable
   case billingCenterUnavailable
 }

@@ -1,4 +1,5 @@
 import AccountKit
+import SuiteErrors
 public import Foundation
 public import MarketplaceClient
 
@@ -51,14 +52,61 @@ public struct Activations: Sendable {
 
   /// The activation a session id names; `sessionNotFound` for unknown or expired ids.
   public func activation(sessionID: String) async throws -> Activation {
-    guard SessionToken.isWellFormed(sessionID),
-      let (subscription, expiresAt) = try await store.session(digest: SessionToken.digest(of: sessionID))
-    else { throw ActivationError.sessionNotFound }
-    let linked = try await linkedAccount(of: subscription)
-    return Activation(
-      sessionID: sessionID, state: Activation.state(of: subscription, linked: linked != nil),
-      branch: linked == nil ? .notLinked : .alreadyLinked, subscription: subscription, billingAccount: linked,
-      expiresAt: expiresAt)
+    try await current(sessionID).activation
+  }
+
+  /// Bind branch, step 1: sends the code to the billing center account named `username`.
+  public func startBillingAccountBinding(
+    sessionID: String, username raw: String, correlationID: String = UUID().uuidString
+  ) async throws -> (activation: Activation, challenge: BindingChallenge) {
+    var (activation, stored, digest) = try await current(sessionID)
+    guard activation.state == .needsBillingAccount else {
+      throw ActivationError.notAllowed(step: "StartBillingAccountBinding", state: activation.state)
+    }
+    let username = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    guard (1...64).contains(username.count) else {
+      throw ServiceError.invalid(field: "billing_username", "is required")
+    }
+    let challenge = try await billing.startBinding(username: username)
+    try await store.recordBindingChallenge(
+      digest: digest, subscriptionID: stored.subscription.id, username: username,
+      challengeID: challenge.challengeID, correlationID: correlationID)
+    activation.bindingPending = true
+    return (activation, challenge)
+  }
+
+  /// Bind branch, step 2: the mailed code links the purchaser to the billing account.
+  public func confirmBillingAccountBinding(
+    sessionID: String, code: String, correlationID: String = UUID().uuidString
+  ) async throws -> Activation {
+    let (activation, stored, _) = try await current(sessionID)
+    guard activation.state == .needsBillingAccount, let username = stored.bindingUsername,
+      let challengeID = stored.bindingChallengeID
+    else { throw ActivationError.notAllowed(step: "ConfirmBillingAccountBinding", state: activation.state) }
+    _ = try await billing.confirmBinding(
+      challengeID: challengeID, code: code.trimmingCharacters(in: .whitespaces), username: username,
+      tenantID: stored.subscription.purchaser.tenantID, objectID: stored.subscription.purchaser.objectID,
+      subscriptionID: stored.subscription.id)
+    try await store.recordBindingConfirmed(
+      subscriptionID: stored.subscription.id, username: username, correlationID: correlationID)
+    return try await self.activation(sessionID: sessionID)
+  }
+
+  /// The session's activation as it stands, with what is stored about it.
+  private func current(_ sessionID: String) async throws -> (
+    activation: Activation, stored: GatewayStore.StoredSession, digest: [UInt8]
+  ) {
+    let digest = SessionToken.digest(of: sessionID)
+    guard SessionToken.isWellFormed(sessionID), let stored = try await store.session(digest: digest) else {
+      throw ActivationError.sessionNotFound
+    }
+    let linked = try await linkedAccount(of: stored.subscription)
+    var activation = Activation(
+      sessionID: sessionID, state: Activation.state(of: stored.subscription, linked: linked != nil),
+      branch: linked == nil ? .notLinked : .alreadyLinked, subscription: stored.subscription,
+      billingAccount: linked, expiresAt: stored.expiresAt)
+    activation.bindingPending = stored.bindingChallengeID != nil
+    return (activation, stored, digest)
   }
 
   private func linkedAccount(of subscription: MarketplaceSubscription) async throws -> LinkedBillingAccount? {

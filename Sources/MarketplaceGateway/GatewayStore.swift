@@ -60,26 +60,58 @@ public struct GatewayStore: Sendable {
     }
   }
 
-  /// The subscription of a live session, as last recorded.
-  public func session(digest: [UInt8]) async throws -> (MarketplaceSubscription, Date)? {
+  /// A live session: its subscription as last recorded, expiry and pending binding code.
+  public struct StoredSession: Sendable {
+    public var subscription: MarketplaceSubscription
+    public var expiresAt: Date
+    public var bindingUsername: String?
+    public var bindingChallengeID: String?
+  }
+
+  public func session(digest: [UInt8]) async throws -> StoredSession? {
     let rows = try await database.query(
       """
       SELECT s.id, s.name, s.offer_id, s.plan_id, s.quantity, s.marketplace_status, s.purchaser_email,
-        s.purchaser_tenant_id, s.purchaser_object_id, s.term_unit, a.expires_at
+        s.purchaser_tenant_id, s.purchaser_object_id, s.term_unit, a.expires_at, a.binding_username,
+        a.binding_challenge_id
       FROM activation_sessions a JOIN marketplace_subscriptions s ON s.id = a.subscription_id
       WHERE a.id_digest = \(Data(digest)) AND a.expires_at > now()
       """)
-    for try await row in rows.decode((String, String, String, String, Int?, String, String, String, String, String, Date).self) {
+    for try await row in rows.decode(
+      (String, String, String, String, Int?, String, String, String, String, String, Date, String?, String?).self)
+    {
       let purchaser = MarketplaceIdentity(email: row.6, objectID: row.8, tenantID: row.7)
-      return (
-        MarketplaceSubscription(
+      return StoredSession(
+        subscription: MarketplaceSubscription(
           id: row.0, name: row.1, offerID: row.2, planID: row.3, quantity: row.4,
           status: MarketplaceSubscriptionStatus(row.5), purchaser: purchaser, beneficiary: purchaser,
           termUnit: row.9, termStart: nil, termEnd: nil, autoRenew: true, isTest: false),
-        row.10
-      )
+        expiresAt: row.10, bindingUsername: row.11, bindingChallengeID: row.12)
     }
     return nil
+  }
+
+  /// Remembers the binding code just sent for this session.
+  public func recordBindingChallenge(
+    digest: [UInt8], subscriptionID: String, username: String, challengeID: String, correlationID: String
+  ) async throws {
+    let logger = self.logger
+    try await database.transaction { connection in
+      try await connection.query(
+        """
+        UPDATE activation_sessions SET binding_username = \(username), binding_challenge_id = \(challengeID)
+        WHERE id_digest = \(Data(digest))
+        """, logger: logger)
+      try await Self.audit(subscriptionID, "binding_code_sent", username, correlationID, connection, logger)
+    }
+  }
+
+  /// Records that the purchaser's cloud account is now linked to a billing center account.
+  public func recordBindingConfirmed(subscriptionID: String, username: String, correlationID: String) async throws {
+    let logger = self.logger
+    try await database.transaction { connection in
+      try await Self.audit(subscriptionID, "billing_account_bound", username, correlationID, connection, logger)
+    }
   }
 
   /// The audit trail of a subscription, oldest first (event names).

@@ -26,6 +26,23 @@ final class FakeBillingDirectory: BillingDirectory {
   func linkedAccount(tenantID: String, objectID: String) async throws -> LinkedBillingAccount? {
     links.withLock { $0["\(tenantID)/\(objectID)"] }
   }
+
+  /// Every username exists here; the code is always 123456.
+  func startBinding(username: String) async throws -> BindingChallenge {
+    BindingChallenge(challengeID: "challenge-\(username)", maskedEmail: "\(username.prefix(1))***@example.com", resendAfterSeconds: 60)
+  }
+
+  func confirmBinding(
+    challengeID: String, code: String, username: String, tenantID: String, objectID: String,
+    subscriptionID: String
+  ) async throws -> LinkedBillingAccount {
+    guard code == "123456", challengeID == "challenge-\(username)" else {
+      throw RPCError(code: .invalidArgument, message: "the verification code is wrong")
+    }
+    let account = LinkedBillingAccount(id: UUID(), username: username)
+    link(tenantID: tenantID, objectID: objectID, to: account)
+    return account
+  }
 }
 
 @Suite("Resolving activations")
@@ -136,6 +153,53 @@ struct ActivationTests {
         try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
       }
       #expect(down.code == .unavailable)
+    }
+  }
+
+  @Test("the bind branch: a code, then the workspace step; each step only in its state")
+  func bindBranch() async throws {
+    try await Self.with { fixture in
+      let purchase = try await fixture.emulator.purchase()
+      let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation.sessionID
+      let early = try await #require(throws: RPCError.self) {
+        try await fixture.client.confirmBillingAccountBinding(.with {
+          $0.sessionID = session
+          $0.code = "123456"
+        })
+      }
+      #expect(early.code == .failedPrecondition)
+      #expect(early.preconditionTypes == ["ACTIVATION_STATE"])
+
+      let started = try await fixture.client.startBillingAccountBinding(.with {
+        $0.sessionID = session
+        $0.billingUsername = "Contoso"
+      })
+      #expect(started.maskedEmail == "c***@example.com")
+      #expect(started.activation.nextSteps.contains(.confirmBillingAccountBinding))
+      let wrong = try await #require(throws: RPCError.self) {
+        try await fixture.client.confirmBillingAccountBinding(.with {
+          $0.sessionID = session
+          $0.code = "000000"
+        })
+      }
+      #expect(wrong.code == .invalidArgument)
+      let confirmed = try await fixture.client.confirmBillingAccountBinding(.with {
+        $0.sessionID = session
+        $0.code = "123456"
+      }).activation
+      #expect(confirmed.state == .needsWorkspace)
+      #expect(confirmed.billingAccountUsername == "contoso")
+      #expect(confirmed.nextSteps == [.createWorkspace, .bindWorkspace])
+      let again = try await #require(throws: RPCError.self) {
+        try await fixture.client.startBillingAccountBinding(.with {
+          $0.sessionID = session
+          $0.billingUsername = "contoso"
+        })
+      }
+      #expect(again.code == .failedPrecondition)
+      #expect(
+        try await fixture.store.auditTrail(subscriptionID: purchase.id)
+          == ["subscription_recorded", "session_opened", "binding_code_sent", "billing_account_bound"])
     }
   }
 }

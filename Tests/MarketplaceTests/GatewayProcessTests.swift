@@ -35,7 +35,7 @@ struct GatewayProcessTests {
               "LANDING_PORT": "0", "ACTIVATION_PAGE_URL": "http://pages.test/activate",
             ], workDirectory: work.appendingPathComponent("gateway"))
           do {
-            try await exercise(emulator: emulator, gateway: gateway, work: work)
+            try await exercise(emulator: emulator, gateway: gateway, billing: billing, work: work)
           } catch {
             Issue.record("gateway log:\n\(gateway.log)")
             await gateway.stop()
@@ -49,7 +49,9 @@ struct GatewayProcessTests {
     }
   }
 
-  func exercise(emulator: EmulatorProcessTests.Emulator, gateway: ServiceProcess, work: URL) async throws {
+  func exercise(emulator: EmulatorProcessTests.Emulator, gateway: ServiceProcess, billing: ServiceProcess, work: URL)
+    async throws
+  {
           let landingFile = work.appendingPathComponent("gateway/marketplace-gateway.ready.landing")
           var landingAddress = ""
           for _ in 0..<100 where landingAddress.isEmpty {
@@ -63,7 +65,10 @@ struct GatewayProcessTests {
           let query = try #require(purchase.landing.split(separator: "?", maxSplits: 1).last)
           let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
           do {
-            try await checkLanding(http: http, address: landingAddress, query: String(query), purchase: purchase.id, gateway: gateway)
+            let session = try await checkLanding(
+              http: http, address: landingAddress, query: String(query), purchase: purchase.id, gateway: gateway)
+            try await bindExistingBillingAccount(
+              session: session, gateway: gateway, billing: billing, mailbox: work.appendingPathComponent("mail"))
           } catch {
             try? await http.shutdown()
             throw error
@@ -72,7 +77,7 @@ struct GatewayProcessTests {
   }
 
   func checkLanding(http: HTTPClient, address landingAddress: String, query: String, purchase: String, gateway: ServiceProcess)
-    async throws
+    async throws -> String
   {
           let redirect = try await http.execute(HTTPClientRequest(url: "http://\(landingAddress)/landing?\(query)"), timeout: .seconds(15))
           #expect(redirect.status == .seeOther)
@@ -98,5 +103,45 @@ struct GatewayProcessTests {
             #expect(activation.subscription.subscriptionID == purchase)
             #expect(activation.state == .needsBillingAccount)
           }
+    return session
+  }
+
+  /// The bind branch against the real billing center: the code travels by its mailbox.
+  func bindExistingBillingAccount(session: String, gateway: ServiceProcess, billing: ServiceProcess, mailbox: URL)
+    async throws
+  {
+    try await withGRPCClient(
+      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: billing.port), transportSecurity: .plaintext)
+    ) { billingClient in
+      _ = try await Guance_Billing_V1_BillingCenterService.Client(wrapping: billingClient).registerBillingAccount(
+        .with {
+          $0.username = "fabrikam"
+          $0.password = "correct horse battery"
+          $0.email = "billing@fabrikam.example"
+          $0.company = .with {
+            $0.companyName = "Fabrikam"
+            $0.industry = "Retail"
+            $0.region = "EU"
+            $0.contactName = "Fay"
+          }
+        })
+    }
+    try await withGRPCClient(
+      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: gateway.port), transportSecurity: .plaintext)
+    ) { client in
+      let activation = Guance_Gateway_V1_ActivationService.Client(wrapping: client)
+      let started = try await activation.startBillingAccountBinding(.with {
+        $0.sessionID = session
+        $0.billingUsername = "fabrikam"
+      })
+      #expect(started.maskedEmail == "b***@f***.example")
+      let code = try await DevelopmentMailboxReader(directory: mailbox).code(for: "billing@fabrikam.example")
+      let confirmed = try await activation.confirmBillingAccountBinding(.with {
+        $0.sessionID = session
+        $0.code = code
+      }).activation
+      #expect(confirmed.state == .needsWorkspace)
+      #expect(confirmed.billingAccountUsername == "fabrikam")
+    }
   }
 }

@@ -46,10 +46,38 @@ package enum Guance_Gateway_V1_ActivationService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "StartBillingAccountBinding" metadata.
+        package enum StartBillingAccountBinding: Sendable {
+            /// Request type for "StartBillingAccountBinding".
+            package typealias Input = Guance_Gateway_V1_StartBillingAccountBindingRequest
+            /// Response type for "StartBillingAccountBinding".
+            package typealias Output = Guance_Gateway_V1_StartBillingAccountBindingResponse
+            /// Descriptor for "StartBillingAccountBinding".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.gateway.v1.ActivationService"),
+                method: "StartBillingAccountBinding",
+                type: .unary
+            )
+        }
+        /// Namespace for "ConfirmBillingAccountBinding" metadata.
+        package enum ConfirmBillingAccountBinding: Sendable {
+            /// Request type for "ConfirmBillingAccountBinding".
+            package typealias Input = Guance_Gateway_V1_ConfirmBillingAccountBindingRequest
+            /// Response type for "ConfirmBillingAccountBinding".
+            package typealias Output = Guance_Gateway_V1_ConfirmBillingAccountBindingResponse
+            /// Descriptor for "ConfirmBillingAccountBinding".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.gateway.v1.ActivationService"),
+                method: "ConfirmBillingAccountBinding",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "guance.gateway.v1.ActivationService" service.
         package static let descriptors: [GRPCCore.MethodDescriptor] = [
             ResolveActivation.descriptor,
-            GetActivation.descriptor
+            GetActivation.descriptor,
+            StartBillingAccountBinding.descriptor,
+            ConfirmBillingAccountBinding.descriptor
         ]
     }
 }
@@ -118,6 +146,44 @@ extension Guance_Gateway_V1_ActivationService {
             request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_GetActivationRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_GetActivationResponse>
+
+        /// Handle the "StartBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 1: mails a verification code to the billing center account with this
+        /// > username. Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Gateway_V1_StartBillingAccountBindingRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Gateway_V1_StartBillingAccountBindingResponse` messages.
+        func startBillingAccountBinding(
+            request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse>
+
+        /// Handle the "ConfirmBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 2: the mailed code links the purchaser's cloud account to that billing
+        /// > center account; the activation moves on to the workspace step.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Gateway_V1_ConfirmBillingAccountBindingResponse` messages.
+        func confirmBillingAccountBinding(
+            request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>
     }
 
     /// Service protocol for the "guance.gateway.v1.ActivationService" service.
@@ -170,6 +236,44 @@ extension Guance_Gateway_V1_ActivationService {
             request: GRPCCore.ServerRequest<Guance_Gateway_V1_GetActivationRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_GetActivationResponse>
+
+        /// Handle the "StartBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 1: mails a verification code to the billing center account with this
+        /// > username. Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_StartBillingAccountBindingRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Gateway_V1_StartBillingAccountBindingResponse` message.
+        func startBillingAccountBinding(
+            request: GRPCCore.ServerRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse>
+
+        /// Handle the "ConfirmBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 2: the mailed code links the purchaser's cloud account to that billing
+        /// > center account; the activation moves on to the workspace step.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Gateway_V1_ConfirmBillingAccountBindingResponse` message.
+        func confirmBillingAccountBinding(
+            request: GRPCCore.ServerRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>
     }
 
     /// Simple service protocol for the "guance.gateway.v1.ActivationService" service.
@@ -220,6 +324,44 @@ extension Guance_Gateway_V1_ActivationService {
             request: Guance_Gateway_V1_GetActivationRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Guance_Gateway_V1_GetActivationResponse
+
+        /// Handle the "StartBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 1: mails a verification code to the billing center account with this
+        /// > username. Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Gateway_V1_StartBillingAccountBindingRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Gateway_V1_StartBillingAccountBindingResponse` to respond with.
+        func startBillingAccountBinding(
+            request: Guance_Gateway_V1_StartBillingAccountBindingRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Gateway_V1_StartBillingAccountBindingResponse
+
+        /// Handle the "ConfirmBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 2: the mailed code links the purchaser's cloud account to that billing
+        /// > center account; the activation moves on to the workspace step.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Gateway_V1_ConfirmBillingAccountBindingResponse` to respond with.
+        func confirmBillingAccountBinding(
+            request: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Gateway_V1_ConfirmBillingAccountBindingResponse
     }
 }
 
@@ -244,6 +386,28 @@ extension Guance_Gateway_V1_ActivationService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_GetActivationResponse>(),
             handler: { request, context in
                 try await self.getActivation(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Guance_Gateway_V1_ActivationService.Method.StartBillingAccountBinding.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_StartBillingAccountBindingRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_StartBillingAccountBindingResponse>(),
+            handler: { request, context in
+                try await self.startBillingAccountBinding(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Guance_Gateway_V1_ActivationService.Method.ConfirmBillingAccountBinding.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>(),
+            handler: { request, context in
+                try await self.confirmBillingAccountBinding(
                     request: request,
                     context: context
                 )
@@ -276,6 +440,28 @@ extension Guance_Gateway_V1_ActivationService.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    package func startBillingAccountBinding(
+        request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse> {
+        let response = try await self.startBillingAccountBinding(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func confirmBillingAccountBinding(
+        request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse> {
+        let response = try await self.confirmBillingAccountBinding(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -300,6 +486,32 @@ extension Guance_Gateway_V1_ActivationService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_GetActivationResponse> {
         return GRPCCore.ServerResponse<Guance_Gateway_V1_GetActivationResponse>(
             message: try await self.getActivation(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func startBillingAccountBinding(
+        request: GRPCCore.ServerRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse> {
+        return GRPCCore.ServerResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse>(
+            message: try await self.startBillingAccountBinding(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func confirmBillingAccountBinding(
+        request: GRPCCore.ServerRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse> {
+        return GRPCCore.ServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>(
+            message: try await self.confirmBillingAccountBinding(
                 request: request.message,
                 context: context
             ),
@@ -368,6 +580,54 @@ extension Guance_Gateway_V1_ActivationService {
             deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_GetActivationResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_GetActivationResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "StartBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 1: mails a verification code to the billing center account with this
+        /// > username. Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_StartBillingAccountBindingRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_StartBillingAccountBindingRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_StartBillingAccountBindingResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func startBillingAccountBinding<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_StartBillingAccountBindingResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ConfirmBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 2: the mailed code links the purchaser's cloud account to that billing
+        /// > center account; the activation moves on to the workspace step.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_ConfirmBillingAccountBindingResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func confirmBillingAccountBinding<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -461,6 +721,76 @@ extension Guance_Gateway_V1_ActivationService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "StartBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 1: mails a verification code to the billing center account with this
+        /// > username. Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_StartBillingAccountBindingRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_StartBillingAccountBindingRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_StartBillingAccountBindingResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func startBillingAccountBinding<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_StartBillingAccountBindingResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Gateway_V1_ActivationService.Method.StartBillingAccountBinding.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ConfirmBillingAccountBinding" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Bind branch, step 2: the mailed code links the purchaser's cloud account to that billing
+        /// > center account; the activation moves on to the workspace step.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_ConfirmBillingAccountBindingResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func confirmBillingAccountBinding<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Gateway_V1_ActivationService.Method.ConfirmBillingAccountBinding.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -521,6 +851,66 @@ extension Guance_Gateway_V1_ActivationService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_GetActivationRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_GetActivationResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StartBillingAccountBinding" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Bind branch, step 1: mails a verification code to the billing center account with this
+    /// > username. Allowed while the activation needs a billing account.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Gateway_V1_StartBillingAccountBindingRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func startBillingAccountBinding<Result>(
+        request: GRPCCore.ClientRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.startBillingAccountBinding(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_StartBillingAccountBindingRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_StartBillingAccountBindingResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ConfirmBillingAccountBinding" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Bind branch, step 2: the mailed code links the purchaser's cloud account to that billing
+    /// > center account; the activation moves on to the workspace step.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Gateway_V1_ConfirmBillingAccountBindingRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func confirmBillingAccountBinding<Result>(
+        request: GRPCCore.ClientRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.confirmBillingAccountBinding(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -591,6 +981,74 @@ extension Guance_Gateway_V1_ActivationService.ClientProtocol {
             metadata: metadata
         )
         return try await self.getActivation(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StartBillingAccountBinding" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Bind branch, step 1: mails a verification code to the billing center account with this
+    /// > username. Allowed while the activation needs a billing account.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func startBillingAccountBinding<Result>(
+        _ message: Guance_Gateway_V1_StartBillingAccountBindingRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_StartBillingAccountBindingResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Gateway_V1_StartBillingAccountBindingRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.startBillingAccountBinding(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ConfirmBillingAccountBinding" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Bind branch, step 2: the mailed code links the purchaser's cloud account to that billing
+    /// > center account; the activation moves on to the workspace step.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func confirmBillingAccountBinding<Result>(
+        _ message: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.confirmBillingAccountBinding(
             request: request,
             options: options,
             onResponse: handleResponse

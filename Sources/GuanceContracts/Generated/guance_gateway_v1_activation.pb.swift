@@ -319,6 +319,89 @@ package nonisolated struct Guance_Gateway_V1_GetActivationResponse: Sendable {
   fileprivate var _activation: Guance_Gateway_V1_Activation? = nil
 }
 
+package nonisolated struct Guance_Gateway_V1_StartBillingAccountBindingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var sessionID: String = String()
+
+  /// The billing center account's username.
+  package var billingUsername: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Gateway_V1_StartBillingAccountBindingResponse: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Where the code went, masked (the same shape for unknown usernames).
+  package var maskedEmail: String {
+    get {_storage._maskedEmail}
+    set {_uniqueStorage()._maskedEmail = newValue}
+  }
+
+  package var resendAfterSeconds: Int32 {
+    get {_storage._resendAfterSeconds}
+    set {_uniqueStorage()._resendAfterSeconds = newValue}
+  }
+
+  package var activation: Guance_Gateway_V1_Activation {
+    get {_storage._activation ?? Guance_Gateway_V1_Activation()}
+    set {_uniqueStorage()._activation = newValue}
+  }
+  /// Returns true if `activation` has been explicitly set.
+  package var hasActivation: Bool {_storage._activation != nil}
+  /// Clears the value of `activation`. Subsequent reads from it will return its default value.
+  package mutating func clearActivation() {_uniqueStorage()._activation = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+package nonisolated struct Guance_Gateway_V1_ConfirmBillingAccountBindingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var sessionID: String = String()
+
+  /// The 6-digit code from the email.
+  package var code: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Gateway_V1_ConfirmBillingAccountBindingResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var activation: Guance_Gateway_V1_Activation {
+    get {_activation ?? Guance_Gateway_V1_Activation()}
+    set {_activation = newValue}
+  }
+  /// Returns true if `activation` has been explicitly set.
+  package var hasActivation: Bool {self._activation != nil}
+  /// Clears the value of `activation`. Subsequent reads from it will return its default value.
+  package mutating func clearActivation() {self._activation = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _activation: Guance_Gateway_V1_Activation? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "guance.gateway.v1"
@@ -586,6 +669,194 @@ nonisolated extension Guance_Gateway_V1_GetActivationResponse: SwiftProtobuf.Mes
   }
 
   package static func ==(lhs: Guance_Gateway_V1_GetActivationResponse, rhs: Guance_Gateway_V1_GetActivationResponse) -> Bool {
+    if lhs._activation != rhs._activation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_StartBillingAccountBindingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".StartBillingAccountBindingRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}billing_username\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.billingUsername) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.billingUsername.isEmpty {
+      try visitor.visitSingularStringField(value: self.billingUsername, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_StartBillingAccountBindingRequest, rhs: Guance_Gateway_V1_StartBillingAccountBindingRequest) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.billingUsername != rhs.billingUsername {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_StartBillingAccountBindingResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".StartBillingAccountBindingResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}masked_email\0\u{3}resend_after_seconds\0\u{1}activation\0")
+
+  fileprivate class _StorageClass {
+    var _maskedEmail: String = String()
+    var _resendAfterSeconds: Int32 = 0
+    var _activation: Guance_Gateway_V1_Activation? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _maskedEmail = source._maskedEmail
+      _resendAfterSeconds = source._resendAfterSeconds
+      _activation = source._activation
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._maskedEmail) }()
+        case 2: try { try decoder.decodeSingularInt32Field(value: &_storage._resendAfterSeconds) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._activation) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._maskedEmail.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._maskedEmail, fieldNumber: 1)
+      }
+      if _storage._resendAfterSeconds != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._resendAfterSeconds, fieldNumber: 2)
+      }
+      try { if let v = _storage._activation {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_StartBillingAccountBindingResponse, rhs: Guance_Gateway_V1_StartBillingAccountBindingResponse) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._maskedEmail != rhs_storage._maskedEmail {return false}
+        if _storage._resendAfterSeconds != rhs_storage._resendAfterSeconds {return false}
+        if _storage._activation != rhs_storage._activation {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_ConfirmBillingAccountBindingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ConfirmBillingAccountBindingRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}code\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest, rhs: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_ConfirmBillingAccountBindingResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ConfirmBillingAccountBindingResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._activation) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._activation {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_ConfirmBillingAccountBindingResponse, rhs: Guance_Gateway_V1_ConfirmBillingAccountBindingResponse) -> Bool {
     if lhs._activation != rhs._activation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

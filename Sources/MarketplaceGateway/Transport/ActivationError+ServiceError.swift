@@ -12,6 +12,10 @@ extension ActivationError: ServiceErrorConvertible {
       ServiceError(
         .notFound(resourceType: "activation_session", name: "session_id"),
         "no such activation session, or it has expired: reopen \"Configure account\" in the marketplace")
+    case .notAllowed(let step, let state):
+      ServiceError(
+        .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/\(state)"),
+        "\(step) is not allowed while the activation is in state \(state)")
     case .marketplaceUnavailable:
       ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
     case .billingCenterUnavailable:

@@ -27,6 +27,27 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
     let activation = try await activations.activation(sessionID: request.sessionID)
     return .with { $0.activation = .init(activation) }
   }
+
+  package func startBillingAccountBinding(
+    request: Guance_Gateway_V1_StartBillingAccountBindingRequest, context: ServerContext
+  ) async throws -> Guance_Gateway_V1_StartBillingAccountBindingResponse {
+    let (activation, challenge) = try await activations.startBillingAccountBinding(
+      sessionID: request.sessionID, username: request.billingUsername,
+      correlationID: RequestContext.current.requestID)
+    return .with {
+      $0.maskedEmail = challenge.maskedEmail
+      $0.resendAfterSeconds = Int32(clamping: challenge.resendAfterSeconds)
+      $0.activation = .init(activation)
+    }
+  }
+
+  package func confirmBillingAccountBinding(
+    request: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest, context: ServerContext
+  ) async throws -> Guance_Gateway_V1_ConfirmBillingAccountBindingResponse {
+    let activation = try await activations.confirmBillingAccountBinding(
+      sessionID: request.sessionID, code: request.code, correlationID: RequestContext.current.requestID)
+    return .with { $0.activation = .init(activation) }
+  }
 }
 
 extension Guance_Gateway_V1_Activation {
