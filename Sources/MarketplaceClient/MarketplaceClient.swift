@@ -186,8 +186,8 @@ public struct MarketplaceClient: Sendable {
         logger.warning(
           "marketplace call failed; retrying",
           metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error)"])
-        // Exponential backoff with jitter: 0.2 s, 0.4 s, 0.8 s ...
-        let base = 200 << (attempt - 1)
+        // Exponential backoff with jitter: 0.2 s, 0.4 s, 0.8 s ... at most 6.4 s.
+        let base = 200 << min(attempt - 1, 5)
         try await Task.sleep(for: .milliseconds(Int.random(in: base / 2...base)))
         attempt += 1
       }

@@ -36,8 +36,8 @@ public struct Database: Sendable {
         logger.debug(
           "retrying transaction", metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
         attempt += 1
-        // Jittered backoff so the competing transactions stop meeting.
-        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << attempt))))
+        // Jittered backoff, capped, so the competing transactions stop meeting.
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 6)))))
       }
     }
   }
