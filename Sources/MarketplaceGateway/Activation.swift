@@ -25,6 +25,21 @@ public struct BindingChallenge: Sendable, Equatable {
   }
 }
 
+/// A workspace a billing center account pays for, as the workspace step lists it.
+public struct BindableWorkspace: Sendable, Equatable {
+  public var id: String
+  public var name: String
+  public var site: String
+  public var status: String
+
+  public init(id: String, name: String, site: String, status: String) {
+    self.id = id
+    self.name = name
+    self.site = site
+    self.status = status
+  }
+}
+
 /// Where the billing center keeps cloud-account links (billing-center, over gRPC). Its
 /// refusals (wrong code, locked code, throttled) reach the caller as the billing center said.
 public protocol BillingDirectory: Sendable {
@@ -37,6 +52,8 @@ public protocol BillingDirectory: Sendable {
     challengeID: String, code: String, username: String, tenantID: String, objectID: String,
     subscriptionID: String
   ) async throws -> LinkedBillingAccount
+  /// The workspaces bound to a billing account.
+  func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace]
 }
 
 /// One activation as the activation pages see it.

@@ -92,6 +92,15 @@ public struct Activations: Sendable {
     return try await self.activation(sessionID: sessionID)
   }
 
+  /// Workspace step: what the linked billing account already pays for.
+  public func bindableWorkspaces(sessionID: String) async throws -> [BindableWorkspace] {
+    let (activation, _, _) = try await current(sessionID)
+    guard activation.state == .needsWorkspace, let account = activation.billingAccount else {
+      throw ActivationError.notAllowed(step: "ListBindableWorkspaces", state: activation.state)
+    }
+    return try await billing.workspaces(of: account.id)
+  }
+
   /// The session's activation as it stands, with what is stored about it.
   private func current(_ sessionID: String) async throws -> (
     activation: Activation, stored: GatewayStore.StoredSession, digest: [UInt8]

@@ -27,6 +27,10 @@ final class FakeBillingDirectory: BillingDirectory {
     links.withLock { $0["\(tenantID)/\(objectID)"] }
   }
 
+  func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace] {
+    [BindableWorkspace(id: "w-1", name: "Ops", site: "us1", status: "active")]
+  }
+
   /// Every username exists here; the code is always 123456.
   func startBinding(username: String) async throws -> BindingChallenge {
     BindingChallenge(challengeID: "challenge-\(username)", maskedEmail: "\(username.prefix(1))***@example.com", resendAfterSeconds: 60)
@@ -161,6 +165,10 @@ struct ActivationTests {
     try await Self.with { fixture in
       let purchase = try await fixture.emulator.purchase()
       let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation.sessionID
+      let tooEarly = try await #require(throws: RPCError.self) {
+        try await fixture.client.listBindableWorkspaces(.with { $0.sessionID = session })
+      }
+      #expect(tooEarly.code == .failedPrecondition)
       let early = try await #require(throws: RPCError.self) {
         try await fixture.client.confirmBillingAccountBinding(.with {
           $0.sessionID = session
@@ -190,6 +198,8 @@ struct ActivationTests {
       #expect(confirmed.state == .needsWorkspace)
       #expect(confirmed.billingAccountUsername == "contoso")
       #expect(confirmed.nextSteps == [.createWorkspace, .bindWorkspace])
+      let bindable = try await fixture.client.listBindableWorkspaces(.with { $0.sessionID = session })
+      #expect(bindable.workspaces.map(\.name) == ["Ops"])
       let again = try await #require(throws: RPCError.self) {
         try await fixture.client.startBillingAccountBinding(.with {
           $0.sessionID = session

@@ -142,6 +142,9 @@ struct GatewayProcessTests {
       }).activation
       #expect(confirmed.state == .needsWorkspace)
       #expect(confirmed.billingAccountUsername == "fabrikam")
+      // The new billing account pays for no workspace yet: the page offers to create one.
+      let bindable = try await activation.listBindableWorkspaces(.with { $0.sessionID = session })
+      #expect(bindable.workspaces.isEmpty)
     }
   }
 }

@@ -72,12 +72,26 @@ package enum Guance_Gateway_V1_ActivationService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListBindableWorkspaces" metadata.
+        package enum ListBindableWorkspaces: Sendable {
+            /// Request type for "ListBindableWorkspaces".
+            package typealias Input = Guance_Gateway_V1_ListBindableWorkspacesRequest
+            /// Response type for "ListBindableWorkspaces".
+            package typealias Output = Guance_Gateway_V1_ListBindableWorkspacesResponse
+            /// Descriptor for "ListBindableWorkspaces".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.gateway.v1.ActivationService"),
+                method: "ListBindableWorkspaces",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "guance.gateway.v1.ActivationService" service.
         package static let descriptors: [GRPCCore.MethodDescriptor] = [
             ResolveActivation.descriptor,
             GetActivation.descriptor,
             StartBillingAccountBinding.descriptor,
-            ConfirmBillingAccountBinding.descriptor
+            ConfirmBillingAccountBinding.descriptor,
+            ListBindableWorkspaces.descriptor
         ]
     }
 }
@@ -184,6 +198,25 @@ extension Guance_Gateway_V1_ActivationService {
             request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>
+
+        /// Handle the "ListBindableWorkspaces" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step: the workspaces of the linked billing center account, to pick one to bind.
+        /// > Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Gateway_V1_ListBindableWorkspacesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Gateway_V1_ListBindableWorkspacesResponse` messages.
+        func listBindableWorkspaces(
+            request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>
     }
 
     /// Service protocol for the "guance.gateway.v1.ActivationService" service.
@@ -274,6 +307,25 @@ extension Guance_Gateway_V1_ActivationService {
             request: GRPCCore.ServerRequest<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>
+
+        /// Handle the "ListBindableWorkspaces" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step: the workspaces of the linked billing center account, to pick one to bind.
+        /// > Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_ListBindableWorkspacesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Gateway_V1_ListBindableWorkspacesResponse` message.
+        func listBindableWorkspaces(
+            request: GRPCCore.ServerRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>
     }
 
     /// Simple service protocol for the "guance.gateway.v1.ActivationService" service.
@@ -362,6 +414,25 @@ extension Guance_Gateway_V1_ActivationService {
             request: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Guance_Gateway_V1_ConfirmBillingAccountBindingResponse
+
+        /// Handle the "ListBindableWorkspaces" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step: the workspaces of the linked billing center account, to pick one to bind.
+        /// > Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Gateway_V1_ListBindableWorkspacesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Gateway_V1_ListBindableWorkspacesResponse` to respond with.
+        func listBindableWorkspaces(
+            request: Guance_Gateway_V1_ListBindableWorkspacesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Gateway_V1_ListBindableWorkspacesResponse
     }
 }
 
@@ -413,6 +484,17 @@ extension Guance_Gateway_V1_ActivationService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Guance_Gateway_V1_ActivationService.Method.ListBindableWorkspaces.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_ListBindableWorkspacesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_ListBindableWorkspacesResponse>(),
+            handler: { request, context in
+                try await self.listBindableWorkspaces(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -457,6 +539,17 @@ extension Guance_Gateway_V1_ActivationService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse> {
         let response = try await self.confirmBillingAccountBinding(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func listBindableWorkspaces(
+        request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse> {
+        let response = try await self.listBindableWorkspaces(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -512,6 +605,19 @@ extension Guance_Gateway_V1_ActivationService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse> {
         return GRPCCore.ServerResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>(
             message: try await self.confirmBillingAccountBinding(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func listBindableWorkspaces(
+        request: GRPCCore.ServerRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse> {
+        return GRPCCore.ServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>(
+            message: try await self.listBindableWorkspaces(
                 request: request.message,
                 context: context
             ),
@@ -628,6 +734,30 @@ extension Guance_Gateway_V1_ActivationService {
             deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListBindableWorkspaces" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step: the workspaces of the linked billing center account, to pick one to bind.
+        /// > Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_ListBindableWorkspacesRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_ListBindableWorkspacesRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_ListBindableWorkspacesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listBindableWorkspaces<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_ListBindableWorkspacesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -791,6 +921,41 @@ extension Guance_Gateway_V1_ActivationService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ListBindableWorkspaces" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step: the workspaces of the linked billing center account, to pick one to bind.
+        /// > Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_ListBindableWorkspacesRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_ListBindableWorkspacesRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_ListBindableWorkspacesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func listBindableWorkspaces<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_ListBindableWorkspacesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Gateway_V1_ActivationService.Method.ListBindableWorkspaces.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -911,6 +1076,36 @@ extension Guance_Gateway_V1_ActivationService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_ConfirmBillingAccountBindingRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_ConfirmBillingAccountBindingResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListBindableWorkspaces" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step: the workspaces of the linked billing center account, to pick one to bind.
+    /// > Allowed once the purchaser's cloud account is linked.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Gateway_V1_ListBindableWorkspacesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func listBindableWorkspaces<Result>(
+        request: GRPCCore.ClientRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listBindableWorkspaces(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_ListBindableWorkspacesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_ListBindableWorkspacesResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1049,6 +1244,40 @@ extension Guance_Gateway_V1_ActivationService.ClientProtocol {
             metadata: metadata
         )
         return try await self.confirmBillingAccountBinding(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListBindableWorkspaces" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step: the workspaces of the linked billing center account, to pick one to bind.
+    /// > Allowed once the purchaser's cloud account is linked.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func listBindableWorkspaces<Result>(
+        _ message: Guance_Gateway_V1_ListBindableWorkspacesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listBindableWorkspaces(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -48,6 +48,22 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
       sessionID: request.sessionID, code: request.code, correlationID: RequestContext.current.requestID)
     return .with { $0.activation = .init(activation) }
   }
+
+  package func listBindableWorkspaces(
+    request: Guance_Gateway_V1_ListBindableWorkspacesRequest, context: ServerContext
+  ) async throws -> Guance_Gateway_V1_ListBindableWorkspacesResponse {
+    let workspaces = try await activations.bindableWorkspaces(sessionID: request.sessionID)
+    return .with {
+      $0.workspaces = workspaces.map { workspace in
+        .with {
+          $0.workspaceID = workspace.id
+          $0.name = workspace.name
+          $0.site = workspace.site
+          $0.status = workspace.status
+        }
+      }
+    }
+  }
 }
 
 extension Guance_Gateway_V1_Activation {

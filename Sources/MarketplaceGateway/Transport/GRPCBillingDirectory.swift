@@ -63,4 +63,19 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     }
     return LinkedBillingAccount(id: id, username: reply.billingAccount.username)
   }
+
+  public func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace] {
+    let reply = try await center.listBoundWorkspaces(
+      .with { $0.billingAccountID = billingAccountID.uuidString.lowercased() }, metadata: metadata, options: options)
+    return reply.bindings.map { binding in
+      let status =
+        switch binding.status {
+        case .active: "active"
+        case .suspended: "suspended"
+        case .closed: "closed"
+        default: "unknown"
+        }
+      return BindableWorkspace(id: binding.workspaceID, name: binding.workspaceName, site: binding.site, status: status)
+    }
+  }
 }
