@@ -7,10 +7,7 @@ public import SuitePersistence
 public enum MailOutbox {
   /// The table's schema, applied with the owning service's migrations.
   public static func migrations() throws -> [Migration] {
-    guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-      throw MigrationError.badFileName("Mailer/Migrations (missing from the bundle)")
-    }
-    return try Migration.load(component: "mail_outbox", from: directory)
+    return try Migration.load(component: "mail_outbox", bundle: .module)
   }
 
   /// Queues `mail`; it is sent only if the surrounding transaction commits.

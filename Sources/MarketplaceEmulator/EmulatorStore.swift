@@ -28,10 +28,7 @@ public struct EmulatorStore: Sendable {
   }
 
   public static func migrations() throws -> [Migration] {
-    guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-      throw MigrationError.badFileName("MarketplaceEmulator/Migrations (missing from the bundle)")
-    }
-    return try Migration.load(component: "marketplace_emulator", from: directory)
+    return try Migration.load(component: "marketplace_emulator", bundle: .module)
   }
 
   // MARK: Signing key

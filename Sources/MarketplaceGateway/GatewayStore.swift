@@ -15,10 +15,7 @@ public struct GatewayStore: Sendable {
   }
 
   public static func migrations() throws -> [Migration] {
-    guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-      throw MigrationError.badFileName("MarketplaceGateway/Migrations (missing from the bundle)")
-    }
-    return try Migration.load(component: "marketplace_gateway", from: directory)
+    return try Migration.load(component: "marketplace_gateway", bundle: .module)
   }
 
   /// Records what the marketplace said about a subscription and opens a session for it, in one

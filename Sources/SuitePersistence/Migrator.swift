@@ -40,6 +40,14 @@ public struct Migration: Sendable, Equatable {
     return statements
   }
 
+  /// Loads the migrations a module ships as its `Migrations` resource folder.
+  public static func load(component: String, bundle: Bundle) throws -> [Migration] {
+    guard let directory = bundle.url(forResource: "Migrations", withExtension: nil) else {
+      throw MigrationError.missingDirectory(component: component)
+    }
+    return try load(component: component, from: directory)
+  }
+
   /// Loads every `NNNN_name.sql` in `directory`, in version order.
   public static func load(component: String, from directory: URL) throws -> [Migration] {
     let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -64,12 +72,14 @@ public struct Migration: Sendable, Equatable {
 
 public enum MigrationError: Error, CustomStringConvertible {
   case badFileName(String)
+  case missingDirectory(component: String)
   case duplicateVersion(component: String, version: Int)
   case unknownAppliedVersion(component: String, version: Int)
 
   public var description: String {
     switch self {
     case .badFileName(let file): "migration file \(file) is not named NNNN_description.sql"
+    case .missingDirectory(let component): "the Migrations folder of \(component) is missing from its bundle"
     case .duplicateVersion(let component, let version):
       "two migrations of \(component) share version \(version)"
     case .unknownAppliedVersion(let component, let version):

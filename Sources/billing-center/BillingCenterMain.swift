@@ -21,14 +21,14 @@ enum BillingCenterMain {
 
   static func run(_ configuration: BillingConfiguration, logger: Logger) async throws {
     let postgres = PostgresClient(
-      configuration: configuration.database.clientConfiguration, backgroundLogger: logger)
+      configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger)
     let console = try GRPCClientService(address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS")
-    let hasher = PasswordHasher(workers: configuration.hashWorkers, maxQueued: configuration.hashQueue)
+    let hasher = configuration.hasher
     let billing = GuanceBilling(
       store: PostgresBillingStore(database: database, logger: logger),
       directory: ConsoleWorkspaceDirectory(
-        client: console.client, internalCredential: configuration.internalCredential),
+        client: console.client, internalCredential: configuration.service.internalCredential),
       hasher: hasher,
       sessions: PasswordSessions(
         database: database, hasher: hasher, policy: configuration.sessions, logger: logger),
@@ -37,18 +37,18 @@ enum BillingCenterMain {
     let started = StartupGate()
 
     let server = GRPCServerService(
-      settings: configuration.server,
+      settings: configuration.service.server,
       services: .init(
         open: [
           BillingCenterHandlers(
-            billing: billing, internalCredential: InternalCredential(configuration.internalCredential))
+            billing: billing, internalCredential: InternalCredential(configuration.service.internalCredential))
         ],
         internal: [BillingInternalHandlers(billing: billing)],
         names: ["guance.billing.v1.BillingCenterService", "guance.billing.v1.BillingInternalService"]),
-      internalCredential: configuration.internalCredential,
+      internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
       logger: logger,
-      readyFile: configuration.readyFile,
+      readyFile: configuration.service.readyFile,
       started: started,
       prepare: {
         try await Migrator(client: postgres, logger: logger).apply(PostgresBillingStore.migrations())

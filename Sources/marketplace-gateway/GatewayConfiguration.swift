@@ -4,22 +4,17 @@ import SuiteRuntime
 
 /// Everything marketplace-gateway reads from its environment, read once at start-up.
 struct GatewayConfiguration {
-  var server: ServerSettings
+  var service: ServiceBasics
   var landingHost: String
   var landingPort: Int
-  var database: DatabaseURL
-  var internalCredential: String
   var billingAddress: String
   var marketplace: MarketplaceClient.Settings
   var activationPageURL: String
-  var readyFile: String?
 
   init(config: ConfigReader) throws(ConfigError) {
-    server = try ServerSettings(config: config, defaultPort: 7100)
-    landingHost = config.string("LANDING_HOST", default: server.host)
+    service = try ServiceBasics(config: config, defaultPort: 7100)
+    landingHost = config.string("LANDING_HOST", default: service.server.host)
     landingPort = try config.int("LANDING_PORT", default: 7180, range: 0...65535)
-    database = try DatabaseURL(try config.required("DATABASE_URL"))
-    internalCredential = try config.required("INTERNAL_CREDENTIAL")
     billingAddress = config.string("BILLING_ADDRESS", default: "127.0.0.1:7102")
     marketplace = MarketplaceClient.Settings(
       apiBaseURL: config.string("MARKETPLACE_API_URL", default: "https://marketplaceapi.microsoft.com/api"),
@@ -29,6 +24,5 @@ struct GatewayConfiguration {
       clientSecret: try config.required("MARKETPLACE_CLIENT_SECRET"),
       timeout: try config.seconds("MARKETPLACE_TIMEOUT_SECONDS", default: .seconds(10), range: 1...120))
     activationPageURL = config.string("ACTIVATION_PAGE_URL", default: "http://localhost:3000/activate")
-    readyFile = config.optional("READY_FILE")
   }
 }

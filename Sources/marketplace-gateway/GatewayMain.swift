@@ -19,24 +19,24 @@ enum GatewayMain {
   }
 
   static func run(_ configuration: GatewayConfiguration, logger: Logger) async throws {
-    let postgres = PostgresClient(configuration: configuration.database.clientConfiguration, backgroundLogger: logger)
+    let postgres = PostgresClient(configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger)
     let billing = try GRPCClientService(address: configuration.billingAddress, variable: "BILLING_ADDRESS")
     let activations = Activations(
       store: GatewayStore(database: database, logger: logger),
       marketplace: MarketplaceClient(settings: configuration.marketplace, logger: logger),
-      billing: GRPCBillingDirectory(client: billing.client, internalCredential: configuration.internalCredential))
+      billing: GRPCBillingDirectory(client: billing.client, internalCredential: configuration.service.internalCredential))
     let started = StartupGate()
 
     let server = GRPCServerService(
-      settings: configuration.server,
+      settings: configuration.service.server,
       services: .init(
         open: [ActivationHandlers(activations: activations)], internal: [],
         names: ["guance.gateway.v1.ActivationService"]),
-      internalCredential: configuration.internalCredential,
-      health: HealthStatusBoard(), logger: logger, readyFile: configuration.readyFile, started: started,
+      internalCredential: configuration.service.internalCredential,
+      health: HealthStatusBoard(), logger: logger, readyFile: configuration.service.readyFile, started: started,
       prepare: { try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations()) })
-    let readyFile = configuration.readyFile
+    let readyFile = configuration.service.readyFile
     let landing = Application(
       router: LandingRoutes(
         activations: activations, activationPageURL: configuration.activationPageURL, started: started

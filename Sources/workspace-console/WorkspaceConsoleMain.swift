@@ -20,11 +20,10 @@ enum WorkspaceConsoleMain {
 
   static func run(_ configuration: ConsoleConfiguration, logger: Logger) async throws {
     let postgres = PostgresClient(
-      configuration: configuration.database.clientConfiguration, backgroundLogger: logger)
+      configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger)
     let store = PostgresConsoleStore(database: database, logger: logger)
-    let hasher = PasswordHasher(
-      workers: configuration.hashWorkers, maxQueued: configuration.hashQueue)
+    let hasher = configuration.hasher
     let console = GuanceConsole(
       store: store, hasher: hasher,
       sessions: PasswordSessions(
@@ -34,7 +33,7 @@ enum WorkspaceConsoleMain {
     let started = StartupGate()
 
     let server = GRPCServerService(
-      settings: configuration.server,
+      settings: configuration.service.server,
       services: .init(
         open: [WorkspaceConsoleHandlers(console: console)],
         internal: [WorkspaceDirectoryHandlers(console: console)],
@@ -42,10 +41,10 @@ enum WorkspaceConsoleMain {
           "guance.console.v1.WorkspaceConsoleService",
           "guance.console.v1.WorkspaceDirectoryService",
         ]),
-      internalCredential: configuration.internalCredential,
+      internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
       logger: logger,
-      readyFile: configuration.readyFile,
+      readyFile: configuration.service.readyFile,
       started: started,
       prepare: {
         try await Migrator(client: postgres, logger: logger)

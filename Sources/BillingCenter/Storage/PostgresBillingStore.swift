@@ -19,11 +19,8 @@ public struct PostgresBillingStore: BillingStore {
 
   /// The billing center's schema, with the mail outbox, sessions and codes beside it.
   public static func migrations() throws -> [Migration] {
-    guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-      throw MigrationError.badFileName("BillingCenter/Migrations (missing from the bundle)")
-    }
     return try MailOutbox.migrations() + AccountAccessSchema.migrations()
-      + Migration.load(component: "billing_center", from: directory)
+      + Migration.load(component: "billing_center", bundle: .module)
   }
 
   /// The purpose binding codes are issued for.

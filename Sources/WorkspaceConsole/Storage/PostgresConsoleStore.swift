@@ -19,11 +19,8 @@ public struct PostgresConsoleStore: ConsoleStore {
 
   /// The console's schema, with the mail outbox, sessions and codes in the same database.
   public static func migrations() throws -> [Migration] {
-    guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-      throw MigrationError.badFileName("WorkspaceConsole/Migrations (missing from the bundle)")
-    }
     return try MailOutbox.migrations() + AccountAccessSchema.migrations()
-      + Migration.load(component: "workspace_console", from: directory)
+      + Migration.load(component: "workspace_console", bundle: .module)
   }
 
   // MARK: Accounts
