@@ -189,7 +189,7 @@ let package = Package(
       dependencies: [
         "MarketplaceClient", "SuitePersistence", "SuiteRuntime", "SuiteErrors", "AccountKit",
         "GuanceContracts", .grpcCore, .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
-        .hummingbird, .httpTypes, .nioCore,
+        .hummingbird, .httpTypes, .nioCore, .crypto, .lifecycle,
       ],
       resources: [.copy("Migrations")],
       swiftSettings: strict

@@ -28,7 +28,7 @@ public enum MarketplaceError: Error, Equatable, CustomStringConvertible {
   }
 
   /// Worth another try with the same request.
-  var isTransient: Bool {
+  public var isTransient: Bool {
     switch self {
     case .unavailable, .transport: true
     default: false

@@ -112,7 +112,7 @@ public struct EmulatorStore: Sendable {
       try await connection.query(
         """
         INSERT INTO marketplace_tokens (token, subscription_id, expires_at)
-        VALUES (\(token), \(id), \(now.addingTimeInterval(tokenLifetime)))
+        VALUES (\(token), \(id), \(now.addingTimeInterval(request.tokenLifetimeSeconds ?? tokenLifetime)))
         """, logger: logger)
       return created
     }

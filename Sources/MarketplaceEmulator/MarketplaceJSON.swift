@@ -135,6 +135,8 @@ public enum MarketplaceJSON {
     public var purchaser: Identity?
     public var beneficiary: Identity?
     public var termUnit: String?
+    /// Emulator only: how long the landing token lives (tests of expired tokens).
+    public var tokenLifetimeSeconds: Double?
   }
 
   public struct EventRequest: Decodable, Sendable {

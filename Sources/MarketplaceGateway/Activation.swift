@@ -40,6 +40,96 @@ public struct BindableWorkspace: Sendable, Equatable {
   }
 }
 
+/// The workspace an activation settles through its subscription.
+public struct BoundWorkspace: Sendable, Equatable {
+  public var id: UUID
+  public var name: String
+  public var site: String
+
+  public init(id: UUID, name: String, site: String) {
+    self.id = id
+    self.name = name
+    self.site = site
+  }
+}
+
+/// Basic information of a new user (billing center account or Guance account).
+public struct NewAccount: Sendable, Equatable {
+  public var username: String
+  public var password: String
+  public var passwordConfirmation: String
+  public var email: String
+  public var phone: String
+
+  public init(username: String, password: String, passwordConfirmation: String, email: String, phone: String) {
+    self.username = username
+    self.password = password
+    self.passwordConfirmation = passwordConfirmation
+    self.email = email
+    self.phone = phone
+  }
+}
+
+/// Company information of a new billing center account.
+public struct CompanyInformation: Sendable, Equatable {
+  public var companyName: String
+  public var industry: String
+  public var region: String
+  public var contactName: String
+  public var description: String
+
+  public init(companyName: String, industry: String, region: String, contactName: String, description: String) {
+    self.companyName = companyName
+    self.industry = industry
+    self.region = region
+    self.contactName = contactName
+    self.description = description
+  }
+}
+
+/// A workspace to create: the site is chosen here and never changes afterwards.
+public struct NewWorkspace: Sendable, Equatable {
+  public var name: String
+  public var language: String
+  public var site: String
+
+  public init(name: String, language: String, site: String) {
+    self.name = name
+    self.language = language
+    self.site = site
+  }
+}
+
+/// Who owns a workspace being created.
+public enum WorkspaceOwner: Sendable, Equatable {
+  /// An existing Guance account, proven by the code mailed to its email.
+  case existing(email: String, challengeID: String, code: String)
+  /// A Guance account registered together with the workspace.
+  case new(NewAccount)
+}
+
+/// A code on its way to a Guance account's email, for creating a workspace.
+public struct WorkspaceEmailCode: Sendable, Equatable {
+  public var challengeID: String
+  public var expiresAt: Date
+  public var resendAfterSeconds: Int
+
+  public init(challengeID: String, expiresAt: Date, resendAfterSeconds: Int) {
+    self.challengeID = challengeID
+    self.expiresAt = expiresAt
+    self.resendAfterSeconds = resendAfterSeconds
+  }
+}
+
+/// How a workspace comes to be settled through a subscription.
+public enum WorkspaceOrigin: String, Sendable, Equatable {
+  /// Created during this activation: it gets its first binding.
+  case created
+  /// Already bound to the billing account: only its settlement changes. Never binds a
+  /// workspace the account does not already pay for.
+  case existing
+}
+
 /// Where the billing center keeps cloud-account links (billing-center, over gRPC). Its
 /// refusals (wrong code, locked code, throttled) reach the caller as the billing center said.
 public protocol BillingDirectory: Sendable {
@@ -54,12 +144,32 @@ public protocol BillingDirectory: Sendable {
   ) async throws -> LinkedBillingAccount
   /// The workspaces bound to a billing account.
   func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace]
+  /// Registers a billing center account.
+  func register(_ account: NewAccount, company: CompanyInformation) async throws -> LinkedBillingAccount
+  /// Links the purchaser's identity and the subscription to a billing account (idempotent).
+  func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws
+  /// Makes the subscription pay for the workspace ("cloud account" settlement); idempotent.
+  func settle(
+    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String
+  ) async throws -> BoundWorkspace
+}
+
+/// The console's account system and workspaces (workspace-console, over gRPC). Its refusals
+/// reach the caller as the console said.
+public protocol ConsoleDirectory: Sendable {
+  /// Mails a code to the Guance account with this email, for creating a workspace.
+  func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode
+  /// Creates the workspace (and, for a new owner, the Guance account).
+  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool) async throws
+    -> BoundWorkspace
 }
 
 /// One activation as the activation pages see it.
 public struct Activation: Sendable, Equatable {
   public enum State: Sendable, Equatable {
     case needsBillingAccount, needsWorkspace, activating, activated, closed
+    /// The marketplace refused the activation for good; an operator must look at it.
+    case needsAttention
   }
 
   public enum Branch: Sendable, Equatable {
@@ -79,6 +189,12 @@ public struct Activation: Sendable, Equatable {
   public var expiresAt: Date
   /// A binding code has been sent and awaits confirmation.
   public var bindingPending = false
+  /// The workspace bound for this subscription, once there is one.
+  public var workspace: BoundWorkspace?
+  /// While activating or needing attention: what went wrong last.
+  public var problem: String?
+  /// Once activated: where the user signs in.
+  public var consoleLoginURL: String?
 
   /// What the pages may offer in this state (the seed's flow, step by step).
   public var nextSteps: [Step] {
@@ -88,16 +204,18 @@ public struct Activation: Sendable, Equatable {
     case .needsWorkspace: [.createWorkspace, .bindWorkspace]
     case .activating: []
     case .activated: [.logIn]
-    case .closed: []
+    case .closed, .needsAttention: []
     }
   }
 
-  /// The state a subscription's marketplace status and link imply.
-  static func state(of subscription: MarketplaceSubscription, linked: Bool) -> State {
-    switch subscription.status {
-    case .subscribed, .suspended: .activated
-    case .unsubscribed: .closed
-    case .pendingFulfillmentStart, .notStarted, .other: linked ? .needsWorkspace : .needsBillingAccount
+  /// The state a subscription's marketplace status, link and activation saga imply.
+  static func state(of subscription: MarketplaceSubscription, linked: Bool, saga: SagaStep?) -> State {
+    switch (subscription.status, saga) {
+    case (.subscribed, _), (.suspended, _), (_, .activated): .activated
+    case (.unsubscribed, _): .closed
+    case (_, .failed): .needsAttention
+    case (_, .settling), (_, .activating): .activating
+    case (_, nil): linked ? .needsWorkspace : .needsBillingAccount
     }
   }
 }
@@ -111,4 +229,31 @@ public enum ActivationError: Error, Equatable {
   case notAllowed(step: String, state: Activation.State)
   case marketplaceUnavailable
   case billingCenterUnavailable
+  /// Another workspace is already being bound for this subscription.
+  case otherWorkspaceBeingBound
+}
+
+/// A service the activation depends on did not answer (down, overloaded, timed out): worth
+/// another try later, unlike its refusals, which reach the caller as they are.
+public struct DependencyUnavailable: Error, Equatable, CustomStringConvertible {
+  public var service: String
+  public var reason: String
+
+  public init(service: String, reason: String) {
+    self.service = service
+    self.reason = reason
+  }
+
+  public var description: String { "\(service) unavailable: \(reason)" }
+}
+
+/// Where an activation saga stands: each step is stored before the remote call it makes.
+public enum SagaStep: String, Sendable, Equatable {
+  /// Linking the subscription and settling the workspace through it (billing center).
+  case settling
+  /// Calling the marketplace's Activate.
+  case activating
+  case activated
+  /// The marketplace refused for good; an operator looks at it.
+  case failed
 }

@@ -3,21 +3,30 @@ import SuiteErrors
 public import Foundation
 public import MarketplaceClient
 
-/// The first steps of the activation flow: a landing token becomes an activation session,
-/// and a session describes where the activation stands. Free of gRPC and SQL.
+/// The activation flow, step by step: a landing token becomes an activation session; the
+/// session finds or gets a billing center account, then a workspace; binding the workspace
+/// starts the activation saga. Each step is allowed only in the states where the flow allows
+/// it. Free of gRPC and SQL.
 public struct Activations: Sendable {
   private let store: GatewayStore
   private let marketplace: MarketplaceClient
   private let billing: any BillingDirectory
+  private let console: any ConsoleDirectory
+  private let saga: ActivationSaga
   private let sessionLifetime: Duration
+  private let consoleLoginURL: String
 
   public init(
     store: GatewayStore, marketplace: MarketplaceClient, billing: any BillingDirectory,
+    console: any ConsoleDirectory, saga: ActivationSaga, consoleLoginURL: String,
     sessionLifetime: Duration = .seconds(2 * 3600)
   ) {
     self.store = store
     self.marketplace = marketplace
     self.billing = billing
+    self.console = console
+    self.saga = saga
+    self.consoleLoginURL = consoleLoginURL
     self.sessionLifetime = sessionLifetime
   }
 
@@ -40,14 +49,11 @@ public struct Activations: Sendable {
       // 403 (wrong app id), 5xx and timeouts alike: the buyer can only retry later.
       throw ActivationError.marketplaceUnavailable
     }
-    let linked = try await linkedAccount(of: resolved.subscription)
     let (sessionID, digest) = SessionToken.generate()
-    let expiresAt = try await store.recordResolution(
+    _ = try await store.recordResolution(
       resolved.subscription, sessionDigest: digest, sessionLifetime: sessionLifetime, correlationID: correlationID)
-    return Activation(
-      sessionID: sessionID, state: Activation.state(of: resolved.subscription, linked: linked != nil),
-      branch: linked == nil ? .notLinked : .alreadyLinked, subscription: resolved.subscription,
-      billingAccount: linked, expiresAt: expiresAt)
+    // Read back: an activation saga already under way for this subscription shows.
+    return try await activation(sessionID: sessionID)
   }
 
   /// The activation a session id names; `sessionNotFound` for unknown or expired ids.
@@ -87,8 +93,8 @@ public struct Activations: Sendable {
       challengeID: challengeID, code: code.trimmingCharacters(in: .whitespaces), username: username,
       tenantID: stored.subscription.purchaser.tenantID, objectID: stored.subscription.purchaser.objectID,
       subscriptionID: stored.subscription.id)
-    try await store.recordBindingConfirmed(
-      subscriptionID: stored.subscription.id, username: username, correlationID: correlationID)
+    try await store.audit(
+      subscriptionID: stored.subscription.id, "billing_account_bound", detail: username, correlationID: correlationID)
     return try await self.activation(sessionID: sessionID)
   }
 
@@ -101,6 +107,134 @@ public struct Activations: Sendable {
     return try await billing.workspaces(of: account.id)
   }
 
+  /// Register branch, in one step. The billing center account comes first: once it exists
+  /// and is linked, a failure creating the workspace leaves the activation at the workspace
+  /// step (with the console's reason), never with half an account.
+  public func registerAndActivate(
+    sessionID: String, account: NewAccount, company: CompanyInformation, workspace: NewWorkspace,
+    termsAccepted: Bool, correlationID: String = UUID().uuidString
+  ) async throws -> Activation {
+    let (activation, stored, _) = try await current(sessionID)
+    guard activation.state == .needsBillingAccount else {
+      throw ActivationError.notAllowed(step: "RegisterAndActivate", state: activation.state)
+    }
+    try Self.checkBeforeCreating(workspace, account: account, termsAccepted: termsAccepted, prefix: "basic.")
+    let subscription = stored.subscription
+    let billingAccount = try await billing.register(account, company: company)
+    try await billing.link(
+      billingAccountID: billingAccount.id, tenantID: subscription.purchaser.tenantID,
+      objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
+    try await store.audit(
+      subscriptionID: subscription.id, "billing_account_registered", detail: billingAccount.username,
+      correlationID: correlationID)
+    let created = try await console.createWorkspace(workspace, owner: .new(account), termsAccepted: termsAccepted)
+    try await store.audit(
+      subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
+      correlationID: correlationID)
+    return try await startSaga(
+      sessionID: sessionID, subscription: subscription, billingAccountID: billingAccount.id,
+      workspaceID: created.id, origin: .created, correlationID: correlationID)
+  }
+
+  /// Workspace step, existing Guance account: a code to its email for `createWorkspace`.
+  public func sendWorkspaceEmailCode(sessionID: String, email: String) async throws -> WorkspaceEmailCode {
+    let (activation, _, _) = try await current(sessionID)
+    guard activation.state == .needsWorkspace else {
+      throw ActivationError.notAllowed(step: "SendWorkspaceEmailCode", state: activation.state)
+    }
+    return try await console.sendWorkspaceEmailCode(email: email)
+  }
+
+  /// Workspace step, no workspace yet: creates one on the chosen site, binds it, activates.
+  public func createWorkspace(
+    sessionID: String, workspace: NewWorkspace, owner: WorkspaceOwner?, termsAccepted: Bool,
+    correlationID: String = UUID().uuidString
+  ) async throws -> Activation {
+    let (activation, stored, _) = try await current(sessionID)
+    guard activation.state == .needsWorkspace, let account = activation.billingAccount else {
+      throw ActivationError.notAllowed(step: "CreateWorkspace", state: activation.state)
+    }
+    guard let owner else {
+      throw ServiceError.invalid(field: "owner", "choose existing_account or new_account")
+    }
+    if case .new(let newAccount) = owner {
+      try Self.checkBeforeCreating(workspace, account: newAccount, termsAccepted: termsAccepted, prefix: "new_account.")
+    } else {
+      try Self.checkBeforeCreating(workspace, account: nil, termsAccepted: termsAccepted, prefix: "")
+    }
+    let created = try await console.createWorkspace(workspace, owner: owner, termsAccepted: termsAccepted)
+    try await store.audit(
+      subscriptionID: stored.subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
+      correlationID: correlationID)
+    return try await startSaga(
+      sessionID: sessionID, subscription: stored.subscription, billingAccountID: account.id, workspaceID: created.id,
+      origin: .created, correlationID: correlationID)
+  }
+
+  /// Workspace step, has workspaces: binds one the billing account already pays for. Sent
+  /// again for the same workspace (a double click, a second tab) it shows the activation
+  /// under way instead of starting anything twice.
+  public func bindWorkspace(sessionID: String, workspaceID raw: String, correlationID: String = UUID().uuidString)
+    async throws -> Activation
+  {
+    let (activation, stored, _) = try await current(sessionID)
+    guard let workspaceID = UUID(uuidString: raw.trimmingCharacters(in: .whitespaces)) else {
+      throw ServiceError.invalid(field: "workspace_id", "must be a workspace id from ListBindableWorkspaces")
+    }
+    if let saga = stored.saga, saga.workspaceID == workspaceID, saga.origin == .existing {
+      return try await resumeIfIdle(activation, saga: saga, subscription: stored.subscription, correlationID: correlationID)
+    }
+    guard activation.state == .needsWorkspace, let account = activation.billingAccount else {
+      throw ActivationError.notAllowed(step: "BindWorkspace", state: activation.state)
+    }
+    return try await startSaga(
+      sessionID: sessionID, subscription: stored.subscription, billingAccountID: account.id, workspaceID: workspaceID,
+      origin: .existing, correlationID: correlationID)
+  }
+
+  /// Begins (or joins) the subscription's saga and, when this call holds it, runs it now.
+  private func startSaga(
+    sessionID: String, subscription: MarketplaceSubscription, billingAccountID: UUID, workspaceID: UUID,
+    origin: WorkspaceOrigin, correlationID: String
+  ) async throws -> Activation {
+    let (record, claimed) = try await store.beginSaga(
+      subscriptionID: subscription.id, billingAccountID: billingAccountID, workspaceID: workspaceID, origin: origin,
+      lease: saga.settings.lease, correlationID: correlationID)
+    guard record.workspaceID == workspaceID else { throw ActivationError.otherWorkspaceBeingBound }
+    if claimed { try await saga.run(record, subscription: subscription, correlationID: correlationID) }
+    return try await activation(sessionID: sessionID)
+  }
+
+  /// A repeated bind of the saga's own workspace: if nobody is running the saga (a retry is
+  /// waiting), run it now; otherwise just show it.
+  private func resumeIfIdle(
+    _ activation: Activation, saga record: SagaRecord, subscription: MarketplaceSubscription, correlationID: String
+  ) async throws -> Activation {
+    guard activation.state == .activating else { return activation }
+    return try await startSaga(
+      sessionID: activation.sessionID, subscription: subscription, billingAccountID: record.billingAccountID,
+      workspaceID: record.workspaceID, origin: record.origin, correlationID: correlationID)
+  }
+
+  /// What the gateway can check itself before anything is created, so that a typo does not
+  /// leave a billing account without its workspace. The services check the rest.
+  private static func checkBeforeCreating(
+    _ workspace: NewWorkspace, account: NewAccount?, termsAccepted: Bool, prefix: String
+  ) throws {
+    var validation = Validation()
+    validation.require(termsAccepted, "terms_accepted", "the terms must be accepted")
+    validation.require(
+      !workspace.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "workspace.name", "is required")
+    validation.require(!workspace.language.isEmpty, "workspace.language", "is required")
+    validation.require(!workspace.site.isEmpty, "workspace.site", "is required: choose the site before creating")
+    if let account {
+      validation.require(
+        account.password == account.passwordConfirmation, "\(prefix)password_confirmation",
+        "must repeat the password")
+    }
+    try validation.finish()
+  }
+
   /// The session's activation as it stands, with what is stored about it.
   private func current(_ sessionID: String) async throws -> (
     activation: Activation, stored: GatewayStore.StoredSession, digest: [UInt8]
@@ -110,11 +244,14 @@ public struct Activations: Sendable {
       throw ActivationError.sessionNotFound
     }
     let linked = try await linkedAccount(of: stored.subscription)
+    let state = Activation.state(of: stored.subscription, linked: linked != nil, saga: stored.saga?.step)
     var activation = Activation(
-      sessionID: sessionID, state: Activation.state(of: stored.subscription, linked: linked != nil),
-      branch: linked == nil ? .notLinked : .alreadyLinked, subscription: stored.subscription,
-      billingAccount: linked, expiresAt: stored.expiresAt)
+      sessionID: sessionID, state: state, branch: linked == nil ? .notLinked : .alreadyLinked,
+      subscription: stored.subscription, billingAccount: linked, expiresAt: stored.expiresAt)
     activation.bindingPending = stored.bindingChallengeID != nil
+    activation.workspace = stored.saga?.workspace
+    if state == .activating || state == .needsAttention { activation.problem = stored.saga?.problem }
+    if state == .activated { activation.consoleLoginURL = consoleLoginURL }
     return (activation, stored, digest)
   }
 

@@ -6,8 +6,8 @@ public import SuitePersistence
 
 /// The gateway's subscriptions, activation sessions and audit trail in PostgreSQL.
 public struct GatewayStore: Sendable {
-  private let database: Database
-  private let logger: Logger
+  let database: Database
+  let logger: Logger
 
   public init(database: Database, logger: Logger) {
     self.database = database
@@ -57,33 +57,33 @@ public struct GatewayStore: Sendable {
     }
   }
 
-  /// A live session: its subscription as last recorded, expiry and pending binding code.
+  /// A live session: its subscription as last recorded, expiry, pending binding code and the
+  /// subscription's activation saga, if one has begun.
   public struct StoredSession: Sendable {
     public var subscription: MarketplaceSubscription
     public var expiresAt: Date
     public var bindingUsername: String?
     public var bindingChallengeID: String?
+    public var saga: SagaRecord?
   }
 
   public func session(digest: [UInt8]) async throws -> StoredSession? {
     let rows = try await database.query(
       """
-      SELECT s.id, s.name, s.offer_id, s.plan_id, s.quantity, s.marketplace_status, s.purchaser_email,
-        s.purchaser_tenant_id, s.purchaser_object_id, s.term_unit, a.expires_at, a.binding_username,
-        a.binding_challenge_id
+      SELECT \(unescaped: Self.subscriptionColumns), a.expires_at, a.binding_username, a.binding_challenge_id,
+        \(unescaped: Self.sagaColumns)
       FROM activation_sessions a JOIN marketplace_subscriptions s ON s.id = a.subscription_id
+        LEFT JOIN activation_sagas g ON g.subscription_id = s.id
       WHERE a.id_digest = \(Data(digest)) AND a.expires_at > now()
       """)
-    for try await row in rows.decode(
-      (String, String, String, String, Int?, String, String, String, String, String, Date, String?, String?).self)
-    {
-      let purchaser = MarketplaceIdentity(email: row.6, objectID: row.8, tenantID: row.7)
+    for try await row in rows {
+      let columns = row.makeRandomAccess()
+      let subscription = try Self.subscription(columns)
       return StoredSession(
-        subscription: MarketplaceSubscription(
-          id: row.0, name: row.1, offerID: row.2, planID: row.3, quantity: row.4,
-          status: MarketplaceSubscriptionStatus(row.5), purchaser: purchaser, beneficiary: purchaser,
-          termUnit: row.9, termStart: nil, termEnd: nil, autoRenew: true, isTest: false),
-        expiresAt: row.10, bindingUsername: row.11, bindingChallengeID: row.12)
+        subscription: subscription, expiresAt: try columns["expires_at"].decode(Date.self),
+        bindingUsername: try columns["binding_username"].decode(String?.self),
+        bindingChallengeID: try columns["binding_challenge_id"].decode(String?.self),
+        saga: try Self.saga(subscriptionID: subscription.id, columns))
     }
     return nil
   }
@@ -103,12 +103,15 @@ public struct GatewayStore: Sendable {
     }
   }
 
-  /// Records that the purchaser's cloud account is now linked to a billing center account.
-  public func recordBindingConfirmed(subscriptionID: String, username: String, correlationID: String) async throws {
-    let logger = self.logger
-    try await database.transaction { connection in
-      try await Self.audit(subscriptionID, "billing_account_bound", username, correlationID, connection, logger)
-    }
+  /// Appends one event to a subscription's audit trail.
+  public func audit(subscriptionID: String, _ event: String, detail: String = "", correlationID: String)
+    async throws
+  {
+    try await database.query(
+      """
+      INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
+      VALUES (\(subscriptionID), \(event), \(detail), \(correlationID))
+      """)
   }
 
   /// The audit trail of a subscription, oldest first (event names).
@@ -120,7 +123,7 @@ public struct GatewayStore: Sendable {
     return events
   }
 
-  private static func audit(
+  static func audit(
     _ subscriptionID: String, _ event: String, _ detail: String, _ correlationID: String,
     _ connection: PostgresConnection, _ logger: Logger
   ) async throws {
@@ -129,6 +132,25 @@ public struct GatewayStore: Sendable {
       INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
       VALUES (\(subscriptionID), \(event), \(detail), \(correlationID))
       """, logger: logger)
+  }
+
+  static let subscriptionColumns = """
+    s.id, s.name, s.offer_id, s.plan_id, s.quantity, s.marketplace_status, s.purchaser_email,
+    s.purchaser_tenant_id, s.purchaser_object_id, s.term_unit
+    """
+
+  /// A subscription from a row holding `subscriptionColumns`.
+  static func subscription(_ row: PostgresRandomAccessRow) throws -> MarketplaceSubscription {
+    func text(_ column: String) throws -> String { try row[column].decode(String.self) }
+    let purchaser = MarketplaceIdentity(
+      email: try text("purchaser_email"), objectID: try text("purchaser_object_id"),
+      tenantID: try text("purchaser_tenant_id"))
+    return MarketplaceSubscription(
+      id: try text("id"), name: try text("name"), offerID: try text("offer_id"), planID: try text("plan_id"),
+      quantity: try row["quantity"].decode(Int?.self),
+      status: MarketplaceSubscriptionStatus(try text("marketplace_status")), purchaser: purchaser,
+      beneficiary: purchaser, termUnit: try text("term_unit"), termStart: nil, termEnd: nil, autoRenew: true,
+      isTest: false)
   }
 
   static func status(_ status: MarketplaceSubscriptionStatus) -> String {

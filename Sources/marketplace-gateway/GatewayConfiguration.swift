@@ -1,4 +1,5 @@
 import MarketplaceClient
+import MarketplaceGateway
 import SuitePersistence
 import SuiteRuntime
 
@@ -8,14 +9,19 @@ struct GatewayConfiguration {
   var landingHost: String
   var landingPort: Int
   var billingAddress: String
+  var consoleAddress: String
   var marketplace: MarketplaceClient.Settings
   var activationPageURL: String
+  var consoleLoginURL: String
+  var saga: ActivationSaga.Settings
+  var reconcileInterval: Duration
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7100)
     landingHost = config.string("LANDING_HOST", default: service.server.host)
     landingPort = try config.int("LANDING_PORT", default: 7180, range: 0...65535)
     billingAddress = config.string("BILLING_ADDRESS", default: "127.0.0.1:7102")
+    consoleAddress = config.string("CONSOLE_ADDRESS", default: "127.0.0.1:7101")
     marketplace = MarketplaceClient.Settings(
       apiBaseURL: config.string("MARKETPLACE_API_URL", default: "https://marketplaceapi.microsoft.com/api"),
       loginBaseURL: config.string("MARKETPLACE_LOGIN_URL", default: "https://login.microsoftonline.com"),
@@ -24,5 +30,11 @@ struct GatewayConfiguration {
       clientSecret: try config.required("MARKETPLACE_CLIENT_SECRET"),
       timeout: try config.seconds("MARKETPLACE_TIMEOUT_SECONDS", default: .seconds(10), range: 1...120))
     activationPageURL = config.string("ACTIVATION_PAGE_URL", default: "http://localhost:3000/activate")
+    consoleLoginURL = config.string("CONSOLE_LOGIN_URL", default: "http://localhost:3000/login")
+    saga = ActivationSaga.Settings(
+      lease: try config.seconds("ACTIVATION_LEASE_SECONDS", default: .seconds(30), range: 1...3600),
+      retryDelay: try config.seconds("ACTIVATION_RETRY_SECONDS", default: .seconds(5), range: 1...3600),
+      maxRetryDelay: try config.seconds("ACTIVATION_MAX_RETRY_SECONDS", default: .seconds(300), range: 1...86400))
+    reconcileInterval = try config.seconds("ACTIVATION_RECONCILE_SECONDS", default: .seconds(5), range: 1...3600)
   }
 }

@@ -22,10 +22,17 @@ enum GatewayMain {
     let postgres = PostgresClient(configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger)
     let billing = try GRPCClientService(address: configuration.billingAddress, variable: "BILLING_ADDRESS")
+    let console = try GRPCClientService(address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS")
+    let store = GatewayStore(database: database, logger: logger)
+    let marketplace = MarketplaceClient(settings: configuration.marketplace, logger: logger)
+    let billingDirectory = GRPCBillingDirectory(
+      client: billing.client, internalCredential: configuration.service.internalCredential)
+    let saga = ActivationSaga(
+      store: store, marketplace: marketplace, billing: billingDirectory, settings: configuration.saga, logger: logger)
     let activations = Activations(
-      store: GatewayStore(database: database, logger: logger),
-      marketplace: MarketplaceClient(settings: configuration.marketplace, logger: logger),
-      billing: GRPCBillingDirectory(client: billing.client, internalCredential: configuration.service.internalCredential))
+      store: store, marketplace: marketplace, billing: billingDirectory,
+      console: GRPCConsoleDirectory(client: console.client), saga: saga,
+      consoleLoginURL: configuration.consoleLoginURL)
     let started = StartupGate()
 
     let server = GRPCServerService(
@@ -55,7 +62,11 @@ enum GatewayMain {
         services: [
           .init(service: postgres),
           .init(service: billing),
+          .init(service: console),
           .init(service: landing),
+          .init(
+            service: ActivationReconciler(
+              saga: saga, logger: logger, startAfter: started, interval: configuration.reconcileInterval)),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],

@@ -47,6 +47,37 @@ final class FakeBillingDirectory: BillingDirectory {
     link(tenantID: tenantID, objectID: objectID, to: account)
     return account
   }
+
+  func register(_ account: NewAccount, company: CompanyInformation) async throws -> LinkedBillingAccount {
+    LinkedBillingAccount(id: UUID(), username: account.username)
+  }
+
+  func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws {
+    link(tenantID: tenantID, objectID: objectID, to: LinkedBillingAccount(id: billingAccountID, username: "registered"))
+  }
+
+  /// Settles anything, unless told the billing center is down.
+  let down = Mutex(false)
+
+  func settle(workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String)
+    async throws -> BoundWorkspace
+  {
+    if down.withLock({ $0 }) { throw DependencyUnavailable(service: "billing center", reason: "test") }
+    return BoundWorkspace(id: workspaceID, name: "Ops", site: "us1")
+  }
+}
+
+/// A console that creates every workspace it is asked for.
+struct FakeConsoleDirectory: ConsoleDirectory {
+  func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
+    WorkspaceEmailCode(challengeID: "c-1", expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
+  }
+
+  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool) async throws
+    -> BoundWorkspace
+  {
+    BoundWorkspace(id: UUID(), name: workspace.name, site: workspace.site)
+  }
 }
 
 @Suite("Resolving activations")
@@ -66,8 +97,13 @@ struct ActivationTests {
         let logger = Logger(label: "gateway-test")
         let store = GatewayStore(database: database, logger: logger)
         let billing = FakeBillingDirectory()
+        let marketplace = MarketplaceClientTests.client(emulator, timeout: .seconds(2))
+        let saga = ActivationSaga(
+          store: store, marketplace: marketplace, billing: billing, settings: .init(retryDelay: .seconds(1)),
+          logger: logger)
         let activations = Activations(
-          store: store, marketplace: MarketplaceClientTests.client(emulator, timeout: .seconds(2)), billing: billing)
+          store: store, marketplace: marketplace, billing: billing, console: FakeConsoleDirectory(), saga: saga,
+          consoleLoginURL: "http://console.test/login")
         try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
           try await body(Fixture(client: Client(wrapping: client), emulator: emulator, billing: billing, store: store))
         }

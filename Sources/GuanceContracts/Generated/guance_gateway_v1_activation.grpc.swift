@@ -85,13 +85,69 @@ package enum Guance_Gateway_V1_ActivationService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RegisterAndActivate" metadata.
+        package enum RegisterAndActivate: Sendable {
+            /// Request type for "RegisterAndActivate".
+            package typealias Input = Guance_Gateway_V1_RegisterAndActivateRequest
+            /// Response type for "RegisterAndActivate".
+            package typealias Output = Guance_Gateway_V1_RegisterAndActivateResponse
+            /// Descriptor for "RegisterAndActivate".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.gateway.v1.ActivationService"),
+                method: "RegisterAndActivate",
+                type: .unary
+            )
+        }
+        /// Namespace for "SendWorkspaceEmailCode" metadata.
+        package enum SendWorkspaceEmailCode: Sendable {
+            /// Request type for "SendWorkspaceEmailCode".
+            package typealias Input = Guance_Gateway_V1_SendWorkspaceEmailCodeRequest
+            /// Response type for "SendWorkspaceEmailCode".
+            package typealias Output = Guance_Gateway_V1_SendWorkspaceEmailCodeResponse
+            /// Descriptor for "SendWorkspaceEmailCode".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.gateway.v1.ActivationService"),
+                method: "SendWorkspaceEmailCode",
+                type: .unary
+            )
+        }
+        /// Namespace for "CreateWorkspace" metadata.
+        package enum CreateWorkspace: Sendable {
+            /// Request type for "CreateWorkspace".
+            package typealias Input = Guance_Gateway_V1_CreateWorkspaceRequest
+            /// Response type for "CreateWorkspace".
+            package typealias Output = Guance_Gateway_V1_CreateWorkspaceResponse
+            /// Descriptor for "CreateWorkspace".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.gateway.v1.ActivationService"),
+                method: "CreateWorkspace",
+                type: .unary
+            )
+        }
+        /// Namespace for "BindWorkspace" metadata.
+        package enum BindWorkspace: Sendable {
+            /// Request type for "BindWorkspace".
+            package typealias Input = Guance_Gateway_V1_BindWorkspaceRequest
+            /// Response type for "BindWorkspace".
+            package typealias Output = Guance_Gateway_V1_BindWorkspaceResponse
+            /// Descriptor for "BindWorkspace".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.gateway.v1.ActivationService"),
+                method: "BindWorkspace",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "guance.gateway.v1.ActivationService" service.
         package static let descriptors: [GRPCCore.MethodDescriptor] = [
             ResolveActivation.descriptor,
             GetActivation.descriptor,
             StartBillingAccountBinding.descriptor,
             ConfirmBillingAccountBinding.descriptor,
-            ListBindableWorkspaces.descriptor
+            ListBindableWorkspaces.descriptor,
+            RegisterAndActivate.descriptor,
+            SendWorkspaceEmailCode.descriptor,
+            CreateWorkspace.descriptor,
+            BindWorkspace.descriptor
         ]
     }
 }
@@ -217,6 +273,83 @@ extension Guance_Gateway_V1_ActivationService {
             request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>
+
+        /// Handle the "RegisterAndActivate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Register branch, in one step: creates the billing center account (basic and company
+        /// > information), links the purchaser's cloud account to it, creates the Guance account and
+        /// > the workspace with the same username and password, binds the workspace and activates.
+        /// > Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Gateway_V1_RegisterAndActivateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Gateway_V1_RegisterAndActivateResponse` messages.
+        func registerAndActivate(
+            request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_RegisterAndActivateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_RegisterAndActivateResponse>
+
+        /// Handle the "SendWorkspaceEmailCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, existing Guance account: mails a code to the account's email for
+        /// > CreateWorkspace. Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Gateway_V1_SendWorkspaceEmailCodeResponse` messages.
+        func sendWorkspaceEmailCode(
+            request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>
+
+        /// Handle the "CreateWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, no workspace yet: creates one on the chosen site (for an existing Guance
+        /// > account with its emailed code, or for a new Guance account), binds it and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Gateway_V1_CreateWorkspaceRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Gateway_V1_CreateWorkspaceResponse` messages.
+        func createWorkspace(
+            request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_CreateWorkspaceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_CreateWorkspaceResponse>
+
+        /// Handle the "BindWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, has workspaces: binds one of ListBindableWorkspaces and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Gateway_V1_BindWorkspaceRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Gateway_V1_BindWorkspaceResponse` messages.
+        func bindWorkspace(
+            request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_BindWorkspaceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_BindWorkspaceResponse>
     }
 
     /// Service protocol for the "guance.gateway.v1.ActivationService" service.
@@ -326,6 +459,83 @@ extension Guance_Gateway_V1_ActivationService {
             request: GRPCCore.ServerRequest<Guance_Gateway_V1_ListBindableWorkspacesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>
+
+        /// Handle the "RegisterAndActivate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Register branch, in one step: creates the billing center account (basic and company
+        /// > information), links the purchaser's cloud account to it, creates the Guance account and
+        /// > the workspace with the same username and password, binds the workspace and activates.
+        /// > Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_RegisterAndActivateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Gateway_V1_RegisterAndActivateResponse` message.
+        func registerAndActivate(
+            request: GRPCCore.ServerRequest<Guance_Gateway_V1_RegisterAndActivateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_RegisterAndActivateResponse>
+
+        /// Handle the "SendWorkspaceEmailCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, existing Guance account: mails a code to the account's email for
+        /// > CreateWorkspace. Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Gateway_V1_SendWorkspaceEmailCodeResponse` message.
+        func sendWorkspaceEmailCode(
+            request: GRPCCore.ServerRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>
+
+        /// Handle the "CreateWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, no workspace yet: creates one on the chosen site (for an existing Guance
+        /// > account with its emailed code, or for a new Guance account), binds it and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_CreateWorkspaceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Gateway_V1_CreateWorkspaceResponse` message.
+        func createWorkspace(
+            request: GRPCCore.ServerRequest<Guance_Gateway_V1_CreateWorkspaceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_CreateWorkspaceResponse>
+
+        /// Handle the "BindWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, has workspaces: binds one of ListBindableWorkspaces and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_BindWorkspaceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Gateway_V1_BindWorkspaceResponse` message.
+        func bindWorkspace(
+            request: GRPCCore.ServerRequest<Guance_Gateway_V1_BindWorkspaceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_BindWorkspaceResponse>
     }
 
     /// Simple service protocol for the "guance.gateway.v1.ActivationService" service.
@@ -433,6 +643,83 @@ extension Guance_Gateway_V1_ActivationService {
             request: Guance_Gateway_V1_ListBindableWorkspacesRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Guance_Gateway_V1_ListBindableWorkspacesResponse
+
+        /// Handle the "RegisterAndActivate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Register branch, in one step: creates the billing center account (basic and company
+        /// > information), links the purchaser's cloud account to it, creates the Guance account and
+        /// > the workspace with the same username and password, binds the workspace and activates.
+        /// > Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Gateway_V1_RegisterAndActivateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Gateway_V1_RegisterAndActivateResponse` to respond with.
+        func registerAndActivate(
+            request: Guance_Gateway_V1_RegisterAndActivateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Gateway_V1_RegisterAndActivateResponse
+
+        /// Handle the "SendWorkspaceEmailCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, existing Guance account: mails a code to the account's email for
+        /// > CreateWorkspace. Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Gateway_V1_SendWorkspaceEmailCodeResponse` to respond with.
+        func sendWorkspaceEmailCode(
+            request: Guance_Gateway_V1_SendWorkspaceEmailCodeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Gateway_V1_SendWorkspaceEmailCodeResponse
+
+        /// Handle the "CreateWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, no workspace yet: creates one on the chosen site (for an existing Guance
+        /// > account with its emailed code, or for a new Guance account), binds it and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Gateway_V1_CreateWorkspaceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Gateway_V1_CreateWorkspaceResponse` to respond with.
+        func createWorkspace(
+            request: Guance_Gateway_V1_CreateWorkspaceRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Gateway_V1_CreateWorkspaceResponse
+
+        /// Handle the "BindWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, has workspaces: binds one of ListBindableWorkspaces and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Gateway_V1_BindWorkspaceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Gateway_V1_BindWorkspaceResponse` to respond with.
+        func bindWorkspace(
+            request: Guance_Gateway_V1_BindWorkspaceRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Gateway_V1_BindWorkspaceResponse
     }
 }
 
@@ -495,6 +782,50 @@ extension Guance_Gateway_V1_ActivationService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Guance_Gateway_V1_ActivationService.Method.RegisterAndActivate.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_RegisterAndActivateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_RegisterAndActivateResponse>(),
+            handler: { request, context in
+                try await self.registerAndActivate(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Guance_Gateway_V1_ActivationService.Method.SendWorkspaceEmailCode.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>(),
+            handler: { request, context in
+                try await self.sendWorkspaceEmailCode(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Guance_Gateway_V1_ActivationService.Method.CreateWorkspace.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_CreateWorkspaceRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_CreateWorkspaceResponse>(),
+            handler: { request, context in
+                try await self.createWorkspace(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Guance_Gateway_V1_ActivationService.Method.BindWorkspace.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_BindWorkspaceRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_BindWorkspaceResponse>(),
+            handler: { request, context in
+                try await self.bindWorkspace(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -550,6 +881,50 @@ extension Guance_Gateway_V1_ActivationService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse> {
         let response = try await self.listBindableWorkspaces(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func registerAndActivate(
+        request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_RegisterAndActivateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_RegisterAndActivateResponse> {
+        let response = try await self.registerAndActivate(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func sendWorkspaceEmailCode(
+        request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse> {
+        let response = try await self.sendWorkspaceEmailCode(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func createWorkspace(
+        request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_CreateWorkspaceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_CreateWorkspaceResponse> {
+        let response = try await self.createWorkspace(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func bindWorkspace(
+        request: GRPCCore.StreamingServerRequest<Guance_Gateway_V1_BindWorkspaceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Gateway_V1_BindWorkspaceResponse> {
+        let response = try await self.bindWorkspace(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -618,6 +993,58 @@ extension Guance_Gateway_V1_ActivationService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse> {
         return GRPCCore.ServerResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>(
             message: try await self.listBindableWorkspaces(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func registerAndActivate(
+        request: GRPCCore.ServerRequest<Guance_Gateway_V1_RegisterAndActivateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_RegisterAndActivateResponse> {
+        return GRPCCore.ServerResponse<Guance_Gateway_V1_RegisterAndActivateResponse>(
+            message: try await self.registerAndActivate(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func sendWorkspaceEmailCode(
+        request: GRPCCore.ServerRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse> {
+        return GRPCCore.ServerResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>(
+            message: try await self.sendWorkspaceEmailCode(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func createWorkspace(
+        request: GRPCCore.ServerRequest<Guance_Gateway_V1_CreateWorkspaceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_CreateWorkspaceResponse> {
+        return GRPCCore.ServerResponse<Guance_Gateway_V1_CreateWorkspaceResponse>(
+            message: try await self.createWorkspace(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func bindWorkspace(
+        request: GRPCCore.ServerRequest<Guance_Gateway_V1_BindWorkspaceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Gateway_V1_BindWorkspaceResponse> {
+        return GRPCCore.ServerResponse<Guance_Gateway_V1_BindWorkspaceResponse>(
+            message: try await self.bindWorkspace(
                 request: request.message,
                 context: context
             ),
@@ -758,6 +1185,103 @@ extension Guance_Gateway_V1_ActivationService {
             deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_ListBindableWorkspacesResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_ListBindableWorkspacesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RegisterAndActivate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Register branch, in one step: creates the billing center account (basic and company
+        /// > information), links the purchaser's cloud account to it, creates the Guance account and
+        /// > the workspace with the same username and password, binds the workspace and activates.
+        /// > Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_RegisterAndActivateRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_RegisterAndActivateRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_RegisterAndActivateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func registerAndActivate<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_RegisterAndActivateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_RegisterAndActivateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_RegisterAndActivateResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_RegisterAndActivateResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SendWorkspaceEmailCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, existing Guance account: mails a code to the account's email for
+        /// > CreateWorkspace. Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_SendWorkspaceEmailCodeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func sendWorkspaceEmailCode<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, no workspace yet: creates one on the chosen site (for an existing Guance
+        /// > account with its emailed code, or for a new Guance account), binds it and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_CreateWorkspaceRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_CreateWorkspaceRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_CreateWorkspaceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createWorkspace<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_CreateWorkspaceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_CreateWorkspaceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_CreateWorkspaceResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_CreateWorkspaceResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BindWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, has workspaces: binds one of ListBindableWorkspaces and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_BindWorkspaceRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_BindWorkspaceRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_BindWorkspaceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func bindWorkspace<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_BindWorkspaceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_BindWorkspaceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_BindWorkspaceResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_BindWorkspaceResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -956,6 +1480,147 @@ extension Guance_Gateway_V1_ActivationService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "RegisterAndActivate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Register branch, in one step: creates the billing center account (basic and company
+        /// > information), links the purchaser's cloud account to it, creates the Guance account and
+        /// > the workspace with the same username and password, binds the workspace and activates.
+        /// > Allowed while the activation needs a billing account.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_RegisterAndActivateRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_RegisterAndActivateRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_RegisterAndActivateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func registerAndActivate<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_RegisterAndActivateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_RegisterAndActivateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_RegisterAndActivateResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_RegisterAndActivateResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Gateway_V1_ActivationService.Method.RegisterAndActivate.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SendWorkspaceEmailCode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, existing Guance account: mails a code to the account's email for
+        /// > CreateWorkspace. Allowed once the purchaser's cloud account is linked.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_SendWorkspaceEmailCodeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func sendWorkspaceEmailCode<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Gateway_V1_ActivationService.Method.SendWorkspaceEmailCode.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CreateWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, no workspace yet: creates one on the chosen site (for an existing Guance
+        /// > account with its emailed code, or for a new Guance account), binds it and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_CreateWorkspaceRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_CreateWorkspaceRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_CreateWorkspaceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func createWorkspace<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_CreateWorkspaceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_CreateWorkspaceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_CreateWorkspaceResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_CreateWorkspaceResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Gateway_V1_ActivationService.Method.CreateWorkspace.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BindWorkspace" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Workspace step, has workspaces: binds one of ListBindableWorkspaces and activates.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Gateway_V1_BindWorkspaceRequest` message.
+        ///   - serializer: A serializer for `Guance_Gateway_V1_BindWorkspaceRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Gateway_V1_BindWorkspaceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func bindWorkspace<Result>(
+            request: GRPCCore.ClientRequest<Guance_Gateway_V1_BindWorkspaceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Gateway_V1_BindWorkspaceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Gateway_V1_BindWorkspaceResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_BindWorkspaceResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Gateway_V1_ActivationService.Method.BindWorkspace.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1106,6 +1771,127 @@ extension Guance_Gateway_V1_ActivationService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_ListBindableWorkspacesRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_ListBindableWorkspacesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RegisterAndActivate" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Register branch, in one step: creates the billing center account (basic and company
+    /// > information), links the purchaser's cloud account to it, creates the Guance account and
+    /// > the workspace with the same username and password, binds the workspace and activates.
+    /// > Allowed while the activation needs a billing account.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Gateway_V1_RegisterAndActivateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func registerAndActivate<Result>(
+        request: GRPCCore.ClientRequest<Guance_Gateway_V1_RegisterAndActivateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_RegisterAndActivateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.registerAndActivate(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_RegisterAndActivateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_RegisterAndActivateResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SendWorkspaceEmailCode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step, existing Guance account: mails a code to the account's email for
+    /// > CreateWorkspace. Allowed once the purchaser's cloud account is linked.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Gateway_V1_SendWorkspaceEmailCodeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func sendWorkspaceEmailCode<Result>(
+        request: GRPCCore.ClientRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.sendWorkspaceEmailCode(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateWorkspace" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step, no workspace yet: creates one on the chosen site (for an existing Guance
+    /// > account with its emailed code, or for a new Guance account), binds it and activates.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Gateway_V1_CreateWorkspaceRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func createWorkspace<Result>(
+        request: GRPCCore.ClientRequest<Guance_Gateway_V1_CreateWorkspaceRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_CreateWorkspaceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createWorkspace(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_CreateWorkspaceRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_CreateWorkspaceResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BindWorkspace" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step, has workspaces: binds one of ListBindableWorkspaces and activates.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Gateway_V1_BindWorkspaceRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func bindWorkspace<Result>(
+        request: GRPCCore.ClientRequest<Guance_Gateway_V1_BindWorkspaceRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_BindWorkspaceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.bindWorkspace(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Gateway_V1_BindWorkspaceRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Gateway_V1_BindWorkspaceResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1278,6 +2064,143 @@ extension Guance_Gateway_V1_ActivationService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listBindableWorkspaces(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RegisterAndActivate" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Register branch, in one step: creates the billing center account (basic and company
+    /// > information), links the purchaser's cloud account to it, creates the Guance account and
+    /// > the workspace with the same username and password, binds the workspace and activates.
+    /// > Allowed while the activation needs a billing account.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func registerAndActivate<Result>(
+        _ message: Guance_Gateway_V1_RegisterAndActivateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_RegisterAndActivateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Gateway_V1_RegisterAndActivateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.registerAndActivate(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SendWorkspaceEmailCode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step, existing Guance account: mails a code to the account's email for
+    /// > CreateWorkspace. Allowed once the purchaser's cloud account is linked.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func sendWorkspaceEmailCode<Result>(
+        _ message: Guance_Gateway_V1_SendWorkspaceEmailCodeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_SendWorkspaceEmailCodeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Gateway_V1_SendWorkspaceEmailCodeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.sendWorkspaceEmailCode(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateWorkspace" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step, no workspace yet: creates one on the chosen site (for an existing Guance
+    /// > account with its emailed code, or for a new Guance account), binds it and activates.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func createWorkspace<Result>(
+        _ message: Guance_Gateway_V1_CreateWorkspaceRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_CreateWorkspaceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Gateway_V1_CreateWorkspaceRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createWorkspace(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BindWorkspace" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Workspace step, has workspaces: binds one of ListBindableWorkspaces and activates.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func bindWorkspace<Result>(
+        _ message: Guance_Gateway_V1_BindWorkspaceRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Gateway_V1_BindWorkspaceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Gateway_V1_BindWorkspaceRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.bindWorkspace(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -39,6 +39,10 @@ package nonisolated enum Guance_Gateway_V1_ActivationState: SwiftProtobuf.Enum, 
 
   /// The subscription can no longer be activated (unsubscribed at the marketplace).
   case closed // = 5
+
+  /// The marketplace refused the activation for good; operators have been alerted and
+  /// `activation_problem` says why.
+  case needsAttention // = 6
   case UNRECOGNIZED(Int)
 
   package init() {
@@ -53,6 +57,7 @@ package nonisolated enum Guance_Gateway_V1_ActivationState: SwiftProtobuf.Enum, 
     case 3: self = .activating
     case 4: self = .activated
     case 5: self = .closed
+    case 6: self = .needsAttention
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -65,6 +70,7 @@ package nonisolated enum Guance_Gateway_V1_ActivationState: SwiftProtobuf.Enum, 
     case .activating: return 3
     case .activated: return 4
     case .closed: return 5
+    case .needsAttention: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -77,6 +83,7 @@ package nonisolated enum Guance_Gateway_V1_ActivationState: SwiftProtobuf.Enum, 
     .activating,
     .activated,
     .closed,
+    .needsAttention,
   ]
 
 }
@@ -207,49 +214,105 @@ package nonisolated struct Guance_Gateway_V1_SubscriptionSummary: Sendable {
 }
 
 /// One activation, as the pages see it.
-package nonisolated struct Guance_Gateway_V1_Activation: Sendable {
+package nonisolated struct Guance_Gateway_V1_Activation: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Unguessable; names this activation in later calls. Bound to one subscription.
-  package var sessionID: String = String()
+  package var sessionID: String {
+    get {_storage._sessionID}
+    set {_uniqueStorage()._sessionID = newValue}
+  }
 
-  package var state: Guance_Gateway_V1_ActivationState = .unspecified
+  package var state: Guance_Gateway_V1_ActivationState {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
 
-  package var branch: Guance_Gateway_V1_ActivationBranch = .unspecified
+  package var branch: Guance_Gateway_V1_ActivationBranch {
+    get {_storage._branch}
+    set {_uniqueStorage()._branch = newValue}
+  }
 
   package var subscription: Guance_Gateway_V1_SubscriptionSummary {
-    get {_subscription ?? Guance_Gateway_V1_SubscriptionSummary()}
-    set {_subscription = newValue}
+    get {_storage._subscription ?? Guance_Gateway_V1_SubscriptionSummary()}
+    set {_uniqueStorage()._subscription = newValue}
   }
   /// Returns true if `subscription` has been explicitly set.
-  package var hasSubscription: Bool {self._subscription != nil}
+  package var hasSubscription: Bool {_storage._subscription != nil}
   /// Clears the value of `subscription`. Subsequent reads from it will return its default value.
-  package mutating func clearSubscription() {self._subscription = nil}
+  package mutating func clearSubscription() {_uniqueStorage()._subscription = nil}
 
   /// The linked billing center account, once there is one.
-  package var billingAccountID: String = String()
+  package var billingAccountID: String {
+    get {_storage._billingAccountID}
+    set {_uniqueStorage()._billingAccountID = newValue}
+  }
 
-  package var billingAccountUsername: String = String()
+  package var billingAccountUsername: String {
+    get {_storage._billingAccountUsername}
+    set {_uniqueStorage()._billingAccountUsername = newValue}
+  }
 
-  package var nextSteps: [Guance_Gateway_V1_ActivationStep] = []
+  package var nextSteps: [Guance_Gateway_V1_ActivationStep] {
+    get {_storage._nextSteps}
+    set {_uniqueStorage()._nextSteps = newValue}
+  }
 
   package var expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_expiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_expiresAt = newValue}
+    get {_storage._expiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._expiresAt = newValue}
   }
   /// Returns true if `expiresAt` has been explicitly set.
-  package var hasExpiresAt: Bool {self._expiresAt != nil}
+  package var hasExpiresAt: Bool {_storage._expiresAt != nil}
   /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
-  package mutating func clearExpiresAt() {self._expiresAt = nil}
+  package mutating func clearExpiresAt() {_uniqueStorage()._expiresAt = nil}
+
+  /// The workspace bound for this subscription, once there is one.
+  package var workspace: Guance_Gateway_V1_BoundWorkspace {
+    get {_storage._workspace ?? Guance_Gateway_V1_BoundWorkspace()}
+    set {_uniqueStorage()._workspace = newValue}
+  }
+  /// Returns true if `workspace` has been explicitly set.
+  package var hasWorkspace: Bool {_storage._workspace != nil}
+  /// Clears the value of `workspace`. Subsequent reads from it will return its default value.
+  package mutating func clearWorkspace() {_uniqueStorage()._workspace = nil}
+
+  /// Where the user signs in once activated (the console's login page).
+  package var consoleLoginURL: String {
+    get {_storage._consoleLoginURL}
+    set {_uniqueStorage()._consoleLoginURL = newValue}
+  }
+
+  /// While ACTIVATING: why the last attempt did not finish (it is retried in the background).
+  package var activationProblem: String {
+    get {_storage._activationProblem}
+    set {_uniqueStorage()._activationProblem = newValue}
+  }
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 
-  fileprivate var _subscription: Guance_Gateway_V1_SubscriptionSummary? = nil
-  fileprivate var _expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The workspace an activation bound.
+package nonisolated struct Guance_Gateway_V1_BoundWorkspace: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var workspaceID: String = String()
+
+  package var name: String = String()
+
+  package var site: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
 }
 
 package nonisolated struct Guance_Gateway_V1_ResolveActivationRequest: Sendable {
@@ -334,36 +397,30 @@ package nonisolated struct Guance_Gateway_V1_StartBillingAccountBindingRequest: 
   package init() {}
 }
 
-package nonisolated struct Guance_Gateway_V1_StartBillingAccountBindingResponse: @unchecked Sendable {
+package nonisolated struct Guance_Gateway_V1_StartBillingAccountBindingResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Where the code went, masked (the same shape for unknown usernames).
-  package var maskedEmail: String {
-    get {_storage._maskedEmail}
-    set {_uniqueStorage()._maskedEmail = newValue}
-  }
+  package var maskedEmail: String = String()
 
-  package var resendAfterSeconds: Int32 {
-    get {_storage._resendAfterSeconds}
-    set {_uniqueStorage()._resendAfterSeconds = newValue}
-  }
+  package var resendAfterSeconds: Int32 = 0
 
   package var activation: Guance_Gateway_V1_Activation {
-    get {_storage._activation ?? Guance_Gateway_V1_Activation()}
-    set {_uniqueStorage()._activation = newValue}
+    get {_activation ?? Guance_Gateway_V1_Activation()}
+    set {_activation = newValue}
   }
   /// Returns true if `activation` has been explicitly set.
-  package var hasActivation: Bool {_storage._activation != nil}
+  package var hasActivation: Bool {self._activation != nil}
   /// Clears the value of `activation`. Subsequent reads from it will return its default value.
-  package mutating func clearActivation() {_uniqueStorage()._activation = nil}
+  package mutating func clearActivation() {self._activation = nil}
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _activation: Guance_Gateway_V1_Activation? = nil
 }
 
 package nonisolated struct Guance_Gateway_V1_ConfirmBillingAccountBindingRequest: Sendable {
@@ -446,12 +503,310 @@ package nonisolated struct Guance_Gateway_V1_ListBindableWorkspacesResponse: Sen
   package init() {}
 }
 
+/// Basic information of a new user: used for both the billing center account and the Guance
+/// account, so one username and password open both.
+package nonisolated struct Guance_Gateway_V1_BasicInformation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 3–32 of [a-z0-9._-].
+  package var username: String = String()
+
+  /// 8–128 characters, not a common password.
+  package var password: String = String()
+
+  package var passwordConfirmation: String = String()
+
+  package var email: String = String()
+
+  /// Optional, E.164 (e.g. "+14155550100").
+  package var phone: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+/// Company information of a new billing center account.
+package nonisolated struct Guance_Gateway_V1_CompanyInformation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var companyName: String = String()
+
+  package var industry: String = String()
+
+  package var region: String = String()
+
+  package var contactName: String = String()
+
+  /// Optional.
+  package var description_p: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+/// The workspace to create: its site is chosen here and never changes.
+package nonisolated struct Guance_Gateway_V1_NewWorkspace: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var name: String = String()
+
+  /// Language code, see the console's ListSites.
+  package var language: String = String()
+
+  /// Site code, see the console's ListSites.
+  package var site: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Gateway_V1_RegisterAndActivateRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var sessionID: String = String()
+
+  package var basic: Guance_Gateway_V1_BasicInformation {
+    get {_basic ?? Guance_Gateway_V1_BasicInformation()}
+    set {_basic = newValue}
+  }
+  /// Returns true if `basic` has been explicitly set.
+  package var hasBasic: Bool {self._basic != nil}
+  /// Clears the value of `basic`. Subsequent reads from it will return its default value.
+  package mutating func clearBasic() {self._basic = nil}
+
+  package var company: Guance_Gateway_V1_CompanyInformation {
+    get {_company ?? Guance_Gateway_V1_CompanyInformation()}
+    set {_company = newValue}
+  }
+  /// Returns true if `company` has been explicitly set.
+  package var hasCompany: Bool {self._company != nil}
+  /// Clears the value of `company`. Subsequent reads from it will return its default value.
+  package mutating func clearCompany() {self._company = nil}
+
+  package var workspace: Guance_Gateway_V1_NewWorkspace {
+    get {_workspace ?? Guance_Gateway_V1_NewWorkspace()}
+    set {_workspace = newValue}
+  }
+  /// Returns true if `workspace` has been explicitly set.
+  package var hasWorkspace: Bool {self._workspace != nil}
+  /// Clears the value of `workspace`. Subsequent reads from it will return its default value.
+  package mutating func clearWorkspace() {self._workspace = nil}
+
+  package var termsAccepted: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _basic: Guance_Gateway_V1_BasicInformation? = nil
+  fileprivate var _company: Guance_Gateway_V1_CompanyInformation? = nil
+  fileprivate var _workspace: Guance_Gateway_V1_NewWorkspace? = nil
+}
+
+package nonisolated struct Guance_Gateway_V1_RegisterAndActivateResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var activation: Guance_Gateway_V1_Activation {
+    get {_activation ?? Guance_Gateway_V1_Activation()}
+    set {_activation = newValue}
+  }
+  /// Returns true if `activation` has been explicitly set.
+  package var hasActivation: Bool {self._activation != nil}
+  /// Clears the value of `activation`. Subsequent reads from it will return its default value.
+  package mutating func clearActivation() {self._activation = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _activation: Guance_Gateway_V1_Activation? = nil
+}
+
+package nonisolated struct Guance_Gateway_V1_SendWorkspaceEmailCodeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var sessionID: String = String()
+
+  /// The existing Guance account's email.
+  package var email: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Gateway_V1_SendWorkspaceEmailCodeResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Names the code in CreateWorkspace.
+  package var challengeID: String = String()
+
+  package var expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_expiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_expiresAt = newValue}
+  }
+  /// Returns true if `expiresAt` has been explicitly set.
+  package var hasExpiresAt: Bool {self._expiresAt != nil}
+  /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
+  package mutating func clearExpiresAt() {self._expiresAt = nil}
+
+  package var resendAfterSeconds: Int32 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// An existing Guance account, proven by the code SendWorkspaceEmailCode mailed.
+package nonisolated struct Guance_Gateway_V1_ExistingGuanceAccount: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var email: String = String()
+
+  package var challengeID: String = String()
+
+  package var code: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Gateway_V1_CreateWorkspaceRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var sessionID: String = String()
+
+  package var workspace: Guance_Gateway_V1_NewWorkspace {
+    get {_workspace ?? Guance_Gateway_V1_NewWorkspace()}
+    set {_workspace = newValue}
+  }
+  /// Returns true if `workspace` has been explicitly set.
+  package var hasWorkspace: Bool {self._workspace != nil}
+  /// Clears the value of `workspace`. Subsequent reads from it will return its default value.
+  package mutating func clearWorkspace() {self._workspace = nil}
+
+  /// Who owns the new workspace.
+  package var owner: Guance_Gateway_V1_CreateWorkspaceRequest.OneOf_Owner? = nil
+
+  package var existingAccount: Guance_Gateway_V1_ExistingGuanceAccount {
+    get {
+      if case .existingAccount(let v)? = owner {return v}
+      return Guance_Gateway_V1_ExistingGuanceAccount()
+    }
+    set {owner = .existingAccount(newValue)}
+  }
+
+  package var newAccount: Guance_Gateway_V1_BasicInformation {
+    get {
+      if case .newAccount(let v)? = owner {return v}
+      return Guance_Gateway_V1_BasicInformation()
+    }
+    set {owner = .newAccount(newValue)}
+  }
+
+  package var termsAccepted: Bool = false
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  /// Who owns the new workspace.
+  package nonisolated enum OneOf_Owner: Equatable, Sendable {
+    case existingAccount(Guance_Gateway_V1_ExistingGuanceAccount)
+    case newAccount(Guance_Gateway_V1_BasicInformation)
+
+  }
+
+  package init() {}
+
+  fileprivate var _workspace: Guance_Gateway_V1_NewWorkspace? = nil
+}
+
+package nonisolated struct Guance_Gateway_V1_CreateWorkspaceResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var activation: Guance_Gateway_V1_Activation {
+    get {_activation ?? Guance_Gateway_V1_Activation()}
+    set {_activation = newValue}
+  }
+  /// Returns true if `activation` has been explicitly set.
+  package var hasActivation: Bool {self._activation != nil}
+  /// Clears the value of `activation`. Subsequent reads from it will return its default value.
+  package mutating func clearActivation() {self._activation = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _activation: Guance_Gateway_V1_Activation? = nil
+}
+
+package nonisolated struct Guance_Gateway_V1_BindWorkspaceRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var sessionID: String = String()
+
+  /// One of ListBindableWorkspaces.
+  package var workspaceID: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Gateway_V1_BindWorkspaceResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var activation: Guance_Gateway_V1_Activation {
+    get {_activation ?? Guance_Gateway_V1_Activation()}
+    set {_activation = newValue}
+  }
+  /// Returns true if `activation` has been explicitly set.
+  package var hasActivation: Bool {self._activation != nil}
+  /// Clears the value of `activation`. Subsequent reads from it will return its default value.
+  package mutating func clearActivation() {self._activation = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _activation: Guance_Gateway_V1_Activation? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "guance.gateway.v1"
 
 nonisolated extension Guance_Gateway_V1_ActivationState: SwiftProtobuf._ProtoNameProviding {
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ACTIVATION_STATE_UNSPECIFIED\0\u{1}ACTIVATION_STATE_NEEDS_BILLING_ACCOUNT\0\u{1}ACTIVATION_STATE_NEEDS_WORKSPACE\0\u{1}ACTIVATION_STATE_ACTIVATING\0\u{1}ACTIVATION_STATE_ACTIVATED\0\u{1}ACTIVATION_STATE_CLOSED\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ACTIVATION_STATE_UNSPECIFIED\0\u{1}ACTIVATION_STATE_NEEDS_BILLING_ACCOUNT\0\u{1}ACTIVATION_STATE_NEEDS_WORKSPACE\0\u{1}ACTIVATION_STATE_ACTIVATING\0\u{1}ACTIVATION_STATE_ACTIVATED\0\u{1}ACTIVATION_STATE_CLOSED\0\u{1}ACTIVATION_STATE_NEEDS_ATTENTION\0")
 }
 
 nonisolated extension Guance_Gateway_V1_ActivationBranch: SwiftProtobuf._ProtoNameProviding {
@@ -524,7 +879,147 @@ nonisolated extension Guance_Gateway_V1_SubscriptionSummary: SwiftProtobuf.Messa
 
 nonisolated extension Guance_Gateway_V1_Activation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".Activation"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}state\0\u{1}branch\0\u{1}subscription\0\u{3}billing_account_id\0\u{3}billing_account_username\0\u{3}next_steps\0\u{3}expires_at\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}state\0\u{1}branch\0\u{1}subscription\0\u{3}billing_account_id\0\u{3}billing_account_username\0\u{3}next_steps\0\u{3}expires_at\0\u{1}workspace\0\u{3}console_login_url\0\u{3}activation_problem\0")
+
+  fileprivate class _StorageClass {
+    var _sessionID: String = String()
+    var _state: Guance_Gateway_V1_ActivationState = .unspecified
+    var _branch: Guance_Gateway_V1_ActivationBranch = .unspecified
+    var _subscription: Guance_Gateway_V1_SubscriptionSummary? = nil
+    var _billingAccountID: String = String()
+    var _billingAccountUsername: String = String()
+    var _nextSteps: [Guance_Gateway_V1_ActivationStep] = []
+    var _expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _workspace: Guance_Gateway_V1_BoundWorkspace? = nil
+    var _consoleLoginURL: String = String()
+    var _activationProblem: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _sessionID = source._sessionID
+      _state = source._state
+      _branch = source._branch
+      _subscription = source._subscription
+      _billingAccountID = source._billingAccountID
+      _billingAccountUsername = source._billingAccountUsername
+      _nextSteps = source._nextSteps
+      _expiresAt = source._expiresAt
+      _workspace = source._workspace
+      _consoleLoginURL = source._consoleLoginURL
+      _activationProblem = source._activationProblem
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._state) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._branch) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._subscription) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._billingAccountID) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._billingAccountUsername) }()
+        case 7: try { try decoder.decodeRepeatedEnumField(value: &_storage._nextSteps) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._expiresAt) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._workspace) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._consoleLoginURL) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._activationProblem) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._sessionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sessionID, fieldNumber: 1)
+      }
+      if _storage._state != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._state, fieldNumber: 2)
+      }
+      if _storage._branch != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._branch, fieldNumber: 3)
+      }
+      try { if let v = _storage._subscription {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._billingAccountID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._billingAccountID, fieldNumber: 5)
+      }
+      if !_storage._billingAccountUsername.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._billingAccountUsername, fieldNumber: 6)
+      }
+      if !_storage._nextSteps.isEmpty {
+        try visitor.visitPackedEnumField(value: _storage._nextSteps, fieldNumber: 7)
+      }
+      try { if let v = _storage._expiresAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._workspace {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if !_storage._consoleLoginURL.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._consoleLoginURL, fieldNumber: 10)
+      }
+      if !_storage._activationProblem.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._activationProblem, fieldNumber: 11)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_Activation, rhs: Guance_Gateway_V1_Activation) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._sessionID != rhs_storage._sessionID {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._branch != rhs_storage._branch {return false}
+        if _storage._subscription != rhs_storage._subscription {return false}
+        if _storage._billingAccountID != rhs_storage._billingAccountID {return false}
+        if _storage._billingAccountUsername != rhs_storage._billingAccountUsername {return false}
+        if _storage._nextSteps != rhs_storage._nextSteps {return false}
+        if _storage._expiresAt != rhs_storage._expiresAt {return false}
+        if _storage._workspace != rhs_storage._workspace {return false}
+        if _storage._consoleLoginURL != rhs_storage._consoleLoginURL {return false}
+        if _storage._activationProblem != rhs_storage._activationProblem {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_BoundWorkspace: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BoundWorkspace"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{1}name\0\u{1}site\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -532,60 +1027,31 @@ nonisolated extension Guance_Gateway_V1_Activation: SwiftProtobuf.Message, Swift
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.branch) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._subscription) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.billingAccountID) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.billingAccountUsername) }()
-      case 7: try { try decoder.decodeRepeatedEnumField(value: &self.nextSteps) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self.workspaceID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.site) }()
       default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.sessionID.isEmpty {
-      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    if !self.workspaceID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workspaceID, fieldNumber: 1)
     }
-    if self.state != .unspecified {
-      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 2)
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
     }
-    if self.branch != .unspecified {
-      try visitor.visitSingularEnumField(value: self.branch, fieldNumber: 3)
+    if !self.site.isEmpty {
+      try visitor.visitSingularStringField(value: self.site, fieldNumber: 3)
     }
-    try { if let v = self._subscription {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if !self.billingAccountID.isEmpty {
-      try visitor.visitSingularStringField(value: self.billingAccountID, fieldNumber: 5)
-    }
-    if !self.billingAccountUsername.isEmpty {
-      try visitor.visitSingularStringField(value: self.billingAccountUsername, fieldNumber: 6)
-    }
-    if !self.nextSteps.isEmpty {
-      try visitor.visitPackedEnumField(value: self.nextSteps, fieldNumber: 7)
-    }
-    try { if let v = self._expiresAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  package static func ==(lhs: Guance_Gateway_V1_Activation, rhs: Guance_Gateway_V1_Activation) -> Bool {
-    if lhs.sessionID != rhs.sessionID {return false}
-    if lhs.state != rhs.state {return false}
-    if lhs.branch != rhs.branch {return false}
-    if lhs._subscription != rhs._subscription {return false}
-    if lhs.billingAccountID != rhs.billingAccountID {return false}
-    if lhs.billingAccountUsername != rhs.billingAccountUsername {return false}
-    if lhs.nextSteps != rhs.nextSteps {return false}
-    if lhs._expiresAt != rhs._expiresAt {return false}
+  package static func ==(lhs: Guance_Gateway_V1_BoundWorkspace, rhs: Guance_Gateway_V1_BoundWorkspace) -> Bool {
+    if lhs.workspaceID != rhs.workspaceID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.site != rhs.site {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -758,81 +1224,41 @@ nonisolated extension Guance_Gateway_V1_StartBillingAccountBindingResponse: Swif
   package static let protoMessageName: String = _protobuf_package + ".StartBillingAccountBindingResponse"
   package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}masked_email\0\u{3}resend_after_seconds\0\u{1}activation\0")
 
-  fileprivate class _StorageClass {
-    var _maskedEmail: String = String()
-    var _resendAfterSeconds: Int32 = 0
-    var _activation: Guance_Gateway_V1_Activation? = nil
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _maskedEmail = source._maskedEmail
-      _resendAfterSeconds = source._resendAfterSeconds
-      _activation = source._activation
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._maskedEmail) }()
-        case 2: try { try decoder.decodeSingularInt32Field(value: &_storage._resendAfterSeconds) }()
-        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._activation) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.maskedEmail) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.resendAfterSeconds) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._activation) }()
+      default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._maskedEmail.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._maskedEmail, fieldNumber: 1)
-      }
-      if _storage._resendAfterSeconds != 0 {
-        try visitor.visitSingularInt32Field(value: _storage._resendAfterSeconds, fieldNumber: 2)
-      }
-      try { if let v = _storage._activation {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-      } }()
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.maskedEmail.isEmpty {
+      try visitor.visitSingularStringField(value: self.maskedEmail, fieldNumber: 1)
     }
+    if self.resendAfterSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.resendAfterSeconds, fieldNumber: 2)
+    }
+    try { if let v = self._activation {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Guance_Gateway_V1_StartBillingAccountBindingResponse, rhs: Guance_Gateway_V1_StartBillingAccountBindingResponse) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._maskedEmail != rhs_storage._maskedEmail {return false}
-        if _storage._resendAfterSeconds != rhs_storage._resendAfterSeconds {return false}
-        if _storage._activation != rhs_storage._activation {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.maskedEmail != rhs.maskedEmail {return false}
+    if lhs.resendAfterSeconds != rhs.resendAfterSeconds {return false}
+    if lhs._activation != rhs._activation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1007,6 +1433,538 @@ nonisolated extension Guance_Gateway_V1_ListBindableWorkspacesResponse: SwiftPro
 
   package static func ==(lhs: Guance_Gateway_V1_ListBindableWorkspacesResponse, rhs: Guance_Gateway_V1_ListBindableWorkspacesResponse) -> Bool {
     if lhs.workspaces != rhs.workspaces {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_BasicInformation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BasicInformation"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}username\0\u{1}password\0\u{3}password_confirmation\0\u{1}email\0\u{1}phone\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.username) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.password) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.passwordConfirmation) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.email) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.phone) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.username.isEmpty {
+      try visitor.visitSingularStringField(value: self.username, fieldNumber: 1)
+    }
+    if !self.password.isEmpty {
+      try visitor.visitSingularStringField(value: self.password, fieldNumber: 2)
+    }
+    if !self.passwordConfirmation.isEmpty {
+      try visitor.visitSingularStringField(value: self.passwordConfirmation, fieldNumber: 3)
+    }
+    if !self.email.isEmpty {
+      try visitor.visitSingularStringField(value: self.email, fieldNumber: 4)
+    }
+    if !self.phone.isEmpty {
+      try visitor.visitSingularStringField(value: self.phone, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_BasicInformation, rhs: Guance_Gateway_V1_BasicInformation) -> Bool {
+    if lhs.username != rhs.username {return false}
+    if lhs.password != rhs.password {return false}
+    if lhs.passwordConfirmation != rhs.passwordConfirmation {return false}
+    if lhs.email != rhs.email {return false}
+    if lhs.phone != rhs.phone {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_CompanyInformation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".CompanyInformation"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}company_name\0\u{1}industry\0\u{1}region\0\u{3}contact_name\0\u{1}description\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.companyName) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.industry) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.region) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.contactName) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.companyName.isEmpty {
+      try visitor.visitSingularStringField(value: self.companyName, fieldNumber: 1)
+    }
+    if !self.industry.isEmpty {
+      try visitor.visitSingularStringField(value: self.industry, fieldNumber: 2)
+    }
+    if !self.region.isEmpty {
+      try visitor.visitSingularStringField(value: self.region, fieldNumber: 3)
+    }
+    if !self.contactName.isEmpty {
+      try visitor.visitSingularStringField(value: self.contactName, fieldNumber: 4)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_CompanyInformation, rhs: Guance_Gateway_V1_CompanyInformation) -> Bool {
+    if lhs.companyName != rhs.companyName {return false}
+    if lhs.industry != rhs.industry {return false}
+    if lhs.region != rhs.region {return false}
+    if lhs.contactName != rhs.contactName {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_NewWorkspace: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".NewWorkspace"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}language\0\u{1}site\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.language) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.site) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.language.isEmpty {
+      try visitor.visitSingularStringField(value: self.language, fieldNumber: 2)
+    }
+    if !self.site.isEmpty {
+      try visitor.visitSingularStringField(value: self.site, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_NewWorkspace, rhs: Guance_Gateway_V1_NewWorkspace) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.language != rhs.language {return false}
+    if lhs.site != rhs.site {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_RegisterAndActivateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RegisterAndActivateRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}basic\0\u{1}company\0\u{1}workspace\0\u{3}terms_accepted\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._basic) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._company) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._workspace) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.termsAccepted) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    try { if let v = self._basic {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._company {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._workspace {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.termsAccepted != false {
+      try visitor.visitSingularBoolField(value: self.termsAccepted, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_RegisterAndActivateRequest, rhs: Guance_Gateway_V1_RegisterAndActivateRequest) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs._basic != rhs._basic {return false}
+    if lhs._company != rhs._company {return false}
+    if lhs._workspace != rhs._workspace {return false}
+    if lhs.termsAccepted != rhs.termsAccepted {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_RegisterAndActivateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".RegisterAndActivateResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._activation) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._activation {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_RegisterAndActivateResponse, rhs: Guance_Gateway_V1_RegisterAndActivateResponse) -> Bool {
+    if lhs._activation != rhs._activation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_SendWorkspaceEmailCodeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".SendWorkspaceEmailCodeRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}email\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.email) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.email.isEmpty {
+      try visitor.visitSingularStringField(value: self.email, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_SendWorkspaceEmailCodeRequest, rhs: Guance_Gateway_V1_SendWorkspaceEmailCodeRequest) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.email != rhs.email {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_SendWorkspaceEmailCodeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".SendWorkspaceEmailCodeResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}challenge_id\0\u{3}expires_at\0\u{3}resend_after_seconds\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.challengeID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.resendAfterSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.challengeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.challengeID, fieldNumber: 1)
+    }
+    try { if let v = self._expiresAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.resendAfterSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.resendAfterSeconds, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_SendWorkspaceEmailCodeResponse, rhs: Guance_Gateway_V1_SendWorkspaceEmailCodeResponse) -> Bool {
+    if lhs.challengeID != rhs.challengeID {return false}
+    if lhs._expiresAt != rhs._expiresAt {return false}
+    if lhs.resendAfterSeconds != rhs.resendAfterSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_ExistingGuanceAccount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ExistingGuanceAccount"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}email\0\u{3}challenge_id\0\u{1}code\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.email) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.challengeID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.email.isEmpty {
+      try visitor.visitSingularStringField(value: self.email, fieldNumber: 1)
+    }
+    if !self.challengeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.challengeID, fieldNumber: 2)
+    }
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_ExistingGuanceAccount, rhs: Guance_Gateway_V1_ExistingGuanceAccount) -> Bool {
+    if lhs.email != rhs.email {return false}
+    if lhs.challengeID != rhs.challengeID {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_CreateWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".CreateWorkspaceRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}workspace\0\u{3}existing_account\0\u{3}new_account\0\u{3}terms_accepted\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._workspace) }()
+      case 3: try {
+        var v: Guance_Gateway_V1_ExistingGuanceAccount?
+        var hadOneofValue = false
+        if let current = self.owner {
+          hadOneofValue = true
+          if case .existingAccount(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.owner = .existingAccount(v)
+        }
+      }()
+      case 4: try {
+        var v: Guance_Gateway_V1_BasicInformation?
+        var hadOneofValue = false
+        if let current = self.owner {
+          hadOneofValue = true
+          if case .newAccount(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.owner = .newAccount(v)
+        }
+      }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.termsAccepted) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    try { if let v = self._workspace {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    switch self.owner {
+    case .existingAccount?: try {
+      guard case .existingAccount(let v)? = self.owner else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .newAccount?: try {
+      guard case .newAccount(let v)? = self.owner else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case nil: break
+    }
+    if self.termsAccepted != false {
+      try visitor.visitSingularBoolField(value: self.termsAccepted, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_CreateWorkspaceRequest, rhs: Guance_Gateway_V1_CreateWorkspaceRequest) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs._workspace != rhs._workspace {return false}
+    if lhs.owner != rhs.owner {return false}
+    if lhs.termsAccepted != rhs.termsAccepted {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_CreateWorkspaceResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".CreateWorkspaceResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._activation) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._activation {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_CreateWorkspaceResponse, rhs: Guance_Gateway_V1_CreateWorkspaceResponse) -> Bool {
+    if lhs._activation != rhs._activation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_BindWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BindWorkspaceRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}workspace_id\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.workspaceID) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.workspaceID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workspaceID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_BindWorkspaceRequest, rhs: Guance_Gateway_V1_BindWorkspaceRequest) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.workspaceID != rhs.workspaceID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Gateway_V1_BindWorkspaceResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".BindWorkspaceResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}activation\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._activation) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._activation {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Gateway_V1_BindWorkspaceResponse, rhs: Guance_Gateway_V1_BindWorkspaceResponse) -> Bool {
+    if lhs._activation != rhs._activation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -20,6 +20,16 @@ extension ActivationError: ServiceErrorConvertible {
       ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
     case .billingCenterUnavailable:
       ServiceError(.unavailable, "the billing center cannot be reached; retry shortly")
+    case .otherWorkspaceBeingBound:
+      ServiceError(
+        .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/activating"),
+        "another workspace is already being bound for this subscription")
     }
+  }
+}
+
+extension DependencyUnavailable: ServiceErrorConvertible {
+  public var serviceError: ServiceError {
+    ServiceError(.unavailable, "the \(service) cannot be reached; retry shortly")
   }
 }

@@ -64,6 +64,69 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
       }
     }
   }
+
+  package func registerAndActivate(
+    request: Guance_Gateway_V1_RegisterAndActivateRequest, context: ServerContext
+  ) async throws -> Guance_Gateway_V1_RegisterAndActivateResponse {
+    let company = request.company
+    let activation = try await activations.registerAndActivate(
+      sessionID: request.sessionID, account: NewAccount(request.basic),
+      company: CompanyInformation(
+        companyName: company.companyName, industry: company.industry, region: company.region,
+        contactName: company.contactName, description: company.description_p),
+      workspace: NewWorkspace(request.workspace), termsAccepted: request.termsAccepted,
+      correlationID: RequestContext.current.requestID)
+    return .with { $0.activation = .init(activation) }
+  }
+
+  package func sendWorkspaceEmailCode(
+    request: Guance_Gateway_V1_SendWorkspaceEmailCodeRequest, context: ServerContext
+  ) async throws -> Guance_Gateway_V1_SendWorkspaceEmailCodeResponse {
+    let code = try await activations.sendWorkspaceEmailCode(sessionID: request.sessionID, email: request.email)
+    return .with {
+      $0.challengeID = code.challengeID
+      $0.expiresAt = Google_Protobuf_Timestamp(date: code.expiresAt)
+      $0.resendAfterSeconds = Int32(clamping: code.resendAfterSeconds)
+    }
+  }
+
+  package func createWorkspace(
+    request: Guance_Gateway_V1_CreateWorkspaceRequest, context: ServerContext
+  ) async throws -> Guance_Gateway_V1_CreateWorkspaceResponse {
+    let owner: WorkspaceOwner? =
+      switch request.owner {
+      case .existingAccount(let existing):
+        .existing(email: existing.email, challengeID: existing.challengeID, code: existing.code)
+      case .newAccount(let basic): .new(NewAccount(basic))
+      case nil: nil
+      }
+    let activation = try await activations.createWorkspace(
+      sessionID: request.sessionID, workspace: NewWorkspace(request.workspace), owner: owner,
+      termsAccepted: request.termsAccepted, correlationID: RequestContext.current.requestID)
+    return .with { $0.activation = .init(activation) }
+  }
+
+  package func bindWorkspace(request: Guance_Gateway_V1_BindWorkspaceRequest, context: ServerContext)
+    async throws -> Guance_Gateway_V1_BindWorkspaceResponse
+  {
+    let activation = try await activations.bindWorkspace(
+      sessionID: request.sessionID, workspaceID: request.workspaceID, correlationID: RequestContext.current.requestID)
+    return .with { $0.activation = .init(activation) }
+  }
+}
+
+extension NewAccount {
+  init(_ basic: Guance_Gateway_V1_BasicInformation) {
+    self.init(
+      username: basic.username, password: basic.password, passwordConfirmation: basic.passwordConfirmation,
+      email: basic.email, phone: basic.phone)
+  }
+}
+
+extension NewWorkspace {
+  init(_ workspace: Guance_Gateway_V1_NewWorkspace) {
+    self.init(name: workspace.name, language: workspace.language, site: workspace.site)
+  }
 }
 
 extension Guance_Gateway_V1_Activation {
@@ -76,6 +139,7 @@ extension Guance_Gateway_V1_Activation {
     case .activating: .activating
     case .activated: .activated
     case .closed: .closed
+    case .needsAttention: .needsAttention
     }
     branch = activation.branch == .notLinked ? .notLinked : .alreadyLinked
     subscription = .with {
@@ -102,5 +166,14 @@ extension Guance_Gateway_V1_Activation {
       }
     }
     expiresAt = Google_Protobuf_Timestamp(date: activation.expiresAt)
+    if let bound = activation.workspace {
+      workspace = .with {
+        $0.workspaceID = bound.id.uuidString.lowercased()
+        $0.name = bound.name
+        $0.site = bound.site
+      }
+    }
+    consoleLoginURL = activation.consoleLoginURL ?? ""
+    activationProblem = activation.problem ?? ""
   }
 }

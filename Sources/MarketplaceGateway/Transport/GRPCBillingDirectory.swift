@@ -3,7 +3,9 @@ public import GRPCCore
 import GuanceContracts
 import SwiftProtobuf
 
-/// billing-center's cloud-account RPCs as the gateway's `BillingDirectory`.
+/// billing-center's account, cloud-account and binding RPCs as the gateway's
+/// `BillingDirectory`. Silence (unavailable, deadline) becomes `DependencyUnavailable`;
+/// refusals pass through as the billing center said them.
 public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory {
   private let client: Guance_Billing_V1_BillingInternalService.Client<Transport>
   private let center: Guance_Billing_V1_BillingCenterService.Client<Transport>
@@ -22,21 +24,22 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 
   public func linkedAccount(tenantID: String, objectID: String) async throws -> LinkedBillingAccount? {
-    let reply = try await client.findBillingAccountByCloudAccount(
+    let reply = try await unavailableAsDependency { try await client.findBillingAccountByCloudAccount(
       .with {
         $0.identity = .with {
           $0.provider = .azure
           $0.tenantID = tenantID
           $0.objectID = objectID
         }
-      }, metadata: metadata, options: options)
+      }, metadata: metadata, options: options) }
     guard reply.hasBillingAccount, let id = UUID(uuidString: reply.billingAccount.id) else { return nil }
     return LinkedBillingAccount(id: id, username: reply.billingAccount.username)
   }
 
   public func startBinding(username: String) async throws -> BindingChallenge {
-    let reply = try await center.startBindingVerification(
-      .with { $0.username = username }, metadata: metadata, options: options)
+    let reply = try await unavailableAsDependency {
+      try await center.startBindingVerification(.with { $0.username = username }, metadata: metadata, options: options)
+    }
     return BindingChallenge(
       challengeID: reply.challengeID, maskedEmail: reply.maskedEmail,
       resendAfterSeconds: Int(reply.resendAfterSeconds))
@@ -46,7 +49,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     challengeID: String, code: String, username: String, tenantID: String, objectID: String,
     subscriptionID: String
   ) async throws -> LinkedBillingAccount {
-    let reply = try await client.confirmBinding(
+    let reply = try await unavailableAsDependency { try await client.confirmBinding(
       .with {
         $0.challengeID = challengeID
         $0.code = code
@@ -57,7 +60,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
           $0.objectID = objectID
         }
         $0.marketplaceSubscriptionID = subscriptionID
-      }, metadata: metadata, options: options)
+      }, metadata: metadata, options: options) }
     guard let id = UUID(uuidString: reply.billingAccount.id) else {
       throw RPCError(code: .internalError, message: "billing center answered without an account id")
     }
@@ -65,8 +68,10 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 
   public func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace] {
-    let reply = try await center.listBoundWorkspaces(
-      .with { $0.billingAccountID = billingAccountID.uuidString.lowercased() }, metadata: metadata, options: options)
+    let reply = try await unavailableAsDependency {
+      try await center.listBoundWorkspaces(
+        .with { $0.billingAccountID = billingAccountID.uuidString.lowercased() }, metadata: metadata, options: options)
+    }
     return reply.bindings.map { binding in
       let status =
         switch binding.status {
@@ -77,5 +82,87 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
         }
       return BindableWorkspace(id: binding.workspaceID, name: binding.workspaceName, site: binding.site, status: status)
     }
+  }
+
+  public func register(_ account: NewAccount, company: CompanyInformation) async throws -> LinkedBillingAccount {
+    let reply = try await unavailableAsDependency {
+      try await center.registerBillingAccount(
+        .with {
+          $0.username = account.username
+          $0.password = account.password
+          $0.email = account.email
+          $0.phone = account.phone
+          $0.company = .with {
+            $0.companyName = company.companyName
+            $0.industry = company.industry
+            $0.region = company.region
+            $0.contactName = company.contactName
+            $0.description_p = company.description
+          }
+        }, options: options)
+    }
+    guard let id = UUID(uuidString: reply.billingAccount.id) else {
+      throw RPCError(code: .internalError, message: "billing center answered without an account id")
+    }
+    return LinkedBillingAccount(id: id, username: reply.billingAccount.username)
+  }
+
+  public func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws {
+    _ = try await unavailableAsDependency {
+      try await client.linkCloudAccount(
+        .with {
+          $0.billingAccountID = billingAccountID.uuidString.lowercased()
+          $0.identity = .with {
+            $0.provider = .azure
+            $0.tenantID = tenantID
+            $0.objectID = objectID
+          }
+          $0.marketplaceSubscriptionID = subscriptionID
+        }, metadata: metadata, options: options)
+    }
+  }
+
+  public func settle(
+    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String
+  ) async throws -> BoundWorkspace {
+    let account = billingAccountID.uuidString.lowercased()
+    let workspace = workspaceID.uuidString.lowercased()
+    let settlement = Guance_Billing_V1_Settlement.with {
+      $0.method = .cloudAccount
+      $0.marketplaceSubscriptionID = subscriptionID
+    }
+    let binding = try await unavailableAsDependency {
+      switch origin {
+      case .created:
+        try await center.bindWorkspace(
+          .with {
+            $0.billingAccountID = account
+            $0.workspaceID = workspace
+            $0.settlement = settlement
+          }, metadata: metadata, options: options
+        ).binding
+      case .existing:
+        try await center.changeSettlementMethod(
+          .with {
+            $0.billingAccountID = account
+            $0.workspaceID = workspace
+            $0.settlement = settlement
+          }, metadata: metadata, options: options
+        ).binding
+      }
+    }
+    return BoundWorkspace(id: workspaceID, name: binding.workspaceName, site: binding.site)
+  }
+}
+
+/// Runs one call to another service, turning its silence into `DependencyUnavailable`
+/// (worth retrying later) and passing its refusals through unchanged.
+func unavailableAsDependency<Result>(
+  service: String = "billing center", _ body: () async throws -> Result
+) async throws -> Result {
+  do {
+    return try await body()
+  } catch let error as RPCError where [.unavailable, .deadlineExceeded, .cancelled].contains(error.code) {
+    throw DependencyUnavailable(service: service, reason: "\(error.code): \(error.message)")
   }
 }

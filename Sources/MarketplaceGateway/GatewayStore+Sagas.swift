@@ -1,0 +1,225 @@
+public import Foundation
+import Logging
+public import MarketplaceClient
+import PostgresNIO
+import SuitePersistence
+
+/// An activation saga as stored: which workspace the subscription will pay for and how far
+/// the activation has come.
+public struct SagaRecord: Sendable, Equatable {
+  public var subscriptionID: String
+  public var billingAccountID: UUID
+  public var workspaceID: UUID
+  public var origin: WorkspaceOrigin
+  /// Name and site, known once the billing center has settled the workspace.
+  public var workspace: BoundWorkspace?
+  public var step: SagaStep
+  public var activateAttempts: Int
+  public var retries: Int
+  public var problem: String?
+}
+
+extension GatewayStore {
+  static let sagaColumns = """
+    g.billing_account_id, g.workspace_id, g.workspace_origin, g.workspace_name, g.workspace_site, g.step,
+    g.activate_attempts, g.retries, g.problem
+    """
+
+  /// The saga in a row holding `sagaColumns` (all null when a LEFT JOIN found none).
+  static func saga(subscriptionID: String, _ row: PostgresRandomAccessRow) throws -> SagaRecord? {
+    guard let account = try row["billing_account_id"].decode(UUID?.self),
+      let workspaceID = try row["workspace_id"].decode(UUID?.self),
+      let origin = try row["workspace_origin"].decode(String?.self).flatMap(WorkspaceOrigin.init),
+      let step = try row["step"].decode(String?.self).flatMap(SagaStep.init)
+    else { return nil }
+    var workspace: BoundWorkspace?
+    if let name = try row["workspace_name"].decode(String?.self), let site = try row["workspace_site"].decode(String?.self) {
+      workspace = BoundWorkspace(id: workspaceID, name: name, site: site)
+    }
+    return SagaRecord(
+      subscriptionID: subscriptionID, billingAccountID: account, workspaceID: workspaceID, origin: origin,
+      workspace: workspace, step: step, activateAttempts: try row["activate_attempts"].decode(Int.self),
+      retries: try row["retries"].decode(Int.self), problem: try row["problem"].decode(String?.self))
+  }
+
+  /// Starts the subscription's saga for this workspace, or finds the one already started.
+  /// `claimed` says whether the caller now holds the saga's lease and must run it; a saga
+  /// someone else is running, or one for another workspace, is returned unclaimed.
+  public func beginSaga(
+    subscriptionID: String, billingAccountID: UUID, workspaceID: UUID, origin: WorkspaceOrigin, lease: Duration,
+    correlationID: String
+  ) async throws -> (saga: SagaRecord, claimed: Bool) {
+    let logger = self.logger
+    let seconds = Double(lease.components.seconds)
+    return try await database.transaction { connection in
+      let inserted = try await connection.query(
+        """
+        INSERT INTO activation_sagas (subscription_id, billing_account_id, workspace_id, workspace_origin, step,
+          lease_until)
+        VALUES (\(subscriptionID), \(billingAccountID), \(workspaceID), \(origin.rawValue), 'settling',
+          now() + make_interval(secs => \(seconds)))
+        ON CONFLICT (subscription_id) DO NOTHING
+        RETURNING 1
+        """, logger: logger)
+      var isNew = false
+      for try await _ in inserted.decode(Int.self) { isNew = true }
+      if isNew {
+        try await Self.audit(
+          subscriptionID, "activation_started", workspaceID.uuidString.lowercased(), correlationID, connection, logger)
+      }
+      let rows = try await connection.query(
+        """
+        SELECT \(unescaped: Self.sagaColumns),
+          g.step IN ('settling', 'activating') AND (g.lease_until IS NULL OR g.lease_until < now()) AS free
+        FROM activation_sagas g WHERE g.subscription_id = \(subscriptionID) FOR UPDATE
+        """, logger: logger)
+      var found: (SagaRecord, Bool)?
+      for try await row in rows {
+        let columns = row.makeRandomAccess()
+        if let saga = try Self.saga(subscriptionID: subscriptionID, columns) {
+          found = (saga, try columns["free"].decode(Bool.self))
+        }
+      }
+      guard let (saga, free) = found else { throw GatewayStoreError.noRowReturned }
+      if isNew { return (saga, true) }
+      guard saga.workspaceID == workspaceID, free else { return (saga, false) }
+      try await connection.query(
+        """
+        UPDATE activation_sagas SET lease_until = now() + make_interval(secs => \(seconds)), updated_at = now()
+        WHERE subscription_id = \(subscriptionID)
+        """, logger: logger)
+      return (saga, true)
+    }
+  }
+
+  /// The workspace now pays through the subscription: next is the marketplace's Activate.
+  public func markSettled(_ subscriptionID: String, workspace: BoundWorkspace, correlationID: String) async throws {
+    try await update(
+      subscriptionID,
+      """
+      step = 'activating', workspace_name = \(workspace.name), workspace_site = \(workspace.site), problem = NULL
+      """, audit: "workspace_settled", detail: workspace.id.uuidString.lowercased(), correlationID: correlationID)
+  }
+
+  /// Written before each Activate call; returns how many calls have been started in all.
+  public func recordActivateAttempt(_ subscriptionID: String, lease: Duration, correlationID: String) async throws
+    -> Int
+  {
+    let logger = self.logger
+    let seconds = Double(lease.components.seconds)
+    return try await database.transaction { connection in
+      let rows = try await connection.query(
+        """
+        UPDATE activation_sagas SET activate_attempts = activate_attempts + 1,
+          lease_until = now() + make_interval(secs => \(seconds)), updated_at = now()
+        WHERE subscription_id = \(subscriptionID) RETURNING activate_attempts
+        """, logger: logger)
+      var attempts = 0
+      for try await value in rows.decode(Int.self) { attempts = value }
+      try await Self.audit(subscriptionID, "activate_requested", "attempt \(attempts)", correlationID, connection, logger)
+      return attempts
+    }
+  }
+
+  /// The marketplace confirmed the activation: the subscription is Subscribed.
+  public func finishSaga(_ subscriptionID: String, correlationID: String) async throws {
+    let logger = self.logger
+    try await database.transaction { connection in
+      try await connection.query(
+        """
+        UPDATE activation_sagas SET step = 'activated', lease_until = NULL, problem = NULL, updated_at = now()
+        WHERE subscription_id = \(subscriptionID)
+        """, logger: logger)
+      try await connection.query(
+        """
+        UPDATE marketplace_subscriptions SET marketplace_status = 'Subscribed', updated_at = now()
+        WHERE id = \(subscriptionID)
+        """, logger: logger)
+      try await Self.audit(subscriptionID, "subscription_activated", "", correlationID, connection, logger)
+    }
+  }
+
+  /// A transient failure: the lease is released and the reconciler tries again after `delay`.
+  public func scheduleRetry(_ subscriptionID: String, after delay: Duration, problem: String, correlationID: String)
+    async throws
+  {
+    let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+    try await update(
+      subscriptionID,
+      """
+      lease_until = NULL, retries = retries + 1, problem = \(problem),
+      next_attempt_at = now() + make_interval(secs => \(seconds))
+      """, audit: "activation_retry_scheduled", detail: problem, correlationID: correlationID)
+  }
+
+  /// The marketplace refused for good: kept for an operator, never retried on its own.
+  public func failSaga(_ subscriptionID: String, problem: String, correlationID: String) async throws {
+    try await update(
+      subscriptionID, "step = 'failed', lease_until = NULL, problem = \(problem)", audit: "activation_failed",
+      detail: problem, correlationID: correlationID)
+  }
+
+  /// The billing center refused the workspace before anything changed there: the saga is
+  /// dropped and the activation is back at the workspace step.
+  public func abandonSaga(_ subscriptionID: String, problem: String, correlationID: String) async throws {
+    let logger = self.logger
+    try await database.transaction { connection in
+      try await connection.query(
+        "DELETE FROM activation_sagas WHERE subscription_id = \(subscriptionID) AND step = 'settling'", logger: logger)
+      try await Self.audit(subscriptionID, "activation_abandoned", problem, correlationID, connection, logger)
+    }
+  }
+
+  /// Claims up to `limit` unfinished sagas that nobody holds and that are due, with their
+  /// subscriptions, for the reconciler.
+  public func claimDueSagas(limit: Int, lease: Duration) async throws -> [(SagaRecord, MarketplaceSubscription)] {
+    let logger = self.logger
+    let seconds = Double(lease.components.seconds)
+    return try await database.transaction { connection in
+      let rows = try await connection.query(
+        """
+        WITH due AS (
+          SELECT subscription_id FROM activation_sagas
+          WHERE step IN ('settling', 'activating') AND next_attempt_at <= now()
+            AND (lease_until IS NULL OR lease_until < now())
+          ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+        UPDATE activation_sagas g SET lease_until = now() + make_interval(secs => \(seconds)), updated_at = now()
+        FROM due, marketplace_subscriptions s
+        WHERE g.subscription_id = due.subscription_id AND s.id = g.subscription_id
+        RETURNING \(unescaped: Self.subscriptionColumns), \(unescaped: Self.sagaColumns)
+        """, logger: logger)
+      var claimed: [(SagaRecord, MarketplaceSubscription)] = []
+      for try await row in rows {
+        let columns = row.makeRandomAccess()
+        let subscription = try Self.subscription(columns)
+        if let saga = try Self.saga(subscriptionID: subscription.id, columns) { claimed.append((saga, subscription)) }
+      }
+      return claimed
+    }
+  }
+
+  public func saga(subscriptionID: String) async throws -> SagaRecord? {
+    let rows = try await database.query(
+      "SELECT \(unescaped: Self.sagaColumns) FROM activation_sagas g WHERE g.subscription_id = \(subscriptionID)")
+    for try await row in rows { return try Self.saga(subscriptionID: subscriptionID, row.makeRandomAccess()) }
+    return nil
+  }
+
+  private func update(
+    _ subscriptionID: String, _ assignments: PostgresQuery, audit event: String, detail: String,
+    correlationID: String
+  ) async throws {
+    let logger = self.logger
+    try await database.transaction { connection in
+      // The assignments' binds are $1…$n; the subscription id follows them.
+      var query = assignments
+      query.sql = """
+        UPDATE activation_sagas SET \(assignments.sql), updated_at = now()
+        WHERE subscription_id = $\(assignments.binds.count + 1)
+        """
+      query.binds.append(subscriptionID)
+      try await connection.query(query, logger: logger)
+      try await Self.audit(subscriptionID, event, detail, correlationID, connection, logger)
+    }
+  }
+}

@@ -1,0 +1,71 @@
+public import Foundation
+public import GRPCCore
+import GuanceContracts
+import SwiftProtobuf
+
+/// workspace-console's workspace-creation RPCs as the gateway's `ConsoleDirectory`.
+public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory {
+  private let console: Guance_Console_V1_WorkspaceConsoleService.Client<Transport>
+
+  public init(client: GRPCClient<Transport>) {
+    self.console = .init(wrapping: client)
+  }
+
+  private var options: CallOptions {
+    var options = CallOptions.defaults
+    // Registering hashes a password: allow for a busy hasher pool.
+    options.timeout = .seconds(10)
+    return options
+  }
+
+  public func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
+    let reply = try await unavailableAsDependency(service: "workspace console") {
+      try await console.sendEmailCode(
+        .with {
+          $0.email = email
+          $0.purpose = .createWorkspace
+        }, options: options)
+    }
+    return WorkspaceEmailCode(
+      challengeID: reply.challengeID, expiresAt: reply.expiresAt.date, resendAfterSeconds: Int(reply.resendAfterSeconds))
+  }
+
+  public func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool) async throws
+    -> BoundWorkspace
+  {
+    let created: Guance_Console_V1_Workspace = try await unavailableAsDependency(service: "workspace console") {
+      switch owner {
+      case .existing(let email, let challengeID, let code):
+        try await console.createWorkspace(
+          .with {
+            $0.workspaceName = workspace.name
+            $0.language = workspace.language
+            $0.site = workspace.site
+            $0.email = email
+            $0.challengeID = challengeID
+            $0.code = code
+            $0.termsAccepted = termsAccepted
+          }, options: options
+        ).workspace
+      case .new(let account):
+        try await console.registerAndCreateWorkspace(
+          .with {
+            $0.workspaceName = workspace.name
+            $0.language = workspace.language
+            $0.site = workspace.site
+            $0.username = account.username
+            $0.password = account.password
+            $0.passwordConfirmation = account.passwordConfirmation
+            $0.email = account.email
+            $0.phone = account.phone
+            $0.termsAccepted = termsAccepted
+          }, options: options
+        ).workspace
+      }
+    }
+    guard let id = UUID(uuidString: created.id) else {
+      throw RPCError(code: .internalError, message: "the console answered without a workspace id")
+    }
+    return BoundWorkspace(id: id, name: created.name, site: created.site)
+  }
+}
