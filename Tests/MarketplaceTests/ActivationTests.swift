@@ -56,13 +56,17 @@ final class FakeBillingDirectory: BillingDirectory {
     link(tenantID: tenantID, objectID: objectID, to: LinkedBillingAccount(id: billingAccountID, username: "registered"))
   }
 
-  /// Settles anything, unless told the billing center is down.
+  /// Settles anything but this workspace, unless told the billing center is down.
   let down = Mutex(false)
+  static let foreignWorkspace = UUID()
 
   func settle(workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String)
     async throws -> BoundWorkspace
   {
     if down.withLock({ $0 }) { throw DependencyUnavailable(service: "billing center", reason: "test") }
+    if workspaceID == Self.foreignWorkspace {
+      throw RPCError(code: .notFound, message: "workspace is not bound to this billing account")
+    }
     return BoundWorkspace(id: workspaceID, name: "Ops", site: "us1")
   }
 }
@@ -89,6 +93,7 @@ struct ActivationTests {
     let emulator: EmulatorProcessTests.Emulator
     let billing: FakeBillingDirectory
     let store: GatewayStore
+    let reconciler: ActivationReconciler
   }
 
   static func with(_ body: @escaping @Sendable (Fixture) async throws -> Void) async throws {
@@ -105,7 +110,10 @@ struct ActivationTests {
           store: store, marketplace: marketplace, billing: billing, console: FakeConsoleDirectory(), saga: saga,
           consoleLoginURL: "http://console.test/login")
         try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
-          try await body(Fixture(client: Client(wrapping: client), emulator: emulator, billing: billing, store: store))
+          try await body(
+            Fixture(
+              client: Client(wrapping: client), emulator: emulator, billing: billing, store: store,
+              reconciler: ActivationReconciler(saga: saga, logger: logger)))
         }
       }
     }

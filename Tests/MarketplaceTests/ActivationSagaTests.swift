@@ -1,0 +1,205 @@
+import Foundation
+import GRPCCore
+import GuanceContracts
+import MarketplaceGateway
+import NIOHTTP1
+import SwiftProtobuf
+import Synchronization
+import SuiteTesting
+import Testing
+
+/// The activation saga against the real emulator, with fake billing center and console.
+@Suite("The activation saga")
+struct ActivationSagaTests {
+  typealias Fixture = ActivationTests.Fixture
+
+  /// A purchase whose purchaser is already linked, resolved into a session.
+  static func linkedSession(_ fixture: Fixture) async throws -> (purchase: String, session: String) {
+    let tenant = UUID().uuidString.lowercased()
+    let object = UUID().uuidString.lowercased()
+    let purchase = try await fixture.emulator.purchase(
+      #"{"purchaser": {"emailId": "ops@contoso.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#)
+    fixture.billing.link(tenantID: tenant, objectID: object, to: LinkedBillingAccount(id: UUID(), username: "contoso"))
+    let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
+      .activation.sessionID
+    return (purchase.id, session)
+  }
+
+  static func activations(_ fixture: Fixture, _ subscription: String) async throws -> Int? {
+    let reply = try await fixture.emulator.request(.GET, "/admin/subscriptions/\(subscription)/activations")
+    return (reply.json as? [String: Any])?["activations"] as? Int
+  }
+
+  @Test("binding a workspace activates once; repeats show the result and another workspace is refused")
+  func bindActivatesOnce() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, session) = try await Self.linkedSession(fixture)
+      let workspace = UUID().uuidString.lowercased()
+      let bound = try await fixture.client.bindWorkspace(.with {
+        $0.sessionID = session
+        $0.workspaceID = workspace
+      }).activation
+      #expect(bound.state == .activated)
+      #expect(bound.nextSteps == [.logIn])
+      #expect(bound.workspace.workspaceID == workspace)
+      #expect(bound.workspace.site == "us1")
+      #expect(bound.consoleLoginURL == "http://console.test/login")
+      #expect(bound.subscription.marketplaceStatus == "Subscribed")
+      #expect(try await Self.activations(fixture, purchase) == 1)
+
+      let again = try await fixture.client.bindWorkspace(.with {
+        $0.sessionID = session
+        $0.workspaceID = workspace
+      }).activation
+      #expect(again.state == .activated)
+      let other = try await #require(throws: RPCError.self) {
+        try await fixture.client.bindWorkspace(.with {
+          $0.sessionID = session
+          $0.workspaceID = UUID().uuidString
+        })
+      }
+      #expect(other.code == .failedPrecondition)
+      #expect(other.preconditionTypes == ["ACTIVATION_STATE"])
+      let malformed = try await #require(throws: RPCError.self) {
+        try await fixture.client.bindWorkspace(.with {
+          $0.sessionID = session
+          $0.workspaceID = "ops"
+        })
+      }
+      #expect(malformed.code == .invalidArgument)
+      #expect(try await Self.activations(fixture, purchase) == 1)
+      // A replayed landing token shows the activated subscription and activates nothing.
+      #expect(
+        try await fixture.store.auditTrail(subscriptionID: purchase)
+          == [
+            "subscription_recorded", "session_opened", "activation_started", "workspace_settled", "activate_requested",
+            "subscription_activated",
+          ])
+    }
+  }
+
+  @Test("two tabs binding at once produce one activation")
+  func racingTabs() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, first) = try await Self.linkedSession(fixture)
+      let workspace = UUID().uuidString.lowercased()
+      let outcomes = try await withThrowingTaskGroup(of: Guance_Gateway_V1_ActivationState?.self) { group in
+        for _ in 0..<8 {
+          group.addTask {
+            do {
+              return try await fixture.client.bindWorkspace(.with {
+                $0.sessionID = first
+                $0.workspaceID = workspace
+              }).activation.state
+            } catch let error as RPCError where error.code == .failedPrecondition {
+              return nil
+            }
+          }
+        }
+        return try await group.reduce(into: [Guance_Gateway_V1_ActivationState?]()) { $0.append($1) }
+      }
+      #expect(outcomes.allSatisfy { $0 == nil || $0 == .activating || $0 == .activated })
+      try await fixture.reconciler.resumeDueSagas()
+      let final = try await fixture.client.getActivation(.with { $0.sessionID = first }).activation
+      #expect(final.state == .activated)
+      #expect(try await Self.activations(fixture, purchase) == 1)
+    }
+  }
+
+  @Test("a billing center outage and a marketplace outage leave the activation to the reconciler, which finishes it once")
+  func outagesAreRetried() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, session) = try await Self.linkedSession(fixture)
+      fixture.billing.down.withLock { $0 = true }
+      let workspace = UUID().uuidString.lowercased()
+      let waiting = try await fixture.client.bindWorkspace(.with {
+        $0.sessionID = session
+        $0.workspaceID = workspace
+      }).activation
+      #expect(waiting.state == .activating)
+      #expect(waiting.activationProblem.contains("billing center unavailable"))
+      #expect(waiting.nextSteps.isEmpty)
+
+      // Back up, but the marketplace now fails: the settle step passes, Activate does not.
+      fixture.billing.down.withLock { $0 = false }
+      try await Task.sleep(for: .seconds(1.1))
+      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 50, "status": 500}"#).status == 204)
+      #expect(try await fixture.reconciler.resumeDueSagas() == 1)
+      let still = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      #expect(still.state == .activating)
+      #expect(still.activationProblem.contains("500"))
+      #expect(still.workspace.workspaceID == workspace)
+      #expect(try await Self.activations(fixture, purchase) == 0)
+      // Not due yet: the retry waits its delay (2 s after the second failure).
+      #expect(try await fixture.reconciler.resumeDueSagas() == 0)
+
+      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status == 204)
+      try await Task.sleep(for: .seconds(2.1))
+      #expect(try await fixture.reconciler.resumeDueSagas() == 1)
+      let done = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      #expect(done.state == .activated)
+      #expect(done.activationProblem.isEmpty)
+      #expect(try await Self.activations(fixture, purchase) == 1)
+    }
+  }
+
+  @Test("a refused workspace puts the activation back at the workspace step")
+  func refusedWorkspace() async throws {
+    try await ActivationTests.with { fixture in
+      let (_, session) = try await Self.linkedSession(fixture)
+      let refused = try await #require(throws: RPCError.self) {
+        try await fixture.client.bindWorkspace(.with {
+          $0.sessionID = session
+          $0.workspaceID = FakeBillingDirectory.foreignWorkspace.uuidString
+        })
+      }
+      #expect(refused.code == .notFound)
+      let back = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      #expect(back.state == .needsWorkspace)
+      let bound = try await fixture.client.bindWorkspace(.with {
+        $0.sessionID = session
+        $0.workspaceID = UUID().uuidString
+      }).activation
+      #expect(bound.state == .activated)
+    }
+  }
+
+  @Test("register and activate: checked before anything is created, then one step to an active subscription")
+  func registerAndActivate() async throws {
+    try await ActivationTests.with { fixture in
+      let purchase = try await fixture.emulator.purchase()
+      let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
+        .activation.sessionID
+      var request = Guance_Gateway_V1_RegisterAndActivateRequest.with {
+        $0.sessionID = session
+        $0.basic = .with {
+          $0.username = "tailspin"
+          $0.password = "correct horse battery"
+          $0.passwordConfirmation = "correct horse batery"
+          $0.email = "ops@tailspin.example"
+        }
+        $0.workspace = .with {
+          $0.name = "Tailspin Ops"
+          $0.language = "en"
+        }
+      }
+      let refused = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      #expect(refused.code == .invalidArgument)
+      #expect(
+        Set(refused.violatedFields) == ["terms_accepted", "workspace.site", "basic.password_confirmation"])
+      #expect(try await fixture.store.auditTrail(subscriptionID: purchase.id) == ["subscription_recorded", "session_opened"])
+
+      request.basic.passwordConfirmation = "correct horse battery"
+      request.workspace.site = "us1"
+      request.termsAccepted = true
+      let activated = try await fixture.client.registerAndActivate(request).activation
+      #expect(activated.state == .activated)
+      #expect(!activated.workspace.workspaceID.isEmpty)
+      #expect(try await Self.activations(fixture, purchase.id) == 1)
+      let late = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(request)
+      }
+      #expect(late.code == .failedPrecondition)
+    }
+  }
+}
