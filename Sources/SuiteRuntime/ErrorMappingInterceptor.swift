@@ -31,7 +31,14 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     case let error as any ServiceErrorConvertible:
       return RPCError(error.serviceError.googleRPCStatus)
     case let error as RPCError:
-      return error
+      // An error relayed from another service carries that service's response headers
+      // (pseudo-headers included, from a trailers-only response), which are invalid in our
+      // trailers: pass on only the status and its details.
+      var metadata = Metadata()
+      for case (let key, .binary(let value)) in error.metadata where key == "grpc-status-details-bin" {
+        metadata.addBinary(value, forKey: key)
+      }
+      return RPCError(code: error.code, message: error.message, metadata: metadata)
     case is CancellationError:
       return RPCError(code: .cancelled, message: "the RPC was cancelled")
     default:
