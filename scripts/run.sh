@@ -70,25 +70,38 @@ CONSOLE_ADDRESS=127.0.0.1:${CONSOLE_PORT:-7101} start billing-center billing_cen
 export MARKETPLACE_TENANT_ID=${MARKETPLACE_TENANT_ID:-guance-dev-tenant}
 export MARKETPLACE_CLIENT_ID=${MARKETPLACE_CLIENT_ID:-guance-dev-app}
 export MARKETPLACE_CLIENT_SECRET=${MARKETPLACE_CLIENT_SECRET:-guance-dev-secret}
-EMULATOR_PORT=${EMULATOR_PORT:-7300} start marketplace-emulator marketplace_emulator "${EMULATOR_PORT:-7300}" http
-BILLING_ADDRESS=127.0.0.1:${BILLING_PORT:-7102} \
-  MARKETPLACE_API_URL=http://127.0.0.1:${EMULATOR_PORT:-7300}/api \
-  MARKETPLACE_LOGIN_URL=http://127.0.0.1:${EMULATOR_PORT:-7300} \
-  LANDING_PORT=${LANDING_PORT:-7180} \
-  start marketplace-gateway marketplace_gateway "${GATEWAY_PORT:-7100}"
-printf '  %-20s http://127.0.0.1:%s/landing?token=...\n' "landing page" "${LANDING_PORT:-7180}"
+gateway_port=${GATEWAY_PORT:-7100}
+landing_port=${LANDING_PORT:-7180}
+emulator=http://127.0.0.1:${EMULATOR_PORT:-7300}
+EMULATOR_PORT=${EMULATOR_PORT:-7300} EMULATOR_LANDING_URL=http://127.0.0.1:$landing_port/landing \
+  start marketplace-emulator marketplace_emulator "${EMULATOR_PORT:-7300}" http
+BILLING_ADDRESS=127.0.0.1:${BILLING_PORT:-7102} CONSOLE_ADDRESS=127.0.0.1:${CONSOLE_PORT:-7101} \
+  MARKETPLACE_API_URL=$emulator/api MARKETPLACE_LOGIN_URL=$emulator LANDING_PORT=$landing_port \
+  start marketplace-gateway marketplace_gateway "$gateway_port"
+printf '  %-20s http://127.0.0.1:%s/landing?token=...\n' "landing page" "$landing_port"
+
+# A fresh emulated purchase, as if someone had just bought the plan on the marketplace.
+landing_url=$(curl -sf -X POST "$emulator/admin/purchases" -d '{}' |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["landingUrl"])')
+password='correct horse battery'
 
 cat <<MSG
 
-Mail goes to the development mailbox: $MAILBOX_DIR
-Call an RPC (see README.md for more):
-  scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} grpc.health.v1.Health/Check
-  scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} guance.console.v1.WorkspaceConsoleService/ListSites
-  scripts/grpc-call 127.0.0.1:${BILLING_PORT:-7102} grpc.health.v1.Health/Check
-A new emulated purchase; open its landingUrl (the gateway's landing page) to start activation:
-  curl -s -X POST http://127.0.0.1:${EMULATOR_PORT:-7300}/admin/purchases -d '{}'
-  curl -s -H 'accept: application/json' "<landingUrl>"     # -> session_id
-  scripts/grpc-call 127.0.0.1:${GATEWAY_PORT:-7100} guance.gateway.v1.ActivationService/GetActivation '{"session_id": "<session_id>"}'
+A new purchase is waiting. Its landing URL (open it, or ask for JSON to get the session id):
+  $landing_url
+  curl -s -H 'accept: application/json' '$landing_url'
+
+Walk the register branch with that session_id (all activation RPCs: README.md):
+  scripts/grpc-call 127.0.0.1:$gateway_port guance.gateway.v1.ActivationService/GetActivation '{"session_id": "<session_id>"}'
+  scripts/grpc-call 127.0.0.1:$gateway_port guance.gateway.v1.ActivationService/RegisterAndActivate '{
+    "session_id": "<session_id>", "terms_accepted": true,
+    "basic": {"username": "demo", "password": "$password", "password_confirmation": "$password", "email": "demo@example.com"},
+    "company": {"company_name": "Demo Ltd", "industry": "Software", "region": "EU", "contact_name": "Dee"},
+    "workspace": {"name": "Demo", "language": "en", "site": "us1"}}'
+Then sign in to the console with the same username and password:
+  scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} guance.console.v1.WorkspaceConsoleService/Login '{"login": "demo", "password": "$password"}'
+Another purchase: curl -s -X POST $emulator/admin/purchases -d '{}'
+Mail (verification codes) goes to the development mailbox: $MAILBOX_DIR
 
 Ctrl-C stops everything.
 MSG
