@@ -208,6 +208,16 @@ let package = Package(
       dependencies: ["GuanceContracts", .grpcCore, .grpcHTTP2, .swiftProtobuf],
       swiftSettings: strict
     ),
+    // Load generator for `make bench`: bind-path activations through the gateway's public API.
+    .executableTarget(
+      name: "activation-load",
+      dependencies: [
+        "GuanceContracts", .grpcCore, .grpcHTTP2, .swiftProtobuf, .httpClient, .nioCore,
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      swiftSettings: strict
+    ),
     .executableTarget(
       name: "workspace-console",
       dependencies: [

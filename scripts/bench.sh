@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# `make bench`: release builds, a private PostgreSQL, and the suite's benchmarks, run in
-# alternation (A B A B ...) on this machine; medians go to bench/results/*.md.
-#   BENCH_RUNS (default 3) runs of each side; BENCH_BATCHES (default 200) batches of 1,000.
+# `make bench`: release builds, a private PostgreSQL (fsync on, as in production), and the
+# suite's benchmarks on this machine; results go to bench/results/*.md.
+#   BENCH_ONLY=usage|activation   one benchmark only
+#   usage ingestion: BENCH_RUNS (3) alternating runs, BENCH_BATCHES (200) batches of 1,000
+#   activations: BENCH_ACTIVATIONS (3000) per run, BENCH_ACTIVATION_CONCURRENCY (16), BENCH_RUNS runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-3}
-batches=${BENCH_BATCHES:-200}
-concurrency=${BENCH_CONCURRENCY:-8}
+only=${BENCH_ONLY:-all}
 mkdir -p .run bench/results
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -26,20 +27,35 @@ bin=$(swift build -c release --show-bin-path)
 
 echo "bench: PostgreSQL on 127.0.0.1:$port (fsync on: durable, as in production)"
 scripts/pg.sh start "$cluster" "$port"
-scripts/pg.sh createdb "$port" billing_center
 db="postgres://postgres@127.0.0.1:$port"
+export INTERNAL_CREDENTIAL=bench LOG_LEVEL=warning MAILBOX_DIR="$work/mail"
 
-DATABASE_URL="$db/billing_center" INTERNAL_CREDENTIAL=bench GRPC_PORT=0 READY_FILE="$work/ready" \
-  CONSOLE_ADDRESS=127.0.0.1:1 MAILBOX_DIR="$work/mail" LOG_LEVEL=warning "$bin/billing-center" >"$work/billing.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 300); do [ -s "$work/ready" ] && break; sleep 0.1; done
-[ -s "$work/ready" ] || { cat "$work/billing.log"; exit 1; }
-address=$(cat "$work/ready")
+# start NAME DATABASE [VAR=VALUE...]: a release service on a fresh database and a free port;
+# sets $address to where it serves and appends its pid to $pids.
+start() {
+  local name=$1 database=$2
+  shift 2
+  scripts/pg.sh createdb "$port" "$database"
+  env "$@" DATABASE_URL="$db/$database" GRPC_PORT=0 READY_FILE="$work/$name.ready" \
+    "$bin/$name" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do [ -s "$work/$name.ready" ] && break; sleep 0.1; done
+  [ -s "$work/$name.ready" ] || { cat "$work/$name.log"; exit 1; }
+  address=$(cat "$work/$name.ready")
+}
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $(psql --version | awk '{print $3}') with fsync on"
 
-# The COPY baseline: the same rows, into a table with the same keys and indexes.
-psql -q "$db/billing_center" -c "CREATE TABLE usage_events_copy (LIKE usage_events INCLUDING ALL)"
-python3 - "$work/rows.csv" $((batches * 1000)) <<'PY'
+if [ "$only" = all ] || [ "$only" = usage ]; then
+  batches=${BENCH_BATCHES:-200}
+  concurrency=${BENCH_CONCURRENCY:-8}
+  start billing-center billing_center CONSOLE_ADDRESS=127.0.0.1:1
+  billing_pid=${pids[-1]}
+  # The COPY baseline: the same rows, into a table with the same keys and indexes.
+  psql -q "$db/billing_center" -c "CREATE TABLE usage_events_copy (LIKE usage_events INCLUDING ALL)"
+  python3 - "$work/rows.csv" $((batches * 1000)) <<'PY'
 import sys, uuid, datetime
 path, n = sys.argv[1], int(sys.argv[2])
 workspaces = [str(uuid.uuid4()) for _ in range(16)]
@@ -50,38 +66,34 @@ with open(path, "w") as f:
         f.write(f"copy-{i},{workspaces[i % 16]},{items[i % 4]},{i % 97}.25,{now},{now}\n")
 PY
 
-echo "bench: warm-up"
-"$bin/usage-load" "$address" bench 20 "$concurrency" >/dev/null
+  echo "bench: usage ingestion warm-up"
+  "$bin/usage-load" "$address" bench 20 "$concurrency" >/dev/null
 
-grpc=() copy=() p50=() p99=()
-for run in $(seq 1 "$runs"); do
-  line=$("$bin/usage-load" "$address" bench "$batches" "$concurrency")
-  rate=$(python3 -c 'import json,sys; print(int(json.loads(sys.argv[1])["events_per_second"]))' "$line")
-  grpc+=("$rate")
-  p50+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["batch_p50_ms"])' "$line")")
-  p99+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["batch_p99_ms"])' "$line")")
-  echo "bench: run $run/$runs  RecordUsage over gRPC: $rate events/s (batch p99 ${p99[-1]} ms)"
+  grpc=() copy=() p50=() p99=()
+  for run in $(seq 1 "$runs"); do
+    line=$("$bin/usage-load" "$address" bench "$batches" "$concurrency")
+    grpc+=("$(python3 -c 'import json,sys; print(int(json.loads(sys.argv[1])["events_per_second"]))' "$line")")
+    p50+=("$(field "$line" batch_p50_ms)")
+    p99+=("$(field "$line" batch_p99_ms)")
+    echo "bench: run $run/$runs  RecordUsage over gRPC: ${grpc[-1]} events/s (batch p99 ${p99[-1]} ms)"
 
-  psql -q "$db/billing_center" -c "TRUNCATE usage_events_copy"
-  start=$(date +%s.%N)
-  psql -q "$db/billing_center" -c "\\copy usage_events_copy FROM '$work/rows.csv' CSV"
-  end=$(date +%s.%N)
-  rate=$(python3 -c "print(int($((batches * 1000)) / ($end - $start)))")
-  copy+=("$rate")
-  echo "bench: run $run/$runs  COPY baseline:          $rate rows/s"
-done
-billing_rss=$(rss "${pids[0]}")
+    psql -q "$db/billing_center" -c "TRUNCATE usage_events_copy"
+    begin=$(date +%s.%N)
+    psql -q "$db/billing_center" -c "\\copy usage_events_copy FROM '$work/rows.csv' CSV"
+    end=$(date +%s.%N)
+    copy+=("$(python3 -c "print(int($((batches * 1000)) / ($end - $begin)))")")
+    echo "bench: run $run/$runs  COPY baseline:          ${copy[-1]} rows/s"
+  done
+  billing_rss=$(rss "$billing_pid")
+  kill -TERM "$billing_pid"
+  wait "$billing_pid" || true
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-g=$(median "${grpc[@]}") c=$(median "${copy[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
-ratio=$(python3 -c "print(f'{$g / $c:.2f}')")
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-result=bench/results/usage-ingestion.md
-cat >"$result" <<MD
+  g=$(median "${grpc[@]}") c=$(median "${copy[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
+  ratio=$(python3 -c "print(f'{$g / $c:.2f}')")
+  cat >bench/results/usage-ingestion.md <<MD
 # Usage ingestion: billing-center RecordUsage vs. PostgreSQL COPY
 
-Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) by \`make bench\` on $(nproc) cores
-($cpu), $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $(psql --version | awk '{print $3}') with fsync on,
+Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) by \`make bench\` on $machine,
 release build. Each run: $batches batches of 1,000 fresh events, $concurrency batches in flight, every
 event checked ACCEPTED; COPY loads the same number of rows into a table with the same
 primary key and indexes. Runs alternate; medians of $runs.
@@ -96,5 +108,84 @@ primary key and indexes. Runs alternate; medians of $runs.
 
 Runs: gRPC ${grpc[*]} events/s; COPY ${copy[*]} rows/s.
 MD
-echo
-cat "$result"
+  echo
+  cat bench/results/usage-ingestion.md
+fi
+
+if [ "$only" = all ] || [ "$only" = activation ]; then
+  activations=${BENCH_ACTIVATIONS:-3000}
+  concurrency=${BENCH_ACTIVATION_CONCURRENCY:-16}
+  echo "bench: the whole suite for bind-path activations"
+  start workspace-console workspace_console
+  console=$address console_pid=${pids[-1]}
+  start billing-center billing_center_activation CONSOLE_ADDRESS="$console"
+  billing=$address billing_pid=${pids[-1]}
+  market=(MARKETPLACE_TENANT_ID=bench-tenant MARKETPLACE_CLIENT_ID=bench-app MARKETPLACE_CLIENT_SECRET=bench-secret)
+  start marketplace-emulator marketplace_emulator EMULATOR_PORT=0 "${market[@]}"
+  emulator=http://$address emulator_pid=${pids[-1]}
+  start marketplace-gateway marketplace_gateway LANDING_PORT=0 BILLING_ADDRESS="$billing" CONSOLE_ADDRESS="$console" \
+    MARKETPLACE_API_URL="$emulator/api" MARKETPLACE_LOGIN_URL="$emulator" "${market[@]}"
+  gateway=$address gateway_pid=${pids[-1]}
+  postmaster=$(head -n 1 "$cluster/data/postmaster.pid")
+  # The load generator reads these processes' CPU time around its timed part.
+  export ACTIVATION_LOAD_PROCESSES="marketplace-gateway=$gateway_pid,billing-center=$billing_pid,workspace-console=$console_pid,marketplace-emulator=$emulator_pid,postgresql=$postmaster"
+
+  echo "bench: activation warm-up"
+  "$bin/activation-load" "$gateway" "$billing" "$console" "$emulator" bench 300 "$concurrency" >/dev/null
+  rates=() p50=() p99=() lines=()
+  for run in $(seq 1 "$runs"); do
+    line=$("$bin/activation-load" "$gateway" "$billing" "$console" "$emulator" bench "$activations" "$concurrency")
+    lines+=("$line")
+    rates+=("$(field "$line" activations_per_second)")
+    p50+=("$(field "$line" p50_ms)")
+    p99+=("$(field "$line" p99_ms)")
+    echo "bench: run $run/$runs  ${rates[-1]} activations/s, p50 ${p50[-1]} ms, p99 ${p99[-1]} ms"
+  done
+  rate=$(median "${rates[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
+  # The run whose rate is the median supplies the per-step and per-service figures.
+  for line in "${lines[@]}"; do
+    [ "$(field "$line" activations_per_second)" = "$rate" ] && middle=$line
+  done
+  rss_line="gateway $(($(rss "$gateway_pid") / 1024)) MiB, billing-center $(($(rss "$billing_pid") / 1024)) MiB, console $(($(rss "$console_pid") / 1024)) MiB, emulator $(($(rss "$emulator_pid") / 1024)) MiB"
+  python3 - "$middle" "$rate" "$l50" "$l99" "$runs" "$activations" "$concurrency" "${rates[*]}" "${p99[*]}" \
+    "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" "$machine" "$rss_line" >bench/results/activation.md <<'PY'
+import json, sys
+(middle, rate, p50, p99, runs, activations, concurrency, rates, p99s, day, commit, machine, rss) = sys.argv[1:]
+m = json.loads(middle)
+verdict = lambda ok: "meets" if ok else "misses"
+print(f"""# Bind-path activations through the gateway's public API
+
+Measured {day} at commit {commit} by `make bench` on {machine}, release builds of all four
+processes on one machine (gateway, billing-center, workspace-console, marketplace-emulator)
+and one PostgreSQL. Each activation is a fresh marketplace purchase by a purchaser already
+linked to a billing center account: `ResolveActivation` (token → session), then
+`BindWorkspace` with an existing workspace — saga row, link and settlement in billing-center,
+Activate at the emulated marketplace, every step written before and after its call — and
+only replies in state ACTIVATED count. {concurrency} activations in flight, {activations} per run,
+medians of {runs} runs (after a warm-up of 300).
+
+| measure | value | target |
+| --- | --- | --- |
+| completed activations/s | {rate} | ≥ 300 ({verdict(float(rate) >= 300)}) |
+| latency p50 / p99 (resolve + bind) | {p50} ms / {p99} ms | p99 < 100 ms ({verdict(float(p99) < 100)}) |
+| ResolveActivation p50 / p99 | {m['resolve_p50_ms']} ms / {m['resolve_p99_ms']} ms | |
+| BindWorkspace p50 / p99 | {m['bind_p50_ms']} ms / {m['bind_p99_ms']} ms | |
+
+Where the time goes (CPU per activation in the median run, from /proc, all processes of
+each; the machine has {machine.split()[0]} cores, so CPU is what bounds throughput):
+
+| process | CPU ms per activation | share |
+| --- | --- | --- |""")
+cpu = m.get("cpu_ms_per_activation", {})
+total = sum(cpu.values()) or 1
+for name, value in sorted(cpu.items(), key=lambda item: -item[1]):
+    print(f"| {name} | {value:.2f} | {100 * value / total:.0f}% |")
+print(f"| all | {total:.2f} | |")
+print(f"""
+RSS after the runs: {rss}.
+
+Runs: {rates} activations/s; p99 {p99s} ms.""")
+PY
+  echo
+  cat bench/results/activation.md
+fi

@@ -1,0 +1,271 @@
+import AsyncHTTPClient
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GuanceContracts
+import NIOCore
+import NIOHTTP1
+import NIOFoundationCompat
+import SwiftProtobuf
+
+/// Drives bind-path activations through the gateway's public API, several at once, and prints
+/// throughput and latencies as one line of JSON (for `make bench`).
+///
+///     activation-load GATEWAY BILLING CONSOLE EMULATOR_URL CREDENTIAL ACTIVATIONS [CONCURRENCY]
+///
+/// Before the clock starts it sets up what the bind path needs: one billing center account
+/// linked to one purchaser, one workspace per worker bound to it, and a marketplace purchase
+/// per activation. Timed, per activation: ResolveActivation with the purchase's token, then
+/// BindWorkspace with the worker's workspace; it counts only replies in state ACTIVATED.
+@main
+enum ActivationLoad {
+  struct Addresses {
+    var gateway: (String, Int)
+    var billing: (String, Int)
+    var console: (String, Int)
+    var emulator: String
+  }
+
+  static func main() async {
+    let arguments = CommandLine.arguments.dropFirst().map { $0 }
+    guard arguments.count >= 6, let activations = Int(arguments[5]), activations > 0,
+      let gateway = hostPort(arguments[0]), let billing = hostPort(arguments[1]),
+      let console = hostPort(arguments[2])
+    else {
+      FileHandle.standardError.write(
+        Data(
+          "usage: activation-load GATEWAY BILLING CONSOLE EMULATOR_URL CREDENTIAL ACTIVATIONS [CONCURRENCY]\n".utf8))
+      exit(2)
+    }
+    let concurrency = arguments.count > 6 ? max(1, Int(arguments[6]) ?? 16) : 16
+    do {
+      let report = try await run(
+        Addresses(gateway: gateway, billing: billing, console: console, emulator: arguments[3]),
+        credential: arguments[4], activations: activations, concurrency: concurrency)
+      print(report)
+    } catch {
+      FileHandle.standardError.write(Data("activation-load failed: \(error)\n".utf8))
+      exit(1)
+    }
+  }
+
+  static func hostPort(_ text: String) -> (String, Int)? {
+    let parts = text.split(separator: ":")
+    guard parts.count == 2, let port = Int(parts[1]) else { return nil }
+    return (String(parts[0]), port)
+  }
+
+  static func transport(_ address: (String, Int)) throws -> HTTP2ClientTransport.Posix {
+    try .http2NIOPosix(target: .ipv4(address: address.0, port: address.1), transportSecurity: .plaintext)
+  }
+
+  static func run(_ addresses: Addresses, credential: String, activations: Int, concurrency: Int) async throws
+    -> String
+  {
+    try await withGRPCClient(transport: transport(addresses.gateway)) { gatewayClient in
+      try await withGRPCClient(transport: transport(addresses.billing)) { billingClient in
+        try await withGRPCClient(transport: transport(addresses.console)) { consoleClient in
+          let setup = try await prepare(
+            addresses, billing: billingClient, console: consoleClient, credential: credential,
+            activations: activations, workers: concurrency)
+          return try await measure(
+            Guance_Gateway_V1_ActivationService.Client(wrapping: gatewayClient), setup: setup,
+            concurrency: concurrency)
+        }
+      }
+    }
+  }
+
+  struct Setup {
+    var workspaces: [String]
+    var tokens: [String]
+  }
+
+  /// Everything the timed part needs, made through the services' own APIs.
+  static func prepare(
+    _ addresses: Addresses, billing billingClient: GRPCClient<HTTP2ClientTransport.Posix>,
+    console consoleClient: GRPCClient<HTTP2ClientTransport.Posix>, credential: String, activations: Int, workers: Int
+  ) async throws -> Setup {
+    let run = UUID().uuidString.prefix(8).lowercased()
+    let password = "correct horse battery staple"
+    let credentialMetadata: Metadata = ["authorization": "Bearer \(credential)"]
+    let billing = Guance_Billing_V1_BillingCenterService.Client(wrapping: billingClient)
+    let links = Guance_Billing_V1_BillingInternalService.Client(wrapping: billingClient)
+    let console = Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: consoleClient)
+
+    let account = try await billing.registerBillingAccount(
+      .with {
+        $0.username = "load-\(run)"
+        $0.password = password
+        $0.email = "load-\(run)@bench.example"
+        $0.company = .with {
+          $0.companyName = "Bench"
+          $0.industry = "Software"
+          $0.region = "EU"
+          $0.contactName = "Ben"
+        }
+      }
+    ).billingAccount
+    let tenant = UUID().uuidString.lowercased()
+    let object = UUID().uuidString.lowercased()
+    _ = try await links.linkCloudAccount(
+      .with {
+        $0.billingAccountID = account.id
+        $0.identity = .with {
+          $0.provider = .azure
+          $0.tenantID = tenant
+          $0.objectID = object
+        }
+      }, metadata: credentialMetadata)
+    var workspaces: [String] = []
+    for worker in 0..<workers {
+      let workspace = try await console.registerAndCreateWorkspace(
+        .with {
+          $0.workspaceName = "Bench \(worker)"
+          $0.language = "en"
+          $0.site = "us1"
+          $0.username = "load-\(run)-\(worker)"
+          $0.password = password
+          $0.passwordConfirmation = password
+          $0.email = "load-\(run)-\(worker)@bench.example"
+          $0.termsAccepted = true
+        }
+      ).workspace
+      _ = try await billing.bindWorkspace(
+        .with {
+          $0.billingAccountID = account.id
+          $0.workspaceID = workspace.id
+          $0.settlement = .with { $0.method = .billingAccount }
+        }, metadata: credentialMetadata)
+      workspaces.append(workspace.id)
+    }
+
+    let purchase = #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
+    let tokens = try await withThrowingTaskGroup(of: [String].self) { group in
+      for worker in 0..<16 {
+        group.addTask {
+          var mine: [String] = []
+          for _ in stride(from: worker, to: activations, by: 16) {
+            var request = HTTPClientRequest(url: "\(addresses.emulator)/admin/purchases")
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: purchase))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .created || response.status == .ok,
+              let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+              let token = json["token"] as? String
+            else { throw LoadError.purchaseFailed(Int(response.status.code)) }
+            mine.append(token)
+          }
+          return mine
+        }
+      }
+      return try await group.reduce(into: [String]()) { $0 += $1 }
+    }
+    return Setup(workspaces: workspaces, tokens: tokens)
+  }
+
+  static func measure(
+    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>, setup: Setup,
+    concurrency: Int
+  ) async throws -> String {
+    var callOptions = CallOptions.defaults
+    callOptions.timeout = .seconds(30)
+    let options = callOptions
+    let watched = ProcessCPU.watched()
+    let cpuBefore = watched.map(ProcessCPU.ticks)
+    let started = ContinuousClock.now
+    let samples = try await withThrowingTaskGroup(of: [(Double, Double)].self) { group in
+      for worker in 0..<concurrency {
+        group.addTask {
+          var mine: [(Double, Double)] = []
+          for index in stride(from: worker, to: setup.tokens.count, by: concurrency) {
+            let sent = ContinuousClock.now
+            let session = try await gateway.resolveActivation(
+              .with { $0.marketplaceToken = setup.tokens[index] }, options: options
+            ).activation.sessionID
+            let resolved = ContinuousClock.now
+            let activation = try await gateway.bindWorkspace(
+              .with {
+                $0.sessionID = session
+                $0.workspaceID = setup.workspaces[worker]
+              }, options: options
+            ).activation
+            guard activation.state == .activated else {
+              throw LoadError.notActivated(activation.state.rawValue, activation.activationProblem)
+            }
+            mine.append((milliseconds(sent.duration(to: .now)), milliseconds(sent.duration(to: resolved))))
+          }
+          return mine
+        }
+      }
+      return try await group.reduce(into: [(Double, Double)]()) { $0 += $1 }
+    }
+    let seconds = milliseconds(started.duration(to: .now)) / 1000
+    let cpuAfter = watched.map(ProcessCPU.ticks)
+    var cpu: [String] = []
+    for (index, process) in watched.enumerated() {
+      let ms = Double(cpuAfter[index] - cpuBefore[index]) * 1000 / ProcessCPU.ticksPerSecond / Double(samples.count)
+      cpu.append(String(format: #""%@": %.3f"#, process.name, ms))
+    }
+    let total = samples.map(\.0).sorted()
+    let resolve = samples.map(\.1).sorted()
+    let bind = samples.map { $0.0 - $0.1 }.sorted()
+    func percentile(_ values: [Double], _ p: Double) -> Double {
+      values[min(values.count - 1, max(0, Int((Double(values.count) * p).rounded(.up)) - 1))]
+    }
+    return String(
+      format: #"{"activations": %d, "seconds": %.3f, "activations_per_second": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "resolve_p50_ms": %.2f, "resolve_p99_ms": %.2f, "bind_p50_ms": %.2f, "bind_p99_ms": %.2f, "concurrency": %d, "cpu_ms_per_activation": {%@}}"#,
+      total.count, seconds, Double(total.count) / seconds, percentile(total, 0.5), percentile(total, 0.99),
+      percentile(resolve, 0.5), percentile(resolve, 0.99), percentile(bind, 0.5), percentile(bind, 0.99),
+      concurrency, cpu.joined(separator: ", "))
+  }
+
+  static func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+  }
+
+  enum LoadError: Error {
+    case purchaseFailed(Int)
+    case notActivated(Int, String)
+  }
+}
+
+/// CPU time of the suite's processes from /proc, named in `ACTIVATION_LOAD_PROCESSES`
+/// (`name=pid,...`); a process's children count as its own (PostgreSQL's backends).
+enum ProcessCPU {
+  struct Watched {
+    var name: String
+    var pid: Int32
+  }
+
+  static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+  static func watched() -> [Watched] {
+    let spec = ProcessInfo.processInfo.environment["ACTIVATION_LOAD_PROCESSES"] ?? ""
+    return spec.split(separator: ",").compactMap { entry in
+      let parts = entry.split(separator: "=")
+      guard parts.count == 2, let pid = Int32(parts[1]) else { return nil }
+      return Watched(name: String(parts[0]), pid: pid)
+    }
+  }
+
+  /// User and system ticks of `process` and its direct children.
+  static func ticks(_ process: Watched) -> Int {
+    let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    var total = 0
+    for entry in all {
+      guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { continue }
+      // Fields after "(comm)": state ppid ... utime(14) stime(15), counted from 1 overall.
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      guard fields.count > 13, let parent = Int32(fields[1]), pid == process.pid || parent == process.pid,
+        let user = Int(fields[11]), let system = Int(fields[12])
+      else { continue }
+      total += user + system
+    }
+    return total
+  }
+}
