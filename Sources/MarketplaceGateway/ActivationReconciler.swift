@@ -52,7 +52,7 @@ public struct ActivationReconciler: Service {
             try await saga.run(record, subscription: subscription, correlationID: "reconciler/\(subscription.id)")
           } catch {
             logger.warning(
-              "resumed activation stopped", metadata: ["subscription": "\(subscription.id)", "error": "\(error)"])
+              "resumed activation stopped", metadata: ["subscription": "\(subscription.id)", "error": "\(String(reflecting: error))"])
           }
         }
       }

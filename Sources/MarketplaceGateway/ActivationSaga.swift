@@ -43,42 +43,66 @@ public struct ActivationSaga: Sendable {
   }
 
   /// Runs a saga whose lease the caller holds until it is activated, fails for good or is
-  /// scheduled for a retry. Throws the billing center's refusal of the workspace (the saga is
-  /// then abandoned, nothing having changed) so that the caller can show it.
-  public func run(_ saga: SagaRecord, subscription: MarketplaceSubscription, correlationID: String) async throws {
-    var step = saga.step
+  /// scheduled for a retry, and returns it as it then stands. Throws the billing center's
+  /// refusal of the workspace (the saga is then abandoned, nothing having changed) so that the
+  /// caller can show it, and errors of its own store (the saga then waits for the reconciler).
+  @discardableResult
+  public func run(_ saga: SagaRecord, subscription: MarketplaceSubscription, correlationID: String) async throws
+    -> SagaRecord
+  {
+    var saga = saga
     do {
-      if step == .settling {
-        try await billing.link(
-          billingAccountID: saga.billingAccountID, tenantID: subscription.purchaser.tenantID,
-          objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
-        let workspace = try await billing.settle(
-          workspaceID: saga.workspaceID, origin: saga.origin, billingAccountID: saga.billingAccountID,
-          subscriptionID: subscription.id)
-        try await store.markSettled(subscription.id, workspace: workspace, correlationID: correlationID)
-        step = .activating
+      let attempts: Int
+      if saga.step == .settling {
+        let workspace: BoundWorkspace
+        do {
+          try await billing.link(
+            billingAccountID: saga.billingAccountID, tenantID: subscription.purchaser.tenantID,
+            objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
+          workspace = try await billing.settle(
+            workspaceID: saga.workspaceID, origin: saga.origin, billingAccountID: saga.billingAccountID,
+            subscriptionID: subscription.id)
+        } catch where !Self.isTransient(error) {
+          // The billing center refused (not our workspace, closed...): nothing changed there.
+          try await store.abandonSaga(subscription.id, problem: Self.describe(error), correlationID: correlationID)
+          throw error
+        }
+        attempts = try await store.markSettledAndRequestActivate(
+          subscription.id, workspace: workspace, lease: settings.lease, correlationID: correlationID)
+        saga.workspace = workspace
+        saga.step = .activating
+        saga.problem = nil
+      } else if saga.step == .activating {
+        attempts = try await store.recordActivateAttempt(
+          subscription.id, lease: settings.lease, correlationID: correlationID)
+      } else {
+        return saga
       }
-      if step == .activating {
-        try await activate(subscription, correlationID: correlationID)
-      }
+      saga.activateAttempts = attempts
+      try await activate(subscription, attempts: attempts, correlationID: correlationID, saga: &saga)
     } catch where Self.isTransient(error) {
       let delay = retryDelay(after: saga.retries)
       logger.warning(
         "activation interrupted; retrying later",
-        metadata: ["subscription": "\(subscription.id)", "step": "\(step)", "error": "\(error)", "retry_in": "\(delay)"])
+        metadata: [
+          "subscription": "\(subscription.id)", "step": "\(saga.step)", "error": "\(error)", "retry_in": "\(delay)",
+        ])
+      saga.problem = Self.describe(error)
+      saga.retries += 1
       try await store.scheduleRetry(subscription.id, after: delay, problem: Self.describe(error), correlationID: correlationID)
-    } catch where step == .settling {
-      try await store.abandonSaga(subscription.id, problem: Self.describe(error), correlationID: correlationID)
-      throw error
     }
+    // Anything else (the database failing, say) leaves the saga leased where it stood: the
+    // reconciler resumes it once the lease runs out.
+    return saga
   }
 
-  private func activate(_ subscription: MarketplaceSubscription, correlationID: String) async throws {
-    let attempts = try await store.recordActivateAttempt(
-      subscription.id, lease: settings.lease, correlationID: correlationID)
+  private func activate(
+    _ subscription: MarketplaceSubscription, attempts: Int, correlationID: String, saga: inout SagaRecord
+  ) async throws {
     // An earlier call may have reached the marketplace before its runner died: ask first.
     if attempts > 1, try await isActive(subscription.id) {
       try await store.finishSaga(subscription.id, correlationID: correlationID)
+      saga.step = .activated
       return
     }
     do {
@@ -89,14 +113,19 @@ public struct ActivationSaga: Sendable {
       // "Already Subscribed" after a retried call whose first answer was lost is success.
       if try await isActive(subscription.id) {
         try await store.finishSaga(subscription.id, correlationID: correlationID)
+        saga.step = .activated
         return
       }
       logger.error(
         "the marketplace refused the activation", metadata: ["subscription": "\(subscription.id)", "error": "\(error)"])
       try await store.failSaga(subscription.id, problem: Self.describe(error), correlationID: correlationID)
+      saga.step = .failed
+      saga.problem = Self.describe(error)
       return
     }
     try await store.finishSaga(subscription.id, correlationID: correlationID)
+    saga.step = .activated
+    saga.problem = nil
   }
 
   private func isActive(_ subscriptionID: String) async throws -> Bool {

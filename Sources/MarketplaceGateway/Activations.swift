@@ -50,10 +50,12 @@ public struct Activations: Sendable {
       throw ActivationError.marketplaceUnavailable
     }
     let (sessionID, digest) = SessionToken.generate()
-    _ = try await store.recordResolution(
+    let recorded = try await store.recordResolution(
       resolved.subscription, sessionDigest: digest, sessionLifetime: sessionLifetime, correlationID: correlationID)
-    // Read back: an activation saga already under way for this subscription shows.
-    return try await activation(sessionID: sessionID)
+    let link = try await linkedAccount(of: resolved.subscription, known: recorded.link)
+    return describe(
+      sessionID: sessionID, subscription: resolved.subscription, link: link, saga: recorded.saga,
+      expiresAt: recorded.expiresAt)
   }
 
   /// The activation a session id names; `sessionNotFound` for unknown or expired ids.
@@ -89,10 +91,11 @@ public struct Activations: Sendable {
     guard activation.state == .needsBillingAccount, let username = stored.bindingUsername,
       let challengeID = stored.bindingChallengeID
     else { throw ActivationError.notAllowed(step: "ConfirmBillingAccountBinding", state: activation.state) }
-    _ = try await billing.confirmBinding(
+    let purchaser = stored.subscription.purchaser
+    let account = try await billing.confirmBinding(
       challengeID: challengeID, code: code.trimmingCharacters(in: .whitespaces), username: username,
-      tenantID: stored.subscription.purchaser.tenantID, objectID: stored.subscription.purchaser.objectID,
-      subscriptionID: stored.subscription.id)
+      tenantID: purchaser.tenantID, objectID: purchaser.objectID, subscriptionID: stored.subscription.id)
+    try await store.rememberLink(tenantID: purchaser.tenantID, objectID: purchaser.objectID, to: account)
     try await store.audit(
       subscriptionID: stored.subscription.id, "billing_account_bound", detail: username, correlationID: correlationID)
     return try await self.activation(sessionID: sessionID)
@@ -124,6 +127,8 @@ public struct Activations: Sendable {
     try await billing.link(
       billingAccountID: billingAccount.id, tenantID: subscription.purchaser.tenantID,
       objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
+    try await store.rememberLink(
+      tenantID: subscription.purchaser.tenantID, objectID: subscription.purchaser.objectID, to: billingAccount)
     try await store.audit(
       subscriptionID: subscription.id, "billing_account_registered", detail: billingAccount.username,
       correlationID: correlationID)
@@ -132,7 +137,7 @@ public struct Activations: Sendable {
       subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
       correlationID: correlationID)
     return try await startSaga(
-      sessionID: sessionID, subscription: subscription, billingAccountID: billingAccount.id,
+      sessionID: sessionID, subscription: subscription, link: billingAccount, expiresAt: activation.expiresAt,
       workspaceID: created.id, origin: .created, correlationID: correlationID)
   }
 
@@ -167,8 +172,8 @@ public struct Activations: Sendable {
       subscriptionID: stored.subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
       correlationID: correlationID)
     return try await startSaga(
-      sessionID: sessionID, subscription: stored.subscription, billingAccountID: account.id, workspaceID: created.id,
-      origin: .created, correlationID: correlationID)
+      sessionID: sessionID, subscription: stored.subscription, link: account, expiresAt: activation.expiresAt,
+      workspaceID: created.id, origin: .created, correlationID: correlationID)
   }
 
   /// Workspace step, has workspaces: binds one the billing account already pays for. Sent
@@ -188,21 +193,23 @@ public struct Activations: Sendable {
       throw ActivationError.notAllowed(step: "BindWorkspace", state: activation.state)
     }
     return try await startSaga(
-      sessionID: sessionID, subscription: stored.subscription, billingAccountID: account.id, workspaceID: workspaceID,
-      origin: .existing, correlationID: correlationID)
+      sessionID: sessionID, subscription: stored.subscription, link: account, expiresAt: activation.expiresAt,
+      workspaceID: workspaceID, origin: .existing, correlationID: correlationID)
   }
 
   /// Begins (or joins) the subscription's saga and, when this call holds it, runs it now.
   private func startSaga(
-    sessionID: String, subscription: MarketplaceSubscription, billingAccountID: UUID, workspaceID: UUID,
-    origin: WorkspaceOrigin, correlationID: String
+    sessionID: String, subscription: MarketplaceSubscription, link: LinkedBillingAccount, expiresAt: Date,
+    workspaceID: UUID, origin: WorkspaceOrigin, correlationID: String
   ) async throws -> Activation {
     let (record, claimed) = try await store.beginSaga(
-      subscriptionID: subscription.id, billingAccountID: billingAccountID, workspaceID: workspaceID, origin: origin,
+      subscriptionID: subscription.id, billingAccountID: link.id, workspaceID: workspaceID, origin: origin,
       lease: saga.settings.lease, correlationID: correlationID)
     guard record.workspaceID == workspaceID else { throw ActivationError.otherWorkspaceBeingBound }
-    if claimed { try await saga.run(record, subscription: subscription, correlationID: correlationID) }
-    return try await activation(sessionID: sessionID)
+    guard claimed else { return try await activation(sessionID: sessionID) }
+    let outcome = try await saga.run(record, subscription: subscription, correlationID: correlationID)
+    return describe(
+      sessionID: sessionID, subscription: subscription, link: link, saga: outcome, expiresAt: expiresAt)
   }
 
   /// A repeated bind of the saga's own workspace: if nobody is running the saga (a retry is
@@ -210,9 +217,9 @@ public struct Activations: Sendable {
   private func resumeIfIdle(
     _ activation: Activation, saga record: SagaRecord, subscription: MarketplaceSubscription, correlationID: String
   ) async throws -> Activation {
-    guard activation.state == .activating else { return activation }
+    guard activation.state == .activating, let link = activation.billingAccount else { return activation }
     return try await startSaga(
-      sessionID: activation.sessionID, subscription: subscription, billingAccountID: record.billingAccountID,
+      sessionID: activation.sessionID, subscription: subscription, link: link, expiresAt: activation.expiresAt,
       workspaceID: record.workspaceID, origin: record.origin, correlationID: correlationID)
   }
 
@@ -243,16 +250,42 @@ public struct Activations: Sendable {
     guard SessionToken.isWellFormed(sessionID), let stored = try await store.session(digest: digest) else {
       throw ActivationError.sessionNotFound
     }
-    let linked = try await linkedAccount(of: stored.subscription)
-    let state = Activation.state(of: stored.subscription, linked: linked != nil, saga: stored.saga?.step)
-    var activation = Activation(
-      sessionID: sessionID, state: state, branch: linked == nil ? .notLinked : .alreadyLinked,
-      subscription: stored.subscription, billingAccount: linked, expiresAt: stored.expiresAt)
+    let link = try await linkedAccount(of: stored.subscription, known: stored.link)
+    var activation = describe(
+      sessionID: sessionID, subscription: stored.subscription, link: link, saga: stored.saga,
+      expiresAt: stored.expiresAt)
     activation.bindingPending = stored.bindingChallengeID != nil
-    activation.workspace = stored.saga?.workspace
-    if state == .activating || state == .needsAttention { activation.problem = stored.saga?.problem }
-    if state == .activated { activation.consoleLoginURL = consoleLoginURL }
     return (activation, stored, digest)
+  }
+
+  /// An activation as the pages see it, from what is known of its subscription and saga.
+  private func describe(
+    sessionID: String, subscription: MarketplaceSubscription, link: LinkedBillingAccount?, saga: SagaRecord?,
+    expiresAt: Date
+  ) -> Activation {
+    var subscription = subscription
+    // The saga marks the subscription Subscribed in the same statement that finishes it.
+    if saga?.step == .activated, case .pendingFulfillmentStart = subscription.status { subscription.status = .subscribed }
+    let state = Activation.state(of: subscription, linked: link != nil, saga: saga?.step)
+    var activation = Activation(
+      sessionID: sessionID, state: state, branch: link == nil ? .notLinked : .alreadyLinked,
+      subscription: subscription, billingAccount: link, expiresAt: expiresAt)
+    activation.workspace = saga?.workspace
+    if state == .activating || state == .needsAttention { activation.problem = saga?.problem }
+    if state == .activated { activation.consoleLoginURL = consoleLoginURL }
+    return activation
+  }
+
+  /// The billing account the purchaser is linked to: known to the gateway once learnt (links
+  /// never move), otherwise asked of the billing center and remembered when there is one.
+  private func linkedAccount(of subscription: MarketplaceSubscription, known: LinkedBillingAccount?) async throws
+    -> LinkedBillingAccount?
+  {
+    if let known { return known }
+    guard let found = try await linkedAccount(of: subscription) else { return nil }
+    try await store.rememberLink(
+      tenantID: subscription.purchaser.tenantID, objectID: subscription.purchaser.objectID, to: found)
+    return found
   }
 
   private func linkedAccount(of subscription: MarketplaceSubscription) async throws -> LinkedBillingAccount? {

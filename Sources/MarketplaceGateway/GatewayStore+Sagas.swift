@@ -49,24 +49,33 @@ extension GatewayStore {
     subscriptionID: String, billingAccountID: UUID, workspaceID: UUID, origin: WorkspaceOrigin, lease: Duration,
     correlationID: String
   ) async throws -> (saga: SagaRecord, claimed: Bool) {
-    let logger = self.logger
     let seconds = Double(lease.components.seconds)
-    return try await database.transaction { connection in
-      let inserted = try await connection.query(
-        """
+    // The usual case, a saga that does not exist yet, in one statement.
+    let inserted = try await database.query(
+      """
+      WITH ins AS (
         INSERT INTO activation_sagas (subscription_id, billing_account_id, workspace_id, workspace_origin, step,
           lease_until)
         VALUES (\(subscriptionID), \(billingAccountID), \(workspaceID), \(origin.rawValue), 'settling',
           now() + make_interval(secs => \(seconds)))
         ON CONFLICT (subscription_id) DO NOTHING
-        RETURNING 1
-        """, logger: logger)
-      var isNew = false
-      for try await _ in inserted.decode(Int.self) { isNew = true }
-      if isNew {
-        try await Self.audit(
-          subscriptionID, "activation_started", workspaceID.uuidString.lowercased(), correlationID, connection, logger)
-      }
+        RETURNING subscription_id),
+      aud AS (
+        INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
+        SELECT subscription_id, 'activation_started', \(workspaceID.uuidString.lowercased()), \(correlationID) FROM ins)
+      SELECT count(*)::int FROM ins
+      """)
+    var created = 0
+    for try await count in inserted.decode(Int.self) { created = count }
+    if created == 1 {
+      let saga = SagaRecord(
+        subscriptionID: subscriptionID, billingAccountID: billingAccountID, workspaceID: workspaceID, origin: origin,
+        workspace: nil, step: .settling, activateAttempts: 0, retries: 0, problem: nil)
+      return (saga, true)
+    }
+    // It exists: take it over if it is unfinished, for this workspace and nobody holds it.
+    let logger = self.logger
+    return try await database.transaction { connection in
       let rows = try await connection.query(
         """
         SELECT \(unescaped: Self.sagaColumns),
@@ -81,7 +90,6 @@ extension GatewayStore {
         }
       }
       guard let (saga, free) = found else { throw GatewayStoreError.noRowReturned }
-      if isNew { return (saga, true) }
       guard saga.workspaceID == workspaceID, free else { return (saga, false) }
       try await connection.query(
         """
@@ -92,51 +100,65 @@ extension GatewayStore {
     }
   }
 
-  /// The workspace now pays through the subscription: next is the marketplace's Activate.
-  public func markSettled(_ subscriptionID: String, workspace: BoundWorkspace, correlationID: String) async throws {
-    try await update(
-      subscriptionID,
-      """
-      step = 'activating', workspace_name = \(workspace.name), workspace_site = \(workspace.site), problem = NULL
-      """, audit: "workspace_settled", detail: workspace.id.uuidString.lowercased(), correlationID: correlationID)
+  /// The workspace now pays through the subscription, and the first Activate call is about to
+  /// start: both written before that call, in one statement. Returns the Activate calls
+  /// started so far.
+  public func markSettledAndRequestActivate(
+    _ subscriptionID: String, workspace: BoundWorkspace, lease: Duration, correlationID: String
+  ) async throws -> Int {
+    try await requestActivate(
+      subscriptionID, lease: lease, correlationID: correlationID,
+      settled: (workspace.name, workspace.site, workspace.id.uuidString.lowercased()))
   }
 
-  /// Written before each Activate call; returns how many calls have been started in all.
+  /// Written before each further Activate call; returns how many calls have been started.
   public func recordActivateAttempt(_ subscriptionID: String, lease: Duration, correlationID: String) async throws
     -> Int
   {
-    let logger = self.logger
+    try await requestActivate(subscriptionID, lease: lease, correlationID: correlationID, settled: nil)
+  }
+
+  private func requestActivate(
+    _ subscriptionID: String, lease: Duration, correlationID: String,
+    settled: (name: String, site: String, id: String)?
+  ) async throws -> Int {
     let seconds = Double(lease.components.seconds)
-    return try await database.transaction { connection in
-      let rows = try await connection.query(
-        """
-        UPDATE activation_sagas SET activate_attempts = activate_attempts + 1,
+    // Absent values are sent as untyped NULLs: the casts give them their type.
+    let rows = try await database.query(
+      """
+      WITH s AS (
+        UPDATE activation_sagas SET step = 'activating', activate_attempts = activate_attempts + 1,
+          workspace_name = coalesce(\(settled?.name)::text, workspace_name),
+          workspace_site = coalesce(\(settled?.site)::text, workspace_site),
+          problem = CASE WHEN \(settled != nil) THEN NULL ELSE problem END,
           lease_until = now() + make_interval(secs => \(seconds)), updated_at = now()
-        WHERE subscription_id = \(subscriptionID) RETURNING activate_attempts
-        """, logger: logger)
-      var attempts = 0
-      for try await value in rows.decode(Int.self) { attempts = value }
-      try await Self.audit(subscriptionID, "activate_requested", "attempt \(attempts)", correlationID, connection, logger)
-      return attempts
-    }
+        WHERE subscription_id = \(subscriptionID)
+        RETURNING activate_attempts),
+      aud AS (
+        INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
+        SELECT \(subscriptionID), 'workspace_settled', \(settled?.id)::text, \(correlationID) FROM s
+          WHERE \(settled?.id)::text IS NOT NULL
+        UNION ALL SELECT \(subscriptionID), 'activate_requested', 'attempt ' || s.activate_attempts, \(correlationID)
+          FROM s)
+      SELECT activate_attempts FROM s
+      """)
+    for try await attempts in rows.decode(Int.self) { return attempts }
+    throw GatewayStoreError.noRowReturned
   }
 
   /// The marketplace confirmed the activation: the subscription is Subscribed.
   public func finishSaga(_ subscriptionID: String, correlationID: String) async throws {
-    let logger = self.logger
-    try await database.transaction { connection in
-      try await connection.query(
-        """
+    try await database.query(
+      """
+      WITH g AS (
         UPDATE activation_sagas SET step = 'activated', lease_until = NULL, problem = NULL, updated_at = now()
-        WHERE subscription_id = \(subscriptionID)
-        """, logger: logger)
-      try await connection.query(
-        """
+        WHERE subscription_id = \(subscriptionID)),
+      s AS (
         UPDATE marketplace_subscriptions SET marketplace_status = 'Subscribed', updated_at = now()
-        WHERE id = \(subscriptionID)
-        """, logger: logger)
-      try await Self.audit(subscriptionID, "subscription_activated", "", correlationID, connection, logger)
-    }
+        WHERE id = \(subscriptionID))
+      INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
+      VALUES (\(subscriptionID), 'subscription_activated', '', \(correlationID))
+      """)
   }
 
   /// A transient failure: the lease is released and the reconciler tries again after `delay`.

@@ -18,62 +18,74 @@ public struct GatewayStore: Sendable {
     return try Migration.load(component: "marketplace_gateway", bundle: .module)
   }
 
-  /// Records what the marketplace said about a subscription and opens a session for it, in one
-  /// transaction, with audit rows for both.
+  /// What recording a resolution found: the new session's expiry, and what is already known
+  /// about the subscription (its saga) and its purchaser (the linked billing account).
+  public struct Resolution: Sendable {
+    public var expiresAt: Date
+    public var saga: SagaRecord?
+    public var link: LinkedBillingAccount?
+  }
+
+  /// Records what the marketplace said about a subscription and opens a session for it, with
+  /// audit rows for both — one statement, so all of it or none.
   public func recordResolution(
     _ subscription: MarketplaceSubscription, sessionDigest: [UInt8], sessionLifetime: Duration, correlationID: String
-  ) async throws -> Date {
-    let logger = self.logger
+  ) async throws -> Resolution {
     let lifetime = Int(sessionLifetime.components.seconds)
-    return try await database.transaction { connection in
-      let upserted = try await connection.query(
-        """
+    let status = Self.status(subscription.status)
+    let rows = try await database.query(
+      """
+      WITH sub AS (
         INSERT INTO marketplace_subscriptions (id, name, offer_id, plan_id, quantity, marketplace_status,
           purchaser_email, purchaser_tenant_id, purchaser_object_id, term_unit)
         VALUES (\(subscription.id), \(subscription.name), \(subscription.offerID), \(subscription.planID),
-          \(subscription.quantity), \(Self.status(subscription.status)), \(subscription.purchaser.email),
+          \(subscription.quantity), \(status), \(subscription.purchaser.email),
           \(subscription.purchaser.tenantID), \(subscription.purchaser.objectID), \(subscription.termUnit))
         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan_id = EXCLUDED.plan_id,
           quantity = EXCLUDED.quantity, marketplace_status = EXCLUDED.marketplace_status,
           term_unit = EXCLUDED.term_unit, updated_at = now()
-        RETURNING (xmax = 0)
-        """, logger: logger)
-      var inserted = false
-      for try await isNew in upserted.decode(Bool.self) { inserted = isNew }
-      let sessions = try await connection.query(
-        """
+        RETURNING (xmax = 0) AS inserted),
+      ses AS (
         INSERT INTO activation_sessions (id_digest, subscription_id, expires_at)
         VALUES (\(Data(sessionDigest)), \(subscription.id), now() + make_interval(secs => \(lifetime)))
-        RETURNING expires_at
-        """, logger: logger)
-      var expiresAt: Date?
-      for try await date in sessions.decode(Date.self) { expiresAt = date }
-      if inserted {
-        try await Self.audit(subscription.id, "subscription_recorded", Self.status(subscription.status), correlationID, connection, logger)
-      }
-      try await Self.audit(subscription.id, "session_opened", "", correlationID, connection, logger)
-      guard let expiresAt else { throw GatewayStoreError.noRowReturned }
-      return expiresAt
+        RETURNING expires_at),
+      aud AS (
+        INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
+        SELECT \(subscription.id), 'subscription_recorded', \(status), \(correlationID) FROM sub WHERE sub.inserted
+        UNION ALL SELECT \(subscription.id), 'session_opened', '', \(correlationID))
+      SELECT ses.expires_at, \(unescaped: Self.linkColumns), \(unescaped: Self.sagaColumns)
+      FROM ses LEFT JOIN activation_sagas g ON g.subscription_id = \(subscription.id)
+        LEFT JOIN purchaser_links l
+          ON l.tenant_id = \(subscription.purchaser.tenantID) AND l.object_id = \(subscription.purchaser.objectID)
+      """)
+    for try await row in rows {
+      let columns = row.makeRandomAccess()
+      return Resolution(
+        expiresAt: try columns["expires_at"].decode(Date.self),
+        saga: try Self.saga(subscriptionID: subscription.id, columns), link: try Self.link(columns))
     }
+    throw GatewayStoreError.noRowReturned
   }
 
-  /// A live session: its subscription as last recorded, expiry, pending binding code and the
-  /// subscription's activation saga, if one has begun.
+  /// A live session: its subscription as last recorded, expiry, pending binding code, the
+  /// subscription's activation saga, if one has begun, and the purchaser's known link.
   public struct StoredSession: Sendable {
     public var subscription: MarketplaceSubscription
     public var expiresAt: Date
     public var bindingUsername: String?
     public var bindingChallengeID: String?
     public var saga: SagaRecord?
+    public var link: LinkedBillingAccount?
   }
 
   public func session(digest: [UInt8]) async throws -> StoredSession? {
     let rows = try await database.query(
       """
       SELECT \(unescaped: Self.subscriptionColumns), a.expires_at, a.binding_username, a.binding_challenge_id,
-        \(unescaped: Self.sagaColumns)
+        \(unescaped: Self.sagaColumns), \(unescaped: Self.linkColumns)
       FROM activation_sessions a JOIN marketplace_subscriptions s ON s.id = a.subscription_id
         LEFT JOIN activation_sagas g ON g.subscription_id = s.id
+        LEFT JOIN purchaser_links l ON l.tenant_id = s.purchaser_tenant_id AND l.object_id = s.purchaser_object_id
       WHERE a.id_digest = \(Data(digest)) AND a.expires_at > now()
       """)
     for try await row in rows {
@@ -83,9 +95,28 @@ public struct GatewayStore: Sendable {
         subscription: subscription, expiresAt: try columns["expires_at"].decode(Date.self),
         bindingUsername: try columns["binding_username"].decode(String?.self),
         bindingChallengeID: try columns["binding_challenge_id"].decode(String?.self),
-        saga: try Self.saga(subscriptionID: subscription.id, columns))
+        saga: try Self.saga(subscriptionID: subscription.id, columns), link: try Self.link(columns))
     }
     return nil
+  }
+
+  /// Keeps the billing account a purchaser is linked to (links never move).
+  public func rememberLink(tenantID: String, objectID: String, to account: LinkedBillingAccount) async throws {
+    try await database.query(
+      """
+      INSERT INTO purchaser_links (tenant_id, object_id, billing_account_id, billing_username)
+      VALUES (\(tenantID), \(objectID), \(account.id), \(account.username))
+      ON CONFLICT (tenant_id, object_id) DO NOTHING
+      """)
+  }
+
+  static let linkColumns = "l.billing_account_id AS linked_account_id, l.billing_username AS linked_username"
+
+  static func link(_ row: PostgresRandomAccessRow) throws -> LinkedBillingAccount? {
+    guard let id = try row["linked_account_id"].decode(UUID?.self),
+      let username = try row["linked_username"].decode(String?.self)
+    else { return nil }
+    return LinkedBillingAccount(id: id, username: username)
   }
 
   /// Remembers the binding code just sent for this session.
