@@ -130,12 +130,12 @@ public struct MarketplaceClient: Sendable {
   /// marketplace answers a repeat with Duplicate, which counts as delivered.
   public func recordUsage(_ events: [MarketplaceUsageEvent]) async throws -> [MarketplaceUsageResult] {
     precondition((1...25).contains(events.count), "the marketplace takes 1 to 25 events per batch")
-    let formatter = ISO8601DateFormatter()
+    let formatter = Date.ISO8601FormatStyle()
     let body: [String: Any] = [
       "request": events.map {
         [
           "resourceId": $0.resourceID, "dimension": $0.dimension, "quantity": $0.quantity,
-          "effectiveStartTime": formatter.string(from: $0.effectiveStartTime), "planId": $0.planID,
+          "effectiveStartTime": formatter.format($0.effectiveStartTime), "planId": $0.planID,
         ] as [String: Any]
       }
     ]

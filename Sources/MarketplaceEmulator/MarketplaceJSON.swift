@@ -155,9 +155,8 @@ public enum MarketplaceJSON {
 
   /// ISO 8601 with fractional seconds, as the marketplace writes timestamps.
   static func timestamp(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: date)
+    // FoundationEssentials' style: ISO8601DateFormatter goes through ICU on every call.
+    date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
   }
 }
 

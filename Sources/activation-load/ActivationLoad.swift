@@ -13,9 +13,9 @@ import SwiftProtobuf
 ///
 ///     activation-load GATEWAY BILLING CONSOLE EMULATOR_URL CREDENTIAL ACTIVATIONS [CONCURRENCY]
 ///
-/// Before the clock starts it sets up what the bind path needs: one billing center account
-/// linked to one purchaser, one workspace per worker bound to it, and a marketplace purchase
-/// per activation. Timed, per activation: ResolveActivation with the purchase's token, then
+/// Before the clock starts it sets up what the bind path needs: one billing center account,
+/// one workspace per worker bound to it, and per activation a purchaser linked to that
+/// account and a marketplace purchase. Timed, per activation: ResolveActivation with the purchase's token, then
 /// BindWorkspace with the worker's workspace; it counts only replies in state ACTIVATED.
 @main
 enum ActivationLoad {
@@ -106,17 +106,30 @@ enum ActivationLoad {
         }
       }
     ).billingAccount
-    let tenant = UUID().uuidString.lowercased()
-    let object = UUID().uuidString.lowercased()
-    _ = try await links.linkCloudAccount(
-      .with {
-        $0.billingAccountID = account.id
-        $0.identity = .with {
-          $0.provider = .azure
-          $0.tenantID = tenant
-          $0.objectID = object
+    // Every purchase comes from its own purchaser (as in life: one customer, one cloud
+    // account), each already linked to the billing account.
+    let purchasers = try await withThrowingTaskGroup(of: [(String, String)].self) { group in
+      for worker in 0..<8 {
+        group.addTask {
+          var mine: [(String, String)] = []
+          for _ in stride(from: worker, to: activations, by: 8) {
+            let purchaser = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+            _ = try await links.linkCloudAccount(
+              .with {
+                $0.billingAccountID = account.id
+                $0.identity = .with {
+                  $0.provider = .azure
+                  $0.tenantID = purchaser.0
+                  $0.objectID = purchaser.1
+                }
+              }, metadata: credentialMetadata)
+            mine.append(purchaser)
+          }
+          return mine
         }
-      }, metadata: credentialMetadata)
+      }
+      return try await group.reduce(into: [(String, String)]()) { $0 += $1 }
+    }
     var workspaces: [String] = []
     for worker in 0..<workers {
       let workspace = try await console.registerAndCreateWorkspace(
@@ -140,12 +153,13 @@ enum ActivationLoad {
       workspaces.append(workspace.id)
     }
 
-    let purchase = #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
     let tokens = try await withThrowingTaskGroup(of: [String].self) { group in
       for worker in 0..<16 {
         group.addTask {
           var mine: [String] = []
-          for _ in stride(from: worker, to: activations, by: 16) {
+          for index in stride(from: worker, to: activations, by: 16) {
+            let (tenant, object) = purchasers[index]
+            let purchase = #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
             var request = HTTPClientRequest(url: "\(addresses.emulator)/admin/purchases")
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
