@@ -231,6 +231,8 @@ public enum ActivationError: Error, Equatable {
   case billingCenterUnavailable
   /// Another workspace is already being bound for this subscription.
   case otherWorkspaceBeingBound
+  /// Another call (a second tab) is creating this subscription's workspace right now.
+  case workspaceBeingCreated
 }
 
 /// A service the activation depends on did not answer (down, overloaded, timed out): worth

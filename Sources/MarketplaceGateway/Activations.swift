@@ -132,7 +132,9 @@ public struct Activations: Sendable {
     try await store.audit(
       subscriptionID: subscription.id, "billing_account_registered", detail: billingAccount.username,
       correlationID: correlationID)
-    let created = try await console.createWorkspace(workspace, owner: .new(account), termsAccepted: termsAccepted)
+    let created = try await createOnce(subscription.id) {
+      try await console.createWorkspace(workspace, owner: .new(account), termsAccepted: termsAccepted)
+    }
     try await store.audit(
       subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
       correlationID: correlationID)
@@ -167,7 +169,9 @@ public struct Activations: Sendable {
     } else {
       try Self.checkBeforeCreating(workspace, account: nil, termsAccepted: termsAccepted, prefix: "")
     }
-    let created = try await console.createWorkspace(workspace, owner: owner, termsAccepted: termsAccepted)
+    let created = try await createOnce(stored.subscription.id) {
+      try await console.createWorkspace(workspace, owner: owner, termsAccepted: termsAccepted)
+    }
     try await store.audit(
       subscriptionID: stored.subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
       correlationID: correlationID)
@@ -195,6 +199,24 @@ public struct Activations: Sendable {
     return try await startSaga(
       sessionID: sessionID, subscription: stored.subscription, link: account, expiresAt: activation.expiresAt,
       workspaceID: workspaceID, origin: .existing, correlationID: correlationID)
+  }
+
+  /// Creates the subscription's workspace unless another call is creating one right now (a
+  /// second tab): that one is refused rather than leaving a second workspace behind.
+  private func createOnce(_ subscriptionID: String, _ create: () async throws -> BoundWorkspace) async throws
+    -> BoundWorkspace
+  {
+    guard try await store.claimWorkspaceCreation(subscriptionID, lease: saga.settings.lease) else {
+      throw ActivationError.workspaceBeingCreated
+    }
+    do {
+      let created = try await create()
+      try await store.releaseWorkspaceCreation(subscriptionID)
+      return created
+    } catch {
+      try? await store.releaseWorkspaceCreation(subscriptionID)
+      throw error
+    }
   }
 
   /// Begins (or joins) the subscription's saga and, when this call holds it, runs it now.

@@ -220,6 +220,26 @@ extension GatewayStore {
     }
   }
 
+  /// Claims the right to create the subscription's workspace for `lease`; false while another
+  /// caller holds it.
+  public func claimWorkspaceCreation(_ subscriptionID: String, lease: Duration) async throws -> Bool {
+    let seconds = Double(lease.components.seconds)
+    let rows = try await database.query(
+      """
+      INSERT INTO workspace_creation_claims AS c (subscription_id, claimed_until)
+      VALUES (\(subscriptionID), now() + make_interval(secs => \(seconds)))
+      ON CONFLICT (subscription_id) DO UPDATE SET claimed_until = EXCLUDED.claimed_until
+        WHERE c.claimed_until < now()
+      RETURNING 1
+      """)
+    for try await _ in rows { return true }
+    return false
+  }
+
+  public func releaseWorkspaceCreation(_ subscriptionID: String) async throws {
+    try await database.query("DELETE FROM workspace_creation_claims WHERE subscription_id = \(subscriptionID)")
+  }
+
   public func saga(subscriptionID: String) async throws -> SagaRecord? {
     let rows = try await database.query(
       "SELECT \(unescaped: Self.sagaColumns) FROM activation_sagas g WHERE g.subscription_id = \(subscriptionID)")

@@ -25,6 +25,14 @@ struct ActivationSagaTests {
     return (purchase.id, session)
   }
 
+  static func attempt<Value: Sendable>(_ body: @Sendable () async throws -> Value) async -> Result<Value, any Error> {
+    do {
+      return .success(try await body())
+    } catch {
+      return .failure(error)
+    }
+  }
+
   static func activations(_ fixture: Fixture, _ subscription: String) async throws -> Int? {
     let reply = try await fixture.emulator.request(.GET, "/admin/subscriptions/\(subscription)/activations")
     return (reply.json as? [String: Any])?["activations"] as? Int
@@ -102,6 +110,39 @@ struct ActivationSagaTests {
       try await fixture.reconciler.resumeDueSagas()
       let final = try await fixture.client.getActivation(.with { $0.sessionID = first }).activation
       #expect(final.state == .activated)
+      #expect(try await Self.activations(fixture, purchase) == 1)
+    }
+  }
+
+  @Test("two tabs creating a workspace at once create one")
+  func racingCreation() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, session) = try await Self.linkedSession(fixture)
+      let request = Guance_Gateway_V1_CreateWorkspaceRequest.with {
+        $0.sessionID = session
+        $0.workspace = .with {
+          $0.name = "Slow"
+          $0.language = "en"
+          $0.site = "us1"
+        }
+        $0.existingAccount = .with {
+          $0.email = "ops@contoso.example"
+          $0.challengeID = "c-1"
+          $0.code = "123456"
+        }
+        $0.termsAccepted = true
+      }
+      async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
+      async let second = Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
+      let outcomes = await [first, second]
+      let activated = outcomes.filter { (try? $0.get()) == .activated }
+      let refused = outcomes.compactMap { outcome -> RPCError? in
+        if case .failure(let error as RPCError) = outcome { return error }
+        return nil
+      }
+      #expect(activated.count == 1)
+      #expect(refused.map(\.code) == [.failedPrecondition])
+      #expect(fixture.console.created.withLock { $0 } == 1)
       #expect(try await Self.activations(fixture, purchase) == 1)
     }
   }

@@ -71,8 +71,11 @@ final class FakeBillingDirectory: BillingDirectory {
   }
 }
 
-/// A console that creates every workspace it is asked for.
-struct FakeConsoleDirectory: ConsoleDirectory {
+/// A console that creates every workspace it is asked for, taking its time over those named
+/// "Slow", and counts them.
+final class FakeConsoleDirectory: ConsoleDirectory {
+  let created = Mutex(0)
+
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
     WorkspaceEmailCode(challengeID: "c-1", expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
   }
@@ -80,7 +83,9 @@ struct FakeConsoleDirectory: ConsoleDirectory {
   func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool) async throws
     -> BoundWorkspace
   {
-    BoundWorkspace(id: UUID(), name: workspace.name, site: workspace.site)
+    if workspace.name == "Slow" { try await Task.sleep(for: .milliseconds(500)) }
+    created.withLock { $0 += 1 }
+    return BoundWorkspace(id: UUID(), name: workspace.name, site: workspace.site)
   }
 }
 
@@ -92,6 +97,7 @@ struct ActivationTests {
     let client: Client
     let emulator: EmulatorProcessTests.Emulator
     let billing: FakeBillingDirectory
+    let console: FakeConsoleDirectory
     let store: GatewayStore
     let reconciler: ActivationReconciler
   }
@@ -102,17 +108,18 @@ struct ActivationTests {
         let logger = Logger(label: "gateway-test")
         let store = GatewayStore(database: database, logger: logger)
         let billing = FakeBillingDirectory()
+        let console = FakeConsoleDirectory()
         let marketplace = MarketplaceClientTests.client(emulator, timeout: .seconds(2))
         let saga = ActivationSaga(
           store: store, marketplace: marketplace, billing: billing, settings: .init(retryDelay: .seconds(1)),
           logger: logger)
         let activations = Activations(
-          store: store, marketplace: marketplace, billing: billing, console: FakeConsoleDirectory(), saga: saga,
+          store: store, marketplace: marketplace, billing: billing, console: console, saga: saga,
           consoleLoginURL: "http://console.test/login")
         try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
           try await body(
             Fixture(
-              client: Client(wrapping: client), emulator: emulator, billing: billing, store: store,
+              client: Client(wrapping: client), emulator: emulator, billing: billing, console: console, store: store,
               reconciler: ActivationReconciler(saga: saga, logger: logger)))
         }
       }

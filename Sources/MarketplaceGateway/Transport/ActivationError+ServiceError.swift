@@ -24,6 +24,10 @@ extension ActivationError: ServiceErrorConvertible {
       ServiceError(
         .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/activating"),
         "another workspace is already being bound for this subscription")
+    case .workspaceBeingCreated:
+      ServiceError(
+        .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/creating_workspace"),
+        "a workspace is already being created for this subscription (in another tab?); reload the activation")
     }
   }
 }
