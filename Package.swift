@@ -208,6 +208,15 @@ let package = Package(
       dependencies: ["GuanceContracts", .grpcCore, .grpcHTTP2, .swiftProtobuf],
       swiftSettings: strict
     ),
+    // `make bench`'s Greeter: bare grpc-swift-2, or behind the suite's runtime.
+    .executableTarget(
+      name: "bench-greeter",
+      dependencies: [
+        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcHTTP2, .swiftProtobuf, .lifecycle, .unixSignals,
+        .logging,
+      ],
+      swiftSettings: strict
+    ),
     // Load generator for `make bench`: bind-path activations through the gateway's public API.
     .executableTarget(
       name: "activation-load",

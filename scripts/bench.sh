@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: release builds, a private PostgreSQL (fsync on, as in production), and the
 # suite's benchmarks on this machine; results go to bench/results/*.md.
-#   BENCH_ONLY=usage|activation   one benchmark only
+#   BENCH_ONLY=grpc|usage|activation   one benchmark only
+#   RPCs against grpc C++: see scripts/bench-grpc.sh
 #   usage ingestion: BENCH_RUNS (3) alternating runs, BENCH_BATCHES (200) batches of 1,000
 #   activations: BENCH_ACTIVATIONS (3000) per run, BENCH_ACTIVATION_CONCURRENCY (16), BENCH_RUNS runs
 set -euo pipefail
@@ -47,6 +48,10 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, PostgreSQL $(psql --version | awk '{print $3}') with fsync on"
+
+if [ "$only" = all ] || [ "$only" = grpc ]; then
+  scripts/bench-grpc.sh "$bin" "$port" "$work"
+fi
 
 if [ "$only" = all ] || [ "$only" = usage ]; then
   batches=${BENCH_BATCHES:-200}

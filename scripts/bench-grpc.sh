@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# `make bench`, RPC part: the same unary RPC load (h2load, pre-encoded gRPC frames) against
+#   (a) grpc C++ (Debian's libgrpc++, callback API; bench/grpc/greeter_server.cc),
+#   (b) a bare grpc-swift-2 server (bench-greeter bare),
+#   (c) the suite's runtime server with all its interceptors (bench-greeter runtime),
+#   (d) a database-backed read of workspace-console (LookupWorkspace),
+#   (e) `pgbench -S` on the same PostgreSQL, the ceiling for (d).
+# Runs alternate (a b c d a b c d ...); medians go to bench/results/grpc.md.
+# Called by scripts/bench.sh with: BIN (release binaries) PGPORT WORKDIR.
+#   BENCH_RUNS (3), BENCH_RPCS (200000), BENCH_CONNECTIONS (16), BENCH_STREAMS (32)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$1 port=$2 work=$3
+runs=${BENCH_RUNS:-3}
+rpcs=${BENCH_RPCS:-200000}
+connections=${BENCH_CONNECTIONS:-16}
+streams=${BENCH_STREAMS:-32}
+db="postgres://postgres@127.0.0.1:$port"
+
+missing=()
+command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v grpc_cpp_plugin >/dev/null || missing+=(protobuf-compiler-grpc)
+pkg-config --exists grpc++ 2>/dev/null || missing+=(libgrpc++-dev)
+command -v g++ >/dev/null || missing+=(g++)
+if ((${#missing[@]})); then
+  echo "bench: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cpp=.build-bench-cpp
+if [ ! -x "$cpp/greeter-cpp" ] || [ bench/grpc/greeter_server.cc -nt "$cpp/greeter-cpp" ]; then
+  echo "bench: building the grpc C++ reference server"
+  mkdir -p "$cpp"
+  protoc -I Protos --cpp_out="$cpp" --grpc_out="$cpp" --plugin=protoc-gen-grpc="$(command -v grpc_cpp_plugin)" \
+    bench/v1/greeter.proto
+  g++ -O2 -std=c++17 -I "$cpp" -o "$cpp/greeter-cpp" bench/grpc/greeter_server.cc "$cpp/bench/v1/greeter.pb.cc" \
+    "$cpp/bench/v1/greeter.grpc.pb.cc" $(pkg-config --cflags --libs grpc++ protobuf)
+fi
+
+pids=()
+stop() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap stop EXIT
+wait_ready() {
+  for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done
+  echo "bench: $1 never appeared" >&2
+  exit 1
+}
+
+"$cpp/greeter-cpp" 0 "$work/cpp.ready" >"$work/cpp.log" 2>&1 &
+pids+=($!)
+"$bin/bench-greeter" bare 0 "$work/bare.ready" >"$work/bare.log" 2>&1 &
+pids+=($!)
+GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime.ready" LOG_LEVEL=warning \
+  "$bin/bench-greeter" runtime >"$work/runtime.log" 2>&1 &
+pids+=($!)
+scripts/pg.sh createdb "$port" bench_console
+GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/console.ready" LOG_LEVEL=warning \
+  DATABASE_URL="$db/bench_console" MAILBOX_DIR="$work/mail" "$bin/workspace-console" >"$work/console.log" 2>&1 &
+pids+=($!)
+for name in cpp bare runtime console; do wait_ready "$work/$name.ready"; done
+
+python=$(scripts/python-env.sh)
+# Frames: a 12-byte HelloRequest for (a)-(c); LookupWorkspace of a real workspace for (d).
+workspace=$(scripts/grpc-call "$(cat "$work/console.ready")" guance.console.v1.WorkspaceConsoleService/RegisterAndCreateWorkspace \
+  '{"workspace_name": "Bench", "language": "en", "site": "us1", "username": "bench", "password": "correct horse battery",
+    "password_confirmation": "correct horse battery", "email": "bench@example.com", "terms_accepted": true}' |
+  "$python" -c 'import json, sys; print(json.load(sys.stdin)["workspace"]["id"])')
+"$python" - "$work" "$workspace" <<'PY'
+import struct, sys
+work, workspace = sys.argv[1], sys.argv[2].encode()
+def frame(message): return b"\0" + struct.pack(">I", len(message)) + message
+hello = b"\x0a\x0a0123456789"
+assert len(hello) == 12
+open(f"{work}/hello.bin", "wb").write(frame(hello))
+open(f"{work}/lookup.bin", "wb").write(frame(b"\x0a" + bytes([len(workspace)]) + workspace))
+PY
+
+declare -A path=(
+  [cpp]=/bench.v1.Greeter/SayHello [bare]=/bench.v1.Greeter/SayHello [runtime]=/bench.v1.Greeter/SayHello
+  [console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace)
+declare -A body=([cpp]=hello.bin [bare]=hello.bin [runtime]=hello.bin [console]=lookup.bin)
+targets=(cpp bare runtime console)
+
+# Every target must answer grpc-status 0 to exactly these frames before its load counts.
+for target in "${targets[@]}"; do
+  "$python" - "$(cat "$work/$target.ready")" "${path[$target]}" "$work/${body[$target]}" <<'PY'
+import grpc, sys
+address, method, frame = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read()[5:]
+with grpc.insecure_channel(address) as channel:
+    call = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    for _ in range(50):
+        call(frame, metadata=[("authorization", "Bearer bench")], timeout=10)
+PY
+done
+echo "bench: every target answers OK to the benchmark's frames"
+
+# load TARGET N CONNECTIONS STREAMS -> "req/s p50_ms p99_ms" (failures abort)
+load() {
+  local target=$1 n=$2 c=$3 m=$4 log="$work/h2load-$1.log"
+  local out
+  rm -f "$log" # h2load appends to its log
+  out=$(h2load -n "$n" -c "$c" -m "$m" -d "$work/${body[$target]}" -H 'content-type: application/grpc' \
+    -H 'te: trailers' -H 'authorization: Bearer bench' --log-file="$log" \
+    "http://$(cat "$work/$target.ready")${path[$target]}" 2>&1)
+  grep -q "$n succeeded, 0 failed, 0 errored" <<<"$out" || { echo "$out" >&2; exit 1; }
+  "$python" - "$log" "$(grep -oE 'finished in [0-9.]+(ms|s)' <<<"$out")" "$n" <<'PY'
+import sys
+log, finished, n = sys.argv[1], sys.argv[2].split()[-1], int(sys.argv[3])
+seconds = float(finished[:-2]) / 1000 if finished.endswith("ms") else float(finished[:-1])
+times = sorted(int(line.split("\t")[2]) / 1000 for line in open(log) if line.strip())
+pick = lambda p: times[min(len(times) - 1, int(len(times) * p))]
+print(f"{n / seconds:.0f} {pick(0.5):.3f} {pick(0.99):.3f}")
+PY
+}
+
+declare -A rate p50 p99 single
+for run in $(seq 1 "$runs"); do
+  for target in "${targets[@]}"; do
+    read -r r a b <<<"$(load "$target" "$rpcs" "$connections" "$streams")"
+    rate[$target]+="$r " p50[$target]+="$a " p99[$target]+="$b "
+    read -r _ s _ <<<"$(load "$target" 5000 1 1)"
+    single[$target]+="$s "
+    printf 'bench: run %d/%d  %-8s %8s RPC/s  p50 %7s ms  p99 %7s ms  one at a time p50 %s ms\n' \
+      "$run" "$runs" "$target" "$r" "$a" "$b" "$s"
+  done
+done
+
+psql -q "$db/postgres" -c "DROP DATABASE IF EXISTS bench_pgbench" -c "CREATE DATABASE bench_pgbench"
+pgbench -q -i -s 10 "$db/bench_pgbench" >/dev/null 2>&1
+pg_rates=()
+for run in $(seq 1 "$runs"); do
+  pg_rates+=("$(pgbench -n -S -c "$connections" -j 2 -T 10 "$db/bench_pgbench" 2>/dev/null |
+    awk '/^tps/ {printf "%.0f", $3}')")
+  echo "bench: run $run/$runs  pgbench -S: ${pg_rates[-1]} tps"
+done
+
+median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+declare -A pid=([cpp]=${pids[0]} [bare]=${pids[1]} [runtime]=${pids[2]} [console]=${pids[3]})
+declare -A label=(
+  [cpp]="(a) grpc C++ $(pkg-config --modversion grpc++), callback API"
+  [bare]="(b) grpc-swift-2, bare server, defaults"
+  [runtime]="(c) suite runtime (limits, interceptors, health), no database"
+  [console]="(d) workspace-console LookupWorkspace (PostgreSQL read)")
+cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
+{
+  echo "# Unary RPCs: grpc C++ against the suite's Swift stack"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD) by \`make bench\` on $(nproc) cores"
+  echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, loopback; Swift release builds."
+  echo "Load: \`h2load -n $rpcs -c $connections -m $streams\` with pre-encoded gRPC frames (a 12-byte"
+  echo "HelloRequest; for (d) a LookupWorkspace of a real workspace), every target first checked to"
+  echo "answer grpc-status 0 to those frames; one at a time: \`h2load -n 5000 -c 1 -m 1\`. Runs"
+  echo "alternate between targets; medians of $runs. Latencies from h2load's per-request log."
+  echo
+  echo "| server | RPC/s | × C++ | p50 ms | p99 ms | one at a time p50 ms | × C++ | RSS MiB |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  for target in "${targets[@]}"; do
+    r=$(median ${rate[$target]}) s=$(median ${single[$target]})
+    echo "| ${label[$target]} | $r | $("$python" -c "print(f'{$r / $cpp_rate:.2f}')") | $(median ${p50[$target]}) | $(median ${p99[$target]}) | $s | $("$python" -c "print(f'{$s / $cpp_single:.2f}')") | $(rss "${pid[$target]}") |"
+  done
+  pg=$(median "${pg_rates[@]}")
+  echo "| (e) \`pgbench -S -c $connections -j 2\`, same PostgreSQL | $pg tps | $("$python" -c "print(f'{$pg / $cpp_rate:.2f}')") | | | | | |"
+  echo
+  echo "(d) / (e) = $("$python" -c "print(f'{$(median ${rate[console]}) / $pg:.2f}')"): the console's read against the database's own ceiling."
+  echo
+  echo "Runs (RPC/s):"
+  for target in "${targets[@]}"; do echo "- ${target}: ${rate[$target]}"; done
+  echo "- pgbench: ${pg_rates[*]}"
+} >bench/results/grpc.md
+echo
+cat bench/results/grpc.md
