@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup build run test bench protos check-protos fmt clean
+.PHONY: help setup build run test bench certs protos check-protos fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-setup: ## install missing system packages (PostgreSQL, protoc, libargon2, pkg-config)
+setup: ## install missing system packages (PostgreSQL, protoc, libargon2, pkg-config, openssl, ...)
 	@scripts/setup.sh
 
 build: setup ## build every executable (debug)
@@ -21,6 +21,9 @@ test: setup check-protos ## run every test against a throwaway PostgreSQL
 
 bench: setup ## release builds and the benchmarks; results in bench/results/
 	@scripts/bench.sh
+
+certs: setup ## a development CA and server/client certificates for TLS under .run/certs
+	@scripts/certs.sh
 
 protos: setup ## regenerate the committed Swift code from Protos/
 	@scripts/gen-protos.sh

@@ -297,7 +297,7 @@ let package = Package(
     .testTarget(
       name: "EndToEndTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf,
+        "SuiteTesting", "SuitePersistence", "SuiteRuntime", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf,
         .swiftProtobuf,
       ],
       swiftSettings: strict

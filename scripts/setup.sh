@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the suite needs from Debian's packages, only when it is missing:
-# PostgreSQL (server and client), protoc, libargon2, pkg-config, Python and curl. Run as root or with sudo.
+# PostgreSQL (server and client), protoc, libargon2, pkg-config, Python, curl and openssl. Run as root or with sudo.
 set -euo pipefail
 
 missing=()
@@ -12,6 +12,7 @@ command -v protoc >/dev/null || missing+=(protobuf-compiler)
 [ -f /usr/include/argon2.h ] || missing+=(libargon2-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl ca-certificates)
+command -v openssl >/dev/null || missing+=(openssl)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 

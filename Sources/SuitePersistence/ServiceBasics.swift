@@ -1,17 +1,21 @@
 public import SuiteRuntime
 
 /// The settings every service of the suite reads the same way: where its gRPC server
-/// listens, its own database, the internal credential and the optional ready file.
+/// listens (and its TLS), its own database, the internal credential, the optional ready file
+/// and TLS for its clients of the other services.
 public struct ServiceBasics: Sendable {
   public var server: ServerSettings
   public var database: DatabaseURL
   public var internalCredential: String
   public var readyFile: String?
+  /// How this service's clients reach the other services (nil: plaintext).
+  public var clientTLS: ClientTLS?
 
   public init(config: ConfigReader, defaultPort: Int) throws(ConfigError) {
     server = try ServerSettings(config: config, defaultPort: defaultPort)
     database = try DatabaseURL(try config.required("DATABASE_URL"))
     internalCredential = try config.required("INTERNAL_CREDENTIAL")
     readyFile = config.optional("READY_FILE")
+    clientTLS = try ClientTLS(config: config)
   }
 }

@@ -60,7 +60,7 @@ public struct GRPCServerService: Service {
 
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: settings.host, port: settings.port),
-      transportSecurity: .plaintext,
+      transportSecurity: settings.tls?.transportSecurity ?? .plaintext,
       config: .defaults { config in
         config.rpc.maxRequestPayloadSize = settings.maxRequestBytes
         config.http2.maxConcurrentStreams = settings.maxConcurrentStreams

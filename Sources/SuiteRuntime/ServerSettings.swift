@@ -17,6 +17,8 @@ public struct ServerSettings: Sendable {
   public var maxConnectionAge: Duration
   /// How long in-flight RPCs get to finish once a connection is asked to go away.
   public var maxConnectionGrace: Duration
+  /// Nil: plaintext.
+  public var tls: ServerTLS?
 
   public init(
     host: String = "127.0.0.1",
@@ -27,7 +29,8 @@ public struct ServerSettings: Sendable {
     keepaliveTimeout: Duration = .seconds(20),
     maxIdleTime: Duration = .seconds(1800),
     maxConnectionAge: Duration = .seconds(7200),
-    maxConnectionGrace: Duration = .seconds(30)
+    maxConnectionGrace: Duration = .seconds(30),
+    tls: ServerTLS? = nil
   ) {
     self.host = host
     self.port = port
@@ -38,9 +41,11 @@ public struct ServerSettings: Sendable {
     self.maxIdleTime = maxIdleTime
     self.maxConnectionAge = maxConnectionAge
     self.maxConnectionGrace = maxConnectionGrace
+    self.tls = tls
   }
 
-  /// Reads `GRPC_HOST`, `GRPC_PORT` and the `GRPC_*` limits, defaulting the port per service.
+  /// Reads `GRPC_HOST`, `GRPC_PORT`, the `GRPC_*` limits and `GRPC_TLS_*`, defaulting the port
+  /// per service.
   public init(config: ConfigReader, defaultPort: Int) throws(ConfigError) {
     let defaults = ServerSettings()
     self.init(
@@ -59,7 +64,8 @@ public struct ServerSettings: Sendable {
       maxConnectionAge: try config.seconds(
         "GRPC_MAX_CONNECTION_AGE_SECONDS", default: defaults.maxConnectionAge, range: 1...604800),
       maxConnectionGrace: try config.seconds(
-        "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600)
+        "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600),
+      tls: try ServerTLS(config: config)
     )
   }
 }

@@ -14,8 +14,10 @@ public enum ServiceMain {
     do {
       let reader = ConfigReader()
       if let grpcPort, CommandLine.arguments.dropFirst().first == "--health-check" {
-        let port = try ServerSettings(config: reader, defaultPort: grpcPort).port
-        exit(await HealthProbe.isServing(port: port) ? 0 : 1)
+        let settings = try ServerSettings(config: reader, defaultPort: grpcPort)
+        // Against a TLS server the probe is a client like the others: GRPC_CLIENT_* say how.
+        let tls = settings.tls == nil ? nil : try ClientTLS(config: reader)
+        exit(await HealthProbe.isServing(port: settings.port, tls: tls) ? 0 : 1)
       }
       _ = try LoggingSetup.bootstrap(config: reader)
       try await body(reader, logger)

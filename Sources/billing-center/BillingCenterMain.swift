@@ -23,7 +23,8 @@ enum BillingCenterMain {
     let postgres = PostgresClient(
       configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger)
-    let console = try GRPCClientService(address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS")
+    let console = try GRPCClientService(
+      address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS", tls: configuration.service.clientTLS)
     let hasher = configuration.hasher
     let billing = GuanceBilling(
       store: PostgresBillingStore(database: database, logger: logger),

@@ -21,8 +21,10 @@ enum GatewayMain {
   static func run(_ configuration: GatewayConfiguration, logger: Logger) async throws {
     let postgres = PostgresClient(configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
     let database = Database(client: postgres, logger: logger)
-    let billing = try GRPCClientService(address: configuration.billingAddress, variable: "BILLING_ADDRESS")
-    let console = try GRPCClientService(address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS")
+    let billing = try GRPCClientService(
+      address: configuration.billingAddress, variable: "BILLING_ADDRESS", tls: configuration.service.clientTLS)
+    let console = try GRPCClientService(
+      address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS", tls: configuration.service.clientTLS)
     let store = GatewayStore(database: database, logger: logger)
     let marketplace = MarketplaceClient(settings: configuration.marketplace, logger: logger)
     let billingDirectory = GRPCBillingDirectory(

@@ -1,3 +1,4 @@
+import Foundation
 import SuitePersistence
 import SuiteRuntime
 import Testing
@@ -47,5 +48,32 @@ struct ConfigTests {
       #expect(!"\(error)".contains("secret"))
     }
     #expect(throws: ConfigError.self) { try DatabaseURL("mysql://a@b/c") }
+  }
+
+  @Test("TLS settings come in complete sets of readable files")
+  func tlsSettings() throws {
+    let pem = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString).pem")
+    try Data("-----BEGIN CERTIFICATE-----\n".utf8).write(to: pem)
+    defer { try? FileManager.default.removeItem(at: pem) }
+    #expect(try ServerTLS(config: ConfigReader(environment: [:])) == nil)
+    #expect(try ClientTLS(config: ConfigReader(environment: [:])) == nil)
+    let both = try ServerTLS(
+      config: ConfigReader(environment: ["GRPC_TLS_CERT_FILE": pem.path, "GRPC_TLS_KEY_FILE": pem.path]))
+    #expect(both == ServerTLS(certificateFile: pem.path, keyFile: pem.path, clientCAFile: nil))
+    #expect(throws: ConfigError.missing(variable: "GRPC_TLS_KEY_FILE")) {
+      try ServerTLS(config: ConfigReader(environment: ["GRPC_TLS_CERT_FILE": pem.path]))
+    }
+    #expect(throws: ConfigError.invalid(variable: "GRPC_TLS_CERT_FILE", value: "/nowhere.pem", expected: "a readable PEM file")) {
+      try ServerTLS(config: ConfigReader(environment: ["GRPC_TLS_CERT_FILE": "/nowhere.pem", "GRPC_TLS_KEY_FILE": pem.path]))
+    }
+    #expect(throws: ConfigError.self) {
+      try ServerTLS(config: ConfigReader(environment: ["GRPC_TLS_CLIENT_CA_FILE": pem.path]))
+    }
+    #expect(throws: ConfigError.missing(variable: "GRPC_CLIENT_KEY_FILE")) {
+      try ClientTLS(config: ConfigReader(environment: ["GRPC_CLIENT_CA_FILE": pem.path, "GRPC_CLIENT_CERT_FILE": pem.path]))
+    }
+    #expect(throws: ConfigError.self) {
+      try ClientTLS(config: ConfigReader(environment: ["GRPC_CLIENT_CERT_FILE": pem.path]))
+    }
   }
 }

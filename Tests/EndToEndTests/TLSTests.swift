@@ -1,0 +1,166 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GuanceContracts
+import SuitePersistence
+import SuiteRuntime
+import SuiteTesting
+import SwiftProtobuf
+import Testing
+
+/// Mutual TLS between the services, with certificates from `scripts/certs.sh` (`make certs`).
+@Suite("TLS between services")
+struct TLSTests {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+  /// Makes a CA with server and client certificates in `directory`.
+  static func makeCertificates(in directory: URL, name: String) throws {
+    let script = Process()
+    script.executableURL = root.appendingPathComponent("scripts/certs.sh")
+    script.arguments = [directory.path, name]
+    script.standardOutput = FileHandle.nullDevice
+    try script.run()
+    script.waitUntilExit()
+    #expect(script.terminationStatus == 0)
+  }
+
+  static func serving(port: Int, _ security: HTTP2ClientTransport.Posix.TransportSecurity) async -> Result<
+    Bool, any Error
+  > {
+    do {
+      return .success(
+        try await withGRPCClient(
+          transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: security)
+        ) { client in
+          var options = CallOptions.defaults
+          options.timeout = .seconds(5)
+          return try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: options).status
+            == .serving
+        })
+    } catch {
+      return .failure(error)
+    }
+  }
+
+  @Test("a console requiring client certificates serves mTLS clients of its CA and refuses the rest; billing-center reaches it over mTLS")
+  func mutualTLS() async throws {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: work) }
+    let ours = work.appendingPathComponent("certs")
+    let foreign = work.appendingPathComponent("foreign")
+    try Self.makeCertificates(in: ours, name: "Suite test CA")
+    try Self.makeCertificates(in: foreign, name: "Foreign CA")
+    func file(_ directory: URL, _ name: String) -> String { directory.appendingPathComponent(name).path }
+    let clientTLS = [
+      "GRPC_CLIENT_CA_FILE": file(ours, "ca.pem"), "GRPC_CLIENT_CERT_FILE": file(ours, "client.pem"),
+      "GRPC_CLIENT_KEY_FILE": file(ours, "client.key"),
+    ]
+    let serverTLS = [
+      "GRPC_TLS_CERT_FILE": file(ours, "server.pem"), "GRPC_TLS_KEY_FILE": file(ours, "server.key"),
+      "GRPC_TLS_CLIENT_CA_FILE": file(ours, "ca.pem"),
+    ]
+
+    try await TestDatabase.withFreshDatabase { consoleDB in
+      try await TestDatabase.withFreshDatabase { billingDB in
+        let console = try await ServiceProcess(
+          "workspace-console",
+          environment: [
+            "DATABASE_URL": consoleDB.text, "INTERNAL_CREDENTIAL": "tls-test",
+            "MAILBOX_DIR": work.appendingPathComponent("mail").path,
+          ].merging(serverTLS) { $1 }, workDirectory: work.appendingPathComponent("console"))
+        // billing-center serves over mTLS too, and calls the console as an mTLS client.
+        let billing = try await ServiceProcess(
+          "billing-center",
+          environment: [
+            "DATABASE_URL": billingDB.text, "INTERNAL_CREDENTIAL": "tls-test", "CONSOLE_ADDRESS": console.address,
+            "MAILBOX_DIR": work.appendingPathComponent("mail").path,
+          ].merging(serverTLS) { $1 }.merging(clientTLS) { $1 }, workDirectory: work.appendingPathComponent("billing"))
+        do {
+          try await exercise(console: console, billing: billing, ours: ours, foreign: foreign)
+        } catch {
+          Issue.record("console log:\n\(console.log)\nbilling log:\n\(billing.log)")
+          await billing.stop()
+          await console.stop()
+          throw error
+        }
+        #expect(await billing.stop() == 0)
+        #expect(await console.stop() == 0)
+      }
+    }
+  }
+
+  func exercise(console: ServiceProcess, billing: ServiceProcess, ours: URL, foreign: URL) async throws {
+    func tls(_ directory: URL, certificate: URL?) -> ClientTLS {
+      ClientTLS(
+        caFile: ours.appendingPathComponent("ca.pem").path,
+        certificateFile: certificate.map { $0.appendingPathComponent("client.pem").path },
+        keyFile: certificate.map { $0.appendingPathComponent("client.key").path })
+    }
+    let valid = tls(ours, certificate: ours)
+    #expect((try? await Self.serving(port: console.port, valid.transportSecurity).get()) == true)
+    // No client certificate, one from a foreign CA, and plaintext: all refused.
+    for (what, security) in [
+      ("no client certificate", tls(ours, certificate: nil).transportSecurity),
+      ("a foreign CA's client certificate", tls(ours, certificate: foreign).transportSecurity),
+      ("plaintext", HTTP2ClientTransport.Posix.TransportSecurity.plaintext),
+    ] {
+      let outcome = await Self.serving(port: console.port, security)
+      #expect(throws: (any Error).self, "\(what) must be refused") { try outcome.get() }
+    }
+    // A client trusting another CA refuses the server.
+    let distrustful = ClientTLS(
+      caFile: foreign.appendingPathComponent("ca.pem").path,
+      certificateFile: ours.appendingPathComponent("client.pem").path,
+      keyFile: ours.appendingPathComponent("client.key").path)
+    let refused = await Self.serving(port: console.port, distrustful.transportSecurity)
+    #expect(throws: (any Error).self) { try refused.get() }
+
+    // billing-center's console client presents its certificate: binding a console workspace
+    // (which billing-center looks up in the console) works.
+    let workspace = try await withGRPCClient(
+      transport: .http2NIOPosix(
+        target: .ipv4(address: "127.0.0.1", port: console.port), transportSecurity: valid.transportSecurity)
+    ) { client in
+      try await Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: client).registerAndCreateWorkspace(
+        .with {
+          $0.workspaceName = "Secure"
+          $0.language = "en"
+          $0.site = "us1"
+          $0.username = "secure"
+          $0.password = "correct horse battery"
+          $0.passwordConfirmation = "correct horse battery"
+          $0.email = "secure@example.com"
+          $0.termsAccepted = true
+        }
+      ).workspace
+    }
+    let binding = try await withGRPCClient(
+      transport: .http2NIOPosix(
+        target: .ipv4(address: "127.0.0.1", port: billing.port), transportSecurity: valid.transportSecurity)
+    ) { client in
+      let center = Guance_Billing_V1_BillingCenterService.Client(wrapping: client)
+      let account = try await center.registerBillingAccount(
+        .with {
+          $0.username = "secure"
+          $0.password = "correct horse battery"
+          $0.email = "billing@secure.example"
+          $0.company = .with {
+            $0.companyName = "Secure"
+            $0.industry = "Software"
+            $0.region = "EU"
+            $0.contactName = "Sam"
+          }
+        }
+      ).billingAccount
+      return try await center.bindWorkspace(
+        .with {
+          $0.billingAccountID = account.id
+          $0.workspaceID = workspace.id
+          $0.settlement = .with { $0.method = .billingAccount }
+        }, metadata: ["authorization": "Bearer tls-test"]
+      ).binding
+    }
+    #expect(binding.workspaceName == "Secure")
+  }
+}
