@@ -208,6 +208,14 @@ let package = Package(
       dependencies: ["GuanceContracts", .grpcCore, .grpcHTTP2, .swiftProtobuf],
       swiftSettings: strict
     ),
+    // grpc's interop TestService on the suite's server configuration (driven by make test).
+    .executableTarget(
+      name: "interop-server",
+      dependencies: [
+        "GuanceContracts", "SuiteRuntime", .grpcCore, .swiftProtobuf, .lifecycle, .unixSignals, .logging,
+      ],
+      swiftSettings: strict
+    ),
     // `make bench`'s Greeter: bare grpc-swift-2, or behind the suite's runtime.
     .executableTarget(
       name: "bench-greeter",

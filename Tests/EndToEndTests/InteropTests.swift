@@ -1,0 +1,97 @@
+import Foundation
+import SuiteTesting
+import Testing
+
+/// grpc's interop cases (interop-test-descriptions.md), driven by Python's grpcio client
+/// (scripts/interop_client.py) against `interop-server`: grpc.testing.TestService on the
+/// suite's own server configuration, over plaintext and over mutual TLS.
+@Suite("gRPC interop cases with grpcio")
+struct InteropTests {
+  static let cases = [
+    "empty_unary", "large_unary", "client_streaming", "server_streaming", "ping_pong", "empty_stream",
+    "custom_metadata", "status_code_and_message", "special_status_message", "unimplemented_method",
+    "unimplemented_service", "cancel_after_begin", "cancel_after_first_response", "timeout_on_sleeping_server",
+  ]
+
+  /// Runs the client; returns each case's verdict and the client's exit status.
+  static func runClient(address: String, arguments: [String] = []) throws -> (
+    verdicts: [String: (ok: Bool, detail: String)], status: Int32
+  ) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try ProjectPython.interpreter())
+    process.arguments = [ProjectPython.packageFile("scripts/interop_client.py"), address] + arguments
+    // grpcio's C core logs refused handshakes to stderr; the verdicts say what matters.
+    process.environment = ProcessInfo.processInfo.environment.merging(["GRPC_VERBOSITY": "NONE"]) { $1 }
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    var verdicts: [String: (ok: Bool, detail: String)] = [:]
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let name = object["case"] as? String, let ok = object["ok"] as? Bool
+      else { continue }
+      verdicts[name] = (ok, object["detail"] as? String ?? "")
+    }
+    return (verdicts, process.terminationStatus)
+  }
+
+  static func expectAllPass(_ result: (verdicts: [String: (ok: Bool, detail: String)], status: Int32)) {
+    #expect(Set(result.verdicts.keys) == Set(cases))
+    for name in cases {
+      let verdict = result.verdicts[name]
+      #expect(verdict?.ok == true, "\(name): \(verdict?.detail ?? "did not run")")
+    }
+    #expect(result.status == 0)
+  }
+
+  static func withServer(
+    environment: [String: String] = [:], _ body: (ServiceProcess) async throws -> Void
+  ) async throws {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: work) }
+    let server = try await ServiceProcess(
+      "interop-server", environment: ["INTERNAL_CREDENTIAL": "interop"].merging(environment) { $1 },
+      workDirectory: work)
+    do {
+      try await body(server)
+    } catch {
+      Issue.record("interop-server log:\n\(server.log)")
+      await server.stop()
+      throw error
+    }
+    #expect(await server.stop() == 0)
+  }
+
+  @Test("every applicable interop case passes over plaintext")
+  func plaintext() async throws {
+    try await Self.withServer { server in
+      Self.expectAllPass(try Self.runClient(address: server.address))
+    }
+  }
+
+  @Test("every applicable interop case passes over mutual TLS")
+  func mutualTLS() async throws {
+    let certs = FileManager.default.temporaryDirectory.appendingPathComponent("interop-certs-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: certs) }
+    try TLSTests.makeCertificates(in: certs, name: "Interop test CA")
+    func file(_ name: String) -> String { certs.appendingPathComponent(name).path }
+    try await Self.withServer(
+      environment: [
+        "GRPC_TLS_CERT_FILE": file("server.pem"), "GRPC_TLS_KEY_FILE": file("server.key"),
+        "GRPC_TLS_CLIENT_CA_FILE": file("ca.pem"),
+      ]
+    ) { server in
+      // The certificate names localhost; grpcio checks the name it dials.
+      let address = "localhost:\(server.port)"
+      Self.expectAllPass(
+        try Self.runClient(
+          address: address, arguments: ["--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key")]))
+      // Without a client certificate the handshake fails: every case fails, the client says so.
+      let refused = try Self.runClient(address: address, arguments: ["--ca", file("ca.pem"), "--cases", "empty_unary"])
+      #expect(refused.verdicts["empty_unary"]?.ok == false)
+      #expect(refused.status == 1)
+    }
+  }
+}
