@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the suite needs from Debian's packages, only when it is missing:
-# PostgreSQL (server and client), protoc, libargon2, pkg-config, Python, curl and openssl. Run as root or with sudo.
+# PostgreSQL (server and client), protoc, libargon2, pkg-config, Python, curl, openssl and the C
+# interop client's libraries (protobuf-c, nghttp2, OpenSSL headers). Run as root or with sudo.
 set -euo pipefail
 
 missing=()
@@ -13,6 +14,12 @@ command -v protoc >/dev/null || missing+=(protobuf-compiler)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl ca-certificates)
 command -v openssl >/dev/null || missing+=(openssl)
+# The C interop client: protobuf-c, nghttp2 and OpenSSL, compiled with the system cc.
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+command -v protoc-gen-c >/dev/null || missing+=(protobuf-c-compiler)
+[ -f /usr/include/protobuf-c/protobuf-c.h ] || missing+=(libprotobuf-c-dev)
+[ -f /usr/include/nghttp2/nghttp2.h ] || missing+=(libnghttp2-dev)
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 

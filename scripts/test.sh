@@ -15,6 +15,10 @@ echo "test: preparing the Python test peers (.run/venv)"
 export SUITE_PYTHON
 SUITE_PYTHON=$(scripts/python-env.sh)
 
+echo "test: building the C interop client (protobuf-c, nghttp2, OpenSSL)"
+export SUITE_C_CLIENT
+SUITE_C_CLIENT=$(pwd)/$(scripts/build-c-client.sh)
+
 echo "test: building (debug) with tests"
 swift build --build-tests
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
