@@ -1,6 +1,7 @@
 public import Logging
 
-/// Configures swift-log once per process: one line per event on stderr, level from LOG_LEVEL.
+/// Configures swift-log once per process: one line per event on stderr, level from LOG_LEVEL,
+/// the serving RPC's request id and method on every line logged while serving it.
 public enum LoggingSetup {
   public static func bootstrap(config: ConfigReader) throws(ConfigError) -> Logger.Level {
     let text = config.string("LOG_LEVEL", default: "info")
@@ -9,11 +10,12 @@ public enum LoggingSetup {
         variable: "LOG_LEVEL", value: text,
         expected: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
     }
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
-    }
+    LoggingSystem.bootstrap(
+      { label, metadataProvider in
+        var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+        handler.logLevel = level
+        return handler
+      }, metadataProvider: RequestContext.metadataProvider)
     return level
   }
 }

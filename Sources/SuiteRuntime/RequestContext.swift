@@ -9,18 +9,31 @@ public struct RequestContext: Sendable {
   public var bearerToken: String?
   /// The caller's address without its port ("127.0.0.1"), for per-peer throttling.
   public var peer: String
-  /// A logger carrying the request id.
+  /// The RPC's full method name ("package.Service/Method"); empty outside any RPC.
+  public var rpc: String
+  /// The service's logger. Lines logged while serving an RPC — through this or any other
+  /// logger — carry its request id and method (`metadataProvider`).
   public var logger: Logger
 
-  public init(requestID: String, bearerToken: String?, peer: String, logger: Logger) {
+  public init(requestID: String, bearerToken: String?, peer: String, rpc: String, logger: Logger) {
     self.requestID = requestID
     self.bearerToken = bearerToken
     self.peer = peer
+    self.rpc = rpc
     self.logger = logger
   }
 
   /// The context of the RPC this task serves; a background context outside any RPC.
   @TaskLocal public static var current = RequestContext(
-    requestID: "background", bearerToken: nil, peer: "local",
+    requestID: "background", bearerToken: nil, peer: "local", rpc: "",
     logger: Logger(label: "guance.background"))
+
+  /// Adds the current RPC's request id and method to every log line, when the line is
+  /// written: cheaper than a logger per RPC, whose metadata the stream handler would render
+  /// again on every change.
+  public static let metadataProvider = Logger.MetadataProvider {
+    let context = RequestContext.current
+    guard !context.rpc.isEmpty else { return [:] }
+    return ["request-id": .string(context.requestID), "rpc": .string(context.rpc)]
+  }
 }

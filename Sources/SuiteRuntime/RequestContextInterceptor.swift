@@ -2,7 +2,9 @@ public import GRPCCore
 public import Logging
 import Metrics
 
-import struct Foundation.UUID
+import Synchronization
+
+import struct Foundation.CharacterSet
 
 /// Outermost interceptor: gives each RPC its request id, bearer token and peer (as
 /// `RequestContext.current`), echoes the request id back, and records per-method metrics
@@ -21,16 +23,14 @@ public struct RequestContextInterceptor: ServerInterceptor {
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     let requestID = Self.requestID(from: request.metadata)
-    var logger = self.logger
-    logger[metadataKey: "request-id"] = .string(requestID)
-    logger[metadataKey: "rpc"] = .string(context.descriptor.fullyQualifiedMethod)
+    let method = context.descriptor.fullyQualifiedMethod
     let requestContext = RequestContext(
       requestID: requestID,
       bearerToken: Self.bearerToken(from: request.metadata),
       peer: Self.host(of: context.remotePeer),
+      rpc: method,
       logger: logger)
 
-    let method = context.descriptor.fullyQualifiedMethod
     let started = ContinuousClock.now
     // Interceptors further in return failures as responses rather than throwing them.
     var response: StreamingServerResponse<Output>
@@ -45,26 +45,17 @@ public struct RequestContextInterceptor: ServerInterceptor {
     case .success(var contents):
       contents.metadata.addString(requestID, forKey: "x-request-id")
       response.accepted = .success(contents)
-      Self.record(method: method, code: "OK", since: started)
+      Self.metrics.record(method: method, code: .ok, since: started)
     case .failure(var error):
-      Self.record(method: method, code: String(describing: error.code), since: started)
-      logger.debug("rpc failed", metadata: ["code": "\(error.code)"])
+      Self.metrics.record(method: method, code: Status.Code(error.code), since: started)
+      logger.debug("rpc failed", metadata: ["code": "\(error.code)", "request-id": "\(requestID)", "rpc": "\(method)"])
       error.metadata.addString(requestID, forKey: "x-request-id")
       response.accepted = .failure(error)
     }
     return response
   }
 
-  private static func record(method: String, code: String, since started: ContinuousClock.Instant)
-  {
-    Counter(
-      label: "grpc_server_handled_total",
-      dimensions: [("grpc_method", method), ("grpc_code", code)]
-    ).increment()
-    let elapsed = started.duration(to: .now)
-    Metrics.Timer(label: "grpc_server_handling_seconds", dimensions: [("grpc_method", method)])
-      .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-  }
+  private static let metrics = RPCMetrics()
 
   /// Accepts a caller's request id only when it is short and printable, so it is safe to log.
   static func requestID(from metadata: Metadata) -> String {
@@ -74,7 +65,7 @@ public struct RequestContextInterceptor: ServerInterceptor {
     {
       return given
     }
-    return UUID().uuidString.lowercased()
+    return RequestIDs.next()
   }
 
   static func bearerToken(from metadata: Metadata) -> String? {
@@ -101,5 +92,45 @@ public struct RequestContextInterceptor: ServerInterceptor {
       return String(address[..<lastColon])
     }
     return String(address)
+  }
+}
+
+/// Request ids for RPCs that bring none: a random prefix per process and a counter —
+/// unique, and far cheaper than a random UUID per RPC.
+enum RequestIDs {
+  private static let prefix = String(UInt32.random(in: .min ... .max), radix: 16)
+  private static let counter = Atomic<UInt64>(0)
+
+  static func next() -> String {
+    "\(prefix)-\(String(counter.add(1, ordering: .relaxed).newValue, radix: 16))"
+  }
+}
+
+/// Per-method counters and timers, made once per method and status rather than per RPC
+/// (making one goes through the metrics system's lock and allocates its handler).
+final class RPCMetrics: Sendable {
+  private struct Handles: @unchecked Sendable {
+    var handled: [Status.Code: Counter] = [:]
+    var timer: Metrics.Timer
+  }
+
+  private let handles = Mutex<[String: Handles]>([:])
+
+  func record(method: String, code: Status.Code, since started: ContinuousClock.Instant) {
+    let elapsed = started.duration(to: .now)
+    let (counter, timer) = handles.withLock { handles in
+      var entry =
+        handles[method]
+        ?? Handles(timer: Metrics.Timer(label: "grpc_server_handling_seconds", dimensions: [("grpc_method", method)]))
+      let counter =
+        entry.handled[code]
+        ?? Counter(
+          label: "grpc_server_handled_total", dimensions: [("grpc_method", method), ("grpc_code", "\(code)")])
+      entry.handled[code] = counter
+      handles[method] = entry
+      return (counter, entry.timer)
+    }
+    counter.increment()
+    timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
   }
 }

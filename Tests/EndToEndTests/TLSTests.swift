@@ -116,6 +116,19 @@ struct TLSTests {
     let refused = await Self.serving(port: console.port, distrustful.transportSecurity)
     #expect(throws: (any Error).self) { try refused.get() }
 
+    // The client every service uses for the others (gateway → billing center and console,
+    // billing center → console), built from its GRPC_CLIENT_* settings.
+    let suiteClient = try GRPCClientService(address: console.address, variable: "CONSOLE_ADDRESS", tls: valid)
+    let viaSuiteClient = try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await suiteClient.client.runConnections() }
+      defer { suiteClient.client.beginGracefulShutdown() }
+      var options = CallOptions.defaults
+      options.timeout = .seconds(5)
+      return try await Grpc_Health_V1_Health.Client(wrapping: suiteClient.client).check(.init(), options: options)
+        .status
+    }
+    #expect(viaSuiteClient == .serving)
+
     // billing-center's console client presents its certificate: binding a console workspace
     // (which billing-center looks up in the console) works.
     let workspace = try await withGRPCClient(
