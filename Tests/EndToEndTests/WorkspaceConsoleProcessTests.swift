@@ -88,6 +88,23 @@ struct WorkspaceConsoleProcessTests {
     return probe.terminationStatus
   }
 
+  @Test("scripts/grpc-call, as the README uses it, calls the process and prints the reply as JSON")
+  func grpcCallScript() async throws {
+    try await Self.withConsoleProcess { process, _, _ in
+      let call = Process()
+      call.executableURL = URL(fileURLWithPath: ProjectPython.packageFile("scripts/grpc-call"))
+      call.arguments = [process.address, "guance.console.v1.WorkspaceConsoleService/ListSites"]
+      let output = Pipe()
+      call.standardOutput = output
+      try call.run()
+      let data = output.fileHandleForReading.readDataToEndOfFile()
+      call.waitUntilExit()
+      #expect(call.terminationStatus == 0)
+      let reply = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+      #expect((reply?["sites"] as? [Any])?.isEmpty == false)
+    }
+  }
+
   @Test("register, create a workspace with the mailed code, log in and see it")
   func roundTrip() async throws {
     try await Self.withConsoleProcess { _, client, mailbox in
