@@ -128,10 +128,16 @@ public struct ActivationSaga: Sendable {
     saga.problem = nil
   }
 
+  /// Whether the marketplace already has the subscription active. A refusal to say (unknown
+  /// subscription...) counts as no; silence (5xx, timeout) is thrown, to be retried.
   private func isActive(_ subscriptionID: String) async throws -> Bool {
-    switch try await marketplace.subscription(id: subscriptionID).status {
-    case .subscribed, .suspended: true
-    default: false
+    do {
+      switch try await marketplace.subscription(id: subscriptionID).status {
+      case .subscribed, .suspended: return true
+      default: return false
+      }
+    } catch let error as MarketplaceError where !Self.isTransient(error) {
+      return false
     }
   }
 

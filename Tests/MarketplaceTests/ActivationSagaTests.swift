@@ -184,6 +184,25 @@ struct ActivationSagaTests {
     }
   }
 
+  @Test("a marketplace refusing the activation for good leaves it to an operator, not to the retry loop")
+  func permanentRefusal() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, session) = try await Self.linkedSession(fixture)
+      // The marketplace answers Activate with a 400 (as for a plan it no longer sells).
+      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 1, "status": 400}"#).status == 204)
+      let refused = try await fixture.client.bindWorkspace(.with {
+        $0.sessionID = session
+        $0.workspaceID = UUID().uuidString
+      }).activation
+      #expect(refused.state == .needsAttention)
+      #expect(refused.nextSteps.isEmpty)
+      #expect(refused.activationProblem.contains("refused"))
+      #expect(try await fixture.reconciler.resumeDueSagas() == 0)
+      #expect(try await Self.activations(fixture, purchase) == 0)
+      #expect(try await fixture.store.auditTrail(subscriptionID: purchase).last == "activation_failed")
+    }
+  }
+
   @Test("a refused workspace puts the activation back at the workspace step")
   func refusedWorkspace() async throws {
     try await ActivationTests.with { fixture in

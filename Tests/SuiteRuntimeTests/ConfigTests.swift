@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SuitePersistence
 import SuiteRuntime
 import Testing
@@ -75,5 +76,16 @@ struct ConfigTests {
     #expect(throws: ConfigError.self) {
       try ClientTLS(config: ConfigReader(environment: ["GRPC_CLIENT_CERT_FILE": pem.path]))
     }
+  }
+
+  @Test("log lines written while serving an RPC carry its request id and method; others none")
+  func requestMetadata() {
+    #expect(RequestContext.metadataProvider.get().isEmpty)
+    let context = RequestContext(
+      requestID: "r-1", bearerToken: nil, peer: "127.0.0.1", rpc: "guance.console.v1.WorkspaceConsoleService/Login",
+      logger: Logger(label: "test"))
+    let metadata = RequestContext.$current.withValue(context) { RequestContext.metadataProvider.get() }
+    #expect(metadata["request-id"] == .string("r-1"))
+    #expect(metadata["rpc"] == .string("guance.console.v1.WorkspaceConsoleService/Login"))
   }
 }
