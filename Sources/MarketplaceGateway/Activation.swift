@@ -148,9 +148,11 @@ public protocol BillingDirectory: Sendable {
   func register(_ account: NewAccount, company: CompanyInformation) async throws -> LinkedBillingAccount
   /// Links the purchaser's identity and the subscription to a billing account (idempotent).
   func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws
-  /// Makes the subscription pay for the workspace ("cloud account" settlement); idempotent.
+  /// Makes the subscription pay for the workspace ("cloud account" settlement), first linking
+  /// the subscription to the purchaser's cloud account — one call, one transaction; idempotent.
   func settle(
-    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String
+    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String,
+    purchaser: MarketplaceIdentity
   ) async throws -> BoundWorkspace
 }
 

@@ -4,8 +4,8 @@ public import Logging
 public import MarketplaceClient
 
 /// Carries an activation from "a workspace was chosen" to "the subscription is Subscribed":
-/// link the subscription to the billing account and settle the workspace through it (billing
-/// center), then Activate with the marketplace. Each step is written before its remote call
+/// link the subscription to the billing account and settle the workspace through it (one
+/// billing-center call), then Activate with the marketplace. Each step is written before its remote call
 /// and after it, so whoever resumes the saga (the reconciler after a crash) knows where it
 /// stood. Free of gRPC and SQL.
 public struct ActivationSaga: Sendable {
@@ -56,12 +56,9 @@ public struct ActivationSaga: Sendable {
       if saga.step == .settling {
         let workspace: BoundWorkspace
         do {
-          try await billing.link(
-            billingAccountID: saga.billingAccountID, tenantID: subscription.purchaser.tenantID,
-            objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
           workspace = try await billing.settle(
             workspaceID: saga.workspaceID, origin: saga.origin, billingAccountID: saga.billingAccountID,
-            subscriptionID: subscription.id)
+            subscriptionID: subscription.id, purchaser: subscription.purchaser)
         } catch where !Self.isTransient(error) {
           // The billing center refused (not our workspace, closed...): nothing changed there.
           try await store.abandonSaga(subscription.id, problem: Self.describe(error), correlationID: correlationID)

@@ -35,6 +35,53 @@ struct WorkspaceBindingTests {
     }
   }
 
+  @Test("a binding can link its subscription to the purchaser in the same call, never to another account's")
+  func linksThePurchaserFirst() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      let globex = try await fixture.register("globex", email: "billing@globex.example")
+      let workspace = try await fixture.workspace()
+      let bound = try await fixture.center.bindWorkspace(
+        .with {
+          $0.billingAccountID = acme.id
+          $0.workspaceID = workspace.id
+          $0.settlement = BillingFixture.cloud("sub-new")
+          $0.linkPurchaser = BillingFixture.identity("object-new")
+        }, metadata: BillingFixture.internalCall
+      ).binding
+      #expect(bound.settlement.marketplaceSubscriptionID == "sub-new")
+      let found = try await fixture.internalAPI.findBillingAccountByCloudAccount(
+        .with { $0.identity = BillingFixture.identity("object-new") }, metadata: BillingFixture.internalCall)
+      #expect(found.billingAccount.id == acme.id)
+      #expect(found.cloudAccount.marketplaceSubscriptionIds == ["sub-new"])
+
+      // The purchaser belongs to acme: globex cannot take it over, and nothing is bound.
+      let other = try await fixture.workspace("Other", owner: "bob")
+      let takeover = try await #require(throws: RPCError.self) {
+        try await fixture.center.bindWorkspace(
+          .with {
+            $0.billingAccountID = globex.id
+            $0.workspaceID = other.id
+            $0.settlement = BillingFixture.cloud("sub-other")
+            $0.linkPurchaser = BillingFixture.identity("object-new")
+          }, metadata: BillingFixture.internalCall)
+      }
+      #expect(takeover.preconditionTypes == ["CLOUD_ACCOUNT_LINK"])
+      #expect(try await fixture.count("workspace_bindings", where: "workspace_id = '\(other.id)'") == 0)
+      // A purchaser goes only with cloud settlement.
+      let wrongMethod = try await #require(throws: RPCError.self) {
+        try await fixture.center.changeSettlementMethod(
+          .with {
+            $0.billingAccountID = acme.id
+            $0.workspaceID = workspace.id
+            $0.settlement = .with { $0.method = .billingAccount }
+            $0.linkPurchaser = BillingFixture.identity("object-new")
+          }, metadata: BillingFixture.internalCall)
+      }
+      #expect(wrongMethod.violatedFields == ["link_purchaser"])
+    }
+  }
+
   @Test("unknown workspaces, foreign bindings and unlinked subscriptions are refused")
   func refusals() async throws {
     try await BillingFixture.with { fixture in

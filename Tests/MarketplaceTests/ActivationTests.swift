@@ -60,9 +60,10 @@ final class FakeBillingDirectory: BillingDirectory {
   let down = Mutex(false)
   static let foreignWorkspace = UUID()
 
-  func settle(workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String)
-    async throws -> BoundWorkspace
-  {
+  func settle(
+    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String,
+    purchaser: MarketplaceIdentity
+  ) async throws -> BoundWorkspace {
     if down.withLock({ $0 }) { throw DependencyUnavailable(service: "billing center", reason: "test") }
     if workspaceID == Self.foreignWorkspace {
       throw RPCError(code: .notFound, message: "workspace is not bound to this billing account")

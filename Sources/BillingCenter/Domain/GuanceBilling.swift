@@ -213,11 +213,14 @@ public struct GuanceBilling: Sendable {
 
   // MARK: Workspace bindings
 
+  /// Binds the workspace to the account. With `purchaser` (cloud settlement only), the
+  /// settlement's subscription is first linked to that purchaser's cloud account, in the same
+  /// transaction: the activation flow's one call.
   public func bindWorkspace(
-    _ rawWorkspace: String, to accountID: UUID, settlement: Settlement?
+    _ rawWorkspace: String, to accountID: UUID, settlement: Settlement?, linking purchaser: CloudIdentity? = nil
   ) async throws -> WorkspaceBinding {
     let workspaceID = try Self.workspaceID(rawWorkspace)
-    let settlement = try Self.require(settlement)
+    let settlement = try Self.require(settlement, linking: purchaser)
     _ = try await account(id: accountID)
     guard let workspace = try await directory.workspace(id: workspaceID) else {
       throw BillingError.workspaceNotFound(rawWorkspace)
@@ -226,7 +229,7 @@ public struct GuanceBilling: Sendable {
     if case .cloudAccount = settlement, catalog.currency != "USD" {
       throw BillingError.currencyNotAllowed(catalog.currency)
     }
-    var binding = try await store.bind(workspace, to: accountID, settlement: settlement)
+    var binding = try await store.bind(workspace, to: accountID, settlement: settlement, linking: purchaser)
     binding.status = workspace.status
     return binding
   }
@@ -249,12 +252,14 @@ public struct GuanceBilling: Sendable {
     }
   }
 
+  /// Changes how the workspace is paid for; `purchaser` as in `bindWorkspace`.
   public func changeSettlement(
-    _ rawWorkspace: String, of accountID: UUID, to settlement: Settlement?
+    _ rawWorkspace: String, of accountID: UUID, to settlement: Settlement?, linking purchaser: CloudIdentity? = nil
   ) async throws -> WorkspaceBinding {
     let workspaceID = try Self.workspaceID(rawWorkspace)
-    let settlement = try Self.require(settlement)
-    return try await store.changeSettlement(workspaceID: workspaceID, of: accountID, to: settlement)
+    let settlement = try Self.require(settlement, linking: purchaser)
+    return try await store.changeSettlement(
+      workspaceID: workspaceID, of: accountID, to: settlement, linking: purchaser)
   }
 
   public func unbind(_ rawWorkspace: String, from accountID: UUID) async throws {
@@ -435,11 +440,16 @@ public struct GuanceBilling: Sendable {
     return identity
   }
 
-  private static func require(_ settlement: Settlement?) throws -> Settlement {
+  private static func require(_ settlement: Settlement?, linking purchaser: CloudIdentity? = nil) throws
+    -> Settlement
+  {
     guard let settlement else {
       throw ServiceError.invalid(
         field: "settlement",
         "needs a method; CLOUD_ACCOUNT also needs the marketplace_subscription_id")
+    }
+    if purchaser != nil, settlement.subscriptionID == nil {
+      throw ServiceError.invalid(field: "link_purchaser", "goes only with CLOUD_ACCOUNT settlement")
     }
     return settlement
   }

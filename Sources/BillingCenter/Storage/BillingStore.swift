@@ -29,13 +29,15 @@ public protocol BillingStore: Sendable {
 
   // MARK: Workspace bindings
 
-  /// Binds the workspace (idempotent for the same account and settlement).
-  func bind(_ workspace: DirectoryWorkspace, to accountID: UUID, settlement: Settlement)
+  /// Binds the workspace (idempotent for the same account and settlement), first linking the
+  /// settlement's subscription to `purchaser`'s cloud account when one is given.
+  func bind(_ workspace: DirectoryWorkspace, to accountID: UUID, settlement: Settlement, linking purchaser: CloudIdentity?)
     async throws -> WorkspaceBinding
   func bindings(billingAccountID: UUID) async throws -> [WorkspaceBinding]
   /// Ends the current binding row and opens one with the new settlement (history is kept).
-  func changeSettlement(workspaceID: UUID, of accountID: UUID, to settlement: Settlement)
-    async throws -> WorkspaceBinding
+  func changeSettlement(
+    workspaceID: UUID, of accountID: UUID, to settlement: Settlement, linking purchaser: CloudIdentity?
+  ) async throws -> WorkspaceBinding
   func unbind(workspaceID: UUID, from accountID: UUID) async throws
 
   // MARK: Usage and bills

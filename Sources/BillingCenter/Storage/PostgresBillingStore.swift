@@ -249,6 +249,16 @@ public struct PostgresBillingStore: BillingStore {
     return nil
   }
 
+  /// Links the settlement's subscription to the purchaser's cloud account of this billing
+  /// account, inside the caller's transaction, when the caller names a purchaser.
+  private static func linkFirst(
+    _ purchaser: CloudIdentity?, _ settlement: Settlement, to accountID: UUID, on connection: PostgresConnection,
+    logger: Logger
+  ) async throws {
+    guard let purchaser, let subscriptionID = settlement.subscriptionID else { return }
+    _ = try await link(purchaser, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+  }
+
   /// Cloud settlement must name a subscription of one of the account's own cloud accounts.
   private static func checkSettlement(
     _ settlement: Settlement, of accountID: UUID, on connection: PostgresConnection, logger: Logger
@@ -279,12 +289,13 @@ public struct PostgresBillingStore: BillingStore {
     throw StoreInvariantError.noRowReturned
   }
 
-  public func bind(_ workspace: DirectoryWorkspace, to accountID: UUID, settlement: Settlement)
-    async throws -> WorkspaceBinding
-  {
+  public func bind(
+    _ workspace: DirectoryWorkspace, to accountID: UUID, settlement: Settlement, linking purchaser: CloudIdentity?
+  ) async throws -> WorkspaceBinding {
     let logger = self.logger
     do {
       return try await database.transaction { connection in
+        try await Self.linkFirst(purchaser, settlement, to: accountID, on: connection, logger: logger)
         try await Self.checkSettlement(settlement, of: accountID, on: connection, logger: logger)
         if let current = try await Self.currentBinding(
           workspaceID: workspace.id, on: connection, logger: logger)
@@ -303,7 +314,7 @@ public struct PostgresBillingStore: BillingStore {
       }
     } catch let error as PSQLError where error.isUniqueViolation {
       // A concurrent bind won the race for the workspace: answer as if it had come first.
-      return try await bind(workspace, to: accountID, settlement: settlement)
+      return try await bind(workspace, to: accountID, settlement: settlement, linking: purchaser)
     }
   }
 
@@ -319,11 +330,12 @@ public struct PostgresBillingStore: BillingStore {
     return bindings
   }
 
-  public func changeSettlement(workspaceID: UUID, of accountID: UUID, to settlement: Settlement)
-    async throws -> WorkspaceBinding
-  {
+  public func changeSettlement(
+    workspaceID: UUID, of accountID: UUID, to settlement: Settlement, linking purchaser: CloudIdentity?
+  ) async throws -> WorkspaceBinding {
     let logger = self.logger
     return try await database.transaction { connection in
+      try await Self.linkFirst(purchaser, settlement, to: accountID, on: connection, logger: logger)
       guard
         let current = try await Self.currentBinding(
           workspaceID: workspaceID, on: connection, logger: logger),

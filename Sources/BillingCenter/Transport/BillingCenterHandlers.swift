@@ -1,3 +1,4 @@
+import SuiteErrors
 import AccountAccess
 import Foundation
 package import GRPCCore
@@ -89,7 +90,7 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
   ) async throws -> Guance_Billing_V1_BindWorkspaceResponse {
     let binding = try await billing.bindWorkspace(
       request.workspaceID, to: try await accountID(request.billingAccountID),
-      settlement: request.settlement.domain)
+      settlement: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser))
     return .with { $0.binding = .init(binding) }
   }
 
@@ -105,8 +106,18 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
   ) async throws -> Guance_Billing_V1_ChangeSettlementMethodResponse {
     let binding = try await billing.changeSettlement(
       request.workspaceID, of: try await accountID(request.billingAccountID),
-      to: request.settlement.domain)
+      to: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser))
     return .with { $0.binding = .init(binding) }
+  }
+
+  /// The purchaser to link first, when the request names one (and names it well).
+  static func purchaser(_ present: Bool, _ identity: Guance_Billing_V1_CloudIdentity) throws -> CloudIdentity? {
+    guard present else { return nil }
+    guard let purchaser = identity.domain else {
+      throw ServiceError.invalid(
+        field: "link_purchaser", "needs provider AZURE and the purchaser's tenant_id and object_id")
+    }
+    return purchaser
   }
 
   package func unbindWorkspace(

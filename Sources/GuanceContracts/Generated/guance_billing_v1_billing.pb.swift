@@ -651,11 +651,24 @@ package nonisolated struct Guance_Billing_V1_BindWorkspaceRequest: Sendable {
   /// Clears the value of `settlement`. Subsequent reads from it will return its default value.
   package mutating func clearSettlement() {self._settlement = nil}
 
+  /// Optional, with CLOUD_ACCOUNT settlement: first link the settlement's subscription to this
+  /// purchaser's cloud account (created for the billing account if new; refused if it belongs
+  /// to another), in the same transaction as the binding.
+  package var linkPurchaser: Guance_Billing_V1_CloudIdentity {
+    get {_linkPurchaser ?? Guance_Billing_V1_CloudIdentity()}
+    set {_linkPurchaser = newValue}
+  }
+  /// Returns true if `linkPurchaser` has been explicitly set.
+  package var hasLinkPurchaser: Bool {self._linkPurchaser != nil}
+  /// Clears the value of `linkPurchaser`. Subsequent reads from it will return its default value.
+  package mutating func clearLinkPurchaser() {self._linkPurchaser = nil}
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 
   fileprivate var _settlement: Guance_Billing_V1_Settlement? = nil
+  fileprivate var _linkPurchaser: Guance_Billing_V1_CloudIdentity? = nil
 }
 
 package nonisolated struct Guance_Billing_V1_BindWorkspaceResponse: Sendable {
@@ -721,11 +734,22 @@ package nonisolated struct Guance_Billing_V1_ChangeSettlementMethodRequest: Send
   /// Clears the value of `settlement`. Subsequent reads from it will return its default value.
   package mutating func clearSettlement() {self._settlement = nil}
 
+  /// Optional, as in BindWorkspaceRequest.
+  package var linkPurchaser: Guance_Billing_V1_CloudIdentity {
+    get {_linkPurchaser ?? Guance_Billing_V1_CloudIdentity()}
+    set {_linkPurchaser = newValue}
+  }
+  /// Returns true if `linkPurchaser` has been explicitly set.
+  package var hasLinkPurchaser: Bool {self._linkPurchaser != nil}
+  /// Clears the value of `linkPurchaser`. Subsequent reads from it will return its default value.
+  package mutating func clearLinkPurchaser() {self._linkPurchaser = nil}
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 
   fileprivate var _settlement: Guance_Billing_V1_Settlement? = nil
+  fileprivate var _linkPurchaser: Guance_Billing_V1_CloudIdentity? = nil
 }
 
 package nonisolated struct Guance_Billing_V1_ChangeSettlementMethodResponse: Sendable {
@@ -2038,7 +2062,7 @@ nonisolated extension Guance_Billing_V1_StartBindingVerificationResponse: SwiftP
 
 nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".BindWorkspaceRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}billing_account_id\0\u{3}workspace_id\0\u{1}settlement\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}billing_account_id\0\u{3}workspace_id\0\u{1}settlement\0\u{3}link_purchaser\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2049,6 +2073,7 @@ nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Mess
       case 1: try { try decoder.decodeSingularStringField(value: &self.billingAccountID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.workspaceID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._settlement) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._linkPurchaser) }()
       default: break
       }
     }
@@ -2068,6 +2093,9 @@ nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Mess
     try { if let v = self._settlement {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._linkPurchaser {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2075,6 +2103,7 @@ nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Mess
     if lhs.billingAccountID != rhs.billingAccountID {return false}
     if lhs.workspaceID != rhs.workspaceID {return false}
     if lhs._settlement != rhs._settlement {return false}
+    if lhs._linkPurchaser != rhs._linkPurchaser {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2176,7 +2205,7 @@ nonisolated extension Guance_Billing_V1_ListBoundWorkspacesResponse: SwiftProtob
 
 nonisolated extension Guance_Billing_V1_ChangeSettlementMethodRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".ChangeSettlementMethodRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}billing_account_id\0\u{3}workspace_id\0\u{1}settlement\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}billing_account_id\0\u{3}workspace_id\0\u{1}settlement\0\u{3}link_purchaser\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2187,6 +2216,7 @@ nonisolated extension Guance_Billing_V1_ChangeSettlementMethodRequest: SwiftProt
       case 1: try { try decoder.decodeSingularStringField(value: &self.billingAccountID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.workspaceID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._settlement) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._linkPurchaser) }()
       default: break
       }
     }
@@ -2206,6 +2236,9 @@ nonisolated extension Guance_Billing_V1_ChangeSettlementMethodRequest: SwiftProt
     try { if let v = self._settlement {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._linkPurchaser {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2213,6 +2246,7 @@ nonisolated extension Guance_Billing_V1_ChangeSettlementMethodRequest: SwiftProt
     if lhs.billingAccountID != rhs.billingAccountID {return false}
     if lhs.workspaceID != rhs.workspaceID {return false}
     if lhs._settlement != rhs._settlement {return false}
+    if lhs._linkPurchaser != rhs._linkPurchaser {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,6 +1,7 @@
 public import Foundation
 public import GRPCCore
 import GuanceContracts
+public import MarketplaceClient
 import SwiftProtobuf
 
 /// billing-center's account, cloud-account and binding RPCs as the gateway's
@@ -123,8 +124,14 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 
   public func settle(
-    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String
+    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String,
+    purchaser: MarketplaceIdentity
   ) async throws -> BoundWorkspace {
+    let identity = Guance_Billing_V1_CloudIdentity.with {
+      $0.provider = .azure
+      $0.tenantID = purchaser.tenantID
+      $0.objectID = purchaser.objectID
+    }
     let account = billingAccountID.uuidString.lowercased()
     let workspace = workspaceID.uuidString.lowercased()
     let settlement = Guance_Billing_V1_Settlement.with {
@@ -139,6 +146,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             $0.billingAccountID = account
             $0.workspaceID = workspace
             $0.settlement = settlement
+            $0.linkPurchaser = identity
           }, metadata: metadata, options: options
         ).binding
       case .existing:
@@ -147,6 +155,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             $0.billingAccountID = account
             $0.workspaceID = workspace
             $0.settlement = settlement
+            $0.linkPurchaser = identity
           }, metadata: metadata, options: options
         ).binding
       }
