@@ -176,24 +176,32 @@ public struct PostgresBillingStore: BillingStore {
     }
   }
 
-  /// Links within the caller's transaction. Concurrent links of one identity serialise on
-  /// its unique key: the loser sees the winner's row and is a no-op or a conflict.
+  /// Links within the caller's transaction and returns the cloud account.
   private static func link(
     _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
     on connection: PostgresConnection, logger: Logger
   ) async throws -> CloudAccount {
-    try await connection.query(
+    let cloudID = try await linkIdentity(
+      identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+    let cloudRows = try await connection.query(
+      "SELECT \(unescaped: cloudColumns) FROM cloud_accounts c WHERE c.id = \(cloudID)", logger: logger)
+    for try await row in cloudRows.decode(CloudRow.self) { return try cloudAccount(row) }
+    throw StoreInvariantError.noRowReturned
+  }
+
+  /// Links within the caller's transaction; returns the cloud account's id. Concurrent links
+  /// of one identity serialise on its unique key: the upsert takes the row's lock, so the
+  /// loser sees the winner's row and is a no-op or a conflict.
+  private static func linkIdentity(
+    _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
+    on connection: PostgresConnection, logger: Logger
+  ) async throws -> UUID {
+    let rows = try await connection.query(
       """
       INSERT INTO cloud_accounts (id, provider, tenant_id, object_id, billing_account_id)
       VALUES (\(UUID()), \(identity.provider.rawValue), \(identity.tenantID), \(identity.objectID), \(accountID))
-      ON CONFLICT ON CONSTRAINT cloud_accounts_identity_key DO NOTHING
-      """, logger: logger)
-    let rows = try await connection.query(
-      """
-      SELECT id, billing_account_id FROM cloud_accounts
-      WHERE provider = \(identity.provider.rawValue) AND tenant_id = \(identity.tenantID)
-        AND object_id = \(identity.objectID)
-      FOR UPDATE
+      ON CONFLICT ON CONSTRAINT cloud_accounts_identity_key DO UPDATE SET provider = EXCLUDED.provider
+      RETURNING id, billing_account_id
       """, logger: logger)
     var found: (UUID, UUID)?
     for try await row in rows.decode((UUID, UUID).self) { found = row }
@@ -212,10 +220,7 @@ public struct PostgresBillingStore: BillingStore {
         throw BillingError.cloudAccountLinkedElsewhere
       }
     }
-    let cloudRows = try await connection.query(
-      "SELECT \(unescaped: cloudColumns) FROM cloud_accounts c WHERE c.id = \(cloudID)", logger: logger)
-    for try await row in cloudRows.decode(CloudRow.self) { return try cloudAccount(row) }
-    throw StoreInvariantError.noRowReturned
+    return cloudID
   }
 
   // MARK: Workspace bindings
@@ -249,14 +254,18 @@ public struct PostgresBillingStore: BillingStore {
     return nil
   }
 
-  /// Links the settlement's subscription to the purchaser's cloud account of this billing
-  /// account, inside the caller's transaction, when the caller names a purchaser.
-  private static func linkFirst(
-    _ purchaser: CloudIdentity?, _ settlement: Settlement, to accountID: UUID, on connection: PostgresConnection,
+  /// Makes sure cloud settlement names a subscription of one of the account's cloud accounts:
+  /// by linking it to `purchaser`'s cloud account first when the caller names one (then it is
+  /// so by construction), otherwise by checking.
+  private static func linkOrCheck(
+    _ purchaser: CloudIdentity?, _ settlement: Settlement, of accountID: UUID, on connection: PostgresConnection,
     logger: Logger
   ) async throws {
-    guard let purchaser, let subscriptionID = settlement.subscriptionID else { return }
-    _ = try await link(purchaser, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+    guard let purchaser, let subscriptionID = settlement.subscriptionID else {
+      try await checkSettlement(settlement, of: accountID, on: connection, logger: logger)
+      return
+    }
+    _ = try await linkIdentity(purchaser, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
   }
 
   /// Cloud settlement must name a subscription of one of the account's own cloud accounts.
@@ -295,8 +304,7 @@ public struct PostgresBillingStore: BillingStore {
     let logger = self.logger
     do {
       return try await database.transaction { connection in
-        try await Self.linkFirst(purchaser, settlement, to: accountID, on: connection, logger: logger)
-        try await Self.checkSettlement(settlement, of: accountID, on: connection, logger: logger)
+        try await Self.linkOrCheck(purchaser, settlement, of: accountID, on: connection, logger: logger)
         if let current = try await Self.currentBinding(
           workspaceID: workspace.id, on: connection, logger: logger)
         {
@@ -335,14 +343,14 @@ public struct PostgresBillingStore: BillingStore {
   ) async throws -> WorkspaceBinding {
     let logger = self.logger
     return try await database.transaction { connection in
-      try await Self.linkFirst(purchaser, settlement, to: accountID, on: connection, logger: logger)
       guard
         let current = try await Self.currentBinding(
           workspaceID: workspaceID, on: connection, logger: logger),
         current.billingAccountID == accountID
       else { throw BillingError.workspaceNotBound(workspaceID.uuidString.lowercased()) }
+      // Already so: the subscription was linked when this settlement was made.
       if current.settlement == settlement { return current }
-      try await Self.checkSettlement(settlement, of: accountID, on: connection, logger: logger)
+      try await Self.linkOrCheck(purchaser, settlement, of: accountID, on: connection, logger: logger)
       try await connection.query(
         """
         UPDATE workspace_bindings SET valid_to = clock_timestamp()
