@@ -88,8 +88,6 @@ public struct ActivationSaga: Sendable {
       saga.retries += 1
       try await store.scheduleRetry(subscription.id, after: delay, problem: Self.describe(error), correlationID: correlationID)
     }
-    // Anything else (the database failing, say) leaves the saga leased where it stood: the
-    // reconciler resumes it once the lease runs out.
     return saga
   }
 
@@ -98,9 +96,7 @@ public struct ActivationSaga: Sendable {
   ) async throws {
     // An earlier call may have reached the marketplace before its runner died: ask first.
     if attempts > 1, try await isActive(subscription.id) {
-      try await store.finishSaga(subscription.id, correlationID: correlationID)
-      saga.step = .activated
-      return
+      return try await finish(subscription, correlationID: correlationID, saga: &saga)
     }
     do {
       try await marketplace.activate(
@@ -109,9 +105,7 @@ public struct ActivationSaga: Sendable {
     } catch let error as MarketplaceError where !error.isTransient {
       // "Already Subscribed" after a retried call whose first answer was lost is success.
       if try await isActive(subscription.id) {
-        try await store.finishSaga(subscription.id, correlationID: correlationID)
-        saga.step = .activated
-        return
+        return try await finish(subscription, correlationID: correlationID, saga: &saga)
       }
       logger.error(
         "the marketplace refused the activation", metadata: ["subscription": "\(subscription.id)", "error": "\(error)"])
@@ -120,6 +114,12 @@ public struct ActivationSaga: Sendable {
       saga.problem = Self.describe(error)
       return
     }
+    try await finish(subscription, correlationID: correlationID, saga: &saga)
+  }
+
+  private func finish(_ subscription: MarketplaceSubscription, correlationID: String, saga: inout SagaRecord)
+    async throws
+  {
     try await store.finishSaga(subscription.id, correlationID: correlationID)
     saga.step = .activated
     saga.problem = nil
@@ -146,7 +146,7 @@ public struct ActivationSaga: Sendable {
   /// marketplace's logs (and support) see one operation however often it is retried.
   static func idempotencyKey(subscriptionID: String, step: String) -> String {
     let bytes = Array(SHA256.hash(data: Data("\(subscriptionID)/\(step)".utf8)).prefix(16))
-    let hex = bytes.map { String(format: "%02x", $0) }.joined()
+    let hex = bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
     let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
       hex[hex.index(hex.startIndex, offsetBy: range.lowerBound)..<hex.index(hex.startIndex, offsetBy: range.upperBound)]
     }
