@@ -292,7 +292,9 @@ struct ActivationFlowTests {
 
   @Test("marketplace errors and timeouts, then a gateway killed mid-Activate: each activation completes exactly once")
   func faults() async throws {
-    try await SuiteHarness.with(gateway: ["MARKETPLACE_TIMEOUT_SECONDS": "1"]) { suite in
+    // 1 s marketplace calls, and the shortest lease that allows (3 × 1 × 4 + 5 s): a killed
+    // gateway's saga is taken over 17 s after its last step.
+    try await SuiteHarness.with(gateway: ["MARKETPLACE_TIMEOUT_SECONDS": "1", "ACTIVATION_LEASE_SECONDS": "17"]) { suite in
       let buyer = Self.identity()
       // The marketplace answers 500 to everything: the activation waits and is retried.
       let first = try await suite.purchaseAndResolve(purchaser: buyer)
@@ -353,7 +355,7 @@ struct ActivationFlowTests {
       #expect(attempts == 1)
       try await suite.crashAndRestartGateway()
       _ = await call.value
-      let finished = try await suite.waitFor(.activated, session: session)
+      let finished = try await suite.waitFor(.activated, session: session, timeout: .seconds(60))
       #expect(finished.state == .activated)
       #expect(finished.workspace.workspaceID == workspaceID)
       // Let the delayed first call land too: still exactly one activation.

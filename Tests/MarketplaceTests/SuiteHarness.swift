@@ -69,7 +69,9 @@ final class SuiteHarness: @unchecked Sendable {
               "MARKETPLACE_LOGIN_URL": emulator.base, "MARKETPLACE_TENANT_ID": "tenant-1",
               "MARKETPLACE_CLIENT_ID": "app-1", "MARKETPLACE_CLIENT_SECRET": "s3cret", "LANDING_PORT": "0",
               "CONSOLE_LOGIN_URL": "http://console.test/login", "ACTIVATION_RECONCILE_SECONDS": "1",
-              "ACTIVATION_RETRY_SECONDS": "1", "ACTIVATION_MAX_RETRY_SECONDS": "2", "ACTIVATION_LEASE_SECONDS": "2",
+              "ACTIVATION_RETRY_SECONDS": "1", "ACTIVATION_MAX_RETRY_SECONDS": "2",
+              // The shortest lease the gateway accepts with 2 s marketplace calls: 3 × 2 × 4 + 5.
+              "MARKETPLACE_TIMEOUT_SECONDS": "2", "ACTIVATION_LEASE_SECONDS": "29",
             ].merging(extra) { $1 }
             var harness: SuiteHarness?
             do {
