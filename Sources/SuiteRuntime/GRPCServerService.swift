@@ -70,6 +70,7 @@ public struct GRPCServerService: Service {
         config.connection.keepalive = .init(
           time: settings.keepaliveInterval, timeout: settings.keepaliveTimeout,
           clientBehavior: .defaults)
+        config.connection.flushCoalescing = settings.flushDelay.map { .init(maxFlushDelay: $0, maxBytes: 64 * 1024) }
       })
     let server = GRPCServer(
       transport: transport,

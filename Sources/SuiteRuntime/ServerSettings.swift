@@ -17,6 +17,10 @@ public struct ServerSettings: Sendable {
   public var maxConnectionAge: Duration
   /// How long in-flight RPCs get to finish once a connection is asked to go away.
   public var maxConnectionGrace: Duration
+  /// How long a response's bytes may wait to be written with others (fewer syscalls under
+  /// load, this much latency on a lone RPC); nil writes at once. Measured in
+  /// bench/results/grpc-changes.md.
+  public var flushDelay: Duration?
   /// Nil: plaintext.
   public var tls: ServerTLS?
 
@@ -30,6 +34,7 @@ public struct ServerSettings: Sendable {
     maxIdleTime: Duration = .seconds(1800),
     maxConnectionAge: Duration = .seconds(7200),
     maxConnectionGrace: Duration = .seconds(30),
+    flushDelay: Duration? = .microseconds(100),
     tls: ServerTLS? = nil
   ) {
     self.host = host
@@ -41,6 +46,7 @@ public struct ServerSettings: Sendable {
     self.maxIdleTime = maxIdleTime
     self.maxConnectionAge = maxConnectionAge
     self.maxConnectionGrace = maxConnectionGrace
+    self.flushDelay = flushDelay
     self.tls = tls
   }
 
@@ -65,7 +71,14 @@ public struct ServerSettings: Sendable {
         "GRPC_MAX_CONNECTION_AGE_SECONDS", default: defaults.maxConnectionAge, range: 1...604800),
       maxConnectionGrace: try config.seconds(
         "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600),
+      flushDelay: try Self.flushDelay(config),
       tls: try ServerTLS(config: config)
     )
+  }
+
+  /// `GRPC_FLUSH_DELAY_MICROSECONDS`: 0 writes at once; default 100 (grpc-swift's own).
+  private static func flushDelay(_ config: ConfigReader) throws(ConfigError) -> Duration? {
+    let microseconds = try config.int("GRPC_FLUSH_DELAY_MICROSECONDS", default: 100, range: 0...10_000)
+    return microseconds == 0 ? nil : .microseconds(microseconds)
   }
 }

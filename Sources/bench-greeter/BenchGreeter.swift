@@ -55,9 +55,18 @@ enum BenchGreeter {
   }
 
   static func serveBare(port: Int, readyFile: String) async throws {
+    // BENCH_FLUSH_DELAY_US: the transport's flush coalescing delay (0 turns it off; unset keeps
+    // grpc-swift's default of 100 µs) — for measuring what it costs and brings.
+    let delay = ProcessInfo.processInfo.environment["BENCH_FLUSH_DELAY_US"].flatMap(Int.init)
     let server = GRPCServer(
       transport: .http2NIOPosix(
-        address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext),
+        address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext,
+        config: .defaults { config in
+          if let delay {
+            config.connection.flushCoalescing =
+              delay == 0 ? nil : .init(maxFlushDelay: .microseconds(delay), maxBytes: 64 * 1024)
+          }
+        }),
       services: [Greeter()])
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask { try await server.serve() }
@@ -76,3 +85,4 @@ struct Greeter: Bench_V1_Greeter.SimpleServiceProtocol {
 }
 
 import func Foundation.exit
+import class Foundation.ProcessInfo

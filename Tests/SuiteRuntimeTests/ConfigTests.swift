@@ -28,11 +28,14 @@ struct ConfigTests {
     #expect(defaults.port == 7101)
     #expect(defaults.maxConcurrentStreams == 256)
     #expect(defaults.maxRequestBytes == 4 << 20)
+    #expect(defaults.flushDelay == .microseconds(100))
     let tuned = try ServerSettings(
-      config: ConfigReader(environment: ["GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16"]),
+      config: ConfigReader(
+        environment: ["GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16", "GRPC_FLUSH_DELAY_MICROSECONDS": "0"]),
       defaultPort: 7101)
     #expect(tuned.port == 0)
     #expect(tuned.maxConcurrentStreams == 16)
+    #expect(tuned.flushDelay == nil)
   }
 
   @Test("database URLs are parsed and never echo a password")
