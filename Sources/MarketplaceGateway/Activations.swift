@@ -49,13 +49,19 @@ public struct Activations: Sendable {
       // 403 (wrong app id), 5xx and timeouts alike: the buyer can only retry later.
       throw ActivationError.marketplaceUnavailable
     }
+    let subscription = resolved.subscription
+    let link: LinkedBillingAccount?
+    if let known = try await store.knownLink(of: subscription.purchaser) {
+      link = known
+    } else {
+      link = try await linkedAccount(of: subscription)
+    }
     let (sessionID, digest) = SessionToken.generate()
     let recorded = try await store.recordResolution(
-      resolved.subscription, sessionDigest: digest, sessionLifetime: sessionLifetime, correlationID: correlationID)
-    let link = try await linkedAccount(of: resolved.subscription, known: recorded.link)
+      subscription, link: link, sessionDigest: digest, sessionLifetime: sessionLifetime, correlationID: correlationID)
     return describe(
-      sessionID: sessionID, subscription: resolved.subscription, link: link, saga: recorded.saga,
-      expiresAt: recorded.expiresAt)
+      sessionID: sessionID, subscription: subscription, link: link, branch: link == nil ? .notLinked : .alreadyLinked,
+      saga: recorded.saga, expiresAt: recorded.expiresAt)
   }
 
   /// The activation a session id names; `sessionNotFound` for unknown or expired ids.
@@ -139,7 +145,7 @@ public struct Activations: Sendable {
       subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
       correlationID: correlationID)
     return try await startSaga(
-      sessionID: sessionID, subscription: subscription, link: billingAccount, expiresAt: activation.expiresAt,
+      activation, subscription: subscription, link: billingAccount,
       workspaceID: created.id, origin: .created, correlationID: correlationID)
   }
 
@@ -176,7 +182,7 @@ public struct Activations: Sendable {
       subscriptionID: stored.subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
       correlationID: correlationID)
     return try await startSaga(
-      sessionID: sessionID, subscription: stored.subscription, link: account, expiresAt: activation.expiresAt,
+      activation, subscription: stored.subscription, link: account,
       workspaceID: created.id, origin: .created, correlationID: correlationID)
   }
 
@@ -197,7 +203,7 @@ public struct Activations: Sendable {
       throw ActivationError.notAllowed(step: "BindWorkspace", state: activation.state)
     }
     return try await startSaga(
-      sessionID: sessionID, subscription: stored.subscription, link: account, expiresAt: activation.expiresAt,
+      activation, subscription: stored.subscription, link: account,
       workspaceID: workspaceID, origin: .existing, correlationID: correlationID)
   }
 
@@ -221,17 +227,18 @@ public struct Activations: Sendable {
 
   /// Begins (or joins) the subscription's saga and, when this call holds it, runs it now.
   private func startSaga(
-    sessionID: String, subscription: MarketplaceSubscription, link: LinkedBillingAccount, expiresAt: Date,
+    _ activation: Activation, subscription: MarketplaceSubscription, link: LinkedBillingAccount,
     workspaceID: UUID, origin: WorkspaceOrigin, correlationID: String
   ) async throws -> Activation {
     let (record, claimed) = try await store.beginSaga(
       subscriptionID: subscription.id, billingAccountID: link.id, workspaceID: workspaceID, origin: origin,
       lease: saga.settings.lease, correlationID: correlationID)
     guard record.workspaceID == workspaceID else { throw ActivationError.otherWorkspaceBeingBound }
-    guard claimed else { return try await activation(sessionID: sessionID) }
+    guard claimed else { return try await self.activation(sessionID: activation.sessionID) }
     let outcome = try await saga.run(record, subscription: subscription, correlationID: correlationID)
     return describe(
-      sessionID: sessionID, subscription: subscription, link: link, saga: outcome, expiresAt: expiresAt)
+      sessionID: activation.sessionID, subscription: subscription, link: link, branch: activation.branch,
+      saga: outcome, expiresAt: activation.expiresAt)
   }
 
   /// A repeated bind of the saga's own workspace: if nobody is running the saga (a retry is
@@ -241,7 +248,7 @@ public struct Activations: Sendable {
   ) async throws -> Activation {
     guard activation.state == .activating, let link = activation.billingAccount else { return activation }
     return try await startSaga(
-      sessionID: activation.sessionID, subscription: subscription, link: link, expiresAt: activation.expiresAt,
+      activation, subscription: subscription, link: link,
       workspaceID: record.workspaceID, origin: record.origin, correlationID: correlationID)
   }
 
@@ -274,24 +281,24 @@ public struct Activations: Sendable {
     }
     let link = try await linkedAccount(of: stored.subscription, known: stored.link)
     var activation = describe(
-      sessionID: sessionID, subscription: stored.subscription, link: link, saga: stored.saga,
-      expiresAt: stored.expiresAt)
+      sessionID: sessionID, subscription: stored.subscription, link: link,
+      branch: stored.startedLinked ? .alreadyLinked : .notLinked, saga: stored.saga, expiresAt: stored.expiresAt)
     activation.bindingPending = stored.bindingChallengeID != nil
     return (activation, stored, digest)
   }
 
   /// An activation as the pages see it, from what is known of its subscription and saga.
   private func describe(
-    sessionID: String, subscription: MarketplaceSubscription, link: LinkedBillingAccount?, saga: SagaRecord?,
-    expiresAt: Date
+    sessionID: String, subscription: MarketplaceSubscription, link: LinkedBillingAccount?, branch: Activation.Branch,
+    saga: SagaRecord?, expiresAt: Date
   ) -> Activation {
     var subscription = subscription
     // The saga marks the subscription Subscribed in the same statement that finishes it.
     if saga?.step == .activated, case .pendingFulfillmentStart = subscription.status { subscription.status = .subscribed }
     let state = Activation.state(of: subscription, linked: link != nil, saga: saga?.step)
     var activation = Activation(
-      sessionID: sessionID, state: state, branch: link == nil ? .notLinked : .alreadyLinked,
-      subscription: subscription, billingAccount: link, expiresAt: expiresAt)
+      sessionID: sessionID, state: state, branch: branch, subscription: subscription, billingAccount: link,
+      expiresAt: expiresAt)
     activation.workspace = saga?.workspace
     if state == .activating || state == .needsAttention { activation.problem = saga?.problem }
     if state == .activated { activation.consoleLoginURL = consoleLoginURL }

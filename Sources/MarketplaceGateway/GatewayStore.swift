@@ -18,21 +18,34 @@ public struct GatewayStore: Sendable {
     return try Migration.load(component: "marketplace_gateway", bundle: .module)
   }
 
-  /// What recording a resolution found: the new session's expiry, and what is already known
-  /// about the subscription (its saga) and its purchaser (the linked billing account).
+  /// What recording a resolution found: the new session's expiry and the subscription's saga,
+  /// if one has begun.
   public struct Resolution: Sendable {
     public var expiresAt: Date
     public var saga: SagaRecord?
-    public var link: LinkedBillingAccount?
   }
 
-  /// Records what the marketplace said about a subscription and opens a session for it, with
-  /// audit rows for both — one statement, so all of it or none.
+  /// The billing account the gateway has learnt a purchaser is linked to, if any.
+  public func knownLink(of purchaser: MarketplaceIdentity) async throws -> LinkedBillingAccount? {
+    let rows = try await database.query(
+      """
+      SELECT \(unescaped: Self.linkColumns) FROM purchaser_links l
+      WHERE l.tenant_id = \(purchaser.tenantID) AND l.object_id = \(purchaser.objectID)
+      """)
+    for try await row in rows { return try Self.link(row.makeRandomAccess()) }
+    return nil
+  }
+
+  /// Records what the marketplace said about a subscription and opens a session for it on
+  /// the branch `link` implies, remembering the link, with audit rows — one statement, so all
+  /// of it or none.
   public func recordResolution(
-    _ subscription: MarketplaceSubscription, sessionDigest: [UInt8], sessionLifetime: Duration, correlationID: String
+    _ subscription: MarketplaceSubscription, link: LinkedBillingAccount?, sessionDigest: [UInt8],
+    sessionLifetime: Duration, correlationID: String
   ) async throws -> Resolution {
     let lifetime = Int(sessionLifetime.components.seconds)
     let status = Self.status(subscription.status)
+    let branch = link == nil ? "not_linked" : "already_linked"
     let rows = try await database.query(
       """
       WITH sub AS (
@@ -46,23 +59,27 @@ public struct GatewayStore: Sendable {
           term_unit = EXCLUDED.term_unit, updated_at = now()
         RETURNING (xmax = 0) AS inserted),
       ses AS (
-        INSERT INTO activation_sessions (id_digest, subscription_id, expires_at)
-        VALUES (\(Data(sessionDigest)), \(subscription.id), now() + make_interval(secs => \(lifetime)))
+        INSERT INTO activation_sessions (id_digest, subscription_id, expires_at, branch)
+        VALUES (\(Data(sessionDigest)), \(subscription.id), now() + make_interval(secs => \(lifetime)), \(branch))
         RETURNING expires_at),
+      lnk AS (
+        INSERT INTO purchaser_links (tenant_id, object_id, billing_account_id, billing_username)
+        SELECT \(subscription.purchaser.tenantID), \(subscription.purchaser.objectID), \(link?.id)::uuid,
+          \(link?.username)::text
+        WHERE \(link != nil)
+        ON CONFLICT (tenant_id, object_id) DO NOTHING),
       aud AS (
         INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
         SELECT \(subscription.id), 'subscription_recorded', \(status), \(correlationID) FROM sub WHERE sub.inserted
         UNION ALL SELECT \(subscription.id), 'session_opened', '', \(correlationID))
-      SELECT ses.expires_at, \(unescaped: Self.linkColumns), \(unescaped: Self.sagaColumns)
+      SELECT ses.expires_at, \(unescaped: Self.sagaColumns)
       FROM ses LEFT JOIN activation_sagas g ON g.subscription_id = \(subscription.id)
-        LEFT JOIN purchaser_links l
-          ON l.tenant_id = \(subscription.purchaser.tenantID) AND l.object_id = \(subscription.purchaser.objectID)
       """)
     for try await row in rows {
       let columns = row.makeRandomAccess()
       return Resolution(
         expiresAt: try columns["expires_at"].decode(Date.self),
-        saga: try Self.saga(subscriptionID: subscription.id, columns), link: try Self.link(columns))
+        saga: try Self.saga(subscriptionID: subscription.id, columns))
     }
     throw GatewayStoreError.noRowReturned
   }
@@ -76,13 +93,15 @@ public struct GatewayStore: Sendable {
     public var bindingChallengeID: String?
     public var saga: SagaRecord?
     public var link: LinkedBillingAccount?
+    /// The purchaser was linked when the session opened.
+    public var startedLinked: Bool
   }
 
   public func session(digest: [UInt8]) async throws -> StoredSession? {
     let rows = try await database.query(
       """
       SELECT \(unescaped: Self.subscriptionColumns), a.expires_at, a.binding_username, a.binding_challenge_id,
-        \(unescaped: Self.sagaColumns), \(unescaped: Self.linkColumns)
+        a.branch, \(unescaped: Self.sagaColumns), \(unescaped: Self.linkColumns)
       FROM activation_sessions a JOIN marketplace_subscriptions s ON s.id = a.subscription_id
         LEFT JOIN activation_sagas g ON g.subscription_id = s.id
         LEFT JOIN purchaser_links l ON l.tenant_id = s.purchaser_tenant_id AND l.object_id = s.purchaser_object_id
@@ -95,7 +114,8 @@ public struct GatewayStore: Sendable {
         subscription: subscription, expiresAt: try columns["expires_at"].decode(Date.self),
         bindingUsername: try columns["binding_username"].decode(String?.self),
         bindingChallengeID: try columns["binding_challenge_id"].decode(String?.self),
-        saga: try Self.saga(subscriptionID: subscription.id, columns), link: try Self.link(columns))
+        saga: try Self.saga(subscriptionID: subscription.id, columns), link: try Self.link(columns),
+        startedLinked: try columns["branch"].decode(String.self) == "already_linked")
     }
     return nil
   }

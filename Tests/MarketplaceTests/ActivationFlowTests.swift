@@ -71,6 +71,8 @@ struct ActivationFlowTests {
         }).activation
       }
       #expect(registered.state == .activated)
+      // The branch the session took, though the purchaser is linked now.
+      #expect(registered.branch == .notLinked)
       #expect(registered.subscription.marketplaceStatus == "Subscribed")
       #expect(registered.workspace.name == "Northwind Ops")
       #expect(registered.workspace.site == "us1")
@@ -184,6 +186,7 @@ struct ActivationFlowTests {
         }).activation
       }
       #expect(fabrikam.state == .activated)
+      #expect(fabrikam.branch == .notLinked)
       #expect(fabrikam.billingAccountUsername == "fabrikam")
       #expect(try await suite.activations(of: fourth.subscription) == 1)
       #expect(try await Self.consoleWorkspaces(suite, login: "fabrikam-ops") == ["Fabrikam Prod"])
