@@ -75,7 +75,6 @@ public struct ActivationSaga: Sendable {
       } else {
         return saga
       }
-      saga.activateAttempts = attempts
       try await activate(subscription, attempts: attempts, correlationID: correlationID, saga: &saga)
     } catch where Self.isTransient(error) {
       let delay = retryDelay(after: saga.retries)

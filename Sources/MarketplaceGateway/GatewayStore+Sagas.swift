@@ -14,7 +14,6 @@ public struct SagaRecord: Sendable, Equatable {
   /// Name and site, known once the billing center has settled the workspace.
   public var workspace: BoundWorkspace?
   public var step: SagaStep
-  public var activateAttempts: Int
   public var retries: Int
   public var problem: String?
 }
@@ -22,7 +21,7 @@ public struct SagaRecord: Sendable, Equatable {
 extension GatewayStore {
   static let sagaColumns = """
     g.billing_account_id, g.workspace_id, g.workspace_origin, g.workspace_name, g.workspace_site, g.step,
-    g.activate_attempts, g.retries, g.problem
+    g.retries, g.problem
     """
 
   /// The saga in a row holding `sagaColumns` (all null when a LEFT JOIN found none).
@@ -38,8 +37,8 @@ extension GatewayStore {
     }
     return SagaRecord(
       subscriptionID: subscriptionID, billingAccountID: account, workspaceID: workspaceID, origin: origin,
-      workspace: workspace, step: step, activateAttempts: try row["activate_attempts"].decode(Int.self),
-      retries: try row["retries"].decode(Int.self), problem: try row["problem"].decode(String?.self))
+      workspace: workspace, step: step, retries: try row["retries"].decode(Int.self),
+      problem: try row["problem"].decode(String?.self))
   }
 
   /// Starts the subscription's saga for this workspace, or finds the one already started.
@@ -70,7 +69,7 @@ extension GatewayStore {
     if created == 1 {
       let saga = SagaRecord(
         subscriptionID: subscriptionID, billingAccountID: billingAccountID, workspaceID: workspaceID, origin: origin,
-        workspace: nil, step: .settling, activateAttempts: 0, retries: 0, problem: nil)
+        workspace: nil, step: .settling, retries: 0, problem: nil)
       return (saga, true)
     }
     // It exists: take it over if it is unfinished, for this workspace and nobody holds it.
@@ -238,13 +237,6 @@ extension GatewayStore {
 
   public func releaseWorkspaceCreation(_ subscriptionID: String) async throws {
     try await database.query("DELETE FROM workspace_creation_claims WHERE subscription_id = \(subscriptionID)")
-  }
-
-  public func saga(subscriptionID: String) async throws -> SagaRecord? {
-    let rows = try await database.query(
-      "SELECT \(unescaped: Self.sagaColumns) FROM activation_sagas g WHERE g.subscription_id = \(subscriptionID)")
-    for try await row in rows { return try Self.saga(subscriptionID: subscriptionID, row.makeRandomAccess()) }
-    return nil
   }
 
   private func update(

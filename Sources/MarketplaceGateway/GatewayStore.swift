@@ -158,11 +158,10 @@ public struct GatewayStore: Sendable {
   public func audit(subscriptionID: String, _ event: String, detail: String = "", correlationID: String)
     async throws
   {
-    try await database.query(
-      """
-      INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
-      VALUES (\(subscriptionID), \(event), \(detail), \(correlationID))
-      """)
+    let logger = self.logger
+    try await database.client.withConnection { connection in
+      try await Self.audit(subscriptionID, event, detail, correlationID, connection, logger)
+    }
   }
 
   /// The audit trail of a subscription, oldest first (event names).

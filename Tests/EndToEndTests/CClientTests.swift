@@ -10,21 +10,9 @@ struct CClientTests {
   /// `SUITE_C_CLIENT` (built by `make test`), or built now.
   static func client() throws -> String {
     if let path = ProcessInfo.processInfo.environment["SUITE_C_CLIENT"] { return path }
-    let (status, output) = try run(ProjectPython.packageFile("scripts/build-c-client.sh"), [])
+    let (status, output) = try Command.run(ProjectPython.packageFile("scripts/build-c-client.sh"))
     #expect(status == 0, "\(output)")
     return ProjectPython.packageFile(output.trimmingCharacters(in: .whitespacesAndNewlines))
-  }
-
-  static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 
   /// Console, billing center and gateway, each on a fresh database, with `environment` added.
@@ -71,7 +59,7 @@ struct CClientTests {
   func plaintext() async throws {
     let client = try Self.client()
     try await Self.withServices(environment: [:]) { console, billing, gateway in
-      let (status, output) = try Self.run(client, [console, billing, gateway])
+      let (status, output) = try Command.run(client, [console, billing, gateway])
       #expect(status == 0, "\(output)")
       #expect(output.contains("all checks passed"))
       #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 12)
@@ -91,14 +79,14 @@ struct CClientTests {
       "GRPC_CLIENT_CERT_FILE": file("client.pem"), "GRPC_CLIENT_KEY_FILE": file("client.key"),
     ]
     try await Self.withServices(environment: tls) { console, billing, gateway in
-      let (status, output) = try Self.run(
+      let (status, output) = try Command.run(
         client, ["--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key"), console, billing, gateway])
       #expect(status == 0, "\(output)")
       #expect(output.contains("all checks passed"))
-      let (refused, why) = try Self.run(client, ["--ca", file("ca.pem"), console, billing, gateway])
+      let (refused, why) = try Command.run(client, ["--ca", file("ca.pem"), console, billing, gateway])
       #expect(refused == 1)
       #expect(why.contains("FAIL"))
-      let (plain, _) = try Self.run(client, [console, billing, gateway])
+      let (plain, _) = try Command.run(client, [console, billing, gateway])
       #expect(plain == 1)
     }
   }

@@ -17,24 +17,18 @@ struct InteropTests {
   static func runClient(address: String, arguments: [String] = []) throws -> (
     verdicts: [String: (ok: Bool, detail: String)], status: Int32
   ) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try ProjectPython.interpreter())
-    process.arguments = [ProjectPython.packageFile("scripts/interop_client.py"), address] + arguments
     // grpcio's C core logs refused handshakes to stderr; the verdicts say what matters.
-    process.environment = ProcessInfo.processInfo.environment.merging(["GRPC_VERBOSITY": "NONE"]) { $1 }
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    let (status, output) = try Command.run(
+      try ProjectPython.interpreter(), [ProjectPython.packageFile("scripts/interop_client.py"), address] + arguments,
+      environment: ProcessInfo.processInfo.environment.merging(["GRPC_VERBOSITY": "NONE"]) { $1 })
     var verdicts: [String: (ok: Bool, detail: String)] = [:]
-    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+    for line in output.split(separator: "\n") {
       guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
         let name = object["case"] as? String, let ok = object["ok"] as? Bool
       else { continue }
       verdicts[name] = (ok, object["detail"] as? String ?? "")
     }
-    return (verdicts, process.terminationStatus)
+    return (verdicts, status)
   }
 
   static func expectAllPass(_ result: (verdicts: [String: (ok: Bool, detail: String)], status: Int32)) {

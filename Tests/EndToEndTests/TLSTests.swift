@@ -11,18 +11,10 @@ import Testing
 /// Mutual TLS between the services, with certificates from `scripts/certs.sh` (`make certs`).
 @Suite("TLS between services")
 struct TLSTests {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
   /// Makes a CA with server and client certificates in `directory`.
   static func makeCertificates(in directory: URL, name: String) throws {
-    let script = Process()
-    script.executableURL = root.appendingPathComponent("scripts/certs.sh")
-    script.arguments = [directory.path, name]
-    script.standardOutput = FileHandle.nullDevice
-    try script.run()
-    script.waitUntilExit()
-    #expect(script.terminationStatus == 0)
+    let (status, output) = try Command.run(ProjectPython.packageFile("scripts/certs.sh"), [directory.path, name])
+    #expect(status == 0, "\(output)")
   }
 
   static func serving(port: Int, _ security: HTTP2ClientTransport.Posix.TransportSecurity) async -> Result<

@@ -91,16 +91,11 @@ struct WorkspaceConsoleProcessTests {
   @Test("scripts/grpc-call, as the README uses it, calls the process and prints the reply as JSON")
   func grpcCallScript() async throws {
     try await Self.withConsoleProcess { process, _, _ in
-      let call = Process()
-      call.executableURL = URL(fileURLWithPath: ProjectPython.packageFile("scripts/grpc-call"))
-      call.arguments = [process.address, "guance.console.v1.WorkspaceConsoleService/ListSites"]
-      let output = Pipe()
-      call.standardOutput = output
-      try call.run()
-      let data = output.fileHandleForReading.readDataToEndOfFile()
-      call.waitUntilExit()
-      #expect(call.terminationStatus == 0)
-      let reply = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+      let (status, output) = try Command.run(
+        ProjectPython.packageFile("scripts/grpc-call"),
+        [process.address, "guance.console.v1.WorkspaceConsoleService/ListSites"])
+      #expect(status == 0)
+      let reply = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
       #expect((reply?["sites"] as? [Any])?.isEmpty == false)
     }
   }
