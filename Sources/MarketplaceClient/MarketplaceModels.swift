@@ -34,6 +34,18 @@ public enum MarketplaceSubscriptionStatus: Sendable, Equatable {
     case let other: self = .other(other)
     }
   }
+
+  /// The marketplace's own name for the status.
+  public var name: String {
+    switch self {
+    case .notStarted: "NotStarted"
+    case .pendingFulfillmentStart: "PendingFulfillmentStart"
+    case .subscribed: "Subscribed"
+    case .suspended: "Suspended"
+    case .unsubscribed: "Unsubscribed"
+    case .other(let raw): raw
+    }
+  }
 }
 
 /// A SaaS subscription as the marketplace describes it.

@@ -144,12 +144,10 @@ public struct ActivationSaga: Sendable {
   /// The same key for every attempt at one step of one subscription's saga, so the
   /// marketplace's logs (and support) see one operation however often it is retried.
   static func idempotencyKey(subscriptionID: String, step: String) -> String {
-    let bytes = Array(SHA256.hash(data: Data("\(subscriptionID)/\(step)".utf8)).prefix(16))
-    let hex = bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
-    let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
-      hex[hex.index(hex.startIndex, offsetBy: range.lowerBound)..<hex.index(hex.startIndex, offsetBy: range.upperBound)]
-    }
-    return parts.joined(separator: "-")
+    let b = Array(SHA256.hash(data: Data("\(subscriptionID)/\(step)".utf8)))
+    return UUID(
+      uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+    ).uuidString.lowercased()
   }
 
   static func isTransient(_ error: any Error) -> Bool {

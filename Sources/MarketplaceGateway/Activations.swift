@@ -101,10 +101,12 @@ public struct Activations: Sendable {
     let account = try await billing.confirmBinding(
       challengeID: challengeID, code: code.trimmingCharacters(in: .whitespaces), username: username,
       tenantID: purchaser.tenantID, objectID: purchaser.objectID, subscriptionID: stored.subscription.id)
-    try await store.rememberLink(tenantID: purchaser.tenantID, objectID: purchaser.objectID, to: account)
-    try await store.audit(
-      subscriptionID: stored.subscription.id, "billing_account_bound", detail: username, correlationID: correlationID)
-    return try await self.activation(sessionID: sessionID)
+    try await store.recordLink(
+      of: purchaser, to: account, subscriptionID: stored.subscription.id, event: "billing_account_bound",
+      correlationID: correlationID)
+    return describe(
+      sessionID: sessionID, subscription: stored.subscription, link: account, branch: activation.branch,
+      saga: stored.saga, expiresAt: activation.expiresAt)
   }
 
   /// Workspace step: what the linked billing account already pays for.
@@ -133,11 +135,9 @@ public struct Activations: Sendable {
     try await billing.link(
       billingAccountID: billingAccount.id, tenantID: subscription.purchaser.tenantID,
       objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
-    try await store.rememberLink(
-      tenantID: subscription.purchaser.tenantID, objectID: subscription.purchaser.objectID, to: billingAccount)
-    try await store.audit(
-      subscriptionID: subscription.id, "billing_account_registered", detail: billingAccount.username,
-      correlationID: correlationID)
+    try await store.recordLink(
+      of: subscription.purchaser, to: billingAccount, subscriptionID: subscription.id,
+      event: "billing_account_registered", correlationID: correlationID)
     let created = try await createOnce(subscription.id) {
       try await console.createWorkspace(workspace, owner: .new(account), termsAccepted: termsAccepted)
     }

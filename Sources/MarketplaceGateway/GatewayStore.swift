@@ -44,7 +44,7 @@ public struct GatewayStore: Sendable {
     sessionLifetime: Duration, correlationID: String
   ) async throws -> Resolution {
     let lifetime = Int(sessionLifetime.components.seconds)
-    let status = Self.status(subscription.status)
+    let status = subscription.status.name
     let branch = link == nil ? "not_linked" : "already_linked"
     let rows = try await database.query(
       """
@@ -130,6 +130,23 @@ public struct GatewayStore: Sendable {
       """)
   }
 
+  /// A link the activation itself made (binding or registering), with its audit row — one
+  /// statement.
+  public func recordLink(
+    of purchaser: MarketplaceIdentity, to account: LinkedBillingAccount, subscriptionID: String, event: String,
+    correlationID: String
+  ) async throws {
+    try await database.query(
+      """
+      WITH lnk AS (
+        INSERT INTO purchaser_links (tenant_id, object_id, billing_account_id, billing_username)
+        VALUES (\(purchaser.tenantID), \(purchaser.objectID), \(account.id), \(account.username))
+        ON CONFLICT (tenant_id, object_id) DO NOTHING)
+      INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
+      VALUES (\(subscriptionID), \(event), \(account.username), \(correlationID))
+      """)
+  }
+
   static let linkColumns = "l.billing_account_id AS linked_account_id, l.billing_username AS linked_username"
 
   static func link(_ row: PostgresRandomAccessRow) throws -> LinkedBillingAccount? {
@@ -201,17 +218,6 @@ public struct GatewayStore: Sendable {
       status: MarketplaceSubscriptionStatus(try text("marketplace_status")), purchaser: purchaser,
       beneficiary: purchaser, termUnit: try text("term_unit"), termStart: nil, termEnd: nil, autoRenew: true,
       isTest: false)
-  }
-
-  static func status(_ status: MarketplaceSubscriptionStatus) -> String {
-    switch status {
-    case .notStarted: "NotStarted"
-    case .pendingFulfillmentStart: "PendingFulfillmentStart"
-    case .subscribed: "Subscribed"
-    case .suspended: "Suspended"
-    case .unsubscribed: "Unsubscribed"
-    case .other(let raw): raw
-    }
   }
 }
 

@@ -179,8 +179,11 @@ public struct MeteringRecord: Sendable, Equatable {
   /// The deterministic key: the same usage always gets the same key, so resubmitting it can
   /// never bill twice.
   public static func key(subscriptionID: String, dimension: String, hour: Date) -> String {
-    "\(subscriptionID)/\(dimension)/\(ISO8601DateFormatter().string(from: hour))"
+    "\(subscriptionID)/\(dimension)/\(hour.formatted(hourFormat))"
   }
+
+  /// "2026-11-27T10:00:00Z": FoundationEssentials' style, not a formatter (and ICU) per key.
+  private static let hourFormat = Date.ISO8601FormatStyle()
 }
 
 /// What the marketplace said about one metering record.

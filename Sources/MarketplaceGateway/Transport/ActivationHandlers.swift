@@ -148,7 +148,7 @@ extension Guance_Gateway_V1_Activation {
       $0.offerID = activation.subscription.offerID
       $0.planID = activation.subscription.planID
       $0.quantity = Int32(clamping: activation.subscription.quantity ?? 0)
-      $0.marketplaceStatus = GatewayStore.status(activation.subscription.status)
+      $0.marketplaceStatus = activation.subscription.status.name
       $0.purchaserEmail = activation.subscription.purchaser.email
     }
     if let account = activation.billingAccount {
