@@ -80,4 +80,12 @@ struct CatalogAndCloserTests {
       #expect(try await billing.closeDueDays(now: now).isEmpty)
     }
   }
+
+  @Test("metering keys name the subscription, the dimension and the UTC hour")
+  func meteringKey() {
+    let hour = Date(timeIntervalSince1970: 1_795_773_600)  // 2026-11-27T10:00:00Z
+    #expect(
+      MeteringRecord.key(subscriptionID: "sub-1", dimension: "log_events", hour: hour)
+        == "sub-1/log_events/2026-11-27T10:00:00Z")
+  }
 }
