@@ -43,9 +43,9 @@ public struct EmailChallenges: Sendable {
     let logger = self.logger
     return try await database.transaction { connection in
       // Serialises requests for one subject, so two at once cannot both pass the throttle.
-      try await connection.query(
+      try await connection.execute(
         "SELECT pg_advisory_xact_lock(hashtext(\(subject + "/" + purpose)))", logger: logger)
-      let recent = try await connection.query(
+      let recent = try await connection.execute(
         """
         SELECT count(*)::int,
           COALESCE(EXTRACT(EPOCH FROM max(created_at) + make_interval(secs => \(resendSeconds)) - now()), 0)::float8,
@@ -61,7 +61,7 @@ public struct EmailChallenges: Sendable {
           throw AccessError.tooManyCodes(retryAfter: .seconds(Int(max(1, hourResetIn.rounded(.up)))))
         }
       }
-      let inserted = try await connection.query(
+      let inserted = try await connection.execute(
         """
         INSERT INTO email_challenges (id, subject, purpose, account_id, code_digest, expires_at)
         VALUES (\(id), \(subject), \(purpose), \(accountID), \(Data(digest)),
@@ -87,7 +87,7 @@ public struct EmailChallenges: Sendable {
   ) async throws -> Result {
     let logger = self.logger
     let outcome: Swift.Result<Result, AccessError> = try await database.transaction { connection in
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         SELECT subject, purpose, account_id, code_digest, expires_at <= now(), attempts,
                consumed_at IS NOT NULL
@@ -109,13 +109,13 @@ public struct EmailChallenges: Sendable {
       switch challenge.verdict(code: code, challengeID: challengeID) {
       case .reject(let error, let countsAsAttempt):
         if countsAsAttempt {
-          try await connection.query(
+          try await connection.execute(
             "UPDATE email_challenges SET attempts = attempts + 1 WHERE id = \(challengeID)",
             logger: logger)
         }
         return .failure(error)
       case .accept(let accountID):
-        try await connection.query(
+        try await connection.execute(
           "UPDATE email_challenges SET consumed_at = now() WHERE id = \(challengeID)",
           logger: logger)
         return .success(try await unlock(connection, accountID))

@@ -100,7 +100,7 @@ public struct PasswordSessions: Sendable {
       throw AccessError.notSignedIn
     }
     let idle = Int(policy.idleTimeout.components.seconds)
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       UPDATE sessions SET last_seen_at = now()
       WHERE token_digest = \(Data(SessionToken.digest(of: bearerToken)))
@@ -122,7 +122,7 @@ public struct PasswordSessions: Sendable {
     }
     let idle = Int(policy.idleTimeout.components.seconds)
     // One statement: only a live session can be ended, and ending it needs no lookup first.
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       DELETE FROM sessions
       WHERE token_digest = \(Data(SessionToken.digest(of: bearerToken)))
@@ -135,13 +135,13 @@ public struct PasswordSessions: Sendable {
 
   /// Ends every session of an account (a disabled account, a changed password).
   public func endAllSessions(accountID: UUID) async throws {
-    try await database.query("DELETE FROM sessions WHERE account_id = \(accountID)")
+    try await database.execute("DELETE FROM sessions WHERE account_id = \(accountID)")
   }
 
   private func insertSession(tokenDigest: [UInt8], accountID: UUID) async throws -> Session {
     let absolute = Int(policy.absoluteLifetime.components.seconds)
     let idle = Int(policy.idleTimeout.components.seconds)
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       INSERT INTO sessions (token_digest, account_id, absolute_expires_at)
       VALUES (\(Data(tokenDigest)), \(accountID), now() + make_interval(secs => \(absolute)))
@@ -154,7 +154,7 @@ public struct PasswordSessions: Sendable {
   }
 
   private func failures(subjects: [String]) async throws -> [String: Int] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT subject, failures FROM login_failures
       WHERE subject = ANY(\(subjects)) AND window_start = date_trunc('hour', now())
@@ -165,7 +165,7 @@ public struct PasswordSessions: Sendable {
   }
 
   private func recordFailure(subjects: [String]) async throws {
-    try await database.query(
+    try await database.execute(
       """
       INSERT INTO login_failures (subject, window_start, failures)
       SELECT s, date_trunc('hour', now()), 1 FROM unnest(\(subjects)::text[]) AS s

@@ -14,7 +14,7 @@ public enum MailOutbox {
   public static func enqueue(
     _ mail: OutgoingMail, on connection: PostgresConnection, logger: Logger
   ) async throws {
-    try await connection.query(
+    try await connection.execute(
       """
       INSERT INTO mail_outbox (id, recipient, subject, body)
       VALUES (\(UUID()), \(mail.recipient), \(mail.subject), \(mail.body))

@@ -52,7 +52,7 @@ public struct MailOutboxWorker: Service {
     let sender = self.sender
     let logger = self.logger
     return try await database.transaction { connection in
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         SELECT id, recipient, subject, body, attempts FROM mail_outbox
         WHERE sent_at IS NULL AND next_attempt_at <= now()
@@ -68,7 +68,7 @@ public struct MailOutboxWorker: Service {
         let mail = OutgoingMail(recipient: recipient, subject: subject, body: body)
         do {
           try await sender.send(mail, messageID: id.uuidString.lowercased())
-          try await connection.query(
+          try await connection.execute(
             "UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = \(id)",
             logger: logger)
         } catch {
@@ -76,7 +76,7 @@ public struct MailOutboxWorker: Service {
           logger.warning(
             "mail delivery failed; will retry",
             metadata: ["mail-id": "\(id)", "attempt": "\(attempts + 1)", "error": "\(error)"])
-          try await connection.query(
+          try await connection.execute(
             """
             UPDATE mail_outbox
             SET attempts = attempts + 1, last_error = \(String(describing: error)),

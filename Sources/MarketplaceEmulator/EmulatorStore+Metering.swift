@@ -58,7 +58,7 @@ extension EmulatorStore {
       return result("Expired", "Event has expired: effectiveStartTime must be within the past 24 hours")
     }
     let hour = Date(timeIntervalSince1970: (start.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       INSERT INTO usage_events (usage_event_id, resource_id, dimension, plan_id, hour, effective_start_time, quantity)
       VALUES (\(UUID()), \(resource), \(dimension), \(planID), \(hour), \(start), \(quantity))
@@ -69,7 +69,7 @@ extension EmulatorStore {
       return UsageEventResult(status: "Accepted", usageEventId: id.uuidString.lowercased(), messageTime: time, request: event, message: nil)
     }
     // Already recorded for this hour: answer with the event first accepted.
-    let existing = try await database.query(
+    let existing = try await database.execute(
       """
       SELECT usage_event_id, message_time, quantity, effective_start_time FROM usage_events
       WHERE resource_id = \(resource) AND dimension = \(dimension) AND hour = \(hour)
@@ -87,7 +87,7 @@ extension EmulatorStore {
 
   /// Accepted usage from `start` on, summed per day, subscription and dimension.
   public func usageSummary(from start: Date) async throws -> [[String: any Sendable]] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT date_trunc('day', hour)::date::text, resource_id, dimension, plan_id, sum(quantity), count(*)::int
       FROM usage_events WHERE hour >= \(start)

@@ -45,7 +45,7 @@ extension EmulatorStore {
   private func lockedSubscription(_ id: UUID, on connection: PostgresConnection) async throws
     -> (status: String, plan: String, quantity: Int?)
   {
-    let rows = try await connection.query(
+    let rows = try await connection.execute(
       "SELECT status, plan_id, quantity FROM subscriptions WHERE id = \(id) FOR UPDATE", logger: logger)
     for try await row in rows.decode((String, String, Int?).self) { return row }
     throw Refusal.notFound("subscription \(id) not found")
@@ -80,7 +80,7 @@ extension EmulatorStore {
     on connection: PostgresConnection
   ) async throws -> UUID {
     let id = UUID()
-    try await connection.query(
+    try await connection.execute(
       """
       INSERT INTO operations (id, activity_id, subscription_id, action, plan_id, quantity, status, request_source)
       VALUES (\(id), \(UUID()), \(subscription), \(action), \(plan), \(quantity), \(status), \(source))
@@ -110,7 +110,7 @@ extension EmulatorStore {
         """
       default: "SELECT 1"
       }
-    try await connection.query(update, logger: logger)
+    try await connection.execute(update, logger: logger)
   }
 
   /// PATCH /saas/subscriptions/{id}: a change the publisher starts. The marketplace carries it
@@ -176,7 +176,7 @@ extension EmulatorStore {
     guard try await subscription(id: subscriptionID) != nil else {
       throw Refusal.notFound("subscription \(subscriptionID) not found")
     }
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.operationColumns) FROM operations o
       WHERE o.subscription_id = \(subscriptionID) AND (NOT \(outstandingOnly) OR o.status = 'InProgress')
@@ -188,7 +188,7 @@ extension EmulatorStore {
   }
 
   public func operation(subscriptionID: UUID, operationID: UUID) async throws -> MarketplaceJSON.Operation? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.operationColumns) FROM operations o
       WHERE o.id = \(operationID) AND o.subscription_id = \(subscriptionID)
@@ -202,7 +202,7 @@ extension EmulatorStore {
   public func acknowledge(subscriptionID: UUID, operationID: UUID, success: Bool) async throws {
     try await database.transaction { connection in
       _ = try await lockedSubscription(subscriptionID, on: connection)
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         SELECT o.action, o.plan_id, o.quantity, o.status, o.created_at,
           EXISTS (SELECT 1 FROM operations n WHERE n.subscription_id = o.subscription_id
@@ -219,7 +219,7 @@ extension EmulatorStore {
       if status == target { return }
       guard status == "InProgress" else { throw Refusal.conflict("the operation has already ended as \(status)") }
       guard !superseded else { throw Refusal.conflict("a newer update is already fulfilled") }
-      try await connection.query(
+      try await connection.execute(
         "UPDATE operations SET status = \(target), updated_at = now() WHERE id = \(operationID)", logger: logger)
       if success {
         try await apply(action: action, plan: plan, quantity: quantity, to: subscriptionID, on: connection)
@@ -232,7 +232,7 @@ extension EmulatorStore {
   @discardableResult
   public func autoAccept(after: Duration) async throws -> Int {
     let seconds = Double(after.components.seconds)
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT o.subscription_id, o.id FROM operations o
       WHERE o.status = 'InProgress' AND o.action IN ('ChangePlan', 'ChangeQuantity')

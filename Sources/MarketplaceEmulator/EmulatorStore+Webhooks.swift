@@ -12,7 +12,7 @@ extension EmulatorStore {
   }
 
   public func dueDeliveries(limit: Int = 20) async throws -> [Delivery] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.operationColumns), o.webhook_attempts FROM operations o
       WHERE o.webhook_state = 'pending' AND o.webhook_next_attempt_at <= now()
@@ -33,7 +33,7 @@ extension EmulatorStore {
 
   public func markDelivered(_ operationID: String) async throws {
     guard let id = UUID(uuidString: operationID) else { return }
-    try await database.query(
+    try await database.execute(
       """
       UPDATE operations SET webhook_state = 'delivered', delivered_at = now(),
         webhook_attempts = webhook_attempts + 1 WHERE id = \(id)
@@ -43,7 +43,7 @@ extension EmulatorStore {
   /// The publisher answered 4xx: a change awaiting acknowledgement is thereby rejected.
   public func markRejected(_ operationID: String, reason: String) async throws {
     guard let id = UUID(uuidString: operationID) else { return }
-    try await database.query(
+    try await database.execute(
       """
       UPDATE operations SET webhook_state = 'failed', webhook_last_error = \(reason),
         webhook_attempts = webhook_attempts + 1, delivered_at = now(),
@@ -55,7 +55,7 @@ extension EmulatorStore {
   /// No answer or a 5xx: try again later, up to the marketplace's 500 attempts.
   public func markRetry(_ operationID: String, reason: String, maxAttempts: Int = 500) async throws {
     guard let id = UUID(uuidString: operationID) else { return }
-    try await database.query(
+    try await database.execute(
       """
       UPDATE operations SET webhook_attempts = webhook_attempts + 1, webhook_last_error = \(reason),
         webhook_next_attempt_at = now() + make_interval(secs => LEAST(60, power(2, LEAST(webhook_attempts, 6)))),
@@ -66,7 +66,7 @@ extension EmulatorStore {
 
   /// Delivery state of an operation, for tests and the admin endpoint.
   public func deliveryState(_ operationID: UUID) async throws -> (state: String, attempts: Int)? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT webhook_state, webhook_attempts FROM operations WHERE id = \(operationID)")
     for try await row in rows.decode((String, Int).self) { return row }
     return nil

@@ -36,12 +36,12 @@ public struct EmulatorStore: Sendable {
   /// The stored signing key, made on first use (concurrent starters agree on one).
   public func signingKey() async throws -> (kid: String, pem: String) {
     let pem = try TokenIssuer.newPrivateKeyPEM()
-    try await database.query(
+    try await database.execute(
       """
       INSERT INTO signing_keys (kid, private_key_pem)
       SELECT \(UUID().uuidString.lowercased()), \(pem) WHERE NOT EXISTS (SELECT 1 FROM signing_keys)
       """)
-    let rows = try await database.query("SELECT kid, private_key_pem FROM signing_keys ORDER BY created_at LIMIT 1")
+    let rows = try await database.execute("SELECT kid, private_key_pem FROM signing_keys ORDER BY created_at LIMIT 1")
     for try await (kid, pem) in rows.decode((String, String).self) { return (kid, pem) }
     throw Refusal(status: 500, code: "InternalError", message: "no signing key")
   }
@@ -71,7 +71,7 @@ public struct EmulatorStore: Sendable {
       sessionMode: "None", sandboxType: "None", created: stamp(row.17), lastModified: stamp(row.18))
   }
 
-  private func first(_ rows: PostgresRowSequence) async throws -> MarketplaceJSON.Subscription? {
+  private func first(_ rows: PreparedRows) async throws -> MarketplaceJSON.Subscription? {
     for try await row in rows.decode(Row.self) { return subscription(row) }
     return nil
   }
@@ -97,7 +97,7 @@ public struct EmulatorStore: Sendable {
     let termEnd = now.addingTimeInterval(termUnit == "P1Y" ? 365 * 86400 : 30 * 86400)
     let logger = self.logger
     let created = try await database.transaction { connection in
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         INSERT INTO subscriptions (id, name, offer_id, plan_id, quantity, status, purchaser_email,
           purchaser_object_id, purchaser_tenant_id, beneficiary_email, beneficiary_object_id,
@@ -109,7 +109,7 @@ public struct EmulatorStore: Sendable {
         """, logger: logger)
       var created: Row?
       for try await row in rows.decode(Row.self) { created = row }
-      try await connection.query(
+      try await connection.execute(
         """
         INSERT INTO marketplace_tokens (token, subscription_id, expires_at)
         VALUES (\(token), \(id), \(now.addingTimeInterval(request.tokenLifetimeSeconds ?? tokenLifetime)))
@@ -122,7 +122,7 @@ public struct EmulatorStore: Sendable {
 
   /// The subscription a landing token names; 400 for unknown, malformed or expired tokens.
   public func resolve(token: String, now: Date = Date()) async throws -> MarketplaceJSON.ResolvedSubscription {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT subscription_id, expires_at FROM marketplace_tokens WHERE token = \(token)")
     var found: (UUID, Date)?
     for try await row in rows.decode((UUID, Date).self) { found = row }
@@ -137,13 +137,13 @@ public struct EmulatorStore: Sendable {
   }
 
   public func subscription(id: UUID) async throws -> MarketplaceJSON.Subscription? {
-    try await first(database.query("SELECT \(unescaped: Self.columns) FROM subscriptions WHERE id = \(id)"))
+    try await first(database.execute("SELECT \(unescaped: Self.columns) FROM subscriptions WHERE id = \(id)"))
   }
 
   /// One page of every subscription (all states), ordered by id; the next page starts after `after`.
   public func subscriptions(after: UUID?, limit: Int) async throws -> [MarketplaceJSON.Subscription] {
     let start = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT \(unescaped: Self.columns) FROM subscriptions WHERE id > \(start) ORDER BY id LIMIT \(limit)")
     var page: [MarketplaceJSON.Subscription] = []
     for try await row in rows.decode(Row.self) { page.append(subscription(row)) }
@@ -154,7 +154,7 @@ public struct EmulatorStore: Sendable {
   public func activate(id: UUID, planID: String?, quantity: Int?) async throws {
     let logger = self.logger
     try await database.transaction { connection in
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         "SELECT status, plan_id, quantity FROM subscriptions WHERE id = \(id) FOR UPDATE", logger: logger)
       var found: (String, String, Int?)?
       for try await row in rows.decode((String, String, Int?).self) { found = row }
@@ -168,9 +168,9 @@ public struct EmulatorStore: Sendable {
       guard status == "PendingFulfillmentStart" else {
         throw Refusal.badRequest("subscription \(id) is already \(status)")
       }
-      try await connection.query(
+      try await connection.execute(
         "UPDATE subscriptions SET status = 'Subscribed', last_modified = now() WHERE id = \(id)", logger: logger)
-      try await connection.query(
+      try await connection.execute(
         "INSERT INTO activations (subscription_id, plan_id, quantity) VALUES (\(id), \(plan), \(purchased))",
         logger: logger)
     }
@@ -178,7 +178,7 @@ public struct EmulatorStore: Sendable {
 
   /// How many times Activate succeeded for `id` (tests check "exactly once").
   public func activationCount(id: UUID) async throws -> Int {
-    let rows = try await database.query("SELECT count(*)::int FROM activations WHERE subscription_id = \(id)")
+    let rows = try await database.execute("SELECT count(*)::int FROM activations WHERE subscription_id = \(id)")
     for try await count in rows.decode(Int.self) { return count }
     return 0
   }

@@ -50,7 +50,7 @@ extension GatewayStore {
   ) async throws -> (saga: SagaRecord, claimed: Bool) {
     let seconds = Double(lease.components.seconds)
     // The usual case, a saga that does not exist yet, in one statement.
-    let inserted = try await database.query(
+    let inserted = try await database.execute(
       """
       WITH ins AS (
         INSERT INTO activation_sagas (subscription_id, billing_account_id, workspace_id, workspace_origin, step,
@@ -75,7 +75,7 @@ extension GatewayStore {
     // It exists: take it over if it is unfinished, for this workspace and nobody holds it.
     let logger = self.logger
     return try await database.transaction { connection in
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         SELECT \(unescaped: Self.sagaColumns),
           g.step IN ('settling', 'activating') AND (g.lease_until IS NULL OR g.lease_until < now()) AS free
@@ -90,7 +90,7 @@ extension GatewayStore {
       }
       guard let (saga, free) = found else { throw GatewayStoreError.noRowReturned }
       guard saga.workspaceID == workspaceID, free else { return (saga, false) }
-      try await connection.query(
+      try await connection.execute(
         """
         UPDATE activation_sagas SET lease_until = now() + make_interval(secs => \(seconds)), updated_at = now()
         WHERE subscription_id = \(subscriptionID)
@@ -123,7 +123,7 @@ extension GatewayStore {
   ) async throws -> Int {
     let seconds = Double(lease.components.seconds)
     // Absent values are sent as untyped NULLs: the casts give them their type.
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       WITH s AS (
         UPDATE activation_sagas SET step = 'activating', activate_attempts = activate_attempts + 1,
@@ -147,7 +147,7 @@ extension GatewayStore {
 
   /// The marketplace confirmed the activation: the subscription is Subscribed.
   public func finishSaga(_ subscriptionID: String, correlationID: String) async throws {
-    try await database.query(
+    try await database.execute(
       """
       WITH g AS (
         UPDATE activation_sagas SET step = 'activated', lease_until = NULL, problem = NULL, updated_at = now()
@@ -185,7 +185,7 @@ extension GatewayStore {
   public func abandonSaga(_ subscriptionID: String, problem: String, correlationID: String) async throws {
     let logger = self.logger
     try await database.transaction { connection in
-      try await connection.query(
+      try await connection.execute(
         "DELETE FROM activation_sagas WHERE subscription_id = \(subscriptionID) AND step = 'settling'", logger: logger)
       try await Self.audit(subscriptionID, "activation_abandoned", problem, correlationID, connection, logger)
     }
@@ -197,7 +197,7 @@ extension GatewayStore {
     let logger = self.logger
     let seconds = Double(lease.components.seconds)
     return try await database.transaction { connection in
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         WITH due AS (
           SELECT subscription_id FROM activation_sagas
@@ -223,7 +223,7 @@ extension GatewayStore {
   /// caller holds it.
   public func claimWorkspaceCreation(_ subscriptionID: String, lease: Duration) async throws -> Bool {
     let seconds = Double(lease.components.seconds)
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       INSERT INTO workspace_creation_claims AS c (subscription_id, claimed_until)
       VALUES (\(subscriptionID), now() + make_interval(secs => \(seconds)))
@@ -236,7 +236,7 @@ extension GatewayStore {
   }
 
   public func releaseWorkspaceCreation(_ subscriptionID: String) async throws {
-    try await database.query("DELETE FROM workspace_creation_claims WHERE subscription_id = \(subscriptionID)")
+    try await database.execute("DELETE FROM workspace_creation_claims WHERE subscription_id = \(subscriptionID)")
   }
 
   private func update(
@@ -252,7 +252,7 @@ extension GatewayStore {
         WHERE subscription_id = $\(assignments.binds.count + 1)
         """
       query.binds.append(subscriptionID)
-      try await connection.query(query, logger: logger)
+      try await connection.execute(query, logger: logger)
       try await Self.audit(subscriptionID, event, detail, correlationID, connection, logger)
     }
   }

@@ -27,7 +27,7 @@ public struct GatewayStore: Sendable {
 
   /// The billing account the gateway has learnt a purchaser is linked to, if any.
   public func knownLink(of purchaser: MarketplaceIdentity) async throws -> LinkedBillingAccount? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.linkColumns) FROM purchaser_links l
       WHERE l.tenant_id = \(purchaser.tenantID) AND l.object_id = \(purchaser.objectID)
@@ -46,7 +46,7 @@ public struct GatewayStore: Sendable {
     let lifetime = Int(sessionLifetime.components.seconds)
     let status = subscription.status.name
     let branch = link == nil ? "not_linked" : "already_linked"
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       WITH sub AS (
         INSERT INTO marketplace_subscriptions (id, name, offer_id, plan_id, quantity, marketplace_status,
@@ -98,7 +98,7 @@ public struct GatewayStore: Sendable {
   }
 
   public func session(digest: [UInt8]) async throws -> StoredSession? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.subscriptionColumns), a.expires_at, a.binding_username, a.binding_challenge_id,
         a.branch, \(unescaped: Self.sagaColumns), \(unescaped: Self.linkColumns)
@@ -122,7 +122,7 @@ public struct GatewayStore: Sendable {
 
   /// Keeps the billing account a purchaser is linked to (links never move).
   public func rememberLink(tenantID: String, objectID: String, to account: LinkedBillingAccount) async throws {
-    try await database.query(
+    try await database.execute(
       """
       INSERT INTO purchaser_links (tenant_id, object_id, billing_account_id, billing_username)
       VALUES (\(tenantID), \(objectID), \(account.id), \(account.username))
@@ -136,7 +136,7 @@ public struct GatewayStore: Sendable {
     of purchaser: MarketplaceIdentity, to account: LinkedBillingAccount, subscriptionID: String, event: String,
     correlationID: String
   ) async throws {
-    try await database.query(
+    try await database.execute(
       """
       WITH lnk AS (
         INSERT INTO purchaser_links (tenant_id, object_id, billing_account_id, billing_username)
@@ -162,7 +162,7 @@ public struct GatewayStore: Sendable {
   ) async throws {
     let logger = self.logger
     try await database.transaction { connection in
-      try await connection.query(
+      try await connection.execute(
         """
         UPDATE activation_sessions SET binding_username = \(username), binding_challenge_id = \(challengeID)
         WHERE id_digest = \(Data(digest))
@@ -183,7 +183,7 @@ public struct GatewayStore: Sendable {
 
   /// The audit trail of a subscription, oldest first (event names).
   public func auditTrail(subscriptionID: String) async throws -> [String] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT event FROM subscription_audit WHERE subscription_id = \(subscriptionID) ORDER BY id")
     var events: [String] = []
     for try await event in rows.decode(String.self) { events.append(event) }
@@ -194,7 +194,7 @@ public struct GatewayStore: Sendable {
     _ subscriptionID: String, _ event: String, _ detail: String, _ correlationID: String,
     _ connection: PostgresConnection, _ logger: Logger
   ) async throws {
-    try await connection.query(
+    try await connection.execute(
       """
       INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
       VALUES (\(subscriptionID), \(event), \(detail), \(correlationID))

@@ -5,7 +5,7 @@ public import PostgresNIO
 /// PostgreSQL asks applications to retry (serialization failure 40001, deadlock 40P01).
 public struct Database: Sendable {
   public let client: PostgresClient
-  private let logger: Logger
+  let logger: Logger
   private let maxAttempts: Int
 
   public init(client: PostgresClient, logger: Logger, maxAttempts: Int = 5) {
@@ -46,7 +46,7 @@ public struct Database: Sendable {
     _ connection: PostgresConnection, isolation: Isolation, logger: Logger,
     _ body: @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
-    try await connection.query(
+    try await connection.execute(
       PostgresQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"), logger: logger)
     let result: Result
     do {
@@ -56,7 +56,7 @@ public struct Database: Sendable {
       _ = try? await connection.query("ROLLBACK", logger: logger)
       throw error
     }
-    try await connection.query("COMMIT", logger: logger)
+    try await connection.execute("COMMIT", logger: logger)
     return result
   }
 

@@ -42,14 +42,14 @@ public struct PostgresBillingStore: BillingStore {
       createdAt: row.9)
   }
 
-  private static func firstAccount(_ rows: PostgresRowSequence) async throws -> BillingAccount? {
+  private static func firstAccount(_ rows: PreparedRows) async throws -> BillingAccount? {
     for try await row in rows.decode(AccountRow.self) { return account(row) }
     return nil
   }
 
   public func insertAccount(_ new: NewBillingAccount) async throws -> BillingAccount {
     do {
-      let rows = try await database.query(
+      let rows = try await database.execute(
         """
         INSERT INTO billing_accounts AS a (id, username, email, phone, password_hash, company_name,
           industry, region, contact_name, description)
@@ -74,17 +74,17 @@ public struct PostgresBillingStore: BillingStore {
 
   public func account(id: UUID) async throws -> BillingAccount? {
     try await Self.firstAccount(
-      database.query("SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(id)"))
+      database.execute("SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(id)"))
   }
 
   public func account(username: String) async throws -> BillingAccount? {
     try await Self.firstAccount(
-      database.query(
+      database.execute(
         "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.username = \(username)"))
   }
 
   public func loginCandidate(forLogin login: String) async throws -> LoginCandidate? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT id, password_hash FROM billing_accounts
       WHERE username = \(login) OR email = \(login) OR phone = \(login)
@@ -97,7 +97,7 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   public func replacePasswordHash(accountID: UUID, with hash: String) async throws {
-    try await database.query(
+    try await database.execute(
       "UPDATE billing_accounts SET password_hash = \(hash) WHERE id = \(accountID)")
   }
 
@@ -120,7 +120,7 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   public func cloudAccount(identity: CloudIdentity) async throws -> (CloudAccount, BillingAccount)? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.cloudColumns) FROM cloud_accounts c
       WHERE c.provider = \(identity.provider.rawValue) AND c.tenant_id = \(identity.tenantID)
@@ -137,7 +137,7 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   public func cloudAccounts(billingAccountID: UUID) async throws -> [CloudAccount] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.cloudColumns) FROM cloud_accounts c
       WHERE c.billing_account_id = \(billingAccountID) ORDER BY c.linked_at, c.id
@@ -166,7 +166,7 @@ public struct PostgresBillingStore: BillingStore {
     ) { connection, accountID in
       let cloud = try await Self.link(
         identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(accountID)",
         logger: logger)
       guard let account = try await Self.firstAccount(rows) else {
@@ -183,7 +183,7 @@ public struct PostgresBillingStore: BillingStore {
   ) async throws -> CloudAccount {
     let cloudID = try await linkIdentity(
       identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
-    let cloudRows = try await connection.query(
+    let cloudRows = try await connection.execute(
       "SELECT \(unescaped: cloudColumns) FROM cloud_accounts c WHERE c.id = \(cloudID)", logger: logger)
     for try await row in cloudRows.decode(CloudRow.self) { return try cloudAccount(row) }
     throw StoreInvariantError.noRowReturned
@@ -196,7 +196,7 @@ public struct PostgresBillingStore: BillingStore {
     _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
     on connection: PostgresConnection, logger: Logger
   ) async throws -> UUID {
-    let rows = try await connection.query(
+    let rows = try await connection.execute(
       """
       INSERT INTO cloud_accounts (id, provider, tenant_id, object_id, billing_account_id)
       VALUES (\(UUID()), \(identity.provider.rawValue), \(identity.tenantID), \(identity.objectID), \(accountID))
@@ -208,7 +208,7 @@ public struct PostgresBillingStore: BillingStore {
     guard let (cloudID, owner) = found else { throw StoreInvariantError.noRowReturned }
     guard owner == accountID else { throw BillingError.cloudAccountLinkedElsewhere }
     if let subscriptionID {
-      let inserted = try await connection.query(
+      let inserted = try await connection.execute(
         """
         INSERT INTO cloud_account_subscriptions (marketplace_subscription_id, cloud_account_id)
         VALUES (\(subscriptionID), \(cloudID))
@@ -244,7 +244,7 @@ public struct PostgresBillingStore: BillingStore {
   private static func currentBinding(
     workspaceID: UUID, on connection: PostgresConnection, logger: Logger
   ) async throws -> WorkspaceBinding? {
-    let rows = try await connection.query(
+    let rows = try await connection.execute(
       """
       SELECT \(unescaped: bindingColumns) FROM workspace_bindings b
       WHERE b.workspace_id = \(workspaceID) AND b.valid_to IS NULL
@@ -273,7 +273,7 @@ public struct PostgresBillingStore: BillingStore {
     _ settlement: Settlement, of accountID: UUID, on connection: PostgresConnection, logger: Logger
   ) async throws {
     guard let subscriptionID = settlement.subscriptionID else { return }
-    let rows = try await connection.query(
+    let rows = try await connection.execute(
       """
       SELECT 1 FROM cloud_account_subscriptions s JOIN cloud_accounts c ON c.id = s.cloud_account_id
       WHERE s.marketplace_subscription_id = \(subscriptionID) AND c.billing_account_id = \(accountID)
@@ -286,7 +286,7 @@ public struct PostgresBillingStore: BillingStore {
     workspace: (id: UUID, name: String, site: String), accountID: UUID, settlement: Settlement,
     on connection: PostgresConnection, logger: Logger
   ) async throws -> WorkspaceBinding {
-    let rows = try await connection.query(
+    let rows = try await connection.execute(
       """
       INSERT INTO workspace_bindings AS b (workspace_id, billing_account_id, workspace_name, site,
         settlement, marketplace_subscription_id)
@@ -327,7 +327,7 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   public func bindings(billingAccountID: UUID) async throws -> [WorkspaceBinding] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.bindingColumns) FROM workspace_bindings b
       WHERE b.billing_account_id = \(billingAccountID) AND b.valid_to IS NULL
@@ -351,7 +351,7 @@ public struct PostgresBillingStore: BillingStore {
       // Already so: the subscription was linked when this settlement was made.
       if current.settlement == settlement { return current }
       try await Self.linkOrCheck(purchaser, settlement, of: accountID, on: connection, logger: logger)
-      try await connection.query(
+      try await connection.execute(
         """
         UPDATE workspace_bindings SET valid_to = clock_timestamp()
         WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
@@ -370,7 +370,7 @@ public struct PostgresBillingStore: BillingStore {
           workspaceID: workspaceID, on: connection, logger: logger),
         current.billingAccountID == accountID
       else { throw BillingError.workspaceNotBound(workspaceID.uuidString.lowercased()) }
-      try await connection.query(
+      try await connection.execute(
         """
         UPDATE workspace_bindings SET valid_to = clock_timestamp()
         WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
@@ -386,16 +386,16 @@ public struct PostgresBillingStore: BillingStore {
     let accepted: Set<String> = try await database.transaction { connection in
       // Shared day locks: closing a day takes the exclusive one, so no event can slip into a
       // day while it is being rated, and none is accepted for a day already closed.
-      try await connection.query(
+      try await connection.execute(
         "SELECT pg_advisory_xact_lock_shared(\(Self.dayLockClass), d) FROM unnest(\(days)::int[]) AS d",
         logger: logger)
-      let closed = try await connection.query(
+      let closed = try await connection.execute(
         """
         SELECT day::text FROM closed_days
         WHERE day = ANY(ARRAY(SELECT DATE '1970-01-01' + d FROM unnest(\(days)::int[]) AS d))
         """, logger: logger)
       for try await day in closed.decode(String.self) { throw BillingError.dayClosed(day) }
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         INSERT INTO usage_events (idempotency_key, workspace_id, billing_item, quantity, usage_time)
         SELECT k, w, i, q::numeric, t
@@ -428,9 +428,9 @@ public struct PostgresBillingStore: BillingStore {
   ) async throws -> DayClosing {
     let logger = self.logger
     return try await database.transaction { connection in
-      try await connection.query(
+      try await connection.execute(
         "SELECT pg_advisory_xact_lock(\(Self.dayLockClass), \(Int32(day.ordinal)))", logger: logger)
-      let claimed = try await connection.query(
+      let claimed = try await connection.execute(
         """
         INSERT INTO closed_days (day, catalog_version) VALUES (\(day.description)::date, \(catalogVersion))
         ON CONFLICT (day) DO NOTHING RETURNING day
@@ -439,7 +439,7 @@ public struct PostgresBillingStore: BillingStore {
       for try await _ in claimed { isNew = true }
       guard isNew else { return DayClosing(closedNow: false, billLines: 0, meteringRecords: 0) }
 
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         SELECT b.billing_account_id, e.workspace_id, COALESCE(b.site, ''), b.settlement,
                b.marketplace_subscription_id, e.billing_item, sum(e.quantity)
@@ -462,7 +462,7 @@ public struct PostgresBillingStore: BillingStore {
       }
       let (lines, metering) = try rate(usage)
       for line in lines {
-        try await connection.query(
+        try await connection.execute(
           """
           INSERT INTO daily_bill_lines (day, billing_account_id, workspace_id, site, settlement,
             marketplace_subscription_id, billing_item, quantity, unit_size, unit_price_micros,
@@ -473,7 +473,7 @@ public struct PostgresBillingStore: BillingStore {
           """, logger: logger)
       }
       for record in metering {
-        try await connection.query(
+        try await connection.execute(
           """
           INSERT INTO metering_records (key, day, marketplace_subscription_id, dimension,
             effective_start_time, quantity)
@@ -487,7 +487,7 @@ public struct PostgresBillingStore: BillingStore {
 
   public func daysAwaitingClosure(endedBefore cutoff: Date) async throws -> [BillingDay] {
     let lookBack = GuanceBilling.maxUsageAge + 86400
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT DISTINCT floor(EXTRACT(EPOCH FROM e.usage_time) / 86400)::int AS day
       FROM usage_events e
@@ -505,7 +505,7 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   public func bills(billingAccountID: UUID, days: ClosedRange<BillingDay>) async throws -> [DailyBill] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT d.day::text, d.catalog_version, l.workspace_id, l.site, l.settlement,
              l.marketplace_subscription_id, l.billing_item, l.quantity, l.unit_size,
@@ -536,7 +536,7 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   public func pendingMeteringRecords(limit: Int) async throws -> [MeteringRecord] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT key, marketplace_subscription_id, dimension, effective_start_time, quantity, attempts
       FROM metering_records WHERE status = 'pending'
@@ -561,7 +561,7 @@ public struct PostgresBillingStore: BillingStore {
       for ack in acknowledgements {
         // A delivered record stays delivered: a late "retry" or a replayed answer changes nothing.
         let status = ack.outcome == .retry ? "pending" : ack.outcome.rawValue
-        let rows = try await connection.query(
+        let rows = try await connection.execute(
           """
           UPDATE metering_records
           SET status = CASE WHEN status = 'pending' THEN \(status) ELSE status END,

@@ -43,7 +43,7 @@ public struct PostgresConsoleStore: ConsoleStore {
     async throws -> Account
   {
     do {
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         INSERT INTO accounts AS a (id, username, email, phone, password_hash)
         VALUES (\(UUID()), \(account.username), \(account.email), \(account.phone), \(account.passwordHash))
@@ -61,21 +61,21 @@ public struct PostgresConsoleStore: ConsoleStore {
   }
 
   public func account(id: UUID) async throws -> Account? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(id)")
     for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
     return nil
   }
 
   public func account(email: String) async throws -> Account? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.email = \(email)")
     for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
     return nil
   }
 
   public func loginCandidate(forLogin login: String) async throws -> LoginCandidate? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT id, password_hash FROM accounts WHERE username = \(login) OR email = \(login) LIMIT 1")
     for try await (id, hash) in rows.decode((UUID, String).self) {
       return LoginCandidate(accountID: id, passwordHash: hash)
@@ -84,7 +84,7 @@ public struct PostgresConsoleStore: ConsoleStore {
   }
 
   public func replacePasswordHash(accountID: UUID, with hash: String) async throws {
-    try await database.query("UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)")
+    try await database.execute("UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)")
   }
 
   // MARK: Workspaces
@@ -106,7 +106,7 @@ public struct PostgresConsoleStore: ConsoleStore {
     _ draft: WorkspaceDraft, owner: UUID, on connection: PostgresConnection, logger: Logger
   ) async throws -> Workspace {
     let id = UUID()
-    let rows = try await connection.query(
+    let rows = try await connection.execute(
       """
       INSERT INTO workspaces AS w (id, name, language, site, owner_account_id)
       VALUES (\(id), \(draft.name), \(draft.language), \(draft.site), \(owner))
@@ -115,7 +115,7 @@ public struct PostgresConsoleStore: ConsoleStore {
     var created: Workspace?
     for try await row in rows.decode(WorkspaceRow.self) { created = try Self.workspace(row) }
     guard let created else { throw StoreInvariantError.noRowReturned }
-    try await connection.query(
+    try await connection.execute(
       """
       INSERT INTO workspace_members (workspace_id, account_id, role)
       VALUES (\(id), \(owner), 'owner')
@@ -143,7 +143,7 @@ public struct PostgresConsoleStore: ConsoleStore {
       challengeID: redemption.challengeID, code: redemption.code, subject: redemption.email,
       purpose: redemption.purpose.rawValue
     ) { connection, accountID in
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(accountID)",
         logger: logger)
       var owner: Account?
@@ -156,7 +156,7 @@ public struct PostgresConsoleStore: ConsoleStore {
   }
 
   public func workspaces(memberAccountID: UUID) async throws -> [Workspace] {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w
       JOIN workspace_members m ON m.workspace_id = w.id
@@ -169,7 +169,7 @@ public struct PostgresConsoleStore: ConsoleStore {
   }
 
   public func workspace(id: UUID, memberAccountID: UUID) async throws -> Workspace? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w
       JOIN workspace_members m ON m.workspace_id = w.id
@@ -180,7 +180,7 @@ public struct PostgresConsoleStore: ConsoleStore {
   }
 
   public func workspace(id: UUID) async throws -> Workspace? {
-    let rows = try await database.query(
+    let rows = try await database.execute(
       "SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w WHERE w.id = \(id)")
     for try await row in rows.decode(WorkspaceRow.self) { return try Self.workspace(row) }
     return nil
@@ -191,19 +191,19 @@ public struct PostgresConsoleStore: ConsoleStore {
   ) async throws -> Workspace? {
     let logger = self.logger
     return try await database.transaction { connection in
-      let current = try await connection.query(
+      let current = try await connection.execute(
         "SELECT status FROM workspaces WHERE id = \(id) FOR UPDATE", logger: logger)
       var previous: String?
       for try await status in current.decode(String.self) { previous = status }
       guard let previous else { return nil }
-      let rows = try await connection.query(
+      let rows = try await connection.execute(
         """
         UPDATE workspaces w SET status = \(status.rawValue) WHERE w.id = \(id)
         RETURNING \(unescaped: Self.workspaceColumns)
         """, logger: logger)
       var updated: Workspace?
       for try await row in rows.decode(WorkspaceRow.self) { updated = try Self.workspace(row) }
-      try await connection.query(
+      try await connection.execute(
         """
         INSERT INTO workspace_status_changes (workspace_id, from_status, to_status, reason, request_id)
         VALUES (\(id), \(previous), \(status.rawValue), \(reason), \(requestID))
