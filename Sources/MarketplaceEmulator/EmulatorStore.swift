@@ -122,13 +122,16 @@ public struct EmulatorStore: Sendable {
 
   /// The subscription a landing token names; 400 for unknown, malformed or expired tokens.
   public func resolve(token: String, now: Date = Date()) async throws -> MarketplaceJSON.ResolvedSubscription {
-    let rows = try await database.execute(
-      "SELECT subscription_id, expires_at FROM marketplace_tokens WHERE token = \(token)")
-    var found: (UUID, Date)?
-    for try await row in rows.decode((UUID, Date).self) { found = row }
-    guard let (id, expires) = found else { throw Refusal.badRequest("the marketplace token is invalid") }
-    guard expires > now else { throw Refusal.badRequest("the marketplace token has expired") }
-    guard let subscription = try await subscription(id: id) else {
+    let found = try await first(
+      database.execute(
+        """
+        SELECT \(unescaped: Self.columns) FROM subscriptions
+        WHERE id = (SELECT subscription_id FROM marketplace_tokens WHERE token = \(token) AND expires_at > \(now))
+        """))
+    guard let subscription = found else {
+      // Only a refusal needs to know which: the token unknown, or known and past its time.
+      let known = try await database.execute("SELECT 1 FROM marketplace_tokens WHERE token = \(token)")
+      for try await _ in known { throw Refusal.badRequest("the marketplace token has expired") }
       throw Refusal.badRequest("the marketplace token is invalid")
     }
     return MarketplaceJSON.ResolvedSubscription(
@@ -150,30 +153,38 @@ public struct EmulatorStore: Sendable {
     return page
   }
 
-  /// Activate: plan and quantity must be the purchased ones; only once.
+  /// Activate: plan and quantity must be the purchased ones; only once. One statement: the row
+  /// is locked, changed and its activation recorded only when every rule below holds, and
+  /// what it held before comes back for the answer.
   public func activate(id: UUID, planID: String?, quantity: Int?) async throws {
-    let logger = self.logger
-    try await database.transaction { connection in
-      let rows = try await connection.execute(
-        "SELECT status, plan_id, quantity FROM subscriptions WHERE id = \(id) FOR UPDATE", logger: logger)
-      var found: (String, String, Int?)?
-      for try await row in rows.decode((String, String, Int?).self) { found = row }
-      guard let (status, plan, purchased) = found else { throw Refusal.notFound("subscription \(id) not found") }
-      if status == "Unsubscribed" { throw Refusal.notFound("subscription \(id) is unsubscribed") }
-      guard let planID else { throw Refusal.badRequest("planId is required") }
-      guard planID == plan else { throw Refusal.badRequest("planId does not match the purchased plan") }
-      guard quantity == purchased || (purchased == nil && (quantity == nil || quantity == 0)) else {
-        throw Refusal.badRequest("quantity does not match the purchased quantity")
-      }
-      guard status == "PendingFulfillmentStart" else {
-        throw Refusal.badRequest("subscription \(id) is already \(status)")
-      }
-      try await connection.execute(
-        "UPDATE subscriptions SET status = 'Subscribed', last_modified = now() WHERE id = \(id)", logger: logger)
-      try await connection.execute(
-        "INSERT INTO activations (subscription_id, plan_id, quantity) VALUES (\(id), \(plan), \(purchased))",
-        logger: logger)
+    let rows = try await database.execute(
+      """
+      WITH target AS (
+        SELECT id, status, plan_id, quantity FROM subscriptions WHERE id = \(id) FOR UPDATE
+      ), activated AS (
+        UPDATE subscriptions s SET status = 'Subscribed', last_modified = now()
+        FROM target t
+        WHERE s.id = t.id AND t.status = 'PendingFulfillmentStart' AND t.plan_id = \(planID)::text
+          AND (t.quantity = \(quantity)::bigint OR (t.quantity IS NULL AND COALESCE(\(quantity)::bigint, 0) = 0))
+        RETURNING s.id, s.plan_id, s.quantity
+      ), recorded AS (
+        INSERT INTO activations (subscription_id, plan_id, quantity) SELECT id, plan_id, quantity FROM activated
+      )
+      SELECT status, plan_id, quantity, EXISTS (SELECT 1 FROM activated) FROM target
+      """)
+    var found: (String, String, Int?, Bool)?
+    for try await row in rows.decode((String, String, Int?, Bool).self) { found = row }
+    guard let (status, plan, purchased, activated) = found else {
+      throw Refusal.notFound("subscription \(id) not found")
     }
+    if activated { return }
+    if status == "Unsubscribed" { throw Refusal.notFound("subscription \(id) is unsubscribed") }
+    guard let planID else { throw Refusal.badRequest("planId is required") }
+    guard planID == plan else { throw Refusal.badRequest("planId does not match the purchased plan") }
+    guard quantity == purchased || (purchased == nil && (quantity == nil || quantity == 0)) else {
+      throw Refusal.badRequest("quantity does not match the purchased quantity")
+    }
+    throw Refusal.badRequest("subscription \(id) is already \(status)")
   }
 
   /// How many times Activate succeeded for `id` (tests check "exactly once").

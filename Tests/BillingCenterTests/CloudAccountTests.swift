@@ -21,6 +21,12 @@ struct CloudAccountTests {
       #expect(again.marketplaceSubscriptionIds == ["sub-1", "sub-2"])
       let elsewhere = try await #require(throws: RPCError.self) { try await fixture.link(globex, subscription: "sub-3") }
       #expect(elsewhere.code == .failedPrecondition)
+      #expect(try await fixture.count("cloud_account_subscriptions", where: "marketplace_subscription_id = 'sub-3'") == 0)
+      // A marketplace subscription has one purchaser: a second cloud account cannot claim it.
+      let secondPurchaser = try await #require(throws: RPCError.self) {
+        try await fixture.link(acme, object: "object-2", subscription: "sub-1")
+      }
+      #expect(secondPurchaser.code == .failedPrecondition)
 
       let found = try await fixture.internalAPI.findBillingAccountByCloudAccount(
         .with { $0.identity = BillingFixture.identity() }, metadata: BillingFixture.internalCall)

@@ -122,16 +122,19 @@ public struct PostgresBillingStore: BillingStore {
   public func cloudAccount(identity: CloudIdentity) async throws -> (CloudAccount, BillingAccount)? {
     let rows = try await database.execute(
       """
-      SELECT \(unescaped: Self.cloudColumns) FROM cloud_accounts c
+      SELECT \(unescaped: Self.cloudColumns), \(unescaped: Self.accountColumns)
+      FROM cloud_accounts c JOIN billing_accounts a ON a.id = c.billing_account_id
       WHERE c.provider = \(identity.provider.rawValue) AND c.tenant_id = \(identity.tenantID)
         AND c.object_id = \(identity.objectID)
       """)
-    for try await row in rows.decode(CloudRow.self) {
-      let cloud = try Self.cloudAccount(row)
-      guard let account = try await account(id: cloud.billingAccountID) else {
-        throw StoreInvariantError.noRowReturned
-      }
-      return (cloud, account)
+    // postgres-nio decodes flat tuples only: the cloud account's columns, then the account's.
+    typealias Joined = (
+      UUID, String, String, String, UUID, Date, [String],
+      UUID, String, String, String?, String, String, String, String, String, Date
+    )
+    for try await r in rows.decode(Joined.self) {
+      let cloud = try Self.cloudAccount((r.0, r.1, r.2, r.3, r.4, r.5, r.6))
+      return (cloud, Self.account((r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14, r.15, r.16)))
     }
     return nil
   }
@@ -191,35 +194,34 @@ public struct PostgresBillingStore: BillingStore {
 
   /// Links within the caller's transaction; returns the cloud account's id. Concurrent links
   /// of one identity serialise on its unique key: the upsert takes the row's lock, so the
-  /// loser sees the winner's row and is a no-op or a conflict.
+  /// loser sees the winner's row and is a no-op or a conflict. The subscription is recorded
+  /// in the same statement, from the upsert's row, and only when that row is the account's.
   private static func linkIdentity(
     _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
     on connection: PostgresConnection, logger: Logger
   ) async throws -> UUID {
     let rows = try await connection.execute(
       """
-      INSERT INTO cloud_accounts (id, provider, tenant_id, object_id, billing_account_id)
-      VALUES (\(UUID()), \(identity.provider.rawValue), \(identity.tenantID), \(identity.objectID), \(accountID))
-      ON CONFLICT ON CONSTRAINT cloud_accounts_identity_key DO UPDATE SET provider = EXCLUDED.provider
-      RETURNING id, billing_account_id
-      """, logger: logger)
-    var found: (UUID, UUID)?
-    for try await row in rows.decode((UUID, UUID).self) { found = row }
-    guard let (cloudID, owner) = found else { throw StoreInvariantError.noRowReturned }
-    guard owner == accountID else { throw BillingError.cloudAccountLinkedElsewhere }
-    if let subscriptionID {
-      let inserted = try await connection.execute(
-        """
+      WITH cloud AS (
+        INSERT INTO cloud_accounts (id, provider, tenant_id, object_id, billing_account_id)
+        VALUES (\(UUID()), \(identity.provider.rawValue), \(identity.tenantID), \(identity.objectID), \(accountID))
+        ON CONFLICT ON CONSTRAINT cloud_accounts_identity_key DO UPDATE SET provider = EXCLUDED.provider
+        RETURNING id, billing_account_id
+      ), subscription AS (
         INSERT INTO cloud_account_subscriptions (marketplace_subscription_id, cloud_account_id)
-        VALUES (\(subscriptionID), \(cloudID))
+        SELECT \(subscriptionID)::text, cloud.id FROM cloud
+        WHERE \(subscriptionID)::text IS NOT NULL AND cloud.billing_account_id = \(accountID)
         ON CONFLICT (marketplace_subscription_id) DO UPDATE SET cloud_account_id = cloud_account_subscriptions.cloud_account_id
         RETURNING cloud_account_id
-        """, logger: logger)
-      for try await holder in inserted.decode(UUID.self) where holder != cloudID {
-        // A marketplace subscription has one purchaser.
-        throw BillingError.cloudAccountLinkedElsewhere
-      }
-    }
+      )
+      SELECT cloud.id, cloud.billing_account_id, (SELECT cloud_account_id FROM subscription) FROM cloud
+      """, logger: logger)
+    var found: (UUID, UUID, UUID?)?
+    for try await row in rows.decode((UUID, UUID, UUID?).self) { found = row }
+    guard let (cloudID, owner, holder) = found else { throw StoreInvariantError.noRowReturned }
+    guard owner == accountID else { throw BillingError.cloudAccountLinkedElsewhere }
+    // A marketplace subscription has one purchaser.
+    if subscriptionID != nil, holder != cloudID { throw BillingError.cloudAccountLinkedElsewhere }
     return cloudID
   }
 
@@ -351,14 +353,24 @@ public struct PostgresBillingStore: BillingStore {
       // Already so: the subscription was linked when this settlement was made.
       if current.settlement == settlement { return current }
       try await Self.linkOrCheck(purchaser, settlement, of: accountID, on: connection, logger: logger)
-      try await connection.execute(
+      // The new binding is made from the closed one's row, so the old one is closed first and
+      // the workspace never has two current bindings, not even inside the statement.
+      let rows = try await connection.execute(
         """
-        UPDATE workspace_bindings SET valid_to = clock_timestamp()
-        WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
+        WITH closed AS (
+          UPDATE workspace_bindings SET valid_to = clock_timestamp()
+          WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
+          RETURNING workspace_id, billing_account_id, workspace_name, site
+        )
+        INSERT INTO workspace_bindings AS b (workspace_id, billing_account_id, workspace_name, site,
+          settlement, marketplace_subscription_id)
+        SELECT workspace_id, billing_account_id, workspace_name, site, \(settlement.method),
+          \(settlement.subscriptionID)::text
+        FROM closed
+        RETURNING \(unescaped: Self.bindingColumns)
         """, logger: logger)
-      return try await Self.openBinding(
-        workspace: (workspaceID, current.workspaceName, current.site), accountID: accountID,
-        settlement: settlement, on: connection, logger: logger)
+      for try await row in rows.decode(BindingRow.self) { return try Self.binding(row) }
+      throw StoreInvariantError.noRowReturned
     }
   }
 
