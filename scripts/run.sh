@@ -32,6 +32,8 @@ bin=$(swift build --show-bin-path)
 [ -s .run/internal-credential ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >.run/internal-credential
 export INTERNAL_CREDENTIAL=${INTERNAL_CREDENTIAL:-$(cat .run/internal-credential)}
 export MAILBOX_DIR=${MAILBOX_DIR:-$run_dir/mailbox}
+# The four services and PostgreSQL share this machine: one event-loop thread each (README).
+export EVENT_LOOP_THREADS=${EVENT_LOOP_THREADS:-1}
 
 pids=()
 stop_all() {

@@ -1,5 +1,7 @@
 public import Logging
 
+import NIOCore
+
 import func Foundation.exit
 
 /// What every executable's `main` does around its wiring: answer `--health-check` (for gRPC
@@ -13,6 +15,11 @@ public enum ServiceMain {
     let logger = Logger(label: name)
     do {
       let reader = ConfigReader()
+      // Before anything starts NIO's shared event loops (every client and server of the
+      // process runs on them), and only when asked: NIO allows one change, before first use.
+      if reader.optional("EVENT_LOOP_THREADS") != nil {
+        NIOSingletons.groupLoopCountSuggestion = try reader.int("EVENT_LOOP_THREADS", default: 1, range: 1...512)
+      }
       if let grpcPort, CommandLine.arguments.dropFirst().first == "--health-check" {
         let settings = try ServerSettings(config: reader, defaultPort: grpcPort)
         // Against a TLS server the probe is a client like the others: GRPC_CLIENT_* say how.

@@ -38,6 +38,11 @@ enum ActivationLoad {
       exit(2)
     }
     let concurrency = arguments.count > 6 ? max(1, Int(arguments[6]) ?? 16) : 16
+    // The load shares the machine with what it measures: it takes EVENT_LOOP_THREADS as the
+    // services do, before anything starts the shared event loops.
+    if let threads = ProcessInfo.processInfo.environment["EVENT_LOOP_THREADS"].flatMap({ Int($0) }), threads > 0 {
+      NIOSingletons.groupLoopCountSuggestion = threads
+    }
     do {
       let report = try await run(
         Addresses(gateway: gateway, billing: billing, console: console, emulator: arguments[3]),
@@ -256,13 +261,15 @@ enum ProcessCPU {
 
   static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
+  /// The named processes, and this one: the load's own CPU comes out of the same cores.
   static func watched() -> [Watched] {
     let spec = ProcessInfo.processInfo.environment["ACTIVATION_LOAD_PROCESSES"] ?? ""
-    return spec.split(separator: ",").compactMap { entry in
+    let named = spec.split(separator: ",").compactMap { entry -> Watched? in
       let parts = entry.split(separator: "=")
       guard parts.count == 2, let pid = Int32(parts[1]) else { return nil }
       return Watched(name: String(parts[0]), pid: pid)
     }
+    return named + [Watched(name: "activation-load", pid: getpid())]
   }
 
   /// User and system ticks of `process` and its direct children.

@@ -65,6 +65,23 @@ struct WorkspaceConsoleProcessTests {
     }
   }
 
+  @Test("EVENT_LOOP_THREADS: one thread serves; zero is refused as bad configuration (exit 2)")
+  func eventLoopThreads() async throws {
+    try await Self.withConsoleProcess(environment: ["EVENT_LOOP_THREADS": "1"]) { _, client, _ in
+      let reply = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: Self.options)
+      #expect(reply.status == .serving)
+    }
+    let refused = Process()
+    refused.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent("workspace-console")
+    refused.environment = [
+      "EVENT_LOOP_THREADS": "0", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x",
+    ]
+    refused.standardError = FileHandle.nullDevice
+    try refused.run()
+    while refused.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(refused.terminationStatus == 2)
+  }
+
   @Test("--health-check exits 0 against a serving process and 1 when nothing listens")
   func healthCheckFlag() async throws {
     try await Self.withConsoleProcess { process, client, _ in
