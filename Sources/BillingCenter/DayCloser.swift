@@ -22,7 +22,7 @@ public struct DayCloser: Service {
   }
 
   public func run() async throws {
-    await startAfter?.wait()
+    if let startAfter, await !startAfter.mayStart() { return }
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
       do {
         for (day, closing) in try await billing.closeDueDays() where closing.closedNow {

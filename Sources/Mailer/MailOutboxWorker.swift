@@ -30,7 +30,7 @@ public struct MailOutboxWorker: Service {
   }
 
   public func run() async throws {
-    await startAfter?.wait()
+    if let startAfter, await !startAfter.mayStart() { return }
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
       let drained: Int
       do {

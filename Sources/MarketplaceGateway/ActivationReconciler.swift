@@ -26,7 +26,7 @@ public struct ActivationReconciler: Service {
   }
 
   public func run() async throws {
-    await startAfter?.wait()
+    if let startAfter, await !startAfter.mayStart() { return }
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
       do {
         let resumed = try await resumeDueSagas()

@@ -55,7 +55,16 @@ public struct GRPCServerService: Service {
 
   public func run() async throws {
     health.set(.notServing, for: [""] + services.names)
-    try await prepare()
+    do {
+      // A stop asked for while still preparing (say, the database not reachable yet) ends the
+      // wait instead of leaving the process deaf to SIGTERM.
+      try await cancelWhenGracefulShutdown { try await prepare() }
+    } catch {
+      started.abandon()
+      guard Task.isShuttingDownGracefully else { throw error }
+      logger.notice("stopped before serving", metadata: ["error": "\(error)"])
+      return
+    }
     started.open()
 
     let transport = HTTP2ServerTransport.Posix(

@@ -82,6 +82,27 @@ struct WorkspaceConsoleProcessTests {
     #expect(refused.terminationStatus == 2)
   }
 
+  @Test("SIGTERM while the database is still unreachable stops the service (it used to wait forever)")
+  func stopBeforeServing() async throws {
+    for name in ["workspace-console", "billing-center"] {
+      let waiting = Process()
+      waiting.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent(name)
+      waiting.environment = [
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x", "GRPC_PORT": "0",
+        "LOG_LEVEL": "error",
+      ]
+      waiting.standardError = FileHandle.nullDevice
+      try waiting.run()
+      try await Task.sleep(for: .milliseconds(800))
+      #expect(waiting.isRunning, "\(name) should still be trying to reach its database")
+      waiting.terminate()
+      let deadline = ContinuousClock.now + .seconds(15)
+      while waiting.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+      if waiting.isRunning { kill(waiting.processIdentifier, SIGKILL) }
+      #expect(!waiting.isRunning && waiting.terminationStatus == 0, "\(name) did not stop cleanly on SIGTERM")
+    }
+  }
+
   @Test("--health-check exits 0 against a serving process and 1 when nothing listens")
   func healthCheckFlag() async throws {
     try await Self.withConsoleProcess { process, client, _ in

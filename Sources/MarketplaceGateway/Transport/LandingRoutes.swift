@@ -22,8 +22,8 @@ public struct LandingRoutes: Sendable {
   public func router() -> Router<BasicRequestContext> {
     let router = Router()
     router.get("landing") { request, _ -> Response in
-      await started.wait()
       let wantsJSON = request.headers[.accept]?.contains("application/json") ?? false
+      guard await started.wait() else { return Self.page(.serviceUnavailable, Self.unavailableText, json: wantsJSON) }
       guard let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty else {
         return Self.page(.badRequest, Self.invalidLinkText, json: wantsJSON)
       }
