@@ -92,7 +92,7 @@ extension EmulatorStore {
   private func apply(
     action: String, plan: String, quantity: Int?, to subscription: UUID, on connection: PostgresConnection
   ) async throws {
-    let update: PostgresQuery =
+    let update: FixedQuery =
       switch action {
       case "ChangePlan", "ChangeQuantity":
         "UPDATE subscriptions SET plan_id = \(plan), quantity = \(quantity), last_modified = now() WHERE id = \(subscription)"

@@ -240,18 +240,14 @@ extension GatewayStore {
   }
 
   private func update(
-    _ subscriptionID: String, _ assignments: PostgresQuery, audit event: String, detail: String,
+    _ subscriptionID: String, _ assignments: FixedQuery, audit event: String, detail: String,
     correlationID: String
   ) async throws {
     let logger = self.logger
+    let query = try assignments.wrapped(adding: subscriptionID) { assignments, subscription in
+      "UPDATE activation_sagas SET \(assignments), updated_at = now() WHERE subscription_id = \(subscription)"
+    }
     try await database.transaction { connection in
-      // The assignments' binds are $1…$n; the subscription id follows them.
-      var query = assignments
-      query.sql = """
-        UPDATE activation_sagas SET \(assignments.sql), updated_at = now()
-        WHERE subscription_id = $\(assignments.binds.count + 1)
-        """
-      query.binds.append(subscriptionID)
       try await connection.execute(query, logger: logger)
       try await Self.audit(subscriptionID, event, detail, correlationID, connection, logger)
     }

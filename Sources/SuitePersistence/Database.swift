@@ -46,8 +46,7 @@ public struct Database: Sendable {
     _ connection: PostgresConnection, isolation: Isolation, logger: Logger,
     _ body: @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
-    try await connection.execute(
-      PostgresQuery(unsafeSQL: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"), logger: logger)
+    try await connection.execute(FixedQuery(fixed: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"), logger: logger)
     let result: Result
     do {
       result = try await body(connection)
