@@ -161,9 +161,10 @@ public protocol BillingDirectory: Sendable {
 public protocol ConsoleDirectory: Sendable {
   /// Mails a code to the Guance account with this email, for creating a workspace.
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode
-  /// Creates the workspace (and, for a new owner, the Guance account).
-  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool) async throws
-    -> BoundWorkspace
+  /// Creates the workspace (and, for a new owner, the Guance account); asked again with the
+  /// same creation key, answers with the workspace the first call created.
+  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String)
+    async throws -> BoundWorkspace
 }
 
 /// One activation as the activation pages see it.

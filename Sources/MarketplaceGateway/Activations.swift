@@ -138,8 +138,8 @@ public struct Activations: Sendable {
     try await store.recordLink(
       of: subscription.purchaser, to: billingAccount, subscriptionID: subscription.id,
       event: "billing_account_registered", correlationID: correlationID)
-    let created = try await createOnce(subscription.id) {
-      try await console.createWorkspace(workspace, owner: .new(account), termsAccepted: termsAccepted)
+    let created = try await createOnce(subscription.id) { key in
+      try await console.createWorkspace(workspace, owner: .new(account), termsAccepted: termsAccepted, creationKey: key)
     }
     try await store.audit(
       subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
@@ -175,8 +175,8 @@ public struct Activations: Sendable {
     } else {
       try Self.checkBeforeCreating(workspace, account: nil, termsAccepted: termsAccepted, prefix: "")
     }
-    let created = try await createOnce(stored.subscription.id) {
-      try await console.createWorkspace(workspace, owner: owner, termsAccepted: termsAccepted)
+    let created = try await createOnce(stored.subscription.id) { key in
+      try await console.createWorkspace(workspace, owner: owner, termsAccepted: termsAccepted, creationKey: key)
     }
     try await store.audit(
       subscriptionID: stored.subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
@@ -208,15 +208,18 @@ public struct Activations: Sendable {
   }
 
   /// Creates the subscription's workspace unless another call is creating one right now (a
-  /// second tab): that one is refused rather than leaving a second workspace behind.
-  private func createOnce(_ subscriptionID: String, _ create: () async throws -> BoundWorkspace) async throws
-    -> BoundWorkspace
+  /// second tab): that one is refused rather than leaving a second workspace behind. The
+  /// console gets a creation key of the subscription's own, so a call after a crash between
+  /// the console's creation and the saga's first row finds that workspace instead of making
+  /// a second one (or failing on a username the first call took).
+  private func createOnce(_ subscriptionID: String, _ create: (_ creationKey: String) async throws -> BoundWorkspace)
+    async throws -> BoundWorkspace
   {
     guard try await store.claimWorkspaceCreation(subscriptionID, lease: saga.settings.lease) else {
       throw ActivationError.workspaceBeingCreated
     }
     do {
-      let created = try await create()
+      let created = try await create(ActivationSaga.idempotencyKey(subscriptionID: subscriptionID, step: "workspace"))
       try await store.releaseWorkspaceCreation(subscriptionID)
       return created
     } catch {

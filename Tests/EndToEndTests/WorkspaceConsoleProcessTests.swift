@@ -85,15 +85,26 @@ struct WorkspaceConsoleProcessTests {
   @Test("SIGTERM while the database is still unreachable stops the service (it used to wait forever)")
   func stopBeforeServing() async throws {
     for name in ["workspace-console", "billing-center"] {
+      let log = FileManager.default.temporaryDirectory.appendingPathComponent("stop-\(UUID().uuidString).log")
+      FileManager.default.createFile(atPath: log.path, contents: nil)
+      defer { try? FileManager.default.removeItem(at: log) }
       let waiting = Process()
       waiting.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent(name)
       waiting.environment = [
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x", "GRPC_PORT": "0",
-        "LOG_LEVEL": "error",
+        "LOG_LEVEL": "info",
       ]
-      waiting.standardError = FileHandle.nullDevice
+      waiting.standardOutput = try FileHandle(forWritingTo: log)
+      waiting.standardError = try FileHandle(forWritingTo: log)
       try waiting.run()
-      try await Task.sleep(for: .milliseconds(800))
+      // Signal only once it is running and waiting for the database (earlier, SIGTERM's
+      // default action would stop it and prove nothing).
+      let started = ContinuousClock.now
+      while ContinuousClock.now - started < .seconds(20),
+        !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("Connection creation failed")
+      {
+        try await Task.sleep(for: .milliseconds(50))
+      }
       #expect(waiting.isRunning, "\(name) should still be trying to reach its database")
       waiting.terminate()
       let deadline = ContinuousClock.now + .seconds(15)

@@ -73,20 +73,27 @@ final class FakeBillingDirectory: BillingDirectory {
 }
 
 /// A console that creates every workspace it is asked for, taking its time over those named
-/// "Slow", and counts them.
+/// "Slow", and counts them; like the real one, a creation key seen before gets the same
+/// workspace again.
 final class FakeConsoleDirectory: ConsoleDirectory {
   let created = Mutex(0)
+  let byCreationKey = Mutex<[String: BoundWorkspace]>([:])
 
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
     WorkspaceEmailCode(challengeID: "c-1", expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
   }
 
-  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool) async throws
-    -> BoundWorkspace
+  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String)
+    async throws -> BoundWorkspace
   {
     if workspace.name == "Slow" { try await Task.sleep(for: .milliseconds(500)) }
-    created.withLock { $0 += 1 }
-    return BoundWorkspace(id: UUID(), name: workspace.name, site: workspace.site)
+    return byCreationKey.withLock { known in
+      if let earlier = known[creationKey] { return earlier }
+      created.withLock { $0 += 1 }
+      let fresh = BoundWorkspace(id: UUID(), name: workspace.name, site: workspace.site)
+      known[creationKey] = fresh
+      return fresh
+    }
   }
 }
 

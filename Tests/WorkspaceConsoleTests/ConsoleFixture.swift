@@ -82,7 +82,7 @@ struct ConsoleFixture: Sendable {
   @discardableResult
   func registerAndCreate(
     username: String = "alice", email: String = "alice@example.com", workspace: String = "Ops",
-    site: String = "us1"
+    site: String = "us1", creationKey: String = ""
   ) async throws -> Guance_Console_V1_RegisterAndCreateWorkspaceResponse {
     try await console.registerAndCreateWorkspace(
       .with {
@@ -94,6 +94,7 @@ struct ConsoleFixture: Sendable {
         $0.passwordConfirmation = Self.password
         $0.email = email
         $0.termsAccepted = true
+        $0.creationKey = creationKey
       })
   }
 

@@ -21,7 +21,7 @@ struct EmailCodeTests {
 
   static func create(
     _ fixture: ConsoleFixture, challenge: String, code: String, email: String = "alice@example.com",
-    name: String = "Second"
+    name: String = "Second", creationKey: String = ""
   ) async throws -> Guance_Console_V1_CreateWorkspaceResponse {
     try await fixture.console.createWorkspace(
       .with {
@@ -32,7 +32,54 @@ struct EmailCodeTests {
         $0.challengeID = challenge
         $0.code = code
         $0.termsAccepted = true
+        $0.creationKey = creationKey
       })
+  }
+
+  @Test("a retry with the creation key gets the first creation's workspace: the spent code is not asked for again")
+  func creationKeyWithCode() async throws {
+    try await ConsoleFixture.with { fixture in
+      try await fixture.registerAndCreate()
+      let challenge = try await Self.sendCode(fixture)
+      let code = try await fixture.code(for: "alice@example.com")
+      let created = try await Self.create(fixture, challenge: challenge.challengeID, code: code, creationKey: "sub-1/ws")
+      let retried = try await Self.create(fixture, challenge: challenge.challengeID, code: code, creationKey: "sub-1/ws")
+      #expect(retried.workspace.id == created.workspace.id)
+      #expect(retried.account.id == created.account.id)
+      #expect(try await fixture.count("workspaces") == 2)
+      // Another owner cannot use the key to learn about this workspace.
+      try await fixture.registerAndCreate(username: "bob", email: "bob@example.com")
+      let bobs = try await Self.sendCode(fixture, to: "bob@example.com")
+      let bobsCode = try await fixture.code(for: "bob@example.com")
+      let foreign = try await #require(throws: RPCError.self) {
+        try await Self.create(
+          fixture, challenge: bobs.challengeID, code: bobsCode, email: "bob@example.com", creationKey: "sub-1/ws")
+      }
+      #expect(foreign.code == .invalidArgument)
+      #expect(try await fixture.count("workspaces") == 3)
+    }
+  }
+
+  @Test("registering again with the creation key returns the account and workspace the first call made")
+  func creationKeyWithRegistration() async throws {
+    try await ConsoleFixture.with { fixture in
+      let first = try await fixture.registerAndCreate(creationKey: "sub-2/ws")
+      let again = try await fixture.registerAndCreate(creationKey: "sub-2/ws")
+      #expect(again.account.id == first.account.id)
+      #expect(again.workspace.id == first.workspace.id)
+      #expect(try await fixture.count("accounts") == 1)
+      #expect(try await fixture.count("workspaces") == 1)
+      // Without the key the same username is taken, as before.
+      let taken = try await #require(throws: RPCError.self) { try await fixture.registerAndCreate() }
+      #expect(taken.code == .alreadyExists || taken.code == .invalidArgument)
+      // Two at once with one key: one account, one workspace, one answer.
+      async let a = fixture.registerAndCreate(username: "carol", email: "carol@example.com", creationKey: "sub-3/ws")
+      async let b = fixture.registerAndCreate(username: "carol", email: "carol@example.com", creationKey: "sub-3/ws")
+      let (one, two) = try await (a, b)
+      #expect(one.workspace.id == two.workspace.id)
+      #expect(try await fixture.count("accounts") == 2)
+      #expect(try await fixture.count("workspaces") == 2)
+    }
   }
 
   @Test("the mailed code creates a workspace for the existing account, once")

@@ -364,6 +364,11 @@ package nonisolated struct Guance_Console_V1_CreateWorkspaceRequest: Sendable {
 
   package var termsAccepted: Bool = false
 
+  /// Optional. A retry with the same key (a caller that lost the reply, or crashed before
+  /// recording it) returns the workspace the first call created instead of creating another:
+  /// nothing is checked or consumed again. At most 128 characters.
+  package var creationKey: String = String()
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -423,6 +428,11 @@ package nonisolated struct Guance_Console_V1_RegisterAndCreateWorkspaceRequest: 
   package var phone: String = String()
 
   package var termsAccepted: Bool = false
+
+  /// Optional. A retry with the same key (a caller that lost the reply, or crashed before
+  /// recording it) returns the workspace the first call created instead of creating another:
+  /// nothing is checked or consumed again. At most 128 characters.
+  package var creationKey: String = String()
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1181,7 +1191,7 @@ nonisolated extension Guance_Console_V1_SendEmailCodeResponse: SwiftProtobuf.Mes
 
 nonisolated extension Guance_Console_V1_CreateWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".CreateWorkspaceRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_name\0\u{1}language\0\u{1}site\0\u{1}email\0\u{3}challenge_id\0\u{1}code\0\u{3}terms_accepted\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_name\0\u{1}language\0\u{1}site\0\u{1}email\0\u{3}challenge_id\0\u{1}code\0\u{3}terms_accepted\0\u{3}creation_key\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1196,6 +1206,7 @@ nonisolated extension Guance_Console_V1_CreateWorkspaceRequest: SwiftProtobuf.Me
       case 5: try { try decoder.decodeSingularStringField(value: &self.challengeID) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.code) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.termsAccepted) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.creationKey) }()
       default: break
       }
     }
@@ -1223,6 +1234,9 @@ nonisolated extension Guance_Console_V1_CreateWorkspaceRequest: SwiftProtobuf.Me
     if self.termsAccepted != false {
       try visitor.visitSingularBoolField(value: self.termsAccepted, fieldNumber: 7)
     }
+    if !self.creationKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.creationKey, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1234,6 +1248,7 @@ nonisolated extension Guance_Console_V1_CreateWorkspaceRequest: SwiftProtobuf.Me
     if lhs.challengeID != rhs.challengeID {return false}
     if lhs.code != rhs.code {return false}
     if lhs.termsAccepted != rhs.termsAccepted {return false}
+    if lhs.creationKey != rhs.creationKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1280,7 +1295,7 @@ nonisolated extension Guance_Console_V1_CreateWorkspaceResponse: SwiftProtobuf.M
 
 nonisolated extension Guance_Console_V1_RegisterAndCreateWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RegisterAndCreateWorkspaceRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_name\0\u{1}language\0\u{1}site\0\u{1}username\0\u{1}password\0\u{3}password_confirmation\0\u{1}email\0\u{1}phone\0\u{3}terms_accepted\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_name\0\u{1}language\0\u{1}site\0\u{1}username\0\u{1}password\0\u{3}password_confirmation\0\u{1}email\0\u{1}phone\0\u{3}terms_accepted\0\u{3}creation_key\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1297,6 +1312,7 @@ nonisolated extension Guance_Console_V1_RegisterAndCreateWorkspaceRequest: Swift
       case 7: try { try decoder.decodeSingularStringField(value: &self.email) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.phone) }()
       case 9: try { try decoder.decodeSingularBoolField(value: &self.termsAccepted) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.creationKey) }()
       default: break
       }
     }
@@ -1330,6 +1346,9 @@ nonisolated extension Guance_Console_V1_RegisterAndCreateWorkspaceRequest: Swift
     if self.termsAccepted != false {
       try visitor.visitSingularBoolField(value: self.termsAccepted, fieldNumber: 9)
     }
+    if !self.creationKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.creationKey, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1343,6 +1362,7 @@ nonisolated extension Guance_Console_V1_RegisterAndCreateWorkspaceRequest: Swift
     if lhs.email != rhs.email {return false}
     if lhs.phone != rhs.phone {return false}
     if lhs.termsAccepted != rhs.termsAccepted {return false}
+    if lhs.creationKey != rhs.creationKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

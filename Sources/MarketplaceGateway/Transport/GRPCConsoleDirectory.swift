@@ -30,9 +30,9 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
       challengeID: reply.challengeID, expiresAt: reply.expiresAt.date, resendAfterSeconds: Int(reply.resendAfterSeconds))
   }
 
-  public func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool) async throws
-    -> BoundWorkspace
-  {
+  public func createWorkspace(
+    _ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String
+  ) async throws -> BoundWorkspace {
     let created: Guance_Console_V1_Workspace = try await unavailableAsDependency(service: "workspace console") {
       switch owner {
       case .existing(let email, let challengeID, let code):
@@ -45,6 +45,7 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
             $0.challengeID = challengeID
             $0.code = code
             $0.termsAccepted = termsAccepted
+            $0.creationKey = creationKey
           }, options: options
         ).workspace
       case .new(let account):
@@ -59,6 +60,7 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
             $0.email = account.email
             $0.phone = account.phone
             $0.termsAccepted = termsAccepted
+            $0.creationKey = creationKey
           }, options: options
         ).workspace
       }

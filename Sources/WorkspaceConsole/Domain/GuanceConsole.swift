@@ -93,12 +93,15 @@ public struct GuanceConsole: Sendable {
     public var language: String
     public var site: String
     public var termsAccepted: Bool
+    /// Optional: a retry with the same key returns the first creation's workspace.
+    public var creationKey: String?
 
-    public init(name: String, language: String, site: String, termsAccepted: Bool) {
+    public init(name: String, language: String, site: String, termsAccepted: Bool, creationKey: String? = nil) {
       self.name = name
       self.language = language
       self.site = site
       self.termsAccepted = termsAccepted
+      self.creationKey = creationKey
     }
   }
 
@@ -121,11 +124,15 @@ public struct GuanceConsole: Sendable {
     guard let draft, let email, let challengeID else {
       throw ServiceError.invalid(validation.violations)
     }
+    // A retry of a creation that went through: its code is spent, its workspace exists.
+    if let earlier = try await earlierCreation(draft, forOwner: email.value) { return earlier }
 
-    return try await store.createWorkspace(
-      draft,
-      redeeming: CodeRedemption(
-        challengeID: challengeID, code: code, email: email.value, purpose: .createWorkspace))
+    return try await orEarlierCreation(draft, forOwner: email.value) {
+      try await store.createWorkspace(
+        draft,
+        redeeming: CodeRedemption(
+          challengeID: challengeID, code: code, email: email.value, purpose: .createWorkspace))
+    }
   }
 
   /// Registers a Guance account and creates its first workspace, all or nothing.
@@ -134,12 +141,16 @@ public struct GuanceConsole: Sendable {
   ) async throws -> (Account, Workspace) {
     var validation = Validation()
     let draft = workspaceDraft(request, validation: &validation)
+    // A retry of a registration that went through: its username is taken — by this account.
+    if let draft, let earlier = try await earlierCreation(draft, forOwner: registration.email) { return earlier }
     validation.require(
       passwordConfirmation == registration.password, "password_confirmation",
       "must match the password")
     let account = try await newAccount(registration, validation: &validation)
     guard let draft else { throw ServiceError.invalid(validation.violations) }
-    return try await store.insertAccountAndWorkspace(account, draft)
+    return try await orEarlierCreation(draft, forOwner: registration.email) {
+      try await store.insertAccountAndWorkspace(account, draft)
+    }
   }
 
   public func workspaces(of session: Session) async throws -> [Workspace] {
@@ -248,8 +259,37 @@ public struct GuanceConsole: Sendable {
       catalog.site(request.site) != nil, "site",
       "must be one of: \(catalog.sites.map(\.code).joined(separator: ", "))")
     validation.require(request.termsAccepted, "terms_accepted", "the terms must be accepted")
+    let key = request.creationKey.flatMap { $0.isEmpty ? nil : $0 }
+    validation.require(
+      key.map { $0.count <= 128 && !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } } ?? true,
+      "creation_key", "must be at most 128 characters, without control characters")
     guard let name else { return nil }
-    return WorkspaceDraft(name: name, language: request.language, site: request.site)
+    return WorkspaceDraft(name: name, language: request.language, site: request.site, creationKey: key)
+  }
+
+  /// The owner and workspace an earlier call with the draft's creation key made, if any. Only
+  /// for the same owner: a key is no way to learn about someone else's workspace.
+  private func earlierCreation(_ draft: WorkspaceDraft, forOwner email: String) async throws
+    -> (Account, Workspace)?
+  {
+    guard let key = draft.creationKey, let earlier = try await store.workspace(createdWith: key) else { return nil }
+    guard earlier.0.email == (try? EmailAddress(email))?.value else {
+      throw ServiceError.invalid(field: "creation_key", "was used for another owner's workspace")
+    }
+    return earlier
+  }
+
+  /// Runs a creation; when it fails because a concurrent call with the same creation key got
+  /// there first (its account, code or key taken), that call's workspace is the answer.
+  private func orEarlierCreation(
+    _ draft: WorkspaceDraft, forOwner email: String, _ create: () async throws -> (Account, Workspace)
+  ) async throws -> (Account, Workspace) {
+    do {
+      return try await create()
+    } catch {
+      if let earlier = try await earlierCreation(draft, forOwner: email) { return earlier }
+      throw error
+    }
   }
 
   private static func workspaceID(_ raw: String) throws -> UUID {

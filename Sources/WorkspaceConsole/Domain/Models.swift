@@ -45,6 +45,8 @@ public struct WorkspaceDraft: Sendable {
   public var name: String
   public var language: String
   public var site: String
+  /// The caller's key for this creation; a retry with it finds the first creation's workspace.
+  public var creationKey: String?
 }
 
 /// A code presented to unlock something for the account that owns `email`.

@@ -23,6 +23,8 @@ public protocol ConsoleStore: Sendable {
   /// one transaction; a wrong code is counted and refused.
   func createWorkspace(_ workspace: WorkspaceDraft, redeeming: CodeRedemption) async throws
     -> (Account, Workspace)
+  /// The workspace created with this creation key, with its owner.
+  func workspace(createdWith key: String) async throws -> (Account, Workspace)?
   func workspaces(memberAccountID: UUID) async throws -> [Workspace]
   func workspace(id: UUID, memberAccountID: UUID) async throws -> Workspace?
   func workspace(id: UUID) async throws -> Workspace?

@@ -108,8 +108,8 @@ public struct PostgresConsoleStore: ConsoleStore {
     let id = UUID()
     let rows = try await connection.execute(
       """
-      INSERT INTO workspaces AS w (id, name, language, site, owner_account_id)
-      VALUES (\(id), \(draft.name), \(draft.language), \(draft.site), \(owner))
+      INSERT INTO workspaces AS w (id, name, language, site, owner_account_id, creation_key)
+      VALUES (\(id), \(draft.name), \(draft.language), \(draft.site), \(owner), \(draft.creationKey))
       RETURNING \(unescaped: workspaceColumns)
       """, logger: logger)
     var created: Workspace?
@@ -153,6 +153,21 @@ public struct PostgresConsoleStore: ConsoleStore {
         draft, owner: accountID, on: connection, logger: logger)
       return (owner, workspace)
     }
+  }
+
+  public func workspace(createdWith key: String) async throws -> (Account, Workspace)? {
+    let rows = try await database.execute(
+      """
+      SELECT \(unescaped: Self.accountColumns), \(unescaped: Self.workspaceColumns)
+      FROM workspaces w JOIN accounts a ON a.id = w.owner_account_id
+      WHERE w.creation_key = \(key)
+      """)
+    // postgres-nio decodes flat tuples only: the account's columns, then the workspace's.
+    typealias Joined = (UUID, String, String, String?, Date, UUID, String, String, String, String, UUID, Date)
+    for try await r in rows.decode(Joined.self) {
+      return (Self.account((r.0, r.1, r.2, r.3, r.4)), try Self.workspace((r.5, r.6, r.7, r.8, r.9, r.10, r.11)))
+    }
+    return nil
   }
 
   public func workspaces(memberAccountID: UUID) async throws -> [Workspace] {

@@ -73,7 +73,7 @@ package struct WorkspaceConsoleHandlers: Guance_Console_V1_WorkspaceConsoleServi
     let (account, workspace) = try await console.createWorkspace(
       .init(
         name: request.workspaceName, language: request.language, site: request.site,
-        termsAccepted: request.termsAccepted),
+        termsAccepted: request.termsAccepted, creationKey: request.creationKey),
       email: request.email, challengeID: request.challengeID, code: request.code)
     return .with {
       $0.account = .init(account)
@@ -87,7 +87,7 @@ package struct WorkspaceConsoleHandlers: Guance_Console_V1_WorkspaceConsoleServi
     let (account, workspace) = try await console.registerAndCreateWorkspace(
       .init(
         name: request.workspaceName, language: request.language, site: request.site,
-        termsAccepted: request.termsAccepted),
+        termsAccepted: request.termsAccepted, creationKey: request.creationKey),
       registration: .init(
         username: request.username, password: request.password, email: request.email,
         phone: request.phone),
