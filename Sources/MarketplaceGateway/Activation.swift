@@ -144,8 +144,10 @@ public protocol BillingDirectory: Sendable {
   ) async throws -> LinkedBillingAccount
   /// The workspaces bound to a billing account.
   func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace]
-  /// Registers a billing center account.
-  func register(_ account: NewAccount, company: CompanyInformation) async throws -> LinkedBillingAccount
+  /// Registers a billing center account; asked again with the same creation key (and email),
+  /// answers with the account the first call registered.
+  func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
+    -> LinkedBillingAccount
   /// Links the purchaser's identity and the subscription to a billing account (idempotent).
   func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws
   /// Makes the subscription pay for the workspace ("cloud account" settlement), first linking

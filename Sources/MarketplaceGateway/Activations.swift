@@ -131,7 +131,11 @@ public struct Activations: Sendable {
     }
     try Self.checkBeforeCreating(workspace, account: account, termsAccepted: termsAccepted, prefix: "basic.")
     let subscription = stored.subscription
-    let billingAccount = try await billing.register(account, company: company)
+    // A key of the subscription's own: a retry after a failure before the link below finds
+    // the account this call registered instead of being told its username is taken.
+    let billingAccount = try await billing.register(
+      account, company: company,
+      creationKey: ActivationSaga.idempotencyKey(subscriptionID: subscription.id, step: "billing-account"))
     try await billing.link(
       billingAccountID: billingAccount.id, tenantID: subscription.purchaser.tenantID,
       objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)

@@ -62,6 +62,30 @@ struct BillingAccountTests {
     }
   }
 
+  @Test("a registration retried with its creation key gets the first account, not 'username taken'")
+  func creationKey() async throws {
+    try await BillingFixture.with { fixture in
+      let first = try await fixture.register(creationKey: "sub-1/billing-account")
+      let retried = try await fixture.register(creationKey: "sub-1/billing-account")
+      #expect(retried.id == first.id)
+      #expect(try await fixture.count("billing_accounts") == 1)
+      // Without the key (or with another) the username is taken, as before.
+      let taken = try await #require(throws: RPCError.self) { try await fixture.register(creationKey: "other") }
+      #expect(taken.code == .alreadyExists)
+      // The key does not reveal someone else's account.
+      let foreign = try await #require(throws: RPCError.self) {
+        try await fixture.register("globex", email: "billing@globex.example", creationKey: "sub-1/billing-account")
+      }
+      #expect(foreign.code == .invalidArgument)
+      // Two at once with one key: one account, one answer.
+      async let a = fixture.register("initech", email: "billing@initech.example", creationKey: "sub-2/billing-account")
+      async let b = fixture.register("initech", email: "billing@initech.example", creationKey: "sub-2/billing-account")
+      let (one, two) = try await (a, b)
+      #expect(one.id == two.id)
+      #expect(try await fixture.count("billing_accounts") == 2)
+    }
+  }
+
   @Test("a session reads its own account only; the internal credential reads any")
   func access() async throws {
     try await BillingFixture.with { fixture in

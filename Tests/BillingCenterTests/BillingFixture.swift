@@ -82,7 +82,8 @@ struct BillingFixture: Sendable {
 
   @discardableResult
   func register(
-    _ username: String = "acme", email: String = "billing@acme.example", phone: String = ""
+    _ username: String = "acme", email: String = "billing@acme.example", phone: String = "",
+    creationKey: String = ""
   ) async throws -> Guance_Billing_V1_BillingAccount {
     try await center.registerBillingAccount(
       .with {
@@ -90,6 +91,7 @@ struct BillingFixture: Sendable {
         $0.password = Self.password
         $0.email = email
         $0.phone = phone
+        $0.creationKey = creationKey
         $0.company = .with {
           $0.companyName = "Acme Observability Ltd"
           $0.industry = "Software"

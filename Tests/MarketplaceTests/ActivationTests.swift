@@ -48,7 +48,9 @@ final class FakeBillingDirectory: BillingDirectory {
     return account
   }
 
-  func register(_ account: NewAccount, company: CompanyInformation) async throws -> LinkedBillingAccount {
+  func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
+    -> LinkedBillingAccount
+  {
     LinkedBillingAccount(id: UUID(), username: account.username)
   }
 

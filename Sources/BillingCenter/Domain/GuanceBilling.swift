@@ -71,13 +71,19 @@ public struct GuanceBilling: Sendable {
     public var email: String
     public var phone: String
     public var company: CompanyInfo
+    /// Optional: a retry with the same key (and email) returns the first registration's account.
+    public var creationKey: String?
 
-    public init(username: String, password: String, email: String, phone: String, company: CompanyInfo) {
+    public init(
+      username: String, password: String, email: String, phone: String, company: CompanyInfo,
+      creationKey: String? = nil
+    ) {
       self.username = username
       self.password = password
       self.email = email
       self.phone = phone
       self.company = company
+      self.creationKey = creationKey.flatMap { $0.isEmpty ? nil : $0 }
     }
   }
 
@@ -87,13 +93,35 @@ public struct GuanceBilling: Sendable {
       username: registration.username, email: registration.email, phone: registration.phone,
       password: registration.password, into: &validation)
     let company = Self.company(registration.company, validation: &validation)
+    let key = registration.creationKey
+    validation.require(
+      key.map { $0.count <= 128 && !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } } ?? true,
+      "creation_key", "must be at most 128 characters, without control characters")
     try validation.finish()
     guard let identity else { throw ServiceError.invalid(validation.violations) }
+    // A retry of a registration that went through: its username is taken — by this account.
+    if let earlier = try await earlierRegistration(key, email: identity.email) { return earlier }
     let hash = try await hasher.hash(registration.password)
-    return try await store.insertAccount(
-      NewBillingAccount(
-        username: identity.username, email: identity.email, phone: identity.phone, passwordHash: hash,
-        company: company))
+    do {
+      return try await store.insertAccount(
+        NewBillingAccount(
+          username: identity.username, email: identity.email, phone: identity.phone, passwordHash: hash,
+          company: company, creationKey: key))
+    } catch {
+      // A concurrent call with the same key got there first.
+      if let earlier = try await earlierRegistration(key, email: identity.email) { return earlier }
+      throw error
+    }
+  }
+
+  /// The account an earlier registration with `key` made, if any; only for the same email, so
+  /// that a key is no way to learn about someone else's account.
+  private func earlierRegistration(_ key: String?, email: String) async throws -> BillingAccount? {
+    guard let key, let earlier = try await store.account(createdWith: key) else { return nil }
+    guard earlier.email == email else {
+      throw ServiceError.invalid(field: "creation_key", "was used for another account")
+    }
+    return earlier
   }
 
   private static func company(_ raw: CompanyInfo, validation: inout Validation) -> CompanyInfo {

@@ -34,6 +34,8 @@ public struct NewBillingAccount: Sendable {
   public var phone: String?
   public var passwordHash: String
   public var company: CompanyInfo
+  /// The caller's key for this registration; a retry with it finds the account.
+  public var creationKey: String?
 }
 
 /// A marketplace identity: the purchaser's tenant and object id at a provider.

@@ -10,6 +10,8 @@ public protocol BillingStore: Sendable {
   func insertAccount(_ account: NewBillingAccount) async throws -> BillingAccount
   func account(id: UUID) async throws -> BillingAccount?
   func account(username: String) async throws -> BillingAccount?
+  /// The account registered with this creation key.
+  func account(createdWith key: String) async throws -> BillingAccount?
   /// By username, email or phone.
   func loginCandidate(forLogin login: String) async throws -> LoginCandidate?
   func replacePasswordHash(accountID: UUID, with hash: String) async throws

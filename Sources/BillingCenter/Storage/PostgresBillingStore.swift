@@ -52,10 +52,10 @@ public struct PostgresBillingStore: BillingStore {
       let rows = try await database.execute(
         """
         INSERT INTO billing_accounts AS a (id, username, email, phone, password_hash, company_name,
-          industry, region, contact_name, description)
+          industry, region, contact_name, description, creation_key)
         VALUES (\(UUID()), \(new.username), \(new.email), \(new.phone), \(new.passwordHash),
           \(new.company.companyName), \(new.company.industry), \(new.company.region),
-          \(new.company.contactName), \(new.company.description))
+          \(new.company.contactName), \(new.company.description), \(new.creationKey))
         RETURNING \(unescaped: Self.accountColumns)
         """)
       guard let account = try await Self.firstAccount(rows) else {
@@ -75,6 +75,11 @@ public struct PostgresBillingStore: BillingStore {
   public func account(id: UUID) async throws -> BillingAccount? {
     try await Self.firstAccount(
       database.execute("SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(id)"))
+  }
+
+  public func account(createdWith key: String) async throws -> BillingAccount? {
+    try await Self.firstAccount(
+      database.execute("SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.creation_key = \(key)"))
   }
 
   public func account(username: String) async throws -> BillingAccount? {

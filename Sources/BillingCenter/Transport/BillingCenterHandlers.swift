@@ -36,7 +36,8 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
         company: CompanyInfo(
           companyName: request.company.companyName, industry: request.company.industry,
           region: request.company.region, contactName: request.company.contactName,
-          description: request.company.description_p)))
+          description: request.company.description_p),
+        creationKey: request.creationKey))
     return .with { $0.billingAccount = .init(account) }
   }
 

@@ -439,6 +439,11 @@ package nonisolated struct Guance_Billing_V1_RegisterBillingAccountRequest: Send
   /// Clears the value of `company`. Subsequent reads from it will return its default value.
   package mutating func clearCompany() {self._company = nil}
 
+  /// Optional. A retry with the same key and email (a caller that lost the reply, or failed
+  /// before using the account) returns the account the first call registered instead of
+  /// refusing its username as taken. At most 128 characters.
+  package var creationKey: String = String()
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -1654,7 +1659,7 @@ nonisolated extension Guance_Billing_V1_WorkspaceBinding: SwiftProtobuf.Message,
 
 nonisolated extension Guance_Billing_V1_RegisterBillingAccountRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".RegisterBillingAccountRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}username\0\u{1}password\0\u{1}email\0\u{1}phone\0\u{1}company\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}username\0\u{1}password\0\u{1}email\0\u{1}phone\0\u{1}company\0\u{3}creation_key\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1667,6 +1672,7 @@ nonisolated extension Guance_Billing_V1_RegisterBillingAccountRequest: SwiftProt
       case 3: try { try decoder.decodeSingularStringField(value: &self.email) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.phone) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._company) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.creationKey) }()
       default: break
       }
     }
@@ -1692,6 +1698,9 @@ nonisolated extension Guance_Billing_V1_RegisterBillingAccountRequest: SwiftProt
     try { if let v = self._company {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.creationKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.creationKey, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1701,6 +1710,7 @@ nonisolated extension Guance_Billing_V1_RegisterBillingAccountRequest: SwiftProt
     if lhs.email != rhs.email {return false}
     if lhs.phone != rhs.phone {return false}
     if lhs._company != rhs._company {return false}
+    if lhs.creationKey != rhs.creationKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -85,7 +85,9 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     }
   }
 
-  public func register(_ account: NewAccount, company: CompanyInformation) async throws -> LinkedBillingAccount {
+  public func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
+    -> LinkedBillingAccount
+  {
     let reply = try await unavailableAsDependency {
       try await center.registerBillingAccount(
         .with {
@@ -100,6 +102,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             $0.contactName = company.contactName
             $0.description_p = company.description
           }
+          $0.creationKey = creationKey
         }, options: options)
     }
     guard let id = UUID(uuidString: reply.billingAccount.id) else {
