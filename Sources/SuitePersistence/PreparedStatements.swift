@@ -11,7 +11,7 @@ public typealias PreparedRows = AsyncThrowingMapSequence<PostgresRowSequence, Po
 /// prepared with the types of the call that first runs it on a connection, and an untyped
 /// NULL there would leave PostgreSQL to guess a type that later values may not match.
 public struct FixedQuery: ExpressibleByStringInterpolation, Sendable {
-  public internal(set) var sql: String
+  var sql: String
   var bindings: PostgresBindings
   var types: [PostgresDataType]
 

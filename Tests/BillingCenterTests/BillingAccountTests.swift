@@ -83,6 +83,12 @@ struct BillingAccountTests {
       let (one, two) = try await (a, b)
       #expect(one.id == two.id)
       #expect(try await fixture.count("billing_accounts") == 2)
+      let tooLong = try await #require(throws: RPCError.self) {
+        try await fixture.register("hooli", email: "billing@hooli.example", creationKey: String(repeating: "k", count: 129))
+      }
+      #expect(tooLong.code == .invalidArgument)
+      #expect(tooLong.violatedFields == ["creation_key"])
+      #expect(try await fixture.count("billing_accounts") == 2)
     }
   }
 

@@ -83,7 +83,7 @@ public struct GuanceBilling: Sendable {
       self.email = email
       self.phone = phone
       self.company = company
-      self.creationKey = creationKey.flatMap { $0.isEmpty ? nil : $0 }
+      self.creationKey = creationKey
     }
   }
 
@@ -93,10 +93,7 @@ public struct GuanceBilling: Sendable {
       username: registration.username, email: registration.email, phone: registration.phone,
       password: registration.password, into: &validation)
     let company = Self.company(registration.company, validation: &validation)
-    let key = registration.creationKey
-    validation.require(
-      key.map { $0.count <= 128 && !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } } ?? true,
-      "creation_key", "must be at most 128 characters, without control characters")
+    let key = CreationKey.check(registration.creationKey, into: &validation)
     try validation.finish()
     guard let identity else { throw ServiceError.invalid(validation.violations) }
     // A retry of a registration that went through: its username is taken — by this account.

@@ -259,10 +259,7 @@ public struct GuanceConsole: Sendable {
       catalog.site(request.site) != nil, "site",
       "must be one of: \(catalog.sites.map(\.code).joined(separator: ", "))")
     validation.require(request.termsAccepted, "terms_accepted", "the terms must be accepted")
-    let key = request.creationKey.flatMap { $0.isEmpty ? nil : $0 }
-    validation.require(
-      key.map { $0.count <= 128 && !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } } ?? true,
-      "creation_key", "must be at most 128 characters, without control characters")
+    let key = CreationKey.check(request.creationKey, into: &validation)
     guard let name else { return nil }
     return WorkspaceDraft(name: name, language: request.language, site: request.site, creationKey: key)
   }
