@@ -18,6 +18,15 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     self.metadata = ["authorization": "Bearer \(internalCredential)"]
   }
 
+  /// A purchaser as the billing center names cloud identities (Microsoft's marketplace: Azure).
+  private static func azureIdentity(tenantID: String, objectID: String) -> Guance_Billing_V1_CloudIdentity {
+    .with {
+      $0.provider = .azure
+      $0.tenantID = tenantID
+      $0.objectID = objectID
+    }
+  }
+
   private var options: CallOptions {
     var options = CallOptions.defaults
     options.timeout = .seconds(5)
@@ -27,11 +36,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   public func linkedAccount(tenantID: String, objectID: String) async throws -> LinkedBillingAccount? {
     let reply = try await unavailableAsDependency { try await client.findBillingAccountByCloudAccount(
       .with {
-        $0.identity = .with {
-          $0.provider = .azure
-          $0.tenantID = tenantID
-          $0.objectID = objectID
-        }
+        $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
       }, metadata: metadata, options: options) }
     guard reply.hasBillingAccount, let id = UUID(uuidString: reply.billingAccount.id) else { return nil }
     return LinkedBillingAccount(id: id, username: reply.billingAccount.username)
@@ -55,11 +60,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
         $0.challengeID = challengeID
         $0.code = code
         $0.username = username
-        $0.identity = .with {
-          $0.provider = .azure
-          $0.tenantID = tenantID
-          $0.objectID = objectID
-        }
+        $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
         $0.marketplaceSubscriptionID = subscriptionID
       }, metadata: metadata, options: options) }
     guard let id = UUID(uuidString: reply.billingAccount.id) else {
@@ -116,11 +117,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
       try await client.linkCloudAccount(
         .with {
           $0.billingAccountID = billingAccountID.uuidString.lowercased()
-          $0.identity = .with {
-            $0.provider = .azure
-            $0.tenantID = tenantID
-            $0.objectID = objectID
-          }
+          $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
           $0.marketplaceSubscriptionID = subscriptionID
         }, metadata: metadata, options: options)
     }
@@ -130,11 +127,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String,
     purchaser: MarketplaceIdentity
   ) async throws -> BoundWorkspace {
-    let identity = Guance_Billing_V1_CloudIdentity.with {
-      $0.provider = .azure
-      $0.tenantID = purchaser.tenantID
-      $0.objectID = purchaser.objectID
-    }
+    let identity = Self.azureIdentity(tenantID: purchaser.tenantID, objectID: purchaser.objectID)
     let account = billingAccountID.uuidString.lowercased()
     let workspace = workspaceID.uuidString.lowercased()
     let settlement = Guance_Billing_V1_Settlement.with {
