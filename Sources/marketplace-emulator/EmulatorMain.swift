@@ -24,35 +24,63 @@ enum EmulatorMain {
     async throws
   {
     let postgres = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
-    try await withThrowingDiscardingTaskGroup { group in
-      group.addTask { await postgres.run() }
-      try await Migrator(client: postgres, logger: logger).apply(EmulatorStore.migrations())
-      let store = EmulatorStore(
-        database: Database(client: postgres, logger: logger), catalog: .guance, logger: logger)
-      let key = try await store.signingKey()
-      let issuer = try await TokenIssuer(kid: key.kid, privateKeyPEM: key.pem)
-      let app = Application(
-        router: EmulatorRoutes(store: store, issuer: issuer, settings: settings).router(),
-        configuration: .init(address: .hostname(settings.host, port: settings.port)),
-        onServerRunning: { channel in
-          let port = channel.localAddress?.port ?? settings.port
-          logger.notice("serving the emulated marketplace", metadata: ["address": "\(settings.host):\(port)"])
-          if let readyFile { try? ReadyFile.write(readyFile, endpoint: "\(settings.host):\(port)") }
-        },
-        logger: logger)
-      var members: [any Service] = []
-      if let webhookURL = settings.webhookURL {
-        members.append(
-          WebhookDeliverer(
-            store: store, issuer: issuer, url: webhookURL, tenantID: settings.tenantID,
-            audience: settings.clientID, logger: logger, autoAcceptAfter: settings.autoAcceptAfter))
-      }
-      members.append(app)
-      let services = ServiceGroup(
-        configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-      try await services.run()
-      // The server has drained; the database client can go.
-      group.cancelAll()
+    let emulator = EmulatorService(settings: settings, postgres: postgres, readyFile: readyFile, logger: logger)
+    let group = ServiceGroup(
+      configuration: .init(
+        services: [
+          .init(service: postgres),
+          .init(service: emulator, successTerminationBehavior: .gracefullyShutdownGroup),
+        ],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    try await group.run()
+  }
+}
+
+/// The emulator once its database is ready: migrations and the signing key first (a stop
+/// asked for meanwhile ends the wait), then the HTTP API and, when a webhook URL is set, the
+/// webhook deliverer, until the group shuts down.
+struct EmulatorService: Service {
+  let settings: EmulatorSettings
+  let postgres: PostgresClient
+  let readyFile: String?
+  let logger: Logger
+
+  func run() async throws {
+    let prepared: (EmulatorStore, TokenIssuer)
+    do {
+      prepared = try await cancelWhenGracefulShutdown { try await prepare() }
+    } catch where Task.isShuttingDownGracefully {
+      logger.notice("stopped before serving", metadata: ["error": "\(error)"])
+      return
     }
+    let (store, issuer) = prepared
+    let settings = settings, logger = logger, readyFile = readyFile
+    let app = Application(
+      router: EmulatorRoutes(store: store, issuer: issuer, settings: settings).router(),
+      configuration: .init(address: .hostname(settings.host, port: settings.port)),
+      onServerRunning: { channel in
+        let port = channel.localAddress?.port ?? settings.port
+        logger.notice("serving the emulated marketplace", metadata: ["address": "\(settings.host):\(port)"])
+        if let readyFile { try? ReadyFile.write(readyFile, endpoint: "\(settings.host):\(port)") }
+      },
+      logger: logger)
+    // Both inherit the group's graceful shutdown through this task.
+    try await withThrowingDiscardingTaskGroup { group in
+      if let webhookURL = settings.webhookURL {
+        let deliverer = WebhookDeliverer(
+          store: store, issuer: issuer, url: webhookURL, tenantID: settings.tenantID,
+          audience: settings.clientID, logger: logger, autoAcceptAfter: settings.autoAcceptAfter)
+        group.addTask { try await deliverer.run() }
+      }
+      group.addTask { try await app.run() }
+    }
+  }
+
+  private func prepare() async throws -> (EmulatorStore, TokenIssuer) {
+    try await Migrator(client: postgres, logger: logger).apply(EmulatorStore.migrations())
+    let store = EmulatorStore(database: Database(client: postgres, logger: logger), catalog: .guance, logger: logger)
+    let key = try await store.signingKey()
+    return (store, try await TokenIssuer(kid: key.kid, privateKeyPEM: key.pem))
   }
 }

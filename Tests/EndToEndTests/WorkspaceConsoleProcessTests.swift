@@ -82,9 +82,9 @@ struct WorkspaceConsoleProcessTests {
     #expect(refused.terminationStatus == 2)
   }
 
-  @Test("SIGTERM while the database is still unreachable stops the service (it used to wait forever)")
+  @Test("SIGTERM while the database is still unreachable stops the service cleanly (it used to wait forever)")
   func stopBeforeServing() async throws {
-    for name in ["workspace-console", "billing-center"] {
+    for name in ["workspace-console", "billing-center", "marketplace-emulator"] {
       let log = FileManager.default.temporaryDirectory.appendingPathComponent("stop-\(UUID().uuidString).log")
       FileManager.default.createFile(atPath: log.path, contents: nil)
       defer { try? FileManager.default.removeItem(at: log) }
@@ -92,7 +92,8 @@ struct WorkspaceConsoleProcessTests {
       waiting.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent(name)
       waiting.environment = [
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x", "GRPC_PORT": "0",
-        "LOG_LEVEL": "info",
+        "LOG_LEVEL": "info", "EMULATOR_PORT": "0", "MARKETPLACE_TENANT_ID": "t", "MARKETPLACE_CLIENT_ID": "c",
+        "MARKETPLACE_CLIENT_SECRET": "s",
       ]
       waiting.standardOutput = try FileHandle(forWritingTo: log)
       waiting.standardError = try FileHandle(forWritingTo: log)
