@@ -147,6 +147,36 @@ struct ActivationSagaTests {
     }
   }
 
+  @Test("a workspace created whose reply was lost is the one a retry binds: the console is asked with the same key")
+  func lostCreationReply() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, session) = try await Self.linkedSession(fixture)
+      let request = Guance_Gateway_V1_CreateWorkspaceRequest.with {
+        $0.sessionID = session
+        $0.workspace = .with {
+          $0.name = "Ops"
+          $0.language = "en"
+          $0.site = "us1"
+        }
+        $0.existingAccount = .with {
+          $0.email = "ops@contoso.example"
+          $0.challengeID = "c-1"
+          $0.code = "123456"
+        }
+        $0.termsAccepted = true
+      }
+      fixture.console.loseNextReply.withLock { $0 = true }
+      let lost = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
+      #expect(lost.code == .unavailable)
+      let retried = try await fixture.client.createWorkspace(request).activation
+      #expect(retried.state == .activated)
+      let made = try #require(fixture.console.byCreationKey.withLock { Array($0.values) }.first)
+      #expect(retried.workspace.workspaceID == made.id.uuidString.lowercased())
+      #expect(fixture.console.created.withLock { $0 } == 1)
+      #expect(try await Self.activations(fixture, purchase) == 1)
+    }
+  }
+
   @Test("a billing center outage and a marketplace outage leave the activation to the reconciler, which finishes it once")
   func outagesAreRetried() async throws {
     try await ActivationTests.with { fixture in

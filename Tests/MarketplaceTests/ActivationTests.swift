@@ -80,6 +80,8 @@ final class FakeBillingDirectory: BillingDirectory {
 final class FakeConsoleDirectory: ConsoleDirectory {
   let created = Mutex(0)
   let byCreationKey = Mutex<[String: BoundWorkspace]>([:])
+  /// The next creation goes through but its reply is lost (the caller sees UNAVAILABLE).
+  let loseNextReply = Mutex(false)
 
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
     WorkspaceEmailCode(challengeID: "c-1", expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
@@ -89,13 +91,17 @@ final class FakeConsoleDirectory: ConsoleDirectory {
     async throws -> BoundWorkspace
   {
     if workspace.name == "Slow" { try await Task.sleep(for: .milliseconds(500)) }
-    return byCreationKey.withLock { known in
+    let made = byCreationKey.withLock { known in
       if let earlier = known[creationKey] { return earlier }
       created.withLock { $0 += 1 }
       let fresh = BoundWorkspace(id: UUID(), name: workspace.name, site: workspace.site)
       known[creationKey] = fresh
       return fresh
     }
+    if loseNextReply.withLock({ lose in defer { lose = false }; return lose }) {
+      throw RPCError(code: .unavailable, message: "the reply was lost")
+    }
+    return made
   }
 }
 
