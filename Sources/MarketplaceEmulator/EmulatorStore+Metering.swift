@@ -22,18 +22,19 @@ extension EmulatorStore {
     public var message: String?
   }
 
+  /// ISO 8601 with or without fractional seconds, or without a zone (read as UTC), as the
+  /// marketplace accepts. FoundationEssentials' format styles, built once: a formatter per
+  /// event went through ICU.
   static func parseTime(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    for options: ISO8601DateFormatter.Options in [
-      [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
-      [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate],
-    ] {
-      formatter.formatOptions = options
-      formatter.timeZone = TimeZone(identifier: "UTC")
-      if let date = formatter.date(from: text) { return date }
+    for style in [withFraction, withoutFraction] {
+      if let date = try? style.parse(text) { return date }
+      if let date = try? style.parse(text + "Z") { return date }
     }
     return nil
   }
+
+  private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+  private static let withoutFraction = Date.ISO8601FormatStyle()
 
   public func recordUsage(_ event: UsageEventRequest, now: Date = Date()) async throws -> UsageEventResult {
     func result(_ status: String, _ message: String) -> UsageEventResult {

@@ -108,6 +108,12 @@ struct OperationAndMeteringTests {
       let accepted = ((duplicate.json as? [String: Any])?["additionalInfo"] as? [String: Any])?["acceptedMessage"] as? [String: Any]
       #expect(accepted?["status"] as? String == "Duplicate")
       #expect(accepted?["quantity"] as? Double == 2.5)
+      // The same hour written with fractional seconds, or without a zone (UTC), is the same event.
+      for sameHour in [String(hour.dropLast()) + ".250Z", String(hour.dropLast())] {
+        let again = try await emulator.request(
+          .POST, "/api/usageEvent?api-version=2018-08-31", token: token, body: event("log_events", 1, sameHour))
+        #expect(again.status == 409, "\(sameHour)")
+      }
 
       let tooMany = "{\"request\": [\(Array(repeating: event("triggers", 1, hour), count: 26).joined(separator: ","))]}"
       #expect(try await emulator.request(.POST, "/api/batchUsageEvent?api-version=2018-08-31", token: token, body: tooMany).status == 400)
