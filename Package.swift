@@ -212,7 +212,7 @@ let package = Package(
     .executableTarget(
       name: "interop-server",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", .grpcCore, .swiftProtobuf, .lifecycle, .unixSignals, .logging,
+        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcProtobuf, .swiftProtobuf, .lifecycle, .unixSignals, .logging,
       ],
       swiftSettings: strict
     ),

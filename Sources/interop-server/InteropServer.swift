@@ -1,4 +1,5 @@
 import GRPCCore
+import GRPCProtobuf
 import GuanceContracts
 import Logging
 import ServiceLifecycle
@@ -16,7 +17,7 @@ enum InteropServer {
       let server = GRPCServerService(
         settings: try ServerSettings(config: reader, defaultPort: 7198),
         services: .init(
-          open: [WithoutUnimplementedCall(service: InteropTestService())], internal: [],
+          open: [InteropTestService()], internal: [],
           names: ["grpc.testing.TestService"]),
         internalCredential: try reader.required("INTERNAL_CREDENTIAL"), health: HealthStatusBoard(),
         logger: logger, readyFile: reader.optional("READY_FILE"))
@@ -29,21 +30,29 @@ enum InteropServer {
   }
 }
 
-/// The test service as registered: every method but UnimplementedCall, which the
-/// unimplemented_method case must find missing from the server, not refused by a handler.
-struct WithoutUnimplementedCall: RegistrableRPCService {
-  let service: InteropTestService
-
-  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-    service.registerMethods(with: &router)
-    router.removeHandler(forMethod: Grpc_Testing_TestService.Method.UnimplementedCall.descriptor)
-  }
-}
-
-/// The behaviour interop-test-descriptions.md asks of a test server.
-struct InteropTestService: Grpc_Testing_TestService.ServiceProtocol {
+/// The behaviour interop-test-descriptions.md asks of a test server. It registers the
+/// TestService methods it serves, which are all but UnimplementedCall: the unimplemented_method
+/// case must find that one missing from the server (UNIMPLEMENTED, as for any unknown method),
+/// so there is no handler for it to stand in.
+struct InteropTestService: RegistrableRPCService {
   static let echoInitial = "x-grpc-test-echo-initial"
   static let echoTrailing = "x-grpc-test-echo-trailing-bin"
+
+  typealias Method = Grpc_Testing_TestService.Method
+
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    router.register(Method.EmptyCall.descriptor, unary: emptyCall)
+    router.register(Method.UnaryCall.descriptor, unary: unaryCall)
+    router.register(Method.CacheableUnaryCall.descriptor, unary: cacheableUnaryCall)
+    router.register(Method.StreamingOutputCall.descriptor) { request, context in
+      try await streamingOutputCall(request: ServerRequest(stream: request), context: context)
+    }
+    router.register(Method.StreamingInputCall.descriptor) { request, context in
+      StreamingServerResponse(single: try await streamingInputCall(request: request, context: context))
+    }
+    router.register(Method.FullDuplexCall.descriptor, streaming: fullDuplexCall)
+    router.register(Method.HalfDuplexCall.descriptor, streaming: halfDuplexCall)
+  }
 
   func emptyCall(request: ServerRequest<Grpc_Testing_Empty>, context: ServerContext) async throws
     -> ServerResponse<Grpc_Testing_Empty>
@@ -110,14 +119,6 @@ struct InteropTestService: Grpc_Testing_TestService.ServiceProtocol {
     }
   }
 
-  /// Never routed (`WithoutUnimplementedCall` removes it, so the server answers UNIMPLEMENTED
-  /// as for any method it does not serve); the generated protocol requires the member.
-  func unimplementedCall(request: ServerRequest<Grpc_Testing_Empty>, context: ServerContext) async throws
-    -> ServerResponse<Grpc_Testing_Empty>
-  {
-    throw RPCError(code: .unimplemented, message: "not served")
-  }
-
   /// Writes one response per parameter, after its interval; or fails with the asked status.
   static func respond(
     to message: Grpc_Testing_StreamingOutputCallRequest, writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>
@@ -155,3 +156,26 @@ struct InteropTestService: Grpc_Testing_TestService.ServiceProtocol {
 }
 
 import struct Foundation.Data
+
+extension RPCRouter {
+  /// A handler with protobuf messages, in the router's streaming form.
+  fileprivate mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+    _ method: MethodDescriptor,
+    streaming handler: @escaping @Sendable (StreamingServerRequest<Input>, ServerContext) async throws
+      -> StreamingServerResponse<Output>
+  ) {
+    registerHandler(
+      forMethod: method, deserializer: ProtobufDeserializer<Input>(), serializer: ProtobufSerializer<Output>(),
+      handler: handler)
+  }
+
+  /// A unary handler, its one request read from the stream and its response sent as one.
+  fileprivate mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+    _ method: MethodDescriptor,
+    unary handler: @escaping @Sendable (ServerRequest<Input>, ServerContext) async throws -> ServerResponse<Output>
+  ) {
+    register(method) { request, context in
+      StreamingServerResponse(single: try await handler(ServerRequest(stream: request), context))
+    }
+  }
+}
