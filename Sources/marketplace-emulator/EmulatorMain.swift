@@ -55,7 +55,6 @@ struct EmulatorService: Service {
       return
     }
     let (store, issuer) = prepared
-    let settings = settings, logger = logger, readyFile = readyFile
     let app = Application(
       router: EmulatorRoutes(store: store, issuer: issuer, settings: settings).router(),
       configuration: .init(address: .hostname(settings.host, port: settings.port)),

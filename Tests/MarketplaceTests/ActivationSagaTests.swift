@@ -114,24 +114,29 @@ struct ActivationSagaTests {
     }
   }
 
+  /// CreateWorkspace for an existing Guance account (the fake console takes any code).
+  static func createWorkspace(session: String, named name: String) -> Guance_Gateway_V1_CreateWorkspaceRequest {
+    .with {
+      $0.sessionID = session
+      $0.workspace = .with {
+        $0.name = name
+        $0.language = "en"
+        $0.site = "us1"
+      }
+      $0.existingAccount = .with {
+        $0.email = "ops@contoso.example"
+        $0.challengeID = "c-1"
+        $0.code = "123456"
+      }
+      $0.termsAccepted = true
+    }
+  }
+
   @Test("two tabs creating a workspace at once create one")
   func racingCreation() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
-      let request = Guance_Gateway_V1_CreateWorkspaceRequest.with {
-        $0.sessionID = session
-        $0.workspace = .with {
-          $0.name = "Slow"
-          $0.language = "en"
-          $0.site = "us1"
-        }
-        $0.existingAccount = .with {
-          $0.email = "ops@contoso.example"
-          $0.challengeID = "c-1"
-          $0.code = "123456"
-        }
-        $0.termsAccepted = true
-      }
+      let request = Self.createWorkspace(session: session, named: "Slow")
       async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
       async let second = Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
       let outcomes = await [first, second]
@@ -151,20 +156,7 @@ struct ActivationSagaTests {
   func lostCreationReply() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
-      let request = Guance_Gateway_V1_CreateWorkspaceRequest.with {
-        $0.sessionID = session
-        $0.workspace = .with {
-          $0.name = "Ops"
-          $0.language = "en"
-          $0.site = "us1"
-        }
-        $0.existingAccount = .with {
-          $0.email = "ops@contoso.example"
-          $0.challengeID = "c-1"
-          $0.code = "123456"
-        }
-        $0.termsAccepted = true
-      }
+      let request = Self.createWorkspace(session: session, named: "Ops")
       fixture.console.loseNextReply.withLock { $0 = true }
       let lost = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
       #expect(lost.code == .unavailable)
