@@ -126,6 +126,68 @@ struct WorkspaceBindingTests {
     }
   }
 
+  @Test("a settlement change that links the purchaser is refused whole: nothing linked, nothing rebound")
+  func changeRefusals() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      let globex = try await fixture.register("globex", email: "billing@globex.example")
+      try await fixture.link(globex, object: "object-globex", subscription: "sub-globex")
+      let workspace = try await fixture.workspace()
+      try await fixture.bind(workspace.id, to: acme.id)
+      func change(_ account: String, _ subscription: String, purchaser: String?) async throws
+        -> Guance_Billing_V1_WorkspaceBinding
+      {
+        try await fixture.center.changeSettlementMethod(
+          .with {
+            $0.billingAccountID = account
+            $0.workspaceID = workspace.id
+            $0.settlement = BillingFixture.cloud(subscription)
+            if let purchaser { $0.linkPurchaser = BillingFixture.identity(purchaser) }
+          }, metadata: BillingFixture.internalCall
+        ).binding
+      }
+      func unchanged() async throws {
+        #expect(try await fixture.count("workspace_bindings") == 1)
+        #expect(try await fixture.count("cloud_accounts") == 1)
+        #expect(try await fixture.count("cloud_account_subscriptions") == 1)
+      }
+
+      // Not this account's workspace.
+      let foreign = try await #require(throws: RPCError.self) {
+        try await change(globex.id, "sub-globex", purchaser: nil)
+      }
+      #expect(foreign.code == .notFound)
+      // A new purchaser with a subscription another purchaser holds: the new cloud account
+      // the statement made is undone with the refusal.
+      let held = try await #require(throws: RPCError.self) {
+        try await change(acme.id, "sub-globex", purchaser: "object-new")
+      }
+      #expect(held.preconditionTypes == ["CLOUD_ACCOUNT_LINK"])
+      try await unchanged()
+      // A purchaser linked to another account.
+      let elsewhere = try await #require(throws: RPCError.self) {
+        try await change(acme.id, "sub-2", purchaser: "object-globex")
+      }
+      #expect(elsewhere.preconditionTypes == ["CLOUD_ACCOUNT_LINK"])
+      try await unchanged()
+      // No purchaser, and the subscription is not the account's.
+      let unlinked = try await #require(throws: RPCError.self) {
+        try await change(acme.id, "sub-globex", purchaser: nil)
+      }
+      #expect(unlinked.code == .failedPrecondition)
+      try await unchanged()
+
+      // Accepted: linked and rebound in the one call; the same change again is a no-op.
+      let changed = try await change(acme.id, "sub-2", purchaser: "object-new")
+      #expect(changed.settlement.marketplaceSubscriptionID == "sub-2")
+      let again = try await change(acme.id, "sub-2", purchaser: "object-new")
+      #expect(again == changed)
+      #expect(try await fixture.count("workspace_bindings") == 2)
+      #expect(try await fixture.count("workspace_bindings", where: "valid_to IS NULL") == 1)
+      #expect(try await fixture.count("cloud_accounts") == 2)
+    }
+  }
+
   @Test("settlement changes and unbinding keep the history")
   func history() async throws {
     try await BillingFixture.with { fixture in

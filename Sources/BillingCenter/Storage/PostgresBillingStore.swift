@@ -345,37 +345,94 @@ public struct PostgresBillingStore: BillingStore {
     return bindings
   }
 
+  /// One statement, so one round trip on the activation's path: lock the current binding,
+  /// link the purchaser's subscription (or check it is the account's), close the binding and
+  /// open the new one. Any refusal raises inside the statement (`billing_refuse`), which undoes
+  /// the links it made; the rules are those of `bind`'s transaction.
   public func changeSettlement(
     workspaceID: UUID, of accountID: UUID, to settlement: Settlement, linking purchaser: CloudIdentity?
   ) async throws -> WorkspaceBinding {
-    let logger = self.logger
-    return try await database.transaction { connection in
-      guard
-        let current = try await Self.currentBinding(
-          workspaceID: workspaceID, on: connection, logger: logger),
-        current.billingAccountID == accountID
-      else { throw BillingError.workspaceNotBound(workspaceID.uuidString.lowercased()) }
-      // Already so: the subscription was linked when this settlement was made.
-      if current.settlement == settlement { return current }
-      try await Self.linkOrCheck(purchaser, settlement, of: accountID, on: connection, logger: logger)
-      // The new binding is made from the closed one's row, so the old one is closed first and
-      // the workspace never has two current bindings, not even inside the statement.
-      let rows = try await connection.execute(
+    let subscriptionID = settlement.subscriptionID
+    // Only a cloud settlement links a purchaser (the domain refuses a purchaser otherwise).
+    let linking = subscriptionID == nil ? nil : purchaser
+    do {
+      let rows = try await database.execute(
         """
-        WITH closed AS (
+        WITH cur AS (
+          SELECT \(unescaped: Self.bindingColumns),
+            b.billing_account_id = \(accountID) AS ours,
+            b.settlement = \(settlement.method)
+              AND b.marketplace_subscription_id IS NOT DISTINCT FROM \(subscriptionID)::text AS same
+          FROM workspace_bindings b
+          WHERE b.workspace_id = \(workspaceID) AND b.valid_to IS NULL
+          FOR UPDATE
+        ), change AS (
+          SELECT 1 FROM cur WHERE ours AND NOT same
+        ), cloud AS (
+          INSERT INTO cloud_accounts (id, provider, tenant_id, object_id, billing_account_id)
+          SELECT \(UUID()), \(linking?.provider.rawValue)::text, \(linking?.tenantID)::text,
+            \(linking?.objectID)::text, \(accountID)
+          FROM change WHERE \(linking?.objectID)::text IS NOT NULL
+          ON CONFLICT ON CONSTRAINT cloud_accounts_identity_key DO UPDATE SET provider = EXCLUDED.provider
+          RETURNING id, billing_account_id
+        ), subscription AS (
+          INSERT INTO cloud_account_subscriptions (marketplace_subscription_id, cloud_account_id)
+          SELECT \(subscriptionID)::text, cloud.id FROM cloud WHERE cloud.billing_account_id = \(accountID)
+          ON CONFLICT (marketplace_subscription_id)
+            DO UPDATE SET cloud_account_id = cloud_account_subscriptions.cloud_account_id
+          RETURNING cloud_account_id
+        ), verdict AS (
+          SELECT CASE
+            WHEN NOT EXISTS (SELECT 1 FROM cur WHERE ours) THEN 'workspace_not_bound'
+            WHEN NOT EXISTS (SELECT 1 FROM change) OR \(subscriptionID)::text IS NULL THEN NULL
+            WHEN \(linking?.objectID)::text IS NOT NULL THEN
+              CASE WHEN (SELECT billing_account_id FROM cloud) = \(accountID)
+                AND (SELECT cloud_account_id FROM subscription) = (SELECT id FROM cloud)
+              THEN NULL ELSE 'cloud_account_linked_elsewhere' END
+            WHEN NOT EXISTS (
+              SELECT 1 FROM cloud_account_subscriptions s JOIN cloud_accounts c ON c.id = s.cloud_account_id
+              WHERE s.marketplace_subscription_id = \(subscriptionID)::text AND c.billing_account_id = \(accountID)
+            ) THEN 'subscription_not_linked'
+          END AS refusal
+        ), closed AS (
+          -- The new binding is made from the closed one's row, so the old one is closed first
+          -- and the workspace never has two current bindings, not even inside the statement.
           UPDATE workspace_bindings SET valid_to = clock_timestamp()
           WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
+            AND EXISTS (SELECT 1 FROM change) AND (SELECT refusal FROM verdict) IS NULL
           RETURNING workspace_id, billing_account_id, workspace_name, site
+        ), opened AS (
+          INSERT INTO workspace_bindings AS b (workspace_id, billing_account_id, workspace_name, site,
+            settlement, marketplace_subscription_id)
+          SELECT workspace_id, billing_account_id, workspace_name, site, \(settlement.method),
+            \(subscriptionID)::text
+          FROM closed
+          RETURNING \(unescaped: Self.bindingColumns)
         )
-        INSERT INTO workspace_bindings AS b (workspace_id, billing_account_id, workspace_name, site,
-          settlement, marketplace_subscription_id)
-        SELECT workspace_id, billing_account_id, workspace_name, site, \(settlement.method),
-          \(settlement.subscriptionID)::text
-        FROM closed
-        RETURNING \(unescaped: Self.bindingColumns)
-        """, logger: logger)
-      for try await row in rows.decode(BindingRow.self) { return try Self.binding(row) }
+        SELECT billing_refuse(v.refusal), r.* FROM verdict v LEFT JOIN (
+          SELECT * FROM opened
+          UNION ALL SELECT workspace_id, billing_account_id, workspace_name, site, settlement,
+            marketplace_subscription_id, valid_from FROM cur WHERE ours AND same
+        ) r ON true
+        """)
+      typealias Refused = (Bool, UUID, UUID, String, String, String, String?, Date)
+      for try await row in rows.decode(Refused.self) {
+        return try Self.binding((row.1, row.2, row.3, row.4, row.5, row.6, row.7))
+      }
       throw StoreInvariantError.noRowReturned
+    } catch let error as PSQLError {
+      throw Self.refusal(error, workspaceID: workspaceID, subscriptionID: subscriptionID) ?? error
+    }
+  }
+
+  /// The refusal a statement raised through `billing_refuse`, as the domain names it.
+  private static func refusal(_ error: PSQLError, workspaceID: UUID, subscriptionID: String?) -> BillingError? {
+    guard error.sqlState == "GB001" else { return nil }
+    switch error.serverInfo?[.message] {
+    case "workspace_not_bound": return .workspaceNotBound(workspaceID.uuidString.lowercased())
+    case "cloud_account_linked_elsewhere": return .cloudAccountLinkedElsewhere
+    case "subscription_not_linked": return .subscriptionNotLinked(subscriptionID ?? "")
+    default: return nil
     }
   }
 
