@@ -6,7 +6,8 @@
 #   (d) a database-backed read of workspace-console (LookupWorkspace),
 #   (e) `pgbench -S` on the same PostgreSQL, the ceiling for (d).
 # Runs alternate (a b c d a b c d ...); medians go to bench/results/grpc.md.
-# Called by scripts/bench.sh with: BIN (release binaries) PGPORT WORKDIR.
+# Called by scripts/bench.sh (which installs h2load, g++ and grpc C++) with: BIN (release
+# binaries) PGPORT WORKDIR.
 #   BENCH_RUNS (3), BENCH_RPCS (200000), BENCH_CONNECTIONS (16), BENCH_STREAMS (32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,18 +17,6 @@ rpcs=${BENCH_RPCS:-200000}
 connections=${BENCH_CONNECTIONS:-16}
 streams=${BENCH_STREAMS:-32}
 db="postgres://postgres@127.0.0.1:$port"
-
-missing=()
-command -v h2load >/dev/null || missing+=(nghttp2-client)
-command -v grpc_cpp_plugin >/dev/null || missing+=(protobuf-compiler-grpc)
-pkg-config --exists grpc++ 2>/dev/null || missing+=(libgrpc++-dev)
-command -v g++ >/dev/null || missing+=(g++)
-if ((${#missing[@]})); then
-  echo "bench: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 
 cpp=.build-bench-cpp
 if [ ! -x "$cpp/greeter-cpp" ] || [ bench/grpc/greeter_server.cc -nt "$cpp/greeter-cpp" ]; then

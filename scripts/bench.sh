@@ -22,6 +22,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Load generators and the reference server: h2load, and grpc C++ built with g++.
+missing=()
+command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v grpc_cpp_plugin >/dev/null || missing+=(protobuf-compiler-grpc)
+pkg-config --exists grpc++ 2>/dev/null || missing+=(libgrpc++-dev)
+command -v g++ >/dev/null || missing+=(g++)
+if ((${#missing[@]})); then
+  echo "bench: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 echo "bench: building release binaries"
 swift build -c release
 bin=$(swift build -c release --show-bin-path)
@@ -121,6 +134,15 @@ if [ "$only" = all ] || [ "$only" = activation ]; then
   activations=${BENCH_ACTIVATIONS:-3000}
   concurrency=${BENCH_ACTIVATION_CONCURRENCY:-16}
   echo "bench: the whole suite for bind-path activations"
+  # The timed activations come from a grpc C++ client (bench/activation/driver.cc): it shares
+  # the cores with what it measures and takes about a third of the CPU a grpc-swift client does.
+  driver=.build-bench-cpp/activation-driver
+  if [ ! -x "$driver" ] || [ bench/activation/driver.cc -nt "$driver" ]; then
+    echo "bench: building the activation driver"
+    mkdir -p .build-bench-cpp
+    g++ -O2 -std=c++17 -o "$driver" bench/activation/driver.cc $(pkg-config --cflags --libs grpc++)
+  fi
+  export ACTIVATION_DRIVER=$PWD/$driver
   # Four services, PostgreSQL and the load share the machine: one event-loop thread each
   # (README, EVENT_LOOP_THREADS) rather than one per core each.
   export EVENT_LOOP_THREADS=${BENCH_EVENT_LOOP_THREADS:-1}
@@ -161,6 +183,7 @@ if [ "$only" = all ] || [ "$only" = activation ]; then
 import json, sys
 (middle, rate, p50, p99, runs, activations, concurrency, rates, p99s, day, commit, machine, rss, threads) = sys.argv[1:]
 m = json.loads(middle)
+driver = "a grpc C++ client" if m.get("driver") == "grpc C++" else "a grpc-swift client"
 verdict = lambda ok: "meets" if ok else "misses"
 print(f"""# Bind-path activations through the gateway's public API
 
@@ -172,7 +195,8 @@ linked to a billing center account: `ResolveActivation` (token → session), the
 Activate at the emulated marketplace, every step written before and after its call — and
 only replies in state ACTIVATED count. {concurrency} activations in flight, {activations} per run,
 medians of {runs} runs (after a warm-up of 300). Each process runs {threads} event-loop thread(s)
-(`EVENT_LOOP_THREADS`), the load generator included.
+(`EVENT_LOOP_THREADS`). The timed activations are driven by {driver} (`activation-load`
+prepares the purchases and workspaces; with grpc C++, `bench/activation/driver.cc` sends them).
 
 | measure | value | target |
 | --- | --- | --- |

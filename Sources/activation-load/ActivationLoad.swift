@@ -74,8 +74,8 @@ enum ActivationLoad {
             addresses, billing: billingClient, console: consoleClient, credential: credential,
             activations: activations, workers: concurrency)
           return try await measure(
-            Guance_Gateway_V1_ActivationService.Client(wrapping: gatewayClient), setup: setup,
-            concurrency: concurrency)
+            Guance_Gateway_V1_ActivationService.Client(wrapping: gatewayClient), address: addresses.gateway,
+            setup: setup, concurrency: concurrency)
         }
       }
     }
@@ -185,16 +185,57 @@ enum ActivationLoad {
     return Setup(workspaces: workspaces, tokens: tokens)
   }
 
+  /// Runs the timed part and reports it. With `ACTIVATION_DRIVER` (the path of
+  /// bench/activation/driver.cc built) the activations are driven by that C++ client, which
+  /// takes a fraction of the CPU a Swift client does; its CPU counts as the load's own.
   static func measure(
-    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>, setup: Setup,
-    concurrency: Int
+    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>, address: (String, Int),
+    setup: Setup, concurrency: Int
   ) async throws -> String {
-    var callOptions = CallOptions.defaults
-    callOptions.timeout = .seconds(30)
-    let options = callOptions
     let watched = ProcessCPU.watched()
     let cpuBefore = watched.map(ProcessCPU.ticks)
     let started = ContinuousClock.now
+    var run: Run
+    if let driver = ProcessInfo.processInfo.environment["ACTIVATION_DRIVER"], !driver.isEmpty {
+      run = try drive(driver, address: address, setup: setup, concurrency: concurrency)
+    } else {
+      run = try await drive(gateway, setup: setup, concurrency: concurrency)
+      run.seconds = milliseconds(started.duration(to: .now)) / 1000
+    }
+    let cpuAfter = watched.map(ProcessCPU.ticks)
+    var cpu: [String] = []
+    for (index, process) in watched.enumerated() {
+      var ms = Double(cpuAfter[index] - cpuBefore[index]) * 1000 / ProcessCPU.ticksPerSecond
+      if index == watched.count - 1 { ms += run.driverCPUMilliseconds }
+      cpu.append(String(format: #""%@": %.3f"#, process.name, ms / Double(run.samples.count)))
+    }
+    let total = run.samples.map(\.0).sorted()
+    let resolve = run.samples.map(\.1).sorted()
+    let bind = run.samples.map { $0.0 - $0.1 }.sorted()
+    func percentile(_ values: [Double], _ p: Double) -> Double {
+      values[min(values.count - 1, max(0, Int((Double(values.count) * p).rounded(.up)) - 1))]
+    }
+    return String(
+      format: #"{"activations": %d, "seconds": %.3f, "activations_per_second": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "resolve_p50_ms": %.2f, "resolve_p99_ms": %.2f, "bind_p50_ms": %.2f, "bind_p99_ms": %.2f, "concurrency": %d, "driver": "%@", "cpu_ms_per_activation": {%@}}"#,
+      total.count, run.seconds, Double(total.count) / run.seconds, percentile(total, 0.5), percentile(total, 0.99),
+      percentile(resolve, 0.5), percentile(resolve, 0.99), percentile(bind, 0.5), percentile(bind, 0.99),
+      concurrency, run.driverCPUMilliseconds > 0 ? "grpc C++" : "grpc-swift", cpu.joined(separator: ", "))
+  }
+
+  /// The timed part's outcome: per activation (total ms, ResolveActivation ms).
+  struct Run {
+    var samples: [(Double, Double)]
+    var seconds: Double
+    var driverCPUMilliseconds: Double
+  }
+
+  static func drive(
+    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>, setup: Setup,
+    concurrency: Int
+  ) async throws -> Run {
+    var callOptions = CallOptions.defaults
+    callOptions.timeout = .seconds(30)
+    let options = callOptions
     let samples = try await withThrowingTaskGroup(of: [(Double, Double)].self) { group in
       for worker in 0..<concurrency {
         group.addTask {
@@ -221,24 +262,39 @@ enum ActivationLoad {
       }
       return try await group.reduce(into: [(Double, Double)]()) { $0 += $1 }
     }
-    let seconds = milliseconds(started.duration(to: .now)) / 1000
-    let cpuAfter = watched.map(ProcessCPU.ticks)
-    var cpu: [String] = []
-    for (index, process) in watched.enumerated() {
-      let ms = Double(cpuAfter[index] - cpuBefore[index]) * 1000 / ProcessCPU.ticksPerSecond / Double(samples.count)
-      cpu.append(String(format: #""%@": %.3f"#, process.name, ms))
+    return Run(samples: samples, seconds: 0, driverCPUMilliseconds: 0)
+  }
+
+  /// The same activations through the C++ driver: workspaces and tokens in on its standard
+  /// input, one line per activation and a summary out.
+  static func drive(_ driver: String, address: (String, Int), setup: Setup, concurrency: Int) throws -> Run {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: driver)
+    process.arguments = ["\(address.0):\(address.1)", String(concurrency)]
+    let input = Pipe()
+    let output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    try process.run()
+    // The driver reads all of its input before it starts, and writes only when done.
+    let lines = [setup.workspaces.prefix(concurrency).joined(separator: " ")] + setup.tokens
+    input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    try input.fileHandleForWriting.close()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw LoadError.driverFailed(process.terminationStatus) }
+    var run = Run(samples: [], seconds: 0, driverCPUMilliseconds: 0)
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: " ")
+      if fields.first == "done", fields.count == 3, let seconds = Double(fields[1]), let cpu = Double(fields[2]) {
+        run.seconds = seconds
+        run.driverCPUMilliseconds = cpu
+      } else if fields.count == 2, let total = Double(fields[0]), let resolve = Double(fields[1]) {
+        run.samples.append((total, resolve))
+      }
     }
-    let total = samples.map(\.0).sorted()
-    let resolve = samples.map(\.1).sorted()
-    let bind = samples.map { $0.0 - $0.1 }.sorted()
-    func percentile(_ values: [Double], _ p: Double) -> Double {
-      values[min(values.count - 1, max(0, Int((Double(values.count) * p).rounded(.up)) - 1))]
-    }
-    return String(
-      format: #"{"activations": %d, "seconds": %.3f, "activations_per_second": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "resolve_p50_ms": %.2f, "resolve_p99_ms": %.2f, "bind_p50_ms": %.2f, "bind_p99_ms": %.2f, "concurrency": %d, "cpu_ms_per_activation": {%@}}"#,
-      total.count, seconds, Double(total.count) / seconds, percentile(total, 0.5), percentile(total, 0.99),
-      percentile(resolve, 0.5), percentile(resolve, 0.99), percentile(bind, 0.5), percentile(bind, 0.99),
-      concurrency, cpu.joined(separator: ", "))
+    guard run.samples.count == setup.tokens.count, run.seconds > 0 else { throw LoadError.driverFailed(-1) }
+    return run
   }
 
   static func milliseconds(_ duration: Duration) -> Double {
@@ -248,6 +304,8 @@ enum ActivationLoad {
   enum LoadError: Error {
     case purchaseFailed(Int)
     case notActivated(Int, String)
+    /// The C++ driver failed (its exit status; -1: its report was incomplete).
+    case driverFailed(Int32)
   }
 }
 
