@@ -293,8 +293,8 @@ let package = Package(
     .testTarget(
       name: "MarketplaceTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceGateway", "SuiteRuntime",
-        "GuanceContracts", .grpcCore, .grpcInProcess, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
+        "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceEmulator", "MarketplaceGateway",
+        "SuiteRuntime", "GuanceContracts", .grpcCore, .grpcInProcess, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .postgres, .httpClient, .jwtKit, .nioCore,
         .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),

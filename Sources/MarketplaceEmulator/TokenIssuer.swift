@@ -2,6 +2,7 @@ import Crypto
 import _CryptoExtras
 public import Foundation
 public import JWTKit
+import Synchronization
 
 /// Signs the emulator's tokens with one RSA key (RS256, like Entra ID) and publishes it as a
 /// JWKS: access tokens for the SaaS and metering APIs, and the bearer tokens of webhooks.
@@ -13,6 +14,13 @@ public struct TokenIssuer: Sendable {
   private let keys: JWTKeyCollection
   private let publicKey: JWTKit.Insecure.RSA.PublicKey
   private let lifetime: TimeInterval
+  /// The access token verified last: a client sends the same one until it nears expiry, so
+  /// its signature is checked once; its time claims are checked on every use.
+  private let lastVerified = LastVerified()
+
+  private final class LastVerified: Sendable {
+    let entry = Mutex<(token: String, claims: AccessClaims)?>(nil)
+  }
 
   /// Claims of an access token to the marketplace APIs (Entra v1 shape).
   public struct AccessClaims: JWTPayload, Equatable {
@@ -25,6 +33,10 @@ public struct TokenIssuer: Sendable {
     var iat: IssuedAtClaim
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {
+      try verifyTimes()
+    }
+
+    func verifyTimes() throws {
       try exp.verifyNotExpired()
       try nbf.verifyNotBefore()
     }
@@ -59,10 +71,15 @@ public struct TokenIssuer: Sendable {
 
   /// The claims of a valid access token for the marketplace APIs; throws otherwise.
   public func verifyAccessToken(_ token: String) async throws -> AccessClaims {
+    if let known = lastVerified.entry.withLock({ $0?.token == token ? $0?.claims : nil }) {
+      try known.verifyTimes()
+      return known
+    }
     let claims = try await keys.verify(token, as: AccessClaims.self)
     guard claims.aud.value.contains(Self.marketplaceResource) else {
       throw JWTError.claimVerificationFailure(failedClaim: claims.aud, reason: "wrong audience")
     }
+    lastVerified.entry.withLock { $0 = (token, claims) }
     return claims
   }
 

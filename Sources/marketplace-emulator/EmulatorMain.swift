@@ -23,7 +23,13 @@ enum EmulatorMain {
   static func run(_ settings: EmulatorSettings, database url: DatabaseURL, readyFile: String?, logger: Logger)
     async throws
   {
-    let postgres = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
+    var configuration = url.clientConfiguration
+    // The emulator stands in for Microsoft's service, and its state must survive its own
+    // restart, which commits do without waiting for the disk; only a crash of PostgreSQL
+    // itself could lose the last fraction of a second. Not waiting keeps the emulator's share
+    // of a machine it shares with the suite (tests, `make bench`) small.
+    configuration.options.additionalStartupParameters.append(("synchronous_commit", "off"))
+    let postgres = PostgresClient(configuration: configuration, backgroundLogger: logger)
     let emulator = EmulatorService(settings: settings, postgres: postgres, readyFile: readyFile, logger: logger)
     let group = ServiceGroup(
       configuration: .init(
