@@ -169,7 +169,8 @@ if [ "$only" = all ] || [ "$only" = activation ]; then
     rates+=("$(field "$line" activations_per_second)")
     p50+=("$(field "$line" p50_ms)")
     p99+=("$(field "$line" p99_ms)")
-    echo "bench: run $run/$runs  ${rates[-1]} activations/s, p50 ${p50[-1]} ms, p99 ${p99[-1]} ms"
+    cpu=$(python3 -c 'import json,sys; c=json.loads(sys.argv[1])["cpu_ms_per_activation"]; print(" ".join(f"{k} {v:.2f}" for k, v in c.items()))' "$line")
+    echo "bench: run $run/$runs  ${rates[-1]} activations/s, p50 ${p50[-1]} ms, p99 ${p99[-1]} ms; CPU ms per activation: $cpu"
   done
   rate=$(median "${rates[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
   # The run whose rate is the median supplies the per-step and per-service figures.
