@@ -238,6 +238,12 @@ public enum ActivationError: Error, Equatable {
   case otherWorkspaceBeingBound
   /// Another call (a second tab) is creating this subscription's workspace right now.
   case workspaceBeingCreated
+  /// An earlier call created this subscription's workspace (its answer was lost) with
+  /// another Guance account than the one this call names.
+  case workspaceCreatedWithAnotherAccount
+  /// An earlier call registered this subscription's billing center account (its answer was
+  /// lost) with another email than this call's.
+  case billingAccountRegisteredWithOtherDetails
 }
 
 /// A service the activation depends on did not answer (down, overloaded, timed out): worth

@@ -28,6 +28,14 @@ extension ActivationError: ServiceErrorConvertible {
       ServiceError(
         .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/creating_workspace"),
         "a workspace is already being created for this subscription (in another tab?); reload the activation")
+    case .workspaceCreatedWithAnotherAccount:
+      ServiceError(
+        .failedPrecondition(type: "WORKSPACE_ALREADY_CREATED", subject: "activation_state/needs_workspace"),
+        "an earlier attempt already created this subscription's workspace with another Guance account; create it again with that account to finish")
+    case .billingAccountRegisteredWithOtherDetails:
+      ServiceError(
+        .failedPrecondition(type: "BILLING_ACCOUNT_ALREADY_REGISTERED", subject: "activation_state/needs_billing_account"),
+        "an earlier attempt already registered a billing center account for this subscription with another email; register again with the same details to finish")
     }
   }
 }

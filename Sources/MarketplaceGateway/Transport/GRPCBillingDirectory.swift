@@ -1,5 +1,6 @@
 public import Foundation
 public import GRPCCore
+import GRPCProtobuf
 import GuanceContracts
 public import MarketplaceClient
 import SwiftProtobuf
@@ -89,22 +90,27 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   public func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
     -> LinkedBillingAccount
   {
-    let reply = try await unavailableAsDependency {
-      try await center.registerBillingAccount(
-        .with {
-          $0.username = account.username
-          $0.password = account.password
-          $0.email = account.email
-          $0.phone = account.phone
-          $0.company = .with {
-            $0.companyName = company.companyName
-            $0.industry = company.industry
-            $0.region = company.region
-            $0.contactName = company.contactName
-            $0.description_p = company.description
-          }
-          $0.creationKey = creationKey
-        }, options: options)
+    let reply: Guance_Billing_V1_RegisterBillingAccountResponse
+    do {
+      reply = try await unavailableAsDependency {
+        try await center.registerBillingAccount(
+          .with {
+            $0.username = account.username
+            $0.password = account.password
+            $0.email = account.email
+            $0.phone = account.phone
+            $0.company = .with {
+              $0.companyName = company.companyName
+              $0.industry = company.industry
+              $0.region = company.region
+              $0.contactName = company.contactName
+              $0.description_p = company.description
+            }
+            $0.creationKey = creationKey
+          }, options: options)
+      }
+    } catch let error as RPCError where refusesCreationKey(error) {
+      throw ActivationError.billingAccountRegisteredWithOtherDetails
     }
     guard let id = UUID(uuidString: reply.billingAccount.id) else {
       throw RPCError(code: .internalError, message: "billing center answered without an account id")
@@ -170,4 +176,12 @@ func unavailableAsDependency<Result>(
   } catch let error as RPCError where [.unavailable, .deadlineExceeded, .cancelled].contains(error.code) {
     throw DependencyUnavailable(service: service, reason: "\(error.code): \(error.message)")
   }
+}
+
+/// A service's refusal of a creation key it already used for another owner (console) or
+/// another email (billing center): an earlier call with this key, whose answer was lost,
+/// created something for other details than this call's.
+func refusesCreationKey(_ error: RPCError) -> Bool {
+  guard error.code == .invalidArgument, let status = try? error.unpackGoogleRPCStatus() else { return false }
+  return status.details.compactMap(\.badRequest).flatMap(\.violations).contains { $0.field == "creation_key" }
 }

@@ -33,37 +33,44 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
   public func createWorkspace(
     _ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String
   ) async throws -> BoundWorkspace {
-    let created: Guance_Console_V1_Workspace = try await unavailableAsDependency(service: "workspace console") {
-      switch owner {
-      case .existing(let email, let challengeID, let code):
-        try await console.createWorkspace(
-          .with {
-            $0.workspaceName = workspace.name
-            $0.language = workspace.language
-            $0.site = workspace.site
-            $0.email = email
-            $0.challengeID = challengeID
-            $0.code = code
-            $0.termsAccepted = termsAccepted
-            $0.creationKey = creationKey
-          }, options: options
-        ).workspace
-      case .new(let account):
-        try await console.registerAndCreateWorkspace(
-          .with {
-            $0.workspaceName = workspace.name
-            $0.language = workspace.language
-            $0.site = workspace.site
-            $0.username = account.username
-            $0.password = account.password
-            $0.passwordConfirmation = account.passwordConfirmation
-            $0.email = account.email
-            $0.phone = account.phone
-            $0.termsAccepted = termsAccepted
-            $0.creationKey = creationKey
-          }, options: options
-        ).workspace
+    let created: Guance_Console_V1_Workspace
+    do {
+      created = try await unavailableAsDependency(service: "workspace console") {
+        switch owner {
+        case .existing(let email, let challengeID, let code):
+          try await console.createWorkspace(
+            .with {
+              $0.workspaceName = workspace.name
+              $0.language = workspace.language
+              $0.site = workspace.site
+              $0.email = email
+              $0.challengeID = challengeID
+              $0.code = code
+              $0.termsAccepted = termsAccepted
+              $0.creationKey = creationKey
+            }, options: options
+          ).workspace
+        case .new(let account):
+          try await console.registerAndCreateWorkspace(
+            .with {
+              $0.workspaceName = workspace.name
+              $0.language = workspace.language
+              $0.site = workspace.site
+              $0.username = account.username
+              $0.password = account.password
+              $0.passwordConfirmation = account.passwordConfirmation
+              $0.email = account.email
+              $0.phone = account.phone
+              $0.termsAccepted = termsAccepted
+              $0.creationKey = creationKey
+            }, options: options
+          ).workspace
+        }
       }
+    } catch let error as RPCError where refusesCreationKey(error) {
+      // The key is this subscription's: the console made its workspace already, for the
+      // owner an earlier call named (a call whose answer was lost, retried with another account).
+      throw ActivationError.workspaceCreatedWithAnotherAccount
     }
     guard let id = UUID(uuidString: created.id) else {
       throw RPCError(code: .internalError, message: "the console answered without a workspace id")
