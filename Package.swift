@@ -58,6 +58,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
     .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
     .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-nio-http2.git", exact: "1.46.0"),
     .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
@@ -87,6 +88,7 @@ let package = Package(
         "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .lifecycle, .logging, .metrics,
         .nioPosix, .nioCore, .crypto,
+        .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
       ],
       swiftSettings: strict
     ),

@@ -1,4 +1,5 @@
 public import GRPCCore
+import NIOCore
 import GRPCNIOTransportHTTP2
 public import Logging
 public import ServiceLifecycle
@@ -67,6 +68,16 @@ public struct GRPCServerService: Service {
     }
     started.open()
 
+    let allServices = services.open + services.internal + [HealthService(board: health)]
+    let pipeline = Self.pipeline(internalServices: services.internal, credential: internalCredential, logger: logger)
+    if settings.transport == .suite {
+      let transport = try LeanServerTransport(settings: settings)
+      try await serve(GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)) {
+        let address = try await transport.listeningAddress
+        return "\(address.ipAddress ?? settings.host):\(address.port ?? settings.port)"
+      }
+      return
+    }
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: settings.host, port: settings.port),
       transportSecurity: settings.tls?.transportSecurity ?? .plaintext,
@@ -81,19 +92,21 @@ public struct GRPCServerService: Service {
           clientBehavior: .defaults)
         config.connection.flushCoalescing = settings.flushDelay.map { .init(maxFlushDelay: $0, maxBytes: 64 * 1024) }
       })
-    let server = GRPCServer(
-      transport: transport,
-      services: services.open + services.internal + [HealthService(board: health)],
-      interceptorPipeline: Self.pipeline(
-        internalServices: services.internal, credential: internalCredential, logger: logger))
+    try await serve(GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)) {
+      guard let address = try await transport.listeningAddress.ipv4 else {
+        throw ServerStartError.notListeningOnIPv4
+      }
+      return "\(address.host):\(address.port)"
+    }
+  }
 
+  private func serve<Transport: ServerTransport>(
+    _ server: GRPCServer<Transport>, endpoint: @escaping @Sendable () async throws -> String
+  ) async throws {
     try await withGracefulShutdownHandler {
       try await withThrowingDiscardingTaskGroup { group in
         group.addTask { try await server.serve() }
-        guard let address = try await transport.listeningAddress.ipv4 else {
-          throw ServerStartError.notListeningOnIPv4
-        }
-        let endpoint = "\(address.host):\(address.port)"
+        let endpoint = try await endpoint()
         logger.notice("serving gRPC", metadata: ["address": "\(endpoint)"])
         try writeReadyFile(endpoint: endpoint)
         health.set(.serving, for: [""] + services.names)

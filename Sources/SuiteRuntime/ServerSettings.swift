@@ -18,11 +18,19 @@ public struct ServerSettings: Sendable {
   /// How long in-flight RPCs get to finish once a connection is asked to go away.
   public var maxConnectionGrace: Duration
   /// How long a response's bytes may wait to be written with others (fewer syscalls under
-  /// load, this much latency on a lone RPC); nil writes at once. Measured in
-  /// bench/results/grpc-changes.md.
+  /// load, this much latency on a lone RPC). Nil: the suite's transport writes the responses
+  /// finished in one pass of the event loop together; grpc-swift's writes each at once.
+  /// Measured in bench/results/grpc-changes.md.
   public var flushDelay: Duration?
   /// Nil: plaintext.
   public var tls: ServerTLS?
+  /// Which HTTP/2 transport serves: the suite's own (`LeanServerTransport`) or grpc-swift's.
+  public var transport: Transport
+
+  public enum Transport: String, Sendable, CaseIterable {
+    case suite
+    case grpcSwift = "grpc-swift"
+  }
 
   public init(
     host: String = "127.0.0.1",
@@ -34,8 +42,9 @@ public struct ServerSettings: Sendable {
     maxIdleTime: Duration = .seconds(1800),
     maxConnectionAge: Duration = .seconds(7200),
     maxConnectionGrace: Duration = .seconds(30),
-    flushDelay: Duration? = .microseconds(100),
-    tls: ServerTLS? = nil
+    flushDelay: Duration? = nil,
+    tls: ServerTLS? = nil,
+    transport: Transport = .suite
   ) {
     self.host = host
     self.port = port
@@ -48,6 +57,7 @@ public struct ServerSettings: Sendable {
     self.maxConnectionGrace = maxConnectionGrace
     self.flushDelay = flushDelay
     self.tls = tls
+    self.transport = transport
   }
 
   /// Reads `GRPC_HOST`, `GRPC_PORT`, the `GRPC_*` limits and `GRPC_TLS_*`, defaulting the port
@@ -72,13 +82,25 @@ public struct ServerSettings: Sendable {
       maxConnectionGrace: try config.seconds(
         "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600),
       flushDelay: try Self.flushDelay(config),
-      tls: try ServerTLS(config: config)
+      tls: try ServerTLS(config: config),
+      transport: try Self.transport(config)
     )
   }
 
-  /// `GRPC_FLUSH_DELAY_MICROSECONDS`: 0 writes at once; default 100 (grpc-swift's own).
+  /// `GRPC_FLUSH_DELAY_MICROSECONDS`: default 0 (see `flushDelay`).
   private static func flushDelay(_ config: ConfigReader) throws(ConfigError) -> Duration? {
-    let microseconds = try config.int("GRPC_FLUSH_DELAY_MICROSECONDS", default: 100, range: 0...10_000)
+    let microseconds = try config.int("GRPC_FLUSH_DELAY_MICROSECONDS", default: 0, range: 0...10_000)
     return microseconds == 0 ? nil : .microseconds(microseconds)
+  }
+
+  /// `GRPC_SERVER_TRANSPORT`: `suite` (default) or `grpc-swift`.
+  private static func transport(_ config: ConfigReader) throws(ConfigError) -> Transport {
+    let name = config.string("GRPC_SERVER_TRANSPORT", default: Transport.suite.rawValue)
+    guard let transport = Transport(rawValue: name) else {
+      throw .invalid(
+        variable: "GRPC_SERVER_TRANSPORT", value: name,
+        expected: Transport.allCases.map(\.rawValue).joined(separator: " or "))
+    }
+    return transport
   }
 }

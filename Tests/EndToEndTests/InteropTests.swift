@@ -58,15 +58,18 @@ struct InteropTests {
     #expect(await server.stop() == 0)
   }
 
-  @Test("every applicable interop case passes over plaintext")
-  func plaintext() async throws {
-    try await Self.withServer { server in
+  /// The suite's own server transport and grpc-swift's (`GRPC_SERVER_TRANSPORT`).
+  static let transports = ["suite", "grpc-swift"]
+
+  @Test("every applicable interop case passes over plaintext", arguments: transports)
+  func plaintext(transport: String) async throws {
+    try await Self.withServer(environment: ["GRPC_SERVER_TRANSPORT": transport]) { server in
       Self.expectAllPass(try Self.runClient(address: server.address))
     }
   }
 
-  @Test("every applicable interop case passes over mutual TLS")
-  func mutualTLS() async throws {
+  @Test("every applicable interop case passes over mutual TLS", arguments: transports)
+  func mutualTLS(transport: String) async throws {
     let certs = FileManager.default.temporaryDirectory.appendingPathComponent("interop-certs-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: certs) }
     try TLSTests.makeCertificates(in: certs, name: "Interop test CA")
@@ -74,7 +77,7 @@ struct InteropTests {
     try await Self.withServer(
       environment: [
         "GRPC_TLS_CERT_FILE": file("server.pem"), "GRPC_TLS_KEY_FILE": file("server.key"),
-        "GRPC_TLS_CLIENT_CA_FILE": file("ca.pem"),
+        "GRPC_TLS_CLIENT_CA_FILE": file("ca.pem"), "GRPC_SERVER_TRANSPORT": transport,
       ]
     ) { server in
       // The certificate names localhost; grpcio checks the name it dials.

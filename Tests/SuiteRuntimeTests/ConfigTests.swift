@@ -28,14 +28,22 @@ struct ConfigTests {
     #expect(defaults.port == 7101)
     #expect(defaults.maxConcurrentStreams == 256)
     #expect(defaults.maxRequestBytes == 4 << 20)
-    #expect(defaults.flushDelay == .microseconds(100))
+    #expect(defaults.flushDelay == nil)
+    #expect(defaults.transport == .suite)
     let tuned = try ServerSettings(
       config: ConfigReader(
-        environment: ["GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16", "GRPC_FLUSH_DELAY_MICROSECONDS": "0"]),
+        environment: [
+          "GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16", "GRPC_FLUSH_DELAY_MICROSECONDS": "100",
+          "GRPC_SERVER_TRANSPORT": "grpc-swift",
+        ]),
       defaultPort: 7101)
     #expect(tuned.port == 0)
     #expect(tuned.maxConcurrentStreams == 16)
-    #expect(tuned.flushDelay == nil)
+    #expect(tuned.flushDelay == .microseconds(100))
+    #expect(tuned.transport == .grpcSwift)
+    #expect(throws: ConfigError.self) {
+      try ServerSettings(config: ConfigReader(environment: ["GRPC_SERVER_TRANSPORT": "h3"]), defaultPort: 7101)
+    }
   }
 
   @Test("database URLs are parsed and never echo a password")

@@ -1,0 +1,473 @@
+import GRPCCore
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import Synchronization
+
+/// One HTTP/2 connection's gRPC streams, on its event loop (`LeanServerTransport`).
+final class LeanConnectionHandler: ChannelDuplexHandler {
+  typealias InboundIn = HTTP2Frame
+  typealias OutboundIn = Never
+  typealias OutboundOut = HTTP2Frame
+
+  /// The window each stream's client may fill before we give bytes back (we announce it).
+  static let streamWindow = 1 << 20
+  /// HTTP/2's initial connection window, given back once half is used.
+  private static let connectionWindow = 65_535
+
+  private struct Stream {
+    var inbound: AsyncThrowingStream<RPCRequestPart<LeanBytes>, any Error>.Continuation
+    var cancellation: ServerContext.RPCCancellationHandle
+    var pending = ByteBuffer()
+    var responseHeaders: HPACKHeaders?
+    var sentHeaders = false
+    var unacknowledged = 0
+  }
+
+  private let settings: ServerSettings
+  private let acceptor: AsyncStream<LeanServerTransport.Accepted>.Continuation
+  let writable = WritableGate()
+  private var streams: [HTTP2StreamID: Stream] = [:]
+  private var context: ChannelHandlerContext?
+  private var flushScheduled = false
+  private var unacknowledgedBytes = 0
+  private var lastStreamID = HTTP2StreamID.rootStream
+  private var draining = false
+  private var readSinceKeepalive = false
+  private var keepalive: RepeatedTask?
+  private var keepaliveTimeout: Scheduled<Void>?
+  private var idle: Scheduled<Void>?
+  private var age: Scheduled<Void>?
+
+  init(settings: ServerSettings, acceptor: AsyncStream<LeanServerTransport.Accepted>.Continuation) {
+    self.settings = settings
+    self.acceptor = acceptor
+  }
+
+  // MARK: Connection
+
+  func handlerAdded(context: ChannelHandlerContext) {
+    self.context = context
+    let loop = context.eventLoop
+    let handler = NIOLoopBound(self, eventLoop: loop)
+    keepalive = loop.scheduleRepeatedTask(
+      initialDelay: .init(settings.keepaliveInterval), delay: .init(settings.keepaliveInterval)
+    ) { _ in handler.value.checkAlive() }
+    age = loop.scheduleTask(in: .init(settings.maxConnectionAge)) { handler.value.reachedMaxAge() }
+    scheduleIdleTimeout()
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    for (_, stream) in streams {
+      stream.cancellation.cancel()
+      stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the connection closed"))
+    }
+    streams = [:]
+    for task in [keepaliveTimeout, idle, age] { task?.cancel() }
+    keepalive?.cancel()
+    writable.set(true)
+    self.context = nil
+    context.fireChannelInactive()
+  }
+
+  func channelWritabilityChanged(context: ChannelHandlerContext) {
+    writable.set(context.channel.isWritable)
+    context.fireChannelWritabilityChanged()
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    // A protocol or TLS error ends the connection; its streams are cancelled when it closes.
+    context.close(promise: nil)
+  }
+
+  /// Graceful shutdown or the age limit: no new streams; the open ones finish, then it closes.
+  func drain() {
+    guard let context, !draining else { return }
+    draining = true
+    context.writeAndFlush(
+      wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))),
+      promise: nil)
+    closeIfDrained()
+  }
+
+  private func closeIfDrained() {
+    guard draining, streams.isEmpty, let context else { return }
+    flushNow()
+    context.close(promise: nil)
+  }
+
+  private func reachedMaxAge() {
+    drain()
+    guard let context else { return }
+    let channel = context.channel
+    context.eventLoop.scheduleTask(in: .init(settings.maxConnectionGrace)) { channel.close(promise: nil) }
+  }
+
+  private func scheduleIdleTimeout() {
+    idle?.cancel()
+    guard let context else { return }
+    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+    idle = context.eventLoop.scheduleTask(in: .init(settings.maxIdleTime)) {
+      if handler.value.streams.isEmpty { handler.value.drain() }
+    }
+  }
+
+  /// Every keepalive interval without a frame from the client: a PING, which must be answered
+  /// within the keepalive timeout or the connection is closed.
+  private func checkAlive() {
+    guard let context else { return }
+    defer { readSinceKeepalive = false }
+    guard !readSinceKeepalive, keepaliveTimeout == nil else { return }
+    context.writeAndFlush(
+      wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0x6772_7063), ack: false))),
+      promise: nil)
+    let channel = context.channel
+    keepaliveTimeout = context.eventLoop.scheduleTask(in: .init(settings.keepaliveTimeout)) { channel.close(promise: nil) }
+  }
+
+  // MARK: Requests
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    let frame = unwrapInboundIn(data)
+    readSinceKeepalive = true
+    switch frame.payload {
+    case .headers(let headers):
+      if streams[frame.streamID] == nil {
+        open(frame.streamID, headers: headers.headers, endStream: headers.endStream, context: context)
+      } else if headers.endStream {
+        streams[frame.streamID]?.inbound.finish()
+      }
+    case .data(let payload):
+      guard case .byteBuffer(var bytes) = payload.data else { return }
+      unacknowledgedBytes += bytes.readableBytes
+      guard var stream = streams[frame.streamID] else { return }
+      stream.unacknowledged += bytes.readableBytes
+      stream.pending.writeBuffer(&bytes)
+      deframe(&stream)
+      if payload.endStream { stream.inbound.finish() }
+      streams[frame.streamID] = stream
+    case .rstStream:
+      if let stream = streams.removeValue(forKey: frame.streamID) {
+        stream.cancellation.cancel()
+        stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the client cancelled the RPC"))
+        streamEnded()
+      }
+    case .ping(_, ack: true):
+      keepaliveTimeout?.cancel()
+      keepaliveTimeout = nil
+    case .goAway:
+      // The client sends no new streams; those open finish as usual.
+      break
+    default:
+      break
+    }
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    var updated = false
+    if unacknowledgedBytes >= Self.connectionWindow / 2 {
+      context.write(
+        wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledgedBytes))),
+        promise: nil)
+      unacknowledgedBytes = 0
+      updated = true
+    }
+    for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 {
+      context.write(
+        wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: stream.unacknowledged))),
+        promise: nil)
+      streams[id]?.unacknowledged = 0
+      updated = true
+    }
+    if updated { scheduleFlush() }
+    context.fireChannelReadComplete()
+  }
+
+  private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
+    if id > lastStreamID { lastStreamID = id }
+    guard !draining else {
+      context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.refusedStream))), promise: nil)
+      return
+    }
+    guard headers.first(name: ":method") == "POST" else { return reject(id, httpStatus: "405") }
+    guard headers.first(name: "content-type")?.hasPrefix("application/grpc") == true else {
+      return reject(id, httpStatus: "415")
+    }
+    guard let path = headers.first(name: ":path"), let descriptor = Self.method(path) else {
+      return refuse(id, .unimplemented, "malformed method path")
+    }
+    if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
+      return refuse(id, .unimplemented, "compression (\(encoding)) is not supported")
+    }
+    var metadata = Metadata()
+    for (name, value, _) in headers where !name.hasPrefix(":") && name != "content-type" && name != "te" {
+      if name.hasSuffix("-bin") {
+        guard let bytes = Base64.decode(value) else { return refuse(id, .invalidArgument, "\(name) is not base64") }
+        metadata.addBinary(bytes, forKey: name)
+      } else {
+        metadata.addString(value, forKey: name)
+      }
+    }
+    idle?.cancel()
+    let (inbound, continuation) = AsyncThrowingStream.makeStream(of: RPCRequestPart<LeanBytes>.self)
+    continuation.yield(.metadata(metadata))
+    if endStream { continuation.finish() }
+    let cancellation = ServerContext.RPCCancellationHandle()
+    streams[id] = Stream(inbound: continuation, cancellation: cancellation)
+    let writer = LeanResponseWriter(handler: NIOLoopBound(self, eventLoop: context.eventLoop), gate: writable, streamID: id)
+    let rpc = RPCStream(
+      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<LeanBytes>, any Error>(wrapping: inbound),
+      outbound: RPCWriter<RPCResponsePart<LeanBytes>>.Closable(wrapping: writer))
+    let serverContext = ServerContext(
+      descriptor: descriptor, remotePeer: Self.peer(context.channel.remoteAddress),
+      localPeer: Self.peer(context.channel.localAddress), cancellation: cancellation)
+    acceptor.yield((rpc, serverContext))
+  }
+
+  /// "/package.Service/Method".
+  private static func method(_ path: String) -> MethodDescriptor? {
+    let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { return nil }
+    return MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2]))
+  }
+
+  /// As grpc-swift names peers ("ipv4:127.0.0.1:5000"), which logs and throttling key on.
+  private static func peer(_ address: SocketAddress?) -> String {
+    switch address {
+    case .v4(let v4)?: "ipv4:\(v4.host):\(address?.port ?? 0)"
+    case .v6(let v6)?: "ipv6:[\(v6.host)]:\(address?.port ?? 0)"
+    case .unixDomainSocket?: "unix:\(address?.pathname ?? "<unknown>")"
+    case nil: "<unknown>"
+    }
+  }
+
+  /// Splits the stream's bytes into messages: 1 byte compressed flag, 4 bytes length, message.
+  private func deframe(_ stream: inout Stream) {
+    while stream.pending.readableBytes >= 5 {
+      let start = stream.pending.readerIndex
+      guard let flag = stream.pending.getInteger(at: start, as: UInt8.self),
+        let length = stream.pending.getInteger(at: start + 1, as: UInt32.self)
+      else { return }
+      if flag != 0 || Int(length) > settings.maxRequestBytes {
+        stream.inbound.finish(
+          throwing: flag != 0
+            ? RPCError(code: .unimplemented, message: "compressed messages are not supported")
+            : RPCError(
+              code: .resourceExhausted,
+              message: "message of \(length) bytes is larger than the limit of \(settings.maxRequestBytes) bytes"))
+        stream.pending.clear()
+        return
+      }
+      guard stream.pending.readableBytes >= 5 + Int(length),
+        let message = stream.pending.getSlice(at: start + 5, length: Int(length))
+      else { return }
+      stream.pending.moveReaderIndex(forwardBy: 5 + Int(length))
+      stream.inbound.yield(.message(LeanBytes(buffer: message)))
+    }
+    if stream.pending.readableBytes == 0 { stream.pending.clear() }
+  }
+
+  private func reject(_ id: HTTP2StreamID, httpStatus: String) {
+    write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: [":status": httpStatus], endStream: true))))
+    scheduleFlush()
+  }
+
+  /// A trailers-only response before any handler ran.
+  private func refuse(_ id: HTTP2StreamID, _ code: Status.Code, _ message: String) {
+    var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
+    headers.add(name: "grpc-status", value: String(code.rawValue))
+    headers.add(name: "grpc-message", value: PercentEncoding.encode(message))
+    if code == .unimplemented { headers.add(name: "grpc-accept-encoding", value: "identity") }
+    write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true))))
+    scheduleFlush()
+  }
+
+  // MARK: Responses
+
+  /// Writes one response part of stream `id`; the flush waits for the end of the loop's
+  /// current pass (or the configured delay), so responses finished together share a write.
+  func send(_ part: RPCResponsePart<LeanBytes>, on id: HTTP2StreamID) {
+    guard context != nil, var stream = streams[id] else { return }
+    switch part {
+    case .metadata(let metadata):
+      // Held until the first message or the status, which may then go as trailers only.
+      var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
+      Self.add(metadata, to: &headers)
+      stream.responseHeaders = headers
+      streams[id] = stream
+    case .message(let bytes):
+      if !stream.sentHeaders {
+        write(
+          HTTP2Frame(
+            streamID: id,
+            payload: .headers(.init(headers: stream.responseHeaders ?? [":status": "200", "content-type": "application/grpc"]))))
+        stream.sentHeaders = true
+        streams[id] = stream
+      }
+      guard let context else { return }
+      var buffer = context.channel.allocator.buffer(capacity: 5 + bytes.count)
+      buffer.writeInteger(UInt8(0))
+      buffer.writeInteger(UInt32(bytes.count))
+      var body = bytes.buffer
+      buffer.writeBuffer(&body)
+      write(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer)))))
+    case .status(let status, let metadata):
+      var trailers: HPACKHeaders =
+        stream.sentHeaders ? [:] : stream.responseHeaders ?? [":status": "200", "content-type": "application/grpc"]
+      trailers.add(name: "grpc-status", value: String(status.code.rawValue))
+      if !status.message.isEmpty { trailers.add(name: "grpc-message", value: PercentEncoding.encode(status.message)) }
+      Self.add(metadata, to: &trailers)
+      write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true))))
+      if let ended = streams.removeValue(forKey: id) {
+        ended.inbound.finish()
+        streamEnded()
+      }
+    }
+    scheduleFlush()
+  }
+
+  private func streamEnded() {
+    if streams.isEmpty { scheduleIdleTimeout() }
+    closeIfDrained()
+  }
+
+  private func write(_ frame: HTTP2Frame) {
+    context?.write(wrapOutboundOut(frame), promise: nil)
+  }
+
+  private func scheduleFlush() {
+    guard !flushScheduled, let context else { return }
+    flushScheduled = true
+    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+    if let delay = settings.flushDelay {
+      context.eventLoop.scheduleTask(in: .init(delay)) { handler.value.flushNow() }
+    } else {
+      context.eventLoop.execute { handler.value.flushNow() }
+    }
+  }
+
+  private func flushNow() {
+    flushScheduled = false
+    context?.flush()
+  }
+
+  private static func add(_ metadata: Metadata, to headers: inout HPACKHeaders) {
+    for (key, value) in metadata {
+      switch value {
+      case .string(let text): headers.add(name: key, value: text)
+      case .binary(let bytes): headers.add(name: key, value: Base64.encode(bytes))
+      }
+    }
+  }
+}
+
+/// A stream's responses, handed to its connection's event loop without waiting for it,
+/// unless the connection has more queued than the socket takes (then until it drains).
+struct LeanResponseWriter: ClosableRPCWriterProtocol {
+  typealias Element = RPCResponsePart<LeanBytes>
+  let handler: NIOLoopBound<LeanConnectionHandler>
+  let gate: WritableGate
+  let streamID: HTTP2StreamID
+
+  func write(_ element: Element) async throws {
+    await gate.waitUntilWritable()
+    let handler = self.handler
+    let id = streamID
+    handler.eventLoop.execute { handler.value.send(element, on: id) }
+  }
+
+  func write(contentsOf elements: some Sequence<Element>) async throws {
+    for element in elements { try await write(element) }
+  }
+
+  /// GRPCCore writes the status before finishing; nothing is left to do.
+  func finish() async {}
+
+  func finish(throwing error: any Error) async {
+    try? await write(.status(Status(code: .internalError, message: "the server failed to answer"), [:]))
+  }
+}
+
+/// Whether the connection's socket takes more writes; writers wait while it does not.
+final class WritableGate: Sendable {
+  private let state = Mutex<(writable: Bool, waiters: [CheckedContinuation<Void, Never>])>((true, []))
+
+  func set(_ writable: Bool) {
+    let waiters = state.withLock { state in
+      state.writable = writable
+      guard writable else { return [CheckedContinuation<Void, Never>]() }
+      defer { state.waiters = [] }
+      return state.waiters
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  func waitUntilWritable() async {
+    guard !state.withLock({ $0.writable }) else { return }
+    await withCheckedContinuation { continuation in
+      let ready = state.withLock { state in
+        if state.writable { return true }
+        state.waiters.append(continuation)
+        return false
+      }
+      if ready { continuation.resume() }
+    }
+  }
+}
+
+/// grpc-message's encoding: printable ASCII except '%' as is, every other byte as %XX.
+enum PercentEncoding {
+  static func encode(_ message: String) -> String {
+    var out = ""
+    for byte in message.utf8 {
+      if byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") {
+        out.unicodeScalars.append(Unicode.Scalar(byte))
+      } else {
+        let hex = String(byte, radix: 16, uppercase: true)
+        out += hex.count == 1 ? "%0\(hex)" : "%\(hex)"
+      }
+    }
+    return out
+  }
+}
+
+/// Base64 of binary metadata ("-bin" keys): padded when sent, padding optional when read.
+enum Base64 {
+  private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+  private static let values: [UInt8: UInt32] = Dictionary(
+    uniqueKeysWithValues: alphabet.enumerated().map { ($0.element, UInt32($0.offset)) })
+
+  static func encode(_ bytes: [UInt8]) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity((bytes.count + 2) / 3 * 4)
+    var index = 0
+    while index < bytes.count {
+      let rest = min(3, bytes.count - index)
+      var n = UInt32(bytes[index]) << 16
+      if rest > 1 { n |= UInt32(bytes[index + 1]) << 8 }
+      if rest > 2 { n |= UInt32(bytes[index + 2]) }
+      out.append(alphabet[Int(n >> 18 & 63)])
+      out.append(alphabet[Int(n >> 12 & 63)])
+      out.append(rest > 1 ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
+      out.append(rest > 2 ? alphabet[Int(n & 63)] : UInt8(ascii: "="))
+      index += 3
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  static func decode(_ text: String) -> [UInt8]? {
+    var out: [UInt8] = []
+    var n: UInt32 = 0
+    var bits = 0
+    for byte in text.utf8 where byte != UInt8(ascii: "=") {
+      guard let value = values[byte] else { return nil }
+      n = n << 6 | value
+      bits += 6
+      if bits >= 8 {
+        bits -= 8
+        out.append(UInt8(n >> UInt32(bits) & 0xFF))
+      }
+    }
+    return out
+  }
+}
