@@ -44,11 +44,15 @@ pids+=($!)
 GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime.ready" LOG_LEVEL=warning \
   "$bin/bench-greeter" runtime >"$work/runtime.log" 2>&1 &
 pids+=($!)
+# The same runtime on grpc-swift's HTTP/2 server transport instead of the suite's own.
+GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime-nio.ready" LOG_LEVEL=warning \
+  GRPC_SERVER_TRANSPORT=grpc-swift "$bin/bench-greeter" runtime >"$work/runtime-nio.log" 2>&1 &
+pids+=($!)
 scripts/pg.sh createdb "$port" bench_console
 GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/console.ready" LOG_LEVEL=warning \
   DATABASE_URL="$db/bench_console" MAILBOX_DIR="$work/mail" "$bin/workspace-console" >"$work/console.log" 2>&1 &
 pids+=($!)
-for name in cpp bare runtime console; do wait_ready "$work/$name.ready"; done
+for name in cpp bare runtime runtime-nio console; do wait_ready "$work/$name.ready"; done
 
 python=$(scripts/python-env.sh)
 # Frames: a 12-byte HelloRequest for (a)-(c); LookupWorkspace of a real workspace for (d).
@@ -68,9 +72,9 @@ PY
 
 declare -A path=(
   [cpp]=/bench.v1.Greeter/SayHello [bare]=/bench.v1.Greeter/SayHello [runtime]=/bench.v1.Greeter/SayHello
-  [console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace)
-declare -A body=([cpp]=hello.bin [bare]=hello.bin [runtime]=hello.bin [console]=lookup.bin)
-targets=(cpp bare runtime console)
+  [runtime-nio]=/bench.v1.Greeter/SayHello [console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace)
+declare -A body=([cpp]=hello.bin [bare]=hello.bin [runtime]=hello.bin [runtime-nio]=hello.bin [console]=lookup.bin)
+targets=(cpp bare runtime runtime-nio console)
 
 # Every target must answer grpc-status 0 to exactly these frames before its load counts.
 for target in "${targets[@]}"; do
@@ -111,7 +115,7 @@ for run in $(seq 1 "$runs"); do
     rate[$target]+="$r " p50[$target]+="$a " p99[$target]+="$b "
     read -r _ s _ <<<"$(load "$target" 5000 1 1)"
     single[$target]+="$s "
-    printf 'bench: run %d/%d  %-8s %8s RPC/s  p50 %7s ms  p99 %7s ms  one at a time p50 %s ms\n' \
+    printf 'bench: run %d/%d  %-11s %8s RPC/s  p50 %7s ms  p99 %7s ms  one at a time p50 %s ms\n' \
       "$run" "$runs" "$target" "$r" "$a" "$b" "$s"
   done
 done
@@ -127,11 +131,12 @@ done
 
 median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
-declare -A pid=([cpp]=${pids[0]} [bare]=${pids[1]} [runtime]=${pids[2]} [console]=${pids[3]})
+declare -A pid=([cpp]=${pids[0]} [bare]=${pids[1]} [runtime]=${pids[2]} [runtime-nio]=${pids[3]} [console]=${pids[4]})
 declare -A label=(
   [cpp]="(a) grpc C++ $(pkg-config --modversion grpc++), callback API"
   [bare]="(b) grpc-swift-2, bare server, defaults"
-  [runtime]="(c) suite runtime (limits, interceptors, health), no database"
+  [runtime]="(c) suite runtime (limits, interceptors, health) on its own transport, no database"
+  [runtime-nio]="(c′) the same on grpc-swift's server transport (\`GRPC_SERVER_TRANSPORT=grpc-swift\`)"
   [console]="(d) workspace-console LookupWorkspace (PostgreSQL read)")
 cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
 {
@@ -153,6 +158,7 @@ cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
   pg=$(median "${pg_rates[@]}")
   echo "| (e) \`pgbench -S -c $connections -j 2\`, same PostgreSQL | $pg tps | $("$python" -c "print(f'{$pg / $cpp_rate:.2f}')") | | | | | |"
   echo
+  echo "(c) / (c′) = $("$python" -c "print(f'{$(median ${rate[runtime]}) / $(median ${rate[runtime-nio]}):.2f}')"): the suite's server transport against grpc-swift's, same runtime and runs."
   echo "(d) / (e) = $("$python" -c "print(f'{$(median ${rate[console]}) / $pg:.2f}')"): the console's read against the database's own ceiling."
   echo
   echo "Runs (RPC/s):"
