@@ -24,7 +24,7 @@ public struct ServerSettings: Sendable {
   public var flushDelay: Duration?
   /// Nil: plaintext.
   public var tls: ServerTLS?
-  /// Which HTTP/2 transport serves: the suite's own (`LeanServerTransport`) or grpc-swift's.
+  /// Which HTTP/2 transport serves: the suite's own (`SuiteServerTransport`) or grpc-swift's.
   public var transport: Transport
 
   public enum Transport: String, Sendable, CaseIterable {

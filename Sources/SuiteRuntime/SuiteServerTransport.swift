@@ -19,8 +19,8 @@ import Synchronization
 /// the open RPCs finish), cancellation by RST_STREAM or a lost connection; deadlines, status
 /// details and interceptors are GRPCCore's and work as before. Compressed messages are
 /// refused (UNIMPLEMENTED): the suite's clients never compress.
-final class LeanServerTransport: ServerTransport, Sendable {
-  typealias Bytes = LeanBytes
+final class SuiteServerTransport: ServerTransport, Sendable {
+  typealias Bytes = MessageBytes
   typealias Accepted = (RPCStream<Inbound, Outbound>, ServerContext)
 
   private let settings: ServerSettings
@@ -96,7 +96,7 @@ final class LeanServerTransport: ServerTransport, Sendable {
     let http2Settings = [
       HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
       HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
-      HTTP2Setting(parameter: .initialWindowSize, value: LeanConnectionHandler.streamWindow),
+      HTTP2Setting(parameter: .initialWindowSize, value: SuiteConnectionHandler.streamWindow),
     ]
     return ServerBootstrap(group: NIOSingletons.posixEventLoopGroup)
       .serverChannelOption(.backlog, value: 256)
@@ -107,7 +107,7 @@ final class LeanServerTransport: ServerTransport, Sendable {
           let sync = channel.pipeline.syncOperations
           if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
           try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: http2Settings))
-          let handler = LeanConnectionHandler(settings: settings, acceptor: acceptor)
+          let handler = SuiteConnectionHandler(settings: settings, acceptor: acceptor)
           try sync.addHandler(handler)
           connections.add(channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         }
@@ -119,14 +119,14 @@ final class LeanServerTransport: ServerTransport, Sendable {
 private final class Connections: Sendable {
   private struct State {
     var server: (any Channel)?
-    var open: [ObjectIdentifier: (any Channel, NIOLoopBound<LeanConnectionHandler>)] = [:]
+    var open: [ObjectIdentifier: (any Channel, NIOLoopBound<SuiteConnectionHandler>)] = [:]
     var draining = false
-    var acceptor: AsyncStream<LeanServerTransport.Accepted>.Continuation?
+    var acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation?
   }
 
   private let state = Mutex(State())
 
-  var acceptor: AsyncStream<LeanServerTransport.Accepted>.Continuation? {
+  var acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation? {
     get { state.withLock { $0.acceptor } }
     set { state.withLock { $0.acceptor = newValue } }
   }
@@ -139,7 +139,7 @@ private final class Connections: Sendable {
     if draining { drain() }
   }
 
-  func add(_ channel: any Channel, handler: NIOLoopBound<LeanConnectionHandler>) {
+  func add(_ channel: any Channel, handler: NIOLoopBound<SuiteConnectionHandler>) {
     let id = ObjectIdentifier(channel)
     let draining = state.withLock { state in
       state.open[id] = (channel, handler)
@@ -175,7 +175,7 @@ private final class Connections: Sendable {
 
   /// Once draining and every connection is closed, no stream will come: `listen` may return.
   private func finishIfDrained() {
-    let acceptor = state.withLock { state -> AsyncStream<LeanServerTransport.Accepted>.Continuation? in
+    let acceptor = state.withLock { state -> AsyncStream<SuiteServerTransport.Accepted>.Continuation? in
       state.draining && state.open.isEmpty ? state.acceptor : nil
     }
     acceptor?.finish()
@@ -183,7 +183,7 @@ private final class Connections: Sendable {
 }
 
 /// Bytes of a message as received: a slice of the connection's buffer, not a copy.
-struct LeanBytes: GRPCContiguousBytes, Sendable {
+struct MessageBytes: GRPCContiguousBytes, Sendable {
   var buffer: ByteBuffer
 
   init(buffer: ByteBuffer) { self.buffer = buffer }

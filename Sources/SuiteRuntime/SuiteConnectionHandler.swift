@@ -4,8 +4,8 @@ import NIOHPACK
 import NIOHTTP2
 import Synchronization
 
-/// One HTTP/2 connection's gRPC streams, on its event loop (`LeanServerTransport`).
-final class LeanConnectionHandler: ChannelDuplexHandler {
+/// One HTTP/2 connection's gRPC streams, on its event loop (`SuiteServerTransport`).
+final class SuiteConnectionHandler: ChannelDuplexHandler {
   typealias InboundIn = HTTP2Frame
   typealias OutboundIn = Never
   typealias OutboundOut = HTTP2Frame
@@ -16,16 +16,20 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
   private static let connectionWindow = 65_535
 
   private struct Stream {
-    var inbound: AsyncThrowingStream<RPCRequestPart<LeanBytes>, any Error>.Continuation
+    var inbound: AsyncThrowingStream<RPCRequestPart<MessageBytes>, any Error>.Continuation
     var cancellation: ServerContext.RPCCancellationHandle
     var pending = ByteBuffer()
     var responseHeaders: HPACKHeaders?
     var sentHeaders = false
     var unacknowledged = 0
+    /// The request was refused (too large, compressed): the rest of its bytes are dropped.
+    var refused = false
+    /// The client ended its requests (END_STREAM).
+    var requestEnded = false
   }
 
   private let settings: ServerSettings
-  private let acceptor: AsyncStream<LeanServerTransport.Accepted>.Continuation
+  private let acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation
   let writable = WritableGate()
   private var streams: [HTTP2StreamID: Stream] = [:]
   private var context: ChannelHandlerContext?
@@ -39,7 +43,7 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
   private var idle: Scheduled<Void>?
   private var age: Scheduled<Void>?
 
-  init(settings: ServerSettings, acceptor: AsyncStream<LeanServerTransport.Accepted>.Continuation) {
+  init(settings: ServerSettings, acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation) {
     self.settings = settings
     self.acceptor = acceptor
   }
@@ -76,7 +80,16 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    // A protocol or TLS error ends the connection; its streams are cancelled when it closes.
+    // A stream's error (the HTTP/2 handler has reset it) ends that stream; any other (a
+    // protocol or TLS error) the connection, whose streams are cancelled when it closes.
+    if let streamError = error as? NIOHTTP2Errors.StreamError {
+      if let stream = streams.removeValue(forKey: streamError.streamID) {
+        stream.cancellation.cancel()
+        stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the stream failed: \(streamError.baseError)"))
+        streamEnded()
+      }
+      return
+    }
     context.close(promise: nil)
   }
 
@@ -132,19 +145,26 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
     readSinceKeepalive = true
     switch frame.payload {
     case .headers(let headers):
-      if streams[frame.streamID] == nil {
+      if frame.streamID > lastStreamID {
         open(frame.streamID, headers: headers.headers, endStream: headers.endStream, context: context)
       } else if headers.endStream {
+        // The client's trailers end its requests.
         streams[frame.streamID]?.inbound.finish()
+        streams[frame.streamID]?.requestEnded = true
       }
     case .data(let payload):
       guard case .byteBuffer(var bytes) = payload.data else { return }
       unacknowledgedBytes += bytes.readableBytes
       guard var stream = streams[frame.streamID] else { return }
       stream.unacknowledged += bytes.readableBytes
-      stream.pending.writeBuffer(&bytes)
-      deframe(&stream)
-      if payload.endStream { stream.inbound.finish() }
+      if !stream.refused {
+        stream.pending.writeBuffer(&bytes)
+        deframe(&stream)
+      }
+      if payload.endStream {
+        stream.inbound.finish()
+        stream.requestEnded = true
+      }
       streams[frame.streamID] = stream
     case .rstStream:
       if let stream = streams.removeValue(forKey: frame.streamID) {
@@ -184,7 +204,7 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
   }
 
   private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
-    if id > lastStreamID { lastStreamID = id }
+    lastStreamID = id
     guard !draining else {
       context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.refusedStream))), promise: nil)
       return
@@ -209,15 +229,15 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
       }
     }
     idle?.cancel()
-    let (inbound, continuation) = AsyncThrowingStream.makeStream(of: RPCRequestPart<LeanBytes>.self)
+    let (inbound, continuation) = AsyncThrowingStream.makeStream(of: RPCRequestPart<MessageBytes>.self)
     continuation.yield(.metadata(metadata))
     if endStream { continuation.finish() }
     let cancellation = ServerContext.RPCCancellationHandle()
-    streams[id] = Stream(inbound: continuation, cancellation: cancellation)
-    let writer = LeanResponseWriter(handler: NIOLoopBound(self, eventLoop: context.eventLoop), gate: writable, streamID: id)
+    streams[id] = Stream(inbound: continuation, cancellation: cancellation, requestEnded: endStream)
+    let writer = SuiteResponseWriter(handler: NIOLoopBound(self, eventLoop: context.eventLoop), gate: writable, streamID: id)
     let rpc = RPCStream(
-      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<LeanBytes>, any Error>(wrapping: inbound),
-      outbound: RPCWriter<RPCResponsePart<LeanBytes>>.Closable(wrapping: writer))
+      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: inbound),
+      outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer))
     let serverContext = ServerContext(
       descriptor: descriptor, remotePeer: Self.peer(context.channel.remoteAddress),
       localPeer: Self.peer(context.channel.localAddress), cancellation: cancellation)
@@ -256,13 +276,14 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
               code: .resourceExhausted,
               message: "message of \(length) bytes is larger than the limit of \(settings.maxRequestBytes) bytes"))
         stream.pending.clear()
+        stream.refused = true
         return
       }
       guard stream.pending.readableBytes >= 5 + Int(length),
         let message = stream.pending.getSlice(at: start + 5, length: Int(length))
       else { return }
       stream.pending.moveReaderIndex(forwardBy: 5 + Int(length))
-      stream.inbound.yield(.message(LeanBytes(buffer: message)))
+      stream.inbound.yield(.message(MessageBytes(buffer: message)))
     }
     if stream.pending.readableBytes == 0 { stream.pending.clear() }
   }
@@ -286,7 +307,7 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
 
   /// Writes one response part of stream `id`; the flush waits for the end of the loop's
   /// current pass (or the configured delay), so responses finished together share a write.
-  func send(_ part: RPCResponsePart<LeanBytes>, on id: HTTP2StreamID) {
+  func send(_ part: RPCResponsePart<MessageBytes>, on id: HTTP2StreamID) {
     guard context != nil, var stream = streams[id] else { return }
     switch part {
     case .metadata(let metadata):
@@ -318,6 +339,8 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
       if !status.message.isEmpty { trailers.add(name: "grpc-message", value: PercentEncoding.encode(status.message)) }
       Self.add(metadata, to: &trailers)
       write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true))))
+      // Answered before the client finished sending (a refusal, say): it need not go on.
+      if !stream.requestEnded { write(HTTP2Frame(streamID: id, payload: .rstStream(.noError))) }
       if let ended = streams.removeValue(forKey: id) {
         ended.inbound.finish()
         streamEnded()
@@ -363,9 +386,9 @@ final class LeanConnectionHandler: ChannelDuplexHandler {
 
 /// A stream's responses, handed to its connection's event loop without waiting for it,
 /// unless the connection has more queued than the socket takes (then until it drains).
-struct LeanResponseWriter: ClosableRPCWriterProtocol {
-  typealias Element = RPCResponsePart<LeanBytes>
-  let handler: NIOLoopBound<LeanConnectionHandler>
+struct SuiteResponseWriter: ClosableRPCWriterProtocol {
+  typealias Element = RPCResponsePart<MessageBytes>
+  let handler: NIOLoopBound<SuiteConnectionHandler>
   let gate: WritableGate
   let streamID: HTTP2StreamID
 

@@ -1,0 +1,173 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GuanceContracts
+import Logging
+import ServiceLifecycle
+import SwiftProtobuf
+import Synchronization
+import SuiteRuntime
+import Testing
+
+/// The limits and the shutdown of the suite's server transport (and, for comparison, of
+/// grpc-swift's), over loopback with a grpc-swift client, on the health service every process
+/// serves: `Check` is unary, `Watch` a stream that stays open until the status changes.
+@Suite("The gRPC server transports")
+struct ServerTransportTests {
+  typealias Health = Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>
+
+  /// Serves the health service with `settings` until `body` returns, then shuts down
+  /// gracefully; `body` gets the server's port and the graceful shutdown trigger.
+  static func withServer(
+    _ settings: ServerSettings, board: HealthStatusBoard = HealthStatusBoard(),
+    _ body: @Sendable (_ port: Int, _ shutDown: @Sendable () async -> Void) async throws -> Void
+  ) async throws {
+    let ready = FileManager.default.temporaryDirectory.appendingPathComponent("ready-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: ready) }
+    var logger = Logger(label: "transport-test")
+    logger.logLevel = .warning
+    let server = GRPCServerService(
+      settings: settings, services: .init(open: [], internal: [], names: ["test.Service"]),
+      internalCredential: "test", health: board, logger: logger, readyFile: ready)
+    let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      var endpoint = ""
+      for _ in 0..<200 where endpoint.isEmpty {
+        endpoint = (try? String(contentsOfFile: ready, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if endpoint.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+      }
+      let port = try #require(endpoint.split(separator: ":").last.flatMap { Int($0) })
+      try await body(port) { await group.triggerGracefulShutdown() }
+      await group.triggerGracefulShutdown()
+      try await tasks.waitForAll()
+    }
+  }
+
+  static func withHealth(port: Int, _ body: (Health) async throws -> Void) async throws {
+    try await withGRPCClient(
+      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+    ) { client in try await body(Health(wrapping: client)) }
+  }
+
+  static func settings(_ transport: ServerSettings.Transport, _ change: (inout ServerSettings) -> Void = { _ in })
+    -> ServerSettings
+  {
+    var settings = ServerSettings(transport: transport)
+    change(&settings)
+    return settings
+  }
+
+  static let transports = ServerSettings.Transport.allCases
+
+  final class Flag: Sendable {
+    let value = Mutex(false)
+  }
+
+  @Test("a request over the size limit gets RESOURCE_EXHAUSTED; the connection keeps serving", arguments: transports)
+  func sizeLimit(transport: ServerSettings.Transport) async throws {
+    try await Self.withServer(Self.settings(transport) { $0.maxRequestBytes = 1024 }) { port, _ in
+      try await Self.withHealth(port: port) { health in
+        let refused = await #expect(throws: RPCError.self) {
+          try await health.check(.with { $0.service = String(repeating: "x", count: 4096) })
+        }
+        // grpc-swift's transport answers with the stream's end (UNAVAILABLE), the suite's with the status.
+        #expect(transport == .suite ? refused?.code == .resourceExhausted : refused?.code != nil)
+        let status = try await health.check(.with { $0.service = "" }).status
+        #expect(status == .serving)
+      }
+    }
+  }
+
+  @Test("with two streams allowed, a third RPC waits until one of them ends", arguments: transports)
+  func streamLimit(transport: ServerSettings.Transport) async throws {
+    let board = HealthStatusBoard()
+    board.set(.serving, for: ["watched"])
+    try await Self.withServer(Self.settings(transport) { $0.maxConcurrentStreams = 2 }, board: board) { port, _ in
+      try await Self.withHealth(port: port) { health in
+        try await withThrowingTaskGroup(of: Void.self) { watchers in
+          let (opened, open) = AsyncStream.makeStream(of: Void.self)
+          for _ in 0..<2 {
+            watchers.addTask {
+              try await health.watch(.with { $0.service = "watched" }) { response in
+                for try await _ in response.messages { open.yield() }
+              }
+            }
+          }
+          var iterator = opened.makeAsyncIterator()
+          for _ in 0..<2 { await iterator.next() }
+          // The third waits for a free stream (the client holds it back: the server allows two).
+          let answered = Flag()
+          watchers.addTask {
+            let status = try await health.check(.with { $0.service = "" }).status
+            #expect(status == .serving)
+            answered.value.withLock { $0 = true }
+          }
+          try await Task.sleep(for: .milliseconds(500))
+          #expect(answered.value.withLock { $0 } == false)
+          // The watched service changes: both watches end, and the check goes through.
+          board.finishWatchers()
+          try await watchers.waitForAll()
+          #expect(answered.value.withLock { $0 })
+        }
+      }
+    }
+  }
+
+  @Test("graceful shutdown: open RPCs finish, new connections are refused, the server stops", arguments: transports)
+  func gracefulShutdown(transport: ServerSettings.Transport) async throws {
+    let board = HealthStatusBoard()
+    try await Self.withServer(Self.settings(transport), board: board) { port, shutDown in
+      try await Self.withHealth(port: port) { health in
+        let statuses = try await withThrowingTaskGroup(
+          of: [Grpc_Health_V1_HealthCheckResponse.ServingStatus].self
+        ) { group in
+          let (opened, open) = AsyncStream.makeStream(of: Void.self)
+          group.addTask {
+            try await health.watch(.with { $0.service = "" }) { response in
+              var seen: [Grpc_Health_V1_HealthCheckResponse.ServingStatus] = []
+              for try await message in response.messages {
+                seen.append(message.status)
+                open.yield()
+              }
+              return seen
+            }
+          }
+          var iterator = opened.makeAsyncIterator()
+          await iterator.next()
+          await shutDown()
+          return try await group.next() ?? []
+        }
+        // The watch saw the server stop serving and ended normally, not cut off.
+        #expect(statuses.first == .serving)
+        #expect(statuses.last == .notServing)
+      }
+      try await Task.sleep(for: .milliseconds(300))
+      await #expect(throws: (any Error).self) {
+        try await Self.withHealth(port: port) { health in
+          var once = CallOptions.defaults
+          once.timeout = .seconds(1)
+          _ = try await health.check(.with { $0.service = "" }, options: once)
+        }
+      }
+    }
+  }
+
+  @Test("a compressed request is refused with UNIMPLEMENTED by the suite's transport")
+  func compressionRefused() async throws {
+    try await Self.withServer(Self.settings(.suite)) { port, _ in
+      try await withGRPCClient(
+        transport: .http2NIOPosix(
+          target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext,
+          config: .defaults { $0.compression.enabledAlgorithms = .all })
+      ) { client in
+        var gzip = CallOptions.defaults
+        gzip.compression = .gzip
+        let refused = await #expect(throws: RPCError.self) {
+          try await Health(wrapping: client).check(.with { $0.service = "" }, options: gzip)
+        }
+        #expect(refused?.code == .unimplemented)
+      }
+    }
+  }
+}
