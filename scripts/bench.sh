@@ -50,6 +50,9 @@ start() {
   local name=$1 database=$2
   shift 2
   scripts/pg.sh createdb "$port" "$database"
+  # A service started again (billing-center: usage, then activations) must not be taken for
+  # ready on the file its predecessor left.
+  rm -f "$work/$name.ready"
   env "$@" DATABASE_URL="$db/$database" GRPC_PORT=0 READY_FILE="$work/$name.ready" \
     "$bin/$name" >"$work/$name.log" 2>&1 &
   pids+=($!)

@@ -21,7 +21,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var pending = ByteBuffer()
     var responseHeaders: HPACKHeaders?
     var sentHeaders = false
+    /// Bytes received and not yet given back to the client's window.
     var unacknowledged = 0
+    /// Messages handed to the handler and not yet read, shared with its reader.
+    let credit: StreamCredit
     /// The request was refused (too large, compressed): the rest of its bytes are dropped.
     var refused = false
     /// The client ended its requests (END_STREAM).
@@ -93,13 +96,16 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     context.close(promise: nil)
   }
 
-  /// Graceful shutdown or the age limit: no new streams; the open ones finish, then it closes.
+  /// Graceful shutdown or the age limit: no new streams; the open ones get the grace time to
+  /// finish, then the connection closes.
   func drain() {
     guard let context, !draining else { return }
     draining = true
     context.writeAndFlush(
       wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))),
       promise: nil)
+    let channel = context.channel
+    context.eventLoop.scheduleTask(in: .init(settings.maxConnectionGrace)) { channel.close(promise: nil) }
     closeIfDrained()
   }
 
@@ -111,9 +117,6 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   private func reachedMaxAge() {
     drain()
-    guard let context else { return }
-    let channel = context.channel
-    context.eventLoop.scheduleTask(in: .init(settings.maxConnectionGrace)) { channel.close(promise: nil) }
   }
 
   private func scheduleIdleTimeout() {
@@ -183,24 +186,34 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     }
   }
 
+  /// Windows are given back as bytes arrive, once half is used: the connection's always (one
+  /// slow stream must not stall the others), a stream's unless its handler has a window's
+  /// worth of messages still unread (then when it has read half of them: `resume`), so a
+  /// client cannot queue more than that ahead of a slow handler. A message larger than the
+  /// window still arrives: its bytes count only once it is whole.
   func channelReadComplete(context: ChannelHandlerContext) {
-    var updated = false
     if unacknowledgedBytes >= Self.connectionWindow / 2 {
-      context.write(
-        wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledgedBytes))),
-        promise: nil)
+      write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledgedBytes)))
       unacknowledgedBytes = 0
-      updated = true
+      scheduleFlush()
     }
-    for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 {
-      context.write(
-        wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: stream.unacknowledged))),
-        promise: nil)
-      streams[id]?.unacknowledged = 0
-      updated = true
+    for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 && stream.credit.mayReturn() {
+      giveBack(id)
     }
-    if updated { scheduleFlush() }
     context.fireChannelReadComplete()
+  }
+
+  /// The handler of stream `id` has read what held its window back.
+  func resume(_ id: HTTP2StreamID) {
+    guard let stream = streams[id], stream.unacknowledged > 0 else { return }
+    giveBack(id)
+  }
+
+  private func giveBack(_ id: HTTP2StreamID) {
+    guard let bytes = streams[id]?.unacknowledged, bytes > 0 else { return }
+    write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: bytes)))
+    streams[id]?.unacknowledged = 0
+    scheduleFlush()
   }
 
   private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
@@ -233,10 +246,13 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     continuation.yield(.metadata(metadata))
     if endStream { continuation.finish() }
     let cancellation = ServerContext.RPCCancellationHandle()
-    streams[id] = Stream(inbound: continuation, cancellation: cancellation, requestEnded: endStream)
-    let writer = SuiteResponseWriter(handler: NIOLoopBound(self, eventLoop: context.eventLoop), gate: writable, streamID: id)
+    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+    let credit = StreamCredit(handler: handler, streamID: id)
+    streams[id] = Stream(inbound: continuation, cancellation: cancellation, credit: credit, requestEnded: endStream)
+    let writer = SuiteResponseWriter(handler: handler, gate: writable, streamID: id)
+    let requests = ConsumedRequests(parts: inbound, credit: credit)
     let rpc = RPCStream(
-      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: inbound),
+      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: requests),
       outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer))
     let serverContext = ServerContext(
       descriptor: descriptor, remotePeer: Self.peer(context.channel.remoteAddress),
@@ -283,6 +299,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         let message = stream.pending.getSlice(at: start + 5, length: Int(length))
       else { return }
       stream.pending.moveReaderIndex(forwardBy: 5 + Int(length))
+      stream.credit.queued(5 + Int(length))
       stream.inbound.yield(.message(MessageBytes(buffer: message)))
     }
     if stream.pending.readableBytes == 0 { stream.pending.clear() }
@@ -381,6 +398,69 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       case .binary(let bytes): headers.add(name: key, value: Base64.encode(bytes))
       }
     }
+  }
+}
+
+/// A stream's requests as its handler reads them, telling the stream's credit what was read.
+struct ConsumedRequests: AsyncSequence, Sendable {
+  typealias Element = RPCRequestPart<MessageBytes>
+  let parts: AsyncThrowingStream<Element, any Error>
+  let credit: StreamCredit
+
+  struct AsyncIterator: AsyncIteratorProtocol {
+    var parts: AsyncThrowingStream<Element, any Error>.AsyncIterator
+    let credit: StreamCredit
+
+    mutating func next() async throws -> Element? {
+      let part = try await parts.next()
+      // The 5-byte prefix counted too: the client's window covers all of a DATA frame.
+      if case .message(let bytes) = part { credit.read(bytes.count + 5) }
+      return part
+    }
+  }
+
+  func makeAsyncIterator() -> AsyncIterator {
+    AsyncIterator(parts: parts.makeAsyncIterator(), credit: credit)
+  }
+}
+
+/// A stream's messages handed to its handler and not yet read: its window is held back while
+/// they amount to a window's worth, and given back once the handler has read half of them.
+final class StreamCredit: Sendable {
+  private let handler: NIOLoopBound<SuiteConnectionHandler>
+  private let streamID: HTTP2StreamID
+  private let state = Mutex<(unread: Int, withheld: Bool)>((0, false))
+
+  init(handler: NIOLoopBound<SuiteConnectionHandler>, streamID: HTTP2StreamID) {
+    self.handler = handler
+    self.streamID = streamID
+  }
+
+  /// On the event loop: a whole message handed over.
+  func queued(_ bytes: Int) {
+    state.withLock { $0.unread += bytes }
+  }
+
+  /// On the event loop: whether the window may be given back now; if not, `read` will ask.
+  func mayReturn() -> Bool {
+    state.withLock { state in
+      state.withheld = state.unread >= SuiteConnectionHandler.streamWindow
+      return !state.withheld
+    }
+  }
+
+  /// By the handler's reader: a message read.
+  func read(_ bytes: Int) {
+    let resume = state.withLock { state -> Bool in
+      state.unread -= bytes
+      guard state.withheld, state.unread < SuiteConnectionHandler.streamWindow / 2 else { return false }
+      state.withheld = false
+      return true
+    }
+    guard resume else { return }
+    let handler = self.handler
+    let id = streamID
+    handler.eventLoop.execute { handler.value.resume(id) }
   }
 }
 

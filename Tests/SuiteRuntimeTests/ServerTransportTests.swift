@@ -79,6 +79,22 @@ struct ServerTransportTests {
     }
   }
 
+  @Test("a request larger than a stream's flow-control window arrives whole", arguments: transports)
+  func largeRequest(transport: ServerSettings.Transport) async throws {
+    // A service named with 3 MiB: the check finds it only if the name arrived whole.
+    let name = String(repeating: "s", count: 3 << 20)
+    let board = HealthStatusBoard()
+    board.set(.serving, for: [name])
+    try await Self.withServer(Self.settings(transport), board: board) { port, _ in
+      try await Self.withHealth(port: port) { health in
+        var bounded = CallOptions.defaults
+        bounded.timeout = .seconds(20)
+        let status = try await health.check(.with { $0.service = name }, options: bounded).status
+        #expect(status == .serving)
+      }
+    }
+  }
+
   @Test("with two streams allowed, a third RPC waits until one of them ends", arguments: transports)
   func streamLimit(transport: ServerSettings.Transport) async throws {
     let board = HealthStatusBoard()
