@@ -269,7 +269,7 @@ let package = Package(
       name: "SuiteRuntimeTests",
       dependencies: [
         "SuiteRuntime", "SuitePersistence", "SuiteTesting", "SuiteErrors", "GuanceContracts",
-        .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf, .postgres, .logging, .lifecycle,
+        .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf, .postgres, .logging, .lifecycle, .nioCore, .nioPosix,
       ],
       swiftSettings: strict
     ),

@@ -14,6 +14,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   static let streamWindow = 1 << 20
   /// HTTP/2's initial connection window, given back once half is used.
   private static let connectionWindow = 65_535
+  /// A gRPC response's leading headers, before its metadata.
+  private static let okHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
 
   private struct Stream {
     var inbound: AsyncThrowingStream<RPCRequestPart<MessageBytes>, any Error>.Continuation
@@ -60,7 +62,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     keepalive = loop.scheduleRepeatedTask(
       initialDelay: .init(settings.keepaliveInterval), delay: .init(settings.keepaliveInterval)
     ) { _ in handler.value.checkAlive() }
-    age = loop.scheduleTask(in: .init(settings.maxConnectionAge)) { handler.value.reachedMaxAge() }
+    age = loop.scheduleTask(in: .init(settings.maxConnectionAge)) { handler.value.drain() }
     scheduleIdleTimeout()
   }
 
@@ -113,10 +115,6 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     guard draining, streams.isEmpty, let context else { return }
     flushNow()
     context.close(promise: nil)
-  }
-
-  private func reachedMaxAge() {
-    drain()
   }
 
   private func scheduleIdleTimeout() {
@@ -178,10 +176,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     case .ping(_, ack: true):
       keepaliveTimeout?.cancel()
       keepaliveTimeout = nil
-    case .goAway:
-      // The client sends no new streams; those open finish as usual.
-      break
     default:
+      // SETTINGS and PINGs are answered by the HTTP/2 handler; after a client's GOAWAY the
+      // open streams finish as usual.
       break
     }
   }
@@ -312,7 +309,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   /// A trailers-only response before any handler ran.
   private func refuse(_ id: HTTP2StreamID, _ code: Status.Code, _ message: String) {
-    var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
+    var headers = Self.okHeaders
     headers.add(name: "grpc-status", value: String(code.rawValue))
     headers.add(name: "grpc-message", value: PercentEncoding.encode(message))
     if code == .unimplemented { headers.add(name: "grpc-accept-encoding", value: "identity") }
@@ -329,7 +326,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     switch part {
     case .metadata(let metadata):
       // Held until the first message or the status, which may then go as trailers only.
-      var headers: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
+      var headers = Self.okHeaders
       Self.add(metadata, to: &headers)
       stream.responseHeaders = headers
       streams[id] = stream
@@ -338,7 +335,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         write(
           HTTP2Frame(
             streamID: id,
-            payload: .headers(.init(headers: stream.responseHeaders ?? [":status": "200", "content-type": "application/grpc"]))))
+            payload: .headers(.init(headers: stream.responseHeaders ?? Self.okHeaders))))
         stream.sentHeaders = true
         streams[id] = stream
       }
@@ -350,8 +347,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       buffer.writeBuffer(&body)
       write(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer)))))
     case .status(let status, let metadata):
-      var trailers: HPACKHeaders =
-        stream.sentHeaders ? [:] : stream.responseHeaders ?? [":status": "200", "content-type": "application/grpc"]
+      var trailers: HPACKHeaders = stream.sentHeaders ? [:] : stream.responseHeaders ?? Self.okHeaders
       trailers.add(name: "grpc-status", value: String(status.code.rawValue))
       if !status.message.isEmpty { trailers.add(name: "grpc-message", value: PercentEncoding.encode(status.message)) }
       Self.add(metadata, to: &trailers)

@@ -3,6 +3,8 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GuanceContracts
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import SwiftProtobuf
 import Synchronization
@@ -166,6 +168,43 @@ struct ServerTransportTests {
           _ = try await health.check(.with { $0.service = "" }, options: once)
         }
       }
+    }
+  }
+
+  /// The suite's transport only: grpc-swift's pings a connection only while it has calls, so
+  /// a silent client without any stays connected there (observed with this test).
+  @Test("a client that stops answering pings is dropped after the keepalive timeout")
+  func keepalive() async throws {
+    let transport = ServerSettings.Transport.suite
+    let settings = Self.settings(transport) {
+      $0.keepaliveInterval = .seconds(1)
+      $0.keepaliveTimeout = .seconds(1)
+    }
+    try await Self.withServer(settings) { port, _ in
+      // HTTP/2's client preface and an empty SETTINGS frame, then silence: no PING is answered.
+      let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
+        .connect(host: "127.0.0.1", port: port).get()
+      var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+      preface.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+      try await channel.writeAndFlush(preface).get()
+      let opened = ContinuousClock.now
+      // One interval without a frame, then the ping's timeout: closed after 2–3 s.
+      for _ in 0..<100 where channel.isActive { try await Task.sleep(for: .milliseconds(100)) }
+      let lasted = opened.duration(to: .now)
+      #expect(!channel.isActive, "still connected after \(lasted)")
+      #expect(lasted >= .milliseconds(1500), "closed after \(lasted)")
+      try? await channel.close()
+    }
+    // With the default two hours, the same silent client is still connected seconds later.
+    try await Self.withServer(Self.settings(transport)) { port, _ in
+      let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
+        .connect(host: "127.0.0.1", port: port).get()
+      var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+      preface.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+      try await channel.writeAndFlush(preface).get()
+      try await Task.sleep(for: .milliseconds(2500))
+      #expect(channel.isActive)
+      try await channel.close()
     }
   }
 
