@@ -26,7 +26,9 @@ final class SuiteServerTransport: ServerTransport, Sendable {
   private let settings: ServerSettings
   private let tls: NIOSSLContext?
   private let connections = Connections()
-  private let listening = Mutex<(address: SocketAddress?, failure: (any Error)?, waiters: [CheckedContinuation<SocketAddress, any Error>])>((nil, nil, []))
+  /// Where it listens (or why it could not), and who waits to know.
+  private let listening = Mutex<(bound: Result<SocketAddress, any Error>?, waiters: [CheckedContinuation<SocketAddress, any Error>])>(
+    (nil, []))
 
   init(settings: ServerSettings) throws {
     self.settings = settings
@@ -38,10 +40,8 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     get async throws {
       try await withCheckedThrowingContinuation { continuation in
         let known = listening.withLock { state -> Result<SocketAddress, any Error>? in
-          if let address = state.address { return .success(address) }
-          if let failure = state.failure { return .failure(failure) }
-          state.waiters.append(continuation)
-          return nil
+          if state.bound == nil { state.waiters.append(continuation) }
+          return state.bound
         }
         if let known { continuation.resume(with: known) }
       }
@@ -57,22 +57,11 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     do {
       server = try await bootstrap(acceptor: acceptor).bind(host: settings.host, port: settings.port).get()
     } catch {
-      let waiters = listening.withLock { state in
-        state.failure = error
-        defer { state.waiters = [] }
-        return state.waiters
-      }
-      for waiter in waiters { waiter.resume(throwing: error) }
+      bound(.failure(error))
       throw error
     }
     connections.server(server)
-    let address = try server.localAddress ?? SocketAddress(ipAddress: settings.host, port: settings.port)
-    let waiters = listening.withLock { state in
-      state.address = address
-      defer { state.waiters = [] }
-      return state.waiters
-    }
-    for waiter in waiters { waiter.resume(returning: address) }
+    bound(.success(try server.localAddress ?? SocketAddress(ipAddress: settings.host, port: settings.port)))
 
     await withTaskCancellationHandler {
       await withDiscardingTaskGroup { group in
@@ -87,6 +76,15 @@ final class SuiteServerTransport: ServerTransport, Sendable {
 
   func beginGracefulShutdown() {
     connections.drain()
+  }
+
+  private func bound(_ result: Result<SocketAddress, any Error>) {
+    let waiters = listening.withLock { state in
+      state.bound = result
+      defer { state.waiters = [] }
+      return state.waiters
+    }
+    for waiter in waiters { waiter.resume(with: result) }
   }
 
   private func bootstrap(acceptor: AsyncStream<Accepted>.Continuation) -> ServerBootstrap {
