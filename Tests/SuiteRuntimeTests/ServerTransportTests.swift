@@ -181,12 +181,7 @@ struct ServerTransportTests {
       $0.keepaliveTimeout = .seconds(1)
     }
     try await Self.withServer(settings) { port, _ in
-      // HTTP/2's client preface and an empty SETTINGS frame, then silence: no PING is answered.
-      let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
-        .connect(host: "127.0.0.1", port: port).get()
-      var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-      preface.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
-      try await channel.writeAndFlush(preface).get()
+      let channel = try await Self.silentClient(port: port)
       let opened = ContinuousClock.now
       // One interval without a frame, then the ping's timeout: closed after 2–3 s.
       for _ in 0..<100 where channel.isActive { try await Task.sleep(for: .milliseconds(100)) }
@@ -197,15 +192,42 @@ struct ServerTransportTests {
     }
     // With the default two hours, the same silent client is still connected seconds later.
     try await Self.withServer(Self.settings(transport)) { port, _ in
-      let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
-        .connect(host: "127.0.0.1", port: port).get()
-      var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-      preface.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
-      try await channel.writeAndFlush(preface).get()
+      let channel = try await Self.silentClient(port: port)
       try await Task.sleep(for: .milliseconds(2500))
       #expect(channel.isActive)
       try await channel.close()
     }
+  }
+
+  /// The suite's transport only: grpc-swift's sends GOAWAY but keeps a connection whose client
+  /// never answers (observed with this test).
+  @Test(
+    "a connection is closed at the idle limit without streams, and at the age limit",
+    arguments: [(idle: 1, age: 3600), (idle: 3600, age: 1)])
+  func connectionLimits(limits: (idle: Int, age: Int)) async throws {
+    let settings = Self.settings(.suite) {
+      $0.maxIdleTime = .seconds(limits.idle)
+      $0.maxConnectionAge = .seconds(limits.age)
+      $0.maxConnectionGrace = .seconds(1)
+    }
+    try await Self.withServer(settings) { port, _ in
+      let channel = try await Self.silentClient(port: port)
+      let opened = ContinuousClock.now
+      for _ in 0..<80 where channel.isActive { try await Task.sleep(for: .milliseconds(100)) }
+      #expect(!channel.isActive, "still connected after \(opened.duration(to: .now))")
+      try? await channel.close()
+    }
+  }
+
+  /// A client that sends HTTP/2's preface and an empty SETTINGS frame, then nothing: it answers
+  /// no PING and opens no stream.
+  static func silentClient(port: Int) async throws -> any Channel {
+    let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
+      .connect(host: "127.0.0.1", port: port).get()
+    var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    preface.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    try await channel.writeAndFlush(preface).get()
+    return channel
   }
 
   @Test("a compressed request is refused with UNIMPLEMENTED by the suite's transport")
