@@ -68,6 +68,12 @@ let package = Package(
   ],
   targets: [
     // Debian's libargon2 (apt libargon2-dev) for argon2id password hashes.
+    // zlib (apt zlib1g-dev) for gRPC messages compressed with gzip or deflate.
+    .systemLibrary(
+      name: "CZlib",
+      pkgConfig: "zlib",
+      providers: [.apt(["zlib1g-dev"])]
+    ),
     .systemLibrary(
       name: "CArgon2",
       pkgConfig: "libargon2",
@@ -88,7 +94,7 @@ let package = Package(
         "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .lifecycle, .logging, .metrics,
         .nioPosix, .nioCore, .crypto,
-        .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
+        "CZlib", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
       ],
       swiftSettings: strict
     ),

@@ -15,7 +15,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// HTTP/2's initial connection window, given back once half is used.
   private static let connectionWindow = 65_535
   /// A gRPC response's leading headers, before its metadata.
-  private static let okHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
+  private static let okHeaders: HPACKHeaders = [
+    ":status": "200", "content-type": "application/grpc", "grpc-accept-encoding": MessageEncoding.accepted,
+  ]
 
   private struct Stream {
     var inbound: AsyncThrowingStream<RPCRequestPart<MessageBytes>, any Error>.Continuation
@@ -27,10 +29,12 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var unacknowledged = 0
     /// Messages handed to the handler and not yet read, shared with its reader.
     let credit: StreamCredit
-    /// The request was refused (too large, compressed): the rest of its bytes are dropped.
+    /// The request was refused (too large, undecodable): the rest of its bytes are dropped.
     var refused = false
     /// The client ended its requests (END_STREAM).
     var requestEnded = false
+    /// How its compressed messages are compressed (`grpc-encoding`); nil: identity.
+    var encoding: MessageEncoding?
   }
 
   private let settings: ServerSettings
@@ -226,8 +230,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     guard let path = headers.first(name: ":path"), let descriptor = Self.method(path) else {
       return refuse(id, .unimplemented, "malformed method path")
     }
-    if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
-      return refuse(id, .unimplemented, "compression (\(encoding)) is not supported")
+    let encodingName = headers.first(name: "grpc-encoding") ?? "identity"
+    let encoding = MessageEncoding(rawValue: encodingName)
+    guard encoding != nil || encodingName == "identity" else {
+      return refuse(id, .unimplemented, "message encoding \(encodingName) is not supported (\(MessageEncoding.accepted))")
     }
     var metadata = Metadata()
     for (name, value, _) in headers where !name.hasPrefix(":") && name != "content-type" && name != "te" {
@@ -245,7 +251,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let cancellation = ServerContext.RPCCancellationHandle()
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
     let credit = StreamCredit(handler: handler, streamID: id)
-    streams[id] = Stream(inbound: continuation, cancellation: cancellation, credit: credit, requestEnded: endStream)
+    streams[id] = Stream(
+      inbound: continuation, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding)
     let writer = SuiteResponseWriter(handler: handler, gate: writable, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
     let rpc = RPCStream(
@@ -274,32 +281,50 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     }
   }
 
-  /// Splits the stream's bytes into messages: 1 byte compressed flag, 4 bytes length, message.
+  /// Splits the stream's bytes into messages: 1 byte compressed flag, 4 bytes length, message
+  /// (inflated when the flag says so, by the stream's `grpc-encoding`).
   private func deframe(_ stream: inout Stream) {
     while stream.pending.readableBytes >= 5 {
       let start = stream.pending.readerIndex
       guard let flag = stream.pending.getInteger(at: start, as: UInt8.self),
         let length = stream.pending.getInteger(at: start + 1, as: UInt32.self)
       else { return }
-      if flag != 0 || Int(length) > settings.maxRequestBytes {
-        stream.inbound.finish(
-          throwing: flag != 0
-            ? RPCError(code: .unimplemented, message: "compressed messages are not supported")
-            : RPCError(
-              code: .resourceExhausted,
-              message: "message of \(length) bytes is larger than the limit of \(settings.maxRequestBytes) bytes"))
-        stream.pending.clear()
-        stream.refused = true
-        return
-      }
+      guard Int(length) <= settings.maxRequestBytes else { return refuse(&stream, tooLarge: Int(length)) }
       guard stream.pending.readableBytes >= 5 + Int(length),
-        let message = stream.pending.getSlice(at: start + 5, length: Int(length))
+        var message = stream.pending.getSlice(at: start + 5, length: Int(length))
       else { return }
       stream.pending.moveReaderIndex(forwardBy: 5 + Int(length))
+      if flag != 0 {
+        guard let encoding = stream.encoding else {
+          return refuse(&stream, RPCError(code: .internalError, message: "a compressed message without grpc-encoding"))
+        }
+        switch encoding.decompress(message, limit: settings.maxRequestBytes) {
+        case .success(let inflated): message = inflated
+        case .failure(.tooLarge): return refuse(&stream, tooLarge: nil)
+        case .failure(.corrupt):
+          return refuse(&stream, RPCError(code: .internalError, message: "a message is not valid \(encoding.rawValue) data"))
+        }
+      }
       stream.credit.queued(5 + Int(length))
       stream.inbound.yield(.message(MessageBytes(buffer: message)))
     }
     if stream.pending.readableBytes == 0 { stream.pending.clear() }
+  }
+
+  /// Ends the stream's requests with `error`; the rest of its bytes are dropped.
+  private func refuse(_ stream: inout Stream, _ error: RPCError) {
+    stream.inbound.finish(throwing: error)
+    stream.pending.clear()
+    stream.refused = true
+  }
+
+  private func refuse(_ stream: inout Stream, tooLarge length: Int?) {
+    let size = length.map { "of \($0) bytes " } ?? ""
+    refuse(
+      &stream,
+      RPCError(
+        code: .resourceExhausted,
+        message: "message \(size)is larger than the limit of \(settings.maxRequestBytes) bytes"))
   }
 
   private func reject(_ id: HTTP2StreamID, httpStatus: String) {
@@ -312,7 +337,6 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var headers = Self.okHeaders
     headers.add(name: "grpc-status", value: String(code.rawValue))
     headers.add(name: "grpc-message", value: PercentEncoding.encode(message))
-    if code == .unimplemented { headers.add(name: "grpc-accept-encoding", value: "identity") }
     write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true))))
     scheduleFlush()
   }

@@ -17,8 +17,8 @@ import Synchronization
 /// Kept from grpc-swift's transport: TLS (mutual when asked), the limits (message size,
 /// concurrent streams), keepalive pings, idle and age limits, graceful shutdown (GOAWAY, then
 /// the open RPCs finish), cancellation by RST_STREAM or a lost connection; deadlines, status
-/// details and interceptors are GRPCCore's and work as before. Compressed messages are
-/// refused (UNIMPLEMENTED): the suite's clients never compress.
+/// details and interceptors are GRPCCore's and work as before. Requests compressed with gzip
+/// or deflate are read (inflated no larger than the message limit); replies go uncompressed.
 final class SuiteServerTransport: ServerTransport, Sendable {
   typealias Bytes = MessageBytes
   typealias Accepted = (RPCStream<Inbound, Outbound>, ServerContext)
