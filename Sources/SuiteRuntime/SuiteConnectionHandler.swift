@@ -1,3 +1,4 @@
+import struct Foundation.Data
 import GRPCCore
 import NIOCore
 import NIOHPACK
@@ -554,43 +555,13 @@ enum PercentEncoding {
   }
 }
 
-/// Base64 of binary metadata ("-bin" keys): padded when sent, padding optional when read.
+/// Base64 of binary metadata ("-bin" keys), Foundation's: padded when sent; padding optional
+/// when read, as gRPC allows.
 enum Base64 {
-  private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-  private static let values: [UInt8: UInt32] = Dictionary(
-    uniqueKeysWithValues: alphabet.enumerated().map { ($0.element, UInt32($0.offset)) })
-
-  static func encode(_ bytes: [UInt8]) -> String {
-    var out: [UInt8] = []
-    out.reserveCapacity((bytes.count + 2) / 3 * 4)
-    var index = 0
-    while index < bytes.count {
-      let rest = min(3, bytes.count - index)
-      var n = UInt32(bytes[index]) << 16
-      if rest > 1 { n |= UInt32(bytes[index + 1]) << 8 }
-      if rest > 2 { n |= UInt32(bytes[index + 2]) }
-      out.append(alphabet[Int(n >> 18 & 63)])
-      out.append(alphabet[Int(n >> 12 & 63)])
-      out.append(rest > 1 ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
-      out.append(rest > 2 ? alphabet[Int(n & 63)] : UInt8(ascii: "="))
-      index += 3
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
+  static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
   static func decode(_ text: String) -> [UInt8]? {
-    var out: [UInt8] = []
-    var n: UInt32 = 0
-    var bits = 0
-    for byte in text.utf8 where byte != UInt8(ascii: "=") {
-      guard let value = values[byte] else { return nil }
-      n = n << 6 | value
-      bits += 6
-      if bits >= 8 {
-        bits -= 8
-        out.append(UInt8(n >> UInt32(bits) & 0xFF))
-      }
-    }
-    return out
+    let padded = text + String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+    return Data(base64Encoded: padded).map { [UInt8]($0) }
   }
 }

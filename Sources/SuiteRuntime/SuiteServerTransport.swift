@@ -152,23 +152,24 @@ private final class Connections: Sendable {
 
   /// Stops accepting connections and asks each open one to finish its RPCs and close.
   func drain() {
-    let (server, open) = state.withLock { state in
-      state.draining = true
-      return (state.server, Array(state.open.values))
-    }
-    server?.close(promise: nil)
-    for (channel, handler) in open { channel.eventLoop.execute { handler.value.drain() } }
+    for (channel, handler) in stopAccepting() { channel.eventLoop.execute { handler.value.drain() } }
     finishIfDrained()
   }
 
   func closeAll() {
+    for (channel, _) in stopAccepting() { channel.close(promise: nil) }
+    finishIfDrained()
+  }
+
+  /// Marks the transport as draining, closes the listening channel and returns the open
+  /// connections.
+  private func stopAccepting() -> [(any Channel, NIOLoopBound<SuiteConnectionHandler>)] {
     let (server, open) = state.withLock { state in
       state.draining = true
       return (state.server, Array(state.open.values))
     }
     server?.close(promise: nil)
-    for (channel, _) in open { channel.close(promise: nil) }
-    finishIfDrained()
+    return open
   }
 
   /// Once draining and every connection is closed, no stream will come: `listen` may return.
