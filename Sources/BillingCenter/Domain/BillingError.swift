@@ -23,4 +23,9 @@ public enum BillingError: Error, Equatable {
   /// Cloud settlement is in USD only.
   case currencyNotAllowed(String)
   case consoleUnavailable
+  /// No cloud account has brought this marketplace subscription to the billing center.
+  case subscriptionUnknown(String)
+  case meteringRecordNotFound(String)
+  /// The marketplace has the record (Accepted or Duplicate): it cannot be resubmitted or parked.
+  case meteringRecordDelivered(String)
 }

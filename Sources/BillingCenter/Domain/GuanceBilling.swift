@@ -387,16 +387,21 @@ public struct GuanceBilling: Sendable {
       guard let item = catalog.item(entry.billingItem) else {
         throw BillingError.unknownBillingItem(entry.billingItem)
       }
+      // Usage while the subscription was suspended stays on the bill, unbilled: the
+      // marketplace is not charged for it, and nobody else is either.
+      let unbilled = entry.duringSuspension ? "subscription_suspended" : nil
       lines.append(
         BillLine(
           day: day.description, billingAccountID: entry.billingAccountID,
           workspaceID: entry.workspaceID, site: entry.site, settlement: entry.settlement,
           billingItem: item.code, quantity: entry.quantity, unitSize: item.unitSize,
           unitPriceMicros: item.unitPriceMicros,
-          amountMicros: Quantity.amountMicros(
-            quantity: entry.quantity, unitSize: item.unitSize, unitPriceMicros: item.unitPriceMicros),
-          currency: catalog.currency))
-      if let subscription = entry.settlement?.subscriptionID {
+          amountMicros: unbilled != nil
+            ? 0
+            : Quantity.amountMicros(
+              quantity: entry.quantity, unitSize: item.unitSize, unitPriceMicros: item.unitPriceMicros),
+          currency: catalog.currency, unbilledReason: unbilled))
+      if let subscription = entry.settlement?.subscriptionID, unbilled == nil {
         let key = MeteringRecord.key(subscriptionID: subscription, dimension: item.dimension, hour: day.end)
         metered[key, default: (subscription, item.dimension, 0)].units +=
           entry.quantity / Decimal(item.unitSize)
@@ -429,6 +434,54 @@ public struct GuanceBilling: Sendable {
     }
     _ = try await account(id: accountID)
     return try await store.bills(billingAccountID: accountID, days: days)
+  }
+
+  /// Follows a marketplace subscription's status (the gateway calls this on Suspend,
+  /// Reinstate and Unsubscribe); `at` is when the marketplace made the change.
+  public func setSubscriptionStatus(_ rawID: String, to status: CloudSubscriptionStatus?, at: Date?, now: Date = Date())
+    async throws -> SubscriptionStatusChange
+  {
+    guard let id = try Self.subscriptionID(rawID, required: true) else {
+      throw ServiceError.invalid(field: "marketplace_subscription_id", "must be a marketplace subscription id")
+    }
+    guard let status else {
+      throw ServiceError.invalid(field: "status", "must be ACTIVE, SUSPENDED or UNSUBSCRIBED")
+    }
+    let effective = at ?? now
+    guard effective <= now.addingTimeInterval(300), effective >= now.addingTimeInterval(-Self.maxUsageAge) else {
+      throw ServiceError.invalid(field: "effective_at", "must not be in the future nor more than 30 days old")
+    }
+    return try await store.setSubscriptionStatus(subscriptionID: id, to: status, at: effective)
+  }
+
+  /// Metering records of any status, oldest first, filtered as asked.
+  public func meteringRecords(
+    status: MeteringRecord.Status?, day rawDay: String, subscriptionID rawSubscription: String, limit raw: Int
+  ) async throws -> [MeteringRecord] {
+    var validation = Validation()
+    validation.require((0...1000).contains(raw), "limit", "must be 1 to 1000 (0 means 100)")
+    let day = rawDay.isEmpty ? nil : BillingDay(rawDay)
+    validation.require(rawDay.isEmpty || day != nil, "day", "must be a date as YYYY-MM-DD")
+    // Empty means any subscription; anything else must look like one.
+    let subscription = rawSubscription.isEmpty ? nil : try? Self.subscriptionID(rawSubscription, required: true)
+    validation.require(
+      rawSubscription.isEmpty || subscription != nil, "marketplace_subscription_id", "must be a marketplace subscription id")
+    try validation.finish()
+    return try await store.meteringRecords(
+      status: status, day: day, subscriptionID: subscription, limit: raw == 0 ? 100 : raw)
+  }
+
+  /// Resubmits or parks one record; a delivered record is refused (it is billed already).
+  public func setDisposition(_ disposition: MeteringRecord.Disposition?, ofRecord key: String, reason: String)
+    async throws -> MeteringRecord
+  {
+    var validation = Validation()
+    validation.require((1...255).contains(key.utf8.count), "key", "must be a metering record key")
+    validation.require(disposition != nil, "disposition", "must be RESUBMIT or PARK")
+    validation.require(reason.count <= 500, "reason", "must be at most 500 characters")
+    try validation.finish()
+    guard let disposition else { throw ServiceError.invalid(field: "disposition", "must be RESUBMIT or PARK") }
+    return try await store.setDisposition(disposition, ofRecord: key, reason: reason)
   }
 
   public func pendingMeteringRecords(limit raw: Int) async throws -> [MeteringRecord] {

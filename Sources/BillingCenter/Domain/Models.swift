@@ -144,6 +144,8 @@ public struct DayUsage: Sendable {
   public var settlement: Settlement?
   public var billingItem: String
   public var quantity: Decimal
+  /// Cloud-settled usage while its subscription was suspended: rated, not billed.
+  public var duringSuspension: Bool = false
 }
 
 /// A rated bill line.
@@ -159,6 +161,8 @@ public struct BillLine: Sendable, Equatable {
   public var unitPriceMicros: Int64
   public var amountMicros: Int64
   public var currency: String
+  /// Why the line is not billed (its amount is then 0), e.g. "subscription_suspended".
+  public var unbilledReason: String? = nil
 }
 
 /// One billing account's lines for one closed day.
@@ -177,6 +181,29 @@ public struct MeteringRecord: Sendable, Equatable {
   public var effectiveStartTime: Date
   public var quantity: Decimal
   public var attempts: Int
+  public var status: Status = .pending
+  /// The marketplace's last status for it ("Accepted", "Expired", ...).
+  public var marketplaceStatus: String? = nil
+  /// The marketplace's or an operator's last message about it.
+  public var lastMessage: String? = nil
+  /// The billing day it was rated from.
+  public var day: String = ""
+  public var updatedAt: Date? = nil
+
+  public enum Status: String, Sendable, CaseIterable {
+    case pending, accepted, duplicate, rejected, parked
+
+    /// Accepted or Duplicate: the marketplace has it, and nothing may send it again.
+    public var isDelivered: Bool { self == .accepted || self == .duplicate }
+  }
+
+  /// What an operator may do with a record.
+  public enum Disposition: Sendable {
+    /// Send again (same key: the marketplace answers Duplicate if it already has it).
+    case resubmit
+    /// Keep, never send.
+    case park
+  }
 
   /// The deterministic key: the same usage always gets the same key, so resubmitting it can
   /// never bill twice.
@@ -205,4 +232,20 @@ public struct DayClosing: Sendable, Equatable {
   public var closedNow: Bool
   public var billLines: Int
   public var meteringRecords: Int
+}
+
+/// A marketplace subscription's standing as far as billing is concerned.
+public enum CloudSubscriptionStatus: String, Sendable {
+  case active, suspended
+  /// Final: the cloud settlement of its workspaces has ended.
+  case unsubscribed
+}
+
+/// What following a subscription's status did.
+public struct SubscriptionStatusChange: Sendable, Equatable {
+  public var changed: Bool
+  public var status: CloudSubscriptionStatus
+  /// Active or suspended: the workspaces settled through it now. Unsubscribed: those whose
+  /// cloud settlement ended with it.
+  public var workspaceIDs: [UUID]
 }

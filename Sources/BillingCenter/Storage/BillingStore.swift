@@ -60,6 +60,14 @@ public protocol BillingStore: Sendable {
   func pendingMeteringRecords(limit: Int) async throws -> [MeteringRecord]
   /// Returns the keys that matched no record.
   func acknowledge(_ acknowledgements: [MeteringAcknowledgement]) async throws -> [String]
+  func meteringRecords(status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, limit: Int)
+    async throws -> [MeteringRecord]
+  func setDisposition(_ disposition: MeteringRecord.Disposition, ofRecord key: String, reason: String)
+    async throws -> MeteringRecord
+  /// Records the subscription's new status from `at` on (once: the same status again changes
+  /// nothing, and nothing follows unsubscribed).
+  func setSubscriptionStatus(subscriptionID: String, to status: CloudSubscriptionStatus, at: Date)
+    async throws -> SubscriptionStatusChange
 }
 
 /// A binding code presented for the billing account with `username`.

@@ -516,23 +516,28 @@ public struct PostgresBillingStore: BillingStore {
       let rows = try await connection.execute(
         """
         SELECT b.billing_account_id, e.workspace_id, COALESCE(b.site, ''), b.settlement,
-               b.marketplace_subscription_id, e.billing_item, sum(e.quantity)
+               b.marketplace_subscription_id, e.billing_item,
+               EXISTS (SELECT 1 FROM subscription_suspensions s
+                       WHERE s.marketplace_subscription_id = b.marketplace_subscription_id
+                         AND e.usage_time >= s.suspended_from
+                         AND (s.suspended_until IS NULL OR e.usage_time < s.suspended_until)),
+               sum(e.quantity)
         FROM usage_events e
         LEFT JOIN workspace_bindings b ON b.workspace_id = e.workspace_id
           AND e.usage_time >= b.valid_from AND (b.valid_to IS NULL OR e.usage_time < b.valid_to)
         WHERE e.usage_time >= \(day.start) AND e.usage_time < \(day.end)
-        GROUP BY 1, 2, 3, 4, 5, 6
-        ORDER BY 2, 6
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        ORDER BY 2, 6, 7
         """, logger: logger)
       var usage: [DayUsage] = []
-      for try await (account, workspace, site, method, subscription, item, quantity)
-        in rows.decode((UUID?, UUID, String, String?, String?, String, Decimal).self)
+      for try await (account, workspace, site, method, subscription, item, suspended, quantity)
+        in rows.decode((UUID?, UUID, String, String?, String?, String, Bool, Decimal).self)
       {
         usage.append(
           DayUsage(
             billingAccountID: account, workspaceID: workspace, site: site,
             settlement: method.flatMap { Settlement(method: $0, subscriptionID: subscription) },
-            billingItem: item, quantity: quantity))
+            billingItem: item, quantity: quantity, duringSuspension: suspended))
       }
       let (lines, metering) = try rate(usage)
       for line in lines {
@@ -540,10 +545,11 @@ public struct PostgresBillingStore: BillingStore {
           """
           INSERT INTO daily_bill_lines (day, billing_account_id, workspace_id, site, settlement,
             marketplace_subscription_id, billing_item, quantity, unit_size, unit_price_micros,
-            amount_micros, currency)
+            amount_micros, currency, unbilled_reason)
           VALUES (\(day.description)::date, \(line.billingAccountID), \(line.workspaceID), \(line.site),
             \(line.settlement?.method), \(line.settlement?.subscriptionID), \(line.billingItem),
-            \(line.quantity), \(line.unitSize), \(line.unitPriceMicros), \(line.amountMicros), \(line.currency))
+            \(line.quantity), \(line.unitSize), \(line.unitPriceMicros), \(line.amountMicros), \(line.currency),
+            \(line.unbilledReason))
           """, logger: logger)
       }
       for record in metering {
@@ -583,7 +589,7 @@ public struct PostgresBillingStore: BillingStore {
       """
       SELECT d.day::text, d.catalog_version, l.workspace_id, l.site, l.settlement,
              l.marketplace_subscription_id, l.billing_item, l.quantity, l.unit_size,
-             l.unit_price_micros, l.amount_micros, l.currency
+             l.unit_price_micros, l.amount_micros, l.currency, l.unbilled_reason
       FROM closed_days d
       LEFT JOIN daily_bill_lines l ON l.day = d.day AND l.billing_account_id = \(billingAccountID)
       WHERE d.day BETWEEN \(days.lowerBound.description)::date AND \(days.upperBound.description)::date
@@ -591,7 +597,7 @@ public struct PostgresBillingStore: BillingStore {
       """)
     var bills: [DailyBill] = []
     for try await row in rows.decode(
-      (String, String, UUID?, String?, String?, String?, String?, Decimal?, Int64?, Int64?, Int64?, String?).self)
+      (String, String, UUID?, String?, String?, String?, String?, Decimal?, Int64?, Int64?, Int64?, String?, String?).self)
     {
       if bills.last?.day != row.0 {
         bills.append(DailyBill(day: row.0, lines: [], catalogVersion: row.1))
@@ -604,28 +610,148 @@ public struct PostgresBillingStore: BillingStore {
           day: row.0, billingAccountID: billingAccountID, workspaceID: workspace, site: site,
           settlement: row.4.flatMap { Settlement(method: $0, subscriptionID: row.5) },
           billingItem: item, quantity: quantity, unitSize: unitSize, unitPriceMicros: price,
-          amountMicros: amount, currency: currency))
+          amountMicros: amount, currency: currency, unbilledReason: row.12))
     }
     return bills
   }
 
-  public func pendingMeteringRecords(limit: Int) async throws -> [MeteringRecord] {
-    let rows = try await database.execute(
-      """
-      SELECT key, marketplace_subscription_id, dimension, effective_start_time, quantity, attempts
-      FROM metering_records WHERE status = 'pending'
-      ORDER BY created_at, key LIMIT \(limit)
-      """)
+  private static let meteringColumns = """
+    m.key, m.marketplace_subscription_id, m.dimension, m.effective_start_time, m.quantity, m.attempts,
+    m.status, m.marketplace_status, m.last_message, m.day::text, m.updated_at
+    """
+  private typealias MeteringRow = (String, String, String, Date, Decimal, Int, String, String?, String?, String, Date)
+
+  private static func meteringRecords(_ rows: PreparedRows) async throws -> [MeteringRecord] {
     var records: [MeteringRecord] = []
-    for try await (key, subscription, dimension, start, quantity, attempts)
-      in rows.decode((String, String, String, Date, Decimal, Int).self)
-    {
+    for try await row in rows.decode(MeteringRow.self) {
+      guard let status = MeteringRecord.Status(rawValue: row.6) else { throw StoreInvariantError.unknownValue(row.6) }
       records.append(
         MeteringRecord(
-          key: key, subscriptionID: subscription, dimension: dimension, effectiveStartTime: start,
-          quantity: quantity, attempts: attempts))
+          key: row.0, subscriptionID: row.1, dimension: row.2, effectiveStartTime: row.3, quantity: row.4,
+          attempts: row.5, status: status, marketplaceStatus: row.7, lastMessage: row.8, day: row.9, updatedAt: row.10))
     }
     return records
+  }
+
+  public func pendingMeteringRecords(limit: Int) async throws -> [MeteringRecord] {
+    try await Self.meteringRecords(
+      database.execute(
+        """
+        SELECT \(unescaped: Self.meteringColumns) FROM metering_records m WHERE m.status = 'pending'
+        ORDER BY m.created_at, m.key LIMIT \(limit)
+        """))
+  }
+
+  public func meteringRecords(status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, limit: Int)
+    async throws -> [MeteringRecord]
+  {
+    try await Self.meteringRecords(
+      database.execute(
+        """
+        SELECT \(unescaped: Self.meteringColumns) FROM metering_records m
+        WHERE (\(status?.rawValue)::text IS NULL OR m.status = \(status?.rawValue))
+          AND (\(day?.description)::date IS NULL OR m.day = \(day?.description)::date)
+          AND (\(subscriptionID)::text IS NULL OR m.marketplace_subscription_id = \(subscriptionID))
+        ORDER BY m.created_at, m.key LIMIT \(limit)
+        """))
+  }
+
+  /// Resubmit: rejected or parked → pending. Park: pending or rejected → parked. Repeating
+  /// either changes nothing; a delivered record is refused.
+  public func setDisposition(_ disposition: MeteringRecord.Disposition, ofRecord key: String, reason: String)
+    async throws -> MeteringRecord
+  {
+    let target: MeteringRecord.Status = disposition == .resubmit ? .pending : .parked
+    let logger = self.logger
+    return try await database.transaction { connection in
+      let current = try await Self.meteringRecords(
+        connection.execute(
+          "SELECT \(unescaped: Self.meteringColumns) FROM metering_records m WHERE m.key = \(key) FOR UPDATE",
+          logger: logger))
+      guard let record = current.first else { throw BillingError.meteringRecordNotFound(key) }
+      guard !record.status.isDelivered else { throw BillingError.meteringRecordDelivered(key) }
+      guard record.status != target else { return record }
+      let updated = try await Self.meteringRecords(
+        connection.execute(
+          """
+          UPDATE metering_records m SET status = \(target.rawValue), last_message = \(reason), updated_at = now()
+          WHERE m.key = \(key) RETURNING \(unescaped: Self.meteringColumns)
+          """, logger: logger))
+      guard let record = updated.first else { throw StoreInvariantError.noRowReturned }
+      return record
+    }
+  }
+
+  public func setSubscriptionStatus(subscriptionID: String, to status: CloudSubscriptionStatus, at: Date)
+    async throws -> SubscriptionStatusChange
+  {
+    let logger = self.logger
+    return try await database.transaction { connection in
+      let rows = try await connection.execute(
+        """
+        SELECT status, status_changed_at FROM cloud_account_subscriptions
+        WHERE marketplace_subscription_id = \(subscriptionID) FOR UPDATE
+        """, logger: logger)
+      var found: (String, Date?)?
+      for try await row in rows.decode((String, Date?).self) { found = row }
+      guard let (raw, changedAt) = found else { throw BillingError.subscriptionUnknown(subscriptionID) }
+      guard let current = CloudSubscriptionStatus(rawValue: raw) else { throw StoreInvariantError.unknownValue(raw) }
+
+      // Unsubscribed is final; the same status again is a repeat. Either way: what applies now.
+      if current == .unsubscribed || current == status {
+        let workspaces = try await Self.workspaces(
+          settledThrough: subscriptionID, status: current, since: changedAt, on: connection, logger: logger)
+        return SubscriptionStatusChange(changed: false, status: current, workspaceIDs: workspaces)
+      }
+      switch status {
+      case .suspended:
+        try await connection.execute(
+          """
+          INSERT INTO subscription_suspensions (marketplace_subscription_id, suspended_from)
+          VALUES (\(subscriptionID), \(at))
+          """, logger: logger)
+      case .active, .unsubscribed:
+        try await connection.execute(
+          """
+          UPDATE subscription_suspensions SET suspended_until = GREATEST(\(at), suspended_from)
+          WHERE marketplace_subscription_id = \(subscriptionID) AND suspended_until IS NULL
+          """, logger: logger)
+      }
+      if status == .unsubscribed {
+        // The cloud settlement ends: usage from `at` on is kept, bound to nobody.
+        try await connection.execute(
+          """
+          UPDATE workspace_bindings SET valid_to = GREATEST(\(at), valid_from)
+          WHERE marketplace_subscription_id = \(subscriptionID) AND valid_to IS NULL
+          """, logger: logger)
+      }
+      try await connection.execute(
+        """
+        UPDATE cloud_account_subscriptions SET status = \(status.rawValue), status_changed_at = \(at)
+        WHERE marketplace_subscription_id = \(subscriptionID)
+        """, logger: logger)
+      let workspaces = try await Self.workspaces(
+        settledThrough: subscriptionID, status: status, since: at, on: connection, logger: logger)
+      return SubscriptionStatusChange(changed: true, status: status, workspaceIDs: workspaces)
+    }
+  }
+
+  /// Active or suspended: the workspaces bound through the subscription now. Unsubscribed:
+  /// those whose binding through it ended when it did.
+  private static func workspaces(
+    settledThrough subscriptionID: String, status: CloudSubscriptionStatus, since: Date?,
+    on connection: PostgresConnection, logger: Logger
+  ) async throws -> [UUID] {
+    let rows = try await connection.execute(
+      """
+      SELECT DISTINCT workspace_id FROM workspace_bindings
+      WHERE marketplace_subscription_id = \(subscriptionID)
+        AND (CASE WHEN \(status == .unsubscribed) THEN valid_to >= \(since) ELSE valid_to IS NULL END)
+      ORDER BY workspace_id
+      """, logger: logger)
+    var workspaces: [UUID] = []
+    for try await id in rows.decode(UUID.self) { workspaces.append(id) }
+    return workspaces
   }
 
   public func acknowledge(_ acknowledgements: [MeteringAcknowledgement]) async throws -> [String] {

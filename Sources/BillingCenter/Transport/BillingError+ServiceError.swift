@@ -58,6 +58,16 @@ extension BillingError: ServiceErrorConvertible {
         "cloud settlement is billed in USD only")
     case .consoleUnavailable:
       ServiceError(.unavailable, "the workspace console cannot be reached; retry shortly")
+    case .subscriptionUnknown(let id):
+      ServiceError(
+        .notFound(resourceType: "marketplace_subscription", name: id),
+        "marketplace subscription \(id) is not known to the billing center")
+    case .meteringRecordNotFound(let key):
+      ServiceError(.notFound(resourceType: "metering_record", name: key), "metering record \(key) not found")
+    case .meteringRecordDelivered(let key):
+      ServiceError(
+        .failedPrecondition(type: "METERING_RECORD_STATUS", subject: "metering_record/\(key)"),
+        "the marketplace already has this record; it cannot be resubmitted or parked")
     }
   }
 }

@@ -115,6 +115,7 @@ extension Guance_Billing_V1_DailyBill {
         $0.unitPrice = .init(micros: line.unitPriceMicros, currency: line.currency)
         $0.unitSize = line.unitSize
         $0.amount = .init(micros: line.amountMicros, currency: line.currency)
+        $0.unbilledReason = line.unbilledReason ?? ""
       }
     }
     total = .init(micros: bill.totalMicros)
@@ -130,6 +131,56 @@ extension Guance_Billing_V1_MeteringRecord {
     effectiveStartTime = Google_Protobuf_Timestamp(date: record.effectiveStartTime)
     quantity = Quantity.text(record.quantity)
     attempts = Int32(clamping: record.attempts)
+    status = .init(record.status)
+    marketplaceStatus = record.marketplaceStatus ?? ""
+    lastMessage = record.lastMessage ?? ""
+    day = record.day
+    if let updated = record.updatedAt { updatedAt = Google_Protobuf_Timestamp(date: updated) }
+  }
+}
+
+extension Guance_Billing_V1_MeteringRecordStatus {
+  init(_ status: MeteringRecord.Status) {
+    self =
+      switch status {
+      case .pending: .pending
+      case .accepted: .accepted
+      case .duplicate: .duplicate
+      case .rejected: .rejected
+      case .parked: .parked
+      }
+  }
+
+  /// Nil for UNSPECIFIED (any status) and unknown values.
+  var domain: MeteringRecord.Status? {
+    switch self {
+    case .pending: .pending
+    case .accepted: .accepted
+    case .duplicate: .duplicate
+    case .rejected: .rejected
+    case .parked: .parked
+    case .unspecified, .UNRECOGNIZED: nil
+    }
+  }
+}
+
+extension Guance_Billing_V1_CloudSubscriptionStatus {
+  init(_ status: CloudSubscriptionStatus) {
+    self =
+      switch status {
+      case .active: .active
+      case .suspended: .suspended
+      case .unsubscribed: .unsubscribed
+      }
+  }
+
+  var domain: CloudSubscriptionStatus? {
+    switch self {
+    case .active: .active
+    case .suspended: .suspended
+    case .unsubscribed: .unsubscribed
+    case .unspecified, .UNRECOGNIZED: nil
+    }
   }
 }
 

@@ -2928,6 +2928,45 @@ package enum Guance_Billing_V1_BillingInternalService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "SetSubscriptionStatus" metadata.
+        package enum SetSubscriptionStatus: Sendable {
+            /// Request type for "SetSubscriptionStatus".
+            package typealias Input = Guance_Billing_V1_SetSubscriptionStatusRequest
+            /// Response type for "SetSubscriptionStatus".
+            package typealias Output = Guance_Billing_V1_SetSubscriptionStatusResponse
+            /// Descriptor for "SetSubscriptionStatus".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.billing.v1.BillingInternalService"),
+                method: "SetSubscriptionStatus",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListMeteringRecords" metadata.
+        package enum ListMeteringRecords: Sendable {
+            /// Request type for "ListMeteringRecords".
+            package typealias Input = Guance_Billing_V1_ListMeteringRecordsRequest
+            /// Response type for "ListMeteringRecords".
+            package typealias Output = Guance_Billing_V1_ListMeteringRecordsResponse
+            /// Descriptor for "ListMeteringRecords".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.billing.v1.BillingInternalService"),
+                method: "ListMeteringRecords",
+                type: .unary
+            )
+        }
+        /// Namespace for "SetMeteringRecordDisposition" metadata.
+        package enum SetMeteringRecordDisposition: Sendable {
+            /// Request type for "SetMeteringRecordDisposition".
+            package typealias Input = Guance_Billing_V1_SetMeteringRecordDispositionRequest
+            /// Response type for "SetMeteringRecordDisposition".
+            package typealias Output = Guance_Billing_V1_SetMeteringRecordDispositionResponse
+            /// Descriptor for "SetMeteringRecordDisposition".
+            package static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "guance.billing.v1.BillingInternalService"),
+                method: "SetMeteringRecordDisposition",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "guance.billing.v1.BillingInternalService" service.
         package static let descriptors: [GRPCCore.MethodDescriptor] = [
             FindBillingAccountByCloudAccount.descriptor,
@@ -2936,7 +2975,10 @@ package enum Guance_Billing_V1_BillingInternalService: Sendable {
             RecordUsage.descriptor,
             CloseDay.descriptor,
             ListPendingMeteringRecords.descriptor,
-            AcknowledgeMeteringRecords.descriptor
+            AcknowledgeMeteringRecords.descriptor,
+            SetSubscriptionStatus.descriptor,
+            ListMeteringRecords.descriptor,
+            SetMeteringRecordDisposition.descriptor
         ]
     }
 }
@@ -3093,6 +3135,63 @@ extension Guance_Billing_V1_BillingInternalService {
             request: GRPCCore.StreamingServerRequest<Guance_Billing_V1_AcknowledgeMeteringRecordsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse>
+
+        /// Handle the "SetSubscriptionStatus" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Follows a marketplace subscription's state. SUSPENDED: usage of the workspaces settled
+        /// > through it stops accruing to the marketplace; ACTIVE: it accrues again; UNSUBSCRIBED
+        /// > (final): their cloud settlement ends. Repeating a status changes nothing. Returns the
+        /// > workspaces the status applies to.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Billing_V1_SetSubscriptionStatusRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Billing_V1_SetSubscriptionStatusResponse` messages.
+        func setSubscriptionStatus(
+            request: GRPCCore.StreamingServerRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_SetSubscriptionStatusResponse>
+
+        /// Handle the "ListMeteringRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Metering records in any status, for operators and reconciliation.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Billing_V1_ListMeteringRecordsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Billing_V1_ListMeteringRecordsResponse` messages.
+        func listMeteringRecords(
+            request: GRPCCore.StreamingServerRequest<Guance_Billing_V1_ListMeteringRecordsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_ListMeteringRecordsResponse>
+
+        /// Handle the "SetMeteringRecordDisposition" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision on one record: send it again, or park it (kept, never sent).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Guance_Billing_V1_SetMeteringRecordDispositionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Guance_Billing_V1_SetMeteringRecordDispositionResponse` messages.
+        func setMeteringRecordDisposition(
+            request: GRPCCore.StreamingServerRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse>
     }
 
     /// Service protocol for the "guance.billing.v1.BillingInternalService" service.
@@ -3233,6 +3332,63 @@ extension Guance_Billing_V1_BillingInternalService {
             request: GRPCCore.ServerRequest<Guance_Billing_V1_AcknowledgeMeteringRecordsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse>
+
+        /// Handle the "SetSubscriptionStatus" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Follows a marketplace subscription's state. SUSPENDED: usage of the workspaces settled
+        /// > through it stops accruing to the marketplace; ACTIVE: it accrues again; UNSUBSCRIBED
+        /// > (final): their cloud settlement ends. Repeating a status changes nothing. Returns the
+        /// > workspaces the status applies to.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_SetSubscriptionStatusRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Billing_V1_SetSubscriptionStatusResponse` message.
+        func setSubscriptionStatus(
+            request: GRPCCore.ServerRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_SetSubscriptionStatusResponse>
+
+        /// Handle the "ListMeteringRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Metering records in any status, for operators and reconciliation.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_ListMeteringRecordsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Billing_V1_ListMeteringRecordsResponse` message.
+        func listMeteringRecords(
+            request: GRPCCore.ServerRequest<Guance_Billing_V1_ListMeteringRecordsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_ListMeteringRecordsResponse>
+
+        /// Handle the "SetMeteringRecordDisposition" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision on one record: send it again, or park it (kept, never sent).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_SetMeteringRecordDispositionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Guance_Billing_V1_SetMeteringRecordDispositionResponse` message.
+        func setMeteringRecordDisposition(
+            request: GRPCCore.ServerRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse>
     }
 
     /// Simple service protocol for the "guance.billing.v1.BillingInternalService" service.
@@ -3371,6 +3527,63 @@ extension Guance_Billing_V1_BillingInternalService {
             request: Guance_Billing_V1_AcknowledgeMeteringRecordsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Guance_Billing_V1_AcknowledgeMeteringRecordsResponse
+
+        /// Handle the "SetSubscriptionStatus" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Follows a marketplace subscription's state. SUSPENDED: usage of the workspaces settled
+        /// > through it stops accruing to the marketplace; ACTIVE: it accrues again; UNSUBSCRIBED
+        /// > (final): their cloud settlement ends. Repeating a status changes nothing. Returns the
+        /// > workspaces the status applies to.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Billing_V1_SetSubscriptionStatusRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Billing_V1_SetSubscriptionStatusResponse` to respond with.
+        func setSubscriptionStatus(
+            request: Guance_Billing_V1_SetSubscriptionStatusRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Billing_V1_SetSubscriptionStatusResponse
+
+        /// Handle the "ListMeteringRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Metering records in any status, for operators and reconciliation.
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Billing_V1_ListMeteringRecordsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Billing_V1_ListMeteringRecordsResponse` to respond with.
+        func listMeteringRecords(
+            request: Guance_Billing_V1_ListMeteringRecordsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Billing_V1_ListMeteringRecordsResponse
+
+        /// Handle the "SetMeteringRecordDisposition" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision on one record: send it again, or park it (kept, never sent).
+        ///
+        /// - Parameters:
+        ///   - request: A `Guance_Billing_V1_SetMeteringRecordDispositionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Guance_Billing_V1_SetMeteringRecordDispositionResponse` to respond with.
+        func setMeteringRecordDisposition(
+            request: Guance_Billing_V1_SetMeteringRecordDispositionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Guance_Billing_V1_SetMeteringRecordDispositionResponse
     }
 }
 
@@ -3455,6 +3668,39 @@ extension Guance_Billing_V1_BillingInternalService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Guance_Billing_V1_BillingInternalService.Method.SetSubscriptionStatus.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Billing_V1_SetSubscriptionStatusRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Billing_V1_SetSubscriptionStatusResponse>(),
+            handler: { request, context in
+                try await self.setSubscriptionStatus(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Guance_Billing_V1_BillingInternalService.Method.ListMeteringRecords.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Billing_V1_ListMeteringRecordsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Billing_V1_ListMeteringRecordsResponse>(),
+            handler: { request, context in
+                try await self.listMeteringRecords(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Guance_Billing_V1_BillingInternalService.Method.SetMeteringRecordDisposition.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Billing_V1_SetMeteringRecordDispositionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Billing_V1_SetMeteringRecordDispositionResponse>(),
+            handler: { request, context in
+                try await self.setMeteringRecordDisposition(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -3532,6 +3778,39 @@ extension Guance_Billing_V1_BillingInternalService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse> {
         let response = try await self.acknowledgeMeteringRecords(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func setSubscriptionStatus(
+        request: GRPCCore.StreamingServerRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_SetSubscriptionStatusResponse> {
+        let response = try await self.setSubscriptionStatus(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func listMeteringRecords(
+        request: GRPCCore.StreamingServerRequest<Guance_Billing_V1_ListMeteringRecordsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_ListMeteringRecordsResponse> {
+        let response = try await self.listMeteringRecords(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    package func setMeteringRecordDisposition(
+        request: GRPCCore.StreamingServerRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse> {
+        let response = try await self.setMeteringRecordDisposition(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -3626,6 +3905,45 @@ extension Guance_Billing_V1_BillingInternalService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse> {
         return GRPCCore.ServerResponse<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse>(
             message: try await self.acknowledgeMeteringRecords(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func setSubscriptionStatus(
+        request: GRPCCore.ServerRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_SetSubscriptionStatusResponse> {
+        return GRPCCore.ServerResponse<Guance_Billing_V1_SetSubscriptionStatusResponse>(
+            message: try await self.setSubscriptionStatus(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func listMeteringRecords(
+        request: GRPCCore.ServerRequest<Guance_Billing_V1_ListMeteringRecordsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_ListMeteringRecordsResponse> {
+        return GRPCCore.ServerResponse<Guance_Billing_V1_ListMeteringRecordsResponse>(
+            message: try await self.listMeteringRecords(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    package func setMeteringRecordDisposition(
+        request: GRPCCore.ServerRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse> {
+        return GRPCCore.ServerResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse>(
+            message: try await self.setMeteringRecordDisposition(
                 request: request.message,
                 context: context
             ),
@@ -3807,6 +4125,78 @@ extension Guance_Billing_V1_BillingInternalService {
             deserializer: some GRPCCore.MessageDeserializer<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetSubscriptionStatus" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Follows a marketplace subscription's state. SUSPENDED: usage of the workspaces settled
+        /// > through it stops accruing to the marketplace; ACTIVE: it accrues again; UNSUBSCRIBED
+        /// > (final): their cloud settlement ends. Repeating a status changes nothing. Returns the
+        /// > workspaces the status applies to.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_SetSubscriptionStatusRequest` message.
+        ///   - serializer: A serializer for `Guance_Billing_V1_SetSubscriptionStatusRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Billing_V1_SetSubscriptionStatusResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setSubscriptionStatus<Result>(
+            request: GRPCCore.ClientRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Billing_V1_SetSubscriptionStatusResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetSubscriptionStatusResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListMeteringRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Metering records in any status, for operators and reconciliation.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_ListMeteringRecordsRequest` message.
+        ///   - serializer: A serializer for `Guance_Billing_V1_ListMeteringRecordsRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Billing_V1_ListMeteringRecordsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listMeteringRecords<Result>(
+            request: GRPCCore.ClientRequest<Guance_Billing_V1_ListMeteringRecordsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Billing_V1_ListMeteringRecordsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Billing_V1_ListMeteringRecordsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_ListMeteringRecordsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetMeteringRecordDisposition" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision on one record: send it again, or park it (kept, never sent).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_SetMeteringRecordDispositionRequest` message.
+        ///   - serializer: A serializer for `Guance_Billing_V1_SetMeteringRecordDispositionRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Billing_V1_SetMeteringRecordDispositionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setMeteringRecordDisposition<Result>(
+            request: GRPCCore.ClientRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Billing_V1_SetMeteringRecordDispositionResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -4068,6 +4458,111 @@ extension Guance_Billing_V1_BillingInternalService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "SetSubscriptionStatus" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Follows a marketplace subscription's state. SUSPENDED: usage of the workspaces settled
+        /// > through it stops accruing to the marketplace; ACTIVE: it accrues again; UNSUBSCRIBED
+        /// > (final): their cloud settlement ends. Repeating a status changes nothing. Returns the
+        /// > workspaces the status applies to.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_SetSubscriptionStatusRequest` message.
+        ///   - serializer: A serializer for `Guance_Billing_V1_SetSubscriptionStatusRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Billing_V1_SetSubscriptionStatusResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func setSubscriptionStatus<Result>(
+            request: GRPCCore.ClientRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Billing_V1_SetSubscriptionStatusResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetSubscriptionStatusResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Billing_V1_BillingInternalService.Method.SetSubscriptionStatus.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListMeteringRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Metering records in any status, for operators and reconciliation.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_ListMeteringRecordsRequest` message.
+        ///   - serializer: A serializer for `Guance_Billing_V1_ListMeteringRecordsRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Billing_V1_ListMeteringRecordsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func listMeteringRecords<Result>(
+            request: GRPCCore.ClientRequest<Guance_Billing_V1_ListMeteringRecordsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Billing_V1_ListMeteringRecordsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Billing_V1_ListMeteringRecordsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_ListMeteringRecordsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Billing_V1_BillingInternalService.Method.ListMeteringRecords.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SetMeteringRecordDisposition" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > An operator's decision on one record: send it again, or park it (kept, never sent).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Guance_Billing_V1_SetMeteringRecordDispositionRequest` message.
+        ///   - serializer: A serializer for `Guance_Billing_V1_SetMeteringRecordDispositionRequest` messages.
+        ///   - deserializer: A deserializer for `Guance_Billing_V1_SetMeteringRecordDispositionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        package func setMeteringRecordDisposition<Result>(
+            request: GRPCCore.ClientRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Guance_Billing_V1_SetMeteringRecordDispositionResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Guance_Billing_V1_BillingInternalService.Method.SetMeteringRecordDisposition.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -4273,6 +4768,96 @@ extension Guance_Billing_V1_BillingInternalService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Guance_Billing_V1_AcknowledgeMeteringRecordsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Billing_V1_AcknowledgeMeteringRecordsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetSubscriptionStatus" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Follows a marketplace subscription's state. SUSPENDED: usage of the workspaces settled
+    /// > through it stops accruing to the marketplace; ACTIVE: it accrues again; UNSUBSCRIBED
+    /// > (final): their cloud settlement ends. Repeating a status changes nothing. Returns the
+    /// > workspaces the status applies to.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Billing_V1_SetSubscriptionStatusRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func setSubscriptionStatus<Result>(
+        request: GRPCCore.ClientRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetSubscriptionStatusResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setSubscriptionStatus(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Billing_V1_SetSubscriptionStatusRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Billing_V1_SetSubscriptionStatusResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListMeteringRecords" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Metering records in any status, for operators and reconciliation.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Billing_V1_ListMeteringRecordsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func listMeteringRecords<Result>(
+        request: GRPCCore.ClientRequest<Guance_Billing_V1_ListMeteringRecordsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_ListMeteringRecordsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listMeteringRecords(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Billing_V1_ListMeteringRecordsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Billing_V1_ListMeteringRecordsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetMeteringRecordDisposition" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > An operator's decision on one record: send it again, or park it (kept, never sent).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Guance_Billing_V1_SetMeteringRecordDispositionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func setMeteringRecordDisposition<Result>(
+        request: GRPCCore.ClientRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setMeteringRecordDisposition(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Guance_Billing_V1_SetMeteringRecordDispositionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Guance_Billing_V1_SetMeteringRecordDispositionResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4508,6 +5093,108 @@ extension Guance_Billing_V1_BillingInternalService.ClientProtocol {
             metadata: metadata
         )
         return try await self.acknowledgeMeteringRecords(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetSubscriptionStatus" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Follows a marketplace subscription's state. SUSPENDED: usage of the workspaces settled
+    /// > through it stops accruing to the marketplace; ACTIVE: it accrues again; UNSUBSCRIBED
+    /// > (final): their cloud settlement ends. Repeating a status changes nothing. Returns the
+    /// > workspaces the status applies to.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func setSubscriptionStatus<Result>(
+        _ message: Guance_Billing_V1_SetSubscriptionStatusRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetSubscriptionStatusResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Billing_V1_SetSubscriptionStatusRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setSubscriptionStatus(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListMeteringRecords" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Metering records in any status, for operators and reconciliation.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func listMeteringRecords<Result>(
+        _ message: Guance_Billing_V1_ListMeteringRecordsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_ListMeteringRecordsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Billing_V1_ListMeteringRecordsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listMeteringRecords(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetMeteringRecordDisposition" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > An operator's decision on one record: send it again, or park it (kept, never sent).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    package func setMeteringRecordDisposition<Result>(
+        _ message: Guance_Billing_V1_SetMeteringRecordDispositionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Guance_Billing_V1_SetMeteringRecordDispositionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Guance_Billing_V1_SetMeteringRecordDispositionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setMeteringRecordDisposition(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -182,6 +182,62 @@ package nonisolated enum Guance_Billing_V1_UsageEventResult: SwiftProtobuf.Enum,
 
 }
 
+package nonisolated enum Guance_Billing_V1_MeteringRecordStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  package typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Waiting to be delivered.
+  case pending // = 1
+  case accepted // = 2
+  case duplicate // = 3
+
+  /// Refused by the marketplace for good; kept with its reason.
+  case rejected // = 4
+
+  /// Set aside by an operator: kept, never sent unless resubmitted.
+  case parked // = 5
+  case UNRECOGNIZED(Int)
+
+  package init() {
+    self = .unspecified
+  }
+
+  package init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .pending
+    case 2: self = .accepted
+    case 3: self = .duplicate
+    case 4: self = .rejected
+    case 5: self = .parked
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  package var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .pending: return 1
+    case .accepted: return 2
+    case .duplicate: return 3
+    case .rejected: return 4
+    case .parked: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  package static let allCases: [Guance_Billing_V1_MeteringRecordStatus] = [
+    .unspecified,
+    .pending,
+    .accepted,
+    .duplicate,
+    .rejected,
+    .parked,
+  ]
+
+}
+
 /// What the marketplace said about one metering record.
 package nonisolated enum Guance_Billing_V1_MeteringOutcome: SwiftProtobuf.Enum, Swift.CaseIterable {
   package typealias RawValue = Int
@@ -233,6 +289,91 @@ package nonisolated enum Guance_Billing_V1_MeteringOutcome: SwiftProtobuf.Enum, 
     .duplicate,
     .rejected,
     .retry,
+  ]
+
+}
+
+/// Where a marketplace subscription stands, as far as billing is concerned.
+package nonisolated enum Guance_Billing_V1_CloudSubscriptionStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  package typealias RawValue = Int
+  case unspecified // = 0
+  case active // = 1
+  case suspended // = 2
+  case unsubscribed // = 3
+  case UNRECOGNIZED(Int)
+
+  package init() {
+    self = .unspecified
+  }
+
+  package init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .active
+    case 2: self = .suspended
+    case 3: self = .unsubscribed
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  package var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .active: return 1
+    case .suspended: return 2
+    case .unsubscribed: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  package static let allCases: [Guance_Billing_V1_CloudSubscriptionStatus] = [
+    .unspecified,
+    .active,
+    .suspended,
+    .unsubscribed,
+  ]
+
+}
+
+package nonisolated enum Guance_Billing_V1_MeteringDisposition: SwiftProtobuf.Enum, Swift.CaseIterable {
+  package typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Back to pending: the submitter sends it again (same key, so never billed twice).
+  case resubmit // = 1
+
+  /// Kept and never sent, e.g. usage the customer was credited for.
+  case park // = 2
+  case UNRECOGNIZED(Int)
+
+  package init() {
+    self = .unspecified
+  }
+
+  package init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .resubmit
+    case 2: self = .park
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  package var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .resubmit: return 1
+    case .park: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  package static let allCases: [Guance_Billing_V1_MeteringDisposition] = [
+    .unspecified,
+    .resubmit,
+    .park,
   ]
 
 }
@@ -856,6 +997,7 @@ package nonisolated struct Guance_Billing_V1_BillLine: Sendable {
   /// How many items one priced unit counts (e.g. 1000000 for "per million").
   package var unitSize: Int64 = 0
 
+  /// Zero when the line is not billed; see unbilled_reason.
   package var amount: Guance_Billing_V1_Money {
     get {_amount ?? Guance_Billing_V1_Money()}
     set {_amount = newValue}
@@ -864,6 +1006,9 @@ package nonisolated struct Guance_Billing_V1_BillLine: Sendable {
   package var hasAmount: Bool {self._amount != nil}
   /// Clears the value of `amount`. Subsequent reads from it will return its default value.
   package mutating func clearAmount() {self._amount = nil}
+
+  /// Why the line is not billed, e.g. "subscription_suspended"; empty when it is.
+  package var unbilledReason: String = String()
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1254,11 +1399,32 @@ package nonisolated struct Guance_Billing_V1_MeteringRecord: Sendable {
 
   package var attempts: Int32 = 0
 
+  package var status: Guance_Billing_V1_MeteringRecordStatus = .unspecified
+
+  /// The marketplace's last status for it, e.g. "Accepted", "Expired"; empty before any answer.
+  package var marketplaceStatus: String = String()
+
+  /// The marketplace's (or an operator's) last message about it.
+  package var lastMessage: String = String()
+
+  /// The billing day it was rated from, "YYYY-MM-DD".
+  package var day: String = String()
+
+  package var updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_updatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_updatedAt = newValue}
+  }
+  /// Returns true if `updatedAt` has been explicitly set.
+  package var hasUpdatedAt: Bool {self._updatedAt != nil}
+  /// Clears the value of `updatedAt`. Subsequent reads from it will return its default value.
+  package mutating func clearUpdatedAt() {self._updatedAt = nil}
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 
   fileprivate var _effectiveStartTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 package nonisolated struct Guance_Billing_V1_ListPendingMeteringRecordsRequest: Sendable {
@@ -1331,6 +1497,124 @@ package nonisolated struct Guance_Billing_V1_AcknowledgeMeteringRecordsResponse:
   package init() {}
 }
 
+package nonisolated struct Guance_Billing_V1_SetSubscriptionStatusRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var marketplaceSubscriptionID: String = String()
+
+  package var status: Guance_Billing_V1_CloudSubscriptionStatus = .unspecified
+
+  /// When the marketplace made the change; defaults to now. Usage from then on follows it.
+  package var effectiveAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_effectiveAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_effectiveAt = newValue}
+  }
+  /// Returns true if `effectiveAt` has been explicitly set.
+  package var hasEffectiveAt: Bool {self._effectiveAt != nil}
+  /// Clears the value of `effectiveAt`. Subsequent reads from it will return its default value.
+  package mutating func clearEffectiveAt() {self._effectiveAt = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _effectiveAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+package nonisolated struct Guance_Billing_V1_SetSubscriptionStatusResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// False when the subscription already had this status.
+  package var changed: Bool = false
+
+  /// ACTIVE/SUSPENDED: the workspaces now settled through the subscription. UNSUBSCRIBED: those
+  /// whose cloud settlement ended with it.
+  package var workspaceIds: [String] = []
+
+  /// The status the subscription now has (UNSUBSCRIBED is final: later statuses are ignored).
+  package var status: Guance_Billing_V1_CloudSubscriptionStatus = .unspecified
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Billing_V1_ListMeteringRecordsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Only records with this status (UNSPECIFIED: any).
+  package var status: Guance_Billing_V1_MeteringRecordStatus = .unspecified
+
+  /// Only records of this billing day, "YYYY-MM-DD" (empty: any).
+  package var day: String = String()
+
+  /// Only records of this subscription (empty: any).
+  package var marketplaceSubscriptionID: String = String()
+
+  /// 1 to 1,000; default 100. Oldest first.
+  package var limit: Int32 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Billing_V1_ListMeteringRecordsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var records: [Guance_Billing_V1_MeteringRecord] = []
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Billing_V1_SetMeteringRecordDispositionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var key: String = String()
+
+  package var disposition: Guance_Billing_V1_MeteringDisposition = .unspecified
+
+  /// Why, kept with the record.
+  package var reason: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+package nonisolated struct Guance_Billing_V1_SetMeteringRecordDispositionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var record: Guance_Billing_V1_MeteringRecord {
+    get {_record ?? Guance_Billing_V1_MeteringRecord()}
+    set {_record = newValue}
+  }
+  /// Returns true if `record` has been explicitly set.
+  package var hasRecord: Bool {self._record != nil}
+  /// Clears the value of `record`. Subsequent reads from it will return its default value.
+  package mutating func clearRecord() {self._record = nil}
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+
+  fileprivate var _record: Guance_Billing_V1_MeteringRecord? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "guance.billing.v1"
@@ -1351,8 +1635,20 @@ nonisolated extension Guance_Billing_V1_UsageEventResult: SwiftProtobuf._ProtoNa
   package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0USAGE_EVENT_RESULT_UNSPECIFIED\0\u{1}USAGE_EVENT_RESULT_ACCEPTED\0\u{1}USAGE_EVENT_RESULT_DUPLICATE\0")
 }
 
+nonisolated extension Guance_Billing_V1_MeteringRecordStatus: SwiftProtobuf._ProtoNameProviding {
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METERING_RECORD_STATUS_UNSPECIFIED\0\u{1}METERING_RECORD_STATUS_PENDING\0\u{1}METERING_RECORD_STATUS_ACCEPTED\0\u{1}METERING_RECORD_STATUS_DUPLICATE\0\u{1}METERING_RECORD_STATUS_REJECTED\0\u{1}METERING_RECORD_STATUS_PARKED\0")
+}
+
 nonisolated extension Guance_Billing_V1_MeteringOutcome: SwiftProtobuf._ProtoNameProviding {
   package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METERING_OUTCOME_UNSPECIFIED\0\u{1}METERING_OUTCOME_ACCEPTED\0\u{1}METERING_OUTCOME_DUPLICATE\0\u{1}METERING_OUTCOME_REJECTED\0\u{1}METERING_OUTCOME_RETRY\0")
+}
+
+nonisolated extension Guance_Billing_V1_CloudSubscriptionStatus: SwiftProtobuf._ProtoNameProviding {
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CLOUD_SUBSCRIPTION_STATUS_UNSPECIFIED\0\u{1}CLOUD_SUBSCRIPTION_STATUS_ACTIVE\0\u{1}CLOUD_SUBSCRIPTION_STATUS_SUSPENDED\0\u{1}CLOUD_SUBSCRIPTION_STATUS_UNSUBSCRIBED\0")
+}
+
+nonisolated extension Guance_Billing_V1_MeteringDisposition: SwiftProtobuf._ProtoNameProviding {
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METERING_DISPOSITION_UNSPECIFIED\0\u{1}METERING_DISPOSITION_RESUBMIT\0\u{1}METERING_DISPOSITION_PARK\0")
 }
 
 nonisolated extension Guance_Billing_V1_CompanyInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -2387,7 +2683,7 @@ nonisolated extension Guance_Billing_V1_Money: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Guance_Billing_V1_BillLine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".BillLine"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{1}site\0\u{1}settlement\0\u{3}billing_item\0\u{1}quantity\0\u{3}unit_price\0\u{3}unit_size\0\u{1}amount\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{1}site\0\u{1}settlement\0\u{3}billing_item\0\u{1}quantity\0\u{3}unit_price\0\u{3}unit_size\0\u{1}amount\0\u{3}unbilled_reason\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2403,6 +2699,7 @@ nonisolated extension Guance_Billing_V1_BillLine: SwiftProtobuf.Message, SwiftPr
       case 6: try { try decoder.decodeSingularMessageField(value: &self._unitPrice) }()
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.unitSize) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.unbilledReason) }()
       default: break
       }
     }
@@ -2437,6 +2734,9 @@ nonisolated extension Guance_Billing_V1_BillLine: SwiftProtobuf.Message, SwiftPr
     try { if let v = self._amount {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     } }()
+    if !self.unbilledReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.unbilledReason, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2449,6 +2749,7 @@ nonisolated extension Guance_Billing_V1_BillLine: SwiftProtobuf.Message, SwiftPr
     if lhs._unitPrice != rhs._unitPrice {return false}
     if lhs.unitSize != rhs.unitSize {return false}
     if lhs._amount != rhs._amount {return false}
+    if lhs.unbilledReason != rhs.unbilledReason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3152,7 +3453,7 @@ nonisolated extension Guance_Billing_V1_CloseDayResponse: SwiftProtobuf.Message,
 
 nonisolated extension Guance_Billing_V1_MeteringRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".MeteringRecord"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}marketplace_subscription_id\0\u{1}dimension\0\u{3}effective_start_time\0\u{1}quantity\0\u{1}attempts\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}marketplace_subscription_id\0\u{1}dimension\0\u{3}effective_start_time\0\u{1}quantity\0\u{1}attempts\0\u{1}status\0\u{3}marketplace_status\0\u{3}last_message\0\u{1}day\0\u{3}updated_at\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3166,6 +3467,11 @@ nonisolated extension Guance_Billing_V1_MeteringRecord: SwiftProtobuf.Message, S
       case 4: try { try decoder.decodeSingularMessageField(value: &self._effectiveStartTime) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.quantity) }()
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.attempts) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.marketplaceStatus) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.lastMessage) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      case 11: try { try decoder.decodeSingularMessageField(value: &self._updatedAt) }()
       default: break
       }
     }
@@ -3194,6 +3500,21 @@ nonisolated extension Guance_Billing_V1_MeteringRecord: SwiftProtobuf.Message, S
     if self.attempts != 0 {
       try visitor.visitSingularInt32Field(value: self.attempts, fieldNumber: 6)
     }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 7)
+    }
+    if !self.marketplaceStatus.isEmpty {
+      try visitor.visitSingularStringField(value: self.marketplaceStatus, fieldNumber: 8)
+    }
+    if !self.lastMessage.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastMessage, fieldNumber: 9)
+    }
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 10)
+    }
+    try { if let v = self._updatedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3204,6 +3525,11 @@ nonisolated extension Guance_Billing_V1_MeteringRecord: SwiftProtobuf.Message, S
     if lhs._effectiveStartTime != rhs._effectiveStartTime {return false}
     if lhs.quantity != rhs.quantity {return false}
     if lhs.attempts != rhs.attempts {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.marketplaceStatus != rhs.marketplaceStatus {return false}
+    if lhs.lastMessage != rhs.lastMessage {return false}
+    if lhs.day != rhs.day {return false}
+    if lhs._updatedAt != rhs._updatedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3369,6 +3695,239 @@ nonisolated extension Guance_Billing_V1_AcknowledgeMeteringRecordsResponse: Swif
 
   package static func ==(lhs: Guance_Billing_V1_AcknowledgeMeteringRecordsResponse, rhs: Guance_Billing_V1_AcknowledgeMeteringRecordsResponse) -> Bool {
     if lhs.unknownKeys != rhs.unknownKeys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Billing_V1_SetSubscriptionStatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".SetSubscriptionStatusRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}marketplace_subscription_id\0\u{1}status\0\u{3}effective_at\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.marketplaceSubscriptionID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._effectiveAt) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.marketplaceSubscriptionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.marketplaceSubscriptionID, fieldNumber: 1)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 2)
+    }
+    try { if let v = self._effectiveAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Billing_V1_SetSubscriptionStatusRequest, rhs: Guance_Billing_V1_SetSubscriptionStatusRequest) -> Bool {
+    if lhs.marketplaceSubscriptionID != rhs.marketplaceSubscriptionID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs._effectiveAt != rhs._effectiveAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Billing_V1_SetSubscriptionStatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".SetSubscriptionStatusResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}changed\0\u{3}workspace_ids\0\u{1}status\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.changed) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.workspaceIds) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.changed != false {
+      try visitor.visitSingularBoolField(value: self.changed, fieldNumber: 1)
+    }
+    if !self.workspaceIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.workspaceIds, fieldNumber: 2)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Billing_V1_SetSubscriptionStatusResponse, rhs: Guance_Billing_V1_SetSubscriptionStatusResponse) -> Bool {
+    if lhs.changed != rhs.changed {return false}
+    if lhs.workspaceIds != rhs.workspaceIds {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Billing_V1_ListMeteringRecordsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ListMeteringRecordsRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}day\0\u{3}marketplace_subscription_id\0\u{1}limit\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.day) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.marketplaceSubscriptionID) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 1)
+    }
+    if !self.day.isEmpty {
+      try visitor.visitSingularStringField(value: self.day, fieldNumber: 2)
+    }
+    if !self.marketplaceSubscriptionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.marketplaceSubscriptionID, fieldNumber: 3)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Billing_V1_ListMeteringRecordsRequest, rhs: Guance_Billing_V1_ListMeteringRecordsRequest) -> Bool {
+    if lhs.status != rhs.status {return false}
+    if lhs.day != rhs.day {return false}
+    if lhs.marketplaceSubscriptionID != rhs.marketplaceSubscriptionID {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Billing_V1_ListMeteringRecordsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".ListMeteringRecordsResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}records\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.records.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Billing_V1_ListMeteringRecordsResponse, rhs: Guance_Billing_V1_ListMeteringRecordsResponse) -> Bool {
+    if lhs.records != rhs.records {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Billing_V1_SetMeteringRecordDispositionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".SetMeteringRecordDispositionRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}disposition\0\u{1}reason\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.disposition) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if self.disposition != .unspecified {
+      try visitor.visitSingularEnumField(value: self.disposition, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Billing_V1_SetMeteringRecordDispositionRequest, rhs: Guance_Billing_V1_SetMeteringRecordDispositionRequest) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.disposition != rhs.disposition {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Guance_Billing_V1_SetMeteringRecordDispositionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".SetMeteringRecordDispositionResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}record\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._record) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._record {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: Guance_Billing_V1_SetMeteringRecordDispositionResponse, rhs: Guance_Billing_V1_SetMeteringRecordDispositionResponse) -> Bool {
+    if lhs._record != rhs._record {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
