@@ -197,7 +197,9 @@ let package = Package(
       dependencies: [
         "MarketplaceClient", "SuitePersistence", "SuiteRuntime", "SuiteErrors", "AccountKit",
         "GuanceContracts", .grpcCore, .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
-        .hummingbird, .httpTypes, .nioCore, .crypto, .lifecycle,
+        .hummingbird, .httpTypes, .nioCore, .crypto, .lifecycle, .jwtKit, .httpClient, .metrics,
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       resources: [.copy("Migrations")],
       swiftSettings: strict

@@ -107,6 +107,19 @@ public struct MarketplaceOperation: Sendable, Equatable {
   /// NotStarted, InProgress, Succeeded, Failed, Conflict (trimmed).
   public var status: String
   public var requestSource: String?
+
+  public init(
+    id: String, subscriptionID: String, action: String, planID: String, quantity: Int?, status: String,
+    requestSource: String?
+  ) {
+    self.id = id
+    self.subscriptionID = subscriptionID
+    self.action = action
+    self.planID = planID
+    self.quantity = quantity
+    self.status = status
+    self.requestSource = requestSource
+  }
 }
 
 /// One metered usage event for the marketplace.

@@ -1,6 +1,7 @@
 import Foundation
 public import Hummingbird
 import HTTPTypes
+import JWTKit
 import NIOCore
 
 /// The emulated marketplace's HTTP API: the Entra token endpoint and key set, the SaaS
@@ -9,12 +10,14 @@ public struct EmulatorRoutes: Sendable {
   private let store: EmulatorStore
   private let issuer: TokenIssuer
   private let settings: EmulatorSettings
+  private let webhook: WebhookTarget
   private let faults = FaultPlan()
 
-  public init(store: EmulatorStore, issuer: TokenIssuer, settings: EmulatorSettings) {
+  public init(store: EmulatorStore, issuer: TokenIssuer, settings: EmulatorSettings, webhook: WebhookTarget) {
     self.store = store
     self.issuer = issuer
     self.settings = settings
+    self.webhook = webhook
   }
 
   public func router() -> Router<BasicRequestContext> {
@@ -54,9 +57,10 @@ public struct EmulatorRoutes: Sendable {
         "not_before": "\(seconds - 3600)", "resource": TokenIssuer.marketplaceResource, "access_token": token,
       ])
     }
-    router.get(":tenant/.well-known/openid-configuration") { _, context -> Response in
+    router.get(":tenant/.well-known/openid-configuration") { request, context -> Response in
       let tenant = try context.parameters.require("tenant")
-      let base = "http://\(settings.host):\(context.localPort ?? settings.port)"
+      // The address the caller reached us at (the configured port may be 0: any free one).
+      let base = "http://\(request.head.authority ?? "\(settings.host):\(settings.port)")"
       return try Self.json([
         "issuer": "https://sts.windows.net/\(tenant)/",
         "jwks_uri": "\(base)/\(tenant)/discovery/keys",
@@ -274,6 +278,53 @@ public struct EmulatorRoutes: Sendable {
       faults.set(fault)
       return Response(status: .noContent)
     }
+    // Technical configuration's "Connection webhook": where operations are posted.
+    admin.post("webhook") { request, context -> Response in
+      struct Target: Decodable { var url: String? }
+      guard let target = try? await request.decode(as: Target.self, context: context) else {
+        return Self.refusal(.badRequest("expected {\"url\": \"http://...\"} (null or empty: no webhook)"))
+      }
+      webhook.set(target.url.flatMap { $0.isEmpty ? nil : $0 })
+      return Response(status: .noContent)
+    }
+    // A webhook token signed with the emulator's key, standard claims changed as asked, so a
+    // publisher's checks can be tested one claim at a time.
+    admin.post("webhook-token") { request, context -> Response in
+      struct Changes: Decodable {
+        var aud: String?
+        var tid: String?
+        var appid: String?
+        var azp: String?
+        var iss: String?
+        var expiresInSeconds: Double?
+        var notBeforeInSeconds: Double?
+        /// Claims to leave out: "exp", "aud", "tid", "appid", "azp", "iss", "nbf".
+        var omit: [String]?
+      }
+      let changes = (try? await request.decode(as: Changes.self, context: context)) ?? Changes()
+      let now = Date()
+      var claims = WebhookClaims.standard(audience: settings.clientID, tenantID: settings.tenantID, now: now)
+      if let aud = changes.aud { claims.aud = .init(value: aud) }
+      if let tid = changes.tid { claims.tid = tid }
+      if let appid = changes.appid { claims.appid = appid }
+      if let azp = changes.azp { claims.azp = azp }
+      if let iss = changes.iss { claims.iss = .init(value: iss) }
+      if let seconds = changes.expiresInSeconds { claims.exp = .init(value: now.addingTimeInterval(seconds)) }
+      if let seconds = changes.notBeforeInSeconds { claims.nbf = .init(value: now.addingTimeInterval(seconds)) }
+      for claim in changes.omit ?? [] {
+        switch claim {
+        case "exp": claims.exp = nil
+        case "aud": claims.aud = nil
+        case "tid": claims.tid = nil
+        case "appid": claims.appid = nil
+        case "azp": claims.azp = nil
+        case "iss": claims.iss = nil
+        case "nbf": claims.nbf = nil
+        default: return Self.refusal(.badRequest("cannot omit \(claim)"))
+        }
+      }
+      return try Self.json(["token": try await issuer.sign(claims)])
+    }
     admin.get("subscriptions/:id/activations") { _, context -> Response in
       let id = try Self.subscriptionID(context)
       return try Self.json(["activations": try await store.activationCount(id: id)])
@@ -320,9 +371,4 @@ public struct EmulatorRoutes: Sendable {
     }
     return fields
   }
-}
-
-extension BasicRequestContext {
-  /// The port this server listens on, for absolute URLs in discovery documents.
-  var localPort: Int? { nil }
 }

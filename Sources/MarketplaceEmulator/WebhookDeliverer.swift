@@ -5,40 +5,62 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 public import ServiceLifecycle
+import Synchronization
+
+/// The publisher's webhook URL ("Connection webhook" in Technical configuration): set at
+/// start-up or later through the admin API; none means operations wait undelivered.
+public final class WebhookTarget: Sendable {
+  private let url: Mutex<String?>
+
+  public init(_ url: String?) { self.url = Mutex(url) }
+
+  public var current: String? { url.withLock { $0 } }
+  public func set(_ new: String?) { url.withLock { $0 = new } }
+}
+
+/// Claims of the webhook's bearer token (Entra v2 shape). Optional claims may be left out by
+/// the admin signer, to test how the publisher copes.
+struct WebhookClaims: JWTPayload {
+  var aud: AudienceClaim?
+  var iss: IssuerClaim?
+  var tid: String?
+  var appid: String?
+  var azp: String?
+  var exp: ExpirationClaim?
+  var nbf: NotBeforeClaim?
+  var iat: IssuedAtClaim?
+
+  func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+  /// What the marketplace sends: valid for 5 minutes, from 30 seconds ago.
+  static func standard(audience: String, tenantID: String, now: Date = Date()) -> WebhookClaims {
+    WebhookClaims(
+      aud: .init(value: audience), iss: .init(value: "https://login.microsoftonline.com/\(tenantID)/v2.0"),
+      tid: tenantID, appid: TokenIssuer.marketplaceResource, azp: TokenIssuer.marketplaceResource,
+      exp: .init(value: now.addingTimeInterval(300)), nbf: .init(value: now.addingTimeInterval(-30)),
+      iat: .init(value: now))
+  }
+}
 
 /// Posts each operation to the publisher's webhook with a bearer JWT signed by the emulator
 /// (aud = the publisher's app, tid = its tenant, appid/azp = the marketplace), retries what
 /// fails, and accepts unanswered ChangePlan/ChangeQuantity after 10 seconds.
 public struct WebhookDeliverer: Service {
-  /// Claims of the webhook's bearer token (Entra v2 shape).
-  struct WebhookClaims: JWTPayload {
-    var aud: AudienceClaim
-    var iss: IssuerClaim
-    var tid: String
-    var appid: String
-    var azp: String
-    var exp: ExpirationClaim
-    var nbf: NotBeforeClaim
-    var iat: IssuedAtClaim
-
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-  }
-
   private let store: EmulatorStore
   private let issuer: TokenIssuer
-  private let url: String
+  private let target: WebhookTarget
   private let tenantID: String
   private let audience: String
   private let logger: Logger
   private let autoAcceptAfter: Duration
 
   public init(
-    store: EmulatorStore, issuer: TokenIssuer, url: String, tenantID: String, audience: String,
+    store: EmulatorStore, issuer: TokenIssuer, target: WebhookTarget, tenantID: String, audience: String,
     logger: Logger, autoAcceptAfter: Duration = .seconds(10)
   ) {
     self.store = store
     self.issuer = issuer
-    self.url = url
+    self.target = target
     self.tenantID = tenantID
     self.audience = audience
     self.logger = logger
@@ -48,7 +70,9 @@ public struct WebhookDeliverer: Service {
   public func run() async throws {
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
       do {
-        for delivery in try await store.dueDeliveries() { try await deliver(delivery) }
+        if let url = target.current {
+          for delivery in try await store.dueDeliveries() { try await deliver(delivery, to: url) }
+        }
         try await store.autoAccept(after: autoAcceptAfter)
       } catch {
         logger.warning("webhook pass failed", metadata: ["error": "\(error)"])
@@ -57,14 +81,8 @@ public struct WebhookDeliverer: Service {
     }
   }
 
-  private func deliver(_ delivery: EmulatorStore.Delivery) async throws {
-    let now = Date()
-    let token = try await issuer.sign(
-      WebhookClaims(
-        aud: .init(value: audience), iss: .init(value: "https://login.microsoftonline.com/\(tenantID)/v2.0"),
-        tid: tenantID, appid: TokenIssuer.marketplaceResource, azp: TokenIssuer.marketplaceResource,
-        exp: .init(value: now.addingTimeInterval(300)), nbf: .init(value: now.addingTimeInterval(-30)),
-        iat: .init(value: now)))
+  private func deliver(_ delivery: EmulatorStore.Delivery, to url: String) async throws {
+    let token = try await issuer.sign(WebhookClaims.standard(audience: audience, tenantID: tenantID))
     var request = HTTPClientRequest(url: url)
     request.method = .POST
     request.headers.add(name: "content-type", value: "application/json")

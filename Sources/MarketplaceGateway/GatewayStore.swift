@@ -203,7 +203,7 @@ public struct GatewayStore: Sendable {
 
   static let subscriptionColumns = """
     s.id, s.name, s.offer_id, s.plan_id, s.quantity, s.marketplace_status, s.purchaser_email,
-    s.purchaser_tenant_id, s.purchaser_object_id, s.term_unit
+    s.purchaser_tenant_id, s.purchaser_object_id, s.term_unit, s.term_start, s.term_end, s.auto_renew
     """
 
   /// A subscription from a row holding `subscriptionColumns`.
@@ -216,11 +216,13 @@ public struct GatewayStore: Sendable {
       id: try text("id"), name: try text("name"), offerID: try text("offer_id"), planID: try text("plan_id"),
       quantity: try row["quantity"].decode(Int?.self),
       status: MarketplaceSubscriptionStatus(try text("marketplace_status")), purchaser: purchaser,
-      beneficiary: purchaser, termUnit: try text("term_unit"), termStart: nil, termEnd: nil, autoRenew: true,
+      beneficiary: purchaser, termUnit: try text("term_unit"), termStart: try row["term_start"].decode(Date?.self),
+      termEnd: try row["term_end"].decode(Date?.self), autoRenew: try row["auto_renew"].decode(Bool?.self) ?? true,
       isTest: false)
   }
 }
 
 enum GatewayStoreError: Error {
   case noRowReturned
+  case unknownValue(String)
 }

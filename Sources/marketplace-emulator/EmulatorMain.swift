@@ -44,8 +44,8 @@ enum EmulatorMain {
 }
 
 /// The emulator once its database is ready: migrations and the signing key first (a stop
-/// asked for meanwhile ends the wait), then the HTTP API and, when a webhook URL is set, the
-/// webhook deliverer, until the group shuts down.
+/// asked for meanwhile ends the wait), then the HTTP API and the webhook deliverer (which
+/// posts once a webhook URL is set), until the group shuts down.
 struct EmulatorService: Service {
   let settings: EmulatorSettings
   let postgres: PostgresClient
@@ -61,8 +61,9 @@ struct EmulatorService: Service {
       return
     }
     let (store, issuer) = prepared
+    let webhook = WebhookTarget(settings.webhookURL)
     let app = Application(
-      router: EmulatorRoutes(store: store, issuer: issuer, settings: settings).router(),
+      router: EmulatorRoutes(store: store, issuer: issuer, settings: settings, webhook: webhook).router(),
       configuration: .init(address: .hostname(settings.host, port: settings.port)),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? settings.port
@@ -72,12 +73,10 @@ struct EmulatorService: Service {
       logger: logger)
     // Both inherit the group's graceful shutdown through this task.
     try await withThrowingDiscardingTaskGroup { group in
-      if let webhookURL = settings.webhookURL {
-        let deliverer = WebhookDeliverer(
-          store: store, issuer: issuer, url: webhookURL, tenantID: settings.tenantID,
-          audience: settings.clientID, logger: logger, autoAcceptAfter: settings.autoAcceptAfter)
-        group.addTask { try await deliverer.run() }
-      }
+      let deliverer = WebhookDeliverer(
+        store: store, issuer: issuer, target: webhook, tenantID: settings.tenantID,
+        audience: settings.clientID, logger: logger, autoAcceptAfter: settings.autoAcceptAfter)
+      group.addTask { try await deliverer.run() }
       group.addTask { try await app.run() }
     }
   }

@@ -15,6 +15,9 @@ struct GatewayConfiguration {
   var consoleLoginURL: String
   var saga: ActivationSaga.Settings
   var reconcileInterval: Duration
+  var webhook: WebhookAuthenticator.Settings
+  var lifecycle: SubscriptionLifecycle.Settings
+  var lifecycleReconcileInterval: Duration
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7100)
@@ -48,5 +51,21 @@ struct GatewayConfiguration {
       retryDelay: try config.seconds("ACTIVATION_RETRY_SECONDS", default: .seconds(5), range: 1...3600),
       maxRetryDelay: try config.seconds("ACTIVATION_MAX_RETRY_SECONDS", default: .seconds(300), range: 1...86400))
     reconcileInterval = try config.seconds("ACTIVATION_RECONCILE_SECONDS", default: .seconds(5), range: 1...3600)
+    // Entra serves the tenant's OpenID configuration here; the emulator serves its own.
+    webhook = WebhookAuthenticator.Settings(
+      openIDConfigurationURL: config.string(
+        "WEBHOOK_OPENID_CONFIGURATION_URL",
+        default: "\(marketplace.loginBaseURL)/\(marketplace.tenantID)/.well-known/openid-configuration"),
+      audience: marketplace.clientID, tenantID: marketplace.tenantID)
+    let plansText = config.string("MARKETPLACE_PLANS", default: "commercial,commercial-seats:1-1000")
+    guard let plans = PlanRules(parsing: plansText) else {
+      throw .invalid(
+        variable: "MARKETPLACE_PLANS", value: plansText,
+        expected: "plan ids separated by commas, per-seat ones as id:min-max (e.g. commercial,commercial-seats:1-1000)")
+    }
+    let retentionDays = try config.int("DATA_RETENTION_DAYS", default: 30, range: 7...3650)
+    lifecycle = SubscriptionLifecycle.Settings(plans: plans, dataRetention: .seconds(retentionDays * 86400))
+    lifecycleReconcileInterval = try config.seconds(
+      "LIFECYCLE_RECONCILE_SECONDS", default: .seconds(300), range: 1...86400)
   }
 }

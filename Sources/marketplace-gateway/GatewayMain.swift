@@ -36,6 +36,11 @@ enum GatewayMain {
       console: GRPCConsoleDirectory(client: console.client), saga: saga,
       consoleLoginURL: configuration.consoleLoginURL)
     let started = StartupGate()
+    let doorbell = Doorbell()
+    let lifecycle = SubscriptionLifecycle(
+      store: store, marketplace: marketplace, settlements: billingDirectory,
+      workspaces: GRPCWorkspaceStatuses(client: console.client, internalCredential: configuration.service.internalCredential),
+      settings: configuration.lifecycle, logger: logger)
 
     let server = GRPCServerService(
       settings: configuration.service.server,
@@ -46,10 +51,15 @@ enum GatewayMain {
       health: HealthStatusBoard(), logger: logger, readyFile: configuration.service.readyFile, started: started,
       prepare: { try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations()) })
     let readyFile = configuration.service.readyFile
+    let router = LandingRoutes(
+      activations: activations, activationPageURL: configuration.activationPageURL, started: started
+    ).router()
+    WebhookRoutes(
+      authenticator: WebhookAuthenticator(settings: configuration.webhook, logger: logger), store: store,
+      doorbell: doorbell, started: started, logger: logger
+    ).add(to: router)
     let landing = Application(
-      router: LandingRoutes(
-        activations: activations, activationPageURL: configuration.activationPageURL, started: started
-      ).router(),
+      router: router,
       configuration: .init(address: .hostname(configuration.landingHost, port: configuration.landingPort)),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? configuration.landingPort
@@ -69,6 +79,11 @@ enum GatewayMain {
           .init(
             service: ActivationReconciler(
               saga: saga, logger: logger, startAfter: started, interval: configuration.reconcileInterval)),
+          .init(service: LifecycleWorker(lifecycle: lifecycle, doorbell: doorbell, logger: logger, startAfter: started)),
+          .init(
+            service: LifecycleReconciler(
+              lifecycle: lifecycle, doorbell: doorbell, logger: logger, startAfter: started,
+              interval: configuration.lifecycleReconcileInterval)),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],

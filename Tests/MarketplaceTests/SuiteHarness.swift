@@ -11,6 +11,11 @@ import Testing
 
 /// The whole suite as processes — emulator, workspace-console, billing-center and
 /// marketplace-gateway, each on its own fresh database — driven the way a frontend drives it.
+struct HarnessError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
+
 final class SuiteHarness: @unchecked Sendable {
   typealias ActivationClient = Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>
   typealias ConsoleClient = Guance_Console_V1_WorkspaceConsoleService.Client<HTTP2ClientTransport.Posix>
@@ -102,8 +107,121 @@ final class SuiteHarness: @unchecked Sendable {
   /// SIGKILLs the gateway (a crash) and starts a new one on the same database.
   func crashAndRestartGateway() async throws {
     await gateway.kill()
+    try? FileManager.default.removeItem(at: landingFile)
     gateway = try await ServiceProcess(
       "marketplace-gateway", environment: gatewayEnvironment, workDirectory: work.appendingPathComponent("gateway"))
+  }
+
+  private var landingFile: URL { work.appendingPathComponent("gateway/marketplace-gateway.ready.landing") }
+
+  /// The gateway's HTTP address (landing page and webhook), once it serves.
+  func landingAddress() async throws -> String {
+    for _ in 0..<200 {
+      if let text = try? String(contentsOf: landingFile, encoding: .utf8) {
+        let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !address.isEmpty { return address }
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    throw HarnessError("the gateway never wrote \(landingFile.path)")
+  }
+
+  /// Points the emulated marketplace's webhook at the gateway.
+  func connectWebhook() async throws {
+    let body = #"{"url": "http://\#(try await landingAddress())/webhook"}"#
+    #expect(try await emulator.request(.POST, "/admin/webhook", body: body).status == 204)
+  }
+
+  /// A purchase of `plan` taken through registration and activation: its subscription id and
+  /// the workspace settled through it.
+  func activatedSubscription(plan: String = "commercial", quantity: Int? = nil, username: String) async throws
+    -> (subscription: String, workspace: String)
+  {
+    let quantityJSON = quantity.map { #", "quantity": \#($0)"# } ?? ""
+    let purchase = try await emulator.purchase(
+      #"{"planId": "\#(plan)"\#(quantityJSON), "purchaser": {"emailId": "\#(username)@buyer.example", "objectId": "\#(UUID().uuidString)", "tenantId": "\#(UUID().uuidString)", "puid": ""}}"#)
+    let activation = try await activation { client in
+      let session = try await client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
+      return try await client.registerAndActivate(.with {
+        $0.sessionID = session.sessionID
+        $0.basic = .with {
+          $0.username = username
+          $0.password = "correct horse battery"
+          $0.passwordConfirmation = "correct horse battery"
+          $0.email = "\(username)@buyer.example"
+        }
+        $0.company = .with {
+          $0.companyName = "Buyer \(username)"
+          $0.industry = "Retail"
+          $0.region = "EU"
+          $0.contactName = "Pat"
+        }
+        $0.workspace = .with {
+          $0.name = "\(username) ops"
+          $0.language = "en"
+          $0.site = "us1"
+        }
+        $0.termsAccepted = true
+      }).activation
+    }
+    #expect(activation.state == .activated)
+    return (purchase.id, activation.workspace.workspaceID)
+  }
+
+  /// Starts `action` at the marketplace as a customer would; returns the operation's id.
+  @discardableResult
+  func trigger(_ subscription: String, _ action: String, plan: String? = nil, quantity: Int? = nil) async throws -> String {
+    var fields = [#""action": "\#(action)""#]
+    if let plan { fields.append(#""planId": "\#(plan)""#) }
+    if let quantity { fields.append(#""quantity": \#(quantity)"#) }
+    let reply = try await emulator.request(
+      .POST, "/admin/subscriptions/\(subscription)/events", body: "{\(fields.joined(separator: ", "))}")
+    #expect(reply.status == 201)
+    return try #require((reply.json as? [String: Any])?["id"] as? String)
+  }
+
+  /// The subscription as the marketplace has it (Get subscription).
+  func marketplaceSubscription(_ id: String) async throws -> [String: Any] {
+    let token = try await emulator.accessToken()
+    let reply = try await emulator.request(.GET, "/api/saas/subscriptions/\(id)?api-version=2018-08-31", token: token)
+    return try #require(reply.json as? [String: Any])
+  }
+
+  /// An operation as the marketplace has it (Get Operation).
+  func marketplaceOperation(_ subscription: String, _ operation: String) async throws -> [String: Any] {
+    let token = try await emulator.accessToken()
+    let reply = try await emulator.request(
+      .GET, "/api/saas/subscriptions/\(subscription)/operations/\(operation)?api-version=2018-08-31", token: token)
+    return try #require(reply.json as? [String: Any])
+  }
+
+  /// The console's status of a workspace (its internal directory).
+  func workspaceStatus(_ id: String) async throws -> Guance_Console_V1_WorkspaceStatus {
+    try await Self.client(console) { client in
+      try await Guance_Console_V1_WorkspaceDirectoryService.Client(wrapping: client).lookupWorkspace(
+        .with { $0.workspaceID = id }, metadata: ["authorization": "Bearer \(Self.credential)"]
+      ).workspace.status
+    }
+  }
+
+  /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+  func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if try await condition() { return true }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+  }
+
+  /// The gateway's record of a lifecycle operation: its state and outcome.
+  func lifecycleOperation(_ id: String) async throws -> (state: String, outcome: String?, deliveries: Int)? {
+    try await TestDatabase.withClient(gatewayDatabase) { client in
+      let rows = try await client.query(
+        "SELECT state, outcome, deliveries FROM lifecycle_operations WHERE id = \(id.lowercased())")
+      for try await row in rows.decode((String, String?, Int).self) { return row }
+      return nil
+    }
   }
 
   static func client<Result: Sendable>(

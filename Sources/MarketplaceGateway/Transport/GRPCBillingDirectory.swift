@@ -185,3 +185,26 @@ func refusesCreationKey(_ error: RPCError) -> Bool {
   guard error.code == .invalidArgument, let status = try? error.unpackGoogleRPCStatus() else { return false }
   return status.details.compactMap(\.badRequest).flatMap(\.violations).contains { $0.field == "creation_key" }
 }
+
+extension GRPCBillingDirectory: SubscriptionSettlements {
+  public func follow(subscriptionID: String, status: SettlementStatus, at: Date) async throws -> [String]? {
+    do {
+      let reply = try await unavailableAsDependency {
+        try await client.setSubscriptionStatus(
+          .with {
+            $0.marketplaceSubscriptionID = subscriptionID
+            $0.status =
+              switch status {
+              case .active: .active
+              case .suspended: .suspended
+              case .unsubscribed: .unsubscribed
+              }
+            $0.effectiveAt = Google_Protobuf_Timestamp(date: at)
+          }, metadata: metadata, options: options)
+      }
+      return reply.workspaceIds
+    } catch let error as RPCError where error.code == .notFound {
+      return nil
+    }
+  }
+}

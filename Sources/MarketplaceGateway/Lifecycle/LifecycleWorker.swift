@@ -1,0 +1,188 @@
+public import Logging
+public import MarketplaceClient
+public import ServiceLifecycle
+public import SuiteRuntime
+
+/// Wakes a background worker early: the webhook rings it so a ChangePlan is answered in well
+/// under the marketplace's 10 seconds instead of at the next poll.
+public actor Doorbell {
+  private var rung = false
+  private var waiter: CheckedContinuation<Void, Never>?
+
+  public init() {}
+
+  public func ring() {
+    if let waiter {
+      self.waiter = nil
+      waiter.resume()
+    } else {
+      rung = true
+    }
+  }
+
+  /// Returns at the next ring (at once if it rang since the last wait), after `timeout`, or
+  /// when the task is cancelled.
+  public func wait(upTo timeout: Duration) async {
+    if rung {
+      rung = false
+      return
+    }
+    await withTaskGroup(of: Void.self) { group in
+      // The timer rings too, so the waiter always resumes (also when cancelled).
+      group.addTask {
+        try? await Task.sleep(for: timeout)
+        await self.ring()
+      }
+      await withCheckedContinuation { waiter = $0 }
+      group.cancelAll()
+    }
+    rung = false
+  }
+}
+
+/// Does stored lifecycle operations: each is taken with a lease (so replicas share the work
+/// and a crashed worker's operation is taken again), done, and ended or left for a retry with
+/// backoff when another service could not be reached.
+public struct LifecycleWorker: Service {
+  private let lifecycle: SubscriptionLifecycle
+  private let doorbell: Doorbell
+  private let logger: Logger
+  private let interval: Duration
+  private let lease: Duration
+  private let startAfter: StartupGate?
+
+  public init(
+    lifecycle: SubscriptionLifecycle, doorbell: Doorbell, logger: Logger, startAfter: StartupGate? = nil,
+    interval: Duration = .seconds(1), lease: Duration = .seconds(180)
+  ) {
+    self.lifecycle = lifecycle
+    self.doorbell = doorbell
+    self.logger = logger
+    self.startAfter = startAfter
+    self.interval = interval
+    self.lease = lease
+  }
+
+  public func run() async throws {
+    if let startAfter, await !startAfter.mayStart() { return }
+    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+      var done = 0
+      do {
+        done = try await runDueOperations()
+      } catch {
+        logger.warning("taking lifecycle operations failed; will retry", metadata: ["error": "\(error)"])
+      }
+      if done == 0 {
+        await cancelWhenGracefulShutdown { await doorbell.wait(upTo: interval) }
+      }
+    }
+  }
+
+  /// Takes the due operations and does them side by side (one per subscription); returns how many.
+  @discardableResult
+  public func runDueOperations(limit: Int = 16) async throws -> Int {
+    let due = try await lifecycle.store.claimDueOperations(limit: limit, lease: lease)
+    let lifecycle = self.lifecycle
+    let logger = self.logger
+    await withTaskGroup(of: Void.self) { group in
+      for operation in due {
+        group.addTask {
+          do {
+            let (state, outcome) = try await lifecycle.process(operation)
+            try await lifecycle.store.finishOperation(operation.id, as: state, outcome: outcome)
+            logger.notice(
+              "lifecycle operation done",
+              metadata: [
+                "operation": "\(operation.id)", "action": "\(operation.action)", "state": "\(state.rawValue)",
+                "outcome": "\(outcome)",
+              ])
+          } catch {
+            // 2, 4, 8 ... seconds, at most a minute: the marketplace retries its webhook for 8
+            // hours, and the reconciler repairs what is left.
+            let delay = Duration.seconds(min(60, 1 << min(operation.attempts, 6)))
+            logger.warning(
+              "lifecycle operation not done; will retry",
+              metadata: ["operation": "\(operation.id)", "error": "\(error)", "retry_in": "\(delay)"])
+            try? await lifecycle.store.retryOperation(operation.id, after: delay, problem: "\(error)")
+          }
+        }
+      }
+    }
+    return due.count
+  }
+}
+
+/// Repairs missed webhooks: compares the subscriptions the gateway follows with the
+/// marketplace's List subscriptions, follows any that differ, and stores operations still
+/// outstanding at the marketplace that the webhook never brought.
+public struct LifecycleReconciler: Service {
+  private let lifecycle: SubscriptionLifecycle
+  private let doorbell: Doorbell
+  private let logger: Logger
+  private let interval: Duration
+  private let startAfter: StartupGate?
+
+  public init(
+    lifecycle: SubscriptionLifecycle, doorbell: Doorbell, logger: Logger, startAfter: StartupGate? = nil,
+    interval: Duration = .seconds(300)
+  ) {
+    self.lifecycle = lifecycle
+    self.doorbell = doorbell
+    self.logger = logger
+    self.startAfter = startAfter
+    self.interval = interval
+  }
+
+  public func run() async throws {
+    if let startAfter, await !startAfter.mayStart() { return }
+    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+      guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
+      do {
+        let report = try await reconcile()
+        if report.followed + report.operationsFound > 0 {
+          logger.notice(
+            "lifecycle reconciled",
+            metadata: ["followed": "\(report.followed)", "operations_found": "\(report.operationsFound)"])
+        }
+      } catch {
+        logger.warning("lifecycle reconciliation failed; will retry", metadata: ["error": "\(error)"])
+      }
+    }
+  }
+
+  public struct Report: Sendable, Equatable {
+    /// Subscriptions whose recorded state differed from the marketplace's and were followed.
+    public var followed = 0
+    /// Outstanding operations stored because no webhook had brought them.
+    public var operationsFound = 0
+  }
+
+  /// One pass. Subscriptions the gateway never saw (purchases not yet landed) are left to the
+  /// landing page.
+  public func reconcile() async throws -> Report {
+    let followed = try await lifecycle.store.followedSubscriptions()
+    var report = Report()
+    for subscription in try await lifecycle.marketplace.allSubscriptions() {
+      guard let recorded = followed[subscription.id] else { continue }
+      if !SubscriptionLifecycle.changes(from: recorded, to: subscription).isEmpty {
+        try await lifecycle.follow(subscription, because: nil, correlationID: "reconciler/\(subscription.id)")
+        report.followed += 1
+      }
+      guard subscription.status == .subscribed || subscription.status == .suspended else { continue }
+      for outstanding in try await lifecycle.marketplace.outstandingOperations(subscriptionID: subscription.id) {
+        let operation = LifecycleOperation(
+          id: outstanding.id.lowercased(), subscriptionID: subscription.id, action: outstanding.action,
+          planID: outstanding.planID, quantity: outstanding.quantity, requestSource: outstanding.requestSource,
+          source: .reconciler, marketplaceTime: nil)
+        if try await lifecycle.store.recordOperation(operation) {
+          report.operationsFound += 1
+          logger.warning(
+            "found an operation no webhook brought", metadata: ["operation": "\(operation.id)", "action": "\(operation.action)"])
+        }
+      }
+    }
+    if report.operationsFound > 0 { await doorbell.ring() }
+    return report
+  }
+}

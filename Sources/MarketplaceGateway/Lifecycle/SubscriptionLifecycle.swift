@@ -1,0 +1,175 @@
+public import Foundation
+public import Logging
+public import MarketplaceClient
+
+/// Follows subscriptions after activation: each operation the marketplace reports is checked
+/// with the marketplace (Get Operation) before anything is done, plan and quantity changes are
+/// accepted or refused by the plan rules, and then the suite is made to match the subscription
+/// as the marketplace has it *now* (Get subscription). Following the current state rather than
+/// replaying each action is what makes duplicate and reordered deliveries change state once.
+public struct SubscriptionLifecycle: Sendable {
+  public struct Settings: Sendable {
+    public var plans: PlanRules
+    /// How long a subscription's data is kept after Unsubscribe (at least the 7 days the
+    /// marketplace asks for).
+    public var dataRetention: Duration
+    /// How long a vendor-started change is polled before giving up (the operation stays known).
+    public var confirmationTimeout: Duration
+
+    public init(plans: PlanRules = .guance, dataRetention: Duration = .seconds(7 * 86400), confirmationTimeout: Duration = .seconds(60)) {
+      self.plans = plans
+      self.dataRetention = max(dataRetention, .seconds(7 * 86400))
+      self.confirmationTimeout = confirmationTimeout
+    }
+  }
+
+  let store: GatewayStore
+  let marketplace: MarketplaceClient
+  let settlements: any SubscriptionSettlements
+  let workspaces: any WorkspaceStatuses
+  let settings: Settings
+  let logger: Logger
+
+  public init(
+    store: GatewayStore, marketplace: MarketplaceClient, settlements: any SubscriptionSettlements,
+    workspaces: any WorkspaceStatuses, settings: Settings, logger: Logger
+  ) {
+    self.store = store
+    self.marketplace = marketplace
+    self.settlements = settlements
+    self.workspaces = workspaces
+    self.settings = settings
+    self.logger = logger
+  }
+
+  /// The actions of the contract; anything else is logged and followed through Get subscription.
+  static let knownActions: Set<String> = ["ChangePlan", "ChangeQuantity", "Renew", "Suspend", "Reinstate", "Unsubscribe"]
+
+  /// Does one stored operation and says how it ended. Throws when it should be tried again
+  /// (the marketplace, billing center or console could not be reached).
+  public func process(_ operation: LifecycleOperation) async throws -> (LifecycleOperation.State, String) {
+    let correlationID = "operation/\(operation.id)"
+    let verified: MarketplaceOperation
+    do {
+      verified = try await marketplace.operation(subscriptionID: operation.subscriptionID, operationID: operation.id)
+    } catch MarketplaceError.notFound {
+      logger.warning(
+        "the marketplace does not know a reported operation; nothing done",
+        metadata: ["operation": "\(operation.id)", "subscription": "\(operation.subscriptionID)"])
+      return (.unverified, "the marketplace does not know this operation")
+    }
+    // The marketplace's record of the operation decides, not what was posted to us.
+    guard verified.subscriptionID.lowercased() == operation.subscriptionID.lowercased(),
+      verified.action == operation.action
+    else {
+      return (.unverified, "the marketplace has this operation as \(verified.action) of \(verified.subscriptionID)")
+    }
+    if !Self.knownActions.contains(verified.action) {
+      logger.warning(
+        "unknown lifecycle action; following the subscription as the marketplace has it",
+        metadata: ["action": "\(verified.action)", "operation": "\(operation.id)"])
+    }
+
+    var said: String?
+    switch (verified.action, verified.status) {
+    case ("ChangePlan", "InProgress"), ("ChangeQuantity", "InProgress"):
+      let current = try await marketplace.subscription(id: operation.subscriptionID)
+      let decision = settings.plans.decide(verified, current: current)
+      said = try await answer(verified, success: decision.accepted)
+      if !decision.accepted {
+        let followed = try await follow(current, because: operation, correlationID: correlationID)
+        return (.declined, "declined: \(decision.reason); \(said ?? "the marketplace was told Failure"); \(followed)")
+      }
+      said = "accepted (\(decision.reason)); \(said ?? "the marketplace was told Success")"
+    case ("Reinstate", "InProgress"):
+      said = try await answer(verified, success: true) ?? "the marketplace was told Success"
+    case (_, let status):
+      said = "the marketplace has it \(status)"
+    }
+    let subscription = try await marketplace.subscription(id: operation.subscriptionID)
+    let followed = try await follow(subscription, because: operation, correlationID: correlationID)
+    return (.applied, [said, followed].compactMap { $0 }.joined(separator: "; "))
+  }
+
+  /// PATCHes the operation. A 409 (a newer update is already fulfilled) or 404 means there is
+  /// nothing left to answer: the subscription is followed as it is. Returns a note for those.
+  private func answer(_ operation: MarketplaceOperation, success: Bool) async throws -> String? {
+    do {
+      try await marketplace.updateOperation(
+        subscriptionID: operation.subscriptionID, operationID: operation.id, success: success)
+      return nil
+    } catch MarketplaceError.conflict(let message) {
+      return "the marketplace answered 409 (\(message))"
+    } catch MarketplaceError.notFound(let message) {
+      return "the marketplace answered 404 (\(message))"
+    }
+  }
+
+  /// Makes the billing center, the console and the gateway's record match `subscription`.
+  /// Every step may be repeated: a retry after a crash halfway does each again, harmlessly.
+  /// Returns what changed, for the operation's outcome.
+  @discardableResult
+  public func follow(_ subscription: MarketplaceSubscription, because operation: LifecycleOperation?, correlationID: String)
+    async throws -> String
+  {
+    let recorded = try await store.followedSubscription(subscription.id)
+    let before = recorded?.0
+    var notes: [String] = []
+    let settlement: SettlementStatus? =
+      switch subscription.status {
+      case .subscribed: .active
+      case .suspended: .suspended
+      case .unsubscribed: .unsubscribed
+      case .notStarted, .pendingFulfillmentStart, .other: nil
+      }
+    // An active subscription already recorded as such needs nothing from the others.
+    if let settlement, settlement != .active || before?.status != .subscribed {
+      let at = min(operation?.marketplaceTime ?? Date(), Date())
+      if let affected = try await settlements.follow(subscriptionID: subscription.id, status: settlement, at: at) {
+        let state: WorkspaceState = settlement == .active ? .active : .suspended
+        let reason =
+          switch settlement {
+          case .active: "marketplace subscription \(subscription.id) is active"
+          case .suspended: "marketplace subscription \(subscription.id) is suspended"
+          case .unsubscribed: "marketplace subscription \(subscription.id) was cancelled"
+          }
+        for workspace in affected { try await workspaces.set(workspaceID: workspace, to: state, reason: reason) }
+        if !affected.isEmpty { notes.append("\(affected.count) workspace(s) \(state.rawValue)") }
+      }
+    }
+    var dataKeptUntil = recorded?.dataKeptUntil
+    if subscription.status == .unsubscribed, dataKeptUntil == nil {
+      dataKeptUntil = Date().addingTimeInterval(Double(settings.dataRetention.components.seconds))
+      notes.append("data kept until \(dataKeptUntil.map { $0.formatted(.iso8601) } ?? "")")
+    }
+    notes += Self.changes(from: before, to: subscription)
+    let summary = notes.isEmpty ? "nothing to change" : notes.joined(separator: ", ")
+    try await store.recordFollowed(
+      subscription, dataKeptUntil: dataKeptUntil,
+      event: operation.map { "lifecycle_\($0.action.lowercased())" } ?? "lifecycle_reconciled", detail: summary,
+      correlationID: correlationID)
+    if !notes.isEmpty {
+      logger.notice(
+        "following the marketplace subscription",
+        metadata: ["subscription": "\(subscription.id)", "changes": "\(summary)", "operation": "\(operation?.id ?? "-")"])
+    }
+    return summary
+  }
+
+  /// What differs between the recorded subscription and the marketplace's, in words; empty
+  /// when they agree. Term dates agree to the second (the database keeps microseconds).
+  static func changes(from recorded: MarketplaceSubscription?, to current: MarketplaceSubscription) -> [String] {
+    var changes: [String] = []
+    if recorded?.status != current.status { changes.append("status \(current.status.name)") }
+    if recorded?.planID != current.planID { changes.append("plan \(current.planID)") }
+    if recorded?.quantity != current.quantity {
+      changes.append("quantity \(current.quantity.map(String.init) ?? "none")")
+    }
+    if let end = current.termEnd,
+      abs((recorded?.termEnd ?? .distantPast).timeIntervalSince(end)) >= 1
+    {
+      changes.append("term ends \(end.formatted(.iso8601))")
+    }
+    return changes
+  }
+}
