@@ -98,4 +98,157 @@ struct LifecycleTests {
       #expect(audited == 7)
     }
   }
+
+  /// Posts `body` to the gateway's webhook with `authorization`; returns the HTTP status.
+  static func post(
+    _ suite: SuiteHarness, _ body: [String: Any], authorization: String?
+  ) async throws -> Int {
+    var request = HTTPClientRequest(url: "http://\(try await suite.landingAddress())/webhook")
+    request.method = .POST
+    request.headers.add(name: "content-type", value: "application/json")
+    if let authorization { request.headers.add(name: "authorization", value: authorization) }
+    request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    _ = try await response.body.collect(upTo: 1 << 16)
+    return Int(response.status.code)
+  }
+
+  /// A webhook token signed by the emulated marketplace, with `changes` to its claims.
+  static func token(_ suite: SuiteHarness, _ changes: String = "{}") async throws -> String {
+    let reply = try await suite.emulator.request(.POST, "/admin/webhook-token", body: changes)
+    return try #require((reply.json as? [String: Any])?["token"] as? String)
+  }
+
+  static func base64URL(_ data: Data) -> String {
+    data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+      .replacingOccurrences(of: "=", with: "")
+  }
+
+  @Test("webhook calls without a valid marketplace token are refused and change nothing")
+  func tokens() async throws {
+    try await SuiteHarness.with { suite in
+      let body: [String: Any] = [
+        "id": UUID().uuidString.lowercased(), "subscriptionId": UUID().uuidString.lowercased(), "action": "Renew",
+        "status": "Succeeded", "timeStamp": "2026-11-27T10:00:00.1234567Z",
+      ]
+      let valid = try await Self.token(suite)
+      let parts = valid.split(separator: ".").map(String.init)
+      let headerData = try #require(Data(base64Encoded: Self.pad(parts[0])))
+      let header = try JSONSerialization.jsonObject(with: headerData) as? [String: Any]
+      let kid = try #require(header?["kid"] as? String)
+      let claims = try #require(Data(base64Encoded: Self.pad(parts[1])))
+
+      // alg none: the same claims, no signature.
+      let none = Self.base64URL(try JSONSerialization.data(withJSONObject: ["alg": "none", "kid": kid, "typ": "JWT"]))
+        + "." + parts[1] + "."
+      // HS256 keyed with something public (the classic key-confusion attack).
+      let hs256 = Self.base64URL(try JSONSerialization.data(withJSONObject: ["alg": "HS256", "kid": kid, "typ": "JWT"]))
+        + "." + parts[1] + "." + Self.base64URL(Data(repeating: 7, count: 32))
+      // The marketplace's header and signature over claims it never signed.
+      let parsedClaims = try JSONSerialization.jsonObject(with: claims) as? [String: Any]
+      var forgedClaims = try #require(parsedClaims)
+      forgedClaims["exp"] = Date().timeIntervalSince1970 + 86400 * 365
+      let forged = parts[0] + "." + Self.base64URL(try JSONSerialization.data(withJSONObject: forgedClaims)) + "." + parts[2]
+      // Signed by a key the marketplace never published.
+      let unknownKid = Self.base64URL(try JSONSerialization.data(withJSONObject: ["alg": "RS256", "kid": "not-a-marketplace-key", "typ": "JWT"]))
+        + "." + parts[1] + "." + parts[2]
+
+      let refused: [(String, String?)] = [
+        ("missing", nil),
+        ("not bearer", "Basic \(valid)"),
+        ("alg none", "Bearer \(none)"),
+        ("HS256", "Bearer \(hs256)"),
+        ("forged signature", "Bearer \(forged)"),
+        ("unknown kid", "Bearer \(unknownKid)"),
+        ("wrong aud", "Bearer \(try await Self.token(suite, #"{"aud": "someone-else"}"#))"),
+        ("wrong tid", "Bearer \(try await Self.token(suite, #"{"tid": "tenant-2"}"#))"),
+        ("wrong appid", "Bearer \(try await Self.token(suite, #"{"appid": "app-x", "azp": "app-x"}"#))"),
+        ("no appid", "Bearer \(try await Self.token(suite, #"{"omit": ["appid", "azp"]}"#))"),
+        ("expired", "Bearer \(try await Self.token(suite, #"{"expiresInSeconds": -1}"#))"),
+        ("no expiry", "Bearer \(try await Self.token(suite, #"{"omit": ["exp"]}"#))"),
+        ("not yet valid", "Bearer \(try await Self.token(suite, #"{"notBeforeInSeconds": 120}"#))"),
+        ("other issuer", "Bearer \(try await Self.token(suite, #"{"iss": "https://evil.example/tenant-1/v2.0"}"#))"),
+      ]
+      for (name, authorization) in refused {
+        #expect(try await Self.post(suite, body, authorization: authorization) == 401, "\(name)")
+      }
+      #expect(try await suite.gatewayQuery("SELECT count(*)::int FROM lifecycle_operations", as: Int.self) == 0)
+      #expect(suite.gateway.log.components(separatedBy: "webhook call without a bearer token").count == 2)
+      #expect(suite.gateway.log.components(separatedBy: "webhook call with an invalid token").count == refused.count)
+
+      // Both issuer forms pass. A valid call is stored, then checked with the marketplace,
+      // which does not know this made-up operation: nothing is done.
+      let v1 = try await Self.token(suite, #"{"iss": "https://sts.windows.net/tenant-1/"}"#)
+      #expect(try await Self.post(suite, body, authorization: "Bearer \(v1)") == 200)
+      #expect(try await Self.post(suite, body, authorization: "Bearer \(valid)") == 200)
+      let id = try #require(body["id"] as? String)
+      #expect(try await suite.eventually { try await suite.lifecycleOperation(id)?.state == "unverified" })
+      #expect(try await suite.lifecycleOperation(id)?.deliveries == 2)
+      // A body that is not an operation, with a valid token: 400, nothing stored.
+      #expect(try await Self.post(suite, ["hello": "world"], authorization: "Bearer \(valid)") == 400)
+      #expect(try await suite.gatewayQuery("SELECT count(*)::int FROM lifecycle_operations", as: Int.self) == 1)
+    }
+  }
+
+  static func pad(_ base64URL: String) -> String {
+    let base64 = base64URL.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    return base64 + String(repeating: "=", count: (4 - base64.count % 4) % 4)
+  }
+
+  @Test("duplicate and shuffled deliveries change state once")
+  func duplicatesAndShuffles() async throws {
+    try await SuiteHarness.with { suite in
+      // No webhook configured at the marketplace: this test delivers by hand.
+      let (subscription, workspace) = try await suite.activatedSubscription(username: "shuffle")
+      let suspend = try await suite.trigger(subscription, "Suspend")
+      let reinstate = try await suite.trigger(subscription, "Reinstate")
+      func payload(_ id: String, _ action: String) -> [String: Any] {
+        ["id": id, "subscriptionId": subscription, "action": action, "operationRequestSource": "Azure", "extra": ["new": true]]
+      }
+      let token = "Bearer \(try await Self.token(suite))"
+      // Newest first, each three times, interleaved.
+      for (id, action) in [(reinstate, "Reinstate"), (suspend, "Suspend"), (reinstate, "Reinstate"), (suspend, "Suspend"),
+        (suspend, "Suspend"), (reinstate, "Reinstate")]
+      {
+        #expect(try await Self.post(suite, payload(id, action), authorization: token) == 200)
+      }
+      for id in [suspend, reinstate] {
+        #expect(try await suite.eventually { try await suite.lifecycleOperation(id)?.state == "applied" })
+        #expect(try await suite.lifecycleOperation(id)?.deliveries == 3)
+      }
+      #expect(try await suite.marketplaceSubscription(subscription)["saasSubscriptionStatus"] as? String == "Subscribed")
+      #expect(try await suite.workspaceStatus(workspace) == .active)
+      #expect(try await suite.gatewayQuery("SELECT marketplace_status FROM marketplace_subscriptions WHERE id = \(subscription)", as: String.self) == "Subscribed")
+      // One audit row per operation, whatever the number of deliveries.
+      let audited = try await suite.gatewayQuery(
+        "SELECT count(*)::int FROM subscription_audit WHERE subscription_id = \(subscription) AND event LIKE 'lifecycle_%'",
+        as: Int.self)
+      #expect(audited == 2)
+    }
+  }
+
+  @Test("the reconciler repairs missed webhooks: an outstanding change and a suspension")
+  func reconciler() async throws {
+    try await SuiteHarness.with(gateway: ["LIFECYCLE_RECONCILE_SECONDS": "1"]) { suite in
+      // No webhook configured: nothing is ever posted to the gateway.
+      let (subscription, workspace) = try await suite.activatedSubscription(
+        plan: "commercial-seats", quantity: 2, username: "reconciled")
+      let change = try await suite.trigger(subscription, "ChangeQuantity", quantity: 4)
+      #expect(try await suite.eventually { try await suite.lifecycleOperation(change)?.state == "applied" })
+      #expect(try await suite.marketplaceSubscription(subscription)["quantity"] as? Int == 4)
+      #expect(try await suite.gatewayQuery("SELECT source FROM lifecycle_operations WHERE id = \(change)", as: String.self) == "reconciler")
+
+      try await suite.trigger(subscription, "Suspend")
+      #expect(try await suite.eventually { try await suite.workspaceStatus(workspace) == .suspended })
+      #expect(try await suite.gatewayQuery("SELECT marketplace_status FROM marketplace_subscriptions WHERE id = \(subscription)", as: String.self) == "Suspended")
+      // Once in line with the marketplace, further passes change nothing.
+      let audited = try await suite.gatewayQuery(
+        "SELECT count(*)::int FROM subscription_audit WHERE subscription_id = \(subscription) AND event LIKE 'lifecycle_%'",
+        as: Int.self)
+      try await Task.sleep(for: .seconds(2.5))
+      #expect(try await suite.gatewayQuery(
+        "SELECT count(*)::int FROM subscription_audit WHERE subscription_id = \(subscription) AND event LIKE 'lifecycle_%'",
+        as: Int.self) == audited)
+    }
+  }
 }
