@@ -149,3 +149,29 @@ public struct MarketplaceUsageResult: Sendable, Equatable {
   /// Accepted and Duplicate both mean the marketplace has the usage.
   public var isDelivered: Bool { status == "Accepted" || status == "Duplicate" }
 }
+
+/// The marketplace's record of one day's usage of one resource and dimension (GET usageEvents).
+public struct MarketplaceUsageSummary: Sendable, Equatable {
+  /// "YYYY-MM-DD" (UTC).
+  public var usageDate: String
+  public var resourceID: String
+  public var dimension: String
+  public var planID: String
+  public var submittedQuantity: Double
+  public var processedQuantity: Double
+  /// Submitted, Accepted, Rejected, Mismatch, ...
+  public var reconStatus: String
+
+  public init(
+    usageDate: String, resourceID: String, dimension: String, planID: String, submittedQuantity: Double,
+    processedQuantity: Double, reconStatus: String
+  ) {
+    self.usageDate = usageDate
+    self.resourceID = resourceID
+    self.dimension = dimension
+    self.planID = planID
+    self.submittedQuantity = submittedQuantity
+    self.processedQuantity = processedQuantity
+    self.reconStatus = reconStatus
+  }
+}

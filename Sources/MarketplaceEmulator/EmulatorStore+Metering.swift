@@ -26,6 +26,10 @@ extension EmulatorStore {
   /// marketplace accepts. FoundationEssentials' format styles, built once: a formatter per
   /// event went through ICU.
   static func parseTime(_ text: String) -> Date? {
+    // A date alone, or a time without seconds, as usageStartDate allows ("2020-12-03",
+    // "2020-12-03T15:00").
+    if text.count == 10 { return parseTime(text + "T00:00:00Z") }
+    if text.count == 16 { return parseTime(text + ":00Z") }
     for style in [withFraction, withoutFraction] {
       if let date = try? style.parse(text) { return date }
       if let date = try? style.parse(text + "Z") { return date }

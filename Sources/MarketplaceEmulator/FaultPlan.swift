@@ -4,22 +4,26 @@ import Hummingbird
 import Synchronization
 
 /// Faults the tests ask for: the next `count` API calls answer `status`, or answer only after
-/// `delay` (a marketplace that errs or hangs, then recovers).
+/// `delay` (a marketplace that errs or hangs, then recovers), or do their work and then hold
+/// the answer back (`answerDelayMilliseconds`: the call went through, its answer is late or lost).
 final class FaultPlan: Sendable {
   struct Fault: Decodable, Sendable {
     var count: Int
     var status: Int?
     var delayMilliseconds: Int?
+    var answerDelayMilliseconds: Int?
+    /// Only calls whose path contains this (e.g. "batchUsageEvent"); any call when absent.
+    var path: String?
   }
 
   private let pending = Mutex<Fault?>(nil)
 
   func set(_ fault: Fault) { pending.withLock { $0 = fault.count > 0 ? fault : nil } }
 
-  /// The fault for this call, if one is still owed.
-  func take() -> Fault? {
+  /// The fault for a call to `path`, if one is still owed.
+  func take(path: String) -> Fault? {
     pending.withLock { fault in
-      guard var current = fault else { return nil }
+      guard var current = fault, current.path.map({ path.contains($0) }) ?? true else { return nil }
       current.count -= 1
       fault = current.count > 0 ? current : nil
       return current
@@ -36,11 +40,13 @@ struct FaultMiddleware: RouterMiddleware {
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
     async throws -> Response
   {
-    guard let fault = plan.take() else { return try await next(request, context) }
+    guard let fault = plan.take(path: request.uri.path) else { return try await next(request, context) }
     if let delay = fault.delayMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }
     if let status = fault.status {
       return EmulatorRoutes.refusal(.init(status: status, code: "InternalServerError", message: "injected fault"))
     }
-    return try await next(request, context)
+    let response = try await next(request, context)
+    if let delay = fault.answerDelayMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }
+    return response
   }
 }

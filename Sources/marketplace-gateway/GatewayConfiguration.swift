@@ -18,6 +18,9 @@ struct GatewayConfiguration {
   var webhook: WebhookAuthenticator.Settings
   var lifecycle: SubscriptionLifecycle.Settings
   var lifecycleReconcileInterval: Duration
+  var metering: MeteringSubmitter.Settings
+  var meteringInterval: Duration
+  var meteringReconcileInterval: Duration
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7100)
@@ -67,5 +70,10 @@ struct GatewayConfiguration {
     lifecycle = SubscriptionLifecycle.Settings(plans: plans, dataRetention: .seconds(retentionDays * 86400))
     lifecycleReconcileInterval = try config.seconds(
       "LIFECYCLE_RECONCILE_SECONDS", default: .seconds(300), range: 1...86400)
+    metering = MeteringSubmitter.Settings(
+      deadlineMargin: try config.seconds("METERING_DEADLINE_MARGIN_SECONDS", default: .seconds(4 * 3600), range: 0...86400))
+    meteringInterval = try config.seconds("METERING_INTERVAL_SECONDS", default: .seconds(60), range: 1...3600)
+    meteringReconcileInterval = try config.seconds(
+      "METERING_RECONCILE_SECONDS", default: .seconds(3600), range: 1...86400)
   }
 }

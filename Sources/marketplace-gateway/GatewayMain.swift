@@ -84,6 +84,13 @@ enum GatewayMain {
             service: LifecycleReconciler(
               lifecycle: lifecycle, doorbell: doorbell, logger: logger, startAfter: started,
               interval: configuration.lifecycleReconcileInterval)),
+          .init(
+            service: MeteringService(
+              submitter: MeteringSubmitter(
+                ledger: billingDirectory, marketplace: marketplace, store: store, settings: configuration.metering,
+                logger: logger),
+              logger: logger, startAfter: started, interval: configuration.meteringInterval,
+              reconcileInterval: configuration.meteringReconcileInterval)),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
         gracefulShutdownSignals: [.sigterm, .sigint],

@@ -28,6 +28,7 @@ final class SuiteHarness: @unchecked Sendable {
   let billing: ServiceProcess
   private(set) var gateway: ServiceProcess
   let gatewayDatabase: DatabaseURL
+  let billingDatabase: DatabaseURL
   let consoleMail: DevelopmentMailboxReader
   let billingMail: DevelopmentMailboxReader
   private let work: URL
@@ -35,8 +36,9 @@ final class SuiteHarness: @unchecked Sendable {
 
   private init(
     emulator: EmulatorProcessTests.Emulator, console: ServiceProcess, billing: ServiceProcess, gateway: ServiceProcess,
-    gatewayDatabase: DatabaseURL, work: URL, gatewayEnvironment: [String: String]
+    gatewayDatabase: DatabaseURL, billingDatabase: DatabaseURL, work: URL, gatewayEnvironment: [String: String]
   ) {
+    self.billingDatabase = billingDatabase
     self.emulator = emulator
     self.console = console
     self.billing = billing
@@ -84,7 +86,7 @@ final class SuiteHarness: @unchecked Sendable {
                 "marketplace-gateway", environment: environment, workDirectory: work.appendingPathComponent("gateway"))
               let suite = SuiteHarness(
                 emulator: emulator, console: console, billing: billing, gateway: gateway, gatewayDatabase: gatewayDB,
-                work: work, gatewayEnvironment: environment)
+                billingDatabase: billingDB, work: work, gatewayEnvironment: environment)
               harness = suite
               try await body(suite)
             } catch {
@@ -280,6 +282,18 @@ final class SuiteHarness: @unchecked Sendable {
   /// Sets the emulated marketplace's fault plan (`{"count": 0}` clears it).
   func faults(_ json: String) async throws {
     #expect(try await emulator.request(.POST, "/admin/faults", body: json).status == 204)
+  }
+
+  typealias BillingInternalClient = Guance_Billing_V1_BillingInternalService.Client<HTTP2ClientTransport.Posix>
+  static let internalCall: Metadata = ["authorization": "Bearer \(credential)"]
+
+  func billingInternal<Result: Sendable>(_ body: (BillingInternalClient) async throws -> Result) async throws -> Result {
+    try await Self.client(billing) { try await body(BillingInternalClient(wrapping: $0)) }
+  }
+
+  /// Runs `query` on the billing center's database (tests move bindings back in time).
+  func billingExecute(_ query: PostgresQuery) async throws {
+    try await TestDatabase.withClient(billingDatabase) { client in _ = try await client.query(query) }
   }
 
   /// One value from the gateway's database (tests look at saga progress).

@@ -208,3 +208,100 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
     }
   }
 }
+
+extension GRPCBillingDirectory: MeteringLedger {
+  public func pendingRecords(limit: Int) async throws -> [MeteringRecord] {
+    let reply = try await unavailableAsDependency {
+      try await client.listPendingMeteringRecords(.with { $0.limit = Int32(limit) }, metadata: metadata, options: options)
+    }
+    return reply.records.compactMap(MeteringRecord.init)
+  }
+
+  public func records(status: MeteringRecord.Status?, day: String?, subscriptionID: String?, limit: Int)
+    async throws -> [MeteringRecord]
+  {
+    let reply = try await unavailableAsDependency {
+      try await client.listMeteringRecords(
+        .with {
+          $0.status = status.map(Guance_Billing_V1_MeteringRecordStatus.init) ?? .unspecified
+          $0.day = day ?? ""
+          $0.marketplaceSubscriptionID = subscriptionID ?? ""
+          $0.limit = Int32(limit)
+        }, metadata: metadata, options: options)
+    }
+    return reply.records.compactMap(MeteringRecord.init)
+  }
+
+  public func record(_ verdicts: [MeteringVerdict]) async throws {
+    // The billing center takes 1,000 acknowledgements a call.
+    for start in stride(from: 0, to: verdicts.count, by: 1000) {
+      let chunk = verdicts[start..<min(start + 1000, verdicts.count)]
+      _ = try await unavailableAsDependency {
+        try await client.acknowledgeMeteringRecords(
+          .with {
+            $0.acknowledgements = chunk.map { verdict in
+              .with {
+                $0.key = verdict.key
+                $0.outcome =
+                  switch verdict.outcome {
+                  case .accepted: .accepted
+                  case .duplicate: .duplicate
+                  case .rejected: .rejected
+                  case .retry: .retry
+                  }
+                $0.marketplaceStatus = verdict.marketplaceStatus
+                $0.message = verdict.message
+              }
+            }
+          }, metadata: metadata, options: options)
+      }
+    }
+  }
+
+  public func dispose(key: String, resubmit: Bool, reason: String) async throws -> MeteringRecord {
+    let reply = try await unavailableAsDependency {
+      try await client.setMeteringRecordDisposition(
+        .with {
+          $0.key = key
+          $0.disposition = resubmit ? .resubmit : .park
+          $0.reason = reason
+        }, metadata: metadata, options: options)
+    }
+    guard let record = MeteringRecord(reply.record) else {
+      throw DependencyUnavailable(service: "billing center", reason: "unreadable metering record")
+    }
+    return record
+  }
+}
+
+extension MeteringRecord {
+  /// Nil for a record the billing center sent without a status it knows.
+  init?(_ record: Guance_Billing_V1_MeteringRecord) {
+    let status: Status
+    switch record.status {
+    case .pending: status = .pending
+    case .accepted: status = .accepted
+    case .duplicate: status = .duplicate
+    case .rejected: status = .rejected
+    case .parked: status = .parked
+    case .unspecified, .UNRECOGNIZED: return nil
+    }
+    self.init(
+      key: record.key, subscriptionID: record.marketplaceSubscriptionID, dimension: record.dimension,
+      effectiveStartTime: record.effectiveStartTime.date, quantity: record.quantity, attempts: Int(record.attempts),
+      status: status, marketplaceStatus: record.marketplaceStatus, lastMessage: record.lastMessage, day: record.day)
+  }
+}
+
+extension Guance_Billing_V1_MeteringRecordStatus {
+  init(_ status: MeteringRecord.Status) {
+    self =
+      switch status {
+      case .pending: .pending
+      case .accepted: .accepted
+      case .duplicate: .duplicate
+      case .rejected: .rejected
+      case .parked: .parked
+      }
+  }
+}
