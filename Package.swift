@@ -47,6 +47,7 @@ let package = Package(
     .executable(name: "billing-center", targets: ["billing-center"]),
     .executable(name: "marketplace-emulator", targets: ["marketplace-emulator"]),
     .executable(name: "marketplace-gateway", targets: ["marketplace-gateway"]),
+    .executable(name: "guancectl", targets: ["guancectl"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
@@ -65,6 +66,7 @@ let package = Package(
     .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
     .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
     .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
   ],
   targets: [
     // Debian's libargon2 (apt libargon2-dev) for argon2id password hashes.
@@ -209,6 +211,15 @@ let package = Package(
       dependencies: [
         "MarketplaceGateway", "MarketplaceClient", "SuiteRuntime", "SuitePersistence", .hummingbird,
         .lifecycle, .unixSignals, .logging, .postgres,
+      ],
+      swiftSettings: strict
+    ),
+    // Operators' command line over the gateway's admin service.
+    .executableTarget(
+      name: "guancectl",
+      dependencies: [
+        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
     ),

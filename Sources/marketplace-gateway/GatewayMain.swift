@@ -42,11 +42,14 @@ enum GatewayMain {
       workspaces: GRPCWorkspaceStatuses(client: console.client, internalCredential: configuration.service.internalCredential),
       settings: configuration.lifecycle, logger: logger)
 
+    let submitter = MeteringSubmitter(
+      ledger: billingDirectory, marketplace: marketplace, store: store, settings: configuration.metering, logger: logger)
     let server = GRPCServerService(
       settings: configuration.service.server,
       services: .init(
-        open: [ActivationHandlers(activations: activations)], internal: [],
-        names: ["guance.gateway.v1.ActivationService"]),
+        open: [ActivationHandlers(activations: activations)],
+        internal: [GatewayAdminHandlers(lifecycle: lifecycle, submitter: submitter, ledger: billingDirectory)],
+        names: ["guance.gateway.v1.ActivationService", "guance.gateway.v1.GatewayAdminService"]),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(), logger: logger, readyFile: configuration.service.readyFile, started: started,
       prepare: { try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations()) })
@@ -86,10 +89,7 @@ enum GatewayMain {
               interval: configuration.lifecycleReconcileInterval)),
           .init(
             service: MeteringService(
-              submitter: MeteringSubmitter(
-                ledger: billingDirectory, marketplace: marketplace, store: store, settings: configuration.metering,
-                logger: logger),
-              logger: logger, startAfter: started, interval: configuration.meteringInterval,
+              submitter: submitter, logger: logger, startAfter: started, interval: configuration.meteringInterval,
               reconcileInterval: configuration.meteringReconcileInterval)),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],

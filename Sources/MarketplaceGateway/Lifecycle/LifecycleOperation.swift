@@ -20,6 +20,8 @@ public struct LifecycleOperation: Sendable, Equatable {
     case applied
     /// A change the plan catalog's rules refused (the marketplace was told Failure).
     case declined
+    /// A change we started that the marketplace failed (or found to change nothing).
+    case failed
     /// The marketplace does not know the operation: nothing was done.
     case unverified
   }

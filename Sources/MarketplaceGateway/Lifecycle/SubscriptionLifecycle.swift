@@ -156,6 +156,125 @@ public struct SubscriptionLifecycle: Sendable {
     return summary
   }
 
+  // MARK: Changes started by the vendor
+
+  /// A change Guance starts at the marketplace.
+  public enum VendorChange: Sendable, Equatable {
+    case plan(String)
+    case quantity(Int)
+    case cancel
+  }
+
+  /// Why a vendor-started change is refused before the marketplace is asked.
+  public enum VendorChangeRefusal: Error, Equatable {
+    case unknownSubscription(String)
+    /// Not Subscribed (a suspended or cancelled subscription cannot be changed).
+    case notChangeable(status: String)
+    case againstPlanRules(String)
+    /// The marketplace refused the request (its message).
+    case refusedByMarketplace(String)
+  }
+
+  /// Progress of a vendor-started change, for whoever watches it.
+  public struct VendorChangeProgress: Sendable, Equatable {
+    public enum Stage: String, Sendable {
+      case requested, waiting, applied, failed
+    }
+
+    public var stage: Stage
+    public var operationID: String
+    public var marketplaceStatus: String
+    public var message: String
+  }
+
+  /// Starts `change` at the marketplace (PATCH or DELETE, answered 202 with an operation),
+  /// stores the operation, polls it until the marketplace confirms or fails it, and applies it
+  /// locally only once confirmed. Should the gateway stop meanwhile, the stored operation is
+  /// taken up by the worker after the confirmation timeout, so it is never left half-done.
+  public func start(
+    _ change: VendorChange, on subscriptionID: String, progress: @Sendable (VendorChangeProgress) async throws -> Void
+  ) async throws {
+    guard let (current, _) = try await store.followedSubscription(subscriptionID) else {
+      throw VendorChangeRefusal.unknownSubscription(subscriptionID)
+    }
+    guard current.status == .subscribed else { throw VendorChangeRefusal.notChangeable(status: current.status.name) }
+    let action: String
+    switch change {
+    case .plan(let plan):
+      action = "ChangePlan"
+      guard plan != current.planID else { throw VendorChangeRefusal.againstPlanRules("the subscription is on plan \(plan) already") }
+      let decision = settings.plans.decide(
+        MarketplaceOperation(
+          id: "", subscriptionID: subscriptionID, action: action, planID: plan, quantity: current.quantity,
+          status: "", requestSource: "Partner"), current: current)
+      guard decision.accepted else { throw VendorChangeRefusal.againstPlanRules(decision.reason) }
+    case .quantity(let quantity):
+      action = "ChangeQuantity"
+      let decision = settings.plans.decide(
+        MarketplaceOperation(
+          id: "", subscriptionID: subscriptionID, action: action, planID: current.planID, quantity: quantity,
+          status: "", requestSource: "Partner"), current: current)
+      guard decision.accepted else { throw VendorChangeRefusal.againstPlanRules(decision.reason) }
+      guard quantity != current.quantity else {
+        throw VendorChangeRefusal.againstPlanRules("the subscription has \(quantity) seats already")
+      }
+    case .cancel:
+      action = "Unsubscribe"
+    }
+
+    let operationID: String
+    do {
+      operationID =
+        switch change {
+        case .plan(let plan): try await marketplace.changePlan(subscriptionID: subscriptionID, to: plan)
+        case .quantity(let quantity): try await marketplace.changeQuantity(subscriptionID: subscriptionID, to: quantity)
+        case .cancel: try await marketplace.cancel(subscriptionID: subscriptionID)
+        }
+    } catch MarketplaceError.badRequest(_, let message) {
+      throw VendorChangeRefusal.refusedByMarketplace(message)
+    } catch MarketplaceError.conflict(let message) {
+      throw VendorChangeRefusal.refusedByMarketplace(message)
+    }
+    var operation = LifecycleOperation(
+      id: operationID.lowercased(), subscriptionID: subscriptionID, action: action,
+      planID: { if case .plan(let plan) = change { plan } else { nil } }(),
+      quantity: { if case .quantity(let quantity) = change { quantity } else { nil } }(), requestSource: "Partner",
+      source: .publisher, marketplaceTime: Date())
+    try await store.recordOperation(operation)
+    // The worker leaves it alone while this call follows it, and takes it up should it not.
+    try await store.retryOperation(operation.id, after: settings.confirmationTimeout + .seconds(10), problem: "being confirmed")
+    try await progress(.init(stage: .requested, operationID: operation.id, marketplaceStatus: "", message: "\(action) sent"))
+
+    let deadline = ContinuousClock.now + settings.confirmationTimeout
+    var status = ""
+    while ContinuousClock.now < deadline {
+      let polled = try await marketplace.operation(subscriptionID: subscriptionID, operationID: operation.id)
+      if polled.status != status {
+        status = polled.status
+        try await progress(.init(stage: .waiting, operationID: operation.id, marketplaceStatus: status, message: ""))
+      }
+      guard ["NotStarted", "InProgress"].contains(status) else { break }
+      try await Task.sleep(for: .seconds(1))
+    }
+    switch status {
+    case "Succeeded":
+      let subscription = try await marketplace.subscription(id: subscriptionID)
+      operation.marketplaceTime = nil
+      let followed = try await follow(subscription, because: operation, correlationID: "operation/\(operation.id)")
+      try await store.finishOperation(operation.id, as: .applied, outcome: "confirmed by the marketplace; \(followed)")
+      try await progress(.init(stage: .applied, operationID: operation.id, marketplaceStatus: status, message: followed))
+    case "Failed", "Conflict":
+      try await store.finishOperation(operation.id, as: .failed, outcome: "the marketplace ended it \(status)")
+      try await progress(
+        .init(stage: .failed, operationID: operation.id, marketplaceStatus: status, message: "nothing changed"))
+    default:
+      try await progress(
+        .init(
+          stage: .waiting, operationID: operation.id, marketplaceStatus: status,
+          message: "not confirmed yet; the gateway applies it once the marketplace does"))
+    }
+  }
+
   /// What differs between the recorded subscription and the marketplace's, in words; empty
   /// when they agree. Term dates agree to the second (the database keeps microseconds).
   static func changes(from recorded: MarketplaceSubscription?, to current: MarketplaceSubscription) -> [String] {

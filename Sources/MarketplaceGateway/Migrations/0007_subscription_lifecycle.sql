@@ -23,7 +23,7 @@ CREATE TABLE lifecycle_operations (
   marketplace_time timestamptz,
   payload text NOT NULL DEFAULT '',
   state text NOT NULL DEFAULT 'received'
-    CHECK (state IN ('received', 'applied', 'declined', 'unverified')),
+    CHECK (state IN ('received', 'applied', 'declined', 'failed', 'unverified')),
   outcome text,
   problem text,
   deliveries integer NOT NULL DEFAULT 1,
