@@ -75,7 +75,9 @@ export MARKETPLACE_CLIENT_SECRET=${MARKETPLACE_CLIENT_SECRET:-guance-dev-secret}
 gateway_port=${GATEWAY_PORT:-7100}
 landing_port=${LANDING_PORT:-7180}
 emulator=http://127.0.0.1:${EMULATOR_PORT:-7300}
+# Its "Connection webhook" is the gateway's; deliveries retry until the gateway is up.
 EMULATOR_PORT=${EMULATOR_PORT:-7300} EMULATOR_LANDING_URL=http://127.0.0.1:$landing_port/landing \
+  EMULATOR_WEBHOOK_URL=${EMULATOR_WEBHOOK_URL:-http://127.0.0.1:$landing_port/webhook} \
   start marketplace-emulator marketplace_emulator "${EMULATOR_PORT:-7300}" http
 BILLING_ADDRESS=127.0.0.1:${BILLING_PORT:-7102} CONSOLE_ADDRESS=127.0.0.1:${CONSOLE_PORT:-7101} \
   MARKETPLACE_API_URL=$emulator/api MARKETPLACE_LOGIN_URL=$emulator LANDING_PORT=$landing_port \
@@ -104,6 +106,10 @@ Then sign in to the console with the same username and password:
   scripts/grpc-call 127.0.0.1:${CONSOLE_PORT:-7101} guance.console.v1.WorkspaceConsoleService/Login '{"login": "demo", "password": "$password"}'
 Another purchase: curl -s -X POST $emulator/admin/purchases -d '{}'
 Mail (verification codes) goes to the development mailbox: $MAILBOX_DIR
+
+After activation, a marketplace event and what the suite made of it (README: "Lifecycle and metering by hand"):
+  curl -s -X POST $emulator/admin/subscriptions/<subscription_id>/events -d '{"action": "Suspend"}'
+  INTERNAL_CREDENTIAL=\$(cat .run/internal-credential) $bin/guancectl subscriptions show <subscription_id>
 
 Ctrl-C stops everything.
 MSG
