@@ -283,6 +283,26 @@ struct Metering: AsyncParsableCommand {
     }
   }
 
+  /// Resubmits or parks one record and shows it.
+  static func dispose(_ global: GlobalOptions, key: String, reason: String, resubmit: Bool) async throws {
+    let record = try await global.withAdmin { admin, metadata in
+      resubmit
+        ? try await admin.resubmitMeteringRecord(
+          .with {
+            $0.key = key
+            $0.reason = reason
+          }, metadata: metadata
+        ).record
+        : try await admin.parkMeteringRecord(
+          .with {
+            $0.key = key
+            $0.reason = reason
+          }, metadata: metadata
+        ).record
+    }
+    try global.show(record) { Metering.print([$0]) }
+  }
+
   struct Resubmit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Send a rejected or parked record again (same key: never billed twice).")
@@ -290,16 +310,7 @@ struct Metering: AsyncParsableCommand {
     @Argument var key: String
     @Option(help: "Why, kept with the record.") var reason: String
 
-    func run() async throws {
-      let reply = try await global.withAdmin { admin, metadata in
-        try await admin.resubmitMeteringRecord(
-          .with {
-            $0.key = key
-            $0.reason = reason
-          }, metadata: metadata)
-      }
-      try global.show(reply) { Metering.print([$0.record]) }
-    }
+    func run() async throws { try await Metering.dispose(global, key: key, reason: reason, resubmit: true) }
   }
 
   struct Park: AsyncParsableCommand {
@@ -308,16 +319,7 @@ struct Metering: AsyncParsableCommand {
     @Argument var key: String
     @Option(help: "Why, kept with the record.") var reason: String
 
-    func run() async throws {
-      let reply = try await global.withAdmin { admin, metadata in
-        try await admin.parkMeteringRecord(
-          .with {
-            $0.key = key
-            $0.reason = reason
-          }, metadata: metadata)
-      }
-      try global.show(reply) { Metering.print([$0.record]) }
-    }
+    func run() async throws { try await Metering.dispose(global, key: key, reason: reason, resubmit: false) }
   }
 
   struct Run: AsyncParsableCommand {

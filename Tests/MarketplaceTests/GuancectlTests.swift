@@ -4,6 +4,7 @@ import GuanceContracts
 import NIOHTTP1
 import PostgresNIO
 import SuiteTesting
+import SwiftProtobuf
 import Testing
 
 /// Operators' tool against a running suite: what it shows, what it repairs, what it refuses.
@@ -94,6 +95,51 @@ struct GuancectlTests {
       #expect(badLimit.status != 0 && badLimit.output.contains("limit"))
       let wrongCredential = try Self.guancectl(suite, "subscriptions", "list", credential: "guess")
       #expect(wrongCredential.status != 0 && wrongCredential.output.contains("credential is wrong"))
+    }
+  }
+
+  @Test("a failed activation is listed as stuck and, once the marketplace relents, retried to the end")
+  func stuckActivation() async throws {
+    try await SuiteHarness.with { suite in
+      let purchase = try await suite.emulator.purchase()
+      // The marketplace answers Activate with a 400 once: the saga fails and waits for an operator.
+      try await suite.faults(#"{"count": 1, "status": 400, "path": "activate"}"#)
+      let activation = try await suite.activation { client in
+        let session = try await client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
+        return try await client.registerAndActivate(.with {
+          $0.sessionID = session.sessionID
+          $0.basic = .with {
+            $0.username = "stuck"
+            $0.password = "correct horse battery"
+            $0.passwordConfirmation = "correct horse battery"
+            $0.email = "stuck@buyer.example"
+          }
+          $0.company = .with {
+            $0.companyName = "Stuck Ltd"
+            $0.industry = "Retail"
+            $0.region = "EU"
+            $0.contactName = "Sam"
+          }
+          $0.workspace = .with {
+            $0.name = "stuck ops"
+            $0.language = "en"
+            $0.site = "us1"
+          }
+          $0.termsAccepted = true
+        }).activation
+      }
+      #expect(activation.state == .needsAttention)
+
+      let stuck = try Self.guancectl(suite, "activations", "stuck")
+      #expect(stuck.status == 0 && stuck.output.contains(purchase.id) && stuck.output.contains("failed"))
+      let retried = try Self.guancectl(suite, "activations", "retry", purchase.id)
+      #expect(retried.status == 0 && retried.output.contains("due now"), "\(retried.output)")
+      #expect(try await suite.eventually { try await suite.activations(of: purchase.id) == 1 })
+      #expect(try await suite.eventually {
+        try await suite.gatewayQuery("SELECT step FROM activation_sagas WHERE subscription_id = \(purchase.id)", as: String.self) == "activated"
+      })
+      #expect(try Self.guancectl(suite, "activations", "stuck").output.contains("(none)"))
+      #expect(try Self.guancectl(suite, "subscriptions", "show", purchase.id).output.contains("activation_retry_requested"))
     }
   }
 

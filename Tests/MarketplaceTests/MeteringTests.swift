@@ -131,21 +131,49 @@ struct MeteringTests {
     }
   }
 
-  @Test("refusals are kept per record with the marketplace's reason; operators park and resubmit")
+  @Test("refusals are kept per record with the marketplace's reason, never retried as if undelivered")
   func refusals() async throws {
     try await SuiteHarness.with(gateway: Self.gateway) { suite in
-      let subscriptions = try await Self.subscriptions(suite, 1, prefix: "refused")
-      let only = subscriptions[0]
+      let subscriptions = try await Self.subscriptions(suite, 2, prefix: "refused")
+      try await suite.billingExecute("UPDATE workspace_bindings SET valid_from = valid_from - interval '2 days'")
       let (day, noon) = Self.yesterday
-      try await Self.record(suite, [(only.workspace, "log_events", "1000000")], at: noon)
+      // Usage of three days ago, billed late: its hour is past the marketplace's 24 hours.
+      let old = noon.addingTimeInterval(-2 * 86400)
+      try await Self.record(suite, [(subscriptions[0].workspace, "log_events", "1000000")], at: old)
       // Cancelled at the marketplace before the day is billed: the marketplace refuses its usage.
-      try await suite.trigger(only.subscription, "Unsubscribe")
+      try await Self.record(suite, [(subscriptions[1].workspace, "log_events", "1000000")], at: noon)
+      try await suite.trigger(subscriptions[1].subscription, "Unsubscribe")
+      let oldDay = old.formatted(Date.ISO8601FormatStyle().year().month().day())
+      #expect(try await Self.closeDay(suite, oldDay) == 1)
       #expect(try await Self.closeDay(suite, day) == 1)
-      #expect(try await suite.eventually { try await Self.records(suite, .rejected).count == 1 })
-      let rejected = try #require(try await Self.records(suite, .rejected).first)
-      #expect(rejected.marketplaceStatus == "ResourceNotActive")
-      #expect(rejected.lastMessage.contains("Unsubscribed"))
+      #expect(try await suite.eventually { try await Self.records(suite, .rejected).count == 2 })
+      let rejected = Dictionary(
+        uniqueKeysWithValues: try await Self.records(suite, .rejected).map { ($0.marketplaceSubscriptionID, $0) })
+      #expect(rejected[subscriptions[0].subscription]?.marketplaceStatus == "Expired")
+      #expect(rejected[subscriptions[1].subscription]?.marketplaceStatus == "ResourceNotActive")
+      #expect(rejected[subscriptions[1].subscription]?.lastMessage.contains("Unsubscribed") == true)
+      #expect(rejected.values.allSatisfy { $0.attempts == 1 })
       #expect(try await Self.marketplaceUsage(suite).isEmpty)
+    }
+  }
+
+  @Test("an unreachable marketplace leaves records pending with their keys, raises the deadline alarm, then delivers")
+  func deadlineAlarm() async throws {
+    // A margin of 24 hours: every undelivered record is "near the cutoff".
+    try await SuiteHarness.with(gateway: Self.gateway.merging(["METERING_DEADLINE_MARGIN_SECONDS": "86400"]) { $1 }) {
+      suite in
+      let subscriptions = try await Self.subscriptions(suite, 1, prefix: "late")
+      let (day, noon) = Self.yesterday
+      try await Self.record(suite, [(subscriptions[0].workspace, "log_events", "4000000")], at: noon)
+      try await suite.faults(#"{"count": 1000, "status": 503, "path": "batchUsageEvent"}"#)
+      #expect(try await Self.closeDay(suite, day) == 1)
+      #expect(try await suite.eventually { suite.gateway.log.contains("near the marketplace's 24-hour cutoff") })
+      #expect(try await suite.eventually { try await Self.records(suite, .pending).first?.attempts ?? 0 >= 2 })
+      #expect(try await Self.marketplaceUsage(suite).isEmpty)
+
+      try await suite.faults(#"{"count": 0}"#)
+      #expect(try await suite.eventually { try await Self.records(suite, .accepted).count == 1 })
+      #expect(try await Self.marketplaceUsage(suite)["\(subscriptions[0].subscription)|log_events"]?.0 == 4)
     }
   }
 

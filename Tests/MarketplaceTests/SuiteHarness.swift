@@ -68,6 +68,8 @@ final class SuiteHarness: @unchecked Sendable {
               "billing-center",
               environment: [
                 "DATABASE_URL": billingDB.text, "INTERNAL_CREDENTIAL": credential, "CONSOLE_ADDRESS": console.address,
+                // Days are closed by the tests (CloseDay), not by the background closer.
+                "BILL_CLOSER_INTERVAL_SECONDS": "3600",
                 "MAILBOX_DIR": work.appendingPathComponent("billing-mail").path,
               ], workDirectory: work.appendingPathComponent("billing"))
             let environment = [

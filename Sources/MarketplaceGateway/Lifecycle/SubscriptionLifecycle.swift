@@ -168,7 +168,7 @@ public struct SubscriptionLifecycle: Sendable {
   /// Why a vendor-started change is refused before the marketplace is asked.
   public enum VendorChangeRefusal: Error, Equatable {
     case unknownSubscription(String)
-    /// Not Subscribed (a suspended or cancelled subscription cannot be changed).
+    /// Not Subscribed (only cancelling is possible while Suspended; nothing once Unsubscribed).
     case notChangeable(status: String)
     case againstPlanRules(String)
     /// The marketplace refused the request (its message).
@@ -197,7 +197,10 @@ public struct SubscriptionLifecycle: Sendable {
     guard let (current, _) = try await store.followedSubscription(subscriptionID) else {
       throw VendorChangeRefusal.unknownSubscription(subscriptionID)
     }
-    guard current.status == .subscribed else { throw VendorChangeRefusal.notChangeable(status: current.status.name) }
+    // Plan and seats change only while Subscribed; a suspended subscription may still be cancelled.
+    guard current.status == .subscribed || (change == .cancel && current.status == .suspended) else {
+      throw VendorChangeRefusal.notChangeable(status: current.status.name)
+    }
     let action: String
     switch change {
     case .plan(let plan):

@@ -121,7 +121,7 @@ public struct WebhookAuthenticator: Sendable {
 
     let verifier: JWTKeyCollection
     do {
-      guard let found = try await keys.verifier(kid: kid, now: now) else { throw Refusal.invalid("unknown key id \(kid)") }
+      guard let found = try await keys.verifier(kid: kid) else { throw Refusal.invalid("unknown key id \(kid)") }
       verifier = found
     } catch let refusal as Refusal {
       throw refusal
@@ -176,7 +176,7 @@ actor SigningKeys {
   }
 
   /// A verifier holding exactly the key `kid` (RS256), or nil when the provider has no such key.
-  func verifier(kid: String, now: Date) async throws -> JWTKeyCollection? {
+  func verifier(kid: String) async throws -> JWTKeyCollection? {
     let clock = ContinuousClock()
     let stale = fetchedAt.map { clock.now - $0 > settings.keyLifetime } ?? true
     if !stale, let known = verifiers[kid] { return known }

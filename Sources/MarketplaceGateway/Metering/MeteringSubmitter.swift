@@ -71,11 +71,18 @@ public struct MeteringSubmitter: Sendable {
     var events: [(MeteringRecord, MarketplaceUsageEvent)] = []
     for record in pending {
       if plans[record.subscriptionID] == nil { plans[record.subscriptionID] = try await plan(of: record.subscriptionID) }
-      guard let plan = plans[record.subscriptionID] ?? nil, let quantity = Double(record.quantity) else {
+      guard let plan = plans[record.subscriptionID] ?? nil else {
         verdicts.append(
           MeteringVerdict(
             key: record.key, outcome: .rejected, marketplaceStatus: "ResourceNotFound",
             message: "the marketplace has no subscription \(record.subscriptionID)"))
+        continue
+      }
+      guard let quantity = Double(record.quantity), quantity > 0 else {
+        verdicts.append(
+          MeteringVerdict(
+            key: record.key, outcome: .rejected, marketplaceStatus: "InvalidQuantity",
+            message: "the billing center's quantity \(record.quantity) is not a positive number"))
         continue
       }
       events.append(

@@ -260,7 +260,7 @@ extension SubscriptionLifecycle.VendorChangeRefusal: ServiceErrorConvertible {
     case .notChangeable(let status):
       ServiceError(
         .failedPrecondition(type: "SUBSCRIPTION_STATUS", subject: "status/\(status)"),
-        "only a Subscribed subscription can be changed; this one is \(status)")
+        "the subscription is \(status): plan and seats change only while Subscribed, and an Unsubscribed one is final")
     case .againstPlanRules(let reason):
       ServiceError(.failedPrecondition(type: "PLAN_RULES", subject: "plan"), reason)
     case .refusedByMarketplace(let message):
