@@ -210,6 +210,7 @@ let package = Package(
       name: "marketplace-gateway",
       dependencies: [
         "MarketplaceGateway", "MarketplaceClient", "SuiteRuntime", "SuitePersistence", .hummingbird,
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
         .lifecycle, .unixSignals, .logging, .postgres,
       ],
       swiftSettings: strict
@@ -316,7 +317,7 @@ let package = Package(
       dependencies: [
         "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceEmulator", "MarketplaceGateway",
         "SuiteRuntime", "GuanceContracts", .grpcCore, .grpcInProcess, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
-        .postgres, .httpClient, .jwtKit, .nioCore,
+        .postgres, .httpClient, .jwtKit, .nioCore, .nioSSL,
         .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

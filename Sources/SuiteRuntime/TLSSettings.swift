@@ -1,4 +1,5 @@
 public import GRPCNIOTransportHTTP2
+public import NIOSSL
 
 import struct Foundation.URL
 import class Foundation.FileManager
@@ -19,26 +20,40 @@ public struct ServerTLS: Sendable, Equatable {
   }
 
   /// `GRPC_TLS_CERT_FILE` and `GRPC_TLS_KEY_FILE` (PEM; both or neither), and
-  /// `GRPC_TLS_CLIENT_CA_FILE` to require client certificates. Nil: plaintext.
-  public init?(config: ConfigReader) throws(ConfigError) {
-    let certificate = try PEMFile.read("GRPC_TLS_CERT_FILE", config)
-    let key = try PEMFile.read("GRPC_TLS_KEY_FILE", config)
-    let clientCA = try PEMFile.read("GRPC_TLS_CLIENT_CA_FILE", config)
+  /// `GRPC_TLS_CLIENT_CA_FILE` to require client certificates. Nil: plaintext. Another
+  /// `prefix` names another server's variables (e.g. `LANDING_TLS` for the gateway's HTTP).
+  public init?(config: ConfigReader, prefix: String = "GRPC_TLS") throws(ConfigError) {
+    let certificate = try PEMFile.read("\(prefix)_CERT_FILE", config)
+    let key = try PEMFile.read("\(prefix)_KEY_FILE", config)
+    let clientCA = try PEMFile.read("\(prefix)_CLIENT_CA_FILE", config)
     switch (certificate, key) {
     case (nil, nil):
       guard clientCA == nil else {
         throw .invalid(
-          variable: "GRPC_TLS_CLIENT_CA_FILE", value: clientCA ?? "",
-          expected: "to be set with GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE")
+          variable: "\(prefix)_CLIENT_CA_FILE", value: clientCA ?? "",
+          expected: "to be set with \(prefix)_CERT_FILE and \(prefix)_KEY_FILE")
       }
       return nil
     case (let certificate?, let key?):
       self.init(certificateFile: certificate, keyFile: key, clientCAFile: clientCA)
     case (nil, _):
-      throw .missing(variable: "GRPC_TLS_CERT_FILE")
+      throw .missing(variable: "\(prefix)_CERT_FILE")
     case (_, nil):
-      throw .missing(variable: "GRPC_TLS_KEY_FILE")
+      throw .missing(variable: "\(prefix)_KEY_FILE")
     }
+  }
+
+  /// The same certificate and key for an HTTPS server on SwiftNIO (HTTP/1.1; client
+  /// certificates required when `clientCAFile` is set).
+  public func serverConfiguration() throws -> TLSConfiguration {
+    var configuration = TLSConfiguration.makeServerConfiguration(
+      certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
+      privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+    if let clientCAFile {
+      configuration.trustRoots = .file(clientCAFile)
+      configuration.certificateVerification = .noHostnameVerification
+    }
+    return configuration
   }
 
   var transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity {

@@ -8,6 +8,8 @@ struct GatewayConfiguration {
   var service: ServiceBasics
   var landingHost: String
   var landingPort: Int
+  /// HTTPS for the landing page and the webhook (Microsoft posts webhooks over HTTPS only).
+  var landingTLS: ServerTLS?
   var billingAddress: String
   var consoleAddress: String
   var marketplace: MarketplaceClient.Settings
@@ -26,6 +28,7 @@ struct GatewayConfiguration {
     service = try ServiceBasics(config: config, defaultPort: 7100)
     landingHost = config.string("LANDING_HOST", default: service.server.host)
     landingPort = try config.int("LANDING_PORT", default: 7180, range: 0...65535)
+    landingTLS = try ServerTLS(config: config, prefix: "LANDING_TLS")
     billingAddress = config.string("BILLING_ADDRESS", default: "127.0.0.1:7102")
     consoleAddress = config.string("CONSOLE_ADDRESS", default: "127.0.0.1:7101")
     marketplace = MarketplaceClient.Settings(

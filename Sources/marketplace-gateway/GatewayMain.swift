@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import MarketplaceClient
 import MarketplaceGateway
@@ -63,6 +64,8 @@ enum GatewayMain {
     ).add(to: router)
     let landing = Application(
       router: router,
+      server: try configuration.landingTLS.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) }
+        ?? .http1(),
       configuration: .init(address: .hostname(configuration.landingHost, port: configuration.landingPort)),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? configuration.landingPort

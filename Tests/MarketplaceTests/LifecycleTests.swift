@@ -6,6 +6,7 @@ import SwiftProtobuf
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOSSL
 import PostgresNIO
 import SuiteTesting
 import Testing
@@ -186,6 +187,41 @@ struct LifecycleTests {
       #expect(try await suite.lifecycleOperation(id)?.deliveries == 2)
       // A body that is not an operation, with a valid token: 400, nothing stored.
       #expect(try await Self.post(suite, ["hello": "world"], authorization: "Bearer \(valid)") == 400)
+      #expect(try await suite.gatewayQuery("SELECT count(*)::int FROM lifecycle_operations", as: Int.self) == 1)
+    }
+  }
+
+  @Test("with a certificate the webhook is served over HTTPS only")
+  func https() async throws {
+    let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-tls-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: certificates) }
+    let made = try Command.run(ProjectPython.packageFile("scripts/certs.sh"), [certificates.path, "Webhook test CA"])
+    #expect(made.status == 0, "\(made.output)")
+    func file(_ name: String) -> String { certificates.appendingPathComponent(name).path }
+    try await SuiteHarness.with(gateway: ["LANDING_TLS_CERT_FILE": file("server.pem"), "LANDING_TLS_KEY_FILE": file("server.key")]) {
+      suite in
+      var tls = TLSConfiguration.makeClientConfiguration()
+      tls.trustRoots = .file(file("ca.pem"))
+      let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+      func post(_ scheme: String, authorization: String?) async throws -> Int {
+        var request = HTTPClientRequest(url: "\(scheme)://\(try await suite.landingAddress())/webhook")
+        request.method = .POST
+        if let authorization { request.headers.add(name: "authorization", value: authorization) }
+        request.body = .bytes(ByteBuffer(string: #"{"id": "\#(UUID().uuidString)", "subscriptionId": "\#(UUID().uuidString)", "action": "Renew"}"#))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return Int(response.status.code)
+      }
+      let outcome: (missing: Int, valid: Int, plain: Int?) = (
+        try await post("https", authorization: nil),
+        try await post("https", authorization: "Bearer \(try await Self.token(suite))"),
+        try? await post("http", authorization: nil)
+      )
+      try await client.shutdown()
+      #expect(outcome.missing == 401)
+      #expect(outcome.valid == 200)
+      // Plain HTTP gets no webhook answer from a TLS port.
+      #expect(outcome.plain == nil || outcome.plain == 400)
       #expect(try await suite.gatewayQuery("SELECT count(*)::int FROM lifecycle_operations", as: Int.self) == 1)
     }
   }
