@@ -261,6 +261,11 @@ public struct EmulatorRoutes: Sendable {
     admin.post("subscriptions/:id/events") { request, context -> Response in
       let id = try Self.subscriptionID(context)
       let body = try? await request.decode(as: MarketplaceJSON.EventRequest.self, context: context)
+      if body?.unknownAction == true, let name = body?.action, (1...64).contains(name.count),
+        name.allSatisfy({ $0.isLetter }), EmulatorStore.MarketplaceAction(rawValue: name) == nil
+      {
+        return try await Self.answer { try Self.json(try await store.notice(name, id: id), status: .created) }
+      }
       guard let name = body?.action, let action = EmulatorStore.MarketplaceAction(rawValue: name) else {
         return Self.refusal(
           .badRequest("action must be one of \(EmulatorStore.MarketplaceAction.allCases.map(\.rawValue))"))

@@ -172,6 +172,21 @@ extension EmulatorStore {
     return operation
   }
 
+  /// An operation with an action the contract does not name, as a newer marketplace might
+  /// send: Succeeded at once, changing nothing, delivered to the webhook like any other.
+  public func notice(_ action: String, id: UUID) async throws -> MarketplaceJSON.Operation {
+    let operationID: UUID = try await database.transaction { connection in
+      let current = try await lockedSubscription(id, on: connection)
+      return try await insertOperation(
+        subscription: id, action: action, plan: current.plan, quantity: current.quantity, status: "Succeeded",
+        source: "Azure", on: connection)
+    }
+    guard let operation = try await operation(subscriptionID: id, operationID: operationID) else {
+      throw Refusal.notFound("operation \(operationID) not found")
+    }
+    return operation
+  }
+
   public func operations(subscriptionID: UUID, outstandingOnly: Bool) async throws -> [MarketplaceJSON.Operation] {
     guard try await subscription(id: subscriptionID) != nil else {
       throw Refusal.notFound("subscription \(subscriptionID) not found")

@@ -143,6 +143,9 @@ public enum MarketplaceJSON {
     public var action: String?
     public var planId: String?
     public var quantity: Int?
+    /// Emulator only: send an action the contract does not name (Microsoft adds actions
+    /// without notice); it is recorded Succeeded and changes nothing.
+    public var unknownAction: Bool?
   }
 
   public struct OperationUpdate: Decodable, Sendable {

@@ -191,6 +191,24 @@ struct LifecycleTests {
     }
   }
 
+  @Test("an action the contract does not name is logged and the subscription followed as the marketplace has it")
+  func unknownAction() async throws {
+    try await SuiteHarness.with { suite in
+      try await suite.connectWebhook()
+      let (subscription, workspace) = try await suite.activatedSubscription(username: "unknown")
+      let reply = try await suite.emulator.request(
+        .POST, "/admin/subscriptions/\(subscription)/events", body: #"{"action": "Transfer", "unknownAction": true}"#)
+      #expect(reply.status == 201)
+      let operation = try #require((reply.json as? [String: Any])?["id"] as? String)
+      #expect(try await suite.eventually { try await suite.lifecycleOperation(operation)?.state == "applied" })
+      #expect(suite.gateway.log.contains("unknown lifecycle action"))
+      #expect(try await suite.workspaceStatus(workspace) == .active)
+      #expect(try await suite.gatewayQuery(
+        "SELECT count(*)::int FROM subscription_audit WHERE subscription_id = \(subscription) AND event = 'lifecycle_transfer'",
+        as: Int.self) == 1)
+    }
+  }
+
   @Test("with a certificate the webhook is served over HTTPS only")
   func https() async throws {
     let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-tls-\(UUID().uuidString)")
