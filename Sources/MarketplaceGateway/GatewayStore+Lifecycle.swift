@@ -169,6 +169,23 @@ extension GatewayStore {
       """)
   }
 
+  /// Up to `limit` subscriptions (Subscribed or Suspended) whose outstanding operations have
+  /// been asked for longest ago (never first), marked as asked now.
+  public func takeSubscriptionsForOperationCheck(limit: Int) async throws -> [String] {
+    let rows = try await database.execute(
+      """
+      WITH due AS (
+        SELECT id FROM marketplace_subscriptions
+        WHERE marketplace_status IN ('Subscribed', 'Suspended')
+        ORDER BY operations_checked_at NULLS FIRST, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+      UPDATE marketplace_subscriptions s SET operations_checked_at = now() FROM due WHERE s.id = due.id
+      RETURNING s.id
+      """)
+    var ids: [String] = []
+    for try await id in rows.decode(String.self) { ids.append(id) }
+    return ids
+  }
+
   /// Every subscription the gateway follows, with its recorded status, plan and quantity.
   public func followedSubscriptions() async throws -> [String: MarketplaceSubscription] {
     let rows = try await database.execute(

@@ -121,16 +121,18 @@ public struct LifecycleReconciler: Service {
   private let logger: Logger
   private let interval: Duration
   private let startAfter: StartupGate?
+  private let operationChecksPerPass: Int
 
   public init(
     lifecycle: SubscriptionLifecycle, doorbell: Doorbell, logger: Logger, startAfter: StartupGate? = nil,
-    interval: Duration = .seconds(300)
+    interval: Duration = .seconds(300), operationChecksPerPass: Int = 100
   ) {
     self.lifecycle = lifecycle
     self.doorbell = doorbell
     self.logger = logger
     self.startAfter = startAfter
     self.interval = interval
+    self.operationChecksPerPass = operationChecksPerPass
   }
 
   public func run() async throws {
@@ -159,7 +161,8 @@ public struct LifecycleReconciler: Service {
   }
 
   /// One pass. Subscriptions the gateway never saw (purchases not yet landed) are left to the
-  /// landing page.
+  /// landing page. Outstanding operations cost a call per subscription, so each pass asks for
+  /// those of `operationChecksPerPass` subscriptions, longest unasked first.
   public func reconcile() async throws -> Report {
     let followed = try await lifecycle.store.followedSubscriptions()
     var report = Report()
@@ -169,10 +172,11 @@ public struct LifecycleReconciler: Service {
         try await lifecycle.follow(subscription, because: nil, correlationID: "reconciler/\(subscription.id)")
         report.followed += 1
       }
-      guard subscription.status == .subscribed || subscription.status == .suspended else { continue }
-      for outstanding in try await lifecycle.marketplace.outstandingOperations(subscriptionID: subscription.id) {
+    }
+    for subscriptionID in try await lifecycle.store.takeSubscriptionsForOperationCheck(limit: operationChecksPerPass) {
+      for outstanding in try await lifecycle.marketplace.outstandingOperations(subscriptionID: subscriptionID) {
         let operation = LifecycleOperation(
-          id: outstanding.id.lowercased(), subscriptionID: subscription.id, action: outstanding.action,
+          id: outstanding.id.lowercased(), subscriptionID: subscriptionID, action: outstanding.action,
           planID: outstanding.planID, quantity: outstanding.quantity, requestSource: outstanding.requestSource,
           source: .reconciler, marketplaceTime: nil)
         if try await lifecycle.store.recordOperation(operation) {

@@ -4,7 +4,10 @@ ALTER TABLE marketplace_subscriptions
   ADD COLUMN term_start timestamptz,
   ADD COLUMN term_end timestamptz,
   ADD COLUMN auto_renew boolean,
-  ADD COLUMN data_kept_until timestamptz;
+  ADD COLUMN data_kept_until timestamptz,
+  -- When the reconciler last asked the marketplace for the subscription's outstanding
+  -- operations (a few subscriptions a pass, longest unasked first).
+  ADD COLUMN operations_checked_at timestamptz;
 
 -- Operations on subscriptions, written before anything is done about them: delivered by the
 -- marketplace's webhook, found by the reconciler, or started by us. Keyed by the marketplace's
