@@ -69,13 +69,14 @@ public struct WebhookDeliverer: Service {
 
   public func run() async throws {
     while !Task.isShuttingDownGracefully && !Task.isCancelled {
-      do {
-        if let url = target.current {
+      // Without a webhook URL nothing is delivered, so nothing can be auto-accepted either.
+      if let url = target.current {
+        do {
           for delivery in try await store.dueDeliveries() { try await deliver(delivery, to: url) }
+          try await store.autoAccept(after: autoAcceptAfter)
+        } catch {
+          logger.warning("webhook pass failed", metadata: ["error": "\(error)"])
         }
-        try await store.autoAccept(after: autoAcceptAfter)
-      } catch {
-        logger.warning("webhook pass failed", metadata: ["error": "\(error)"])
       }
       try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
     }

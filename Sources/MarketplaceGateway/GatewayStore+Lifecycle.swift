@@ -37,18 +37,24 @@ extension GatewayStore {
     return operations
   }
 
-  /// Stores an operation before anything is done about it. A redelivery is counted and
-  /// changes nothing else. Returns true when the operation is new.
+  /// Stores an operation before anything is done about it, due at `notBefore` (now when nil).
+  /// A redelivery is counted and changes nothing else, except that an operation the
+  /// marketplace did not know when asked is looked at again. Returns true when it is new.
   @discardableResult
-  public func recordOperation(_ operation: LifecycleOperation, payload: String = "") async throws -> Bool {
+  public func recordOperation(_ operation: LifecycleOperation, payload: String = "", notBefore: Date? = nil)
+    async throws -> Bool
+  {
     let rows = try await database.execute(
       """
       INSERT INTO lifecycle_operations AS o (id, subscription_id, action, plan_id, quantity, request_source,
-        source, marketplace_time, payload)
+        source, marketplace_time, payload, next_attempt_at)
       VALUES (\(operation.id), \(operation.subscriptionID), \(operation.action), \(operation.planID),
         \(operation.quantity), \(operation.requestSource), \(operation.source.rawValue),
-        \(operation.marketplaceTime), \(payload))
-      ON CONFLICT (id) DO UPDATE SET deliveries = o.deliveries + 1
+        \(operation.marketplaceTime), \(payload), COALESCE(\(notBefore), now()))
+      ON CONFLICT (id) DO UPDATE SET deliveries = o.deliveries + 1,
+        state = CASE WHEN o.state = 'unverified' THEN 'received' ELSE o.state END,
+        next_attempt_at = CASE WHEN o.state = 'unverified' THEN now() ELSE o.next_attempt_at END,
+        finished_at = CASE WHEN o.state = 'unverified' THEN NULL ELSE o.finished_at END
       RETURNING (xmax = 0)
       """)
     for try await inserted in rows.decode(Bool.self) { return inserted }
@@ -59,9 +65,15 @@ extension GatewayStore {
   /// whose other operation is being done, oldest first.
   public func claimDueOperations(limit: Int, lease: Duration) async throws -> [LifecycleOperation] {
     let seconds = Double(lease.components.seconds)
-    return try await Self.operations(
-      database.execute(
-        """
+    let logger = self.logger
+    // Claims by replicas take turns (a transaction lock, then the claim in a statement of its
+    // own): each sees the leases the previous one committed, so no subscription has two
+    // operations under way at once.
+    return try await database.transaction { connection in
+      try await connection.execute("SELECT pg_advisory_xact_lock(\(Self.claimLock))", logger: logger)
+      return try await Self.operations(
+        connection.execute(
+          """
         WITH candidates AS (
           SELECT o.id, o.subscription_id, o.received_at FROM lifecycle_operations o
           WHERE o.state = 'received' AND o.next_attempt_at <= now()
@@ -76,8 +88,12 @@ extension GatewayStore {
         SET lease_until = now() + make_interval(secs => \(seconds)), attempts = o.attempts + 1
         FROM due WHERE o.id = due.id
         RETURNING \(unescaped: Self.operationColumns)
-        """))
+        """, logger: logger))
+    }
   }
+
+  /// The advisory lock that serializes claims of lifecycle operations.
+  static let claimLock: Int64 = 0x6761_7465_6c63_0001
 
   /// Ends an operation with what was done.
   public func finishOperation(_ id: String, as state: LifecycleOperation.State, outcome: String) async throws {
@@ -113,17 +129,26 @@ extension GatewayStore {
         """))
   }
 
-  /// Makes an operation due again (an operator's replay); nil when there is no such operation.
+  /// Makes an operation due again (an operator's replay); nil when there is no such
+  /// operation or a worker has it now (it is not taken from under it).
   public func replayOperation(_ id: String) async throws -> LifecycleOperation? {
     try await Self.operations(
       database.execute(
         """
         UPDATE lifecycle_operations o SET state = 'received', next_attempt_at = now(), lease_until = NULL,
           finished_at = NULL, problem = NULL
-        WHERE o.id = \(id)
+        WHERE o.id = \(id) AND (o.lease_until IS NULL OR o.lease_until < now())
         RETURNING \(unescaped: Self.operationColumns)
         """)
     ).first
+  }
+
+  /// Whether a worker holds the operation now.
+  public func operationIsLeased(_ id: String) async throws -> Bool {
+    let rows = try await database.execute(
+      "SELECT lease_until > now() FROM lifecycle_operations WHERE id = \(id) AND lease_until IS NOT NULL")
+    for try await leased in rows.decode(Bool.self) { return leased }
+    return false
   }
 
   // MARK: The followed subscription
@@ -160,7 +185,10 @@ extension GatewayStore {
           \(subscription.purchaser.tenantID), \(subscription.purchaser.objectID), \(subscription.termUnit),
           \(subscription.termStart), \(subscription.termEnd), \(subscription.autoRenew), \(dataKeptUntil))
         ON CONFLICT (id) DO UPDATE SET plan_id = EXCLUDED.plan_id, quantity = EXCLUDED.quantity,
-          marketplace_status = EXCLUDED.marketplace_status, term_unit = EXCLUDED.term_unit,
+          -- Unsubscribed is final: an older snapshot of the marketplace cannot undo it.
+          marketplace_status = CASE WHEN s.marketplace_status = 'Unsubscribed' THEN s.marketplace_status
+            ELSE EXCLUDED.marketplace_status END,
+          term_unit = EXCLUDED.term_unit,
           term_start = EXCLUDED.term_start, term_end = EXCLUDED.term_end, auto_renew = EXCLUDED.auto_renew,
           data_kept_until = COALESCE(s.data_kept_until, EXCLUDED.data_kept_until), updated_at = now()
         RETURNING s.id)
@@ -170,20 +198,22 @@ extension GatewayStore {
   }
 
   /// Up to `limit` subscriptions (Subscribed or Suspended) whose outstanding operations have
-  /// been asked for longest ago (never first), marked as asked now.
-  public func takeSubscriptionsForOperationCheck(limit: Int) async throws -> [String] {
+  /// been asked for longest ago (never first).
+  public func subscriptionsDueForOperationCheck(limit: Int) async throws -> [String] {
     let rows = try await database.execute(
       """
-      WITH due AS (
-        SELECT id FROM marketplace_subscriptions
-        WHERE marketplace_status IN ('Subscribed', 'Suspended')
-        ORDER BY operations_checked_at NULLS FIRST, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-      UPDATE marketplace_subscriptions s SET operations_checked_at = now() FROM due WHERE s.id = due.id
-      RETURNING s.id
+      SELECT id FROM marketplace_subscriptions
+      WHERE marketplace_status IN ('Subscribed', 'Suspended')
+      ORDER BY operations_checked_at NULLS FIRST, id LIMIT \(limit)
       """)
     var ids: [String] = []
     for try await id in rows.decode(String.self) { ids.append(id) }
     return ids
+  }
+
+  public func markOperationsChecked(subscriptionID: String) async throws {
+    try await database.execute(
+      "UPDATE marketplace_subscriptions SET operations_checked_at = now() WHERE id = \(subscriptionID)")
   }
 
   /// Every subscription the gateway follows, with its recorded status, plan and quantity.

@@ -30,6 +30,9 @@ public struct ServiceError: Error, Sendable, Hashable {
     case permissionDenied
     /// UNAVAILABLE: a dependency is down; retrying later may work.
     case unavailable
+    /// INTERNAL: the service itself is misconfigured (e.g. refused by a dependency for its
+    /// credentials); the caller cannot fix it and retrying will not help until it is fixed.
+    case misconfigured
   }
 
   public var kind: Kind

@@ -41,6 +41,8 @@ extension ServiceError {
       GoogleRPCStatus(code: .permissionDenied, message: message, details: [])
     case .unavailable:
       GoogleRPCStatus(code: .unavailable, message: message, details: [])
+    case .misconfigured:
+      GoogleRPCStatus(code: .internalError, message: message, details: [])
     }
   }
 }

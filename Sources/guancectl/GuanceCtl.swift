@@ -267,7 +267,8 @@ struct Metering: AsyncParsableCommand {
     @Option(help: "Only this status: pending, accepted, duplicate, rejected, parked.") var status = ""
     @Option(help: "Only this billing day (YYYY-MM-DD).") var day = ""
     @Option(help: "Only this subscription's.") var subscription = ""
-    @Option(help: "At most this many (1 to 1000).") var limit: Int32 = 100
+    @Option(help: "At most this many (1 to 1000), in key order.") var limit: Int32 = 100
+    @Option(help: "The next page: records after this key.") var after = ""
 
     func run() async throws {
       let reply = try await global.withAdmin { admin, metadata in
@@ -276,6 +277,7 @@ struct Metering: AsyncParsableCommand {
             $0.status = status
             $0.day = day
             $0.subscriptionID = subscription
+            $0.afterKey = after
             $0.limit = limit
           }, metadata: metadata)
       }

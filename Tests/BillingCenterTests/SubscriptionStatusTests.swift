@@ -160,6 +160,18 @@ struct SubscriptionStatusTests {
         }, metadata: BillingFixture.internalCall)
       let delivered = try await #require(throws: RPCError.self) { try await dispose(all[1].key, .park) }
       #expect(delivered.code == .failedPrecondition)
+      // Parked while a submission was under way, then accepted by the marketplace: it is billed,
+      // so it is delivered.
+      _ = try await dispose(all[0].key, .park)
+      _ = try await fixture.internalAPI.acknowledgeMeteringRecords(
+        .with {
+          $0.acknowledgements = [.with {
+            $0.key = all[0].key
+            $0.outcome = .duplicate
+            $0.marketplaceStatus = "Duplicate"
+          }]
+        }, metadata: BillingFixture.internalCall)
+      #expect(try await list(.duplicate).map(\.key) == [all[0].key])
       let missing = try await #require(throws: RPCError.self) { try await dispose("no/such/key", .resubmit) }
       #expect(missing.code == .notFound)
       let bad = try await #require(throws: RPCError.self) { try await list(.unspecified, day: "yesterday") }

@@ -157,6 +157,22 @@ struct MeteringTests {
     }
   }
 
+  @Test("a batch the marketplace refuses whole is sent record by record, and nothing is held back")
+  func wholeBatchRefused() async throws {
+    try await SuiteHarness.with(gateway: Self.gateway) { suite in
+      let subscriptions = try await Self.subscriptions(suite, 1, prefix: "split")
+      let (day, noon) = Self.yesterday
+      try await Self.record(
+        suite,
+        ["log_events", "time_series", "trace_spans"].map { (subscriptions[0].workspace, $0, "1000000") }, at: noon)
+      try await suite.faults(#"{"count": 1, "status": 400, "path": "batchUsageEvent"}"#)
+      #expect(try await Self.closeDay(suite, day) == 3)
+      #expect(try await suite.eventually { try await Self.records(suite, .accepted).count == 3 })
+      #expect(try await Self.marketplaceUsage(suite).count == 3)
+      #expect(suite.gateway.log.contains("refused a whole batch; sending its records one by one"))
+    }
+  }
+
   @Test("an unreachable marketplace leaves records pending with their keys, raises the deadline alarm, then delivers")
   func deadlineAlarm() async throws {
     // A margin of 24 hours: every undelivered record is "near the cutoff".

@@ -454,9 +454,10 @@ public struct GuanceBilling: Sendable {
     return try await store.setSubscriptionStatus(subscriptionID: id, to: status, at: effective)
   }
 
-  /// Metering records of any status, oldest first, filtered as asked.
+  /// Metering records of any status in key order, filtered as asked, a page at a time.
   public func meteringRecords(
-    status: MeteringRecord.Status?, day rawDay: String, subscriptionID rawSubscription: String, limit raw: Int
+    status: MeteringRecord.Status?, day rawDay: String, subscriptionID rawSubscription: String, afterKey: String,
+    limit raw: Int
   ) async throws -> [MeteringRecord] {
     var validation = Validation()
     validation.require((0...1000).contains(raw), "limit", "must be 1 to 1000 (0 means 100)")
@@ -466,9 +467,11 @@ public struct GuanceBilling: Sendable {
     let subscription = rawSubscription.isEmpty ? nil : try? Self.subscriptionID(rawSubscription, required: true)
     validation.require(
       rawSubscription.isEmpty || subscription != nil, "marketplace_subscription_id", "must be a marketplace subscription id")
+    validation.require(afterKey.utf8.count <= 255, "after_key", "must be a metering record key")
     try validation.finish()
     return try await store.meteringRecords(
-      status: status, day: day, subscriptionID: subscription, limit: raw == 0 ? 100 : raw)
+      status: status, day: day, subscriptionID: subscription, afterKey: afterKey.isEmpty ? nil : afterKey,
+      limit: raw == 0 ? 100 : raw)
   }
 
   /// Resubmits or parks one record; a delivered record is refused (it is billed already).

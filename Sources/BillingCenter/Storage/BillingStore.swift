@@ -60,8 +60,10 @@ public protocol BillingStore: Sendable {
   func pendingMeteringRecords(limit: Int) async throws -> [MeteringRecord]
   /// Returns the keys that matched no record.
   func acknowledge(_ acknowledgements: [MeteringAcknowledgement]) async throws -> [String]
-  func meteringRecords(status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, limit: Int)
-    async throws -> [MeteringRecord]
+  /// Records in key order, after `afterKey` when given (the last key of the previous page).
+  func meteringRecords(
+    status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, afterKey: String?, limit: Int
+  ) async throws -> [MeteringRecord]
   func setDisposition(_ disposition: MeteringRecord.Disposition, ofRecord key: String, reason: String)
     async throws -> MeteringRecord
   /// Records the subscription's new status from `at` on (once: the same status again changes

@@ -642,9 +642,9 @@ public struct PostgresBillingStore: BillingStore {
         """))
   }
 
-  public func meteringRecords(status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, limit: Int)
-    async throws -> [MeteringRecord]
-  {
+  public func meteringRecords(
+    status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, afterKey: String?, limit: Int
+  ) async throws -> [MeteringRecord] {
     try await Self.meteringRecords(
       database.execute(
         """
@@ -652,7 +652,8 @@ public struct PostgresBillingStore: BillingStore {
         WHERE (\(status?.rawValue)::text IS NULL OR m.status = \(status?.rawValue))
           AND (\(day?.description)::date IS NULL OR m.day = \(day?.description)::date)
           AND (\(subscriptionID)::text IS NULL OR m.marketplace_subscription_id = \(subscriptionID))
-        ORDER BY m.created_at, m.key LIMIT \(limit)
+          AND (\(afterKey)::text IS NULL OR m.key > \(afterKey))
+        ORDER BY m.key LIMIT \(limit)
         """))
   }
 
@@ -760,13 +761,18 @@ public struct PostgresBillingStore: BillingStore {
       var unknown: [String] = []
       for ack in acknowledgements {
         // A delivered record stays delivered: a late "retry" or a replayed answer changes nothing.
+        // A delivery is recorded whatever the record's status: the marketplace has billed it,
+        // also when an operator parked (or it was rejected) while the call was under way.
         let status = ack.outcome == .retry ? "pending" : ack.outcome.rawValue
+        let delivered = ack.outcome == .accepted || ack.outcome == .duplicate
         let rows = try await connection.execute(
           """
           UPDATE metering_records
-          SET status = CASE WHEN status = 'pending' THEN \(status) ELSE status END,
+          SET status = CASE WHEN status = 'pending' OR (\(delivered) AND status IN ('parked', 'rejected'))
+                THEN \(status) ELSE status END,
               attempts = attempts + CASE WHEN status = 'pending' THEN 1 ELSE 0 END,
-              marketplace_status = CASE WHEN status = 'pending' THEN \(ack.marketplaceStatus) ELSE marketplace_status END,
+              marketplace_status = CASE WHEN status = 'pending' OR (\(delivered) AND status IN ('parked', 'rejected'))
+                THEN \(ack.marketplaceStatus) ELSE marketplace_status END,
               last_message = CASE WHEN status = 'pending' THEN \(ack.message) ELSE last_message END,
               updated_at = now()
           WHERE key = \(ack.key)

@@ -107,7 +107,7 @@ package struct BillingInternalHandlers: Guance_Billing_V1_BillingInternalService
     }
     let records = try await billing.meteringRecords(
       status: request.status.domain, day: request.day, subscriptionID: request.marketplaceSubscriptionID,
-      limit: Int(request.limit))
+      afterKey: request.afterKey, limit: Int(request.limit))
     return .with { $0.records = records.map(Guance_Billing_V1_MeteringRecord.init) }
   }
 

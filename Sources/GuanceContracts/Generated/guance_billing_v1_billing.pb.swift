@@ -1557,8 +1557,11 @@ package nonisolated struct Guance_Billing_V1_ListMeteringRecordsRequest: Sendabl
   /// Only records of this subscription (empty: any).
   package var marketplaceSubscriptionID: String = String()
 
-  /// 1 to 1,000; default 100. Oldest first.
+  /// 1 to 1,000; default 100. In key order.
   package var limit: Int32 = 0
+
+  /// The next page: records after this key (the last one of the previous page).
+  package var afterKey: String = String()
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3786,7 +3789,7 @@ nonisolated extension Guance_Billing_V1_SetSubscriptionStatusResponse: SwiftProt
 
 nonisolated extension Guance_Billing_V1_ListMeteringRecordsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".ListMeteringRecordsRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}day\0\u{3}marketplace_subscription_id\0\u{1}limit\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}day\0\u{3}marketplace_subscription_id\0\u{1}limit\0\u{3}after_key\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3798,6 +3801,7 @@ nonisolated extension Guance_Billing_V1_ListMeteringRecordsRequest: SwiftProtobu
       case 2: try { try decoder.decodeSingularStringField(value: &self.day) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.marketplaceSubscriptionID) }()
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.afterKey) }()
       default: break
       }
     }
@@ -3816,6 +3820,9 @@ nonisolated extension Guance_Billing_V1_ListMeteringRecordsRequest: SwiftProtobu
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 4)
     }
+    if !self.afterKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.afterKey, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3824,6 +3831,7 @@ nonisolated extension Guance_Billing_V1_ListMeteringRecordsRequest: SwiftProtobu
     if lhs.day != rhs.day {return false}
     if lhs.marketplaceSubscriptionID != rhs.marketplaceSubscriptionID {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.afterKey != rhs.afterKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -540,8 +540,11 @@ package nonisolated struct Guance_Gateway_V1_ListMeteringRecordsRequest: Sendabl
 
   package var subscriptionID: String = String()
 
-  /// 1 to 1,000; default 100.
+  /// 1 to 1,000; default 100. In key order.
   package var limit: Int32 = 0
+
+  /// The next page: records after this key (the last one of the previous page).
+  package var afterKey: String = String()
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1679,7 +1682,7 @@ nonisolated extension Guance_Gateway_V1_MeteringRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Guance_Gateway_V1_ListMeteringRecordsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".ListMeteringRecordsRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}day\0\u{3}subscription_id\0\u{1}limit\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}day\0\u{3}subscription_id\0\u{1}limit\0\u{3}after_key\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1691,6 +1694,7 @@ nonisolated extension Guance_Gateway_V1_ListMeteringRecordsRequest: SwiftProtobu
       case 2: try { try decoder.decodeSingularStringField(value: &self.day) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.subscriptionID) }()
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.afterKey) }()
       default: break
       }
     }
@@ -1709,6 +1713,9 @@ nonisolated extension Guance_Gateway_V1_ListMeteringRecordsRequest: SwiftProtobu
     if self.limit != 0 {
       try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 4)
     }
+    if !self.afterKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.afterKey, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1717,6 +1724,7 @@ nonisolated extension Guance_Gateway_V1_ListMeteringRecordsRequest: SwiftProtobu
     if lhs.day != rhs.day {return false}
     if lhs.subscriptionID != rhs.subscriptionID {return false}
     if lhs.limit != rhs.limit {return false}
+    if lhs.afterKey != rhs.afterKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

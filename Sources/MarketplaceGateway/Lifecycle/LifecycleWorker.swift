@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import MarketplaceClient
 public import ServiceLifecycle
@@ -96,6 +97,11 @@ public struct LifecycleWorker: Service {
                 "operation": "\(operation.id)", "action": "\(operation.action)", "state": "\(state.rawValue)",
                 "outcome": "\(outcome)",
               ])
+          } catch where Self.isFinal(error, operation) {
+            logger.error(
+              "lifecycle operation failed; an operator can replay it",
+              metadata: ["operation": "\(operation.id)", "error": "\(error)"])
+            try? await lifecycle.store.finishOperation(operation.id, as: .failed, outcome: "failed: \(error)")
           } catch {
             // 2, 4, 8 ... seconds, at most a minute: the marketplace retries its webhook for 8
             // hours, and the reconciler repairs what is left.
@@ -109,6 +115,17 @@ public struct LifecycleWorker: Service {
       }
     }
     return due.count
+  }
+
+  /// A refusal that a retry cannot change, or an operation tried for longer than the
+  /// marketplace retries its webhook (8 hours).
+  static func isFinal(_ error: any Error, _ operation: LifecycleOperation) -> Bool {
+    if let received = operation.receivedAt, Date().timeIntervalSince(received) > 8 * 3600 { return true }
+    switch error {
+    case is DependencyRefused: return true
+    case MarketplaceError.badRequest: return true
+    default: return false
+    }
   }
 }
 
@@ -166,15 +183,27 @@ public struct LifecycleReconciler: Service {
   public func reconcile() async throws -> Report {
     let followed = try await lifecycle.store.followedSubscriptions()
     var report = Report()
-    for subscription in try await lifecycle.marketplace.allSubscriptions() {
-      guard let recorded = followed[subscription.id] else { continue }
-      if !SubscriptionLifecycle.changes(from: recorded, to: subscription).isEmpty {
-        try await lifecycle.follow(subscription, because: nil, correlationID: "reconciler/\(subscription.id)")
-        report.followed += 1
-      }
+    for listed in try await lifecycle.marketplace.allSubscriptions() {
+      guard let recorded = followed[listed.id], !SubscriptionLifecycle.changes(from: recorded, to: listed).isEmpty
+      else { continue }
+      // The list may be minutes old by now (and a webhook may have been applied meanwhile):
+      // follow the subscription as the marketplace has it at this moment.
+      let subscription = try await lifecycle.marketplace.subscription(id: listed.id)
+      try await lifecycle.follow(subscription, because: nil, correlationID: "reconciler/\(subscription.id)")
+      report.followed += 1
     }
-    for subscriptionID in try await lifecycle.store.takeSubscriptionsForOperationCheck(limit: operationChecksPerPass) {
-      for outstanding in try await lifecycle.marketplace.outstandingOperations(subscriptionID: subscriptionID) {
+    for subscriptionID in try await lifecycle.store.subscriptionsDueForOperationCheck(limit: operationChecksPerPass) {
+      let outstanding: [MarketplaceOperation]
+      do {
+        outstanding = try await lifecycle.marketplace.outstandingOperations(subscriptionID: subscriptionID)
+      } catch {
+        // One subscription's failure does not hold back the others; it stays due.
+        logger.warning(
+          "outstanding operations not available", metadata: ["subscription": "\(subscriptionID)", "error": "\(error)"])
+        continue
+      }
+      try await lifecycle.store.markOperationsChecked(subscriptionID: subscriptionID)
+      for outstanding in outstanding {
         let operation = LifecycleOperation(
           id: outstanding.id.lowercased(), subscriptionID: subscriptionID, action: outstanding.action,
           planID: outstanding.planID, quantity: outstanding.quantity, requestSource: outstanding.requestSource,

@@ -42,6 +42,12 @@ public struct SubscriptionLifecycle: Sendable {
     self.logger = logger
   }
 
+  /// The marketplace has not finished the operation: it is tried again later.
+  struct NotFinishedAtMarketplace: Error, CustomStringConvertible {
+    var status: String
+    var description: String { "the marketplace has the operation \(status)" }
+  }
+
   /// The actions of the contract; anything else is logged and followed through Get subscription.
   static let knownActions: Set<String> = ["ChangePlan", "ChangeQuantity", "Renew", "Suspend", "Reinstate", "Unsubscribe"]
 
@@ -81,14 +87,30 @@ public struct SubscriptionLifecycle: Sendable {
         return (.declined, "declined: \(decision.reason); \(said ?? "the marketplace was told Failure"); \(followed)")
       }
       said = "accepted (\(decision.reason)); \(said ?? "the marketplace was told Success")"
+      try await awaitEnd(of: verified)
     case ("Reinstate", "InProgress"):
       said = try await answer(verified, success: true) ?? "the marketplace was told Success"
+      try await awaitEnd(of: verified)
+    case (_, "NotStarted"), (_, "InProgress"):
+      // Not ours to answer, and not finished: its outcome is not known yet.
+      throw NotFinishedAtMarketplace(status: verified.status)
     case (_, let status):
       said = "the marketplace has it \(status)"
     }
     let subscription = try await marketplace.subscription(id: operation.subscriptionID)
     let followed = try await follow(subscription, because: operation, correlationID: correlationID)
     return (.applied, [said, followed].compactMap { $0 }.joined(separator: "; "))
+  }
+
+  /// The marketplace applies an acknowledged operation on its side; until it has, the
+  /// subscription it returns may be the old one, so following it waits (briefly) for that.
+  private func awaitEnd(of operation: MarketplaceOperation) async throws {
+    for attempt in 0..<5 {
+      let current = try await marketplace.operation(subscriptionID: operation.subscriptionID, operationID: operation.id)
+      if !["NotStarted", "InProgress"].contains(current.status) { return }
+      if attempt < 4 { try await Task.sleep(for: .milliseconds(200 << attempt)) }
+    }
+    throw NotFinishedAtMarketplace(status: "InProgress")
   }
 
   /// PATCHes the operation. A 409 (a newer update is already fulfilled) or 404 means there is
@@ -125,16 +147,20 @@ public struct SubscriptionLifecycle: Sendable {
     // An active subscription already recorded as such needs nothing from the others.
     if let settlement, settlement != .active || before?.status != .subscribed {
       let at = min(operation?.marketplaceTime ?? Date(), Date())
-      if let affected = try await settlements.follow(subscriptionID: subscription.id, status: settlement, at: at) {
-        let state: WorkspaceState = settlement == .active ? .active : .suspended
+      if let outcome = try await settlements.follow(subscriptionID: subscription.id, status: settlement, at: at) {
+        // The billing center's status decides, not the one asked for: a cancelled subscription
+        // stays cancelled, whatever an older snapshot of the marketplace said.
+        let state: WorkspaceState = outcome.status == .active ? .active : .suspended
         let reason =
-          switch settlement {
+          switch outcome.status {
           case .active: "marketplace subscription \(subscription.id) is active"
           case .suspended: "marketplace subscription \(subscription.id) is suspended"
           case .unsubscribed: "marketplace subscription \(subscription.id) was cancelled"
           }
-        for workspace in affected { try await workspaces.set(workspaceID: workspace, to: state, reason: reason) }
-        if !affected.isEmpty { notes.append("\(affected.count) workspace(s) \(state.rawValue)") }
+        for workspace in outcome.workspaceIDs {
+          try await workspaces.set(workspaceID: workspace, to: state, reason: reason)
+        }
+        if !outcome.workspaceIDs.isEmpty { notes.append("\(outcome.workspaceIDs.count) workspace(s) \(state.rawValue)") }
       }
     }
     var dataKeptUntil = recorded?.dataKeptUntil
@@ -243,9 +269,10 @@ public struct SubscriptionLifecycle: Sendable {
       planID: { if case .plan(let plan) = change { plan } else { nil } }(),
       quantity: { if case .quantity(let quantity) = change { quantity } else { nil } }(), requestSource: "Partner",
       source: .publisher, marketplaceTime: Date())
-    try await store.recordOperation(operation)
-    // The worker leaves it alone while this call follows it, and takes it up should it not.
-    try await store.retryOperation(operation.id, after: settings.confirmationTimeout + .seconds(10), problem: "being confirmed")
+    // Due only after the confirmation timeout: the worker leaves it to this call meanwhile,
+    // and takes it up should the call not finish it (the gateway stopped, say).
+    let confirmationSeconds = Double((settings.confirmationTimeout + .seconds(10)).components.seconds)
+    try await store.recordOperation(operation, notBefore: Date().addingTimeInterval(confirmationSeconds))
     try await progress(.init(stage: .requested, operationID: operation.id, marketplaceStatus: "", message: "\(action) sent"))
 
     let deadline = ContinuousClock.now + settings.confirmationTimeout

@@ -167,7 +167,9 @@ actor SigningKeys {
   private let settings: WebhookAuthenticator.Settings
   private let logger: Logger
   private var verifiers: [String: JWTKeyCollection] = [:]
+  /// The last successful fetch, and the last attempt (successful or not).
   private var fetchedAt: ContinuousClock.Instant?
+  private var attemptedAt: ContinuousClock.Instant?
   private var fetching: Task<[String: JWTKeyCollection], any Error>?
 
   init(settings: WebhookAuthenticator.Settings, logger: Logger) {
@@ -176,19 +178,33 @@ actor SigningKeys {
   }
 
   /// A verifier holding exactly the key `kid` (RS256), or nil when the provider has no such key.
+  /// Keys are fetched when none were, when the last fetch is older than the key lifetime,
+  /// or for an unknown kid; never more often than the cooldown, failed attempts included. A
+  /// failed refresh keeps the keys already known (they still verify), so an unreachable
+  /// identity provider does not shut the webhook.
   func verifier(kid: String) async throws -> JWTKeyCollection? {
     let clock = ContinuousClock()
     let stale = fetchedAt.map { clock.now - $0 > settings.keyLifetime } ?? true
     if !stale, let known = verifiers[kid] { return known }
-    let mayRefetch = stale || fetchedAt.map { clock.now - $0 > settings.unknownKeyCooldown } ?? true
-    guard mayRefetch else { return nil }
-    if let fetching { verifiers = try await fetching.value } else {
-      let task = Task { try await Self.fetch(settings) }
-      fetching = task
-      defer { fetching = nil }
-      verifiers = try await task.value
-      fetchedAt = clock.now
-      logger.info("webhook signing keys fetched", metadata: ["kids": "\(verifiers.keys.sorted())"])
+    let coolingDown = attemptedAt.map { clock.now - $0 < settings.unknownKeyCooldown } ?? false
+    guard !coolingDown || fetching != nil else {
+      if verifiers.isEmpty { throw WebhookKeysError("the signing keys could not be fetched; trying again shortly") }
+      return verifiers[kid]
+    }
+    do {
+      if let fetching {
+        verifiers = try await fetching.value
+      } else {
+        let task = Task { try await Self.fetch(settings) }
+        fetching = task
+        attemptedAt = clock.now
+        defer { fetching = nil }
+        verifiers = try await task.value
+        fetchedAt = clock.now
+        logger.info("webhook signing keys fetched", metadata: ["kids": "\(verifiers.keys.sorted())"])
+      }
+    } catch where !verifiers.isEmpty {
+      logger.warning("webhook signing keys not refreshed; keeping the known ones", metadata: ["error": "\(error)"])
     }
     return verifiers[kid]
   }

@@ -61,8 +61,9 @@ public struct MeteringVerdict: Sendable, Equatable {
 /// The billing center's metering records, as the submitter and operators use them.
 public protocol MeteringLedger: Sendable {
   func pendingRecords(limit: Int) async throws -> [MeteringRecord]
-  func records(status: MeteringRecord.Status?, day: String?, subscriptionID: String?, limit: Int) async throws
-    -> [MeteringRecord]
+  /// Records in key order, after `afterKey` when given (paging).
+  func records(status: MeteringRecord.Status?, day: String?, subscriptionID: String?, afterKey: String?, limit: Int)
+    async throws -> [MeteringRecord]
   func record(_ verdicts: [MeteringVerdict]) async throws
   /// An operator's decision: send again (`resubmit`) or keep unsent (park).
   func dispose(key: String, resubmit: Bool, reason: String) async throws -> MeteringRecord

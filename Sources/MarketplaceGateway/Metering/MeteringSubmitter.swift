@@ -67,6 +67,7 @@ public struct MeteringSubmitter: Sendable {
         metadata: ["count": "\(report.nearDeadline.count)", "first": "\(report.nearDeadline[0])"])
     }
     var plans: [String: String?] = [:]
+    // Records that cannot be sent at all, refused before any call.
     var verdicts: [MeteringVerdict] = []
     var events: [(MeteringRecord, MarketplaceUsageEvent)] = []
     for record in pending {
@@ -90,50 +91,85 @@ public struct MeteringSubmitter: Sendable {
           resourceID: record.subscriptionID, dimension: record.dimension, quantity: quantity,
           effectiveStartTime: record.effectiveStartTime, planID: plan)))
     }
+    if !verdicts.isEmpty { try await ledger.record(verdicts) }
     var batches = stride(from: 0, to: events.count, by: settings.batchSize).map {
       Array(events[$0..<min($0 + settings.batchSize, events.count)])
     }[...]
+    // Each batch's verdicts are recorded as soon as the marketplace answers it: a later
+    // failure (or a crash) then costs at most that batch a resubmission.
     while let batch = batches.popFirst() {
+      var verdicts: [MeteringVerdict] = []
+      func retry(_ waiting: some Sequence<(MeteringRecord, MarketplaceUsageEvent)>, _ reason: String) {
+        for (record, _) in waiting {
+          verdicts.append(MeteringVerdict(key: record.key, outcome: .retry, marketplaceStatus: "", message: reason))
+          report.retrying += 1
+        }
+      }
       do {
         let results = try await marketplace.recordUsage(batch.map(\.1))
         report.sent += batch.count
         for ((record, _), result) in zip(batch, results) {
-          let outcome: MeteringVerdict.Outcome =
-            switch result.status {
-            case "Accepted": .accepted
-            case "Duplicate": .duplicate
-            default: .rejected
-            }
-          if outcome == .rejected {
+          let verdict = Self.verdict(on: record, result)
+          switch verdict.outcome {
+          case .accepted, .duplicate: report.delivered += 1
+          case .retry: report.retrying += 1
+          case .rejected:
             report.rejected += 1
             logger.warning(
               "the marketplace refused a metering record",
-              metadata: ["key": "\(record.key)", "status": "\(result.status)", "message": "\(result.message ?? "")"])
-          } else {
-            report.delivered += 1
+              metadata: ["key": "\(record.key)", "status": "\(result.status)", "message": "\(verdict.message)"])
           }
+          verdicts.append(verdict)
+        }
+      } catch let error as MarketplaceError {
+        switch error {
+        case .unavailable, .transport, .unauthorized, .forbidden:
+          // No answer after the client's own retries, or our credentials refused: nothing else
+          // will pass now. This batch and the rest wait for the next pass, with the same keys.
+          retry(batch + batches.joined(), "\(error)")
+          batches = []
+          logger.error("the marketplace did not take usage; will retry", metadata: ["error": "\(error)"])
+        case .badRequest(_, let message) where batch.count > 1:
+          // The whole batch refused: its records go one by one, so one bad record cannot hold
+          // back the others.
+          logger.warning("the marketplace refused a whole batch; sending its records one by one", metadata: ["message": "\(message)"])
+          batches = batch.map { [$0] }[...] + batches
+        case .badRequest(let code, let message):
+          report.sent += 1
+          report.rejected += 1
           verdicts.append(
-            MeteringVerdict(
-              key: record.key, outcome: outcome, marketplaceStatus: result.status, message: result.message ?? ""))
+            MeteringVerdict(key: batch[0].0.key, outcome: .rejected, marketplaceStatus: code, message: message))
+        case .notFound, .conflict, .malformedResponse:
+          // An answer we cannot read per record: this batch waits for the next pass.
+          retry(batch, "\(error)")
+          logger.error("unreadable marketplace answer to a usage batch; will retry", metadata: ["error": "\(error)"])
         }
-      } catch let error as MarketplaceError where error.isTransient {
-        // No answer (after the client's own retries): this batch and the rest wait for the
-        // next pass, with the same keys.
-        let waiting = [batch] + Array(batches)
-        batches = []
-        for (record, _) in waiting.joined() {
-          verdicts.append(MeteringVerdict(key: record.key, outcome: .retry, marketplaceStatus: "", message: "\(error)"))
-        }
-        report.retrying += waiting.joined().count
-        logger.warning("the marketplace did not take usage; will retry", metadata: ["error": "\(error)"])
       }
+      if !verdicts.isEmpty { try await ledger.record(verdicts) }
     }
-    if !verdicts.isEmpty { try await ledger.record(verdicts) }
     for (name, count) in [("delivered", report.delivered), ("rejected", report.rejected), ("retrying", report.retrying)]
     where count > 0 {
       Counter(label: "marketplace_metering_records_total", dimensions: [("outcome", name)]).increment(by: count)
     }
     return report
+  }
+
+  /// What the marketplace's answer for one record means. `Error` is the marketplace's own
+  /// failure: tried again. `Expired` on a record sent before may hide an earlier acceptance
+  /// whose answer was lost (the marketplace checks expiry before duplicates): it is kept as
+  /// refused, saying so, and reconciliation compares it with the marketplace's totals.
+  static func verdict(on record: MeteringRecord, _ result: MarketplaceUsageResult) -> MeteringVerdict {
+    let message = result.message ?? ""
+    switch result.status {
+    case "Accepted": return MeteringVerdict(key: record.key, outcome: .accepted, marketplaceStatus: result.status, message: "")
+    case "Duplicate": return MeteringVerdict(key: record.key, outcome: .duplicate, marketplaceStatus: result.status, message: "")
+    case "Error": return MeteringVerdict(key: record.key, outcome: .retry, marketplaceStatus: result.status, message: message)
+    case "Expired" where record.attempts > 0:
+      return MeteringVerdict(
+        key: record.key, outcome: .rejected, marketplaceStatus: result.status,
+        message: "\(message) (sent before without a recorded answer: the marketplace may have it; see reconciliation)")
+    default: return MeteringVerdict(key: record.key, outcome: .rejected, marketplaceStatus: result.status, message: message)
+    }
   }
 
   /// The subscription's plan as the gateway follows it, or as the marketplace has it; nil
@@ -165,26 +201,37 @@ public struct MeteringSubmitter: Sendable {
     let dayText = Self.day(dayStart)
     // Records are rated per billing day and reported at the hour it ends, so the hours of a
     // usage date come from that day and the one before.
-    var ours: [String: Double] = [:]
-    for billingDay in [dayStart.addingTimeInterval(-86400), dayStart] {
-      for record in try await ledger.records(status: nil, day: Self.day(billingDay), subscriptionID: nil, limit: 1000)
-      where record.status.isDelivered && Self.day(record.effectiveStartTime) == dayText {
-        ours["\(record.subscriptionID.lowercased())|\(record.dimension)", default: 0] += Double(record.quantity) ?? 0
-      }
+    struct Usage: Hashable, Comparable {
+      var subscriptionID: String
+      var dimension: String
+      static func < (a: Usage, b: Usage) -> Bool { (a.subscriptionID, a.dimension) < (b.subscriptionID, b.dimension) }
     }
-    var theirs: [String: Double] = [:]
-    for row in try await marketplace.usageEvents(from: dayStart) where row.usageDate == dayText {
-      theirs["\(row.resourceID)|\(row.dimension)", default: 0] += row.submittedQuantity
+    var ours: [Usage: Double] = [:]
+    for billingDay in [dayStart.addingTimeInterval(-86400), dayStart] {
+      var after: String?
+      repeat {
+        let page = try await ledger.records(
+          status: nil, day: Self.day(billingDay), subscriptionID: nil, afterKey: after, limit: 1000)
+        for record in page where record.status.isDelivered && Self.day(record.effectiveStartTime) == dayText {
+          ours[Usage(subscriptionID: record.subscriptionID.lowercased(), dimension: record.dimension), default: 0] +=
+            Double(record.quantity) ?? 0
+        }
+        after = page.count == 1000 ? page.last?.key : nil
+      } while after != nil
+    }
+    var theirs: [Usage: Double] = [:]
+    for row in try await marketplace.usageEvents(from: dayStart)
+    where row.usageDate == dayText && !row.resourceID.isEmpty && !row.dimension.isEmpty {
+      theirs[Usage(subscriptionID: row.resourceID, dimension: row.dimension), default: 0] += row.submittedQuantity
     }
     var mismatches: [Mismatch] = []
-    for key in Set(ours.keys).union(theirs.keys).sorted() {
-      let (delivered, recorded) = (ours[key] ?? 0, theirs[key] ?? 0)
+    for usage in Set(ours.keys).union(theirs.keys).sorted() {
+      let (delivered, recorded) = (ours[usage] ?? 0, theirs[usage] ?? 0)
       guard abs(delivered - recorded) > 0.000_000_5 else { continue }
-      let parts = key.split(separator: "|").map(String.init)
       mismatches.append(
         Mismatch(
-          usageDate: dayText, subscriptionID: parts[0], dimension: parts.count > 1 ? parts[1] : "",
-          delivered: delivered, marketplace: recorded))
+          usageDate: dayText, subscriptionID: usage.subscriptionID, dimension: usage.dimension, delivered: delivered,
+          marketplace: recorded))
     }
     Gauge(label: "marketplace_metering_mismatches").record(mismatches.count)
     for mismatch in mismatches {

@@ -187,7 +187,7 @@ func refusesCreationKey(_ error: RPCError) -> Bool {
 }
 
 extension GRPCBillingDirectory: SubscriptionSettlements {
-  public func follow(subscriptionID: String, status: SettlementStatus, at: Date) async throws -> [String]? {
+  public func follow(subscriptionID: String, status: SettlementStatus, at: Date) async throws -> SettlementOutcome? {
     do {
       let reply = try await unavailableAsDependency {
         try await client.setSubscriptionStatus(
@@ -202,9 +202,17 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
             $0.effectiveAt = Google_Protobuf_Timestamp(date: at)
           }, metadata: metadata, options: options)
       }
-      return reply.workspaceIds
+      let outcome: SettlementStatus =
+        switch reply.status {
+        case .suspended: .suspended
+        case .unsubscribed: .unsubscribed
+        case .active, .unspecified, .UNRECOGNIZED: .active
+        }
+      return SettlementOutcome(status: outcome, workspaceIDs: reply.workspaceIds)
     } catch let error as RPCError where error.code == .notFound {
       return nil
+    } catch let error as RPCError where [.invalidArgument, .failedPrecondition, .outOfRange].contains(error.code) {
+      throw DependencyRefused(service: "billing center", reason: error.message)
     }
   }
 }
@@ -217,15 +225,16 @@ extension GRPCBillingDirectory: MeteringLedger {
     return reply.records.compactMap(MeteringRecord.init)
   }
 
-  public func records(status: MeteringRecord.Status?, day: String?, subscriptionID: String?, limit: Int)
-    async throws -> [MeteringRecord]
-  {
+  public func records(
+    status: MeteringRecord.Status?, day: String?, subscriptionID: String?, afterKey: String?, limit: Int
+  ) async throws -> [MeteringRecord] {
     let reply = try await unavailableAsDependency {
       try await client.listMeteringRecords(
         .with {
           $0.status = status.map(Guance_Billing_V1_MeteringRecordStatus.init) ?? .unspecified
           $0.day = day ?? ""
           $0.marketplaceSubscriptionID = subscriptionID ?? ""
+          $0.afterKey = afterKey ?? ""
           $0.limit = Int32(limit)
         }, metadata: metadata, options: options)
     }

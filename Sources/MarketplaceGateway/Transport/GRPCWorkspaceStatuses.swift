@@ -27,6 +27,8 @@ public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatus
     } catch let error as RPCError where error.code == .failedPrecondition || error.code == .notFound {
       // Closed (or gone) meanwhile: the console's own decision stands.
       return
+    } catch let error as RPCError where error.code == .invalidArgument {
+      throw DependencyRefused(service: "workspace console", reason: error.message)
     }
   }
 }

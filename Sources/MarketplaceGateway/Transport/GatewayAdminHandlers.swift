@@ -113,11 +113,11 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     guard let id = try Self.subscriptionID(request.subscriptionID) else { throw Self.notFound("activation", "") }
     guard let saga = try await store.retrySaga(subscriptionID: id, correlationID: "admin/\(UUID().uuidString.lowercased())")
     else {
-      if try await store.sagaOverview(subscriptionID: id) != nil {
-        throw ServiceError(
-          .failedPrecondition(type: "ACTIVATION_STATE", subject: "subscription/\(id)"), "the activation has finished")
-      }
-      throw Self.notFound("activation", id)
+      guard let existing = try await store.sagaOverview(subscriptionID: id) else { throw Self.notFound("activation", id) }
+      throw ServiceError(
+        .failedPrecondition(type: "ACTIVATION_STATE", subject: "subscription/\(id)"),
+        existing.record.step == .activated
+          ? "the activation has finished" : "the activation is being run now; look again in a moment")
     }
     return .with { $0.activation = .init(saga) }
   }
@@ -144,9 +144,17 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func replayLifecycleOperation(request: Guance_Gateway_V1_ReplayLifecycleOperationRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_ReplayLifecycleOperationResponse
   {
-    guard let id = try Self.identifier(request.operationID.lowercased(), field: "operation_id"),
-      let operation = try await store.replayOperation(id)
-    else { throw Self.notFound("lifecycle_operation", request.operationID) }
+    guard let id = try Self.identifier(request.operationID.lowercased(), field: "operation_id") else {
+      throw Self.notFound("lifecycle_operation", request.operationID)
+    }
+    guard let operation = try await store.replayOperation(id) else {
+      if try await store.operationIsLeased(id) {
+        throw ServiceError(
+          .failedPrecondition(type: "OPERATION_STATE", subject: "lifecycle_operation/\(id)"),
+          "a worker is doing this operation now; replay it once it has finished")
+      }
+      throw Self.notFound("lifecycle_operation", id)
+    }
     return .with { $0.operation = .init(operation) }
   }
 
@@ -167,6 +175,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     let records = try await ledger.records(
       status: try Self.meteringStatus(request.status), day: request.day.isEmpty ? nil : request.day,
       subscriptionID: try Self.subscriptionID(request.subscriptionID, required: false),
+      afterKey: try Self.identifier(request.afterKey, field: "after_key", required: false),
       limit: try Self.limit(request.limit))
     return .with { $0.records = records.map(Guance_Gateway_V1_MeteringRecord.init) }
   }
@@ -270,11 +279,21 @@ extension SubscriptionLifecycle.VendorChangeRefusal: ServiceErrorConvertible {
 }
 
 extension MarketplaceError: ServiceErrorConvertible {
-  /// Operators see the marketplace's own words; only its silence is worth a retry.
+  /// Operators see the marketplace's own words; only its silence is worth a retry, and a
+  /// refusal of our credentials is ours to fix.
   public var serviceError: ServiceError {
-    isTransient
-      ? ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
-      : ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "call"), description)
+    switch self {
+    case .unavailable, .transport:
+      ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
+    case .unauthorized, .forbidden, .malformedResponse:
+      ServiceError(
+        .misconfigured,
+        "\(description) (check MARKETPLACE_CLIENT_ID, MARKETPLACE_CLIENT_SECRET and the offer's technical configuration)")
+    case .notFound:
+      ServiceError(.notFound(resourceType: "marketplace_resource", name: ""), description)
+    case .badRequest, .conflict:
+      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "call"), description)
+    }
   }
 }
 

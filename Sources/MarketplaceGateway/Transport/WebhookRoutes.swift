@@ -63,8 +63,12 @@ public struct WebhookRoutes: Sendable {
     } catch let problem as WebhookNotification.Problem {
       logger.warning("webhook body refused", metadata: ["problem": "\(problem)"])
       return (.badRequest, "bad_payload")
-    } catch {
+    } catch let error as HTTPError where error.status == .contentTooLarge {
       return (.contentTooLarge, "too_large")
+    } catch {
+      // The body did not arrive whole (the caller went away): nothing stored, it delivers again.
+      logger.warning("webhook body unreadable", metadata: ["error": "\(error)"])
+      return (.badRequest, "unreadable_body")
     }
     do {
       let isNew = try await store.recordOperation(notification.operation, payload: notification.payload)
