@@ -75,7 +75,7 @@ struct SubscriptionStatusTests {
   @Test("unsubscribing ends the cloud settlement, once; later usage is kept unbound")
   func unsubscription() async throws {
     try await BillingFixture.with { fixture in
-      let (_, workspace) = try await cloudSettledWorkspace(fixture)
+      let (account, workspace) = try await cloudSettledWorkspace(fixture)
       let ended = try await setStatus(fixture, .unsubscribed)
       #expect(ended.changed && ended.workspaceIds == [workspace])
       #expect(try await fixture.count("workspace_bindings", where: "valid_to IS NULL") == 0)
@@ -85,6 +85,24 @@ struct SubscriptionStatusTests {
         let repeated = try await setStatus(fixture, status)
         #expect(!repeated.changed && repeated.status == .unsubscribed && repeated.workspaceIds == [workspace])
       }
+      // A cancelled subscription pays for nothing more: neither a new binding through it nor a
+      // change of settlement to it.
+      let rebind = try await #require(throws: RPCError.self) {
+        try await fixture.bind(workspace, to: account, settlement: BillingFixture.cloud())
+      }
+      #expect(rebind.code == .failedPrecondition && rebind.message.contains("cancelled"))
+      let other = try await fixture.workspace("Other", owner: "bob")
+      try await fixture.bind(other.id, to: account)
+      let change = try await #require(throws: RPCError.self) {
+        try await fixture.center.changeSettlementMethod(
+          .with {
+            $0.billingAccountID = account
+            $0.workspaceID = other.id
+            $0.settlement = BillingFixture.cloud()
+          }, metadata: BillingFixture.internalCall)
+      }
+      #expect(change.code == .failedPrecondition && change.message.contains("cancelled"))
+      #expect(try await fixture.count("workspace_bindings", where: "valid_to IS NULL AND settlement = 'cloud_account'") == 0)
     }
   }
 

@@ -25,6 +25,8 @@ public enum BillingError: Error, Equatable {
   case consoleUnavailable
   /// No cloud account has brought this marketplace subscription to the billing center.
   case subscriptionUnknown(String)
+  /// The marketplace subscription was cancelled: it settles nothing any more.
+  case subscriptionEnded(String)
   case meteringRecordNotFound(String)
   /// The marketplace has the record (Accepted or Duplicate): it cannot be resubmitted or parked.
   case meteringRecordDelivered(String)

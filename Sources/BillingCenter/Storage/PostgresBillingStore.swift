@@ -273,6 +273,19 @@ public struct PostgresBillingStore: BillingStore {
       return
     }
     _ = try await linkIdentity(purchaser, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+    try await refuseEnded(subscriptionID, on: connection, logger: logger)
+  }
+
+  /// An unsubscribed subscription settles nothing more (its cancellation is final).
+  private static func refuseEnded(_ subscriptionID: String, on connection: PostgresConnection, logger: Logger)
+    async throws
+  {
+    let rows = try await connection.execute(
+      """
+      SELECT 1 FROM cloud_account_subscriptions
+      WHERE marketplace_subscription_id = \(subscriptionID) AND status = 'unsubscribed'
+      """, logger: logger)
+    for try await _ in rows { throw BillingError.subscriptionEnded(subscriptionID) }
   }
 
   /// Cloud settlement must name a subscription of one of the account's own cloud accounts.
@@ -285,8 +298,10 @@ public struct PostgresBillingStore: BillingStore {
       SELECT 1 FROM cloud_account_subscriptions s JOIN cloud_accounts c ON c.id = s.cloud_account_id
       WHERE s.marketplace_subscription_id = \(subscriptionID) AND c.billing_account_id = \(accountID)
       """, logger: logger)
-    for try await _ in rows { return }
-    throw BillingError.subscriptionNotLinked(subscriptionID)
+    var linked = false
+    for try await _ in rows { linked = true }
+    guard linked else { throw BillingError.subscriptionNotLinked(subscriptionID) }
+    try await refuseEnded(subscriptionID, on: connection, logger: logger)
   }
 
   private static func openBinding(
@@ -385,6 +400,10 @@ public struct PostgresBillingStore: BillingStore {
           SELECT CASE
             WHEN NOT EXISTS (SELECT 1 FROM cur WHERE ours) THEN 'workspace_not_bound'
             WHEN NOT EXISTS (SELECT 1 FROM change) OR \(subscriptionID)::text IS NULL THEN NULL
+            WHEN EXISTS (
+              SELECT 1 FROM cloud_account_subscriptions s
+              WHERE s.marketplace_subscription_id = \(subscriptionID)::text AND s.status = 'unsubscribed'
+            ) THEN 'subscription_ended'
             WHEN \(linking?.objectID)::text IS NOT NULL THEN
               CASE WHEN (SELECT billing_account_id FROM cloud) = \(accountID)
                 AND (SELECT cloud_account_id FROM subscription) = (SELECT id FROM cloud)
@@ -432,6 +451,7 @@ public struct PostgresBillingStore: BillingStore {
     case "workspace_not_bound": return .workspaceNotBound(workspaceID.uuidString.lowercased())
     case "cloud_account_linked_elsewhere": return .cloudAccountLinkedElsewhere
     case "subscription_not_linked": return .subscriptionNotLinked(subscriptionID ?? "")
+    case "subscription_ended": return .subscriptionEnded(subscriptionID ?? "")
     default: return nil
     }
   }

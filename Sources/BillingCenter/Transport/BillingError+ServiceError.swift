@@ -62,6 +62,10 @@ extension BillingError: ServiceErrorConvertible {
       ServiceError(
         .notFound(resourceType: "marketplace_subscription", name: id),
         "marketplace subscription \(id) is not known to the billing center")
+    case .subscriptionEnded(let id):
+      ServiceError(
+        .failedPrecondition(type: "CLOUD_SUBSCRIPTION_STATUS", subject: "marketplace_subscription/\(id)"),
+        "the marketplace subscription has been cancelled; it can no longer pay for a workspace")
     case .meteringRecordNotFound(let key):
       ServiceError(.notFound(resourceType: "metering_record", name: key), "metering record \(key) not found")
     case .meteringRecordDelivered(let key):
