@@ -22,8 +22,7 @@ public struct DayCloser: Service {
   }
 
   public func run() async throws {
-    if let startAfter, await !startAfter.mayStart() { return }
-    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+    await repeatEvery(interval, startingAfter: startAfter) {
       do {
         for (day, closing) in try await billing.closeDueDays() where closing.closedNow {
           logger.notice(
@@ -35,8 +34,6 @@ public struct DayCloser: Service {
       } catch {
         logger.warning("closing billing days failed; will retry", metadata: ["error": "\(error)"])
       }
-      // Woken by graceful shutdown, so SIGTERM never waits out a whole interval.
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
     }
   }
 }

@@ -5,6 +5,7 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 public import ServiceLifecycle
+import SuiteRuntime
 import Synchronization
 
 /// The publisher's webhook URL ("Connection webhook" in Technical configuration): set at
@@ -68,17 +69,15 @@ public struct WebhookDeliverer: Service {
   }
 
   public func run() async throws {
-    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+    await repeatEvery(.milliseconds(200)) {
       // Without a webhook URL nothing is delivered, so nothing can be auto-accepted either.
-      if let url = target.current {
-        do {
-          for delivery in try await store.dueDeliveries() { try await deliver(delivery, to: url) }
-          try await store.autoAccept(after: autoAcceptAfter)
-        } catch {
-          logger.warning("webhook pass failed", metadata: ["error": "\(error)"])
-        }
+      guard let url = target.current else { return }
+      do {
+        for delivery in try await store.dueDeliveries() { try await deliver(delivery, to: url) }
+        try await store.autoAccept(after: autoAcceptAfter)
+      } catch {
+        logger.warning("webhook pass failed", metadata: ["error": "\(error)"])
       }
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
     }
   }
 

@@ -26,16 +26,13 @@ public struct ActivationReconciler: Service {
   }
 
   public func run() async throws {
-    if let startAfter, await !startAfter.mayStart() { return }
-    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+    await repeatEvery(interval, startingAfter: startAfter) {
       do {
         let resumed = try await resumeDueSagas()
         if resumed > 0 { logger.notice("resumed activation sagas", metadata: ["count": "\(resumed)"]) }
       } catch {
         logger.warning("resuming activation sagas failed; will retry", metadata: ["error": "\(error)"])
       }
-      // Woken by graceful shutdown, so SIGTERM never waits out a whole interval.
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
     }
   }
 

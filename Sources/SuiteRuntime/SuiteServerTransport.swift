@@ -3,7 +3,7 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
-import NIOSSL
+public import NIOSSL
 import Synchronization
 
 /// The suite's gRPC server transport: GRPCCore's `ServerTransport` directly on one
@@ -200,13 +200,14 @@ struct MessageBytes: GRPCContiguousBytes, Sendable {
 }
 
 extension ServerTLS {
-  /// The server side of TLS 1.2+ with ALPN h2; with a client CA, client certificates from it
-  /// are required (checked against the CA, not a host name).
-  func nioConfiguration() throws -> TLSConfiguration {
+  /// The server side of TLS 1.2+ offering `applicationProtocols` by ALPN (h2 for gRPC,
+  /// http/1.1 for the gateway's landing page and webhook); with a client CA, client
+  /// certificates from it are required (checked against the CA, not a host name).
+  public func nioConfiguration(applicationProtocols: [String] = ["h2"]) throws -> TLSConfiguration {
     var configuration = TLSConfiguration.makeServerConfiguration(
       certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
       privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
-    configuration.applicationProtocols = ["h2"]
+    configuration.applicationProtocols = applicationProtocols
     if let clientCAFile {
       configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCAFile))
       configuration.certificateVerification = .noHostnameVerification

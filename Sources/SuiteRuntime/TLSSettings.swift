@@ -1,5 +1,4 @@
 public import GRPCNIOTransportHTTP2
-public import NIOSSL
 
 import struct Foundation.URL
 import class Foundation.FileManager
@@ -41,19 +40,6 @@ public struct ServerTLS: Sendable, Equatable {
     case (_, nil):
       throw .missing(variable: "\(prefix)_KEY_FILE")
     }
-  }
-
-  /// The same certificate and key for an HTTPS server on SwiftNIO (HTTP/1.1; client
-  /// certificates required when `clientCAFile` is set).
-  public func serverConfiguration() throws -> TLSConfiguration {
-    var configuration = TLSConfiguration.makeServerConfiguration(
-      certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
-      privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
-    if let clientCAFile {
-      configuration.trustRoots = .file(clientCAFile)
-      configuration.certificateVerification = .noHostnameVerification
-    }
-    return configuration
   }
 
   var transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity {

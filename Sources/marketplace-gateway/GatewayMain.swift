@@ -49,7 +49,7 @@ enum GatewayMain {
       settings: configuration.service.server,
       services: .init(
         open: [ActivationHandlers(activations: activations)],
-        internal: [GatewayAdminHandlers(lifecycle: lifecycle, submitter: submitter, ledger: billingDirectory)],
+        internal: [GatewayAdminHandlers(lifecycle: lifecycle, submitter: submitter)],
         names: ["guance.gateway.v1.ActivationService", "guance.gateway.v1.GatewayAdminService"]),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(), logger: logger, readyFile: configuration.service.readyFile, started: started,
@@ -64,8 +64,9 @@ enum GatewayMain {
     ).add(to: router)
     let landing = Application(
       router: router,
-      server: try configuration.landingTLS.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) }
-        ?? .http1(),
+      server: try configuration.landingTLS.map {
+        try .tls(.http1(), tlsConfiguration: $0.nioConfiguration(applicationProtocols: ["http/1.1"]))
+      } ?? .http1(),
       configuration: .init(address: .hostname(configuration.landingHost, port: configuration.landingPort)),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? configuration.landingPort

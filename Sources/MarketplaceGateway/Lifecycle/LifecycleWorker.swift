@@ -153,10 +153,8 @@ public struct LifecycleReconciler: Service {
   }
 
   public func run() async throws {
-    if let startAfter, await !startAfter.mayStart() { return }
-    while !Task.isShuttingDownGracefully && !Task.isCancelled {
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-      guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
+    // The first pass after one interval: a gateway starting has nothing missed to repair yet.
+    await repeatEvery(interval, startingAfter: startAfter, firstPassAtOnce: false) {
       do {
         let report = try await reconcile()
         if report.followed + report.operationsFound > 0 {

@@ -246,9 +246,10 @@ public struct MeteringSubmitter: Sendable {
     return mismatches
   }
 
-  static func day(_ date: Date) -> String {
-    date.formatted(Date.ISO8601FormatStyle().year().month().day())
-  }
+  /// "YYYY-MM-DD" (UTC), as usage dates and billing days are written.
+  static let dayStyle = Date.ISO8601FormatStyle().year().month().day()
+
+  static func day(_ date: Date) -> String { date.formatted(dayStyle) }
 }
 
 /// Runs the submitter every `interval`, and the reconciliation of yesterday and today every
@@ -272,10 +273,9 @@ public struct MeteringService: Service {
   }
 
   public func run() async throws {
-    if let startAfter, await !startAfter.mayStart() { return }
     let clock = ContinuousClock()
     var lastReconciled: ContinuousClock.Instant?
-    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+    await repeatEvery(interval, startingAfter: startAfter) {
       do {
         let report = try await submitter.submitPending()
         if report.sent + report.retrying > 0 {
@@ -294,7 +294,6 @@ public struct MeteringService: Service {
       } catch {
         logger.warning("metering pass failed; will retry", metadata: ["error": "\(error)"])
       }
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
     }
   }
 }

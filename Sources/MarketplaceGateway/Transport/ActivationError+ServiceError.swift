@@ -1,6 +1,7 @@
+public import MarketplaceClient
 public import SuiteErrors
 
-/// The one place where activation errors get their gRPC meaning.
+/// The one place where the gateway's errors get their gRPC meaning.
 extension ActivationError: ServiceErrorConvertible {
   public var serviceError: ServiceError {
     switch self {
@@ -43,5 +44,41 @@ extension ActivationError: ServiceErrorConvertible {
 extension DependencyUnavailable: ServiceErrorConvertible {
   public var serviceError: ServiceError {
     ServiceError(.unavailable, "the \(service) cannot be reached; retry shortly")
+  }
+}
+
+extension SubscriptionLifecycle.VendorChangeRefusal: ServiceErrorConvertible {
+  public var serviceError: ServiceError {
+    switch self {
+    case .unknownSubscription(let id):
+      ServiceError(.notFound(resourceType: "subscription", name: id), "subscription \(id) not found")
+    case .notChangeable(let status):
+      ServiceError(
+        .failedPrecondition(type: "SUBSCRIPTION_STATUS", subject: "status/\(status)"),
+        "the subscription is \(status): plan and seats change only while Subscribed, and an Unsubscribed one is final")
+    case .againstPlanRules(let reason):
+      ServiceError(.failedPrecondition(type: "PLAN_RULES", subject: "plan"), reason)
+    case .refusedByMarketplace(let message):
+      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "operation"), "the marketplace refused: \(message)")
+    }
+  }
+}
+
+extension MarketplaceError: ServiceErrorConvertible {
+  /// Operators see the marketplace's own words; only its silence is worth a retry, and a
+  /// refusal of our credentials is ours to fix.
+  public var serviceError: ServiceError {
+    switch self {
+    case .unavailable, .transport:
+      ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
+    case .unauthorized, .forbidden, .malformedResponse:
+      ServiceError(
+        .misconfigured,
+        "\(description) (check MARKETPLACE_CLIENT_ID, MARKETPLACE_CLIENT_SECRET and the offer's technical configuration)")
+    case .notFound:
+      ServiceError(.notFound(resourceType: "marketplace_resource", name: ""), description)
+    case .badRequest, .conflict:
+      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "call"), description)
+    }
   }
 }

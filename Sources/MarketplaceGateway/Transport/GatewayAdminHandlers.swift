@@ -2,8 +2,8 @@ import AccountKit
 import Foundation
 package import GRPCCore
 package import GuanceContracts
-public import MarketplaceClient
-public import SuiteErrors
+import MarketplaceClient
+import SuiteErrors
 import SuiteRuntime
 import SwiftProtobuf
 
@@ -15,11 +15,11 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   private let submitter: MeteringSubmitter
   private let ledger: any MeteringLedger
 
-  package init(lifecycle: SubscriptionLifecycle, submitter: MeteringSubmitter, ledger: any MeteringLedger) {
+  package init(lifecycle: SubscriptionLifecycle, submitter: MeteringSubmitter) {
     self.store = lifecycle.store
     self.lifecycle = lifecycle
     self.submitter = submitter
-    self.ledger = ledger
+    self.ledger = submitter.ledger
   }
 
   // MARK: Field checks
@@ -212,7 +212,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func reconcileUsage(request: Guance_Gateway_V1_ReconcileUsageRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_ReconcileUsageResponse
   {
-    guard request.date.count == 10, let date = try? Date.ISO8601FormatStyle().year().month().day().parse(request.date)
+    guard request.date.count == 10, let date = try? MeteringSubmitter.dayStyle.parse(request.date)
     else { throw ServiceError.invalid(field: "date", "must be a date as YYYY-MM-DD") }
     let mismatches = try await submitter.reconcile(usageDate: date)
     return .with {
@@ -257,42 +257,6 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
       }
     } catch {
       throw ErrorMappingInterceptor.rpcError(for: error)
-    }
-  }
-}
-
-extension SubscriptionLifecycle.VendorChangeRefusal: ServiceErrorConvertible {
-  public var serviceError: ServiceError {
-    switch self {
-    case .unknownSubscription(let id):
-      ServiceError(.notFound(resourceType: "subscription", name: id), "subscription \(id) not found")
-    case .notChangeable(let status):
-      ServiceError(
-        .failedPrecondition(type: "SUBSCRIPTION_STATUS", subject: "status/\(status)"),
-        "the subscription is \(status): plan and seats change only while Subscribed, and an Unsubscribed one is final")
-    case .againstPlanRules(let reason):
-      ServiceError(.failedPrecondition(type: "PLAN_RULES", subject: "plan"), reason)
-    case .refusedByMarketplace(let message):
-      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "operation"), "the marketplace refused: \(message)")
-    }
-  }
-}
-
-extension MarketplaceError: ServiceErrorConvertible {
-  /// Operators see the marketplace's own words; only its silence is worth a retry, and a
-  /// refusal of our credentials is ours to fix.
-  public var serviceError: ServiceError {
-    switch self {
-    case .unavailable, .transport:
-      ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
-    case .unauthorized, .forbidden, .malformedResponse:
-      ServiceError(
-        .misconfigured,
-        "\(description) (check MARKETPLACE_CLIENT_ID, MARKETPLACE_CLIENT_SECRET and the offer's technical configuration)")
-    case .notFound:
-      ServiceError(.notFound(resourceType: "marketplace_resource", name: ""), description)
-    case .badRequest, .conflict:
-      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "call"), description)
     }
   }
 }
