@@ -20,9 +20,11 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     ":status": "200", "content-type": "application/grpc", "grpc-accept-encoding": MessageEncoding.accepted,
   ]
 
-  private struct Stream {
-    var inbound: AsyncThrowingStream<RPCRequestPart<MessageBytes>, any Error>.Continuation
-    var cancellation: ServerContext.RPCCancellationHandle
+  /// A class, not a struct: reading a struct with this many references out of the table
+  /// and back copied (retained and released) each of them for every frame.
+  private final class Stream {
+    let inbound: HandoffQueue<RPCRequestPart<MessageBytes>>
+    let cancellation: ServerContext.RPCCancellationHandle
     var pending = ByteBuffer()
     var responseHeaders: HPACKHeaders?
     var sentHeaders = false
@@ -35,17 +37,35 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     /// The client ended its requests (END_STREAM).
     var requestEnded = false
     /// How its compressed messages are compressed (`grpc-encoding`); nil: identity.
-    var encoding: MessageEncoding?
+    let encoding: MessageEncoding?
+
+    init(
+      inbound: HandoffQueue<RPCRequestPart<MessageBytes>>, cancellation: ServerContext.RPCCancellationHandle,
+      credit: StreamCredit, requestEnded: Bool, encoding: MessageEncoding?
+    ) {
+      self.inbound = inbound
+      self.cancellation = cancellation
+      self.credit = credit
+      self.requestEnded = requestEnded
+      self.encoding = encoding
+    }
   }
 
   private let settings: ServerSettings
-  private let acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation
-  let writable = WritableGate()
+  private let acceptor: HandoffQueue<SuiteServerTransport.Accepted>
+  let outbox = ResponseOutbox()
+  /// The parts being delivered, kept between deliveries for its capacity.
+  private var delivering: [ResponseOutbox.Part] = []
   private var streams: [HTTP2StreamID: Stream] = [:]
   private var context: ChannelHandlerContext?
   private var flushScheduled = false
   private var unacknowledgedBytes = 0
   private var lastStreamID = HTTP2StreamID.rootStream
+  /// The connection's two ends as `ServerContext` names them, once asked.
+  private var peers: (remote: String, local: String)?
+  /// Method paths already parsed, at most `rememberedMethods` of them.
+  private var methods: [String: MethodDescriptor] = [:]
+  private static let rememberedMethods = 256
   private var draining = false
   private var readSinceKeepalive = false
   private var keepalive: RepeatedTask?
@@ -53,7 +73,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var idle: Scheduled<Void>?
   private var age: Scheduled<Void>?
 
-  init(settings: ServerSettings, acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation) {
+  init(settings: ServerSettings, acceptor: HandoffQueue<SuiteServerTransport.Accepted>) {
     self.settings = settings
     self.acceptor = acceptor
   }
@@ -79,13 +99,13 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     streams = [:]
     for task in [keepaliveTimeout, idle, age] { task?.cancel() }
     keepalive?.cancel()
-    writable.set(true)
+    outbox.setWritable(true)
     self.context = nil
     context.fireChannelInactive()
   }
 
   func channelWritabilityChanged(context: ChannelHandlerContext) {
-    writable.set(context.channel.isWritable)
+    outbox.setWritable(context.channel.isWritable)
     context.fireChannelWritabilityChanged()
   }
 
@@ -161,17 +181,16 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     case .data(let payload):
       guard case .byteBuffer(var bytes) = payload.data else { return }
       unacknowledgedBytes += bytes.readableBytes
-      guard var stream = streams[frame.streamID] else { return }
+      guard let stream = streams[frame.streamID] else { return }
       stream.unacknowledged += bytes.readableBytes
       if !stream.refused {
         stream.pending.writeBuffer(&bytes)
-        deframe(&stream)
+        deframe(stream)
       }
       if payload.endStream {
         stream.inbound.finish()
         stream.requestEnded = true
       }
-      streams[frame.streamID] = stream
     case .rstStream:
       if let stream = streams.removeValue(forKey: frame.streamID) {
         stream.cancellation.cancel()
@@ -224,52 +243,72 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.refusedStream))), promise: nil)
       return
     }
-    guard headers.first(name: ":method") == "POST" else { return reject(id, httpStatus: "405") }
-    guard headers.first(name: "content-type")?.hasPrefix("application/grpc") == true else {
-      return reject(id, httpStatus: "415")
+    // One pass over the headers (HTTP/2 names are lowercase; the HTTP/2 handler has checked).
+    var method: String?
+    var path: String?
+    var contentType: String?
+    var encodingHeader: String?
+    var metadata = Metadata()
+    var undecodable: String?
+    for (name, value, _) in headers {
+      switch name {
+      case ":method": method = method ?? value
+      case ":path": path = path ?? value
+      case "content-type": contentType = contentType ?? value
+      case "te": continue
+      case _ where name.utf8.first == UInt8(ascii: ":"): continue
+      case _ where name.hasSuffix("-bin"):
+        guard let bytes = Base64.decode(value) else {
+          undecodable = undecodable ?? name
+          continue
+        }
+        metadata.addBinary(bytes, forKey: name)
+      default:
+        if name == "grpc-encoding" { encodingHeader = encodingHeader ?? value }
+        metadata.addString(value, forKey: name)
+      }
     }
-    guard let path = headers.first(name: ":path"), let descriptor = Self.method(path) else {
+    guard method == "POST" else { return reject(id, httpStatus: "405") }
+    guard contentType?.hasPrefix("application/grpc") == true else { return reject(id, httpStatus: "415") }
+    guard let path, let descriptor = self.method(path) else {
       return refuse(id, .unimplemented, "malformed method path")
     }
-    let encodingName = headers.first(name: "grpc-encoding") ?? "identity"
+    let encodingName = encodingHeader ?? "identity"
     let encoding = MessageEncoding(rawValue: encodingName)
     guard encoding != nil || encodingName == "identity" else {
       return refuse(id, .unimplemented, "message encoding \(encodingName) is not supported (\(MessageEncoding.accepted))")
     }
-    var metadata = Metadata()
-    for (name, value, _) in headers where !name.hasPrefix(":") && name != "content-type" && name != "te" {
-      if name.hasSuffix("-bin") {
-        guard let bytes = Base64.decode(value) else { return refuse(id, .invalidArgument, "\(name) is not base64") }
-        metadata.addBinary(bytes, forKey: name)
-      } else {
-        metadata.addString(value, forKey: name)
-      }
-    }
+    if let undecodable { return refuse(id, .invalidArgument, "\(undecodable) is not base64") }
     idle?.cancel()
-    let (inbound, continuation) = AsyncThrowingStream.makeStream(of: RPCRequestPart<MessageBytes>.self)
-    continuation.yield(.metadata(metadata))
-    if endStream { continuation.finish() }
+    let inbound = HandoffQueue<RPCRequestPart<MessageBytes>>()
+    inbound.yield(.metadata(metadata))
+    if endStream { inbound.finish() }
     let cancellation = ServerContext.RPCCancellationHandle()
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
     let credit = StreamCredit(handler: handler, streamID: id)
     streams[id] = Stream(
-      inbound: continuation, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding)
-    let writer = SuiteResponseWriter(handler: handler, gate: writable, streamID: id)
+      inbound: inbound, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding)
+    let writer = SuiteResponseWriter(handler: handler, outbox: outbox, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
     let rpc = RPCStream(
       descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: requests),
       outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer))
+    let peers = self.peers ?? (Self.peer(context.channel.remoteAddress), Self.peer(context.channel.localAddress))
+    self.peers = peers
     let serverContext = ServerContext(
-      descriptor: descriptor, remotePeer: Self.peer(context.channel.remoteAddress),
-      localPeer: Self.peer(context.channel.localAddress), cancellation: cancellation)
+      descriptor: descriptor, remotePeer: peers.remote, localPeer: peers.local, cancellation: cancellation)
     acceptor.yield((rpc, serverContext))
   }
 
-  /// "/package.Service/Method".
-  private static func method(_ path: String) -> MethodDescriptor? {
+  /// "/package.Service/Method", remembered per connection: its clients call few methods, many
+  /// times each.
+  private func method(_ path: String) -> MethodDescriptor? {
+    if let known = methods[path] { return known }
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
     guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { return nil }
-    return MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2]))
+    let descriptor = MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2]))
+    if methods.count < Self.rememberedMethods { methods[path] = descriptor }
+    return descriptor
   }
 
   /// As grpc-swift names peers ("ipv4:127.0.0.1:5000"), which logs and throttling key on.
@@ -284,26 +323,26 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   /// Splits the stream's bytes into messages: 1 byte compressed flag, 4 bytes length, message
   /// (inflated when the flag says so, by the stream's `grpc-encoding`).
-  private func deframe(_ stream: inout Stream) {
+  private func deframe(_ stream: Stream) {
     while stream.pending.readableBytes >= 5 {
       let start = stream.pending.readerIndex
       guard let flag = stream.pending.getInteger(at: start, as: UInt8.self),
         let length = stream.pending.getInteger(at: start + 1, as: UInt32.self)
       else { return }
-      guard Int(length) <= settings.maxRequestBytes else { return refuse(&stream, tooLarge: Int(length)) }
+      guard Int(length) <= settings.maxRequestBytes else { return refuse(stream, tooLarge: Int(length)) }
       guard stream.pending.readableBytes >= 5 + Int(length),
         var message = stream.pending.getSlice(at: start + 5, length: Int(length))
       else { return }
       stream.pending.moveReaderIndex(forwardBy: 5 + Int(length))
       if flag != 0 {
         guard let encoding = stream.encoding else {
-          return refuse(&stream, RPCError(code: .internalError, message: "a compressed message without grpc-encoding"))
+          return refuse(stream, RPCError(code: .internalError, message: "a compressed message without grpc-encoding"))
         }
         switch encoding.decompress(message, limit: settings.maxRequestBytes) {
         case .success(let inflated): message = inflated
-        case .failure(.tooLarge): return refuse(&stream, tooLarge: nil)
+        case .failure(.tooLarge): return refuse(stream, tooLarge: nil)
         case .failure(.corrupt):
-          return refuse(&stream, RPCError(code: .internalError, message: "a message is not valid \(encoding.rawValue) data"))
+          return refuse(stream, RPCError(code: .internalError, message: "a message is not valid \(encoding.rawValue) data"))
         }
       }
       stream.credit.queued(5 + Int(length))
@@ -313,16 +352,16 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   }
 
   /// Ends the stream's requests with `error`; the rest of its bytes are dropped.
-  private func refuse(_ stream: inout Stream, _ error: RPCError) {
+  private func refuse(_ stream: Stream, _ error: RPCError) {
     stream.inbound.finish(throwing: error)
     stream.pending.clear()
     stream.refused = true
   }
 
-  private func refuse(_ stream: inout Stream, tooLarge length: Int?) {
+  private func refuse(_ stream: Stream, tooLarge length: Int?) {
     let size = length.map { "of \($0) bytes " } ?? ""
     refuse(
-      &stream,
+      stream,
       RPCError(
         code: .resourceExhausted,
         message: "message \(size)is larger than the limit of \(settings.maxRequestBytes) bytes"))
@@ -344,17 +383,23 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   // MARK: Responses
 
+  /// The response parts posted to the outbox since the last delivery, in the order posted.
+  func deliverResponses() {
+    outbox.take(into: &delivering)
+    for (id, part) in delivering { send(part, on: id) }
+    delivering.removeAll(keepingCapacity: true)
+  }
+
   /// Writes one response part of stream `id`; the flush waits for the end of the loop's
   /// current pass (or the configured delay), so responses finished together share a write.
   func send(_ part: RPCResponsePart<MessageBytes>, on id: HTTP2StreamID) {
-    guard context != nil, var stream = streams[id] else { return }
+    guard context != nil, let stream = streams[id] else { return }
     switch part {
     case .metadata(let metadata):
       // Held until the first message or the status, which may then go as trailers only.
       var headers = Self.okHeaders
       Self.add(metadata, to: &headers)
       stream.responseHeaders = headers
-      streams[id] = stream
     case .message(let bytes):
       if !stream.sentHeaders {
         write(
@@ -362,7 +407,6 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
             streamID: id,
             payload: .headers(.init(headers: stream.responseHeaders ?? Self.okHeaders))))
         stream.sentHeaders = true
-        streams[id] = stream
       }
       guard let context else { return }
       var buffer = context.channel.allocator.buffer(capacity: 5 + bytes.count)
@@ -415,6 +459,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private static func add(_ metadata: Metadata, to headers: inout HPACKHeaders) {
     for (key, value) in metadata {
       switch value {
+      // Unique per RPC: in HPACK's table it would only evict what repeats and lengthen
+      // every search of the table.
+      case .string(let text) where key == "x-request-id": headers.add(name: key, value: text, indexing: .nonIndexable)
       case .string(let text): headers.add(name: key, value: text)
       case .binary(let bytes): headers.add(name: key, value: Base64.encode(bytes))
       }
@@ -425,11 +472,11 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 /// A stream's requests as its handler reads them, telling the stream's credit what was read.
 struct ConsumedRequests: AsyncSequence, Sendable {
   typealias Element = RPCRequestPart<MessageBytes>
-  let parts: AsyncThrowingStream<Element, any Error>
+  let parts: HandoffQueue<Element>
   let credit: StreamCredit
 
   struct AsyncIterator: AsyncIteratorProtocol {
-    var parts: AsyncThrowingStream<Element, any Error>.AsyncIterator
+    let parts: HandoffQueue<Element>
     let credit: StreamCredit
 
     mutating func next() async throws -> Element? {
@@ -441,7 +488,7 @@ struct ConsumedRequests: AsyncSequence, Sendable {
   }
 
   func makeAsyncIterator() -> AsyncIterator {
-    AsyncIterator(parts: parts.makeAsyncIterator(), credit: credit)
+    AsyncIterator(parts: parts, credit: credit)
   }
 }
 
@@ -485,19 +532,18 @@ final class StreamCredit: Sendable {
   }
 }
 
-/// A stream's responses, handed to its connection's event loop without waiting for it,
+/// A stream's responses, posted to its connection's outbox without waiting for the event loop,
 /// unless the connection has more queued than the socket takes (then until it drains).
 struct SuiteResponseWriter: ClosableRPCWriterProtocol {
   typealias Element = RPCResponsePart<MessageBytes>
   let handler: NIOLoopBound<SuiteConnectionHandler>
-  let gate: WritableGate
+  let outbox: ResponseOutbox
   let streamID: HTTP2StreamID
 
   func write(_ element: Element) async throws {
-    await gate.waitUntilWritable()
+    guard await outbox.post(element, for: streamID) else { return }
     let handler = self.handler
-    let id = streamID
-    handler.eventLoop.execute { handler.value.send(element, on: id) }
+    handler.eventLoop.execute { handler.value.deliverResponses() }
   }
 
   func write(contentsOf elements: some Sequence<Element>) async throws {
@@ -512,11 +558,48 @@ struct SuiteResponseWriter: ClosableRPCWriterProtocol {
   }
 }
 
-/// Whether the connection's socket takes more writes; writers wait while it does not.
-final class WritableGate: Sendable {
-  private let state = Mutex<(writable: Bool, waiters: [CheckedContinuation<Void, Never>])>((true, []))
+/// A connection's response parts on their way from the handlers (on the concurrency pool) to
+/// its event loop. Handing each part to the loop on its own cost a job, and often a wake-up,
+/// per part: three per unary RPC. Parts wait here instead, and one job on the loop delivers all
+/// that came since the last one (under load, the answers of many streams at once). Writers
+/// wait while the connection has more queued than the socket takes.
+final class ResponseOutbox: Sendable {
+  typealias Part = (HTTP2StreamID, RPCResponsePart<MessageBytes>)
 
-  func set(_ writable: Bool) {
+  private struct State {
+    var parts: [Part] = []
+    /// A delivery job is on its way to the event loop.
+    var deliveryAsked = false
+    var writable = true
+    var waiters: [CheckedContinuation<Void, Never>] = []
+  }
+
+  private let state = Mutex(State())
+
+  /// Queues `part`; true when the caller must ask the event loop for a delivery (none is on
+  /// its way yet).
+  func post(_ part: RPCResponsePart<MessageBytes>, for id: HTTP2StreamID) async -> Bool {
+    while true {
+      let posted = state.withLock { state -> Bool? in
+        guard state.writable else { return nil }
+        state.parts.append((id, part))
+        defer { state.deliveryAsked = true }
+        return !state.deliveryAsked
+      }
+      if let posted { return posted }
+      await waitUntilWritable()
+    }
+  }
+
+  /// On the event loop: swaps the queued parts into `parts` (empty, kept for its capacity).
+  func take(into parts: inout [Part]) {
+    state.withLock { state in
+      swap(&state.parts, &parts)
+      state.deliveryAsked = false
+    }
+  }
+
+  func setWritable(_ writable: Bool) {
     let waiters = state.withLock { state in
       state.writable = writable
       guard writable else { return [CheckedContinuation<Void, Never>]() }
@@ -526,8 +609,7 @@ final class WritableGate: Sendable {
     for waiter in waiters { waiter.resume() }
   }
 
-  func waitUntilWritable() async {
-    guard !state.withLock({ $0.writable }) else { return }
+  private func waitUntilWritable() async {
     await withCheckedContinuation { continuation in
       let ready = state.withLock { state in
         if state.writable { return true }

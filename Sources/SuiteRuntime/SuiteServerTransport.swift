@@ -51,11 +51,11 @@ final class SuiteServerTransport: ServerTransport, Sendable {
   func listen(
     streamHandler: @escaping @Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void
   ) async throws {
-    let (accepted, acceptor) = AsyncStream.makeStream(of: Accepted.self)
-    connections.acceptor = acceptor
+    let accepted = HandoffQueue<Accepted>()
+    connections.acceptor = accepted
     let server: any Channel
     do {
-      server = try await bootstrap(acceptor: acceptor).bind(host: settings.host, port: settings.port).get()
+      server = try await bootstrap(acceptor: accepted).bind(host: settings.host, port: settings.port).get()
     } catch {
       bound(.failure(error))
       throw error
@@ -65,7 +65,8 @@ final class SuiteServerTransport: ServerTransport, Sendable {
 
     await withTaskCancellationHandler {
       await withDiscardingTaskGroup { group in
-        for await (stream, context) in accepted {
+        // The queue ends without an error: once drained, or when this task is cancelled.
+        while let (stream, context) = try? await accepted.next() {
           group.addTask { await streamHandler(stream, context) }
         }
       }
@@ -87,7 +88,7 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     for waiter in waiters { waiter.resume(with: result) }
   }
 
-  private func bootstrap(acceptor: AsyncStream<Accepted>.Continuation) -> ServerBootstrap {
+  private func bootstrap(acceptor: HandoffQueue<Accepted>) -> ServerBootstrap {
     let settings = self.settings
     let tls = self.tls
     let connections = self.connections
@@ -119,12 +120,12 @@ private final class Connections: Sendable {
     var server: (any Channel)?
     var open: [ObjectIdentifier: (any Channel, NIOLoopBound<SuiteConnectionHandler>)] = [:]
     var draining = false
-    var acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation?
+    var acceptor: HandoffQueue<SuiteServerTransport.Accepted>?
   }
 
   private let state = Mutex(State())
 
-  var acceptor: AsyncStream<SuiteServerTransport.Accepted>.Continuation? {
+  var acceptor: HandoffQueue<SuiteServerTransport.Accepted>? {
     get { state.withLock { $0.acceptor } }
     set { state.withLock { $0.acceptor = newValue } }
   }
@@ -174,7 +175,7 @@ private final class Connections: Sendable {
 
   /// Once draining and every connection is closed, no stream will come: `listen` may return.
   private func finishIfDrained() {
-    let acceptor = state.withLock { state -> AsyncStream<SuiteServerTransport.Accepted>.Continuation? in
+    let acceptor = state.withLock { state -> HandoffQueue<SuiteServerTransport.Accepted>? in
       state.draining && state.open.isEmpty ? state.acceptor : nil
     }
     acceptor?.finish()
