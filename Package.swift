@@ -76,6 +76,12 @@ let package = Package(
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]
     ),
+    // HTTP/2 under the suite's gRPC server transport (NGHTTP2ServerCodec).
+    .systemLibrary(
+      name: "CNGHTTP2",
+      pkgConfig: "libnghttp2",
+      providers: [.apt(["libnghttp2-dev"])]
+    ),
     .systemLibrary(
       name: "CArgon2",
       pkgConfig: "libargon2",
@@ -96,7 +102,7 @@ let package = Package(
         "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .lifecycle, .logging, .metrics,
         .nioPosix, .nioCore, .crypto,
-        "CZlib", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
+        "CZlib", "CNGHTTP2", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
       ],
       swiftSettings: strict
     ),

@@ -70,7 +70,7 @@ public struct GRPCServerService: Service {
 
     let allServices = services.open + services.internal + [HealthService(board: health)]
     let pipeline = Self.pipeline(internalServices: services.internal, credential: internalCredential, logger: logger)
-    if settings.transport == .suite {
+    if settings.transport != .grpcSwift {
       let transport = try SuiteServerTransport(settings: settings)
       try await serve(GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)) {
         let address = try await transport.listeningAddress

@@ -24,11 +24,13 @@ public struct ServerSettings: Sendable {
   public var flushDelay: Duration?
   /// Nil: plaintext.
   public var tls: ServerTLS?
-  /// Which HTTP/2 transport serves: the suite's own (`SuiteServerTransport`) or grpc-swift's.
+  /// Which HTTP/2 transport serves: the suite's own (`SuiteServerTransport`) on libnghttp2,
+  /// the same on swift-nio-http2, or grpc-swift's.
   public var transport: Transport
 
   public enum Transport: String, Sendable, CaseIterable {
     case suite
+    case suiteNIOHTTP2 = "suite-nio-http2"
     case grpcSwift = "grpc-swift"
   }
 
@@ -93,7 +95,7 @@ public struct ServerSettings: Sendable {
     return microseconds == 0 ? nil : .microseconds(microseconds)
   }
 
-  /// `GRPC_SERVER_TRANSPORT`: `suite` (default) or `grpc-swift`.
+  /// `GRPC_SERVER_TRANSPORT`: `suite` (default), `suite-nio-http2` or `grpc-swift`.
   private static func transport(_ config: ConfigReader) throws(ConfigError) -> Transport {
     let name = config.string("GRPC_SERVER_TRANSPORT", default: Transport.suite.rawValue)
     guard let transport = Transport(rawValue: name) else {

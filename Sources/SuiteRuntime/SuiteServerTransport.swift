@@ -97,6 +97,9 @@ final class SuiteServerTransport: ServerTransport, Sendable {
       HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
       HTTP2Setting(parameter: .initialWindowSize, value: SuiteConnectionHandler.streamWindow),
     ]
+    let codecSettings = NGHTTP2ServerCodec.Settings(
+      maxConcurrentStreams: settings.maxConcurrentStreams, maxHeaderListSize: 16 * 1024,
+      initialWindowSize: SuiteConnectionHandler.streamWindow)
     return ServerBootstrap(group: NIOSingletons.posixEventLoopGroup)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -105,7 +108,11 @@ final class SuiteServerTransport: ServerTransport, Sendable {
         channel.eventLoop.makeCompletedFuture {
           let sync = channel.pipeline.syncOperations
           if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
-          try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: http2Settings))
+          if settings.transport == .suiteNIOHTTP2 {
+            try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: http2Settings))
+          } else {
+            try sync.addHandler(NGHTTP2ServerCodec(settings: codecSettings))
+          }
           let handler = SuiteConnectionHandler(settings: settings, acceptor: acceptor)
           try sync.addHandler(handler)
           connections.add(channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))

@@ -1,0 +1,405 @@
+import CNGHTTP2
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// HTTP/2 for the suite's server transport on libnghttp2 (Debian's `libnghttp2`), in the
+/// place of swift-nio-http2's `NIOHTTP2Handler`: the connection's bytes in, the same
+/// `HTTP2Frame`s up to `SuiteConnectionHandler`, and its frames back out as bytes. Under load
+/// swift-nio-http2's frame state machines, header validation and HPACK took about 45 % of the
+/// server's CPU per unary RPC (`bench/results/grpc-changes.md`); nghttp2 does the same
+/// protocol work (framing, HPACK, stream states, flow-control accounting, SETTINGS and PING
+/// answers, header validation) in C.
+///
+/// What the connection handler sees is what it saw before, except that a stream reset by the
+/// protocol (a malformed header block, say) arrives as an RST_STREAM frame rather than an
+/// error. Frames the callbacks decode are passed on only once nghttp2 has returned, so the
+/// handler's answers never re-enter nghttp2 while it parses.
+final class NGHTTP2ServerCodec: ChannelDuplexHandler {
+  typealias InboundIn = ByteBuffer
+  typealias InboundOut = HTTP2Frame
+  typealias OutboundIn = HTTP2Frame
+  typealias OutboundOut = ByteBuffer
+
+  /// What the server announces in its SETTINGS.
+  struct Settings {
+    var maxConcurrentStreams: Int
+    var maxHeaderListSize: Int
+    var initialWindowSize: Int
+  }
+
+  /// A stream's response as nghttp2 pulls it: its DATA bytes not yet taken, and the trailers
+  /// that follow them (nghttp2 would send HEADERS submitted later ahead of queued DATA).
+  private struct Response {
+    var pending: ByteBuffer
+    var trailers: HPACKHeaders?
+    /// The handler ended the response with DATA (END_STREAM) rather than trailers.
+    var ended = false
+    /// nghttp2 was told to wait for more (`NGHTTP2_ERR_DEFERRED`) and must be resumed.
+    var deferred = false
+    /// An RST_STREAM asked for once the response has gone out (the request was not finished).
+    var resetAfterEnd: UInt32?
+  }
+
+  private let settings: Settings
+  private var session: OpaquePointer?
+  private var context: ChannelHandlerContext?
+  private var decoded: [HTTP2Frame] = []
+  /// The header block being received (HEADERS and its CONTINUATIONs come without others
+  /// between them), and its size as SETTINGS_MAX_HEADER_LIST_SIZE counts it.
+  private var headerBlock = HPACKHeaders()
+  private var headerBlockSize = 0
+  /// Bytes of the DATA frame being received that reached us (its padding did not).
+  private var dataFrameBytes = 0
+  private var responses: [Int32: Response] = [:]
+
+  init(settings: Settings) {
+    self.settings = settings
+  }
+
+  // MARK: Connection
+
+  func handlerAdded(context: ChannelHandlerContext) {
+    self.context = context
+    var option: OpaquePointer?
+    guard nghttp2_option_new(&option) == 0, let option else { return context.close(promise: nil) }
+    defer { nghttp2_option_del(option) }
+    // The connection handler gives windows back as its handlers read (WINDOW_UPDATE frames).
+    nghttp2_option_set_no_auto_window_update(option, 1)
+    nghttp2_option_set_no_closed_streams(option, 1)
+    var session: OpaquePointer?
+    guard
+      nghttp2_session_server_new2(&session, Self.callbacks, Unmanaged.passUnretained(self).toOpaque(), option) == 0,
+      let session
+    else { return context.close(promise: nil) }
+    self.session = session
+    var entries = [
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(settings.maxConcurrentStreams)),
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(settings.maxHeaderListSize)),
+      nghttp2_settings_entry(
+        settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(settings.initialWindowSize)),
+    ]
+    guard nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count) == 0 else {
+      return context.close(promise: nil)
+    }
+    if context.channel.isActive { sendPending(context: context) }
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    if let session { nghttp2_session_del(session) }
+    session = nil
+    self.context = nil
+  }
+
+  func channelActive(context: ChannelHandlerContext) {
+    sendPending(context: context)
+    context.fireChannelActive()
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard let session else { return }
+    let bytes = unwrapInboundIn(data)
+    let read = bytes.withUnsafeReadableBytes { raw in
+      nghttp2_session_mem_recv(session, raw.bindMemory(to: UInt8.self).baseAddress, raw.count)
+    }
+    passDecoded(context: context)
+    if read < 0 {
+      // A connection error: nghttp2 has queued its GOAWAY.
+      sendPending(context: context)
+      context.close(promise: nil)
+    }
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    context.fireChannelReadComplete()
+    // SETTINGS and PING answers, and whatever the handler wrote without flushing.
+    sendPending(context: context)
+  }
+
+  // MARK: Frames out
+
+  func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    let frame = unwrapOutboundIn(data)
+    submit(frame)
+    promise?.succeed(())
+  }
+
+  func flush(context: ChannelHandlerContext) {
+    sendPending(context: context)
+  }
+
+  private func submit(_ frame: HTTP2Frame) {
+    guard let session else { return }
+    let id = Int32(frame.streamID)
+    switch frame.payload {
+    case .headers(let headers):
+      if responses[id] != nil {
+        // Trailers: after the DATA already queued.
+        responses[id]?.trailers = headers.headers
+        resume(id)
+      } else if headers.endStream {
+        _ = Self.withNameValues(headers.headers) { nva, count in
+          nghttp2_submit_response(session, id, nva, count, nil)
+        }
+      } else {
+        responses[id] = Response(pending: context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
+        var provider = nghttp2_data_provider(source: nghttp2_data_source(fd: 0), read_callback: Self.readResponse)
+        let submitted = Self.withNameValues(headers.headers) { nva, count in
+          nghttp2_submit_response(session, id, nva, count, &provider)
+        }
+        if submitted != 0 { responses[id] = nil }
+      }
+    case .data(let data):
+      guard case .byteBuffer(var bytes) = data.data, responses[id] != nil else { return }
+      responses[id]?.pending.writeBuffer(&bytes)
+      if data.endStream { responses[id]?.ended = true }
+      resume(id)
+    case .rstStream(let code):
+      if let response = responses[id], response.pending.readableBytes > 0 || response.trailers != nil {
+        responses[id]?.resetAfterEnd = UInt32(code.networkCode)
+      } else {
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, UInt32(code.networkCode))
+      }
+    case .windowUpdate(let increment):
+      nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, Int32(clamping: increment))
+    case .goAway(let lastStreamID, let code, _):
+      nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), Int32(lastStreamID), UInt32(code.networkCode), nil, 0)
+    case .ping(let data, let ack):
+      var opaque = data.integer.bigEndian
+      withUnsafeBytes(of: &opaque) { raw in
+        _ = nghttp2_submit_ping(
+          session, UInt8((ack ? NGHTTP2_FLAG_ACK : NGHTTP2_FLAG_NONE).rawValue),
+          raw.bindMemory(to: UInt8.self).baseAddress)
+      }
+    default:
+      // SETTINGS are nghttp2's own; the handler sends nothing else.
+      break
+    }
+  }
+
+  private func resume(_ id: Int32) {
+    guard let session, responses[id]?.deferred == true else { return }
+    responses[id]?.deferred = false
+    nghttp2_session_resume_data(session, id)
+  }
+
+  /// Everything nghttp2 has to send, in one write and one flush.
+  private func sendPending(context: ChannelHandlerContext) {
+    guard let session else { return }
+    var out: ByteBuffer?
+    while true {
+      var chunk: UnsafePointer<UInt8>?
+      let count = nghttp2_session_mem_send(session, &chunk)
+      if count < 0 {
+        context.close(promise: nil)
+        return
+      }
+      guard count > 0, let chunk else { break }
+      let bytes = UnsafeRawBufferPointer(start: chunk, count: count)
+      if out == nil {
+        out = context.channel.allocator.buffer(capacity: Swift.max(count, 4096))
+      }
+      out?.writeBytes(bytes)
+    }
+    if let out {
+      context.write(wrapOutboundOut(out), promise: nil)
+      context.flush()
+    }
+    // Frames decoded while sending (a stream nghttp2 closed): passed on after this turn, as
+    // the connection handler may be the one flushing.
+    if !decoded.isEmpty {
+      let codec = NIOLoopBound(self, eventLoop: context.eventLoop)
+      context.eventLoop.execute {
+        guard let context = codec.value.context else { return }
+        codec.value.passDecoded(context: context)
+      }
+    }
+    if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
+      context.close(promise: nil)
+    }
+  }
+
+  private func passDecoded(context: ChannelHandlerContext) {
+    guard !decoded.isEmpty else { return }
+    let frames = decoded
+    decoded.removeAll(keepingCapacity: true)
+    for frame in frames { context.fireChannelRead(wrapInboundOut(frame)) }
+  }
+
+  // MARK: nghttp2's callbacks
+
+  private static func codec(_ userData: UnsafeMutableRawPointer?) -> NGHTTP2ServerCodec? {
+    userData.map { Unmanaged<NGHTTP2ServerCodec>.fromOpaque($0).takeUnretainedValue() }
+  }
+
+  private func beginHeaders() {
+    headerBlock = HPACKHeaders()
+    headerBlockSize = 0
+  }
+
+  private func header(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, flags: UInt8) -> Int32 {
+    // RFC 9113 §6.5.2: each field counts its name, its value and 32 bytes.
+    headerBlockSize += name.count + value.count + 32
+    guard headerBlockSize <= settings.maxHeaderListSize else { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue }
+    let indexing: HPACKIndexing = flags & UInt8(NGHTTP2_NV_FLAG_NO_INDEX.rawValue) != 0 ? .neverIndexed : .indexable
+    headerBlock.add(
+      name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self), indexing: indexing)
+    return 0
+  }
+
+  private func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) {
+    let header = frame.pointee.hd
+    let streamID = HTTP2StreamID(Int(header.stream_id))
+    let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    switch UInt32(header.type) {
+    case NGHTTP2_HEADERS.rawValue:
+      decoded.append(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headerBlock, endStream: endStream))))
+      headerBlock = HPACKHeaders()
+    case NGHTTP2_DATA.rawValue:
+      // The padding never reaches the handler, which gives back what it reads: give it back here.
+      let padding = header.length - dataFrameBytes
+      dataFrameBytes = 0
+      if padding > 0, let session {
+        nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, Int32(padding))
+        nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(padding))
+      }
+      if endStream {
+        decoded.append(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
+      }
+    case NGHTTP2_RST_STREAM.rawValue:
+      decoded.append(
+        HTTP2Frame(streamID: streamID, payload: .rstStream(HTTP2ErrorCode(networkCode: Int(frame.pointee.rst_stream.error_code)))))
+    case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
+      decoded.append(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0), ack: true)))
+    default:
+      break
+    }
+  }
+
+  private func dataReceived(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) {
+    dataFrameBytes += bytes.count
+    var buffer = context?.channel.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
+    buffer.writeBytes(bytes)
+    decoded.append(
+      HTTP2Frame(streamID: HTTP2StreamID(Int(streamID)), payload: .data(.init(data: .byteBuffer(buffer), endStream: false))))
+  }
+
+  private func streamClosed(_ id: Int32, errorCode: UInt32) {
+    responses[id] = nil
+    // Closed by the protocol (nghttp2 reset it), not by an answer or the client's reset,
+    // which the handler already knows of.
+    if errorCode != NGHTTP2_NO_ERROR.rawValue {
+      decoded.append(HTTP2Frame(streamID: HTTP2StreamID(Int(id)), payload: .rstStream(HTTP2ErrorCode(networkCode: Int(errorCode)))))
+    }
+  }
+
+  private func frameSent(_ frame: UnsafePointer<nghttp2_frame>) {
+    let header = frame.pointee.hd
+    guard header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
+      let code = responses[header.stream_id]?.resetAfterEnd, let session
+    else { return }
+    responses[header.stream_id]?.resetAfterEnd = nil
+    nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, code)
+  }
+
+  /// Copies up to `length` bytes of stream `id`'s response into `buffer`; after the last,
+  /// its trailers (or the end of the stream); with nothing yet, asks nghttp2 to wait.
+  private func read(_ id: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>)
+    -> Int
+  {
+    guard var response = responses[id], let session else {
+      flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+      return 0
+    }
+    let count = Swift.min(length, response.pending.readableBytes)
+    response.pending.readWithUnsafeReadableBytes { raw in
+      if count > 0, let base = raw.baseAddress { buffer.update(from: base.assumingMemoryBound(to: UInt8.self), count: count) }
+      return count
+    }
+    if response.pending.readableBytes == 0 {
+      if let trailers = response.trailers {
+        flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+        response.trailers = nil
+        _ = Self.withNameValues(trailers) { nva, count in nghttp2_submit_trailer(session, id, nva, count) }
+      } else if response.ended {
+        flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+      } else if count == 0 {
+        response.deferred = true
+        responses[id] = response
+        return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+      }
+      response.pending.clear()
+    }
+    responses[id] = response
+    return count
+  }
+
+  private static let readResponse: nghttp2_data_source_read_callback = {
+    _, streamID, buffer, length, flags, _, userData in
+    guard let codec = codec(userData), let buffer, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+    return codec.read(streamID, into: buffer, length: length, flags: flags)
+  }
+
+  /// One set of callbacks for every session (nghttp2 copies it).
+  nonisolated(unsafe) private static let callbacks: OpaquePointer? = {
+    var callbacks: OpaquePointer?
+    guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { return nil }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, _, userData in
+      codec(userData)?.beginHeaders()
+      return 0
+    }
+    nghttp2_session_callbacks_set_on_header_callback(callbacks) {
+      _, _, name, nameLength, value, valueLength, flags, userData in
+      guard let codec = codec(userData) else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
+      return codec.header(
+        name: UnsafeBufferPointer(start: name, count: nameLength), value: UnsafeBufferPointer(start: value, count: valueLength),
+        flags: flags)
+    }
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+      if let frame { codec(userData)?.frameReceived(frame) }
+      return 0
+    }
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+      codec(userData)?.dataReceived(streamID: streamID, bytes: UnsafeBufferPointer(start: data, count: length))
+      return 0
+    }
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
+      codec(userData)?.streamClosed(streamID, errorCode: errorCode)
+      return 0
+    }
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
+      if let frame { codec(userData)?.frameSent(frame) }
+      return 0
+    }
+    return callbacks
+  }()
+
+  /// `headers` as nghttp2's name-value pairs (which it copies), pointing into one buffer.
+  private static func withNameValues<Result>(
+    _ headers: HPACKHeaders, _ body: (UnsafePointer<nghttp2_nv>?, Int) -> Result
+  ) -> Result {
+    var bytes: [UInt8] = []
+    var fields: [(name: Int, nameLength: Int, value: Int, valueLength: Int, flags: UInt8)] = []
+    fields.reserveCapacity(headers.count)
+    for (name, value, indexing) in headers {
+      let nameStart = bytes.count
+      bytes.append(contentsOf: name.utf8)
+      let valueStart = bytes.count
+      bytes.append(contentsOf: value.utf8)
+      let flags = indexing == .indexable ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX
+      fields.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart, UInt8(flags.rawValue)))
+    }
+    bytes.append(0)  // never empty: the base address below exists
+    return bytes.withUnsafeMutableBufferPointer { storage in
+      let base = storage.baseAddress
+      let nva = fields.map { field in
+        nghttp2_nv(
+          name: base.map { $0 + field.name }, value: base.map { $0 + field.value }, namelen: field.nameLength,
+          valuelen: field.valueLength, flags: field.flags)
+      }
+      return nva.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
+    }
+  }
+}
