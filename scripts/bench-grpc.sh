@@ -50,11 +50,15 @@ GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime-nio.ready" LOG_L
   GRPC_SERVER_TRANSPORT=grpc-swift GRPC_FLUSH_DELAY_MICROSECONDS=100 \
   "$bin/bench-greeter" runtime >"$work/runtime-nio.log" 2>&1 &
 pids+=($!)
+# The suite's transport with swift-nio-http2 doing the HTTP/2 instead of libnghttp2.
+GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime-h2.ready" LOG_LEVEL=warning \
+  GRPC_SERVER_TRANSPORT=suite-nio-http2 "$bin/bench-greeter" runtime >"$work/runtime-h2.log" 2>&1 &
+pids+=($!)
 scripts/pg.sh createdb "$port" bench_console
 GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/console.ready" LOG_LEVEL=warning \
   DATABASE_URL="$db/bench_console" MAILBOX_DIR="$work/mail" "$bin/workspace-console" >"$work/console.log" 2>&1 &
 pids+=($!)
-for name in cpp bare runtime runtime-nio console; do wait_ready "$work/$name.ready"; done
+for name in cpp bare runtime runtime-h2 runtime-nio console; do wait_ready "$work/$name.ready"; done
 
 python=$(scripts/python-env.sh)
 # Frames: a 12-byte HelloRequest for (a)-(c); LookupWorkspace of a real workspace for (d).
@@ -74,9 +78,9 @@ PY
 
 declare -A path=(
   [cpp]=/bench.v1.Greeter/SayHello [bare]=/bench.v1.Greeter/SayHello [runtime]=/bench.v1.Greeter/SayHello
-  [runtime-nio]=/bench.v1.Greeter/SayHello [console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace)
-declare -A body=([cpp]=hello.bin [bare]=hello.bin [runtime]=hello.bin [runtime-nio]=hello.bin [console]=lookup.bin)
-targets=(cpp bare runtime runtime-nio console)
+  [runtime-nio]=/bench.v1.Greeter/SayHello [runtime-h2]=/bench.v1.Greeter/SayHello [console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace)
+declare -A body=([cpp]=hello.bin [bare]=hello.bin [runtime]=hello.bin [runtime-nio]=hello.bin [runtime-h2]=hello.bin [console]=lookup.bin)
+targets=(cpp bare runtime runtime-h2 runtime-nio console)
 
 # Every target must answer grpc-status 0 to exactly these frames before its load counts.
 for target in "${targets[@]}"; do
@@ -133,11 +137,13 @@ done
 
 median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
-declare -A pid=([cpp]=${pids[0]} [bare]=${pids[1]} [runtime]=${pids[2]} [runtime-nio]=${pids[3]} [console]=${pids[4]})
+declare -A pid=([cpp]=${pids[0]} [bare]=${pids[1]} [runtime]=${pids[2]} [runtime-nio]=${pids[3]} [runtime-h2]=${pids[4]}
+  [console]=${pids[5]})
 declare -A label=(
   [cpp]="(a) grpc C++ $(pkg-config --modversion grpc++), callback API"
   [bare]="(b) grpc-swift-2, bare server, defaults"
-  [runtime]="(c) suite runtime (limits, interceptors, health) on its own transport, no database"
+  [runtime]="(c) suite runtime (limits, interceptors, health) on its own transport (HTTP/2 by libnghttp2), no database"
+  [runtime-h2]="(c″) the same with swift-nio-http2's HTTP/2 (the suite before libnghttp2)"
   [runtime-nio]="(c′) the same on grpc-swift's server transport, 100 µs flush coalescing (the suite before)"
   [console]="(d) workspace-console LookupWorkspace (PostgreSQL read)")
 cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
@@ -160,6 +166,7 @@ cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
   pg=$(median "${pg_rates[@]}")
   echo "| (e) \`pgbench -S -c $connections -j 2\`, same PostgreSQL | $pg tps | $("$python" -c "print(f'{$pg / $cpp_rate:.2f}')") | | | | | |"
   echo
+  echo "(c) / (c″) = $("$python" -c "print(f'{$(median ${rate[runtime]}) / $(median ${rate[runtime-h2]}):.2f}')"): libnghttp2 against swift-nio-http2 under the suite's transport, same runs."
   echo "(c) / (c′) = $("$python" -c "print(f'{$(median ${rate[runtime]}) / $(median ${rate[runtime-nio]}):.2f}')"): the suite's server transport against grpc-swift's, same runtime and runs."
   echo "(d) / (e) = $("$python" -c "print(f'{$(median ${rate[console]}) / $pg:.2f}')"): the console's read against the database's own ceiling."
   echo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the suite needs from Debian's packages, only when it is missing:
-# PostgreSQL (server and client), protoc, libargon2, pkg-config, Python, curl, openssl and the C
-# interop client's libraries (protobuf-c, nghttp2, OpenSSL headers). Run as root or with sudo.
+# PostgreSQL (server and client), protoc, libargon2, libnghttp2 (the gRPC server's HTTP/2),
+# pkg-config, Python, curl, openssl and the C interop client's libraries (protobuf-c, OpenSSL
+# headers). Run as root or with sudo.
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,7 @@ command -v protoc >/dev/null || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/timestamp.proto ] || missing+=(libprotobuf-dev)
 [ -f /usr/include/argon2.h ] || missing+=(libargon2-dev)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+[ -f /usr/include/nghttp2/nghttp2.h ] || missing+=(libnghttp2-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl ca-certificates)
 command -v openssl >/dev/null || missing+=(openssl)
@@ -19,7 +21,6 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v protoc-gen-c >/dev/null || missing+=(protobuf-c-compiler)
 [ -f /usr/include/protobuf-c/protobuf-c.h ] || missing+=(libprotobuf-c-dev)
-[ -f /usr/include/nghttp2/nghttp2.h ] || missing+=(libnghttp2-dev)
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
