@@ -41,6 +41,9 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     var resetAfterEnd: UInt32?
   }
 
+  /// HTTP/2's initial connection window, which the server keeps.
+  private static let connectionWindow: Int32 = 65_535
+
   private let settings: Settings
   private var session: OpaquePointer?
   private var context: ChannelHandlerContext?
@@ -113,6 +116,14 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
+    // The connection's window is given back here, once half is used, for every DATA byte
+    // nghttp2 counted, those of streams already closed (which the handler never sees) too.
+    if let session {
+      let received = nghttp2_session_get_effective_recv_data_length(session)
+      if received >= Self.connectionWindow / 2 {
+        nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, received)
+      }
+    }
     context.fireChannelReadComplete()
     // SETTINGS and PING answers, and whatever the handler wrote without flushing.
     sendPending(context: context)
@@ -163,6 +174,8 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, UInt32(code.networkCode))
       }
     case .windowUpdate(let increment):
+      // The connection's window is the codec's own (`channelReadComplete`); a stream's, the handler's.
+      guard id != 0 else { return }
       nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, Int32(clamping: increment))
     case .goAway(let lastStreamID, let code, _):
       nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), Int32(lastStreamID), UInt32(code.networkCode), nil, 0)
@@ -258,12 +271,12 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       decoded.append(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headerBlock, endStream: endStream))))
       headerBlock = HPACKHeaders()
     case NGHTTP2_DATA.rawValue:
-      // The padding never reaches the handler, which gives back what it reads: give it back here.
+      // The padding never reaches the handler, which gives back what it reads of the stream's
+      // window: give the padding back here.
       let padding = header.length - dataFrameBytes
       dataFrameBytes = 0
       if padding > 0, let session {
         nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, Int32(padding))
-        nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(padding))
       }
       if endStream {
         decoded.append(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))

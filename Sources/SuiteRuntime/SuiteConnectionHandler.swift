@@ -59,7 +59,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var streams: [HTTP2StreamID: Stream] = [:]
   private var context: ChannelHandlerContext?
   private var flushScheduled = false
-  private var unacknowledgedBytes = 0
+  /// A connection WINDOW_UPDATE is written and not yet flushed (until then swift-nio-http2
+  /// still reports the window without it).
+  private var connectionWindowUpdateWritten = false
   private var lastStreamID = HTTP2StreamID.rootStream
   /// The connection's two ends as `ServerContext` names them, once asked.
   private var peers: (remote: String, local: String)?
@@ -180,7 +182,6 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       }
     case .data(let payload):
       guard case .byteBuffer(var bytes) = payload.data else { return }
-      unacknowledgedBytes += bytes.readableBytes
       guard let stream = streams[frame.streamID] else { return }
       stream.unacknowledged += bytes.readableBytes
       if !stream.refused {
@@ -207,21 +208,31 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     }
   }
 
-  /// Windows are given back as bytes arrive, once half is used: the connection's always (one
-  /// slow stream must not stall the others), a stream's unless its handler has a window's
-  /// worth of messages still unread (then when it has read half of them: `resume`), so a
-  /// client cannot queue more than that ahead of a slow handler. A message larger than the
-  /// window still arrives: its bytes count only once it is whole.
+  /// A stream's window is given back as its bytes arrive, once half is used, unless its
+  /// handler has a window's worth of messages still unread (then when it has read half of
+  /// them: `resume`), so a client cannot queue more than that ahead of a slow handler. A
+  /// message larger than the window still arrives: its bytes count only once it is whole.
+  /// (The connection's window is kept by the HTTP/2 layer: `userInboundEventTriggered` for
+  /// swift-nio-http2, `NGHTTP2ServerCodec` itself for libnghttp2.)
   func channelReadComplete(context: ChannelHandlerContext) {
-    if unacknowledgedBytes >= Self.connectionWindow / 2 {
-      write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledgedBytes)))
-      unacknowledgedBytes = 0
-      scheduleFlush()
-    }
     for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 && stream.credit.mayReturn() {
       giveBack(id)
     }
     context.fireChannelReadComplete()
+  }
+
+  /// swift-nio-http2 reports the connection's window after every DATA frame, those of streams
+  /// already closed too (which never reach this handler): once half is used, it is refilled
+  /// (one slow stream must not stall the others).
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if let update = event as? NIOHTTP2WindowUpdatedEvent, update.streamID == .rootStream,
+      let window = update.inboundWindowSize, window <= Self.connectionWindow / 2, !connectionWindowUpdateWritten
+    {
+      write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - window)))
+      connectionWindowUpdateWritten = true
+      scheduleFlush()
+    }
+    context.fireUserInboundEventTriggered(event)
   }
 
   /// The handler of stream `id` has read what held its window back.
@@ -454,6 +465,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private func flushNow() {
     flushScheduled = false
     context?.flush()
+    connectionWindowUpdateWritten = false
   }
 
   private static func add(_ metadata: Metadata, to headers: inout HPACKHeaders) {
