@@ -39,6 +39,8 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     var deferred = false
     /// An RST_STREAM asked for once the response has gone out (the request was not finished).
     var resetAfterEnd: UInt32?
+    /// The frame ending the response has been sent.
+    var endSent = false
   }
 
   /// HTTP/2's initial connection window, which the server keeps.
@@ -48,6 +50,8 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   private var session: OpaquePointer?
   private var context: ChannelHandlerContext?
   private var decoded: [HTTP2Frame] = []
+  /// The frames being passed on, kept between reads for its capacity.
+  private var passing: [HTTP2Frame] = []
   /// The header block being received (HEADERS and its CONTINUATIONs come without others
   /// between them), and its size as SETTINGS_MAX_HEADER_LIST_SIZE counts it.
   private var headerBlock = HPACKHeaders()
@@ -151,16 +155,22 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
         responses[id]?.trailers = headers.headers
         resume(id)
       } else if headers.endStream {
-        _ = Self.withNameValues(headers.headers) { nva, count in
+        // Kept until the stream closes, for an RST_STREAM that must follow it.
+        responses[id] = Response(pending: ByteBuffer(), ended: true)
+        let submitted = Self.withNameValues(headers.headers) { nva, count in
           nghttp2_submit_response(session, id, nva, count, nil)
         }
+        if submitted < 0 { reset(id) }
       } else {
         responses[id] = Response(pending: context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
         var provider = nghttp2_data_provider(source: nghttp2_data_source(fd: 0), read_callback: Self.readResponse)
         let submitted = Self.withNameValues(headers.headers) { nva, count in
           nghttp2_submit_response(session, id, nva, count, &provider)
         }
-        if submitted != 0 { responses[id] = nil }
+        if submitted < 0 {
+          responses[id] = nil
+          reset(id)
+        }
       }
     case .data(let data):
       guard case .byteBuffer(var bytes) = data.data, responses[id] != nil else { return }
@@ -168,7 +178,8 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       if data.endStream { responses[id]?.ended = true }
       resume(id)
     case .rstStream(let code):
-      if let response = responses[id], response.pending.readableBytes > 0 || response.trailers != nil {
+      // After an answer, only once the answer has gone (nghttp2 would send it first).
+      if let response = responses[id], !response.endSent {
         responses[id]?.resetAfterEnd = UInt32(code.networkCode)
       } else {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, UInt32(code.networkCode))
@@ -190,6 +201,12 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       // SETTINGS are nghttp2's own; the handler sends nothing else.
       break
     }
+  }
+
+  /// Ends stream `id` with INTERNAL_ERROR: its response could not be submitted.
+  private func reset(_ id: Int32) {
+    guard let session else { return }
+    nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_INTERNAL_ERROR.rawValue)
   }
 
   private func resume(_ id: Int32) {
@@ -236,9 +253,9 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
 
   private func passDecoded(context: ChannelHandlerContext) {
     guard !decoded.isEmpty else { return }
-    let frames = decoded
-    decoded.removeAll(keepingCapacity: true)
-    for frame in frames { context.fireChannelRead(wrapInboundOut(frame)) }
+    swap(&decoded, &passing)
+    for frame in passing { context.fireChannelRead(wrapInboundOut(frame)) }
+    passing.removeAll(keepingCapacity: true)
   }
 
   // MARK: nghttp2's callbacks
@@ -249,6 +266,7 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
 
   private func beginHeaders() {
     headerBlock = HPACKHeaders()
+    headerBlock.reserveCapacity(12)
     headerBlockSize = 0
   }
 
@@ -310,9 +328,9 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
 
   private func frameSent(_ frame: UnsafePointer<nghttp2_frame>) {
     let header = frame.pointee.hd
-    guard header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
-      let code = responses[header.stream_id]?.resetAfterEnd, let session
-    else { return }
+    guard header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0, responses[header.stream_id] != nil else { return }
+    responses[header.stream_id]?.endSent = true
+    guard let code = responses[header.stream_id]?.resetAfterEnd, let session else { return }
     responses[header.stream_id]?.resetAfterEnd = nil
     nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, code)
   }
@@ -335,7 +353,10 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       if let trailers = response.trailers {
         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
         response.trailers = nil
-        _ = Self.withNameValues(trailers) { nva, count in nghttp2_submit_trailer(session, id, nva, count) }
+        let submitted = Self.withNameValues(trailers) { nva, count in nghttp2_submit_trailer(session, id, nva, count) }
+        // A stream must not stay open without its end: reset it when its trailers cannot go.
+        // (nghttp2_submit_trailer answers the stream's id when it succeeds, not 0.)
+        if submitted < 0 { reset(id) }
       } else if response.ended {
         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
       } else if count == 0 {
@@ -389,30 +410,39 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     return callbacks
   }()
 
-  /// `headers` as nghttp2's name-value pairs (which it copies), pointing into one buffer.
+  /// `headers` as nghttp2's name-value pairs (which it copies), in scratch memory on the stack
+  /// (this runs twice per RPC).
   private static func withNameValues<Result>(
     _ headers: HPACKHeaders, _ body: (UnsafePointer<nghttp2_nv>?, Int) -> Result
   ) -> Result {
-    var bytes: [UInt8] = []
-    var fields: [(name: Int, nameLength: Int, value: Int, valueLength: Int, flags: UInt8)] = []
-    fields.reserveCapacity(headers.count)
-    for (name, value, indexing) in headers {
-      let nameStart = bytes.count
-      bytes.append(contentsOf: name.utf8)
-      let valueStart = bytes.count
-      bytes.append(contentsOf: value.utf8)
-      let flags = indexing == .indexable ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX
-      fields.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart, UInt8(flags.rawValue)))
-    }
-    bytes.append(0)  // never empty: the base address below exists
-    return bytes.withUnsafeMutableBufferPointer { storage in
-      let base = storage.baseAddress
-      let nva = fields.map { field in
-        nghttp2_nv(
-          name: base.map { $0 + field.name }, value: base.map { $0 + field.value }, namelen: field.nameLength,
-          valuelen: field.valueLength, flags: field.flags)
+    var size = 1  // never zero: the base addresses below exist
+    for (name, value, _) in headers { size += name.utf8.count + value.utf8.count }
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { bytes in
+      withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: Swift.max(headers.count, 1)) { fields in
+        var offset = 0
+        var count = 0
+        for (name, value, indexing) in headers {
+          let nameStart = offset
+          for byte in name.utf8 {
+            bytes[offset] = byte
+            offset += 1
+          }
+          let valueStart = offset
+          for byte in value.utf8 {
+            bytes[offset] = byte
+            offset += 1
+          }
+          let flags = indexing == .indexable ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX
+          fields.initializeElement(
+            at: count,
+            to: nghttp2_nv(
+              name: bytes.baseAddress.map { $0 + nameStart }, value: bytes.baseAddress.map { $0 + valueStart },
+              namelen: valueStart - nameStart, valuelen: offset - valueStart, flags: UInt8(flags.rawValue)))
+          count += 1
+        }
+        defer { fields.baseAddress.map { _ = $0.deinitialize(count: count) } }
+        return body(fields.baseAddress, count)
       }
-      return nva.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
     }
   }
 }
