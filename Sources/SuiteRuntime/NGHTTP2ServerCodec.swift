@@ -71,7 +71,8 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     var option: OpaquePointer?
     guard nghttp2_option_new(&option) == 0, let option else { return context.close(promise: nil) }
     defer { nghttp2_option_del(option) }
-    // The connection handler gives windows back as its handlers read (WINDOW_UPDATE frames).
+    // Windows are given back by hand: a stream's by the connection handler as its RPC reads
+    // (WINDOW_UPDATE frames), the connection's here (`channelReadComplete`).
     nghttp2_option_set_no_auto_window_update(option, 1)
     nghttp2_option_set_no_closed_streams(option, 1)
     var session: OpaquePointer?

@@ -6,13 +6,15 @@ import NIOPosix
 public import NIOSSL
 import Synchronization
 
-/// The suite's gRPC server transport: GRPCCore's `ServerTransport` directly on one
-/// `NIOHTTP2Handler` per connection. grpc-swift's own transport gives every RPC an HTTP/2
-/// child channel with its own pipeline and an async-channel bridge; here a stream is an
-/// entry in its connection's table, its requests an `AsyncThrowingStream` fed from the event
-/// loop and its responses written by the loop, flushed once per pass of the loop for all the
-/// streams that answered in it. The activation benchmark spends 13 % less CPU per activation
-/// with it (billing-center 28 % less); `bench/results/grpc-changes.md`.
+/// The suite's gRPC server transport: GRPCCore's `ServerTransport` directly on one HTTP/2
+/// codec per connection (libnghttp2's, `NGHTTP2ServerCodec`, or swift-nio-http2's
+/// `NIOHTTP2Handler` with `GRPC_SERVER_TRANSPORT=suite-nio-http2`). grpc-swift's own transport
+/// gives every RPC an HTTP/2 child channel with its own pipeline and an async-channel bridge;
+/// here a stream is an entry in its connection's table, its requests a `HandoffQueue` fed
+/// from the event loop and its responses posted to the connection's outbox, written by the
+/// loop and flushed once per pass of the loop for all the streams that answered in it. The
+/// activation benchmark spends 13 % less CPU per activation with it (billing-center 28 %
+/// less); `bench/results/grpc-changes.md`.
 ///
 /// Kept from grpc-swift's transport: TLS (mutual when asked), the limits (message size,
 /// concurrent streams), keepalive pings, idle and age limits, graceful shutdown (GOAWAY, then
