@@ -1,4 +1,4 @@
-public import ServiceLifecycle
+import ServiceLifecycle
 
 /// A background worker's loop: once `gate` opens (start-up finished), runs `pass` every
 /// `interval` until graceful shutdown or cancellation. The wait between passes ends early on
