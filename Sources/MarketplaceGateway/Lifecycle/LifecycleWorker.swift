@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-public import MarketplaceClient
+import MarketplaceClient
 public import ServiceLifecycle
 public import SuiteRuntime
 
