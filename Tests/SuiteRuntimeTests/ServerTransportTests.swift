@@ -61,6 +61,8 @@ struct ServerTransportTests {
   }
 
   static let transports = ServerSettings.Transport.allCases
+  /// The suite's own transport, over either HTTP/2 library.
+  static let suiteTransports: [ServerSettings.Transport] = [.suite, .suiteNIOHTTP2]
 
   final class Flag: Sendable {
     let value = Mutex(false)
@@ -195,9 +197,8 @@ struct ServerTransportTests {
 
   /// The suite's transport only: grpc-swift's pings a connection only while it has calls, so
   /// a silent client without any stays connected there (observed with this test).
-  @Test("a client that stops answering pings is dropped after the keepalive timeout")
-  func keepalive() async throws {
-    let transport = ServerSettings.Transport.suite
+  @Test("a client that stops answering pings is dropped after the keepalive timeout", arguments: suiteTransports)
+  func keepalive(transport: ServerSettings.Transport) async throws {
     let settings = Self.settings(transport) {
       $0.keepaliveInterval = .seconds(1)
       $0.keepaliveTimeout = .seconds(1)
@@ -225,9 +226,9 @@ struct ServerTransportTests {
   /// never answers (observed with this test).
   @Test(
     "a connection is closed at the idle limit without streams, and at the age limit",
-    arguments: [(idle: 1, age: 3600), (idle: 3600, age: 1)])
-  func connectionLimits(limits: (idle: Int, age: Int)) async throws {
-    let settings = Self.settings(.suite) {
+    arguments: suiteTransports, [(idle: 1, age: 3600), (idle: 3600, age: 1)])
+  func connectionLimits(transport: ServerSettings.Transport, limits: (idle: Int, age: Int)) async throws {
+    let settings = Self.settings(transport) {
       $0.maxIdleTime = .seconds(limits.idle)
       $0.maxConnectionAge = .seconds(limits.age)
       $0.maxConnectionGrace = .seconds(1)
@@ -238,6 +239,22 @@ struct ServerTransportTests {
       for _ in 0..<80 where channel.isActive { try await Task.sleep(for: .milliseconds(100)) }
       #expect(!channel.isActive, "still connected after \(opened.duration(to: .now))")
       try? await channel.close()
+    }
+  }
+
+  @Test("bytes that are not HTTP/2 close their connection only; the server goes on serving", arguments: suiteTransports)
+  func notHTTP2(transport: ServerSettings.Transport) async throws {
+    try await Self.withServer(Self.settings(transport)) { port, _ in
+      let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
+        .connect(host: "127.0.0.1", port: port).get()
+      try await channel.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")).get()
+      for _ in 0..<50 where channel.isActive { try await Task.sleep(for: .milliseconds(100)) }
+      #expect(!channel.isActive)
+      try? await channel.close()
+      try await Self.withHealth(port: port) { health in
+        let status = try await health.check(.with { $0.service = "" }).status
+        #expect(status == .serving)
+      }
     }
   }
 
