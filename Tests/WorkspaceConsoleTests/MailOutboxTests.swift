@@ -25,9 +25,17 @@ struct MailOutboxTests {
           OutgoingMail(recipient: "a@example.com", subject: "s", body: "b"), on: connection, logger: logger)
       }
       let broken = MailOutboxWorker(database: database, sender: BrokenSender(), logger: logger)
+      // The database's clock before the attempt: the retry must come at least the first
+      // backoff (2 s) after it. (Comparing with now() after the attempt failed whenever a loaded
+      // machine took longer than those 2 s to get there.)
+      var before = Date.distantFuture
+      for try await now in try await database.query("SELECT now()").decode(Date.self) { before = now }
       #expect(try await broken.drainOnce() == 1)
       let rows = try await database.query(
-        "SELECT attempts, last_error, sent_at IS NULL, next_attempt_at > now() FROM mail_outbox")
+        """
+        SELECT attempts, last_error, sent_at IS NULL, next_attempt_at >= \(before) + interval '2 seconds'
+        FROM mail_outbox
+        """)
       for try await (attempts, error, unsent, later) in rows.decode((Int, String?, Bool, Bool).self) {
         #expect(attempts == 1)
         #expect(error == "connection refused by mail.example")
