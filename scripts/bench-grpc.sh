@@ -28,37 +28,38 @@ if [ ! -x "$cpp/greeter-cpp" ] || [ bench/grpc/greeter_server.cc -nt "$cpp/greet
     "$cpp/bench/v1/greeter.grpc.pb.cc" $(pkg-config --cflags --libs grpc++ protobuf)
 fi
 
-pids=()
-stop() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+declare -A pid=()
+stop() { for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap stop EXIT
+# start TARGET ENV=VALUE... COMMAND...: runs a server in the background, logging to TARGET.log.
+start() {
+  local target=$1
+  shift
+  env "$@" >"$work/$target.log" 2>&1 &
+  pid[$target]=$!
+}
+runtime_env=(GRPC_PORT=0 INTERNAL_CREDENTIAL=bench LOG_LEVEL=warning)
 wait_ready() {
   for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done
   echo "bench: $1 never appeared" >&2
   exit 1
 }
 
-"$cpp/greeter-cpp" 0 "$work/cpp.ready" >"$work/cpp.log" 2>&1 &
-pids+=($!)
-"$bin/bench-greeter" bare 0 "$work/bare.ready" >"$work/bare.log" 2>&1 &
-pids+=($!)
-GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime.ready" LOG_LEVEL=warning \
-  "$bin/bench-greeter" runtime >"$work/runtime.log" 2>&1 &
-pids+=($!)
+targets=(cpp bare runtime runtime-h2 runtime-nio console)
+start cpp "$cpp/greeter-cpp" 0 "$work/cpp.ready"
+start bare "$bin/bench-greeter" bare 0 "$work/bare.ready"
+start runtime "${runtime_env[@]}" READY_FILE="$work/runtime.ready" "$bin/bench-greeter" runtime
+# The suite's transport with swift-nio-http2 doing the HTTP/2 instead of libnghttp2.
+start runtime-h2 "${runtime_env[@]}" READY_FILE="$work/runtime-h2.ready" GRPC_SERVER_TRANSPORT=suite-nio-http2 \
+  "$bin/bench-greeter" runtime
 # The same runtime on grpc-swift's HTTP/2 server transport instead of the suite's own, with the
 # 100 µs flush coalescing that was the default with it.
-GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime-nio.ready" LOG_LEVEL=warning \
-  GRPC_SERVER_TRANSPORT=grpc-swift GRPC_FLUSH_DELAY_MICROSECONDS=100 \
-  "$bin/bench-greeter" runtime >"$work/runtime-nio.log" 2>&1 &
-pids+=($!)
-# The suite's transport with swift-nio-http2 doing the HTTP/2 instead of libnghttp2.
-GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/runtime-h2.ready" LOG_LEVEL=warning \
-  GRPC_SERVER_TRANSPORT=suite-nio-http2 "$bin/bench-greeter" runtime >"$work/runtime-h2.log" 2>&1 &
-pids+=($!)
+start runtime-nio "${runtime_env[@]}" READY_FILE="$work/runtime-nio.ready" GRPC_SERVER_TRANSPORT=grpc-swift \
+  GRPC_FLUSH_DELAY_MICROSECONDS=100 "$bin/bench-greeter" runtime
 scripts/pg.sh createdb "$port" bench_console
-GRPC_PORT=0 INTERNAL_CREDENTIAL=bench READY_FILE="$work/console.ready" LOG_LEVEL=warning \
-  DATABASE_URL="$db/bench_console" MAILBOX_DIR="$work/mail" "$bin/workspace-console" >"$work/console.log" 2>&1 &
-pids+=($!)
-for name in cpp bare runtime runtime-h2 runtime-nio console; do wait_ready "$work/$name.ready"; done
+start console "${runtime_env[@]}" READY_FILE="$work/console.ready" DATABASE_URL="$db/bench_console" \
+  MAILBOX_DIR="$work/mail" "$bin/workspace-console"
+for target in "${targets[@]}"; do wait_ready "$work/$target.ready"; done
 
 python=$(scripts/python-env.sh)
 # Frames: a 12-byte HelloRequest for (a)-(c); LookupWorkspace of a real workspace for (d).
@@ -76,11 +77,10 @@ open(f"{work}/hello.bin", "wb").write(frame(hello))
 open(f"{work}/lookup.bin", "wb").write(frame(b"\x0a" + bytes([len(workspace)]) + workspace))
 PY
 
-declare -A path=(
-  [cpp]=/bench.v1.Greeter/SayHello [bare]=/bench.v1.Greeter/SayHello [runtime]=/bench.v1.Greeter/SayHello
-  [runtime-nio]=/bench.v1.Greeter/SayHello [runtime-h2]=/bench.v1.Greeter/SayHello [console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace)
-declare -A body=([cpp]=hello.bin [bare]=hello.bin [runtime]=hello.bin [runtime-nio]=hello.bin [runtime-h2]=hello.bin [console]=lookup.bin)
-targets=(cpp bare runtime runtime-h2 runtime-nio console)
+# Every target but the console answers the greeter's SayHello.
+declare -A path=() body=()
+for target in "${targets[@]}"; do path[$target]=/bench.v1.Greeter/SayHello body[$target]=hello.bin; done
+path[console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace body[console]=lookup.bin
 
 # Every target must answer grpc-status 0 to exactly these frames before its load counts.
 for target in "${targets[@]}"; do
@@ -137,8 +137,6 @@ done
 
 median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
-declare -A pid=([cpp]=${pids[0]} [bare]=${pids[1]} [runtime]=${pids[2]} [runtime-nio]=${pids[3]} [runtime-h2]=${pids[4]}
-  [console]=${pids[5]})
 declare -A label=(
   [cpp]="(a) grpc C++ $(pkg-config --modversion grpc++), callback API"
   [bare]="(b) grpc-swift-2, bare server, defaults"

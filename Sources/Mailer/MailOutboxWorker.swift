@@ -30,17 +30,12 @@ public struct MailOutboxWorker: Service {
   }
 
   public func run() async throws {
-    if let startAfter, await !startAfter.mayStart() { return }
-    while !Task.isShuttingDownGracefully && !Task.isCancelled {
-      let drained: Int
+    await drainEvery(pollInterval, startingAfter: startAfter) {
       do {
-        drained = try await drainOnce()
+        return try await drainOnce() >= batchSize
       } catch {
         logger.warning("mail outbox pass failed", metadata: ["error": "\(error)"])
-        drained = 0
-      }
-      if drained < batchSize {
-        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+        return false
       }
     }
   }

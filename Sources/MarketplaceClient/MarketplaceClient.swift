@@ -157,7 +157,7 @@ public struct MarketplaceClient: Sendable {
   /// dimension (GET usageEvents), for reconciliation.
   public func usageEvents(from start: Date) async throws -> [MarketplaceUsageSummary] {
     let day = start.formatted(Date.ISO8601FormatStyle().year().month().day())
-    let data = try await call(.GET, "usageEvents", query: "usageStartDate=\(day)", retry: true)
+    let data = try await call(.GET, "usageEvents?usageStartDate=\(day)", retry: true)
     guard !data.isEmpty else { return [] }
     guard let rows = try? JSONSerialization.jsonObject(with: data) as? [MarketplaceParsing.Object] else {
       throw MarketplaceError.malformedResponse("expected a JSON array of usage summaries")
@@ -178,25 +178,22 @@ public struct MarketplaceClient: Sendable {
   }
 
   private func call(
-    _ method: HTTPMethod, _ path: String, query: String? = nil, headers: [(String, String)] = [],
+    _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [],
     body: [String: Any]? = nil, retry: Bool, correlationID: String = UUID().uuidString
   ) async throws -> Data {
-    try await exchange(
-      method, path, query: query, headers: headers, body: body, retry: retry, correlationID: correlationID
-    ).0
+    try await exchange(method, path, headers: headers, body: body, retry: retry, correlationID: correlationID).0
   }
 
   /// One call, with a fresh request id per attempt and one correlation id for all of them.
   private func exchange(
-    _ method: HTTPMethod, _ path: String, query: String? = nil, headers: [(String, String)], body: [String: Any]?,
+    _ method: HTTPMethod, _ path: String, headers: [(String, String)], body: [String: Any]?,
     retry: Bool, correlationID: String
   ) async throws -> (Data, HTTPHeaders) {
     let bodyData = try body.map { try JSONSerialization.data(withJSONObject: $0) }
     var attempt = 1
     while true {
       do {
-        return try await once(
-          method, path, query: query, headers: headers, body: bodyData, correlationID: correlationID)
+        return try await once(method, path, headers: headers, body: bodyData, correlationID: correlationID)
       } catch let error as MarketplaceError where retry && error.isTransient && attempt < settings.attempts {
         logger.warning(
           "marketplace call failed; retrying",
@@ -210,7 +207,7 @@ public struct MarketplaceClient: Sendable {
   }
 
   private func once(
-    _ method: HTTPMethod, _ path: String, query: String?, headers: [(String, String)], body: Data?,
+    _ method: HTTPMethod, _ path: String, headers: [(String, String)], body: Data?,
     correlationID: String
   ) async throws -> (Data, HTTPHeaders) {
     let url: String
@@ -221,7 +218,8 @@ public struct MarketplaceClient: Sendable {
       let host = settings.apiBaseURL.split(separator: "/", maxSplits: 3).prefix(3).joined(separator: "/")
       url = host + path
     } else {
-      url = "\(settings.apiBaseURL)/\(path)?api-version=\(Self.apiVersion)\(query.map { "&\($0)" } ?? "")"
+      // A relative path may bring its own query ("usageEvents?usageStartDate=...").
+      url = "\(settings.apiBaseURL)/\(path)\(path.contains("?") ? "&" : "?")api-version=\(Self.apiVersion)"
     }
     var request = HTTPClientRequest(url: url)
     request.method = method

@@ -156,22 +156,5 @@ public struct MarketplaceUsageSummary: Sendable, Equatable {
   public var usageDate: String
   public var resourceID: String
   public var dimension: String
-  public var planID: String
   public var submittedQuantity: Double
-  public var processedQuantity: Double
-  /// Submitted, Accepted, Rejected, Mismatch, ...
-  public var reconStatus: String
-
-  public init(
-    usageDate: String, resourceID: String, dimension: String, planID: String, submittedQuantity: Double,
-    processedQuantity: Double, reconStatus: String
-  ) {
-    self.usageDate = usageDate
-    self.resourceID = resourceID
-    self.dimension = dimension
-    self.planID = planID
-    self.submittedQuantity = submittedQuantity
-    self.processedQuantity = processedQuantity
-    self.reconStatus = reconStatus
-  }
 }

@@ -125,18 +125,16 @@ enum MarketplaceParsing {
   /// One row of GET usageEvents; rows without a date, resource or dimension are skipped.
   static func usageSummary(_ object: Object) -> MarketplaceUsageSummary? {
     guard let date = string(object, "usageDate"), date.count >= 10, let resource = string(object, "usageResourceId"),
-      let dimension = string(object, "dimension")
+      let dimension = string(object, "dimension"), !resource.isEmpty, !dimension.isEmpty
     else { return nil }
-    func number(_ key: String) -> Double {
-      switch object[key] {
+    let submitted: Double =
+      switch object["submittedQuantity"] {
       case let number as NSNumber: number.doubleValue
       case let text as String: Double(text) ?? 0
       default: 0
       }
-    }
     return MarketplaceUsageSummary(
       usageDate: String(date.prefix(10)), resourceID: resource.lowercased(), dimension: dimension,
-      planID: string(object, "planId") ?? "", submittedQuantity: number("submittedQuantity"),
-      processedQuantity: number("processedQuantity"), reconStatus: string(object, "reconStatus") ?? "")
+      submittedQuantity: submitted)
   }
 }

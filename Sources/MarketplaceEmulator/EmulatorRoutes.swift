@@ -208,7 +208,7 @@ public struct EmulatorRoutes: Sendable {
       return try Self.json(["count": AnyEncodable(results.count), "result": AnyEncodable(results)])
     }
     api.get("usageEvents") { request, _ -> Response in
-      guard let text = request.uri.queryParameters["usageStartDate"], let start = EmulatorStore.parseTime(String(text)) else {
+      guard let text = request.uri.queryParameters["usageStartDate"], let start = EmulatorStore.parseStartDate(String(text)) else {
         return try Self.badArgument("usageStartDate is required")
       }
       let summary = try await store.usageSummary(from: start)

@@ -26,15 +26,19 @@ extension EmulatorStore {
   /// marketplace accepts. FoundationEssentials' format styles, built once: a formatter per
   /// event went through ICU.
   static func parseTime(_ text: String) -> Date? {
-    // A date alone, or a time without seconds, as usageStartDate allows ("2020-12-03",
-    // "2020-12-03T15:00").
-    if text.count == 10 { return parseTime(text + "T00:00:00Z") }
-    if text.count == 16 { return parseTime(text + ":00Z") }
     for style in [withFraction, withoutFraction] {
       if let date = try? style.parse(text) { return date }
       if let date = try? style.parse(text + "Z") { return date }
     }
     return nil
+  }
+
+  /// `usageEvents`' `usageStartDate`: also a date alone or a time without seconds
+  /// ("2020-12-03", "2020-12-03T15:00"), which usage events themselves may not use.
+  static func parseStartDate(_ text: String) -> Date? {
+    if text.count == 10 { return parseTime(text + "T00:00:00Z") }
+    if text.count == 16 { return parseTime(text + ":00Z") }
+    return parseTime(text)
   }
 
   private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

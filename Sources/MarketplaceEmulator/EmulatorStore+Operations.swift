@@ -144,7 +144,7 @@ extension EmulatorStore {
   public func trigger(
     _ action: MarketplaceAction, id: UUID, planID: String?, quantity: Int?
   ) async throws -> MarketplaceJSON.Operation {
-    let operationID: UUID = try await database.transaction { connection in
+    try await startOperation(on: id) { connection in
       let current = try await lockedSubscription(id, on: connection)
       guard action.allowedFrom.contains(current.status) else {
         throw Refusal.badRequest("\(action.rawValue) is not possible while \(current.status)")
@@ -166,22 +166,25 @@ extension EmulatorStore {
       }
       return operation
     }
-    guard let operation = try await operation(subscriptionID: id, operationID: operationID) else {
-      throw Refusal.notFound("operation \(operationID) not found")
-    }
-    return operation
   }
 
   /// An operation with an action the contract does not name, as a newer marketplace might
   /// send: Succeeded at once, changing nothing, delivered to the webhook like any other.
   public func notice(_ action: String, id: UUID) async throws -> MarketplaceJSON.Operation {
-    let operationID: UUID = try await database.transaction { connection in
+    try await startOperation(on: id) { connection in
       let current = try await lockedSubscription(id, on: connection)
       return try await insertOperation(
         subscription: id, action: action, plan: current.plan, quantity: current.quantity, status: "Succeeded",
         source: "Azure", on: connection)
     }
-    guard let operation = try await operation(subscriptionID: id, operationID: operationID) else {
+  }
+
+  /// The operation `start` records in its transaction, read back once committed.
+  private func startOperation(
+    on subscription: UUID, _ start: @Sendable (PostgresConnection) async throws -> UUID
+  ) async throws -> MarketplaceJSON.Operation {
+    let operationID = try await database.transaction(start)
+    guard let operation = try await operation(subscriptionID: subscription, operationID: operationID) else {
       throw Refusal.notFound("operation \(operationID) not found")
     }
     return operation

@@ -168,6 +168,14 @@ extension GatewayStore {
     return nil
   }
 
+  /// The plans of those of `ids` the gateway follows, in one query.
+  public func planIDs(of ids: [String]) async throws -> [String: String] {
+    let rows = try await database.execute("SELECT id, plan_id FROM marketplace_subscriptions WHERE id = ANY(\(ids))")
+    var plans: [String: String] = [:]
+    for try await (id, plan) in rows.decode((String, String).self) { plans[id] = plan }
+    return plans
+  }
+
   /// Records the subscription as the marketplace has it now (inserting it if the gateway never
   /// saw it), and an audit row — one statement. A retention date, once set, stays.
   public func recordFollowed(

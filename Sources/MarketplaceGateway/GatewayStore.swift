@@ -183,11 +183,7 @@ public struct GatewayStore: Sendable {
 
   /// The audit trail of a subscription, oldest first (event names).
   public func auditTrail(subscriptionID: String) async throws -> [String] {
-    let rows = try await database.execute(
-      "SELECT event FROM subscription_audit WHERE subscription_id = \(subscriptionID) ORDER BY id")
-    var events: [String] = []
-    for try await event in rows.decode(String.self) { events.append(event) }
-    return events
+    try await auditEntries(subscriptionID: subscriptionID).map(\.event)
   }
 
   static func audit(

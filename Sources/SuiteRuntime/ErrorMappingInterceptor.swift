@@ -18,11 +18,26 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
+    var response: StreamingServerResponse<Output>
     do {
-      return try await next(request, context)
+      response = try await next(request, context)
     } catch {
       throw Self.rpcError(for: error)
     }
+    // A streaming handler runs inside the response's producer, after this returns: its errors
+    // are mapped there.
+    if case .success(var contents) = response.accepted {
+      let produce = contents.producer
+      contents.producer = { writer in
+        do {
+          return try await produce(writer)
+        } catch {
+          throw Self.rpcError(for: error)
+        }
+      }
+      response.accepted = .success(contents)
+    }
+    return response
   }
 
   /// The status a caller sees for `error`.

@@ -43,9 +43,6 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     var endSent = false
   }
 
-  /// HTTP/2's initial connection window, which the server keeps.
-  private static let connectionWindow: Int32 = 65_535
-
   private let settings: Settings
   private var session: OpaquePointer?
   private var context: ChannelHandlerContext?
@@ -125,7 +122,7 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     // nghttp2 counted, those of streams already closed (which the handler never sees) too.
     if let session {
       let received = nghttp2_session_get_effective_recv_data_length(session)
-      if received >= Self.connectionWindow / 2 {
+      if received >= SuiteConnectionHandler.connectionWindow / 2 {
         nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, received)
       }
     }
@@ -163,7 +160,7 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
         }
         if submitted < 0 { reset(id) }
       } else {
-        responses[id] = Response(pending: context?.channel.allocator.buffer(capacity: 0) ?? ByteBuffer())
+        responses[id] = Response(pending: ByteBuffer())
         var provider = nghttp2_data_provider(source: nghttp2_data_source(fd: 0), read_callback: Self.readResponse)
         let submitted = Self.withNameValues(headers.headers) { nva, count in
           nghttp2_submit_response(session, id, nva, count, &provider)
@@ -288,7 +285,6 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     switch UInt32(header.type) {
     case NGHTTP2_HEADERS.rawValue:
       decoded.append(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headerBlock, endStream: endStream))))
-      headerBlock = HPACKHeaders()
     case NGHTTP2_DATA.rawValue:
       // The padding never reaches the handler, which gives back what it reads of the stream's
       // window: give the padding back here.

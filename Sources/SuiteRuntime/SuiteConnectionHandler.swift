@@ -14,7 +14,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// The window each stream's client may fill before we give bytes back (we announce it).
   static let streamWindow = 1 << 20
   /// HTTP/2's initial connection window, given back once half is used.
-  private static let connectionWindow = 65_535
+  static let connectionWindow = 65_535
   /// A gRPC response's leading headers, before its metadata.
   private static let okHeaders: HPACKHeaders = [
     ":status": "200", "content-type": "application/grpc", "grpc-accept-encoding": MessageEncoding.accepted,

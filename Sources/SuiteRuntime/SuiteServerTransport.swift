@@ -90,17 +90,20 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     for waiter in waiters { waiter.resume(with: result) }
   }
 
+  /// SETTINGS_MAX_HEADER_LIST_SIZE: request headers beyond it are refused.
+  private static let maxHeaderListSize = 16 * 1024
+
   private func bootstrap(acceptor: HandoffQueue<Accepted>) -> ServerBootstrap {
     let settings = self.settings
     let tls = self.tls
     let connections = self.connections
     let http2Settings = [
       HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
-      HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
+      HTTP2Setting(parameter: .maxHeaderListSize, value: Self.maxHeaderListSize),
       HTTP2Setting(parameter: .initialWindowSize, value: SuiteConnectionHandler.streamWindow),
     ]
     let codecSettings = NGHTTP2ServerCodec.Settings(
-      maxConcurrentStreams: settings.maxConcurrentStreams, maxHeaderListSize: 16 * 1024,
+      maxConcurrentStreams: settings.maxConcurrentStreams, maxHeaderListSize: Self.maxHeaderListSize,
       initialWindowSize: SuiteConnectionHandler.streamWindow)
     return ServerBootstrap(group: NIOSingletons.posixEventLoopGroup)
       .serverChannelOption(.backlog, value: 256)

@@ -29,18 +29,16 @@ struct GlobalOptions: ParsableArguments {
       throw ValidationError("no credential: pass --credential or set INTERNAL_CREDENTIAL")
     }
     let target = address ?? environment["GATEWAY_ADDRESS"] ?? "127.0.0.1:7100"
-    let connection: GRPCClientService
+    let transport: HTTP2ClientTransport.Posix
     do {
-      connection = try GRPCClientService(address: target, variable: "--address", tls: try ClientTLS(config: config))
+      transport = try GRPCClientService.transport(address: target, variable: "--address", tls: try ClientTLS(config: config))
     } catch {
       throw ValidationError("\(error)")
     }
     let metadata: Metadata = ["authorization": "Bearer \(credential)"]
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await connection.client.runConnections() }
-      defer { connection.client.beginGracefulShutdown() }
+    return try await withGRPCClient(transport: transport) { client in
       do {
-        return try await body(Admin(wrapping: connection.client), metadata)
+        return try await body(Admin(wrapping: client), metadata)
       } catch let error as RPCError {
         throw Failure(error)
       }
@@ -50,9 +48,7 @@ struct GlobalOptions: ParsableArguments {
   /// Prints `message` as JSON, or hands it to `table`.
   func show<Message: SwiftProtobuf.Message>(_ message: Message, table: (Message) -> Void) throws {
     if json {
-      var options = JSONEncodingOptions()
-      options.alwaysPrintEnumsAsInts = false
-      print(try message.jsonString(options: options))
+      print(try message.jsonString())
     } else {
       table(message)
     }

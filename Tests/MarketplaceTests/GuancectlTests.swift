@@ -106,27 +106,8 @@ struct GuancectlTests {
       try await suite.faults(#"{"count": 1, "status": 400, "path": "activate"}"#)
       let activation = try await suite.activation { client in
         let session = try await client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
-        return try await client.registerAndActivate(.with {
-          $0.sessionID = session.sessionID
-          $0.basic = .with {
-            $0.username = "stuck"
-            $0.password = "correct horse battery"
-            $0.passwordConfirmation = "correct horse battery"
-            $0.email = "stuck@buyer.example"
-          }
-          $0.company = .with {
-            $0.companyName = "Stuck Ltd"
-            $0.industry = "Retail"
-            $0.region = "EU"
-            $0.contactName = "Sam"
-          }
-          $0.workspace = .with {
-            $0.name = "stuck ops"
-            $0.language = "en"
-            $0.site = "us1"
-          }
-          $0.termsAccepted = true
-        }).activation
+        return try await client.registerAndActivate(SuiteHarness.registration(session: session.sessionID, username: "stuck"))
+          .activation
       }
       #expect(activation.state == .needsAttention)
 

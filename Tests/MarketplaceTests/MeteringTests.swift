@@ -59,7 +59,7 @@ struct MeteringTests {
 
   /// The emulated marketplace's accepted usage from today on: "subscription|dimension" → (quantity, events).
   static func marketplaceUsage(_ suite: SuiteHarness) async throws -> [String: (Double, Int)] {
-    let token = try await suite.emulator.accessToken()
+    let token = try await suite.marketplaceToken()
     let today = Date().formatted(Date.ISO8601FormatStyle().year().month().day())
     let reply = try await suite.emulator.request(
       .GET, "/api/usageEvents?api-version=2018-08-31&usageStartDate=\(today)", token: token)
@@ -121,7 +121,7 @@ struct MeteringTests {
       // Reconciliation agrees with the marketplace... until the marketplace has usage we never
       // sent (here: posted behind the gateway's back), which it reports.
       #expect(!suite.gateway.log.contains("delivered usage and the marketplace's record differ"))
-      let token = try await suite.emulator.accessToken()
+      let token = try await suite.marketplaceToken()
       let stray = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600)
       let reply = try await suite.emulator.request(
         .POST, "/api/usageEvent?api-version=2018-08-31", token: token,

@@ -7,15 +7,16 @@ import PostgresNIO
 import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
+import Synchronization
 import Testing
 
-/// The whole suite as processes — emulator, workspace-console, billing-center and
-/// marketplace-gateway, each on its own fresh database — driven the way a frontend drives it.
 struct HarnessError: Error, CustomStringConvertible {
   var description: String
   init(_ description: String) { self.description = description }
 }
 
+/// The whole suite as processes — emulator, workspace-console, billing-center and
+/// marketplace-gateway, each on its own fresh database — driven the way a frontend drives it.
 final class SuiteHarness: @unchecked Sendable {
   typealias ActivationClient = Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>
   typealias ConsoleClient = Guance_Console_V1_WorkspaceConsoleService.Client<HTTP2ClientTransport.Posix>
@@ -146,30 +147,23 @@ final class SuiteHarness: @unchecked Sendable {
       #"{"planId": "\#(plan)"\#(quantityJSON), "purchaser": {"emailId": "\#(username)@buyer.example", "objectId": "\#(UUID().uuidString)", "tenantId": "\#(UUID().uuidString)", "puid": ""}}"#)
     let activation = try await activation { client in
       let session = try await client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
-      return try await client.registerAndActivate(.with {
-        $0.sessionID = session.sessionID
-        $0.basic = .with {
-          $0.username = username
-          $0.password = "correct horse battery"
-          $0.passwordConfirmation = "correct horse battery"
-          $0.email = "\(username)@buyer.example"
-        }
-        $0.company = .with {
-          $0.companyName = "Buyer \(username)"
-          $0.industry = "Retail"
-          $0.region = "EU"
-          $0.contactName = "Pat"
-        }
-        $0.workspace = .with {
-          $0.name = "\(username) ops"
-          $0.language = "en"
-          $0.site = "us1"
-        }
-        $0.termsAccepted = true
-      }).activation
+      return try await client.registerAndActivate(Self.registration(session: session.sessionID, username: username))
+        .activation
     }
     #expect(activation.state == .activated)
     return (purchase.id, activation.workspace.workspaceID)
+  }
+
+  /// The register branch's request for a new Guance account `username` (password "correct
+  /// horse battery", mail to username@buyer.example).
+  static func registration(session: String, username: String) -> Guance_Gateway_V1_RegisterAndActivateRequest {
+    .with {
+      $0.sessionID = session
+      $0.basic = ActivationFlowTests.basic(username, email: "\(username)@buyer.example")
+      $0.company = ActivationFlowTests.company
+      $0.workspace = ActivationFlowTests.workspace("\(username) ops")
+      $0.termsAccepted = true
+    }
   }
 
   /// Starts `action` at the marketplace as a customer would; returns the operation's id.
@@ -184,16 +178,25 @@ final class SuiteHarness: @unchecked Sendable {
     return try #require((reply.json as? [String: Any])?["id"] as? String)
   }
 
+  /// An access token to the emulated marketplace's API, fetched once (they last a day):
+  /// helpers polled in `eventually` need not ask for one each time.
+  func marketplaceToken() async throws -> String {
+    if let token = cachedToken.withLock({ $0 }) { return token }
+    let token = try await emulator.accessToken()
+    cachedToken.withLock { $0 = token }
+    return token
+  }
+
+  private let cachedToken = Mutex<String?>(nil)
+
   /// The subscription as the marketplace has it (Get subscription).
   func marketplaceSubscription(_ id: String) async throws -> [String: Any] {
-    let token = try await emulator.accessToken()
-    let reply = try await emulator.request(.GET, "/api/saas/subscriptions/\(id)?api-version=2018-08-31", token: token)
-    return try #require(reply.json as? [String: Any])
+    try await OperationAndMeteringTests.subscription(emulator, id, token: try await marketplaceToken())
   }
 
   /// An operation as the marketplace has it (Get Operation).
   func marketplaceOperation(_ subscription: String, _ operation: String) async throws -> [String: Any] {
-    let token = try await emulator.accessToken()
+    let token = try await marketplaceToken()
     let reply = try await emulator.request(
       .GET, "/api/saas/subscriptions/\(subscription)/operations/\(operation)?api-version=2018-08-31", token: token)
     return try #require(reply.json as? [String: Any])

@@ -245,9 +245,7 @@ struct ServerTransportTests {
   @Test("bytes that are not HTTP/2 close their connection only; the server goes on serving", arguments: suiteTransports)
   func notHTTP2(transport: ServerSettings.Transport) async throws {
     try await Self.withServer(Self.settings(transport)) { port, _ in
-      let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
-        .connect(host: "127.0.0.1", port: port).get()
-      try await channel.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")).get()
+      let channel = try await Self.rawClient(port: port, sending: ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
       for _ in 0..<50 where channel.isActive { try await Task.sleep(for: .milliseconds(100)) }
       #expect(!channel.isActive)
       try? await channel.close()
@@ -261,11 +259,16 @@ struct ServerTransportTests {
   /// A client that sends HTTP/2's preface and an empty SETTINGS frame, then nothing: it answers
   /// no PING and opens no stream.
   static func silentClient(port: Int) async throws -> any Channel {
-    let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
-      .connect(host: "127.0.0.1", port: port).get()
     var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
     preface.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
-    try await channel.writeAndFlush(preface).get()
+    return try await rawClient(port: port, sending: preface)
+  }
+
+  /// A TCP connection to the server that has sent `bytes`.
+  static func rawClient(port: Int, sending bytes: ByteBuffer) async throws -> any Channel {
+    let channel = try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup)
+      .connect(host: "127.0.0.1", port: port).get()
+    try await channel.writeAndFlush(bytes).get()
     return channel
   }
 

@@ -179,7 +179,7 @@ public struct GuanceBilling: Sendable {
     _ identity: CloudIdentity?, to accountID: UUID, subscriptionID rawSubscription: String
   ) async throws -> CloudAccount {
     let identity = try Self.require(identity)
-    let subscription = try Self.subscriptionID(rawSubscription, required: false)
+    let subscription = try Self.optionalSubscriptionID(rawSubscription)
     _ = try await account(id: accountID)
     return try await store.linkCloudAccount(identity, to: accountID, subscriptionID: subscription)
   }
@@ -230,7 +230,7 @@ public struct GuanceBilling: Sendable {
     try validation.finish()
     guard let challengeID, let username else { throw ServiceError.invalid(validation.violations) }
     let identity = try Self.require(identity)
-    let subscription = try Self.subscriptionID(rawSubscription, required: false)
+    let subscription = try Self.optionalSubscriptionID(rawSubscription)
     return try await store.linkCloudAccount(
       identity, subscriptionID: subscription,
       redeeming: BindingCodeRedemption(challengeID: challengeID, code: code, username: username.value))
@@ -336,8 +336,7 @@ public struct GuanceBilling: Sendable {
         quantity != nil, "\(field).quantity", "must be a non-negative decimal with at most 6 decimals")
       let time = event.usageTime
       validation.require(
-        time.map { $0 <= now.addingTimeInterval(300) && $0 >= now.addingTimeInterval(-Self.maxUsageAge) }
-          ?? false,
+        time.map { Self.isRecent($0, now: now) } ?? false,
         "\(field).usage_time", "is required, not in the future and at most 30 days old")
       if keyOK, let workspace, let quantity, let time {
         events.append(
@@ -441,14 +440,12 @@ public struct GuanceBilling: Sendable {
   public func setSubscriptionStatus(_ rawID: String, to status: CloudSubscriptionStatus?, at: Date?, now: Date = Date())
     async throws -> SubscriptionStatusChange
   {
-    guard let id = try Self.subscriptionID(rawID, required: true) else {
-      throw ServiceError.invalid(field: "marketplace_subscription_id", "must be a marketplace subscription id")
-    }
+    let id = try Self.subscriptionID(rawID)
     guard let status else {
       throw ServiceError.invalid(field: "status", "must be ACTIVE, SUSPENDED or UNSUBSCRIBED")
     }
     let effective = at ?? now
-    guard effective <= now.addingTimeInterval(300), effective >= now.addingTimeInterval(-Self.maxUsageAge) else {
+    guard Self.isRecent(effective, now: now) else {
       throw ServiceError.invalid(field: "effective_at", "must not be in the future nor more than 30 days old")
     }
     return try await store.setSubscriptionStatus(subscriptionID: id, to: status, at: effective)
@@ -464,7 +461,7 @@ public struct GuanceBilling: Sendable {
     let day = rawDay.isEmpty ? nil : BillingDay(rawDay)
     validation.require(rawDay.isEmpty || day != nil, "day", "must be a date as YYYY-MM-DD")
     // Empty means any subscription; anything else must look like one.
-    let subscription = rawSubscription.isEmpty ? nil : try? Self.subscriptionID(rawSubscription, required: true)
+    let subscription = rawSubscription.isEmpty ? nil : try? Self.subscriptionID(rawSubscription)
     validation.require(
       rawSubscription.isEmpty || subscription != nil, "marketplace_subscription_id", "must be a marketplace subscription id")
     validation.require(afterKey.utf8.count <= 255, "after_key", "must be a metering record key")
@@ -535,8 +532,17 @@ public struct GuanceBilling: Sendable {
     return settlement
   }
 
-  private static func subscriptionID(_ raw: String, required: Bool) throws -> String? {
-    if raw.isEmpty && !required { return nil }
+  /// Not in the future (5 minutes of clock skew allowed) and at most `maxUsageAge` old.
+  private static func isRecent(_ time: Date, now: Date) -> Bool {
+    time <= now.addingTimeInterval(300) && time >= now.addingTimeInterval(-maxUsageAge)
+  }
+
+  /// A marketplace subscription id, or nil when left empty.
+  private static func optionalSubscriptionID(_ raw: String) throws -> String? {
+    raw.isEmpty ? nil : try subscriptionID(raw)
+  }
+
+  private static func subscriptionID(_ raw: String) throws -> String {
     guard (1...128).contains(raw.utf8.count), raw.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
       throw ServiceError.invalid(field: "marketplace_subscription_id", "must be a marketplace subscription id")
     }

@@ -190,21 +190,23 @@ public struct PostgresBillingStore: BillingStore {
     on connection: PostgresConnection, logger: Logger
   ) async throws -> CloudAccount {
     let cloudID = try await linkIdentity(
-      identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+      identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger
+    ).cloudID
     let cloudRows = try await connection.execute(
       "SELECT \(unescaped: cloudColumns) FROM cloud_accounts c WHERE c.id = \(cloudID)", logger: logger)
     for try await row in cloudRows.decode(CloudRow.self) { return try cloudAccount(row) }
     throw StoreInvariantError.noRowReturned
   }
 
-  /// Links within the caller's transaction; returns the cloud account's id. Concurrent links
-  /// of one identity serialise on its unique key: the upsert takes the row's lock, so the
-  /// loser sees the winner's row and is a no-op or a conflict. The subscription is recorded
-  /// in the same statement, from the upsert's row, and only when that row is the account's.
+  /// Links within the caller's transaction; returns the cloud account's id and, when a
+  /// subscription is named, its status. Concurrent links of one identity serialise on its
+  /// unique key: the upsert takes the row's lock, so the loser sees the winner's row and is a
+  /// no-op or a conflict. The subscription is recorded in the same statement, from the
+  /// upsert's row, and only when that row is the account's.
   private static func linkIdentity(
     _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
     on connection: PostgresConnection, logger: Logger
-  ) async throws -> UUID {
+  ) async throws -> (cloudID: UUID, subscriptionStatus: String?) {
     let rows = try await connection.execute(
       """
       WITH cloud AS (
@@ -217,17 +219,19 @@ public struct PostgresBillingStore: BillingStore {
         SELECT \(subscriptionID)::text, cloud.id FROM cloud
         WHERE \(subscriptionID)::text IS NOT NULL AND cloud.billing_account_id = \(accountID)
         ON CONFLICT (marketplace_subscription_id) DO UPDATE SET cloud_account_id = cloud_account_subscriptions.cloud_account_id
-        RETURNING cloud_account_id
+        RETURNING cloud_account_id, status
       )
-      SELECT cloud.id, cloud.billing_account_id, (SELECT cloud_account_id FROM subscription) FROM cloud
+      SELECT cloud.id, cloud.billing_account_id, (SELECT cloud_account_id FROM subscription),
+        (SELECT status FROM subscription)
+      FROM cloud
       """, logger: logger)
-    var found: (UUID, UUID, UUID?)?
-    for try await row in rows.decode((UUID, UUID, UUID?).self) { found = row }
-    guard let (cloudID, owner, holder) = found else { throw StoreInvariantError.noRowReturned }
+    var found: (UUID, UUID, UUID?, String?)?
+    for try await row in rows.decode((UUID, UUID, UUID?, String?).self) { found = row }
+    guard let (cloudID, owner, holder, status) = found else { throw StoreInvariantError.noRowReturned }
     guard owner == accountID else { throw BillingError.cloudAccountLinkedElsewhere }
     // A marketplace subscription has one purchaser.
     if subscriptionID != nil, holder != cloudID { throw BillingError.cloudAccountLinkedElsewhere }
-    return cloudID
+    return (cloudID, status)
   }
 
   // MARK: Workspace bindings
@@ -272,20 +276,14 @@ public struct PostgresBillingStore: BillingStore {
       try await checkSettlement(settlement, of: accountID, on: connection, logger: logger)
       return
     }
-    _ = try await linkIdentity(purchaser, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
-    try await refuseEnded(subscriptionID, on: connection, logger: logger)
+    let linked = try await linkIdentity(
+      purchaser, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+    try refuseEnded(subscriptionID, status: linked.subscriptionStatus)
   }
 
   /// An unsubscribed subscription settles nothing more (its cancellation is final).
-  private static func refuseEnded(_ subscriptionID: String, on connection: PostgresConnection, logger: Logger)
-    async throws
-  {
-    let rows = try await connection.execute(
-      """
-      SELECT 1 FROM cloud_account_subscriptions
-      WHERE marketplace_subscription_id = \(subscriptionID) AND status = 'unsubscribed'
-      """, logger: logger)
-    for try await _ in rows { throw BillingError.subscriptionEnded(subscriptionID) }
+  private static func refuseEnded(_ subscriptionID: String, status: String?) throws {
+    if status == "unsubscribed" { throw BillingError.subscriptionEnded(subscriptionID) }
   }
 
   /// Cloud settlement must name a subscription of one of the account's own cloud accounts.
@@ -295,13 +293,13 @@ public struct PostgresBillingStore: BillingStore {
     guard let subscriptionID = settlement.subscriptionID else { return }
     let rows = try await connection.execute(
       """
-      SELECT 1 FROM cloud_account_subscriptions s JOIN cloud_accounts c ON c.id = s.cloud_account_id
+      SELECT s.status FROM cloud_account_subscriptions s JOIN cloud_accounts c ON c.id = s.cloud_account_id
       WHERE s.marketplace_subscription_id = \(subscriptionID) AND c.billing_account_id = \(accountID)
       """, logger: logger)
-    var linked = false
-    for try await _ in rows { linked = true }
-    guard linked else { throw BillingError.subscriptionNotLinked(subscriptionID) }
-    try await refuseEnded(subscriptionID, on: connection, logger: logger)
+    var status: String?
+    for try await row in rows.decode(String.self) { status = row }
+    guard let status else { throw BillingError.subscriptionNotLinked(subscriptionID) }
+    try refuseEnded(subscriptionID, status: status)
   }
 
   private static func openBinding(
@@ -785,13 +783,13 @@ public struct PostgresBillingStore: BillingStore {
         // also when an operator parked (or it was rejected) while the call was under way.
         let status = ack.outcome == .retry ? "pending" : ack.outcome.rawValue
         let delivered = ack.outcome == .accepted || ack.outcome == .duplicate
+        let answerable = delivered ? ["pending", "parked", "rejected"] : ["pending"]
         let rows = try await connection.execute(
           """
           UPDATE metering_records
-          SET status = CASE WHEN status = 'pending' OR (\(delivered) AND status IN ('parked', 'rejected'))
-                THEN \(status) ELSE status END,
+          SET status = CASE WHEN status = ANY(\(answerable)) THEN \(status) ELSE status END,
               attempts = attempts + CASE WHEN status = 'pending' THEN 1 ELSE 0 END,
-              marketplace_status = CASE WHEN status = 'pending' OR (\(delivered) AND status IN ('parked', 'rejected'))
+              marketplace_status = CASE WHEN status = ANY(\(answerable))
                 THEN \(ack.marketplaceStatus) ELSE marketplace_status END,
               last_message = CASE WHEN status = 'pending' THEN \(ack.message) ELSE last_message END,
               updated_at = now()

@@ -65,16 +65,13 @@ public struct LifecycleWorker: Service {
   }
 
   public func run() async throws {
-    if let startAfter, await !startAfter.mayStart() { return }
-    while !Task.isShuttingDownGracefully && !Task.isCancelled {
-      var done = 0
+    let doorbell = self.doorbell
+    await drainEvery(interval, startingAfter: startAfter, waitingWith: { await doorbell.wait(upTo: $0) }) {
       do {
-        done = try await runDueOperations()
+        return try await runDueOperations() > 0
       } catch {
         logger.warning("taking lifecycle operations failed; will retry", metadata: ["error": "\(error)"])
-      }
-      if done == 0 {
-        await cancelWhenGracefulShutdown { await doorbell.wait(upTo: interval) }
+        return false
       }
     }
   }

@@ -102,12 +102,15 @@ public struct SubscriptionLifecycle: Sendable {
     return (.applied, [said, followed].compactMap { $0 }.joined(separator: "; "))
   }
 
+  /// An operation the marketplace has not ended yet.
+  private static func isUnfinished(_ status: String) -> Bool { status == "NotStarted" || status == "InProgress" }
+
   /// The marketplace applies an acknowledged operation on its side; until it has, the
   /// subscription it returns may be the old one, so following it waits (briefly) for that.
   private func awaitEnd(of operation: MarketplaceOperation) async throws {
     for attempt in 0..<5 {
       let current = try await marketplace.operation(subscriptionID: operation.subscriptionID, operationID: operation.id)
-      if !["NotStarted", "InProgress"].contains(current.status) { return }
+      if !Self.isUnfinished(current.status) { return }
       if attempt < 4 { try await Task.sleep(for: .milliseconds(200 << attempt)) }
     }
     throw NotFinishedAtMarketplace(status: "InProgress")
@@ -227,28 +230,24 @@ public struct SubscriptionLifecycle: Sendable {
     guard current.status == .subscribed || (change == .cancel && current.status == .suspended) else {
       throw VendorChangeRefusal.notChangeable(status: current.status.name)
     }
-    let action: String
-    switch change {
-    case .plan(let plan):
-      action = "ChangePlan"
-      guard plan != current.planID else { throw VendorChangeRefusal.againstPlanRules("the subscription is on plan \(plan) already") }
+    let (action, planID, quantity): (String, String?, Int?) =
+      switch change {
+      case .plan(let plan): ("ChangePlan", plan, nil)
+      case .quantity(let quantity): ("ChangeQuantity", nil, quantity)
+      case .cancel: ("Unsubscribe", nil, nil)
+      }
+    if change != .cancel {
+      if let planID, planID == current.planID {
+        throw VendorChangeRefusal.againstPlanRules("the subscription is on plan \(planID) already")
+      }
       let decision = settings.plans.decide(
         MarketplaceOperation(
-          id: "", subscriptionID: subscriptionID, action: action, planID: plan, quantity: current.quantity,
-          status: "", requestSource: "Partner"), current: current)
+          id: "", subscriptionID: subscriptionID, action: action, planID: planID ?? current.planID,
+          quantity: quantity ?? current.quantity, status: "", requestSource: "Partner"), current: current)
       guard decision.accepted else { throw VendorChangeRefusal.againstPlanRules(decision.reason) }
-    case .quantity(let quantity):
-      action = "ChangeQuantity"
-      let decision = settings.plans.decide(
-        MarketplaceOperation(
-          id: "", subscriptionID: subscriptionID, action: action, planID: current.planID, quantity: quantity,
-          status: "", requestSource: "Partner"), current: current)
-      guard decision.accepted else { throw VendorChangeRefusal.againstPlanRules(decision.reason) }
-      guard quantity != current.quantity else {
+      if let quantity, quantity == current.quantity {
         throw VendorChangeRefusal.againstPlanRules("the subscription has \(quantity) seats already")
       }
-    case .cancel:
-      action = "Unsubscribe"
     }
 
     let operationID: String
@@ -265,9 +264,8 @@ public struct SubscriptionLifecycle: Sendable {
       throw VendorChangeRefusal.refusedByMarketplace(message)
     }
     var operation = LifecycleOperation(
-      id: operationID.lowercased(), subscriptionID: subscriptionID, action: action,
-      planID: { if case .plan(let plan) = change { plan } else { nil } }(),
-      quantity: { if case .quantity(let quantity) = change { quantity } else { nil } }(), requestSource: "Partner",
+      id: operationID.lowercased(), subscriptionID: subscriptionID, action: action, planID: planID,
+      quantity: quantity, requestSource: "Partner",
       source: .publisher, marketplaceTime: Date())
     // Due only after the confirmation timeout: the worker leaves it to this call meanwhile,
     // and takes it up should the call not finish it (the gateway stopped, say).
@@ -283,7 +281,7 @@ public struct SubscriptionLifecycle: Sendable {
         status = polled.status
         try await progress(.init(stage: .waiting, operationID: operation.id, marketplaceStatus: status, message: ""))
       }
-      guard ["NotStarted", "InProgress"].contains(status) else { break }
+      guard Self.isUnfinished(status) else { break }
       try await Task.sleep(for: .seconds(1))
     }
     switch status {

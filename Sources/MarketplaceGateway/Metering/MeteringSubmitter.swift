@@ -66,13 +66,12 @@ public struct MeteringSubmitter: Sendable {
         "metering records near the marketplace's 24-hour cutoff are still undelivered",
         metadata: ["count": "\(report.nearDeadline.count)", "first": "\(report.nearDeadline[0])"])
     }
-    var plans: [String: String?] = [:]
+    let plans = try await plans(of: Set(pending.map(\.subscriptionID)))
     // Records that cannot be sent at all, refused before any call.
     var verdicts: [MeteringVerdict] = []
     var events: [(MeteringRecord, MarketplaceUsageEvent)] = []
     for record in pending {
-      if plans[record.subscriptionID] == nil { plans[record.subscriptionID] = try await plan(of: record.subscriptionID) }
-      guard let plan = plans[record.subscriptionID] ?? nil else {
+      guard let plan = plans[record.subscriptionID] else {
         verdicts.append(
           MeteringVerdict(
             key: record.key, outcome: .rejected, marketplaceStatus: "ResourceNotFound",
@@ -172,15 +171,18 @@ public struct MeteringSubmitter: Sendable {
     }
   }
 
-  /// The subscription's plan as the gateway follows it, or as the marketplace has it; nil
-  /// when the marketplace does not know the subscription.
-  private func plan(of subscriptionID: String) async throws -> String? {
-    if let (subscription, _) = try await store.followedSubscription(subscriptionID) { return subscription.planID }
-    do {
-      return try await marketplace.subscription(id: subscriptionID).planID
-    } catch MarketplaceError.notFound {
-      return nil
+  /// The subscriptions' plans as the gateway follows them (one query), or as the marketplace
+  /// has them; absent when the marketplace does not know the subscription.
+  private func plans(of subscriptionIDs: Set<String>) async throws -> [String: String] {
+    var plans = try await store.planIDs(of: Array(subscriptionIDs))
+    for id in subscriptionIDs where plans[id] == nil {
+      do {
+        plans[id] = try await marketplace.subscription(id: id).planID
+      } catch MarketplaceError.notFound {
+        continue
+      }
     }
+    return plans
   }
 
   /// One subscription and dimension whose delivered usage for a day differs from the
@@ -197,32 +199,48 @@ public struct MeteringSubmitter: Sendable {
   /// Compares what was delivered for the hours of `usageDate` with the marketplace's GET
   /// usageEvents; logs and returns every difference.
   public func reconcile(usageDate: Date) async throws -> [Mismatch] {
-    let dayStart = Date(timeIntervalSince1970: (usageDate.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
-    let dayText = Self.day(dayStart)
+    try await reconcile(usageDates: [usageDate])
+  }
+
+  /// The same for several usage dates at once: each billing day's records are read once and
+  /// the marketplace asked once, from the earliest date on.
+  public func reconcile(usageDates: [Date]) async throws -> [Mismatch] {
+    let dayStarts = usageDates.map {
+      Date(timeIntervalSince1970: ($0.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
+    }
+    guard let earliest = dayStarts.min() else { return [] }
+    let dayTexts = Set(dayStarts.map(Self.day))
     // Records are rated per billing day and reported at the hour it ends, so the hours of a
     // usage date come from that day and the one before.
     struct Usage: Hashable, Comparable {
+      var usageDate: String
       var subscriptionID: String
       var dimension: String
-      static func < (a: Usage, b: Usage) -> Bool { (a.subscriptionID, a.dimension) < (b.subscriptionID, b.dimension) }
+      static func < (a: Usage, b: Usage) -> Bool {
+        (a.usageDate, a.subscriptionID, a.dimension) < (b.usageDate, b.subscriptionID, b.dimension)
+      }
     }
+    let billingDays = Set(dayStarts.flatMap { [$0.addingTimeInterval(-86400), $0] }.map(Self.day)).sorted()
     var ours: [Usage: Double] = [:]
-    for billingDay in [dayStart.addingTimeInterval(-86400), dayStart] {
+    for billingDay in billingDays {
       var after: String?
       repeat {
         let page = try await ledger.records(
-          status: nil, day: Self.day(billingDay), subscriptionID: nil, afterKey: after, limit: 1000)
-        for record in page where record.status.isDelivered && Self.day(record.effectiveStartTime) == dayText {
-          ours[Usage(subscriptionID: record.subscriptionID.lowercased(), dimension: record.dimension), default: 0] +=
-            Double(record.quantity) ?? 0
+          status: nil, day: billingDay, subscriptionID: nil, afterKey: after, limit: 1000)
+        for record in page where record.status.isDelivered {
+          let usageDate = Self.day(record.effectiveStartTime)
+          guard dayTexts.contains(usageDate) else { continue }
+          let usage = Usage(
+            usageDate: usageDate, subscriptionID: record.subscriptionID.lowercased(), dimension: record.dimension)
+          ours[usage, default: 0] += Double(record.quantity) ?? 0
         }
         after = page.count == 1000 ? page.last?.key : nil
       } while after != nil
     }
     var theirs: [Usage: Double] = [:]
-    for row in try await marketplace.usageEvents(from: dayStart)
-    where row.usageDate == dayText && !row.resourceID.isEmpty && !row.dimension.isEmpty {
-      theirs[Usage(subscriptionID: row.resourceID, dimension: row.dimension), default: 0] += row.submittedQuantity
+    for row in try await marketplace.usageEvents(from: earliest) where dayTexts.contains(row.usageDate) {
+      theirs[Usage(usageDate: row.usageDate, subscriptionID: row.resourceID, dimension: row.dimension), default: 0] +=
+        row.submittedQuantity
     }
     var mismatches: [Mismatch] = []
     for usage in Set(ours.keys).union(theirs.keys).sorted() {
@@ -230,8 +248,8 @@ public struct MeteringSubmitter: Sendable {
       guard abs(delivered - recorded) > 0.000_000_5 else { continue }
       mismatches.append(
         Mismatch(
-          usageDate: dayText, subscriptionID: usage.subscriptionID, dimension: usage.dimension, delivered: delivered,
-          marketplace: recorded))
+          usageDate: usage.usageDate, subscriptionID: usage.subscriptionID, dimension: usage.dimension,
+          delivered: delivered, marketplace: recorded))
     }
     Gauge(label: "marketplace_metering_mismatches").record(mismatches.count)
     for mismatch in mismatches {
@@ -288,7 +306,7 @@ public struct MeteringService: Service {
         }
         if lastReconciled.map({ clock.now - $0 >= reconcileInterval }) ?? true {
           let now = Date()
-          for day in [now.addingTimeInterval(-86400), now] { _ = try await submitter.reconcile(usageDate: day) }
+          _ = try await submitter.reconcile(usageDates: [now.addingTimeInterval(-86400), now])
           lastReconciled = clock.now
         }
       } catch {

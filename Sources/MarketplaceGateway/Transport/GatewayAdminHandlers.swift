@@ -30,16 +30,24 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   }
 
   /// An identifier as the marketplace and the billing center write them (printable, bounded).
-  private static func identifier(_ raw: String, field: String, required: Bool = true) throws -> String? {
-    if raw.isEmpty && !required { return nil }
+  private static func identifier(_ raw: String, field: String) throws -> String {
+    try checkedIdentifier(raw, field: field, "is required: 1 to 255 printable characters")
+  }
+
+  /// The same, or nil when left empty.
+  private static func optionalIdentifier(_ raw: String, field: String) throws -> String? {
+    raw.isEmpty ? nil : try checkedIdentifier(raw, field: field, "must be 1 to 255 printable characters")
+  }
+
+  private static func checkedIdentifier(_ raw: String, field: String, _ rule: String) throws -> String {
     guard (1...255).contains(raw.utf8.count), raw.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-      throw ServiceError.invalid(field: field, required ? "is required: 1 to 255 printable characters" : "must be 1 to 255 printable characters")
+      throw ServiceError.invalid(field: field, rule)
     }
     return raw
   }
 
-  private static func subscriptionID(_ raw: String, required: Bool = true) throws -> String? {
-    try identifier(raw.lowercased(), field: "subscription_id", required: required)
+  private static func subscriptionID(_ raw: String) throws -> String {
+    try identifier(raw.lowercased(), field: "subscription_id")
   }
 
   private static func reason(_ raw: String) throws -> String {
@@ -58,8 +66,8 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     async throws -> Guance_Gateway_V1_ListSubscriptionsResponse
   {
     let limit = try Self.limit(request.limit)
-    let status = try Self.identifier(request.marketplaceStatus, field: "marketplace_status", required: false)
-    let plan = try Self.identifier(request.planID, field: "plan_id", required: false)
+    let status = try Self.optionalIdentifier(request.marketplaceStatus, field: "marketplace_status")
+    let plan = try Self.optionalIdentifier(request.planID, field: "plan_id")
     let found = try await store.subscriptions(status: status, planID: plan, limit: limit)
     return .with { $0.subscriptions = found.map(Guance_Gateway_V1_FollowedSubscription.init) }
   }
@@ -67,13 +75,16 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func getSubscription(request: Guance_Gateway_V1_GetSubscriptionRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_GetSubscriptionResponse
   {
-    guard let id = try Self.subscriptionID(request.subscriptionID),
-      let overview = try await store.subscriptionOverview(id)
-    else { throw Self.notFound("subscription", request.subscriptionID) }
-    let audit = try await store.auditEntries(subscriptionID: id)
-    let sessions = try await store.sessions(subscriptionID: id)
-    let saga = try await store.sagaOverview(subscriptionID: id)
-    let operations = try await store.lifecycleOperations(subscriptionID: id, state: nil, limit: 1000)
+    let id = try Self.subscriptionID(request.subscriptionID)
+    guard let overview = try await store.subscriptionOverview(id) else {
+      throw Self.notFound("subscription", request.subscriptionID)
+    }
+    // Independent reads, side by side.
+    async let auditRead = store.auditEntries(subscriptionID: id)
+    async let sessionsRead = store.sessions(subscriptionID: id)
+    async let sagaRead = store.sagaOverview(subscriptionID: id)
+    async let operationsRead = store.lifecycleOperations(subscriptionID: id, state: nil, limit: 1000)
+    let (audit, sessions, saga, operations) = try await (auditRead, sessionsRead, sagaRead, operationsRead)
     return .with {
       $0.subscription = .init(overview)
       $0.audit = audit.map { entry in
@@ -110,7 +121,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func retryActivation(request: Guance_Gateway_V1_RetryActivationRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_RetryActivationResponse
   {
-    guard let id = try Self.subscriptionID(request.subscriptionID) else { throw Self.notFound("activation", "") }
+    let id = try Self.subscriptionID(request.subscriptionID)
     guard let saga = try await store.retrySaga(subscriptionID: id, correlationID: "admin/\(UUID().uuidString.lowercased())")
     else {
       guard let existing = try await store.sagaOverview(subscriptionID: id) else { throw Self.notFound("activation", id) }
@@ -128,7 +139,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     async throws -> Guance_Gateway_V1_ListLifecycleOperationsResponse
   {
     let limit = try Self.limit(request.limit)
-    let subscription = try Self.subscriptionID(request.subscriptionID, required: false)
+    let subscription = try Self.optionalIdentifier(request.subscriptionID.lowercased(), field: "subscription_id")
     var state: LifecycleOperation.State?
     if !request.state.isEmpty {
       guard let parsed = LifecycleOperation.State(rawValue: request.state) else {
@@ -144,9 +155,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func replayLifecycleOperation(request: Guance_Gateway_V1_ReplayLifecycleOperationRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_ReplayLifecycleOperationResponse
   {
-    guard let id = try Self.identifier(request.operationID.lowercased(), field: "operation_id") else {
-      throw Self.notFound("lifecycle_operation", request.operationID)
-    }
+    let id = try Self.identifier(request.operationID.lowercased(), field: "operation_id")
     guard let operation = try await store.replayOperation(id) else {
       if try await store.operationIsLeased(id) {
         throw ServiceError(
@@ -174,8 +183,8 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   {
     let records = try await ledger.records(
       status: try Self.meteringStatus(request.status), day: request.day.isEmpty ? nil : request.day,
-      subscriptionID: try Self.subscriptionID(request.subscriptionID, required: false),
-      afterKey: try Self.identifier(request.afterKey, field: "after_key", required: false),
+      subscriptionID: try Self.optionalIdentifier(request.subscriptionID.lowercased(), field: "subscription_id"),
+      afterKey: try Self.optionalIdentifier(request.afterKey, field: "after_key"),
       limit: try Self.limit(request.limit))
     return .with { $0.records = records.map(Guance_Gateway_V1_MeteringRecord.init) }
   }
@@ -183,7 +192,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func resubmitMeteringRecord(request: Guance_Gateway_V1_ResubmitMeteringRecordRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_ResubmitMeteringRecordResponse
   {
-    let key = try Self.identifier(request.key, field: "key") ?? ""
+    let key = try Self.identifier(request.key, field: "key")
     let record = try await ledger.dispose(key: key, resubmit: true, reason: try Self.reason(request.reason))
     return .with { $0.record = .init(record) }
   }
@@ -191,7 +200,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func parkMeteringRecord(request: Guance_Gateway_V1_ParkMeteringRecordRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_ParkMeteringRecordResponse
   {
-    let key = try Self.identifier(request.key, field: "key") ?? ""
+    let key = try Self.identifier(request.key, field: "key")
     let record = try await ledger.dispose(key: key, resubmit: false, reason: try Self.reason(request.reason))
     return .with { $0.record = .init(record) }
   }
@@ -234,29 +243,24 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     request: Guance_Gateway_V1_ChangeSubscriptionRequest, response: RPCWriter<Guance_Gateway_V1_ChangeSubscriptionProgress>,
     context: ServerContext
   ) async throws {
-    // Errors raised once the stream is open bypass the error-mapping interceptor: map here.
-    do {
-      guard let id = try Self.subscriptionID(request.subscriptionID) else { return }
-      let change: SubscriptionLifecycle.VendorChange
-      switch request.change {
-      case .planID(let plan): change = .plan(try Self.identifier(plan, field: "plan_id") ?? "")
-      case .quantity(let quantity):
-        guard quantity > 0 else { throw ServiceError.invalid(field: "quantity", "must be positive") }
-        change = .quantity(Int(quantity))
-      case .cancel(true): change = .cancel
-      case .cancel(false), nil: throw ServiceError.invalid(field: "change", "needs plan_id, quantity or cancel")
-      }
-      try await lifecycle.start(change, on: id) { progress in
-        try await response.write(
-          .with {
-            $0.stage = progress.stage.rawValue
-            $0.operationID = progress.operationID
-            $0.marketplaceStatus = progress.marketplaceStatus
-            $0.message = progress.message
-          })
-      }
-    } catch {
-      throw ErrorMappingInterceptor.rpcError(for: error)
+    let id = try Self.subscriptionID(request.subscriptionID)
+    let change: SubscriptionLifecycle.VendorChange
+    switch request.change {
+    case .planID(let plan): change = .plan(try Self.identifier(plan, field: "plan_id"))
+    case .quantity(let quantity):
+      guard quantity > 0 else { throw ServiceError.invalid(field: "quantity", "must be positive") }
+      change = .quantity(Int(quantity))
+    case .cancel(true): change = .cancel
+    case .cancel(false), nil: throw ServiceError.invalid(field: "change", "needs plan_id, quantity or cancel")
+    }
+    try await lifecycle.start(change, on: id) { progress in
+      try await response.write(
+        .with {
+          $0.stage = progress.stage.rawValue
+          $0.operationID = progress.operationID
+          $0.marketplaceStatus = progress.marketplaceStatus
+          $0.message = progress.message
+        })
     }
   }
 }
