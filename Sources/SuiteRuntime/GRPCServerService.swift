@@ -1,3 +1,4 @@
+import Foundation
 public import GRPCCore
 import NIOCore
 import GRPCNIOTransportHTTP2
@@ -68,10 +69,13 @@ public struct GRPCServerService: Service {
     }
     started.open()
 
-    let allServices = services.open + services.internal + [HealthService(board: health)]
+    let openServices = services.open + [HealthService(board: health)]
+    let allServices = openServices + services.internal
     let pipeline = Self.pipeline(internalServices: services.internal, credential: internalCredential, logger: logger)
     if settings.transport != .grpcSwift {
-      let transport = try SuiteServerTransport(settings: settings)
+      let transport = try SuiteServerTransport(
+        settings: settings, unaryMethods: ProcessInfo.processInfo.environment["XOFF"] != nil ? UnaryMethods() : UnaryMethods(open: openServices, internal: services.internal),
+        unaryShared: .init(logger: logger, credential: InternalCredential(internalCredential)))
       try await serve(GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)) {
         let address = try await transport.listeningAddress
         return "\(address.ipAddress ?? settings.host):\(address.port ?? settings.port)"

@@ -15,13 +15,18 @@ public struct InternalCredentialInterceptor: ServerInterceptor {
     next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
-    guard let presented = RequestContextInterceptor.bearerToken(from: request.metadata) else {
+    try Self.check(request.metadata, against: credential)
+    return try await next(request, context)
+  }
+
+  /// Throws UNAUTHENTICATED without a bearer token, PERMISSION_DENIED with a wrong one.
+  static func check(_ metadata: Metadata, against credential: InternalCredential) throws(RPCError) {
+    guard let presented = RequestContextInterceptor.bearerToken(from: metadata) else {
       throw RPCError(
         code: .unauthenticated, message: "this RPC needs the internal service credential")
     }
     guard credential.admits(presented) else {
       throw RPCError(code: .permissionDenied, message: "the internal service credential is wrong")
     }
-    return try await next(request, context)
   }
 }

@@ -20,15 +20,7 @@ public struct RequestContextInterceptor: ServerInterceptor {
     next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
-    let requestID = Self.requestID(from: request.metadata)
-    let method = context.descriptor.fullyQualifiedMethod
-    let requestContext = RequestContext(
-      requestID: requestID,
-      bearerToken: Self.bearerToken(from: request.metadata),
-      peer: Self.host(of: context.remotePeer),
-      rpc: method,
-      logger: logger)
-
+    let requestContext = Self.requestContext(metadata: request.metadata, context: context, logger: logger)
     let started = ContinuousClock.now
     // Interceptors further in return failures as responses rather than throwing them.
     var response: StreamingServerResponse<Output>
@@ -41,16 +33,35 @@ public struct RequestContextInterceptor: ServerInterceptor {
     }
     switch response.accepted {
     case .success(var contents):
-      contents.metadata.addString(requestID, forKey: "x-request-id")
+      contents.metadata.addString(requestContext.requestID, forKey: "x-request-id")
       response.accepted = .success(contents)
-      Self.metrics.record(method: method, code: .ok, since: started)
+      Self.recordSuccess(method: requestContext.rpc, since: started)
     case .failure(var error):
-      Self.metrics.record(method: method, code: Status.Code(error.code), since: started)
-      logger.debug("rpc failed", metadata: ["code": "\(error.code)", "request-id": "\(requestID)", "rpc": "\(method)"])
-      error.metadata.addString(requestID, forKey: "x-request-id")
+      Self.recordFailure(error, of: requestContext, since: started)
+      error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
       response.accepted = .failure(error)
     }
     return response
+  }
+
+  /// What the RPC's handler and the code it calls see as `RequestContext.current`.
+  static func requestContext(metadata: Metadata, context: ServerContext, logger: Logger) -> RequestContext {
+    RequestContext(
+      requestID: requestID(from: metadata),
+      bearerToken: bearerToken(from: metadata),
+      peer: host(of: context.remotePeer),
+      rpc: context.descriptor.fullyQualifiedMethod,
+      logger: logger)
+  }
+
+  static func recordSuccess(method: String, since started: ContinuousClock.Instant) {
+    metrics.record(method: method, code: .ok, since: started)
+  }
+
+  static func recordFailure(_ error: RPCError, of request: RequestContext, since started: ContinuousClock.Instant) {
+    metrics.record(method: request.rpc, code: Status.Code(error.code), since: started)
+    request.logger.debug(
+      "rpc failed", metadata: ["code": "\(error.code)", "request-id": "\(request.requestID)", "rpc": "\(request.rpc)"])
   }
 
   private static let metrics = RPCMetrics()

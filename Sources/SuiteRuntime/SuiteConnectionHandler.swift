@@ -52,6 +52,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   }
 
   private let settings: ServerSettings
+  private let unaryMethods: UnaryMethods
   private let acceptor: HandoffQueue<SuiteServerTransport.Accepted>
   let outbox = ResponseOutbox()
   /// The parts being delivered, kept between deliveries for its capacity.
@@ -75,8 +76,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var idle: Scheduled<Void>?
   private var age: Scheduled<Void>?
 
-  init(settings: ServerSettings, acceptor: HandoffQueue<SuiteServerTransport.Accepted>) {
+  init(settings: ServerSettings, unaryMethods: UnaryMethods, acceptor: HandoffQueue<SuiteServerTransport.Accepted>) {
     self.settings = settings
+    self.unaryMethods = unaryMethods
     self.acceptor = acceptor
   }
 
@@ -292,7 +294,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     if let undecodable { return refuse(id, .invalidArgument, "\(undecodable) is not base64") }
     idle?.cancel()
     let inbound = HandoffQueue<RPCRequestPart<MessageBytes>>()
-    inbound.yield(.metadata(metadata))
+    let unary = unaryMethods[path]
+    // GRPCCore reads the metadata as the stream's first part; the unary path is given it.
+    if unary == nil { inbound.yield(.metadata(metadata)) }
     if endStream { inbound.finish() }
     let cancellation = ServerContext.RPCCancellationHandle()
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -301,14 +305,19 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       inbound: inbound, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding)
     let writer = SuiteResponseWriter(handler: handler, outbox: outbox, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
-    let rpc = RPCStream(
-      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: requests),
-      outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer))
     let peers = self.peers ?? (Self.peer(context.channel.remoteAddress), Self.peer(context.channel.localAddress))
     self.peers = peers
     let serverContext = ServerContext(
       descriptor: descriptor, remotePeer: peers.remote, localPeer: peers.local, cancellation: cancellation)
-    acceptor.yield((rpc, serverContext))
+    if let unary {
+      acceptor.yield(
+        .unary(UnaryRPC(method: unary, metadata: metadata, requests: requests, writer: writer, context: serverContext)))
+      return
+    }
+    let rpc = RPCStream(
+      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: requests),
+      outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer))
+    acceptor.yield(.stream(rpc, serverContext))
   }
 
   /// "/package.Service/Method", remembered per connection: its clients call few methods, many
@@ -553,7 +562,16 @@ struct SuiteResponseWriter: ClosableRPCWriterProtocol {
   let streamID: HTTP2StreamID
 
   func write(_ element: Element) async throws {
-    guard await outbox.post(element, for: streamID) else { return }
+    await post(CollectionOfOne(element))
+  }
+
+  /// A unary RPC's whole answer (`UnaryRPC`), posted at once.
+  func answer(_ parts: [Element]) async {
+    await post(parts)
+  }
+
+  private func post(_ parts: some Collection<Element>) async {
+    guard await outbox.post(parts, for: streamID) else { return }
     let handler = self.handler
     handler.eventLoop.execute { handler.value.deliverResponses() }
   }
@@ -588,13 +606,13 @@ final class ResponseOutbox: Sendable {
 
   private let state = Mutex(State())
 
-  /// Queues `part`; true when the caller must ask the event loop for a delivery (none is on
+  /// Queues `parts`; true when the caller must ask the event loop for a delivery (none is on
   /// its way yet).
-  func post(_ part: RPCResponsePart<MessageBytes>, for id: HTTP2StreamID) async -> Bool {
+  func post(_ parts: some Collection<RPCResponsePart<MessageBytes>>, for id: HTTP2StreamID) async -> Bool {
     while true {
       let posted = state.withLock { state -> Bool? in
         guard state.writable else { return nil }
-        state.parts.append((id, part))
+        for part in parts { state.parts.append((id, part)) }
         defer { state.deliveryAsked = true }
         return !state.deliveryAsked
       }

@@ -23,17 +23,29 @@ import Synchronization
 /// or deflate are read (inflated no larger than the message limit); replies go uncompressed.
 final class SuiteServerTransport: ServerTransport, Sendable {
   typealias Bytes = MessageBytes
-  typealias Accepted = (RPCStream<Inbound, Outbound>, ServerContext)
+  /// An RPC as the event loop hands it to the listening task.
+  enum Accepted: Sendable {
+    /// For GRPCCore's server (streaming methods, and unary ones not in `unaryMethods`).
+    case stream(RPCStream<Inbound, Outbound>, ServerContext)
+    /// For the transport's own unary path.
+    case unary(UnaryRPC)
+  }
 
   private let settings: ServerSettings
+  private let unaryMethods: UnaryMethods
+  private let unaryShared: UnaryRPC.Shared
   private let tls: NIOSSLContext?
   private let connections = Connections()
   /// Where it listens (or why it could not), and who waits to know.
   private let listening = Mutex<(bound: Result<SocketAddress, any Error>?, waiters: [CheckedContinuation<SocketAddress, any Error>])>(
     (nil, []))
 
-  init(settings: ServerSettings) throws {
+  /// `unaryMethods` are answered by `UnaryRPC` with `unaryShared`, every other method by
+  /// GRPCCore's server through `listen`'s stream handler.
+  init(settings: ServerSettings, unaryMethods: UnaryMethods, unaryShared: UnaryRPC.Shared) throws {
     self.settings = settings
+    self.unaryMethods = unaryMethods
+    self.unaryShared = unaryShared
     self.tls = try settings.tls.map { try NIOSSLContext(configuration: $0.nioConfiguration()) }
   }
 
@@ -65,11 +77,15 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     connections.server(server)
     bound(.success(try server.localAddress ?? SocketAddress(ipAddress: settings.host, port: settings.port)))
 
+    let unaryShared = self.unaryShared
     await withTaskCancellationHandler {
       await withDiscardingTaskGroup { group in
         // The queue ends without an error: once drained, or when this task is cancelled.
-        while let (stream, context) = try? await accepted.next() {
-          group.addTask { await streamHandler(stream, context) }
+        while let rpc = try? await accepted.next() {
+          switch rpc {
+          case .stream(let stream, let context): group.addTask { await streamHandler(stream, context) }
+          case .unary(let unary): group.addTask { await unary.run(unaryShared) }
+          }
         }
       }
     } onCancel: {
@@ -97,6 +113,7 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     let settings = self.settings
     let tls = self.tls
     let connections = self.connections
+    let unaryMethods = self.unaryMethods
     let http2Settings = [
       HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
       HTTP2Setting(parameter: .maxHeaderListSize, value: Self.maxHeaderListSize),
@@ -118,7 +135,7 @@ final class SuiteServerTransport: ServerTransport, Sendable {
           } else {
             try sync.addHandler(NGHTTP2ServerCodec(settings: codecSettings))
           }
-          let handler = SuiteConnectionHandler(settings: settings, acceptor: acceptor)
+          let handler = SuiteConnectionHandler(settings: settings, unaryMethods: unaryMethods, acceptor: acceptor)
           try sync.addHandler(handler)
           connections.add(channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         }

@@ -1,0 +1,113 @@
+import GRPCCore
+import Logging
+
+/// One unary RPC accepted by the suite's transport for a `UnaryMethods` entry, served on its
+/// own task as GRPCCore's executor would serve it with the suite's interceptors
+/// (`GRPCServerService.pipeline`): the request context, request id echo, metrics and failure
+/// log line of `RequestContextInterceptor`; the internal credential check of
+/// `InternalCredentialInterceptor` for internal services; errors mapped by
+/// `ErrorMappingInterceptor`; the `grpc-timeout` deadline cancelling the RPC (through its
+/// cancellation handle, as GRPCCore does); exactly one request message.
+struct UnaryRPC: Sendable {
+  let method: UnaryMethod
+  let metadata: Metadata
+  let requests: ConsumedRequests
+  let writer: SuiteResponseWriter
+  let context: ServerContext
+
+  /// What every unary RPC of a server shares.
+  struct Shared: Sendable {
+    let logger: Logger
+    let credential: InternalCredential
+  }
+
+  func run(_ shared: Shared) async {
+    let requestContext = RequestContextInterceptor.requestContext(
+      metadata: metadata, context: context, logger: shared.logger)
+    let started = ContinuousClock.now
+    let answer = await RequestContext.$current.withValue(requestContext) {
+      await answerWithinDeadline(credential: shared.credential)
+    }
+    let method = requestContext.rpc
+    let requestID = requestContext.requestID
+    switch answer {
+    case .success(var answer):
+      answer.metadata.addString(requestID, forKey: "x-request-id")
+      RequestContextInterceptor.recordSuccess(method: method, since: started)
+      await writer.answer([.metadata(answer.metadata), .message(answer.message), .status(Status(code: .ok, message: ""), answer.trailingMetadata)])
+    case .failure(var error):
+      RequestContextInterceptor.recordFailure(error, of: requestContext, since: started)
+      error.metadata.addString(requestID, forKey: "x-request-id")
+      await writer.answer([.status(Status(code: Status.Code(error.code), message: error.message), error.metadata)])
+    }
+  }
+
+  /// A deadline, as GRPCCore keeps it: once past, the RPC's cancellation handle is cancelled
+  /// (the handler sees `context.cancellation`); what the handler then returns is still sent.
+  private func answerWithinDeadline(credential: InternalCredential) async -> Result<UnaryAnswer, RPCError> {
+    guard let timeout = GRPCTimeout.duration(metadata[stringValues: "grpc-timeout"].first(where: { _ in true })) else {
+      return await answer(credential: credential)
+    }
+    return await withTaskGroup(of: Void.self) { group in
+      let cancellation = context.cancellation
+      group.addTask {
+        do {
+          try await Task.sleep(for: timeout, tolerance: .zero, clock: .continuous)
+          cancellation.cancel()
+        } catch {
+          // The RPC ended first.
+        }
+      }
+      defer { group.cancelAll() }
+      return await answer(credential: credential)
+    }
+  }
+
+  private func answer(credential: InternalCredential) async -> Result<UnaryAnswer, RPCError> {
+    if method.requiresCredential {
+      do {
+        try InternalCredentialInterceptor.check(metadata, against: credential)
+      } catch {
+        return .failure(error)
+      }
+    }
+    do {
+      return try await method.respond(try await onlyMessage(), metadata, context)
+    } catch {
+      return .failure(ErrorMappingInterceptor.rpcError(for: error))
+    }
+  }
+
+  /// The request's one message, once the client has ended its requests (GRPCCore's unary
+  /// adapter reads the same way, with the same errors).
+  private func onlyMessage() async throws -> MessageBytes {
+    var parts = requests.makeAsyncIterator()
+    guard case .message(let message)? = try await parts.next() else {
+      throw RPCError(code: .internalError, message: "Empty stream.")
+    }
+    guard try await parts.next() == nil else {
+      throw RPCError(code: .internalError, message: "Too many messages.")
+    }
+    return message
+  }
+}
+
+/// `grpc-timeout`: 1 to 8 digits and a unit (H, M, S, m, u, n).
+enum GRPCTimeout {
+  static func duration(_ value: String?) -> Duration? {
+    guard let value, let unit = value.utf8.last else { return nil }
+    let digits = value.utf8.dropLast()
+    guard (1...8).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }),
+      let amount = Int64(String(decoding: digits, as: UTF8.self))
+    else { return nil }
+    switch unit {
+    case UInt8(ascii: "H"): return .seconds(amount * 3600)
+    case UInt8(ascii: "M"): return .seconds(amount * 60)
+    case UInt8(ascii: "S"): return .seconds(amount)
+    case UInt8(ascii: "m"): return .milliseconds(amount)
+    case UInt8(ascii: "u"): return .microseconds(amount)
+    case UInt8(ascii: "n"): return .nanoseconds(amount)
+    default: return nil
+    }
+  }
+}
