@@ -68,6 +68,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var peers: (remote: String, local: String)?
   /// Method paths already parsed, at most `rememberedMethods` of them.
   private var methods: [String: MethodDescriptor] = [:]
+  /// Its unary RPCs (`UnaryMethods`), on their way to their task; nil before the first.
+  private var unaryRPCs: HandoffQueue<UnaryRPC>?
   private static let rememberedMethods = 256
   private var draining = false
   private var readSinceKeepalive = false
@@ -101,6 +103,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the connection closed"))
     }
     streams = [:]
+    // Its unary RPCs' task ends once those running have answered (or seen the cancellation).
+    unaryRPCs?.finish()
     for task in [keepaliveTimeout, idle, age] { task?.cancel() }
     keepalive?.cancel()
     outbox.setWritable(true)
@@ -310,14 +314,24 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let serverContext = ServerContext(
       descriptor: descriptor, remotePeer: peers.remote, localPeer: peers.local, cancellation: cancellation)
     if let unary {
-      acceptor.yield(
-        .unary(UnaryRPC(method: unary, metadata: metadata, requests: requests, writer: writer, context: serverContext)))
+      unaryRPCs(context).yield(
+        UnaryRPC(method: unary, metadata: metadata, requests: requests, writer: writer, context: serverContext))
       return
     }
     let rpc = RPCStream(
       descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: requests),
       outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer))
     acceptor.yield(.stream(rpc, serverContext))
+  }
+
+  /// The connection's unary RPCs, run by a task of their own on this event loop, begun with
+  /// the first of them.
+  private func unaryRPCs(_ context: ChannelHandlerContext) -> HandoffQueue<UnaryRPC> {
+    if let unaryRPCs { return unaryRPCs }
+    let queue = HandoffQueue<UnaryRPC>()
+    unaryRPCs = queue
+    acceptor.yield(.unaryRPCs(queue, EventLoopTaskExecutor(context.eventLoop)))
+    return queue
   }
 
   /// "/package.Service/Method", remembered per connection: its clients call few methods, many
@@ -677,3 +691,4 @@ enum Base64 {
     return Data(base64Encoded: padded).map { [UInt8]($0) }
   }
 }
+

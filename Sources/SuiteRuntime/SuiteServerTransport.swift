@@ -27,8 +27,9 @@ final class SuiteServerTransport: ServerTransport, Sendable {
   enum Accepted: Sendable {
     /// For GRPCCore's server (streaming methods, and unary ones not in `unaryMethods`).
     case stream(RPCStream<Inbound, Outbound>, ServerContext)
-    /// For the transport's own unary path.
-    case unary(UnaryRPC)
+    /// A connection's unary RPCs (those of `unaryMethods`), for a task of their own on the
+    /// connection's event loop.
+    case unaryRPCs(HandoffQueue<UnaryRPC>, EventLoopTaskExecutor)
   }
 
   private let settings: ServerSettings
@@ -84,7 +85,7 @@ final class SuiteServerTransport: ServerTransport, Sendable {
         while let rpc = try? await accepted.next() {
           switch rpc {
           case .stream(let stream, let context): group.addTask { await streamHandler(stream, context) }
-          case .unary(let unary): group.addTask { await unary.run(unaryShared) }
+          case .unaryRPCs(let rpcs, let loop): group.addTask { await UnaryRPC.serve(rpcs, on: loop, unaryShared) }
           }
         }
       }
