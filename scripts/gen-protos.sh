@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Generates the Swift code for every contract under Protos/ into the given folder
-# (default: the committed Sources/GuanceContracts/Generated). `make check-protos` runs it
-# into a temporary folder and compares, so stale generated code fails the tests.
+# Generates the Swift code for every contract under Protos/ into the given folder (default:
+# the project's root): messages and gRPC services into Sources/GuanceContracts/Generated, the
+# transport's unary registrations into Sources/SuiteRuntime/Generated. `make check-protos`
+# runs it into a temporary folder and compares, so stale generated code fails the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-Sources/GuanceContracts/Generated}
+root=${1:-.}
+out=$root/Sources/GuanceContracts/Generated
+runtime_out=$root/Sources/SuiteRuntime/Generated
 scripts/build-plugins.sh
 plugins=.build-plugins/debug
-mkdir -p "$out"
-rm -f "$out"/*.swift
+mkdir -p "$out" "$runtime_out"
+rm -f "$out"/*.swift "$runtime_out"/*.swift
 mapfile -t protos < <(cd Protos && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
 protoc -I Protos -I /usr/include \
   --plugin=protoc-gen-swift="$plugins/protoc-gen-swift" \
@@ -17,6 +20,8 @@ protoc -I Protos -I /usr/include \
   --plugin=protoc-gen-grpc-swift-2="$plugins/protoc-gen-grpc-swift-2" \
   --grpc-swift-2_out="$out" \
   --grpc-swift-2_opt=Visibility=Package,Server=true,Client=true,FileNaming=PathToUnderscores,UseAccessLevelOnImports=true \
+  --plugin=protoc-gen-suite-unary="$plugins/protoc-gen-suite-unary" \
+  --suite-unary_out="$runtime_out" \
   "${protos[@]}"
 # Generated files are never formatted or edited by hand.
 for f in "$out"/*.swift; do

@@ -1,4 +1,3 @@
-import Foundation
 public import GRPCCore
 import NIOCore
 import GRPCNIOTransportHTTP2
@@ -74,7 +73,7 @@ public struct GRPCServerService: Service {
     let pipeline = Self.pipeline(internalServices: services.internal, credential: internalCredential, logger: logger)
     if settings.transport != .grpcSwift {
       let transport = try SuiteServerTransport(
-        settings: settings, unaryMethods: ProcessInfo.processInfo.environment["XOFF"] != nil ? UnaryMethods() : UnaryMethods(open: openServices, internal: services.internal),
+        settings: settings, unaryMethods: UnaryMethods(open: openServices, internal: services.internal),
         unaryShared: .init(logger: logger, credential: InternalCredential(internalCredential)))
       try await serve(GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)) {
         let address = try await transport.listeningAddress

@@ -22,14 +22,15 @@ struct ServerTransportTests {
   /// gracefully; `body` gets the server's port and the graceful shutdown trigger.
   static func withServer(
     _ settings: ServerSettings, board: HealthStatusBoard = HealthStatusBoard(),
-    _ body: @Sendable (_ port: Int, _ shutDown: @Sendable () async -> Void) async throws -> Void
+    open: [any RegistrableRPCService] = [], internal: [any RegistrableRPCService] = [],
+    _ body: @Sendable (_ port: Int, _ shutDown: @escaping @Sendable () async -> Void) async throws -> Void
   ) async throws {
     let ready = FileManager.default.temporaryDirectory.appendingPathComponent("ready-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: ready) }
     var logger = Logger(label: "transport-test")
     logger.logLevel = .warning
     let server = GRPCServerService(
-      settings: settings, services: .init(open: [], internal: [], names: ["test.Service"]),
+      settings: settings, services: .init(open: open, internal: `internal`, names: ["test.Service"]),
       internalCredential: "test", health: board, logger: logger, readyFile: ready)
     let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -1,0 +1,229 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import GuanceContracts
+import SuiteErrors
+import SuiteRuntime
+import SwiftProtobuf
+import Synchronization
+import Testing
+
+/// Unary RPCs on the suite's transport skip GRPCCore's executor and interceptors
+/// (`UnaryMethods`, `UnaryRPC`) and must behave as they do. Every case runs on all three
+/// transports: on grpc-swift's, GRPCCore does the same work, so the two paths are compared.
+@Suite("Unary RPCs past GRPCCore's executor")
+struct UnaryPathTests {
+  typealias Greeter = Bench_V1_Greeter.Client<HTTP2ClientTransport.Posix>
+  static let transports = ServerSettings.Transport.allCases
+
+  /// `bench.v1.Greeter` whose `SayHello` does what the request's name asks.
+  final class Probe: Bench_V1_Greeter.ServiceProtocol {
+    /// Times the handler ran, and whether it saw its RPC cancelled.
+    let calls = Atomic(0)
+    let sawCancellation = Atomic(false)
+    /// "wait": a handler waiting here until `release` or the RPC's cancellation.
+    let gate = AsyncStream.makeStream(of: Void.self)
+    let started = AsyncStream.makeStream(of: Void.self)
+
+    struct Leaky: Error, CustomStringConvertible {
+      var description: String { "ERROR: relation \"accounts\" does not exist (SQLSTATE 42P01)" }
+    }
+
+    func sayHello(request: ServerRequest<Bench_V1_HelloRequest>, context: ServerContext) async throws
+      -> ServerResponse<Bench_V1_HelloReply>
+    {
+      calls.add(1, ordering: .relaxed)
+      switch request.message.name {
+      case "until cancelled":
+        started.continuation.yield()
+        while !context.cancellation.isCancelled { try await Task.sleep(for: .milliseconds(10)) }
+        sawCancellation.store(true, ordering: .relaxed)
+        return ServerResponse(message: .with { $0.message = "cancelled" })
+      case "wait":
+        started.continuation.yield()
+        var released = gate.stream.makeAsyncIterator()
+        await released.next()
+        return ServerResponse(message: .with { $0.message = "released" })
+      case "invalid":
+        throw ServiceError.invalid(field: "name", "is not a name")
+      case "leak":
+        throw Leaky()
+      case "returned error":
+        return ServerResponse(error: RPCError(code: .failedPrecondition, message: "returned, not thrown"))
+      default:
+        // The request context as the handler sees it, and metadata both ways.
+        var metadata: Metadata = ["greeting": "initial"]
+        metadata.addString(RequestContext.current.rpc, forKey: "rpc")
+        return ServerResponse(
+          message: .with { $0.message = RequestContext.current.requestID },
+          metadata: metadata, trailingMetadata: ["greeting": "trailing"])
+      }
+    }
+  }
+
+  static func withGreeter(
+    _ transport: ServerSettings.Transport, asInternal: Bool = false, _ probe: Probe = Probe(),
+    _ body: @Sendable (Greeter, GRPCClient<HTTP2ClientTransport.Posix>, _ shutDown: @escaping @Sendable () async -> Void) async throws
+      -> Void
+  ) async throws {
+    try await ServerTransportTests.withServer(
+      ServerTransportTests.settings(transport), open: asInternal ? [] : [probe], internal: asInternal ? [probe] : []
+    ) { port, shutDown in
+      try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+      ) { client in try await body(Greeter(wrapping: client), client, shutDown) }
+    }
+  }
+
+  static func hello(_ name: String) -> Bench_V1_HelloRequest { .with { $0.name = name } }
+
+  @Test("the request context reaches the handler; metadata and the request id come back", arguments: transports)
+  func contextAndMetadata(transport: ServerSettings.Transport) async throws {
+    try await Self.withGreeter(transport) { greeter, _, _ in
+      let (message, initial, trailing) = try await Self.reply(greeter, metadata: ["x-request-id": "given-7"])
+      #expect(message == "given-7")
+      #expect(initial[stringValues: "x-request-id"].map { $0 } == ["given-7"])
+      #expect(initial[stringValues: "greeting"].map { $0 } == ["initial"])
+      #expect(initial[stringValues: "rpc"].map { $0 } == ["bench.v1.Greeter/SayHello"])
+      #expect(trailing[stringValues: "greeting"].map { $0 } == ["trailing"])
+      // Without one, the server makes one up and tells it.
+      let (made, madeInitial, _) = try await Self.reply(greeter, metadata: [:])
+      #expect(!made.isEmpty && made != "given-7")
+      #expect(madeInitial[stringValues: "x-request-id"].map { $0 } == [made])
+    }
+  }
+
+  static func reply(_ greeter: Greeter, metadata: Metadata) async throws -> (String, Metadata, Metadata) {
+    try await greeter.sayHello(Self.hello("context"), metadata: metadata) { response in
+      (try response.message.message, response.metadata, response.trailingMetadata)
+    }
+  }
+
+  @Test("errors leave as the interceptors map them, with the request id", arguments: transports)
+  func errors(transport: ServerSettings.Transport) async throws {
+    try await Self.withGreeter(transport) { greeter, _, _ in
+      let invalid = try await Self.failure(greeter, "invalid")
+      #expect(invalid.code == .invalidArgument)
+      #expect(try invalid.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations.first?.field == "name")
+      #expect(invalid.metadata[stringValues: "x-request-id"].map { $0 } == ["failing-1"])
+
+      let leak = try await Self.failure(greeter, "leak")
+      #expect(leak.code == .internalError)
+      #expect(!leak.message.contains("SQLSTATE"))
+      #expect(leak.message.contains("failing-1"))
+
+      let returned = try await Self.failure(greeter, "returned error")
+      #expect(returned.code == .failedPrecondition)
+      #expect(returned.message == "returned, not thrown")
+    }
+  }
+
+  static func failure(_ greeter: Greeter, _ name: String) async throws -> RPCError {
+    do {
+      _ = try await greeter.sayHello(Self.hello(name), metadata: ["x-request-id": "failing-1"])
+    } catch let error as RPCError {
+      return error
+    }
+    Issue.record("\(name) succeeded")
+    return RPCError(code: .unknown, message: "")
+  }
+
+  @Test("an internal service's unary methods need the internal credential", arguments: transports)
+  func internalCredential(transport: ServerSettings.Transport) async throws {
+    let probe = Probe()
+    try await Self.withGreeter(transport, asInternal: true, probe) { greeter, _, _ in
+      let missing = try await Self.failure(greeter, "x")
+      #expect(missing.code == .unauthenticated)
+      let wrong = await #expect(throws: RPCError.self) {
+        try await greeter.sayHello(Self.hello("x"), metadata: ["authorization": "Bearer nope"])
+      }
+      #expect(wrong?.code == .permissionDenied)
+      let calls = probe.calls.load(ordering: .relaxed)
+      #expect(calls == 0)
+      let reply = try await greeter.sayHello(Self.hello("x"), metadata: ["authorization": "Bearer test"])
+      #expect(!reply.message.isEmpty)
+    }
+  }
+
+  @Test("a deadline that passes cancels the RPC for its handler, whether or not the caller cancels", arguments: transports)
+  func deadline(transport: ServerSettings.Transport) async throws {
+    let probe = Probe()
+    try await Self.withGreeter(transport, probe) { greeter, _, _ in
+      var options = CallOptions.defaults
+      options.timeout = .milliseconds(300)
+      let late = await #expect(throws: RPCError.self) {
+        try await greeter.sayHello(Self.hello("until cancelled"), options: options)
+      }
+      #expect(late?.code == .deadlineExceeded)
+      for _ in 0..<100 where !probe.sawCancellation.load(ordering: .relaxed) {
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      let sawCancellation = probe.sawCancellation.load(ordering: .relaxed)
+      #expect(sawCancellation)
+
+      // The server keeps the deadline itself, whether or not the caller does: a caller that
+      // sends one and never cancels gets the handler's answer once the handler sees the RPC
+      // cancelled (what a handler returns after its deadline is still sent, as GRPCCore does).
+      let call = Task { try await greeter.sayHello(Self.hello("until cancelled"), metadata: ["grpc-timeout": "300m"]) }
+      let watchdog = Task {
+        try await Task.sleep(for: .seconds(5))
+        call.cancel()
+      }
+      #expect(try await call.value.message == "cancelled")
+      watchdog.cancel()
+    }
+  }
+
+  @Test("a caller that gives up cancels the RPC for its handler", arguments: transports)
+  func callerCancels(transport: ServerSettings.Transport) async throws {
+    let probe = Probe()
+    try await Self.withGreeter(transport, probe) { greeter, _, _ in
+      let call = Task { try await greeter.sayHello(Self.hello("until cancelled")) }
+      var started = probe.started.stream.makeAsyncIterator()
+      await started.next()
+      call.cancel()
+      _ = await call.result
+      for _ in 0..<100 where !probe.sawCancellation.load(ordering: .relaxed) {
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      let sawCancellation = probe.sawCancellation.load(ordering: .relaxed)
+      #expect(sawCancellation)
+    }
+  }
+
+  @Test("a unary method sent no message or two answers INTERNAL without running", arguments: transports)
+  func messageCount(transport: ServerSettings.Transport) async throws {
+    let probe = Probe()
+    try await Self.withGreeter(transport, probe) { _, client, _ in
+      for count in [0, 2] {
+        let request = StreamingClientRequest<Bench_V1_HelloRequest> { writer in
+          for _ in 0..<count { try await writer.write(Self.hello("x")) }
+        }
+        let refused = await #expect(throws: RPCError.self) {
+          try await client.clientStreaming(
+            request: request, descriptor: Bench_V1_Greeter.Method.SayHello.descriptor,
+            serializer: ProtobufSerializer<Bench_V1_HelloRequest>(),
+            deserializer: ProtobufDeserializer<Bench_V1_HelloReply>(), options: .defaults
+          ) { try $0.message }
+        }
+        #expect(refused?.code == .internalError, "\(count) messages")
+      }
+      let calls = probe.calls.load(ordering: .relaxed)
+      #expect(calls == 0)
+    }
+  }
+
+  @Test("a unary RPC in flight when graceful shutdown begins still gets its answer", arguments: transports)
+  func answersDuringShutdown(transport: ServerSettings.Transport) async throws {
+    let probe = Probe()
+    try await Self.withGreeter(transport, probe) { greeter, _, shutDown in
+      let call = Task { try await greeter.sayHello(Self.hello("wait")) }
+      var started = probe.started.stream.makeAsyncIterator()
+      await started.next()
+      await shutDown()
+      try await Task.sleep(for: .milliseconds(200))
+      probe.gate.continuation.yield()
+      #expect(try await call.value.message == "released")
+    }
+  }
+}
