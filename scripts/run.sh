@@ -32,8 +32,10 @@ bin=$(swift build --show-bin-path)
 [ -s .run/internal-credential ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >.run/internal-credential
 export INTERNAL_CREDENTIAL=${INTERNAL_CREDENTIAL:-$(cat .run/internal-credential)}
 export MAILBOX_DIR=${MAILBOX_DIR:-$run_dir/mailbox}
-# The four services and PostgreSQL share this machine: one event-loop thread each (README).
+# The four services and PostgreSQL share this machine: one event-loop thread each, so unary
+# handlers run on the concurrency pool, which spans the cores (README).
 export EVENT_LOOP_THREADS=${EVENT_LOOP_THREADS:-1}
+export GRPC_UNARY_ON_EVENT_LOOP=${GRPC_UNARY_ON_EVENT_LOOP:-false}
 
 pids=()
 stop_all() {

@@ -111,8 +111,9 @@ public struct GRPCServerService: Service {
         group.addTask { try await server.serve() }
         let endpoint = try await endpoint()
         logger.notice("serving gRPC", metadata: ["address": "\(endpoint)"])
-        try writeReadyFile(endpoint: endpoint)
+        // Serving before the ready file appears: whoever waits for it may check health at once.
         health.set(.serving, for: [""] + services.names)
+        try writeReadyFile(endpoint: endpoint)
       }
     } onGracefulShutdown: {
       logger.notice("draining gRPC server")

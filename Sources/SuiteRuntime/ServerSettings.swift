@@ -27,6 +27,13 @@ public struct ServerSettings: Sendable {
   /// Which HTTP/2 transport serves: the suite's own (`SuiteServerTransport`) on libnghttp2,
   /// the same on swift-nio-http2, or grpc-swift's.
   public var transport: Transport
+  /// The suite's transport runs unary handlers on their connection's event loop (true), or on
+  /// the concurrency pool. On the loop a lone RPC crosses no thread and the RPC benchmark
+  /// serves ~10 % more; on the pool a process with one event-loop thread spreads its
+  /// handlers over all cores (the activation benchmark's p99 ~60 against ~75 ms), and a
+  /// handler that computes for long holds no connection's I/O up
+  /// (`bench/results/grpc-changes.md`).
+  public var unaryOnEventLoop: Bool
 
   public enum Transport: String, Sendable, CaseIterable {
     case suite
@@ -46,7 +53,8 @@ public struct ServerSettings: Sendable {
     maxConnectionGrace: Duration = .seconds(30),
     flushDelay: Duration? = nil,
     tls: ServerTLS? = nil,
-    transport: Transport = .suite
+    transport: Transport = .suite,
+    unaryOnEventLoop: Bool = true
   ) {
     self.host = host
     self.port = port
@@ -60,6 +68,7 @@ public struct ServerSettings: Sendable {
     self.flushDelay = flushDelay
     self.tls = tls
     self.transport = transport
+    self.unaryOnEventLoop = unaryOnEventLoop
   }
 
   /// Reads `GRPC_HOST`, `GRPC_PORT`, the `GRPC_*` limits and `GRPC_TLS_*`, defaulting the port
@@ -85,7 +94,8 @@ public struct ServerSettings: Sendable {
         "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600),
       flushDelay: try Self.flushDelay(config),
       tls: try ServerTLS(config: config),
-      transport: try Self.transport(config)
+      transport: try Self.transport(config),
+      unaryOnEventLoop: try config.bool("GRPC_UNARY_ON_EVENT_LOOP", default: defaults.unaryOnEventLoop)
     )
   }
 

@@ -330,7 +330,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     if let unaryRPCs { return unaryRPCs }
     let queue = HandoffQueue<UnaryRPC>()
     unaryRPCs = queue
-    acceptor.yield(.unaryRPCs(queue, EventLoopTaskExecutor(context.eventLoop)))
+    acceptor.yield(.unaryRPCs(queue, settings.unaryOnEventLoop ? EventLoopTaskExecutor(context.eventLoop) : nil))
     return queue
   }
 
@@ -691,4 +691,3 @@ enum Base64 {
     return Data(base64Encoded: padded).map { [UInt8]($0) }
   }
 }
-

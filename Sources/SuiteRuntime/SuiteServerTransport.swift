@@ -18,18 +18,21 @@ import Synchronization
 ///
 /// Kept from grpc-swift's transport: TLS (mutual when asked), the limits (message size,
 /// concurrent streams), keepalive pings, idle and age limits, graceful shutdown (GOAWAY, then
-/// the open RPCs finish), cancellation by RST_STREAM or a lost connection; deadlines, status
-/// details and interceptors are GRPCCore's and work as before. Requests compressed with gzip
-/// or deflate are read (inflated no larger than the message limit); replies go uncompressed.
+/// the open RPCs finish), cancellation by RST_STREAM or a lost connection. Requests compressed
+/// with gzip or deflate are read (inflated no larger than the message limit); replies go
+/// uncompressed. Streaming RPCs go to GRPCCore's server (its executor, deadlines and
+/// interceptors); the unary methods of the contracts' services are answered by the transport
+/// itself, on their connection's event loop, with the same interceptors' behaviour
+/// (`UnaryMethods`, `UnaryRPC`).
 final class SuiteServerTransport: ServerTransport, Sendable {
   typealias Bytes = MessageBytes
   /// An RPC as the event loop hands it to the listening task.
   enum Accepted: Sendable {
     /// For GRPCCore's server (streaming methods, and unary ones not in `unaryMethods`).
     case stream(RPCStream<Inbound, Outbound>, ServerContext)
-    /// A connection's unary RPCs (those of `unaryMethods`), for a task of their own on the
-    /// connection's event loop.
-    case unaryRPCs(HandoffQueue<UnaryRPC>, EventLoopTaskExecutor)
+    /// A connection's unary RPCs (those of `unaryMethods`), for a task of their own, on the
+    /// connection's event loop when it is given.
+    case unaryRPCs(HandoffQueue<UnaryRPC>, EventLoopTaskExecutor?)
   }
 
   private let settings: ServerSettings

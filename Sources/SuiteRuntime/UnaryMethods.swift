@@ -1,6 +1,6 @@
-public import GRPCCore
+import GRPCCore
 import GRPCProtobuf
-public import SwiftProtobuf
+import SwiftProtobuf
 
 /// The unary methods the suite's transport answers itself, past GRPCCore's per-RPC executor.
 ///
@@ -13,14 +13,14 @@ public import SwiftProtobuf
 /// the connection in one piece. The services' code does not change: which methods are unary is
 /// generated from the contracts (`UnaryMethods+Contracts.swift`, by `make protos`). Streaming
 /// methods, and every method on grpc-swift's transport, still go through GRPCCore.
-public struct UnaryMethods: Sendable {
+struct UnaryMethods: Sendable {
   /// By request path, "/package.Service/Method".
   private var byPath: [String: UnaryMethod] = [:]
 
-  public init() {}
+  init() {}
 
   /// Answers `descriptor`'s requests with `respond` (a service's unary method).
-  public mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+  mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
     _ descriptor: MethodDescriptor,
     _ respond: @escaping @Sendable (ServerRequest<Input>, ServerContext) async throws -> ServerResponse<Output>
   ) {

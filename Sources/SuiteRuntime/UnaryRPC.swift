@@ -21,15 +21,15 @@ struct UnaryRPC: Sendable {
     let credential: InternalCredential
   }
 
-  /// A connection's unary RPCs, each in a task of its own, all on the connection's event loop
-  /// (a task's preferred executor is inherited by its child tasks). The loop reads the request
-  /// and writes the answer: a handler that does not wait for anything else (a database, another
-  /// service) runs without a single hand-over between threads, and one that does resumes on the
-  /// loop that its answer leaves from. Handing every RPC to the concurrency pool instead cost
-  /// two thread wake-ups per lone RPC and ~30 % of the throughput under load
-  /// (`bench/results/grpc-changes.md`). Work that takes long on the CPU does not belong on a
-  /// loop: the suite's password hashing has threads of its own (`PasswordHasher`).
-  static func serve(_ rpcs: HandoffQueue<UnaryRPC>, on loop: EventLoopTaskExecutor, _ shared: Shared) async {
+  /// A connection's unary RPCs, each in a task of its own, on the connection's event loop
+  /// when `loop` is given (a task's preferred executor is inherited by its child tasks),
+  /// otherwise on the concurrency pool (`ServerSettings.unaryOnEventLoop`). On the loop, which
+  /// reads the request and writes the answer, a handler that waits for nothing else (a
+  /// database, another service) runs without a single hand-over between threads, and one that
+  /// does resumes on the loop its answer leaves from; through the pool a lone RPC cost two
+  /// thread wake-ups. Work that computes for long does not belong on a loop: the suite's
+  /// password hashing has threads of its own (`PasswordHasher`).
+  static func serve(_ rpcs: HandoffQueue<UnaryRPC>, on loop: EventLoopTaskExecutor?, _ shared: Shared) async {
     await withTaskExecutorPreference(loop) {
       await withDiscardingTaskGroup { group in
         // The queue ends when the connection closes, or with an error when this task is cancelled.

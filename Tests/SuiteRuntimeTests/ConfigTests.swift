@@ -30,17 +30,19 @@ struct ConfigTests {
     #expect(defaults.maxRequestBytes == 4 << 20)
     #expect(defaults.flushDelay == nil)
     #expect(defaults.transport == .suite)
+    #expect(defaults.unaryOnEventLoop)
     let tuned = try ServerSettings(
       config: ConfigReader(
         environment: [
           "GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16", "GRPC_FLUSH_DELAY_MICROSECONDS": "100",
-          "GRPC_SERVER_TRANSPORT": "grpc-swift",
+          "GRPC_SERVER_TRANSPORT": "grpc-swift", "GRPC_UNARY_ON_EVENT_LOOP": "false",
         ]),
       defaultPort: 7101)
     #expect(tuned.port == 0)
     #expect(tuned.maxConcurrentStreams == 16)
     #expect(tuned.flushDelay == .microseconds(100))
     #expect(tuned.transport == .grpcSwift)
+    #expect(!tuned.unaryOnEventLoop)
     #expect(throws: ConfigError.self) {
       try ServerSettings(config: ConfigReader(environment: ["GRPC_SERVER_TRANSPORT": "h3"]), defaultPort: 7101)
     }

@@ -9,12 +9,24 @@ import Synchronization
 import Testing
 
 /// Unary RPCs on the suite's transport skip GRPCCore's executor and interceptors
-/// (`UnaryMethods`, `UnaryRPC`) and must behave as they do. Every case runs on all three
-/// transports: on grpc-swift's, GRPCCore does the same work, so the two paths are compared.
+/// (`UnaryMethods`, `UnaryRPC`) and must behave as they do. Every case runs on the suite's
+/// transport and on grpc-swift's, where GRPCCore does the same work, so the paths are compared.
 @Suite("Unary RPCs past GRPCCore's executor")
 struct UnaryPathTests {
   typealias Greeter = Bench_V1_Greeter.Client<HTTP2ClientTransport.Posix>
-  static let transports = ServerSettings.Transport.allCases
+
+  /// The suite's transport with handlers on the event loop and on the pool, over both HTTP/2
+  /// libraries, and grpc-swift's transport (GRPCCore's path) to compare with.
+  struct Setup: Sendable, CustomTestStringConvertible {
+    let transport: ServerSettings.Transport
+    var onEventLoop = true
+    var testDescription: String { "\(transport.rawValue)\(onEventLoop ? "" : ", handlers on the pool")" }
+  }
+
+  static let setups = [
+    Setup(transport: .suite), Setup(transport: .suite, onEventLoop: false), Setup(transport: .suiteNIOHTTP2),
+    Setup(transport: .grpcSwift),
+  ]
 
   /// `bench.v1.Greeter` whose `SayHello` does what the request's name asks.
   final class Probe: Bench_V1_Greeter.ServiceProtocol {
@@ -62,12 +74,12 @@ struct UnaryPathTests {
   }
 
   static func withGreeter(
-    _ transport: ServerSettings.Transport, asInternal: Bool = false, _ probe: Probe = Probe(),
+    _ setup: Setup, asInternal: Bool = false, _ probe: Probe = Probe(),
     _ body: @Sendable (Greeter, GRPCClient<HTTP2ClientTransport.Posix>, _ shutDown: @escaping @Sendable () async -> Void) async throws
       -> Void
   ) async throws {
     try await ServerTransportTests.withServer(
-      ServerTransportTests.settings(transport), open: asInternal ? [] : [probe], internal: asInternal ? [probe] : []
+      ServerTransportTests.settings(setup.transport) { $0.unaryOnEventLoop = setup.onEventLoop }, open: asInternal ? [] : [probe], internal: asInternal ? [probe] : []
     ) { port, shutDown in
       try await withGRPCClient(
         transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
@@ -77,9 +89,9 @@ struct UnaryPathTests {
 
   static func hello(_ name: String) -> Bench_V1_HelloRequest { .with { $0.name = name } }
 
-  @Test("the request context reaches the handler; metadata and the request id come back", arguments: transports)
-  func contextAndMetadata(transport: ServerSettings.Transport) async throws {
-    try await Self.withGreeter(transport) { greeter, _, _ in
+  @Test("the request context reaches the handler; metadata and the request id come back", arguments: setups)
+  func contextAndMetadata(setup: Setup) async throws {
+    try await Self.withGreeter(setup) { greeter, _, _ in
       let (message, initial, trailing) = try await Self.reply(greeter, metadata: ["x-request-id": "given-7"])
       #expect(message == "given-7")
       #expect(initial[stringValues: "x-request-id"].map { $0 } == ["given-7"])
@@ -99,9 +111,9 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("errors leave as the interceptors map them, with the request id", arguments: transports)
-  func errors(transport: ServerSettings.Transport) async throws {
-    try await Self.withGreeter(transport) { greeter, _, _ in
+  @Test("errors leave as the interceptors map them, with the request id", arguments: setups)
+  func errors(setup: Setup) async throws {
+    try await Self.withGreeter(setup) { greeter, _, _ in
       let invalid = try await Self.failure(greeter, "invalid")
       #expect(invalid.code == .invalidArgument)
       #expect(try invalid.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations.first?.field == "name")
@@ -128,10 +140,10 @@ struct UnaryPathTests {
     return RPCError(code: .unknown, message: "")
   }
 
-  @Test("an internal service's unary methods need the internal credential", arguments: transports)
-  func internalCredential(transport: ServerSettings.Transport) async throws {
+  @Test("an internal service's unary methods need the internal credential", arguments: setups)
+  func internalCredential(setup: Setup) async throws {
     let probe = Probe()
-    try await Self.withGreeter(transport, asInternal: true, probe) { greeter, _, _ in
+    try await Self.withGreeter(setup, asInternal: true, probe) { greeter, _, _ in
       let missing = try await Self.failure(greeter, "x")
       #expect(missing.code == .unauthenticated)
       let wrong = await #expect(throws: RPCError.self) {
@@ -145,18 +157,20 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("a deadline that passes cancels the RPC for its handler, whether or not the caller cancels", arguments: transports)
-  func deadline(transport: ServerSettings.Transport) async throws {
+  @Test("a deadline that passes cancels the RPC for its handler, whether or not the caller cancels", arguments: setups)
+  func deadline(setup: Setup) async throws {
     let probe = Probe()
-    try await Self.withGreeter(transport, probe) { greeter, _, _ in
+    try await Self.withGreeter(setup, probe) { greeter, _, _ in
+      // Long enough for the handler to start on a loaded machine (the caller's deadline may
+      // otherwise pass before the RPC reaches it); the caller also resets the stream then.
       var options = CallOptions.defaults
-      options.timeout = .milliseconds(300)
+      options.timeout = .seconds(1)
       let late = await #expect(throws: RPCError.self) {
         try await greeter.sayHello(Self.hello("until cancelled"), options: options)
       }
       #expect(late?.code == .deadlineExceeded)
-      for _ in 0..<100 where !probe.sawCancellation.load(ordering: .relaxed) {
-        try await Task.sleep(for: .milliseconds(20))
+      for _ in 0..<200 where !probe.sawCancellation.load(ordering: .relaxed) {
+        try await Task.sleep(for: .milliseconds(50))
       }
       let sawCancellation = probe.sawCancellation.load(ordering: .relaxed)
       #expect(sawCancellation)
@@ -166,7 +180,7 @@ struct UnaryPathTests {
       // cancelled (what a handler returns after its deadline is still sent, as GRPCCore does).
       let call = Task { try await greeter.sayHello(Self.hello("until cancelled"), metadata: ["grpc-timeout": "300m"]) }
       let watchdog = Task {
-        try await Task.sleep(for: .seconds(5))
+        try await Task.sleep(for: .seconds(10))
         call.cancel()
       }
       #expect(try await call.value.message == "cancelled")
@@ -174,10 +188,10 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("a caller that gives up cancels the RPC for its handler", arguments: transports)
-  func callerCancels(transport: ServerSettings.Transport) async throws {
+  @Test("a caller that gives up cancels the RPC for its handler", arguments: setups)
+  func callerCancels(setup: Setup) async throws {
     let probe = Probe()
-    try await Self.withGreeter(transport, probe) { greeter, _, _ in
+    try await Self.withGreeter(setup, probe) { greeter, _, _ in
       let call = Task { try await greeter.sayHello(Self.hello("until cancelled")) }
       var started = probe.started.stream.makeAsyncIterator()
       await started.next()
@@ -191,10 +205,10 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("a unary method sent no message or two answers INTERNAL without running", arguments: transports)
-  func messageCount(transport: ServerSettings.Transport) async throws {
+  @Test("a unary method sent no message or two answers INTERNAL without running", arguments: setups)
+  func messageCount(setup: Setup) async throws {
     let probe = Probe()
-    try await Self.withGreeter(transport, probe) { _, client, _ in
+    try await Self.withGreeter(setup, probe) { _, client, _ in
       for count in [0, 2] {
         let request = StreamingClientRequest<Bench_V1_HelloRequest> { writer in
           for _ in 0..<count { try await writer.write(Self.hello("x")) }
@@ -213,10 +227,10 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("a unary RPC in flight when graceful shutdown begins still gets its answer", arguments: transports)
-  func answersDuringShutdown(transport: ServerSettings.Transport) async throws {
+  @Test("a unary RPC in flight when graceful shutdown begins still gets its answer", arguments: setups)
+  func answersDuringShutdown(setup: Setup) async throws {
     let probe = Probe()
-    try await Self.withGreeter(transport, probe) { greeter, _, shutDown in
+    try await Self.withGreeter(setup, probe) { greeter, _, shutDown in
       let call = Task { try await greeter.sayHello(Self.hello("wait")) }
       var started = probe.started.stream.makeAsyncIterator()
       await started.next()
