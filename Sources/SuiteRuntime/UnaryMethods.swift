@@ -26,7 +26,7 @@ struct UnaryMethods: Sendable {
   ) {
     let deserializer = ProtobufDeserializer<Input>()
     let serializer = ProtobufSerializer<Output>()
-    byPath["/" + descriptor.fullyQualifiedMethod] = UnaryMethod(descriptor: descriptor) { bytes, metadata, context in
+    byPath["/" + descriptor.fullyQualifiedMethod] = UnaryMethod { bytes, metadata, context in
       let request = ServerRequest(metadata: metadata, message: try deserializer.deserialize(bytes) as Input)
       switch try await respond(request, context).accepted {
       case .success(let contents):
@@ -51,14 +51,11 @@ struct UnaryMethods: Sendable {
     }
   }
 
-  var isEmpty: Bool { byPath.isEmpty }
-
   subscript(path: String) -> UnaryMethod? { byPath[path] }
 }
 
 /// One registered unary method.
 struct UnaryMethod: Sendable {
-  let descriptor: MethodDescriptor
   /// Decodes the request's message, calls the service, encodes its answer. What it throws is
   /// mapped to a status as `ErrorMappingInterceptor` maps it; an answer the service returned
   /// as an error is passed on as GRPCCore passes it.

@@ -53,7 +53,10 @@ struct UnaryRPC: Sendable {
     case .success(var answer):
       answer.metadata.addString(requestID, forKey: "x-request-id")
       RequestContextInterceptor.recordSuccess(method: method, since: started)
-      await writer.answer([.metadata(answer.metadata), .message(answer.message), .status(Status(code: .ok, message: ""), answer.trailingMetadata)])
+      await writer.answer([
+        .metadata(answer.metadata), .message(answer.message),
+        .status(Status(code: .ok, message: ""), answer.trailingMetadata),
+      ])
     case .failure(var error):
       RequestContextInterceptor.recordFailure(error, of: requestContext, since: started)
       error.metadata.addString(requestID, forKey: "x-request-id")

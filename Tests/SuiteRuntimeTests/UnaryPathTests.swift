@@ -32,10 +32,26 @@ struct UnaryPathTests {
   final class Probe: Bench_V1_Greeter.ServiceProtocol {
     /// Times the handler ran, and whether it saw its RPC cancelled.
     let calls = Atomic(0)
-    let sawCancellation = Atomic(false)
-    /// "wait": a handler waiting here until `release` or the RPC's cancellation.
+    let cancellationSeen = Atomic(false)
+    /// "wait": the handler waits here until the test yields to it; both kinds of waiting
+    /// handler announce their start on `started`.
     let gate = AsyncStream.makeStream(of: Void.self)
     let started = AsyncStream.makeStream(of: Void.self)
+
+    /// Returns once a handler has started ("until cancelled" or "wait"); call once per probe.
+    func untilStarted() async {
+      var started = started.stream.makeAsyncIterator()
+      await started.next()
+    }
+
+    /// Whether a handler has seen its RPC cancelled, waiting up to `limit` for it.
+    func sawCancellation(within limit: Duration) async throws -> Bool {
+      let deadline = ContinuousClock.now + limit
+      while !cancellationSeen.load(ordering: .relaxed), ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      return cancellationSeen.load(ordering: .relaxed)
+    }
 
     struct Leaky: Error, CustomStringConvertible {
       var description: String { "ERROR: relation \"accounts\" does not exist (SQLSTATE 42P01)" }
@@ -49,7 +65,7 @@ struct UnaryPathTests {
       case "until cancelled":
         started.continuation.yield()
         while !context.cancellation.isCancelled { try await Task.sleep(for: .milliseconds(10)) }
-        sawCancellation.store(true, ordering: .relaxed)
+        cancellationSeen.store(true, ordering: .relaxed)
         return ServerResponse(message: .with { $0.message = "cancelled" })
       case "wait":
         started.continuation.yield()
@@ -169,11 +185,7 @@ struct UnaryPathTests {
         try await greeter.sayHello(Self.hello("until cancelled"), options: options)
       }
       #expect(late?.code == .deadlineExceeded)
-      for _ in 0..<200 where !probe.sawCancellation.load(ordering: .relaxed) {
-        try await Task.sleep(for: .milliseconds(50))
-      }
-      let sawCancellation = probe.sawCancellation.load(ordering: .relaxed)
-      #expect(sawCancellation)
+      #expect(try await probe.sawCancellation(within: .seconds(10)))
 
       // The server keeps the deadline itself, whether or not the caller does: a caller that
       // sends one and never cancels gets the handler's answer once the handler sees the RPC
@@ -193,15 +205,10 @@ struct UnaryPathTests {
     let probe = Probe()
     try await Self.withGreeter(setup, probe) { greeter, _, _ in
       let call = Task { try await greeter.sayHello(Self.hello("until cancelled")) }
-      var started = probe.started.stream.makeAsyncIterator()
-      await started.next()
+      await probe.untilStarted()
       call.cancel()
       _ = await call.result
-      for _ in 0..<100 where !probe.sawCancellation.load(ordering: .relaxed) {
-        try await Task.sleep(for: .milliseconds(20))
-      }
-      let sawCancellation = probe.sawCancellation.load(ordering: .relaxed)
-      #expect(sawCancellation)
+      #expect(try await probe.sawCancellation(within: .seconds(10)))
     }
   }
 
@@ -232,8 +239,7 @@ struct UnaryPathTests {
     let probe = Probe()
     try await Self.withGreeter(setup, probe) { greeter, _, shutDown in
       let call = Task { try await greeter.sayHello(Self.hello("wait")) }
-      var started = probe.started.stream.makeAsyncIterator()
-      await started.next()
+      await probe.untilStarted()
       await shutDown()
       try await Task.sleep(for: .milliseconds(200))
       probe.gate.continuation.yield()
