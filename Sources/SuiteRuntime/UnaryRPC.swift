@@ -7,13 +7,27 @@ import Logging
 /// log line of `RequestContextInterceptor`; the internal credential check of
 /// `InternalCredentialInterceptor` for internal services; errors mapped by
 /// `ErrorMappingInterceptor`; the `grpc-timeout` deadline cancelling the RPC (through its
-/// cancellation handle, as GRPCCore does); exactly one request message.
-struct UnaryRPC: Sendable {
+/// cancellation handle, as GRPCCore does); exactly one request message. A class: the RPC is
+/// handed from the event loop to its connection's task and on to its own, and copying a
+/// struct of this many references retained and released each of them every time (~4 % of
+/// the CPU per RPC).
+final class UnaryRPC: Sendable {
   let method: UnaryMethod
   let metadata: Metadata
   let requests: ConsumedRequests
   let writer: SuiteResponseWriter
   let context: ServerContext
+
+  init(
+    method: UnaryMethod, metadata: Metadata, requests: ConsumedRequests, writer: SuiteResponseWriter,
+    context: ServerContext
+  ) {
+    self.method = method
+    self.metadata = metadata
+    self.requests = requests
+    self.writer = writer
+    self.context = context
+  }
 
   /// What every unary RPC of a server shares.
   struct Shared: Sendable {
