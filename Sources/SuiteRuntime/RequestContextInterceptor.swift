@@ -20,7 +20,9 @@ public struct RequestContextInterceptor: ServerInterceptor {
     next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
-    let requestContext = Self.requestContext(metadata: request.metadata, context: context, logger: logger)
+    let requestContext = Self.requestContext(
+      metadata: request.metadata, peer: Self.host(of: context.remotePeer),
+      rpc: context.descriptor.fullyQualifiedMethod, logger: logger)
     let started = ContinuousClock.now
     // Interceptors further in return failures as responses rather than throwing them.
     var response: StreamingServerResponse<Output>
@@ -35,36 +37,33 @@ public struct RequestContextInterceptor: ServerInterceptor {
     case .success(var contents):
       contents.metadata.addString(requestContext.requestID, forKey: "x-request-id")
       response.accepted = .success(contents)
-      Self.recordSuccess(method: requestContext.rpc, since: started)
+      Self.metrics.method(requestContext.rpc).record(.ok, since: started)
     case .failure(var error):
-      Self.recordFailure(error, of: requestContext, since: started)
+      Self.recordFailure(error, of: requestContext, in: Self.metrics.method(requestContext.rpc), since: started)
       error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
       response.accepted = .failure(error)
     }
     return response
   }
 
-  /// What the RPC's handler and the code it calls see as `RequestContext.current`.
-  static func requestContext(metadata: Metadata, context: ServerContext, logger: Logger) -> RequestContext {
+  /// What the RPC's handler and the code it calls see as `RequestContext.current`; `peer` is
+  /// the caller's host (`host(of:)`), `rpc` the full method name.
+  static func requestContext(metadata: Metadata, peer: String, rpc: String, logger: Logger) -> RequestContext {
     RequestContext(
-      requestID: requestID(from: metadata),
-      bearerToken: bearerToken(from: metadata),
-      peer: host(of: context.remotePeer),
-      rpc: context.descriptor.fullyQualifiedMethod,
+      requestID: requestID(from: metadata), bearerToken: bearerToken(from: metadata), peer: peer, rpc: rpc,
       logger: logger)
   }
 
-  static func recordSuccess(method: String, since started: ContinuousClock.Instant) {
-    metrics.record(method: method, code: .ok, since: started)
-  }
-
-  static func recordFailure(_ error: RPCError, of request: RequestContext, since started: ContinuousClock.Instant) {
-    metrics.record(method: request.rpc, code: Status.Code(error.code), since: started)
+  static func recordFailure(
+    _ error: RPCError, of request: RequestContext, in metrics: RPCMetrics.Method, since started: ContinuousClock.Instant
+  ) {
+    metrics.record(Status.Code(error.code), since: started)
     request.logger.debug(
       "rpc failed", metadata: ["code": "\(error.code)", "request-id": "\(request.requestID)", "rpc": "\(request.rpc)"])
   }
 
-  private static let metrics = RPCMetrics()
+  /// Every server's per-method metrics (the metrics system is process-wide too).
+  static let metrics = RPCMetrics()
 
   /// Accepts a caller's request id only when it is short and printable, so it is safe to log.
   static func requestID(from metadata: Metadata) -> String {
@@ -127,28 +126,48 @@ enum RequestIDs {
 /// Per-method counters and timers, made once per method and status rather than per RPC
 /// (making one goes through the metrics system's lock and allocates its handler).
 final class RPCMetrics: Sendable {
-  private struct Handles: @unchecked Sendable {
-    var handled: [Status.Code: Counter] = [:]
-    var timer: Metrics.Timer
+  /// One method's handles: the unary path keeps its method's (`UnaryMethod`), the interceptor
+  /// looks them up by name.
+  final class Method: @unchecked Sendable {
+    private let name: String
+    private let timer: Metrics.Timer
+    private let ok: Counter
+    private let failed = Mutex<[Status.Code: Counter]>([:])
+
+    init(_ name: String) {
+      self.name = name
+      timer = Metrics.Timer(label: "grpc_server_handling_seconds", dimensions: [("grpc_method", name)])
+      ok = Self.counter(name, .ok)
+    }
+
+    func record(_ code: Status.Code, since started: ContinuousClock.Instant) {
+      let elapsed = started.duration(to: .now)
+      let counter =
+        code == .ok
+        ? ok
+        : failed.withLock { failed in
+          if let known = failed[code] { return known }
+          let counter = Self.counter(name, code)
+          failed[code] = counter
+          return counter
+        }
+      counter.increment()
+      timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    private static func counter(_ name: String, _ code: Status.Code) -> Counter {
+      Counter(label: "grpc_server_handled_total", dimensions: [("grpc_method", name), ("grpc_code", "\(code)")])
+    }
   }
 
-  private let handles = Mutex<[String: Handles]>([:])
+  private let methods = Mutex<[String: Method]>([:])
 
-  func record(method: String, code: Status.Code, since started: ContinuousClock.Instant) {
-    let elapsed = started.duration(to: .now)
-    let (counter, timer) = handles.withLock { handles in
-      var entry =
-        handles[method]
-        ?? Handles(timer: Metrics.Timer(label: "grpc_server_handling_seconds", dimensions: [("grpc_method", method)]))
-      let counter =
-        entry.handled[code]
-        ?? Counter(
-          label: "grpc_server_handled_total", dimensions: [("grpc_method", method), ("grpc_code", "\(code)")])
-      entry.handled[code] = counter
-      handles[method] = entry
-      return (counter, entry.timer)
+  func method(_ name: String) -> Method {
+    methods.withLock { methods in
+      if let known = methods[name] { return known }
+      let method = Method(name)
+      methods[name] = method
+      return method
     }
-    counter.increment()
-    timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
   }
 }

@@ -64,8 +64,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// still reports the window without it).
   private var connectionWindowUpdateWritten = false
   private var lastStreamID = HTTP2StreamID.rootStream
-  /// The connection's two ends as `ServerContext` names them, once asked.
-  private var peers: (remote: String, local: String)?
+  /// The connection's two ends as `ServerContext` names them, and the caller's host, once asked.
+  private var peers: (remote: String, local: String, remoteHost: String)?
   /// Method paths already parsed, at most `rememberedMethods` of them.
   private var methods: [String: MethodDescriptor] = [:]
   /// Its unary RPCs (`UnaryMethods`), on their way to their task; nil before the first.
@@ -309,13 +309,15 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       inbound: inbound, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding)
     let writer = SuiteResponseWriter(handler: handler, outbox: outbox, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
-    let peers = self.peers ?? (Self.peer(context.channel.remoteAddress), Self.peer(context.channel.localAddress))
+    let peers = self.peers ?? Self.peers(context.channel)
     self.peers = peers
     let serverContext = ServerContext(
       descriptor: descriptor, remotePeer: peers.remote, localPeer: peers.local, cancellation: cancellation)
     if let unary {
       unaryRPCs(context).yield(
-        UnaryRPC(method: unary, metadata: metadata, requests: requests, writer: writer, context: serverContext))
+        UnaryRPC(
+          method: unary, metadata: metadata, peer: peers.remoteHost, requests: requests, writer: writer,
+          context: serverContext))
       return
     }
     let rpc = RPCStream(
@@ -343,6 +345,11 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let descriptor = MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2]))
     if methods.count < Self.rememberedMethods { methods[path] = descriptor }
     return descriptor
+  }
+
+  private static func peers(_ channel: any Channel) -> (remote: String, local: String, remoteHost: String) {
+    let remote = peer(channel.remoteAddress)
+    return (remote, peer(channel.localAddress), RequestContextInterceptor.host(of: remote))
   }
 
   /// As grpc-swift names peers ("ipv4:127.0.0.1:5000"), which logs and throttling key on.

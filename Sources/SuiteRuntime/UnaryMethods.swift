@@ -26,7 +26,9 @@ struct UnaryMethods: Sendable {
   ) {
     let deserializer = ProtobufDeserializer<Input>()
     let serializer = ProtobufSerializer<Output>()
-    byPath["/" + descriptor.fullyQualifiedMethod] = UnaryMethod { bytes, metadata, context in
+    let name = descriptor.fullyQualifiedMethod
+    byPath["/" + name] = UnaryMethod(name: name, metrics: RequestContextInterceptor.metrics.method(name)) {
+      bytes, metadata, context in
       let request = ServerRequest(metadata: metadata, message: try deserializer.deserialize(bytes) as Input)
       switch try await respond(request, context).accepted {
       case .success(let contents):
@@ -56,6 +58,9 @@ struct UnaryMethods: Sendable {
 
 /// One registered unary method.
 struct UnaryMethod: Sendable {
+  /// "package.Service/Method".
+  let name: String
+  let metrics: RPCMetrics.Method
   /// Decodes the request's message, calls the service, encodes its answer. What it throws is
   /// mapped to a status as `ErrorMappingInterceptor` maps it; an answer the service returned
   /// as an error is passed on as GRPCCore passes it.

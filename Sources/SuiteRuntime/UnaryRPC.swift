@@ -14,25 +14,33 @@ import Logging
 final class UnaryRPC: Sendable {
   let method: UnaryMethod
   let metadata: Metadata
+  /// The caller's host, as `RequestContextInterceptor.host(of:)` gives it.
+  let peer: String
   let requests: ConsumedRequests
   let writer: SuiteResponseWriter
   let context: ServerContext
 
   init(
-    method: UnaryMethod, metadata: Metadata, requests: ConsumedRequests, writer: SuiteResponseWriter,
+    method: UnaryMethod, metadata: Metadata, peer: String, requests: ConsumedRequests, writer: SuiteResponseWriter,
     context: ServerContext
   ) {
     self.method = method
     self.metadata = metadata
+    self.peer = peer
     self.requests = requests
     self.writer = writer
     self.context = context
   }
 
-  /// What every unary RPC of a server shares.
-  struct Shared: Sendable {
+  /// What every unary RPC of a server shares (a class: each RPC's task holds it).
+  final class Shared: Sendable {
     let logger: Logger
     let credential: InternalCredential
+
+    init(logger: Logger, credential: InternalCredential) {
+      self.logger = logger
+      self.credential = credential
+    }
   }
 
   /// A connection's unary RPCs, each in a task of its own, on the connection's event loop
@@ -56,23 +64,22 @@ final class UnaryRPC: Sendable {
 
   func run(_ shared: Shared) async {
     let requestContext = RequestContextInterceptor.requestContext(
-      metadata: metadata, context: context, logger: shared.logger)
+      metadata: metadata, peer: peer, rpc: method.name, logger: shared.logger)
     let started = ContinuousClock.now
     let answer = await RequestContext.$current.withValue(requestContext) {
       await answerWithinDeadline(credential: shared.credential)
     }
-    let method = requestContext.rpc
     let requestID = requestContext.requestID
     switch answer {
     case .success(var answer):
       answer.metadata.addString(requestID, forKey: "x-request-id")
-      RequestContextInterceptor.recordSuccess(method: method, since: started)
+      method.metrics.record(.ok, since: started)
       await writer.answer([
         .metadata(answer.metadata), .message(answer.message),
         .status(Status(code: .ok, message: ""), answer.trailingMetadata),
       ])
     case .failure(var error):
-      RequestContextInterceptor.recordFailure(error, of: requestContext, since: started)
+      RequestContextInterceptor.recordFailure(error, of: requestContext, in: method.metrics, since: started)
       error.metadata.addString(requestID, forKey: "x-request-id")
       await writer.answer([.status(Status(code: Status.Code(error.code), message: error.message), error.metadata)])
     }
