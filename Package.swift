@@ -221,13 +221,13 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
-    // Operators' command line over the gateway's admin service.
     // protoc plugin (`make protos`): the unary methods SuiteRuntime's transport answers itself.
     .executableTarget(
       name: "protoc-gen-suite-unary",
       dependencies: [.product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf")],
       swiftSettings: strict
     ),
+    // Operators' command line over the gateway's admin service.
     .executableTarget(
       name: "guancectl",
       dependencies: [
