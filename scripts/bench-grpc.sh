@@ -29,14 +29,17 @@ if [ ! -x "$cpp/greeter-cpp" ] || [ bench/grpc/greeter_server.cc -nt "$cpp/greet
 fi
 
 declare -A pid=()
+targets=()
 stop() { for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap stop EXIT
-# start TARGET ENV=VALUE... COMMAND...: runs a server in the background, logging to TARGET.log.
+# start TARGET ENV=VALUE... COMMAND...: runs a server in the background, logging to TARGET.log;
+# it writes where it listens to TARGET.ready (READY_FILE, or the path in its arguments).
 start() {
   local target=$1
   shift
-  env "$@" >"$work/$target.log" 2>&1 &
+  env READY_FILE="$work/$target.ready" "$@" >"$work/$target.log" 2>&1 &
   pid[$target]=$!
+  targets+=("$target")
 }
 runtime_env=(GRPC_PORT=0 INTERNAL_CREDENTIAL=bench LOG_LEVEL=warning)
 wait_ready() {
@@ -45,19 +48,18 @@ wait_ready() {
   exit 1
 }
 
-targets=(cpp bare runtime runtime-h2 runtime-nio console)
 start cpp "$cpp/greeter-cpp" 0 "$work/cpp.ready"
 start bare "$bin/bench-greeter" bare 0 "$work/bare.ready"
-start runtime "${runtime_env[@]}" READY_FILE="$work/runtime.ready" "$bin/bench-greeter" runtime
+start runtime "${runtime_env[@]}" "$bin/bench-greeter" runtime
 # The suite's transport with swift-nio-http2 doing the HTTP/2 instead of libnghttp2.
-start runtime-h2 "${runtime_env[@]}" READY_FILE="$work/runtime-h2.ready" GRPC_SERVER_TRANSPORT=suite-nio-http2 \
+start runtime-h2 "${runtime_env[@]}" GRPC_SERVER_TRANSPORT=suite-nio-http2 \
   "$bin/bench-greeter" runtime
 # The same runtime on grpc-swift's HTTP/2 server transport instead of the suite's own, with the
 # 100 µs flush coalescing that was the default with it.
-start runtime-nio "${runtime_env[@]}" READY_FILE="$work/runtime-nio.ready" GRPC_SERVER_TRANSPORT=grpc-swift \
+start runtime-nio "${runtime_env[@]}" GRPC_SERVER_TRANSPORT=grpc-swift \
   GRPC_FLUSH_DELAY_MICROSECONDS=100 "$bin/bench-greeter" runtime
 scripts/pg.sh createdb "$port" bench_console
-start console "${runtime_env[@]}" READY_FILE="$work/console.ready" DATABASE_URL="$db/bench_console" \
+start console "${runtime_env[@]}" DATABASE_URL="$db/bench_console" \
   MAILBOX_DIR="$work/mail" "$bin/workspace-console"
 for target in "${targets[@]}"; do wait_ready "$work/$target.ready"; done
 
@@ -136,6 +138,8 @@ for run in $(seq 1 "$runs"); do
 done
 
 median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# ratio A B: A / B to two decimals.
+ratio() { "$python" -c "print(f'{$1 / $2:.2f}')"; }
 rss() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 declare -A label=(
   [cpp]="(a) grpc C++ $(pkg-config --modversion grpc++), callback API"
@@ -159,14 +163,14 @@ cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
   echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
   for target in "${targets[@]}"; do
     r=$(median ${rate[$target]}) s=$(median ${single[$target]})
-    echo "| ${label[$target]} | $r | $("$python" -c "print(f'{$r / $cpp_rate:.2f}')") | $(median ${p50[$target]}) | $(median ${p99[$target]}) | $s | $("$python" -c "print(f'{$s / $cpp_single:.2f}')") | $(rss "${pid[$target]}") |"
+    echo "| ${label[$target]} | $r | $(ratio "$r" "$cpp_rate") | $(median ${p50[$target]}) | $(median ${p99[$target]}) | $s | $(ratio "$s" "$cpp_single") | $(rss "${pid[$target]}") |"
   done
   pg=$(median "${pg_rates[@]}")
-  echo "| (e) \`pgbench -S -c $connections -j 2\`, same PostgreSQL | $pg tps | $("$python" -c "print(f'{$pg / $cpp_rate:.2f}')") | | | | | |"
+  echo "| (e) \`pgbench -S -c $connections -j 2\`, same PostgreSQL | $pg tps | $(ratio "$pg" "$cpp_rate") | | | | | |"
   echo
-  echo "(c) / (c″) = $("$python" -c "print(f'{$(median ${rate[runtime]}) / $(median ${rate[runtime-h2]}):.2f}')"): libnghttp2 against swift-nio-http2 under the suite's transport, same runs."
-  echo "(c) / (c′) = $("$python" -c "print(f'{$(median ${rate[runtime]}) / $(median ${rate[runtime-nio]}):.2f}')"): the suite's server transport against grpc-swift's, same runtime and runs."
-  echo "(d) / (e) = $("$python" -c "print(f'{$(median ${rate[console]}) / $pg:.2f}')"): the console's read against the database's own ceiling."
+  echo "(c) / (c″) = $(ratio "$(median ${rate[runtime]})" "$(median ${rate[runtime-h2]})"): libnghttp2 against swift-nio-http2 under the suite's transport, same runs."
+  echo "(c) / (c′) = $(ratio "$(median ${rate[runtime]})" "$(median ${rate[runtime-nio]})"): the suite's server transport against grpc-swift's, same runtime and runs."
+  echo "(d) / (e) = $(ratio "$(median ${rate[console]})" "$pg"): the console's read against the database's own ceiling."
   echo
   echo "Runs (RPC/s):"
   for target in "${targets[@]}"; do echo "- ${target}: ${rate[$target]}"; done

@@ -36,6 +36,9 @@ public struct MarketplaceClient: Sendable {
     }
   }
 
+  /// "YYYY-MM-DD" (UTC): how the marketplace writes usage dates (and the gateway its billing days).
+  public static let dayStyle = Date.ISO8601FormatStyle().year().month().day()
+
   static let apiVersion = "2018-08-31"
   static let resource = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"
 
@@ -156,7 +159,7 @@ public struct MarketplaceClient: Sendable {
   /// What the marketplace has recorded of our usage from `start` on, per day, resource and
   /// dimension (GET usageEvents), for reconciliation.
   public func usageEvents(from start: Date) async throws -> [MarketplaceUsageSummary] {
-    let day = start.formatted(Date.ISO8601FormatStyle().year().month().day())
+    let day = start.formatted(Self.dayStyle)
     let data = try await call(.GET, "usageEvents?usageStartDate=\(day)", retry: true)
     guard !data.isEmpty else { return [] }
     guard let rows = try? JSONSerialization.jsonObject(with: data) as? [MarketplaceParsing.Object] else {

@@ -62,3 +62,11 @@ public protocol ServiceErrorConvertible: Error {
 extension ServiceError: ServiceErrorConvertible {
   public var serviceError: ServiceError { self }
 }
+
+extension String {
+  /// Whether this is `length` bytes of printable ASCII, no spaces: what the suite accepts as an
+  /// identifier, key or token from outside (safe to log, store and compare).
+  public func isPrintableASCII(length: ClosedRange<Int>) -> Bool {
+    length.contains(utf8.count) && utf8.allSatisfy { (0x21...0x7E).contains($0) }
+  }
+}

@@ -53,8 +53,6 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   /// between them), and its size as SETTINGS_MAX_HEADER_LIST_SIZE counts it.
   private var headerBlock = HPACKHeaders()
   private var headerBlockSize = 0
-  /// Bytes of the DATA frame being received that reached us (its padding did not).
-  private var dataFrameBytes = 0
   private var responses: [Int32: Response] = [:]
 
   init(settings: Settings) {
@@ -68,8 +66,11 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     var option: OpaquePointer?
     guard nghttp2_option_new(&option) == 0, let option else { return context.close(promise: nil) }
     defer { nghttp2_option_del(option) }
-    // Windows are given back by hand: a stream's by the connection handler as its RPC reads
-    // (WINDOW_UPDATE frames), the connection's here (`channelReadComplete`).
+    // Windows are given back as bytes are consumed, and nghttp2 sends the WINDOW_UPDATEs: a
+    // stream's as its RPC reads (the connection handler's WINDOW_UPDATE frames, turned into
+    // `nghttp2_session_consume_stream`), the connection's as DATA arrives (`dataReceived`).
+    // nghttp2 itself counts padding, and DATA of streams already closed (which the handler
+    // never sees), as consumed.
     nghttp2_option_set_no_auto_window_update(option, 1)
     nghttp2_option_set_no_closed_streams(option, 1)
     var session: OpaquePointer?
@@ -118,14 +119,6 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
-    // The connection's window is given back here, once half is used, for every DATA byte
-    // nghttp2 counted, those of streams already closed (which the handler never sees) too.
-    if let session {
-      let received = nghttp2_session_get_effective_recv_data_length(session)
-      if received >= SuiteConnectionHandler.connectionWindow / 2 {
-        nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, received)
-      }
-    }
     context.fireChannelReadComplete()
     // SETTINGS and PING answers, and whatever the handler wrote without flushing.
     sendPending(context: context)
@@ -183,9 +176,9 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, UInt32(code.networkCode))
       }
     case .windowUpdate(let increment):
-      // The connection's window is the codec's own (`channelReadComplete`); a stream's, the handler's.
+      // The connection's window is the codec's own (`dataReceived`); a stream's, the handler's.
       guard id != 0 else { return }
-      nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, Int32(clamping: increment))
+      nghttp2_session_consume_stream(session, id, increment)
     case .goAway(let lastStreamID, let code, _):
       nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), Int32(lastStreamID), UInt32(code.networkCode), nil, 0)
     case .ping(let data, let ack):
@@ -286,13 +279,6 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     case NGHTTP2_HEADERS.rawValue:
       decoded.append(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headerBlock, endStream: endStream))))
     case NGHTTP2_DATA.rawValue:
-      // The padding never reaches the handler, which gives back what it reads of the stream's
-      // window: give the padding back here.
-      let padding = header.length - dataFrameBytes
-      dataFrameBytes = 0
-      if padding > 0, let session {
-        nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), header.stream_id, Int32(padding))
-      }
       if endStream {
         decoded.append(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
       }
@@ -307,7 +293,9 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   }
 
   private func dataReceived(streamID: Int32, bytes: UnsafeBufferPointer<UInt8>) {
-    dataFrameBytes += bytes.count
+    // The connection's window: one slow stream must not stall the others, so it is given back
+    // as bytes arrive; a stream's waits for its RPC to read (the handler).
+    if let session { nghttp2_session_consume_connection(session, bytes.count) }
     var buffer = context?.channel.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
     buffer.writeBytes(bytes)
     decoded.append(

@@ -1,6 +1,7 @@
 public import GRPCCore
 public import Logging
 import Metrics
+import SuiteErrors
 
 import Synchronization
 
@@ -67,10 +68,7 @@ public struct RequestContextInterceptor: ServerInterceptor {
 
   /// Accepts a caller's request id only when it is short and printable, so it is safe to log.
   static func requestID(from metadata: Metadata) -> String {
-    if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }),
-      (1...128).contains(given.utf8.count),
-      given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
-    {
+    if let given = metadata.first("x-request-id"), given.isPrintableASCII(length: 1...128) {
       return given
     }
     return RequestIDs.next()
@@ -80,7 +78,7 @@ public struct RequestContextInterceptor: ServerInterceptor {
   /// tabs around the token ignored). Read byte by byte: it runs on every RPC, and Foundation's
   /// trimming and lowercasing cost more than the rest of this interceptor together.
   static func bearerToken(from metadata: Metadata) -> String? {
-    guard let value = metadata[stringValues: "authorization"].first(where: { _ in true }) else {
+    guard let value = metadata.first("authorization") else {
       return nil
     }
     let bytes = value.utf8
@@ -109,6 +107,14 @@ public struct RequestContextInterceptor: ServerInterceptor {
       return String(address[..<lastColon])
     }
     return String(address)
+  }
+}
+
+extension Metadata {
+  /// The first string value of `key`, if any.
+  func first(_ key: String) -> String? {
+    var values = self[stringValues: key].makeIterator()
+    return values.next()
   }
 }
 

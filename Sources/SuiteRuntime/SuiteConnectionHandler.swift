@@ -14,7 +14,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// The window each stream's client may fill before we give bytes back (we announce it).
   static let streamWindow = 1 << 20
   /// HTTP/2's initial connection window, given back once half is used.
-  static let connectionWindow = 65_535
+  private static let connectionWindow = 65_535
   /// A gRPC response's leading headers, before its metadata.
   private static let okHeaders: HPACKHeaders = [
     ":status": "200", "content-type": "application/grpc", "grpc-accept-encoding": MessageEncoding.accepted,
@@ -66,8 +66,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var lastStreamID = HTTP2StreamID.rootStream
   /// The connection's two ends as `ServerContext` names them, and the caller's host, once asked.
   private var peers: (remote: String, local: String, remoteHost: String)?
-  /// Method paths already parsed, at most `rememberedMethods` of them.
-  private var methods: [String: MethodDescriptor] = [:]
+  /// Method paths already parsed, with their unary method if the transport answers it itself;
+  /// at most `rememberedMethods` of them.
+  private var methods: [String: (descriptor: MethodDescriptor, unary: UnaryMethod?)] = [:]
   /// Its unary RPCs (`UnaryMethods`), on their way to their task; nil before the first.
   private var unaryRPCs: HandoffQueue<UnaryRPC>?
   private static let rememberedMethods = 256
@@ -181,10 +182,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     case .headers(let headers):
       if frame.streamID > lastStreamID {
         open(frame.streamID, headers: headers.headers, endStream: headers.endStream, context: context)
-      } else if headers.endStream {
+      } else if headers.endStream, let stream = streams[frame.streamID] {
         // The client's trailers end its requests.
-        streams[frame.streamID]?.inbound.finish()
-        streams[frame.streamID]?.requestEnded = true
+        stream.inbound.finish()
+        stream.requestEnded = true
       }
     case .data(let payload):
       guard case .byteBuffer(var bytes) = payload.data else { return }
@@ -222,7 +223,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// swift-nio-http2, `NGHTTP2ServerCodec` itself for libnghttp2.)
   func channelReadComplete(context: ChannelHandlerContext) {
     for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 && stream.credit.mayReturn() {
-      giveBack(id)
+      giveBack(stream, id)
     }
     context.fireChannelReadComplete()
   }
@@ -243,14 +244,14 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   /// The handler of stream `id` has read what held its window back.
   func resume(_ id: HTTP2StreamID) {
-    guard let stream = streams[id], stream.unacknowledged > 0 else { return }
-    giveBack(id)
+    guard let stream = streams[id] else { return }
+    giveBack(stream, id)
   }
 
-  private func giveBack(_ id: HTTP2StreamID) {
-    guard let bytes = streams[id]?.unacknowledged, bytes > 0 else { return }
-    write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: bytes)))
-    streams[id]?.unacknowledged = 0
+  private func giveBack(_ stream: Stream, _ id: HTTP2StreamID) {
+    guard stream.unacknowledged > 0 else { return }
+    write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: stream.unacknowledged)))
+    stream.unacknowledged = 0
     scheduleFlush()
   }
 
@@ -287,7 +288,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     }
     guard method == "POST" else { return reject(id, httpStatus: "405") }
     guard contentType?.hasPrefix("application/grpc") == true else { return reject(id, httpStatus: "415") }
-    guard let path, let descriptor = self.method(path) else {
+    guard let path, let (descriptor, unary) = self.method(path) else {
       return refuse(id, .unimplemented, "malformed method path")
     }
     let encodingName = encodingHeader ?? "identity"
@@ -297,8 +298,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     }
     if let undecodable { return refuse(id, .invalidArgument, "\(undecodable) is not base64") }
     idle?.cancel()
+    idle = nil
     let inbound = HandoffQueue<RPCRequestPart<MessageBytes>>()
-    let unary = unaryMethods[path]
     // GRPCCore reads the metadata as the stream's first part; the unary path is given it.
     if unary == nil { inbound.yield(.metadata(metadata)) }
     if endStream { inbound.finish() }
@@ -336,15 +337,18 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     return queue
   }
 
-  /// "/package.Service/Method", remembered per connection: its clients call few methods, many
-  /// times each.
-  private func method(_ path: String) -> MethodDescriptor? {
+  /// "/package.Service/Method" and its entry in `unaryMethods`, remembered per connection: its
+  /// clients call few methods, many times each.
+  private func method(_ path: String) -> (descriptor: MethodDescriptor, unary: UnaryMethod?)? {
     if let known = methods[path] { return known }
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
     guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { return nil }
-    let descriptor = MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2]))
-    if methods.count < Self.rememberedMethods { methods[path] = descriptor }
-    return descriptor
+    let method = (
+      descriptor: MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2])),
+      unary: unaryMethods[path]
+    )
+    if methods.count < Self.rememberedMethods { methods[path] = method }
+    return method
   }
 
   private static func peers(_ channel: any Channel) -> (remote: String, local: String, remoteHost: String) {
@@ -464,10 +468,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true))))
       // Answered before the client finished sending (a refusal, say): it need not go on.
       if !stream.requestEnded { write(HTTP2Frame(streamID: id, payload: .rstStream(.noError))) }
-      if let ended = streams.removeValue(forKey: id) {
-        ended.inbound.finish()
-        streamEnded()
-      }
+      streams[id] = nil
+      stream.inbound.finish()
+      streamEnded()
     }
     scheduleFlush()
   }
@@ -582,30 +585,22 @@ struct SuiteResponseWriter: ClosableRPCWriterProtocol {
   let outbox: ResponseOutbox
   let streamID: HTTP2StreamID
 
-  func write(_ element: Element) async throws {
-    await post(CollectionOfOne(element))
+  func write(_ element: Element) async {
+    await write(contentsOf: CollectionOfOne(element))
   }
 
-  /// A unary RPC's whole answer (`UnaryRPC`), posted at once.
-  func answer(_ parts: [Element]) async {
-    await post(parts)
-  }
-
-  private func post(_ parts: some Collection<Element>) async {
-    guard await outbox.post(parts, for: streamID) else { return }
+  /// Posted at once (a unary RPC's whole answer, `UnaryRPC`): one delivery for all of them.
+  func write(contentsOf elements: some Sequence<Element>) async {
+    guard await outbox.post(elements, for: streamID) else { return }
     let handler = self.handler
     handler.eventLoop.execute { handler.value.deliverResponses() }
-  }
-
-  func write(contentsOf elements: some Sequence<Element>) async throws {
-    for element in elements { try await write(element) }
   }
 
   /// GRPCCore writes the status before finishing; nothing is left to do.
   func finish() async {}
 
   func finish(throwing error: any Error) async {
-    try? await write(.status(Status(code: .internalError, message: "the server failed to answer"), [:]))
+    await write(.status(Status(code: .internalError, message: "the server failed to answer"), [:]))
   }
 }
 
@@ -629,7 +624,7 @@ final class ResponseOutbox: Sendable {
 
   /// Queues `parts`; true when the caller must ask the event loop for a delivery (none is on
   /// its way yet).
-  func post(_ parts: some Collection<RPCResponsePart<MessageBytes>>, for id: HTTP2StreamID) async -> Bool {
+  func post(_ parts: some Sequence<RPCResponsePart<MessageBytes>>, for id: HTTP2StreamID) async -> Bool {
     while true {
       let posted = state.withLock { state -> Bool? in
         guard state.writable else { return nil }

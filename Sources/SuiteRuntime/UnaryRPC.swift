@@ -74,21 +74,21 @@ final class UnaryRPC: Sendable {
     case .success(var answer):
       answer.metadata.addString(requestID, forKey: "x-request-id")
       method.metrics.record(.ok, since: started)
-      await writer.answer([
+      await writer.write(contentsOf: [
         .metadata(answer.metadata), .message(answer.message),
         .status(Status(code: .ok, message: ""), answer.trailingMetadata),
       ])
     case .failure(var error):
       RequestContextInterceptor.recordFailure(error, of: requestContext, in: method.metrics, since: started)
       error.metadata.addString(requestID, forKey: "x-request-id")
-      await writer.answer([.status(Status(code: Status.Code(error.code), message: error.message), error.metadata)])
+      await writer.write(.status(Status(code: Status.Code(error.code), message: error.message), error.metadata))
     }
   }
 
   /// A deadline, as GRPCCore keeps it: once past, the RPC's cancellation handle is cancelled
   /// (the handler sees `context.cancellation`); what the handler then returns is still sent.
   private func answerWithinDeadline(credential: InternalCredential) async -> Result<UnaryAnswer, RPCError> {
-    guard let timeout = GRPCTimeout.duration(metadata[stringValues: "grpc-timeout"].first(where: { _ in true })) else {
+    guard let timeout = GRPCTimeout.duration(metadata.first("grpc-timeout")) else {
       return await answer(credential: credential)
     }
     return await withTaskGroup(of: Void.self) { group in

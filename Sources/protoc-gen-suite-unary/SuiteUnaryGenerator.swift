@@ -43,7 +43,8 @@ struct SuiteUnaryGenerator: CodeGenerator {
     try generatorOutputs.add(fileName: "UnaryMethods+Contracts.swift", contents: lines.joined(separator: "\n"))
   }
 
-  /// "SayHello" → "sayHello", "GetURL" → "getURL", "URLFor" → "urlFor", "PING" → "ping".
+  /// "SayHello" → "sayHello", "GetURL" → "getURL", "URLFor" → "urlFor", "PING" → "ping": the
+  /// rule grpc-swift-protobuf names service methods by (its `CamelCaser`, not public).
   static func functionName(_ name: String) -> String {
     guard let firstLower = name.firstIndex(where: \.isLowercase) else { return name.lowercased() }
     guard firstLower != name.startIndex else { return name }
@@ -55,7 +56,4 @@ struct SuiteUnaryGenerator: CodeGenerator {
   }
 
   var supportedFeatures: [Google_Protobuf_Compiler_CodeGeneratorResponse.Feature] { [.proto3Optional] }
-  var version: String? { nil }
-  var projectURL: String? { nil }
-  var copyrightLine: String? { nil }
 }

@@ -104,11 +104,7 @@ struct GuancectlTests {
       let purchase = try await suite.emulator.purchase()
       // The marketplace answers Activate with a 400 once: the saga fails and waits for an operator.
       try await suite.faults(#"{"count": 1, "status": 400, "path": "activate"}"#)
-      let activation = try await suite.activation { client in
-        let session = try await client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
-        return try await client.registerAndActivate(SuiteHarness.registration(session: session.sessionID, username: "stuck"))
-          .activation
-      }
+      let activation = try await suite.register(token: purchase.token, username: "stuck")
       #expect(activation.state == .needsAttention)
 
       let stuck = try Self.guancectl(suite, "activations", "stuck")

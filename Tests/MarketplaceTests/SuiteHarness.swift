@@ -145,13 +145,19 @@ final class SuiteHarness: @unchecked Sendable {
     let quantityJSON = quantity.map { #", "quantity": \#($0)"# } ?? ""
     let purchase = try await emulator.purchase(
       #"{"planId": "\#(plan)"\#(quantityJSON), "purchaser": {"emailId": "\#(username)@buyer.example", "objectId": "\#(UUID().uuidString)", "tenantId": "\#(UUID().uuidString)", "puid": ""}}"#)
-    let activation = try await activation { client in
-      let session = try await client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
+    let activation = try await register(token: purchase.token, username: username)
+    #expect(activation.state == .activated)
+    return (purchase.id, activation.workspace.workspaceID)
+  }
+
+  /// A purchase's marketplace token taken through the register branch (`registration`): the
+  /// activation as RegisterAndActivate answers it.
+  func register(token: String, username: String) async throws -> Guance_Gateway_V1_Activation {
+    try await activation { client in
+      let session = try await client.resolveActivation(.with { $0.marketplaceToken = token }).activation
       return try await client.registerAndActivate(Self.registration(session: session.sessionID, username: username))
         .activation
     }
-    #expect(activation.state == .activated)
-    return (purchase.id, activation.workspace.workspaceID)
   }
 
   /// The register branch's request for a new Guance account `username` (password "correct

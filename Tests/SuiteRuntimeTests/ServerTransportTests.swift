@@ -48,9 +48,16 @@ struct ServerTransportTests {
   }
 
   static func withHealth(port: Int, _ body: (Health) async throws -> Void) async throws {
+    try await withClient(port: port) { client in try await body(Health(wrapping: client)) }
+  }
+
+  /// A plaintext grpc-swift client of the server on `port`.
+  static func withClient(
+    port: Int, _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
+  ) async throws {
     try await withGRPCClient(
-      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
-    ) { client in try await body(Health(wrapping: client)) }
+      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext),
+      handleClient: body)
   }
 
   static func settings(_ transport: ServerSettings.Transport, _ change: (inout ServerSettings) -> Void = { _ in })
@@ -63,7 +70,7 @@ struct ServerTransportTests {
 
   static let transports = ServerSettings.Transport.allCases
   /// The suite's own transport, over either HTTP/2 library.
-  static let suiteTransports: [ServerSettings.Transport] = [.suite, .suiteNIOHTTP2]
+  static let suiteTransports = transports.filter { $0 != .grpcSwift }
 
   final class Flag: Sendable {
     let value = Mutex(false)

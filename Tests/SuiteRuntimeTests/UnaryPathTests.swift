@@ -53,10 +53,6 @@ struct UnaryPathTests {
       return cancellationSeen.load(ordering: .relaxed)
     }
 
-    struct Leaky: Error, CustomStringConvertible {
-      var description: String { "ERROR: relation \"accounts\" does not exist (SQLSTATE 42P01)" }
-    }
-
     func sayHello(request: ServerRequest<Bench_V1_HelloRequest>, context: ServerContext) async throws
       -> ServerResponse<Bench_V1_HelloReply>
     {
@@ -75,7 +71,7 @@ struct UnaryPathTests {
       case "invalid":
         throw ServiceError.invalid(field: "name", "is not a name")
       case "leak":
-        throw Leaky()
+        throw ErrorMappingTests.Leaky()
       case "returned error":
         return ServerResponse(error: RPCError(code: .failedPrecondition, message: "returned, not thrown"))
       default:
@@ -97,9 +93,9 @@ struct UnaryPathTests {
     try await ServerTransportTests.withServer(
       ServerTransportTests.settings(setup.transport) { $0.unaryOnEventLoop = setup.onEventLoop }, open: asInternal ? [] : [probe], internal: asInternal ? [probe] : []
     ) { port, shutDown in
-      try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
-      ) { client in try await body(Greeter(wrapping: client), client, shutDown) }
+      try await ServerTransportTests.withClient(port: port) { client in
+        try await body(Greeter(wrapping: client), client, shutDown)
+      }
     }
   }
 
@@ -147,13 +143,9 @@ struct UnaryPathTests {
   }
 
   static func failure(_ greeter: Greeter, _ name: String) async throws -> RPCError {
-    do {
-      _ = try await greeter.sayHello(Self.hello(name), metadata: ["x-request-id": "failing-1"])
-    } catch let error as RPCError {
-      return error
+    try await #require(throws: RPCError.self) {
+      try await greeter.sayHello(Self.hello(name), metadata: ["x-request-id": "failing-1"])
     }
-    Issue.record("\(name) succeeded")
-    return RPCError(code: .unknown, message: "")
   }
 
   @Test("an internal service's unary methods need the internal credential", arguments: setups)

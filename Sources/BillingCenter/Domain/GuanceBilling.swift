@@ -323,8 +323,7 @@ public struct GuanceBilling: Sendable {
     events.reserveCapacity(raw.count)
     for (index, event) in raw.enumerated() where validation.violations.count < 20 {
       let field = "events[\(index)]"
-      let keyOK = (1...255).contains(event.idempotencyKey.utf8.count)
-        && event.idempotencyKey.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+      let keyOK = event.idempotencyKey.isPrintableASCII(length: 1...255)
       validation.require(keyOK, "\(field).idempotency_key", "must be 1 to 255 printable ASCII characters")
       let workspace = UUID(uuidString: event.workspaceID)
       validation.require(workspace != nil, "\(field).workspace_id", "must be a workspace id")
@@ -543,7 +542,7 @@ public struct GuanceBilling: Sendable {
   }
 
   private static func subscriptionID(_ raw: String) throws -> String {
-    guard (1...128).contains(raw.utf8.count), raw.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+    guard raw.isPrintableASCII(length: 1...128) else {
       throw ServiceError.invalid(field: "marketplace_subscription_id", "must be a marketplace subscription id")
     }
     return raw

@@ -283,7 +283,7 @@ public struct PostgresBillingStore: BillingStore {
 
   /// An unsubscribed subscription settles nothing more (its cancellation is final).
   private static func refuseEnded(_ subscriptionID: String, status: String?) throws {
-    if status == "unsubscribed" { throw BillingError.subscriptionEnded(subscriptionID) }
+    if status.flatMap(CloudSubscriptionStatus.init) == .unsubscribed { throw BillingError.subscriptionEnded(subscriptionID) }
   }
 
   /// Cloud settlement must name a subscription of one of the account's own cloud accounts.

@@ -1,5 +1,6 @@
 import Foundation
 import GuanceContracts
+import SuiteErrors
 import SwiftProtobuf
 
 /// Domain values as messages, and messages as domain values.
@@ -36,7 +37,7 @@ extension Guance_Billing_V1_CloudIdentity {
   }
 
   private static func isID(_ text: String) -> Bool {
-    (1...64).contains(text.utf8.count) && text.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    text.isPrintableASCII(length: 1...64)
   }
 }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import SuiteErrors
 
 /// An operation on a subscription the gateway has to follow: a plan or quantity change, a
 /// renewal, suspension, reinstatement or cancellation (azure-saas-contract.md §4–5).
@@ -83,9 +84,7 @@ public struct WebhookNotification: Sendable, Equatable {
   public static func parse(_ body: Data) throws(Problem) -> WebhookNotification {
     guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else { throw .notJSON }
     func identifier(_ key: String) throws(Problem) -> String {
-      guard let value = object[key] as? String, (1...128).contains(value.utf8.count),
-        value.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
-      else { throw .missing(key) }
+      guard let value = object[key] as? String, value.isPrintableASCII(length: 1...128) else { throw .missing(key) }
       return value.lowercased()
     }
     let id = try identifier("id")

@@ -205,11 +205,9 @@ public struct MeteringSubmitter: Sendable {
   /// The same for several usage dates at once: each billing day's records are read once and
   /// the marketplace asked once, from the earliest date on.
   public func reconcile(usageDates: [Date]) async throws -> [Mismatch] {
-    let dayStarts = usageDates.map {
-      Date(timeIntervalSince1970: ($0.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
-    }
-    guard let earliest = dayStarts.min() else { return [] }
-    let dayTexts = Set(dayStarts.map(Self.day))
+    // Dates are compared as UTC days ("YYYY-MM-DD"), whatever their time of day.
+    guard let earliest = usageDates.min() else { return [] }
+    let dayTexts = Set(usageDates.map(Self.day))
     // Records are rated per billing day and reported at the hour it ends, so the hours of a
     // usage date come from that day and the one before.
     struct Usage: Hashable, Comparable {
@@ -220,7 +218,7 @@ public struct MeteringSubmitter: Sendable {
         (a.usageDate, a.subscriptionID, a.dimension) < (b.usageDate, b.subscriptionID, b.dimension)
       }
     }
-    let billingDays = Set(dayStarts.flatMap { [$0.addingTimeInterval(-86400), $0] }.map(Self.day)).sorted()
+    let billingDays = Set(usageDates.flatMap { [$0.addingTimeInterval(-86400), $0] }.map(Self.day)).sorted()
     var ours: [Usage: Double] = [:]
     for billingDay in billingDays {
       var after: String?
@@ -265,9 +263,7 @@ public struct MeteringSubmitter: Sendable {
   }
 
   /// "YYYY-MM-DD" (UTC), as usage dates and billing days are written.
-  static let dayStyle = Date.ISO8601FormatStyle().year().month().day()
-
-  static func day(_ date: Date) -> String { date.formatted(dayStyle) }
+  static func day(_ date: Date) -> String { date.formatted(MarketplaceClient.dayStyle) }
 }
 
 /// Runs the submitter every `interval`, and the reconciliation of yesterday and today every

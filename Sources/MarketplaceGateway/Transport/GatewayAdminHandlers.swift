@@ -13,13 +13,11 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   private let store: GatewayStore
   private let lifecycle: SubscriptionLifecycle
   private let submitter: MeteringSubmitter
-  private let ledger: any MeteringLedger
 
   package init(lifecycle: SubscriptionLifecycle, submitter: MeteringSubmitter) {
     self.store = lifecycle.store
     self.lifecycle = lifecycle
     self.submitter = submitter
-    self.ledger = submitter.ledger
   }
 
   // MARK: Field checks
@@ -40,7 +38,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   }
 
   private static func checkedIdentifier(_ raw: String, field: String, _ rule: String) throws -> String {
-    guard (1...255).contains(raw.utf8.count), raw.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+    guard raw.isPrintableASCII(length: 1...255) else {
       throw ServiceError.invalid(field: field, rule)
     }
     return raw
@@ -48,6 +46,10 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
 
   private static func subscriptionID(_ raw: String) throws -> String {
     try identifier(raw.lowercased(), field: "subscription_id")
+  }
+
+  private static func optionalSubscriptionID(_ raw: String) throws -> String? {
+    try optionalIdentifier(raw.lowercased(), field: "subscription_id")
   }
 
   private static func reason(_ raw: String) throws -> String {
@@ -139,7 +141,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     async throws -> Guance_Gateway_V1_ListLifecycleOperationsResponse
   {
     let limit = try Self.limit(request.limit)
-    let subscription = try Self.optionalIdentifier(request.subscriptionID.lowercased(), field: "subscription_id")
+    let subscription = try Self.optionalSubscriptionID(request.subscriptionID)
     var state: LifecycleOperation.State?
     if !request.state.isEmpty {
       guard let parsed = LifecycleOperation.State(rawValue: request.state) else {
@@ -181,9 +183,9 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func listMeteringRecords(request: Guance_Gateway_V1_ListMeteringRecordsRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_ListMeteringRecordsResponse
   {
-    let records = try await ledger.records(
+    let records = try await submitter.ledger.records(
       status: try Self.meteringStatus(request.status), day: request.day.isEmpty ? nil : request.day,
-      subscriptionID: try Self.optionalIdentifier(request.subscriptionID.lowercased(), field: "subscription_id"),
+      subscriptionID: try Self.optionalSubscriptionID(request.subscriptionID),
       afterKey: try Self.optionalIdentifier(request.afterKey, field: "after_key"),
       limit: try Self.limit(request.limit))
     return .with { $0.records = records.map(Guance_Gateway_V1_MeteringRecord.init) }
@@ -193,7 +195,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     async throws -> Guance_Gateway_V1_ResubmitMeteringRecordResponse
   {
     let key = try Self.identifier(request.key, field: "key")
-    let record = try await ledger.dispose(key: key, resubmit: true, reason: try Self.reason(request.reason))
+    let record = try await submitter.ledger.dispose(key: key, resubmit: true, reason: try Self.reason(request.reason))
     return .with { $0.record = .init(record) }
   }
 
@@ -201,7 +203,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     async throws -> Guance_Gateway_V1_ParkMeteringRecordResponse
   {
     let key = try Self.identifier(request.key, field: "key")
-    let record = try await ledger.dispose(key: key, resubmit: false, reason: try Self.reason(request.reason))
+    let record = try await submitter.ledger.dispose(key: key, resubmit: false, reason: try Self.reason(request.reason))
     return .with { $0.record = .init(record) }
   }
 
@@ -221,7 +223,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   package func reconcileUsage(request: Guance_Gateway_V1_ReconcileUsageRequest, context: ServerContext)
     async throws -> Guance_Gateway_V1_ReconcileUsageResponse
   {
-    guard request.date.count == 10, let date = try? MeteringSubmitter.dayStyle.parse(request.date)
+    guard request.date.count == 10, let date = try? MarketplaceClient.dayStyle.parse(request.date)
     else { throw ServiceError.invalid(field: "date", "must be a date as YYYY-MM-DD") }
     let mismatches = try await submitter.reconcile(usageDate: date)
     return .with {
