@@ -32,13 +32,13 @@ public struct TokenIssuer: Sendable {
     var nbf: NotBeforeClaim
     var iat: IssuedAtClaim
 
-    public func verify(using algorithm: some JWTAlgorithm) async throws {
-      try verifyTimes()
-    }
+    /// Only the signature is checked while decoding: the times are checked by
+    /// `verifyAccessToken` against the clock it is given.
+    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 
-    func verifyTimes() throws {
-      try exp.verifyNotExpired()
-      try nbf.verifyNotBefore()
+    func verifyTimes(at now: Date) throws {
+      try exp.verifyNotExpired(currentDate: now)
+      try nbf.verifyNotBefore(currentDate: now)
     }
   }
 
@@ -69,16 +69,17 @@ public struct TokenIssuer: Sendable {
     return (try await keys.sign(claims, kid: JWKIdentifier(string: kid)), expires)
   }
 
-  /// The claims of a valid access token for the marketplace APIs; throws otherwise.
-  public func verifyAccessToken(_ token: String) async throws -> AccessClaims {
+  /// The claims of an access token for the marketplace APIs valid at `now`; throws otherwise.
+  public func verifyAccessToken(_ token: String, now: Date = Date()) async throws -> AccessClaims {
     if let known = lastVerified.entry.withLock({ $0?.token == token ? $0?.claims : nil }) {
-      try known.verifyTimes()
+      try known.verifyTimes(at: now)
       return known
     }
     let claims = try await keys.verify(token, as: AccessClaims.self)
     guard claims.aud.value.contains(Self.marketplaceResource) else {
       throw JWTError.claimVerificationFailure(failedClaim: claims.aud, reason: "wrong audience")
     }
+    try claims.verifyTimes(at: now)
     lastVerified.entry.withLock { $0 = (token, claims) }
     return claims
   }

@@ -24,7 +24,8 @@ public enum ServiceMain {
         let settings = try ServerSettings(config: reader, defaultPort: grpcPort)
         // Against a TLS server the probe is a client like the others: GRPC_CLIENT_* say how.
         let tls = settings.tls == nil ? nil : try ClientTLS(config: reader)
-        exit(await HealthProbe.isServing(port: settings.port, tls: tls) ? 0 : 1)
+        let timeout = try reader.seconds("HEALTH_CHECK_TIMEOUT_SECONDS", default: .seconds(2), range: 1...300)
+        exit(await HealthProbe.isServing(port: settings.port, tls: tls, timeout: timeout) ? 0 : 1)
       }
       _ = try LoggingSetup.bootstrap(config: reader)
       try await body(reader, logger)

@@ -1,12 +1,16 @@
 public import Foundation
 
 /// A command run to completion, for tests that drive scripts and foreign clients (the C
-/// client, grpcio, openssl): its exit status and what it printed on standard output.
+/// client, grpcio, openssl, guancectl): its exit status and what it printed on standard output.
 public enum Command {
   /// `mergingErrors`: standard error is captured with standard output (to read refusals).
+  ///
+  /// The wait happens on a thread of its own: blocking one of Swift's cooperative threads (two on
+  /// a 2-core machine) for the seconds a foreign client runs would stall every other test's
+  /// tasks, in-process servers included, and make their deadlines pass.
   public static func run(
     _ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil, mergingErrors: Bool = false
-  ) throws -> (status: Int32, output: String) {
+  ) async throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -15,9 +19,15 @@ public enum Command {
     process.standardOutput = output
     if mergingErrors { process.standardError = output }
     try process.run()
-    // Read before waiting: a full pipe would otherwise block the child forever.
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    let reader = output.fileHandleForReading
+    let data = await withCheckedContinuation { (done: CheckedContinuation<Data, Never>) in
+      Thread.detachNewThread {
+        // Read before waiting: a full pipe would otherwise block the child forever.
+        let data = reader.readDataToEndOfFile()
+        process.waitUntilExit()
+        done.resume(returning: data)
+      }
+    }
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 }

@@ -35,7 +35,7 @@ public struct DevelopmentMailboxReader: Sendable {
   /// The code in the newest message to `recipient` beyond the first `skipping` ones,
   /// waiting for it to arrive.
   public func code(
-    for recipient: String, skipping earlier: Int = 0, timeout: Duration = .seconds(15)
+    for recipient: String, skipping earlier: Int = 0, timeout: Duration = .testPatience
   ) async throws -> String {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

@@ -7,9 +7,12 @@ public final class ServiceProcess: @unchecked Sendable {
     case notBuilt(String)
     case exitedEarly(String, log: String)
     case didNotStart(String, log: String)
+    case noServiceSlot(String)
 
     public var description: String {
       switch self {
+      case .noServiceSlot(let name):
+        "\(name) started outside a service slot: tag the test or its suite `.startsServices`"
       case .notBuilt(let path): "\(path) does not exist: build first (`make test` does)"
       case .exitedEarly(let name, let log): "\(name) exited during start-up:\n\(log)"
       case .didNotStart(let name, let log): "\(name) did not report ready in time:\n\(log)"
@@ -42,15 +45,16 @@ public final class ServiceProcess: @unchecked Sendable {
   /// serves.
   public init(
     _ name: String, environment: [String: String], workDirectory: URL,
-    timeout: Duration = .seconds(60)
+    timeout: Duration = .testPatience
   ) async throws {
     self.name = name
     let executable = Self.binaryDirectory.appendingPathComponent(name)
     guard FileManager.default.isExecutableFile(atPath: executable.path) else {
       throw Failure.notBuilt(executable.path)
     }
+    guard ServiceSlots.isHeld else { throw Failure.noServiceSlot(name) }
     try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-    logFile = workDirectory.appendingPathComponent("\(name).log")
+    logFile = try TestLogs.file(for: name, else: workDirectory)
     readyFile = workDirectory.appendingPathComponent("\(name).ready")
     try? FileManager.default.removeItem(at: readyFile)
     _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)

@@ -12,6 +12,9 @@ struct GatewayConfiguration {
   var landingTLS: ServerTLS?
   var billingAddress: String
   var consoleAddress: String
+  /// Deadlines of the gateway's calls to the billing center and the console.
+  var billingTimeout: Duration
+  var consoleTimeout: Duration
   var marketplace: MarketplaceClient.Settings
   var activationPageURL: String
   var consoleLoginURL: String
@@ -31,6 +34,8 @@ struct GatewayConfiguration {
     landingTLS = try ServerTLS(config: config, prefix: "LANDING_TLS")
     billingAddress = config.string("BILLING_ADDRESS", default: "127.0.0.1:7102")
     consoleAddress = config.string("CONSOLE_ADDRESS", default: "127.0.0.1:7101")
+    billingTimeout = try config.seconds("BILLING_TIMEOUT_SECONDS", default: .seconds(5), range: 1...120)
+    consoleTimeout = try config.seconds("CONSOLE_TIMEOUT_SECONDS", default: .seconds(10), range: 1...120)
     marketplace = MarketplaceClient.Settings(
       apiBaseURL: config.string("MARKETPLACE_API_URL", default: "https://marketplaceapi.microsoft.com/api"),
       loginBaseURL: config.string("MARKETPLACE_LOGIN_URL", default: "https://login.microsoftonline.com"),

@@ -29,18 +29,21 @@ enum GatewayMain {
     let store = GatewayStore(database: database, logger: logger)
     let marketplace = MarketplaceClient(settings: configuration.marketplace, logger: logger)
     let billingDirectory = GRPCBillingDirectory(
-      client: billing.client, internalCredential: configuration.service.internalCredential)
+      client: billing.client, internalCredential: configuration.service.internalCredential,
+      timeout: configuration.billingTimeout)
     let saga = ActivationSaga(
       store: store, marketplace: marketplace, billing: billingDirectory, settings: configuration.saga, logger: logger)
     let activations = Activations(
       store: store, marketplace: marketplace, billing: billingDirectory,
-      console: GRPCConsoleDirectory(client: console.client), saga: saga,
+      console: GRPCConsoleDirectory(client: console.client, timeout: configuration.consoleTimeout), saga: saga,
       consoleLoginURL: configuration.consoleLoginURL)
     let started = StartupGate()
     let doorbell = Doorbell()
     let lifecycle = SubscriptionLifecycle(
       store: store, marketplace: marketplace, settlements: billingDirectory,
-      workspaces: GRPCWorkspaceStatuses(client: console.client, internalCredential: configuration.service.internalCredential),
+      workspaces: GRPCWorkspaceStatuses(
+        client: console.client, internalCredential: configuration.service.internalCredential,
+        timeout: configuration.consoleTimeout),
       settings: configuration.lifecycle, logger: logger)
 
     let submitter = MeteringSubmitter(

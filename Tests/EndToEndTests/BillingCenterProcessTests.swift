@@ -10,14 +10,14 @@ import Testing
 
 /// The built `billing-center` executable beside a real `workspace-console` process, on real
 /// HTTP/2 over loopback and a real PostgreSQL (one database each).
-@Suite("billing-center as a process")
+@Suite("billing-center as a process", .startsServices)
 struct BillingCenterProcessTests {
   static let credential = "e2e-billing-credential"
   static let internalCall: Metadata = ["authorization": "Bearer \(credential)"]
 
   static var options: CallOptions {
     var options = CallOptions.defaults
-    options.timeout = .seconds(10)
+    options.timeout = .testPatience
     return options
   }
 

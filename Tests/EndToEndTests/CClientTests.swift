@@ -5,12 +5,12 @@ import Testing
 
 /// The C client (Tests/Interop/c: protobuf-c, nghttp2, OpenSSL) against the three services
 /// as processes, over plaintext and over mutual TLS.
-@Suite("A C client over nghttp2 and protobuf-c")
+@Suite("A C client over nghttp2 and protobuf-c", .startsServices)
 struct CClientTests {
   /// `SUITE_C_CLIENT` (built by `make test`), or built now.
-  static func client() throws -> String {
+  static func client() async throws -> String {
     if let path = ProcessInfo.processInfo.environment["SUITE_C_CLIENT"] { return path }
-    let (status, output) = try Command.run(ProjectPython.packageFile("scripts/build-c-client.sh"))
+    let (status, output) = try await Command.run(ProjectPython.packageFile("scripts/build-c-client.sh"))
     #expect(status == 0, "\(output)")
     return ProjectPython.packageFile(output.trimmingCharacters(in: .whitespacesAndNewlines))
   }
@@ -57,9 +57,9 @@ struct CClientTests {
 
   @Test("registration, login, reads and field violations of every service, over plaintext")
   func plaintext() async throws {
-    let client = try Self.client()
+    let client = try await Self.client()
     try await Self.withServices(environment: [:]) { console, billing, gateway in
-      let (status, output) = try Command.run(client, [console, billing, gateway])
+      let (status, output) = try await Command.run(client, [console, billing, gateway])
       #expect(status == 0, "\(output)")
       #expect(output.contains("all checks passed"))
       #expect(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 12)
@@ -68,10 +68,10 @@ struct CClientTests {
 
   @Test("the same over mutual TLS, the server verified against the test CA; no client certificate is refused")
   func mutualTLS() async throws {
-    let client = try Self.client()
+    let client = try await Self.client()
     let certs = FileManager.default.temporaryDirectory.appendingPathComponent("c-certs-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: certs) }
-    try TLSTests.makeCertificates(in: certs, name: "C client test CA")
+    try await TLSTests.makeCertificates(in: certs, name: "C client test CA")
     func file(_ name: String) -> String { certs.appendingPathComponent(name).path }
     let tls = [
       "GRPC_TLS_CERT_FILE": file("server.pem"), "GRPC_TLS_KEY_FILE": file("server.key"),
@@ -79,14 +79,14 @@ struct CClientTests {
       "GRPC_CLIENT_CERT_FILE": file("client.pem"), "GRPC_CLIENT_KEY_FILE": file("client.key"),
     ]
     try await Self.withServices(environment: tls) { console, billing, gateway in
-      let (status, output) = try Command.run(
+      let (status, output) = try await Command.run(
         client, ["--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key"), console, billing, gateway])
       #expect(status == 0, "\(output)")
       #expect(output.contains("all checks passed"))
-      let (refused, why) = try Command.run(client, ["--ca", file("ca.pem"), console, billing, gateway])
+      let (refused, why) = try await Command.run(client, ["--ca", file("ca.pem"), console, billing, gateway])
       #expect(refused == 1)
       #expect(why.contains("FAIL"))
-      let (plain, _) = try Command.run(client, [console, billing, gateway])
+      let (plain, _) = try await Command.run(client, [console, billing, gateway])
       #expect(plain == 1)
     }
   }

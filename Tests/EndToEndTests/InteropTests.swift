@@ -5,7 +5,7 @@ import Testing
 /// grpc's interop cases (interop-test-descriptions.md), driven by Python's grpcio client
 /// (scripts/interop_client.py) against `interop-server`: grpc.testing.TestService on the
 /// suite's own server configuration, over plaintext and over mutual TLS.
-@Suite("gRPC interop cases with grpcio")
+@Suite("gRPC interop cases with grpcio", .startsServices)
 struct InteropTests {
   static let cases = [
     "empty_unary", "large_unary", "client_streaming", "server_streaming", "ping_pong", "empty_stream",
@@ -14,11 +14,11 @@ struct InteropTests {
   ]
 
   /// Runs the client; returns each case's verdict and the client's exit status.
-  static func runClient(address: String, arguments: [String] = []) throws -> (
+  static func runClient(address: String, arguments: [String] = []) async throws -> (
     verdicts: [String: (ok: Bool, detail: String)], status: Int32
   ) {
     // grpcio's C core logs refused handshakes to stderr; the verdicts say what matters.
-    let (status, output) = try Command.run(
+    let (status, output) = try await Command.run(
       try ProjectPython.interpreter(), [ProjectPython.packageFile("scripts/interop_client.py"), address] + arguments,
       environment: ProcessInfo.processInfo.environment.merging(["GRPC_VERBOSITY": "NONE"]) { $1 })
     var verdicts: [String: (ok: Bool, detail: String)] = [:]
@@ -64,7 +64,7 @@ struct InteropTests {
   @Test("every applicable interop case passes over plaintext", arguments: transports)
   func plaintext(transport: String) async throws {
     try await Self.withServer(environment: ["GRPC_SERVER_TRANSPORT": transport]) { server in
-      Self.expectAllPass(try Self.runClient(address: server.address))
+      Self.expectAllPass(try await Self.runClient(address: server.address))
     }
   }
 
@@ -72,7 +72,7 @@ struct InteropTests {
   func mutualTLS(transport: String) async throws {
     let certs = FileManager.default.temporaryDirectory.appendingPathComponent("interop-certs-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: certs) }
-    try TLSTests.makeCertificates(in: certs, name: "Interop test CA")
+    try await TLSTests.makeCertificates(in: certs, name: "Interop test CA")
     func file(_ name: String) -> String { certs.appendingPathComponent(name).path }
     try await Self.withServer(
       environment: [
@@ -83,10 +83,10 @@ struct InteropTests {
       // The certificate names localhost; grpcio checks the name it dials.
       let address = "localhost:\(server.port)"
       Self.expectAllPass(
-        try Self.runClient(
+        try await Self.runClient(
           address: address, arguments: ["--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key")]))
       // Without a client certificate the handshake fails: every case fails, the client says so.
-      let refused = try Self.runClient(address: address, arguments: ["--ca", file("ca.pem"), "--cases", "empty_unary"])
+      let refused = try await Self.runClient(address: address, arguments: ["--ca", file("ca.pem"), "--cases", "empty_unary"])
       #expect(refused.verdicts["empty_unary"]?.ok == false)
       #expect(refused.status == 1)
     }

@@ -9,24 +9,27 @@ import SwiftProtobuf
 import Testing
 
 /// Mutual TLS between the services, with certificates from `scripts/certs.sh` (`make certs`).
-@Suite("TLS between services")
+@Suite("TLS between services", .startsServices)
 struct TLSTests {
   /// Makes a CA with server and client certificates in `directory`.
-  static func makeCertificates(in directory: URL, name: String) throws {
-    let (status, output) = try Command.run(ProjectPython.packageFile("scripts/certs.sh"), [directory.path, name])
+  static func makeCertificates(in directory: URL, name: String) async throws {
+    let (status, output) = try await Command.run(ProjectPython.packageFile("scripts/certs.sh"), [directory.path, name])
     #expect(status == 0, "\(output)")
   }
 
-  static func serving(port: Int, _ security: HTTP2ClientTransport.Posix.TransportSecurity) async -> Result<
-    Bool, any Error
-  > {
+  /// Whether the server on `port` answers a health check over `security`. `timeout`: a refused
+  /// client retries its connection until the deadline, so checks that expect a refusal give a
+  /// short one; the rest wait as long as a loaded machine may need.
+  static func serving(
+    port: Int, _ security: HTTP2ClientTransport.Posix.TransportSecurity, timeout: Duration = .testPatience
+  ) async -> Result<Bool, any Error> {
     do {
       return .success(
         try await withGRPCClient(
           transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: security)
         ) { client in
           var options = CallOptions.defaults
-          options.timeout = .seconds(5)
+          options.timeout = timeout
           return try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: options).status
             == .serving
         })
@@ -41,8 +44,8 @@ struct TLSTests {
     defer { try? FileManager.default.removeItem(at: work) }
     let ours = work.appendingPathComponent("certs")
     let foreign = work.appendingPathComponent("foreign")
-    try Self.makeCertificates(in: ours, name: "Suite test CA")
-    try Self.makeCertificates(in: foreign, name: "Foreign CA")
+    try await Self.makeCertificates(in: ours, name: "Suite test CA")
+    try await Self.makeCertificates(in: foreign, name: "Foreign CA")
     func file(_ directory: URL, _ name: String) -> String { directory.appendingPathComponent(name).path }
     let clientTLS = [
       "GRPC_CLIENT_CA_FILE": file(ours, "ca.pem"), "GRPC_CLIENT_CERT_FILE": file(ours, "client.pem"),
@@ -97,7 +100,7 @@ struct TLSTests {
       ("a foreign CA's client certificate", tls(ours, certificate: foreign).transportSecurity),
       ("plaintext", HTTP2ClientTransport.Posix.TransportSecurity.plaintext),
     ] {
-      let outcome = await Self.serving(port: console.port, security)
+      let outcome = await Self.serving(port: console.port, security, timeout: .seconds(5))
       #expect(throws: (any Error).self, "\(what) must be refused") { try outcome.get() }
     }
     // A client trusting another CA refuses the server.
@@ -105,7 +108,7 @@ struct TLSTests {
       caFile: foreign.appendingPathComponent("ca.pem").path,
       certificateFile: ours.appendingPathComponent("client.pem").path,
       keyFile: ours.appendingPathComponent("client.key").path)
-    let refused = await Self.serving(port: console.port, distrustful.transportSecurity)
+    let refused = await Self.serving(port: console.port, distrustful.transportSecurity, timeout: .seconds(5))
     #expect(throws: (any Error).self) { try refused.get() }
 
     // The client every service uses for the others (gateway → billing center and console,
@@ -115,7 +118,7 @@ struct TLSTests {
       group.addTask { try await suiteClient.client.runConnections() }
       defer { suiteClient.client.beginGracefulShutdown() }
       var options = CallOptions.defaults
-      options.timeout = .seconds(5)
+      options.timeout = .testPatience
       return try await Grpc_Health_V1_Health.Client(wrapping: suiteClient.client).check(.init(), options: options)
         .status
     }

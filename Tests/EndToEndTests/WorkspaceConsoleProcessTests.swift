@@ -9,7 +9,7 @@ import SwiftProtobuf
 import Testing
 
 /// The built `workspace-console` executable, on real HTTP/2 over loopback and a real PostgreSQL.
-@Suite("workspace-console as a process")
+@Suite("workspace-console as a process", .startsServices)
 struct WorkspaceConsoleProcessTests {
   static let credential = "e2e-internal-credential"
 
@@ -46,7 +46,7 @@ struct WorkspaceConsoleProcessTests {
 
   static var options: CallOptions {
     var options = CallOptions.defaults
-    options.timeout = .seconds(10)
+    options.timeout = .testPatience
     return options
   }
 
@@ -101,14 +101,14 @@ struct WorkspaceConsoleProcessTests {
       // Signal only once it is running and waiting for the database (earlier, SIGTERM's
       // default action would stop it and prove nothing).
       let started = ContinuousClock.now
-      while ContinuousClock.now - started < .seconds(20),
+      while ContinuousClock.now - started < .testPatience,
         !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("Connection creation failed")
       {
         try await Task.sleep(for: .milliseconds(50))
       }
       #expect(waiting.isRunning, "\(name) should still be trying to reach its database")
       waiting.terminate()
-      let deadline = ContinuousClock.now + .seconds(15)
+      let deadline = ContinuousClock.now + .testPatience
       while waiting.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
       if waiting.isRunning { kill(waiting.processIdentifier, SIGKILL) }
       #expect(!waiting.isRunning && waiting.terminationStatus == 0, "\(name) did not stop cleanly on SIGTERM")
@@ -123,16 +123,17 @@ struct WorkspaceConsoleProcessTests {
       let status = try await Self.runHealthCheck(port: process.port)
       #expect(status == 0)
     }
-    let nothingListening = try await Self.runHealthCheck(port: 1)
+    // The probe waits for a connection until its deadline: a short one where none can come.
+    let nothingListening = try await Self.runHealthCheck(port: 1, timeout: .seconds(2))
     #expect(nothingListening == 1)
   }
 
   /// Runs `workspace-console --health-check` and waits for it without blocking a thread.
-  static func runHealthCheck(port: Int) async throws -> Int32 {
+  static func runHealthCheck(port: Int, timeout: Duration = .testPatience) async throws -> Int32 {
     let probe = Process()
     probe.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent("workspace-console")
     probe.arguments = ["--health-check"]
-    probe.environment = ["GRPC_PORT": "\(port)"]
+    probe.environment = ["GRPC_PORT": "\(port)", "HEALTH_CHECK_TIMEOUT_SECONDS": "\(timeout.components.seconds)"]
     try probe.run()
     while probe.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     return probe.terminationStatus
@@ -141,7 +142,7 @@ struct WorkspaceConsoleProcessTests {
   @Test("scripts/grpc-call, as the README uses it, calls the process and prints the reply as JSON")
   func grpcCallScript() async throws {
     try await Self.withConsoleProcess { process, client, _ in
-      let (status, output) = try Command.run(
+      let (status, output) = try await Command.run(
         ProjectPython.packageFile("scripts/grpc-call"),
         [process.address, "guance.console.v1.WorkspaceConsoleService/ListSites"])
       #expect(status == 0)

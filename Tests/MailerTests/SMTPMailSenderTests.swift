@@ -32,7 +32,7 @@ struct SMTPMailSenderTests {
       process.standardOutput = handle
       process.standardError = handle
       try process.run()
-      let deadline = ContinuousClock.now + .seconds(20)
+      let deadline = ContinuousClock.now + .testPatience
       while ContinuousClock.now < deadline {
         if let text = try? String(contentsOf: portFile, encoding: .utf8), let port = Int(text) {
           self.port = port

@@ -9,7 +9,7 @@ import Testing
 
 /// Every branch of the activation flow over real processes, driven through the gateway's
 /// public API exactly as the activation pages drive it, with codes read from the mailboxes.
-@Suite("The activation flow end to end")
+@Suite("The activation flow end to end", .startsServices)
 struct ActivationFlowTests {
   static let password = "correct horse battery"
 
@@ -358,7 +358,7 @@ struct ActivationFlowTests {
       #expect(attempts == 1)
       try await suite.crashAndRestartGateway()
       _ = await call.value
-      let finished = try await suite.waitFor(.activated, session: session, timeout: .seconds(60))
+      let finished = try await suite.waitFor(.activated, session: session)
       #expect(finished.state == .activated)
       #expect(finished.workspace.workspaceID == workspaceID)
       // Let the delayed first call land too: still exactly one activation.

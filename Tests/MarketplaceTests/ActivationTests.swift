@@ -74,11 +74,17 @@ final class FakeBillingDirectory: BillingDirectory {
   }
 }
 
-/// A console that creates every workspace it is asked for, taking its time over those named
-/// "Slow", and counts them; like the real one, a creation key seen before gets the same
-/// workspace again.
+/// A console that creates every workspace it is asked for and counts them; like the real one,
+/// a creation key seen before gets the same workspace again. A creation of a workspace named
+/// "Held" says so on `creationsStarted` and waits for `releaseCreation()`, so a test decides
+/// what happens while it is under way (no sleeping in the hope that the other call comes in time).
 final class FakeConsoleDirectory: ConsoleDirectory {
   let created = Mutex(0)
+  let creationsStarted = AsyncStream.makeStream(of: Void.self)
+  private let releases = AsyncStream.makeStream(of: Void.self)
+
+  /// Lets one held creation go on.
+  func releaseCreation() { releases.continuation.yield() }
   let byCreationKey = Mutex<[String: BoundWorkspace]>([:])
   /// The next creation goes through but its reply is lost (the caller sees UNAVAILABLE).
   let loseNextReply = Mutex(false)
@@ -90,7 +96,11 @@ final class FakeConsoleDirectory: ConsoleDirectory {
   func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String)
     async throws -> BoundWorkspace
   {
-    if workspace.name == "Slow" { try await Task.sleep(for: .milliseconds(500)) }
+    if workspace.name == "Held" {
+      creationsStarted.continuation.yield()
+      var released = releases.stream.makeAsyncIterator()
+      await released.next()
+    }
     let made = byCreationKey.withLock { known in
       if let earlier = known[creationKey] { return earlier }
       created.withLock { $0 += 1 }
@@ -105,7 +115,7 @@ final class FakeConsoleDirectory: ConsoleDirectory {
   }
 }
 
-@Suite("Resolving activations")
+@Suite("Resolving activations", .startsServices)
 struct ActivationTests {
   typealias Client = Guance_Gateway_V1_ActivationService.Client<InProcessTransport.Client>
 
@@ -116,9 +126,35 @@ struct ActivationTests {
     let console: FakeConsoleDirectory
     let store: GatewayStore
     let reconciler: ActivationReconciler
+    let database: Database
+
+    /// Time passes for the sagas: every retry waiting its delay is due now. Tests that check a
+    /// delay use a long one and move time here instead of sleeping through it.
+    func passRetryDelays() async throws {
+      _ = try await database.query("UPDATE activation_sagas SET next_attempt_at = now() WHERE next_attempt_at > now()")
+    }
+
+    /// Every claim to create a workspace has run out, as if its holder had taken too long.
+    func expireCreationClaims() async throws {
+      _ = try await database.query("UPDATE workspace_creation_claims SET claimed_until = now() - interval '1 second'")
+    }
+
+    /// How long the subscription's saga still waits for its next attempt, by the database's clock.
+    func retryWait(_ subscriptionID: String) async throws -> Duration {
+      let rows = try await database.query(
+        """
+        SELECT extract(epoch FROM next_attempt_at - now())::float8 FROM activation_sagas
+        WHERE subscription_id = \(subscriptionID)
+        """)
+      for try await seconds in rows.decode(Double.self) { return .seconds(seconds) }
+      return .zero
+    }
   }
 
-  static func with(_ body: @escaping @Sendable (Fixture) async throws -> Void) async throws {
+  /// `retryDelay`: the saga's first retry delay (doubled per retry).
+  static func with(
+    retryDelay: Duration = .seconds(1), _ body: @escaping @Sendable (Fixture) async throws -> Void
+  ) async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
       try await TestDatabase.withMigratedDatabase(GatewayStore.migrations()) { _, database in
         let logger = Logger(label: "gateway-test")
@@ -127,8 +163,8 @@ struct ActivationTests {
         let console = FakeConsoleDirectory()
         let marketplace = MarketplaceClientTests.client(emulator, timeout: .seconds(2))
         let saga = ActivationSaga(
-          store: store, marketplace: marketplace, billing: billing, settings: .init(retryDelay: .seconds(1)),
-          logger: logger)
+          store: store, marketplace: marketplace, billing: billing,
+          settings: .init(retryDelay: retryDelay, maxRetryDelay: max(retryDelay * 16, .seconds(300))), logger: logger)
         let activations = Activations(
           store: store, marketplace: marketplace, billing: billing, console: console, saga: saga,
           consoleLoginURL: "http://console.test/login")
@@ -136,7 +172,7 @@ struct ActivationTests {
           try await body(
             Fixture(
               client: Client(wrapping: client), emulator: emulator, billing: billing, console: console, store: store,
-              reconciler: ActivationReconciler(saga: saga, logger: logger)))
+              reconciler: ActivationReconciler(saga: saga, logger: logger), database: database))
         }
       }
     }

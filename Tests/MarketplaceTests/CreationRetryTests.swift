@@ -6,7 +6,7 @@ import Testing
 /// The gateway's creation calls retried after a lost answer, against the real services: the
 /// same details find the first creation; other details are refused in the activation's terms
 /// (the pages show them), not as a bad `creation_key` field the pages never sent.
-@Suite("Creations retried by the gateway")
+@Suite("Creations retried by the gateway", .startsServices)
 struct CreationRetryTests {
   static let password = "correct horse battery staple"
 
@@ -19,7 +19,7 @@ struct CreationRetryTests {
   func workspace() async throws {
     try await SuiteHarness.with { suite in
       try await SuiteHarness.client(suite.console) { client in
-        let console = GRPCConsoleDirectory(client: client)
+        let console = GRPCConsoleDirectory(client: client, timeout: .testPatience)
         let workspace = NewWorkspace(name: "Ops", language: "en", site: "us1")
         let key = "subscription-1/workspace"
         let first = try await console.createWorkspace(
@@ -39,7 +39,8 @@ struct CreationRetryTests {
   func billingAccount() async throws {
     try await SuiteHarness.with { suite in
       try await SuiteHarness.client(suite.billing) { client in
-        let billing = GRPCBillingDirectory(client: client, internalCredential: SuiteHarness.credential)
+        let billing = GRPCBillingDirectory(
+          client: client, internalCredential: SuiteHarness.credential, timeout: .testPatience)
         let company = CompanyInformation(
           companyName: "Contoso", industry: "Software", region: "EU", contactName: "Alice", description: "")
         let key = "subscription-1/billing-account"

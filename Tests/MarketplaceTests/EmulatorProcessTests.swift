@@ -9,7 +9,7 @@ import SuiteTesting
 import Testing
 
 /// The built `marketplace-emulator` over real HTTP, as the gateway's client will meet it.
-@Suite("The marketplace emulator")
+@Suite("The marketplace emulator", .startsServices)
 struct EmulatorProcessTests {
   static let resource = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"
 
@@ -30,7 +30,7 @@ struct EmulatorProcessTests {
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
       }
-      let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+      let response = try await HTTPClient.shared.execute(request, timeout: .testPatience)
       let bytes = try await response.body.collect(upTo: 4 << 20)
       let json = bytes.readableBytes > 0 ? try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) : nil
       return (Int(response.status.code), response.headers, json)
@@ -42,7 +42,7 @@ struct EmulatorProcessTests {
       request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
       request.body = .bytes(
         ByteBuffer(string: "grant_type=client_credentials&client_id=app-1&client_secret=s3cret&resource=\(EmulatorProcessTests.resource)"))
-      let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+      let response = try await HTTPClient.shared.execute(request, timeout: .testPatience)
       let body = try await response.body.collect(upTo: 1 << 20)
       let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
       return try #require(json?["access_token"] as? String)
@@ -89,7 +89,7 @@ struct EmulatorProcessTests {
       var wrong = HTTPClientRequest(url: "\(emulator.base)/tenant-1/oauth2/token")
       wrong.method = .POST
       wrong.body = .bytes(ByteBuffer(string: "grant_type=client_credentials&client_id=app-1&client_secret=guess&resource=\(Self.resource)"))
-      #expect(try await HTTPClient.shared.execute(wrong, timeout: .seconds(10)).status == .unauthorized)
+      #expect(try await HTTPClient.shared.execute(wrong, timeout: .testPatience).status == .unauthorized)
 
       let token = try await emulator.accessToken()
       let jwks = try await emulator.request(.GET, "/tenant-1/discovery/keys")

@@ -11,7 +11,7 @@ import SwiftProtobuf
 import Testing
 
 /// The built `marketplace-gateway` beside the emulator and a billing-center process.
-@Suite("marketplace-gateway as a process")
+@Suite("marketplace-gateway as a process", .startsServices)
 struct GatewayProcessTests {
   @Test("the landing page resolves the purchase and hands the browser a session")
   func landing() async throws {
@@ -54,7 +54,8 @@ struct GatewayProcessTests {
   {
           let landingFile = work.appendingPathComponent("gateway/marketplace-gateway.ready.landing")
           var landingAddress = ""
-          for _ in 0..<100 where landingAddress.isEmpty {
+          let start = ContinuousClock.now
+          while landingAddress.isEmpty, start.duration(to: .now) < .testPatience {
             landingAddress = (try? String(contentsOf: landingFile, encoding: .utf8))?
               .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             if landingAddress.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
@@ -79,7 +80,7 @@ struct GatewayProcessTests {
   func checkLanding(http: HTTPClient, address landingAddress: String, query: String, purchase: String, gateway: ServiceProcess)
     async throws -> String
   {
-          let redirect = try await http.execute(HTTPClientRequest(url: "http://\(landingAddress)/landing?\(query)"), timeout: .seconds(15))
+          let redirect = try await http.execute(HTTPClientRequest(url: "http://\(landingAddress)/landing?\(query)"), timeout: .testPatience)
           #expect(redirect.status == .seeOther)
           let location = try #require(redirect.headers.first(name: "location"))
           #expect(location.hasPrefix("http://pages.test/activate?session="))
@@ -87,10 +88,10 @@ struct GatewayProcessTests {
 
           var asJSON = HTTPClientRequest(url: "http://\(landingAddress)/landing?\(query)")
           asJSON.headers.add(name: "accept", value: "application/json")
-          let json = try await http.execute(asJSON, timeout: .seconds(15))
+          let json = try await http.execute(asJSON, timeout: .testPatience)
           #expect(json.status == .ok)
 
-          let invalid = try await http.execute(HTTPClientRequest(url: "http://\(landingAddress)/landing?token=expired"), timeout: .seconds(15))
+          let invalid = try await http.execute(HTTPClientRequest(url: "http://\(landingAddress)/landing?token=expired"), timeout: .testPatience)
           #expect(invalid.status == .badRequest)
           let page = String(buffer: try await invalid.body.collect(upTo: 1 << 16))
           #expect(page.contains("Configure account"))

@@ -14,7 +14,7 @@ import Testing
 /// Subscriptions after activation: every marketplace event, triggered at the emulator and
 /// delivered to the gateway's webhook, observed in the console, the billing center and the
 /// gateway.
-@Suite("Subscription lifecycle")
+@Suite("Subscription lifecycle", .startsServices)
 struct LifecycleTests {
   @Test("plan and quantity changes, renewal, suspension, reinstatement and cancellation are followed")
   func everyAction() async throws {
@@ -109,7 +109,7 @@ struct LifecycleTests {
     request.headers.add(name: "content-type", value: "application/json")
     if let authorization { request.headers.add(name: "authorization", value: authorization) }
     request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    let response = try await HTTPClient.shared.execute(request, timeout: .testPatience)
     _ = try await response.body.collect(upTo: 1 << 16)
     return Int(response.status.code)
   }
@@ -213,7 +213,7 @@ struct LifecycleTests {
   func https() async throws {
     let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-tls-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: certificates) }
-    let made = try Command.run(ProjectPython.packageFile("scripts/certs.sh"), [certificates.path, "Webhook test CA"])
+    let made = try await Command.run(ProjectPython.packageFile("scripts/certs.sh"), [certificates.path, "Webhook test CA"])
     #expect(made.status == 0, "\(made.output)")
     func file(_ name: String) -> String { certificates.appendingPathComponent(name).path }
     try await SuiteHarness.with(gateway: ["LANDING_TLS_CERT_FILE": file("server.pem"), "LANDING_TLS_KEY_FILE": file("server.key")]) {
@@ -226,7 +226,7 @@ struct LifecycleTests {
         request.method = .POST
         if let authorization { request.headers.add(name: "authorization", value: authorization) }
         request.body = .bytes(ByteBuffer(string: #"{"id": "\#(UUID().uuidString)", "subscriptionId": "\#(UUID().uuidString)", "action": "Renew"}"#))
-        let response = try await client.execute(request, timeout: .seconds(10))
+        let response = try await client.execute(request, timeout: .testPatience)
         _ = try await response.body.collect(upTo: 1 << 16)
         return Int(response.status.code)
       }

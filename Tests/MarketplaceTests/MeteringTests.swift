@@ -9,7 +9,7 @@ import Testing
 
 /// Usage recorded in the billing center, rated when its day closes, and delivered by the
 /// gateway to the emulated marketplace's metering API.
-@Suite("Metered billing to the marketplace")
+@Suite("Metered billing to the marketplace", .startsServices)
 struct MeteringTests {
   /// Noon yesterday: a day that is over, whose records (reported at the hour it ends) are
   /// within the marketplace's 24 hours.
@@ -195,23 +195,30 @@ struct MeteringTests {
 
   @Test("a submitter killed after the marketplace took a batch, before recording it, bills each hour exactly once")
   func killedMidBatch() async throws {
-    try await SuiteHarness.with(gateway: Self.gateway) { suite in
+    // The gateway waits for the marketplace's answer longer than the test takes to kill it (a
+    // 2 s deadline would let it give up and send again first, on a slow machine); the lease
+    // follows from the deadline (3 × 60 × 4 + 5 s).
+    let patient = Self.gateway.merging(["MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "725"]) { $1 }
+    try await SuiteHarness.with(gateway: patient) { suite in
       // 5 subscriptions × 6 dimensions = 30 records: two marketplace calls of 25 and 5.
       let subscriptions = try await Self.subscriptions(suite, 5, prefix: "killed")
       let items = ["log_events", "time_series", "trace_spans", "rum_page_views", "session_replays", "triggers"]
       let (day, noon) = Self.yesterday
       try await Self.record(
         suite, subscriptions.flatMap { subscription in items.map { (subscription.workspace, $0, "1000000") } }, at: noon)
-      // The marketplace takes the first batch and holds its answer back for a while.
-      try await suite.faults(#"{"count": 1, "answerDelayMilliseconds": 8000, "path": "batchUsageEvent"}"#)
+      // The marketplace takes the first batch and holds its answer back until the next plan.
+      try await suite.faults(#"{"count": 1, "holdAnswer": true, "path": "batchUsageEvent"}"#)
       #expect(try await Self.closeDay(suite, day) == 30)
       #expect(try await suite.eventually { try await Self.marketplaceUsage(suite).count == 25 })
       // The gateway dies waiting for that answer: the marketplace has 25 events, the billing
       // center still has all 30 records pending.
-      try await suite.crashAndRestartGateway()
-      #expect(try await Self.records(suite, .pending).count == 30)
+      try await suite.crashAndRestartGateway {
+        #expect(try await Self.records(suite, .pending).count == 30)
+        // The held answer goes out, to a connection that died with the gateway.
+        try await suite.faults(#"{"count": 0}"#)
+      }
 
-      #expect(try await suite.eventually(timeout: .seconds(30)) { try await Self.records(suite, .pending).isEmpty })
+      #expect(try await suite.eventually { try await Self.records(suite, .pending).isEmpty })
       let delivered = try await Self.records(suite, .unspecified)
       #expect(delivered.count == 30 && delivered.allSatisfy { $0.status == .accepted || $0.status == .duplicate })
       #expect(delivered.filter { $0.status == .duplicate }.count == 25)

@@ -5,7 +5,7 @@ import NIOHTTP1
 import SuiteTesting
 import Testing
 
-@Suite("Emulated operations and metering")
+@Suite("Emulated operations and metering", .startsServices)
 struct OperationAndMeteringTests {
   typealias Emulator = EmulatorProcessTests.Emulator
 

@@ -80,8 +80,10 @@ final class SuiteHarness: @unchecked Sendable {
               "MARKETPLACE_CLIENT_ID": "app-1", "MARKETPLACE_CLIENT_SECRET": "s3cret", "LANDING_PORT": "0",
               "CONSOLE_LOGIN_URL": "http://console.test/login", "ACTIVATION_RECONCILE_SECONDS": "1",
               "ACTIVATION_RETRY_SECONDS": "1", "ACTIVATION_MAX_RETRY_SECONDS": "2",
-              // The shortest lease the gateway accepts with 2 s marketplace calls: 3 × 2 × 4 + 5.
-              "MARKETPLACE_TIMEOUT_SECONDS": "2", "ACTIVATION_LEASE_SECONDS": "29",
+              // Deadlines a loaded machine keeps (no test stops these services to see a
+              // deadline pass), and the shortest lease 5 s marketplace calls allow: 3 × 5 × 4 + 5.
+              "BILLING_TIMEOUT_SECONDS": "60", "CONSOLE_TIMEOUT_SECONDS": "60",
+              "MARKETPLACE_TIMEOUT_SECONDS": "5", "ACTIVATION_LEASE_SECONDS": "65",
             ].merging(extra) { $1 }
             var harness: SuiteHarness?
             do {
@@ -109,9 +111,11 @@ final class SuiteHarness: @unchecked Sendable {
     }
   }
 
-  /// SIGKILLs the gateway (a crash) and starts a new one on the same database.
-  func crashAndRestartGateway() async throws {
+  /// SIGKILLs the gateway (a crash) and starts a new one on the same database; `whileDown`
+  /// runs in between (to look at what the crash left before anyone picks it up).
+  func crashAndRestartGateway(whileDown: () async throws -> Void = {}) async throws {
     await gateway.kill()
+    try await whileDown()
     try? FileManager.default.removeItem(at: landingFile)
     gateway = try await ServiceProcess(
       "marketplace-gateway", environment: gatewayEnvironment, workDirectory: work.appendingPathComponent("gateway"))
@@ -121,7 +125,8 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// The gateway's HTTP address (landing page and webhook), once it serves.
   func landingAddress() async throws -> String {
-    for _ in 0..<200 {
+    let start = ContinuousClock.now
+    while start.duration(to: .now) < .testPatience {
       if let text = try? String(contentsOf: landingFile, encoding: .utf8) {
         let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if !address.isEmpty { return address }
@@ -218,13 +223,8 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-  func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-      if try await condition() { return true }
-      try await Task.sleep(for: .milliseconds(100))
-    }
-    return try await condition()
+  func eventually(timeout: Duration = .testPatience, _ condition: () async throws -> Bool) async throws -> Bool {
+    try await SuiteTesting.eventually(within: timeout, condition)
   }
 
   /// The gateway's record of a lifecycle operation: its state and outcome.
@@ -278,7 +278,7 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// Waits (up to `timeout`) for the session's activation to reach `state`.
   func waitFor(
-    _ state: Guance_Gateway_V1_ActivationState, session: String, timeout: Duration = .seconds(30)
+    _ state: Guance_Gateway_V1_ActivationState, session: String, timeout: Duration = .testPatience
   ) async throws -> Guance_Gateway_V1_Activation {
     let deadline = ContinuousClock.now + timeout
     while true {

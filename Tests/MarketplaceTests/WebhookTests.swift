@@ -49,7 +49,7 @@ final class WebhookReceiver: Sendable {
   }
 
   /// Waits until `count` deliveries have arrived.
-  func waitFor(_ count: Int, timeout: Duration = .seconds(15)) async throws -> [Delivery] {
+  func waitFor(_ count: Int, timeout: Duration = .testPatience) async throws -> [Delivery] {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
       if deliveries.count >= count { return deliveries }
@@ -59,7 +59,7 @@ final class WebhookReceiver: Sendable {
   }
 }
 
-@Suite("Emulated webhooks")
+@Suite("Emulated webhooks", .startsServices)
 struct WebhookTests {
   @Test("events reach the webhook signed by the emulator, and answers decide ChangeQuantity")
   func delivery() async throws {
@@ -70,8 +70,19 @@ struct WebhookTests {
       ]) { emulator in
         let token = try await emulator.accessToken()
         let id = try await OperationAndMeteringTests.activated(emulator, token: token, plan: "commercial-seats", quantity: 2)
-        func trigger(_ body: String) async throws {
-          #expect(try await emulator.request(.POST, "/admin/subscriptions/\(id)/events", body: body).status == 201)
+        @discardableResult
+        func trigger(_ body: String) async throws -> String {
+          let reply = try await emulator.request(.POST, "/admin/subscriptions/\(id)/events", body: body)
+          #expect(reply.status == 201)
+          return try #require((reply.json as? [String: Any])?["id"] as? String)
+        }
+        /// Waits until the marketplace has decided the operation (accepted or failed it).
+        func decided(_ operation: String) async throws -> Bool {
+          try await eventually {
+            let reply = try await emulator.request(
+              .GET, "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31", token: token)
+            return (reply.json as? [String: Any])?["status"] as? String != "InProgress"
+          }
         }
 
         try await trigger(#"{"action": "Suspend"}"#)
@@ -109,16 +120,16 @@ struct WebhookTests {
           body: #"{"status": "Success"}"#)
 
         // Unanswered: accepted after the (shortened) 10 seconds.
-        try await trigger(#"{"action": "ChangeQuantity", "quantity": 4}"#)
+        let accepted = try await trigger(#"{"action": "ChangeQuantity", "quantity": 4}"#)
         _ = try await receiver.waitFor(3)
-        try await Task.sleep(for: .seconds(2))
+        #expect(try await decided(accepted))
         #expect(try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"] as? Int == 4)
 
         // Refused with a 4xx: the change fails and the quantity stays.
         receiver.answer(.badRequest)
-        try await trigger(#"{"action": "ChangeQuantity", "quantity": 9}"#)
+        let refused = try await trigger(#"{"action": "ChangeQuantity", "quantity": 9}"#)
         _ = try await receiver.waitFor(4)
-        try await Task.sleep(for: .seconds(2))
+        #expect(try await decided(refused))
         #expect(try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"] as? Int == 4)
       }
     }
@@ -135,7 +146,7 @@ struct WebhookTests {
         #expect(try await emulator.request(.POST, "/admin/subscriptions/\(id)/events", body: #"{"action": "Renew"}"#).status == 201)
         _ = try await receiver.waitFor(1)
         receiver.answer(.ok)
-        let all = try await receiver.waitFor(2, timeout: .seconds(20))
+        let all = try await receiver.waitFor(2)
         #expect(all.count >= 2)
         #expect(all.allSatisfy { $0.body["action"] as? String == "Renew" })
       }

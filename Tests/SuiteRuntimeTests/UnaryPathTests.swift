@@ -4,6 +4,7 @@ import GRPCProtobuf
 import GuanceContracts
 import SuiteErrors
 import SuiteRuntime
+import SuiteTesting
 import SwiftProtobuf
 import Synchronization
 import Testing
@@ -169,27 +170,56 @@ struct UnaryPathTests {
   func deadline(setup: Setup) async throws {
     let probe = Probe()
     try await Self.withGreeter(setup, probe) { greeter, _, _ in
-      // Long enough for the handler to start on a loaded machine (the caller's deadline may
-      // otherwise pass before the RPC reaches it); the caller also resets the stream then.
-      var options = CallOptions.defaults
-      options.timeout = .seconds(1)
-      let late = await #expect(throws: RPCError.self) {
-        try await greeter.sayHello(Self.hello("until cancelled"), options: options)
+      // The caller sends a deadline and cancels when it passes. On a loaded machine a short
+      // deadline can pass before the RPC reaches its handler (then there is nothing to cancel,
+      // and the test would prove nothing): the deadline doubles until the handler ran.
+      let late = try await Self.untilHandlerRan(probe) { timeout in
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        return try await greeter.sayHello(Self.hello("until cancelled"), options: options).message
       }
-      #expect(late?.code == .deadlineExceeded)
-      let sawCancellation = try await probe.sawCancellation(within: .seconds(10))
+      let lateError = try #require(throws: RPCError.self) { try late.get() }
+      #expect(lateError.code == .deadlineExceeded)
+      let sawCancellation = try await probe.sawCancellation(within: .testPatience)
       #expect(sawCancellation)
 
       // The server keeps the deadline itself, whether or not the caller does: a caller that
       // sends one and never cancels gets the handler's answer once the handler sees the RPC
       // cancelled (what a handler returns after its deadline is still sent, as GRPCCore does).
-      let call = Task { try await greeter.sayHello(Self.hello("until cancelled"), metadata: ["grpc-timeout": "300m"]) }
-      let watchdog = Task {
-        try await Task.sleep(for: .seconds(10))
-        call.cancel()
+      let kept = try await Self.untilHandlerRan(probe) { timeout in
+        let call = Task {
+          try await greeter.sayHello(
+            Self.hello("until cancelled"), metadata: ["grpc-timeout": "\(timeout.components.seconds * 1000)m"])
+        }
+        // Only if the server never ends it: the test fails rather than hangs.
+        let watchdog = Task {
+          try await Task.sleep(for: .testPatience)
+          call.cancel()
+        }
+        defer { watchdog.cancel() }
+        return try await call.value.message
       }
-      #expect(try await call.value.message == "cancelled")
-      watchdog.cancel()
+      #expect(try kept.get() == "cancelled")
+    }
+  }
+
+  /// Runs `call` with a deadline of 1 s, then 2, 4... until the probe's handler ran during a
+  /// call; returns that call's outcome.
+  static func untilHandlerRan(
+    _ probe: Probe, _ call: (_ timeout: Duration) async throws -> String
+  ) async throws -> Result<String, any Error> {
+    var timeout = Duration.seconds(1)
+    while true {
+      let before = probe.calls.load(ordering: .relaxed)
+      let outcome: Result<String, any Error>
+      do {
+        outcome = .success(try await call(timeout))
+      } catch {
+        outcome = .failure(error)
+      }
+      if probe.calls.load(ordering: .relaxed) > before { return outcome }
+      try #require(timeout < .testPatience, "the handler never ran: \(outcome)")
+      timeout *= 2
     }
   }
 
@@ -201,7 +231,7 @@ struct UnaryPathTests {
       await probe.untilStarted()
       call.cancel()
       _ = await call.result
-      let sawCancellation = try await probe.sawCancellation(within: .seconds(10))
+      let sawCancellation = try await probe.sawCancellation(within: .testPatience)
       #expect(sawCancellation)
     }
   }

@@ -63,7 +63,7 @@ struct ConsoleFixture: Sendable {
   /// Delivers queued mail and reads the newest code sent to `email`.
   func code(for email: String, skipping earlier: Int = 0) async throws -> String {
     try await mailWorker.drainOnce()
-    return try await mailbox.code(for: email, skipping: earlier, timeout: .seconds(5))
+    return try await mailbox.code(for: email, skipping: earlier)
   }
 
   /// Rows in `table`, to prove that a refused request wrote nothing.

@@ -12,11 +12,14 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   private let client: Guance_Billing_V1_BillingInternalService.Client<Transport>
   private let center: Guance_Billing_V1_BillingCenterService.Client<Transport>
   private let metadata: Metadata
+  private let timeout: Duration
 
-  public init(client: GRPCClient<Transport>, internalCredential: String) {
+  /// `timeout`: each call's deadline (`BILLING_TIMEOUT_SECONDS`).
+  public init(client: GRPCClient<Transport>, internalCredential: String, timeout: Duration = .seconds(5)) {
     self.client = .init(wrapping: client)
     self.center = .init(wrapping: client)
     self.metadata = ["authorization": "Bearer \(internalCredential)"]
+    self.timeout = timeout
   }
 
   /// A purchaser as the billing center names cloud identities (Microsoft's marketplace: Azure).
@@ -30,7 +33,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
 
   private var options: CallOptions {
     var options = CallOptions.defaults
-    options.timeout = .seconds(5)
+    options.timeout = timeout
     return options
   }
 

@@ -6,15 +6,18 @@ import SwiftProtobuf
 /// workspace-console's workspace-creation RPCs as the gateway's `ConsoleDirectory`.
 public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory {
   private let console: Guance_Console_V1_WorkspaceConsoleService.Client<Transport>
+  private let timeout: Duration
 
-  public init(client: GRPCClient<Transport>) {
+  /// `timeout`: each call's deadline (`CONSOLE_TIMEOUT_SECONDS`); registering hashes a
+  /// password, so the default allows for a busy hasher pool.
+  public init(client: GRPCClient<Transport>, timeout: Duration = .seconds(10)) {
     self.console = .init(wrapping: client)
+    self.timeout = timeout
   }
 
   private var options: CallOptions {
     var options = CallOptions.defaults
-    // Registering hashes a password: allow for a busy hasher pool.
-    options.timeout = .seconds(10)
+    options.timeout = timeout
     return options
   }
 

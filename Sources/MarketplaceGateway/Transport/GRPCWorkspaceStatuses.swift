@@ -6,15 +6,18 @@ import SwiftProtobuf
 public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatuses {
   private let directory: Guance_Console_V1_WorkspaceDirectoryService.Client<Transport>
   private let metadata: Metadata
+  private let timeout: Duration
 
-  public init(client: GRPCClient<Transport>, internalCredential: String) {
+  /// `timeout`: each call's deadline (`CONSOLE_TIMEOUT_SECONDS`).
+  public init(client: GRPCClient<Transport>, internalCredential: String, timeout: Duration = .seconds(5)) {
     self.directory = .init(wrapping: client)
     self.metadata = ["authorization": "Bearer \(internalCredential)"]
+    self.timeout = timeout
   }
 
   public func set(workspaceID: String, to state: WorkspaceState, reason: String) async throws {
     var options = CallOptions.defaults
-    options.timeout = .seconds(5)
+    options.timeout = timeout
     do {
       _ = try await unavailableAsDependency(service: "workspace console") {
         try await directory.setWorkspaceStatus(
