@@ -19,27 +19,46 @@ final class FaultPlan: Sendable {
     var path: String?
   }
 
-  private let pending = Mutex<Fault?>(nil)
-  private let held = Mutex<[CheckedContinuation<Void, Never>]>([])
+  /// The plan, its number (each `set` makes a new one) and the answers held by the current one.
+  private struct State {
+    var fault: Fault?
+    var plan = 0
+    var held: [CheckedContinuation<Void, Never>] = []
+  }
+
+  private let state = Mutex(State())
 
   /// The next plan; answers held by the previous one go out.
   func set(_ fault: Fault) {
-    pending.withLock { $0 = fault.count > 0 ? fault : nil }
-    for answer in held.withLock({ held in defer { held = [] }; return held }) { answer.resume() }
+    let released = state.withLock { state in
+      state.fault = fault.count > 0 ? fault : nil
+      state.plan += 1
+      defer { state.held = [] }
+      return state.held
+    }
+    for answer in released { answer.resume() }
   }
 
-  /// Returns when the next plan is set.
-  func holdUntilNextPlan() async {
-    await withCheckedContinuation { answer in held.withLock { $0.append(answer) } }
-  }
-
-  /// The fault for a call to `path`, if one is still owed.
-  func take(path: String) -> Fault? {
-    pending.withLock { fault in
-      guard var current = fault, current.path.map({ path.contains($0) }) ?? true else { return nil }
+  /// The fault for a call to `path`, if one is still owed, and the number of the plan it came from.
+  func take(path: String) -> (fault: Fault, plan: Int)? {
+    state.withLock { state in
+      guard var current = state.fault, current.path.map({ path.contains($0) }) ?? true else { return nil }
       current.count -= 1
-      fault = current.count > 0 ? current : nil
-      return current
+      state.fault = current.count > 0 ? current : nil
+      return (current, state.plan)
+    }
+  }
+
+  /// Returns once a plan after `plan` is set, at once if one already was (a test may set the
+  /// next plan as soon as it sees the call's effect, before the call gets here to wait).
+  func holdUntil(after plan: Int) async {
+    await withCheckedContinuation { answer in
+      let passed = state.withLock { state in
+        if state.plan != plan { return true }
+        state.held.append(answer)
+        return false
+      }
+      if passed { answer.resume() }
     }
   }
 }
@@ -53,14 +72,14 @@ struct FaultMiddleware: RouterMiddleware {
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
     async throws -> Response
   {
-    guard let fault = plan.take(path: request.uri.path) else { return try await next(request, context) }
+    guard let (fault, number) = plan.take(path: request.uri.path) else { return try await next(request, context) }
     if let delay = fault.delayMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }
     if let status = fault.status {
       return EmulatorRoutes.refusal(.init(status: status, code: "InternalServerError", message: "injected fault"))
     }
     let response = try await next(request, context)
     if let delay = fault.answerDelayMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }
-    if fault.holdAnswer == true { await plan.holdUntilNextPlan() }
+    if fault.holdAnswer == true { await plan.holdUntil(after: number) }
     return response
   }
 }

@@ -45,17 +45,19 @@ struct GatewayConfiguration {
       timeout: try config.seconds("MARKETPLACE_TIMEOUT_SECONDS", default: .seconds(10), range: 1...120))
     activationPageURL = config.string("ACTIVATION_PAGE_URL", default: "http://localhost:3000/activate")
     consoleLoginURL = config.string("CONSOLE_LOGIN_URL", default: "http://localhost:3000/login")
-    // A saga step makes up to three marketplace calls (ask, activate, ask again), each retried
-    // up to `attempts` times: the lease must outlast them all, or a second runner could take
-    // the saga over mid-call (harmless to the marketplace, which activates once, but doubled
-    // in the audit trail).
-    let minimumLease = marketplace.timeout * (3 * marketplace.attempts) + .seconds(5)
+    // A saga step settles with the billing center, then makes up to three marketplace calls
+    // (ask, activate, ask again), each retried up to `attempts` times: the lease must outlast
+    // them all, or a second runner could take the saga over mid-call (harmless to the
+    // marketplace, which activates once, but doubled in the audit trail).
+    let minimumLease = marketplace.timeout * (3 * marketplace.attempts) + billingTimeout + .seconds(5)
     let lease = try config.seconds(
       "ACTIVATION_LEASE_SECONDS", default: max(.seconds(150), minimumLease), range: 1...3600)
     guard lease >= minimumLease else {
       throw .invalid(
         variable: "ACTIVATION_LEASE_SECONDS", value: "\(lease.components.seconds)",
-        expected: "at least \(minimumLease.components.seconds) s (3 × MARKETPLACE_TIMEOUT_SECONDS × \(marketplace.attempts) attempts + 5 s)")
+        expected:
+          "at least \(minimumLease.components.seconds) s (3 × MARKETPLACE_TIMEOUT_SECONDS × \(marketplace.attempts) attempts + BILLING_TIMEOUT_SECONDS + 5 s)"
+      )
     }
     saga = ActivationSaga.Settings(
       lease: lease,

@@ -107,6 +107,8 @@ struct ActivationSagaTests {
         return try await group.reduce(into: [Guance_Gateway_V1_ActivationState?]()) { $0.append($1) }
       }
       #expect(outcomes.allSatisfy { $0 == nil || $0 == .activating || $0 == .activated })
+      // Whatever a slow machine left waiting for a retry is due now.
+      try await fixture.passRetryDelays()
       try await fixture.reconciler.resumeDueSagas()
       let final = try await fixture.client.getActivation(.with { $0.sessionID = first }).activation
       #expect(final.state == .activated)
@@ -134,12 +136,12 @@ struct ActivationSagaTests {
 
   @Test("two tabs creating a workspace at once create one")
   func racingCreation() async throws {
-    try await ActivationTests.with { fixture in
+    // A lease no slow machine outlasts: the second tab must find the first one's claim.
+    try await ActivationTests.with(lease: .seconds(3600)) { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
       let request = Self.createWorkspace(session: session, named: "Held")
       async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
-      var started = fixture.console.creationsStarted.stream.makeAsyncIterator()
-      await started.next()
+      try #require(await fixture.console.nextCreationStarted())
       // The first tab is creating the workspace: the second is told so, and creates nothing.
       let second = await Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
       let refused = try #require(throws: RPCError.self) { try second.get() }
@@ -157,22 +159,22 @@ struct ActivationSagaTests {
   /// console answers the first tab's workspace, the saga is joined, Activate is sent once.
   @Test("a second creation after the first's claim ran out gets the same workspace; one Activate")
   func creationClaimRunsOut() async throws {
-    try await ActivationTests.with { fixture in
+    try await ActivationTests.with(lease: .seconds(3600)) { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
       let request = Self.createWorkspace(session: session, named: "Held")
-      var started = fixture.console.creationsStarted.stream.makeAsyncIterator()
       async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation }
-      await started.next()
+      try #require(await fixture.console.nextCreationStarted())
       // The first call is still at the console when its claim's lease runs out.
       try await fixture.expireCreationClaims()
       async let second = Self.attempt { try await fixture.client.createWorkspace(request).activation }
-      await started.next()
+      try #require(await fixture.console.nextCreationStarted())
       fixture.console.releaseCreation()
       fixture.console.releaseCreation()
       let answers = try await [first.get(), second.get()]
       #expect(answers.allSatisfy { $0.state == .activating || $0.state == .activated })
       #expect(Set(answers.map(\.workspace.workspaceID)).count == 1)
       #expect(fixture.console.created.withLock { $0 } == 1)
+      try await fixture.passRetryDelays()
       try await fixture.reconciler.resumeDueSagas()
       let final = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
       #expect(final.state == .activated)

@@ -85,6 +85,26 @@ final class FakeConsoleDirectory: ConsoleDirectory {
 
   /// Lets one held creation go on.
   func releaseCreation() { releases.continuation.yield() }
+
+  /// Lets every held creation go on, now and later (the fixture's end: nothing is left waiting).
+  func releaseAll() { releases.continuation.finish() }
+
+  /// Waits for the next held creation to start; false if none did within the test's patience
+  /// (the call failed before it got here).
+  func nextCreationStarted() async -> Bool {
+    await withTaskGroup(of: Bool.self) { group in
+      group.addTask {
+        var started = self.creationsStarted.stream.makeAsyncIterator()
+        return await started.next() != nil
+      }
+      group.addTask {
+        try? await Task.sleep(for: .testPatience)
+        return false
+      }
+      defer { group.cancelAll() }
+      return await group.next() ?? false
+    }
+  }
   let byCreationKey = Mutex<[String: BoundWorkspace]>([:])
   /// The next creation goes through but its reply is lost (the caller sees UNAVAILABLE).
   let loseNextReply = Mutex(false)
@@ -151,9 +171,11 @@ struct ActivationTests {
     }
   }
 
-  /// `retryDelay`: the saga's first retry delay (doubled per retry).
+  /// `retryDelay`: the saga's first retry delay (doubled per retry); `lease`: how long a runner
+  /// holds a saga or a workspace creation.
   static func with(
-    retryDelay: Duration = .seconds(1), _ body: @escaping @Sendable (Fixture) async throws -> Void
+    retryDelay: Duration = .seconds(1), lease: Duration = .seconds(30),
+    _ body: @escaping @Sendable (Fixture) async throws -> Void
   ) async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
       try await TestDatabase.withMigratedDatabase(GatewayStore.migrations()) { _, database in
@@ -161,14 +183,17 @@ struct ActivationTests {
         let store = GatewayStore(database: database, logger: logger)
         let billing = FakeBillingDirectory()
         let console = FakeConsoleDirectory()
-        let marketplace = MarketplaceClientTests.client(emulator, timeout: .seconds(2))
+        let marketplace = MarketplaceClientTests.client(emulator, timeout: .testPatience)
         let saga = ActivationSaga(
           store: store, marketplace: marketplace, billing: billing,
-          settings: .init(retryDelay: retryDelay, maxRetryDelay: max(retryDelay * 16, .seconds(300))), logger: logger)
+          settings: .init(lease: lease, retryDelay: retryDelay, maxRetryDelay: max(retryDelay * 16, .seconds(300))),
+          logger: logger)
         let activations = Activations(
           store: store, marketplace: marketplace, billing: billing, console: console, saga: saga,
           consoleLoginURL: "http://console.test/login")
         try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
+          // Held creations go on before the server shuts down, which waits for them.
+          defer { console.releaseAll() }
           try await body(
             Fixture(
               client: Client(wrapping: client), emulator: emulator, billing: billing, console: console, store: store,

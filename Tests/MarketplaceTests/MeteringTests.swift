@@ -197,8 +197,8 @@ struct MeteringTests {
   func killedMidBatch() async throws {
     // The gateway waits for the marketplace's answer longer than the test takes to kill it (a
     // 2 s deadline would let it give up and send again first, on a slow machine); the lease
-    // follows from the deadline (3 × 60 × 4 + 5 s).
-    let patient = Self.gateway.merging(["MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "725"]) { $1 }
+    // follows from the deadlines (3 × 60 × 4 + 60 + 5 s).
+    let patient = Self.gateway.merging(["MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "785"]) { $1 }
     try await SuiteHarness.with(gateway: patient) { suite in
       // 5 subscriptions × 6 dimensions = 30 records: two marketplace calls of 25 and 5.
       let subscriptions = try await Self.subscriptions(suite, 5, prefix: "killed")

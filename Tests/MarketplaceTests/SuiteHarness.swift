@@ -81,9 +81,9 @@ final class SuiteHarness: @unchecked Sendable {
               "CONSOLE_LOGIN_URL": "http://console.test/login", "ACTIVATION_RECONCILE_SECONDS": "1",
               "ACTIVATION_RETRY_SECONDS": "1", "ACTIVATION_MAX_RETRY_SECONDS": "2",
               // Deadlines a loaded machine keeps (no test stops these services to see a
-              // deadline pass), and the shortest lease 5 s marketplace calls allow: 3 × 5 × 4 + 5.
+              // deadline pass), and the shortest lease they allow: 3 × 5 × 4 + 60 + 5.
               "BILLING_TIMEOUT_SECONDS": "60", "CONSOLE_TIMEOUT_SECONDS": "60",
-              "MARKETPLACE_TIMEOUT_SECONDS": "5", "ACTIVATION_LEASE_SECONDS": "65",
+              "MARKETPLACE_TIMEOUT_SECONDS": "5", "ACTIVATION_LEASE_SECONDS": "125",
             ].merging(extra) { $1 }
             var harness: SuiteHarness?
             do {
@@ -305,6 +305,11 @@ final class SuiteHarness: @unchecked Sendable {
   /// Runs `query` on the billing center's database (tests move bindings back in time).
   func billingExecute(_ query: PostgresQuery) async throws {
     try await TestDatabase.withClient(billingDatabase) { client in _ = try await client.query(query) }
+  }
+
+  /// Runs `query` on the gateway's database (tests end a dead runner's lease).
+  func gatewayExecute(_ query: PostgresQuery) async throws {
+    try await TestDatabase.withClient(gatewayDatabase) { client in _ = try await client.query(query) }
   }
 
   /// One value from the gateway's database (tests look at saga progress).

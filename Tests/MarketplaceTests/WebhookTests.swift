@@ -81,7 +81,8 @@ struct WebhookTests {
           try await eventually {
             let reply = try await emulator.request(
               .GET, "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31", token: token)
-            return (reply.json as? [String: Any])?["status"] as? String != "InProgress"
+            let status = (reply.json as? [String: Any])?["status"] as? String
+            return reply.status == 200 && (status == "Succeeded" || status == "Failed")
           }
         }
 
