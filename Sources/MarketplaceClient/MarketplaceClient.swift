@@ -224,6 +224,11 @@ public struct MarketplaceClient: Sendable {
       // A relative path may bring its own query ("usageEvents?usageStartDate=...").
       url = "\(settings.apiBaseURL)/\(path)\(path.contains("?") ? "&" : "?")api-version=\(Self.apiVersion)"
     }
+    // A header value no HTTP client may send (a control character) is the caller's mistake,
+    // not an outage: refused at once, never retried.
+    if let bad = headers.first(where: { $0.1.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }) {
+      throw MarketplaceError.badRequest(code: "InvalidHeaderValue", message: "\(bad.0) holds a control character")
+    }
     var request = HTTPClientRequest(url: url)
     request.method = method
     request.headers.add(name: "authorization", value: "Bearer \(try await accessToken())")

@@ -213,11 +213,13 @@ public struct Activation: Sendable, Equatable {
     }
   }
 
-  /// The state a subscription's marketplace status, link and activation saga imply.
+  /// The state a subscription's marketplace status, link and activation saga imply. An
+  /// unsubscribed subscription is closed whatever its activation once was: nothing is left to
+  /// do, and nobody is sent to sign in to a workspace it no longer pays for.
   static func state(of subscription: MarketplaceSubscription, linked: Bool, saga: SagaStep?) -> State {
     switch (subscription.status, saga) {
-    case (.subscribed, _), (.suspended, _), (_, .activated): .activated
     case (.unsubscribed, _): .closed
+    case (.subscribed, _), (.suspended, _), (_, .activated): .activated
     case (_, .failed): .needsAttention
     case (_, .settling), (_, .activating): .activating
     case (_, nil): linked ? .needsWorkspace : .needsBillingAccount
@@ -230,6 +232,8 @@ public enum ActivationError: Error, Equatable {
   /// The marketplace refused the landing token (unknown, malformed or expired).
   case invalidMarketplaceToken
   case sessionNotFound
+  /// CreateWorkspace named a code challenge this session did not ask for.
+  case workspaceCodeNotSent(challengeID: String)
   /// The step is not allowed in the activation's current state.
   case notAllowed(step: String, state: Activation.State)
   case marketplaceUnavailable

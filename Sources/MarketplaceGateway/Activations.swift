@@ -39,7 +39,9 @@ public struct Activations: Sendable {
     // Browsers and some mailers turn '+' into ' ' in the query: undo it, as Microsoft's
     // accelerator does.
     let token = raw.replacingOccurrences(of: " ", with: "+").trimmingCharacters(in: .whitespacesAndNewlines)
-    guard (1...4096).contains(token.utf8.count) else { throw ActivationError.invalidMarketplaceToken }
+    // A token is printable ASCII: anything else (a NUL, a line break) is a bad link, refused
+    // here rather than taken for an outage when the HTTP client refuses the header.
+    guard token.isPrintableASCII(length: 1...4096) else { throw ActivationError.invalidMarketplaceToken }
     let resolved: ResolvedSubscription
     do {
       resolved = try await marketplace.resolve(token: token, correlationID: correlationID)
@@ -154,12 +156,18 @@ public struct Activations: Sendable {
   }
 
   /// Workspace step, existing Guance account: a code to its email for `createWorkspace`.
-  public func sendWorkspaceEmailCode(sessionID: String, email: String) async throws -> WorkspaceEmailCode {
-    let (activation, _, _) = try await current(sessionID)
+  public func sendWorkspaceEmailCode(
+    sessionID: String, email: String, correlationID: String = UUID().uuidString
+  ) async throws -> WorkspaceEmailCode {
+    let (activation, stored, digest) = try await current(sessionID)
     guard activation.state == .needsWorkspace else {
       throw ActivationError.notAllowed(step: "SendWorkspaceEmailCode", state: activation.state)
     }
-    return try await console.sendWorkspaceEmailCode(email: email)
+    let sent = try await console.sendWorkspaceEmailCode(email: email)
+    try await store.recordWorkspaceChallenge(
+      digest: digest, subscriptionID: stored.subscription.id, challengeID: sent.challengeID,
+      correlationID: correlationID)
+    return sent
   }
 
   /// Workspace step, no workspace yet: creates one on the chosen site, binds it, activates.
@@ -174,10 +182,16 @@ public struct Activations: Sendable {
     guard let owner else {
       throw ServiceError.invalid(field: "owner", "choose existing_account or new_account")
     }
-    if case .new(let newAccount) = owner {
+    switch owner {
+    case .new(let newAccount):
       try Self.checkBeforeCreating(workspace, account: newAccount, termsAccepted: termsAccepted, prefix: "new_account.")
-    } else {
+    case .existing(_, let challengeID, _):
       try Self.checkBeforeCreating(workspace, account: nil, termsAccepted: termsAccepted, prefix: "")
+      // A code proves the email only to the session that asked for it: another session's
+      // challenge is answered as one never sent.
+      guard challengeID == stored.workspaceChallengeID else {
+        throw ActivationError.workspaceCodeNotSent(challengeID: challengeID)
+      }
     }
     let created = try await createOnce(stored.subscription.id) { key in
       try await console.createWorkspace(workspace, owner: owner, termsAccepted: termsAccepted, creationKey: key)

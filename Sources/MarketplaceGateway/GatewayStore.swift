@@ -91,6 +91,8 @@ public struct GatewayStore: Sendable {
     public var expiresAt: Date
     public var bindingUsername: String?
     public var bindingChallengeID: String?
+    /// The workspace code last sent for this session (SendWorkspaceEmailCode).
+    public var workspaceChallengeID: String?
     public var saga: SagaRecord?
     public var link: LinkedBillingAccount?
     /// The purchaser was linked when the session opened.
@@ -101,7 +103,7 @@ public struct GatewayStore: Sendable {
     let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.subscriptionColumns), a.expires_at, a.binding_username, a.binding_challenge_id,
-        a.branch, \(unescaped: Self.sagaColumns), \(unescaped: Self.linkColumns)
+        a.workspace_challenge_id, a.branch, \(unescaped: Self.sagaColumns), \(unescaped: Self.linkColumns)
       FROM activation_sessions a JOIN marketplace_subscriptions s ON s.id = a.subscription_id
         LEFT JOIN activation_sagas g ON g.subscription_id = s.id
         LEFT JOIN purchaser_links l ON l.tenant_id = s.purchaser_tenant_id AND l.object_id = s.purchaser_object_id
@@ -114,6 +116,7 @@ public struct GatewayStore: Sendable {
         subscription: subscription, expiresAt: try columns["expires_at"].decode(Date.self),
         bindingUsername: try columns["binding_username"].decode(String?.self),
         bindingChallengeID: try columns["binding_challenge_id"].decode(String?.self),
+        workspaceChallengeID: try columns["workspace_challenge_id"].decode(String?.self),
         saga: try Self.saga(subscriptionID: subscription.id, columns), link: try Self.link(columns),
         startedLinked: try columns["branch"].decode(String.self) == "already_linked")
     }
@@ -168,6 +171,19 @@ public struct GatewayStore: Sendable {
         WHERE id_digest = \(Data(digest))
         """, logger: logger)
       try await Self.audit(subscriptionID, "binding_code_sent", username, correlationID, connection, logger)
+    }
+  }
+
+  /// Remembers the workspace code just sent for this session: only this session may use it.
+  public func recordWorkspaceChallenge(
+    digest: [UInt8], subscriptionID: String, challengeID: String, correlationID: String
+  ) async throws {
+    let logger = self.logger
+    try await database.transaction { connection in
+      try await connection.execute(
+        "UPDATE activation_sessions SET workspace_challenge_id = \(challengeID) WHERE id_digest = \(Data(digest))",
+        logger: logger)
+      try await Self.audit(subscriptionID, "workspace_code_sent", "", correlationID, connection, logger)
     }
   }
 

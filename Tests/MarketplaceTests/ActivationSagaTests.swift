@@ -86,6 +86,24 @@ struct ActivationSagaTests {
     }
   }
 
+  @Test("an activated subscription that is cancelled reads CLOSED, with nothing left to do and no sign-in")
+  func unsubscribedIsClosed() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, session) = try await Self.linkedSession(fixture)
+      let bound = try await fixture.client.bindWorkspace(.with {
+        $0.sessionID = session
+        $0.workspaceID = UUID().uuidString
+      }).activation
+      #expect(bound.state == .activated)
+      try await fixture.recordMarketplaceStatus(purchase, "Unsubscribed")
+      let closed = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      #expect(closed.state == .closed)
+      #expect(closed.nextSteps.isEmpty)
+      #expect(closed.consoleLoginURL.isEmpty)
+      #expect(closed.subscription.marketplaceStatus == "Unsubscribed")
+    }
+  }
+
   @Test("two tabs binding at once produce one activation")
   func racingTabs() async throws {
     try await ActivationTests.with { fixture in
@@ -116,9 +134,16 @@ struct ActivationSagaTests {
     }
   }
 
-  /// CreateWorkspace for an existing Guance account (the fake console takes any code).
-  static func createWorkspace(session: String, named name: String) -> Guance_Gateway_V1_CreateWorkspaceRequest {
-    .with {
+  /// CreateWorkspace for an existing Guance account, with a code sent for this session (the
+  /// fake console takes any code).
+  static func createWorkspace(_ fixture: Fixture, session: String, named name: String) async throws
+    -> Guance_Gateway_V1_CreateWorkspaceRequest
+  {
+    let sent = try await fixture.client.sendWorkspaceEmailCode(.with {
+      $0.sessionID = session
+      $0.email = "ops@contoso.example"
+    })
+    return .with {
       $0.sessionID = session
       $0.workspace = .with {
         $0.name = name
@@ -127,10 +152,36 @@ struct ActivationSagaTests {
       }
       $0.existingAccount = .with {
         $0.email = "ops@contoso.example"
-        $0.challengeID = "c-1"
+        $0.challengeID = sent.challengeID
         $0.code = "123456"
       }
       $0.termsAccepted = true
+    }
+  }
+
+  @Test("a workspace code is used only by the session that asked for it")
+  func workspaceCodeBelongsToItsSession() async throws {
+    try await ActivationTests.with { fixture in
+      let (_, first) = try await Self.linkedSession(fixture)
+      let (purchase, second) = try await Self.linkedSession(fixture)
+      // The first purchaser's code, in the second purchaser's session: answered as a code
+      // never sent, and nothing is created.
+      var borrowed = try await Self.createWorkspace(fixture, session: first, named: "Ops")
+      borrowed.sessionID = second
+      let refused = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(borrowed) }
+      #expect(refused.code == .notFound)
+      #expect(refused.missingResource?.type == "email_challenge")
+      let unknown = try await #require(throws: RPCError.self) {
+        var made = borrowed
+        made.existingAccount.challengeID = UUID().uuidString
+        return try await fixture.client.createWorkspace(made)
+      }
+      #expect(unknown.code == refused.code && unknown.message == refused.message)
+      #expect(fixture.console.created.withLock { $0 } == 0)
+      // Its own code goes through.
+      let own = try await Self.createWorkspace(fixture, session: second, named: "Ops")
+      #expect(try await fixture.client.createWorkspace(own).activation.state == .activated)
+      #expect(try await Self.activations(fixture, purchase) == 1)
     }
   }
 
@@ -139,7 +190,7 @@ struct ActivationSagaTests {
     // A lease no slow machine outlasts: the second tab must find the first one's claim.
     try await ActivationTests.with(lease: .seconds(3600)) { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
-      let request = Self.createWorkspace(session: session, named: "Held")
+      let request = try await Self.createWorkspace(fixture, session: session, named: "Held")
       async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
       try #require(await fixture.console.nextCreationStarted())
       // The first tab is creating the workspace: the second is told so, and creates nothing.
@@ -161,7 +212,7 @@ struct ActivationSagaTests {
   func creationClaimRunsOut() async throws {
     try await ActivationTests.with(lease: .seconds(3600)) { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
-      let request = Self.createWorkspace(session: session, named: "Held")
+      let request = try await Self.createWorkspace(fixture, session: session, named: "Held")
       async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation }
       try #require(await fixture.console.nextCreationStarted())
       // The first call is still at the console when its claim's lease runs out.
@@ -186,7 +237,7 @@ struct ActivationSagaTests {
   func lostCreationReply() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
-      let request = Self.createWorkspace(session: session, named: "Ops")
+      let request = try await Self.createWorkspace(fixture, session: session, named: "Ops")
       fixture.console.loseNextReply.withLock { $0 = true }
       let lost = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
       #expect(lost.code == .unavailable)

@@ -109,8 +109,10 @@ final class FakeConsoleDirectory: ConsoleDirectory {
   /// The next creation goes through but its reply is lost (the caller sees UNAVAILABLE).
   let loseNextReply = Mutex(false)
 
+  /// A new challenge each time, as the console makes them.
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
-    WorkspaceEmailCode(challengeID: "c-1", expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
+    WorkspaceEmailCode(
+      challengeID: UUID().uuidString.lowercased(), expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
   }
 
   func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String)
@@ -152,6 +154,12 @@ struct ActivationTests {
     /// delay use a long one and move time here instead of sleeping through it.
     func passRetryDelays() async throws {
       _ = try await database.query("UPDATE activation_sagas SET next_attempt_at = now() WHERE next_attempt_at > now()")
+    }
+
+    /// The subscription's marketplace status as the lifecycle records it.
+    func recordMarketplaceStatus(_ subscriptionID: String, _ status: String) async throws {
+      _ = try await database.query(
+        "UPDATE marketplace_subscriptions SET marketplace_status = \(status) WHERE id = \(subscriptionID)")
     }
 
     /// Every claim to create a workspace has run out, as if its holder had taken too long.
@@ -273,6 +281,14 @@ struct ActivationTests {
         try await fixture.client.resolveActivation(.init())
       }
       #expect(empty.code == .invalidArgument)
+      // A token the HTTP client could not send is a bad link at once, not an outage after retries.
+      for mangled in ["abc\u{0}def", "abc\r\ndef", "abc\ndef", "abc\u{7F}"] {
+        let refused = try await #require(throws: RPCError.self) {
+          try await fixture.client.resolveActivation(.with { $0.marketplaceToken = mangled })
+        }
+        #expect(refused.code == .invalidArgument, "\(mangled.debugDescription)")
+        #expect(refused.violatedFields == ["marketplace_token"])
+      }
       for session in ["", "short", String(repeating: "A", count: 43)] {
         let unknown = try await #require(throws: RPCError.self) {
           try await fixture.client.getActivation(.with { $0.sessionID = session })

@@ -187,7 +187,18 @@ struct LifecycleTests {
       #expect(try await suite.lifecycleOperation(id)?.deliveries == 2)
       // A body that is not an operation, with a valid token: 400, nothing stored.
       #expect(try await Self.post(suite, ["hello": "world"], authorization: "Bearer \(valid)") == 400)
+      // Nor is one with text PostgreSQL cannot store (a NUL) or that no operation has: 400 at
+      // once, never a 503 the marketplace would redeliver for hours.
+      for (key, value) in [("action", "Renew\u{0}"), ("planId", "commercial\u{0}"), ("operationRequestSource", "Az\u{0}ure"),
+        ("action", "Re\nnew"), ("planId", String(repeating: "p", count: 129))]
+      {
+        var refused = body
+        refused["id"] = UUID().uuidString.lowercased()
+        refused[key] = value
+        #expect(try await Self.post(suite, refused, authorization: "Bearer \(valid)") == 400, "\(key)")
+      }
       #expect(try await suite.gatewayQuery("SELECT count(*)::int FROM lifecycle_operations", as: Int.self) == 1)
+      #expect(!suite.gateway.log.contains("could not be stored"))
     }
   }
 

@@ -54,6 +54,13 @@ struct MarketplaceClientTests {
       // The first call's answer is held until the next plan: it outlasts any deadline.
       try await Self.fault(emulator, #"{"count": 1, "holdAnswer": true}"#)
       #expect(try await client.subscription(id: purchase.id).id == purchase.id)
+      // A token no HTTP client may send is refused at once, not retried as an outage.
+      await #expect(
+        throws: MarketplaceError.badRequest(
+          code: "InvalidHeaderValue", message: "x-ms-marketplace-token holds a control character")
+      ) {
+        try await client.resolve(token: "abc\r\ndef")
+      }
       try await Self.fault(emulator, #"{"count": 10, "status": 503}"#)
       await #expect(throws: MarketplaceError.unavailable(status: 503, message: "injected fault")) {
         try await client.subscription(id: purchase.id)

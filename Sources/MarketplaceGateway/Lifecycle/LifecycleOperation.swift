@@ -87,18 +87,28 @@ public struct WebhookNotification: Sendable, Equatable {
       guard let value = object[key] as? String, value.isPrintableASCII(length: 1...128) else { throw .missing(key) }
       return value.lowercased()
     }
+    /// Text that is stored: of plausible length and free of control characters (PostgreSQL
+    /// cannot store a NUL; the marketplace would deliver a refused-as-unavailable body for hours).
+    func text(_ key: String, required: Bool) throws(Problem) -> String? {
+      guard let value = object[key] else {
+        if required { throw .missing(key) }
+        return nil
+      }
+      guard let text = value as? String, (1...128).contains(text.utf8.count),
+        !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+      else { throw .missing(key) }
+      return text
+    }
     let id = try identifier("id")
     let subscriptionID = try identifier("subscriptionId")
-    guard let action = object["action"] as? String, (1...64).contains(action.utf8.count) else {
-      throw .missing("action")
-    }
+    guard let action = try text("action", required: true), action.utf8.count <= 64 else { throw .missing("action") }
     let quantity = (object["quantity"] as? NSNumber).map(\.intValue)
     let time = (object["timeStamp"] as? String).flatMap(Self.parseTime)
     return WebhookNotification(
       operation: LifecycleOperation(
         id: id, subscriptionID: subscriptionID, action: action.trimmingCharacters(in: .whitespaces),
-        planID: object["planId"] as? String, quantity: quantity,
-        requestSource: object["operationRequestSource"] as? String, source: .webhook, marketplaceTime: time),
+        planID: try text("planId", required: false), quantity: quantity,
+        requestSource: try text("operationRequestSource", required: false), source: .webhook, marketplaceTime: time),
       payload: String(decoding: body.prefix(16 << 10), as: UTF8.self))
   }
 

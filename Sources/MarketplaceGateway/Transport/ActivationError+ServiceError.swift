@@ -13,6 +13,10 @@ extension ActivationError: ServiceErrorConvertible {
       ServiceError(
         .notFound(resourceType: "activation_session", name: "session_id"),
         "no such activation session, or it has expired: reopen \"Configure account\" in the marketplace")
+    case .workspaceCodeNotSent(let challengeID):
+      // As the console answers a challenge it never made: nothing tells another session's apart.
+      ServiceError(
+        .notFound(resourceType: "email_challenge", name: challengeID), "no verification code was sent for this challenge")
     case .notAllowed(let step, let state):
       ServiceError(
         .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/\(state)"),
