@@ -170,7 +170,7 @@ struct ActivationFlowTests {
           $0.sessionID = session
           $0.billingUsername = "fabrikam"
         })
-        #expect(started.maskedEmail == "b***@f***.example")
+        #expect(started.maskedEmail == "***@***")
         let code = try await suite.billingMail.code(for: "billing@fabrikam.example")
         let linked = try await client.confirmBillingAccountBinding(.with {
           $0.sessionID = session

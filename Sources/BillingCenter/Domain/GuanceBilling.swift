@@ -213,8 +213,7 @@ public struct GuanceBilling: Sendable {
             """)
       }
     }
-    let masked = account.map { Self.mask(email: $0.email) } ?? Self.decoyMask(for: username.value)
-    return (issued, masked)
+    return (issued, Self.concealedEmail)
   }
 
   /// Redeems a binding code and links the cloud identity to the code's billing account, once.
@@ -548,21 +547,8 @@ public struct GuanceBilling: Sendable {
     return raw
   }
 
-  /// "alice@example.com" → "a***@e***.com".
-  static func mask(email: String) -> String {
-    let parts = email.split(separator: "@", maxSplits: 1)
-    guard parts.count == 2, let first = parts[0].first else { return "***" }
-    let domain = parts[1]
-    let tld = domain.split(separator: ".").last.map(String.init) ?? ""
-    return "\(first)***@\(domain.first.map(String.init) ?? "")***.\(tld)"
-  }
-
-  /// A stable, plausible mask for a username that has no account, so replies do not tell.
-  static func decoyMask(for username: String) -> String {
-    let letters = Array("abcdefghijklmnopqrstuvwxyz")
-    let hash = username.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
-    let domains = ["gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "qq.com", "163.com"]
-    let first = username.first ?? letters[Int(hash % 26)]
-    return mask(email: "\(first)x@\(domains[Int((hash >> 8) % UInt64(domains.count))])")
-  }
+  /// Where a binding code went, as every reply shows it. Anything derived from the account's
+  /// email (its first letter, its domain) tells an existing account from an unknown one, however
+  /// plausible the decoy: so no reply says anything about the address.
+  static let concealedEmail = "***@***"
 }

@@ -758,7 +758,8 @@ package nonisolated struct Guance_Billing_V1_StartBindingVerificationResponse: S
 
   package var challengeID: String = String()
 
-  /// Where the code went, masked (e.g. "a***@e***.com").
+  /// Where the code went: always "***@***", for unknown usernames too (nothing about the
+  /// address, so the reply does not tell whether the account exists).
   package var maskedEmail: String = String()
 
   package var expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {

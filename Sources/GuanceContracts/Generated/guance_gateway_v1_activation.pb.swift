@@ -402,7 +402,8 @@ package nonisolated struct Guance_Gateway_V1_StartBillingAccountBindingResponse:
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Where the code went, masked (the same shape for unknown usernames).
+  /// Where the code went: always "***@***", for unknown usernames too (nothing about the
+  /// address, so the reply does not tell whether the account exists).
   package var maskedEmail: String = String()
 
   package var resendAfterSeconds: Int32 = 0
