@@ -142,7 +142,8 @@ public protocol BillingDirectory: Sendable {
     challengeID: String, code: String, username: String, tenantID: String, objectID: String,
     subscriptionID: String
   ) async throws -> LinkedBillingAccount
-  /// The workspaces bound to a billing account.
+  /// The workspaces bound to a billing account that a new subscription may take over: those
+  /// the billing account pays for itself, not those another subscription pays for.
   func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace]
   /// Registers a billing center account; asked again with the same creation key (and email),
   /// answers with the account the first call registered.

@@ -188,6 +188,36 @@ struct WorkspaceBindingTests {
     }
   }
 
+  @Test("a workspace one active subscription pays for is not taken by another subscription")
+  func settledWorkspaceStays() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      try await fixture.link(acme, subscription: "sub-1")
+      try await fixture.link(acme, subscription: "sub-2")
+      let workspace = try await fixture.workspace()
+      try await fixture.bind(workspace.id, to: acme.id, settlement: BillingFixture.cloud("sub-1"))
+      func move(to subscription: String) async throws -> Guance_Billing_V1_WorkspaceBinding {
+        try await fixture.center.changeSettlementMethod(
+          .with {
+            $0.billingAccountID = acme.id
+            $0.workspaceID = workspace.id
+            $0.settlement = BillingFixture.cloud(subscription)
+          }, metadata: BillingFixture.internalCall
+        ).binding
+      }
+      let refused = try await #require(throws: RPCError.self) { try await move(to: "sub-2") }
+      #expect(refused.code == .failedPrecondition)
+      #expect(refused.preconditionTypes == ["WORKSPACE_SETTLEMENT"])
+      // Nothing changed: sub-1 still pays for it.
+      let listed = try await fixture.center.listBoundWorkspaces(
+        .with { $0.billingAccountID = acme.id }, metadata: BillingFixture.internalCall)
+      #expect(listed.bindings.map(\.settlement.marketplaceSubscriptionID) == ["sub-1"])
+      #expect(try await fixture.count("workspace_bindings") == 1)
+      // The same subscription again is no change, and allowed.
+      #expect(try await move(to: "sub-1").settlement.marketplaceSubscriptionID == "sub-1")
+    }
+  }
+
   @Test("settlement changes and unbinding keep the history")
   func history() async throws {
     try await BillingFixture.with { fixture in

@@ -53,6 +53,38 @@ struct ActivationFlowTests {
     }
   }
 
+  /// A workspace (of a Guance account of its own) that the billing center account
+  /// `billingLogin` pays for itself: one a new subscription may take over. Its id.
+  static func workspacePaidByAccount(_ suite: SuiteHarness, billingLogin: String, named name: String) async throws
+    -> String
+  {
+    let username = name.lowercased().replacingOccurrences(of: " ", with: "-")
+    let workspace = try await suite.consoleClient { console in
+      try await console.registerAndCreateWorkspace(.with {
+        $0.workspaceName = name
+        $0.language = "en"
+        $0.site = "us1"
+        $0.username = username
+        $0.password = Self.password
+        $0.passwordConfirmation = Self.password
+        $0.email = "\(username)@workspaces.example"
+        $0.termsAccepted = true
+      }).workspace
+    }
+    _ = try await suite.billingClient { billing in
+      let session = try await billing.login(.with {
+        $0.login = billingLogin
+        $0.password = Self.password
+      })
+      return try await billing.bindWorkspace(.with {
+        $0.billingAccountID = session.billingAccount.id
+        $0.workspaceID = workspace.id
+        $0.settlement = .with { $0.method = .billingAccount }
+      }, metadata: SuiteHarness.internalCall).binding
+    }
+    return workspace.id
+  }
+
   @Test("register; already linked with a new workspace; bind an existing workspace; bind an existing billing account")
   func everyBranch() async throws {
     try await SuiteHarness.with { suite in
@@ -111,7 +143,8 @@ struct ActivationFlowTests {
       #expect(second.activation.nextSteps == [.createWorkspace, .bindWorkspace])
       let created = try await suite.activation { client in
         let bindable = try await client.listBindableWorkspaces(.with { $0.sessionID = second.activation.sessionID })
-        #expect(bindable.workspaces.map(\.name) == ["Northwind Ops"])
+        // Northwind Ops is paid for through the first subscription: it stays with it.
+        #expect(bindable.workspaces.isEmpty)
         let sent = try await client.sendWorkspaceEmailCode(.with {
           $0.sessionID = second.activation.sessionID
           $0.email = "nancy@northwind.example"
@@ -133,19 +166,34 @@ struct ActivationFlowTests {
       #expect(try await suite.activations(of: second.subscription) == 1)
       #expect(try await Self.consoleWorkspaces(suite, login: "northwind") == ["Northwind Ops", "Northwind EU"])
 
-      // Branch 3 — already linked, has workspaces: bind one of them.
+      // Branch 3 — already linked, has workspaces: bind one the billing account pays for
+      // itself. Those the first two subscriptions pay for stay with them: not offered, and
+      // refused when named anyway (the first would go on billing with no workspace).
+      let lab = try await Self.workspacePaidByAccount(suite, billingLogin: "northwind", named: "Northwind Lab")
       let third = try await suite.purchaseAndResolve(purchaser: buyer)
       let bound = try await suite.activation { client in
         let bindable = try await client.listBindableWorkspaces(.with { $0.sessionID = third.activation.sessionID })
-        let chosen = try #require(bindable.workspaces.first { $0.name == "Northwind EU" })
+        #expect(bindable.workspaces.map(\.name) == ["Northwind Lab"])
+        let taken = try await #require(throws: RPCError.self) {
+          try await client.bindWorkspace(.with {
+            $0.sessionID = third.activation.sessionID
+            $0.workspaceID = created.workspace.workspaceID
+          })
+        }
+        #expect(taken.code == .failedPrecondition)
+        #expect(taken.message.contains("another active marketplace subscription"))
         return try await client.bindWorkspace(.with {
           $0.sessionID = third.activation.sessionID
-          $0.workspaceID = chosen.workspaceID
+          $0.workspaceID = lab
         }).activation
       }
       #expect(bound.state == .activated)
-      #expect(bound.workspace.name == "Northwind EU")
+      #expect(bound.workspace.name == "Northwind Lab")
       #expect(try await suite.activations(of: third.subscription) == 1)
+      // The second subscription still pays for Northwind EU.
+      #expect(try await suite.activation { client in
+        try await client.getActivation(.with { $0.sessionID = second.activation.sessionID }).activation.workspace.name
+      } == "Northwind EU")
 
       // Branch 4 — not linked, has a billing center account: bind it with the mailed code,
       // then register a new Guance account together with its workspace.
@@ -321,7 +369,7 @@ struct ActivationFlowTests {
 
       // The marketplace hangs past the client's deadline, then recovers.
       let second = try await suite.purchaseAndResolve(purchaser: buyer)
-      let workspaceID = recovered.workspace.workspaceID
+      let workspaceID = try await Self.workspacePaidByAccount(suite, billingLogin: "woodgrove", named: "Woodgrove Lab")
       try await suite.faults(#"{"count": 1000, "delayMilliseconds": 1500}"#)
       let hanging = try await suite.activation { client in
         try await client.bindWorkspace(.with {

@@ -27,6 +27,9 @@ public enum BillingError: Error, Equatable {
   case subscriptionUnknown(String)
   /// The marketplace subscription was cancelled: it settles nothing any more.
   case subscriptionEnded(String)
+  /// The workspace is paid for through another, still active marketplace subscription: a
+  /// second subscription does not take it (the first would go on billing with no workspace).
+  case workspaceSettledBySubscription(String)
   case meteringRecordNotFound(String)
   /// The marketplace has the record (Accepted or Duplicate): it cannot be resubmitted or parked.
   case meteringRecordDelivered(String)

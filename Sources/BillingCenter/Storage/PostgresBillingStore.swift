@@ -399,6 +399,12 @@ public struct PostgresBillingStore: BillingStore {
             WHEN NOT EXISTS (SELECT 1 FROM cur WHERE ours) THEN 'workspace_not_bound'
             WHEN NOT EXISTS (SELECT 1 FROM change) OR \(subscriptionID)::text IS NULL THEN NULL
             WHEN EXISTS (
+              SELECT 1 FROM cur
+              WHERE cur.settlement = 'cloud_account' AND NOT EXISTS (
+                SELECT 1 FROM cloud_account_subscriptions s
+                WHERE s.marketplace_subscription_id = cur.marketplace_subscription_id AND s.status = 'unsubscribed')
+            ) THEN 'workspace_settled_by_subscription'
+            WHEN EXISTS (
               SELECT 1 FROM cloud_account_subscriptions s
               WHERE s.marketplace_subscription_id = \(subscriptionID)::text AND s.status = 'unsubscribed'
             ) THEN 'subscription_ended'
@@ -450,6 +456,7 @@ public struct PostgresBillingStore: BillingStore {
     case "cloud_account_linked_elsewhere": return .cloudAccountLinkedElsewhere
     case "subscription_not_linked": return .subscriptionNotLinked(subscriptionID ?? "")
     case "subscription_ended": return .subscriptionEnded(subscriptionID ?? "")
+    case "workspace_settled_by_subscription": return .workspaceSettledBySubscription(workspaceID.uuidString.lowercased())
     default: return nil
     }
   }

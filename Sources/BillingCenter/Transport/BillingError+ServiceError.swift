@@ -62,6 +62,10 @@ extension BillingError: ServiceErrorConvertible {
       ServiceError(
         .notFound(resourceType: "marketplace_subscription", name: id),
         "marketplace subscription \(id) is not known to the billing center")
+    case .workspaceSettledBySubscription(let id):
+      ServiceError(
+        .failedPrecondition(type: "WORKSPACE_SETTLEMENT", subject: "workspace/\(id)"),
+        "the workspace is paid for through another active marketplace subscription; choose another workspace or create one")
     case .subscriptionEnded(let id):
       ServiceError(
         .failedPrecondition(type: "CLOUD_SUBSCRIPTION_STATUS", subject: "marketplace_subscription/\(id)"),

@@ -78,7 +78,8 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
       try await center.listBoundWorkspaces(
         .with { $0.billingAccountID = billingAccountID.uuidString.lowercased() }, metadata: metadata, options: options)
     }
-    return reply.bindings.map { binding in
+    // A workspace another marketplace subscription pays for stays with it: not offered.
+    return reply.bindings.filter { $0.settlement.method != .cloudAccount }.map { binding in
       let status =
         switch binding.status {
         case .active: "active"
