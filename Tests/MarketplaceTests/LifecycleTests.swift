@@ -90,7 +90,12 @@ struct LifecycleTests {
           metadata: ["authorization": "Bearer \(session.sessionToken)"]
         ).bindings
       }
-      #expect(bindings.isEmpty)
+      // The workspace stays in the billing account's list as history: its cloud settlement
+      // ended with the subscription.
+      #expect(bindings.count == 1)
+      #expect(bindings.first?.workspaceID == workspace)
+      #expect(bindings.first?.settlement.marketplaceSubscriptionID == subscription)
+      #expect(bindings.first?.hasEndedAt == true)
 
       // Every operation is in the subscription's audit trail, once.
       let audited = try await suite.gatewayQuery(

@@ -118,6 +118,8 @@ public struct WorkspaceBinding: Sendable, Equatable {
   public var boundAt: Date
   /// From the console when listed; nil when not asked.
   public var status: DirectoryWorkspace.Status?
+  /// When a cloud settlement ended with its cancelled subscription (listed as history).
+  public var endedAt: Date? = nil
 }
 
 /// One usage measurement, validated.

@@ -346,15 +346,28 @@ public struct PostgresBillingStore: BillingStore {
     }
   }
 
+  /// The account's current bindings, and as history the workspaces whose cloud settlement ended
+  /// with a cancelled subscription (their last binding, while nothing has bound them since).
   public func bindings(billingAccountID: UUID) async throws -> [WorkspaceBinding] {
     let rows = try await database.execute(
       """
-      SELECT \(unescaped: Self.bindingColumns) FROM workspace_bindings b
-      WHERE b.billing_account_id = \(billingAccountID) AND b.valid_to IS NULL
+      SELECT \(unescaped: Self.bindingColumns), b.valid_to FROM workspace_bindings b
+      WHERE b.billing_account_id = \(billingAccountID) AND (b.valid_to IS NULL OR (
+        b.settlement = 'cloud_account'
+        AND EXISTS (
+          SELECT 1 FROM cloud_account_subscriptions s
+          WHERE s.marketplace_subscription_id = b.marketplace_subscription_id AND s.status = 'unsubscribed')
+        AND NOT EXISTS (
+          SELECT 1 FROM workspace_bindings later
+          WHERE later.workspace_id = b.workspace_id AND later.valid_from > b.valid_from)))
       ORDER BY b.valid_from, b.workspace_id
       """)
     var bindings: [WorkspaceBinding] = []
-    for try await row in rows.decode(BindingRow.self) { bindings.append(try Self.binding(row)) }
+    for try await row in rows.decode((UUID, UUID, String, String, String, String?, Date, Date?).self) {
+      var binding = try Self.binding((row.0, row.1, row.2, row.3, row.4, row.5, row.6))
+      binding.endedAt = row.7
+      bindings.append(binding)
+    }
     return bindings
   }
 

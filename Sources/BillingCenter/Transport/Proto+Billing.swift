@@ -90,6 +90,7 @@ extension Guance_Billing_V1_WorkspaceBinding {
     case nil: .unspecified
     }
     boundAt = Google_Protobuf_Timestamp(date: binding.boundAt)
+    if let endedAt = binding.endedAt { self.endedAt = Google_Protobuf_Timestamp(date: endedAt) }
   }
 }
 

@@ -549,12 +549,25 @@ package nonisolated struct Guance_Billing_V1_WorkspaceBinding: Sendable {
   /// Clears the value of `boundAt`. Subsequent reads from it will return its default value.
   package mutating func clearBoundAt() {self._boundAt = nil}
 
+  /// Set when the binding ended because its marketplace subscription was cancelled: the
+  /// workspace stays in the account's list (its history), no longer paid for through the
+  /// subscription, until it is bound again.
+  package var endedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endedAt = newValue}
+  }
+  /// Returns true if `endedAt` has been explicitly set.
+  package var hasEndedAt: Bool {self._endedAt != nil}
+  /// Clears the value of `endedAt`. Subsequent reads from it will return its default value.
+  package mutating func clearEndedAt() {self._endedAt = nil}
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
 
   fileprivate var _settlement: Guance_Billing_V1_Settlement? = nil
   fileprivate var _boundAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 package nonisolated struct Guance_Billing_V1_RegisterBillingAccountRequest: Sendable {
@@ -1895,7 +1908,7 @@ nonisolated extension Guance_Billing_V1_Settlement: SwiftProtobuf.Message, Swift
 
 nonisolated extension Guance_Billing_V1_WorkspaceBinding: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".WorkspaceBinding"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{3}billing_account_id\0\u{3}workspace_name\0\u{1}site\0\u{1}settlement\0\u{1}status\0\u{3}bound_at\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{3}billing_account_id\0\u{3}workspace_name\0\u{1}site\0\u{1}settlement\0\u{1}status\0\u{3}bound_at\0\u{3}ended_at\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1910,6 +1923,7 @@ nonisolated extension Guance_Billing_V1_WorkspaceBinding: SwiftProtobuf.Message,
       case 5: try { try decoder.decodeSingularMessageField(value: &self._settlement) }()
       case 6: try { try decoder.decodeSingularEnumField(value: &self.status) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._boundAt) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._endedAt) }()
       default: break
       }
     }
@@ -1941,6 +1955,9 @@ nonisolated extension Guance_Billing_V1_WorkspaceBinding: SwiftProtobuf.Message,
     try { if let v = self._boundAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    try { if let v = self._endedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1952,6 +1969,7 @@ nonisolated extension Guance_Billing_V1_WorkspaceBinding: SwiftProtobuf.Message,
     if lhs._settlement != rhs._settlement {return false}
     if lhs.status != rhs.status {return false}
     if lhs._boundAt != rhs._boundAt {return false}
+    if lhs._endedAt != rhs._endedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
