@@ -69,8 +69,10 @@ final class SuiteHarness: @unchecked Sendable {
               "billing-center",
               environment: [
                 "DATABASE_URL": billingDB.text, "INTERNAL_CREDENTIAL": credential, "CONSOLE_ADDRESS": console.address,
-                // Days are closed by the tests (CloseDay), not by the background closer.
-                "BILL_CLOSER_INTERVAL_SECONDS": "3600",
+                // Days are closed by the tests (CloseDay), not by the background closer; with no
+                // grace, yesterday can be closed at any hour (in the first hour of a UTC day the
+                // default grace refused it, failing every test that closes yesterday).
+                "BILL_CLOSER_INTERVAL_SECONDS": "3600", "BILL_CLOSING_GRACE_SECONDS": "0",
                 "MAILBOX_DIR": work.appendingPathComponent("billing-mail").path,
               ], workDirectory: work.appendingPathComponent("billing"))
             let environment = [
