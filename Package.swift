@@ -319,7 +319,7 @@ let package = Package(
       name: "BillingCenterTests",
       dependencies: [
         "BillingCenter", "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence",
-        "Mailer", "AccountAccess", "AccountKit", "GuanceContracts", .grpcCore, .grpcInProcess,
+        "Mailer", "AccountAccess", "AccountKit", "SuiteErrors", "GuanceContracts", .grpcCore, .grpcInProcess,
         .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
       ],
       swiftSettings: strict
@@ -328,7 +328,7 @@ let package = Package(
       name: "MarketplaceTests",
       dependencies: [
         "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceEmulator", "MarketplaceGateway",
-        "SuiteRuntime", "GuanceContracts", .grpcCore, .grpcInProcess, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
+        "SuiteRuntime", "SuiteErrors", "AccountKit", "GuanceContracts", .grpcCore, .grpcInProcess, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .postgres, .httpClient, .jwtKit, .nioCore, .nioSSL,
         .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -29,9 +29,9 @@ public final class PasswordHasher: Sendable {
     public var serviceError: ServiceError {
       switch self {
       case .overloaded:
-        ServiceError(.resourceExhausted(retryAfter: .seconds(1)), "too many requests; retry shortly")
+        ServiceError(.resourceExhausted(retryAfter: .seconds(1)), reason: "OVERLOADED", "too many requests; retry shortly")
       case .hashingFailed:
-        ServiceError(.unavailable, "password hashing failed; retry shortly")
+        ServiceError(.unavailable, reason: "PASSWORD_HASHING_FAILED", "password hashing failed; retry shortly")
       }
     }
   }

@@ -4,6 +4,9 @@ public import SuiteErrors
 /// that is wrong at once.
 public struct Validation: Sendable {
   public private(set) var violations: [FieldViolation] = []
+  /// Put before every field name recorded from now on: where shared rules (an account's
+  /// identity, say) sit in the request at hand, e.g. `basic.` or `new_account.`.
+  public var fieldPath = ""
 
   public init() {}
 
@@ -14,13 +17,13 @@ public struct Validation: Sendable {
     do {
       return try parse()
     } catch {
-      violations.append(FieldViolation(field: field, description: error.description))
+      violations.append(FieldViolation(field: fieldPath + field, description: error.description))
       return nil
     }
   }
 
   public mutating func require(_ condition: Bool, _ field: String, _ description: String) {
-    if !condition { violations.append(FieldViolation(field: field, description: description)) }
+    if !condition { violations.append(FieldViolation(field: fieldPath + field, description: description)) }
   }
 
   /// Throws INVALID_ARGUMENT with every recorded violation, if any.

@@ -1,3 +1,4 @@
+public import AccountKit
 public import Foundation
 public import MarketplaceClient
 
@@ -70,22 +71,8 @@ public struct NewAccount: Sendable, Equatable {
   }
 }
 
-/// Company information of a new billing center account.
-public struct CompanyInformation: Sendable, Equatable {
-  public var companyName: String
-  public var industry: String
-  public var region: String
-  public var contactName: String
-  public var description: String
-
-  public init(companyName: String, industry: String, region: String, contactName: String, description: String) {
-    self.companyName = companyName
-    self.industry = industry
-    self.region = region
-    self.contactName = contactName
-    self.description = description
-  }
-}
+/// Company information of a new billing center account (the billing center's rules).
+public typealias CompanyInformation = CompanyProfile
 
 /// A workspace to create: the site is chosen here and never changes afterwards.
 public struct NewWorkspace: Sendable, Equatable {
@@ -160,14 +147,31 @@ public protocol BillingDirectory: Sendable {
 }
 
 /// The console's account system and workspaces (workspace-console, over gRPC). Its refusals
-/// reach the caller as the console said.
+/// reach the caller as the console said, its field violations named by the activation
+/// request's own field paths.
 public protocol ConsoleDirectory: Sendable {
+  /// The sites and languages a new workspace may choose from.
+  func siteCatalogue() async throws -> SiteCatalogue
   /// Mails a code to the Guance account with this email, for creating a workspace.
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode
   /// Creates the workspace (and, for a new owner, the Guance account); asked again with the
-  /// same creation key, answers with the workspace the first call created.
-  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String)
-    async throws -> BoundWorkspace
+  /// same creation key, answers with the workspace the first call created. `ownerFields`:
+  /// where the owner's fields sit in the activation request (`basic.`, `new_account.`,
+  /// `existing_account.`).
+  func createWorkspace(
+    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
+  ) async throws -> BoundWorkspace
+}
+
+/// The codes of the console's sites and languages.
+public struct SiteCatalogue: Sendable, Equatable {
+  public var sites: [String]
+  public var languages: [String]
+
+  public init(sites: [String], languages: [String]) {
+    self.sites = sites
+    self.languages = languages
+  }
 }
 
 /// One activation as the activation pages see it.

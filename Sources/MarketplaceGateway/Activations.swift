@@ -1,4 +1,4 @@
-import AccountKit
+public import AccountKit
 import SuiteErrors
 public import Foundation
 public import MarketplaceClient
@@ -120,9 +120,10 @@ public struct Activations: Sendable {
     return try await billing.workspaces(of: account.id)
   }
 
-  /// Register branch, in one step. The billing center account comes first: once it exists
-  /// and is linked, a failure creating the workspace leaves the activation at the workspace
-  /// step (with the console's reason), never with half an account.
+  /// Register branch, in one step. Every field is checked first, so a refused request creates
+  /// nothing. The billing center account comes next: once it exists and is linked, a failure
+  /// creating the workspace (the console's username taken, say) leaves the activation at the
+  /// workspace step with the console's reason, never with half an account.
   public func registerAndActivate(
     sessionID: String, account: NewAccount, company: CompanyInformation, workspace: NewWorkspace,
     termsAccepted: Bool, correlationID: String = UUID().uuidString
@@ -131,7 +132,8 @@ public struct Activations: Sendable {
     guard activation.state == .needsBillingAccount else {
       throw ActivationError.notAllowed(step: "RegisterAndActivate", state: activation.state)
     }
-    try Self.checkBeforeCreating(workspace, account: account, termsAccepted: termsAccepted, prefix: "basic.")
+    try await checkBeforeCreating(
+      workspace, owner: .new(account), ownerFields: "basic.", company: company, termsAccepted: termsAccepted)
     let subscription = stored.subscription
     // A key of the subscription's own: a retry after a failure before the link below finds
     // the account this call registered instead of being told its username is taken.
@@ -145,7 +147,8 @@ public struct Activations: Sendable {
       of: subscription.purchaser, to: billingAccount, subscriptionID: subscription.id,
       event: "billing_account_registered", correlationID: correlationID)
     let created = try await createOnce(subscription.id) { key in
-      try await console.createWorkspace(workspace, owner: .new(account), termsAccepted: termsAccepted, creationKey: key)
+      try await console.createWorkspace(
+        workspace, owner: .new(account), ownerFields: "basic.", termsAccepted: termsAccepted, creationKey: key)
     }
     try await store.audit(
       subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
@@ -182,19 +185,20 @@ public struct Activations: Sendable {
     guard let owner else {
       throw ServiceError.invalid(field: "owner", "choose existing_account or new_account")
     }
-    switch owner {
-    case .new(let newAccount):
-      try Self.checkBeforeCreating(workspace, account: newAccount, termsAccepted: termsAccepted, prefix: "new_account.")
-    case .existing(_, let challengeID, _):
-      try Self.checkBeforeCreating(workspace, account: nil, termsAccepted: termsAccepted, prefix: "")
-      // A code proves the email only to the session that asked for it: another session's
-      // challenge is answered as one never sent.
-      guard challengeID == stored.workspaceChallengeID else {
-        throw ActivationError.workspaceCodeNotSent(challengeID: challengeID)
+    let ownerFields =
+      switch owner {
+      case .new: "new_account."
+      case .existing: "existing_account."
       }
+    try await checkBeforeCreating(workspace, owner: owner, ownerFields: ownerFields, termsAccepted: termsAccepted)
+    // A code proves the email only to the session that asked for it: another session's
+    // challenge is answered as one never sent.
+    if case .existing(_, let challengeID, _) = owner, challengeID != stored.workspaceChallengeID {
+      throw ActivationError.workspaceCodeNotSent(challengeID: challengeID)
     }
     let created = try await createOnce(stored.subscription.id) { key in
-      try await console.createWorkspace(workspace, owner: owner, termsAccepted: termsAccepted, creationKey: key)
+      try await console.createWorkspace(
+        workspace, owner: owner, ownerFields: ownerFields, termsAccepted: termsAccepted, creationKey: key)
     }
     try await store.audit(
       subscriptionID: stored.subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
@@ -273,22 +277,45 @@ public struct Activations: Sendable {
       workspaceID: record.workspaceID, origin: record.origin, correlationID: correlationID)
   }
 
-  /// What the gateway can check itself before anything is created, so that a typo does not
-  /// leave a billing account without its workspace. The services check the rest.
-  private static func checkBeforeCreating(
-    _ workspace: NewWorkspace, account: NewAccount?, termsAccepted: Bool, prefix: String
-  ) throws {
+  /// Every field of a request that creates something, checked before anything is created (a
+  /// refused request leaves no half-made account or link), all problems at once and under the
+  /// request's own field paths: the account and company rules the billing center and the
+  /// console apply (shared, in AccountKit), the console's own sites and languages, the terms.
+  /// The services check again; what only they can know (a username taken) comes from them.
+  private func checkBeforeCreating(
+    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, company: CompanyInformation? = nil,
+    termsAccepted: Bool
+  ) async throws {
     var validation = Validation()
-    validation.require(termsAccepted, "terms_accepted", "the terms must be accepted")
-    validation.require(
-      !workspace.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "workspace.name", "is required")
-    validation.require(!workspace.language.isEmpty, "workspace.language", "is required")
-    validation.require(!workspace.site.isEmpty, "workspace.site", "is required: choose the site before creating")
-    if let account {
+    validation.fieldPath = ownerFields
+    switch owner {
+    case .new(let account):
+      _ = AccountIdentity.check(
+        username: account.username, email: account.email, phone: account.phone, password: account.password,
+        into: &validation)
       validation.require(
-        account.password == account.passwordConfirmation, "\(prefix)password_confirmation",
-        "must repeat the password")
+        account.password == account.passwordConfirmation, "password_confirmation", "must repeat the password")
+    case .existing(let email, let challengeID, let code):
+      _ = validation.check("email") { () throws(FieldProblem) in try EmailAddress(email) }
+      validation.require(
+        challengeID.isPrintableASCII(length: 1...64), "challenge_id",
+        "must be the challenge_id SendWorkspaceEmailCode returned")
+      validation.require(VerificationCode.isWellFormed(code), "code", "must be the 6-digit code")
     }
+    validation.fieldPath = ""
+    if let company { _ = CompanyProfile.check(company, into: &validation) }
+    validation.fieldPath = "workspace."
+    _ = validation.check("name") { () throws(FieldProblem) in try WorkspaceName(workspace.name) }
+    let catalogue = try await console.siteCatalogue()
+    validation.require(
+      catalogue.languages.contains(workspace.language), "language",
+      "must be one of: \(catalogue.languages.joined(separator: ", "))")
+    validation.require(
+      catalogue.sites.contains(workspace.site), "site",
+      workspace.site.isEmpty
+        ? "is required: choose the site before creating" : "must be one of: \(catalogue.sites.joined(separator: ", "))")
+    validation.fieldPath = ""
+    validation.require(termsAccepted, "terms_accepted", "the terms must be accepted")
     try validation.finish()
   }
 

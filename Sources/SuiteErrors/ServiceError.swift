@@ -38,10 +38,17 @@ public struct ServiceError: Error, Sendable, Hashable {
   public var kind: Kind
   /// Safe to show to the caller: never contains SQL, stack traces or secrets.
   public var message: String
+  /// What went wrong as one stable UPPER_SNAKE word (`google.rpc.ErrorInfo.reason`): a page
+  /// maps it to its own text in its own language, where the message is English for people.
+  /// Two errors a caller should tell apart never share one.
+  public var reason: String
 
-  public init(_ kind: Kind, _ message: String) {
+  /// `reason` defaults to what `kind` already says (e.g. `WORKSPACE_NOT_FOUND`,
+  /// `USERNAME_TAKEN`); errors that share a kind name their own.
+  public init(_ kind: Kind, reason: String? = nil, _ message: String) {
     self.kind = kind
     self.message = message
+    self.reason = reason ?? kind.defaultReason
   }
 
   public static func invalid(_ violations: [FieldViolation]) -> ServiceError {
@@ -51,6 +58,36 @@ public struct ServiceError: Error, Sendable, Hashable {
 
   public static func invalid(field: String, _ description: String) -> ServiceError {
     invalid([FieldViolation(field: field, description: description)])
+  }
+
+  /// The same error with its own reason.
+  public func because(_ reason: String) -> ServiceError {
+    var error = self
+    error.reason = reason
+    return error
+  }
+}
+
+extension ServiceError.Kind {
+  /// The reason an error of this kind has unless it names its own.
+  public var defaultReason: String {
+    switch self {
+    case .invalidArgument: "INVALID_FIELDS"
+    case .notFound(let resourceType, _): "\(Self.upperSnake(resourceType))_NOT_FOUND"
+    case .alreadyExists(let field):
+      "\(Self.upperSnake(field.split(separator: ".").last.map(String.init) ?? field))_TAKEN"
+    case .failedPrecondition(let type, _): Self.upperSnake(type)
+    case .resourceExhausted: "RATE_LIMITED"
+    case .unauthenticated: "UNAUTHENTICATED"
+    case .permissionDenied: "PERMISSION_DENIED"
+    case .unavailable: "UNAVAILABLE"
+    case .misconfigured: "MISCONFIGURED"
+    }
+  }
+
+  /// `email_challenge` → `EMAIL_CHALLENGE`: letters and digits upper-cased, anything else `_`.
+  public static func upperSnake(_ text: String) -> String {
+    String(text.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
   }
 }
 

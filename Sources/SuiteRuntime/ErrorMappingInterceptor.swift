@@ -22,7 +22,7 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     do {
       response = try await next(request, context)
     } catch {
-      throw Self.rpcError(for: error)
+      throw Self.rpcError(for: error, domain: context.descriptor.service.package)
     }
     // A streaming handler runs inside the response's producer, after this returns: its errors
     // are mapped there.
@@ -32,7 +32,7 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
         do {
           return try await produce(writer)
         } catch {
-          throw Self.rpcError(for: error)
+          throw Self.rpcError(for: error, domain: context.descriptor.service.package)
         }
       }
       response.accepted = .success(contents)
@@ -40,11 +40,12 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     return response
   }
 
-  /// The status a caller sees for `error`.
-  public static func rpcError(for error: any Error) -> RPCError {
+  /// The status a caller sees for `error`; `domain` (the service's proto package, e.g.
+  /// `guance.billing.v1`) qualifies the reasons of the service's own errors.
+  public static func rpcError(for error: any Error, domain: String) -> RPCError {
     switch error {
     case let error as any ServiceErrorConvertible:
-      return RPCError(error.serviceError.googleRPCStatus)
+      return RPCError(error.serviceError.googleRPCStatus(domain: domain))
     case let error as RPCError:
       // An error relayed from another service carries that service's response headers
       // (pseudo-headers included, from a trailers-only response), which are invalid in our

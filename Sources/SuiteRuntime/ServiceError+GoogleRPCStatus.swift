@@ -3,8 +3,16 @@ import GRPCCore
 public import GRPCProtobuf
 
 extension ServiceError {
-  /// The one mapping from service errors to gRPC statuses with `google.rpc` details.
-  public var googleRPCStatus: GoogleRPCStatus {
+  /// The one mapping from service errors to gRPC statuses with `google.rpc` details: every
+  /// status carries an `ErrorInfo` (the error's reason, in `domain`: the answering service's
+  /// proto package) ahead of the details its kind adds.
+  public func googleRPCStatus(domain: String) -> GoogleRPCStatus {
+    var status = kindStatus
+    status.details.insert(.errorInfo(reason: reason, domain: domain), at: 0)
+    return status
+  }
+
+  private var kindStatus: GoogleRPCStatus {
     switch kind {
     case .invalidArgument(let violations):
       GoogleRPCStatus(

@@ -117,7 +117,7 @@ final class UnaryRPC: Sendable {
     do {
       return try await method.respond(try await onlyMessage(), metadata, context)
     } catch {
-      return .failure(ErrorMappingInterceptor.rpcError(for: error))
+      return .failure(ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package))
     }
   }
 

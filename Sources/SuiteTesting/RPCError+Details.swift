@@ -17,6 +17,11 @@ extension RPCError {
     googleDetails.compactMap(\.resourceInfo).first.map { ($0.type, $0.name) }
   }
 
+  /// The `ErrorInfo` reason and domain: what went wrong, in the answering service's words.
+  public var errorInfo: (reason: String, domain: String)? {
+    googleDetails.compactMap(\.errorInfo).first.map { ($0.reason, $0.domain) }
+  }
+
   /// The `PreconditionFailure` violation types.
   public var preconditionTypes: [String] {
     googleDetails.compactMap(\.preconditionFailure).flatMap(\.violations).map(\.type)

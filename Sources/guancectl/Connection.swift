@@ -65,6 +65,9 @@ struct Failure: Error, CustomStringConvertible {
     var lines = ["\(error.code): \(error.message)"]
     if let status = try? error.unpackGoogleRPCStatus() {
       for detail in status.details {
+        if let info = detail.errorInfo {
+          lines.append("  reason \(info.reason) (\(info.domain))")
+        }
         if let request = detail.badRequest {
           lines += request.violations.map { "  \($0.field): \($0.description)" }
         }

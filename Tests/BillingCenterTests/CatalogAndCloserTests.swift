@@ -14,7 +14,7 @@ import Testing
 struct CatalogAndCloserTests {
   /// A console that knows every workspace: enough for ledger tests.
   struct EveryWorkspace: WorkspaceDirectory {
-    func workspace(id: UUID) async throws -> DirectoryWorkspace? {
+    func workspace(id: UUID, ownerSession: String?) async throws -> DirectoryWorkspace? {
       DirectoryWorkspace(id: id, name: "W", site: "us1", status: .active)
     }
   }

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import PostgresNIO
 import SuitePersistence
@@ -104,6 +105,99 @@ struct WorkspaceBindingTests {
       let elsewhere = try await #require(throws: RPCError.self) { try await fixture.bind(workspace.id, to: globex.id) }
       #expect(elsewhere.code == .failedPrecondition)
       #expect(try await fixture.count("workspace_bindings") == 1)
+    }
+  }
+
+  @Test("a billing center user binds only a workspace whose owner's console session it shows; all else is not found")
+  func bindingNeedsTheOwner() async throws {
+    try await BillingFixture.with { fixture in
+      let acme = try await fixture.register()
+      _ = try await fixture.register("globex", email: "billing@globex.example")
+      let alices = try await fixture.workspace("Ops", owner: "alice")
+      _ = try await fixture.workspace("Lab", owner: "bob")
+      func billingSession(_ login: String) async throws -> Metadata {
+        let opened = try await fixture.center.login(.with {
+          $0.login = login
+          $0.password = BillingFixture.password
+        })
+        return ["authorization": "Bearer \(opened.sessionToken)"]
+      }
+      func consoleSession(_ login: String) async throws -> String {
+        try await fixture.console.login(.with {
+          $0.login = login
+          $0.password = BillingFixture.password
+        }).sessionToken
+      }
+      let acmeCall = try await billingSession("acme")
+      let globexCall = try await billingSession("globex")
+      let alice = try await consoleSession("alice")
+      let bob = try await consoleSession("bob")
+      func bind(_ workspace: String, as caller: Metadata, owner: String, linking: Bool = false) async throws
+        -> Guance_Billing_V1_WorkspaceBinding
+      {
+        try await fixture.center.bindWorkspace(
+          .with {
+            $0.workspaceID = workspace
+            $0.settlement = linking ? BillingFixture.cloud("sub-new") : .with { $0.method = .billingAccount }
+            if linking { $0.linkPurchaser = BillingFixture.identity("object-new") }
+            $0.workspaceOwnerSession = owner
+          }, metadata: caller
+        ).binding
+      }
+
+      // No proof, or a purchaser to link (the activation's alone): refused as bad requests.
+      let unproven = try await #require(throws: RPCError.self) { try await bind(alices.id, as: acmeCall, owner: "") }
+      #expect(unproven.violatedFields == ["workspace_owner_session"])
+      let linking = try await #require(throws: RPCError.self) {
+        try await bind(alices.id, as: acmeCall, owner: alice, linking: true)
+      }
+      #expect(linking.violatedFields == ["link_purchaser"])
+      // Someone else's session, a dead one, or an unknown workspace: one and the same answer.
+      let unknownID = "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001"
+      let unknown = try await #require(throws: RPCError.self) { try await bind(unknownID, as: acmeCall, owner: bob) }
+      #expect(unknown.code == .notFound)
+      #expect(unknown.errorInfo?.reason == "WORKSPACE_NOT_FOUND")
+      func sameAsUnknown(_ refused: RPCError, _ id: String) {
+        #expect(refused.code == unknown.code)
+        #expect(refused.message.replacingOccurrences(of: id, with: unknownID) == unknown.message)
+        #expect(refused.missingResource?.type == unknown.missingResource?.type)
+        #expect(refused.errorInfo?.reason == unknown.errorInfo?.reason)
+      }
+      for owner in [bob, "not-a-session", String(repeating: "a", count: 43)] {
+        sameAsUnknown(try await #require(throws: RPCError.self) { try await bind(alices.id, as: acmeCall, owner: owner) }, alices.id)
+      }
+      #expect(try await fixture.count("workspace_bindings") == 0)
+
+      // Alice's session proves it: bound, and listed.
+      let bound = try await bind(alices.id, as: acmeCall, owner: alice)
+      #expect(bound.billingAccountID == acme.id)
+      // Bound to acme now: globex, without alice's session, cannot tell it from an unknown id,
+      // whether it binds it, changes its settlement or unbinds it.
+      sameAsUnknown(try await #require(throws: RPCError.self) { try await bind(alices.id, as: globexCall, owner: bob) }, alices.id)
+      let change = try await #require(throws: RPCError.self) {
+        try await fixture.center.changeSettlementMethod(
+          .with {
+            $0.workspaceID = alices.id
+            $0.settlement = .with { $0.method = .billingAccount }
+          }, metadata: globexCall)
+      }
+      let changeUnknown = try await #require(throws: RPCError.self) {
+        try await fixture.center.changeSettlementMethod(
+          .with {
+            $0.workspaceID = unknownID
+            $0.settlement = .with { $0.method = .billingAccount }
+          }, metadata: globexCall)
+      }
+      #expect(change.code == changeUnknown.code)
+      #expect(change.message.replacingOccurrences(of: alices.id, with: unknownID) == changeUnknown.message)
+      let unbind = try await #require(throws: RPCError.self) {
+        try await fixture.center.unbindWorkspace(.with { $0.workspaceID = alices.id }, metadata: globexCall)
+      }
+      #expect(unbind.code == changeUnknown.code)
+      #expect(unbind.message.replacingOccurrences(of: alices.id, with: unknownID) == changeUnknown.message)
+      let listed = try await fixture.center.listBoundWorkspaces(.init(), metadata: acmeCall)
+      #expect(listed.bindings.map(\.workspaceID) == [alices.id])
+      #expect(try await fixture.center.listBoundWorkspaces(.init(), metadata: globexCall).bindings.isEmpty)
     }
   }
 

@@ -103,10 +103,18 @@ struct BillingCenterProcessTests {
             }, options: Self.options
           ).workspace
         let session: Metadata = ["authorization": "Bearer \(login.sessionToken)"]
+        // The billing center user shows that it controls the workspace: its owner's console session.
+        let owner = try await Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: consoleClient)
+          .login(
+            .with {
+              $0.login = "peter"
+              $0.password = "correct horse battery"
+            }, options: Self.options)
         let bound = try await center.bindWorkspace(
           .with {
             $0.workspaceID = workspace.id
             $0.settlement = .with { $0.method = .billingAccount }
+            $0.workspaceOwnerSession = owner.sessionToken
           }, metadata: session, options: Self.options)
         #expect(bound.binding.site == "ap1")
 

@@ -71,16 +71,23 @@ struct ActivationFlowTests {
         $0.termsAccepted = true
       }).workspace
     }
+    // The billing center user binds it in the billing center, with its owner's console session.
+    let owner = try await suite.consoleClient { console in
+      try await console.login(.with {
+        $0.login = username
+        $0.password = Self.password
+      }).sessionToken
+    }
     _ = try await suite.billingClient { billing in
       let session = try await billing.login(.with {
         $0.login = billingLogin
         $0.password = Self.password
       })
       return try await billing.bindWorkspace(.with {
-        $0.billingAccountID = session.billingAccount.id
         $0.workspaceID = workspace.id
         $0.settlement = .with { $0.method = .billingAccount }
-      }, metadata: SuiteHarness.internalCall).binding
+        $0.workspaceOwnerSession = owner
+      }, metadata: ["authorization": "Bearer \(session.sessionToken)"]).binding
     }
     return workspace.id
   }

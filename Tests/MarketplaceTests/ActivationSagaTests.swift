@@ -5,6 +5,7 @@ import MarketplaceGateway
 import NIOHTTP1
 import SwiftProtobuf
 import Synchronization
+import SuiteErrors
 import SuiteTesting
 import Testing
 
@@ -156,6 +157,41 @@ struct ActivationSagaTests {
         $0.code = "123456"
       }
       $0.termsAccepted = true
+    }
+  }
+
+  @Test("create workspace: every field checked before anything is created, named by the request's paths")
+  func createWorkspaceChecksFirst() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, session) = try await Self.linkedSession(fixture)
+      var request = Guance_Gateway_V1_CreateWorkspaceRequest.with {
+        $0.sessionID = session
+        $0.workspace = .with {
+          $0.name = "Ops"
+          $0.language = "en"
+        }
+        $0.newAccount = .with {
+          $0.username = "ops"
+          $0.password = "password"
+          $0.passwordConfirmation = "password"
+          $0.email = "not an address"
+        }
+        $0.termsAccepted = true
+      }
+      let refused = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
+      #expect(Set(refused.violatedFields) == ["new_account.password", "new_account.email", "workspace.site"])
+      request.newAccount = .init()
+      request.existingAccount = .with {
+        $0.email = "ops@contoso.example"
+        $0.code = "12345"
+      }
+      request.workspace.site = "us1"
+      let existing = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
+      #expect(Set(existing.violatedFields) == ["existing_account.challenge_id", "existing_account.code"])
+      #expect(fixture.console.created.withLock { $0 } == 0)
+      #expect(
+        try await fixture.client.getActivation(.with { $0.sessionID = session }).activation.state == .needsWorkspace)
+      #expect(try await Self.activations(fixture, purchase) == 0)
     }
   }
 
@@ -342,28 +378,58 @@ struct ActivationSagaTests {
       let purchase = try await fixture.emulator.purchase()
       let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
         .activation.sessionID
+      // Every field wrong at once, the site and language unknown to the console's catalogue:
+      // all named by the request's own paths, and nothing registered or linked.
       var request = Guance_Gateway_V1_RegisterAndActivateRequest.with {
         $0.sessionID = session
         $0.basic = .with {
-          $0.username = "tailspin"
+          $0.username = "Tailspin Toys!"
           $0.password = "correct horse battery"
           $0.passwordConfirmation = "correct horse batery"
           $0.email = "ops@tailspin.example"
         }
+        $0.company = .with {
+          $0.companyName = "Tailspin Toys"
+          $0.industry = "Retail"
+          $0.region = String(repeating: "r", count: 65)
+        }
         $0.workspace = .with {
-          $0.name = "Tailspin Ops"
-          $0.language = "en"
+          $0.name = String(repeating: "x", count: 10_000)
+          $0.language = "tlh"
+          $0.site = "mars1"
         }
       }
       let refused = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
       #expect(refused.code == .invalidArgument)
       #expect(
-        Set(refused.violatedFields) == ["terms_accepted", "workspace.site", "basic.password_confirmation"])
+        Set(refused.violatedFields) == [
+          "basic.username", "basic.password_confirmation", "company.region", "company.contact_name", "workspace.name",
+          "workspace.language", "workspace.site", "terms_accepted",
+        ])
+      #expect(refused.errorInfo?.reason == "INVALID_FIELDS")
+      #expect(refused.errorInfo?.domain == "guance.gateway.v1")
+      #expect(fixture.billing.registered.withLock { $0 } == 0)
       #expect(try await fixture.store.auditTrail(subscriptionID: purchase.id) == ["subscription_recorded", "session_opened"])
+      #expect(
+        try await fixture.client.getActivation(.with { $0.sessionID = session }).activation.state
+          == .needsBillingAccount)
 
+      // A NUL in the workspace's name alone is enough to refuse the whole request.
+      request.basic.username = "tailspin"
       request.basic.passwordConfirmation = "correct horse battery"
-      request.workspace.site = "us1"
+      request.company.region = "US"
+      request.company.contactName = "Tess"
+      request.workspace = .with {
+        $0.name = "Tailspin\u{0}Ops"
+        $0.language = "en"
+        $0.site = "us1"
+      }
       request.termsAccepted = true
+      let nul = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      #expect(nul.violatedFields == ["workspace.name"])
+      #expect(fixture.billing.registered.withLock { $0 } == 0)
+
+      request.workspace.name = "Tailspin Ops"
       let activated = try await fixture.client.registerAndActivate(request).activation
       #expect(activated.state == .activated)
       #expect(!activated.workspace.workspaceID.isEmpty)
@@ -373,5 +439,24 @@ struct ActivationSagaTests {
       }
       #expect(late.code == .failedPrecondition)
     }
+  }
+}
+
+@Suite("Activation error reasons")
+struct ActivationErrorReasonTests {
+  @Test("the gateway's activation errors each have their own reason")
+  func ownReasons() {
+    let errors: [any ServiceErrorConvertible] = [
+      ActivationError.invalidMarketplaceToken, ActivationError.sessionNotFound,
+      ActivationError.workspaceCodeNotSent(challengeID: "c"),
+      ActivationError.notAllowed(step: "BindWorkspace", state: .activated), ActivationError.marketplaceUnavailable,
+      ActivationError.billingCenterUnavailable, ActivationError.otherWorkspaceBeingBound,
+      ActivationError.workspaceBeingCreated, ActivationError.workspaceCreatedWithAnotherAccount,
+      ActivationError.billingAccountRegisteredWithOtherDetails,
+      DependencyUnavailable(service: "workspace console", reason: "down"),
+    ]
+    let reasons = errors.map(\.serviceError.reason)
+    #expect(Set(reasons).count == reasons.count, "shared reasons: \(reasons)")
+    #expect(DependencyUnavailable(service: "workspace console", reason: "down").serviceError.reason == "WORKSPACE_CONSOLE_UNAVAILABLE")
   }
 }

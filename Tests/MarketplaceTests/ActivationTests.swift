@@ -1,3 +1,4 @@
+import AccountKit
 import Foundation
 import GRPCCore
 import GRPCInProcessTransport
@@ -48,10 +49,14 @@ final class FakeBillingDirectory: BillingDirectory {
     return account
   }
 
+  /// How many billing center accounts were registered.
+  let registered = Mutex(0)
+
   func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
     -> LinkedBillingAccount
   {
-    LinkedBillingAccount(id: UUID(), username: account.username)
+    registered.withLock { $0 += 1 }
+    return LinkedBillingAccount(id: UUID(), username: account.username)
   }
 
   func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws {
@@ -109,15 +114,20 @@ final class FakeConsoleDirectory: ConsoleDirectory {
   /// The next creation goes through but its reply is lost (the caller sees UNAVAILABLE).
   let loseNextReply = Mutex(false)
 
+  /// The console's default sites and languages.
+  func siteCatalogue() async throws -> SiteCatalogue {
+    SiteCatalogue(sites: ["us1", "eu1", "ap1", "cn1"], languages: ["en", "zh"])
+  }
+
   /// A new challenge each time, as the console makes them.
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
     WorkspaceEmailCode(
       challengeID: UUID().uuidString.lowercased(), expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
   }
 
-  func createWorkspace(_ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String)
-    async throws -> BoundWorkspace
-  {
+  func createWorkspace(
+    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
+  ) async throws -> BoundWorkspace {
     if workspace.name == "Held" {
       creationsStarted.continuation.yield()
       var released = releases.stream.makeAsyncIterator()

@@ -1,5 +1,7 @@
+import AccountKit
 import GRPCCore
 import MarketplaceGateway
+import SuiteErrors
 import SuiteTesting
 import Testing
 
@@ -10,9 +12,10 @@ import Testing
 struct CreationRetryTests {
   static let password = "correct horse battery staple"
 
-  static func newAccount(_ name: String) -> NewAccount {
+  static func newAccount(_ name: String, email: String? = nil) -> NewAccount {
     NewAccount(
-      username: name, password: password, passwordConfirmation: password, email: "\(name)@contoso.example", phone: "")
+      username: name, password: password, passwordConfirmation: password, email: email ?? "\(name)@contoso.example",
+      phone: "")
   }
 
   @Test("a workspace: the same account gets the first one; another account is told it exists")
@@ -23,14 +26,23 @@ struct CreationRetryTests {
         let workspace = NewWorkspace(name: "Ops", language: "en", site: "us1")
         let key = "subscription-1/workspace"
         let first = try await console.createWorkspace(
-          workspace, owner: .new(Self.newAccount("alice")), termsAccepted: true, creationKey: key)
+          workspace, owner: .new(Self.newAccount("alice")), ownerFields: "new_account.", termsAccepted: true, creationKey: key)
         let again = try await console.createWorkspace(
-          workspace, owner: .new(Self.newAccount("alice")), termsAccepted: true, creationKey: key)
+          workspace, owner: .new(Self.newAccount("alice")), ownerFields: "new_account.", termsAccepted: true, creationKey: key)
         #expect(again.id == first.id)
         await #expect(throws: ActivationError.workspaceCreatedWithAnotherAccount) {
           try await console.createWorkspace(
-            workspace, owner: .new(Self.newAccount("bob")), termsAccepted: true, creationKey: key)
+            workspace, owner: .new(Self.newAccount("bob")), ownerFields: "new_account.", termsAccepted: true, creationKey: key)
         }
+        // Another subscription's creation with a taken username: the console's refusal names
+        // the activation request's field, with the console's reason.
+        let taken = try await #require(throws: ServiceError.self) {
+          try await console.createWorkspace(
+            workspace, owner: .new(Self.newAccount("alice", email: "another@contoso.example")),
+            ownerFields: "new_account.", termsAccepted: true, creationKey: "subscription-2/workspace")
+        }
+        #expect(taken.kind == .alreadyExists(field: "new_account.username"))
+        #expect(taken.reason == "USERNAME_TAKEN")
       }
     }
   }
@@ -50,6 +62,14 @@ struct CreationRetryTests {
         await #expect(throws: ActivationError.billingAccountRegisteredWithOtherDetails) {
           try await billing.register(Self.newAccount("bob"), company: company, creationKey: key)
         }
+        // Another subscription's registration with a taken username: named as the request's.
+        let taken = try await #require(throws: ServiceError.self) {
+          try await billing.register(
+            Self.newAccount("alice", email: "another@contoso.example"), company: company,
+            creationKey: "subscription-2/billing-account")
+        }
+        #expect(taken.kind == .alreadyExists(field: "basic.username"))
+        #expect(taken.reason == "USERNAME_TAKEN")
       }
     }
   }

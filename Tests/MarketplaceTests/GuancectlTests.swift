@@ -88,7 +88,8 @@ struct GuancectlTests {
 
       #expect(try await Self.guancectl(suite, "activations", "stuck").output.contains("(none)"))
       let finished = try await Self.guancectl(suite, "activations", "retry", subscription)
-      #expect(finished.status != 0 && finished.output.contains("has finished"))
+      #expect(finished.status != 0 && finished.output.contains("has finished")
+        && finished.output.contains("reason ACTIVATION_FINISHED (guance.gateway.v1)"))
       let badState = try await Self.guancectl(suite, "operations", "list", "--state", "bogus")
       #expect(badState.status != 0 && badState.output.contains("state: must be one of"))
       let badLimit = try await Self.guancectl(suite, "metering", "list", "--limit", "5000")

@@ -92,7 +92,7 @@ public struct GuanceBilling: Sendable {
     let identity = AccountIdentity.check(
       username: registration.username, email: registration.email, phone: registration.phone,
       password: registration.password, into: &validation)
-    let company = Self.company(registration.company, validation: &validation)
+    let company = CompanyProfile.check(registration.company, into: &validation)
     let key = CreationKey.check(registration.creationKey, into: &validation)
     try validation.finish()
     guard let identity else { throw ServiceError.invalid(validation.violations) }
@@ -119,24 +119,6 @@ public struct GuanceBilling: Sendable {
       throw ServiceError.invalid(field: "creation_key", "was used for another account")
     }
     return earlier
-  }
-
-  private static func company(_ raw: CompanyInfo, validation: inout Validation) -> CompanyInfo {
-    func text(_ value: String, _ field: String, required: Bool, max: Int) -> String {
-      let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-      if required { validation.require(!trimmed.isEmpty, field, "is required") }
-      validation.require(trimmed.count <= max, field, "must be at most \(max) characters")
-      validation.require(
-        !trimmed.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" },
-        field, "must not contain control characters")
-      return trimmed
-    }
-    return CompanyInfo(
-      companyName: text(raw.companyName, "company.company_name", required: true, max: 128),
-      industry: text(raw.industry, "company.industry", required: true, max: 64),
-      region: text(raw.region, "company.region", required: true, max: 64),
-      contactName: text(raw.contactName, "company.contact_name", required: true, max: 64),
-      description: text(raw.description, "company.description", required: false, max: 1000))
   }
 
   /// Opens a billing center session (username, email or phone, and password).
@@ -237,16 +219,22 @@ public struct GuanceBilling: Sendable {
 
   // MARK: Workspace bindings
 
-  /// Binds the workspace to the account. With `purchaser` (cloud settlement only), the
-  /// settlement's subscription is first linked to that purchaser's cloud account, in the same
-  /// transaction: the activation flow's one call.
+  /// Binds the workspace to the account. A billing center user proves that it controls the
+  /// workspace with a console session of the workspace's owner (`ownerSession`): a workspace
+  /// it cannot prove it controls is not found, exactly as an unknown id is (an id is no
+  /// secret). The suite's services have checked control themselves (the activation binds the
+  /// workspace it created for its buyer). With `purchaser` (cloud settlement, suite services
+  /// only), the settlement's subscription is first linked to that purchaser's cloud account,
+  /// in the same transaction: the activation flow's one call.
   public func bindWorkspace(
-    _ rawWorkspace: String, to accountID: UUID, settlement: Settlement?, linking purchaser: CloudIdentity? = nil
+    _ rawWorkspace: String, to accountID: UUID, settlement: Settlement?, linking purchaser: CloudIdentity? = nil,
+    caller: Caller = .suiteService, ownerSession rawOwnerSession: String = ""
   ) async throws -> WorkspaceBinding {
     let workspaceID = try Self.workspaceID(rawWorkspace)
     let settlement = try Self.require(settlement, linking: purchaser)
+    let ownerSession = try Self.ownerSession(rawOwnerSession, linking: purchaser, caller: caller)
     _ = try await account(id: accountID)
-    guard let workspace = try await directory.workspace(id: workspaceID) else {
+    guard let workspace = try await directory.workspace(id: workspaceID, ownerSession: ownerSession) else {
       throw BillingError.workspaceNotFound(rawWorkspace)
     }
     guard workspace.status != .closed else { throw BillingError.workspaceClosed(rawWorkspace) }
@@ -278,10 +266,12 @@ public struct GuanceBilling: Sendable {
 
   /// Changes how the workspace is paid for; `purchaser` as in `bindWorkspace`.
   public func changeSettlement(
-    _ rawWorkspace: String, of accountID: UUID, to settlement: Settlement?, linking purchaser: CloudIdentity? = nil
+    _ rawWorkspace: String, of accountID: UUID, to settlement: Settlement?, linking purchaser: CloudIdentity? = nil,
+    caller: Caller = .suiteService
   ) async throws -> WorkspaceBinding {
     let workspaceID = try Self.workspaceID(rawWorkspace)
     let settlement = try Self.require(settlement, linking: purchaser)
+    try Self.refuseLinking(purchaser, by: caller)
     return try await store.changeSettlement(
       workspaceID: workspaceID, of: accountID, to: settlement, linking: purchaser)
   }
@@ -506,6 +496,29 @@ public struct GuanceBilling: Sendable {
       throw ServiceError.invalid(field: "workspace_id", "must be a workspace id")
     }
     return id
+  }
+
+  /// Linking a purchaser's cloud account is the activation's (the marketplace vouched for the
+  /// purchaser there): a billing center user could otherwise claim anyone's subscription.
+  private static func refuseLinking(_ purchaser: CloudIdentity?, by caller: Caller) throws {
+    guard purchaser != nil, case .session = caller else { return }
+    throw ServiceError.invalid(field: "link_purchaser", "is for the suite's services only")
+  }
+
+  /// The console session a caller proves control of a workspace with: required of billing
+  /// center users, optional for the suite's services.
+  private static func ownerSession(_ raw: String, linking purchaser: CloudIdentity?, caller: Caller) throws -> String? {
+    try refuseLinking(purchaser, by: caller)
+    if case .session = caller, raw.isEmpty {
+      throw ServiceError.invalid(
+        field: "workspace_owner_session",
+        "is required: a console session of the workspace's owner (WorkspaceConsoleService/Login)")
+    }
+    guard !raw.isEmpty else { return nil }
+    guard raw.isPrintableASCII(length: 1...512) else {
+      throw ServiceError.invalid(field: "workspace_owner_session", "must be a console session token")
+    }
+    return raw
   }
 
   private static func require(_ identity: CloudIdentity?) throws -> CloudIdentity {

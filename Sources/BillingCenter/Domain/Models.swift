@@ -1,21 +1,8 @@
+public import AccountKit
 public import Foundation
 
-/// A billing center account's company information.
-public struct CompanyInfo: Sendable, Equatable {
-  public var companyName: String
-  public var industry: String
-  public var region: String
-  public var contactName: String
-  public var description: String
-
-  public init(companyName: String, industry: String, region: String, contactName: String, description: String) {
-    self.companyName = companyName
-    self.industry = industry
-    self.region = region
-    self.contactName = contactName
-    self.description = description
-  }
-}
+/// A billing center account's company information (its rules are shared with the activation).
+public typealias CompanyInfo = CompanyProfile
 
 /// A billing center account: pays for workspaces, possibly on several sites.
 public struct BillingAccount: Sendable, Equatable {

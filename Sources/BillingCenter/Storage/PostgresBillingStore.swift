@@ -1,3 +1,4 @@
+import AccountKit
 public import AccountAccess
 public import Foundation
 public import Logging

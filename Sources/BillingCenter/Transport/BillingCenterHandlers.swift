@@ -1,3 +1,4 @@
+import AccountKit
 import SuiteErrors
 import AccountAccess
 import Foundation
@@ -18,12 +19,15 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
 
   private var request: RequestContext { RequestContext.current }
 
+  /// Who is calling: a suite service (internal credential) or a billing center session.
+  private func caller() async throws -> GuanceBilling.Caller {
+    internalCredential.admits(request.bearerToken)
+      ? .suiteService : .session(try await billing.authenticate(bearerToken: request.bearerToken))
+  }
+
   /// The billing account this call acts for: the session's own, or any for a suite service.
   private func accountID(_ requested: String) async throws -> UUID {
-    let caller: GuanceBilling.Caller =
-      internalCredential.admits(request.bearerToken)
-      ? .suiteService : .session(try await billing.authenticate(bearerToken: request.bearerToken))
-    return try billing.billingAccountID(requested: requested, caller: caller)
+    try billing.billingAccountID(requested: requested, caller: try await caller())
   }
 
   package func registerBillingAccount(
@@ -89,9 +93,11 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
   package func bindWorkspace(
     request: Guance_Billing_V1_BindWorkspaceRequest, context: ServerContext
   ) async throws -> Guance_Billing_V1_BindWorkspaceResponse {
+    let caller = try await self.caller()
     let binding = try await billing.bindWorkspace(
-      request.workspaceID, to: try await accountID(request.billingAccountID),
-      settlement: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser))
+      request.workspaceID, to: try billing.billingAccountID(requested: request.billingAccountID, caller: caller),
+      settlement: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser),
+      caller: caller, ownerSession: request.workspaceOwnerSession)
     return .with { $0.binding = .init(binding) }
   }
 
@@ -105,9 +111,11 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
   package func changeSettlementMethod(
     request: Guance_Billing_V1_ChangeSettlementMethodRequest, context: ServerContext
   ) async throws -> Guance_Billing_V1_ChangeSettlementMethodResponse {
+    let caller = try await self.caller()
     let binding = try await billing.changeSettlement(
-      request.workspaceID, of: try await accountID(request.billingAccountID),
-      to: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser))
+      request.workspaceID, of: try billing.billingAccountID(requested: request.billingAccountID, caller: caller),
+      to: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser),
+      caller: caller)
     return .with { $0.binding = .init(binding) }
   }
 

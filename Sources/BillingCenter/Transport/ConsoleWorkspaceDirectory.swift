@@ -13,12 +13,15 @@ public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDi
     self.metadata = ["authorization": "Bearer \(internalCredential)"]
   }
 
-  public func workspace(id: UUID) async throws -> DirectoryWorkspace? {
+  public func workspace(id: UUID, ownerSession: String?) async throws -> DirectoryWorkspace? {
     var options = CallOptions.defaults
     options.timeout = .seconds(5)
     do {
       let reply = try await client.lookupWorkspace(
-        .with { $0.workspaceID = id.uuidString.lowercased() }, metadata: metadata, options: options)
+        .with {
+          $0.workspaceID = id.uuidString.lowercased()
+          $0.ownerSessionToken = ownerSession ?? ""
+        }, metadata: metadata, options: options)
       let status: DirectoryWorkspace.Status =
         switch reply.workspace.status {
         case .suspended: .suspended

@@ -337,7 +337,8 @@ extension Guance_Billing_V1_BillingCenterService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Binds a workspace to a billing account with a settlement method. Idempotent.
+        /// > Binds a workspace to a billing account with a settlement method, given proof that the
+        /// > caller controls the workspace (`workspace_owner_session`). Idempotent.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Guance_Billing_V1_BindWorkspaceRequest` messages.
@@ -571,7 +572,8 @@ extension Guance_Billing_V1_BillingCenterService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Binds a workspace to a billing account with a settlement method. Idempotent.
+        /// > Binds a workspace to a billing account with a settlement method, given proof that the
+        /// > caller controls the workspace (`workspace_owner_session`). Idempotent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Billing_V1_BindWorkspaceRequest` message.
@@ -803,7 +805,8 @@ extension Guance_Billing_V1_BillingCenterService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Binds a workspace to a billing account with a settlement method. Idempotent.
+        /// > Binds a workspace to a billing account with a settlement method, given proof that the
+        /// > caller controls the workspace (`workspace_owner_session`). Idempotent.
         ///
         /// - Parameters:
         ///   - request: A `Guance_Billing_V1_BindWorkspaceRequest` message.
@@ -1504,7 +1507,8 @@ extension Guance_Billing_V1_BillingCenterService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Binds a workspace to a billing account with a settlement method. Idempotent.
+        /// > Binds a workspace to a billing account with a settlement method, given proof that the
+        /// > caller controls the workspace (`workspace_owner_session`). Idempotent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Billing_V1_BindWorkspaceRequest` message.
@@ -1872,7 +1876,8 @@ extension Guance_Billing_V1_BillingCenterService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Binds a workspace to a billing account with a settlement method. Idempotent.
+        /// > Binds a workspace to a billing account with a settlement method, given proof that the
+        /// > caller controls the workspace (`workspace_owner_session`). Idempotent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Billing_V1_BindWorkspaceRequest` message.
@@ -2256,7 +2261,8 @@ extension Guance_Billing_V1_BillingCenterService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Binds a workspace to a billing account with a settlement method. Idempotent.
+    /// > Binds a workspace to a billing account with a settlement method, given proof that the
+    /// > caller controls the workspace (`workspace_owner_session`). Idempotent.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Guance_Billing_V1_BindWorkspaceRequest` message.
@@ -2633,7 +2639,8 @@ extension Guance_Billing_V1_BillingCenterService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Binds a workspace to a billing account with a settlement method. Idempotent.
+    /// > Binds a workspace to a billing account with a settlement method, given proof that the
+    /// > caller controls the workspace (`workspace_owner_session`). Idempotent.
     ///
     /// - Parameters:
     ///   - message: request message to send.

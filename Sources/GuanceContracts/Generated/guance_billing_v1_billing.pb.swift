@@ -811,9 +811,9 @@ package nonisolated struct Guance_Billing_V1_BindWorkspaceRequest: Sendable {
   /// Clears the value of `settlement`. Subsequent reads from it will return its default value.
   package mutating func clearSettlement() {self._settlement = nil}
 
-  /// Optional, with CLOUD_ACCOUNT settlement: first link the settlement's subscription to this
-  /// purchaser's cloud account (created for the billing account if new; refused if it belongs
-  /// to another), in the same transaction as the binding.
+  /// Optional, with CLOUD_ACCOUNT settlement, for the suite's services only: first link the
+  /// settlement's subscription to this purchaser's cloud account (created for the billing
+  /// account if new; refused if it belongs to another), in the same transaction as the binding.
   package var linkPurchaser: Guance_Billing_V1_CloudIdentity {
     get {_linkPurchaser ?? Guance_Billing_V1_CloudIdentity()}
     set {_linkPurchaser = newValue}
@@ -822,6 +822,12 @@ package nonisolated struct Guance_Billing_V1_BindWorkspaceRequest: Sendable {
   package var hasLinkPurchaser: Bool {self._linkPurchaser != nil}
   /// Clears the value of `linkPurchaser`. Subsequent reads from it will return its default value.
   package mutating func clearLinkPurchaser() {self._linkPurchaser = nil}
+
+  /// Proof that the caller controls the workspace: a console session token of the workspace's
+  /// owner (WorkspaceConsoleService/Login). Required when a billing center session calls; a
+  /// workspace that token's account does not own is NOT_FOUND, as an unknown id is. The suite's
+  /// services, which have checked control themselves, may leave it empty.
+  package var workspaceOwnerSession: String = String()
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -894,7 +900,7 @@ package nonisolated struct Guance_Billing_V1_ChangeSettlementMethodRequest: Send
   /// Clears the value of `settlement`. Subsequent reads from it will return its default value.
   package mutating func clearSettlement() {self._settlement = nil}
 
-  /// Optional, as in BindWorkspaceRequest.
+  /// Optional, as in BindWorkspaceRequest (the suite's services only).
   package var linkPurchaser: Guance_Billing_V1_CloudIdentity {
     get {_linkPurchaser ?? Guance_Billing_V1_CloudIdentity()}
     set {_linkPurchaser = newValue}
@@ -2390,7 +2396,7 @@ nonisolated extension Guance_Billing_V1_StartBindingVerificationResponse: SwiftP
 
 nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".BindWorkspaceRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}billing_account_id\0\u{3}workspace_id\0\u{1}settlement\0\u{3}link_purchaser\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}billing_account_id\0\u{3}workspace_id\0\u{1}settlement\0\u{3}link_purchaser\0\u{3}workspace_owner_session\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2402,6 +2408,7 @@ nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Mess
       case 2: try { try decoder.decodeSingularStringField(value: &self.workspaceID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._settlement) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._linkPurchaser) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.workspaceOwnerSession) }()
       default: break
       }
     }
@@ -2424,6 +2431,9 @@ nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Mess
     try { if let v = self._linkPurchaser {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.workspaceOwnerSession.isEmpty {
+      try visitor.visitSingularStringField(value: self.workspaceOwnerSession, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2432,6 +2442,7 @@ nonisolated extension Guance_Billing_V1_BindWorkspaceRequest: SwiftProtobuf.Mess
     if lhs.workspaceID != rhs.workspaceID {return false}
     if lhs._settlement != rhs._settlement {return false}
     if lhs._linkPurchaser != rhs._linkPurchaser {return false}
+    if lhs.workspaceOwnerSession != rhs.workspaceOwnerSession {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -2680,7 +2680,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Looks up any workspace by id (billing center checks that a workspace exists).
+        /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
+        /// > console session, that the session's account owns it).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Guance_Console_V1_LookupWorkspaceRequest` messages.
@@ -2730,7 +2731,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Looks up any workspace by id (billing center checks that a workspace exists).
+        /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
+        /// > console session, that the session's account owns it).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -2778,7 +2780,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Looks up any workspace by id (billing center checks that a workspace exists).
+        /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
+        /// > console session, that the session's account owns it).
         ///
         /// - Parameters:
         ///   - request: A `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -2915,7 +2918,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Looks up any workspace by id (billing center checks that a workspace exists).
+        /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
+        /// > console session, that the session's account owns it).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -2983,7 +2987,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Looks up any workspace by id (billing center checks that a workspace exists).
+        /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
+        /// > console session, that the session's account owns it).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -3056,7 +3061,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Looks up any workspace by id (billing center checks that a workspace exists).
+    /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
+    /// > console session, that the session's account owns it).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -3118,7 +3124,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Looks up any workspace by id (billing center checks that a workspace exists).
+    /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
+    /// > console session, that the session's account owns it).
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -655,6 +655,12 @@ package nonisolated struct Guance_Console_V1_LookupWorkspaceRequest: Sendable {
 
   package var workspaceID: String = String()
 
+  /// Optional: a console session token (from WorkspaceConsoleService/Login). When set, the
+  /// workspace is found only if that live session's account owns it: NOT_FOUND otherwise, the
+  /// same answer as for an unknown id, so the caller learns nothing about others' workspaces.
+  /// How another service checks that its user controls a workspace.
+  package var ownerSessionToken: String = String()
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -1707,7 +1713,7 @@ nonisolated extension Guance_Console_V1_GetSessionResponse: SwiftProtobuf.Messag
 
 nonisolated extension Guance_Console_V1_LookupWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".LookupWorkspaceRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{3}owner_session_token\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1716,6 +1722,7 @@ nonisolated extension Guance_Console_V1_LookupWorkspaceRequest: SwiftProtobuf.Me
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.workspaceID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.ownerSessionToken) }()
       default: break
       }
     }
@@ -1725,11 +1732,15 @@ nonisolated extension Guance_Console_V1_LookupWorkspaceRequest: SwiftProtobuf.Me
     if !self.workspaceID.isEmpty {
       try visitor.visitSingularStringField(value: self.workspaceID, fieldNumber: 1)
     }
+    if !self.ownerSessionToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.ownerSessionToken, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Guance_Console_V1_LookupWorkspaceRequest, rhs: Guance_Console_V1_LookupWorkspaceRequest) -> Bool {
     if lhs.workspaceID != rhs.workspaceID {return false}
+    if lhs.ownerSessionToken != rhs.ownerSessionToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

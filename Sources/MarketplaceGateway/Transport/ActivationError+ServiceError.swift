@@ -8,7 +8,8 @@ extension ActivationError: ServiceErrorConvertible {
     case .invalidMarketplaceToken:
       .invalid(
         field: "marketplace_token",
-        "the marketplace token is invalid or has expired: open the subscription in the Microsoft marketplace and select \"Configure account\" again")
+        "the marketplace token is invalid or has expired: open the subscription in the Microsoft marketplace and select \"Configure account\" again"
+      ).because("INVALID_MARKETPLACE_TOKEN")
     case .sessionNotFound:
       ServiceError(
         .notFound(resourceType: "activation_session", name: "session_id"),
@@ -19,19 +20,21 @@ extension ActivationError: ServiceErrorConvertible {
         .notFound(resourceType: "email_challenge", name: challengeID), "no verification code was sent for this challenge")
     case .notAllowed(let step, let state):
       ServiceError(
-        .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/\(state)"),
+        .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/\(state)"), reason: "STEP_NOT_ALLOWED",
         "\(step) is not allowed while the activation is in state \(state)")
     case .marketplaceUnavailable:
-      ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
+      ServiceError(.unavailable, reason: "MARKETPLACE_UNAVAILABLE", "the Microsoft marketplace cannot be reached; retry shortly")
     case .billingCenterUnavailable:
-      ServiceError(.unavailable, "the billing center cannot be reached; retry shortly")
+      ServiceError(.unavailable, reason: "BILLING_CENTER_UNAVAILABLE", "the billing center cannot be reached; retry shortly")
     case .otherWorkspaceBeingBound:
       ServiceError(
         .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/activating"),
+        reason: "OTHER_WORKSPACE_BEING_BOUND",
         "another workspace is already being bound for this subscription")
     case .workspaceBeingCreated:
       ServiceError(
         .failedPrecondition(type: "ACTIVATION_STATE", subject: "activation_state/creating_workspace"),
+        reason: "WORKSPACE_BEING_CREATED",
         "a workspace is already being created for this subscription (in another tab?); reload the activation")
     case .workspaceCreatedWithAnotherAccount:
       ServiceError(
@@ -47,7 +50,7 @@ extension ActivationError: ServiceErrorConvertible {
 
 extension DependencyUnavailable: ServiceErrorConvertible {
   public var serviceError: ServiceError {
-    ServiceError(.unavailable, "the \(service) cannot be reached; retry shortly")
+    ServiceError(.unavailable, reason: "\(ServiceError.Kind.upperSnake(service))_UNAVAILABLE", "the \(service) cannot be reached; retry shortly")
   }
 }
 
@@ -58,12 +61,12 @@ extension SubscriptionLifecycle.VendorChangeRefusal: ServiceErrorConvertible {
       ServiceError(.notFound(resourceType: "subscription", name: id), "subscription \(id) not found")
     case .notChangeable(let status):
       ServiceError(
-        .failedPrecondition(type: "SUBSCRIPTION_STATUS", subject: "status/\(status)"),
+        .failedPrecondition(type: "SUBSCRIPTION_STATUS", subject: "status/\(status)"), reason: "SUBSCRIPTION_NOT_CHANGEABLE",
         "the subscription is \(status): plan and seats change only while Subscribed, and an Unsubscribed one is final")
     case .againstPlanRules(let reason):
       ServiceError(.failedPrecondition(type: "PLAN_RULES", subject: "plan"), reason)
     case .refusedByMarketplace(let message):
-      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "operation"), "the marketplace refused: \(message)")
+      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "operation"), reason: "REFUSED_BY_MARKETPLACE", "the marketplace refused: \(message)")
     }
   }
 }
@@ -74,15 +77,15 @@ extension MarketplaceError: ServiceErrorConvertible {
   public var serviceError: ServiceError {
     switch self {
     case .unavailable, .transport:
-      ServiceError(.unavailable, "the Microsoft marketplace cannot be reached; retry shortly")
+      ServiceError(.unavailable, reason: "MARKETPLACE_UNAVAILABLE", "the Microsoft marketplace cannot be reached; retry shortly")
     case .unauthorized, .forbidden, .malformedResponse:
       ServiceError(
-        .misconfigured,
+        .misconfigured, reason: "MARKETPLACE_CREDENTIALS_REFUSED",
         "\(description) (check MARKETPLACE_CLIENT_ID, MARKETPLACE_CLIENT_SECRET and the offer's technical configuration)")
     case .notFound:
       ServiceError(.notFound(resourceType: "marketplace_resource", name: ""), description)
     case .badRequest, .conflict:
-      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "call"), description)
+      ServiceError(.failedPrecondition(type: "MARKETPLACE", subject: "call"), reason: "REFUSED_BY_MARKETPLACE", description)
     }
   }
 }

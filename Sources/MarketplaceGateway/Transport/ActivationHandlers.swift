@@ -1,3 +1,4 @@
+import AccountKit
 import Foundation
 package import GRPCCore
 package import GuanceContracts

@@ -1,8 +1,10 @@
+public import AccountKit
 public import Foundation
 public import GRPCCore
 import GRPCProtobuf
 import GuanceContracts
 public import MarketplaceClient
+import SuiteErrors
 import SwiftProtobuf
 
 /// billing-center's account, cloud-account and binding RPCs as the gateway's
@@ -47,8 +49,10 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 
   public func startBinding(username: String) async throws -> BindingChallenge {
-    let reply = try await unavailableAsDependency {
-      try await center.startBindingVerification(.with { $0.username = username }, metadata: metadata, options: options)
+    let reply = try await renamingFields(["username": "billing_username"]) {
+      try await unavailableAsDependency {
+        try await center.startBindingVerification(.with { $0.username = username }, metadata: metadata, options: options)
+      }
     }
     return BindingChallenge(
       challengeID: reply.challengeID, maskedEmail: reply.maskedEmail,
@@ -96,7 +100,9 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   {
     let reply: Guance_Billing_V1_RegisterBillingAccountResponse
     do {
-      reply = try await unavailableAsDependency {
+      // Only the register branch registers: its account fields are the request's `basic`.
+      let paths = Dictionary(uniqueKeysWithValues: ["username", "password", "email", "phone"].map { ($0, "basic.\($0)") })
+      reply = try await renamingFields(paths) { try await unavailableAsDependency {
         try await center.registerBillingAccount(
           .with {
             $0.username = account.username
@@ -112,7 +118,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             }
             $0.creationKey = creationKey
           }, options: options)
-      }
+      } }
     } catch let error as RPCError where refusesCreationKey(error) {
       throw ActivationError.billingAccountRegisteredWithOtherDetails
     }
@@ -179,6 +185,25 @@ func unavailableAsDependency<Result>(
     return try await body()
   } catch let error as RPCError where [.unavailable, .deadlineExceeded, .cancelled].contains(error.code) {
     throw DependencyUnavailable(service: service, reason: "\(error.code): \(error.message)")
+  }
+}
+
+/// Another service's refusal of fields, named by the activation request's own field paths (a
+/// page maps errors to its inputs by them): `paths` maps the service's field names to the
+/// request's, and fields it does not list keep theirs. The refusal's reason stays; a refusal of
+/// `creation_key` (the gateway's own field, not the buyer's) passes through unchanged.
+func renamingFields<Result>(_ paths: [String: String], _ body: () async throws -> Result) async throws -> Result {
+  do {
+    return try await body()
+  } catch let error as RPCError where [.invalidArgument, .alreadyExists].contains(error.code) && !refusesCreationKey(error) {
+    guard let status = try? error.unpackGoogleRPCStatus() else { throw error }
+    let violations = status.details.compactMap(\.badRequest).flatMap(\.violations).map {
+      FieldViolation(field: paths[$0.field] ?? $0.field, description: $0.violationDescription)
+    }
+    guard let first = violations.first else { throw error }
+    let renamed =
+      error.code == .alreadyExists ? ServiceError(.alreadyExists(field: first.field), error.message) : .invalid(violations)
+    throw status.details.compactMap(\.errorInfo).first.map { renamed.because($0.reason) } ?? renamed
   }
 }
 

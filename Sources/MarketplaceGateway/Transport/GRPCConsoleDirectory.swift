@@ -21,6 +21,13 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
     return options
   }
 
+  public func siteCatalogue() async throws -> SiteCatalogue {
+    let reply = try await unavailableAsDependency(service: "workspace console") {
+      try await console.listSites(.init(), options: options)
+    }
+    return SiteCatalogue(sites: reply.sites.map(\.code), languages: reply.languages.map(\.code))
+  }
+
   public func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
     let reply = try await unavailableAsDependency(service: "workspace console") {
       try await console.sendEmailCode(
@@ -34,11 +41,28 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
   }
 
   public func createWorkspace(
-    _ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String
+    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
   ) async throws -> BoundWorkspace {
-    let created: Guance_Console_V1_Workspace
+    // The console's request names the owner's fields at its top level, the workspace's with a
+    // `workspace_` prefix.
+    var paths = ["workspace_name": "workspace.name", "language": "workspace.language", "site": "workspace.site"]
+    for field in ["username", "password", "password_confirmation", "email", "phone", "challenge_id", "code"] {
+      paths[field] = ownerFields + field
+    }
+    let created: Guance_Console_V1_Workspace = try await renamingFields(paths) {
+      try await create(workspace, owner: owner, termsAccepted: termsAccepted, creationKey: creationKey)
+    }
+    guard let id = UUID(uuidString: created.id) else {
+      throw RPCError(code: .internalError, message: "the console answered without a workspace id")
+    }
+    return BoundWorkspace(id: id, name: created.name, site: created.site)
+  }
+
+  private func create(
+    _ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String
+  ) async throws -> Guance_Console_V1_Workspace {
     do {
-      created = try await unavailableAsDependency(service: "workspace console") {
+      return try await unavailableAsDependency(service: "workspace console") {
         switch owner {
         case .existing(let email, let challengeID, let code):
           try await console.createWorkspace(
@@ -75,9 +99,5 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
       // owner an earlier call named (a call whose answer was lost, retried with another account).
       throw ActivationError.workspaceCreatedWithAnotherAccount
     }
-    guard let id = UUID(uuidString: created.id) else {
-      throw RPCError(code: .internalError, message: "the console answered without a workspace id")
-    }
-    return BoundWorkspace(id: id, name: created.name, site: created.site)
   }
 }

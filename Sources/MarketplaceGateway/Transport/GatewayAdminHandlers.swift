@@ -129,6 +129,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
       guard let existing = try await store.sagaOverview(subscriptionID: id) else { throw Self.notFound("activation", id) }
       throw ServiceError(
         .failedPrecondition(type: "ACTIVATION_STATE", subject: "subscription/\(id)"),
+        reason: existing.record.step == .activated ? "ACTIVATION_FINISHED" : "ACTIVATION_RUNNING",
         existing.record.step == .activated
           ? "the activation has finished" : "the activation is being run now; look again in a moment")
     }
@@ -161,7 +162,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     guard let operation = try await store.replayOperation(id) else {
       if try await store.operationIsLeased(id) {
         throw ServiceError(
-          .failedPrecondition(type: "OPERATION_STATE", subject: "lifecycle_operation/\(id)"),
+          .failedPrecondition(type: "OPERATION_STATE", subject: "lifecycle_operation/\(id)"), reason: "OPERATION_RUNNING",
           "a worker is doing this operation now; replay it once it has finished")
       }
       throw Self.notFound("lifecycle_operation", id)

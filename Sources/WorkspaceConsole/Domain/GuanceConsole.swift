@@ -165,13 +165,28 @@ public struct GuanceConsole: Sendable {
     return workspace
   }
 
-  /// Any workspace, for the suite's other services.
-  public func lookupWorkspace(id rawID: String) async throws -> Workspace {
+  /// Any workspace, for the suite's other services; with `ownerSessionToken`, only one that
+  /// live session's account owns. A token that is no live session, or whose account does not
+  /// own the workspace, gets the answer an unknown id gets: the caller proves control of the
+  /// workspace or learns nothing.
+  public func lookupWorkspace(id rawID: String, ownerSessionToken: String? = nil) async throws -> Workspace {
     let id = try Self.workspaceID(rawID)
-    guard let workspace = try await store.workspace(id: id) else {
-      throw ConsoleError.workspaceNotFound(rawID)
-    }
+    // The session first, whatever the id: every refusal then costs the same reads.
+    var sessionAccount: UUID?
+    if let ownerSessionToken { sessionAccount = try await liveAccount(ownerSessionToken) }
+    guard let workspace = try await store.workspace(id: id),
+      ownerSessionToken == nil || sessionAccount == workspace.ownerAccountID
+    else { throw ConsoleError.workspaceNotFound(rawID) }
     return workspace
+  }
+
+  /// The account of a live session; nil for a token that is none (unknown, expired, malformed).
+  private func liveAccount(_ sessionToken: String) async throws -> UUID? {
+    do {
+      return try await sessions.authenticate(bearerToken: sessionToken).accountID
+    } catch AccessError.notSignedIn {
+      return nil
+    }
   }
 
   /// Suspends, reactivates or closes a workspace. Closed is final; repeating a status is a no-op.
@@ -244,14 +259,7 @@ public struct GuanceConsole: Sendable {
   private func workspaceDraft(_ request: WorkspaceRequest, validation: inout Validation)
     -> WorkspaceDraft?
   {
-    let name = validation.check("workspace_name") { () throws(FieldProblem) in
-      let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
-      guard !name.isEmpty else { throw FieldProblem("is required") }
-      guard name.count <= 64 else { throw FieldProblem("must be at most 64 characters") }
-      guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-      else { throw FieldProblem("must not contain control characters") }
-      return name
-    }
+    let name = validation.check("workspace_name") { () throws(FieldProblem) in try WorkspaceName(request.name).value }
     validation.require(
       catalog.language(request.language) != nil, "language",
       "must be one of: \(catalog.languages.map(\.code).joined(separator: ", "))")

@@ -15,7 +15,8 @@ package struct WorkspaceDirectoryHandlers: Guance_Console_V1_WorkspaceDirectoryS
   package func lookupWorkspace(
     request: Guance_Console_V1_LookupWorkspaceRequest, context: ServerContext
   ) async throws -> Guance_Console_V1_LookupWorkspaceResponse {
-    let workspace = try await console.lookupWorkspace(id: request.workspaceID)
+    let workspace = try await console.lookupWorkspace(
+      id: request.workspaceID, ownerSessionToken: request.ownerSessionToken.isEmpty ? nil : request.ownerSessionToken)
     return .with { $0.workspace = .init(workspace) }
   }
 
