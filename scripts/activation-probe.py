@@ -158,7 +158,7 @@ class Probe:
             for path in sorted(os.scandir(self.args.mailbox), key=lambda e: e.stat().st_mtime, reverse=True):
                 if path.name.endswith(".eml") and path.stat().st_mtime >= after:
                     text = open(path.path, encoding="utf-8").read()
-                    if f"To: {recipient}" in text.split("\r\n"):
+                    if f"To: {recipient}" in text.splitlines():
                         found = re.search(r"\b[0-9]{6}\b", text)
                         if found:
                             return found.group(0)
