@@ -1,3 +1,5 @@
+import SuiteErrors
+
 /// A billing center account's company information as registration takes it: four required
 /// fields and an optional description, trimmed, bounded, with no control characters but line
 /// breaks. The billing center keeps it; the activation checks it too, before it registers.
@@ -23,7 +25,7 @@ public struct CompanyProfile: Sendable, Equatable {
       if required { validation.require(!trimmed.isEmpty, "company.\(field)", "is required") }
       validation.require(trimmed.count <= max, "company.\(field)", "must be at most \(max) characters")
       validation.require(
-        !trimmed.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" },
+        !trimmed.containsControlCharacters(except: "\n"),
         "company.\(field)", "must not contain control characters")
       return trimmed
     }

@@ -1,3 +1,5 @@
+import SuiteErrors
+
 /// A workspace's name: 1–64 characters once trimmed, no control characters. The console
 /// keeps it; the activation checks it too, before it creates anything else.
 public struct WorkspaceName: Sendable, Hashable, CustomStringConvertible {
@@ -7,7 +9,7 @@ public struct WorkspaceName: Sendable, Hashable, CustomStringConvertible {
     let name = raw.trimmingWhitespace()
     guard !name.isEmpty else { throw FieldProblem("is required") }
     guard name.count <= 64 else { throw FieldProblem("must be at most 64 characters") }
-    guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+    guard !name.containsControlCharacters() else {
       throw FieldProblem("must not contain control characters")
     }
     self.value = name

@@ -106,4 +106,10 @@ extension String {
   public func isPrintableASCII(length: ClosedRange<Int>) -> Bool {
     length.contains(utf8.count) && utf8.allSatisfy { (0x21...0x7E).contains($0) }
   }
+
+  /// Whether it holds a Unicode control character (NUL, line breaks, escapes …) other than
+  /// `allowed`: what free text from outside may not carry into storage or logs.
+  public func containsControlCharacters(except allowed: Unicode.Scalar? = nil) -> Bool {
+    unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != allowed }
+  }
 }

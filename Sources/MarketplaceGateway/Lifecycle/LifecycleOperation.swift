@@ -95,7 +95,7 @@ public struct WebhookNotification: Sendable, Equatable {
         return nil
       }
       guard let text = value as? String, (1...128).contains(text.utf8.count),
-        !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        !text.containsControlCharacters()
       else { throw .missing(key) }
       return text
     }
