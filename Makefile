@@ -13,12 +13,12 @@ setup: ## install missing system packages (PostgreSQL, protoc, libargon2, pkg-co
 	@scripts/setup.sh
 
 build: setup ## build every executable (debug)
-	swift build
+	scripts/swift-build.sh
 
 run: setup ## run the suite on a private PostgreSQL (or DATABASE_URL's server); Ctrl-C stops it
 	@scripts/run.sh
 
-test: setup check-protos ## run every test against a throwaway PostgreSQL
+test: setup ## run every test against a throwaway PostgreSQL
 	@scripts/test.sh
 
 bench: setup ## release builds and the benchmarks; results in bench/results/

@@ -3,7 +3,8 @@
 test the folder of its services' logs.
 
 Arguments: the swift-testing xUnit file, the captured `swift test` output, the folder of kept
-service logs, and the seconds `make test` has run (build included)."""
+service logs, the seconds `make test` has run (build included) and, optionally, its steps'
+times ("setup 3 s,build 600 s,...")."""
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ def folder_name(classname, name):
 
 def main():
     xunit, output, logs, elapsed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    steps = sys.argv[5].split(",") if len(sys.argv) > 5 and sys.argv[5] else []
     failing = []
     counts = None
     try:
@@ -49,6 +51,8 @@ def main():
             print(f"  skipped:  {counts['skipped']}")
     print(f"  time:     tests {float(run_time.group(1)):.0f} s; make test {elapsed} s, build included"
           if run_time else f"  time:     make test {elapsed} s, build included")
+    if steps:
+        print(f"  steps:    {'; '.join(steps)}")
     for classname, name in failing:
         folder = os.path.join(logs, folder_name(classname, name))
         where = folder if os.path.isdir(folder) else "(started no service)"

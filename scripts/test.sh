@@ -8,25 +8,53 @@ cd "$(dirname "$0")/.."
 mkdir -p .run
 started=${SUITE_MAKE_STARTED:-$(date +%s)}
 
+# How long each step took, for the summary.
+mark=$(date +%s)
+phases=("setup $((mark - started)) s")
+phase_done() { local now; now=$(date +%s); phases+=("$1 $((now - mark)) s"); mark=$now; }
+
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cluster=.run/test-pg-$$
-trap 'scripts/pg.sh destroy "$cluster" || true' EXIT
-echo "test: starting a throwaway PostgreSQL on 127.0.0.1:$port"
-PG_FSYNC=off scripts/pg.sh start "$cluster" "$port"
+pg_job=""
+# The cluster goes whatever happened, once its start (beside the build) has ended.
+remove_cluster() {
+  [ -z "$pg_job" ] || wait "$pg_job" 2>/dev/null || true
+  scripts/pg.sh destroy "$cluster" || true
+}
+trap remove_cluster EXIT
+# PostgreSQL, the Python test peers (a download) and the C interop client start while the Swift
+# build runs: on 2 cores the build is what takes the time, and it waits for none of them.
+echo "test: starting a throwaway PostgreSQL on 127.0.0.1:$port, the Python test peers (.run/venv) and the C interop client, beside the build"
+PG_FSYNC=off scripts/pg.sh start "$cluster" "$port" >.run/test-pg.log 2>&1 &
+pg_job=$!
+scripts/python-env.sh >.run/test-python 2>.run/test-python.log &
+python_job=$!
+scripts/build-c-client.sh >.run/test-c-client 2>.run/test-c-client.log &
+c_client_job=$!
 
-echo "test: preparing the Python test peers (.run/venv)"
-export SUITE_PYTHON
-SUITE_PYTHON=$(scripts/python-env.sh)
-
-echo "test: building the C interop client (protobuf-c, nghttp2, OpenSSL)"
-export SUITE_C_CLIENT
-SUITE_C_CLIENT=$(pwd)/$(scripts/build-c-client.sh)
+echo "test: checking the generated code against Protos/ (builds the protoc plugins)"
+scripts/check-protos.sh
+phase_done "protos"
 
 echo "test: building (debug) with tests"
-swift build --build-tests
+scripts/swift-build.sh --build-tests
+phase_done "build"
+
+# A step beside the build that failed stops here, with its own output.
+beside() {
+  local job=$1 what=$2 log=$3
+  wait "$job" || { cat "$log" >&2; echo "test: $what failed" >&2; exit 1; }
+}
+beside "$pg_job" "starting PostgreSQL" .run/test-pg.log
+beside "$python_job" "preparing the Python test peers" .run/test-python.log
+beside "$c_client_job" "building the C interop client" .run/test-c-client.log
+export SUITE_PYTHON SUITE_C_CLIENT
+SUITE_PYTHON=$(cat .run/test-python)
+SUITE_C_CLIENT=$(pwd)/$(cat .run/test-c-client)
+phase_done "waiting for the steps beside the build"
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export SUITE_BIN_DIR
-SUITE_BIN_DIR=$(swift build --show-bin-path)
+SUITE_BIN_DIR=$(scripts/swift-build.sh --show-bin-path)
 
 # How many tests run at once. Swift Testing starts every test together by default; on 2 cores
 # that is a load of 20 and client deadlines missed at random. SUITE_SERVICE_TESTS bounds the
@@ -46,6 +74,7 @@ filter=()
 [ -n "${TEST_FILTER:-}" ] && filter=(--filter "$TEST_FILTER")
 status=0
 swift test --skip-build "${filter[@]}" --xunit-output "$results".xml 2>&1 | tee .run/test-output.log || status=$?
+phase_done "tests"
 python3 scripts/test-summary.py "$results"-swift-testing.xml .run/test-output.log "$SUITE_TEST_LOGS" \
-  $(($(date +%s) - started))
+  $(($(date +%s) - started)) "$(IFS=,; echo "${phases[*]}")"
 exit "$status"
