@@ -13,7 +13,7 @@ setup: ## install missing system packages (PostgreSQL, protoc, libargon2, pkg-co
 	@scripts/setup.sh
 
 build: setup ## build every executable (debug)
-	scripts/swift-build.sh
+	swift build
 
 run: setup ## run the suite on a private PostgreSQL (or DATABASE_URL's server); Ctrl-C stops it
 	@scripts/run.sh

@@ -25,8 +25,8 @@ createdb() {
   [ "$exists" = 1 ] || psql "$server_url/postgres" -qc "CREATE DATABASE \"$name\"" >/dev/null
 }
 
-scripts/swift-build.sh
-bin=$(scripts/swift-build.sh --show-bin-path)
+swift build
+bin=$(swift build --show-bin-path)
 
 # One internal credential per checkout, shared by the services of this run.
 [ -s .run/internal-credential ] || head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >.run/internal-credential

@@ -37,7 +37,7 @@ scripts/check-protos.sh
 phase_done "protos"
 
 echo "test: building (debug) with tests"
-scripts/swift-build.sh --build-tests
+swift build --build-tests
 phase_done "build"
 
 # A step beside the build that failed stops here, with its own output.
@@ -54,7 +54,7 @@ SUITE_C_CLIENT=$(pwd)/$(cat .run/test-c-client)
 phase_done "waiting for the steps beside the build"
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export SUITE_BIN_DIR
-SUITE_BIN_DIR=$(scripts/swift-build.sh --show-bin-path)
+SUITE_BIN_DIR=$(swift build --show-bin-path)
 
 # How many tests run at once. Swift Testing starts every test together by default; on 2 cores
 # that is a load of 20 and client deadlines missed at random. SUITE_SERVICE_TESTS bounds the

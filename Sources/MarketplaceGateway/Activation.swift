@@ -161,6 +161,8 @@ public protocol ConsoleDirectory: Sendable {
   func createWorkspace(
     _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
   ) async throws -> BoundWorkspace
+  /// The workspace a creation with this key made; nil when none did.
+  func workspace(createdWith creationKey: String) async throws -> BoundWorkspace?
 }
 
 /// The codes of the console's sites and languages.

@@ -1,12 +1,15 @@
 public import Logging
 import MarketplaceClient
+import SuitePersistence
 public import ServiceLifecycle
 public import SuiteRuntime
 
-/// Resumes activation sagas that nobody is running: their runner died (crash, SIGKILL,
-/// restart) or a transient failure scheduled a retry. Every replica may run one: sagas are
-/// claimed with a lease in the database, so no saga has two runners.
+/// Resumes activation sagas that nobody is running: their runner's process died (crash,
+/// SIGKILL, restart: free the moment its presence is gone, see `Presence`) or a transient
+/// failure scheduled a retry. Every replica may run one: a saga is claimed in the database for
+/// the claiming process, so no saga has two runners.
 public struct ActivationReconciler: Service {
+  private let activations: Activations
   private let saga: ActivationSaga
   private let logger: Logger
   private let interval: Duration
@@ -15,10 +18,11 @@ public struct ActivationReconciler: Service {
 
   /// - Parameter startAfter: opened once the schema exists (after migrations).
   public init(
-    saga: ActivationSaga, logger: Logger, startAfter: StartupGate? = nil, interval: Duration = .seconds(5),
+    activations: Activations, logger: Logger, startAfter: StartupGate? = nil, interval: Duration = .seconds(2),
     batchSize: Int = 32
   ) {
-    self.saga = saga
+    self.activations = activations
+    self.saga = activations.saga
     self.logger = logger
     self.startAfter = startAfter
     self.interval = interval
@@ -33,13 +37,35 @@ public struct ActivationReconciler: Service {
       } catch {
         logger.warning("resuming activation sagas failed; will retry", metadata: ["error": "\(error)"])
       }
+      do {
+        try await finishAbandonedCreations()
+      } catch {
+        logger.warning("finishing abandoned workspace creations failed; will retry", metadata: ["error": "\(error)"])
+      }
     }
+  }
+
+  /// Finishes the workspace creations whose call died before their saga began (see
+  /// `Activations.finishAbandonedCreations`); returns the subscriptions it finished.
+  @discardableResult
+  public func finishAbandonedCreations() async throws -> [String] {
+    let (finished, failed) = try await activations.finishAbandonedCreations(limit: batchSize)
+    if !finished.isEmpty {
+      logger.notice("finished abandoned workspace creations", metadata: ["count": "\(finished.count)"])
+    }
+    for (subscription, error) in failed {
+      logger.warning(
+        "finishing an abandoned workspace creation stopped; will retry",
+        metadata: ["subscription": "\(subscription)", "error": "\(String(reflecting: error))"])
+    }
+    return finished
   }
 
   /// Claims the due sagas and runs them side by side; returns how many it took.
   @discardableResult
   public func resumeDueSagas() async throws -> Int {
-    let due = try await saga.store.claimDueSagas(limit: batchSize, lease: saga.settings.lease)
+    let due = try await saga.store.claimDueSagas(
+      limit: batchSize, runner: try saga.presence.id(), lease: saga.settings.lease)
     let saga = self.saga
     let logger = self.logger
     await withTaskGroup(of: Void.self) { group in

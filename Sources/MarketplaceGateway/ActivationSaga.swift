@@ -2,6 +2,7 @@ import Crypto
 public import Foundation
 public import Logging
 public import MarketplaceClient
+public import SuitePersistence
 
 /// Carries an activation from "a workspace was chosen" to "the subscription is Subscribed":
 /// link the subscription to the billing account and settle the workspace through it (one
@@ -10,7 +11,9 @@ public import MarketplaceClient
 /// stood. Free of gRPC and SQL.
 public struct ActivationSaga: Sendable {
   public struct Settings: Sendable {
-    /// How long a runner holds a saga before another may take it over.
+    /// The longest a live runner holds a saga (or a workspace creation) before another may take
+    /// it over. A runner whose process dies lets go at once (see `Presence`): this only bounds
+    /// a runner alive but stuck.
     public var lease: Duration
     /// The first retry's delay after a transient failure; doubled per retry up to `maxRetryDelay`.
     public var retryDelay: Duration
@@ -27,32 +30,37 @@ public struct ActivationSaga: Sendable {
 
   let store: GatewayStore
   let settings: Settings
+  /// This process in the database: what the sagas and creations it runs are marked with.
+  let presence: Presence
   private let marketplace: MarketplaceClient
   private let billing: any BillingDirectory
   private let logger: Logger
 
   public init(
-    store: GatewayStore, marketplace: MarketplaceClient, billing: any BillingDirectory, settings: Settings,
-    logger: Logger
+    store: GatewayStore, presence: Presence, marketplace: MarketplaceClient, billing: any BillingDirectory,
+    settings: Settings, logger: Logger
   ) {
     self.store = store
+    self.presence = presence
     self.marketplace = marketplace
     self.billing = billing
     self.settings = settings
     self.logger = logger
   }
 
-  /// Runs a saga whose lease the caller holds until it is activated, fails for good or is
-  /// scheduled for a retry, and returns it as it then stands. Throws the billing center's
+  /// Runs a saga this process has claimed (its `runner`) until it is activated, fails for good
+  /// or is scheduled for a retry, and returns it as it then stands. Throws the billing center's
   /// refusal of the workspace (the saga is then abandoned, nothing having changed) so that the
   /// caller can show it, and errors of its own store (the saga then waits for the reconciler).
+  /// A saga another process has taken over meanwhile (this one lost its presence) is left to
+  /// it at the next step.
   @discardableResult
   public func run(_ saga: SagaRecord, subscription: MarketplaceSubscription, correlationID: String) async throws
     -> SagaRecord
   {
     var saga = saga
     do {
-      let attempts: Int
+      let attempts: Int?
       if saga.step == .settling {
         let workspace: BoundWorkspace
         do {
@@ -65,16 +73,19 @@ public struct ActivationSaga: Sendable {
           throw error
         }
         attempts = try await store.markSettledAndRequestActivate(
-          subscription.id, workspace: workspace, lease: settings.lease, correlationID: correlationID)
+          subscription.id, workspace: workspace, runner: saga.runner, lease: settings.lease,
+          correlationID: correlationID)
+        guard attempts != nil else { return saga }
         saga.workspace = workspace
         saga.step = .activating
         saga.problem = nil
       } else if saga.step == .activating {
         attempts = try await store.recordActivateAttempt(
-          subscription.id, lease: settings.lease, correlationID: correlationID)
+          subscription.id, runner: saga.runner, lease: settings.lease, correlationID: correlationID)
       } else {
         return saga
       }
+      guard let attempts else { return saga }
       try await activate(subscription, attempts: attempts, correlationID: correlationID, saga: &saga)
     } catch where Self.isTransient(error) {
       let delay = retryDelay(after: saga.retries)
@@ -85,7 +96,8 @@ public struct ActivationSaga: Sendable {
         ])
       saga.problem = Self.describe(error)
       saga.retries += 1
-      try await store.scheduleRetry(subscription.id, after: delay, problem: Self.describe(error), correlationID: correlationID)
+      try await store.scheduleRetry(
+        subscription.id, runner: saga.runner, after: delay, problem: Self.describe(error), correlationID: correlationID)
     }
     return saga
   }
@@ -108,7 +120,8 @@ public struct ActivationSaga: Sendable {
       }
       logger.error(
         "the marketplace refused the activation", metadata: ["subscription": "\(subscription.id)", "error": "\(error)"])
-      try await store.failSaga(subscription.id, problem: Self.describe(error), correlationID: correlationID)
+      try await store.failSaga(
+        subscription.id, runner: saga.runner, problem: Self.describe(error), correlationID: correlationID)
       saga.step = .failed
       saga.problem = Self.describe(error)
       return
@@ -143,7 +156,7 @@ public struct ActivationSaga: Sendable {
 
   /// The same key for every attempt at one step of one subscription's saga, so the
   /// marketplace's logs (and support) see one operation however often it is retried.
-  static func idempotencyKey(subscriptionID: String, step: String) -> String {
+  public static func idempotencyKey(subscriptionID: String, step: String) -> String {
     let b = Array(SHA256.hash(data: Data("\(subscriptionID)/\(step)".utf8)))
     return UUID(
       uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
@@ -158,7 +171,7 @@ public struct ActivationSaga: Sendable {
       case .unauthorized, .forbidden: true
       default: error.isTransient
       }
-    case is DependencyUnavailable: true
+    case is DependencyUnavailable, is PresenceLost: true
     case ActivationError.marketplaceUnavailable, ActivationError.billingCenterUnavailable: true
     default: false
     }

@@ -1,5 +1,6 @@
 public import AccountKit
 import SuiteErrors
+import SuitePersistence
 public import Foundation
 public import MarketplaceClient
 
@@ -12,7 +13,7 @@ public struct Activations: Sendable {
   private let marketplace: MarketplaceClient
   private let billing: any BillingDirectory
   private let console: any ConsoleDirectory
-  private let saga: ActivationSaga
+  let saga: ActivationSaga
   private let sessionLifetime: Duration
   private let consoleLoginURL: String
 
@@ -96,6 +97,13 @@ public struct Activations: Sendable {
     sessionID: String, code: String, correlationID: String = UUID().uuidString
   ) async throws -> Activation {
     let (activation, stored, _) = try await current(sessionID)
+    // Sent again after its answer was lost: the account it bound is linked, and the activation
+    // is shown as it now stands (the code is spent; the session is what proves the caller).
+    if activation.state != .needsBillingAccount, activation.branch == .notLinked,
+      let linked = activation.billingAccount, linked.username == stored.bindingUsername
+    {
+      return activation
+    }
     guard activation.state == .needsBillingAccount, let username = stored.bindingUsername,
       let challengeID = stored.bindingChallengeID
     else { throw ActivationError.notAllowed(step: "ConfirmBillingAccountBinding", state: activation.state) }
@@ -123,39 +131,53 @@ public struct Activations: Sendable {
   /// Register branch, in one step. Every field is checked first, so a refused request creates
   /// nothing. The billing center account comes next: once it exists and is linked, a failure
   /// creating the workspace (the console's username taken, say) leaves the activation at the
-  /// workspace step with the console's reason, never with half an account.
+  /// workspace step with the console's reason, never with half an account. Sent again with the
+  /// same details (after any error or a lost answer), it carries on from where the first call
+  /// got: the billing center and the console answer with what that call created.
   public func registerAndActivate(
     sessionID: String, account: NewAccount, company: CompanyInformation, workspace: NewWorkspace,
     termsAccepted: Bool, correlationID: String = UUID().uuidString
   ) async throws -> Activation {
     let (activation, stored, _) = try await current(sessionID)
-    guard activation.state == .needsBillingAccount else {
+    guard activation.state == .needsBillingAccount || Self.registeredHere(activation, stored, account) else {
       throw ActivationError.notAllowed(step: "RegisterAndActivate", state: activation.state)
     }
     try await checkBeforeCreating(
       workspace, owner: .new(account), ownerFields: "basic.", company: company, termsAccepted: termsAccepted)
     let subscription = stored.subscription
-    // A key of the subscription's own: a retry after a failure before the link below finds
-    // the account this call registered instead of being told its username is taken.
+    // A key of the subscription's own: a retry finds the account this subscription registered
+    // instead of being told its username is taken.
     let billingAccount = try await billing.register(
       account, company: company,
       creationKey: ActivationSaga.idempotencyKey(subscriptionID: subscription.id, step: "billing-account"))
-    try await billing.link(
-      billingAccountID: billingAccount.id, tenantID: subscription.purchaser.tenantID,
-      objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
-    try await store.recordLink(
-      of: subscription.purchaser, to: billingAccount, subscriptionID: subscription.id,
-      event: "billing_account_registered", correlationID: correlationID)
-    let created = try await createOnce(subscription.id) { key in
-      try await console.createWorkspace(
-        workspace, owner: .new(account), ownerFields: "basic.", termsAccepted: termsAccepted, creationKey: key)
+    if let linked = activation.billingAccount {
+      guard linked.id == billingAccount.id else {
+        throw ActivationError.notAllowed(step: "RegisterAndActivate", state: activation.state)
+      }
+    } else {
+      try await billing.link(
+        billingAccountID: billingAccount.id, tenantID: subscription.purchaser.tenantID,
+        objectID: subscription.purchaser.objectID, subscriptionID: subscription.id)
+      try await store.recordLink(
+        of: subscription.purchaser, to: billingAccount, subscriptionID: subscription.id,
+        event: "billing_account_registered", correlationID: correlationID)
     }
-    try await store.audit(
-      subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
-      correlationID: correlationID)
-    return try await startSaga(
-      activation, subscription: subscription, link: billingAccount,
-      workspaceID: created.id, origin: .created, correlationID: correlationID)
+    return try await createAndActivate(
+      workspace, owner: .new(account), ownerFields: "basic.", termsAccepted: termsAccepted, activation: activation,
+      stored: stored, link: billingAccount, correlationID: correlationID)
+  }
+
+  /// Whether a RegisterAndActivate finding the activation past its first step is this
+  /// registration sent again: the session started unlinked, the account linked since is the
+  /// one the request names, and no existing workspace was bound meanwhile. Anything else
+  /// (an account bound by code, say) is another path the buyer took, and the call is refused.
+  private static func registeredHere(_ activation: Activation, _ stored: GatewayStore.StoredSession, _ account: NewAccount)
+    -> Bool
+  {
+    guard activation.branch == .notLinked, let linked = activation.billingAccount,
+      stored.saga.map({ $0.origin == .created }) ?? true
+    else { return false }
+    return linked.username == (try? Username(account.username))?.description
   }
 
   /// Workspace step, existing Guance account: a code to its email for `createWorkspace`.
@@ -174,12 +196,15 @@ public struct Activations: Sendable {
   }
 
   /// Workspace step, no workspace yet: creates one on the chosen site, binds it, activates.
+  /// Sent again (after any error or a lost answer), it carries on: the console answers with
+  /// the workspace the first call created, and the saga already started is shown or resumed.
   public func createWorkspace(
     sessionID: String, workspace: NewWorkspace, owner: WorkspaceOwner?, termsAccepted: Bool,
     correlationID: String = UUID().uuidString
   ) async throws -> Activation {
     let (activation, stored, _) = try await current(sessionID)
-    guard activation.state == .needsWorkspace, let account = activation.billingAccount else {
+    let repeated = stored.saga?.origin == .created && activation.state != .needsWorkspace
+    guard activation.state == .needsWorkspace || repeated, let account = activation.billingAccount else {
       throw ActivationError.notAllowed(step: "CreateWorkspace", state: activation.state)
     }
     guard let owner else {
@@ -196,16 +221,30 @@ public struct Activations: Sendable {
     if case .existing(_, let challengeID, _) = owner, challengeID != stored.workspaceChallengeID {
       throw ActivationError.workspaceCodeNotSent(challengeID: challengeID)
     }
-    let created = try await createOnce(stored.subscription.id) { key in
+    return try await createAndActivate(
+      workspace, owner: owner, ownerFields: ownerFields, termsAccepted: termsAccepted, activation: activation,
+      stored: stored, link: account, correlationID: correlationID)
+  }
+
+  /// The workspace step of both creating paths: the subscription's workspace created once
+  /// (or found, when an earlier call created it), then its saga begun or joined.
+  private func createAndActivate(
+    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool,
+    activation: Activation, stored: GatewayStore.StoredSession, link: LinkedBillingAccount, correlationID: String
+  ) async throws -> Activation {
+    let subscription = stored.subscription
+    let created = try await createOnce(subscription.id) { key in
       try await console.createWorkspace(
         workspace, owner: owner, ownerFields: ownerFields, termsAccepted: termsAccepted, creationKey: key)
     }
-    try await store.audit(
-      subscriptionID: stored.subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
-      correlationID: correlationID)
+    if stored.saga == nil {
+      try await store.audit(
+        subscriptionID: subscription.id, "workspace_created", detail: created.id.uuidString.lowercased(),
+        correlationID: correlationID)
+    }
     return try await startSaga(
-      activation, subscription: stored.subscription, link: account,
-      workspaceID: created.id, origin: .created, correlationID: correlationID)
+      activation, subscription: subscription, link: link, workspaceID: created.id, origin: .created,
+      correlationID: correlationID)
   }
 
   /// Workspace step, has workspaces: binds one the billing account already pays for. Sent
@@ -230,24 +269,66 @@ public struct Activations: Sendable {
   }
 
   /// Creates the subscription's workspace unless another call is creating one right now (a
-  /// second tab): that one is refused rather than leaving a second workspace behind. The
-  /// console gets a creation key of the subscription's own, so a call after a crash between
-  /// the console's creation and the saga's first row finds that workspace instead of making
-  /// a second one (or failing on a username the first call took).
+  /// second tab): that one is refused rather than leaving a second workspace behind. A call
+  /// whose process died lets go at once (its claim names this process's presence), so the
+  /// buyer's next call carries on. The console gets a creation key of the subscription's own,
+  /// so a call after a crash between the console's creation and the saga's first row finds
+  /// that workspace instead of making a second one (or failing on a username the first call took).
   private func createOnce(_ subscriptionID: String, _ create: (_ creationKey: String) async throws -> BoundWorkspace)
     async throws -> BoundWorkspace
   {
-    guard try await store.claimWorkspaceCreation(subscriptionID, lease: saga.settings.lease) else {
+    let runner = try saga.presence.id()
+    guard try await store.claimWorkspaceCreation(subscriptionID, runner: runner, lease: saga.settings.lease) else {
       throw ActivationError.workspaceBeingCreated
     }
     do {
       let created = try await create(ActivationSaga.idempotencyKey(subscriptionID: subscriptionID, step: "workspace"))
-      try await store.releaseWorkspaceCreation(subscriptionID)
+      try await store.releaseWorkspaceCreation(subscriptionID, runner: runner)
       return created
     } catch {
-      try? await store.releaseWorkspaceCreation(subscriptionID)
+      try? await store.releaseWorkspaceCreation(subscriptionID, runner: runner)
       throw error
     }
+  }
+
+  /// Finishes workspace creations whose call died before their saga began (the gateway killed
+  /// mid-creation, the buyer gone): the console is asked for the workspace made with the
+  /// subscription's creation key; found, its saga begins and runs as the buyer's call would
+  /// have made it; not found, nothing was created and the claim is dropped (the buyer's next
+  /// call creates it). Returns the subscriptions finished and those that failed for now (let go,
+  /// for a later pass).
+  public func finishAbandonedCreations(limit: Int = 32) async throws
+    -> (finished: [String], failed: [(subscriptionID: String, error: any Error)])
+  {
+    let runner = try saga.presence.id()
+    let abandoned = try await store.claimAbandonedCreations(
+      runner: runner, lease: saga.settings.lease, settle: .seconds(5), limit: limit)
+    var finished: [String] = []
+    var failed: [(subscriptionID: String, error: any Error)] = []
+    for creation in abandoned {
+      let subscription = creation.subscription
+      let correlationID = "reconciler/\(subscription.id)"
+      do {
+        let key = ActivationSaga.idempotencyKey(subscriptionID: subscription.id, step: "workspace")
+        guard let workspace = try await console.workspace(createdWith: key) else {
+          try await store.releaseWorkspaceCreation(subscription.id, runner: runner)
+          continue
+        }
+        try await store.audit(
+          subscriptionID: subscription.id, "workspace_created", detail: workspace.id.uuidString.lowercased(),
+          correlationID: correlationID)
+        let (record, claimed) = try await store.beginSaga(
+          subscriptionID: subscription.id, billingAccountID: creation.billingAccountID, workspaceID: workspace.id,
+          origin: .created, runner: runner, lease: saga.settings.lease, correlationID: correlationID)
+        try await store.releaseWorkspaceCreation(subscription.id, runner: runner)
+        if claimed { try await saga.run(record, subscription: subscription, correlationID: correlationID) }
+        finished.append(subscription.id)
+      } catch {
+        try? await store.letGoOfWorkspaceCreation(subscription.id, runner: runner)
+        failed.append((subscription.id, error))
+      }
+    }
+    return (finished, failed)
   }
 
   /// Begins (or joins) the subscription's saga and, when this call holds it, runs it now.
@@ -257,7 +338,7 @@ public struct Activations: Sendable {
   ) async throws -> Activation {
     let (record, claimed) = try await store.beginSaga(
       subscriptionID: subscription.id, billingAccountID: link.id, workspaceID: workspaceID, origin: origin,
-      lease: saga.settings.lease, correlationID: correlationID)
+      runner: try saga.presence.id(), lease: saga.settings.lease, correlationID: correlationID)
     guard record.workspaceID == workspaceID else { throw ActivationError.otherWorkspaceBeingBound }
     guard claimed else { return try await self.activation(sessionID: activation.sessionID) }
     let outcome = try await saga.run(record, subscription: subscription, correlationID: correlationID)

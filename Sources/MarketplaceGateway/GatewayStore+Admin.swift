@@ -137,16 +137,16 @@ extension GatewayStore {
 
   /// Makes a failed or waiting saga due now. A failed one starts again from settling (every
   /// step is idempotent: the billing center and the marketplace recognise a repeat). Nil when
-  /// there is no unfinished saga for the subscription, or a runner holds it now.
+  /// there is no unfinished saga for the subscription, or a live runner holds it now.
   public func retrySaga(subscriptionID: String, correlationID: String) async throws -> SagaOverview? {
     let rows = try await database.execute(
       """
       WITH upd AS (
         UPDATE activation_sagas g
         SET step = CASE WHEN g.step = 'failed' THEN 'settling' ELSE g.step END, next_attempt_at = now(),
-          lease_until = NULL, problem = NULL, updated_at = now()
-        WHERE g.subscription_id = \(subscriptionID) AND g.step <> 'activated'
-          AND (g.lease_until IS NULL OR g.lease_until < now())
+          lease_until = NULL, runner = NULL, problem = NULL, updated_at = now()
+        WHERE g.subscription_id = \(subscriptionID)
+          AND (g.step = 'failed' OR \(unescaped: Self.sagaIsFree))
         RETURNING g.*),
       aud AS (
         INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)

@@ -61,9 +61,11 @@ extension GatewayStore {
     throw GatewayStoreError.noRowReturned
   }
 
-  /// Takes due operations for `lease`, at most one per subscription and none of a subscription
-  /// whose other operation is being done, oldest first.
-  public func claimDueOperations(limit: Int, lease: Duration) async throws -> [LifecycleOperation] {
+  /// Takes due operations for the process whose presence is `runner`, at most one per
+  /// subscription and none of a subscription whose other operation is being done, oldest
+  /// first. An operation whose process died is due again at once; `lease` bounds how long a
+  /// live but stuck worker keeps one.
+  public func claimDueOperations(limit: Int, runner: Int32, lease: Duration) async throws -> [LifecycleOperation] {
     let seconds = Double(lease.components.seconds)
     let logger = self.logger
     // Claims by replicas take turns (a transaction lock, then the claim in a statement of its
@@ -76,20 +78,26 @@ extension GatewayStore {
           """
         WITH candidates AS (
           SELECT o.id, o.subscription_id, o.received_at FROM lifecycle_operations o
-          WHERE o.state = 'received' AND o.next_attempt_at <= now()
-            AND (o.lease_until IS NULL OR o.lease_until < now())
+          WHERE o.state = 'received' AND o.next_attempt_at <= now() AND NOT (\(unescaped: Self.operationIsHeld("o")))
             AND NOT EXISTS (
               SELECT 1 FROM lifecycle_operations b
-              WHERE b.subscription_id = o.subscription_id AND b.state = 'received' AND b.lease_until >= now())
+              WHERE b.subscription_id = o.subscription_id AND b.state = 'received'
+                AND \(unescaped: Self.operationIsHeld("b")))
           ORDER BY o.received_at, o.id LIMIT \(limit * 4) FOR UPDATE SKIP LOCKED),
         due AS (
           SELECT DISTINCT ON (subscription_id) id FROM candidates ORDER BY subscription_id, received_at, id)
         UPDATE lifecycle_operations o
-        SET lease_until = now() + make_interval(secs => \(seconds)), attempts = o.attempts + 1
+        SET lease_until = now() + make_interval(secs => \(seconds)), runner = \(runner), attempts = o.attempts + 1
         FROM due WHERE o.id = due.id
         RETURNING \(unescaped: Self.operationColumns)
         """, logger: logger))
     }
+  }
+
+  /// SQL true while a live worker does the operation (aliased `alias`): its lease runs and its
+  /// process is present.
+  static func operationIsHeld(_ alias: String) -> String {
+    "\(alias).lease_until IS NOT NULL AND \(alias).lease_until >= now() AND \(Presence.isAlive("\(alias).runner"))"
   }
 
   /// The advisory lock that serializes claims of lifecycle operations.
@@ -100,7 +108,7 @@ extension GatewayStore {
     try await database.execute(
       """
       UPDATE lifecycle_operations SET state = \(state.rawValue), outcome = \(outcome), problem = NULL,
-        lease_until = NULL, finished_at = now()
+        lease_until = NULL, runner = NULL, finished_at = now()
       WHERE id = \(id)
       """)
   }
@@ -109,7 +117,7 @@ extension GatewayStore {
   public func retryOperation(_ id: String, after delay: Duration, problem: String) async throws {
     try await database.execute(
       """
-      UPDATE lifecycle_operations SET problem = \(problem), lease_until = NULL,
+      UPDATE lifecycle_operations SET problem = \(problem), lease_until = NULL, runner = NULL,
         next_attempt_at = now() + make_interval(secs => \(Double(delay.components.seconds)))
       WHERE id = \(id)
       """)
@@ -136,8 +144,8 @@ extension GatewayStore {
       database.execute(
         """
         UPDATE lifecycle_operations o SET state = 'received', next_attempt_at = now(), lease_until = NULL,
-          finished_at = NULL, problem = NULL
-        WHERE o.id = \(id) AND (o.lease_until IS NULL OR o.lease_until < now())
+          runner = NULL, finished_at = NULL, problem = NULL
+        WHERE o.id = \(id) AND NOT (\(unescaped: Self.operationIsHeld("o")))
         RETURNING \(unescaped: Self.operationColumns)
         """)
     ).first
@@ -146,7 +154,7 @@ extension GatewayStore {
   /// Whether a worker holds the operation now.
   public func operationIsLeased(_ id: String) async throws -> Bool {
     let rows = try await database.execute(
-      "SELECT lease_until > now() FROM lifecycle_operations WHERE id = \(id) AND lease_until IS NOT NULL")
+      "SELECT \(unescaped: Self.operationIsHeld("o")) FROM lifecycle_operations o WHERE o.id = \(id)")
     for try await leased in rows.decode(Bool.self) { return leased }
     return false
   }

@@ -63,7 +63,8 @@ struct GatewayConfiguration {
       lease: lease,
       retryDelay: try config.seconds("ACTIVATION_RETRY_SECONDS", default: .seconds(5), range: 1...3600),
       maxRetryDelay: try config.seconds("ACTIVATION_MAX_RETRY_SECONDS", default: .seconds(300), range: 1...86400))
-    reconcileInterval = try config.seconds("ACTIVATION_RECONCILE_SECONDS", default: .seconds(5), range: 1...3600)
+    // A saga whose process died is free at once: the reconciler's interval is how long it waits.
+    reconcileInterval = try config.seconds("ACTIVATION_RECONCILE_SECONDS", default: .seconds(2), range: 1...3600)
     // Entra serves the tenant's OpenID configuration here; the emulator serves its own.
     webhook = WebhookAuthenticator.Settings(
       openIDConfigurationURL: config.string(

@@ -27,15 +27,19 @@ enum GatewayMain {
     let console = try GRPCClientService(
       address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS", tls: configuration.service.clientTLS)
     let store = GatewayStore(database: database, logger: logger)
+    let presence = Presence(database: database, logger: logger)
     let marketplace = MarketplaceClient(settings: configuration.marketplace, logger: logger)
     let billingDirectory = GRPCBillingDirectory(
       client: billing.client, internalCredential: configuration.service.internalCredential,
       timeout: configuration.billingTimeout)
     let saga = ActivationSaga(
-      store: store, marketplace: marketplace, billing: billingDirectory, settings: configuration.saga, logger: logger)
+      store: store, presence: presence, marketplace: marketplace, billing: billingDirectory,
+      settings: configuration.saga, logger: logger)
     let activations = Activations(
       store: store, marketplace: marketplace, billing: billingDirectory,
-      console: GRPCConsoleDirectory(client: console.client, timeout: configuration.consoleTimeout), saga: saga,
+      console: GRPCConsoleDirectory(
+        client: console.client, internalCredential: configuration.service.internalCredential,
+        timeout: configuration.consoleTimeout), saga: saga,
       consoleLoginURL: configuration.consoleLoginURL)
     let started = StartupGate()
     let doorbell = Doorbell()
@@ -56,7 +60,11 @@ enum GatewayMain {
         names: ["guance.gateway.v1.ActivationService", "guance.gateway.v1.GatewayAdminService"]),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(), logger: logger, readyFile: configuration.service.readyFile, started: started,
-      prepare: { try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations()) })
+      prepare: {
+        try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations())
+        // Nothing is claimed before the process is present in the database.
+        guard await presence.established() else { throw CancellationError() }
+      })
     let readyFile = configuration.service.readyFile
     let router = LandingRoutes(
       activations: activations, activationPageURL: configuration.activationPageURL, started: started
@@ -83,13 +91,16 @@ enum GatewayMain {
       configuration: .init(
         services: [
           .init(service: postgres),
+          .init(service: presence),
           .init(service: billing),
           .init(service: console),
           .init(service: landing),
           .init(
             service: ActivationReconciler(
-              saga: saga, logger: logger, startAfter: started, interval: configuration.reconcileInterval)),
-          .init(service: LifecycleWorker(lifecycle: lifecycle, doorbell: doorbell, logger: logger, startAfter: started)),
+              activations: activations, logger: logger, startAfter: started,
+              interval: configuration.reconcileInterval)),
+          .init(service: LifecycleWorker(
+              lifecycle: lifecycle, presence: presence, doorbell: doorbell, logger: logger, startAfter: started)),
           .init(
             service: LifecycleReconciler(
               lifecycle: lifecycle, doorbell: doorbell, logger: logger, startAfter: started,

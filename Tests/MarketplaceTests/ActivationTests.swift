@@ -51,16 +51,26 @@ final class FakeBillingDirectory: BillingDirectory {
 
   /// How many billing center accounts were registered.
   let registered = Mutex(0)
+  /// Like the real one, a creation key seen before gets the account it registered.
+  private let byCreationKey = Mutex<[String: LinkedBillingAccount]>([:])
 
   func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
     -> LinkedBillingAccount
   {
-    registered.withLock { $0 += 1 }
-    return LinkedBillingAccount(id: UUID(), username: account.username)
+    byCreationKey.withLock { known in
+      if let earlier = known[creationKey] { return earlier }
+      registered.withLock { $0 += 1 }
+      let fresh = LinkedBillingAccount(id: UUID(), username: account.username.lowercased())
+      known[creationKey] = fresh
+      return fresh
+    }
   }
 
   func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws {
-    link(tenantID: tenantID, objectID: objectID, to: LinkedBillingAccount(id: billingAccountID, username: "registered"))
+    let registered = byCreationKey.withLock { $0.values.first { $0.id == billingAccountID } }
+    link(
+      tenantID: tenantID, objectID: objectID,
+      to: registered ?? LinkedBillingAccount(id: billingAccountID, username: "registered"))
   }
 
   /// Settles anything but this workspace, unless told the billing center is down.
@@ -113,6 +123,12 @@ final class FakeConsoleDirectory: ConsoleDirectory {
   let byCreationKey = Mutex<[String: BoundWorkspace]>([:])
   /// The next creation goes through but its reply is lost (the caller sees UNAVAILABLE).
   let loseNextReply = Mutex(false)
+  /// The next creation finds the console unreachable and creates nothing.
+  let unreachableForNext = Mutex(false)
+
+  func workspace(createdWith creationKey: String) async throws -> BoundWorkspace? {
+    byCreationKey.withLock { $0[creationKey] }
+  }
 
   /// The console's default sites and languages.
   func siteCatalogue() async throws -> SiteCatalogue {
@@ -128,6 +144,9 @@ final class FakeConsoleDirectory: ConsoleDirectory {
   func createWorkspace(
     _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
   ) async throws -> BoundWorkspace {
+    if unreachableForNext.withLock({ down in defer { down = false }; return down }) {
+      throw DependencyUnavailable(service: "workspace console", reason: "test")
+    }
     if workspace.name == "Held" {
       creationsStarted.continuation.yield()
       var released = releases.stream.makeAsyncIterator()
@@ -159,6 +178,12 @@ struct ActivationTests {
     let store: GatewayStore
     let reconciler: ActivationReconciler
     let database: Database
+    /// The test process's presence: what the sagas and creations it runs are marked with.
+    let presence: Presence
+
+    /// A presence id no live process holds: work marked with it was claimed by a process that
+    /// has since died.
+    static let deadRunner: Int32 = 424_242
 
     /// Time passes for the sagas: every retry waiting its delay is due now. Tests that check a
     /// delay use a long one and move time here instead of sleeping through it.
@@ -202,20 +227,26 @@ struct ActivationTests {
         let billing = FakeBillingDirectory()
         let console = FakeConsoleDirectory()
         let marketplace = MarketplaceClientTests.client(emulator, timeout: .testPatience)
+        let presence = Presence(database: database, logger: logger)
         let saga = ActivationSaga(
-          store: store, marketplace: marketplace, billing: billing,
+          store: store, presence: presence, marketplace: marketplace, billing: billing,
           settings: .init(lease: lease, retryDelay: retryDelay, maxRetryDelay: max(retryDelay * 16, .seconds(300))),
           logger: logger)
         let activations = Activations(
           store: store, marketplace: marketplace, billing: billing, console: console, saga: saga,
           consoleLoginURL: "http://console.test/login")
-        try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
-          // Held creations go on before the server shuts down, which waits for them.
-          defer { console.releaseAll() }
-          try await body(
-            Fixture(
-              client: Client(wrapping: client), emulator: emulator, billing: billing, console: console, store: store,
-              reconciler: ActivationReconciler(saga: saga, logger: logger), database: database))
+        try await withThrowingDiscardingTaskGroup { group in
+          group.addTask { try await presence.run() }
+          defer { group.cancelAll() }
+          try #require(await presence.established())
+          try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
+            // Held creations go on before the server shuts down, which waits for them.
+            defer { console.releaseAll() }
+            try await body(
+              Fixture(
+                client: Client(wrapping: client), emulator: emulator, billing: billing, console: console, store: store,
+                reconciler: ActivationReconciler(activations: activations, logger: logger), database: database, presence: presence))
+          }
         }
       }
     }
@@ -352,6 +383,13 @@ struct ActivationTests {
       #expect(confirmed.state == .needsWorkspace)
       #expect(confirmed.billingAccountUsername == "contoso")
       #expect(confirmed.nextSteps == [.createWorkspace, .bindWorkspace])
+      // Sent again after its answer was lost: the activation as it stands, not a refusal.
+      let repeated = try await fixture.client.confirmBillingAccountBinding(.with {
+        $0.sessionID = session
+        $0.code = "123456"
+      }).activation
+      #expect(repeated.state == .needsWorkspace)
+      #expect(repeated.billingAccountUsername == "contoso")
       let bindable = try await fixture.client.listBindableWorkspaces(.with { $0.sessionID = session })
       #expect(bindable.workspaces.map(\.name) == ["Ops"])
       let again = try await #require(throws: RPCError.self) {

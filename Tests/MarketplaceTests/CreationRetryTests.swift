@@ -22,7 +22,8 @@ struct CreationRetryTests {
   func workspace() async throws {
     try await SuiteHarness.with { suite in
       try await SuiteHarness.client(suite.console) { client in
-        let console = GRPCConsoleDirectory(client: client, timeout: .testPatience)
+        let console = GRPCConsoleDirectory(
+          client: client, internalCredential: SuiteHarness.credential, timeout: .testPatience)
         let workspace = NewWorkspace(name: "Ops", language: "en", site: "us1")
         let key = "subscription-1/workspace"
         let first = try await console.createWorkspace(
@@ -30,6 +31,10 @@ struct CreationRetryTests {
         let again = try await console.createWorkspace(
           workspace, owner: .new(Self.newAccount("alice")), ownerFields: "new_account.", termsAccepted: true, creationKey: key)
         #expect(again.id == first.id)
+        // The console's directory finds it by its key alone (the gateway finishing a creation
+        // whose call died); a key nothing was created with finds nothing.
+        #expect(try await console.workspace(createdWith: key) == first)
+        #expect(try await console.workspace(createdWith: "subscription-9/workspace") == nil)
         await #expect(throws: ActivationError.workspaceCreatedWithAnotherAccount) {
           try await console.createWorkspace(
             workspace, owner: .new(Self.newAccount("bob")), ownerFields: "new_account.", termsAccepted: true, creationKey: key)

@@ -309,11 +309,6 @@ final class SuiteHarness: @unchecked Sendable {
     try await TestDatabase.withClient(billingDatabase) { client in _ = try await client.query(query) }
   }
 
-  /// Runs `query` on the gateway's database (tests end a dead runner's lease).
-  func gatewayExecute(_ query: PostgresQuery) async throws {
-    try await TestDatabase.withClient(gatewayDatabase) { client in _ = try await client.query(query) }
-  }
-
   /// One value from the gateway's database (tests look at saga progress).
   func gatewayQuery<Value: PostgresDecodable>(_ query: PostgresQuery, as type: Value.Type) async throws -> Value? {
     try await TestDatabase.withClient(gatewayDatabase) { client in

@@ -2681,7 +2681,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         /// > Source IDL Documentation:
         /// >
         /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
-        /// > console session, that the session's account owns it).
+        /// > console session, that the session's account owns it), or by the creation key it was
+        /// > created with (the gateway finishing an activation whose creating call died).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Guance_Console_V1_LookupWorkspaceRequest` messages.
@@ -2732,7 +2733,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         /// > Source IDL Documentation:
         /// >
         /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
-        /// > console session, that the session's account owns it).
+        /// > console session, that the session's account owns it), or by the creation key it was
+        /// > created with (the gateway finishing an activation whose creating call died).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -2781,7 +2783,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         /// > Source IDL Documentation:
         /// >
         /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
-        /// > console session, that the session's account owns it).
+        /// > console session, that the session's account owns it), or by the creation key it was
+        /// > created with (the gateway finishing an activation whose creating call died).
         ///
         /// - Parameters:
         ///   - request: A `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -2919,7 +2922,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         /// > Source IDL Documentation:
         /// >
         /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
-        /// > console session, that the session's account owns it).
+        /// > console session, that the session's account owns it), or by the creation key it was
+        /// > created with (the gateway finishing an activation whose creating call died).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -2988,7 +2992,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService {
         /// > Source IDL Documentation:
         /// >
         /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
-        /// > console session, that the session's account owns it).
+        /// > console session, that the session's account owns it), or by the creation key it was
+        /// > created with (the gateway finishing an activation whose creating call died).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -3062,7 +3067,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
-    /// > console session, that the session's account owns it).
+    /// > console session, that the session's account owns it), or by the creation key it was
+    /// > created with (the gateway finishing an activation whose creating call died).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Guance_Console_V1_LookupWorkspaceRequest` message.
@@ -3125,7 +3131,8 @@ extension Guance_Console_V1_WorkspaceDirectoryService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Looks up a workspace by id (billing center checks that a workspace exists and, given a
-    /// > console session, that the session's account owns it).
+    /// > console session, that the session's account owns it), or by the creation key it was
+    /// > created with (the gateway finishing an activation whose creating call died).
     ///
     /// - Parameters:
     ///   - message: request message to send.

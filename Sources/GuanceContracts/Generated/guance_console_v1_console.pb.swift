@@ -653,6 +653,7 @@ package nonisolated struct Guance_Console_V1_LookupWorkspaceRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The workspace's id; or, instead, `creation_key`.
   package var workspaceID: String = String()
 
   /// Optional: a console session token (from WorkspaceConsoleService/Login). When set, the
@@ -660,6 +661,10 @@ package nonisolated struct Guance_Console_V1_LookupWorkspaceRequest: Sendable {
   /// same answer as for an unknown id, so the caller learns nothing about others' workspaces.
   /// How another service checks that its user controls a workspace.
   package var ownerSessionToken: String = String()
+
+  /// Instead of `workspace_id`: the workspace a CreateWorkspace or RegisterAndCreateWorkspace
+  /// with this `creation_key` created (NOT_FOUND when none did). Not with `owner_session_token`.
+  package var creationKey: String = String()
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1713,7 +1718,7 @@ nonisolated extension Guance_Console_V1_GetSessionResponse: SwiftProtobuf.Messag
 
 nonisolated extension Guance_Console_V1_LookupWorkspaceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".LookupWorkspaceRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{3}owner_session_token\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}workspace_id\0\u{3}owner_session_token\0\u{3}creation_key\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1723,6 +1728,7 @@ nonisolated extension Guance_Console_V1_LookupWorkspaceRequest: SwiftProtobuf.Me
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.workspaceID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.ownerSessionToken) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.creationKey) }()
       default: break
       }
     }
@@ -1735,12 +1741,16 @@ nonisolated extension Guance_Console_V1_LookupWorkspaceRequest: SwiftProtobuf.Me
     if !self.ownerSessionToken.isEmpty {
       try visitor.visitSingularStringField(value: self.ownerSessionToken, fieldNumber: 2)
     }
+    if !self.creationKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.creationKey, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Guance_Console_V1_LookupWorkspaceRequest, rhs: Guance_Console_V1_LookupWorkspaceRequest) -> Bool {
     if lhs.workspaceID != rhs.workspaceID {return false}
     if lhs.ownerSessionToken != rhs.ownerSessionToken {return false}
+    if lhs.creationKey != rhs.creationKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

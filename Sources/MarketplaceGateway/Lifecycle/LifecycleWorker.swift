@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import MarketplaceClient
 public import ServiceLifecycle
+public import SuitePersistence
 public import SuiteRuntime
 
 /// Wakes a background worker early: the webhook rings it so a ChangePlan is answered in well
@@ -41,11 +42,13 @@ public actor Doorbell {
   }
 }
 
-/// Does stored lifecycle operations: each is taken with a lease (so replicas share the work
-/// and a crashed worker's operation is taken again), done, and ended or left for a retry with
-/// backoff when another service could not be reached.
+/// Does stored lifecycle operations: each is taken for this process (so replicas share the
+/// work, and a crashed worker's operation is taken again as soon as its process is gone; see
+/// `Presence`), done, and ended or left for a retry with backoff when another service could
+/// not be reached.
 public struct LifecycleWorker: Service {
   private let lifecycle: SubscriptionLifecycle
+  private let presence: Presence
   private let doorbell: Doorbell
   private let logger: Logger
   private let interval: Duration
@@ -53,10 +56,11 @@ public struct LifecycleWorker: Service {
   private let startAfter: StartupGate?
 
   public init(
-    lifecycle: SubscriptionLifecycle, doorbell: Doorbell, logger: Logger, startAfter: StartupGate? = nil,
-    interval: Duration = .seconds(1), lease: Duration = .seconds(180)
+    lifecycle: SubscriptionLifecycle, presence: Presence, doorbell: Doorbell, logger: Logger,
+    startAfter: StartupGate? = nil, interval: Duration = .seconds(1), lease: Duration = .seconds(180)
   ) {
     self.lifecycle = lifecycle
+    self.presence = presence
     self.doorbell = doorbell
     self.logger = logger
     self.startAfter = startAfter
@@ -79,7 +83,7 @@ public struct LifecycleWorker: Service {
   /// Takes the due operations and does them side by side (one per subscription); returns how many.
   @discardableResult
   public func runDueOperations(limit: Int = 16) async throws -> Int {
-    let due = try await lifecycle.store.claimDueOperations(limit: limit, lease: lease)
+    let due = try await lifecycle.store.claimDueOperations(limit: limit, runner: try presence.id(), lease: lease)
     let lifecycle = self.lifecycle
     let logger = self.logger
     await withTaskGroup(of: Void.self) { group in

@@ -3,15 +3,20 @@ public import GRPCCore
 import GuanceContracts
 import SwiftProtobuf
 
-/// workspace-console's workspace-creation RPCs as the gateway's `ConsoleDirectory`.
+/// workspace-console's workspace-creation RPCs (and its directory's lookup by creation key,
+/// with the internal credential) as the gateway's `ConsoleDirectory`.
 public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory {
   private let console: Guance_Console_V1_WorkspaceConsoleService.Client<Transport>
+  private let directory: Guance_Console_V1_WorkspaceDirectoryService.Client<Transport>
+  private let internalMetadata: Metadata
   private let timeout: Duration
 
   /// `timeout`: each call's deadline (`CONSOLE_TIMEOUT_SECONDS`); registering hashes a
   /// password, so the default allows for a busy hasher pool.
-  public init(client: GRPCClient<Transport>, timeout: Duration = .seconds(10)) {
+  public init(client: GRPCClient<Transport>, internalCredential: String, timeout: Duration = .seconds(10)) {
     self.console = .init(wrapping: client)
+    self.directory = .init(wrapping: client)
+    self.internalMetadata = ["authorization": "Bearer \(internalCredential)"]
     self.timeout = timeout
   }
 
@@ -56,6 +61,23 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
       throw RPCError(code: .internalError, message: "the console answered without a workspace id")
     }
     return BoundWorkspace(id: id, name: created.name, site: created.site)
+  }
+
+  public func workspace(createdWith creationKey: String) async throws -> BoundWorkspace? {
+    let found: Guance_Console_V1_Workspace
+    do {
+      found = try await unavailableAsDependency(service: "workspace console") {
+        try await directory.lookupWorkspace(
+          .with { $0.creationKey = creationKey }, metadata: internalMetadata, options: options
+        ).workspace
+      }
+    } catch let error as RPCError where error.code == .notFound {
+      return nil
+    }
+    guard let id = UUID(uuidString: found.id) else {
+      throw RPCError(code: .internalError, message: "the console answered without a workspace id")
+    }
+    return BoundWorkspace(id: id, name: found.name, site: found.site)
   }
 
   private func create(

@@ -180,6 +180,24 @@ public struct GuanceConsole: Sendable {
     return workspace
   }
 
+  /// The workspace a creation with `creationKey` made, for the suite's other services (the
+  /// gateway finishing an activation whose creating call died). `alsoGiven`: the request's
+  /// other lookup fields and whether each was set; none may be, as a key looks up on its own.
+  public func lookupWorkspace(creationKey raw: String, alsoGiven others: [String: Bool] = [:]) async throws
+    -> Workspace
+  {
+    var validation = Validation()
+    let key = CreationKey.check(raw, into: &validation)
+    for (field, given) in others.sorted(by: { $0.key < $1.key }) {
+      validation.require(!given, field, "must be empty when creation_key is given")
+    }
+    try validation.finish()
+    guard let key, let created = try await store.workspace(createdWith: key) else {
+      throw ConsoleError.workspaceNotFound(raw)
+    }
+    return created.1
+  }
+
   /// The account of a live session; nil for a token that is none (unknown, expired, malformed).
   private func liveAccount(_ sessionToken: String) async throws -> UUID? {
     do {

@@ -15,8 +15,17 @@ package struct WorkspaceDirectoryHandlers: Guance_Console_V1_WorkspaceDirectoryS
   package func lookupWorkspace(
     request: Guance_Console_V1_LookupWorkspaceRequest, context: ServerContext
   ) async throws -> Guance_Console_V1_LookupWorkspaceResponse {
-    let workspace = try await console.lookupWorkspace(
-      id: request.workspaceID, ownerSessionToken: request.ownerSessionToken.isEmpty ? nil : request.ownerSessionToken)
+    let workspace =
+      if request.creationKey.isEmpty {
+        try await console.lookupWorkspace(
+          id: request.workspaceID,
+          ownerSessionToken: request.ownerSessionToken.isEmpty ? nil : request.ownerSessionToken)
+      } else {
+        try await console.lookupWorkspace(
+          creationKey: request.creationKey, alsoGiven: [
+            "workspace_id": !request.workspaceID.isEmpty, "owner_session_token": !request.ownerSessionToken.isEmpty,
+          ])
+      }
     return .with { $0.workspace = .init(workspace) }
   }
 
