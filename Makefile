@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # When this make started: `make test`'s summary counts its time from here (setup and builds included).
 export SUITE_MAKE_STARTED := $(shell date +%s)
 
-.PHONY: help setup build run test bench certs protos check-protos fmt clean
+.PHONY: help setup build run test bench chaos certs protos check-protos fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ test: setup ## run every test against a throwaway PostgreSQL
 
 bench: setup ## release builds and the benchmarks; results in bench/results/
 	@scripts/bench.sh
+
+chaos: setup ## activations while services are killed at random: buyer-side figures, exactly-once checks (CHAOS_ARGS="--seed 2")
+	swift build
+	@scripts/chaos $(CHAOS_ARGS)
 
 certs: setup ## a development CA and server/client certificates for TLS under .run/certs
 	@scripts/certs.sh

@@ -182,6 +182,15 @@ public struct Activation: Sendable, Equatable {
     case needsBillingAccount, needsWorkspace, activating, activated, closed
     /// The marketplace refused the activation for good; an operator must look at it.
     case needsAttention
+
+    /// A workspace was chosen and its activation began: where a call that created it, sent
+    /// again, finds the activation (not a closed subscription: nothing is left to do there).
+    public var isPastTheWorkspaceStep: Bool {
+      switch self {
+      case .activating, .activated, .needsAttention: true
+      case .needsBillingAccount, .needsWorkspace, .closed: false
+      }
+    }
   }
 
   public enum Branch: Sendable, Equatable {

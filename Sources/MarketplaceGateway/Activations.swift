@@ -175,6 +175,7 @@ public struct Activations: Sendable {
     -> Bool
   {
     guard activation.branch == .notLinked, let linked = activation.billingAccount,
+      activation.state == .needsWorkspace || activation.state.isPastTheWorkspaceStep,
       stored.saga.map({ $0.origin == .created }) ?? true
     else { return false }
     return linked.username == (try? Username(account.username))?.description
@@ -203,7 +204,7 @@ public struct Activations: Sendable {
     correlationID: String = UUID().uuidString
   ) async throws -> Activation {
     let (activation, stored, _) = try await current(sessionID)
-    let repeated = stored.saga?.origin == .created && activation.state != .needsWorkspace
+    let repeated = stored.saga?.origin == .created && activation.state.isPastTheWorkspaceStep
     guard activation.state == .needsWorkspace || repeated, let account = activation.billingAccount else {
       throw ActivationError.notAllowed(step: "CreateWorkspace", state: activation.state)
     }

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""The activation flow while services are killed at random, as a buyer at the page sees it.
+
+    scripts/chaos [--seed N] [--purchases N] [--buyers N] [--kill-every MIN MAX]
+
+Starts the four services on a throwaway PostgreSQL (built binaries from `swift build`), then
+buyers walk the flow over the public RPCs while a killer SIGKILLs a random service every MIN
+to MAX seconds and starts it again at once. Two branches: a new purchaser registers
+(RegisterAndActivate); a purchaser already linked buys again and creates a workspace with a
+new Guance account (CreateWorkspace). A buyer sends the same call again after any answer that
+says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED) or none at all, and polls GetActivation until
+ACTIVATED. Reported: per activation the time from the first click to ACTIVATED (p50/p90/max),
+the refusals buyers saw (any other error, which a repeated identical call must never get), how
+soon a killed gateway's work was taken over, and the exactly-once invariants counted at the
+emulator and in each service's database. Exits 1 when an invariant fails.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import grpc
+from google.protobuf import descriptor_pool, json_format, message_factory
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+PASSWORD = "correct horse battery"
+GATEWAY = "guance.gateway.v1.ActivationService"
+RETRY = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
+SERVICES = ["workspace-console", "billing-center", "marketplace-emulator", "marketplace-gateway"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Suite:
+    """The four services on a private PostgreSQL; any of them can be killed and restarted."""
+
+    def __init__(self, work, bin_dir):
+        self.work, self.bin = work, bin_dir
+        self.pg_port = free_port()
+        self.server = f"postgres://postgres@127.0.0.1:{self.pg_port}"
+        self.ports = {name: free_port() for name in SERVICES}
+        self.landing = free_port()
+        self.processes, self.lock = {}, threading.Lock()
+        credential = uuid.uuid4().hex
+        emulator = f"http://127.0.0.1:{self.ports['marketplace-emulator']}"
+        self.emulator = emulator
+        common = {"INTERNAL_CREDENTIAL": credential, "MAILBOX_DIR": os.path.join(work, "mailbox"),
+                  "EVENT_LOOP_THREADS": "1", "LOG_LEVEL": "notice"}
+        self.env = {
+            "workspace-console": {},
+            "billing-center": {"CONSOLE_ADDRESS": self.address("workspace-console")},
+            "marketplace-emulator": {
+                "EMULATOR_PORT": str(self.ports["marketplace-emulator"]),
+                "EMULATOR_LANDING_URL": f"http://127.0.0.1:{self.landing}/landing",
+                "EMULATOR_WEBHOOK_URL": f"http://127.0.0.1:{self.landing}/webhook"},
+            "marketplace-gateway": {
+                "BILLING_ADDRESS": self.address("billing-center"), "CONSOLE_ADDRESS": self.address("workspace-console"),
+                "MARKETPLACE_API_URL": f"{emulator}/api", "MARKETPLACE_LOGIN_URL": emulator,
+                "LANDING_PORT": str(self.landing)},
+        }
+        for name in SERVICES:
+            self.env[name].update(common)
+            self.env[name].update({
+                "MARKETPLACE_TENANT_ID": "chaos-tenant", "MARKETPLACE_CLIENT_ID": "chaos-app",
+                "MARKETPLACE_CLIENT_SECRET": "chaos-secret"})
+
+    def address(self, name):
+        return f"127.0.0.1:{self.ports[name]}"
+
+    def database(self, name):
+        return name.replace("-", "_")
+
+    def start_all(self):
+        subprocess.run([os.path.join(ROOT, "scripts/pg.sh"), "start", os.path.join(self.work, "pg"),
+                        str(self.pg_port)], check=True, stdout=subprocess.DEVNULL)
+        for name in SERVICES:
+            self.psql("postgres", f'CREATE DATABASE "{self.database(name)}"')
+            self.start(name)
+
+    def start(self, name):
+        ready = os.path.join(self.work, f"{name}.ready")
+        if os.path.exists(ready):
+            os.remove(ready)
+        env = dict(os.environ, **self.env[name], DATABASE_URL=f"{self.server}/{self.database(name)}",
+                   GRPC_PORT=str(self.ports[name]), READY_FILE=ready)
+        log = open(os.path.join(self.work, f"{name}.log"), "a")
+        process = subprocess.Popen([os.path.join(self.bin, name)], env=env, stdout=log, stderr=log)
+        with self.lock:
+            self.processes[name] = process
+        return process
+
+    def wait_ready(self, name, patience=120):
+        ready = os.path.join(self.work, f"{name}.ready")
+        deadline = time.time() + patience
+        while time.time() < deadline:
+            if os.path.exists(ready) and os.path.getsize(ready) > 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start (see {self.work}/{name}.log)")
+
+    def kill(self, name):
+        with self.lock:
+            process = self.processes[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.start(name)
+
+    def stop_all(self):
+        with self.lock:
+            for process in self.processes.values():
+                process.send_signal(signal.SIGTERM)
+            for process in self.processes.values():
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        subprocess.run([os.path.join(ROOT, "scripts/pg.sh"), "destroy", os.path.join(self.work, "pg")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def psql(self, database, sql):
+        out = subprocess.run(["psql", f"{self.server}/{database}", "-tAc", sql], check=True,
+                             capture_output=True, text=True).stdout
+        return [line.split("|") for line in out.splitlines() if line]
+
+
+class Buyer:
+    """One purchase walked to ACTIVATED the way a page would, counting what the buyer saw."""
+
+    def __init__(self, suite, channel, branch, purchaser=None):
+        self.suite, self.channel, self.branch = suite, channel, branch
+        self.purchaser = purchaser or str(uuid.uuid4())
+        self.name = "chaos" + uuid.uuid4().hex[:10]
+        self.retries, self.refusals, self.subscription = 0, [], None
+        self.started = self.activated = None
+
+    def call(self, method, request):
+        """The reply of the same call sent until it answers, or a refusal (recorded, raised)."""
+        described = descriptor_pool.Default().FindServiceByName(GATEWAY).FindMethodByName(method)
+        request_class = message_factory.GetMessageClass(described.input_type)
+        reply_class = message_factory.GetMessageClass(described.output_type)
+        stub = self.channel.unary_unary(f"/{GATEWAY}/{method}", request_serializer=request_class.SerializeToString,
+                                        response_deserializer=reply_class.FromString)
+        message = json_format.ParseDict(request, request_class())
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                reply = stub(message, timeout=15, wait_for_ready=True)
+                return json_format.MessageToDict(reply, preserving_proto_field_name=True)
+            except grpc.RpcError as error:
+                if error.code().name in RETRY:
+                    self.retries += 1
+                    time.sleep(0.2)
+                    continue
+                self.refusals.append(f"{method}: {error.code().name}: {error.details()}")
+                raise
+        raise RuntimeError(f"{method} never answered")
+
+    def http(self, method, url, body=None):
+        for _ in range(600):
+            try:
+                request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method)
+                with urllib.request.urlopen(request, timeout=15) as reply:
+                    return json.loads(reply.read() or b"{}")
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        raise RuntimeError(f"{url} never answered")
+
+    def walk(self):
+        purchaser = {"emailId": f"{self.name}@chaos.example", "objectId": self.purchaser, "tenantId": "chaos",
+                     "puid": ""}
+        bought = self.http("POST", f"{self.suite.emulator}/admin/purchases", {"purchaser": purchaser})
+        self.subscription = bought["subscriptionId"]
+        session = self.call("ResolveActivation", {"marketplace_token": bought["token"]})["activation"]["session_id"]
+        workspace = {"name": f"{self.name} ops", "language": "en", "site": "us1"}
+        account = {"username": self.name, "password": PASSWORD, "password_confirmation": PASSWORD,
+                   "email": f"{self.name}@chaos.example"}
+        self.started = time.time()
+        if self.branch == "register":
+            state = self.call("RegisterAndActivate", {
+                "session_id": session, "basic": account, "workspace": workspace, "terms_accepted": True,
+                "company": {"company_name": "Chaos Ltd", "industry": "Software", "region": "EU",
+                            "contact_name": "Ada"}})["activation"]["state"]
+        else:
+            state = self.call("CreateWorkspace", {
+                "session_id": session, "workspace": workspace, "new_account": account,
+                "terms_accepted": True})["activation"]["state"]
+        while state != "ACTIVATION_STATE_ACTIVATED":
+            if time.time() - self.started > 600:
+                raise RuntimeError(f"{self.subscription} not activated after 600 s (state {state})")
+            time.sleep(0.25)
+            state = self.call("GetActivation", {"session_id": session})["activation"]["state"]
+        self.activated = time.time()
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--purchases", type=int, default=60)
+    parser.add_argument("--buyers", type=int, default=6, help="buyers at their pages at once")
+    parser.add_argument("--kill-every", type=float, nargs=2, default=(0.2, 2.0), metavar=("MIN", "MAX"))
+    parser.add_argument("--bin", default=None, help="the built executables (default: swift build --show-bin-path)")
+    args = parser.parse_args()
+
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("grpc_call", os.path.join(ROOT, "scripts", "grpc-call.py"))
+    grpc_call = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grpc_call)
+    grpc_call.load_protos()
+
+    bin_dir = args.bin or subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True,
+                                         capture_output=True, text=True).stdout.strip()
+    work = os.path.join(ROOT, ".run", f"chaos-{args.seed}-{int(time.time())}")
+    os.makedirs(work)
+    suite = Suite(work, bin_dir)
+    rng = random.Random(args.seed)
+    kills, stop = [], threading.Event()
+    try:
+        suite.start_all()
+        for name in SERVICES:
+            suite.wait_ready(name)
+        channel = grpc.insecure_channel(suite.address("marketplace-gateway"))
+
+        def killer():
+            while not stop.wait(rng.uniform(*args.kill_every)):
+                name = rng.choice(SERVICES)
+                kills.append((time.time(), name))
+                suite.kill(name)
+
+        # Half register as new purchasers; the rest buy again as one of those, once activated.
+        plan = ["register" if i % 2 == 0 else "create" for i in range(args.purchases)]
+        rng.shuffle(plan)
+        buyers, linked, lock = [], [], threading.Condition()
+        failures = []
+
+        def walk(branch):
+            purchaser = None
+            if branch == "create":
+                with lock:
+                    lock.wait_for(lambda: linked, timeout=600)
+                    purchaser = rng.choice(linked) if linked else None
+                if purchaser is None:
+                    branch = "register"
+            buyer = Buyer(suite, channel, branch, purchaser)
+            buyers.append(buyer)
+            try:
+                buyer.walk()
+                if branch == "register":
+                    with lock:
+                        linked.append(buyer.purchaser)
+                        lock.notify_all()
+            except Exception as error:  # a refusal or a buyer who never got there
+                failures.append(f"{buyer.subscription}: {error}")
+
+        threading.Thread(target=killer, daemon=True).start()
+        started = time.time()
+        pending = list(plan)
+        threads = []
+        while pending or threads:
+            threads = [t for t in threads if t.is_alive()]
+            while pending and len(threads) < args.buyers:
+                thread = threading.Thread(target=walk, args=(pending.pop(),))
+                thread.start()
+                threads.append(thread)
+            time.sleep(0.05)
+        stop.set()
+        elapsed = time.time() - started
+        time.sleep(3)
+        for name in SERVICES:
+            suite.wait_ready(name)
+
+        report(suite, buyers, kills, failures, elapsed, args)
+    finally:
+        stop.set()
+        suite.stop_all()
+
+
+def report(suite, buyers, kills, failures, elapsed, args):
+    done = [b for b in buyers if b.activated]
+    times = [b.activated - b.started for b in done]
+    refusals = [r for b in buyers for r in b.refusals]
+    print(f"chaos: seed {args.seed}, {len(buyers)} purchases by {args.buyers} buyers at once, "
+          f"{len(kills)} kills in {elapsed:.0f} s ({', '.join(f'{n} {sum(1 for _, k in kills if k == n)}' for n in SERVICES)})")
+    if times:
+        print(f"  first click to ACTIVATED: p50 {percentile(times, 0.5):.1f} s, p90 {percentile(times, 0.9):.1f} s, "
+              f"max {max(times):.1f} s")
+    print(f"  retries sent after UNAVAILABLE/DEADLINE_EXCEEDED: {sum(b.retries for b in buyers)}")
+    print(f"  refusals buyers saw: {len(refusals)}")
+    for refusal in refusals[:10]:
+        print(f"    {refusal}")
+
+    # Takeover: each step the reconciler did, after the gateway kill before it.
+    gateway_kills = sorted(t for t, name in kills if name == "marketplace-gateway")
+    steps = suite.psql("marketplace_gateway", """
+        SELECT extract(epoch FROM created_at) FROM subscription_audit
+        WHERE correlation_id LIKE 'reconciler/%' ORDER BY created_at""")
+    takeovers = []
+    for (at,) in steps:
+        before = [k for k in gateway_kills if k <= float(at)]
+        if before:
+            takeovers.append(float(at) - before[-1])
+    if takeovers:
+        print(f"  work resumed by a reconciler after a gateway kill: {len(takeovers)} steps, "
+              f"p50 {percentile(takeovers, 0.5):.1f} s, max {max(takeovers):.1f} s after the kill")
+
+    problems = list(failures)
+    subscriptions = [b.subscription for b in done]
+    for b in buyers:
+        if not b.activated:
+            problems.append(f"{b.subscription}: never activated")
+    counts = dict(suite.psql("marketplace_emulator",
+                             "SELECT subscription_id, count(*) FROM activations GROUP BY subscription_id"))
+    for s in subscriptions:
+        if counts.get(s) != "1":
+            problems.append(f"{s}: Activate accepted {counts.get(s, 0)} times at the marketplace")
+    registered = [b.name for b in buyers if b.branch == "register"]
+    accounts = suite.psql("billing_center", "SELECT count(*) FROM billing_accounts")[0][0]
+    if int(accounts) != len(registered):
+        problems.append(f"{accounts} billing center accounts for {len(registered)} registrations")
+    workspaces = int(suite.psql("workspace_console", "SELECT count(*) FROM workspaces")[0][0])
+    if workspaces != len(buyers):
+        problems.append(f"{workspaces} workspaces for {len(buyers)} purchases")
+    unfinished = suite.psql("marketplace_gateway", "SELECT subscription_id, step FROM activation_sagas WHERE step <> 'activated'")
+    claims = suite.psql("marketplace_gateway", "SELECT subscription_id FROM workspace_creation_claims")
+    problems += [f"{s}: saga left at {step}" for s, step in unfinished]
+    problems += [f"{s}: workspace creation still claimed" for (s,) in claims]
+    # Each workspace pays through its own subscription, and only once.
+    paid = int(suite.psql("billing_center", """
+        SELECT count(DISTINCT marketplace_subscription_id) FROM workspace_bindings
+        WHERE valid_to IS NULL AND settlement = 'cloud_account'""")[0][0])
+    if paid != len(subscriptions):
+        problems.append(f"{paid} subscriptions paying for a workspace, {len(subscriptions)} activated")
+    print(f"  exactly once: {len(subscriptions)} activations, each Activate accepted once: "
+          f"{'yes' if not any('Activate' in p for p in problems) else 'NO'}; "
+          f"{accounts} billing accounts, {workspaces} workspaces, {len(unfinished)} sagas and {len(claims)} "
+          f"creations left unfinished")
+    for problem in problems[:20]:
+        print(f"  FAIL {problem}")
+    print(f"  logs: {suite.work}")
+    if problems:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
