@@ -41,6 +41,32 @@ struct DirectoryTests {
     }
   }
 
+  @Test("a workspace is found by the creation key it was made with, and by nothing else with it")
+  func byCreationKey() async throws {
+    try await ConsoleFixture.with { fixture in
+      let created = try await fixture.registerAndCreate(creationKey: "subscription-1/workspace")
+      let found = try await fixture.directory.lookupWorkspace(
+        .with { $0.creationKey = "subscription-1/workspace" }, metadata: Self.internalCall)
+      #expect(found.workspace == created.workspace)
+      let unknown = try await #require(throws: RPCError.self) {
+        try await fixture.directory.lookupWorkspace(
+          .with { $0.creationKey = "subscription-2/workspace" }, metadata: Self.internalCall)
+      }
+      #expect(unknown.code == .notFound)
+      // A key looks up on its own: with an id or a session too, the request is refused whole.
+      let both = try await #require(throws: RPCError.self) {
+        try await fixture.directory.lookupWorkspace(
+          .with {
+            $0.creationKey = "subscription-1/workspace"
+            $0.workspaceID = created.workspace.id
+            $0.ownerSessionToken = "token"
+          }, metadata: Self.internalCall)
+      }
+      #expect(both.code == .invalidArgument)
+      #expect(Set(both.violatedFields) == ["workspace_id", "owner_session_token"])
+    }
+  }
+
   @Test("status changes are recorded, repeatable, and final once closed")
   func statuses() async throws {
     try await ConsoleFixture.with { fixture in
