@@ -81,6 +81,8 @@ public final class Presence: Service, Sendable {
         if Task.isShuttingDownGracefully || Task.isCancelled { break }
         try await connection.query("SELECT 1", logger: logger)
       }
+      // Stopping: the connection goes back to the pool, which must not keep the lock for it.
+      _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(id))", logger: logger)
     }
   }
 

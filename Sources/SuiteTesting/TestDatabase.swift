@@ -54,6 +54,20 @@ public enum TestDatabase {
     }
   }
 
+  /// Runs a process presence on `database` for the duration of `body`, once it is held (what
+  /// claimed work is marked with; see `Presence`). It lets go when `body` returns.
+  public static func withPresence<Result>(_ database: Database, _ body: (Presence) async throws -> Result)
+    async throws -> Result
+  {
+    let presence = Presence(database: database, logger: Logger(label: "test-presence"))
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await presence.run() }
+      defer { group.cancelAll() }
+      guard await presence.established() else { throw PresenceLost() }
+      return try await body(presence)
+    }
+  }
+
   /// Runs a `PostgresClient` for the duration of `body`.
   public static func withClient<Result>(
     _ url: DatabaseURL, _ body: (PostgresClient) async throws -> Result

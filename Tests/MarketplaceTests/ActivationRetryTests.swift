@@ -147,6 +147,25 @@ struct ActivationRetryTests {
     }
   }
 
+  @Test("CreateWorkspace: the billing center, then the marketplace, failing at the saga; sent again, it carries on")
+  func createDuringOutages() async throws {
+    try await ActivationTests.with(retryDelay: .seconds(3600)) { fixture in
+      let (purchase, session) = try await ActivationSagaTests.linkedSession(fixture)
+      let request = try await ActivationSagaTests.createWorkspace(fixture, session: session, named: "Ops")
+      fixture.billing.down.withLock { $0 = true }
+      #expect(try await fixture.client.createWorkspace(request).activation.state == .activating)
+      fixture.billing.down.withLock { $0 = false }
+      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 50, "status": 500}"#).status == 204)
+      let marketplaceDown = try await fixture.client.createWorkspace(request).activation
+      #expect(marketplaceDown.state == .activating)
+      #expect(marketplaceDown.activationProblem.contains("500"))
+      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status == 204)
+      #expect(try await fixture.client.createWorkspace(request).activation.state == .activated)
+      #expect(fixture.console.created.withLock { $0 } == 1)
+      #expect(try await Self.activations(fixture, purchase) == 1)
+    }
+  }
+
   @Test("a workspace creation whose process died is taken over by the buyer's next call; a live one is not")
   func creationOfADeadProcess() async throws {
     try await ActivationTests.with { fixture in

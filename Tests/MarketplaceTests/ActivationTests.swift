@@ -227,25 +227,22 @@ struct ActivationTests {
         let billing = FakeBillingDirectory()
         let console = FakeConsoleDirectory()
         let marketplace = MarketplaceClientTests.client(emulator, timeout: .testPatience)
-        let presence = Presence(database: database, logger: logger)
-        let saga = ActivationSaga(
-          store: store, presence: presence, marketplace: marketplace, billing: billing,
-          settings: .init(lease: lease, retryDelay: retryDelay, maxRetryDelay: max(retryDelay * 16, .seconds(300))),
-          logger: logger)
-        let activations = Activations(
-          store: store, marketplace: marketplace, billing: billing, console: console, saga: saga,
-          consoleLoginURL: "http://console.test/login")
-        try await withThrowingDiscardingTaskGroup { group in
-          group.addTask { try await presence.run() }
-          defer { group.cancelAll() }
-          try #require(await presence.established())
+        try await TestDatabase.withPresence(database) { presence in
+          let saga = ActivationSaga(
+            store: store, presence: presence, marketplace: marketplace, billing: billing,
+            settings: .init(lease: lease, retryDelay: retryDelay, maxRetryDelay: max(retryDelay * 16, .seconds(300))),
+            logger: logger)
+          let activations = Activations(
+            store: store, marketplace: marketplace, billing: billing, console: console, saga: saga,
+            consoleLoginURL: "http://console.test/login")
           try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
             // Held creations go on before the server shuts down, which waits for them.
             defer { console.releaseAll() }
             try await body(
               Fixture(
                 client: Client(wrapping: client), emulator: emulator, billing: billing, console: console, store: store,
-                reconciler: ActivationReconciler(activations: activations, logger: logger), database: database, presence: presence))
+                reconciler: ActivationReconciler(activations: activations, logger: logger), database: database,
+                presence: presence))
           }
         }
       }
