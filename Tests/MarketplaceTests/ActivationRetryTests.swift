@@ -84,6 +84,23 @@ struct ActivationRetryTests {
     }
   }
 
+  @Test("RegisterAndActivate: the billing center's answer lost; sent again, it finds the account made and finishes once")
+  func registerAfterLostRegistration() async throws {
+    try await ActivationTests.with { fixture in
+      let (purchase, request) = try await Self.registration(fixture)
+      fixture.billing.loseNextRegistration.withLock { $0 = true }
+      let lost = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      #expect(lost.code == .unavailable)
+      // Registered but not linked: the activation is still at its first step.
+      let waiting = try await fixture.client.getActivation(.with { $0.sessionID = request.sessionID }).activation
+      #expect(waiting.state == .needsBillingAccount)
+      let activated = try await fixture.client.registerAndActivate(request).activation
+      #expect(activated.state == .activated)
+      #expect(fixture.billing.registered.withLock { $0 } == 1)
+      #expect(try await Self.activations(fixture, purchase) == 1)
+    }
+  }
+
   @Test("RegisterAndActivate: the console's answer lost; sent again, it finds the workspace made and finishes once")
   func registerAfterLostAnswer() async throws {
     try await ActivationTests.with { fixture in

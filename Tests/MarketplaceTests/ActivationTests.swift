@@ -54,16 +54,23 @@ final class FakeBillingDirectory: BillingDirectory {
   /// Like the real one, a creation key seen before gets the account it registered.
   private let byCreationKey = Mutex<[String: LinkedBillingAccount]>([:])
 
+  /// The next registration goes through but its answer is lost (the caller sees UNAVAILABLE).
+  let loseNextRegistration = Mutex(false)
+
   func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
     -> LinkedBillingAccount
   {
-    byCreationKey.withLock { known in
+    let made = byCreationKey.withLock { known in
       if let earlier = known[creationKey] { return earlier }
       registered.withLock { $0 += 1 }
       let fresh = LinkedBillingAccount(id: UUID(), username: account.username.lowercased())
       known[creationKey] = fresh
       return fresh
     }
+    if loseNextRegistration.withLock({ lose in defer { lose = false }; return lose }) {
+      throw DependencyUnavailable(service: "billing center", reason: "the answer was lost")
+    }
+    return made
   }
 
   func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws {
