@@ -11,7 +11,6 @@ webhook bodies). Prints `ok` or `FAIL` per check and exits 1 if any failed. Each
 fresh names, so it can be run again on the same `make run`.
 """
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -23,22 +22,16 @@ import urllib.request
 import uuid
 
 import grpc
-from google.protobuf import descriptor_pool, json_format, message_factory
+from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
+
+import grpc_call as RPC  # scripts/grpc_call.py, beside this script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "correct horse battery"
 GATEWAY = "guance.gateway.v1.ActivationService"
 BILLING = "guance.billing.v1.BillingCenterService"
 CONSOLE = "guance.console.v1.WorkspaceConsoleService"
-
-
-def load_protos():
-    """Compiles Protos/ the way scripts/grpc-call does."""
-    spec = importlib.util.spec_from_file_location("grpc_call", os.path.join(ROOT, "scripts", "grpc-call.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.load_protos()
 
 
 class Refused(Exception):
@@ -79,14 +72,8 @@ class Probe:
 
     def call(self, address, method, request, token=None):
         """The reply as a dict (proto field names); raises Refused."""
-        service, name = method.rsplit("/", 1)
-        described = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name)
-        request_class = message_factory.GetMessageClass(described.input_type)
-        reply_class = message_factory.GetMessageClass(described.output_type)
         channel = self.channels.setdefault(address, grpc.insecure_channel(address))
-        stub = channel.unary_unary(
-            f"/{service}/{name}", request_serializer=request_class.SerializeToString,
-            response_deserializer=reply_class.FromString)
+        stub, request_class = RPC.unary(channel, method)
         metadata = [("authorization", f"Bearer {token}")] if token else []
         try:
             reply = stub(json_format.ParseDict(request, request_class()), metadata=metadata, timeout=60)
@@ -306,7 +293,7 @@ def main():
     parser.add_argument("--landing", default="http://127.0.0.1:7180")
     parser.add_argument("--mailbox", default=os.path.join(ROOT, ".run", "mailbox"))
     args = parser.parse_args()
-    load_protos()
+    RPC.load_protos()
     sys.exit(Probe(args).main())
 
 

@@ -20,7 +20,6 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -30,10 +29,11 @@ import urllib.request
 import uuid
 
 import grpc
-from google.protobuf import descriptor_pool, json_format, message_factory
+from google.protobuf import json_format
+
+import grpc_call as RPC  # scripts/grpc_call.py, beside this script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
 PASSWORD = "correct horse battery"
 GATEWAY = "guance.gateway.v1.ActivationService"
 RETRY = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
@@ -150,11 +150,7 @@ class Buyer:
 
     def call(self, method, request):
         """The reply of the same call sent until it answers, or a refusal (recorded, raised)."""
-        described = descriptor_pool.Default().FindServiceByName(GATEWAY).FindMethodByName(method)
-        request_class = message_factory.GetMessageClass(described.input_type)
-        reply_class = message_factory.GetMessageClass(described.output_type)
-        stub = self.channel.unary_unary(f"/{GATEWAY}/{method}", request_serializer=request_class.SerializeToString,
-                                        response_deserializer=reply_class.FromString)
+        stub, request_class = RPC.unary(self.channel, f"{GATEWAY}/{method}")
         message = json_format.ParseDict(request, request_class())
         deadline = time.time() + 300
         while time.time() < deadline:
@@ -221,11 +217,7 @@ def main():
     parser.add_argument("--bin", default=None, help="the built executables (default: swift build --show-bin-path)")
     args = parser.parse_args()
 
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("grpc_call", os.path.join(ROOT, "scripts", "grpc-call.py"))
-    grpc_call = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(grpc_call)
-    grpc_call.load_protos()
+    RPC.load_protos()
 
     bin_dir = args.bin or subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True,
                                          capture_output=True, text=True).stdout.strip()

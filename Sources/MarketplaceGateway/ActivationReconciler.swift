@@ -10,7 +10,6 @@ public import SuiteRuntime
 /// the claiming process, so no saga has two runners.
 public struct ActivationReconciler: Service {
   private let activations: Activations
-  private let saga: ActivationSaga
   private let logger: Logger
   private let interval: Duration
   private let batchSize: Int
@@ -22,7 +21,6 @@ public struct ActivationReconciler: Service {
     batchSize: Int = 32
   ) {
     self.activations = activations
-    self.saga = activations.saga
     self.logger = logger
     self.startAfter = startAfter
     self.interval = interval
@@ -64,9 +62,9 @@ public struct ActivationReconciler: Service {
   /// Claims the due sagas and runs them side by side; returns how many it took.
   @discardableResult
   public func resumeDueSagas() async throws -> Int {
+    let saga = activations.saga
     let due = try await saga.store.claimDueSagas(
       limit: batchSize, runner: try saga.presence.id(), lease: saga.settings.lease)
-    let saga = self.saga
     let logger = self.logger
     await withTaskGroup(of: Void.self) { group in
       for (record, subscription) in due {

@@ -59,6 +59,8 @@ public struct ActivationSaga: Sendable {
     -> SagaRecord
   {
     var saga = saga
+    // Only a claimed saga has a runner; only an unfinished one has a step to run.
+    guard let runner = saga.runner, saga.step == .settling || saga.step == .activating else { return saga }
     do {
       let attempts: Int?
       if saga.step == .settling {
@@ -73,20 +75,19 @@ public struct ActivationSaga: Sendable {
           throw error
         }
         attempts = try await store.markSettledAndRequestActivate(
-          subscription.id, workspace: workspace, runner: saga.runner, lease: settings.lease,
-          correlationID: correlationID)
-        guard attempts != nil else { return saga }
-        saga.workspace = workspace
-        saga.step = .activating
-        saga.problem = nil
-      } else if saga.step == .activating {
-        attempts = try await store.recordActivateAttempt(
-          subscription.id, runner: saga.runner, lease: settings.lease, correlationID: correlationID)
+          subscription.id, workspace: workspace, runner: runner, lease: settings.lease, correlationID: correlationID)
+        if attempts != nil {
+          saga.workspace = workspace
+          saga.step = .activating
+          saga.problem = nil
+        }
       } else {
-        return saga
+        attempts = try await store.recordActivateAttempt(
+          subscription.id, runner: runner, lease: settings.lease, correlationID: correlationID)
       }
+      // None: another process took the saga over (this one lost its presence) and runs it now.
       guard let attempts else { return saga }
-      try await activate(subscription, attempts: attempts, correlationID: correlationID, saga: &saga)
+      try await activate(subscription, attempts: attempts, runner: runner, correlationID: correlationID, saga: &saga)
     } catch where Self.isTransient(error) {
       let delay = retryDelay(after: saga.retries)
       logger.warning(
@@ -97,13 +98,14 @@ public struct ActivationSaga: Sendable {
       saga.problem = Self.describe(error)
       saga.retries += 1
       try await store.scheduleRetry(
-        subscription.id, runner: saga.runner, after: delay, problem: Self.describe(error), correlationID: correlationID)
+        subscription.id, runner: runner, after: delay, problem: Self.describe(error), correlationID: correlationID)
     }
     return saga
   }
 
   private func activate(
-    _ subscription: MarketplaceSubscription, attempts: Int, correlationID: String, saga: inout SagaRecord
+    _ subscription: MarketplaceSubscription, attempts: Int, runner: Int32, correlationID: String,
+    saga: inout SagaRecord
   ) async throws {
     // An earlier call may have reached the marketplace before its runner died: ask first.
     if attempts > 1, try await isActive(subscription.id) {
@@ -121,7 +123,7 @@ public struct ActivationSaga: Sendable {
       logger.error(
         "the marketplace refused the activation", metadata: ["subscription": "\(subscription.id)", "error": "\(error)"])
       try await store.failSaga(
-        subscription.id, runner: saga.runner, problem: Self.describe(error), correlationID: correlationID)
+        subscription.id, runner: runner, problem: Self.describe(error), correlationID: correlationID)
       saga.step = .failed
       saga.problem = Self.describe(error)
       return

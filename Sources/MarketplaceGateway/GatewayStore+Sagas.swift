@@ -115,7 +115,7 @@ extension GatewayStore {
   /// started so far; nil when `runner` no longer runs the saga (another process took it over
   /// after this one lost its presence), which must then stop.
   public func markSettledAndRequestActivate(
-    _ subscriptionID: String, workspace: BoundWorkspace, runner: Int32?, lease: Duration, correlationID: String
+    _ subscriptionID: String, workspace: BoundWorkspace, runner: Int32, lease: Duration, correlationID: String
   ) async throws -> Int? {
     try await requestActivate(
       subscriptionID, runner: runner, lease: lease, correlationID: correlationID,
@@ -124,14 +124,14 @@ extension GatewayStore {
 
   /// Written before each further Activate call; returns how many calls have been started, or
   /// nil when `runner` no longer runs the saga.
-  public func recordActivateAttempt(_ subscriptionID: String, runner: Int32?, lease: Duration, correlationID: String)
+  public func recordActivateAttempt(_ subscriptionID: String, runner: Int32, lease: Duration, correlationID: String)
     async throws -> Int?
   {
     try await requestActivate(subscriptionID, runner: runner, lease: lease, correlationID: correlationID, settled: nil)
   }
 
   private func requestActivate(
-    _ subscriptionID: String, runner: Int32?, lease: Duration, correlationID: String,
+    _ subscriptionID: String, runner: Int32, lease: Duration, correlationID: String,
     settled: (name: String, site: String, id: String)?
   ) async throws -> Int? {
     let seconds = Double(lease.components.seconds)
@@ -144,8 +144,7 @@ extension GatewayStore {
           workspace_site = coalesce(\(settled?.site)::text, workspace_site),
           problem = CASE WHEN \(settled != nil) THEN NULL ELSE problem END,
           lease_until = now() + make_interval(secs => \(seconds)), updated_at = now()
-        WHERE subscription_id = \(subscriptionID) AND runner IS NOT DISTINCT FROM \(runner)
-          AND step IN ('settling', 'activating')
+        WHERE subscription_id = \(subscriptionID) AND runner = \(runner) AND step IN ('settling', 'activating')
         RETURNING activate_attempts),
       aud AS (
         INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
@@ -178,7 +177,7 @@ extension GatewayStore {
   /// A transient failure: the saga is let go and the reconciler tries again after `delay`.
   /// Only by its runner: a saga another process has taken over is left to it.
   public func scheduleRetry(
-    _ subscriptionID: String, runner: Int32?, after delay: Duration, problem: String, correlationID: String
+    _ subscriptionID: String, runner: Int32, after delay: Duration, problem: String, correlationID: String
   ) async throws {
     let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
     try await update(
@@ -190,7 +189,7 @@ extension GatewayStore {
   }
 
   /// The marketplace refused for good: kept for an operator, never retried on its own.
-  public func failSaga(_ subscriptionID: String, runner: Int32?, problem: String, correlationID: String) async throws {
+  public func failSaga(_ subscriptionID: String, runner: Int32, problem: String, correlationID: String) async throws {
     try await update(
       subscriptionID, runner: runner, "step = 'failed', lease_until = NULL, runner = NULL, problem = \(problem)",
       audit: "activation_failed", detail: problem, correlationID: correlationID)
@@ -324,7 +323,7 @@ extension GatewayStore {
   /// Updates an unfinished saga that `runner` still runs, with its audit row; nothing when
   /// another process has taken it over (or finished it) since.
   private func update(
-    _ subscriptionID: String, runner: Int32?, _ assignments: FixedQuery, audit event: String, detail: String,
+    _ subscriptionID: String, runner: Int32, _ assignments: FixedQuery, audit event: String, detail: String,
     correlationID: String
   ) async throws {
     let logger = self.logger
@@ -333,17 +332,11 @@ extension GatewayStore {
       UPDATE activation_sagas SET \(assignments), updated_at = now()
       WHERE subscription_id = \(subscription) AND step IN ('settling', 'activating')
       """
-    }
+    }.wrapped(adding: runner) { update, runner in "\(update) AND runner = \(runner) RETURNING 1" }
     try await database.transaction { connection in
-      var runs = false
-      let held = try await connection.execute(
-        """
-        SELECT 1 FROM activation_sagas WHERE subscription_id = \(subscriptionID)
-          AND runner IS NOT DISTINCT FROM \(runner) FOR UPDATE
-        """, logger: logger)
-      for try await _ in held { runs = true }
-      guard runs else { return }
-      try await connection.execute(query, logger: logger)
+      var updated = false
+      for try await _ in try await connection.execute(query, logger: logger) { updated = true }
+      guard updated else { return }
       try await Self.audit(subscriptionID, event, detail, correlationID, connection, logger)
     }
   }

@@ -54,6 +54,10 @@ public enum TestDatabase {
     }
   }
 
+  /// A presence id no live process holds: work marked with it was claimed by a process that
+  /// has since died.
+  public static let deadPresence: Int32 = 424_242
+
   /// Runs a process presence on `database` for the duration of `body`, once it is held (what
   /// claimed work is marked with; see `Presence`). It lets go when `body` returns.
   public static func withPresence<Result>(_ database: Database, _ body: (Presence) async throws -> Result)

@@ -49,10 +49,6 @@ struct ActivationRetryTests {
     return (purchase.id, request)
   }
 
-  static func activations(_ fixture: Fixture, _ subscription: String) async throws -> Int? {
-    try await ActivationSagaTests.activations(fixture, subscription)
-  }
-
   @Test("RegisterAndActivate: the console unreachable after the account was registered; sent again, it finishes once")
   func registerAfterConsoleOutage() async throws {
     try await ActivationTests.with { fixture in
@@ -77,7 +73,7 @@ struct ActivationRetryTests {
       #expect(again.workspace.workspaceID == activated.workspace.workspaceID)
       #expect(fixture.billing.registered.withLock { $0 } == 1)
       #expect(fixture.console.created.withLock { $0 } == 1)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
       let trail = try await fixture.store.auditTrail(subscriptionID: purchase)
       #expect(trail.filter { $0 == "billing_account_registered" }.count == 1)
       #expect(trail.filter { $0 == "workspace_created" }.count == 1)
@@ -97,7 +93,7 @@ struct ActivationRetryTests {
       let activated = try await fixture.client.registerAndActivate(request).activation
       #expect(activated.state == .activated)
       #expect(fixture.billing.registered.withLock { $0 } == 1)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
@@ -113,7 +109,7 @@ struct ActivationRetryTests {
       let made = try #require(fixture.console.byCreationKey.withLock { Array($0.values) }.first)
       #expect(activated.workspace.workspaceID == made.id.uuidString.lowercased())
       #expect(fixture.console.created.withLock { $0 } == 1)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
@@ -134,14 +130,14 @@ struct ActivationRetryTests {
       let marketplaceDown = try await fixture.client.registerAndActivate(request).activation
       #expect(marketplaceDown.state == .activating)
       #expect(marketplaceDown.activationProblem.contains("500"))
-      #expect(try await Self.activations(fixture, purchase) == 0)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 0)
 
       #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status == 204)
       let activated = try await fixture.client.registerAndActivate(request).activation
       #expect(activated.state == .activated)
       #expect(fixture.billing.registered.withLock { $0 } == 1)
       #expect(fixture.console.created.withLock { $0 } == 1)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
@@ -160,7 +156,7 @@ struct ActivationRetryTests {
       #expect(again.state == .activated)
       #expect(again.workspace.workspaceID == activated.workspace.workspaceID)
       #expect(fixture.console.created.withLock { $0 } == 1)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
@@ -179,7 +175,7 @@ struct ActivationRetryTests {
       #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status == 204)
       #expect(try await fixture.client.createWorkspace(request).activation.state == .activated)
       #expect(fixture.console.created.withLock { $0 } == 1)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
@@ -196,11 +192,11 @@ struct ActivationRetryTests {
       #expect(busy.errorInfo?.reason == "WORKSPACE_BEING_CREATED")
       // The same claim, of a process that died (a gateway killed mid-creation): nobody is
       // creating anything, and the next call goes on at once.
-      try await fixture.claimCreation(purchase, runner: Fixture.deadRunner)
+      try await fixture.claimCreation(purchase, runner: TestDatabase.deadPresence)
       let activated = try await fixture.client.createWorkspace(request).activation
       #expect(activated.state == .activated)
       #expect(fixture.console.created.withLock { $0 } == 1)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
@@ -219,11 +215,11 @@ struct ActivationRetryTests {
       try await fixture.holdSaga(purchase, runner: try fixture.presence.id())
       #expect(try await fixture.reconciler.resumeDueSagas() == 0)
       // The same, by a process that died mid-run: taken over at once, lease or not.
-      try await fixture.holdSaga(purchase, runner: Fixture.deadRunner)
+      try await fixture.holdSaga(purchase, runner: TestDatabase.deadPresence)
       #expect(try await fixture.reconciler.resumeDueSagas() == 1)
       let done = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
       #expect(done.state == .activated)
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
@@ -236,22 +232,22 @@ struct ActivationRetryTests {
       let made = BoundWorkspace(id: UUID(), name: "Ops", site: "us1")
       let key = ActivationSaga.idempotencyKey(subscriptionID: purchase, step: "workspace")
       fixture.console.byCreationKey.withLock { $0[key] = made }
-      try await fixture.claimCreation(purchase, runner: Fixture.deadRunner, claimedAMinuteAgo: true)
+      try await fixture.claimCreation(purchase, runner: TestDatabase.deadPresence, claimedAMinuteAgo: true)
       // Another purchase whose creating call died before the console made anything.
       let (nothingMade, otherSession) = try await ActivationSagaTests.linkedSession(fixture)
-      try await fixture.claimCreation(nothingMade, runner: Fixture.deadRunner, claimedAMinuteAgo: true)
+      try await fixture.claimCreation(nothingMade, runner: TestDatabase.deadPresence, claimedAMinuteAgo: true)
 
       #expect(try await fixture.reconciler.finishAbandonedCreations() == [purchase])
       let finished = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
       #expect(finished.state == .activated)
       #expect(finished.workspace.workspaceID == made.id.uuidString.lowercased())
-      #expect(try await Self.activations(fixture, purchase) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
       // Nothing was made for the other: its claim is gone, and the buyer's next call creates it.
       #expect(try await fixture.creationClaims() == 0)
       let request = try await ActivationSagaTests.createWorkspace(fixture, session: otherSession, named: "Ops")
       #expect(try await fixture.client.createWorkspace(request).activation.state == .activated)
       #expect(try await fixture.reconciler.finishAbandonedCreations().isEmpty)
-      #expect(try await Self.activations(fixture, nothingMade) == 1)
+      #expect(try await ActivationSagaTests.activations(fixture, nothingMade) == 1)
     }
   }
 }

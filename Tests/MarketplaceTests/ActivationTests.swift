@@ -188,10 +188,6 @@ struct ActivationTests {
     /// The test process's presence: what the sagas and creations it runs are marked with.
     let presence: Presence
 
-    /// A presence id no live process holds: work marked with it was claimed by a process that
-    /// has since died.
-    static let deadRunner: Int32 = 424_242
-
     /// Time passes for the sagas: every retry waiting its delay is due now. Tests that check a
     /// delay use a long one and move time here instead of sleeping through it.
     func passRetryDelays() async throws {

@@ -11,9 +11,6 @@ import Testing
 /// `ActivationFlowTests`.
 @Suite("Work whose process died")
 struct PresenceTests {
-  /// A presence id no live process holds.
-  static let deadRunner: Int32 = 424_242
-
   static func isAlive(_ database: Database, _ id: Int32) async throws -> Bool {
     for try await alive in try await database.query("SELECT \(unescaped: Presence.isAlive("\(id)"))").decode(Bool.self) {
       return alive
@@ -35,7 +32,7 @@ struct PresenceTests {
       }
       #expect(try await !Self.isAlive(database, first))
       #expect(try await !Self.isAlive(database, second))
-      #expect(try await !Self.isAlive(database, Self.deadRunner))
+      #expect(try await !Self.isAlive(database, TestDatabase.deadPresence))
     }
   }
 
@@ -57,7 +54,7 @@ struct PresenceTests {
         #expect(try await store.operationIsLeased("op-1"))
         // Its worker's process died: the operation is free before its lease ends, and it is
         // the one taken (the subscription's operations stay in order).
-        _ = try await database.query("UPDATE lifecycle_operations SET runner = \(Self.deadRunner) WHERE id = 'op-1'")
+        _ = try await database.query("UPDATE lifecycle_operations SET runner = \(TestDatabase.deadPresence) WHERE id = 'op-1'")
         #expect(try await !store.operationIsLeased("op-1"))
         let taken = try await store.claimDueOperations(limit: 10, runner: live, lease: .seconds(3600))
         #expect(taken.map(\.id) == ["op-1"])

@@ -57,10 +57,7 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
     let created: Guance_Console_V1_Workspace = try await renamingFields(paths) {
       try await create(workspace, owner: owner, termsAccepted: termsAccepted, creationKey: creationKey)
     }
-    guard let id = UUID(uuidString: created.id) else {
-      throw RPCError(code: .internalError, message: "the console answered without a workspace id")
-    }
-    return BoundWorkspace(id: id, name: created.name, site: created.site)
+    return try Self.bound(created)
   }
 
   public func workspace(createdWith creationKey: String) async throws -> BoundWorkspace? {
@@ -74,10 +71,15 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
     } catch let error as RPCError where error.code == .notFound {
       return nil
     }
-    guard let id = UUID(uuidString: found.id) else {
+    return try Self.bound(found)
+  }
+
+  /// The console's workspace as the activation names it.
+  private static func bound(_ workspace: Guance_Console_V1_Workspace) throws -> BoundWorkspace {
+    guard let id = UUID(uuidString: workspace.id) else {
       throw RPCError(code: .internalError, message: "the console answered without a workspace id")
     }
-    return BoundWorkspace(id: id, name: found.name, site: found.site)
+    return BoundWorkspace(id: id, name: workspace.name, site: workspace.site)
   }
 
   private func create(

@@ -45,6 +45,21 @@ def load_protos():
     from google.rpc import error_details_pb2, status_pb2  # noqa: F401  (registers the types)
 
 
+def unary(channel, method):
+    """A callable for the unary RPC `package.Service/Method` on `channel` (protos loaded), and
+    its request class."""
+    service_name, method_name = method.rsplit("/", 1)
+    described = descriptor_pool.Default().FindServiceByName(service_name).FindMethodByName(method_name)
+    request_class = message_factory.GetMessageClass(described.input_type)
+    reply_class = message_factory.GetMessageClass(described.output_type)
+    stub = channel.unary_unary(
+        f"/{service_name}/{method_name}",
+        request_serializer=request_class.SerializeToString,
+        response_deserializer=reply_class.FromString,
+    )
+    return stub, request_class
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("address", help="host:port, e.g. 127.0.0.1:7101")
@@ -55,23 +70,14 @@ def main():
     args = parser.parse_args()
 
     load_protos()
-    service_name, method_name = args.method.rsplit("/", 1)
-    pool = descriptor_pool.Default()
-    method = pool.FindServiceByName(service_name).FindMethodByName(method_name)
-    request_class = message_factory.GetMessageClass(method.input_type)
-    response_class = message_factory.GetMessageClass(method.output_type)
-    request = json_format.Parse(args.request, request_class())
     metadata = []
     for header in args.header:
         key, _, value = header.partition(":")
         metadata.append((key.strip().lower(), value.strip()))
 
     with grpc.insecure_channel(args.address) as channel:
-        call = channel.unary_unary(
-            f"/{service_name}/{method_name}",
-            request_serializer=request_class.SerializeToString,
-            response_deserializer=response_class.FromString,
-        )
+        call, request_class = unary(channel, args.method)
+        request = json_format.Parse(args.request, request_class())
         try:
             reply = call(request, metadata=metadata, timeout=args.timeout)
         except grpc.RpcError as error:
