@@ -13,7 +13,7 @@ setup: ## install missing system packages (PostgreSQL, protoc, libargon2, pkg-co
 	@scripts/setup.sh
 
 build: setup ## build every executable (debug)
-	swift build
+	scripts/swift-build
 
 run: setup ## run the suite on a private PostgreSQL (or DATABASE_URL's server); Ctrl-C stops it
 	@scripts/run.sh
@@ -25,7 +25,7 @@ bench: setup ## release builds and the benchmarks; results in bench/results/
 	@scripts/bench.sh
 
 chaos: setup ## activations while services are killed at random: buyer-side figures, exactly-once checks (CHAOS_ARGS="--seed 2")
-	swift build
+	scripts/swift-build
 	@scripts/chaos $(CHAOS_ARGS)
 
 certs: setup ## a development CA and server/client certificates for TLS under .run/certs

@@ -9,7 +9,7 @@ root=${1:-.}
 out=$root/Sources/GuanceContracts/Generated
 runtime_out=$root/Sources/SuiteRuntime/Generated
 scripts/build-plugins.sh
-plugins=.build-plugins/debug
+plugins=$(swift build --show-bin-path)
 mkdir -p "$out" "$runtime_out"
 rm -f "$out"/*.swift "$runtime_out"/*.swift
 mapfile -t protos < <(cd Protos && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)

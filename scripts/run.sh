@@ -25,7 +25,7 @@ createdb() {
   [ "$exists" = 1 ] || psql "$server_url/postgres" -qc "CREATE DATABASE \"$name\"" >/dev/null
 }
 
-swift build
+scripts/swift-build
 bin=$(swift build --show-bin-path)
 
 # One internal credential per checkout, shared by the services of this run.
