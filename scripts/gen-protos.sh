@@ -9,7 +9,7 @@ root=${1:-.}
 out=$root/Sources/GuanceContracts/Generated
 runtime_out=$root/Sources/SuiteRuntime/Generated
 scripts/build-plugins.sh
-plugins=$(swift build --show-bin-path)
+plugins=.build-plugins/debug
 mkdir -p "$out" "$runtime_out"
 rm -f "$out"/*.swift "$runtime_out"/*.swift
 mapfile -t protos < <(cd Protos && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
@@ -27,3 +27,7 @@ protoc -I Protos -I /usr/include \
 for f in "$out"/*.swift; do
   grep -q 'swift-format-ignore-file' "$f" || sed -i '1i // swift-format-ignore-file' "$f"
 done
+# Generated into the project itself: record what it was made from (`check-protos.sh`).
+if [ "$root" = . ]; then
+  scripts/protos-digest.sh >Protos/.generated-digest
+fi

@@ -32,14 +32,13 @@ python_job=$!
 scripts/build-c-client.sh >.run/test-c-client 2>.run/test-c-client.log &
 c_client_job=$!
 
-echo "test: building (debug) with tests"
-scripts/swift-build --build-tests
-phase_done "build"
-
-# After the build: the protoc plugins share most of their modules with it.
 echo "test: checking the generated code against Protos/ (builds the protoc plugins)"
 scripts/check-protos.sh
 phase_done "protos"
+
+echo "test: building (debug) with tests"
+scripts/swift-build --build-tests
+phase_done "build"
 
 # A step beside the build that failed stops here, with its own output.
 beside() {
