@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # When this make started: `make test`'s summary counts its time from here (setup and builds included).
 export SUITE_MAKE_STARTED := $(shell date +%s)
 
-.PHONY: help setup build run test bench chaos certs protos check-protos fmt clean
+.PHONY: help setup build run test fuzz bench chaos certs protos check-protos fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ run: setup ## run the suite on a private PostgreSQL (or DATABASE_URL's server); 
 
 test: setup ## run every test against a throwaway PostgreSQL
 	@scripts/test.sh
+
+fuzz: setup ## fuzz every public method with many bodies and a new seed (FUZZ_ITERATIONS=2000 FUZZ_SEED=n); findings kept in Tests/Fuzz/corpus/
+	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed, $${FUZZ_ITERATIONS:-2000} bodies per method"; \
+	  SUITE_FUZZ_SEED=$$seed SUITE_FUZZ_ITERATIONS=$${FUZZ_ITERATIONS:-2000} SUITE_FUZZ_KEEP=1 TEST_FILTER=FuzzTests scripts/test.sh
 
 bench: setup ## release builds and the benchmarks; results in bench/results/
 	@scripts/bench.sh

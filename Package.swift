@@ -283,7 +283,7 @@ let package = Package(
       name: "SuiteTesting",
       dependencies: [
         "GuanceContracts", "SuiteRuntime", "SuitePersistence", .grpcCore, .grpcInProcess,
-        .grpcHTTP2, .postgres, .logging, .nioCore,
+        .grpcHTTP2, .postgres, .logging, .nioCore, .swiftProtobuf,
       ],
       swiftSettings: strict
     ),

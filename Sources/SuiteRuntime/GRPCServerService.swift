@@ -136,6 +136,9 @@ public struct GRPCServerService: Service {
         .apply(InternalCredentialInterceptor(credential: credential), to: .services(Set(internalNames)))
       )
     }
+    // Outside the error mapping: its refusals are thrown where the handler reads the request,
+    // so the mapping (inside) turns them into INVALID_ARGUMENT.
+    pipeline.append(.apply(StorableTextInterceptor(), to: .all))
     pipeline.append(.apply(ErrorMappingInterceptor(), to: .all))
     return pipeline
   }

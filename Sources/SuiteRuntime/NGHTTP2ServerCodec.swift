@@ -261,10 +261,19 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     headerBlockSize = 0
   }
 
-  private func header(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, flags: UInt8) -> Int32 {
+  private func header(
+    name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, flags: UInt8, ofRequest: Bool
+  ) -> Int32 {
     // RFC 9113 §6.5.2: each field counts its name, its value and 32 bytes.
     headerBlockSize += name.count + value.count + 32
-    guard headerBlockSize <= settings.maxHeaderListSize else { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue }
+    guard headerBlockSize <= settings.maxHeaderListSize else {
+      // A request's block over the limit is answered once it ends (`frameReceived`); its
+      // fields are dropped as they come, so it holds no memory while nghttp2 keeps decoding
+      // (HPACK's table must stay in step). Trailers over it reset their stream.
+      guard ofRequest else { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue }
+      headerBlock = HPACKHeaders()
+      return 0
+    }
     let indexing: HPACKIndexing = flags & UInt8(NGHTTP2_NV_FLAG_NO_INDEX.rawValue) != 0 ? .neverIndexed : .indexable
     headerBlock.add(
       name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self), indexing: indexing)
@@ -277,6 +286,9 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     switch UInt32(header.type) {
     case NGHTTP2_HEADERS.rawValue:
+      guard headerBlockSize <= settings.maxHeaderListSize else {
+        return refuseOversizedRequest(header.stream_id, endStream: endStream)
+      }
       decoded.append(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headerBlock, endStream: endStream))))
     case NGHTTP2_DATA.rawValue:
       if endStream {
@@ -285,10 +297,31 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     case NGHTTP2_RST_STREAM.rawValue:
       decoded.append(
         HTTP2Frame(streamID: streamID, payload: .rstStream(HTTP2ErrorCode(networkCode: Int(frame.pointee.rst_stream.error_code)))))
+    case NGHTTP2_SETTINGS.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0:
+      // The settings are nghttp2's to apply; the handler learns the handshake is done.
+      decoded.append(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings([]))))
     case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
       decoded.append(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0), ack: true)))
     default:
       break
+    }
+  }
+
+  /// A request whose metadata is over SETTINGS_MAX_HEADER_LIST_SIZE gets RESOURCE_EXHAUSTED in
+  /// a trailers-only response, as gRPC's own servers answer it (a reset would reach the caller
+  /// as INTERNAL, a fault of the server's). The connection handler never sees the stream; an
+  /// RST_STREAM (NO_ERROR) follows the answer when the client has not finished sending.
+  private func refuseOversizedRequest(_ id: Int32, endStream: Bool) {
+    guard let session else { return }
+    responses[id] = Response(pending: ByteBuffer(), ended: true, resetAfterEnd: endStream ? nil : NGHTTP2_NO_ERROR.rawValue)
+    let answer: HPACKHeaders = [
+      ":status": "200", "content-type": "application/grpc", "grpc-status": "8",
+      "grpc-message": "request metadata over the limit of \(settings.maxHeaderListSize) bytes",
+    ]
+    let submitted = Self.withNameValues(answer) { nva, count in nghttp2_submit_response(session, id, nva, count, nil) }
+    if submitted < 0 {
+      responses[id] = nil
+      reset(id)
     }
   }
 
@@ -370,11 +403,11 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       return 0
     }
     nghttp2_session_callbacks_set_on_header_callback(callbacks) {
-      _, _, name, nameLength, value, valueLength, flags, userData in
+      _, frame, name, nameLength, value, valueLength, flags, userData in
       guard let codec = codec(userData) else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
       return codec.header(
         name: UnsafeBufferPointer(start: name, count: nameLength), value: UnsafeBufferPointer(start: value, count: valueLength),
-        flags: flags)
+        flags: flags, ofRequest: frame?.pointee.headers.cat == NGHTTP2_HCAT_REQUEST)
     }
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
       if let frame { codec(userData)?.frameReceived(frame) }

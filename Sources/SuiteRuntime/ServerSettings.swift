@@ -17,6 +17,13 @@ public struct ServerSettings: Sendable {
   public var maxConnectionAge: Duration
   /// How long in-flight RPCs get to finish once a connection is asked to go away.
   public var maxConnectionGrace: Duration
+  /// A connection that has not sent the HTTP/2 preface and its SETTINGS within this is closed
+  /// (the suite's transport): an unfinished handshake holds a socket and memory for nothing.
+  public var handshakeTimeout: Duration
+  /// A request without a deadline (`grpc-timeout`) whose bytes stop arriving for this long is
+  /// ended with DEADLINE_EXCEEDED and its stream reset (the suite's transport); one with a
+  /// deadline is ended at its deadline if it has not arrived whole by then.
+  public var requestReadTimeout: Duration
   /// How long a response's bytes may wait to be written with others (fewer syscalls under
   /// load, this much latency on a lone RPC). Nil: the suite's transport writes the responses
   /// finished in one pass of the event loop together; grpc-swift's writes each at once.
@@ -51,6 +58,8 @@ public struct ServerSettings: Sendable {
     maxIdleTime: Duration = .seconds(1800),
     maxConnectionAge: Duration = .seconds(7200),
     maxConnectionGrace: Duration = .seconds(30),
+    handshakeTimeout: Duration = .seconds(10),
+    requestReadTimeout: Duration = .seconds(30),
     flushDelay: Duration? = nil,
     tls: ServerTLS? = nil,
     transport: Transport = .suite,
@@ -65,6 +74,8 @@ public struct ServerSettings: Sendable {
     self.maxIdleTime = maxIdleTime
     self.maxConnectionAge = maxConnectionAge
     self.maxConnectionGrace = maxConnectionGrace
+    self.handshakeTimeout = handshakeTimeout
+    self.requestReadTimeout = requestReadTimeout
     self.flushDelay = flushDelay
     self.tls = tls
     self.transport = transport
@@ -92,6 +103,10 @@ public struct ServerSettings: Sendable {
         "GRPC_MAX_CONNECTION_AGE_SECONDS", default: defaults.maxConnectionAge, range: 1...604800),
       maxConnectionGrace: try config.seconds(
         "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600),
+      handshakeTimeout: try config.seconds(
+        "GRPC_HANDSHAKE_TIMEOUT_SECONDS", default: defaults.handshakeTimeout, range: 1...600),
+      requestReadTimeout: try config.seconds(
+        "GRPC_REQUEST_READ_TIMEOUT_SECONDS", default: defaults.requestReadTimeout, range: 1...3600),
       flushDelay: try Self.flushDelay(config),
       tls: try ServerTLS(config: config),
       transport: try Self.transport(config),

@@ -38,16 +38,33 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var requestEnded = false
     /// How its compressed messages are compressed (`grpc-encoding`); nil: identity.
     let encoding: MessageEncoding?
+    /// When the request must have arrived whole (`grpc-timeout`); nil: it may take as long as
+    /// its bytes keep coming (`ServerSettings.requestReadTimeout`).
+    let deadline: NIODeadline?
+    /// When its last bytes came, for a request without a deadline.
+    var lastProgress: NIODeadline
+    /// Ends the request if it is still unfinished at its deadline or after a stall.
+    var requestTimer: Scheduled<Void>?
 
     init(
       inbound: HandoffQueue<RPCRequestPart<MessageBytes>>, cancellation: ServerContext.RPCCancellationHandle,
-      credit: StreamCredit, requestEnded: Bool, encoding: MessageEncoding?
+      credit: StreamCredit, requestEnded: Bool, encoding: MessageEncoding?, deadline: NIODeadline?, now: NIODeadline
     ) {
       self.inbound = inbound
       self.cancellation = cancellation
       self.credit = credit
       self.requestEnded = requestEnded
       self.encoding = encoding
+      self.deadline = deadline
+      self.lastProgress = now
+    }
+
+    /// The client ended its requests.
+    func endRequest() {
+      inbound.finish()
+      requestEnded = true
+      requestTimer?.cancel()
+      requestTimer = nil
     }
   }
 
@@ -64,6 +81,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// still reports the window without it).
   private var connectionWindowUpdateWritten = false
   private var lastStreamID = HTTP2StreamID.rootStream
+  /// Streams opened in this read whose request has not ended: their timers are set once the
+  /// read is done (most requests end in the read that opens them, and need none).
+  private var openedUnfinished: [HTTP2StreamID] = []
   /// The connection's two ends as `ServerContext` names them, and the caller's host, once asked.
   private var peers: (remote: String, local: String, remoteHost: String)?
   /// Method paths already parsed, with their unary method if the transport answers it itself;
@@ -78,6 +98,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var keepaliveTimeout: Scheduled<Void>?
   private var idle: Scheduled<Void>?
   private var age: Scheduled<Void>?
+  /// Closes the connection unless the client's SETTINGS (after its preface) come first.
+  private var handshake: Scheduled<Void>?
 
   init(settings: ServerSettings, unaryMethods: UnaryMethods, acceptor: HandoffQueue<SuiteServerTransport.Accepted>) {
     self.settings = settings
@@ -95,6 +117,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       initialDelay: .init(settings.keepaliveInterval), delay: .init(settings.keepaliveInterval)
     ) { _ in handler.value.checkAlive() }
     age = loop.scheduleTask(in: .init(settings.maxConnectionAge)) { handler.value.drain() }
+    let channel = context.channel
+    handshake = loop.scheduleTask(in: .init(settings.handshakeTimeout)) { channel.close(promise: nil) }
     scheduleIdleTimeout()
   }
 
@@ -102,11 +126,12 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     for (_, stream) in streams {
       stream.cancellation.cancel()
       stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the connection closed"))
+      stream.requestTimer?.cancel()
     }
     streams = [:]
     // Its unary RPCs' task ends once those running have answered (or seen the cancellation).
     unaryRPCs?.finish()
-    for task in [keepaliveTimeout, idle, age] { task?.cancel() }
+    for task in [keepaliveTimeout, idle, age, handshake] { task?.cancel() }
     keepalive?.cancel()
     outbox.setWritable(true)
     self.context = nil
@@ -124,6 +149,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     if let streamError = error as? NIOHTTP2Errors.StreamError {
       if let stream = streams.removeValue(forKey: streamError.streamID) {
         stream.cancellation.cancel()
+        stream.requestTimer?.cancel()
         stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the stream failed: \(streamError.baseError)"))
         streamEnded()
       }
@@ -184,8 +210,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         open(frame.streamID, headers: headers.headers, endStream: headers.endStream, context: context)
       } else if headers.endStream, let stream = streams[frame.streamID] {
         // The client's trailers end its requests.
-        stream.inbound.finish()
-        stream.requestEnded = true
+        stream.endRequest()
       }
     case .data(let payload):
       guard case .byteBuffer(var bytes) = payload.data else { return }
@@ -196,18 +221,23 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         deframe(stream)
       }
       if payload.endStream {
-        stream.inbound.finish()
-        stream.requestEnded = true
+        stream.endRequest()
+      } else if stream.deadline == nil, stream.requestTimer != nil {
+        stream.lastProgress = .now()
       }
     case .rstStream:
       if let stream = streams.removeValue(forKey: frame.streamID) {
         stream.cancellation.cancel()
+        stream.requestTimer?.cancel()
         stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the client cancelled the RPC"))
         streamEnded()
       }
     case .ping(_, ack: true):
       keepaliveTimeout?.cancel()
       keepaliveTimeout = nil
+    case .settings:
+      handshake?.cancel()
+      handshake = nil
     default:
       // SETTINGS and PINGs are answered by the HTTP/2 handler; after a client's GOAWAY the
       // open streams finish as usual.
@@ -225,7 +255,38 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 && stream.credit.mayReturn() {
       giveBack(stream, id)
     }
+    for id in openedUnfinished {
+      guard let stream = streams[id], !stream.requestEnded, stream.requestTimer == nil else { continue }
+      scheduleRequestTimer(stream, id, at: stream.deadline ?? stream.lastProgress + .init(settings.requestReadTimeout))
+    }
+    openedUnfinished.removeAll(keepingCapacity: true)
     context.fireChannelReadComplete()
+  }
+
+  private func scheduleRequestTimer(_ stream: Stream, _ id: HTTP2StreamID, at when: NIODeadline) {
+    guard let context else { return }
+    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+    stream.requestTimer = context.eventLoop.scheduleTask(deadline: when) { handler.value.requestOverdue(id) }
+  }
+
+  /// A request still unfinished at its deadline, or whose bytes stopped coming for the read
+  /// timeout: DEADLINE_EXCEEDED and a reset, whatever its handler is doing, and its buffers go.
+  /// (A request that arrived whole is its handler's: at its deadline the RPC is cancelled, and
+  /// what the handler then answers is still sent, as GRPCCore does.)
+  private func requestOverdue(_ id: HTTP2StreamID) {
+    guard let stream = streams[id], !stream.requestEnded else { return }
+    stream.requestTimer = nil
+    let message: String
+    if stream.deadline != nil {
+      message = "the request did not arrive whole before its deadline"
+    } else {
+      let resume = stream.lastProgress + .init(settings.requestReadTimeout)
+      guard resume <= .now() else { return scheduleRequestTimer(stream, id, at: resume) }
+      message = "no bytes of the request arrived for \(settings.requestReadTimeout)"
+    }
+    refuse(stream, RPCError(code: .deadlineExceeded, message: message))
+    stream.cancellation.cancel()
+    send(.status(Status(code: .deadlineExceeded, message: message), [:]), on: id)
   }
 
   /// swift-nio-http2 reports the connection's window after every DATA frame, those of streams
@@ -306,8 +367,15 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let cancellation = ServerContext.RPCCancellationHandle()
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
     let credit = StreamCredit(handler: handler, streamID: id)
+    var deadline: NIODeadline?
+    let now = NIODeadline.now()
+    if !endStream {
+      openedUnfinished.append(id)
+      deadline = GRPCTimeout.duration(metadata.first("grpc-timeout")).map { now + .init($0) }
+    }
     streams[id] = Stream(
-      inbound: inbound, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding)
+      inbound: inbound, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding,
+      deadline: deadline, now: now)
     let writer = SuiteResponseWriter(handler: handler, outbox: outbox, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
     let peers = self.peers ?? Self.peers(context.channel)
@@ -469,6 +537,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       // Answered before the client finished sending (a refusal, say): it need not go on.
       if !stream.requestEnded { write(HTTP2Frame(streamID: id, payload: .rstStream(.noError))) }
       streams[id] = nil
+      stream.requestTimer?.cancel()
       stream.inbound.finish()
       streamEnded()
     }

@@ -29,7 +29,9 @@ struct UnaryMethods: Sendable {
     let name = descriptor.fullyQualifiedMethod
     byPath["/" + name] = UnaryMethod(name: name, metrics: RequestContextInterceptor.metrics.method(name)) {
       bytes, metadata, context in
-      let request = ServerRequest(metadata: metadata, message: try deserializer.deserialize(bytes) as Input)
+      let message: Input = try deserializer.deserialize(bytes)
+      try StorableText.check(message, encoded: bytes)
+      let request = ServerRequest(metadata: metadata, message: message)
       switch try await respond(request, context).accepted {
       case .success(let contents):
         return .success(

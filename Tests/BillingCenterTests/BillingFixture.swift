@@ -29,6 +29,8 @@ struct BillingFixture: Sendable {
   static let password = "correct horse battery"
 
   let center: Center
+  /// The billing center's server, for calls with raw bodies (`RequestFuzzer`).
+  let centerRPC: GRPCClient<InProcessTransport.Client>
   let internalAPI: Internal
   let console: Console
   let directory: Directory
@@ -68,7 +70,7 @@ struct BillingFixture: Sendable {
           ) { billingClient in
             try await body(
               BillingFixture(
-                center: Center(wrapping: billingClient), internalAPI: Internal(wrapping: billingClient),
+                center: Center(wrapping: billingClient), centerRPC: billingClient, internalAPI: Internal(wrapping: billingClient),
                 console: Console(wrapping: consoleClient), directory: Directory(wrapping: consoleClient),
                 database: billingDB, mailbox: DevelopmentMailboxReader(directory: mailDirectory),
                 mailWorker: worker))

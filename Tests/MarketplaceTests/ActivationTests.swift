@@ -179,6 +179,8 @@ struct ActivationTests {
 
   struct Fixture {
     let client: Client
+    /// The same server, for calls with raw bodies (`RequestFuzzer`).
+    let rpc: GRPCClient<InProcessTransport.Client>
     let emulator: EmulatorProcessTests.Emulator
     let billing: FakeBillingDirectory
     let console: FakeConsoleDirectory
@@ -243,7 +245,7 @@ struct ActivationTests {
             defer { console.releaseAll() }
             try await body(
               Fixture(
-                client: Client(wrapping: client), emulator: emulator, billing: billing, console: console, store: store,
+                client: Client(wrapping: client), rpc: client, emulator: emulator, billing: billing, console: console, store: store,
                 reconciler: ActivationReconciler(activations: activations, logger: logger), database: database,
                 presence: presence))
           }

@@ -93,6 +93,70 @@ struct ServerTransportTests {
     }
   }
 
+  /// Runs `Tests/Support/h2_probe.py` against `port` and returns what it printed.
+  static func probe(_ port: Int, _ arguments: [String]) async throws -> [String: Any] {
+    let (status, output) = try await Command.run(
+      try ProjectPython.interpreter(), [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port)] + arguments)
+    #expect(status == 0)
+    let line = try #require(output.split(separator: "\n").last)
+    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+  }
+
+  @Test(
+    "a request that never finishes ends with DEADLINE_EXCEEDED and a reset at its deadline, or after the read timeout without one (it waited unanswered)",
+    arguments: suiteTransports)
+  func unfinishedRequest(transport: ServerSettings.Transport) async throws {
+    let settings = Self.settings(transport) {
+      $0.handshakeTimeout = .seconds(1)
+      $0.requestReadTimeout = .seconds(2)
+    }
+    try await Self.withServer(settings) { port, _ in
+      for (arguments, limit) in [(["--grpc-timeout", "1S"], 1.0), ([], 2.0)] {
+        let result = try await Self.probe(port, ["stalled-request"] + arguments)
+        #expect(result["grpc_status"] as? Int == Int(Status.Code.deadlineExceeded.rawValue), "\(result)")
+        #expect(result["ended"] as? Bool == true && result["reset"] as? Bool == true, "\(result)")
+        // Not before the deadline (a busy machine can only make it later). The connection
+        // outlived the 1 s handshake timeout: the client's SETTINGS ended that.
+        #expect((result["seconds"] as? Double ?? 0) >= limit - 0.05, "\(result)")
+        #expect(result["closed"] as? Bool == false, "\(result)")
+      }
+      // The server goes on serving.
+      try await Self.withHealth(port: port) { health in
+        let status = try await health.check(.with { $0.service = "" }).status
+        #expect(status == .serving)
+      }
+    }
+  }
+
+  @Test(
+    "request metadata over the header list limit gets RESOURCE_EXHAUSTED (it was reset as INTERNAL); the connection keeps serving")
+  func metadataLimit() async throws {
+    try await Self.withServer(Self.settings(.suite)) { port, _ in
+      // 32 KiB of metadata, twice the 16 KiB the server announces, in one field and in 512; then
+      // an ordinary request on the same connection. (A raw client: grpc-swift's will not send it.)
+      let (status, output) = try await Command.run(
+        try ProjectPython.interpreter(), [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port), "large-metadata"])
+      #expect(status == 0)
+      let line = try #require(output.split(separator: "\n").last)
+      let answers = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]])
+      try #require(answers.count == 3)
+      for refused in answers.prefix(2) {
+        #expect(refused["grpc_status"] as? Int == Int(Status.Code.resourceExhausted.rawValue), "\(refused)")
+        #expect((refused["grpc_message"] as? String)?.contains("metadata") == true, "\(refused)")
+      }
+      #expect(answers[2]["grpc_status"] as? Int == 0, "\(answers[2])")
+    }
+  }
+
+  @Test("a connection that never finishes its HTTP/2 handshake is closed after the handshake timeout", arguments: suiteTransports)
+  func unfinishedHandshake(transport: ServerSettings.Transport) async throws {
+    try await Self.withServer(Self.settings(transport) { $0.handshakeTimeout = .seconds(1) }) { port, _ in
+      let result = try await Self.probe(port, ["no-handshake"])
+      #expect(result["closed"] as? Bool == true, "\(result)")
+      #expect((result["seconds"] as? Double ?? 0) >= 0.95, "\(result)")
+    }
+  }
+
   @Test("refused requests leave the connection's window open: a large request after many still arrives", arguments: transports)
   func refusedRequestsKeepWindow(transport: ServerSettings.Transport) async throws {
     // Each refused request leaves bytes in flight that arrive after its stream is closed; the

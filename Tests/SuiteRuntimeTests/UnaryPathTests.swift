@@ -236,6 +236,22 @@ struct UnaryPathTests {
     }
   }
 
+  @Test("text PostgreSQL cannot store (U+0000) is INVALID_ARGUMENT naming its field, and the handler never runs", arguments: setups)
+  func unstorableText(setup: Setup) async throws {
+    let probe = Probe()
+    try await Self.withGreeter(setup, probe) { greeter, _, _ in
+      let refused = try await Self.failure(greeter, "na\u{0}me")
+      #expect(refused.code == .invalidArgument)
+      let violations = try refused.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations
+      #expect(violations?.map(\.field) == ["name"])
+      #expect(violations?.first?.description.contains("U+0000") == true)
+      #expect(probe.calls.load(ordering: .relaxed) == 0)
+      // The same RPC with storable text runs.
+      _ = try await greeter.sayHello(Self.hello("name"))
+      #expect(probe.calls.load(ordering: .relaxed) == 1)
+    }
+  }
+
   @Test("a unary method sent no message or two answers INTERNAL without running", arguments: setups)
   func messageCount(setup: Setup) async throws {
     let probe = Probe()

@@ -23,6 +23,8 @@ struct ConsoleFixture: Sendable {
   static let internalCredential = "test-internal-credential"
 
   let console: Client
+  /// The same server, for calls with raw bodies (`RequestFuzzer`).
+  let rpc: GRPCClient<InProcessTransport.Client>
   let directory: Directory
   let database: Database
   let mailbox: DevelopmentMailboxReader
@@ -53,7 +55,7 @@ struct ConsoleFixture: Sendable {
       ) { client in
         try await body(
           ConsoleFixture(
-            console: Client(wrapping: client), directory: Directory(wrapping: client),
+            console: Client(wrapping: client), rpc: client, directory: Directory(wrapping: client),
             database: database, mailbox: DevelopmentMailboxReader(directory: mailDirectory),
             mailWorker: worker))
       }

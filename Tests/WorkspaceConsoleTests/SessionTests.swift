@@ -52,6 +52,19 @@ struct SessionTests {
     }
   }
 
+  @Test("a login holding U+0000 is INVALID_ARGUMENT on its field and records no failure (it answered INTERNAL)")
+  func unstorableLogin() async throws {
+    try await ConsoleFixture.with { fixture in
+      try await fixture.registerAndCreate()
+      let error = try await #require(throws: RPCError.self) { try await fixture.login("ali\u{0}ce") }
+      #expect(error.code == .invalidArgument)
+      let violations = try error.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations
+      #expect(violations?.map(\.field) == ["login"])
+      #expect(try await fixture.count("login_failures") == 0)
+      _ = try await fixture.login("alice")
+    }
+  }
+
   @Test("failed logins are throttled per account, even for the right password")
   func throttled() async throws {
     var policy = PasswordSessions.Policy()
