@@ -38,25 +38,27 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var requestEnded = false
     /// How its compressed messages are compressed (`grpc-encoding`); nil: identity.
     let encoding: MessageEncoding?
-    /// When the request must have arrived whole (`grpc-timeout`); nil: it may take as long as
-    /// its bytes keep coming (`ServerSettings.requestReadTimeout`).
-    let deadline: NIODeadline?
+    /// Its `grpc-timeout`, as sent.
+    let timeout: String?
+    /// Once its request is found unfinished after the read that opened it: when the request
+    /// must have arrived whole (`timeout`); nil: it may take as long as its bytes keep coming
+    /// (`ServerSettings.requestReadTimeout`).
+    var deadline: NIODeadline?
     /// When its last bytes came, for a request without a deadline.
-    var lastProgress: NIODeadline
+    var lastProgress = NIODeadline.uptimeNanoseconds(0)
     /// Ends the request if it is still unfinished at its deadline or after a stall.
     var requestTimer: Scheduled<Void>?
 
     init(
       inbound: HandoffQueue<RPCRequestPart<MessageBytes>>, cancellation: ServerContext.RPCCancellationHandle,
-      credit: StreamCredit, requestEnded: Bool, encoding: MessageEncoding?, deadline: NIODeadline?, now: NIODeadline
+      credit: StreamCredit, requestEnded: Bool, encoding: MessageEncoding?, timeout: String?
     ) {
       self.inbound = inbound
       self.cancellation = cancellation
       self.credit = credit
       self.requestEnded = requestEnded
       self.encoding = encoding
-      self.deadline = deadline
-      self.lastProgress = now
+      self.timeout = timeout
     }
 
     /// The client ended its requests.
@@ -255,9 +257,15 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 && stream.credit.mayReturn() {
       giveBack(stream, id)
     }
-    for id in openedUnfinished {
-      guard let stream = streams[id], !stream.requestEnded, stream.requestTimer == nil else { continue }
-      scheduleRequestTimer(stream, id, at: stream.deadline ?? stream.lastProgress + .init(settings.requestReadTimeout))
+    // A deadline runs from the request's HEADERS: from this read, give or take its duration.
+    if !openedUnfinished.isEmpty {
+      let now = NIODeadline.now()
+      for id in openedUnfinished {
+        guard let stream = streams[id], !stream.requestEnded, stream.requestTimer == nil else { continue }
+        stream.deadline = GRPCTimeout.duration(stream.timeout).map { now + .init($0) }
+        stream.lastProgress = now
+        scheduleRequestTimer(stream, id, at: stream.deadline ?? now + .init(settings.requestReadTimeout))
+      }
     }
     openedUnfinished.removeAll(keepingCapacity: true)
     context.fireChannelReadComplete()
@@ -327,6 +335,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var path: String?
     var contentType: String?
     var encodingHeader: String?
+    var timeout: String?
     var metadata = Metadata()
     var undecodable: String?
     for (name, value, _) in headers {
@@ -344,6 +353,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         metadata.addBinary(bytes, forKey: name)
       default:
         if name == "grpc-encoding" { encodingHeader = encodingHeader ?? value }
+        if name == "grpc-timeout" { timeout = timeout ?? value }
         metadata.addString(value, forKey: name)
       }
     }
@@ -367,15 +377,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let cancellation = ServerContext.RPCCancellationHandle()
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
     let credit = StreamCredit(handler: handler, streamID: id)
-    var deadline: NIODeadline?
-    let now = NIODeadline.now()
-    if !endStream {
-      openedUnfinished.append(id)
-      deadline = GRPCTimeout.duration(metadata.first("grpc-timeout")).map { now + .init($0) }
-    }
+    if !endStream { openedUnfinished.append(id) }
     streams[id] = Stream(
       inbound: inbound, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding,
-      deadline: deadline, now: now)
+      timeout: timeout)
     let writer = SuiteResponseWriter(handler: handler, outbox: outbox, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
     let peers = self.peers ?? Self.peers(context.channel)
