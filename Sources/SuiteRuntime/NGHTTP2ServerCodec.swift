@@ -26,7 +26,14 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     var maxConcurrentStreams: Int
     var maxHeaderListSize: Int
     var initialWindowSize: Int
+    /// Frames of no progress a connection may send at once (`GlitchBudget`).
+    var maxGlitches: Int
+    /// How long the connection's bytes may stay unsent (the client not reading) before it is closed.
+    var writeStallTimeout: Duration
   }
+
+  /// What is pulled from nghttp2 into one write: more waits until the socket has taken it.
+  private static let writeChunk = 64 << 10
 
   /// A stream's response as nghttp2 pulls it: its DATA bytes not yet taken, and the trailers
   /// that follow them (nghttp2 would send HEADERS submitted later ahead of queued DATA).
@@ -54,9 +61,15 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   private var headerBlock = HPACKHeaders()
   private var headerBlockSize = 0
   private var responses: [Int32: Response] = [:]
+  private var glitches: GlitchBudget
+  /// A read asked for while the socket would not take more (`read(context:)`), done once it does.
+  private var readHeld = false
+  /// Closes the connection if its socket stays full (`channelWritabilityChanged`).
+  private var writeStall: Scheduled<Void>?
 
   init(settings: Settings) {
     self.settings = settings
+    glitches = GlitchBudget(burst: settings.maxGlitches, now: .now())
   }
 
   // MARK: Connection
@@ -96,7 +109,39 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   func handlerRemoved(context: ChannelHandlerContext) {
     if let session { nghttp2_session_del(session) }
     session = nil
+    writeStall?.cancel()
     self.context = nil
+  }
+
+  // MARK: Back-pressure
+
+  /// A client that sends (PINGs, SETTINGS, requests) and does not read its answers would make
+  /// the server queue them without bound. While the socket will not take more, the connection
+  /// is not read (its client is held back by TCP), what nghttp2 has to send stays with nghttp2
+  /// (which ends a connection that piles up PING and SETTINGS answers: NGHTTP2_ERR_FLOODED),
+  /// and a connection that stays so for the write-stall timeout is closed.
+  func read(context: ChannelHandlerContext) {
+    guard context.channel.isWritable else {
+      readHeld = true
+      return
+    }
+    context.read()
+  }
+
+  func channelWritabilityChanged(context: ChannelHandlerContext) {
+    if context.channel.isWritable {
+      writeStall?.cancel()
+      writeStall = nil
+      sendPending(context: context)
+      if readHeld, context.channel.isWritable {
+        readHeld = false
+        context.read()
+      }
+    } else if writeStall == nil {
+      let channel = context.channel
+      writeStall = context.eventLoop.scheduleTask(in: .init(settings.writeStallTimeout)) { channel.close(promise: nil) }
+    }
+    context.fireChannelWritabilityChanged()
   }
 
   func channelActive(context: ChannelHandlerContext) {
@@ -206,25 +251,32 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     nghttp2_session_resume_data(session, id)
   }
 
-  /// Everything nghttp2 has to send, in one write and one flush.
+  /// What nghttp2 has to send, in writes of up to `writeChunk` bytes, for as long as the
+  /// socket takes them (the rest waits in nghttp2 for `channelWritabilityChanged`).
   private func sendPending(context: ChannelHandlerContext) {
     guard let session else { return }
-    var out: ByteBuffer?
-    while true {
-      var chunk: UnsafePointer<UInt8>?
-      let count = nghttp2_session_mem_send(session, &chunk)
-      if count < 0 {
-        context.close(promise: nil)
-        return
+    var more = true
+    while more && context.channel.isWritable {
+      var out: ByteBuffer?
+      while true {
+        var chunk: UnsafePointer<UInt8>?
+        let count = nghttp2_session_mem_send(session, &chunk)
+        if count < 0 {
+          context.close(promise: nil)
+          return
+        }
+        guard count > 0, let chunk else {
+          more = false
+          break
+        }
+        let bytes = UnsafeRawBufferPointer(start: chunk, count: count)
+        if out == nil {
+          out = context.channel.allocator.buffer(capacity: Swift.max(count, 4096))
+        }
+        out?.writeBytes(bytes)
+        if let written = out?.readableBytes, written >= Self.writeChunk { break }
       }
-      guard count > 0, let chunk else { break }
-      let bytes = UnsafeRawBufferPointer(start: chunk, count: count)
-      if out == nil {
-        out = context.channel.allocator.buffer(capacity: Swift.max(count, 4096))
-      }
-      out?.writeBytes(bytes)
-    }
-    if let out {
+      guard let out else { break }
       context.write(wrapOutboundOut(out), promise: nil)
       context.flush()
     }
@@ -284,6 +336,7 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     let header = frame.pointee.hd
     let streamID = HTTP2StreamID(Int(header.stream_id))
     let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    count(frame)
     switch UInt32(header.type) {
     case NGHTTP2_HEADERS.rawValue:
       guard headerBlockSize <= settings.maxHeaderListSize else {
@@ -304,6 +357,30 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       decoded.append(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0), ack: true)))
     default:
       break
+    }
+  }
+
+  /// Spends the glitch budget on a frame of no progress, refills it with one of progress; a
+  /// connection that spends it all is sent GOAWAY (ENHANCE_YOUR_CALM) and closed once it has
+  /// gone (nghttp2 then wants neither to read nor to write: `sendPending`).
+  private func count(_ frame: UnsafePointer<nghttp2_frame>) {
+    let header = frame.pointee.hd
+    let ack = header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0
+    let progress: Bool
+    switch UInt32(header.type) {
+    case NGHTTP2_HEADERS.rawValue: progress = true
+    case NGHTTP2_DATA.rawValue: progress = header.length > 0 || header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    case NGHTTP2_WINDOW_UPDATE.rawValue, NGHTTP2_PRIORITY.rawValue, NGHTTP2_RST_STREAM.rawValue: progress = false
+    case NGHTTP2_PING.rawValue, NGHTTP2_SETTINGS.rawValue:
+      // An acknowledgement answers the server's own frame.
+      guard !ack else { return }
+      progress = false
+    default: return
+    }
+    if progress {
+      glitches.progressed()
+    } else if !glitches.glitch(now: .now()), let session {
+      nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
     }
   }
 

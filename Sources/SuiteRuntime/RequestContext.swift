@@ -11,16 +11,31 @@ public struct RequestContext: Sendable {
   public var peer: String
   /// The RPC's full method name ("package.Service/Method"); empty outside any RPC.
   public var rpc: String
+  /// When the caller stops waiting (its `grpc-timeout`); nil when it named no deadline.
+  public var deadline: ContinuousClock.Instant?
   /// The service's logger. Lines logged while serving an RPC — through this or any other
   /// logger — carry its request id and method (`metadataProvider`).
   public var logger: Logger
 
-  public init(requestID: String, bearerToken: String?, peer: String, rpc: String, logger: Logger) {
+  public init(
+    requestID: String, bearerToken: String?, peer: String, rpc: String, deadline: ContinuousClock.Instant? = nil,
+    logger: Logger
+  ) {
     self.requestID = requestID
     self.bearerToken = bearerToken
     self.peer = peer
     self.rpc = rpc
+    self.deadline = deadline
     self.logger = logger
+  }
+
+  /// The deadline of a call made while serving this RPC: the call's own `timeout`, or what is
+  /// left of the caller's deadline when that comes sooner, so work the caller has given up on
+  /// stops down the line instead of running on (gRPC's deadline propagation). Past the
+  /// deadline, the least there is: the call fails at once with DEADLINE_EXCEEDED.
+  public func callTimeout(_ timeout: Duration) -> Duration {
+    guard let deadline else { return timeout }
+    return max(.nanoseconds(1), min(timeout, ContinuousClock.now.duration(to: deadline)))
   }
 
   /// The context of the RPC this task serves; a background context outside any RPC.

@@ -52,7 +52,7 @@ public struct RequestContextInterceptor: ServerInterceptor {
   static func requestContext(metadata: Metadata, peer: String, rpc: String, logger: Logger) -> RequestContext {
     RequestContext(
       requestID: requestID(from: metadata), bearerToken: bearerToken(from: metadata), peer: peer, rpc: rpc,
-      logger: logger)
+      deadline: GRPCTimeout.duration(metadata.first("grpc-timeout")).map { ContinuousClock.now + $0 }, logger: logger)
   }
 
   static func recordFailure(

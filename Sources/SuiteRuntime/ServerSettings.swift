@@ -8,6 +8,11 @@ public struct ServerSettings: Sendable {
   public var maxConcurrentStreams: Int
   /// Largest request message accepted; bigger ones fail with RESOURCE_EXHAUSTED.
   public var maxRequestBytes: Int
+  /// Request bytes that are not yet whole messages the server holds, on one connection and
+  /// in all (the suite's transport): a stream whose bytes would pass either gets
+  /// RESOURCE_EXHAUSTED. Raised to `maxRequestBytes` when lower (or no message that large arrives).
+  public var maxBufferedRequestBytesPerConnection: Int
+  public var maxBufferedRequestBytes: Int
   /// Server pings an idle connection this often, and drops it if no answer within the timeout.
   public var keepaliveInterval: Duration
   public var keepaliveTimeout: Duration
@@ -24,6 +29,13 @@ public struct ServerSettings: Sendable {
   /// ended with DEADLINE_EXCEEDED and its stream reset (the suite's transport); one with a
   /// deadline is ended at its deadline if it has not arrived whole by then.
   public var requestReadTimeout: Duration
+  /// Frames of no progress (empty DATA, WINDOW_UPDATE, PING, SETTINGS, PRIORITY, RST_STREAM) a
+  /// connection may send in a burst before GOAWAY (ENHANCE_YOUR_CALM); refilled at a tenth of
+  /// it per second and by each frame of progress (`GlitchBudget`; libnghttp2 transport).
+  public var maxGlitches: Int
+  /// A connection whose client has not taken its bytes for this long (the socket full: it
+  /// sends and does not read) is closed; meanwhile it is not read (libnghttp2 transport).
+  public var writeStallTimeout: Duration
   /// How long a response's bytes may wait to be written with others (fewer syscalls under
   /// load, this much latency on a lone RPC). Nil: the suite's transport writes the responses
   /// finished in one pass of the event loop together; grpc-swift's writes each at once.
@@ -53,6 +65,8 @@ public struct ServerSettings: Sendable {
     port: Int = 0,
     maxConcurrentStreams: Int = 256,
     maxRequestBytes: Int = 4 << 20,
+    maxBufferedRequestBytesPerConnection: Int = 16 << 20,
+    maxBufferedRequestBytes: Int = 256 << 20,
     keepaliveInterval: Duration = .seconds(7200),
     keepaliveTimeout: Duration = .seconds(20),
     maxIdleTime: Duration = .seconds(1800),
@@ -60,6 +74,8 @@ public struct ServerSettings: Sendable {
     maxConnectionGrace: Duration = .seconds(30),
     handshakeTimeout: Duration = .seconds(10),
     requestReadTimeout: Duration = .seconds(30),
+    maxGlitches: Int = 1000,
+    writeStallTimeout: Duration = .seconds(60),
     flushDelay: Duration? = nil,
     tls: ServerTLS? = nil,
     transport: Transport = .suite,
@@ -69,6 +85,8 @@ public struct ServerSettings: Sendable {
     self.port = port
     self.maxConcurrentStreams = maxConcurrentStreams
     self.maxRequestBytes = maxRequestBytes
+    self.maxBufferedRequestBytesPerConnection = max(maxBufferedRequestBytesPerConnection, maxRequestBytes)
+    self.maxBufferedRequestBytes = max(maxBufferedRequestBytes, maxRequestBytes)
     self.keepaliveInterval = keepaliveInterval
     self.keepaliveTimeout = keepaliveTimeout
     self.maxIdleTime = maxIdleTime
@@ -76,6 +94,8 @@ public struct ServerSettings: Sendable {
     self.maxConnectionGrace = maxConnectionGrace
     self.handshakeTimeout = handshakeTimeout
     self.requestReadTimeout = requestReadTimeout
+    self.maxGlitches = maxGlitches
+    self.writeStallTimeout = writeStallTimeout
     self.flushDelay = flushDelay
     self.tls = tls
     self.transport = transport
@@ -93,6 +113,11 @@ public struct ServerSettings: Sendable {
         "GRPC_MAX_CONCURRENT_STREAMS", default: defaults.maxConcurrentStreams, range: 1...65536),
       maxRequestBytes: try config.int(
         "GRPC_MAX_REQUEST_BYTES", default: defaults.maxRequestBytes, range: 1024...(64 << 20)),
+      maxBufferedRequestBytesPerConnection: try config.int(
+        "GRPC_MAX_BUFFERED_REQUEST_BYTES_PER_CONNECTION", default: defaults.maxBufferedRequestBytesPerConnection,
+        range: 1024...(1 << 30)),
+      maxBufferedRequestBytes: try config.int(
+        "GRPC_MAX_BUFFERED_REQUEST_BYTES", default: defaults.maxBufferedRequestBytes, range: 1024...(16 << 30)),
       keepaliveInterval: try config.seconds(
         "GRPC_KEEPALIVE_SECONDS", default: defaults.keepaliveInterval, range: 1...86400),
       keepaliveTimeout: try config.seconds(
@@ -107,6 +132,9 @@ public struct ServerSettings: Sendable {
         "GRPC_HANDSHAKE_TIMEOUT_SECONDS", default: defaults.handshakeTimeout, range: 1...600),
       requestReadTimeout: try config.seconds(
         "GRPC_REQUEST_READ_TIMEOUT_SECONDS", default: defaults.requestReadTimeout, range: 1...3600),
+      maxGlitches: try config.int("GRPC_MAX_GLITCHES", default: defaults.maxGlitches, range: 10...1_000_000),
+      writeStallTimeout: try config.seconds(
+        "GRPC_WRITE_STALL_TIMEOUT_SECONDS", default: defaults.writeStallTimeout, range: 1...3600),
       flushDelay: try Self.flushDelay(config),
       tls: try ServerTLS(config: config),
       transport: try Self.transport(config),

@@ -30,6 +30,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var sentHeaders = false
     /// Bytes received and not yet given back to the client's window.
     var unacknowledged = 0
+    /// Bytes of `pending` counted against the connection's and the process's limits.
+    var buffered = 0
     /// Messages handed to the handler and not yet read, shared with its reader.
     let credit: StreamCredit
     /// The request was refused (too large, undecodable): the rest of its bytes are dropped.
@@ -72,6 +74,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   private let settings: ServerSettings
   private let unaryMethods: UnaryMethods
+  /// Request bytes not yet whole messages: the process's (shared) and this connection's.
+  private let requestBuffer: RequestBuffer
+  private var buffered = 0
   private let acceptor: HandoffQueue<SuiteServerTransport.Accepted>
   let outbox = ResponseOutbox()
   /// The parts being delivered, kept between deliveries for its capacity.
@@ -103,9 +108,13 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// Closes the connection unless the client's SETTINGS (after its preface) come first.
   private var handshake: Scheduled<Void>?
 
-  init(settings: ServerSettings, unaryMethods: UnaryMethods, acceptor: HandoffQueue<SuiteServerTransport.Accepted>) {
+  init(
+    settings: ServerSettings, unaryMethods: UnaryMethods, requestBuffer: RequestBuffer,
+    acceptor: HandoffQueue<SuiteServerTransport.Accepted>
+  ) {
     self.settings = settings
     self.unaryMethods = unaryMethods
+    self.requestBuffer = requestBuffer
     self.acceptor = acceptor
   }
 
@@ -125,11 +134,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    for (_, stream) in streams {
-      stream.cancellation.cancel()
-      stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the connection closed"))
-      stream.requestTimer?.cancel()
-    }
+    for (_, stream) in streams { abandon(stream, RPCError(code: .cancelled, message: "the connection closed")) }
     streams = [:]
     // Its unary RPCs' task ends once those running have answered (or seen the cancellation).
     unaryRPCs?.finish()
@@ -150,9 +155,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     // protocol or TLS error) the connection, whose streams are cancelled when it closes.
     if let streamError = error as? NIOHTTP2Errors.StreamError {
       if let stream = streams.removeValue(forKey: streamError.streamID) {
-        stream.cancellation.cancel()
-        stream.requestTimer?.cancel()
-        stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the stream failed: \(streamError.baseError)"))
+        abandon(stream, RPCError(code: .cancelled, message: "the stream failed: \(streamError.baseError)"))
         streamEnded()
       }
       return
@@ -221,6 +224,14 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       if !stream.refused {
         stream.pending.writeBuffer(&bytes)
         deframe(stream)
+        if !stream.refused, !account(stream) {
+          refuse(
+            stream,
+            RPCError(
+              code: .resourceExhausted,
+              message: "the server holds as many unfinished request bytes as it may; try again later"))
+        }
+        if stream.refused { release(stream) }
       }
       if payload.endStream {
         stream.endRequest()
@@ -229,9 +240,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       }
     case .rstStream:
       if let stream = streams.removeValue(forKey: frame.streamID) {
-        stream.cancellation.cancel()
-        stream.requestTimer?.cancel()
-        stream.inbound.finish(throwing: RPCError(code: .cancelled, message: "the client cancelled the RPC"))
+        abandon(stream, RPCError(code: .cancelled, message: "the client cancelled the RPC"))
         streamEnded()
       }
     case .ping(_, ack: true):
@@ -469,6 +478,39 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     if stream.pending.readableBytes == 0 { stream.pending.clear() }
   }
 
+  /// Counts the stream's bytes that are not yet whole messages against the connection's and the
+  /// process's limits; false, with nothing more counted, when that would pass either.
+  private func account(_ stream: Stream) -> Bool {
+    let growth = stream.pending.readableBytes - stream.buffered
+    if growth > 0 {
+      guard buffered + growth <= settings.maxBufferedRequestBytesPerConnection, requestBuffer.take(growth) else {
+        return false
+      }
+    } else if growth < 0 {
+      _ = requestBuffer.take(growth)
+    }
+    buffered += growth
+    stream.buffered += growth
+    return true
+  }
+
+  /// A stream that ends without an answer (the client reset it, the stream or the connection
+  /// failed): its RPC is cancelled, its reader told why, and what it held goes.
+  private func abandon(_ stream: Stream, _ error: RPCError) {
+    stream.cancellation.cancel()
+    stream.requestTimer?.cancel()
+    release(stream)
+    stream.inbound.finish(throwing: error)
+  }
+
+  /// Gives back what the stream's bytes counted (it ended, or they were dropped).
+  private func release(_ stream: Stream) {
+    guard stream.buffered != 0 else { return }
+    _ = requestBuffer.take(-stream.buffered)
+    buffered -= stream.buffered
+    stream.buffered = 0
+  }
+
   /// Ends the stream's requests with `error`; the rest of its bytes are dropped.
   private func refuse(_ stream: Stream, _ error: RPCError) {
     stream.inbound.finish(throwing: error)
@@ -543,6 +585,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       if !stream.requestEnded { write(HTTP2Frame(streamID: id, payload: .rstStream(.noError))) }
       streams[id] = nil
       stream.requestTimer?.cancel()
+      release(stream)
       stream.inbound.finish()
       streamEnded()
     }
@@ -743,8 +786,16 @@ final class ResponseOutbox: Sendable {
 
 /// grpc-message's encoding: printable ASCII except '%' as is, every other byte as %XX.
 enum PercentEncoding {
+  /// A message's bytes kept at most: a status that repeats a large input (a 3 MiB name, say)
+  /// would otherwise make trailers larger than any client accepts, and the RPC would never end.
+  static let maxMessageBytes = 1024
+
   static func encode(_ message: String) -> String {
     var out = ""
+    // Cut, and said so (a character cut in two becomes U+FFFD).
+    let message =
+      message.utf8.count > maxMessageBytes
+      ? String(decoding: message.utf8.prefix(maxMessageBytes), as: UTF8.self) + "…" : message
     for byte in message.utf8 {
       if byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") {
         out.unicodeScalars.append(Unicode.Scalar(byte))

@@ -40,6 +40,8 @@ final class SuiteServerTransport: ServerTransport, Sendable {
   private let unaryShared: UnaryRPC.Shared
   private let tls: NIOSSLContext?
   private let connections = Connections()
+  /// Request bytes not yet whole messages, across its connections.
+  private let requestBuffer: RequestBuffer
   /// Where it listens (or why it could not), and who waits to know.
   private let listening = Mutex<(bound: Result<SocketAddress, any Error>?, waiters: [CheckedContinuation<SocketAddress, any Error>])>(
     (nil, []))
@@ -50,6 +52,7 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     self.settings = settings
     self.unaryMethods = unaryMethods
     self.unaryShared = unaryShared
+    self.requestBuffer = RequestBuffer(limit: settings.maxBufferedRequestBytes)
     self.tls = try settings.tls.map { try NIOSSLContext(configuration: $0.nioConfiguration()) }
   }
 
@@ -118,6 +121,7 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     let tls = self.tls
     let connections = self.connections
     let unaryMethods = self.unaryMethods
+    let requestBuffer = self.requestBuffer
     let http2Settings = [
       HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
       HTTP2Setting(parameter: .maxHeaderListSize, value: Self.maxHeaderListSize),
@@ -125,7 +129,8 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     ]
     let codecSettings = NGHTTP2ServerCodec.Settings(
       maxConcurrentStreams: settings.maxConcurrentStreams, maxHeaderListSize: Self.maxHeaderListSize,
-      initialWindowSize: SuiteConnectionHandler.streamWindow)
+      initialWindowSize: SuiteConnectionHandler.streamWindow, maxGlitches: settings.maxGlitches,
+      writeStallTimeout: settings.writeStallTimeout)
     return ServerBootstrap(group: NIOSingletons.posixEventLoopGroup)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -139,7 +144,8 @@ final class SuiteServerTransport: ServerTransport, Sendable {
           } else {
             try sync.addHandler(NGHTTP2ServerCodec(settings: codecSettings))
           }
-          let handler = SuiteConnectionHandler(settings: settings, unaryMethods: unaryMethods, acceptor: acceptor)
+          let handler = SuiteConnectionHandler(
+            settings: settings, unaryMethods: unaryMethods, requestBuffer: requestBuffer, acceptor: acceptor)
           try sync.addHandler(handler)
           connections.add(channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         }

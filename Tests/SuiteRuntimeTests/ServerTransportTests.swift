@@ -148,6 +148,73 @@ struct ServerTransportTests {
     }
   }
 
+  @Test("a flood of frames that move nothing gets GOAWAY (ENHANCE_YOUR_CALM); a busy client's own do not (it stayed open)")
+  func glitchFlood() async throws {
+    try await Self.withServer(Self.settings(.suite) { $0.maxGlitches = 100 }) { port, _ in
+      let flood = try await Self.probe(port, ["window-update-flood", "1000"])
+      #expect(flood["goaway"] as? Int == 11, "\(flood)")
+      #expect(flood["closed"] as? Bool == true, "\(flood)")
+      // 300 RPCs on one connection: its requests refill what its pings and window updates spend.
+      try await Self.withHealth(port: port) { health in
+        for _ in 0..<300 {
+          let status = try await health.check(.with { $0.service = "" }).status
+          #expect(status == .serving)
+        }
+      }
+    }
+  }
+
+  @Test("a client that sends and never reads is held back and then closed (its answers piled up in the server)")
+  func unreadAnswers() async throws {
+    try await Self.withServer(Self.settings(.suite) { $0.writeStallTimeout = .seconds(1) }) { port, _ in
+      let result = try await Self.probe(port, ["ping-flood-unread"])
+      #expect(result["closed"] as? Bool == true, "\(result)")
+      #expect((result["pings_sent"] as? Int ?? .max) < 4_000_000, "\(result)")
+      try await Self.withHealth(port: port) { health in
+        let status = try await health.check(.with { $0.service = "" }).status
+        #expect(status == .serving)
+      }
+    }
+  }
+
+  @Test(
+    "half-sent messages hold no more than the connection's and the process's limits; streams past them get RESOURCE_EXHAUSTED (all were held)",
+    arguments: suiteTransports)
+  func halfSentMessages(transport: ServerSettings.Transport) async throws {
+    let settings = Self.settings(transport) {
+      $0.maxRequestBytes = 4 << 20
+      $0.maxBufferedRequestBytesPerConnection = 6 << 20
+      $0.maxBufferedRequestBytes = 10 << 20
+    }
+    try await Self.withServer(settings) { port, _ in
+      // Three connections of three streams, each sending all but the last byte of a 4 MiB
+      // message: one stream's fits a connection's 6 MiB, two connections' the process's 10 MiB.
+      let (status, output) = try await Command.run(
+        try ProjectPython.interpreter(), [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port), "half-sent", "3"])
+      #expect(status == 0)
+      let line = try #require(output.split(separator: "\n").last)
+      let connections = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]])
+      #expect(connections.map { $0["held"] as? Int } == [1, 1, 0], "\(connections)")
+      #expect(connections.map { $0["refused"] as? Int } == [2, 2, 3], "\(connections)")
+      // Once the server has seen those connections close, their bytes are given back: a 3 MiB
+      // request arrives whole (answered NOT_FOUND for its unknown service), which 8 MiB still
+      // held would refuse.
+      try await Self.withHealth(port: port) { health in
+        let start = ContinuousClock.now
+        var code: RPCError.Code?
+        repeat {
+          do {
+            _ = try await health.check(.with { $0.service = String(repeating: "n", count: 3 << 20) })
+          } catch let error as RPCError {
+            code = error.code
+          }
+          if code == .resourceExhausted { try await Task.sleep(for: .milliseconds(50)) }
+        } while code == .resourceExhausted && start.duration(to: .now) < .testPatience
+        #expect(code == .notFound)
+      }
+    }
+  }
+
   @Test("a connection that never finishes its HTTP/2 handshake is closed after the handshake timeout", arguments: suiteTransports)
   func unfinishedHandshake(transport: ServerSettings.Transport) async throws {
     try await Self.withServer(Self.settings(transport) { $0.handshakeTimeout = .seconds(1) }) { port, _ in

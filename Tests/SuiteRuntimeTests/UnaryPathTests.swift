@@ -73,6 +73,10 @@ struct UnaryPathTests {
         throw ServiceError.invalid(field: "name", "is not a name")
       case "leak":
         throw ErrorMappingTests.Leaky()
+      case "budget":
+        // What a call made now may wait, of 5 s: the caller's deadline propagated.
+        let budget = RequestContext.current.callTimeout(.seconds(5))
+        return ServerResponse(message: .with { $0.message = String(Int(budget / .milliseconds(1))) })
       case "returned error":
         return ServerResponse(error: RPCError(code: .failedPrecondition, message: "returned, not thrown"))
       default:
@@ -249,6 +253,18 @@ struct UnaryPathTests {
       // The same RPC with storable text runs.
       _ = try await greeter.sayHello(Self.hello("name"))
       #expect(probe.calls.load(ordering: .relaxed) == 1)
+    }
+  }
+
+  @Test("the caller's deadline is the handler's: calls it makes wait no longer than what is left of it", arguments: setups)
+  func deadlinePropagates(setup: Setup) async throws {
+    try await Self.withGreeter(setup) { greeter, _, _ in
+      var options = CallOptions.defaults
+      options.timeout = .milliseconds(300)
+      let within = try #require(Int(try await greeter.sayHello(Self.hello("budget"), options: options).message))
+      #expect(within > 0 && within <= 300)
+      let unbounded = try #require(Int(try await greeter.sayHello(Self.hello("budget")).message))
+      #expect(unbounded == 5000)
     }
   }
 

@@ -2,6 +2,7 @@ public import Foundation
 public import GRPCCore
 import GuanceContracts
 import SwiftProtobuf
+import SuiteRuntime
 
 /// The console's `WorkspaceDirectoryService` as the billing center's `WorkspaceDirectory`.
 public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDirectory {
@@ -15,7 +16,8 @@ public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDi
 
   public func workspace(id: UUID, ownerSession: String?) async throws -> DirectoryWorkspace? {
     var options = CallOptions.defaults
-    options.timeout = .seconds(5)
+    // Or sooner, what is left of the deadline of the RPC being served.
+    options.timeout = RequestContext.current.callTimeout(.seconds(5))
     do {
       let reply = try await client.lookupWorkspace(
         .with {

@@ -6,6 +6,7 @@ import GuanceContracts
 public import MarketplaceClient
 import SuiteErrors
 import SwiftProtobuf
+import SuiteRuntime
 
 /// billing-center's account, cloud-account and binding RPCs as the gateway's
 /// `BillingDirectory`. Silence (unavailable, deadline) becomes `DependencyUnavailable`;
@@ -33,9 +34,10 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     }
   }
 
+  /// Each call's deadline, or sooner what is left of the caller's (`callTimeout`).
   private var options: CallOptions {
     var options = CallOptions.defaults
-    options.timeout = timeout
+    options.timeout = RequestContext.current.callTimeout(timeout)
     return options
   }
 

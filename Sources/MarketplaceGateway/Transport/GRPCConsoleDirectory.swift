@@ -2,6 +2,7 @@ public import Foundation
 public import GRPCCore
 import GuanceContracts
 import SwiftProtobuf
+import SuiteRuntime
 
 /// workspace-console's workspace-creation RPCs (and its directory's lookup by creation key,
 /// with the internal credential) as the gateway's `ConsoleDirectory`.
@@ -20,9 +21,10 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
     self.timeout = timeout
   }
 
+  /// Each call's deadline, or sooner what is left of the caller's (`callTimeout`).
   private var options: CallOptions {
     var options = CallOptions.defaults
-    options.timeout = timeout
+    options.timeout = RequestContext.current.callTimeout(timeout)
     return options
   }
 

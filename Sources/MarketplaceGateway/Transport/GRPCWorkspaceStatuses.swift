@@ -1,6 +1,7 @@
 public import GRPCCore
 import GuanceContracts
 import SwiftProtobuf
+import SuiteRuntime
 
 /// workspace-console's directory (internal credential) as the lifecycle's `WorkspaceStatuses`.
 public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatuses {
@@ -17,7 +18,7 @@ public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatus
 
   public func set(workspaceID: String, to state: WorkspaceState, reason: String) async throws {
     var options = CallOptions.defaults
-    options.timeout = timeout
+    options.timeout = RequestContext.current.callTimeout(timeout)
     do {
       _ = try await unavailableAsDependency(service: "workspace console") {
         try await directory.setWorkspaceStatus(
