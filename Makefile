@@ -21,9 +21,13 @@ run: setup ## run the suite on a private PostgreSQL (or DATABASE_URL's server); 
 test: setup ## run every test against a throwaway PostgreSQL
 	@scripts/test.sh
 
+FUZZ_ITERATIONS ?= 2000
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell date +%s)
+endif
 fuzz: setup ## fuzz every public method with many bodies and a new seed (FUZZ_ITERATIONS=2000 FUZZ_SEED=n); findings kept in Tests/Fuzz/corpus/
-	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed, $${FUZZ_ITERATIONS:-2000} bodies per method"; \
-	  SUITE_FUZZ_SEED=$$seed SUITE_FUZZ_ITERATIONS=$${FUZZ_ITERATIONS:-2000} SUITE_FUZZ_KEEP=1 TEST_FILTER=FuzzTests scripts/test.sh
+	@echo "fuzz: seed $(FUZZ_SEED), $(FUZZ_ITERATIONS) bodies per method (make fuzz FUZZ_SEED=$(FUZZ_SEED) sends them again)"
+	@SUITE_FUZZ_SEED=$(FUZZ_SEED) SUITE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) SUITE_FUZZ_KEEP=1 TEST_FILTER=FuzzTests scripts/test.sh
 
 bench: setup ## release builds and the benchmarks; results in bench/results/
 	@scripts/bench.sh
