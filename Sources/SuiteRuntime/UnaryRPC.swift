@@ -67,7 +67,7 @@ final class UnaryRPC: Sendable {
       metadata: metadata, peer: peer, rpc: method.name, logger: shared.logger)
     let started = ContinuousClock.now
     let answer = await RequestContext.$current.withValue(requestContext) {
-      await answerWithinDeadline(credential: shared.credential)
+      await answerWithinDeadline(requestContext.deadline, credential: shared.credential)
     }
     let requestID = requestContext.requestID
     switch answer {
@@ -85,17 +85,18 @@ final class UnaryRPC: Sendable {
     }
   }
 
-  /// A deadline, as GRPCCore keeps it: once past, the RPC's cancellation handle is cancelled
-  /// (the handler sees `context.cancellation`); what the handler then returns is still sent.
-  private func answerWithinDeadline(credential: InternalCredential) async -> Result<UnaryAnswer, RPCError> {
-    guard let timeout = GRPCTimeout.duration(metadata.first("grpc-timeout")) else {
-      return await answer(credential: credential)
-    }
+  /// A deadline (the request context's, from `grpc-timeout`), as GRPCCore keeps it: once past,
+  /// the RPC's cancellation handle is cancelled (the handler sees `context.cancellation`); what
+  /// the handler then returns is still sent.
+  private func answerWithinDeadline(
+    _ deadline: ContinuousClock.Instant?, credential: InternalCredential
+  ) async -> Result<UnaryAnswer, RPCError> {
+    guard let deadline else { return await answer(credential: credential) }
     return await withTaskGroup(of: Void.self) { group in
       let cancellation = context.cancellation
       group.addTask {
         do {
-          try await Task.sleep(for: timeout, tolerance: .zero, clock: .continuous)
+          try await Task.sleep(until: deadline, tolerance: .zero, clock: .continuous)
           cancellation.cancel()
         } catch {
           // The RPC ended first.

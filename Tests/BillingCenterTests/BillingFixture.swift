@@ -94,14 +94,16 @@ struct BillingFixture: Sendable {
         $0.email = email
         $0.phone = phone
         $0.creationKey = creationKey
-        $0.company = .with {
-          $0.companyName = "Acme Observability Ltd"
-          $0.industry = "Software"
-          $0.region = "Singapore"
-          $0.contactName = "Ada"
-        }
+        $0.company = Self.company
       }
     ).billingAccount
+  }
+
+  static let company = Guance_Billing_V1_CompanyInfo.with {
+    $0.companyName = "Acme Observability Ltd"
+    $0.industry = "Software"
+    $0.region = "Singapore"
+    $0.contactName = "Ada"
   }
 
   /// A console workspace (and its Guance account).

@@ -25,12 +25,7 @@ struct BillingFuzzTests {
             $0.username = "globex"
             $0.password = BillingFixture.password
             $0.email = "billing@globex.example"
-            $0.company = .with {
-              $0.companyName = "Globex"
-              $0.industry = "Software"
-              $0.region = "Singapore"
-              $0.contactName = "Hank"
-            }
+            $0.company = BillingFixture.company
           }
         ),
         (

@@ -93,13 +93,15 @@ struct ServerTransportTests {
     }
   }
 
-  /// Runs `Tests/Support/h2_probe.py` against `port` and returns what it printed.
-  static func probe(_ port: Int, _ arguments: [String]) async throws -> [String: Any] {
+  /// Runs `Tests/Support/h2_probe.py` against `port` and returns the JSON it printed last.
+  static func probe<Result>(_ port: Int, _ arguments: [String], as: Result.Type = [String: Any].self) async throws
+    -> Result
+  {
     let (status, output) = try await Command.run(
       try ProjectPython.interpreter(), [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port)] + arguments)
     #expect(status == 0)
     let line = try #require(output.split(separator: "\n").last)
-    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? Result)
   }
 
   @Test(
@@ -134,11 +136,7 @@ struct ServerTransportTests {
     try await Self.withServer(Self.settings(.suite)) { port, _ in
       // 32 KiB of metadata, twice the 16 KiB the server announces, in one field and in 512; then
       // an ordinary request on the same connection. (A raw client: grpc-swift's will not send it.)
-      let (status, output) = try await Command.run(
-        try ProjectPython.interpreter(), [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port), "large-metadata"])
-      #expect(status == 0)
-      let line = try #require(output.split(separator: "\n").last)
-      let answers = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]])
+      let answers = try await Self.probe(port, ["large-metadata"], as: [[String: Any]].self)
       try #require(answers.count == 3)
       for refused in answers.prefix(2) {
         #expect(refused["grpc_status"] as? Int == Int(Status.Code.resourceExhausted.rawValue), "\(refused)")
@@ -189,11 +187,7 @@ struct ServerTransportTests {
     try await Self.withServer(settings) { port, _ in
       // Three connections of three streams, each sending all but the last byte of a 4 MiB
       // message: one stream's fits a connection's 6 MiB, two connections' the process's 10 MiB.
-      let (status, output) = try await Command.run(
-        try ProjectPython.interpreter(), [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port), "half-sent", "3"])
-      #expect(status == 0)
-      let line = try #require(output.split(separator: "\n").last)
-      let connections = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]])
+      let connections = try await Self.probe(port, ["half-sent", "3"], as: [[String: Any]].self)
       #expect(connections.map { $0["held"] as? Int } == [1, 1, 0], "\(connections)")
       #expect(connections.map { $0["refused"] as? Int } == [2, 2, 3], "\(connections)")
       // Once the server has seen those connections close, their bytes are given back: a 3 MiB
