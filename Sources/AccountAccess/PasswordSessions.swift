@@ -67,31 +67,35 @@ public struct PasswordSessions: Sendable {
       "is required (at most \(PasswordPolicy.lengthRange.upperBound) characters)")
     try validation.finish()
 
-    let subjects = ["login:\(login)", "peer:\(peer)"]
-    let failures = try await failures(subjects: subjects)
-    if failures[subjects[0], default: 0] >= policy.maxFailuresPerLoginPerHour
-      || failures[subjects[1], default: 0] >= policy.maxFailuresPerPeerPerHour
-    {
-      throw AccessError.loginThrottled(retryAfter: Self.untilNextHour())
-    }
+    // The place at the hashers first: in a flood, logins beyond the places are refused before
+    // they ask the database anything.
+    return try await hasher.withPlace { hashing in
+      let subjects = ["login:\(login)", "peer:\(peer)"]
+      let failures = try await failures(subjects: subjects)
+      if failures[subjects[0], default: 0] >= policy.maxFailuresPerLoginPerHour
+        || failures[subjects[1], default: 0] >= policy.maxFailuresPerPeerPerHour
+      {
+        throw AccessError.loginThrottled(retryAfter: Self.untilNextHour())
+      }
 
-    let candidate = try await find(login)
-    let verified: Bool
-    if let candidate {
-      verified = try await hasher.verify(password, against: candidate.passwordHash)
-    } else {
-      try await hasher.verifyAgainstDummy(password)
-      verified = false
+      let candidate = try await find(login)
+      let verified: Bool
+      if let candidate {
+        verified = try await hashing.verify(password, against: candidate.passwordHash)
+      } else {
+        try await hashing.verifyAgainstDummy(password)
+        verified = false
+      }
+      guard verified, let candidate else {
+        try await recordFailure(subjects: subjects)
+        throw AccessError.invalidCredentials
+      }
+      if hasher.needsRehash(candidate.passwordHash) {
+        try await rehash(candidate.accountID, try await hashing.hash(password))
+      }
+      let (token, digest) = SessionToken.generate()
+      return (token, try await insertSession(tokenDigest: digest, accountID: candidate.accountID))
     }
-    guard verified, let candidate else {
-      try await recordFailure(subjects: subjects)
-      throw AccessError.invalidCredentials
-    }
-    if hasher.needsRehash(candidate.passwordHash) {
-      try await rehash(candidate.accountID, try await hasher.hash(password))
-    }
-    let (token, digest) = SessionToken.generate()
-    return (token, try await insertSession(tokenDigest: digest, accountID: candidate.accountID))
   }
 
   /// The session a bearer token stands for, its idle clock restarted; `notSignedIn` otherwise.

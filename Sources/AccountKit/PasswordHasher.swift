@@ -1,4 +1,7 @@
 import CArgon2
+#if os(Linux)
+  import Glibc
+#endif
 import NIOPosix
 public import SuiteErrors
 import Synchronization
@@ -45,7 +48,8 @@ public final class PasswordHasher: Sendable {
 
   /// - Parameters:
   ///   - workers: hashes computed at once (each holds `memoryKiB` of memory).
-  ///   - maxQueued: hashes allowed to wait for a worker before requests are refused.
+  ///   - maxQueued: hashes (or logins holding a place, `withPlace`) allowed to wait for a
+  ///     worker before more are refused.
   public init(parameters: Parameters = Parameters(), workers: Int = 2, maxQueued: Int = 32) {
     self.parameters = parameters
     self.pool = NIOThreadPool(numberOfThreads: max(1, workers))
@@ -61,19 +65,40 @@ public final class PasswordHasher: Sendable {
 
   /// A PHC string: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
   public func hash(_ password: String) async throws -> String {
-    let bytes = Array(password.utf8)
-    let parameters = self.parameters
-    return try await run { try Self.computeHash(bytes, parameters: parameters) }
+    try await withPlace { try await $0.hash(password) }
   }
 
   /// Whether `password` matches `phc`; false for malformed or foreign hashes.
   public func verify(_ password: String, against phc: String) async throws -> Bool {
-    let bytes = Array(password.utf8)
-    return try await run {
-      guard phc.hasPrefix("$argon2id$") else { return false }
-      return phc.withCString { encoded in
-        argon2id_verify(encoded, bytes, bytes.count) == ARGON2_OK.rawValue
-      }
+    try await withPlace { try await $0.verify(password, against: phc) }
+  }
+
+  /// Runs `body` holding one of the hashers' places (a worker or a queue place), and its hashes
+  /// through `place` spend no other: a login takes its place before it asks the database
+  /// anything, so that in a flood the logins beyond the places are refused in the time of a
+  /// check, not after queueing for the database first. `overloaded` when none is free.
+  public func withPlace<Result: Sendable>(_ body: (Place) async throws -> Result) async throws -> Result {
+    try admit()
+    defer { release() }
+    return try await body(Place(hasher: self))
+  }
+
+  /// A place at the hashers, held for the length of a `withPlace` body.
+  public struct Place: Sendable {
+    fileprivate let hasher: PasswordHasher
+
+    public func hash(_ password: String) async throws -> String {
+      let hashing = hasher.hashing(password)
+      return try await hasher.pool.runIfActive { try PasswordHasher.behindServing(hashing) }
+    }
+
+    public func verify(_ password: String, against phc: String) async throws -> Bool {
+      let verifying = PasswordHasher.verifying(password, against: phc)
+      return try await hasher.pool.runIfActive { try PasswordHasher.behindServing(verifying) }
+    }
+
+    public func verifyAgainstDummy(_ password: String) async throws {
+      _ = try await verify(password, against: hasher.dummyHash)
     }
   }
 
@@ -88,15 +113,48 @@ public final class PasswordHasher: Sendable {
     !phc.hasPrefix("$argon2id$v=19$\(parameters.phcSegment)$")
   }
 
-  private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+  private func admit() throws(Failure) {
     let admitted = inFlight.withLock { count in
       guard count < capacity else { return false }
       count += 1
       return true
     }
-    guard admitted else { throw Failure.overloaded }
-    defer { inFlight.withLock { $0 -= 1 } }
-    return try await pool.runIfActive(work)
+    guard admitted else { throw .overloaded }
+  }
+
+  private func release() {
+    inFlight.withLock { $0 -= 1 }
+  }
+
+  /// Runs `work` on a hashing thread made to yield the CPU to the service's other threads:
+  /// with as many hashers as cores, a flood of logins at full hash cost otherwise took the
+  /// cores from the event loops, and every other RPC (a health probe, a refusal of the flood's
+  /// excess) waited its turn behind the hashes. On Linux the nice value is a thread's own
+  /// (setpriority(2)); once set it stays, so setting it again costs only the call.
+  fileprivate static func behindServing<T>(_ work: () throws -> T) rethrows -> T {
+    #if os(Linux)
+      _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, hashingNiceness)
+    #endif
+    return try work()
+  }
+
+  /// The nice value of the hashing threads (the service's own threads keep 0).
+  static let hashingNiceness: Int32 = 10
+
+  private func hashing(_ password: String) -> @Sendable () throws -> String {
+    let bytes = Array(password.utf8)
+    let parameters = self.parameters
+    return { try Self.computeHash(bytes, parameters: parameters) }
+  }
+
+  private static func verifying(_ password: String, against phc: String) -> @Sendable () throws -> Bool {
+    let bytes = Array(password.utf8)
+    return {
+      guard phc.hasPrefix("$argon2id$") else { return false }
+      return phc.withCString { encoded in
+        argon2id_verify(encoded, bytes, bytes.count) == ARGON2_OK.rawValue
+      }
+    }
   }
 
   private static func computeHash(_ password: [UInt8], parameters: Parameters) throws -> String {

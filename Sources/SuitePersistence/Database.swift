@@ -1,5 +1,6 @@
 public import Logging
 public import PostgresNIO
+import SuiteRuntime
 
 /// The service's PostgreSQL: a pooled client plus transactions that retry the failures
 /// PostgreSQL asks applications to retry (serialization failure 40001, deadlock 40P01).
@@ -55,6 +56,12 @@ public struct Database: Sendable {
       _ = try? await connection.query("ROLLBACK", logger: logger)
       throw error
     }
+    // The caller has given up once its deadline has passed: what it asked for must then not
+    // happen behind its back (it may retry, and find a write it was told had failed).
+    if let passed = RequestContext.current.deadlinePassedError() {
+      _ = try? await connection.query("ROLLBACK", logger: logger)
+      throw passed
+    }
     try await connection.execute("COMMIT", logger: logger)
     return result
   }
@@ -62,7 +69,8 @@ public struct Database: Sendable {
   /// One statement outside an explicit transaction.
   @discardableResult
   public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
-    try await client.query(query, logger: logger)
+    if let passed = RequestContext.current.deadlinePassedError() { throw passed }
+    return try await client.query(query, logger: logger)
   }
 }
 

@@ -1,5 +1,6 @@
 public import Logging
 public import PostgresNIO
+import SuiteRuntime
 import Synchronization
 
 /// Rows of a statement run through `execute`: PostgreSQL rows, read like `query`'s.
@@ -100,7 +101,8 @@ extension Database {
   /// prepared on every connection.
   @discardableResult
   public func execute(_ query: FixedQuery) async throws -> PreparedRows {
-    try await NamedStatement.with(query) { statement in
+    if let passed = RequestContext.current.deadlinePassedError() { throw passed }
+    return try await NamedStatement.with(query) { statement in
       try await client.execute(statement, logger: logger)
     }
   }

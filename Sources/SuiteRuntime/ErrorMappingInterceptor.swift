@@ -43,6 +43,10 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
   /// The status a caller sees for `error`; `domain` (the service's proto package, e.g.
   /// `guance.billing.v1`) qualifies the reasons of the service's own errors.
   public static func rpcError(for error: any Error, domain: String) -> RPCError {
+    // A handler cancelled (its deadline passed, its caller left) fails with whatever the work
+    // it awaited throws then (postgres-nio's "query cancelled", say): that is the cancellation,
+    // not a fault of the service's to log as one.
+    if Task.isCancelled, !(error is any ServiceErrorConvertible) { return RPCDeadline.cancelled }
     switch error {
     case let error as any ServiceErrorConvertible:
       return RPCError(error.serviceError.googleRPCStatus(domain: domain))
@@ -56,7 +60,7 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
       }
       return RPCError(code: error.code, message: error.message, metadata: metadata)
     case is CancellationError:
-      return RPCError(code: .cancelled, message: "the RPC was cancelled")
+      return RPCDeadline.cancelled
     default:
       let request = RequestContext.current
       request.logger.error(

@@ -1,3 +1,4 @@
+public import GRPCCore
 public import Logging
 
 /// What the runtime knows about the RPC being served, available to handlers and the domain
@@ -36,6 +37,14 @@ public struct RequestContext: Sendable {
   public func callTimeout(_ timeout: Duration) -> Duration {
     guard let deadline else { return timeout }
     return max(.nanoseconds(1), min(timeout, ContinuousClock.now.duration(to: deadline)))
+  }
+
+  /// DEADLINE_EXCEEDED once the caller's deadline has passed; nil before it, or with none. A
+  /// statement is not sent and a transaction not committed past it: the caller has been told
+  /// the RPC failed, so nothing it asked for may land afterwards.
+  public func deadlinePassedError(now: ContinuousClock.Instant = .now) -> RPCError? {
+    guard let deadline, now >= deadline else { return nil }
+    return RPCError(code: .deadlineExceeded, message: "the deadline passed before the work was done; nothing was written")
   }
 
   /// The context of the RPC this task serves; a background context outside any RPC.

@@ -29,7 +29,29 @@ public struct RequestContextInterceptor: ServerInterceptor {
     var response: StreamingServerResponse<Output>
     do {
       response = try await RequestContext.$current.withValue(requestContext) {
-        try await next(request, context)
+        guard let deadline = requestContext.deadline else { return try await next(request, context) }
+        // As on the suite's own transport (`UnaryRPC`): past the deadline the handler's task
+        // is cancelled too, not only its cancellation handle.
+        let cancellation = context.cancellation
+        // The race's group ends before this call returns, so `next` does not outlive it.
+        let (answer, passed) = await withoutActuallyEscaping(next) { next in
+          await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
+            do {
+              return Result<StreamingServerResponse<Output>, RPCError>.success(try await next(request, context))
+            } catch let error as RPCError {
+              return .failure(error)
+            } catch {
+              return .failure(ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package))
+            }
+          }
+        }
+        switch answer {
+        case .success(var response):
+          if passed, case .failure = response.accepted { response.accepted = .failure(RPCDeadline.exceeded) }
+          return response
+        case .failure(let error):
+          throw passed ? RPCDeadline.exceeded : error
+        }
       }
     } catch let error as RPCError {
       response = StreamingServerResponse(error: error)

@@ -85,26 +85,18 @@ final class UnaryRPC: Sendable {
     }
   }
 
-  /// A deadline (the request context's, from `grpc-timeout`), as GRPCCore keeps it: once past,
-  /// the RPC's cancellation handle is cancelled (the handler sees `context.cancellation`); what
-  /// the handler then returns is still sent.
+  /// The answer by the request context's deadline (`grpc-timeout`), if it has one
+  /// (`RPCDeadline`): past it, the handler's cancellation handle and task are cancelled.
   private func answerWithinDeadline(
     _ deadline: ContinuousClock.Instant?, credential: InternalCredential
   ) async -> Result<UnaryAnswer, RPCError> {
     guard let deadline else { return await answer(credential: credential) }
-    return await withTaskGroup(of: Void.self) { group in
-      let cancellation = context.cancellation
-      group.addTask {
-        do {
-          try await Task.sleep(until: deadline, tolerance: .zero, clock: .continuous)
-          cancellation.cancel()
-        } catch {
-          // The RPC ended first.
-        }
-      }
-      defer { group.cancelAll() }
-      return await answer(credential: credential)
+    let cancellation = context.cancellation
+    let (answer, passed) = await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
+      await self.answer(credential: credential)
     }
+    if passed, case .failure = answer { return .failure(RPCDeadline.exceeded) }
+    return answer
   }
 
   private func answer(credential: InternalCredential) async -> Result<UnaryAnswer, RPCError> {

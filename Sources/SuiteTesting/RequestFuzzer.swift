@@ -63,6 +63,7 @@ public struct RequestFuzzer: Sendable {
   public static var iterations: Int {
     ProcessInfo.processInfo.environment["SUITE_FUZZ_ITERATIONS"].flatMap { Int($0) } ?? 25
   }
+  static let tracing = ProcessInfo.processInfo.environment["SUITE_FUZZ_TRACE"] == "1"
   public static var seed: UInt64 {
     ProcessInfo.processInfo.environment["SUITE_FUZZ_SEED"].flatMap { UInt64($0) } ?? 20_261_203
   }
@@ -108,6 +109,8 @@ public struct RequestFuzzer: Sendable {
   ) async -> Finding? {
     var options = CallOptions.defaults
     options.timeout = .testPatience
+    // SUITE_FUZZ_TRACE=1: each body before it is sent, to find one that gets no answer.
+    if Self.tracing { print("fuzz: \(method.fullyQualifiedMethod) \(RequestCorpus.hex(body))") }
     do {
       try await client.unary(
         request: ClientRequest(message: body, metadata: metadata), descriptor: method, serializer: RawBody(),

@@ -216,6 +216,77 @@ struct WorkspaceConsoleProcessTests {
     }
   }
 
+  @Test("200 logins at once: what the password hashers cannot take is refused with RESOURCE_EXHAUSTED, and health answers throughout")
+  func loginFloodIsShed() async throws {
+    // The service's defaults: 2 hashing workers, 32 waiting. Each login verifies an argon2id
+    // hash (19 MiB, t=2) and holds its place at the hashers from before its first query, so of
+    // 200 at once all but about 34 must be refused, not queued (a place freed during the flood
+    // may take one more). How fast is measured by `make chaos`, not here: this machine's speed
+    // is not the product's.
+    try await Self.withConsoleProcess { process, client, _ in
+      let console = Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: client)
+      let password = "correct horse battery"
+      _ = try await console.registerAccount(
+        .with {
+          $0.username = "dave"
+          $0.password = password
+          $0.email = "dave@example.com"
+        }, options: Self.options)
+
+      try await withGRPCClient(
+        transport: .http2NIOPosix(
+          target: .ipv4(address: "127.0.0.1", port: process.port), transportSecurity: .plaintext)
+      ) { probeClient in
+        let health = Grpc_Health_V1_Health.Client(wrapping: probeClient)
+        _ = try await health.check(.init(), options: Self.options)
+        // A health probe on a connection of its own every 5 ms until the flood is over.
+        let probing = Task {
+          var probes = 0
+          while !Task.isCancelled {
+            do {
+              _ = try await health.check(.init(), options: Self.options)
+              probes += 1
+            } catch {
+              if !Task.isCancelled { Issue.record("a health probe failed during the flood: \(error)") }
+              break
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+          }
+          return probes
+        }
+
+        let answers = await withTaskGroup(of: RPCError?.self) { group in
+          for _ in 0..<200 {
+            group.addTask {
+              do {
+                _ = try await console.login(
+                  .with {
+                    $0.login = "dave"
+                    $0.password = password
+                  }, options: Self.options)
+                return nil
+              } catch {
+                return error as? RPCError ?? RPCError(code: .unknown, message: "\(error)")
+              }
+            }
+          }
+          return await group.reduce(into: []) { $0.append($1) }
+        }
+        probing.cancel()
+        let probes = await probing.value
+
+        let refusals = answers.compactMap { $0 }
+        for error in refusals {
+          #expect(error.code == .resourceExhausted, "\(error)")
+          #expect(error.errorInfo?.reason == "OVERLOADED", "\(error)")
+        }
+        #expect(refusals.count < 200, "no login got in")
+        #expect(!refusals.isEmpty, "200 logins at once against 34 hashing places were all queued")
+        #expect(probes > 0)
+      }
+    }
+  }
+
   @Test("requests over the size limit are refused")
   func sizeLimit() async throws {
     try await Self.withConsoleProcess(environment: ["GRPC_MAX_REQUEST_BYTES": "1024"]) { _, client, _ in

@@ -1,6 +1,8 @@
+import GRPCCore
 import Logging
 import PostgresNIO
 import SuitePersistence
+import SuiteRuntime
 import SuiteTesting
 import Testing
 
@@ -48,6 +50,46 @@ struct TransactionTests {
       }
       let rows = try await database.query("SELECT n FROM counter WHERE id = 1")
       for try await n in rows.decode(Int.self) { #expect(n == 0) }
+    }
+  }
+
+  @Test("past the caller's deadline a transaction is rolled back instead of committed, and no statement is sent")
+  func nothingLandsAfterTheDeadline() async throws {
+    try await TestDatabase.withMigratedDatabase(Self.schema) { _, database in
+      let deadline = ContinuousClock.now + .milliseconds(200)
+      let rpc = RequestContext(
+        requestID: "deadline-test", bearerToken: nil, peer: "local", rpc: "test.Demo/Write", deadline: deadline,
+        logger: Logger(label: "test"))
+      let late = try await #require(throws: RPCError.self) {
+        try await RequestContext.$current.withValue(rpc) {
+          try await database.transaction { connection in
+            try await connection.query("UPDATE counter SET n = 7 WHERE id = 1", logger: Logger(label: "t"))
+            // The work outlasts the caller's deadline.
+            try await Task.sleep(until: deadline, tolerance: .zero, clock: .continuous)
+          }
+        }
+      }
+      #expect(late.code == .deadlineExceeded)
+      let single = try await #require(throws: RPCError.self) {
+        try await RequestContext.$current.withValue(rpc) {
+          try await database.query("UPDATE counter SET n = 8 WHERE id = 1")
+        }
+      }
+      #expect(single.code == .deadlineExceeded)
+      var rows = try await database.query("SELECT n FROM counter WHERE id = 1")
+      for try await n in rows.decode(Int.self) { #expect(n == 0) }
+
+      // With time left, the same work commits.
+      let roomy = RequestContext(
+        requestID: "deadline-test", bearerToken: nil, peer: "local", rpc: "test.Demo/Write",
+        deadline: .now + .seconds(3600), logger: Logger(label: "test"))
+      try await RequestContext.$current.withValue(roomy) {
+        try await database.transaction { connection in
+          try await connection.query("UPDATE counter SET n = 7 WHERE id = 1", logger: Logger(label: "t"))
+        }
+      }
+      rows = try await database.query("SELECT n FROM counter WHERE id = 1")
+      for try await n in rows.decode(Int.self) { #expect(n == 7) }
     }
   }
 }

@@ -34,6 +34,8 @@ struct UnaryPathTests {
     /// Times the handler ran, and whether it saw its RPC cancelled.
     let calls = Atomic(0)
     let cancellationSeen = Atomic(false)
+    /// Whether a handler deaf to its cancellation handle saw its task cancelled.
+    let taskCancellationSeen = Atomic(false)
     /// "wait": the handler waits here until the test yields to it; both kinds of waiting
     /// handler announce their start on `started`.
     let gate = AsyncStream.makeStream(of: Void.self)
@@ -61,9 +63,20 @@ struct UnaryPathTests {
       switch request.message.name {
       case "until cancelled":
         started.continuation.yield()
-        while !context.cancellation.isCancelled { try await Task.sleep(for: .milliseconds(10)) }
+        // The task is cancelled at the deadline too; this handler answers all the same.
+        while !context.cancellation.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
         cancellationSeen.store(true, ordering: .relaxed)
         return ServerResponse(message: .with { $0.message = "cancelled" })
+      case "until task cancelled":
+        started.continuation.yield()
+        // Waits as a database connection lease does: deaf to the handle, not to the task.
+        do {
+          try await Task.sleep(for: .testPatience)
+        } catch {
+          taskCancellationSeen.store(true, ordering: .relaxed)
+          throw error
+        }
+        return ServerResponse(message: .with { $0.message = "slept" })
       case "wait":
         started.continuation.yield()
         var released = gate.stream.makeAsyncIterator()
@@ -204,6 +217,31 @@ struct UnaryPathTests {
         return try await call.value.message
       }
       #expect(try kept.get() == "cancelled")
+    }
+  }
+
+  @Test("past the deadline the handler's task is cancelled too: work deaf to the cancellation handle (a database wait) stops", arguments: setups)
+  func deadlineCancelsTheTask(setup: Setup) async throws {
+    let probe = Probe()
+    try await Self.withGreeter(setup, probe) { greeter, _, _ in
+      // The caller never cancels: only the server's keeping of the deadline can end the RPC
+      // before the watchdog does.
+      let outcome = try await Self.untilHandlerRan(probe) { timeout in
+        let call = Task {
+          try await greeter.sayHello(
+            Self.hello("until task cancelled"), metadata: ["grpc-timeout": "\(timeout.components.seconds * 1000)m"])
+        }
+        let watchdog = Task {
+          try await Task.sleep(for: .testPatience)
+          call.cancel()
+        }
+        defer { watchdog.cancel() }
+        return try await call.value.message
+      }
+      let error = try #require(throws: RPCError.self) { try outcome.get() }
+      #expect(error.code == .deadlineExceeded, "\(error)")
+      let taskCancelled = probe.taskCancellationSeen.load(ordering: .relaxed)
+      #expect(taskCancelled)
     }
   }
 
