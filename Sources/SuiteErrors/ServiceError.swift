@@ -96,6 +96,12 @@ public protocol ServiceErrorConvertible: Error {
   var serviceError: ServiceError { get }
 }
 
+/// An error of a library some of whose cases are the caller's to see (a lost database
+/// connection: UNAVAILABLE, to be retried) and the rest faults of the service's (nil: INTERNAL).
+public protocol PartlyServiceErrorConvertible: Error {
+  var serviceErrorIfExpected: ServiceError? { get }
+}
+
 extension ServiceError: ServiceErrorConvertible {
   public var serviceError: ServiceError { self }
 }

@@ -1,5 +1,6 @@
 public import Logging
 public import PostgresNIO
+public import SuiteErrors
 import SuiteRuntime
 
 /// The service's PostgreSQL: a pooled client plus transactions that retry the failures
@@ -84,4 +85,29 @@ extension PSQLError {
   public var isUniqueViolation: Bool { sqlState == "23505" }
 
   var isRetryableConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
+
+  /// The connection was lost or could not be made: PostgreSQL stopped, restarted or
+  /// terminated the backend (57P01-57P03), a connection exception (class 08), too many
+  /// connections (53300), or the socket closed under the statement. Nothing about the request
+  /// was wrong, and the pool reconnects: the caller may retry.
+  public var isConnectionLoss: Bool {
+    switch code {
+    case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+      return true
+    case .server:
+      guard let sqlState else { return false }
+      return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(sqlState)
+    default:
+      return false
+    }
+  }
+}
+
+extension PSQLError: PartlyServiceErrorConvertible {
+  /// UNAVAILABLE for a lost connection (`isConnectionLoss`), as gRPC says of a transient
+  /// condition; any other database error is a fault (INTERNAL, logged).
+  public var serviceErrorIfExpected: ServiceError? {
+    guard isConnectionLoss else { return nil }
+    return ServiceError(.unavailable, reason: "DATABASE_UNAVAILABLE", "the database is unreachable for now; retry shortly")
+  }
 }

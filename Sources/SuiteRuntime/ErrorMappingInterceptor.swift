@@ -47,6 +47,9 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     // it awaited throws then (postgres-nio's "query cancelled", say): that is the cancellation,
     // not a fault of the service's to log as one.
     if Task.isCancelled, !(error is any ServiceErrorConvertible) { return RPCDeadline.cancelled }
+    if let expected = (error as? any PartlyServiceErrorConvertible)?.serviceErrorIfExpected {
+      return RPCError(expected.googleRPCStatus(domain: domain))
+    }
     switch error {
     case let error as any ServiceErrorConvertible:
       return RPCError(error.serviceError.googleRPCStatus(domain: domain))

@@ -92,4 +92,23 @@ struct TransactionTests {
       for try await n in rows.decode(Int.self) { #expect(n == 7) }
     }
   }
+
+  @Test("a connection PostgreSQL drops under a transaction is UNAVAILABLE to the caller, and the pool carries on")
+  func droppedConnectionIsUnavailable() async throws {
+    try await TestDatabase.withMigratedDatabase(Self.schema) { _, database in
+      let dropped = await #expect(throws: PSQLError.self) {
+        try await database.transaction { connection in
+          try await connection.query("UPDATE counter SET n = 5 WHERE id = 1", logger: Logger(label: "t"))
+          // What pg_terminate_backend from an operator, or a restart, does to a connection.
+          try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: Logger(label: "t"))
+        }
+      }
+      #expect(dropped?.isConnectionLoss == true, "\(String(reflecting: dropped))")
+      let status = ErrorMappingInterceptor.rpcError(for: try #require(dropped), domain: "test.v1")
+      #expect(status.code == .unavailable)
+      // Nothing of the transaction landed, and the next statement gets a working connection.
+      let rows = try await database.query("SELECT n FROM counter WHERE id = 1")
+      for try await n in rows.decode(Int.self) { #expect(n == 0) }
+    }
+  }
 }

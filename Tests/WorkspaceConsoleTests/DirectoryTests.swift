@@ -95,4 +95,41 @@ struct DirectoryTests {
       #expect(Set(unspecified.violatedFields) == ["status", "reason"])
     }
   }
+
+  @Test("status changes at once: each is decided on the status it finds locked, so none records a status to itself and none reopens a closed workspace")
+  func concurrentStatuses() async throws {
+    try await ConsoleFixture.with { fixture in
+      let created = try await fixture.registerAndCreate()
+      // 40 suspends and a close at once: one suspend changes the status (or none, when the
+      // close came first); the close always lands, and after it nothing reopens.
+      let outcomes = await withTaskGroup(of: RPCError.Code?.self) { group in
+        for index in 0..<41 {
+          group.addTask {
+            do {
+              _ = try await fixture.directory.setWorkspaceStatus(
+                .with {
+                  $0.workspaceID = created.workspace.id
+                  $0.status = index == 20 ? .closed : .suspended
+                  $0.reason = "race \(index)"
+                }, metadata: Self.internalCall)
+              return nil
+            } catch {
+              return (error as? RPCError)?.code ?? .unknown
+            }
+          }
+        }
+        return await group.reduce(into: []) { $0.append($1) }
+      }
+      #expect(outcomes.allSatisfy { $0 == nil || $0 == .failedPrecondition }, "\(outcomes)")
+      let rows = try await fixture.database.query(
+        "SELECT from_status, to_status FROM workspace_status_changes ORDER BY id")
+      var changes: [String] = []
+      for try await (from, to) in rows.decode((String, String).self) {
+        #expect(from != to, "a change from \(from) to itself was recorded")
+        changes.append("\(from)>\(to)")
+      }
+      #expect(changes.last?.hasSuffix(">closed") == true, "\(changes)")
+      #expect(changes.count <= 2, "\(changes)")
+    }
+  }
 }

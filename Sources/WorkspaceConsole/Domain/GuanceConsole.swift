@@ -222,14 +222,17 @@ public struct GuanceConsole: Sendable {
     try validation.finish()
     guard let id, let status else { throw ServiceError.invalid(validation.violations) }
 
-    guard let current = try await store.workspace(id: id) else {
-      throw ConsoleError.workspaceNotFound(rawID)
-    }
-    if current.status == status { return current }
-    if current.status == .closed { throw ConsoleError.workspaceClosed(rawID) }
+    // Decided on the status the workspace holds once locked: two changes at once used to both
+    // pass a check made before, recording a change from a status to itself, or reopening a
+    // workspace closed in between.
     guard
       let updated = try await store.setWorkspaceStatus(
-        id: id, to: status, reason: reason, requestID: requestID)
+        id: id, to: status, reason: reason, requestID: requestID,
+        change: { current throws(ConsoleError) in
+          if current == status { return false }
+          if current == .closed { throw .workspaceClosed(rawID) }
+          return true
+        })
     else { throw ConsoleError.workspaceNotFound(rawID) }
     return updated
   }

@@ -28,7 +28,11 @@ public protocol ConsoleStore: Sendable {
   func workspaces(memberAccountID: UUID) async throws -> [Workspace]
   func workspace(id: UUID, memberAccountID: UUID) async throws -> Workspace?
   func workspace(id: UUID) async throws -> Workspace?
-  /// Nil when there is no such workspace.
-  func setWorkspaceStatus(id: UUID, to status: WorkspaceStatus, reason: String, requestID: String)
-    async throws -> Workspace?
+  /// Nil when there is no such workspace. `change` is asked, with the row locked, whether the
+  /// status it holds then moves to `status` (false: the workspace is returned as it is; a
+  /// throw refuses), so the rule holds against concurrent changes.
+  func setWorkspaceStatus(
+    id: UUID, to status: WorkspaceStatus, reason: String, requestID: String,
+    change: @Sendable (_ current: WorkspaceStatus) throws -> Bool
+  ) async throws -> Workspace?
 }

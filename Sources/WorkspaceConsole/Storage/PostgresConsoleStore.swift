@@ -202,15 +202,18 @@ public struct PostgresConsoleStore: ConsoleStore {
   }
 
   public func setWorkspaceStatus(
-    id: UUID, to status: WorkspaceStatus, reason: String, requestID: String
+    id: UUID, to status: WorkspaceStatus, reason: String, requestID: String,
+    change: @Sendable (_ current: WorkspaceStatus) throws -> Bool
   ) async throws -> Workspace? {
     let logger = self.logger
     return try await database.transaction { connection in
+      // Locked until the transaction ends: a concurrent change waits and then sees this one.
       let current = try await connection.execute(
-        "SELECT status FROM workspaces WHERE id = \(id) FOR UPDATE", logger: logger)
-      var previous: String?
-      for try await status in current.decode(String.self) { previous = status }
-      guard let previous else { return nil }
+        "SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w WHERE w.id = \(id) FOR UPDATE", logger: logger)
+      var locked: Workspace?
+      for try await row in current.decode(WorkspaceRow.self) { locked = try Self.workspace(row) }
+      guard let locked else { return nil }
+      guard try change(locked.status) else { return locked }
       let rows = try await connection.execute(
         """
         UPDATE workspaces w SET status = \(status.rawValue) WHERE w.id = \(id)
@@ -221,7 +224,7 @@ public struct PostgresConsoleStore: ConsoleStore {
       try await connection.execute(
         """
         INSERT INTO workspace_status_changes (workspace_id, from_status, to_status, reason, request_id)
-        VALUES (\(id), \(previous), \(status.rawValue), \(reason), \(requestID))
+        VALUES (\(id), \(locked.status.rawValue), \(status.rawValue), \(reason), \(requestID))
         """, logger: logger)
       return updated
     }
