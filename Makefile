@@ -32,9 +32,10 @@ fuzz: setup ## fuzz every public method with many bodies and a new seed (FUZZ_IT
 bench: setup ## release builds and the benchmarks; results in bench/results/
 	@scripts/bench.sh
 
-chaos: setup ## activations while services are killed at random: buyer-side figures, exactly-once checks (CHAOS_ARGS="--seed 2")
+chaos: setup ## activations while services are killed at random, then PostgreSQL paused and its connections dropped: figures and checks (CHAOS_ARGS="--seed 2", DB_FAULTS_ARGS="--quick")
 	scripts/swift-build
 	@scripts/chaos $(CHAOS_ARGS)
+	@scripts/db-faults $(DB_FAULTS_ARGS)
 
 certs: setup ## a development CA and server/client certificates for TLS under .run/certs
 	@scripts/certs.sh

@@ -85,10 +85,11 @@ class Suite:
     def database(self, name):
         return name.replace("-", "_")
 
-    def start_all(self):
+    def start_all(self, names=SERVICES):
+        """PostgreSQL, then `names` (all four unless told), each on its own new database."""
         subprocess.run([os.path.join(ROOT, "scripts/pg.sh"), "start", os.path.join(self.work, "pg"),
                         str(self.pg_port)], check=True, stdout=subprocess.DEVNULL)
-        for name in SERVICES:
+        for name in names:
             self.psql("postgres", f'CREATE DATABASE "{self.database(name)}"')
             self.start(name)
 

@@ -53,14 +53,15 @@ public struct Database: Sendable {
     do {
       result = try await body(connection)
     } catch {
-      // A failed rollback leaves the connection broken; the pool then closes it.
-      _ = try? await connection.query("ROLLBACK", logger: logger)
+      // A failed rollback leaves the connection broken; the pool then closes it. None is sent
+      // on a connection already closed (a terminated backend, say): it would never be answered.
+      if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
       throw error
     }
     // The caller has given up once its deadline has passed: what it asked for must then not
     // happen behind its back (it may retry, and find a write it was told had failed).
     if let passed = RequestContext.current.deadlinePassedError() {
-      _ = try? await connection.query("ROLLBACK", logger: logger)
+      if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
       throw passed
     }
     try await connection.execute("COMMIT", logger: logger)
@@ -72,6 +73,29 @@ public struct Database: Sendable {
   public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
     return try await client.query(query, logger: logger)
+  }
+}
+
+extension PostgresConnection {
+  /// Throws `ConnectionClosed` when the connection has closed. postgres-nio (1.33) writes a
+  /// statement to its channel without a promise: on a channel already closed, whose handlers
+  /// are gone, the write fails unseen and the statement's own answer never comes, so the task
+  /// that sent it waits forever, deaf to cancellation (postgres-nio#487, reverted by #501).
+  /// One such wait in a transaction or a worker held graceful shutdown open for good after a
+  /// database restart or a terminated backend. Checked before every statement the suite sends
+  /// on a held connection; what is left is the moment between the check and the write.
+  public func checkOpen() throws(ConnectionClosed) {
+    if isClosed { throw ConnectionClosed() }
+  }
+}
+
+/// The database connection closed under the work (a terminated backend, a restart):
+/// UNAVAILABLE, which the caller may retry on a new connection.
+public struct ConnectionClosed: Error, Equatable, ServiceErrorConvertible {
+  public init() {}
+
+  public var serviceError: ServiceError {
+    ServiceError(.unavailable, reason: "DATABASE_UNAVAILABLE", "the database connection was lost; retry shortly")
   }
 }
 

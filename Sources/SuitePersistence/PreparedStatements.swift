@@ -112,7 +112,8 @@ extension PostgresConnection {
   /// `Database.execute` inside a transaction: the statement prepared once on this connection.
   @discardableResult
   public func execute(_ query: FixedQuery, logger: Logger) async throws -> PreparedRows {
-    try await NamedStatement.with(query) { statement in
+    try checkOpen()
+    return try await NamedStatement.with(query) { statement in
       try await execute(statement, logger: logger)
     }
   }

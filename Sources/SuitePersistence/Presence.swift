@@ -79,10 +79,14 @@ public final class Presence: Service, Sendable {
       while !Task.isShuttingDownGracefully && !Task.isCancelled {
         await cancelWhenGracefulShutdown { try? await Task.sleep(for: heartbeat) }
         if Task.isShuttingDownGracefully || Task.isCancelled { break }
+        // Closed since the last beat (its lock went with it): a new presence.
+        try connection.checkOpen()
         try await connection.query("SELECT 1", logger: logger)
       }
       // Stopping: the connection goes back to the pool, which must not keep the lock for it.
-      _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(id))", logger: logger)
+      if !connection.isClosed {
+        _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(id))", logger: logger)
+      }
     }
   }
 

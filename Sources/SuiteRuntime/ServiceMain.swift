@@ -12,7 +12,10 @@ public enum ServiceMain {
   public static func run(
     _ name: String, grpcPort: Int? = nil, _ body: @Sendable (ConfigReader, Logger) async throws -> Void
   ) async -> Never {
-    let logger = Logger(label: name)
+    // Replaced once logging is set up: a Logger keeps the handler it was made with, and this
+    // one is handed to ServiceGroup, PostgresNIO and every service (LOG_LEVEL did not reach
+    // them).
+    var logger = Logger(label: name)
     do {
       let reader = ConfigReader()
       // Before anything starts NIO's shared event loops (every client and server of the
@@ -28,6 +31,7 @@ public enum ServiceMain {
         exit(await HealthProbe.isServing(port: settings.port, tls: tls, timeout: timeout) ? 0 : 1)
       }
       _ = try LoggingSetup.bootstrap(config: reader)
+      logger = Logger(label: name)
       try await body(reader, logger)
       exit(0)
     } catch let error as ConfigError {

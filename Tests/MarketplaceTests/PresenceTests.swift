@@ -3,6 +3,7 @@ import MarketplaceGateway
 import PostgresNIO
 import SuitePersistence
 import SuiteTesting
+import Synchronization
 import Testing
 
 /// A process's presence in the database, and the lifecycle work marked with it: free the
@@ -60,6 +61,45 @@ struct PresenceTests {
         #expect(taken.map(\.id) == ["op-1"])
         #expect(try await store.operationIsLeased("op-1"))
       }
+    }
+  }
+
+  /// Set once a task has ended.
+  final class Ended: Sendable {
+    let flag = Atomic(false)
+    var now: Bool { flag.load(ordering: .relaxed) }
+  }
+
+  @Test("a presence whose connection is terminated comes back under a new id, and still stops when asked")
+  func terminatedConnection() async throws {
+    try await TestDatabase.withMigratedDatabase(GatewayStore.migrations()) { _, database in
+      let presence = Presence(database: database, logger: Logger(label: "presence-test"), heartbeat: .milliseconds(100))
+      let ended = Ended()
+      // Not a child task: a presence stuck on its dead connection (postgres-nio never answers a
+      // statement written to a closed channel, and ignores cancellation) would hold the test's
+      // scope forever instead of failing it.
+      let running = Task {
+        try? await presence.run()
+        ended.flag.store(true, ordering: .relaxed)
+      }
+      defer { running.cancel() }
+      #expect(await presence.established())
+      let first = try presence.id()
+
+      // An operator (or a failover) ends the session holding the lock.
+      _ = try await database.query(
+        """
+        SELECT pg_terminate_backend(pid) FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid = \(Int(first))::oid
+        """)
+      let renewed = try await eventually { (try? presence.id()).map { $0 != first } ?? false }
+      #expect(renewed, "the presence kept claiming the id of a lock it had lost")
+      #expect(try await !Self.isAlive(database, first))
+      if let second = try? presence.id() { #expect(try await Self.isAlive(database, second)) }
+
+      running.cancel()
+      let stopped = try await eventually { ended.now }
+      #expect(stopped, "the presence did not stop")
     }
   }
 }

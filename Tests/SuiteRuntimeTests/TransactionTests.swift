@@ -4,6 +4,7 @@ import PostgresNIO
 import SuitePersistence
 import SuiteRuntime
 import SuiteTesting
+import Synchronization
 import Testing
 
 @Suite("Transactions")
@@ -93,22 +94,77 @@ struct TransactionTests {
     }
   }
 
-  @Test("a connection PostgreSQL drops under a transaction is UNAVAILABLE to the caller, and the pool carries on")
+  @Test("a connection PostgreSQL ends (an operator, a restart) is UNAVAILABLE to the caller: its error, and a statement sent after it")
   func droppedConnectionIsUnavailable() async throws {
+    try await TestDatabase.withMigratedDatabase(Self.schema) { url, _ in
+      // A pool of its own: the lost connection is never leased again by anything else.
+      try await TestDatabase.withClient(url) { client in
+        let logger = Logger(label: "t")
+        let (ended, after): ((any Error)?, (any Error)?) = try await client.withConnection { connection in
+          var ended: (any Error)?
+          do {
+            // What pg_terminate_backend from an operator, or a restart, does to a connection.
+            for try await _ in try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger) {}
+          } catch {
+            ended = error
+          }
+          let closed = try await eventually { connection.isClosed }
+          #expect(closed)
+          var after: (any Error)?
+          do {
+            try await connection.execute("SELECT 1", logger: logger)
+          } catch {
+            after = error
+          }
+          return (ended, after)
+        }
+        let endedError = try #require(ended as? PSQLError, "\(String(reflecting: ended))")
+        #expect(endedError.isConnectionLoss, "\(String(reflecting: endedError))")
+        #expect(ErrorMappingInterceptor.rpcError(for: endedError, domain: "test.v1").code == .unavailable)
+        // Sent after the close, a statement would never be answered (postgres-nio): refused.
+        let afterError = try #require(after as? ConnectionClosed, "\(String(reflecting: after))")
+        #expect(ErrorMappingInterceptor.rpcError(for: afterError, domain: "test.v1").code == .unavailable)
+      }
+    }
+  }
+
+  @Test("a transaction whose connection closed under it ends with its own error; it does not wait forever on a ROLLBACK no one answers")
+  func closedUnderTheBody() async throws {
     try await TestDatabase.withMigratedDatabase(Self.schema) { _, database in
-      let dropped = await #expect(throws: PSQLError.self) {
-        try await database.transaction { connection in
-          try await connection.query("UPDATE counter SET n = 5 WHERE id = 1", logger: Logger(label: "t"))
-          // What pg_terminate_backend from an operator, or a restart, does to a connection.
-          try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: Logger(label: "t"))
+      struct Abort: Error {}
+      let outcomeBox = OutcomeBox()
+      // Not a child task: the bug this checks waited forever, deaf to cancellation.
+      let work = Task {
+        do {
+          try await database.transaction { connection in
+            var pid = 0
+            for try await id in try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).decode(Int.self) {
+              pid = id
+            }
+            // Another session ends this one, as an operator or a restart would.
+            _ = try await database.query("SELECT pg_terminate_backend(\(Int32(pid)))")
+            let closed = try await eventually { connection.isClosed }
+            #expect(closed)
+            throw Abort()
+          }
+          outcomeBox.set("committed")
+        } catch is Abort {
+          outcomeBox.set("its own error")
+        } catch {
+          outcomeBox.set(String(reflecting: error))
         }
       }
-      #expect(dropped?.isConnectionLoss == true, "\(String(reflecting: dropped))")
-      let status = ErrorMappingInterceptor.rpcError(for: try #require(dropped), domain: "test.v1")
-      #expect(status.code == .unavailable)
-      // Nothing of the transaction landed, and the next statement gets a working connection.
-      let rows = try await database.query("SELECT n FROM counter WHERE id = 1")
-      for try await n in rows.decode(Int.self) { #expect(n == 0) }
+      defer { work.cancel() }
+      let ended = try await eventually { outcomeBox.value != nil }
+      #expect(ended, "the transaction never ended")
+      #expect(outcomeBox.value == "its own error")
     }
+  }
+
+  /// What a task outside the test's scope ended with.
+  final class OutcomeBox: Sendable {
+    private let outcome = Mutex<String?>(nil)
+    var value: String? { outcome.withLock { $0 } }
+    func set(_ value: String) { outcome.withLock { $0 = value } }
   }
 }
