@@ -100,7 +100,7 @@ let package = Package(
       name: "SuiteRuntime",
       dependencies: [
         "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
-        .lifecycle, .logging, .metrics,
+        .lifecycle, .unixSignals, .logging, .metrics,
         .nioPosix, .nioCore, .crypto,
         "CZlib", "CNGHTTP2", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
       ],

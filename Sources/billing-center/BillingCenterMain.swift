@@ -61,7 +61,7 @@ enum BillingCenterMain {
       billing: billing, logger: logger, startAfter: started, interval: configuration.closerInterval)
 
     let group = ServiceGroup(
-      configuration: .init(
+      configuration: try .suite(
         services: [
           .init(service: postgres),
           .init(service: console),
@@ -69,7 +69,6 @@ enum BillingCenterMain {
           .init(service: closer),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     try await group.run()
   }

@@ -32,12 +32,11 @@ enum EmulatorMain {
     let postgres = PostgresClient(configuration: configuration, backgroundLogger: logger)
     let emulator = EmulatorService(settings: settings, postgres: postgres, readyFile: readyFile, logger: logger)
     let group = ServiceGroup(
-      configuration: .init(
+      configuration: try .suite(
         services: [
           .init(service: postgres),
           .init(service: emulator, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     try await group.run()
   }

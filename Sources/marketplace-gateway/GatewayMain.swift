@@ -88,7 +88,7 @@ enum GatewayMain {
       logger: logger)
 
     let group = ServiceGroup(
-      configuration: .init(
+      configuration: try .suite(
         services: [
           .init(service: postgres),
           .init(service: presence),
@@ -111,7 +111,6 @@ enum GatewayMain {
               reconcileInterval: configuration.meteringReconcileInterval)),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     try await group.run()
   }

@@ -55,13 +55,12 @@ enum WorkspaceConsoleMain {
       logger: logger, startAfter: started)
 
     let group = ServiceGroup(
-      configuration: .init(
+      configuration: try .suite(
         services: [
           .init(service: postgres),
           .init(service: mailWorker),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     try await group.run()
   }
