@@ -97,14 +97,10 @@ public final class PasswordHasher: Sendable {
       return try await hasher.pool.runIfActive { try PasswordHasher.behindServing(verifying) }
     }
 
+    /// Spends the time a real verification costs, for an account that does not exist.
     public func verifyAgainstDummy(_ password: String) async throws {
       _ = try await verify(password, against: hasher.dummyHash)
     }
-  }
-
-  /// Spends the time a real verification costs, for an account that does not exist.
-  public func verifyAgainstDummy(_ password: String) async throws {
-    _ = try await verify(password, against: dummyHash)
   }
 
   /// True when `phc` was made with other parameters than today's, so it should be redone
