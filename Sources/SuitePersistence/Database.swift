@@ -53,19 +53,23 @@ public struct Database: Sendable {
     do {
       result = try await body(connection)
     } catch {
-      // A failed rollback leaves the connection broken; the pool then closes it. None is sent
-      // on a connection already closed (a terminated backend, say): it would never be answered.
-      if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+      await rollBack(connection, logger: logger)
       throw error
     }
     // The caller has given up once its deadline has passed: what it asked for must then not
     // happen behind its back (it may retry, and find a write it was told had failed).
     if let passed = RequestContext.current.deadlinePassedError() {
-      if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+      await rollBack(connection, logger: logger)
       throw passed
     }
     try await connection.execute("COMMIT", logger: logger)
     return result
+  }
+
+  /// A failed rollback leaves the connection broken; the pool then closes it. None is sent on a
+  /// connection already closed (a terminated backend, say): it would never be answered.
+  private static func rollBack(_ connection: PostgresConnection, logger: Logger) async {
+    if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
   }
 
   /// One statement outside an explicit transaction.

@@ -204,17 +204,7 @@ struct UnaryPathTests {
       // sends one and never cancels gets the handler's answer once the handler sees the RPC
       // cancelled (what a handler returns after its deadline is still sent, as GRPCCore does).
       let kept = try await Self.untilHandlerRan(probe) { timeout in
-        let call = Task {
-          try await greeter.sayHello(
-            Self.hello("until cancelled"), metadata: ["grpc-timeout": "\(timeout.components.seconds * 1000)m"])
-        }
-        // Only if the server never ends it: the test fails rather than hangs.
-        let watchdog = Task {
-          try await Task.sleep(for: .testPatience)
-          call.cancel()
-        }
-        defer { watchdog.cancel() }
-        return try await call.value.message
+        try await Self.helloWithServerDeadline("until cancelled", timeout, greeter)
       }
       #expect(try kept.get() == "cancelled")
     }
@@ -227,22 +217,28 @@ struct UnaryPathTests {
       // The caller never cancels: only the server's keeping of the deadline can end the RPC
       // before the watchdog does.
       let outcome = try await Self.untilHandlerRan(probe) { timeout in
-        let call = Task {
-          try await greeter.sayHello(
-            Self.hello("until task cancelled"), metadata: ["grpc-timeout": "\(timeout.components.seconds * 1000)m"])
-        }
-        let watchdog = Task {
-          try await Task.sleep(for: .testPatience)
-          call.cancel()
-        }
-        defer { watchdog.cancel() }
-        return try await call.value.message
+        try await Self.helloWithServerDeadline("until task cancelled", timeout, greeter)
       }
       let error = try #require(throws: RPCError.self) { try outcome.get() }
       #expect(error.code == .deadlineExceeded, "\(error)")
       let taskCancelled = probe.taskCancellationSeen.load(ordering: .relaxed)
       #expect(taskCancelled)
     }
+  }
+
+  /// `SayHello(name)` with a `grpc-timeout` the caller itself never keeps: only the server's
+  /// keeping of the deadline ends the RPC before a watchdog of `testPatience` cancels it (then
+  /// the test fails rather than hangs).
+  static func helloWithServerDeadline(_ name: String, _ timeout: Duration, _ greeter: Greeter) async throws -> String {
+    let call = Task {
+      try await greeter.sayHello(Self.hello(name), metadata: ["grpc-timeout": "\(timeout.components.seconds * 1000)m"])
+    }
+    let watchdog = Task {
+      try await Task.sleep(for: .testPatience)
+      call.cancel()
+    }
+    defer { watchdog.cancel() }
+    return try await call.value.message
   }
 
   /// Runs `call` with a deadline of 1 s, then 2, 4... until the probe's handler ran during a
