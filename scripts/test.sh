@@ -52,6 +52,13 @@ export SUITE_PYTHON SUITE_C_CLIENT
 SUITE_PYTHON=$(cat .run/test-python)
 SUITE_C_CLIENT=$(pwd)/$(cat .run/test-c-client)
 phase_done "waiting for the steps beside the build"
+
+# The deployment files (compose, Kubernetes manifests): a few seconds, and the tests run
+# whatever it finds, so one run reports both.
+echo "test: checking the deployment files (docker/compose.yaml, deploy/)"
+deploy_status=0
+"$SUITE_PYTHON" scripts/check_deploy.py || deploy_status=$?
+phase_done "deployment files"
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export SUITE_BIN_DIR
 SUITE_BIN_DIR=$(swift build --show-bin-path)
@@ -77,4 +84,6 @@ swift test --skip-build "${filter[@]}" --xunit-output "$results".xml 2>&1 | tee 
 phase_done "tests"
 python3 scripts/test-summary.py "$results"-swift-testing.xml .run/test-output.log "$SUITE_TEST_LOGS" \
   $(($(date +%s) - started)) "$(IFS=,; echo "${phases[*]}")"
-exit "$status"
+[ "$deploy_status" -eq 0 ] || echo "test: the deployment files failed their check (above)" >&2
+[ "$status" -ne 0 ] && exit "$status"
+exit "$deploy_status"

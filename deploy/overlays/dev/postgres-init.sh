@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs once, when the PostgreSQL volume is created: each service gets its own role and its
-# own database, owned by that role, so no service can read another's tables.
+# own database, owned by that role, so no service can read another's tables. Used by
+# docker/compose.yaml and by this overlay (a ConfigMap of its PostgreSQL).
 set -euo pipefail
 
 create_service_database() {
@@ -16,3 +17,4 @@ SQL
 create_service_database workspace_console "$WORKSPACE_CONSOLE_DB_PASSWORD"
 create_service_database billing_center "$BILLING_CENTER_DB_PASSWORD"
 create_service_database marketplace_gateway "$MARKETPLACE_GATEWAY_DB_PASSWORD"
+create_service_database marketplace_emulator "$MARKETPLACE_EMULATOR_DB_PASSWORD"
