@@ -13,17 +13,29 @@ let strict: [SwiftSetting] = [
 extension Target.Dependency {
   static let grpcCore = Target.Dependency.product(name: "GRPCCore", package: "grpc-swift-2")
   static let grpcInProcess = Target.Dependency.product(
-    name: "GRPCInProcessTransport", package: "grpc-swift-2")
+    name: "GRPCInProcessTransport",
+    package: "grpc-swift-2"
+  )
   static let grpcHTTP2 = Target.Dependency.product(
-    name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")
+    name: "GRPCNIOTransportHTTP2",
+    package: "grpc-swift-nio-transport"
+  )
   static let grpcProtobuf = Target.Dependency.product(
-    name: "GRPCProtobuf", package: "grpc-swift-protobuf")
+    name: "GRPCProtobuf",
+    package: "grpc-swift-protobuf"
+  )
   static let swiftProtobuf = Target.Dependency.product(
-    name: "SwiftProtobuf", package: "swift-protobuf")
+    name: "SwiftProtobuf",
+    package: "swift-protobuf"
+  )
   static let lifecycle = Target.Dependency.product(
-    name: "ServiceLifecycle", package: "swift-service-lifecycle")
+    name: "ServiceLifecycle",
+    package: "swift-service-lifecycle"
+  )
   static let unixSignals = Target.Dependency.product(
-    name: "UnixSignals", package: "swift-service-lifecycle")
+    name: "UnixSignals",
+    package: "swift-service-lifecycle"
+  )
   static let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
   static let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
   static let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
@@ -34,8 +46,13 @@ extension Target.Dependency {
   static let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
   static let jwtKit = Target.Dependency.product(name: "JWTKit", package: "jwt-kit")
   static let httpClient = Target.Dependency.product(
-    name: "AsyncHTTPClient", package: "async-http-client")
-  static let cryptoExtras = Target.Dependency.product(name: "_CryptoExtras", package: "swift-crypto")
+    name: "AsyncHTTPClient",
+    package: "async-http-client"
+  )
+  static let cryptoExtras = Target.Dependency.product(
+    name: "_CryptoExtras",
+    package: "swift-crypto"
+  )
   static let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 }
 
@@ -102,7 +119,8 @@ let package = Package(
         "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .lifecycle, .unixSignals, .logging, .metrics,
         .nioPosix, .nioCore, .crypto,
-        "CZlib", "CNGHTTP2", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
+        "CZlib", "CNGHTTP2", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
       ],
       swiftSettings: strict
     ),
@@ -175,7 +193,8 @@ let package = Package(
     .target(
       name: "MarketplaceEmulator",
       dependencies: [
-        "SuiteRuntime", "SuitePersistence", .hummingbird, .httpTypes, .jwtKit, .crypto, .cryptoExtras,
+        "SuiteRuntime", "SuitePersistence", .hummingbird, .httpTypes, .jwtKit, .crypto,
+        .cryptoExtras,
         .postgres, .logging, .nioCore, .httpClient, .lifecycle,
         .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
@@ -246,7 +265,8 @@ let package = Package(
     .executableTarget(
       name: "interop-server",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcProtobuf, .swiftProtobuf, .lifecycle, .unixSignals, .logging,
+        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcProtobuf, .swiftProtobuf, .lifecycle,
+        .unixSignals, .logging,
       ],
       swiftSettings: strict
     ),
@@ -254,7 +274,8 @@ let package = Package(
     .executableTarget(
       name: "bench-greeter",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcHTTP2, .swiftProtobuf, .lifecycle, .unixSignals,
+        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcHTTP2, .swiftProtobuf, .lifecycle,
+        .unixSignals,
         .logging,
       ],
       swiftSettings: strict
@@ -301,7 +322,8 @@ let package = Package(
       name: "SuiteRuntimeTests",
       dependencies: [
         "SuiteRuntime", "SuitePersistence", "SuiteTesting", "SuiteErrors", "GuanceContracts",
-        .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf, .postgres, .logging, .lifecycle, .nioCore, .nioPosix,
+        .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf, .postgres, .logging, .lifecycle,
+        .nioCore, .nioPosix,
       ],
       swiftSettings: strict
     ),
@@ -319,7 +341,8 @@ let package = Package(
       name: "BillingCenterTests",
       dependencies: [
         "BillingCenter", "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence",
-        "Mailer", "AccountAccess", "AccountKit", "SuiteErrors", "GuanceContracts", .grpcCore, .grpcInProcess,
+        "Mailer", "AccountAccess", "AccountKit", "SuiteErrors", "GuanceContracts", .grpcCore,
+        .grpcInProcess,
         .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
       ],
       swiftSettings: strict
@@ -327,8 +350,10 @@ let package = Package(
     .testTarget(
       name: "MarketplaceTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceEmulator", "MarketplaceGateway",
-        "SuiteRuntime", "SuiteErrors", "AccountKit", "GuanceContracts", .grpcCore, .grpcInProcess, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
+        "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceEmulator",
+        "MarketplaceGateway",
+        "SuiteRuntime", "SuiteErrors", "AccountKit", "GuanceContracts", .grpcCore, .grpcInProcess,
+        .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .postgres, .httpClient, .jwtKit, .nioCore, .nioSSL,
         .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -339,7 +364,8 @@ let package = Package(
     .testTarget(
       name: "EndToEndTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", "SuiteRuntime", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf,
+        "SuiteTesting", "SuitePersistence", "SuiteRuntime", "GuanceContracts", .grpcCore,
+        .grpcHTTP2, .grpcProtobuf,
         .swiftProtobuf,
       ],
       swiftSettings: strict

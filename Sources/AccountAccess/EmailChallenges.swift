@@ -30,21 +30,26 @@ public struct EmailChallenges: Sendable {
   ///     the challenge is stored all the same (same reply, same work) but can never succeed.
   ///   - mail: the message carrying the code; nil sends nothing.
   public func issue(
-    subject: String, purpose: String, accountID: UUID?,
+    subject: String,
+    purpose: String,
+    accountID: UUID?,
     mail: @escaping @Sendable (_ code: String) -> OutgoingMail?
   ) async throws -> Issued {
     let id = UUID()
     let code = VerificationCode.generate()
     let digest = VerificationCode.digest(
       code: accountID == nil ? VerificationCode.generate() + "-unreachable" : code,
-      challengeID: id.uuidString)
+      challengeID: id.uuidString
+    )
     let resendSeconds = Int(VerificationCode.resendInterval.components.seconds)
     let lifetimeSeconds = Int(VerificationCode.lifetime.components.seconds)
     let logger = self.logger
     return try await database.transaction { connection in
       // Serialises requests for one subject, so two at once cannot both pass the throttle.
       try await connection.execute(
-        "SELECT pg_advisory_xact_lock(hashtext(\(subject + "/" + purpose)))", logger: logger)
+        "SELECT pg_advisory_xact_lock(hashtext(\(subject + "/" + purpose)))",
+        logger: logger
+      )
       let recent = try await connection.execute(
         """
         SELECT count(*)::int,
@@ -52,13 +57,17 @@ public struct EmailChallenges: Sendable {
           COALESCE(EXTRACT(EPOCH FROM min(created_at) + interval '1 hour' - now()), 0)::float8
         FROM email_challenges
         WHERE subject = \(subject) AND purpose = \(purpose) AND created_at > now() - interval '1 hour'
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       for try await (count, resendIn, hourResetIn) in recent.decode((Int, Double, Double).self) {
         if resendIn > 0 {
           throw AccessError.resendTooSoon(retryAfter: .seconds(Int(resendIn.rounded(.up))))
         }
         if count >= VerificationCode.maxSendsPerHour {
-          throw AccessError.tooManyCodes(retryAfter: .seconds(Int(max(1, hourResetIn.rounded(.up)))))
+          throw AccessError.tooManyCodes(
+            retryAfter: .seconds(Int(max(1, hourResetIn.rounded(.up))))
+          )
         }
       }
       let inserted = try await connection.execute(
@@ -67,14 +76,20 @@ public struct EmailChallenges: Sendable {
         VALUES (\(id), \(subject), \(purpose), \(accountID), \(Data(digest)),
                 now() + make_interval(secs => \(lifetimeSeconds)))
         RETURNING expires_at
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var expiresAt: Date?
       for try await date in inserted.decode(Date.self) { expiresAt = date }
       guard let expiresAt else { throw AccessStoreError.noRowReturned }
       if accountID != nil, let message = mail(code) {
         try await MailOutbox.enqueue(message, on: connection, logger: logger)
       }
-      return Issued(challengeID: id, expiresAt: expiresAt, resendAfter: VerificationCode.resendInterval)
+      return Issued(
+        challengeID: id,
+        expiresAt: expiresAt,
+        resendAfter: VerificationCode.resendInterval
+      )
     }
   }
 
@@ -82,7 +97,10 @@ public struct EmailChallenges: Sendable {
   /// same transaction, which also consumes the challenge. A wrong code costs one of the five
   /// tries even though the call fails.
   public func redeem<Result: Sendable>(
-    challengeID: UUID, code: String, subject: String, purpose: String,
+    challengeID: UUID,
+    code: String,
+    subject: String,
+    purpose: String,
     unlock: @escaping @Sendable (PostgresConnection, UUID) async throws -> Result
   ) async throws -> Result {
     let logger = self.logger
@@ -93,15 +111,21 @@ public struct EmailChallenges: Sendable {
                consumed_at IS NOT NULL
         FROM email_challenges WHERE id = \(challengeID)
         FOR UPDATE
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var found: ChallengeState?
       for try await (storedSubject, storedPurpose, accountID, digest, expired, attempts, consumed)
         in rows.decode((String, String, UUID?, Data, Bool, Int, Bool).self)
       {
         found = ChallengeState(
           matchesRequest: storedSubject == subject && storedPurpose == purpose,
-          accountID: accountID, digest: Array(digest), expired: expired, attempts: attempts,
-          consumed: consumed)
+          accountID: accountID,
+          digest: Array(digest),
+          expired: expired,
+          attempts: attempts,
+          consumed: consumed
+        )
       }
       guard let challenge = found else {
         return .failure(.challengeNotFound(challengeID.uuidString))
@@ -111,13 +135,15 @@ public struct EmailChallenges: Sendable {
         if countsAsAttempt {
           try await connection.execute(
             "UPDATE email_challenges SET attempts = attempts + 1 WHERE id = \(challengeID)",
-            logger: logger)
+            logger: logger
+          )
         }
         return .failure(error)
       case .accept(let accountID):
         try await connection.execute(
           "UPDATE email_challenges SET consumed_at = now() WHERE id = \(challengeID)",
-          logger: logger)
+          logger: logger
+        )
         return .success(try await unlock(connection, accountID))
       }
     }
@@ -146,10 +172,16 @@ struct ChallengeState {
       return .reject(.challengeNotFound(challengeID.uuidString), countsAsAttempt: true)
     }
     if consumed { return .reject(.codeAlreadyUsed, countsAsAttempt: false) }
-    if attempts >= VerificationCode.maxAttempts { return .reject(.codeLocked, countsAsAttempt: false) }
+    if attempts >= VerificationCode.maxAttempts {
+      return .reject(.codeLocked, countsAsAttempt: false)
+    }
     if expired { return .reject(.codeExpired, countsAsAttempt: false) }
     guard let accountID,
-      VerificationCode.matches(code: code, challengeID: challengeID.uuidString, storedDigest: digest)
+      VerificationCode.matches(
+        code: code,
+        challengeID: challengeID.uuidString,
+        storedDigest: digest
+      )
     else {
       let left = VerificationCode.maxAttempts - attempts - 1
       return .reject(left > 0 ? .wrongCode(attemptsLeft: left) : .codeLocked, countsAsAttempt: true)

@@ -6,6 +6,7 @@ extension PasswordHasher {
   public convenience init(config: ConfigReader) throws(ConfigError) {
     self.init(
       workers: try config.int("PASSWORD_HASH_WORKERS", default: 2, range: 1...64),
-      maxQueued: try config.int("PASSWORD_HASH_QUEUE", default: 32, range: 0...10_000))
+      maxQueued: try config.int("PASSWORD_HASH_QUEUE", default: 32, range: 0...10_000)
+    )
   }
 }

@@ -2,8 +2,8 @@ public import AccountKit
 public import Foundation
 public import Logging
 import PostgresNIO
-public import SuitePersistence
 import SuiteErrors
+public import SuitePersistence
 
 /// A signed-in account's session, as its holder may see it.
 public struct Session: Sendable, Equatable {
@@ -55,7 +55,9 @@ public struct PasswordSessions: Sendable {
   ///   - find: the account `login` names, if any.
   ///   - rehash: stores a stronger hash of the password, when today's parameters have moved on.
   public func login(
-    login rawLogin: String, password: String, peer: String,
+    login rawLogin: String,
+    password: String,
+    peer: String,
     find: (String) async throws -> LoginCandidate?,
     rehash: (UUID, String) async throws -> Void
   ) async throws -> (token: String, session: Session) {
@@ -63,8 +65,10 @@ public struct PasswordSessions: Sendable {
     let login = rawLogin.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     validation.require((1...254).contains(login.count), "login", "is required")
     validation.require(
-      (1...PasswordPolicy.lengthRange.upperBound).contains(password.count), "password",
-      "is required (at most \(PasswordPolicy.lengthRange.upperBound) characters)")
+      (1...PasswordPolicy.lengthRange.upperBound).contains(password.count),
+      "password",
+      "is required (at most \(PasswordPolicy.lengthRange.upperBound) characters)"
+    )
     try validation.finish()
 
     // The place at the hashers first: in a flood, logins beyond the places are refused before
@@ -112,7 +116,8 @@ public struct PasswordSessions: Sendable {
         AND absolute_expires_at > now()
       RETURNING account_id, created_at,
         LEAST(now() + make_interval(secs => \(idle)), absolute_expires_at)
-      """)
+      """
+    )
     for try await (accountID, createdAt, expiresAt) in rows.decode((UUID, Date, Date).self) {
       return Session(accountID: accountID, createdAt: createdAt, expiresAt: expiresAt)
     }
@@ -132,7 +137,8 @@ public struct PasswordSessions: Sendable {
       WHERE token_digest = \(Data(SessionToken.digest(of: bearerToken)))
         AND last_seen_at > now() - make_interval(secs => \(idle)) AND absolute_expires_at > now()
       RETURNING 1
-      """)
+      """
+    )
     for try await _ in rows { return }
     throw AccessError.notSignedIn
   }
@@ -150,7 +156,8 @@ public struct PasswordSessions: Sendable {
       INSERT INTO sessions (token_digest, account_id, absolute_expires_at)
       VALUES (\(Data(tokenDigest)), \(accountID), now() + make_interval(secs => \(absolute)))
       RETURNING created_at, LEAST(last_seen_at + make_interval(secs => \(idle)), absolute_expires_at)
-      """)
+      """
+    )
     for try await (createdAt, expiresAt) in rows.decode((Date, Date).self) {
       return Session(accountID: accountID, createdAt: createdAt, expiresAt: expiresAt)
     }
@@ -162,7 +169,8 @@ public struct PasswordSessions: Sendable {
       """
       SELECT subject, failures FROM login_failures
       WHERE subject = ANY(\(subjects)) AND window_start = date_trunc('hour', now())
-      """)
+      """
+    )
     var failures: [String: Int] = [:]
     for try await (subject, count) in rows.decode((String, Int).self) { failures[subject] = count }
     return failures
@@ -174,7 +182,8 @@ public struct PasswordSessions: Sendable {
       INSERT INTO login_failures (subject, window_start, failures)
       SELECT s, date_trunc('hour', now()), 1 FROM unnest(\(subjects)::text[]) AS s
       ON CONFLICT (subject, window_start) DO UPDATE SET failures = login_failures.failures + 1
-      """)
+      """
+    )
   }
 
   private static func untilNextHour(now: Date = Date()) -> Duration {

@@ -10,7 +10,13 @@ public struct CompanyProfile: Sendable, Equatable {
   public var contactName: String
   public var description: String
 
-  public init(companyName: String, industry: String, region: String, contactName: String, description: String) {
+  public init(
+    companyName: String,
+    industry: String,
+    region: String,
+    contactName: String,
+    description: String
+  ) {
     self.companyName = companyName
     self.industry = industry
     self.region = region
@@ -19,14 +25,23 @@ public struct CompanyProfile: Sendable, Equatable {
   }
 
   /// The profile trimmed; every problem is recorded under `company.<field>`.
-  public static func check(_ raw: CompanyProfile, into validation: inout Validation) -> CompanyProfile {
+  public static func check(
+    _ raw: CompanyProfile,
+    into validation: inout Validation
+  ) -> CompanyProfile {
     func text(_ value: String, _ field: String, required: Bool, max: Int) -> String {
       let trimmed = value.trimmingWhitespace()
       if required { validation.require(!trimmed.isEmpty, "company.\(field)", "is required") }
-      validation.require(trimmed.count <= max, "company.\(field)", "must be at most \(max) characters")
+      validation.require(
+        trimmed.count <= max,
+        "company.\(field)",
+        "must be at most \(max) characters"
+      )
       validation.require(
         !trimmed.containsControlCharacters(except: "\n"),
-        "company.\(field)", "must not contain control characters")
+        "company.\(field)",
+        "must not contain control characters"
+      )
       return trimmed
     }
     return CompanyProfile(
@@ -34,6 +49,7 @@ public struct CompanyProfile: Sendable, Equatable {
       industry: text(raw.industry, "industry", required: true, max: 64),
       region: text(raw.region, "region", required: true, max: 64),
       contactName: text(raw.contactName, "contact_name", required: true, max: 64),
-      description: text(raw.description, "description", required: false, max: 1000))
+      description: text(raw.description, "description", required: false, max: 1000)
+    )
   }
 }

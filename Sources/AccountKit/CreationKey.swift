@@ -8,7 +8,9 @@ public enum CreationKey {
     guard let raw, !raw.isEmpty else { return nil }
     validation.require(
       raw.count <= 128 && !raw.containsControlCharacters(),
-      "creation_key", "must be at most 128 characters, without control characters")
+      "creation_key",
+      "must be at most 128 characters, without control characters"
+    )
     return raw
   }
 }

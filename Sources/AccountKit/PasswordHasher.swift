@@ -1,10 +1,11 @@
 import CArgon2
-#if os(Linux)
-  import Glibc
-#endif
 import NIOPosix
 public import SuiteErrors
 import Synchronization
+
+#if os(Linux)
+import Glibc
+#endif
 
 /// Hashes and verifies passwords with argon2id (OWASP: m=19 MiB, t=2, p=1) into PHC strings,
 /// on a few dedicated threads so the async executors never block. Work beyond the pool's
@@ -32,9 +33,17 @@ public final class PasswordHasher: Sendable {
     public var serviceError: ServiceError {
       switch self {
       case .overloaded:
-        ServiceError(.resourceExhausted(retryAfter: .seconds(1)), reason: "OVERLOADED", "too many requests; retry shortly")
+        ServiceError(
+          .resourceExhausted(retryAfter: .seconds(1)),
+          reason: "OVERLOADED",
+          "too many requests; retry shortly"
+        )
       case .hashingFailed:
-        ServiceError(.unavailable, reason: "PASSWORD_HASHING_FAILED", "password hashing failed; retry shortly")
+        ServiceError(
+          .unavailable,
+          reason: "PASSWORD_HASHING_FAILED",
+          "password hashing failed; retry shortly"
+        )
       }
     }
   }
@@ -54,8 +63,11 @@ public final class PasswordHasher: Sendable {
     self.parameters = parameters
     self.pool = NIOThreadPool(numberOfThreads: max(1, workers))
     self.capacity = max(1, workers) + max(0, maxQueued)
-    self.dummyHash = (try? Self.computeHash(
-      Array(SessionToken.randomBytes(count: 16)), parameters: parameters)) ?? ""
+    self.dummyHash =
+      (try? Self.computeHash(
+        Array(SessionToken.randomBytes(count: 16)),
+        parameters: parameters
+      )) ?? ""
     pool.start()
   }
 
@@ -77,7 +89,9 @@ public final class PasswordHasher: Sendable {
   /// through `place` spend no other: a login takes its place before it asks the database
   /// anything, so that in a flood the logins beyond the places are refused in the time of a
   /// check, not after queueing for the database first. `overloaded` when none is free.
-  public func withPlace<Result: Sendable>(_ body: (Place) async throws -> Result) async throws -> Result {
+  public func withPlace<Result: Sendable>(
+    _ body: (Place) async throws -> Result
+  ) async throws -> Result {
     try admit()
     defer { release() }
     return try await body(Place(hasher: self))
@@ -129,7 +143,7 @@ public final class PasswordHasher: Sendable {
   /// (setpriority(2)); once set it stays, so setting it again costs only the call.
   fileprivate static func behindServing<T>(_ work: () throws -> T) rethrows -> T {
     #if os(Linux)
-      _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, hashingNiceness)
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, hashingNiceness)
     #endif
     return try work()
   }
@@ -143,7 +157,10 @@ public final class PasswordHasher: Sendable {
     return { try Self.computeHash(bytes, parameters: parameters) }
   }
 
-  private static func verifying(_ password: String, against phc: String) -> @Sendable () throws -> Bool {
+  private static func verifying(
+    _ password: String,
+    against phc: String
+  ) -> @Sendable () throws -> Bool {
     let bytes = Array(password.utf8)
     return {
       guard phc.hasPrefix("$argon2id$") else { return false }
@@ -157,12 +174,26 @@ public final class PasswordHasher: Sendable {
     let salt = Array(SessionToken.randomBytes(count: 16))
     let hashLength = 32
     let encodedLength = argon2_encodedlen(
-      parameters.iterations, parameters.memoryKiB, parameters.parallelism,
-      UInt32(salt.count), UInt32(hashLength), Argon2_id)
+      parameters.iterations,
+      parameters.memoryKiB,
+      parameters.parallelism,
+      UInt32(salt.count),
+      UInt32(hashLength),
+      Argon2_id
+    )
     var encoded = [CChar](repeating: 0, count: encodedLength)
     let result = argon2id_hash_encoded(
-      parameters.iterations, parameters.memoryKiB, parameters.parallelism,
-      password, password.count, salt, salt.count, hashLength, &encoded, encodedLength)
+      parameters.iterations,
+      parameters.memoryKiB,
+      parameters.parallelism,
+      password,
+      password.count,
+      salt,
+      salt.count,
+      hashLength,
+      &encoded,
+      encodedLength
+    )
     guard result == ARGON2_OK.rawValue else { throw Failure.hashingFailed(code: result) }
     return String(decoding: encoded.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }

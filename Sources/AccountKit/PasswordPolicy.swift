@@ -7,13 +7,18 @@ public enum PasswordPolicy {
 
   /// Checks `password`; `username` and `email` are the account's own, which a password
   /// must not simply repeat.
-  public static func check(_ password: String, username: String? = nil, email: String? = nil)
+  public static func check(
+    _ password: String,
+    username: String? = nil,
+    email: String? = nil
+  )
     throws(FieldProblem)
   {
     guard !password.isEmpty else { throw FieldProblem("is required") }
     guard lengthRange.contains(password.count) else {
       throw FieldProblem(
-        "must be \(lengthRange.lowerBound) to \(lengthRange.upperBound) characters long")
+        "must be \(lengthRange.lowerBound) to \(lengthRange.upperBound) characters long"
+      )
     }
     let folded = password.lowercased()
     if commonPasswords.contains(folded) {

@@ -12,7 +12,8 @@ public struct Validation: Sendable {
 
   /// The parsed value, or nil after recording why `field` is invalid.
   public mutating func check<Value>(
-    _ field: String, _ parse: () throws(FieldProblem) -> Value
+    _ field: String,
+    _ parse: () throws(FieldProblem) -> Value
   ) -> Value? {
     do {
       return try parse()
@@ -23,7 +24,9 @@ public struct Validation: Sendable {
   }
 
   public mutating func require(_ condition: Bool, _ field: String, _ description: String) {
-    if !condition { violations.append(FieldViolation(field: fieldPath + field, description: description)) }
+    if !condition {
+      violations.append(FieldViolation(field: fieldPath + field, description: description))
+    }
   }
 
   /// Throws INVALID_ARGUMENT with every recorded violation, if any.

@@ -29,6 +29,7 @@ public enum VerificationCode {
 
   /// Whether `code` looks like one we send: six ASCII digits.
   public static func isWellFormed(_ code: String) -> Bool {
-    code.utf8.count == 6 && code.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    code.utf8.count == 6
+      && code.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
   }
 }

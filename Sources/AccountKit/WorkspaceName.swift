@@ -21,7 +21,8 @@ public struct WorkspaceName: Sendable, Hashable, CustomStringConvertible {
 extension String {
   /// Trims whitespace and line breaks at both ends, Unicode's included (Foundation-free).
   func trimmingWhitespace() -> String {
-    guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
+    guard let first = firstIndex(where: { !$0.isWhitespace }),
+      let last = lastIndex(where: { !$0.isWhitespace })
     else { return "" }
     return String(self[first...last])
   }

@@ -12,7 +12,9 @@ public struct DayCloser: Service {
 
   /// - Parameter startAfter: opened once the schema exists (after migrations).
   public init(
-    billing: GuanceBilling, logger: Logger, startAfter: StartupGate? = nil,
+    billing: GuanceBilling,
+    logger: Logger,
+    startAfter: StartupGate? = nil,
     interval: Duration = .seconds(60)
   ) {
     self.billing = billing
@@ -28,8 +30,10 @@ public struct DayCloser: Service {
           logger.notice(
             "closed billing day",
             metadata: [
-              "day": "\(day)", "lines": "\(closing.billLines)", "metering": "\(closing.meteringRecords)",
-            ])
+              "day": "\(day)", "lines": "\(closing.billLines)",
+              "metering": "\(closing.meteringRecords)",
+            ]
+          )
         }
       } catch {
         logger.warning("closing billing days failed; will retry", metadata: ["error": "\(error)"])

@@ -27,7 +27,8 @@ public struct DevelopmentMailbox: MailSender {
     }
     logger.info(
       "mail delivered to the development mailbox",
-      metadata: ["to": "\(mail.recipient)", "subject": "\(mail.subject)", "file": "\(file.path)"])
+      metadata: ["to": "\(mail.recipient)", "subject": "\(mail.subject)", "file": "\(file.path)"]
+    )
   }
 }
 
@@ -38,7 +39,9 @@ enum MessageFormat {
     formatter.locale = Locale(identifier: "en_US_POSIX")
     formatter.timeZone = TimeZone(identifier: "UTC")
     formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-    let domain = sender.split(separator: "@").last.map { $0.trimmingCharacters(in: ["<", ">", " "]) } ?? "localhost"
+    let domain =
+      sender.split(separator: "@").last.map { $0.trimmingCharacters(in: ["<", ">", " "]) }
+      ?? "localhost"
     let body = mail.body.replacingOccurrences(of: "\r\n", with: "\n")
       .replacingOccurrences(of: "\n", with: "\r\n")
     return [

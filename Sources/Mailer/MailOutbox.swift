@@ -12,12 +12,16 @@ public enum MailOutbox {
 
   /// Queues `mail`; it is sent only if the surrounding transaction commits.
   public static func enqueue(
-    _ mail: OutgoingMail, on connection: PostgresConnection, logger: Logger
+    _ mail: OutgoingMail,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws {
     try await connection.execute(
       """
       INSERT INTO mail_outbox (id, recipient, subject, body)
       VALUES (\(UUID()), \(mail.recipient), \(mail.subject), \(mail.body))
-      """, logger: logger)
+      """,
+      logger: logger
+    )
   }
 }

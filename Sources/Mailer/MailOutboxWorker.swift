@@ -18,8 +18,12 @@ public struct MailOutboxWorker: Service {
 
   /// - Parameter startAfter: opened once the schema exists (after migrations).
   public init(
-    database: Database, sender: any MailSender, logger: Logger, startAfter: StartupGate? = nil,
-    pollInterval: Duration = .milliseconds(200), batchSize: Int = 20
+    database: Database,
+    sender: any MailSender,
+    logger: Logger,
+    startAfter: StartupGate? = nil,
+    pollInterval: Duration = .milliseconds(200),
+    batchSize: Int = 20
   ) {
     self.startAfter = startAfter
     self.database = database
@@ -54,7 +58,9 @@ public struct MailOutboxWorker: Service {
         ORDER BY next_attempt_at
         LIMIT \(batchSize)
         FOR UPDATE SKIP LOCKED
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var handled = 0
       for try await (id, recipient, subject, body, attempts)
         in rows.decode((UUID, String, String, String, Int).self)
@@ -65,19 +71,23 @@ public struct MailOutboxWorker: Service {
           try await sender.send(mail, messageID: id.uuidString.lowercased())
           try await connection.execute(
             "UPDATE mail_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = \(id)",
-            logger: logger)
+            logger: logger
+          )
         } catch {
           let delaySeconds = min(3600, 1 << min(attempts + 1, 12))
           logger.warning(
             "mail delivery failed; will retry",
-            metadata: ["mail-id": "\(id)", "attempt": "\(attempts + 1)", "error": "\(error)"])
+            metadata: ["mail-id": "\(id)", "attempt": "\(attempts + 1)", "error": "\(error)"]
+          )
           try await connection.execute(
             """
             UPDATE mail_outbox
             SET attempts = attempts + 1, last_error = \(String(describing: error)),
                 next_attempt_at = now() + make_interval(secs => \(delaySeconds))
             WHERE id = \(id)
-            """, logger: logger)
+            """,
+            logger: logger
+          )
         }
       }
       return handled

@@ -25,7 +25,9 @@ public struct MailSettings: Sendable {
     case "dev":
       let directory = config.string("MAILBOX_DIR", default: ".run/mailbox")
       self.init(
-        delivery: .developmentMailbox(directory: URL(fileURLWithPath: directory)), sender: sender)
+        delivery: .developmentMailbox(directory: URL(fileURLWithPath: directory)),
+        sender: sender
+      )
     case "smtp":
       self.init(delivery: .smtp(try SMTPSettings(config: config)), sender: sender)
     case let other:

@@ -26,7 +26,8 @@ public struct SMTPMailSender: MailSender {
 
     public var description: String {
       switch self {
-      case .unexpectedReply(let command, let reply): "SMTP server answered \(command) with: \(reply)"
+      case .unexpectedReply(let command, let reply):
+        "SMTP server answered \(command) with: \(reply)"
       case .startTLSNotOffered: "the SMTP server does not offer STARTTLS, which is required"
       case .connectionClosed(let step): "the SMTP server closed the connection during \(step)"
       case .timedOut: "the SMTP exchange timed out"
@@ -46,7 +47,10 @@ public struct SMTPMailSender: MailSender {
       defer { group.cancelAll() }
       try await group.next()
     }
-    logger.info("mail handed to SMTP", metadata: ["to": "\(mail.recipient)", "host": "\(settings.host)"])
+    logger.info(
+      "mail handed to SMTP",
+      metadata: ["to": "\(mail.recipient)", "host": "\(settings.host)"]
+    )
   }
 
   private func exchange(message: String, from: String, to recipient: String) async throws {
@@ -59,7 +63,8 @@ public struct SMTPMailSender: MailSender {
         channel.eventLoop.makeCompletedFuture {
           if implicitTLS, let tls {
             try channel.pipeline.syncOperations.addHandler(
-              NIOSSLClientHandler(context: tls, serverHostname: host))
+              NIOSSLClientHandler(context: tls, serverHostname: host)
+            )
           }
           try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPLineDecoder()))
           return try NIOAsyncChannel<String, ByteBuffer>(wrappingChannelSynchronously: channel)
@@ -70,23 +75,34 @@ public struct SMTPMailSender: MailSender {
       try await session.expect([220], after: "greeting")
       var capabilities = try await session.command("EHLO \(settings.clientName)", expect: [250])
       if settings.security == .startTLS {
-        guard capabilities.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }), let tls else {
+        guard capabilities.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }), let tls
+        else {
           throw Failure.startTLSNotOffered
         }
         _ = try await session.command("STARTTLS", expect: [220])
         // Encrypt from here on: the TLS handler goes in front of the line decoder.
         try await channel.channel.pipeline.addHandler(
-          try NIOSSLClientHandler(context: tls, serverHostname: host), position: .first)
+          try NIOSSLClientHandler(context: tls, serverHostname: host),
+          position: .first
+        )
         capabilities = try await session.command("EHLO \(settings.clientName)", expect: [250])
       }
       if let username = settings.username, let password = settings.password {
         let token = Data("\0\(username)\0\(password)".utf8).base64EncodedString()
-        _ = try await session.command("AUTH PLAIN \(token)", expect: [235], redacted: "AUTH PLAIN ***")
+        _ = try await session.command(
+          "AUTH PLAIN \(token)",
+          expect: [235],
+          redacted: "AUTH PLAIN ***"
+        )
       }
       _ = try await session.command("MAIL FROM:<\(from)>", expect: [250])
       _ = try await session.command("RCPT TO:<\(recipient)>", expect: [250, 251])
       _ = try await session.command("DATA", expect: [354])
-      _ = try await session.command(Self.dotStuffed(message) + "\r\n.", expect: [250], redacted: "<message>")
+      _ = try await session.command(
+        Self.dotStuffed(message) + "\r\n.",
+        expect: [250],
+        redacted: "<message>"
+      )
       _ = try? await session.command("QUIT", expect: [221])
     }
   }
@@ -102,9 +118,12 @@ public struct SMTPMailSender: MailSender {
 
   /// Lines that start with "." get another one (RFC 5321 §4.5.2); line ends become CRLF.
   static func dotStuffed(_ message: String) -> String {
-    message.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
-      .map { $0.hasPrefix(".") ? "." + $0 : String($0) }
-      .joined(separator: "\r\n")
+    message.replacingOccurrences(of: "\r\n", with: "\n").split(
+      separator: "\n",
+      omittingEmptySubsequences: false
+    )
+    .map { $0.hasPrefix(".") ? "." + $0 : String($0) }
+    .joined(separator: "\r\n")
   }
 
   /// "Guance <no-reply@x>" → "no-reply@x".
@@ -122,7 +141,11 @@ private struct SMTPSession {
   let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
 
   /// Sends `text` and returns the reply's lines when its code is expected.
-  mutating func command(_ text: String, expect codes: Set<Int>, redacted: String? = nil)
+  mutating func command(
+    _ text: String,
+    expect codes: Set<Int>,
+    redacted: String? = nil
+  )
     async throws -> [String]
   {
     try await outbound.write(ByteBuffer(string: text + "\r\n"))
@@ -153,12 +176,17 @@ private struct SMTPSession {
 private struct SMTPLineDecoder: ByteToMessageDecoder {
   typealias InboundOut = String
 
-  mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws
+  mutating func decode(
+    context: ChannelHandlerContext,
+    buffer: inout ByteBuffer
+  ) throws
     -> DecodingState
   {
     guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
       // A reply line is at most 512 octets (RFC 5321 §4.5.3.1.5); refuse endless input.
-      if buffer.readableBytes > 4096 { throw SMTPMailSender.Failure.connectionClosed(during: "an overlong reply") }
+      if buffer.readableBytes > 4096 {
+        throw SMTPMailSender.Failure.connectionClosed(during: "an overlong reply")
+      }
       return .needMoreData
     }
     let length = newline - buffer.readerIndex + 1
@@ -171,4 +199,3 @@ private struct SMTPLineDecoder: ByteToMessageDecoder {
     return .continue
   }
 }
-

@@ -23,8 +23,13 @@ public struct SMTPSettings: Sendable {
   public var timeout: Duration
 
   public init(
-    host: String, port: Int, security: Security, username: String? = nil,
-    password: String? = nil, trustRootsFile: String? = nil, clientName: String = "localhost",
+    host: String,
+    port: Int,
+    security: Security,
+    username: String? = nil,
+    password: String? = nil,
+    trustRootsFile: String? = nil,
+    clientName: String = "localhost",
     timeout: Duration = .seconds(30)
   ) {
     self.host = host
@@ -43,20 +48,31 @@ public struct SMTPSettings: Sendable {
   public init(config: ConfigReader) throws(ConfigError) {
     let securityText = config.string("SMTP_SECURITY", default: Security.startTLS.rawValue)
     guard let security = Security(rawValue: securityText) else {
-      throw .invalid(variable: "SMTP_SECURITY", value: securityText, expected: "starttls, tls or plain")
+      throw .invalid(
+        variable: "SMTP_SECURITY",
+        value: securityText,
+        expected: "starttls, tls or plain"
+      )
     }
     let username = config.optional("SMTP_USERNAME")
     let password = config.optional("SMTP_PASSWORD")
     if (username == nil) != (password == nil) {
-      throw username == nil ? .missing(variable: "SMTP_USERNAME") : .missing(variable: "SMTP_PASSWORD")
+      throw username == nil
+        ? .missing(variable: "SMTP_USERNAME") : .missing(variable: "SMTP_PASSWORD")
     }
     self.init(
       host: try config.required("SMTP_HOST"),
       port: try config.int(
-        "SMTP_PORT", default: security == .implicitTLS ? 465 : 587, range: 1...65535),
-      security: security, username: username, password: password,
+        "SMTP_PORT",
+        default: security == .implicitTLS ? 465 : 587,
+        range: 1...65535
+      ),
+      security: security,
+      username: username,
+      password: password,
       trustRootsFile: config.optional("SMTP_CA_FILE"),
       clientName: config.string("SMTP_CLIENT_NAME", default: "localhost"),
-      timeout: try config.seconds("SMTP_TIMEOUT_SECONDS", default: .seconds(30), range: 1...600))
+      timeout: try config.seconds("SMTP_TIMEOUT_SECONDS", default: .seconds(30), range: 1...600)
+    )
   }
 }

@@ -23,8 +23,13 @@ public struct MarketplaceClient: Sendable {
     public var attempts: Int
 
     public init(
-      apiBaseURL: String, loginBaseURL: String, tenantID: String, clientID: String, clientSecret: String,
-      timeout: Duration = .seconds(10), attempts: Int = 4
+      apiBaseURL: String,
+      loginBaseURL: String,
+      tenantID: String,
+      clientID: String,
+      clientSecret: String,
+      timeout: Duration = .seconds(10),
+      attempts: Int = 4
     ) {
       self.apiBaseURL = apiBaseURL
       self.loginBaseURL = loginBaseURL
@@ -57,26 +62,44 @@ public struct MarketplaceClient: Sendable {
   // MARK: Subscriptions
 
   /// Exchanges a landing-page token (already URL-decoded) for its subscription.
-  public func resolve(token: String, correlationID: String = UUID().uuidString) async throws -> ResolvedSubscription {
+  public func resolve(
+    token: String,
+    correlationID: String = UUID().uuidString
+  ) async throws -> ResolvedSubscription {
     let data = try await call(
-      .POST, "saas/subscriptions/resolve", headers: [("x-ms-marketplace-token", token)], retry: true,
-      correlationID: correlationID)
+      .POST,
+      "saas/subscriptions/resolve",
+      headers: [("x-ms-marketplace-token", token)],
+      retry: true,
+      correlationID: correlationID
+    )
     return try MarketplaceParsing.resolved(MarketplaceParsing.object(data))
   }
 
   /// Starts billing. Repeating it is safe: the marketplace refuses a second activation.
-  public func activate(subscriptionID: String, planID: String, quantity: Int?, correlationID: String = UUID().uuidString)
+  public func activate(
+    subscriptionID: String,
+    planID: String,
+    quantity: Int?,
+    correlationID: String = UUID().uuidString
+  )
     async throws
   {
     var body: [String: Any] = ["planId": planID]
     if let quantity { body["quantity"] = quantity }
     _ = try await call(
-      .POST, "saas/subscriptions/\(subscriptionID)/activate", body: body, retry: true, correlationID: correlationID)
+      .POST,
+      "saas/subscriptions/\(subscriptionID)/activate",
+      body: body,
+      retry: true,
+      correlationID: correlationID
+    )
   }
 
   public func subscription(id: String) async throws -> MarketplaceSubscription {
     try MarketplaceParsing.subscription(
-      MarketplaceParsing.object(try await call(.GET, "saas/subscriptions/\(id)", retry: true)))
+      MarketplaceParsing.object(try await call(.GET, "saas/subscriptions/\(id)", retry: true))
+    )
   }
 
   /// Every subscription, following `@nextLink` page by page.
@@ -87,7 +110,9 @@ public struct MarketplaceClient: Sendable {
       let data = try await call(.GET, path, retry: true)
       guard !data.isEmpty else { break }
       let page = try MarketplaceParsing.object(data)
-      all += try (page["subscriptions"] as? [MarketplaceParsing.Object] ?? []).map(MarketplaceParsing.subscription)
+      all += try (page["subscriptions"] as? [MarketplaceParsing.Object] ?? []).map(
+        MarketplaceParsing.subscription
+      )
       next = MarketplaceParsing.string(page, "@nextLink").flatMap { $0.isEmpty ? nil : $0 }
     }
     return all
@@ -107,31 +132,51 @@ public struct MarketplaceClient: Sendable {
     try await startOperation(.DELETE, subscriptionID: subscriptionID, body: nil)
   }
 
-  public func operation(subscriptionID: String, operationID: String) async throws -> MarketplaceOperation {
+  public func operation(
+    subscriptionID: String,
+    operationID: String
+  ) async throws -> MarketplaceOperation {
     try MarketplaceParsing.operation(
       MarketplaceParsing.object(
-        try await call(.GET, "saas/subscriptions/\(subscriptionID)/operations/\(operationID)", retry: true)))
+        try await call(
+          .GET,
+          "saas/subscriptions/\(subscriptionID)/operations/\(operationID)",
+          retry: true
+        )
+      )
+    )
   }
 
   public func outstandingOperations(subscriptionID: String) async throws -> [MarketplaceOperation] {
     let data = try await call(.GET, "saas/subscriptions/\(subscriptionID)/operations", retry: true)
     guard !data.isEmpty else { return [] }
     let object = try MarketplaceParsing.object(data)
-    return try (object["operations"] as? [MarketplaceParsing.Object] ?? []).map(MarketplaceParsing.operation)
+    return try (object["operations"] as? [MarketplaceParsing.Object] ?? []).map(
+      MarketplaceParsing.operation
+    )
   }
 
   /// Accepts or rejects a marketplace-started change. Idempotent, so retried.
-  public func updateOperation(subscriptionID: String, operationID: String, success: Bool) async throws {
+  public func updateOperation(
+    subscriptionID: String,
+    operationID: String,
+    success: Bool
+  ) async throws {
     _ = try await call(
-      .PATCH, "saas/subscriptions/\(subscriptionID)/operations/\(operationID)",
-      body: ["status": success ? "Success" : "Failure"], retry: true)
+      .PATCH,
+      "saas/subscriptions/\(subscriptionID)/operations/\(operationID)",
+      body: ["status": success ? "Success" : "Failure"],
+      retry: true
+    )
   }
 
   // MARK: Metering
 
   /// Up to 25 events; each gets its own verdict. Retried as a whole on transport errors: the
   /// marketplace answers a repeat with Duplicate, which counts as delivered.
-  public func recordUsage(_ events: [MarketplaceUsageEvent]) async throws -> [MarketplaceUsageResult] {
+  public func recordUsage(
+    _ events: [MarketplaceUsageEvent]
+  ) async throws -> [MarketplaceUsageResult] {
     precondition((1...25).contains(events.count), "the marketplace takes 1 to 25 events per batch")
     let formatter = Date.ISO8601FormatStyle()
     let body: [String: Any] = [
@@ -142,17 +187,22 @@ public struct MarketplaceClient: Sendable {
         ] as [String: Any]
       }
     ]
-    let object = try MarketplaceParsing.object(try await call(.POST, "batchUsageEvent", body: body, retry: true))
+    let object = try MarketplaceParsing.object(
+      try await call(.POST, "batchUsageEvent", body: body, retry: true)
+    )
     let results = object["result"] as? [MarketplaceParsing.Object] ?? []
     guard results.count == events.count else {
-      throw MarketplaceError.malformedResponse("expected \(events.count) results, got \(results.count)")
+      throw MarketplaceError.malformedResponse(
+        "expected \(events.count) results, got \(results.count)"
+      )
     }
     return results.map { result in
       let error = result["error"] as? MarketplaceParsing.Object
       return MarketplaceUsageResult(
         status: MarketplaceParsing.string(result, "status") ?? "Error",
         message: error.flatMap { MarketplaceParsing.string($0, "message") },
-        usageEventID: MarketplaceParsing.string(result, "usageEventId"))
+        usageEventID: MarketplaceParsing.string(result, "usageEventId")
+      )
     }
   }
 
@@ -162,7 +212,8 @@ public struct MarketplaceClient: Sendable {
     let day = start.formatted(Self.dayStyle)
     let data = try await call(.GET, "usageEvents?usageStartDate=\(day)", retry: true)
     guard !data.isEmpty else { return [] }
-    guard let rows = try? JSONSerialization.jsonObject(with: data) as? [MarketplaceParsing.Object] else {
+    guard let rows = try? JSONSerialization.jsonObject(with: data) as? [MarketplaceParsing.Object]
+    else {
       throw MarketplaceError.malformedResponse("expected a JSON array of usage summaries")
     }
     return rows.compactMap(MarketplaceParsing.usageSummary)
@@ -170,10 +221,19 @@ public struct MarketplaceClient: Sendable {
 
   // MARK: Plumbing
 
-  private func startOperation(_ method: HTTPMethod, subscriptionID: String, body: [String: Any]?) async throws -> String {
+  private func startOperation(
+    _ method: HTTPMethod,
+    subscriptionID: String,
+    body: [String: Any]?
+  ) async throws -> String {
     let (_, headers) = try await exchange(
-      method, "saas/subscriptions/\(subscriptionID)", headers: [], body: body, retry: false,
-      correlationID: UUID().uuidString)
+      method,
+      "saas/subscriptions/\(subscriptionID)",
+      headers: [],
+      body: body,
+      retry: false,
+      correlationID: UUID().uuidString
+    )
     guard let location = headers.first(name: "Operation-Location"),
       let operation = location.split(separator: "?").first?.split(separator: "/").last
     else { throw MarketplaceError.malformedResponse("202 without Operation-Location") }
@@ -181,26 +241,50 @@ public struct MarketplaceClient: Sendable {
   }
 
   private func call(
-    _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [],
-    body: [String: Any]? = nil, retry: Bool, correlationID: String = UUID().uuidString
+    _ method: HTTPMethod,
+    _ path: String,
+    headers: [(String, String)] = [],
+    body: [String: Any]? = nil,
+    retry: Bool,
+    correlationID: String = UUID().uuidString
   ) async throws -> Data {
-    try await exchange(method, path, headers: headers, body: body, retry: retry, correlationID: correlationID).0
+    try await exchange(
+      method,
+      path,
+      headers: headers,
+      body: body,
+      retry: retry,
+      correlationID: correlationID
+    ).0
   }
 
   /// One call, with a fresh request id per attempt and one correlation id for all of them.
   private func exchange(
-    _ method: HTTPMethod, _ path: String, headers: [(String, String)], body: [String: Any]?,
-    retry: Bool, correlationID: String
+    _ method: HTTPMethod,
+    _ path: String,
+    headers: [(String, String)],
+    body: [String: Any]?,
+    retry: Bool,
+    correlationID: String
   ) async throws -> (Data, HTTPHeaders) {
     let bodyData = try body.map { try JSONSerialization.data(withJSONObject: $0) }
     var attempt = 1
     while true {
       do {
-        return try await once(method, path, headers: headers, body: bodyData, correlationID: correlationID)
-      } catch let error as MarketplaceError where retry && error.isTransient && attempt < settings.attempts {
+        return try await once(
+          method,
+          path,
+          headers: headers,
+          body: bodyData,
+          correlationID: correlationID
+        )
+      } catch let error as MarketplaceError
+        where retry && error.isTransient && attempt < settings.attempts
+      {
         logger.warning(
           "marketplace call failed; retrying",
-          metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error)"])
+          metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(error)"]
+        )
         // Exponential backoff with jitter: 0.2 s, 0.4 s, 0.8 s ... at most 6.4 s.
         let base = 200 << min(attempt - 1, 5)
         try await Task.sleep(for: .milliseconds(Int.random(in: base / 2...base)))
@@ -210,7 +294,10 @@ public struct MarketplaceClient: Sendable {
   }
 
   private func once(
-    _ method: HTTPMethod, _ path: String, headers: [(String, String)], body: Data?,
+    _ method: HTTPMethod,
+    _ path: String,
+    headers: [(String, String)],
+    body: Data?,
     correlationID: String
   ) async throws -> (Data, HTTPHeaders) {
     let url: String
@@ -218,16 +305,24 @@ public struct MarketplaceClient: Sendable {
       url = path
     } else if path.hasPrefix("/") {
       // An absolute path from @nextLink or Operation-Location: same host as the API.
-      let host = settings.apiBaseURL.split(separator: "/", maxSplits: 3).prefix(3).joined(separator: "/")
+      let host = settings.apiBaseURL.split(separator: "/", maxSplits: 3).prefix(3).joined(
+        separator: "/"
+      )
       url = host + path
     } else {
       // A relative path may bring its own query ("usageEvents?usageStartDate=...").
-      url = "\(settings.apiBaseURL)/\(path)\(path.contains("?") ? "&" : "?")api-version=\(Self.apiVersion)"
+      url =
+        "\(settings.apiBaseURL)/\(path)\(path.contains("?") ? "&" : "?")api-version=\(Self.apiVersion)"
     }
     // A header value no HTTP client may send (a control character) is the caller's mistake,
     // not an outage: refused at once, never retried.
-    if let bad = headers.first(where: { $0.1.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }) {
-      throw MarketplaceError.badRequest(code: "InvalidHeaderValue", message: "\(bad.0) holds a control character")
+    if let bad = headers.first(where: {
+      $0.1.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }) {
+      throw MarketplaceError.badRequest(
+        code: "InvalidHeaderValue",
+        message: "\(bad.0) holds a control character"
+      )
     }
     var request = HTTPClientRequest(url: url)
     request.method = method
@@ -242,7 +337,10 @@ public struct MarketplaceClient: Sendable {
     let response: HTTPClientResponse
     let data: Data
     do {
-      response = try await http.execute(request, timeout: .nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000))
+      response = try await http.execute(
+        request,
+        timeout: .nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000)
+      )
       data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
     } catch {
       throw MarketplaceError.transport(String(describing: error))
@@ -263,13 +361,16 @@ public struct MarketplaceClient: Sendable {
   /// A cached client-credentials token, renewed five minutes before it expires.
   func accessToken() async throws -> String {
     try await tokens.token(renewingBefore: 300) {
-      var request = HTTPClientRequest(url: "\(settings.loginBaseURL)/\(settings.tenantID)/oauth2/token")
+      var request = HTTPClientRequest(
+        url: "\(settings.loginBaseURL)/\(settings.tenantID)/oauth2/token"
+      )
       request.method = .POST
       request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
       let form = [
         ("grant_type", "client_credentials"), ("client_id", settings.clientID),
         ("client_secret", settings.clientSecret), ("resource", Self.resource),
-      ].map { "\($0)=\($1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $1)" }.joined(separator: "&")
+      ].map { "\($0)=\($1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $1)" }
+        .joined(separator: "&")
       request.body = .bytes(ByteBuffer(string: form))
       let response: HTTPClientResponse
       let data: Data
@@ -282,7 +383,9 @@ public struct MarketplaceClient: Sendable {
       guard response.status == .ok, let object = try? MarketplaceParsing.object(data),
         let token = MarketplaceParsing.string(object, "access_token")
       else {
-        throw MarketplaceError.unauthorized("the token endpoint answered HTTP \(response.status.code)")
+        throw MarketplaceError.unauthorized(
+          "the token endpoint answered HTTP \(response.status.code)"
+        )
       }
       let lifetime = MarketplaceParsing.string(object, "expires_in").flatMap(Double.init) ?? 3600
       return (token, Date().addingTimeInterval(lifetime))
@@ -299,7 +402,10 @@ actor AccessTokenCache {
   private var refreshing: Task<(String, Date), any Error>?
   private(set) var fetched = 0
 
-  func token(renewingBefore margin: TimeInterval, fetch: @escaping @Sendable () async throws -> (String, Date))
+  func token(
+    renewingBefore margin: TimeInterval,
+    fetch: @escaping @Sendable () async throws -> (String, Date)
+  )
     async throws -> String
   {
     if let current, current.expires.timeIntervalSinceNow > margin { return current.token }

@@ -21,7 +21,8 @@ public enum MarketplaceError: Error, Equatable, CustomStringConvertible {
     case .forbidden(let message): "marketplace: forbidden: \(message)"
     case .notFound(let message): "marketplace: not found: \(message)"
     case .conflict(let message): "marketplace: conflict: \(message)"
-    case .unavailable(let status, let message): "marketplace unavailable (HTTP \(status)): \(message)"
+    case .unavailable(let status, let message):
+      "marketplace unavailable (HTTP \(status)): \(message)"
     case .transport(let message): "marketplace unreachable: \(message)"
     case .malformedResponse(let message): "unreadable marketplace answer: \(message)"
     }

@@ -67,9 +67,19 @@ public struct MarketplaceSubscription: Sendable, Equatable {
   public var isTest: Bool
 
   public init(
-    id: String, name: String, offerID: String, planID: String, quantity: Int?,
-    status: MarketplaceSubscriptionStatus, purchaser: MarketplaceIdentity, beneficiary: MarketplaceIdentity,
-    termUnit: String, termStart: Date?, termEnd: Date?, autoRenew: Bool, isTest: Bool
+    id: String,
+    name: String,
+    offerID: String,
+    planID: String,
+    quantity: Int?,
+    status: MarketplaceSubscriptionStatus,
+    purchaser: MarketplaceIdentity,
+    beneficiary: MarketplaceIdentity,
+    termUnit: String,
+    termStart: Date?,
+    termEnd: Date?,
+    autoRenew: Bool,
+    isTest: Bool
   ) {
     self.id = id
     self.name = name
@@ -109,7 +119,12 @@ public struct MarketplaceOperation: Sendable, Equatable {
   public var requestSource: String?
 
   public init(
-    id: String, subscriptionID: String, action: String, planID: String, quantity: Int?, status: String,
+    id: String,
+    subscriptionID: String,
+    action: String,
+    planID: String,
+    quantity: Int?,
+    status: String,
     requestSource: String?
   ) {
     self.id = id
@@ -130,7 +145,13 @@ public struct MarketplaceUsageEvent: Sendable, Equatable {
   public var effectiveStartTime: Date
   public var planID: String
 
-  public init(resourceID: String, dimension: String, quantity: Double, effectiveStartTime: Date, planID: String) {
+  public init(
+    resourceID: String,
+    dimension: String,
+    quantity: Double,
+    effectiveStartTime: Date,
+    planID: String
+  ) {
     self.resourceID = resourceID
     self.dimension = dimension
     self.quantity = quantity

@@ -63,7 +63,8 @@ enum MarketplaceParsing {
     MarketplaceIdentity(
       email: object.flatMap { string($0, "emailId") } ?? "",
       objectID: object.flatMap { string($0, "objectId") }?.lowercased() ?? "",
-      tenantID: object.flatMap { string($0, "tenantId") }?.lowercased() ?? "")
+      tenantID: object.flatMap { string($0, "tenantId") }?.lowercased() ?? ""
+    )
   }
 
   static func subscription(_ object: Object) throws -> MarketplaceSubscription {
@@ -81,7 +82,8 @@ enum MarketplaceParsing {
       termStart: date(term.flatMap { string($0, "startDate") }),
       termEnd: date(term.flatMap { string($0, "endDate") }),
       autoRenew: bool(object, "autoRenew", default: true),
-      isTest: bool(object, "isTest", default: false))
+      isTest: bool(object, "isTest", default: false)
+    )
   }
 
   static func resolved(_ object: Object) throws -> ResolvedSubscription {
@@ -95,7 +97,8 @@ enum MarketplaceParsing {
       offerID: string(object, "offerId") ?? subscription.offerID,
       planID: string(object, "planId") ?? subscription.planID,
       quantity: quantity(object) ?? subscription.quantity,
-      subscription: subscription)
+      subscription: subscription
+    )
   }
 
   static func operation(_ object: Object) throws -> MarketplaceOperation {
@@ -106,7 +109,8 @@ enum MarketplaceParsing {
       planID: string(object, "planId") ?? "",
       quantity: quantity(object),
       status: string(object, "status") ?? "",
-      requestSource: string(object, "operationRequestSource"))
+      requestSource: string(object, "operationRequestSource")
+    )
   }
 
   /// The error body's message, in whichever of the marketplace's shapes it came.
@@ -116,7 +120,10 @@ enum MarketplaceParsing {
     }
     for key in ["error", "Error"] {
       if let inner = object[key] as? Object {
-        return (string(inner, "code") ?? string(inner, "Code") ?? "", string(inner, "message") ?? string(inner, "Message") ?? "")
+        return (
+          string(inner, "code") ?? string(inner, "Code") ?? "",
+          string(inner, "message") ?? string(inner, "Message") ?? ""
+        )
       }
     }
     return (string(object, "code") ?? "", string(object, "message") ?? "")
@@ -124,7 +131,8 @@ enum MarketplaceParsing {
 
   /// One row of GET usageEvents; rows without a date, resource or dimension are skipped.
   static func usageSummary(_ object: Object) -> MarketplaceUsageSummary? {
-    guard let date = string(object, "usageDate"), date.count >= 10, let resource = string(object, "usageResourceId"),
+    guard let date = string(object, "usageDate"), date.count >= 10,
+      let resource = string(object, "usageResourceId"),
       let dimension = string(object, "dimension"), !resource.isEmpty, !dimension.isEmpty
     else { return nil }
     let submitted: Double =
@@ -134,7 +142,10 @@ enum MarketplaceParsing {
       default: 0
       }
     return MarketplaceUsageSummary(
-      usageDate: String(date.prefix(10)), resourceID: resource.lowercased(), dimension: dimension,
-      submittedQuantity: submitted)
+      usageDate: String(date.prefix(10)),
+      resourceID: resource.lowercased(),
+      dimension: dimension,
+      submittedQuantity: submitted
+    )
   }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 
 /// Echoes `x-ms-requestid` and `x-ms-correlationid`, generating them when absent, as the
 /// marketplace does.
@@ -10,7 +10,11 @@ struct RequestIDMiddleware: RouterMiddleware {
   static let requestID = HTTPField.Name("x-ms-requestid")!
   static let correlationID = HTTPField.Name("x-ms-correlationid")!
 
-  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+  func handle(
+    _ request: Request,
+    context: Context,
+    next: (Request, Context) async throws -> Response
+  )
     async throws -> Response
   {
     let requestID = request.headers[Self.requestID] ?? UUID().uuidString.lowercased()
@@ -31,14 +35,24 @@ struct RequestIDMiddleware: RouterMiddleware {
 struct APIVersionMiddleware: RouterMiddleware {
   typealias Context = BasicRequestContext
 
-  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+  func handle(
+    _ request: Request,
+    context: Context,
+    next: (Request, Context) async throws -> Response
+  )
     async throws -> Response
   {
     guard let version = request.uri.queryParameters["api-version"] else {
-      return try Self.error("ApiVersionUnspecified", "An API version is required, but was not specified.")
+      return try Self.error(
+        "ApiVersionUnspecified",
+        "An API version is required, but was not specified."
+      )
     }
     guard version == "2018-08-31" else {
-      return try Self.error("UnsupportedApiVersion", "The HTTP resource does not support the API version '\(version)'.")
+      return try Self.error(
+        "UnsupportedApiVersion",
+        "The HTTP resource does not support the API version '\(version)'."
+      )
     }
     return try await next(request, context)
   }
@@ -57,19 +71,29 @@ struct BearerMiddleware: RouterMiddleware {
   let tenantID: String
   let clientID: String
 
-  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+  func handle(
+    _ request: Request,
+    context: Context,
+    next: (Request, Context) async throws -> Response
+  )
     async throws -> Response
   {
     guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
       let claims = try? await issuer.verifyAccessToken(String(header.dropFirst(7)))
     else {
-      return EmulatorRoutes.refusal(.init(status: 401, code: "Unauthorized", message: "a valid bearer token is required"))
+      return EmulatorRoutes.refusal(
+        .init(status: 401, code: "Unauthorized", message: "a valid bearer token is required")
+      )
     }
     guard claims.tid == tenantID, claims.appid == clientID else {
       return EmulatorRoutes.refusal(
         .init(
-          status: 403, code: "Forbidden",
-          message: "The offer is published with a different Azure AD App ID than the one in the token"))
+          status: 403,
+          code: "Forbidden",
+          message:
+            "The offer is published with a different Azure AD App ID than the one in the token"
+        )
+      )
     }
     return try await next(request, context)
   }

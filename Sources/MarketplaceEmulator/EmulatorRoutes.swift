@@ -1,6 +1,6 @@
 import Foundation
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 import JWTKit
 import NIOCore
 
@@ -13,7 +13,12 @@ public struct EmulatorRoutes: Sendable {
   private let webhook: WebhookTarget
   private let faults = FaultPlan()
 
-  public init(store: EmulatorStore, issuer: TokenIssuer, settings: EmulatorSettings, webhook: WebhookTarget) {
+  public init(
+    store: EmulatorStore,
+    issuer: TokenIssuer,
+    settings: EmulatorSettings,
+    webhook: WebhookTarget
+  ) {
     self.store = store
     self.issuer = issuer
     self.settings = settings
@@ -26,7 +31,12 @@ public struct EmulatorRoutes: Sendable {
     addIdentityRoutes(to: router)
     let api = router.group("api").add(middleware: FaultMiddleware(plan: faults))
       .add(middleware: APIVersionMiddleware()).add(
-      middleware: BearerMiddleware(issuer: issuer, tenantID: settings.tenantID, clientID: settings.clientID))
+        middleware: BearerMiddleware(
+          issuer: issuer,
+          tenantID: settings.tenantID,
+          clientID: settings.clientID
+        )
+      )
     addFulfillmentRoutes(to: api)
     addOperationRoutes(to: api)
     addMeteringRoutes(to: api)
@@ -44,17 +54,31 @@ public struct EmulatorRoutes: Sendable {
         form["client_id"] == settings.clientID, form["client_secret"] == settings.clientSecret
       else {
         return try Self.json(
-          ["error": "invalid_client", "error_description": "unknown tenant, client or secret"], status: .unauthorized)
+          ["error": "invalid_client", "error_description": "unknown tenant, client or secret"],
+          status: .unauthorized
+        )
       }
-      guard form["resource"] == TokenIssuer.marketplaceResource || form["scope"] == "\(TokenIssuer.marketplaceResource)/.default" else {
+      guard
+        form["resource"] == TokenIssuer.marketplaceResource
+          || form["scope"] == "\(TokenIssuer.marketplaceResource)/.default"
+      else {
         return try Self.json(
-          ["error": "invalid_resource", "error_description": "resource must be the marketplace API"], status: .badRequest)
+          [
+            "error": "invalid_resource",
+            "error_description": "resource must be the marketplace API",
+          ],
+          status: .badRequest
+        )
       }
-      let (token, expires) = try await issuer.accessToken(tenantID: tenant, clientID: settings.clientID)
+      let (token, expires) = try await issuer.accessToken(
+        tenantID: tenant,
+        clientID: settings.clientID
+      )
       let seconds = Int(expires.timeIntervalSince1970)
       return try Self.json([
         "token_type": "Bearer", "expires_in": "3600", "expires_on": "\(seconds)",
-        "not_before": "\(seconds - 3600)", "resource": TokenIssuer.marketplaceResource, "access_token": token,
+        "not_before": "\(seconds - 3600)", "resource": TokenIssuer.marketplaceResource,
+        "access_token": token,
       ])
     }
     router.get(":tenant/.well-known/openid-configuration") { request, context -> Response in
@@ -69,7 +93,11 @@ public struct EmulatorRoutes: Sendable {
       ])
     }
     router.get(":tenant/discovery/keys") { _, _ -> Response in
-      Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try issuer.jwks())))
+      Response(
+        status: .ok,
+        headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: try issuer.jwks()))
+      )
     }
   }
 
@@ -77,21 +105,29 @@ public struct EmulatorRoutes: Sendable {
 
   private func addFulfillmentRoutes(to api: RouterGroup<BasicRequestContext>) {
     api.post("saas/subscriptions/resolve") { request, _ -> Response in
-      guard let token = request.headers[HTTPField.Name("x-ms-marketplace-token")!], !token.isEmpty else {
-        return Self.refusal(.init(status: 400, code: "BadArgument", message: "x-ms-marketplace-token is required"))
+      guard let token = request.headers[HTTPField.Name("x-ms-marketplace-token")!], !token.isEmpty
+      else {
+        return Self.refusal(
+          .init(status: 400, code: "BadArgument", message: "x-ms-marketplace-token is required")
+        )
       }
       return try await Self.answer { try Self.json(try await store.resolve(token: token)) }
     }
     api.post("saas/subscriptions/:id/activate") { request, context -> Response in
       let id = try Self.subscriptionID(context)
-      let body = try? await request.decode(as: MarketplaceJSON.PlanAndQuantity.self, context: context)
+      let body = try? await request.decode(
+        as: MarketplaceJSON.PlanAndQuantity.self,
+        context: context
+      )
       return try await Self.answer {
         try await store.activate(id: id, planID: body?.planId, quantity: body?.quantity)
         return Response(status: .ok)
       }
     }
     api.get("saas/subscriptions") { request, _ -> Response in
-      let after = request.uri.queryParameters["continuationToken"].flatMap { UUID(uuidString: String($0)) }
+      let after = request.uri.queryParameters["continuationToken"].flatMap {
+        UUID(uuidString: String($0))
+      }
       let page = try await store.subscriptions(after: after, limit: 100)
       var next: String?
       if page.count == 100, let last = page.last {
@@ -113,10 +149,20 @@ public struct EmulatorRoutes: Sendable {
         MarketplaceJSON.Plans(
           plans: store.catalog.plans.map {
             .init(
-              planId: $0.planId, displayName: $0.displayName, isPrivate: false, description: $0.displayName,
-              minQuantity: $0.minQuantity, maxQuantity: $0.maxQuantity, hasFreeTrials: false,
-              isPricePerSeat: $0.isPricePerSeat, isStopSell: false, market: "US")
-          }))
+              planId: $0.planId,
+              displayName: $0.displayName,
+              isPrivate: false,
+              description: $0.displayName,
+              minQuantity: $0.minQuantity,
+              maxQuantity: $0.maxQuantity,
+              hasFreeTrials: false,
+              isPricePerSeat: $0.isPricePerSeat,
+              isStopSell: false,
+              market: "US"
+            )
+          }
+        )
+      )
     }
   }
 
@@ -125,19 +171,31 @@ public struct EmulatorRoutes: Sendable {
   private func addOperationRoutes(to api: RouterGroup<BasicRequestContext>) {
     api.patch("saas/subscriptions/:id") { request, context -> Response in
       let id = try Self.subscriptionID(context)
-      let body = try? await request.decode(as: MarketplaceJSON.PlanAndQuantity.self, context: context)
+      let body = try? await request.decode(
+        as: MarketplaceJSON.PlanAndQuantity.self,
+        context: context
+      )
       return try await Self.answer {
-        Self.accepted(subscription: id, operation: try await store.change(id: id, planID: body?.planId, quantity: body?.quantity))
+        Self.accepted(
+          subscription: id,
+          operation: try await store.change(id: id, planID: body?.planId, quantity: body?.quantity)
+        )
       }
     }
     api.delete("saas/subscriptions/:id") { _, context -> Response in
       let id = try Self.subscriptionID(context)
-      return try await Self.answer { Self.accepted(subscription: id, operation: try await store.cancel(id: id)) }
+      return try await Self.answer {
+        Self.accepted(subscription: id, operation: try await store.cancel(id: id))
+      }
     }
     api.get("saas/subscriptions/:id/operations") { _, context -> Response in
       let id = try Self.subscriptionID(context)
       return try await Self.answer {
-        try Self.json(MarketplaceJSON.Operations(operations: try await store.operations(subscriptionID: id, outstandingOnly: true)))
+        try Self.json(
+          MarketplaceJSON.Operations(
+            operations: try await store.operations(subscriptionID: id, outstandingOnly: true)
+          )
+        )
       }
     }
     api.get("saas/subscriptions/:id/operations/:operation") { _, context -> Response in
@@ -149,7 +207,10 @@ public struct EmulatorRoutes: Sendable {
     }
     api.patch("saas/subscriptions/:id/operations/:operation") { request, context -> Response in
       let id = try Self.subscriptionID(context)
-      let body = try? await request.decode(as: MarketplaceJSON.OperationUpdate.self, context: context)
+      let body = try? await request.decode(
+        as: MarketplaceJSON.OperationUpdate.self,
+        context: context
+      )
       guard let operationID = UUID(uuidString: try context.parameters.require("operation")) else {
         return Self.refusal(.notFound("operation not found"))
       }
@@ -157,7 +218,11 @@ public struct EmulatorRoutes: Sendable {
         return Self.refusal(.badRequest("status must be Success or Failure"))
       }
       return try await Self.answer {
-        try await store.acknowledge(subscriptionID: id, operationID: operationID, success: status == "Success")
+        try await store.acknowledge(
+          subscriptionID: id,
+          operationID: operationID,
+          success: status == "Success"
+        )
         return Response(status: .ok)
       }
     }
@@ -174,7 +239,12 @@ public struct EmulatorRoutes: Sendable {
 
   private func addMeteringRoutes(to api: RouterGroup<BasicRequestContext>) {
     api.post("usageEvent") { request, context -> Response in
-      guard let event = try? await request.decode(as: EmulatorStore.UsageEventRequest.self, context: context) else {
+      guard
+        let event = try? await request.decode(
+          as: EmulatorStore.UsageEventRequest.self,
+          context: context
+        )
+      else {
         return try Self.badArgument("the body is not a usage event")
       }
       let result = try await store.recordUsage(event)
@@ -183,14 +253,22 @@ public struct EmulatorRoutes: Sendable {
       case "Duplicate":
         return try Self.json(
           [
-            "additionalInfo": AnyEncodable(["acceptedMessage": AnyEncodable(Self.usageBody(result))]),
-            "message": AnyEncodable("This usage event already exist."), "code": AnyEncodable("Conflict"),
-          ], status: .conflict)
+            "additionalInfo": AnyEncodable(["acceptedMessage": AnyEncodable(Self.usageBody(result))]
+            ),
+            "message": AnyEncodable("This usage event already exist."),
+            "code": AnyEncodable("Conflict"),
+          ],
+          status: .conflict
+        )
       default: return try Self.badArgument(result.message ?? result.status, status: result.status)
       }
     }
     api.post("batchUsageEvent") { request, context -> Response in
-      guard let batch = try? await request.decode(as: MarketplaceJSON.UsageBatch.self, context: context),
+      guard
+        let batch = try? await request.decode(
+          as: MarketplaceJSON.UsageBatch.self,
+          context: context
+        ),
         (1...25).contains(batch.request.count)
       else { return try Self.badArgument("the batch must hold 1 to 25 usage events") }
       var results: [[String: AnyEncodable]] = []
@@ -208,7 +286,9 @@ public struct EmulatorRoutes: Sendable {
       return try Self.json(["count": AnyEncodable(results.count), "result": AnyEncodable(results)])
     }
     api.get("usageEvents") { request, _ -> Response in
-      guard let text = request.uri.queryParameters["usageStartDate"], let start = EmulatorStore.parseStartDate(String(text)) else {
+      guard let text = request.uri.queryParameters["usageStartDate"],
+        let start = EmulatorStore.parseStartDate(String(text))
+      else {
         return try Self.badArgument("usageStartDate is required")
       }
       let summary = try await store.usageSummary(from: start)
@@ -226,36 +306,53 @@ public struct EmulatorRoutes: Sendable {
       "planId": AnyEncodable(result.request.planId ?? ""),
     ]
     if let id = result.usageEventId { body["usageEventId"] = AnyEncodable(id) }
-    if let time = result.messageTime { body["messageTime"] = AnyEncodable(MarketplaceJSON.timestamp(time)) }
+    if let time = result.messageTime {
+      body["messageTime"] = AnyEncodable(MarketplaceJSON.timestamp(time))
+    }
     return body
   }
 
-  static func badArgument(_ message: String, status code: String = "BadArgument") throws -> Response {
+  static func badArgument(_ message: String, status code: String = "BadArgument") throws -> Response
+  {
     try json(
       [
-        "code": AnyEncodable("BadArgument"), "message": AnyEncodable("One or more errors have occurred."),
+        "code": AnyEncodable("BadArgument"),
+        "message": AnyEncodable("One or more errors have occurred."),
         "target": AnyEncodable("usageEventRequest"),
-        "details": AnyEncodable([["code": code, "message": message, "target": "usageEventRequest"]]),
-      ], status: .badRequest)
+        "details": AnyEncodable([["code": code, "message": message, "target": "usageEventRequest"]]
+        ),
+      ],
+      status: .badRequest
+    )
   }
 
   // MARK: Emulator administration
 
   private func addAdminRoutes(to admin: RouterGroup<BasicRequestContext>) {
     admin.post("purchases") { request, context -> Response in
-      let body = (try? await request.decode(as: MarketplaceJSON.PurchaseRequest.self, context: context))
+      let body =
+        (try? await request.decode(as: MarketplaceJSON.PurchaseRequest.self, context: context))
         ?? MarketplaceJSON.PurchaseRequest()
       return try await Self.answer {
-        let (subscription, token) = try await store.createPurchase(body, tokenLifetime: settings.tokenLifetime)
+        let (subscription, token) = try await store.createPurchase(
+          body,
+          tokenLifetime: settings.tokenLifetime
+        )
         // Percent-encoded as a browser receives it: '+', '/' and '=' escaped.
-        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        let unreserved = CharacterSet(
+          charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+        )
         let encoded = token.addingPercentEncoding(withAllowedCharacters: unreserved) ?? token
         let separator = settings.landingURL.contains("?") ? "&" : "?"
         let landing = "\(settings.landingURL)\(separator)token=\(encoded)"
         return try Self.json(
           MarketplaceJSON.Purchase(
-            subscriptionId: subscription.id, token: token, landingUrl: landing),
-          status: .created)
+            subscriptionId: subscription.id,
+            token: token,
+            landingUrl: landing
+          ),
+          status: .created
+        )
       }
     }
     admin.post("subscriptions/:id/events") { request, context -> Response in
@@ -264,15 +361,23 @@ public struct EmulatorRoutes: Sendable {
       if body?.unknownAction == true, let name = body?.action, (1...64).contains(name.count),
         name.allSatisfy({ $0.isLetter }), EmulatorStore.MarketplaceAction(rawValue: name) == nil
       {
-        return try await Self.answer { try Self.json(try await store.notice(name, id: id), status: .created) }
+        return try await Self.answer {
+          try Self.json(try await store.notice(name, id: id), status: .created)
+        }
       }
-      guard let name = body?.action, let action = EmulatorStore.MarketplaceAction(rawValue: name) else {
+      guard let name = body?.action, let action = EmulatorStore.MarketplaceAction(rawValue: name)
+      else {
         return Self.refusal(
-          .badRequest("action must be one of \(EmulatorStore.MarketplaceAction.allCases.map(\.rawValue))"))
+          .badRequest(
+            "action must be one of \(EmulatorStore.MarketplaceAction.allCases.map(\.rawValue))"
+          )
+        )
       }
       return try await Self.answer {
         try Self.json(
-          try await store.trigger(action, id: id, planID: body?.planId, quantity: body?.quantity), status: .created)
+          try await store.trigger(action, id: id, planID: body?.planId, quantity: body?.quantity),
+          status: .created
+        )
       }
     }
     // The next `count` API calls fail with `status` and/or are delayed by `delayMilliseconds`.
@@ -287,7 +392,9 @@ public struct EmulatorRoutes: Sendable {
     admin.post("webhook") { request, context -> Response in
       struct Target: Decodable { var url: String? }
       guard let target = try? await request.decode(as: Target.self, context: context) else {
-        return Self.refusal(.badRequest("expected {\"url\": \"http://...\"} (null or empty: no webhook)"))
+        return Self.refusal(
+          .badRequest("expected {\"url\": \"http://...\"} (null or empty: no webhook)")
+        )
       }
       webhook.set(target.url.flatMap { $0.isEmpty ? nil : $0 })
       return Response(status: .noContent)
@@ -308,14 +415,22 @@ public struct EmulatorRoutes: Sendable {
       }
       let changes = (try? await request.decode(as: Changes.self, context: context)) ?? Changes()
       let now = Date()
-      var claims = WebhookClaims.standard(audience: settings.clientID, tenantID: settings.tenantID, now: now)
+      var claims = WebhookClaims.standard(
+        audience: settings.clientID,
+        tenantID: settings.tenantID,
+        now: now
+      )
       if let aud = changes.aud { claims.aud = .init(value: aud) }
       if let tid = changes.tid { claims.tid = tid }
       if let appid = changes.appid { claims.appid = appid }
       if let azp = changes.azp { claims.azp = azp }
       if let iss = changes.iss { claims.iss = .init(value: iss) }
-      if let seconds = changes.expiresInSeconds { claims.exp = .init(value: now.addingTimeInterval(seconds)) }
-      if let seconds = changes.notBeforeInSeconds { claims.nbf = .init(value: now.addingTimeInterval(seconds)) }
+      if let seconds = changes.expiresInSeconds {
+        claims.exp = .init(value: now.addingTimeInterval(seconds))
+      }
+      if let seconds = changes.notBeforeInSeconds {
+        claims.nbf = .init(value: now.addingTimeInterval(seconds))
+      }
       for claim in changes.omit ?? [] {
         switch claim {
         case "exp": claims.exp = nil
@@ -355,12 +470,17 @@ public struct EmulatorRoutes: Sendable {
 
   static func refusal(_ refusal: EmulatorStore.Refusal) -> Response {
     let body = MarketplaceJSON.ErrorBody(error: .init(code: refusal.code, message: refusal.message))
-    return (try? json(body, status: HTTPResponse.Status(code: refusal.status))) ?? Response(status: .internalServerError)
+    return (try? json(body, status: HTTPResponse.Status(code: refusal.status)))
+      ?? Response(status: .internalServerError)
   }
 
   static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
     let data = try JSONEncoder().encode(value)
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    return Response(
+      status: status,
+      headers: [.contentType: "application/json"],
+      body: .init(byteBuffer: ByteBuffer(bytes: data))
+    )
   }
 
   /// An `application/x-www-form-urlencoded` body.

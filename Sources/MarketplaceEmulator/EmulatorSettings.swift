@@ -18,8 +18,14 @@ public struct EmulatorSettings: Sendable {
   public var autoAcceptAfter: Duration = .seconds(10)
 
   public init(
-    host: String = "127.0.0.1", port: Int = 0, tenantID: String, clientID: String,
-    clientSecret: String, landingURL: String, tokenLifetime: Double = 86400, webhookURL: String? = nil
+    host: String = "127.0.0.1",
+    port: Int = 0,
+    tenantID: String,
+    clientID: String,
+    clientSecret: String,
+    landingURL: String,
+    tokenLifetime: Double = 86400,
+    webhookURL: String? = nil
   ) {
     self.webhookURL = webhookURL
     self.host = host
@@ -43,8 +49,14 @@ public struct EmulatorSettings: Sendable {
       clientSecret: try config.required("MARKETPLACE_CLIENT_SECRET"),
       landingURL: config.string("EMULATOR_LANDING_URL", default: "http://127.0.0.1:7180/landing"),
       tokenLifetime: Double(
-        try config.int("EMULATOR_TOKEN_LIFETIME_SECONDS", default: 86400, range: 1...604_800)),
-      webhookURL: config.optional("EMULATOR_WEBHOOK_URL"))
-    autoAcceptAfter = try config.seconds("EMULATOR_AUTO_ACCEPT_SECONDS", default: .seconds(10), range: 1...3600)
+        try config.int("EMULATOR_TOKEN_LIFETIME_SECONDS", default: 86400, range: 1...604_800)
+      ),
+      webhookURL: config.optional("EMULATOR_WEBHOOK_URL")
+    )
+    autoAcceptAfter = try config.seconds(
+      "EMULATOR_AUTO_ACCEPT_SECONDS",
+      default: .seconds(10),
+      range: 1...3600
+    )
   }
 }

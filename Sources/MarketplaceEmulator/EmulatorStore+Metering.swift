@@ -44,52 +44,94 @@ extension EmulatorStore {
   private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
   private static let withoutFraction = Date.ISO8601FormatStyle()
 
-  public func recordUsage(_ event: UsageEventRequest, now: Date = Date()) async throws -> UsageEventResult {
+  public func recordUsage(
+    _ event: UsageEventRequest,
+    now: Date = Date()
+  ) async throws -> UsageEventResult {
     func result(_ status: String, _ message: String) -> UsageEventResult {
-      UsageEventResult(status: status, usageEventId: nil, messageTime: nil, request: event, message: message)
+      UsageEventResult(
+        status: status,
+        usageEventId: nil,
+        messageTime: nil,
+        request: event,
+        message: message
+      )
     }
-    guard let rawID = event.resourceId, let resource = UUID(uuidString: rawID), let dimension = event.dimension,
-      let quantity = event.quantity, let planID = event.planId, let rawTime = event.effectiveStartTime,
+    guard let rawID = event.resourceId, let resource = UUID(uuidString: rawID),
+      let dimension = event.dimension,
+      let quantity = event.quantity, let planID = event.planId,
+      let rawTime = event.effectiveStartTime,
       let start = Self.parseTime(rawTime)
-    else { return result("BadArgument", "resourceId, quantity, dimension, effectiveStartTime and planId are required") }
+    else {
+      return result(
+        "BadArgument",
+        "resourceId, quantity, dimension, effectiveStartTime and planId are required"
+      )
+    }
     guard let subscription = try await subscription(id: resource) else {
       return result("ResourceNotFound", "the resource is not a subscription of this publisher")
     }
     guard subscription.saasSubscriptionStatus == "Subscribed" else {
-      return result("ResourceNotActive", "the subscription is \(subscription.saasSubscriptionStatus)")
+      return result(
+        "ResourceNotActive",
+        "the subscription is \(subscription.saasSubscriptionStatus)"
+      )
     }
     guard planID == subscription.planId, let plan = catalog.plan(planID) else {
       return result("BadArgument", "planId is not the subscription's plan")
     }
-    guard plan.dimensions.contains(dimension) else { return result("InvalidDimension", "unknown dimension \(dimension)") }
-    guard quantity > 0, quantity.isFinite else { return result("InvalidQuantity", "quantity must be positive") }
-    guard start > now.addingTimeInterval(-86400), start <= now.addingTimeInterval(300) else {
-      return result("Expired", "Event has expired: effectiveStartTime must be within the past 24 hours")
+    guard plan.dimensions.contains(dimension) else {
+      return result("InvalidDimension", "unknown dimension \(dimension)")
     }
-    let hour = Date(timeIntervalSince1970: (start.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+    guard quantity > 0, quantity.isFinite else {
+      return result("InvalidQuantity", "quantity must be positive")
+    }
+    guard start > now.addingTimeInterval(-86400), start <= now.addingTimeInterval(300) else {
+      return result(
+        "Expired",
+        "Event has expired: effectiveStartTime must be within the past 24 hours"
+      )
+    }
+    let hour = Date(
+      timeIntervalSince1970: (start.timeIntervalSince1970 / 3600).rounded(.down) * 3600
+    )
     let rows = try await database.execute(
       """
       INSERT INTO usage_events (usage_event_id, resource_id, dimension, plan_id, hour, effective_start_time, quantity)
       VALUES (\(UUID()), \(resource), \(dimension), \(planID), \(hour), \(start), \(quantity))
       ON CONFLICT ON CONSTRAINT usage_events_one_per_hour DO NOTHING
       RETURNING usage_event_id, message_time
-      """)
+      """
+    )
     for try await (id, time) in rows.decode((UUID, Date).self) {
-      return UsageEventResult(status: "Accepted", usageEventId: id.uuidString.lowercased(), messageTime: time, request: event, message: nil)
+      return UsageEventResult(
+        status: "Accepted",
+        usageEventId: id.uuidString.lowercased(),
+        messageTime: time,
+        request: event,
+        message: nil
+      )
     }
     // Already recorded for this hour: answer with the event first accepted.
     let existing = try await database.execute(
       """
       SELECT usage_event_id, message_time, quantity, effective_start_time FROM usage_events
       WHERE resource_id = \(resource) AND dimension = \(dimension) AND hour = \(hour)
-      """)
-    for try await (id, time, acceptedQuantity, acceptedStart) in existing.decode((UUID, Date, Double, Date).self) {
+      """
+    )
+    for try await (id, time, acceptedQuantity, acceptedStart) in existing.decode(
+      (UUID, Date, Double, Date).self
+    ) {
       var accepted = event
       accepted.quantity = acceptedQuantity
       accepted.effectiveStartTime = MarketplaceJSON.timestamp(acceptedStart)
       return UsageEventResult(
-        status: "Duplicate", usageEventId: id.uuidString.lowercased(), messageTime: time, request: accepted,
-        message: "This usage event already exist.")
+        status: "Duplicate",
+        usageEventId: id.uuidString.lowercased(),
+        messageTime: time,
+        request: accepted,
+        message: "This usage event already exist."
+      )
     }
     return result("Error", "the event could not be recorded")
   }
@@ -101,12 +143,17 @@ extension EmulatorStore {
       SELECT date_trunc('day', hour)::date::text, resource_id, dimension, plan_id, sum(quantity), count(*)::int
       FROM usage_events WHERE hour >= \(start)
       GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3
-      """)
+      """
+    )
     var summary: [[String: any Sendable]] = []
-    for try await (day, resource, dimension, plan, quantity, count) in rows.decode((String, UUID, String, String, Double, Int).self) {
+    for try await (day, resource, dimension, plan, quantity, count) in rows.decode(
+      (String, UUID, String, String, Double, Int).self
+    ) {
       summary.append([
-        "usageDate": "\(day)T00:00:00Z", "usageResourceId": resource.uuidString.lowercased(), "dimension": dimension,
-        "planId": plan, "planName": plan, "offerId": catalog.offerId, "offerName": catalog.offerName,
+        "usageDate": "\(day)T00:00:00Z", "usageResourceId": resource.uuidString.lowercased(),
+        "dimension": dimension,
+        "planId": plan, "planName": plan, "offerId": catalog.offerId,
+        "offerName": catalog.offerName,
         "offerType": "SaaS", "azureSubscriptionId": "", "reconStatus": "Accepted",
         "submittedQuantity": quantity, "processedQuantity": quantity, "submittedCount": count,
       ])

@@ -14,10 +14,18 @@ extension EmulatorStore {
 
   func operation(_ row: OperationRow) -> MarketplaceJSON.Operation {
     MarketplaceJSON.Operation(
-      id: row.0.uuidString.lowercased(), activityId: row.1.uuidString.lowercased(),
-      subscriptionId: row.2.uuidString.lowercased(), offerId: catalog.offerId,
-      publisherId: catalog.publisherId, planId: row.4, quantity: row.5, action: row.3,
-      timeStamp: MarketplaceJSON.timestamp(row.8), status: row.6, operationRequestSource: row.7)
+      id: row.0.uuidString.lowercased(),
+      activityId: row.1.uuidString.lowercased(),
+      subscriptionId: row.2.uuidString.lowercased(),
+      offerId: catalog.offerId,
+      publisherId: catalog.publisherId,
+      planId: row.4,
+      quantity: row.5,
+      action: row.3,
+      timeStamp: MarketplaceJSON.timestamp(row.8),
+      status: row.6,
+      operationRequestSource: row.7
+    )
   }
 
   /// Actions the marketplace itself can start, and the states they start from.
@@ -42,25 +50,43 @@ extension EmulatorStore {
   }
 
   /// The subscription's row, locked, with the publisher's view of it.
-  private func lockedSubscription(_ id: UUID, on connection: PostgresConnection) async throws
+  private func lockedSubscription(
+    _ id: UUID,
+    on connection: PostgresConnection
+  ) async throws
     -> (status: String, plan: String, quantity: Int?)
   {
     let rows = try await connection.execute(
-      "SELECT status, plan_id, quantity FROM subscriptions WHERE id = \(id) FOR UPDATE", logger: logger)
+      "SELECT status, plan_id, quantity FROM subscriptions WHERE id = \(id) FOR UPDATE",
+      logger: logger
+    )
     for try await row in rows.decode((String, String, Int?).self) { return row }
     throw Refusal.notFound("subscription \(id) not found")
   }
 
   /// Checks a plan or quantity change against the catalog and the current values.
-  private func checkChange(planID: String?, quantity: Int?, current: (status: String, plan: String, quantity: Int?))
+  private func checkChange(
+    planID: String?,
+    quantity: Int?,
+    current: (status: String, plan: String, quantity: Int?)
+  )
     throws -> (action: String, plan: String, quantity: Int?)
   {
-    guard current.status == "Subscribed" else { throw Refusal.badRequest("the subscription is \(current.status)") }
+    guard current.status == "Subscribed" else {
+      throw Refusal.badRequest("the subscription is \(current.status)")
+    }
     switch (planID, quantity) {
     case (.some(let plan), nil):
-      guard let target = catalog.plan(plan) else { throw Refusal.badRequest("unknown plan \(plan)") }
-      guard plan != current.plan else { throw Refusal.badRequest("the subscription is already on plan \(plan)") }
-      return ("ChangePlan", plan, target.isPricePerSeat ? (current.quantity ?? target.minQuantity ?? 1) : nil)
+      guard let target = catalog.plan(plan) else {
+        throw Refusal.badRequest("unknown plan \(plan)")
+      }
+      guard plan != current.plan else {
+        throw Refusal.badRequest("the subscription is already on plan \(plan)")
+      }
+      return (
+        "ChangePlan", plan,
+        target.isPricePerSeat ? (current.quantity ?? target.minQuantity ?? 1) : nil
+      )
     case (nil, .some(let quantity)):
       guard let plan = catalog.plan(current.plan), plan.isPricePerSeat else {
         throw Refusal.badRequest("the plan is not priced per seat")
@@ -68,7 +94,9 @@ extension EmulatorStore {
       guard quantity >= (plan.minQuantity ?? 1), quantity <= (plan.maxQuantity ?? Int.max) else {
         throw Refusal.badRequest("quantity outside the plan's limits")
       }
-      guard quantity != current.quantity else { throw Refusal.badRequest("the quantity is already \(quantity)") }
+      guard quantity != current.quantity else {
+        throw Refusal.badRequest("the quantity is already \(quantity)")
+      }
       return ("ChangeQuantity", current.plan, quantity)
     default:
       throw Refusal.badRequest("change either planId or quantity, not both and not neither")
@@ -76,7 +104,12 @@ extension EmulatorStore {
   }
 
   private func insertOperation(
-    subscription: UUID, action: String, plan: String, quantity: Int?, status: String, source: String,
+    subscription: UUID,
+    action: String,
+    plan: String,
+    quantity: Int?,
+    status: String,
+    source: String,
     on connection: PostgresConnection
   ) async throws -> UUID {
     let id = UUID()
@@ -84,13 +117,19 @@ extension EmulatorStore {
       """
       INSERT INTO operations (id, activity_id, subscription_id, action, plan_id, quantity, status, request_source)
       VALUES (\(id), \(UUID()), \(subscription), \(action), \(plan), \(quantity), \(status), \(source))
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     return id
   }
 
   /// Applies a succeeded operation to its subscription.
   private func apply(
-    action: String, plan: String, quantity: Int?, to subscription: UUID, on connection: PostgresConnection
+    action: String,
+    plan: String,
+    quantity: Int?,
+    to subscription: UUID,
+    on connection: PostgresConnection
   ) async throws {
     let update: FixedQuery =
       switch action {
@@ -120,9 +159,21 @@ extension EmulatorStore {
       let current = try await lockedSubscription(id, on: connection)
       let change = try checkChange(planID: planID, quantity: quantity, current: current)
       let operation = try await insertOperation(
-        subscription: id, action: change.action, plan: change.plan, quantity: change.quantity,
-        status: "Succeeded", source: "Partner", on: connection)
-      try await apply(action: change.action, plan: change.plan, quantity: change.quantity, to: id, on: connection)
+        subscription: id,
+        action: change.action,
+        plan: change.plan,
+        quantity: change.quantity,
+        status: "Succeeded",
+        source: "Partner",
+        on: connection
+      )
+      try await apply(
+        action: change.action,
+        plan: change.plan,
+        quantity: change.quantity,
+        to: id,
+        on: connection
+      )
       return operation
     }
   }
@@ -131,18 +182,35 @@ extension EmulatorStore {
   public func cancel(id: UUID) async throws -> UUID {
     try await database.transaction { connection in
       let current = try await lockedSubscription(id, on: connection)
-      guard current.status != "Unsubscribed" else { throw Refusal.notFound("subscription \(id) is unsubscribed") }
+      guard current.status != "Unsubscribed" else {
+        throw Refusal.notFound("subscription \(id) is unsubscribed")
+      }
       let operation = try await insertOperation(
-        subscription: id, action: "Unsubscribe", plan: current.plan, quantity: current.quantity,
-        status: "Succeeded", source: "Partner", on: connection)
-      try await apply(action: "Unsubscribe", plan: current.plan, quantity: current.quantity, to: id, on: connection)
+        subscription: id,
+        action: "Unsubscribe",
+        plan: current.plan,
+        quantity: current.quantity,
+        status: "Succeeded",
+        source: "Partner",
+        on: connection
+      )
+      try await apply(
+        action: "Unsubscribe",
+        plan: current.plan,
+        quantity: current.quantity,
+        to: id,
+        on: connection
+      )
       return operation
     }
   }
 
   /// An event the marketplace starts (the admin endpoint stands in for the customer).
   public func trigger(
-    _ action: MarketplaceAction, id: UUID, planID: String?, quantity: Int?
+    _ action: MarketplaceAction,
+    id: UUID,
+    planID: String?,
+    quantity: Int?
   ) async throws -> MarketplaceJSON.Operation {
     try await startOperation(on: id) { connection in
       let current = try await lockedSubscription(id, on: connection)
@@ -153,16 +221,30 @@ extension EmulatorStore {
       var seats = current.quantity
       if action == .changePlan || action == .changeQuantity {
         let change = try checkChange(
-          planID: action == .changePlan ? planID : nil, quantity: action == .changeQuantity ? quantity : nil,
-          current: current)
+          planID: action == .changePlan ? planID : nil,
+          quantity: action == .changeQuantity ? quantity : nil,
+          current: current
+        )
         (plan, seats) = (change.plan, change.quantity)
       }
       let status = action.awaitsAcknowledgement ? "InProgress" : "Succeeded"
       let operation = try await insertOperation(
-        subscription: id, action: action.rawValue, plan: plan, quantity: seats, status: status,
-        source: "Azure", on: connection)
+        subscription: id,
+        action: action.rawValue,
+        plan: plan,
+        quantity: seats,
+        status: status,
+        source: "Azure",
+        on: connection
+      )
       if !action.awaitsAcknowledgement {
-        try await apply(action: action.rawValue, plan: plan, quantity: seats, to: id, on: connection)
+        try await apply(
+          action: action.rawValue,
+          plan: plan,
+          quantity: seats,
+          to: id,
+          on: connection
+        )
       }
       return operation
     }
@@ -174,23 +256,35 @@ extension EmulatorStore {
     try await startOperation(on: id) { connection in
       let current = try await lockedSubscription(id, on: connection)
       return try await insertOperation(
-        subscription: id, action: action, plan: current.plan, quantity: current.quantity, status: "Succeeded",
-        source: "Azure", on: connection)
+        subscription: id,
+        action: action,
+        plan: current.plan,
+        quantity: current.quantity,
+        status: "Succeeded",
+        source: "Azure",
+        on: connection
+      )
     }
   }
 
   /// The operation `start` records in its transaction, read back once committed.
   private func startOperation(
-    on subscription: UUID, _ start: @Sendable (PostgresConnection) async throws -> UUID
+    on subscription: UUID,
+    _ start: @Sendable (PostgresConnection) async throws -> UUID
   ) async throws -> MarketplaceJSON.Operation {
     let operationID = try await database.transaction(start)
-    guard let operation = try await operation(subscriptionID: subscription, operationID: operationID) else {
+    guard
+      let operation = try await operation(subscriptionID: subscription, operationID: operationID)
+    else {
       throw Refusal.notFound("operation \(operationID) not found")
     }
     return operation
   }
 
-  public func operations(subscriptionID: UUID, outstandingOnly: Bool) async throws -> [MarketplaceJSON.Operation] {
+  public func operations(
+    subscriptionID: UUID,
+    outstandingOnly: Bool
+  ) async throws -> [MarketplaceJSON.Operation] {
     guard try await subscription(id: subscriptionID) != nil else {
       throw Refusal.notFound("subscription \(subscriptionID) not found")
     }
@@ -199,18 +293,23 @@ extension EmulatorStore {
       SELECT \(unescaped: Self.operationColumns) FROM operations o
       WHERE o.subscription_id = \(subscriptionID) AND (NOT \(outstandingOnly) OR o.status = 'InProgress')
       ORDER BY o.created_at, o.id
-      """)
+      """
+    )
     var operations: [MarketplaceJSON.Operation] = []
     for try await row in rows.decode(OperationRow.self) { operations.append(operation(row)) }
     return operations
   }
 
-  public func operation(subscriptionID: UUID, operationID: UUID) async throws -> MarketplaceJSON.Operation? {
+  public func operation(
+    subscriptionID: UUID,
+    operationID: UUID
+  ) async throws -> MarketplaceJSON.Operation? {
     let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.operationColumns) FROM operations o
       WHERE o.id = \(operationID) AND o.subscription_id = \(subscriptionID)
-      """)
+      """
+    )
     for try await row in rows.decode(OperationRow.self) { return operation(row) }
     return nil
   }
@@ -227,20 +326,34 @@ extension EmulatorStore {
                   AND n.created_at > o.created_at AND n.status = 'Succeeded')
         FROM operations o WHERE o.id = \(operationID) AND o.subscription_id = \(subscriptionID)
         FOR UPDATE OF o
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var found: (String, String, Int?, String, Date, Bool)?
-      for try await row in rows.decode((String, String, Int?, String, Date, Bool).self) { found = row }
+      for try await row in rows.decode((String, String, Int?, String, Date, Bool).self) {
+        found = row
+      }
       guard let (action, plan, quantity, status, _, superseded) = found else {
         throw Refusal.notFound("operation \(operationID) not found")
       }
       let target = success ? "Succeeded" : "Failed"
       if status == target { return }
-      guard status == "InProgress" else { throw Refusal.conflict("the operation has already ended as \(status)") }
+      guard status == "InProgress" else {
+        throw Refusal.conflict("the operation has already ended as \(status)")
+      }
       guard !superseded else { throw Refusal.conflict("a newer update is already fulfilled") }
       try await connection.execute(
-        "UPDATE operations SET status = \(target), updated_at = now() WHERE id = \(operationID)", logger: logger)
+        "UPDATE operations SET status = \(target), updated_at = now() WHERE id = \(operationID)",
+        logger: logger
+      )
       if success {
-        try await apply(action: action, plan: plan, quantity: quantity, to: subscriptionID, on: connection)
+        try await apply(
+          action: action,
+          plan: plan,
+          quantity: quantity,
+          to: subscriptionID,
+          on: connection
+        )
       }
     }
   }
@@ -255,7 +368,8 @@ extension EmulatorStore {
       SELECT o.subscription_id, o.id FROM operations o
       WHERE o.status = 'InProgress' AND o.action IN ('ChangePlan', 'ChangeQuantity')
         AND o.delivered_at IS NOT NULL AND o.delivered_at < now() - make_interval(secs => \(seconds))
-      """)
+      """
+    )
     var due: [(UUID, UUID)] = []
     for try await row in rows.decode((UUID, UUID).self) { due.append(row) }
     for (subscription, operation) in due {

@@ -12,9 +12,15 @@ public struct EmulatorStore: Sendable {
     public var code: String
     public var message: String
 
-    static func badRequest(_ message: String) -> Refusal { Refusal(status: 400, code: "BadArgument", message: message) }
-    static func notFound(_ message: String) -> Refusal { Refusal(status: 404, code: "EntityNotFound", message: message) }
-    static func conflict(_ message: String) -> Refusal { Refusal(status: 409, code: "Conflict", message: message) }
+    static func badRequest(_ message: String) -> Refusal {
+      Refusal(status: 400, code: "BadArgument", message: message)
+    }
+    static func notFound(_ message: String) -> Refusal {
+      Refusal(status: 404, code: "EntityNotFound", message: message)
+    }
+    static func conflict(_ message: String) -> Refusal {
+      Refusal(status: 409, code: "Conflict", message: message)
+    }
   }
 
   let database: Database
@@ -40,8 +46,11 @@ public struct EmulatorStore: Sendable {
       """
       INSERT INTO signing_keys (kid, private_key_pem)
       SELECT \(UUID().uuidString.lowercased()), \(pem) WHERE NOT EXISTS (SELECT 1 FROM signing_keys)
-      """)
-    let rows = try await database.execute("SELECT kid, private_key_pem FROM signing_keys ORDER BY created_at LIMIT 1")
+      """
+    )
+    let rows = try await database.execute(
+      "SELECT kid, private_key_pem FROM signing_keys ORDER BY created_at LIMIT 1"
+    )
     for try await (kid, pem) in rows.decode((String, String).self) { return (kid, pem) }
     throw Refusal(status: 500, code: "InternalError", message: "no signing key")
   }
@@ -61,14 +70,30 @@ public struct EmulatorStore: Sendable {
   private func subscription(_ row: Row) -> MarketplaceJSON.Subscription {
     let stamp = MarketplaceJSON.timestamp
     return MarketplaceJSON.Subscription(
-      id: row.0.uuidString.lowercased(), publisherId: catalog.publisherId, offerId: row.2, name: row.1,
-      saasSubscriptionStatus: row.5, planId: row.3, quantity: row.4,
+      id: row.0.uuidString.lowercased(),
+      publisherId: catalog.publisherId,
+      offerId: row.2,
+      name: row.1,
+      saasSubscriptionStatus: row.5,
+      planId: row.3,
+      quantity: row.4,
       beneficiary: .init(emailId: row.9, objectId: row.10, tenantId: row.11, puid: ""),
       purchaser: .init(emailId: row.6, objectId: row.7, tenantId: row.8, puid: ""),
-      term: .init(termUnit: row.12, startDate: stamp(row.13), endDate: stamp(row.14), chargeDuration: nil),
-      autoRenew: row.15, isTest: row.16, isFreeTrial: false,
+      term: .init(
+        termUnit: row.12,
+        startDate: stamp(row.13),
+        endDate: stamp(row.14),
+        chargeDuration: nil
+      ),
+      autoRenew: row.15,
+      isTest: row.16,
+      isFreeTrial: false,
       allowedCustomerOperations: row.6 == row.9 ? ["Read", "Update", "Delete"] : ["Read"],
-      sessionMode: "None", sandboxType: "None", created: stamp(row.17), lastModified: stamp(row.18))
+      sessionMode: "None",
+      sandboxType: "None",
+      created: stamp(row.17),
+      lastModified: stamp(row.18)
+    )
   }
 
   private func first(_ rows: PreparedRows) async throws -> MarketplaceJSON.Subscription? {
@@ -78,17 +103,28 @@ public struct EmulatorStore: Sendable {
 
   /// A new purchase in PendingFulfillmentStart and its landing token.
   public func createPurchase(
-    _ request: MarketplaceJSON.PurchaseRequest, tokenLifetime: TimeInterval, now: Date = Date()
+    _ request: MarketplaceJSON.PurchaseRequest,
+    tokenLifetime: TimeInterval,
+    now: Date = Date()
   ) async throws -> (MarketplaceJSON.Subscription, token: String) {
     let planID = request.planId ?? catalog.plans[0].planId
-    guard let plan = catalog.plan(planID) else { throw Refusal.badRequest("unknown plan \(planID)") }
+    guard let plan = catalog.plan(planID) else {
+      throw Refusal.badRequest("unknown plan \(planID)")
+    }
     let quantity = plan.isPricePerSeat ? (request.quantity ?? plan.minQuantity ?? 1) : nil
-    if let quantity, let max = plan.maxQuantity, quantity > max || quantity < (plan.minQuantity ?? 1) {
+    if let quantity, let max = plan.maxQuantity,
+      quantity > max || quantity < (plan.minQuantity ?? 1)
+    {
       throw Refusal.badRequest("quantity outside the plan's limits")
     }
-    let purchaser = request.purchaser ?? .init(
-      emailId: "buyer@contoso.example", objectId: UUID().uuidString.lowercased(),
-      tenantId: UUID().uuidString.lowercased(), puid: "")
+    let purchaser =
+      request.purchaser
+      ?? .init(
+        emailId: "buyer@contoso.example",
+        objectId: UUID().uuidString.lowercased(),
+        tenantId: UUID().uuidString.lowercased(),
+        puid: ""
+      )
     let beneficiary = request.beneficiary ?? purchaser
     let termUnit = request.termUnit ?? "P1M"
     let id = UUID()
@@ -106,48 +142,70 @@ public struct EmulatorStore: Sendable {
           'PendingFulfillmentStart', \(purchaser.emailId), \(purchaser.objectId), \(purchaser.tenantId),
           \(beneficiary.emailId), \(beneficiary.objectId), \(beneficiary.tenantId), \(termUnit), \(now), \(termEnd))
         RETURNING \(unescaped: Self.columns)
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var created: Row?
       for try await row in rows.decode(Row.self) { created = row }
       try await connection.execute(
         """
         INSERT INTO marketplace_tokens (token, subscription_id, expires_at)
         VALUES (\(token), \(id), \(now.addingTimeInterval(request.tokenLifetimeSeconds ?? tokenLifetime)))
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       return created
     }
-    guard let created else { throw Refusal(status: 500, code: "InternalError", message: "purchase not stored") }
+    guard let created else {
+      throw Refusal(status: 500, code: "InternalError", message: "purchase not stored")
+    }
     return (subscription(created), token)
   }
 
   /// The subscription a landing token names; 400 for unknown, malformed or expired tokens.
-  public func resolve(token: String, now: Date = Date()) async throws -> MarketplaceJSON.ResolvedSubscription {
+  public func resolve(
+    token: String,
+    now: Date = Date()
+  ) async throws -> MarketplaceJSON.ResolvedSubscription {
     let found = try await first(
       database.execute(
         """
         SELECT \(unescaped: Self.columns) FROM subscriptions
         WHERE id = (SELECT subscription_id FROM marketplace_tokens WHERE token = \(token) AND expires_at > \(now))
-        """))
+        """
+      )
+    )
     guard let subscription = found else {
       // Only a refusal needs to know which: the token unknown, or known and past its time.
-      let known = try await database.execute("SELECT 1 FROM marketplace_tokens WHERE token = \(token)")
+      let known = try await database.execute(
+        "SELECT 1 FROM marketplace_tokens WHERE token = \(token)"
+      )
       for try await _ in known { throw Refusal.badRequest("the marketplace token has expired") }
       throw Refusal.badRequest("the marketplace token is invalid")
     }
     return MarketplaceJSON.ResolvedSubscription(
-      id: subscription.id, subscriptionName: subscription.name, offerId: subscription.offerId,
-      planId: subscription.planId, quantity: subscription.quantity, subscription: subscription)
+      id: subscription.id,
+      subscriptionName: subscription.name,
+      offerId: subscription.offerId,
+      planId: subscription.planId,
+      quantity: subscription.quantity,
+      subscription: subscription
+    )
   }
 
   public func subscription(id: UUID) async throws -> MarketplaceJSON.Subscription? {
-    try await first(database.execute("SELECT \(unescaped: Self.columns) FROM subscriptions WHERE id = \(id)"))
+    try await first(
+      database.execute("SELECT \(unescaped: Self.columns) FROM subscriptions WHERE id = \(id)")
+    )
   }
 
   /// One page of every subscription (all states), ordered by id; the next page starts after `after`.
-  public func subscriptions(after: UUID?, limit: Int) async throws -> [MarketplaceJSON.Subscription] {
+  public func subscriptions(after: UUID?, limit: Int) async throws -> [MarketplaceJSON.Subscription]
+  {
     let start = after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
     let rows = try await database.execute(
-      "SELECT \(unescaped: Self.columns) FROM subscriptions WHERE id > \(start) ORDER BY id LIMIT \(limit)")
+      "SELECT \(unescaped: Self.columns) FROM subscriptions WHERE id > \(start) ORDER BY id LIMIT \(limit)"
+    )
     var page: [MarketplaceJSON.Subscription] = []
     for try await row in rows.decode(Row.self) { page.append(subscription(row)) }
     return page
@@ -171,7 +229,8 @@ public struct EmulatorStore: Sendable {
         INSERT INTO activations (subscription_id, plan_id, quantity) SELECT id, plan_id, quantity FROM activated
       )
       SELECT status, plan_id, quantity, EXISTS (SELECT 1 FROM activated) FROM target
-      """)
+      """
+    )
     var found: (String, String, Int?, Bool)?
     for try await row in rows.decode((String, String, Int?, Bool).self) { found = row }
     guard let (status, plan, purchased, activated) = found else {
@@ -180,7 +239,9 @@ public struct EmulatorStore: Sendable {
     if activated { return }
     if status == "Unsubscribed" { throw Refusal.notFound("subscription \(id) is unsubscribed") }
     guard let planID else { throw Refusal.badRequest("planId is required") }
-    guard planID == plan else { throw Refusal.badRequest("planId does not match the purchased plan") }
+    guard planID == plan else {
+      throw Refusal.badRequest("planId does not match the purchased plan")
+    }
     guard quantity == purchased || (purchased == nil && (quantity == nil || quantity == 0)) else {
       throw Refusal.badRequest("quantity does not match the purchased quantity")
     }
@@ -189,7 +250,9 @@ public struct EmulatorStore: Sendable {
 
   /// How many times Activate succeeded for `id` (tests check "exactly once").
   public func activationCount(id: UUID) async throws -> Int {
-    let rows = try await database.execute("SELECT count(*)::int FROM activations WHERE subscription_id = \(id)")
+    let rows = try await database.execute(
+      "SELECT count(*)::int FROM activations WHERE subscription_id = \(id)"
+    )
     for try await count in rows.decode(Int.self) { return count }
     return 0
   }

@@ -42,7 +42,9 @@ final class FaultPlan: Sendable {
   /// The fault for a call to `path`, if one is still owed, and the number of the plan it came from.
   func take(path: String) -> (fault: Fault, plan: Int)? {
     state.withLock { state in
-      guard var current = state.fault, current.path.map({ path.contains($0) }) ?? true else { return nil }
+      guard var current = state.fault, current.path.map({ path.contains($0) }) ?? true else {
+        return nil
+      }
       current.count -= 1
       state.fault = current.count > 0 ? current : nil
       return (current, state.plan)
@@ -69,13 +71,21 @@ struct FaultMiddleware: RouterMiddleware {
 
   let plan: FaultPlan
 
-  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+  func handle(
+    _ request: Request,
+    context: Context,
+    next: (Request, Context) async throws -> Response
+  )
     async throws -> Response
   {
-    guard let (fault, number) = plan.take(path: request.uri.path) else { return try await next(request, context) }
+    guard let (fault, number) = plan.take(path: request.uri.path) else {
+      return try await next(request, context)
+    }
     if let delay = fault.delayMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }
     if let status = fault.status {
-      return EmulatorRoutes.refusal(.init(status: status, code: "InternalServerError", message: "injected fault"))
+      return EmulatorRoutes.refusal(
+        .init(status: status, code: "InternalServerError", message: "injected fault")
+      )
     }
     let response = try await next(request, context)
     if let delay = fault.answerDelayMilliseconds { try await Task.sleep(for: .milliseconds(delay)) }

@@ -19,17 +19,29 @@ public struct OfferCatalog: Sendable {
 
   /// The Guance Commercial Plan: pay-as-you-go, every Guance billing item as a dimension.
   public static let guance = OfferCatalog(
-    publisherId: "guance", offerId: "guance_saas", offerName: "Guance Commercial Plan",
+    publisherId: "guance",
+    offerId: "guance_saas",
+    offerName: "Guance Commercial Plan",
     plans: [
       Plan(
-        planId: "commercial", displayName: "Commercial Plan (pay as you go)", isPricePerSeat: false,
-        minQuantity: nil, maxQuantity: nil,
+        planId: "commercial",
+        displayName: "Commercial Plan (pay as you go)",
+        isPricePerSeat: false,
+        minQuantity: nil,
+        maxQuantity: nil,
         dimensions: [
           "time_series", "log_events", "log_traffic_gb", "trace_spans", "rum_page_views",
           "session_replays", "triggers",
-        ]),
+        ]
+      ),
       Plan(
-        planId: "commercial-seats", displayName: "Commercial Plan (per seat)", isPricePerSeat: true,
-        minQuantity: 1, maxQuantity: 1000, dimensions: ["log_events", "time_series"]),
-    ])
+        planId: "commercial-seats",
+        displayName: "Commercial Plan (per seat)",
+        isPricePerSeat: true,
+        minQuantity: 1,
+        maxQuantity: 1000,
+        dimensions: ["log_events", "time_series"]
+      ),
+    ]
+  )
 }

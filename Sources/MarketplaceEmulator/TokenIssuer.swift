@@ -1,8 +1,8 @@
 import Crypto
-import _CryptoExtras
 public import Foundation
 public import JWTKit
 import Synchronization
+import _CryptoExtras
 
 /// Signs the emulator's tokens with one RSA key (RS256, like Entra ID) and publishes it as a
 /// JWKS: access tokens for the SaaS and metering APIs, and the bearer tokens of webhooks.
@@ -49,23 +49,36 @@ public struct TokenIssuer: Sendable {
     self.publicKey = privateKey.publicKey
     self.lifetime = lifetime
     self.keys = await JWTKeyCollection().add(
-      rsa: privateKey, digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid))
+      rsa: privateKey,
+      digestAlgorithm: .sha256,
+      kid: JWKIdentifier(string: kid)
+    )
   }
 
   /// A new 2048-bit key, PEM encoded.
   public static func newPrivateKeyPEM() throws -> String {
-    try JWTKit.Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048)).pemRepresentation
+    try JWTKit.Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
+      .pemRepresentation
   }
 
   /// A client-credentials access token for `clientID` of `tenantID`.
-  public func accessToken(tenantID: String, clientID: String, now: Date = Date()) async throws
+  public func accessToken(
+    tenantID: String,
+    clientID: String,
+    now: Date = Date()
+  ) async throws
     -> (token: String, expiresAt: Date)
   {
     let expires = now.addingTimeInterval(lifetime)
     let claims = AccessClaims(
-      aud: .init(value: Self.marketplaceResource), iss: .init(value: "https://sts.windows.net/\(tenantID)/"),
-      tid: tenantID, appid: clientID, exp: .init(value: expires), nbf: .init(value: now.addingTimeInterval(-60)),
-      iat: .init(value: now))
+      aud: .init(value: Self.marketplaceResource),
+      iss: .init(value: "https://sts.windows.net/\(tenantID)/"),
+      tid: tenantID,
+      appid: clientID,
+      exp: .init(value: expires),
+      nbf: .init(value: now.addingTimeInterval(-60)),
+      iat: .init(value: now)
+    )
     return (try await keys.sign(claims, kid: JWKIdentifier(string: kid)), expires)
   }
 

@@ -36,10 +36,15 @@ struct WebhookClaims: JWTPayload {
   /// What the marketplace sends: valid for 5 minutes, from 30 seconds ago.
   static func standard(audience: String, tenantID: String, now: Date = Date()) -> WebhookClaims {
     WebhookClaims(
-      aud: .init(value: audience), iss: .init(value: "https://login.microsoftonline.com/\(tenantID)/v2.0"),
-      tid: tenantID, appid: TokenIssuer.marketplaceResource, azp: TokenIssuer.marketplaceResource,
-      exp: .init(value: now.addingTimeInterval(300)), nbf: .init(value: now.addingTimeInterval(-30)),
-      iat: .init(value: now))
+      aud: .init(value: audience),
+      iss: .init(value: "https://login.microsoftonline.com/\(tenantID)/v2.0"),
+      tid: tenantID,
+      appid: TokenIssuer.marketplaceResource,
+      azp: TokenIssuer.marketplaceResource,
+      exp: .init(value: now.addingTimeInterval(300)),
+      nbf: .init(value: now.addingTimeInterval(-30)),
+      iat: .init(value: now)
+    )
   }
 }
 
@@ -56,8 +61,13 @@ public struct WebhookDeliverer: Service {
   private let autoAcceptAfter: Duration
 
   public init(
-    store: EmulatorStore, issuer: TokenIssuer, target: WebhookTarget, tenantID: String, audience: String,
-    logger: Logger, autoAcceptAfter: Duration = .seconds(10)
+    store: EmulatorStore,
+    issuer: TokenIssuer,
+    target: WebhookTarget,
+    tenantID: String,
+    audience: String,
+    logger: Logger,
+    autoAcceptAfter: Duration = .seconds(10)
   ) {
     self.store = store
     self.issuer = issuer
@@ -82,7 +92,9 @@ public struct WebhookDeliverer: Service {
   }
 
   private func deliver(_ delivery: EmulatorStore.Delivery, to url: String) async throws {
-    let token = try await issuer.sign(WebhookClaims.standard(audience: audience, tenantID: tenantID))
+    let token = try await issuer.sign(
+      WebhookClaims.standard(audience: audience, tenantID: tenantID)
+    )
     var request = HTTPClientRequest(url: url)
     request.method = .POST
     request.headers.add(name: "content-type", value: "application/json")
@@ -97,7 +109,10 @@ public struct WebhookDeliverer: Service {
       case 400..<500: try await store.markRejected(id, reason: "HTTP \(response.status.code)")
       default: try await store.markRetry(id, reason: "HTTP \(response.status.code)")
       }
-      logger.info("webhook delivered", metadata: ["operation": "\(id)", "status": "\(response.status.code)"])
+      logger.info(
+        "webhook delivered",
+        metadata: ["operation": "\(id)", "status": "\(response.status.code)"]
+      )
     } catch {
       try await store.markRetry(id, reason: "\(error)")
     }
@@ -118,6 +133,8 @@ public struct WebhookDeliverer: Service {
         try container.encodeNil(forKey: .purchaseToken)
       }
     }
-    return try JSONEncoder().encode(Payload(operation: delivery.operation, subscription: delivery.subscription))
+    return try JSONEncoder().encode(
+      Payload(operation: delivery.operation, subscription: delivery.subscription)
+    )
   }
 }

@@ -62,7 +62,13 @@ public struct NewAccount: Sendable, Equatable {
   public var email: String
   public var phone: String
 
-  public init(username: String, password: String, passwordConfirmation: String, email: String, phone: String) {
+  public init(
+    username: String,
+    password: String,
+    passwordConfirmation: String,
+    email: String,
+    phone: String
+  ) {
     self.username = username
     self.password = password
     self.passwordConfirmation = passwordConfirmation
@@ -126,7 +132,11 @@ public protocol BillingDirectory: Sendable {
   func startBinding(username: String) async throws -> BindingChallenge
   /// Redeems the code and links the purchaser's identity to that account.
   func confirmBinding(
-    challengeID: String, code: String, username: String, tenantID: String, objectID: String,
+    challengeID: String,
+    code: String,
+    username: String,
+    tenantID: String,
+    objectID: String,
     subscriptionID: String
   ) async throws -> LinkedBillingAccount
   /// The workspaces bound to a billing account that a new subscription may take over: those
@@ -134,14 +144,26 @@ public protocol BillingDirectory: Sendable {
   func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace]
   /// Registers a billing center account; asked again with the same creation key (and email),
   /// answers with the account the first call registered.
-  func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
+  func register(
+    _ account: NewAccount,
+    company: CompanyInformation,
+    creationKey: String
+  ) async throws
     -> LinkedBillingAccount
   /// Links the purchaser's identity and the subscription to a billing account (idempotent).
-  func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws
+  func link(
+    billingAccountID: UUID,
+    tenantID: String,
+    objectID: String,
+    subscriptionID: String
+  ) async throws
   /// Makes the subscription pay for the workspace ("cloud account" settlement), first linking
   /// the subscription to the purchaser's cloud account — one call, one transaction; idempotent.
   func settle(
-    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String,
+    workspaceID: UUID,
+    origin: WorkspaceOrigin,
+    billingAccountID: UUID,
+    subscriptionID: String,
     purchaser: MarketplaceIdentity
   ) async throws -> BoundWorkspace
 }
@@ -159,7 +181,11 @@ public protocol ConsoleDirectory: Sendable {
   /// where the owner's fields sit in the activation request (`basic.`, `new_account.`,
   /// `existing_account.`).
   func createWorkspace(
-    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
+    _ workspace: NewWorkspace,
+    owner: WorkspaceOwner,
+    ownerFields: String,
+    termsAccepted: Bool,
+    creationKey: String
   ) async throws -> BoundWorkspace
   /// The workspace a creation with this key made; nil when none did.
   func workspace(createdWith creationKey: String) async throws -> BoundWorkspace?
@@ -221,7 +247,8 @@ public struct Activation: Sendable, Equatable {
   public var nextSteps: [Step] {
     switch state {
     case .needsBillingAccount:
-      [.registerAndActivate, .startBillingAccountBinding] + (bindingPending ? [.confirmBillingAccountBinding] : [])
+      [.registerAndActivate, .startBillingAccountBinding]
+        + (bindingPending ? [.confirmBillingAccountBinding] : [])
     case .needsWorkspace: [.createWorkspace, .bindWorkspace]
     case .activating: []
     case .activated: [.logIn]
@@ -232,7 +259,11 @@ public struct Activation: Sendable, Equatable {
   /// The state a subscription's marketplace status, link and activation saga imply. An
   /// unsubscribed subscription is closed whatever its activation once was: nothing is left to
   /// do, and nobody is sent to sign in to a workspace it no longer pays for.
-  static func state(of subscription: MarketplaceSubscription, linked: Bool, saga: SagaStep?) -> State {
+  static func state(
+    of subscription: MarketplaceSubscription,
+    linked: Bool,
+    saga: SagaStep?
+  ) -> State {
     switch (subscription.status, saga) {
     case (.unsubscribed, _): .closed
     case (.subscribed, _), (.suspended, _), (_, .activated): .activated

@@ -1,7 +1,7 @@
 public import Logging
 import MarketplaceClient
-import SuitePersistence
 public import ServiceLifecycle
+import SuitePersistence
 public import SuiteRuntime
 
 /// Resumes activation sagas that nobody is running: their runner's process died (crash,
@@ -17,7 +17,10 @@ public struct ActivationReconciler: Service {
 
   /// - Parameter startAfter: opened once the schema exists (after migrations).
   public init(
-    activations: Activations, logger: Logger, startAfter: StartupGate? = nil, interval: Duration = .seconds(2),
+    activations: Activations,
+    logger: Logger,
+    startAfter: StartupGate? = nil,
+    interval: Duration = .seconds(2),
     batchSize: Int = 32
   ) {
     self.activations = activations
@@ -31,14 +34,22 @@ public struct ActivationReconciler: Service {
     await repeatEvery(interval, startingAfter: startAfter) {
       do {
         let resumed = try await resumeDueSagas()
-        if resumed > 0 { logger.notice("resumed activation sagas", metadata: ["count": "\(resumed)"]) }
+        if resumed > 0 {
+          logger.notice("resumed activation sagas", metadata: ["count": "\(resumed)"])
+        }
       } catch {
-        logger.warning("resuming activation sagas failed; will retry", metadata: ["error": "\(error)"])
+        logger.warning(
+          "resuming activation sagas failed; will retry",
+          metadata: ["error": "\(error)"]
+        )
       }
       do {
         try await finishAbandonedCreations()
       } catch {
-        logger.warning("finishing abandoned workspace creations failed; will retry", metadata: ["error": "\(error)"])
+        logger.warning(
+          "finishing abandoned workspace creations failed; will retry",
+          metadata: ["error": "\(error)"]
+        )
       }
     }
   }
@@ -49,12 +60,16 @@ public struct ActivationReconciler: Service {
   public func finishAbandonedCreations() async throws -> [String] {
     let (finished, failed) = try await activations.finishAbandonedCreations(limit: batchSize)
     if !finished.isEmpty {
-      logger.notice("finished abandoned workspace creations", metadata: ["count": "\(finished.count)"])
+      logger.notice(
+        "finished abandoned workspace creations",
+        metadata: ["count": "\(finished.count)"]
+      )
     }
     for (subscription, error) in failed {
       logger.warning(
         "finishing an abandoned workspace creation stopped; will retry",
-        metadata: ["subscription": "\(subscription)", "error": "\(String(reflecting: error))"])
+        metadata: ["subscription": "\(subscription)", "error": "\(String(reflecting: error))"]
+      )
     }
     return finished
   }
@@ -64,16 +79,27 @@ public struct ActivationReconciler: Service {
   public func resumeDueSagas() async throws -> Int {
     let saga = activations.saga
     let due = try await saga.store.claimDueSagas(
-      limit: batchSize, runner: try saga.presence.id(), lease: saga.settings.lease)
+      limit: batchSize,
+      runner: try saga.presence.id(),
+      lease: saga.settings.lease
+    )
     let logger = self.logger
     await withTaskGroup(of: Void.self) { group in
       for (record, subscription) in due {
         group.addTask {
           do {
-            try await saga.run(record, subscription: subscription, correlationID: "reconciler/\(subscription.id)")
+            try await saga.run(
+              record,
+              subscription: subscription,
+              correlationID: "reconciler/\(subscription.id)"
+            )
           } catch {
             logger.warning(
-              "resumed activation stopped", metadata: ["subscription": "\(subscription.id)", "error": "\(String(reflecting: error))"])
+              "resumed activation stopped",
+              metadata: [
+                "subscription": "\(subscription.id)", "error": "\(String(reflecting: error))",
+              ]
+            )
           }
         }
       }

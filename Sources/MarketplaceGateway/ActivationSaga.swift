@@ -20,7 +20,9 @@ public struct ActivationSaga: Sendable {
     public var maxRetryDelay: Duration
 
     public init(
-      lease: Duration = .seconds(30), retryDelay: Duration = .seconds(5), maxRetryDelay: Duration = .seconds(300)
+      lease: Duration = .seconds(30),
+      retryDelay: Duration = .seconds(5),
+      maxRetryDelay: Duration = .seconds(300)
     ) {
       self.lease = lease
       self.retryDelay = retryDelay
@@ -37,8 +39,12 @@ public struct ActivationSaga: Sendable {
   private let logger: Logger
 
   public init(
-    store: GatewayStore, presence: Presence, marketplace: MarketplaceClient, billing: any BillingDirectory,
-    settings: Settings, logger: Logger
+    store: GatewayStore,
+    presence: Presence,
+    marketplace: MarketplaceClient,
+    billing: any BillingDirectory,
+    settings: Settings,
+    logger: Logger
   ) {
     self.store = store
     self.presence = presence
@@ -55,27 +61,46 @@ public struct ActivationSaga: Sendable {
   /// A saga another process has taken over meanwhile (this one lost its presence) is left to
   /// it at the next step.
   @discardableResult
-  public func run(_ saga: SagaRecord, subscription: MarketplaceSubscription, correlationID: String) async throws
+  public func run(
+    _ saga: SagaRecord,
+    subscription: MarketplaceSubscription,
+    correlationID: String
+  ) async throws
     -> SagaRecord
   {
     var saga = saga
     // Only a claimed saga has a runner; only an unfinished one has a step to run.
-    guard let runner = saga.runner, saga.step == .settling || saga.step == .activating else { return saga }
+    guard let runner = saga.runner, saga.step == .settling || saga.step == .activating else {
+      return saga
+    }
     do {
       let attempts: Int?
       if saga.step == .settling {
         let workspace: BoundWorkspace
         do {
           workspace = try await billing.settle(
-            workspaceID: saga.workspaceID, origin: saga.origin, billingAccountID: saga.billingAccountID,
-            subscriptionID: subscription.id, purchaser: subscription.purchaser)
-        } catch where !Self.isTransient(error) {
+            workspaceID: saga.workspaceID,
+            origin: saga.origin,
+            billingAccountID: saga.billingAccountID,
+            subscriptionID: subscription.id,
+            purchaser: subscription.purchaser
+          )
+        } catch  where !Self.isTransient(error) {
           // The billing center refused (not our workspace, closed...): nothing changed there.
-          try await store.abandonSaga(subscription.id, problem: Self.describe(error), correlationID: correlationID)
+          try await store.abandonSaga(
+            subscription.id,
+            problem: Self.describe(error),
+            correlationID: correlationID
+          )
           throw error
         }
         attempts = try await store.markSettledAndRequestActivate(
-          subscription.id, workspace: workspace, runner: runner, lease: settings.lease, correlationID: correlationID)
+          subscription.id,
+          workspace: workspace,
+          runner: runner,
+          lease: settings.lease,
+          correlationID: correlationID
+        )
         if attempts != nil {
           saga.workspace = workspace
           saga.step = .activating
@@ -83,28 +108,48 @@ public struct ActivationSaga: Sendable {
         }
       } else {
         attempts = try await store.recordActivateAttempt(
-          subscription.id, runner: runner, lease: settings.lease, correlationID: correlationID)
+          subscription.id,
+          runner: runner,
+          lease: settings.lease,
+          correlationID: correlationID
+        )
       }
       // None: another process took the saga over (this one lost its presence) and runs it now.
       guard let attempts else { return saga }
-      try await activate(subscription, attempts: attempts, runner: runner, correlationID: correlationID, saga: &saga)
-    } catch where Self.isTransient(error) {
+      try await activate(
+        subscription,
+        attempts: attempts,
+        runner: runner,
+        correlationID: correlationID,
+        saga: &saga
+      )
+    } catch  where Self.isTransient(error) {
       let delay = retryDelay(after: saga.retries)
       logger.warning(
         "activation interrupted; retrying later",
         metadata: [
-          "subscription": "\(subscription.id)", "step": "\(saga.step)", "error": "\(error)", "retry_in": "\(delay)",
-        ])
+          "subscription": "\(subscription.id)", "step": "\(saga.step)", "error": "\(error)",
+          "retry_in": "\(delay)",
+        ]
+      )
       saga.problem = Self.describe(error)
       saga.retries += 1
       try await store.scheduleRetry(
-        subscription.id, runner: runner, after: delay, problem: Self.describe(error), correlationID: correlationID)
+        subscription.id,
+        runner: runner,
+        after: delay,
+        problem: Self.describe(error),
+        correlationID: correlationID
+      )
     }
     return saga
   }
 
   private func activate(
-    _ subscription: MarketplaceSubscription, attempts: Int, runner: Int32, correlationID: String,
+    _ subscription: MarketplaceSubscription,
+    attempts: Int,
+    runner: Int32,
+    correlationID: String,
     saga: inout SagaRecord
   ) async throws {
     // An earlier call may have reached the marketplace before its runner died: ask first.
@@ -113,17 +158,26 @@ public struct ActivationSaga: Sendable {
     }
     do {
       try await marketplace.activate(
-        subscriptionID: subscription.id, planID: subscription.planID, quantity: subscription.quantity,
-        correlationID: Self.idempotencyKey(subscriptionID: subscription.id, step: "activate"))
+        subscriptionID: subscription.id,
+        planID: subscription.planID,
+        quantity: subscription.quantity,
+        correlationID: Self.idempotencyKey(subscriptionID: subscription.id, step: "activate")
+      )
     } catch let error as MarketplaceError where !error.isTransient {
       // "Already Subscribed" after a retried call whose first answer was lost is success.
       if try await isActive(subscription.id) {
         return try await finish(subscription, correlationID: correlationID, saga: &saga)
       }
       logger.error(
-        "the marketplace refused the activation", metadata: ["subscription": "\(subscription.id)", "error": "\(error)"])
+        "the marketplace refused the activation",
+        metadata: ["subscription": "\(subscription.id)", "error": "\(error)"]
+      )
       try await store.failSaga(
-        subscription.id, runner: runner, problem: Self.describe(error), correlationID: correlationID)
+        subscription.id,
+        runner: runner,
+        problem: Self.describe(error),
+        correlationID: correlationID
+      )
       saga.step = .failed
       saga.problem = Self.describe(error)
       return
@@ -131,7 +185,11 @@ public struct ActivationSaga: Sendable {
     try await finish(subscription, correlationID: correlationID, saga: &saga)
   }
 
-  private func finish(_ subscription: MarketplaceSubscription, correlationID: String, saga: inout SagaRecord)
+  private func finish(
+    _ subscription: MarketplaceSubscription,
+    correlationID: String,
+    saga: inout SagaRecord
+  )
     async throws
   {
     try await store.finishSaga(subscription.id, correlationID: correlationID)
@@ -161,7 +219,10 @@ public struct ActivationSaga: Sendable {
   public static func idempotencyKey(subscriptionID: String, step: String) -> String {
     let b = Array(SHA256.hash(data: Data("\(subscriptionID)/\(step)".utf8)))
     return UUID(
-      uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+      uuid: (
+        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+        b[14], b[15]
+      )
     ).uuidString.lowercased()
   }
 

@@ -47,12 +47,19 @@ extension GatewayStore {
           subscription: try subscription(columns),
           activationStep: try columns["saga_step"].decode(String?.self).flatMap(SagaStep.init),
           dataKeptUntil: try columns["data_kept_until"].decode(Date?.self),
-          createdAt: try columns["created_at"].decode(Date.self), updatedAt: try columns["updated_at"].decode(Date.self)))
+          createdAt: try columns["created_at"].decode(Date.self),
+          updatedAt: try columns["updated_at"].decode(Date.self)
+        )
+      )
     }
     return overviews
   }
 
-  public func subscriptions(status: String?, planID: String?, limit: Int) async throws -> [SubscriptionOverview] {
+  public func subscriptions(
+    status: String?,
+    planID: String?,
+    limit: Int
+  ) async throws -> [SubscriptionOverview] {
     try await Self.overviews(
       database.execute(
         """
@@ -61,7 +68,9 @@ extension GatewayStore {
         WHERE (\(status)::text IS NULL OR s.marketplace_status = \(status))
           AND (\(planID)::text IS NULL OR s.plan_id = \(planID))
         ORDER BY s.created_at DESC, s.id LIMIT \(limit)
-        """))
+        """
+      )
+    )
   }
 
   public func subscriptionOverview(_ id: String) async throws -> SubscriptionOverview? {
@@ -71,7 +80,8 @@ extension GatewayStore {
         SELECT \(unescaped: Self.overviewColumns)
         FROM marketplace_subscriptions s LEFT JOIN activation_sagas g ON g.subscription_id = s.id
         WHERE s.id = \(id)
-        """)
+        """
+      )
     ).first
   }
 
@@ -80,9 +90,12 @@ extension GatewayStore {
       """
       SELECT event, detail, correlation_id, at FROM subscription_audit
       WHERE subscription_id = \(subscriptionID) ORDER BY id
-      """)
+      """
+    )
     var entries: [AuditEntry] = []
-    for try await (event, detail, correlation, at) in rows.decode((String, String, String, Date).self) {
+    for try await (event, detail, correlation, at) in rows.decode(
+      (String, String, String, Date).self
+    ) {
       entries.append(AuditEntry(event: event, detail: detail, correlationID: correlation, at: at))
     }
     return entries
@@ -93,7 +106,8 @@ extension GatewayStore {
       """
       SELECT branch, created_at, expires_at FROM activation_sessions
       WHERE subscription_id = \(subscriptionID) ORDER BY created_at
-      """)
+      """
+    )
     var sessions: [SessionOverview] = []
     for try await (branch, created, expires) in rows.decode((String, Date, Date).self) {
       sessions.append(SessionOverview(branch: branch, createdAt: created, expiresAt: expires))
@@ -101,7 +115,8 @@ extension GatewayStore {
     return sessions
   }
 
-  private static let sagaOverviewColumns = "g.subscription_id, \(sagaColumns), g.next_attempt_at, g.updated_at"
+  private static let sagaOverviewColumns =
+    "g.subscription_id, \(sagaColumns), g.next_attempt_at, g.updated_at"
 
   private static func sagaOverviews(_ rows: PreparedRows) async throws -> [SagaOverview] {
     var sagas: [SagaOverview] = []
@@ -111,8 +126,11 @@ extension GatewayStore {
       guard let record = try saga(subscriptionID: id, columns) else { continue }
       sagas.append(
         SagaOverview(
-          record: record, nextAttemptAt: try columns["next_attempt_at"].decode(Date.self),
-          updatedAt: try columns["updated_at"].decode(Date.self)))
+          record: record,
+          nextAttemptAt: try columns["next_attempt_at"].decode(Date.self),
+          updatedAt: try columns["updated_at"].decode(Date.self)
+        )
+      )
     }
     return sagas
   }
@@ -120,7 +138,8 @@ extension GatewayStore {
   public func sagaOverview(subscriptionID: String) async throws -> SagaOverview? {
     try await Self.sagaOverviews(
       database.execute(
-        "SELECT \(unescaped: Self.sagaOverviewColumns) FROM activation_sagas g WHERE g.subscription_id = \(subscriptionID)")
+        "SELECT \(unescaped: Self.sagaOverviewColumns) FROM activation_sagas g WHERE g.subscription_id = \(subscriptionID)"
+      )
     ).first
   }
 
@@ -132,13 +151,16 @@ extension GatewayStore {
         SELECT \(unescaped: Self.sagaOverviewColumns) FROM activation_sagas g
         WHERE g.step = 'failed' OR (g.step IN ('settling', 'activating') AND g.updated_at < \(cutoff))
         ORDER BY g.updated_at LIMIT 1000
-        """))
+        """
+      )
+    )
   }
 
   /// Makes a failed or waiting saga due now. A failed one starts again from settling (every
   /// step is idempotent: the billing center and the marketplace recognise a repeat). Nil when
   /// there is no unfinished saga for the subscription, or a live runner holds it now.
-  public func retrySaga(subscriptionID: String, correlationID: String) async throws -> SagaOverview? {
+  public func retrySaga(subscriptionID: String, correlationID: String) async throws -> SagaOverview?
+  {
     let rows = try await database.execute(
       """
       WITH upd AS (
@@ -152,7 +174,8 @@ extension GatewayStore {
         INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
         SELECT subscription_id, 'activation_retry_requested', step, \(correlationID) FROM upd)
       SELECT \(unescaped: Self.sagaOverviewColumns) FROM upd g
-      """)
+      """
+    )
     return try await Self.sagaOverviews(rows).first
   }
 }

@@ -20,11 +20,15 @@ extension GatewayStore {
         let state = LifecycleOperation.State(rawValue: rawState)
       else { throw GatewayStoreError.unknownValue("\(rawSource)/\(rawState)") }
       var operation = LifecycleOperation(
-        id: try columns["id"].decode(String.self), subscriptionID: try columns["subscription_id"].decode(String.self),
-        action: try columns["action"].decode(String.self), planID: try columns["plan_id"].decode(String?.self),
+        id: try columns["id"].decode(String.self),
+        subscriptionID: try columns["subscription_id"].decode(String.self),
+        action: try columns["action"].decode(String.self),
+        planID: try columns["plan_id"].decode(String?.self),
         quantity: try columns["quantity"].decode(Int?.self),
-        requestSource: try columns["request_source"].decode(String?.self), source: source,
-        marketplaceTime: try columns["marketplace_time"].decode(Date?.self))
+        requestSource: try columns["request_source"].decode(String?.self),
+        source: source,
+        marketplaceTime: try columns["marketplace_time"].decode(Date?.self)
+      )
       operation.state = state
       operation.outcome = try columns["outcome"].decode(String?.self)
       operation.problem = try columns["problem"].decode(String?.self)
@@ -41,7 +45,11 @@ extension GatewayStore {
   /// A redelivery is counted and changes nothing else, except that an operation the
   /// marketplace did not know when asked is looked at again. Returns true when it is new.
   @discardableResult
-  public func recordOperation(_ operation: LifecycleOperation, payload: String = "", notBefore: Date? = nil)
+  public func recordOperation(
+    _ operation: LifecycleOperation,
+    payload: String = "",
+    notBefore: Date? = nil
+  )
     async throws -> Bool
   {
     let rows = try await database.execute(
@@ -56,7 +64,8 @@ extension GatewayStore {
         next_attempt_at = CASE WHEN o.state = 'unverified' THEN now() ELSE o.next_attempt_at END,
         finished_at = CASE WHEN o.state = 'unverified' THEN NULL ELSE o.finished_at END
       RETURNING (xmax = 0)
-      """)
+      """
+    )
     for try await inserted in rows.decode(Bool.self) { return inserted }
     throw GatewayStoreError.noRowReturned
   }
@@ -65,32 +74,42 @@ extension GatewayStore {
   /// subscription and none of a subscription whose other operation is being done, oldest
   /// first. An operation whose process died is due again at once; `lease` bounds how long a
   /// live but stuck worker keeps one.
-  public func claimDueOperations(limit: Int, runner: Int32, lease: Duration) async throws -> [LifecycleOperation] {
+  public func claimDueOperations(
+    limit: Int,
+    runner: Int32,
+    lease: Duration
+  ) async throws -> [LifecycleOperation] {
     let seconds = Double(lease.components.seconds)
     let logger = self.logger
     // Claims by replicas take turns (a transaction lock, then the claim in a statement of its
     // own): each sees the leases the previous one committed, so no subscription has two
     // operations under way at once.
     return try await database.transaction { connection in
-      try await connection.execute("SELECT pg_advisory_xact_lock(\(Self.claimLock))", logger: logger)
+      try await connection.execute(
+        "SELECT pg_advisory_xact_lock(\(Self.claimLock))",
+        logger: logger
+      )
       return try await Self.operations(
         connection.execute(
           """
-        WITH candidates AS (
-          SELECT o.id, o.subscription_id, o.received_at FROM lifecycle_operations o
-          WHERE o.state = 'received' AND o.next_attempt_at <= now() AND NOT (\(unescaped: Self.operationIsHeld("o")))
-            AND NOT EXISTS (
-              SELECT 1 FROM lifecycle_operations b
-              WHERE b.subscription_id = o.subscription_id AND b.state = 'received'
-                AND \(unescaped: Self.operationIsHeld("b")))
-          ORDER BY o.received_at, o.id LIMIT \(limit * 4) FOR UPDATE SKIP LOCKED),
-        due AS (
-          SELECT DISTINCT ON (subscription_id) id FROM candidates ORDER BY subscription_id, received_at, id)
-        UPDATE lifecycle_operations o
-        SET lease_until = now() + make_interval(secs => \(seconds)), runner = \(runner), attempts = o.attempts + 1
-        FROM due WHERE o.id = due.id
-        RETURNING \(unescaped: Self.operationColumns)
-        """, logger: logger))
+          WITH candidates AS (
+            SELECT o.id, o.subscription_id, o.received_at FROM lifecycle_operations o
+            WHERE o.state = 'received' AND o.next_attempt_at <= now() AND NOT (\(unescaped: Self.operationIsHeld("o")))
+              AND NOT EXISTS (
+                SELECT 1 FROM lifecycle_operations b
+                WHERE b.subscription_id = o.subscription_id AND b.state = 'received'
+                  AND \(unescaped: Self.operationIsHeld("b")))
+            ORDER BY o.received_at, o.id LIMIT \(limit * 4) FOR UPDATE SKIP LOCKED),
+          due AS (
+            SELECT DISTINCT ON (subscription_id) id FROM candidates ORDER BY subscription_id, received_at, id)
+          UPDATE lifecycle_operations o
+          SET lease_until = now() + make_interval(secs => \(seconds)), runner = \(runner), attempts = o.attempts + 1
+          FROM due WHERE o.id = due.id
+          RETURNING \(unescaped: Self.operationColumns)
+          """,
+          logger: logger
+        )
+      )
     }
   }
 
@@ -104,13 +123,18 @@ extension GatewayStore {
   static let claimLock: Int64 = 0x6761_7465_6c63_0001
 
   /// Ends an operation with what was done.
-  public func finishOperation(_ id: String, as state: LifecycleOperation.State, outcome: String) async throws {
+  public func finishOperation(
+    _ id: String,
+    as state: LifecycleOperation.State,
+    outcome: String
+  ) async throws {
     try await database.execute(
       """
       UPDATE lifecycle_operations SET state = \(state.rawValue), outcome = \(outcome), problem = NULL,
         lease_until = NULL, runner = NULL, finished_at = now()
       WHERE id = \(id)
-      """)
+      """
+    )
   }
 
   /// Leaves an operation for another attempt after `delay`.
@@ -120,11 +144,16 @@ extension GatewayStore {
       UPDATE lifecycle_operations SET problem = \(problem), lease_until = NULL, runner = NULL,
         next_attempt_at = now() + make_interval(secs => \(Double(delay.components.seconds)))
       WHERE id = \(id)
-      """)
+      """
+    )
   }
 
   /// Operations, newest first, filtered as asked.
-  public func lifecycleOperations(subscriptionID: String?, state: LifecycleOperation.State?, limit: Int)
+  public func lifecycleOperations(
+    subscriptionID: String?,
+    state: LifecycleOperation.State?,
+    limit: Int
+  )
     async throws -> [LifecycleOperation]
   {
     try await Self.operations(
@@ -134,7 +163,9 @@ extension GatewayStore {
         WHERE (\(subscriptionID)::text IS NULL OR o.subscription_id = \(subscriptionID))
           AND (\(state?.rawValue)::text IS NULL OR o.state = \(state?.rawValue))
         ORDER BY o.received_at DESC, o.id DESC LIMIT \(limit)
-        """))
+        """
+      )
+    )
   }
 
   /// Makes an operation due again (an operator's replay); nil when there is no such
@@ -147,14 +178,16 @@ extension GatewayStore {
           runner = NULL, finished_at = NULL, problem = NULL
         WHERE o.id = \(id) AND NOT (\(unescaped: Self.operationIsHeld("o")))
         RETURNING \(unescaped: Self.operationColumns)
-        """)
+        """
+      )
     ).first
   }
 
   /// Whether a worker holds the operation now.
   public func operationIsLeased(_ id: String) async throws -> Bool {
     let rows = try await database.execute(
-      "SELECT \(unescaped: Self.operationIsHeld("o")) FROM lifecycle_operations o WHERE o.id = \(id)")
+      "SELECT \(unescaped: Self.operationIsHeld("o")) FROM lifecycle_operations o WHERE o.id = \(id)"
+    )
     for try await leased in rows.decode(Bool.self) { return leased }
     return false
   }
@@ -163,12 +196,15 @@ extension GatewayStore {
 
   /// The subscription as the gateway last recorded it, with when its data may go (after
   /// Unsubscribe).
-  public func followedSubscription(_ id: String) async throws -> (MarketplaceSubscription, dataKeptUntil: Date?)? {
+  public func followedSubscription(
+    _ id: String
+  ) async throws -> (MarketplaceSubscription, dataKeptUntil: Date?)? {
     let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.subscriptionColumns), s.data_kept_until
       FROM marketplace_subscriptions s WHERE s.id = \(id)
-      """)
+      """
+    )
     for try await row in rows {
       let columns = row.makeRandomAccess()
       return (try Self.subscription(columns), try columns["data_kept_until"].decode(Date?.self))
@@ -178,7 +214,9 @@ extension GatewayStore {
 
   /// The plans of those of `ids` the gateway follows, in one query.
   public func planIDs(of ids: [String]) async throws -> [String: String] {
-    let rows = try await database.execute("SELECT id, plan_id FROM marketplace_subscriptions WHERE id = ANY(\(ids))")
+    let rows = try await database.execute(
+      "SELECT id, plan_id FROM marketplace_subscriptions WHERE id = ANY(\(ids))"
+    )
     var plans: [String: String] = [:]
     for try await (id, plan) in rows.decode((String, String).self) { plans[id] = plan }
     return plans
@@ -187,7 +225,10 @@ extension GatewayStore {
   /// Records the subscription as the marketplace has it now (inserting it if the gateway never
   /// saw it), and an audit row — one statement. A retention date, once set, stays.
   public func recordFollowed(
-    _ subscription: MarketplaceSubscription, dataKeptUntil: Date?, event: String, detail: String,
+    _ subscription: MarketplaceSubscription,
+    dataKeptUntil: Date?,
+    event: String,
+    detail: String,
     correlationID: String
   ) async throws {
     try await database.execute(
@@ -210,7 +251,8 @@ extension GatewayStore {
         RETURNING s.id)
       INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
       SELECT id, \(event), \(detail), \(correlationID) FROM sub
-      """)
+      """
+    )
   }
 
   /// Up to `limit` subscriptions (Subscribed or Suspended) whose outstanding operations have
@@ -221,7 +263,8 @@ extension GatewayStore {
       SELECT id FROM marketplace_subscriptions
       WHERE marketplace_status IN ('Subscribed', 'Suspended')
       ORDER BY operations_checked_at NULLS FIRST, id LIMIT \(limit)
-      """)
+      """
+    )
     var ids: [String] = []
     for try await id in rows.decode(String.self) { ids.append(id) }
     return ids
@@ -229,13 +272,15 @@ extension GatewayStore {
 
   public func markOperationsChecked(subscriptionID: String) async throws {
     try await database.execute(
-      "UPDATE marketplace_subscriptions SET operations_checked_at = now() WHERE id = \(subscriptionID)")
+      "UPDATE marketplace_subscriptions SET operations_checked_at = now() WHERE id = \(subscriptionID)"
+    )
   }
 
   /// Every subscription the gateway follows, with its recorded status, plan and quantity.
   public func followedSubscriptions() async throws -> [String: MarketplaceSubscription] {
     let rows = try await database.execute(
-      "SELECT \(unescaped: Self.subscriptionColumns) FROM marketplace_subscriptions s")
+      "SELECT \(unescaped: Self.subscriptionColumns) FROM marketplace_subscriptions s"
+    )
     var subscriptions: [String: MarketplaceSubscription] = [:]
     for try await row in rows {
       let subscription = try Self.subscription(row.makeRandomAccess())

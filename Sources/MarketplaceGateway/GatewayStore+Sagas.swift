@@ -41,13 +41,22 @@ extension GatewayStore {
       let step = try row["step"].decode(String?.self).flatMap(SagaStep.init)
     else { return nil }
     var workspace: BoundWorkspace?
-    if let name = try row["workspace_name"].decode(String?.self), let site = try row["workspace_site"].decode(String?.self) {
+    if let name = try row["workspace_name"].decode(String?.self),
+      let site = try row["workspace_site"].decode(String?.self)
+    {
       workspace = BoundWorkspace(id: workspaceID, name: name, site: site)
     }
     return SagaRecord(
-      subscriptionID: subscriptionID, billingAccountID: account, workspaceID: workspaceID, origin: origin,
-      workspace: workspace, step: step, retries: try row["retries"].decode(Int.self),
-      problem: try row["problem"].decode(String?.self), runner: try row["runner"].decode(Int32?.self))
+      subscriptionID: subscriptionID,
+      billingAccountID: account,
+      workspaceID: workspaceID,
+      origin: origin,
+      workspace: workspace,
+      step: step,
+      retries: try row["retries"].decode(Int.self),
+      problem: try row["problem"].decode(String?.self),
+      runner: try row["runner"].decode(Int32?.self)
+    )
   }
 
   /// Starts the subscription's saga for this workspace, or finds the one already started.
@@ -55,8 +64,13 @@ extension GatewayStore {
   /// saga and must run it; a saga someone else is running, or one for another workspace, is
   /// returned unclaimed.
   public func beginSaga(
-    subscriptionID: String, billingAccountID: UUID, workspaceID: UUID, origin: WorkspaceOrigin, runner: Int32,
-    lease: Duration, correlationID: String
+    subscriptionID: String,
+    billingAccountID: UUID,
+    workspaceID: UUID,
+    origin: WorkspaceOrigin,
+    runner: Int32,
+    lease: Duration,
+    correlationID: String
   ) async throws -> (saga: SagaRecord, claimed: Bool) {
     let seconds = Double(lease.components.seconds)
     // The usual case, a saga that does not exist yet, in one statement.
@@ -73,13 +87,22 @@ extension GatewayStore {
         INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
         SELECT subscription_id, 'activation_started', \(workspaceID.uuidString.lowercased()), \(correlationID) FROM ins)
       SELECT count(*)::int FROM ins
-      """)
+      """
+    )
     var created = 0
     for try await count in inserted.decode(Int.self) { created = count }
     if created == 1 {
       let saga = SagaRecord(
-        subscriptionID: subscriptionID, billingAccountID: billingAccountID, workspaceID: workspaceID, origin: origin,
-        workspace: nil, step: .settling, retries: 0, problem: nil, runner: runner)
+        subscriptionID: subscriptionID,
+        billingAccountID: billingAccountID,
+        workspaceID: workspaceID,
+        origin: origin,
+        workspace: nil,
+        step: .settling,
+        retries: 0,
+        problem: nil,
+        runner: runner
+      )
       return (saga, true)
     }
     // It exists: take it over if it is unfinished, for this workspace and nobody runs it.
@@ -89,7 +112,9 @@ extension GatewayStore {
         """
         SELECT \(unescaped: Self.sagaColumns), \(unescaped: Self.sagaIsFree) AS free
         FROM activation_sagas g WHERE g.subscription_id = \(subscriptionID) FOR UPDATE
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var found: (SagaRecord, Bool)?
       for try await row in rows {
         let columns = row.makeRandomAccess()
@@ -104,7 +129,9 @@ extension GatewayStore {
         UPDATE activation_sagas SET lease_until = now() + make_interval(secs => \(seconds)), runner = \(runner),
           updated_at = now()
         WHERE subscription_id = \(subscriptionID)
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       saga.runner = runner
       return (saga, true)
     }
@@ -115,23 +142,45 @@ extension GatewayStore {
   /// started so far; nil when `runner` no longer runs the saga (another process took it over
   /// after this one lost its presence), which must then stop.
   public func markSettledAndRequestActivate(
-    _ subscriptionID: String, workspace: BoundWorkspace, runner: Int32, lease: Duration, correlationID: String
+    _ subscriptionID: String,
+    workspace: BoundWorkspace,
+    runner: Int32,
+    lease: Duration,
+    correlationID: String
   ) async throws -> Int? {
     try await requestActivate(
-      subscriptionID, runner: runner, lease: lease, correlationID: correlationID,
-      settled: (workspace.name, workspace.site, workspace.id.uuidString.lowercased()))
+      subscriptionID,
+      runner: runner,
+      lease: lease,
+      correlationID: correlationID,
+      settled: (workspace.name, workspace.site, workspace.id.uuidString.lowercased())
+    )
   }
 
   /// Written before each further Activate call; returns how many calls have been started, or
   /// nil when `runner` no longer runs the saga.
-  public func recordActivateAttempt(_ subscriptionID: String, runner: Int32, lease: Duration, correlationID: String)
+  public func recordActivateAttempt(
+    _ subscriptionID: String,
+    runner: Int32,
+    lease: Duration,
+    correlationID: String
+  )
     async throws -> Int?
   {
-    try await requestActivate(subscriptionID, runner: runner, lease: lease, correlationID: correlationID, settled: nil)
+    try await requestActivate(
+      subscriptionID,
+      runner: runner,
+      lease: lease,
+      correlationID: correlationID,
+      settled: nil
+    )
   }
 
   private func requestActivate(
-    _ subscriptionID: String, runner: Int32, lease: Duration, correlationID: String,
+    _ subscriptionID: String,
+    runner: Int32,
+    lease: Duration,
+    correlationID: String,
     settled: (name: String, site: String, id: String)?
   ) async throws -> Int? {
     let seconds = Double(lease.components.seconds)
@@ -153,7 +202,8 @@ extension GatewayStore {
         UNION ALL SELECT \(subscriptionID), 'activate_requested', 'attempt ' || s.activate_attempts, \(correlationID)
           FROM s)
       SELECT activate_attempts FROM s
-      """)
+      """
+    )
     for try await attempts in rows.decode(Int.self) { return attempts }
     return nil
   }
@@ -171,44 +221,81 @@ extension GatewayStore {
         WHERE id = \(subscriptionID))
       INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
       VALUES (\(subscriptionID), 'subscription_activated', '', \(correlationID))
-      """)
+      """
+    )
   }
 
   /// A transient failure: the saga is let go and the reconciler tries again after `delay`.
   /// Only by its runner: a saga another process has taken over is left to it.
   public func scheduleRetry(
-    _ subscriptionID: String, runner: Int32, after delay: Duration, problem: String, correlationID: String
+    _ subscriptionID: String,
+    runner: Int32,
+    after delay: Duration,
+    problem: String,
+    correlationID: String
   ) async throws {
     let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
     try await update(
-      subscriptionID, runner: runner,
+      subscriptionID,
+      runner: runner,
       """
       lease_until = NULL, runner = NULL, retries = retries + 1, problem = \(problem),
       next_attempt_at = now() + make_interval(secs => \(seconds))
-      """, audit: "activation_retry_scheduled", detail: problem, correlationID: correlationID)
+      """,
+      audit: "activation_retry_scheduled",
+      detail: problem,
+      correlationID: correlationID
+    )
   }
 
   /// The marketplace refused for good: kept for an operator, never retried on its own.
-  public func failSaga(_ subscriptionID: String, runner: Int32, problem: String, correlationID: String) async throws {
+  public func failSaga(
+    _ subscriptionID: String,
+    runner: Int32,
+    problem: String,
+    correlationID: String
+  ) async throws {
     try await update(
-      subscriptionID, runner: runner, "step = 'failed', lease_until = NULL, runner = NULL, problem = \(problem)",
-      audit: "activation_failed", detail: problem, correlationID: correlationID)
+      subscriptionID,
+      runner: runner,
+      "step = 'failed', lease_until = NULL, runner = NULL, problem = \(problem)",
+      audit: "activation_failed",
+      detail: problem,
+      correlationID: correlationID
+    )
   }
 
   /// The billing center refused the workspace before anything changed there: the saga is
   /// dropped and the activation is back at the workspace step.
-  public func abandonSaga(_ subscriptionID: String, problem: String, correlationID: String) async throws {
+  public func abandonSaga(
+    _ subscriptionID: String,
+    problem: String,
+    correlationID: String
+  ) async throws {
     let logger = self.logger
     try await database.transaction { connection in
       try await connection.execute(
-        "DELETE FROM activation_sagas WHERE subscription_id = \(subscriptionID) AND step = 'settling'", logger: logger)
-      try await Self.audit(subscriptionID, "activation_abandoned", problem, correlationID, connection, logger)
+        "DELETE FROM activation_sagas WHERE subscription_id = \(subscriptionID) AND step = 'settling'",
+        logger: logger
+      )
+      try await Self.audit(
+        subscriptionID,
+        "activation_abandoned",
+        problem,
+        correlationID,
+        connection,
+        logger
+      )
     }
   }
 
   /// Claims up to `limit` unfinished sagas that nobody runs and that are due, with their
   /// subscriptions, for the reconciler running in the process whose presence is `runner`.
-  public func claimDueSagas(limit: Int, runner: Int32, lease: Duration) async throws
+  public func claimDueSagas(
+    limit: Int,
+    runner: Int32,
+    lease: Duration
+  ) async throws
     -> [(SagaRecord, MarketplaceSubscription)]
   {
     let logger = self.logger
@@ -225,12 +312,16 @@ extension GatewayStore {
         FROM due, marketplace_subscriptions s
         WHERE g.subscription_id = due.subscription_id AND s.id = g.subscription_id
         RETURNING \(unescaped: Self.subscriptionColumns), \(unescaped: Self.sagaColumns)
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var claimed: [(SagaRecord, MarketplaceSubscription)] = []
       for try await row in rows {
         let columns = row.makeRandomAccess()
         let subscription = try Self.subscription(columns)
-        if let saga = try Self.saga(subscriptionID: subscription.id, columns) { claimed.append((saga, subscription)) }
+        if let saga = try Self.saga(subscriptionID: subscription.id, columns) {
+          claimed.append((saga, subscription))
+        }
       }
       return claimed
     }
@@ -239,7 +330,11 @@ extension GatewayStore {
   /// Claims the right to create the subscription's workspace for the process whose presence is
   /// `runner`; false while another call is creating it. A claim whose process died (or lost
   /// its connection), or whose lease ran out, is taken over at once.
-  public func claimWorkspaceCreation(_ subscriptionID: String, runner: Int32, lease: Duration) async throws -> Bool {
+  public func claimWorkspaceCreation(
+    _ subscriptionID: String,
+    runner: Int32,
+    lease: Duration
+  ) async throws -> Bool {
     let seconds = Double(lease.components.seconds)
     let rows = try await database.execute(
       """
@@ -249,7 +344,8 @@ extension GatewayStore {
         SET claimed_until = EXCLUDED.claimed_until, runner = EXCLUDED.runner, claimed_at = now()
         WHERE \(unescaped: Self.creationIsFree)
       RETURNING 1
-      """)
+      """
+    )
     for try await _ in rows { return true }
     return false
   }
@@ -266,7 +362,12 @@ extension GatewayStore {
   /// Takes over, for the process whose presence is `runner`, up to `limit` workspace creations
   /// nobody is doing and nobody has touched for `settle` (so that a console call the dead
   /// process made has ended). Claims of creations whose saga has begun are done: dropped.
-  public func claimAbandonedCreations(runner: Int32, lease: Duration, settle: Duration, limit: Int) async throws
+  public func claimAbandonedCreations(
+    runner: Int32,
+    lease: Duration,
+    settle: Duration,
+    limit: Int
+  ) async throws
     -> [AbandonedCreation]
   {
     let logger = self.logger
@@ -278,7 +379,9 @@ extension GatewayStore {
         DELETE FROM workspace_creation_claims c
         WHERE (\(unescaped: Self.creationIsFree))
           AND EXISTS (SELECT 1 FROM activation_sagas g WHERE g.subscription_id = c.subscription_id)
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       let rows = try await connection.execute(
         """
         WITH due AS (
@@ -291,14 +394,18 @@ extension GatewayStore {
         WHERE c.subscription_id = due.subscription_id AND s.id = c.subscription_id
           AND l.tenant_id = s.purchaser_tenant_id AND l.object_id = s.purchaser_object_id
         RETURNING \(unescaped: Self.subscriptionColumns), l.billing_account_id
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var taken: [AbandonedCreation] = []
       for try await row in rows {
         let columns = row.makeRandomAccess()
         taken.append(
           AbandonedCreation(
             subscription: try Self.subscription(columns),
-            billingAccountID: try columns["billing_account_id"].decode(UUID.self)))
+            billingAccountID: try columns["billing_account_id"].decode(UUID.self)
+          )
+        )
       }
       return taken
     }
@@ -311,19 +418,25 @@ extension GatewayStore {
       """
       UPDATE workspace_creation_claims SET runner = NULL
       WHERE subscription_id = \(subscriptionID) AND runner = \(runner)
-      """)
+      """
+    )
   }
 
   /// Lets go of a creation claim, unless another process has taken it over since.
   public func releaseWorkspaceCreation(_ subscriptionID: String, runner: Int32) async throws {
     try await database.execute(
-      "DELETE FROM workspace_creation_claims WHERE subscription_id = \(subscriptionID) AND runner = \(runner)")
+      "DELETE FROM workspace_creation_claims WHERE subscription_id = \(subscriptionID) AND runner = \(runner)"
+    )
   }
 
   /// Updates an unfinished saga that `runner` still runs, with its audit row; nothing when
   /// another process has taken it over (or finished it) since.
   private func update(
-    _ subscriptionID: String, runner: Int32, _ assignments: FixedQuery, audit event: String, detail: String,
+    _ subscriptionID: String,
+    runner: Int32,
+    _ assignments: FixedQuery,
+    audit event: String,
+    detail: String,
     correlationID: String
   ) async throws {
     let logger = self.logger

@@ -31,7 +31,8 @@ public struct GatewayStore: Sendable {
       """
       SELECT \(unescaped: Self.linkColumns) FROM purchaser_links l
       WHERE l.tenant_id = \(purchaser.tenantID) AND l.object_id = \(purchaser.objectID)
-      """)
+      """
+    )
     for try await row in rows { return try Self.link(row.makeRandomAccess()) }
     return nil
   }
@@ -40,8 +41,11 @@ public struct GatewayStore: Sendable {
   /// the branch `link` implies, remembering the link, with audit rows — one statement, so all
   /// of it or none.
   public func recordResolution(
-    _ subscription: MarketplaceSubscription, link: LinkedBillingAccount?, sessionDigest: [UInt8],
-    sessionLifetime: Duration, correlationID: String
+    _ subscription: MarketplaceSubscription,
+    link: LinkedBillingAccount?,
+    sessionDigest: [UInt8],
+    sessionLifetime: Duration,
+    correlationID: String
   ) async throws -> Resolution {
     let lifetime = Int(sessionLifetime.components.seconds)
     let status = subscription.status.name
@@ -74,12 +78,14 @@ public struct GatewayStore: Sendable {
         UNION ALL SELECT \(subscription.id), 'session_opened', '', \(correlationID))
       SELECT ses.expires_at, \(unescaped: Self.sagaColumns)
       FROM ses LEFT JOIN activation_sagas g ON g.subscription_id = \(subscription.id)
-      """)
+      """
+    )
     for try await row in rows {
       let columns = row.makeRandomAccess()
       return Resolution(
         expiresAt: try columns["expires_at"].decode(Date.self),
-        saga: try Self.saga(subscriptionID: subscription.id, columns))
+        saga: try Self.saga(subscriptionID: subscription.id, columns)
+      )
     }
     throw GatewayStoreError.noRowReturned
   }
@@ -108,35 +114,47 @@ public struct GatewayStore: Sendable {
         LEFT JOIN activation_sagas g ON g.subscription_id = s.id
         LEFT JOIN purchaser_links l ON l.tenant_id = s.purchaser_tenant_id AND l.object_id = s.purchaser_object_id
       WHERE a.id_digest = \(Data(digest)) AND a.expires_at > now()
-      """)
+      """
+    )
     for try await row in rows {
       let columns = row.makeRandomAccess()
       let subscription = try Self.subscription(columns)
       return StoredSession(
-        subscription: subscription, expiresAt: try columns["expires_at"].decode(Date.self),
+        subscription: subscription,
+        expiresAt: try columns["expires_at"].decode(Date.self),
         bindingUsername: try columns["binding_username"].decode(String?.self),
         bindingChallengeID: try columns["binding_challenge_id"].decode(String?.self),
         workspaceChallengeID: try columns["workspace_challenge_id"].decode(String?.self),
-        saga: try Self.saga(subscriptionID: subscription.id, columns), link: try Self.link(columns),
-        startedLinked: try columns["branch"].decode(String.self) == "already_linked")
+        saga: try Self.saga(subscriptionID: subscription.id, columns),
+        link: try Self.link(columns),
+        startedLinked: try columns["branch"].decode(String.self) == "already_linked"
+      )
     }
     return nil
   }
 
   /// Keeps the billing account a purchaser is linked to (links never move).
-  public func rememberLink(tenantID: String, objectID: String, to account: LinkedBillingAccount) async throws {
+  public func rememberLink(
+    tenantID: String,
+    objectID: String,
+    to account: LinkedBillingAccount
+  ) async throws {
     try await database.execute(
       """
       INSERT INTO purchaser_links (tenant_id, object_id, billing_account_id, billing_username)
       VALUES (\(tenantID), \(objectID), \(account.id), \(account.username))
       ON CONFLICT (tenant_id, object_id) DO NOTHING
-      """)
+      """
+    )
   }
 
   /// A link the activation itself made (binding or registering), with its audit row — one
   /// statement.
   public func recordLink(
-    of purchaser: MarketplaceIdentity, to account: LinkedBillingAccount, subscriptionID: String, event: String,
+    of purchaser: MarketplaceIdentity,
+    to account: LinkedBillingAccount,
+    subscriptionID: String,
+    event: String,
     correlationID: String
   ) async throws {
     try await database.execute(
@@ -147,10 +165,12 @@ public struct GatewayStore: Sendable {
         ON CONFLICT (tenant_id, object_id) DO NOTHING)
       INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
       VALUES (\(subscriptionID), \(event), \(account.username), \(correlationID))
-      """)
+      """
+    )
   }
 
-  static let linkColumns = "l.billing_account_id AS linked_account_id, l.billing_username AS linked_username"
+  static let linkColumns =
+    "l.billing_account_id AS linked_account_id, l.billing_username AS linked_username"
 
   static func link(_ row: PostgresRandomAccessRow) throws -> LinkedBillingAccount? {
     guard let id = try row["linked_account_id"].decode(UUID?.self),
@@ -161,7 +181,11 @@ public struct GatewayStore: Sendable {
 
   /// Remembers the binding code just sent for this session.
   public func recordBindingChallenge(
-    digest: [UInt8], subscriptionID: String, username: String, challengeID: String, correlationID: String
+    digest: [UInt8],
+    subscriptionID: String,
+    username: String,
+    challengeID: String,
+    correlationID: String
   ) async throws {
     let logger = self.logger
     try await database.transaction { connection in
@@ -169,26 +193,51 @@ public struct GatewayStore: Sendable {
         """
         UPDATE activation_sessions SET binding_username = \(username), binding_challenge_id = \(challengeID)
         WHERE id_digest = \(Data(digest))
-        """, logger: logger)
-      try await Self.audit(subscriptionID, "binding_code_sent", username, correlationID, connection, logger)
+        """,
+        logger: logger
+      )
+      try await Self.audit(
+        subscriptionID,
+        "binding_code_sent",
+        username,
+        correlationID,
+        connection,
+        logger
+      )
     }
   }
 
   /// Remembers the workspace code just sent for this session: only this session may use it.
   public func recordWorkspaceChallenge(
-    digest: [UInt8], subscriptionID: String, challengeID: String, correlationID: String
+    digest: [UInt8],
+    subscriptionID: String,
+    challengeID: String,
+    correlationID: String
   ) async throws {
     let logger = self.logger
     try await database.transaction { connection in
       try await connection.execute(
         "UPDATE activation_sessions SET workspace_challenge_id = \(challengeID) WHERE id_digest = \(Data(digest))",
-        logger: logger)
-      try await Self.audit(subscriptionID, "workspace_code_sent", "", correlationID, connection, logger)
+        logger: logger
+      )
+      try await Self.audit(
+        subscriptionID,
+        "workspace_code_sent",
+        "",
+        correlationID,
+        connection,
+        logger
+      )
     }
   }
 
   /// Appends one event to a subscription's audit trail.
-  public func audit(subscriptionID: String, _ event: String, detail: String = "", correlationID: String)
+  public func audit(
+    subscriptionID: String,
+    _ event: String,
+    detail: String = "",
+    correlationID: String
+  )
     async throws
   {
     let logger = self.logger
@@ -203,14 +252,20 @@ public struct GatewayStore: Sendable {
   }
 
   static func audit(
-    _ subscriptionID: String, _ event: String, _ detail: String, _ correlationID: String,
-    _ connection: PostgresConnection, _ logger: Logger
+    _ subscriptionID: String,
+    _ event: String,
+    _ detail: String,
+    _ correlationID: String,
+    _ connection: PostgresConnection,
+    _ logger: Logger
   ) async throws {
     try await connection.execute(
       """
       INSERT INTO subscription_audit (subscription_id, event, detail, correlation_id)
       VALUES (\(subscriptionID), \(event), \(detail), \(correlationID))
-      """, logger: logger)
+      """,
+      logger: logger
+    )
   }
 
   static let subscriptionColumns = """
@@ -222,15 +277,25 @@ public struct GatewayStore: Sendable {
   static func subscription(_ row: PostgresRandomAccessRow) throws -> MarketplaceSubscription {
     func text(_ column: String) throws -> String { try row[column].decode(String.self) }
     let purchaser = MarketplaceIdentity(
-      email: try text("purchaser_email"), objectID: try text("purchaser_object_id"),
-      tenantID: try text("purchaser_tenant_id"))
+      email: try text("purchaser_email"),
+      objectID: try text("purchaser_object_id"),
+      tenantID: try text("purchaser_tenant_id")
+    )
     return MarketplaceSubscription(
-      id: try text("id"), name: try text("name"), offerID: try text("offer_id"), planID: try text("plan_id"),
+      id: try text("id"),
+      name: try text("name"),
+      offerID: try text("offer_id"),
+      planID: try text("plan_id"),
       quantity: try row["quantity"].decode(Int?.self),
-      status: MarketplaceSubscriptionStatus(try text("marketplace_status")), purchaser: purchaser,
-      beneficiary: purchaser, termUnit: try text("term_unit"), termStart: try row["term_start"].decode(Date?.self),
-      termEnd: try row["term_end"].decode(Date?.self), autoRenew: try row["auto_renew"].decode(Bool?.self) ?? true,
-      isTest: false)
+      status: MarketplaceSubscriptionStatus(try text("marketplace_status")),
+      purchaser: purchaser,
+      beneficiary: purchaser,
+      termUnit: try text("term_unit"),
+      termStart: try row["term_start"].decode(Date?.self),
+      termEnd: try row["term_end"].decode(Date?.self),
+      autoRenew: try row["auto_renew"].decode(Bool?.self) ?? true,
+      isTest: false
+    )
   }
 }
 

@@ -36,7 +36,9 @@ public struct Database: Sendable {
         }
       } catch let error as PSQLError where error.isRetryableConflict && attempt < maxAttempts {
         logger.debug(
-          "retrying transaction", metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
+          "retrying transaction",
+          metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"]
+        )
         attempt += 1
         // Jittered backoff, capped, so the competing transactions stop meeting.
         try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 6)))))
@@ -45,10 +47,15 @@ public struct Database: Sendable {
   }
 
   private static func once<Result: Sendable>(
-    _ connection: PostgresConnection, isolation: Isolation, logger: Logger,
+    _ connection: PostgresConnection,
+    isolation: Isolation,
+    logger: Logger,
     _ body: @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
-    try await connection.execute(FixedQuery(fixed: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"), logger: logger)
+    try await connection.execute(
+      FixedQuery(fixed: "BEGIN ISOLATION LEVEL \(isolation.rawValue)"),
+      logger: logger
+    )
     let result: Result
     do {
       result = try await body(connection)
@@ -99,7 +106,11 @@ public struct ConnectionClosed: Error, Equatable, ServiceErrorConvertible {
   public init() {}
 
   public var serviceError: ServiceError {
-    ServiceError(.unavailable, reason: "DATABASE_UNAVAILABLE", "the database connection was lost; retry shortly")
+    ServiceError(
+      .unavailable,
+      reason: "DATABASE_UNAVAILABLE",
+      "the database connection was lost; retry shortly"
+    )
   }
 }
 
@@ -120,7 +131,8 @@ extension PSQLError {
   /// was wrong, and the pool reconnects: the caller may retry.
   public var isConnectionLoss: Bool {
     switch code {
-    case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+    case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown,
+      .poolClosed:
       return true
     case .server:
       guard let sqlState else { return false }
@@ -136,6 +148,10 @@ extension PSQLError: PartlyServiceErrorConvertible {
   /// condition; any other database error is a fault (INTERNAL, logged).
   public var serviceErrorIfExpected: ServiceError? {
     guard isConnectionLoss else { return nil }
-    return ServiceError(.unavailable, reason: "DATABASE_UNAVAILABLE", "the database is unreachable for now; retry shortly")
+    return ServiceError(
+      .unavailable,
+      reason: "DATABASE_UNAVAILABLE",
+      "the database is unreachable for now; retry shortly"
+    )
   }
 }

@@ -54,8 +54,13 @@ public struct DatabaseURL: Sendable {
 
   public var clientConfiguration: PostgresClient.Configuration {
     var configuration = PostgresClient.Configuration(
-      host: host, port: port, username: username, password: password, database: database,
-      tls: .disable)
+      host: host,
+      port: port,
+      username: username,
+      password: password,
+      database: database,
+      tls: .disable
+    )
     configuration.options.maximumConnections = 20
     return configuration
   }

@@ -1,7 +1,6 @@
+public import Foundation
 public import Logging
 public import PostgresNIO
-
-public import Foundation
 
 /// One forward-only schema change: a plain SQL file named `NNNN_description.sql`.
 public struct Migration: Sendable, Equatable {
@@ -59,8 +58,11 @@ public struct Migration: Sendable, Equatable {
       }
       let sql = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
       return Migration(
-        component: component, version: version, name: String(stem[stem.index(after: separator)...]),
-        sql: sql)
+        component: component,
+        version: version,
+        name: String(stem[stem.index(after: separator)...]),
+        sql: sql
+      )
     }.sorted { $0.version < $1.version }
     for (previous, next) in zip(migrations, migrations.dropFirst())
     where previous.version == next.version {
@@ -79,7 +81,8 @@ public enum MigrationError: Error, CustomStringConvertible {
   public var description: String {
     switch self {
     case .badFileName(let file): "migration file \(file) is not named NNNN_description.sql"
-    case .missingDirectory(let component): "the Migrations folder of \(component) is missing from its bundle"
+    case .missingDirectory(let component):
+      "the Migrations folder of \(component) is missing from its bundle"
     case .duplicateVersion(let component, let version):
       "two migrations of \(component) share version \(version)"
     case .unknownAppliedVersion(let component, let version):
@@ -107,18 +110,26 @@ public struct Migrator: Sendable {
   public func apply(_ migrations: [Migration]) async throws {
     try await client.withConnection { connection in
       try await connection.query(
-        "SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+        "SELECT pg_advisory_lock(\(Self.lockKey))",
+        logger: logger
+      )
       do {
         try await applyLocked(migrations, on: connection)
       } catch {
-        _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+        _ = try? await connection.query(
+          "SELECT pg_advisory_unlock(\(Self.lockKey))",
+          logger: logger
+        )
         throw error
       }
       try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
     }
   }
 
-  private func applyLocked(_ migrations: [Migration], on connection: PostgresConnection)
+  private func applyLocked(
+    _ migrations: [Migration],
+    on connection: PostgresConnection
+  )
     async throws
   {
     try await connection.query(
@@ -130,10 +141,14 @@ public struct Migrator: Sendable {
         applied_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (component, version)
       )
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     var applied: Set<String> = []
     let rows = try await connection.query(
-      "SELECT component, version FROM schema_migrations", logger: logger)
+      "SELECT component, version FROM schema_migrations",
+      logger: logger
+    )
     for try await (component, version) in rows.decode((String, Int).self) {
       applied.insert("\(component)/\(version)")
     }
@@ -145,10 +160,15 @@ public struct Migrator: Sendable {
         throw MigrationError.unknownAppliedVersion(component: String(parts[0]), version: version)
       }
     }
-    for migration in migrations where !applied.contains("\(migration.component)/\(migration.version)") {
+    for migration in migrations
+    where !applied.contains("\(migration.component)/\(migration.version)") {
       logger.notice(
         "applying migration",
-        metadata: ["component": "\(migration.component)", "version": "\(migration.version)", "name": "\(migration.name)"])
+        metadata: [
+          "component": "\(migration.component)", "version": "\(migration.version)",
+          "name": "\(migration.name)",
+        ]
+      )
       try await connection.query("BEGIN", logger: logger)
       do {
         for statement in migration.statements {
@@ -158,7 +178,9 @@ public struct Migrator: Sendable {
           """
           INSERT INTO schema_migrations (component, version, name)
           VALUES (\(migration.component), \(migration.version), \(migration.name))
-          """, logger: logger)
+          """,
+          logger: logger
+        )
         try await connection.query("COMMIT", logger: logger)
       } catch {
         _ = try? await connection.query("ROLLBACK", logger: logger)

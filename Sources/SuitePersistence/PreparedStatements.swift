@@ -21,7 +21,11 @@ public struct FixedQuery: ExpressibleByStringInterpolation, Sendable {
   }
 
   public init(stringInterpolation: StringInterpolation) {
-    self.init(sql: stringInterpolation.sql, bindings: stringInterpolation.bindings, types: stringInterpolation.types)
+    self.init(
+      sql: stringInterpolation.sql,
+      bindings: stringInterpolation.bindings,
+      types: stringInterpolation.types
+    )
   }
 
   /// Fixed text without values, built in code from constants (never from input).
@@ -39,7 +43,8 @@ public struct FixedQuery: ExpressibleByStringInterpolation, Sendable {
   /// helpers that complete a caller's fragment (`wrapping` gets the fragment's SQL and the
   /// new value's placeholder).
   public func wrapped<Value: PostgresEncodable>(
-    adding value: Value, _ wrapping: (_ fragment: String, _ placeholder: String) -> String
+    adding value: Value,
+    _ wrapping: (_ fragment: String, _ placeholder: String) -> String
   ) throws -> FixedQuery {
     var query = self
     try query.bindings.append(value)
@@ -153,7 +158,8 @@ private struct NamedStatement: PostgresPreparedStatement {
   private static let names = Mutex<[Key: String]>([:])
 
   static func with<Result>(
-    _ query: FixedQuery, _ body: (NamedStatement) async throws -> Result
+    _ query: FixedQuery,
+    _ body: (NamedStatement) async throws -> Result
   ) async throws -> Result {
     let key = Key(sql: query.sql, types: query.types)
     let name = names.withLock { names in

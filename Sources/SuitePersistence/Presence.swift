@@ -1,7 +1,7 @@
 public import Logging
+import PostgresNIO
 public import ServiceLifecycle
 public import SuiteErrors
-import PostgresNIO
 import SuiteRuntime
 import Synchronization
 
@@ -54,7 +54,10 @@ public final class Presence: Service, Sendable {
         try await hold()
       } catch {
         if Task.isShuttingDownGracefully || Task.isCancelled { break }
-        logger.warning("lost this process's presence in the database; taking a new one", metadata: ["error": "\(error)"])
+        logger.warning(
+          "lost this process's presence in the database; taking a new one",
+          metadata: ["error": "\(error)"]
+        )
         await cancelWhenGracefulShutdown { try? await Task.sleep(for: self.heartbeat) }
       }
     }
@@ -70,7 +73,10 @@ public final class Presence: Service, Sendable {
       var locked = false
       while !locked {
         id = Int32.random(in: 1...Int32.max)
-        let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockSpace), \(id))", logger: logger)
+        let rows = try await connection.query(
+          "SELECT pg_try_advisory_lock(\(Self.lockSpace), \(id))",
+          logger: logger
+        )
         for try await taken in rows.decode(Bool.self) { locked = taken }
       }
       self.publish(id)
@@ -85,7 +91,10 @@ public final class Presence: Service, Sendable {
       }
       // Stopping: the connection goes back to the pool, which must not keep the lock for it.
       if !connection.isClosed {
-        _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockSpace), \(id))", logger: logger)
+        _ = try? await connection.query(
+          "SELECT pg_advisory_unlock(\(Self.lockSpace), \(id))",
+          logger: logger
+        )
       }
     }
   }
@@ -116,6 +125,10 @@ public struct PresenceLost: Error, Equatable, ServiceErrorConvertible {
   public init() {}
 
   public var serviceError: ServiceError {
-    ServiceError(.unavailable, reason: "DATABASE_UNAVAILABLE", "the database connection is being re-established; retry shortly")
+    ServiceError(
+      .unavailable,
+      reason: "DATABASE_UNAVAILABLE",
+      "the database connection is being re-established; retry shortly"
+    )
   }
 }

@@ -42,13 +42,17 @@ public struct ConfigReader: Sendable {
   }
 
   public func int(
-    _ variable: String, default fallback: Int, range: ClosedRange<Int> = 0...Int.max
+    _ variable: String,
+    default fallback: Int,
+    range: ClosedRange<Int> = 0...Int.max
   ) throws(ConfigError) -> Int {
     guard let text = optional(variable) else { return fallback }
     guard let value = Int(text), range.contains(value) else {
       throw .invalid(
-        variable: variable, value: text,
-        expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
+        variable: variable,
+        value: text,
+        expected: "an integer in \(range.lowerBound)...\(range.upperBound)"
+      )
     }
     return value
   }
@@ -64,7 +68,9 @@ public struct ConfigReader: Sendable {
 
   /// A duration given in whole seconds.
   public func seconds(
-    _ variable: String, default fallback: Duration, range: ClosedRange<Int> = 0...Int.max
+    _ variable: String,
+    default fallback: Duration,
+    range: ClosedRange<Int> = 0...Int.max
   ) throws(ConfigError) -> Duration {
     guard optional(variable) != nil else { return fallback }
     return .seconds(try int(variable, default: 0, range: range))

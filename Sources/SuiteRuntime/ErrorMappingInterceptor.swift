@@ -1,7 +1,7 @@
 public import GRPCCore
 import GRPCProtobuf
-import SuiteErrors
 import Logging
+import SuiteErrors
 
 /// Turns whatever a handler throws into a gRPC status: service errors become statuses with
 /// `google.rpc` details; anything unexpected is logged with the request id and leaves as
@@ -15,7 +15,8 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
   public func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
-    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+    next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     var response: StreamingServerResponse<Output>
@@ -58,7 +59,8 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
       // (pseudo-headers included, from a trailers-only response), which are invalid in our
       // trailers: pass on only the status and its details.
       var metadata = Metadata()
-      for case (let key, .binary(let value)) in error.metadata where key == "grpc-status-details-bin" {
+      for case (let key, .binary(let value)) in error.metadata
+      where key == "grpc-status-details-bin" {
         metadata.addBinary(value, forKey: key)
       }
       return RPCError(code: error.code, message: error.message, metadata: metadata)
@@ -67,10 +69,13 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     default:
       let request = RequestContext.current
       request.logger.error(
-        "unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+        "unexpected error",
+        metadata: ["error": "\(String(reflecting: error))"]
+      )
       return RPCError(
         code: .internalError,
-        message: "internal error; quote request id \(request.requestID) when reporting it")
+        message: "internal error; quote request id \(request.requestID) when reporting it"
+      )
     }
   }
 }

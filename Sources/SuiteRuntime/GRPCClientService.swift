@@ -10,16 +10,23 @@ public struct GRPCClientService: Service {
   /// Connects to `address` ("host:port"), named in errors after `variable`, over TLS (mutual
   /// when `tls` has a certificate) or, without `tls`, plaintext.
   public init(address: String, variable: String, tls: ClientTLS? = nil) throws(ConfigError) {
-    client = GRPCClient(transport: try Self.transport(address: address, variable: variable, tls: tls))
+    client = GRPCClient(
+      transport: try Self.transport(address: address, variable: variable, tls: tls)
+    )
   }
 
   /// The HTTP/2 transport to `address`, as `init` connects (also for a client of a command's
   /// lifetime, through `withGRPCClient`).
-  public static func transport(address: String, variable: String, tls: ClientTLS? = nil) throws(ConfigError)
+  public static func transport(
+    address: String,
+    variable: String,
+    tls: ClientTLS? = nil
+  ) throws(ConfigError)
     -> HTTP2ClientTransport.Posix
   {
     let parts = address.split(separator: ":")
-    guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+    guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port)
+    else {
       throw .invalid(variable: variable, value: address, expected: "host:port")
     }
     let host = String(parts[0])
@@ -28,7 +35,8 @@ public struct GRPCClientService: Service {
         target: isIPv4(host) ? .ipv4(address: host, port: port) : .dns(host: host, port: port),
         transportSecurity: tls?.transportSecurity ?? .plaintext,
         // A restarted peer is found again within seconds, not minutes.
-        config: .defaults { $0.backoff.max = .seconds(5) })
+        config: .defaults { $0.backoff.max = .seconds(5) }
+      )
     } catch {
       throw .invalid(variable: variable, value: address, expected: "host:port")
     }

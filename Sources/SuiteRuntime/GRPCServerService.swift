@@ -1,9 +1,8 @@
 public import GRPCCore
-import NIOCore
 import GRPCNIOTransportHTTP2
 public import Logging
+import NIOCore
 public import ServiceLifecycle
-
 
 /// Runs one executable's gRPC server under ServiceLifecycle: prepares its dependencies
 /// (migrations and the like) first, then serves with the suite's limits, the health service
@@ -17,7 +16,9 @@ public struct GRPCServerService: Service {
     public var names: [String]
 
     public init(
-      open: [any RegistrableRPCService], internal: [any RegistrableRPCService], names: [String]
+      open: [any RegistrableRPCService],
+      internal: [any RegistrableRPCService],
+      names: [String]
     ) {
       self.open = open
       self.internal = `internal`
@@ -70,12 +71,20 @@ public struct GRPCServerService: Service {
 
     let openServices = services.open + [HealthService(board: health)]
     let allServices = openServices + services.internal
-    let pipeline = Self.pipeline(internalServices: services.internal, credential: internalCredential, logger: logger)
+    let pipeline = Self.pipeline(
+      internalServices: services.internal,
+      credential: internalCredential,
+      logger: logger
+    )
     if settings.transport != .grpcSwift {
       let transport = try SuiteServerTransport(
-        settings: settings, unaryMethods: UnaryMethods(open: openServices, internal: services.internal),
-        unaryShared: .init(logger: logger, credential: InternalCredential(internalCredential)))
-      try await serve(GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)) {
+        settings: settings,
+        unaryMethods: UnaryMethods(open: openServices, internal: services.internal),
+        unaryShared: .init(logger: logger, credential: InternalCredential(internalCredential))
+      )
+      try await serve(
+        GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)
+      ) {
         let address = try await transport.listeningAddress
         return "\(address.ipAddress ?? settings.host):\(address.port ?? settings.port)"
       }
@@ -91,11 +100,18 @@ public struct GRPCServerService: Service {
         config.connection.maxAge = settings.maxConnectionAge
         config.connection.maxGraceTime = settings.maxConnectionGrace
         config.connection.keepalive = .init(
-          time: settings.keepaliveInterval, timeout: settings.keepaliveTimeout,
-          clientBehavior: .defaults)
-        config.connection.flushCoalescing = settings.flushDelay.map { .init(maxFlushDelay: $0, maxBytes: 64 * 1024) }
-      })
-    try await serve(GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)) {
+          time: settings.keepaliveInterval,
+          timeout: settings.keepaliveTimeout,
+          clientBehavior: .defaults
+        )
+        config.connection.flushCoalescing = settings.flushDelay.map {
+          .init(maxFlushDelay: $0, maxBytes: 64 * 1024)
+        }
+      }
+    )
+    try await serve(
+      GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)
+    ) {
       guard let address = try await transport.listeningAddress.ipv4 else {
         throw ServerStartError.notListeningOnIPv4
       }
@@ -104,7 +120,8 @@ public struct GRPCServerService: Service {
   }
 
   private func serve<Transport: ServerTransport>(
-    _ server: GRPCServer<Transport>, endpoint: @escaping @Sendable () async throws -> String
+    _ server: GRPCServer<Transport>,
+    endpoint: @escaping @Sendable () async throws -> String
   ) async throws {
     try await withGracefulShutdownHandler {
       try await withThrowingDiscardingTaskGroup { group in
@@ -125,7 +142,9 @@ public struct GRPCServerService: Service {
 
   /// The interceptors every executable runs, outermost first (tests use the same).
   public static func pipeline(
-    internalServices: [any RegistrableRPCService], credential: String, logger: Logger
+    internalServices: [any RegistrableRPCService],
+    credential: String,
+    logger: Logger
   ) -> [ConditionalInterceptor<any ServerInterceptor>] {
     var pipeline: [ConditionalInterceptor<any ServerInterceptor>] = [
       .apply(RequestContextInterceptor(logger: logger), to: .all)
@@ -133,7 +152,10 @@ public struct GRPCServerService: Service {
     let internalNames = internalServices.flatMap(Self.serviceDescriptors)
     if !internalNames.isEmpty {
       pipeline.append(
-        .apply(InternalCredentialInterceptor(credential: credential), to: .services(Set(internalNames)))
+        .apply(
+          InternalCredentialInterceptor(credential: credential),
+          to: .services(Set(internalNames))
+        )
       )
     }
     // Outside the error mapping: its refusals are thrown where the handler reads the request,
@@ -143,7 +165,9 @@ public struct GRPCServerService: Service {
     return pipeline
   }
 
-  static func serviceDescriptors(of service: any RegistrableRPCService)
+  static func serviceDescriptors(
+    of service: any RegistrableRPCService
+  )
     -> [ServiceDescriptor]
   {
     var router = RPCRouter<HTTP2ServerTransport.Posix>()

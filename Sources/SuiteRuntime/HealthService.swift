@@ -12,7 +12,8 @@ package struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   }
 
   package func check(
-    request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext
+    request: Grpc_Health_V1_HealthCheckRequest,
+    context: ServerContext
   ) async throws -> Grpc_Health_V1_HealthCheckResponse {
     guard let status = board.status(of: request.service) else {
       throw RPCError(code: .notFound, message: "unknown service '\(request.service)'")
@@ -30,7 +31,9 @@ package struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     }
   }
 
-  private static func wire(_ status: HealthStatusBoard.Status)
+  private static func wire(
+    _ status: HealthStatusBoard.Status
+  )
     -> Grpc_Health_V1_HealthCheckResponse.ServingStatus
   {
     switch status {

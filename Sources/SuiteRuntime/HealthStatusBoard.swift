@@ -47,7 +47,9 @@ public final class HealthStatusBoard: Sendable {
 
   /// The current status of `service` and then each change, until the consumer stops.
   public func updates(of service: String) -> AsyncStream<Status?> {
-    let (stream, continuation) = AsyncStream<Status?>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    let (stream, continuation) = AsyncStream<Status?>.makeStream(
+      bufferingPolicy: .bufferingNewest(1)
+    )
     let id = state.withLock { state in
       let id = state.nextWatcherID
       state.nextWatcherID += 1

@@ -12,7 +12,8 @@ public struct InternalCredentialInterceptor: ServerInterceptor {
   public func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
-    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+    next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     try Self.check(request.metadata, against: credential)
@@ -23,7 +24,9 @@ public struct InternalCredentialInterceptor: ServerInterceptor {
   static func check(_ metadata: Metadata, against credential: InternalCredential) throws(RPCError) {
     guard let presented = RequestContextInterceptor.bearerToken(from: metadata) else {
       throw RPCError(
-        code: .unauthenticated, message: "this RPC needs the internal service credential")
+        code: .unauthenticated,
+        message: "this RPC needs the internal service credential"
+      )
     }
     guard credential.admits(presented) else {
       throw RPCError(code: .permissionDenied, message: "the internal service credential is wrong")

@@ -7,15 +7,22 @@ public enum LoggingSetup {
     let text = config.string("LOG_LEVEL", default: "info")
     guard let level = Logger.Level(rawValue: text.lowercased()) else {
       throw .invalid(
-        variable: "LOG_LEVEL", value: text,
-        expected: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+        variable: "LOG_LEVEL",
+        value: text,
+        expected: Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+      )
     }
     LoggingSystem.bootstrap(
       { label, metadataProvider in
-        var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+        var handler = StreamLogHandler.standardError(
+          label: label,
+          metadataProvider: metadataProvider
+        )
         handler.logLevel = level
         return handler
-      }, metadataProvider: RequestContext.metadataProvider)
+      },
+      metadataProvider: RequestContext.metadataProvider
+    )
     return level
   }
 }

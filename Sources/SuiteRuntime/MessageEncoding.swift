@@ -21,7 +21,13 @@ enum MessageEncoding: String, Sendable {
   func decompress(_ compressed: ByteBuffer, limit: Int) -> Result<ByteBuffer, Failure> {
     var stream = z_stream()
     // Window bits: 15 for zlib's format, +16 for gzip's header and trailer.
-    guard inflateInit2_(&stream, self == .gzip ? 31 : 15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    guard
+      inflateInit2_(
+        &stream,
+        self == .gzip ? 31 : 15,
+        zlibVersion(),
+        Int32(MemoryLayout<z_stream>.size)
+      ) == Z_OK
     else { return .failure(.corrupt) }
     defer { inflateEnd(&stream) }
     var input = Array(compressed.readableBytesView)
@@ -38,7 +44,8 @@ enum MessageEncoding: String, Sendable {
           status = inflate(&stream, Z_NO_FLUSH)
           return target.count - Int(stream.avail_out)
         }
-        guard status == Z_OK || status == Z_STREAM_END, produced > 0 || status == Z_STREAM_END else {
+        guard status == Z_OK || status == Z_STREAM_END, produced > 0 || status == Z_STREAM_END
+        else {
           return .failure(.corrupt)
         }
         guard output.readableBytes + produced <= limit else { return .failure(.tooLarge) }

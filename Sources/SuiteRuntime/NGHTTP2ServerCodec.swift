@@ -88,19 +88,33 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     nghttp2_option_set_no_closed_streams(option, 1)
     var session: OpaquePointer?
     guard
-      nghttp2_session_server_new2(&session, Self.callbacks, Unmanaged.passUnretained(self).toOpaque(), option) == 0,
+      nghttp2_session_server_new2(
+        &session,
+        Self.callbacks,
+        Unmanaged.passUnretained(self).toOpaque(),
+        option
+      ) == 0,
       let session
     else { return context.close(promise: nil) }
     self.session = session
     var entries = [
       nghttp2_settings_entry(
-        settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(settings.maxConcurrentStreams)),
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+        value: UInt32(settings.maxConcurrentStreams)
+      ),
       nghttp2_settings_entry(
-        settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(settings.maxHeaderListSize)),
+        settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+        value: UInt32(settings.maxHeaderListSize)
+      ),
       nghttp2_settings_entry(
-        settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(settings.initialWindowSize)),
+        settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+        value: UInt32(settings.initialWindowSize)
+      ),
     ]
-    guard nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count) == 0 else {
+    guard
+      nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+        == 0
+    else {
       return context.close(promise: nil)
     }
     if context.channel.isActive { sendPending(context: context) }
@@ -139,7 +153,9 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       }
     } else if writeStall == nil {
       let channel = context.channel
-      writeStall = context.eventLoop.scheduleTask(in: .init(settings.writeStallTimeout)) { channel.close(promise: nil) }
+      writeStall = context.eventLoop.scheduleTask(in: .init(settings.writeStallTimeout)) {
+        channel.close(promise: nil)
+      }
     }
     context.fireChannelWritabilityChanged()
   }
@@ -199,7 +215,10 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
         if submitted < 0 { reset(id) }
       } else {
         responses[id] = Response(pending: ByteBuffer())
-        var provider = nghttp2_data_provider(source: nghttp2_data_source(fd: 0), read_callback: Self.readResponse)
+        var provider = nghttp2_data_provider(
+          source: nghttp2_data_source(fd: 0),
+          read_callback: Self.readResponse
+        )
         let submitted = Self.withNameValues(headers.headers) { nva, count in
           nghttp2_submit_response(session, id, nva, count, &provider)
         }
@@ -218,20 +237,34 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       if let response = responses[id], !response.endSent {
         responses[id]?.resetAfterEnd = UInt32(code.networkCode)
       } else {
-        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, UInt32(code.networkCode))
+        nghttp2_submit_rst_stream(
+          session,
+          UInt8(NGHTTP2_FLAG_NONE.rawValue),
+          id,
+          UInt32(code.networkCode)
+        )
       }
     case .windowUpdate(let increment):
       // The connection's window is the codec's own (`dataReceived`); a stream's, the handler's.
       guard id != 0 else { return }
       nghttp2_session_consume_stream(session, id, increment)
     case .goAway(let lastStreamID, let code, _):
-      nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), Int32(lastStreamID), UInt32(code.networkCode), nil, 0)
+      nghttp2_submit_goaway(
+        session,
+        UInt8(NGHTTP2_FLAG_NONE.rawValue),
+        Int32(lastStreamID),
+        UInt32(code.networkCode),
+        nil,
+        0
+      )
     case .ping(let data, let ack):
       var opaque = data.integer.bigEndian
       withUnsafeBytes(of: &opaque) { raw in
         _ = nghttp2_submit_ping(
-          session, UInt8((ack ? NGHTTP2_FLAG_ACK : NGHTTP2_FLAG_NONE).rawValue),
-          raw.bindMemory(to: UInt8.self).baseAddress)
+          session,
+          UInt8((ack ? NGHTTP2_FLAG_ACK : NGHTTP2_FLAG_NONE).rawValue),
+          raw.bindMemory(to: UInt8.self).baseAddress
+        )
       }
     default:
       // SETTINGS are nghttp2's own; the handler sends nothing else.
@@ -242,7 +275,12 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   /// Ends stream `id` with INTERNAL_ERROR: its response could not be submitted.
   private func reset(_ id: Int32) {
     guard let session else { return }
-    nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_INTERNAL_ERROR.rawValue)
+    nghttp2_submit_rst_stream(
+      session,
+      UInt8(NGHTTP2_FLAG_NONE.rawValue),
+      id,
+      NGHTTP2_INTERNAL_ERROR.rawValue
+    )
   }
 
   private func resume(_ id: Int32) {
@@ -314,7 +352,10 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   }
 
   private func header(
-    name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, flags: UInt8, ofRequest: Bool
+    name: UnsafeBufferPointer<UInt8>,
+    value: UnsafeBufferPointer<UInt8>,
+    flags: UInt8,
+    ofRequest: Bool
   ) -> Int32 {
     // RFC 9113 §6.5.2: each field counts its name, its value and 32 bytes.
     headerBlockSize += name.count + value.count + 32
@@ -326,9 +367,13 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       headerBlock = HPACKHeaders()
       return 0
     }
-    let indexing: HPACKIndexing = flags & UInt8(NGHTTP2_NV_FLAG_NO_INDEX.rawValue) != 0 ? .neverIndexed : .indexable
+    let indexing: HPACKIndexing =
+      flags & UInt8(NGHTTP2_NV_FLAG_NO_INDEX.rawValue) != 0 ? .neverIndexed : .indexable
     headerBlock.add(
-      name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self), indexing: indexing)
+      name: String(decoding: name, as: UTF8.self),
+      value: String(decoding: value, as: UTF8.self),
+      indexing: indexing
+    )
     return 0
   }
 
@@ -342,19 +387,35 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       guard headerBlockSize <= settings.maxHeaderListSize else {
         return refuseOversizedRequest(header.stream_id, endStream: endStream)
       }
-      decoded.append(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headerBlock, endStream: endStream))))
+      decoded.append(
+        HTTP2Frame(
+          streamID: streamID,
+          payload: .headers(.init(headers: headerBlock, endStream: endStream))
+        )
+      )
     case NGHTTP2_DATA.rawValue:
       if endStream {
-        decoded.append(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
+        decoded.append(
+          HTTP2Frame(
+            streamID: streamID,
+            payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))
+          )
+        )
       }
     case NGHTTP2_RST_STREAM.rawValue:
       decoded.append(
-        HTTP2Frame(streamID: streamID, payload: .rstStream(HTTP2ErrorCode(networkCode: Int(frame.pointee.rst_stream.error_code)))))
+        HTTP2Frame(
+          streamID: streamID,
+          payload: .rstStream(HTTP2ErrorCode(networkCode: Int(frame.pointee.rst_stream.error_code)))
+        )
+      )
     case NGHTTP2_SETTINGS.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0:
       // The settings are nghttp2's to apply; the handler learns the handshake is done.
       decoded.append(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings([]))))
     case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
-      decoded.append(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0), ack: true)))
+      decoded.append(
+        HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0), ack: true))
+      )
     default:
       break
     }
@@ -369,8 +430,10 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     let progress: Bool
     switch UInt32(header.type) {
     case NGHTTP2_HEADERS.rawValue: progress = true
-    case NGHTTP2_DATA.rawValue: progress = header.length > 0 || header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-    case NGHTTP2_WINDOW_UPDATE.rawValue, NGHTTP2_PRIORITY.rawValue, NGHTTP2_RST_STREAM.rawValue: progress = false
+    case NGHTTP2_DATA.rawValue:
+      progress = header.length > 0 || header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+    case NGHTTP2_WINDOW_UPDATE.rawValue, NGHTTP2_PRIORITY.rawValue, NGHTTP2_RST_STREAM.rawValue:
+      progress = false
     case NGHTTP2_PING.rawValue, NGHTTP2_SETTINGS.rawValue:
       // An acknowledgement answers the server's own frame.
       guard !ack else { return }
@@ -390,12 +453,18 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   /// RST_STREAM (NO_ERROR) follows the answer when the client has not finished sending.
   private func refuseOversizedRequest(_ id: Int32, endStream: Bool) {
     guard let session else { return }
-    responses[id] = Response(pending: ByteBuffer(), ended: true, resetAfterEnd: endStream ? nil : NGHTTP2_NO_ERROR.rawValue)
+    responses[id] = Response(
+      pending: ByteBuffer(),
+      ended: true,
+      resetAfterEnd: endStream ? nil : NGHTTP2_NO_ERROR.rawValue
+    )
     let answer: HPACKHeaders = [
       ":status": "200", "content-type": "application/grpc", "grpc-status": "8",
       "grpc-message": "request metadata over the limit of \(settings.maxHeaderListSize) bytes",
     ]
-    let submitted = Self.withNameValues(answer) { nva, count in nghttp2_submit_response(session, id, nva, count, nil) }
+    let submitted = Self.withNameValues(answer) { nva, count in
+      nghttp2_submit_response(session, id, nva, count, nil)
+    }
     if submitted < 0 {
       responses[id] = nil
       reset(id)
@@ -409,7 +478,11 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     var buffer = context?.channel.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
     buffer.writeBytes(bytes)
     decoded.append(
-      HTTP2Frame(streamID: HTTP2StreamID(Int(streamID)), payload: .data(.init(data: .byteBuffer(buffer), endStream: false))))
+      HTTP2Frame(
+        streamID: HTTP2StreamID(Int(streamID)),
+        payload: .data(.init(data: .byteBuffer(buffer), endStream: false))
+      )
+    )
   }
 
   private func streamClosed(_ id: Int32, errorCode: UInt32) {
@@ -417,13 +490,20 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     // Closed by the protocol (nghttp2 reset it), not by an answer or the client's reset,
     // which the handler already knows of.
     if errorCode != NGHTTP2_NO_ERROR.rawValue {
-      decoded.append(HTTP2Frame(streamID: HTTP2StreamID(Int(id)), payload: .rstStream(HTTP2ErrorCode(networkCode: Int(errorCode)))))
+      decoded.append(
+        HTTP2Frame(
+          streamID: HTTP2StreamID(Int(id)),
+          payload: .rstStream(HTTP2ErrorCode(networkCode: Int(errorCode)))
+        )
+      )
     }
   }
 
   private func frameSent(_ frame: UnsafePointer<nghttp2_frame>) {
     let header = frame.pointee.hd
-    guard header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0, responses[header.stream_id] != nil else { return }
+    guard header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
+      responses[header.stream_id] != nil
+    else { return }
     responses[header.stream_id]?.endSent = true
     guard let code = responses[header.stream_id]?.resetAfterEnd, let session else { return }
     responses[header.stream_id]?.resetAfterEnd = nil
@@ -432,7 +512,12 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
 
   /// Copies up to `length` bytes of stream `id`'s response into `buffer`; after the last,
   /// its trailers (or the end of the stream); with nothing yet, asks nghttp2 to wait.
-  private func read(_ id: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>)
+  private func read(
+    _ id: Int32,
+    into buffer: UnsafeMutablePointer<UInt8>,
+    length: Int,
+    flags: UnsafeMutablePointer<UInt32>
+  )
     -> Int
   {
     guard var response = responses[id], let session else {
@@ -441,14 +526,18 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
     }
     let count = Swift.min(length, response.pending.readableBytes)
     response.pending.readWithUnsafeReadableBytes { raw in
-      if count > 0, let base = raw.baseAddress { buffer.update(from: base.assumingMemoryBound(to: UInt8.self), count: count) }
+      if count > 0, let base = raw.baseAddress {
+        buffer.update(from: base.assumingMemoryBound(to: UInt8.self), count: count)
+      }
       return count
     }
     if response.pending.readableBytes == 0 {
       if let trailers = response.trailers {
         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
         response.trailers = nil
-        let submitted = Self.withNameValues(trailers) { nva, count in nghttp2_submit_trailer(session, id, nva, count) }
+        let submitted = Self.withNameValues(trailers) { nva, count in
+          nghttp2_submit_trailer(session, id, nva, count)
+        }
         // A stream must not stay open without its end: reset it when its trailers cannot go.
         // (nghttp2_submit_trailer answers the stream's id when it succeeds, not 0.)
         if submitted < 0 { reset(id) }
@@ -466,8 +555,16 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   }
 
   private static let readResponse: nghttp2_data_source_read_callback = {
-    _, streamID, buffer, length, flags, _, userData in
-    guard let codec = codec(userData), let buffer, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+    _,
+    streamID,
+    buffer,
+    length,
+    flags,
+    _,
+    userData in
+    guard let codec = codec(userData), let buffer, let flags else {
+      return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+    }
     return codec.read(streamID, into: buffer, length: length, flags: flags)
   }
 
@@ -480,21 +577,44 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
       return 0
     }
     nghttp2_session_callbacks_set_on_header_callback(callbacks) {
-      _, frame, name, nameLength, value, valueLength, flags, userData in
+      _,
+      frame,
+      name,
+      nameLength,
+      value,
+      valueLength,
+      flags,
+      userData in
       guard let codec = codec(userData) else { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
       return codec.header(
-        name: UnsafeBufferPointer(start: name, count: nameLength), value: UnsafeBufferPointer(start: value, count: valueLength),
-        flags: flags, ofRequest: frame?.pointee.headers.cat == NGHTTP2_HCAT_REQUEST)
+        name: UnsafeBufferPointer(start: name, count: nameLength),
+        value: UnsafeBufferPointer(start: value, count: valueLength),
+        flags: flags,
+        ofRequest: frame?.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
+      )
     }
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
       if let frame { codec(userData)?.frameReceived(frame) }
       return 0
     }
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-      codec(userData)?.dataReceived(streamID: streamID, bytes: UnsafeBufferPointer(start: data, count: length))
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) {
+      _,
+      _,
+      streamID,
+      data,
+      length,
+      userData in
+      codec(userData)?.dataReceived(
+        streamID: streamID,
+        bytes: UnsafeBufferPointer(start: data, count: length)
+      )
       return 0
     }
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) {
+      _,
+      streamID,
+      errorCode,
+      userData in
       codec(userData)?.streamClosed(streamID, errorCode: errorCode)
       return 0
     }
@@ -508,12 +628,14 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
   /// `headers` as nghttp2's name-value pairs (which it copies), in scratch memory on the stack
   /// (this runs twice per RPC).
   private static func withNameValues<Result>(
-    _ headers: HPACKHeaders, _ body: (UnsafePointer<nghttp2_nv>?, Int) -> Result
+    _ headers: HPACKHeaders,
+    _ body: (UnsafePointer<nghttp2_nv>?, Int) -> Result
   ) -> Result {
     var size = 1  // never zero: the base addresses below exist
     for (name, value, _) in headers { size += name.utf8.count + value.utf8.count }
     return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { bytes in
-      withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: Swift.max(headers.count, 1)) { fields in
+      withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: Swift.max(headers.count, 1)) {
+        fields in
         var offset = 0
         var count = 0
         for (name, value, indexing) in headers {
@@ -531,8 +653,13 @@ final class NGHTTP2ServerCodec: ChannelDuplexHandler {
           fields.initializeElement(
             at: count,
             to: nghttp2_nv(
-              name: bytes.baseAddress.map { $0 + nameStart }, value: bytes.baseAddress.map { $0 + valueStart },
-              namelen: valueStart - nameStart, valuelen: offset - valueStart, flags: UInt8(flags.rawValue)))
+              name: bytes.baseAddress.map { $0 + nameStart },
+              value: bytes.baseAddress.map { $0 + valueStart },
+              namelen: valueStart - nameStart,
+              valuelen: offset - valueStart,
+              flags: UInt8(flags.rawValue)
+            )
+          )
           count += 1
         }
         defer { fields.baseAddress.map { _ = $0.deinitialize(count: count) } }

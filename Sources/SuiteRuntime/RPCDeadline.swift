@@ -10,7 +10,8 @@ enum RPCDeadline {
   /// Runs `body` until it returns; when `deadline` passes first, calls `onPassed` and cancels
   /// `body`'s task, then still waits for what it returns (`passed` says which came first).
   static func race<Answer: Sendable>(
-    _ deadline: ContinuousClock.Instant, onPassed: @escaping @Sendable () -> Void,
+    _ deadline: ContinuousClock.Instant,
+    onPassed: @escaping @Sendable () -> Void,
     _ body: @escaping @Sendable () async -> Answer
   ) async -> (answer: Answer, passed: Bool) {
     await withTaskGroup(of: Answer?.self) { group in
@@ -38,7 +39,10 @@ enum RPCDeadline {
   }
 
   /// What the caller is told when the deadline passed before the handler answered.
-  static let exceeded = RPCError(code: .deadlineExceeded, message: "the deadline passed before the RPC was done")
+  static let exceeded = RPCError(
+    code: .deadlineExceeded,
+    message: "the deadline passed before the RPC was done"
+  )
   /// What a cancelled handler is taken to have answered, whatever it threw.
   static let cancelled = RPCError(code: .cancelled, message: "the RPC was cancelled")
 }

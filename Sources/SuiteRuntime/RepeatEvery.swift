@@ -5,7 +5,9 @@ import ServiceLifecycle
 /// graceful shutdown, so SIGTERM never waits out a whole interval. `pass` handles (and logs)
 /// its own errors: one failed pass never ends the loop.
 public func repeatEvery(
-  _ interval: Duration, startingAfter gate: StartupGate? = nil, firstPassAtOnce: Bool = true,
+  _ interval: Duration,
+  startingAfter gate: StartupGate? = nil,
+  firstPassAtOnce: Bool = true,
   _ pass: () async -> Void
 ) async {
   await drainEvery(interval, startingAfter: gate, firstPassAtOnce: firstPassAtOnce) {
@@ -18,8 +20,12 @@ public func repeatEvery(
 /// behind (it took a full batch), and then runs again at once; `wait` is how it waits between
 /// passes (a sleep of `interval` unless, say, a doorbell can end it early).
 public func drainEvery(
-  _ interval: Duration, startingAfter gate: StartupGate? = nil, firstPassAtOnce: Bool = true,
-  waitingWith wait: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) },
+  _ interval: Duration,
+  startingAfter gate: StartupGate? = nil,
+  firstPassAtOnce: Bool = true,
+  waitingWith wait: @escaping @Sendable (Duration) async -> Void = {
+    try? await Task.sleep(for: $0)
+  },
   _ pass: () async -> Bool
 ) async {
   if let gate, await !gate.mayStart() { return }

@@ -19,7 +19,11 @@ public struct RequestContext: Sendable {
   public var logger: Logger
 
   public init(
-    requestID: String, bearerToken: String?, peer: String, rpc: String, deadline: ContinuousClock.Instant? = nil,
+    requestID: String,
+    bearerToken: String?,
+    peer: String,
+    rpc: String,
+    deadline: ContinuousClock.Instant? = nil,
     logger: Logger
   ) {
     self.requestID = requestID
@@ -44,13 +48,20 @@ public struct RequestContext: Sendable {
   /// the RPC failed, so nothing it asked for may land afterwards.
   public func deadlinePassedError(now: ContinuousClock.Instant = .now) -> RPCError? {
     guard let deadline, now >= deadline else { return nil }
-    return RPCError(code: .deadlineExceeded, message: "the deadline passed before the work was done; nothing was written")
+    return RPCError(
+      code: .deadlineExceeded,
+      message: "the deadline passed before the work was done; nothing was written"
+    )
   }
 
   /// The context of the RPC this task serves; a background context outside any RPC.
   @TaskLocal public static var current = RequestContext(
-    requestID: "background", bearerToken: nil, peer: "local", rpc: "",
-    logger: Logger(label: "guance.background"))
+    requestID: "background",
+    bearerToken: nil,
+    peer: "local",
+    rpc: "",
+    logger: Logger(label: "guance.background")
+  )
 
   /// Adds the current RPC's request id and method to every log line, when the line is
   /// written: cheaper than a logger per RPC, whose metadata the stream handler would render

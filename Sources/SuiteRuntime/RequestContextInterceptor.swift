@@ -2,7 +2,6 @@ public import GRPCCore
 public import Logging
 import Metrics
 import SuiteErrors
-
 import Synchronization
 
 /// Outermost interceptor: gives each RPC its request id, bearer token and peer (as
@@ -18,18 +17,24 @@ public struct RequestContextInterceptor: ServerInterceptor {
   public func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
-    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+    next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     let requestContext = Self.requestContext(
-      metadata: request.metadata, peer: Self.host(of: context.remotePeer),
-      rpc: context.descriptor.fullyQualifiedMethod, logger: logger)
+      metadata: request.metadata,
+      peer: Self.host(of: context.remotePeer),
+      rpc: context.descriptor.fullyQualifiedMethod,
+      logger: logger
+    )
     let started = ContinuousClock.now
     // Interceptors further in return failures as responses rather than throwing them.
     var response: StreamingServerResponse<Output>
     do {
       response = try await RequestContext.$current.withValue(requestContext) {
-        guard let deadline = requestContext.deadline else { return try await next(request, context) }
+        guard let deadline = requestContext.deadline else {
+          return try await next(request, context)
+        }
         // As on the suite's own transport (`UnaryRPC`): past the deadline the handler's task
         // is cancelled too, not only its cancellation handle.
         let cancellation = context.cancellation
@@ -37,17 +42,26 @@ public struct RequestContextInterceptor: ServerInterceptor {
         let (answer, passed) = await withoutActuallyEscaping(next) { next in
           await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
             do {
-              return Result<StreamingServerResponse<Output>, RPCError>.success(try await next(request, context))
+              return Result<StreamingServerResponse<Output>, RPCError>.success(
+                try await next(request, context)
+              )
             } catch let error as RPCError {
               return .failure(error)
             } catch {
-              return .failure(ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package))
+              return .failure(
+                ErrorMappingInterceptor.rpcError(
+                  for: error,
+                  domain: context.descriptor.service.package
+                )
+              )
             }
           }
         }
         switch answer {
         case .success(var response):
-          if passed, case .failure = response.accepted { response.accepted = .failure(RPCDeadline.exceeded) }
+          if passed, case .failure = response.accepted {
+            response.accepted = .failure(RPCDeadline.exceeded)
+          }
           return response
         case .failure(let error):
           throw passed ? RPCDeadline.exceeded : error
@@ -62,7 +76,12 @@ public struct RequestContextInterceptor: ServerInterceptor {
       response.accepted = .success(contents)
       Self.metrics.method(requestContext.rpc).record(.ok, since: started)
     case .failure(var error):
-      Self.recordFailure(error, of: requestContext, in: Self.metrics.method(requestContext.rpc), since: started)
+      Self.recordFailure(
+        error,
+        of: requestContext,
+        in: Self.metrics.method(requestContext.rpc),
+        since: started
+      )
       error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
       response.accepted = .failure(error)
     }
@@ -71,18 +90,37 @@ public struct RequestContextInterceptor: ServerInterceptor {
 
   /// What the RPC's handler and the code it calls see as `RequestContext.current`; `peer` is
   /// the caller's host (`host(of:)`), `rpc` the full method name.
-  static func requestContext(metadata: Metadata, peer: String, rpc: String, logger: Logger) -> RequestContext {
+  static func requestContext(
+    metadata: Metadata,
+    peer: String,
+    rpc: String,
+    logger: Logger
+  ) -> RequestContext {
     RequestContext(
-      requestID: requestID(from: metadata), bearerToken: bearerToken(from: metadata), peer: peer, rpc: rpc,
-      deadline: GRPCTimeout.duration(metadata.first("grpc-timeout")).map { ContinuousClock.now + $0 }, logger: logger)
+      requestID: requestID(from: metadata),
+      bearerToken: bearerToken(from: metadata),
+      peer: peer,
+      rpc: rpc,
+      deadline: GRPCTimeout.duration(metadata.first("grpc-timeout")).map {
+        ContinuousClock.now + $0
+      },
+      logger: logger
+    )
   }
 
   static func recordFailure(
-    _ error: RPCError, of request: RequestContext, in metrics: RPCMetrics.Method, since started: ContinuousClock.Instant
+    _ error: RPCError,
+    of request: RequestContext,
+    in metrics: RPCMetrics.Method,
+    since started: ContinuousClock.Instant
   ) {
     metrics.record(Status.Code(error.code), since: started)
     request.logger.debug(
-      "rpc failed", metadata: ["code": "\(error.code)", "request-id": "\(request.requestID)", "rpc": "\(request.rpc)"])
+      "rpc failed",
+      metadata: [
+        "code": "\(error.code)", "request-id": "\(request.requestID)", "rpc": "\(request.rpc)",
+      ]
+    )
   }
 
   /// Every server's per-method metrics (the metrics system is process-wide too).
@@ -112,7 +150,8 @@ public struct RequestContextInterceptor: ServerInterceptor {
     else { return nil }
     let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
     let rest = bytes.dropFirst(scheme.count)
-    guard let first = rest.firstIndex(where: { !isBlank($0) }), let last = rest.lastIndex(where: { !isBlank($0) })
+    guard let first = rest.firstIndex(where: { !isBlank($0) }),
+      let last = rest.lastIndex(where: { !isBlank($0) })
     else { return nil }
     return String(decoding: rest[first...last], as: UTF8.self)
   }
@@ -122,7 +161,9 @@ public struct RequestContextInterceptor: ServerInterceptor {
     let bytes = peer.utf8
     guard let kindEnd = bytes.firstIndex(of: UInt8(ascii: ":")) else { return peer }
     let address = peer[peer.index(after: kindEnd)...]
-    if address.utf8.first == UInt8(ascii: "["), let end = address.utf8.firstIndex(of: UInt8(ascii: "]")) {
+    if address.utf8.first == UInt8(ascii: "["),
+      let end = address.utf8.firstIndex(of: UInt8(ascii: "]"))
+    {
       return String(address[address.index(after: address.startIndex)..<end])
     }
     if let lastColon = address.utf8.lastIndex(of: UInt8(ascii: ":")) {
@@ -164,7 +205,10 @@ final class RPCMetrics: Sendable {
 
     init(_ name: String) {
       self.name = name
-      timer = Metrics.Timer(label: "grpc_server_handling_seconds", dimensions: [("grpc_method", name)])
+      timer = Metrics.Timer(
+        label: "grpc_server_handling_seconds",
+        dimensions: [("grpc_method", name)]
+      )
       ok = Self.counter(name, .ok)
     }
 
@@ -180,11 +224,16 @@ final class RPCMetrics: Sendable {
           return counter
         }
       counter.increment()
-      timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+      timer.recordNanoseconds(
+        elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+      )
     }
 
     private static func counter(_ name: String, _ code: Status.Code) -> Counter {
-      Counter(label: "grpc_server_handled_total", dimensions: [("grpc_method", name), ("grpc_code", "\(code)")])
+      Counter(
+        label: "grpc_server_handled_total",
+        dimensions: [("grpc_method", name), ("grpc_code", "\(code)")]
+      )
     }
   }
 

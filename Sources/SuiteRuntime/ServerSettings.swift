@@ -85,7 +85,10 @@ public struct ServerSettings: Sendable {
     self.port = port
     self.maxConcurrentStreams = maxConcurrentStreams
     self.maxRequestBytes = maxRequestBytes
-    self.maxBufferedRequestBytesPerConnection = max(maxBufferedRequestBytesPerConnection, maxRequestBytes)
+    self.maxBufferedRequestBytesPerConnection = max(
+      maxBufferedRequestBytesPerConnection,
+      maxRequestBytes
+    )
     self.maxBufferedRequestBytes = max(maxBufferedRequestBytes, maxRequestBytes)
     self.keepaliveInterval = keepaliveInterval
     self.keepaliveTimeout = keepaliveTimeout
@@ -110,41 +113,87 @@ public struct ServerSettings: Sendable {
       host: config.string("GRPC_HOST", default: defaults.host),
       port: try config.int("GRPC_PORT", default: defaultPort, range: 0...65535),
       maxConcurrentStreams: try config.int(
-        "GRPC_MAX_CONCURRENT_STREAMS", default: defaults.maxConcurrentStreams, range: 1...65536),
+        "GRPC_MAX_CONCURRENT_STREAMS",
+        default: defaults.maxConcurrentStreams,
+        range: 1...65536
+      ),
       maxRequestBytes: try config.int(
-        "GRPC_MAX_REQUEST_BYTES", default: defaults.maxRequestBytes, range: 1024...(64 << 20)),
+        "GRPC_MAX_REQUEST_BYTES",
+        default: defaults.maxRequestBytes,
+        range: 1024...(64 << 20)
+      ),
       maxBufferedRequestBytesPerConnection: try config.int(
-        "GRPC_MAX_BUFFERED_REQUEST_BYTES_PER_CONNECTION", default: defaults.maxBufferedRequestBytesPerConnection,
-        range: 1024...(1 << 30)),
+        "GRPC_MAX_BUFFERED_REQUEST_BYTES_PER_CONNECTION",
+        default: defaults.maxBufferedRequestBytesPerConnection,
+        range: 1024...(1 << 30)
+      ),
       maxBufferedRequestBytes: try config.int(
-        "GRPC_MAX_BUFFERED_REQUEST_BYTES", default: defaults.maxBufferedRequestBytes, range: 1024...(16 << 30)),
+        "GRPC_MAX_BUFFERED_REQUEST_BYTES",
+        default: defaults.maxBufferedRequestBytes,
+        range: 1024...(16 << 30)
+      ),
       keepaliveInterval: try config.seconds(
-        "GRPC_KEEPALIVE_SECONDS", default: defaults.keepaliveInterval, range: 1...86400),
+        "GRPC_KEEPALIVE_SECONDS",
+        default: defaults.keepaliveInterval,
+        range: 1...86400
+      ),
       keepaliveTimeout: try config.seconds(
-        "GRPC_KEEPALIVE_TIMEOUT_SECONDS", default: defaults.keepaliveTimeout, range: 1...3600),
+        "GRPC_KEEPALIVE_TIMEOUT_SECONDS",
+        default: defaults.keepaliveTimeout,
+        range: 1...3600
+      ),
       maxIdleTime: try config.seconds(
-        "GRPC_MAX_IDLE_SECONDS", default: defaults.maxIdleTime, range: 1...86400),
+        "GRPC_MAX_IDLE_SECONDS",
+        default: defaults.maxIdleTime,
+        range: 1...86400
+      ),
       maxConnectionAge: try config.seconds(
-        "GRPC_MAX_CONNECTION_AGE_SECONDS", default: defaults.maxConnectionAge, range: 1...604800),
+        "GRPC_MAX_CONNECTION_AGE_SECONDS",
+        default: defaults.maxConnectionAge,
+        range: 1...604800
+      ),
       maxConnectionGrace: try config.seconds(
-        "GRPC_MAX_CONNECTION_GRACE_SECONDS", default: defaults.maxConnectionGrace, range: 0...3600),
+        "GRPC_MAX_CONNECTION_GRACE_SECONDS",
+        default: defaults.maxConnectionGrace,
+        range: 0...3600
+      ),
       handshakeTimeout: try config.seconds(
-        "GRPC_HANDSHAKE_TIMEOUT_SECONDS", default: defaults.handshakeTimeout, range: 1...600),
+        "GRPC_HANDSHAKE_TIMEOUT_SECONDS",
+        default: defaults.handshakeTimeout,
+        range: 1...600
+      ),
       requestReadTimeout: try config.seconds(
-        "GRPC_REQUEST_READ_TIMEOUT_SECONDS", default: defaults.requestReadTimeout, range: 1...3600),
-      maxGlitches: try config.int("GRPC_MAX_GLITCHES", default: defaults.maxGlitches, range: 10...1_000_000),
+        "GRPC_REQUEST_READ_TIMEOUT_SECONDS",
+        default: defaults.requestReadTimeout,
+        range: 1...3600
+      ),
+      maxGlitches: try config.int(
+        "GRPC_MAX_GLITCHES",
+        default: defaults.maxGlitches,
+        range: 10...1_000_000
+      ),
       writeStallTimeout: try config.seconds(
-        "GRPC_WRITE_STALL_TIMEOUT_SECONDS", default: defaults.writeStallTimeout, range: 1...3600),
+        "GRPC_WRITE_STALL_TIMEOUT_SECONDS",
+        default: defaults.writeStallTimeout,
+        range: 1...3600
+      ),
       flushDelay: try Self.flushDelay(config),
       tls: try ServerTLS(config: config),
       transport: try Self.transport(config),
-      unaryOnEventLoop: try config.bool("GRPC_UNARY_ON_EVENT_LOOP", default: defaults.unaryOnEventLoop)
+      unaryOnEventLoop: try config.bool(
+        "GRPC_UNARY_ON_EVENT_LOOP",
+        default: defaults.unaryOnEventLoop
+      )
     )
   }
 
   /// `GRPC_FLUSH_DELAY_MICROSECONDS`: default 0 (see `flushDelay`).
   private static func flushDelay(_ config: ConfigReader) throws(ConfigError) -> Duration? {
-    let microseconds = try config.int("GRPC_FLUSH_DELAY_MICROSECONDS", default: 0, range: 0...10_000)
+    let microseconds = try config.int(
+      "GRPC_FLUSH_DELAY_MICROSECONDS",
+      default: 0,
+      range: 0...10_000
+    )
     return microseconds == 0 ? nil : .microseconds(microseconds)
   }
 
@@ -153,8 +202,10 @@ public struct ServerSettings: Sendable {
     let name = config.string("GRPC_SERVER_TRANSPORT", default: Transport.suite.rawValue)
     guard let transport = Transport(rawValue: name) else {
       throw .invalid(
-        variable: "GRPC_SERVER_TRANSPORT", value: name,
-        expected: Transport.allCases.map(\.rawValue).joined(separator: " or "))
+        variable: "GRPC_SERVER_TRANSPORT",
+        value: name,
+        expected: Transport.allCases.map(\.rawValue).joined(separator: " or ")
+      )
     }
     return transport
   }

@@ -1,6 +1,6 @@
-public import SuiteErrors
 import GRPCCore
 public import GRPCProtobuf
+public import SuiteErrors
 
 extension ServiceError {
   /// The one mapping from service errors to gRPC statuses with `google.rpc` details: every
@@ -16,33 +16,44 @@ extension ServiceError {
     switch kind {
     case .invalidArgument(let violations):
       GoogleRPCStatus(
-        code: .invalidArgument, message: message,
+        code: .invalidArgument,
+        message: message,
         details: [
           .badRequest(
             violations: violations.map {
               .init(field: $0.field, description: $0.description)
-            })
-        ])
+            }
+          )
+        ]
+      )
     case .notFound(let resourceType, let name):
       GoogleRPCStatus(
-        code: .notFound, message: message,
-        details: [.resourceInfo(type: resourceType, name: name, errorDescription: message)])
+        code: .notFound,
+        message: message,
+        details: [.resourceInfo(type: resourceType, name: name, errorDescription: message)]
+      )
     case .alreadyExists(let field):
       GoogleRPCStatus(
-        code: .alreadyExists, message: message,
-        details: [.badRequest(violations: [.init(field: field, description: message)])])
+        code: .alreadyExists,
+        message: message,
+        details: [.badRequest(violations: [.init(field: field, description: message)])]
+      )
     case .failedPrecondition(let type, let subject):
       GoogleRPCStatus(
-        code: .failedPrecondition, message: message,
+        code: .failedPrecondition,
+        message: message,
         details: [
           .preconditionFailure(violations: [
             .init(type: type, subject: subject, description: message)
           ])
-        ])
+        ]
+      )
     case .resourceExhausted(let retryAfter):
       GoogleRPCStatus(
-        code: .resourceExhausted, message: message,
-        details: retryAfter.map { [.retryInfo(delay: $0)] } ?? [])
+        code: .resourceExhausted,
+        message: message,
+        details: retryAfter.map { [.retryInfo(delay: $0)] } ?? []
+      )
     case .unauthenticated:
       GoogleRPCStatus(code: .unauthenticated, message: message, details: [])
     case .permissionDenied:

@@ -12,14 +12,19 @@ extension ServiceGroupConfiguration {
   /// statement postgres-nio never answers, `PostgresConnection.checkOpen`) once held graceful
   /// shutdown open for good; now the supervisor sees an exit and starts a new process.
   public static func suite(
-    services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger, config: ConfigReader = ConfigReader()
+    services: [ServiceGroupConfiguration.ServiceConfiguration],
+    logger: Logger,
+    config: ConfigReader = ConfigReader()
   ) throws(ConfigError) -> ServiceGroupConfiguration {
     let drain = try config.seconds("SHUTDOWN_DRAIN_SECONDS", default: .seconds(20), range: 1...3600)
     // Last: the group shuts its services down in reverse order, so this one hears of the
     // shutdown first.
     let deadline = ShutdownDeadline(after: drain + .seconds(5), logger: logger)
     var configuration = ServiceGroupConfiguration(
-      services: services + [.init(service: deadline)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+      services: services + [.init(service: deadline)],
+      gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: logger
+    )
     configuration.maximumGracefulShutdownDuration = drain
     return configuration
   }

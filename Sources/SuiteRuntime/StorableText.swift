@@ -19,13 +19,18 @@ public enum StorableText {
     // Traversal throws only what the visitor throws, and it throws nothing.
     try? message.traverse(visitor: &finder)
     guard finder.found else { return }
-    throw ServiceError.invalid(fieldPaths(in: message).map { FieldViolation(field: $0, description: problem) })
+    throw ServiceError.invalid(
+      fieldPaths(in: message).map { FieldViolation(field: $0, description: problem) }
+    )
   }
 
   /// The same check for the suite's unary path, which holds the encoded request as well: a
   /// protobuf encoding with no zero byte anywhere cannot carry U+0000 in any field, and most
   /// requests have none, so they are not traversed at all.
-  static func check(_ message: some SwiftProtobuf.Message, encoded bytes: MessageBytes) throws(ServiceError) {
+  static func check(
+    _ message: some SwiftProtobuf.Message,
+    encoded bytes: MessageBytes
+  ) throws(ServiceError) {
     let hasZero = bytes.withUnsafeBytes { raw in
       guard let start = raw.baseAddress else { return false }
       return memchr(start, 0, raw.count) != nil
@@ -60,7 +65,9 @@ public enum StorableText {
         collect(member, at: keyPath, into: &paths)
       }
     case let array as [Any]:
-      for (index, element) in array.enumerated() { collect(element, at: "\(path)[\(index)]", into: &paths) }
+      for (index, element) in array.enumerated() {
+        collect(element, at: "\(path)[\(index)]", into: &paths)
+      }
     default:
       break
     }
@@ -82,20 +89,23 @@ private struct NULFinder: SwiftProtobuf.Visitor {
     try value.traverse(visitor: &self)
   }
   mutating func visitMapField<KeyType, ValueType: MapValueType>(
-    fieldType: _ProtobufMap<KeyType, ValueType>.Type, value: _ProtobufMap<KeyType, ValueType>.BaseType,
+    fieldType: _ProtobufMap<KeyType, ValueType>.Type,
+    value: _ProtobufMap<KeyType, ValueType>.BaseType,
     fieldNumber: Int
   ) throws {
     for (key, element) in value { note(key); note(element) }
   }
   mutating func visitMapField<KeyType, ValueType>(
-    fieldType: _ProtobufEnumMap<KeyType, ValueType>.Type, value: _ProtobufEnumMap<KeyType, ValueType>.BaseType,
+    fieldType: _ProtobufEnumMap<KeyType, ValueType>.Type,
+    value: _ProtobufEnumMap<KeyType, ValueType>.BaseType,
     fieldNumber: Int
   ) throws {
     for key in value.keys { note(key) }
   }
   mutating func visitMapField<KeyType, ValueType>(
     fieldType: _ProtobufMessageMap<KeyType, ValueType>.Type,
-    value: _ProtobufMessageMap<KeyType, ValueType>.BaseType, fieldNumber: Int
+    value: _ProtobufMessageMap<KeyType, ValueType>.BaseType,
+    fieldNumber: Int
   ) throws {
     for (key, element) in value {
       note(key)
@@ -127,7 +137,9 @@ public struct StorableTextInterceptor: ServerInterceptor {
   public func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
-    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     var request = request
     let messages = request.messages
@@ -135,7 +147,8 @@ public struct StorableTextInterceptor: ServerInterceptor {
       wrapping: messages.map { message in
         if let message = message as? any SwiftProtobuf.Message { try StorableText.check(message) }
         return message
-      })
+      }
+    )
     return try await next(request, context)
   }
 }

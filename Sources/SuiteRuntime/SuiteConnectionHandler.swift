@@ -1,9 +1,10 @@
-import struct Foundation.Data
 import GRPCCore
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import Synchronization
+
+import struct Foundation.Data
 
 /// One HTTP/2 connection's gRPC streams, on its event loop (`SuiteServerTransport`).
 final class SuiteConnectionHandler: ChannelDuplexHandler {
@@ -17,7 +18,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private static let connectionWindow = 65_535
   /// A gRPC response's leading headers, before its metadata.
   private static let okHeaders: HPACKHeaders = [
-    ":status": "200", "content-type": "application/grpc", "grpc-accept-encoding": MessageEncoding.accepted,
+    ":status": "200", "content-type": "application/grpc",
+    "grpc-accept-encoding": MessageEncoding.accepted,
   ]
 
   /// A class, not a struct: reading a struct with this many references out of the table
@@ -52,8 +54,12 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var requestTimer: Scheduled<Void>?
 
     init(
-      inbound: HandoffQueue<RPCRequestPart<MessageBytes>>, cancellation: ServerContext.RPCCancellationHandle,
-      credit: StreamCredit, requestEnded: Bool, encoding: MessageEncoding?, timeout: String?
+      inbound: HandoffQueue<RPCRequestPart<MessageBytes>>,
+      cancellation: ServerContext.RPCCancellationHandle,
+      credit: StreamCredit,
+      requestEnded: Bool,
+      encoding: MessageEncoding?,
+      timeout: String?
     ) {
       self.inbound = inbound
       self.cancellation = cancellation
@@ -109,7 +115,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var handshake: Scheduled<Void>?
 
   init(
-    settings: ServerSettings, unaryMethods: UnaryMethods, requestBuffer: RequestBuffer,
+    settings: ServerSettings,
+    unaryMethods: UnaryMethods,
+    requestBuffer: RequestBuffer,
     acceptor: HandoffQueue<SuiteServerTransport.Accepted>
   ) {
     self.settings = settings
@@ -125,16 +133,21 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let loop = context.eventLoop
     let handler = NIOLoopBound(self, eventLoop: loop)
     keepalive = loop.scheduleRepeatedTask(
-      initialDelay: .init(settings.keepaliveInterval), delay: .init(settings.keepaliveInterval)
+      initialDelay: .init(settings.keepaliveInterval),
+      delay: .init(settings.keepaliveInterval)
     ) { _ in handler.value.checkAlive() }
     age = loop.scheduleTask(in: .init(settings.maxConnectionAge)) { handler.value.drain() }
     let channel = context.channel
-    handshake = loop.scheduleTask(in: .init(settings.handshakeTimeout)) { channel.close(promise: nil) }
+    handshake = loop.scheduleTask(in: .init(settings.handshakeTimeout)) {
+      channel.close(promise: nil)
+    }
     scheduleIdleTimeout()
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    for (_, stream) in streams { abandon(stream, RPCError(code: .cancelled, message: "the connection closed")) }
+    for (_, stream) in streams {
+      abandon(stream, RPCError(code: .cancelled, message: "the connection closed"))
+    }
     streams = [:]
     // Its unary RPCs' task ends once those running have answered (or seen the cancellation).
     unaryRPCs?.finish()
@@ -155,7 +168,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     // protocol or TLS error) the connection, whose streams are cancelled when it closes.
     if let streamError = error as? NIOHTTP2Errors.StreamError {
       if let stream = streams.removeValue(forKey: streamError.streamID) {
-        abandon(stream, RPCError(code: .cancelled, message: "the stream failed: \(streamError.baseError)"))
+        abandon(
+          stream,
+          RPCError(code: .cancelled, message: "the stream failed: \(streamError.baseError)")
+        )
         streamEnded()
       }
       return
@@ -169,10 +185,18 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     guard let context, !draining else { return }
     draining = true
     context.writeAndFlush(
-      wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))),
-      promise: nil)
+      wrapOutboundOut(
+        HTTP2Frame(
+          streamID: .rootStream,
+          payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)
+        )
+      ),
+      promise: nil
+    )
     let channel = context.channel
-    context.eventLoop.scheduleTask(in: .init(settings.maxConnectionGrace)) { channel.close(promise: nil) }
+    context.eventLoop.scheduleTask(in: .init(settings.maxConnectionGrace)) {
+      channel.close(promise: nil)
+    }
     closeIfDrained()
   }
 
@@ -198,10 +222,18 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     defer { readSinceKeepalive = false }
     guard !readSinceKeepalive, keepaliveTimeout == nil else { return }
     context.writeAndFlush(
-      wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0x6772_7063), ack: false))),
-      promise: nil)
+      wrapOutboundOut(
+        HTTP2Frame(
+          streamID: .rootStream,
+          payload: .ping(HTTP2PingData(withInteger: 0x6772_7063), ack: false)
+        )
+      ),
+      promise: nil
+    )
     let channel = context.channel
-    keepaliveTimeout = context.eventLoop.scheduleTask(in: .init(settings.keepaliveTimeout)) { channel.close(promise: nil) }
+    keepaliveTimeout = context.eventLoop.scheduleTask(in: .init(settings.keepaliveTimeout)) {
+      channel.close(promise: nil)
+    }
   }
 
   // MARK: Requests
@@ -212,7 +244,12 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     switch frame.payload {
     case .headers(let headers):
       if frame.streamID > lastStreamID {
-        open(frame.streamID, headers: headers.headers, endStream: headers.endStream, context: context)
+        open(
+          frame.streamID,
+          headers: headers.headers,
+          endStream: headers.endStream,
+          context: context
+        )
       } else if headers.endStream, let stream = streams[frame.streamID] {
         // The client's trailers end its requests.
         stream.endRequest()
@@ -229,7 +266,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
             stream,
             RPCError(
               code: .resourceExhausted,
-              message: "the server holds as many unfinished request bytes as it may; try again later"))
+              message:
+                "the server holds as many unfinished request bytes as it may; try again later"
+            )
+          )
         }
         if stream.refused { release(stream) }
       }
@@ -263,17 +303,24 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// (The connection's window is kept by the HTTP/2 layer: `userInboundEventTriggered` for
   /// swift-nio-http2, `NGHTTP2ServerCodec` itself for libnghttp2.)
   func channelReadComplete(context: ChannelHandlerContext) {
-    for (id, stream) in streams where stream.unacknowledged >= Self.streamWindow / 2 && stream.credit.mayReturn() {
+    for (id, stream) in streams
+    where stream.unacknowledged >= Self.streamWindow / 2 && stream.credit.mayReturn() {
       giveBack(stream, id)
     }
     // A deadline runs from the request's HEADERS: from this read, give or take its duration.
     if !openedUnfinished.isEmpty {
       let now = NIODeadline.now()
       for id in openedUnfinished {
-        guard let stream = streams[id], !stream.requestEnded, stream.requestTimer == nil else { continue }
+        guard let stream = streams[id], !stream.requestEnded, stream.requestTimer == nil else {
+          continue
+        }
         stream.deadline = GRPCTimeout.duration(stream.timeout).map { now + .init($0) }
         stream.lastProgress = now
-        scheduleRequestTimer(stream, id, at: stream.deadline ?? now + .init(settings.requestReadTimeout))
+        scheduleRequestTimer(
+          stream,
+          id,
+          at: stream.deadline ?? now + .init(settings.requestReadTimeout)
+        )
       }
     }
     openedUnfinished.removeAll(keepingCapacity: true)
@@ -283,7 +330,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private func scheduleRequestTimer(_ stream: Stream, _ id: HTTP2StreamID, at when: NIODeadline) {
     guard let context else { return }
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-    stream.requestTimer = context.eventLoop.scheduleTask(deadline: when) { handler.value.requestOverdue(id) }
+    stream.requestTimer = context.eventLoop.scheduleTask(deadline: when) {
+      handler.value.requestOverdue(id)
+    }
   }
 
   /// A request still unfinished at its deadline, or whose bytes stopped coming for the read
@@ -311,9 +360,15 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// (one slow stream must not stall the others).
   func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
     if let update = event as? NIOHTTP2WindowUpdatedEvent, update.streamID == .rootStream,
-      let window = update.inboundWindowSize, window <= Self.connectionWindow / 2, !connectionWindowUpdateWritten
+      let window = update.inboundWindowSize, window <= Self.connectionWindow / 2,
+      !connectionWindowUpdateWritten
     {
-      write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - window)))
+      write(
+        HTTP2Frame(
+          streamID: .rootStream,
+          payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - window)
+        )
+      )
       connectionWindowUpdateWritten = true
       scheduleFlush()
     }
@@ -328,15 +383,25 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   private func giveBack(_ stream: Stream, _ id: HTTP2StreamID) {
     guard stream.unacknowledged > 0 else { return }
-    write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: stream.unacknowledged)))
+    write(
+      HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: stream.unacknowledged))
+    )
     stream.unacknowledged = 0
     scheduleFlush()
   }
 
-  private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
+  private func open(
+    _ id: HTTP2StreamID,
+    headers: HPACKHeaders,
+    endStream: Bool,
+    context: ChannelHandlerContext
+  ) {
     lastStreamID = id
     guard !draining else {
-      context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.refusedStream))), promise: nil)
+      context.writeAndFlush(
+        wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.refusedStream))),
+        promise: nil
+      )
       return
     }
     // One pass over the headers (HTTP/2 names are lowercase; the HTTP/2 handler has checked).
@@ -367,14 +432,20 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       }
     }
     guard method == "POST" else { return reject(id, httpStatus: "405") }
-    guard contentType?.hasPrefix("application/grpc") == true else { return reject(id, httpStatus: "415") }
+    guard contentType?.hasPrefix("application/grpc") == true else {
+      return reject(id, httpStatus: "415")
+    }
     guard let path, let (descriptor, unary) = self.method(path) else {
       return refuse(id, .unimplemented, "malformed method path")
     }
     let encodingName = encodingHeader ?? "identity"
     let encoding = MessageEncoding(rawValue: encodingName)
     guard encoding != nil || encodingName == "identity" else {
-      return refuse(id, .unimplemented, "message encoding \(encodingName) is not supported (\(MessageEncoding.accepted))")
+      return refuse(
+        id,
+        .unimplemented,
+        "message encoding \(encodingName) is not supported (\(MessageEncoding.accepted))"
+      )
     }
     if let undecodable { return refuse(id, .invalidArgument, "\(undecodable) is not base64") }
     idle?.cancel()
@@ -388,24 +459,41 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let credit = StreamCredit(handler: handler, streamID: id)
     if !endStream { openedUnfinished.append(id) }
     streams[id] = Stream(
-      inbound: inbound, cancellation: cancellation, credit: credit, requestEnded: endStream, encoding: encoding,
-      timeout: timeout)
+      inbound: inbound,
+      cancellation: cancellation,
+      credit: credit,
+      requestEnded: endStream,
+      encoding: encoding,
+      timeout: timeout
+    )
     let writer = SuiteResponseWriter(handler: handler, outbox: outbox, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
     let peers = self.peers ?? Self.peers(context.channel)
     self.peers = peers
     let serverContext = ServerContext(
-      descriptor: descriptor, remotePeer: peers.remote, localPeer: peers.local, cancellation: cancellation)
+      descriptor: descriptor,
+      remotePeer: peers.remote,
+      localPeer: peers.local,
+      cancellation: cancellation
+    )
     if let unary {
       unaryRPCs(context).yield(
         UnaryRPC(
-          method: unary, metadata: metadata, peer: peers.remoteHost, requests: requests, writer: writer,
-          context: serverContext))
+          method: unary,
+          metadata: metadata,
+          peer: peers.remoteHost,
+          requests: requests,
+          writer: writer,
+          context: serverContext
+        )
+      )
       return
     }
     let rpc = RPCStream(
-      descriptor: descriptor, inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: requests),
-      outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer))
+      descriptor: descriptor,
+      inbound: RPCAsyncSequence<RPCRequestPart<MessageBytes>, any Error>(wrapping: requests),
+      outbound: RPCWriter<RPCResponsePart<MessageBytes>>.Closable(wrapping: writer)
+    )
     acceptor.yield(.stream(rpc, serverContext))
   }
 
@@ -415,7 +503,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     if let unaryRPCs { return unaryRPCs }
     let queue = HandoffQueue<UnaryRPC>()
     unaryRPCs = queue
-    acceptor.yield(.unaryRPCs(queue, settings.unaryOnEventLoop ? EventLoopTaskExecutor(context.eventLoop) : nil))
+    acceptor.yield(
+      .unaryRPCs(queue, settings.unaryOnEventLoop ? EventLoopTaskExecutor(context.eventLoop) : nil)
+    )
     return queue
   }
 
@@ -424,16 +514,23 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private func method(_ path: String) -> (descriptor: MethodDescriptor, unary: UnaryMethod?)? {
     if let known = methods[path] { return known }
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-    guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { return nil }
+    guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
+      return nil
+    }
     let method = (
-      descriptor: MethodDescriptor(fullyQualifiedService: String(parts[1]), method: String(parts[2])),
+      descriptor: MethodDescriptor(
+        fullyQualifiedService: String(parts[1]),
+        method: String(parts[2])
+      ),
       unary: unaryMethods[path]
     )
     if methods.count < Self.rememberedMethods { methods[path] = method }
     return method
   }
 
-  private static func peers(_ channel: any Channel) -> (remote: String, local: String, remoteHost: String) {
+  private static func peers(
+    _ channel: any Channel
+  ) -> (remote: String, local: String, remoteHost: String) {
     let remote = peer(channel.remoteAddress)
     return (remote, peer(channel.localAddress), RequestContextInterceptor.host(of: remote))
   }
@@ -456,20 +553,31 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       guard let flag = stream.pending.getInteger(at: start, as: UInt8.self),
         let length = stream.pending.getInteger(at: start + 1, as: UInt32.self)
       else { return }
-      guard Int(length) <= settings.maxRequestBytes else { return refuse(stream, tooLarge: Int(length)) }
+      guard Int(length) <= settings.maxRequestBytes else {
+        return refuse(stream, tooLarge: Int(length))
+      }
       guard stream.pending.readableBytes >= 5 + Int(length),
         var message = stream.pending.getSlice(at: start + 5, length: Int(length))
       else { return }
       stream.pending.moveReaderIndex(forwardBy: 5 + Int(length))
       if flag != 0 {
         guard let encoding = stream.encoding else {
-          return refuse(stream, RPCError(code: .internalError, message: "a compressed message without grpc-encoding"))
+          return refuse(
+            stream,
+            RPCError(code: .internalError, message: "a compressed message without grpc-encoding")
+          )
         }
         switch encoding.decompress(message, limit: settings.maxRequestBytes) {
         case .success(let inflated): message = inflated
         case .failure(.tooLarge): return refuse(stream, tooLarge: nil)
         case .failure(.corrupt):
-          return refuse(stream, RPCError(code: .internalError, message: "a message is not valid \(encoding.rawValue) data"))
+          return refuse(
+            stream,
+            RPCError(
+              code: .internalError,
+              message: "a message is not valid \(encoding.rawValue) data"
+            )
+          )
         }
       }
       stream.credit.queued(5 + Int(length))
@@ -483,7 +591,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private func account(_ stream: Stream) -> Bool {
     let growth = stream.pending.readableBytes - stream.buffered
     if growth > 0 {
-      guard buffered + growth <= settings.maxBufferedRequestBytesPerConnection, requestBuffer.take(growth) else {
+      guard buffered + growth <= settings.maxBufferedRequestBytesPerConnection,
+        requestBuffer.take(growth)
+      else {
         return false
       }
     } else if growth < 0 {
@@ -524,11 +634,18 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       stream,
       RPCError(
         code: .resourceExhausted,
-        message: "message \(size)is larger than the limit of \(settings.maxRequestBytes) bytes"))
+        message: "message \(size)is larger than the limit of \(settings.maxRequestBytes) bytes"
+      )
+    )
   }
 
   private func reject(_ id: HTTP2StreamID, httpStatus: String) {
-    write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: [":status": httpStatus], endStream: true))))
+    write(
+      HTTP2Frame(
+        streamID: id,
+        payload: .headers(.init(headers: [":status": httpStatus], endStream: true))
+      )
+    )
     scheduleFlush()
   }
 
@@ -565,7 +682,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         write(
           HTTP2Frame(
             streamID: id,
-            payload: .headers(.init(headers: stream.responseHeaders ?? Self.okHeaders))))
+            payload: .headers(.init(headers: stream.responseHeaders ?? Self.okHeaders))
+          )
+        )
         stream.sentHeaders = true
       }
       guard let context else { return }
@@ -576,9 +695,12 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       buffer.writeBuffer(&body)
       write(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer)))))
     case .status(let status, let metadata):
-      var trailers: HPACKHeaders = stream.sentHeaders ? [:] : stream.responseHeaders ?? Self.okHeaders
+      var trailers: HPACKHeaders =
+        stream.sentHeaders ? [:] : stream.responseHeaders ?? Self.okHeaders
       trailers.add(name: "grpc-status", value: String(status.code.rawValue))
-      if !status.message.isEmpty { trailers.add(name: "grpc-message", value: PercentEncoding.encode(status.message)) }
+      if !status.message.isEmpty {
+        trailers.add(name: "grpc-message", value: PercentEncoding.encode(status.message))
+      }
       Self.add(metadata, to: &trailers)
       write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true))))
       // Answered before the client finished sending (a refusal, say): it need not go on.
@@ -623,7 +745,8 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       switch value {
       // Unique per RPC: in HPACK's table it would only evict what repeats and lengthen
       // every search of the table.
-      case .string(let text) where key == "x-request-id": headers.add(name: key, value: text, indexing: .nonIndexable)
+      case .string(let text) where key == "x-request-id":
+        headers.add(name: key, value: text, indexing: .nonIndexable)
       case .string(let text): headers.add(name: key, value: text)
       case .binary(let bytes): headers.add(name: key, value: Base64.encode(bytes))
       }
@@ -683,7 +806,9 @@ final class StreamCredit: Sendable {
   func read(_ bytes: Int) {
     let resume = state.withLock { state -> Bool in
       state.unread -= bytes
-      guard state.withheld, state.unread < SuiteConnectionHandler.streamWindow / 2 else { return false }
+      guard state.withheld, state.unread < SuiteConnectionHandler.streamWindow / 2 else {
+        return false
+      }
       state.withheld = false
       return true
     }
@@ -741,7 +866,10 @@ final class ResponseOutbox: Sendable {
 
   /// Queues `parts`; true when the caller must ask the event loop for a delivery (none is on
   /// its way yet).
-  func post(_ parts: some Sequence<RPCResponsePart<MessageBytes>>, for id: HTTP2StreamID) async -> Bool {
+  func post(
+    _ parts: some Sequence<RPCResponsePart<MessageBytes>>,
+    for id: HTTP2StreamID
+  ) async -> Bool {
     while true {
       let posted = state.withLock { state -> Bool? in
         guard state.writable else { return nil }

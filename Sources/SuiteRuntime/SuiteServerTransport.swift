@@ -43,8 +43,14 @@ final class SuiteServerTransport: ServerTransport, Sendable {
   /// Request bytes not yet whole messages, across its connections.
   private let requestBuffer: RequestBuffer
   /// Where it listens (or why it could not), and who waits to know.
-  private let listening = Mutex<(bound: Result<SocketAddress, any Error>?, waiters: [CheckedContinuation<SocketAddress, any Error>])>(
-    (nil, []))
+  private let listening = Mutex<
+    (
+      bound: Result<SocketAddress, any Error>?,
+      waiters: [CheckedContinuation<SocketAddress, any Error>]
+    )
+  >(
+    (nil, [])
+  )
 
   /// `unaryMethods` are answered by `UnaryRPC` with `unaryShared`, every other method by
   /// GRPCCore's server through `listen`'s stream handler.
@@ -76,13 +82,20 @@ final class SuiteServerTransport: ServerTransport, Sendable {
     connections.acceptor = accepted
     let server: any Channel
     do {
-      server = try await bootstrap(acceptor: accepted).bind(host: settings.host, port: settings.port).get()
+      server = try await bootstrap(acceptor: accepted).bind(
+        host: settings.host,
+        port: settings.port
+      ).get()
     } catch {
       bound(.failure(error))
       throw error
     }
     connections.server(server)
-    bound(.success(try server.localAddress ?? SocketAddress(ipAddress: settings.host, port: settings.port)))
+    bound(
+      .success(
+        try server.localAddress ?? SocketAddress(ipAddress: settings.host, port: settings.port)
+      )
+    )
 
     let unaryShared = self.unaryShared
     await withTaskCancellationHandler {
@@ -90,8 +103,10 @@ final class SuiteServerTransport: ServerTransport, Sendable {
         // The queue ends without an error: once drained, or when this task is cancelled.
         while let rpc = try? await accepted.next() {
           switch rpc {
-          case .stream(let stream, let context): group.addTask { await streamHandler(stream, context) }
-          case .unaryRPCs(let rpcs, let loop): group.addTask { await UnaryRPC.serve(rpcs, on: loop, unaryShared) }
+          case .stream(let stream, let context):
+            group.addTask { await streamHandler(stream, context) }
+          case .unaryRPCs(let rpcs, let loop):
+            group.addTask { await UnaryRPC.serve(rpcs, on: loop, unaryShared) }
           }
         }
       }
@@ -128,9 +143,12 @@ final class SuiteServerTransport: ServerTransport, Sendable {
       HTTP2Setting(parameter: .initialWindowSize, value: SuiteConnectionHandler.streamWindow),
     ]
     let codecSettings = NGHTTP2ServerCodec.Settings(
-      maxConcurrentStreams: settings.maxConcurrentStreams, maxHeaderListSize: Self.maxHeaderListSize,
-      initialWindowSize: SuiteConnectionHandler.streamWindow, maxGlitches: settings.maxGlitches,
-      writeStallTimeout: settings.writeStallTimeout)
+      maxConcurrentStreams: settings.maxConcurrentStreams,
+      maxHeaderListSize: Self.maxHeaderListSize,
+      initialWindowSize: SuiteConnectionHandler.streamWindow,
+      maxGlitches: settings.maxGlitches,
+      writeStallTimeout: settings.writeStallTimeout
+    )
     return ServerBootstrap(group: NIOSingletons.posixEventLoopGroup)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -145,7 +163,11 @@ final class SuiteServerTransport: ServerTransport, Sendable {
             try sync.addHandler(NGHTTP2ServerCodec(settings: codecSettings))
           }
           let handler = SuiteConnectionHandler(
-            settings: settings, unaryMethods: unaryMethods, requestBuffer: requestBuffer, acceptor: acceptor)
+            settings: settings,
+            unaryMethods: unaryMethods,
+            requestBuffer: requestBuffer,
+            acceptor: acceptor
+          )
           try sync.addHandler(handler)
           connections.add(channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
         }
@@ -192,7 +214,9 @@ private final class Connections: Sendable {
 
   /// Stops accepting connections and asks each open one to finish its RPCs and close.
   func drain() {
-    for (channel, handler) in stopAccepting() { channel.eventLoop.execute { handler.value.drain() } }
+    for (channel, handler) in stopAccepting() {
+      channel.eventLoop.execute { handler.value.drain() }
+    }
     finishIfDrained()
   }
 
@@ -226,15 +250,21 @@ struct MessageBytes: GRPCContiguousBytes, Sendable {
   var buffer: ByteBuffer
 
   init(buffer: ByteBuffer) { self.buffer = buffer }
-  public init(repeating byte: UInt8, count: Int) { buffer = ByteBuffer(repeating: byte, count: count) }
-  public init<Bytes: Sequence>(_ sequence: Bytes) where Bytes.Element == UInt8 { buffer = ByteBuffer(bytes: sequence) }
+  public init(repeating byte: UInt8, count: Int) {
+    buffer = ByteBuffer(repeating: byte, count: count)
+  }
+  public init<Bytes: Sequence>(_ sequence: Bytes) where Bytes.Element == UInt8 {
+    buffer = ByteBuffer(bytes: sequence)
+  }
   public var count: Int { buffer.readableBytes }
 
   public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     try buffer.withUnsafeReadableBytes(body)
   }
 
-  public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+  public mutating func withUnsafeMutableBytes<R>(
+    _ body: (UnsafeMutableRawBufferPointer) throws -> R
+  ) rethrows -> R {
     try buffer.withUnsafeMutableReadableBytes(body)
   }
 }
@@ -246,7 +276,8 @@ extension ServerTLS {
   public func nioConfiguration(applicationProtocols: [String] = ["h2"]) throws -> TLSConfiguration {
     var configuration = TLSConfiguration.makeServerConfiguration(
       certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
-      privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+      privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+    )
     configuration.applicationProtocols = applicationProtocols
     if let clientCAFile {
       configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCAFile))

@@ -1,7 +1,7 @@
 public import GRPCNIOTransportHTTP2
 
-import struct Foundation.URL
 import class Foundation.FileManager
+import struct Foundation.URL
 
 /// TLS for a service's gRPC server: its certificate chain and key and, for mutual TLS, the CA
 /// whose client certificates it accepts — a client without one, or with one from another CA,
@@ -29,8 +29,10 @@ public struct ServerTLS: Sendable, Equatable {
     case (nil, nil):
       guard clientCA == nil else {
         throw .invalid(
-          variable: "\(prefix)_CLIENT_CA_FILE", value: clientCA ?? "",
-          expected: "to be set with \(prefix)_CERT_FILE and \(prefix)_KEY_FILE")
+          variable: "\(prefix)_CLIENT_CA_FILE",
+          value: clientCA ?? "",
+          expected: "to be set with \(prefix)_CERT_FILE and \(prefix)_KEY_FILE"
+        )
       }
       return nil
     case (let certificate?, let key?):
@@ -77,13 +79,17 @@ public struct ClientTLS: Sendable, Equatable {
     guard let ca else {
       if certificate != nil || key != nil {
         throw .invalid(
-          variable: certificate != nil ? "GRPC_CLIENT_CERT_FILE" : "GRPC_CLIENT_KEY_FILE", value: "",
-          expected: "to be set with GRPC_CLIENT_CA_FILE")
+          variable: certificate != nil ? "GRPC_CLIENT_CERT_FILE" : "GRPC_CLIENT_KEY_FILE",
+          value: "",
+          expected: "to be set with GRPC_CLIENT_CA_FILE"
+        )
       }
       return nil
     }
     guard (certificate == nil) == (key == nil) else {
-      throw .missing(variable: certificate == nil ? "GRPC_CLIENT_CERT_FILE" : "GRPC_CLIENT_KEY_FILE")
+      throw .missing(
+        variable: certificate == nil ? "GRPC_CLIENT_CERT_FILE" : "GRPC_CLIENT_KEY_FILE"
+      )
     }
     self.init(caFile: ca, certificateFile: certificate, keyFile: key)
   }
@@ -96,7 +102,9 @@ public struct ClientTLS: Sendable, Equatable {
     guard let certificateFile, let keyFile else { return .tls(configure: trust) }
     return .mTLS(
       certificateChain: [.file(path: certificateFile, format: .pem)],
-      privateKey: .file(path: keyFile, format: .pem), configure: trust)
+      privateKey: .file(path: keyFile, format: .pem),
+      configure: trust
+    )
   }
 }
 

@@ -22,13 +22,21 @@ struct UnaryMethods: Sendable {
   /// Answers `descriptor`'s requests with `respond` (a service's unary method).
   mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
     _ descriptor: MethodDescriptor,
-    _ respond: @escaping @Sendable (ServerRequest<Input>, ServerContext) async throws -> ServerResponse<Output>
+    _ respond:
+      @escaping @Sendable (ServerRequest<Input>, ServerContext) async throws -> ServerResponse<
+        Output
+      >
   ) {
     let deserializer = ProtobufDeserializer<Input>()
     let serializer = ProtobufSerializer<Output>()
     let name = descriptor.fullyQualifiedMethod
-    byPath["/" + name] = UnaryMethod(name: name, metrics: RequestContextInterceptor.metrics.method(name)) {
-      bytes, metadata, context in
+    byPath["/" + name] = UnaryMethod(
+      name: name,
+      metrics: RequestContextInterceptor.metrics.method(name)
+    ) {
+      bytes,
+      metadata,
+      context in
       let message: Input = try deserializer.deserialize(bytes)
       try StorableText.check(message, encoded: bytes)
       let request = ServerRequest(metadata: metadata, message: message)
@@ -36,8 +44,11 @@ struct UnaryMethods: Sendable {
       case .success(let contents):
         return .success(
           UnaryAnswer(
-            metadata: contents.metadata, message: try serializer.serialize(contents.message),
-            trailingMetadata: contents.trailingMetadata))
+            metadata: contents.metadata,
+            message: try serializer.serialize(contents.message),
+            trailingMetadata: contents.trailingMetadata
+          )
+        )
       case .failure(let error):
         return .failure(error)
       }
@@ -66,8 +77,10 @@ struct UnaryMethod: Sendable {
   /// Decodes the request's message, calls the service, encodes its answer. What it throws is
   /// mapped to a status as `ErrorMappingInterceptor` maps it; an answer the service returned
   /// as an error is passed on as GRPCCore passes it.
-  let respond: @Sendable (_ message: MessageBytes, _ metadata: Metadata, _ context: ServerContext) async throws ->
-    Result<UnaryAnswer, RPCError>
+  let respond:
+    @Sendable (_ message: MessageBytes, _ metadata: Metadata, _ context: ServerContext) async throws
+      ->
+      Result<UnaryAnswer, RPCError>
   /// The method belongs to a service only the suite may call (`InternalCredentialInterceptor`).
   var requiresCredential = false
 }

@@ -21,7 +21,11 @@ final class UnaryRPC: Sendable {
   let context: ServerContext
 
   init(
-    method: UnaryMethod, metadata: Metadata, peer: String, requests: ConsumedRequests, writer: SuiteResponseWriter,
+    method: UnaryMethod,
+    metadata: Metadata,
+    peer: String,
+    requests: ConsumedRequests,
+    writer: SuiteResponseWriter,
     context: ServerContext
   ) {
     self.method = method
@@ -51,7 +55,11 @@ final class UnaryRPC: Sendable {
   /// does resumes on the loop its answer leaves from; through the pool a lone RPC cost two
   /// thread wake-ups. Work that computes for long does not belong on a loop: the suite's
   /// password hashing has threads of its own (`PasswordHasher`).
-  static func serve(_ rpcs: HandoffQueue<UnaryRPC>, on loop: EventLoopTaskExecutor?, _ shared: Shared) async {
+  static func serve(
+    _ rpcs: HandoffQueue<UnaryRPC>,
+    on loop: EventLoopTaskExecutor?,
+    _ shared: Shared
+  ) async {
     await withTaskExecutorPreference(loop) {
       await withDiscardingTaskGroup { group in
         // The queue ends when the connection closes, or with an error when this task is cancelled.
@@ -64,7 +72,11 @@ final class UnaryRPC: Sendable {
 
   func run(_ shared: Shared) async {
     let requestContext = RequestContextInterceptor.requestContext(
-      metadata: metadata, peer: peer, rpc: method.name, logger: shared.logger)
+      metadata: metadata,
+      peer: peer,
+      rpc: method.name,
+      logger: shared.logger
+    )
     let started = ContinuousClock.now
     let answer = await RequestContext.$current.withValue(requestContext) {
       await answerWithinDeadline(requestContext.deadline, credential: shared.credential)
@@ -79,16 +91,24 @@ final class UnaryRPC: Sendable {
         .status(Status(code: .ok, message: ""), answer.trailingMetadata),
       ])
     case .failure(var error):
-      RequestContextInterceptor.recordFailure(error, of: requestContext, in: method.metrics, since: started)
+      RequestContextInterceptor.recordFailure(
+        error,
+        of: requestContext,
+        in: method.metrics,
+        since: started
+      )
       error.metadata.addString(requestID, forKey: "x-request-id")
-      await writer.write(.status(Status(code: Status.Code(error.code), message: error.message), error.metadata))
+      await writer.write(
+        .status(Status(code: Status.Code(error.code), message: error.message), error.metadata)
+      )
     }
   }
 
   /// The answer by the request context's deadline (`grpc-timeout`), if it has one
   /// (`RPCDeadline`): past it, the handler's cancellation handle and task are cancelled.
   private func answerWithinDeadline(
-    _ deadline: ContinuousClock.Instant?, credential: InternalCredential
+    _ deadline: ContinuousClock.Instant?,
+    credential: InternalCredential
   ) async -> Result<UnaryAnswer, RPCError> {
     guard let deadline else { return await answer(credential: credential) }
     let cancellation = context.cancellation
@@ -110,7 +130,9 @@ final class UnaryRPC: Sendable {
     do {
       return try await method.respond(try await onlyMessage(), metadata, context)
     } catch {
-      return .failure(ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package))
+      return .failure(
+        ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package)
+      )
     }
   }
 

@@ -11,7 +11,10 @@ public enum Command {
   /// a 2-core machine) for the seconds a foreign client runs would stall every other test's
   /// tasks, in-process servers included, and make their deadlines pass.
   public static func run(
-    _ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil, mergingErrors: Bool = false,
+    _ executable: String,
+    _ arguments: [String] = [],
+    environment: [String: String]? = nil,
+    mergingErrors: Bool = false,
     timeout: Duration = .testPatience * 4
   ) async throws -> (status: Int32, output: String) {
     let process = Process()

@@ -25,7 +25,9 @@ public struct DevelopmentMailboxReader: Sendable {
     return files.filter { $0.hasSuffix(".eml") }.sorted().compactMap { file in
       guard
         let text = try? String(
-          contentsOf: directory.appendingPathComponent(file), encoding: .utf8),
+          contentsOf: directory.appendingPathComponent(file),
+          encoding: .utf8
+        ),
         text.components(separatedBy: "\r\n").contains("To: \(recipient)")
       else { return nil }
       return text
@@ -35,7 +37,9 @@ public struct DevelopmentMailboxReader: Sendable {
   /// The code in the newest message to `recipient` beyond the first `skipping` ones,
   /// waiting for it to arrive.
   public func code(
-    for recipient: String, skipping earlier: Int = 0, timeout: Duration = .testPatience
+    for recipient: String,
+    skipping earlier: Int = 0,
+    timeout: Duration = .testPatience
   ) async throws -> String {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

@@ -16,8 +16,11 @@ public func withInProcessServer<Result: Sendable>(
     transport: transport.server,
     services: open + internalServices,
     interceptorPipeline: GRPCServerService.pipeline(
-      internalServices: internalServices, credential: internalCredential,
-      logger: Logger(label: "in-process")))
+      internalServices: internalServices,
+      credential: internalCredential,
+      logger: Logger(label: "in-process")
+    )
+  )
   let client = GRPCClient(transport: transport.client)
   return try await withThrowingTaskGroup(of: Void.self) { group in
     group.addTask { try await server.serve() }

@@ -17,7 +17,8 @@ extension TimeAmount {
 /// Checks `condition` until it holds or `patience` has passed; whether it held. For states a
 /// test cannot be told about (a row written, a status changed), checked every 100 ms.
 public func eventually(
-  within patience: Duration = .testPatience, _ condition: () async throws -> Bool
+  within patience: Duration = .testPatience,
+  _ condition: () async throws -> Bool
 ) async throws -> Bool {
   let start = ContinuousClock.now
   while start.duration(to: .now) < patience {

@@ -17,7 +17,9 @@ public enum ProjectPython {
   public static func interpreter() throws -> String {
     if let path = ProcessInfo.processInfo.environment["SUITE_PYTHON"] { return path }
     let process = Process()
-    process.executableURL = ServiceProcess.packageRoot.appendingPathComponent("scripts/python-env.sh")
+    process.executableURL = ServiceProcess.packageRoot.appendingPathComponent(
+      "scripts/python-env.sh"
+    )
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output

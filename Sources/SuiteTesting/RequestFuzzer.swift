@@ -1,5 +1,5 @@
-public import GRPCCore
 public import Foundation
+public import GRPCCore
 public import SwiftProtobuf
 public import Testing
 
@@ -29,7 +29,8 @@ public struct RequestFuzzer: Sendable {
   /// Text worth trying in any string field, on top of `values` from the test (ids, tokens,
   /// codes of the fixture, so that some requests get past "not found").
   static let awkwardText: [String] = [
-    "", " ", "\u{0}", "a\u{0}b", "alice", "Alice@Example.com", "alice@example.com", "correct horse battery",
+    "", " ", "\u{0}", "a\u{0}b", "alice", "Alice@Example.com", "alice@example.com",
+    "correct horse battery",
     "us1", "cn1", "en", "zh", "+14155550100", "0", "-1", "9223372036854775808", "1e309", "NaN",
     "00000000-0000-0000-0000-000000000000", "' OR '1'='1", "%s%n%x", "../../etc/passwd", "\u{FEFF}",
     "\u{202E}evil", "e\u{301}", "👩‍💻", "\t\r\n", String(repeating: "x", count: 300),
@@ -42,7 +43,12 @@ public struct RequestFuzzer: Sendable {
   public let values: [String]
   public let metadata: [Metadata]
 
-  public init(methods: [MethodDescriptor], seeds: [String: [[UInt8]]] = [:], values: [String] = [], metadata: [Metadata] = [[:]]) {
+  public init(
+    methods: [MethodDescriptor],
+    seeds: [String: [[UInt8]]] = [:],
+    values: [String] = [],
+    metadata: [Metadata] = [[:]]
+  ) {
     self.methods = methods
     self.seeds = seeds
     self.values = values
@@ -50,7 +56,9 @@ public struct RequestFuzzer: Sendable {
   }
 
   /// Seeds by method from valid requests.
-  public static func bodies(_ requests: [(MethodDescriptor, any SwiftProtobuf.Message)]) throws -> [String: [[UInt8]]] {
+  public static func bodies(
+    _ requests: [(MethodDescriptor, any SwiftProtobuf.Message)]
+  ) throws -> [String: [[UInt8]]] {
     var bodies: [String: [[UInt8]]] = [:]
     for (method, request) in requests {
       bodies[method.fullyQualifiedMethod, default: []].append(try request.serializedBytes())
@@ -71,16 +79,22 @@ public struct RequestFuzzer: Sendable {
   /// Runs the fuzzer against `client` and records each finding as a test issue; with
   /// `SUITE_FUZZ_KEEP=1` (`make fuzz`) the findings are also kept in the repository's corpus.
   public func expectNoServerFaults<Transport: ClientTransport>(
-    _ client: GRPCClient<Transport>, sourceLocation: SourceLocation = #_sourceLocation
+    _ client: GRPCClient<Transport>,
+    sourceLocation: SourceLocation = #_sourceLocation
   ) async throws {
     let findings = await run(client, corpus: .repository)
-    if ProcessInfo.processInfo.environment["SUITE_FUZZ_KEEP"] == "1" { try RequestCorpus.repository.keep(findings) }
+    if ProcessInfo.processInfo.environment["SUITE_FUZZ_KEEP"] == "1" {
+      try RequestCorpus.repository.keep(findings)
+    }
     for finding in findings { Issue.record("\(finding)", sourceLocation: sourceLocation) }
   }
 
   /// Sends the corpus's bodies, then `iterations` generated ones per method, one at a time.
   public func run<Transport: ClientTransport>(
-    _ client: GRPCClient<Transport>, corpus: RequestCorpus, iterations: Int = Self.iterations, seed: UInt64 = Self.seed
+    _ client: GRPCClient<Transport>,
+    corpus: RequestCorpus,
+    iterations: Int = Self.iterations,
+    seed: UInt64 = Self.seed
   ) async -> [Finding] {
     var random = SplitMix64(seed: seed)
     var findings: [Finding] = []
@@ -98,14 +112,19 @@ public struct RequestFuzzer: Sendable {
       }
       for body in bodies {
         let callMetadata = metadata[random.next(below: metadata.count)]
-        if let finding = await send(body, to: method, metadata: callMetadata, client) { findings.append(finding) }
+        if let finding = await send(body, to: method, metadata: callMetadata, client) {
+          findings.append(finding)
+        }
       }
     }
     return findings
   }
 
   private func send<Transport: ClientTransport>(
-    _ body: [UInt8], to method: MethodDescriptor, metadata: Metadata, _ client: GRPCClient<Transport>
+    _ body: [UInt8],
+    to method: MethodDescriptor,
+    metadata: Metadata,
+    _ client: GRPCClient<Transport>
   ) async -> Finding? {
     var options = CallOptions.defaults
     options.timeout = .testPatience
@@ -113,19 +132,32 @@ public struct RequestFuzzer: Sendable {
     if Self.tracing { print("fuzz: \(method.fullyQualifiedMethod) \(RequestCorpus.hex(body))") }
     do {
       try await client.unary(
-        request: ClientRequest(message: body, metadata: metadata), descriptor: method, serializer: RawBody(),
-        deserializer: RawBody(), options: options
+        request: ClientRequest(message: body, metadata: metadata),
+        descriptor: method,
+        serializer: RawBody(),
+        deserializer: RawBody(),
+        options: options
       ) { response in _ = try response.message }
       return nil
     } catch let error as RPCError {
       switch error.code {
       case .internalError, .unknown, .dataLoss, .deadlineExceeded:
-        return Finding(method: method.fullyQualifiedMethod, body: body, code: "\(error.code)", message: error.message)
+        return Finding(
+          method: method.fullyQualifiedMethod,
+          body: body,
+          code: "\(error.code)",
+          message: error.message
+        )
       default:
         return nil
       }
     } catch {
-      return Finding(method: method.fullyQualifiedMethod, body: body, code: "thrown", message: "\(error)")
+      return Finding(
+        method: method.fullyQualifiedMethod,
+        body: body,
+        code: "thrown",
+        message: "\(error)"
+      )
     }
   }
 
@@ -142,7 +174,10 @@ public struct RequestFuzzer: Sendable {
         Self.appendLengthDelimited(text(&random), to: &out)
       case 6..<8:
         Self.append(key: field, wireType: 0, to: &out)
-        Self.appendVarint([0, 1, 2, 3, 127, 128, UInt64.max, UInt64(Int32.max) + 1][random.next(below: 8)], to: &out)
+        Self.appendVarint(
+          [0, 1, 2, 3, 127, 128, UInt64.max, UInt64(Int32.max) + 1][random.next(below: 8)],
+          to: &out
+        )
       case 8..<10 where depth < 2:
         Self.append(key: field, wireType: 2, to: &out)
         Self.appendLengthDelimited(message(depth: depth + 1, &random), to: &out)
@@ -152,7 +187,10 @@ public struct RequestFuzzer: Sendable {
       default:
         // Invalid UTF-8, or bytes of no meaning.
         Self.append(key: field, wireType: 2, to: &out)
-        Self.appendLengthDelimited((0..<random.next(below: 12)).map { _ in UInt8(random.next(below: 256)) }, to: &out)
+        Self.appendLengthDelimited(
+          (0..<random.next(below: 12)).map { _ in UInt8(random.next(below: 256)) },
+          to: &out
+        )
       }
     }
     return out
@@ -172,7 +210,10 @@ public struct RequestFuzzer: Sendable {
     case 0 where !body.isEmpty:
       body[min(at, body.count - 1)] ^= UInt8(1 << random.next(below: 8))
     case 1:
-      body.insert(contentsOf: (0..<1 + random.next(below: 4)).map { _ in UInt8(random.next(below: 256)) }, at: at)
+      body.insert(
+        contentsOf: (0..<1 + random.next(below: 4)).map { _ in UInt8(random.next(below: 256)) },
+        at: at
+      )
     case 2 where !body.isEmpty:
       body.removeSubrange(at..<min(body.count, at + 1 + random.next(below: 8)))
     case 3:
@@ -216,7 +257,8 @@ public struct RequestCorpus: Sendable {
   /// The repository's corpus (found from this file's place in the checkout).
   public static let repository = RequestCorpus(
     folder: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("Tests/Fuzz/corpus"))
+      .deletingLastPathComponent().appendingPathComponent("Tests/Fuzz/corpus")
+  )
 
   public init(folder: URL) { self.folder = folder }
 
@@ -224,7 +266,9 @@ public struct RequestCorpus: Sendable {
     let directory = folder.appendingPathComponent(method)
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
     return names.sorted().compactMap { name in
-      (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)).flatMap(Self.bytes(hex:))
+      (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)).flatMap(
+        Self.bytes(hex:)
+      )
     }
   }
 
@@ -237,7 +281,10 @@ public struct RequestCorpus: Sendable {
       var name = UInt64(14_695_981_039_346_656_037)
       for byte in finding.body { name = (name ^ UInt64(byte)) &* 1_099_511_628_211 }
       try (hex + "\n").write(
-        to: directory.appendingPathComponent(String(name, radix: 16) + ".hex"), atomically: true, encoding: .utf8)
+        to: directory.appendingPathComponent(String(name, radix: 16) + ".hex"),
+        atomically: true,
+        encoding: .utf8
+      )
     }
   }
 
@@ -251,7 +298,8 @@ public struct RequestCorpus: Sendable {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(digits.count / 2)
     for index in stride(from: 0, to: digits.count, by: 2) {
-      guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else { return nil }
+      guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16)
+      else { return nil }
       bytes.append(byte)
     }
     return bytes

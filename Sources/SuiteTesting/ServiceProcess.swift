@@ -44,7 +44,9 @@ public final class ServiceProcess: @unchecked Sendable {
   /// Starts `name` with `environment` (plus a free port and a ready file) and waits until it
   /// serves.
   public init(
-    _ name: String, environment: [String: String], workDirectory: URL,
+    _ name: String,
+    environment: [String: String],
+    workDirectory: URL,
     timeout: Duration = .testPatience
   ) async throws {
     self.name = name

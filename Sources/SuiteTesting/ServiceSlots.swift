@@ -15,7 +15,9 @@ public actor ServiceSlots {
   /// `SUITE_SERVICE_TESTS` (set by `make test`), else 2: measured on 2 cores, two such tests
   /// side by side keep the machine busy without starving either.
   static var configuredSlots: Int {
-    ProcessInfo.processInfo.environment["SUITE_SERVICE_TESTS"].flatMap { Int($0) }.map { max(1, $0) } ?? 2
+    ProcessInfo.processInfo.environment["SUITE_SERVICE_TESTS"].flatMap { Int($0) }.map {
+      max(1, $0)
+    } ?? 2
   }
 
   /// Whether the current task runs inside a held slot (child tasks inherit it).
@@ -30,7 +32,9 @@ public actor ServiceSlots {
 
   /// Runs `body` once a slot is free, first come first served; a body already inside a slot
   /// (a helper that nests another) runs at once.
-  public nonisolated func hold<Result: Sendable>(_ body: @Sendable () async throws -> Result) async throws -> Result {
+  public nonisolated func hold<Result: Sendable>(
+    _ body: @Sendable () async throws -> Result
+  ) async throws -> Result {
     if Self.isHeld { return try await body() }
     await acquire()
     do {
@@ -71,7 +75,9 @@ public struct StartsServicesTrait: SuiteTrait, TestTrait, TestScoping {
   }
 
   public func provideScope(
-    for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    for test: Test,
+    testCase: Test.Case?,
+    performing function: @Sendable () async throws -> Void
   ) async throws {
     let folder = TestLogs.folderName(module: test.id.moduleName, components: test.id.nameComponents)
     try await TestLogs.$testFolder.withValue(folder) {

@@ -43,7 +43,8 @@ public enum TestDatabase {
 
   /// A fresh database with `migrations` applied, and a running client for it.
   public static func withMigratedDatabase<Result>(
-    _ migrations: [Migration], _ body: (DatabaseURL, Database) async throws -> Result
+    _ migrations: [Migration],
+    _ body: (DatabaseURL, Database) async throws -> Result
   ) async throws -> Result {
     try await withFreshDatabase { url in
       try await withClient(url) { client in
@@ -60,7 +61,10 @@ public enum TestDatabase {
 
   /// Runs a process presence on `database` for the duration of `body`, once it is held (what
   /// claimed work is marked with; see `Presence`). It lets go when `body` returns.
-  public static func withPresence<Result>(_ database: Database, _ body: (Presence) async throws -> Result)
+  public static func withPresence<Result>(
+    _ database: Database,
+    _ body: (Presence) async throws -> Result
+  )
     async throws -> Result
   {
     let presence = Presence(database: database, logger: Logger(label: "test-presence"))
@@ -74,7 +78,8 @@ public enum TestDatabase {
 
   /// Runs a `PostgresClient` for the duration of `body`.
   public static func withClient<Result>(
-    _ url: DatabaseURL, _ body: (PostgresClient) async throws -> Result
+    _ url: DatabaseURL,
+    _ body: (PostgresClient) async throws -> Result
   ) async throws -> Result {
     let client = PostgresClient(configuration: url.clientConfiguration)
     return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -86,7 +91,9 @@ public enum TestDatabase {
 
   private static func drop(_ name: String, on server: DatabaseURL) async throws {
     _ = try await withClient(server) { admin in
-      try await admin.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"))
+      try await admin.query(
+        PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+      )
     }
   }
 }

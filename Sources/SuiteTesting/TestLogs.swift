@@ -17,14 +17,16 @@ public enum TestLogs {
   /// derives the same name from the summary's failing tests.
   static func folderName(module: String, components: [String]) -> String {
     let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-()")
-    return ([module] + components).joined(separator: ".").map { allowed.contains($0) ? $0 : "_" }.reduce("") {
-      $0 + String($1)
-    }
+    return ([module] + components).joined(separator: ".").map { allowed.contains($0) ? $0 : "_" }
+      .reduce("") {
+        $0 + String($1)
+      }
   }
 
   /// A new log file for `service`: in the test's folder when logs are kept, else in `workDirectory`.
   static func file(for service: String, else workDirectory: URL) throws -> URL {
-    guard let root = ProcessInfo.processInfo.environment["SUITE_TEST_LOGS"], let folder = testFolder else {
+    guard let root = ProcessInfo.processInfo.environment["SUITE_TEST_LOGS"], let folder = testFolder
+    else {
       return workDirectory.appendingPathComponent("\(service).log")
     }
     let directory = URL(fileURLWithPath: root).appendingPathComponent(folder)

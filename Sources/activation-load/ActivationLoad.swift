@@ -4,8 +4,8 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GuanceContracts
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 import SwiftProtobuf
 
 /// Drives bind-path activations through the gateway's public API, several at once, and prints
@@ -34,19 +34,27 @@ enum ActivationLoad {
     else {
       FileHandle.standardError.write(
         Data(
-          "usage: activation-load GATEWAY BILLING CONSOLE EMULATOR_URL CREDENTIAL ACTIVATIONS [CONCURRENCY]\n".utf8))
+          "usage: activation-load GATEWAY BILLING CONSOLE EMULATOR_URL CREDENTIAL ACTIVATIONS [CONCURRENCY]\n"
+            .utf8
+        )
+      )
       exit(2)
     }
     let concurrency = arguments.count > 6 ? max(1, Int(arguments[6]) ?? 16) : 16
     // The load shares the machine with what it measures: it takes EVENT_LOOP_THREADS as the
     // services do, before anything starts the shared event loops.
-    if let threads = ProcessInfo.processInfo.environment["EVENT_LOOP_THREADS"].flatMap({ Int($0) }), threads > 0 {
+    if let threads = ProcessInfo.processInfo.environment["EVENT_LOOP_THREADS"].flatMap({ Int($0) }),
+      threads > 0
+    {
       NIOSingletons.groupLoopCountSuggestion = threads
     }
     do {
       let report = try await run(
         Addresses(gateway: gateway, billing: billing, console: console, emulator: arguments[3]),
-        credential: arguments[4], activations: activations, concurrency: concurrency)
+        credential: arguments[4],
+        activations: activations,
+        concurrency: concurrency
+      )
       print(report)
     } catch {
       FileHandle.standardError.write(Data("activation-load failed: \(error)\n".utf8))
@@ -61,21 +69,37 @@ enum ActivationLoad {
   }
 
   static func transport(_ address: (String, Int)) throws -> HTTP2ClientTransport.Posix {
-    try .http2NIOPosix(target: .ipv4(address: address.0, port: address.1), transportSecurity: .plaintext)
+    try .http2NIOPosix(
+      target: .ipv4(address: address.0, port: address.1),
+      transportSecurity: .plaintext
+    )
   }
 
-  static func run(_ addresses: Addresses, credential: String, activations: Int, concurrency: Int) async throws
+  static func run(
+    _ addresses: Addresses,
+    credential: String,
+    activations: Int,
+    concurrency: Int
+  ) async throws
     -> String
   {
     try await withGRPCClient(transport: transport(addresses.gateway)) { gatewayClient in
       try await withGRPCClient(transport: transport(addresses.billing)) { billingClient in
         try await withGRPCClient(transport: transport(addresses.console)) { consoleClient in
           let setup = try await prepare(
-            addresses, billing: billingClient, console: consoleClient, credential: credential,
-            activations: activations, workers: concurrency)
+            addresses,
+            billing: billingClient,
+            console: consoleClient,
+            credential: credential,
+            activations: activations,
+            workers: concurrency
+          )
           return try await measure(
-            Guance_Gateway_V1_ActivationService.Client(wrapping: gatewayClient), address: addresses.gateway,
-            setup: setup, concurrency: concurrency)
+            Guance_Gateway_V1_ActivationService.Client(wrapping: gatewayClient),
+            address: addresses.gateway,
+            setup: setup,
+            concurrency: concurrency
+          )
         }
       }
     }
@@ -88,8 +112,12 @@ enum ActivationLoad {
 
   /// Everything the timed part needs, made through the services' own APIs.
   static func prepare(
-    _ addresses: Addresses, billing billingClient: GRPCClient<HTTP2ClientTransport.Posix>,
-    console consoleClient: GRPCClient<HTTP2ClientTransport.Posix>, credential: String, activations: Int, workers: Int
+    _ addresses: Addresses,
+    billing billingClient: GRPCClient<HTTP2ClientTransport.Posix>,
+    console consoleClient: GRPCClient<HTTP2ClientTransport.Posix>,
+    credential: String,
+    activations: Int,
+    workers: Int
   ) async throws -> Setup {
     let run = UUID().uuidString.prefix(8).lowercased()
     let password = "correct horse battery staple"
@@ -127,7 +155,9 @@ enum ActivationLoad {
                   $0.tenantID = purchaser.0
                   $0.objectID = purchaser.1
                 }
-              }, metadata: credentialMetadata)
+              },
+              metadata: credentialMetadata
+            )
             mine.append(purchaser)
           }
           return mine
@@ -154,7 +184,9 @@ enum ActivationLoad {
           $0.billingAccountID = account.id
           $0.workspaceID = workspace.id
           $0.settlement = .with { $0.method = .billingAccount }
-        }, metadata: credentialMetadata)
+        },
+        metadata: credentialMetadata
+      )
       workspaces.append(workspace.id)
     }
 
@@ -164,7 +196,8 @@ enum ActivationLoad {
           var mine: [String] = []
           for index in stride(from: worker, to: activations, by: 16) {
             let (tenant, object) = purchasers[index]
-            let purchase = #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
+            let purchase =
+              #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
             var request = HTTPClientRequest(url: "\(addresses.emulator)/admin/purchases")
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
@@ -172,7 +205,8 @@ enum ActivationLoad {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 20)
             guard response.status == .created || response.status == .ok,
-              let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+              let json = try JSONSerialization.jsonObject(with: Data(buffer: body))
+                as? [String: Any],
               let token = json["token"] as? String
             else { throw LoadError.purchaseFailed(Int(response.status.code)) }
             mine.append(token)
@@ -189,8 +223,10 @@ enum ActivationLoad {
   /// bench/activation/driver.cc built) the activations are driven by that C++ client, which
   /// takes a fraction of the CPU a Swift client does; its CPU counts as the load's own.
   static func measure(
-    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>, address: (String, Int),
-    setup: Setup, concurrency: Int
+    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>,
+    address: (String, Int),
+    setup: Setup,
+    concurrency: Int
   ) async throws -> String {
     let watched = ProcessCPU.watched()
     let cpuBefore = watched.map(ProcessCPU.ticks)
@@ -216,10 +252,21 @@ enum ActivationLoad {
       values[min(values.count - 1, max(0, Int((Double(values.count) * p).rounded(.up)) - 1))]
     }
     return String(
-      format: #"{"activations": %d, "seconds": %.3f, "activations_per_second": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "resolve_p50_ms": %.2f, "resolve_p99_ms": %.2f, "bind_p50_ms": %.2f, "bind_p99_ms": %.2f, "concurrency": %d, "driver": "%@", "cpu_ms_per_activation": {%@}}"#,
-      total.count, run.seconds, Double(total.count) / run.seconds, percentile(total, 0.5), percentile(total, 0.99),
-      percentile(resolve, 0.5), percentile(resolve, 0.99), percentile(bind, 0.5), percentile(bind, 0.99),
-      concurrency, run.driverCPUMilliseconds > 0 ? "grpc C++" : "grpc-swift", cpu.joined(separator: ", "))
+      format:
+        #"{"activations": %d, "seconds": %.3f, "activations_per_second": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "resolve_p50_ms": %.2f, "resolve_p99_ms": %.2f, "bind_p50_ms": %.2f, "bind_p99_ms": %.2f, "concurrency": %d, "driver": "%@", "cpu_ms_per_activation": {%@}}"#,
+      total.count,
+      run.seconds,
+      Double(total.count) / run.seconds,
+      percentile(total, 0.5),
+      percentile(total, 0.99),
+      percentile(resolve, 0.5),
+      percentile(resolve, 0.99),
+      percentile(bind, 0.5),
+      percentile(bind, 0.99),
+      concurrency,
+      run.driverCPUMilliseconds > 0 ? "grpc C++" : "grpc-swift",
+      cpu.joined(separator: ", ")
+    )
   }
 
   /// The timed part's outcome: per activation (total ms, ResolveActivation ms).
@@ -230,7 +277,8 @@ enum ActivationLoad {
   }
 
   static func drive(
-    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>, setup: Setup,
+    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>,
+    setup: Setup,
     concurrency: Int
   ) async throws -> Run {
     var callOptions = CallOptions.defaults
@@ -243,19 +291,23 @@ enum ActivationLoad {
           for index in stride(from: worker, to: setup.tokens.count, by: concurrency) {
             let sent = ContinuousClock.now
             let session = try await gateway.resolveActivation(
-              .with { $0.marketplaceToken = setup.tokens[index] }, options: options
+              .with { $0.marketplaceToken = setup.tokens[index] },
+              options: options
             ).activation.sessionID
             let resolved = ContinuousClock.now
             let activation = try await gateway.bindWorkspace(
               .with {
                 $0.sessionID = session
                 $0.workspaceID = setup.workspaces[worker]
-              }, options: options
+              },
+              options: options
             ).activation
             guard activation.state == .activated else {
               throw LoadError.notActivated(activation.state.rawValue, activation.activationProblem)
             }
-            mine.append((milliseconds(sent.duration(to: .now)), milliseconds(sent.duration(to: resolved))))
+            mine.append(
+              (milliseconds(sent.duration(to: .now)), milliseconds(sent.duration(to: resolved)))
+            )
           }
           return mine
         }
@@ -267,7 +319,12 @@ enum ActivationLoad {
 
   /// The same activations through the C++ driver: workspaces and tokens in on its standard
   /// input, one line per activation and a summary out.
-  static func drive(_ driver: String, address: (String, Int), setup: Setup, concurrency: Int) throws -> Run {
+  static func drive(
+    _ driver: String,
+    address: (String, Int),
+    setup: Setup,
+    concurrency: Int
+  ) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: driver)
     process.arguments = ["\(address.0):\(address.1)", String(concurrency)]
@@ -282,18 +339,24 @@ enum ActivationLoad {
     try input.fileHandleForWriting.close()
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw LoadError.driverFailed(process.terminationStatus) }
+    guard process.terminationStatus == 0 else {
+      throw LoadError.driverFailed(process.terminationStatus)
+    }
     var run = Run(samples: [], seconds: 0, driverCPUMilliseconds: 0)
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: " ")
-      if fields.first == "done", fields.count == 3, let seconds = Double(fields[1]), let cpu = Double(fields[2]) {
+      if fields.first == "done", fields.count == 3, let seconds = Double(fields[1]),
+        let cpu = Double(fields[2])
+      {
         run.seconds = seconds
         run.driverCPUMilliseconds = cpu
       } else if fields.count == 2, let total = Double(fields[0]), let resolve = Double(fields[1]) {
         run.samples.append((total, resolve))
       }
     }
-    guard run.samples.count == setup.tokens.count, run.seconds > 0 else { throw LoadError.driverFailed(-1) }
+    guard run.samples.count == setup.tokens.count, run.seconds > 0 else {
+      throw LoadError.driverFailed(-1)
+    }
     return run
   }
 
@@ -335,12 +398,14 @@ enum ProcessCPU {
     let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     var total = 0
     for entry in all {
-      guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      guard let pid = Int32(entry),
+        let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
         let close = stat.lastIndex(of: ")")
       else { continue }
       // Fields after "(comm)": state ppid ... utime(14) stime(15), counted from 1 overall.
       let fields = stat[stat.index(after: close)...].split(separator: " ")
-      guard fields.count > 13, let parent = Int32(fields[1]), pid == process.pid || parent == process.pid,
+      guard fields.count > 13, let parent = Int32(fields[1]),
+        pid == process.pid || parent == process.pid,
         let user = Int(fields[11]), let system = Int(fields[12])
       else { continue }
       total += user + system

@@ -7,8 +7,10 @@ import SuiteRuntime
 import SwiftProtobuf
 import UnixSignals
 
-import struct Foundation.URL
 import class Foundation.FileManager
+import class Foundation.ProcessInfo
+import struct Foundation.URL
+import func Foundation.exit
 
 /// `bench.v1.Greeter` for `make bench`, served two ways on the same RPC as the grpc C++
 /// reference:
@@ -36,12 +38,20 @@ enum BenchGreeter {
         let server = GRPCServerService(
           settings: try ServerSettings(config: reader, defaultPort: 7199),
           services: .init(open: [Greeter()], internal: [], names: ["bench.v1.Greeter"]),
-          internalCredential: try reader.required("INTERNAL_CREDENTIAL"), health: HealthStatusBoard(),
-          logger: logger, readyFile: reader.optional("READY_FILE"))
+          internalCredential: try reader.required("INTERNAL_CREDENTIAL"),
+          health: HealthStatusBoard(),
+          logger: logger,
+          readyFile: reader.optional("READY_FILE")
+        )
         let group = ServiceGroup(
           configuration: .init(
-            services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [
+              .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+          )
+        )
         try await group.run()
       }
     default:
@@ -60,14 +70,17 @@ enum BenchGreeter {
     let delay = ProcessInfo.processInfo.environment["BENCH_FLUSH_DELAY_US"].flatMap(Int.init)
     let server = GRPCServer(
       transport: .http2NIOPosix(
-        address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext,
+        address: .ipv4(host: "127.0.0.1", port: port),
+        transportSecurity: .plaintext,
         config: .defaults { config in
           if let delay {
             config.connection.flushCoalescing =
               delay == 0 ? nil : .init(maxFlushDelay: .microseconds(delay), maxBytes: 64 * 1024)
           }
-        }),
-      services: [Greeter()])
+        }
+      ),
+      services: [Greeter()]
+    )
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask { try await server.serve() }
       if let address = try await server.listeningAddress?.ipv4 {
@@ -79,10 +92,10 @@ enum BenchGreeter {
 
 /// The RPC: "hello " + name, nothing else.
 struct Greeter: Bench_V1_Greeter.SimpleServiceProtocol {
-  func sayHello(request: Bench_V1_HelloRequest, context: ServerContext) async throws -> Bench_V1_HelloReply {
+  func sayHello(
+    request: Bench_V1_HelloRequest,
+    context: ServerContext
+  ) async throws -> Bench_V1_HelloReply {
     .with { $0.message = "hello " + request.name }
   }
 }
-
-import func Foundation.exit
-import class Foundation.ProcessInfo

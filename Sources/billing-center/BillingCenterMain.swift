@@ -21,20 +21,33 @@ enum BillingCenterMain {
 
   static func run(_ configuration: BillingConfiguration, logger: Logger) async throws {
     let postgres = PostgresClient(
-      configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
+      configuration: configuration.service.database.clientConfiguration,
+      backgroundLogger: logger
+    )
     let database = Database(client: postgres, logger: logger)
     let console = try GRPCClientService(
-      address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS", tls: configuration.service.clientTLS)
+      address: configuration.consoleAddress,
+      variable: "CONSOLE_ADDRESS",
+      tls: configuration.service.clientTLS
+    )
     let hasher = configuration.hasher
     let billing = GuanceBilling(
       store: PostgresBillingStore(database: database, logger: logger),
       directory: ConsoleWorkspaceDirectory(
-        client: console.client, internalCredential: configuration.service.internalCredential),
+        client: console.client,
+        internalCredential: configuration.service.internalCredential
+      ),
       hasher: hasher,
       sessions: PasswordSessions(
-        database: database, hasher: hasher, policy: configuration.sessions, logger: logger),
+        database: database,
+        hasher: hasher,
+        policy: configuration.sessions,
+        logger: logger
+      ),
       challenges: EmailChallenges(database: database, logger: logger),
-      catalog: configuration.catalog, closingGrace: configuration.closingGrace)
+      catalog: configuration.catalog,
+      closingGrace: configuration.closingGrace
+    )
     let started = StartupGate()
 
     let server = GRPCServerService(
@@ -42,23 +55,38 @@ enum BillingCenterMain {
       services: .init(
         open: [
           BillingCenterHandlers(
-            billing: billing, internalCredential: InternalCredential(configuration.service.internalCredential))
+            billing: billing,
+            internalCredential: InternalCredential(configuration.service.internalCredential)
+          )
         ],
         internal: [BillingInternalHandlers(billing: billing)],
-        names: ["guance.billing.v1.BillingCenterService", "guance.billing.v1.BillingInternalService"]),
+        names: [
+          "guance.billing.v1.BillingCenterService", "guance.billing.v1.BillingInternalService",
+        ]
+      ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
       logger: logger,
       readyFile: configuration.service.readyFile,
       started: started,
       prepare: {
-        try await Migrator(client: postgres, logger: logger).apply(PostgresBillingStore.migrations())
-      })
+        try await Migrator(client: postgres, logger: logger).apply(
+          PostgresBillingStore.migrations()
+        )
+      }
+    )
     let mailWorker = MailOutboxWorker(
-      database: database, sender: try configuration.mail.makeSender(logger: logger),
-      logger: logger, startAfter: started)
+      database: database,
+      sender: try configuration.mail.makeSender(logger: logger),
+      logger: logger,
+      startAfter: started
+    )
     let closer = DayCloser(
-      billing: billing, logger: logger, startAfter: started, interval: configuration.closerInterval)
+      billing: billing,
+      logger: logger,
+      startAfter: started,
+      interval: configuration.closerInterval
+    )
 
     let group = ServiceGroup(
       configuration: try .suite(
@@ -69,7 +97,9 @@ enum BillingCenterMain {
           .init(service: closer),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        logger: logger))
+        logger: logger
+      )
+    )
     try await group.run()
   }
 }

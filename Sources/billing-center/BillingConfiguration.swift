@@ -22,8 +22,16 @@ struct BillingConfiguration {
     mail = try MailSettings(config: config)
     catalog = try PriceCatalog(config: config)
     sessions = try PasswordSessions.Policy(config: config)
-    closingGrace = try config.seconds("BILL_CLOSING_GRACE_SECONDS", default: .seconds(3600), range: 0...172_800)
-    closerInterval = try config.seconds("BILL_CLOSER_INTERVAL_SECONDS", default: .seconds(60), range: 1...3600)
+    closingGrace = try config.seconds(
+      "BILL_CLOSING_GRACE_SECONDS",
+      default: .seconds(3600),
+      range: 0...172_800
+    )
+    closerInterval = try config.seconds(
+      "BILL_CLOSER_INTERVAL_SECONDS",
+      default: .seconds(60),
+      range: 1...3600
+    )
     hasher = try PasswordHasher(config: config)
   }
 }

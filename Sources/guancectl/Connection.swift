@@ -9,7 +9,9 @@ import SwiftProtobuf
 
 /// Where the gateway is and how to speak to it; shared by every command.
 struct GlobalOptions: ParsableArguments {
-  @Option(help: "The gateway's gRPC address (host:port); default: $GATEWAY_ADDRESS or 127.0.0.1:7100.")
+  @Option(
+    help: "The gateway's gRPC address (host:port); default: $GATEWAY_ADDRESS or 127.0.0.1:7100."
+  )
   var address: String?
 
   @Option(help: "The suite's internal credential; default: $INTERNAL_CREDENTIAL.")
@@ -22,7 +24,9 @@ struct GlobalOptions: ParsableArguments {
 
   /// Connects (TLS from $GRPC_CLIENT_CA_FILE and friends, as the services do), runs `body`
   /// with the admin client and the credential's metadata, and disconnects.
-  func withAdmin<Result: Sendable>(_ body: (Admin, Metadata) async throws -> Result) async throws -> Result {
+  func withAdmin<Result: Sendable>(
+    _ body: (Admin, Metadata) async throws -> Result
+  ) async throws -> Result {
     let environment = ProcessInfo.processInfo.environment
     let config = ConfigReader()
     guard let credential = credential ?? config.optional("INTERNAL_CREDENTIAL") else {
@@ -31,7 +35,11 @@ struct GlobalOptions: ParsableArguments {
     let target = address ?? environment["GATEWAY_ADDRESS"] ?? "127.0.0.1:7100"
     let transport: HTTP2ClientTransport.Posix
     do {
-      transport = try GRPCClientService.transport(address: target, variable: "--address", tls: try ClientTLS(config: config))
+      transport = try GRPCClientService.transport(
+        address: target,
+        variable: "--address",
+        tls: try ClientTLS(config: config)
+      )
     } catch {
       throw ValidationError("\(error)")
     }

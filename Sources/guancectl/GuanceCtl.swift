@@ -9,8 +9,10 @@ import SwiftProtobuf
 struct GuanceCtl: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "guancectl",
-    abstract: "Inspect and repair marketplace subscriptions, activations, lifecycle operations and metering.",
-    subcommands: [Subscriptions.self, Activations.self, Operations.self, Metering.self])
+    abstract:
+      "Inspect and repair marketplace subscriptions, activations, lifecycle operations and metering.",
+    subcommands: [Subscriptions.self, Activations.self, Operations.self, Metering.self]
+  )
 }
 
 // MARK: Subscriptions
@@ -18,12 +20,14 @@ struct GuanceCtl: AsyncParsableCommand {
 struct Subscriptions: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Subscriptions the gateway follows.",
-    subcommands: [List.self, Show.self, ChangePlan.self, ChangeQuantity.self, Cancel.self])
+    subcommands: [List.self, Show.self, ChangePlan.self, ChangeQuantity.self, Cancel.self]
+  )
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List subscriptions, newest first.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Only this marketplace status, e.g. Subscribed, Suspended, Unsubscribed.") var status = ""
+    @Option(help: "Only this marketplace status, e.g. Subscribed, Suspended, Unsubscribed.")
+    var status = ""
     @Option(help: "Only this plan.") var plan = ""
     @Option(help: "At most this many (1 to 1000).") var limit: Int32 = 100
 
@@ -34,15 +38,30 @@ struct Subscriptions: AsyncParsableCommand {
             $0.marketplaceStatus = status
             $0.planID = plan
             $0.limit = limit
-          }, metadata: metadata)
+          },
+          metadata: metadata
+        )
       }
       try global.show(reply) { reply in
-        var table = Table("subscription", "status", "plan", "seats", "activation", "purchaser", "term ends")
+        var table = Table(
+          "subscription",
+          "status",
+          "plan",
+          "seats",
+          "activation",
+          "purchaser",
+          "term ends"
+        )
         for subscription in reply.subscriptions {
           table.add(
-            subscription.subscriptionID, subscription.marketplaceStatus, subscription.planID,
-            subscription.quantity == 0 ? "-" : "\(subscription.quantity)", subscription.activationStep,
-            subscription.purchaserEmail, text(subscription.termEnd, set: subscription.hasTermEnd))
+            subscription.subscriptionID,
+            subscription.marketplaceStatus,
+            subscription.planID,
+            subscription.quantity == 0 ? "-" : "\(subscription.quantity)",
+            subscription.activationStep,
+            subscription.purchaserEmail,
+            text(subscription.termEnd, set: subscription.hasTermEnd)
+          )
         }
         table.print()
       }
@@ -51,52 +70,75 @@ struct Subscriptions: AsyncParsableCommand {
 
   struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "One subscription with its audit trail, sessions, activation and operations.")
+      abstract: "One subscription with its audit trail, sessions, activation and operations."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The marketplace subscription id.") var subscription: String
 
     func run() async throws {
       let reply = try await global.withAdmin { admin, metadata in
-        try await admin.getSubscription(.with { $0.subscriptionID = subscription }, metadata: metadata)
+        try await admin.getSubscription(
+          .with { $0.subscriptionID = subscription },
+          metadata: metadata
+        )
       }
       try global.show(reply) { reply in
         let subscription = reply.subscription
         print("Subscription  \(subscription.subscriptionID)  \(subscription.name)")
-        print("Status        \(subscription.marketplaceStatus) (activation: \(subscription.activationStep))")
-        print("Plan          \(subscription.planID)\(subscription.quantity > 0 ? ", \(subscription.quantity) seats" : "")")
+        print(
+          "Status        \(subscription.marketplaceStatus) (activation: \(subscription.activationStep))"
+        )
+        print(
+          "Plan          \(subscription.planID)\(subscription.quantity > 0 ? ", \(subscription.quantity) seats" : "")"
+        )
         print("Purchaser     \(subscription.purchaserEmail)")
-        print("Term          \(text(subscription.termStart, set: subscription.hasTermStart)) to \(text(subscription.termEnd, set: subscription.hasTermEnd))")
+        print(
+          "Term          \(text(subscription.termStart, set: subscription.hasTermStart)) to \(text(subscription.termEnd, set: subscription.hasTermEnd))"
+        )
         if subscription.hasDataKeptUntil {
           print("Data kept to  \(text(subscription.dataKeptUntil, set: true))")
         }
         if reply.hasSaga {
           let saga = reply.saga
-          print("\nActivation: \(saga.step), workspace \(saga.workspaceID) (\(saga.workspaceOrigin)), \(saga.retries) retries\(saga.problem.isEmpty ? "" : ", last problem: \(saga.problem)")")
+          print(
+            "\nActivation: \(saga.step), workspace \(saga.workspaceID) (\(saga.workspaceOrigin)), \(saga.retries) retries\(saga.problem.isEmpty ? "" : ", last problem: \(saga.problem)")"
+          )
         }
         print("\nSessions")
         var sessions = Table("branch", "opened", "expires")
         for session in reply.sessions {
-          sessions.add(session.branch, text(session.createdAt, set: true), text(session.expiresAt, set: true))
+          sessions.add(
+            session.branch,
+            text(session.createdAt, set: true),
+            text(session.expiresAt, set: true)
+          )
         }
         sessions.print()
         print("\nOperations")
         Operations.table(reply.operations).print()
         print("\nAudit trail")
         var audit = Table("at", "event", "detail")
-        for entry in reply.audit { audit.add(text(entry.at, set: true), entry.event, text(entry.detail)) }
+        for entry in reply.audit {
+          audit.add(text(entry.at, set: true), entry.event, text(entry.detail))
+        }
         audit.print()
       }
     }
   }
 
   /// Prints a vendor-started change's progress as it comes.
-  static func follow(_ global: GlobalOptions, _ subscription: String, _ change: Guance_Gateway_V1_ChangeSubscriptionRequest.OneOf_Change) async throws {
+  static func follow(
+    _ global: GlobalOptions,
+    _ subscription: String,
+    _ change: Guance_Gateway_V1_ChangeSubscriptionRequest.OneOf_Change
+  ) async throws {
     let final = try await global.withAdmin { admin, metadata in
       try await admin.changeSubscription(
         .with {
           $0.subscriptionID = subscription
           $0.change = change
-        }, metadata: metadata
+        },
+        metadata: metadata
       ) { response in
         var last: Guance_Gateway_V1_ChangeSubscriptionProgress?
         for try await progress in response.messages {
@@ -104,8 +146,11 @@ struct Subscriptions: AsyncParsableCommand {
           if global.json {
             print(try progress.jsonString())
           } else {
-            let status = progress.marketplaceStatus.isEmpty ? "" : " [\(progress.marketplaceStatus)]"
-            print("\(progress.stage)\(status) operation \(progress.operationID)\(progress.message.isEmpty ? "" : ": \(progress.message)")")
+            let status =
+              progress.marketplaceStatus.isEmpty ? "" : " [\(progress.marketplaceStatus)]"
+            print(
+              "\(progress.stage)\(status) operation \(progress.operationID)\(progress.message.isEmpty ? "" : ": \(progress.message)")"
+            )
           }
         }
         return last
@@ -116,7 +161,9 @@ struct Subscriptions: AsyncParsableCommand {
 
   struct ChangePlan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Move a subscription to another plan through the marketplace; applied once it confirms.")
+      abstract:
+        "Move a subscription to another plan through the marketplace; applied once it confirms."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument var subscription: String
     @Argument var plan: String
@@ -126,17 +173,23 @@ struct Subscriptions: AsyncParsableCommand {
 
   struct ChangeQuantity: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Change a per-seat subscription's seats through the marketplace; applied once it confirms.")
+      abstract:
+        "Change a per-seat subscription's seats through the marketplace; applied once it confirms."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument var subscription: String
     @Argument var seats: Int32
 
-    func run() async throws { try await Subscriptions.follow(global, subscription, .quantity(seats)) }
+    func run() async throws {
+      try await Subscriptions.follow(global, subscription, .quantity(seats))
+    }
   }
 
   struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Cancel a subscription at the marketplace (final); its data is kept for the retention period.")
+      abstract:
+        "Cancel a subscription at the marketplace (final); its data is kept for the retention period."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument var subscription: String
     @Flag(help: "Confirm: cancelling cannot be undone.") var yes = false
@@ -152,21 +205,34 @@ struct Subscriptions: AsyncParsableCommand {
 
 struct Activations: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Activations that did not finish.", subcommands: [Stuck.self, Retry.self])
+    abstract: "Activations that did not finish.",
+    subcommands: [Stuck.self, Retry.self]
+  )
 
   struct Stuck: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Failed activations, and unfinished ones not moving.")
+    static let configuration = CommandConfiguration(
+      abstract: "Failed activations, and unfinished ones not moving."
+    )
     @OptionGroup var global: GlobalOptions
     @Option(help: "Unfinished for at least this many seconds.") var olderThan: Int32 = 300
 
     func run() async throws {
       let reply = try await global.withAdmin { admin, metadata in
-        try await admin.listStuckActivations(.with { $0.olderThanSeconds = olderThan }, metadata: metadata)
+        try await admin.listStuckActivations(
+          .with { $0.olderThanSeconds = olderThan },
+          metadata: metadata
+        )
       }
       try global.show(reply) { reply in
         var table = Table("subscription", "step", "retries", "next attempt", "problem")
         for saga in reply.activations {
-          table.add(saga.subscriptionID, saga.step, "\(saga.retries)", text(saga.nextAttemptAt, set: true), text(saga.problem))
+          table.add(
+            saga.subscriptionID,
+            saga.step,
+            "\(saga.retries)",
+            text(saga.nextAttemptAt, set: true),
+            text(saga.problem)
+          )
         }
         table.print()
       }
@@ -174,16 +240,23 @@ struct Activations: AsyncParsableCommand {
   }
 
   struct Retry: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a stuck or failed activation again now.")
+    static let configuration = CommandConfiguration(
+      abstract: "Run a stuck or failed activation again now."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument var subscription: String
 
     func run() async throws {
       let reply = try await global.withAdmin { admin, metadata in
-        try await admin.retryActivation(.with { $0.subscriptionID = subscription }, metadata: metadata)
+        try await admin.retryActivation(
+          .with { $0.subscriptionID = subscription },
+          metadata: metadata
+        )
       }
       try global.show(reply) { reply in
-        print("activation of \(reply.activation.subscriptionID) is due now (step \(reply.activation.step))")
+        print(
+          "activation of \(reply.activation.subscriptionID) is due now (step \(reply.activation.step))"
+        )
       }
     }
   }
@@ -194,15 +267,24 @@ struct Activations: AsyncParsableCommand {
 struct Operations: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Lifecycle operations: webhook deliveries, reconciler finds, vendor-started changes.",
-    subcommands: [List.self, Replay.self])
+    subcommands: [List.self, Replay.self]
+  )
 
   static func table(_ operations: [Guance_Gateway_V1_LifecycleOperation]) -> Table {
     var table = Table("operation", "action", "source", "state", "deliveries", "received", "outcome")
     for operation in operations {
       table.add(
-        operation.id, operation.action, operation.source, operation.state, "\(operation.deliveries)",
+        operation.id,
+        operation.action,
+        operation.source,
+        operation.state,
+        "\(operation.deliveries)",
         text(operation.receivedAt, set: operation.hasReceivedAt),
-        text(operation.problem.isEmpty ? operation.outcome : "\(operation.outcome) (last problem: \(operation.problem))"))
+        text(
+          operation.problem.isEmpty
+            ? operation.outcome : "\(operation.outcome) (last problem: \(operation.problem))"
+        )
+      )
     }
     return table
   }
@@ -211,7 +293,8 @@ struct Operations: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List operations, newest first.")
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only this subscription's.") var subscription = ""
-    @Option(help: "Only this state: received, applied, declined, failed, unverified.") var state = ""
+    @Option(help: "Only this state: received, applied, declined, failed, unverified.") var state =
+      ""
     @Option(help: "At most this many (1 to 1000).") var limit: Int32 = 100
 
     func run() async throws {
@@ -221,7 +304,9 @@ struct Operations: AsyncParsableCommand {
             $0.subscriptionID = subscription
             $0.state = state
             $0.limit = limit
-          }, metadata: metadata)
+          },
+          metadata: metadata
+        )
       }
       try global.show(reply) { Operations.table($0.operations).print() }
     }
@@ -229,13 +314,17 @@ struct Operations: AsyncParsableCommand {
 
   struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Do an operation again (it is verified with the marketplace first).")
+      abstract: "Do an operation again (it is verified with the marketplace first)."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument var operation: String
 
     func run() async throws {
       let reply = try await global.withAdmin { admin, metadata in
-        try await admin.replayLifecycleOperation(.with { $0.operationID = operation }, metadata: metadata)
+        try await admin.replayLifecycleOperation(
+          .with { $0.operationID = operation },
+          metadata: metadata
+        )
       }
       try global.show(reply) { reply in
         print("operation \(reply.operation.id) (\(reply.operation.action)) is due again")
@@ -249,22 +338,31 @@ struct Operations: AsyncParsableCommand {
 struct Metering: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Usage reported to the marketplace.",
-    subcommands: [List.self, Resubmit.self, Park.self, Run.self, Reconcile.self])
+    subcommands: [List.self, Resubmit.self, Park.self, Run.self, Reconcile.self]
+  )
 
   static func print(_ records: [Guance_Gateway_V1_MeteringRecord]) {
     var table = Table("key", "status", "quantity", "attempts", "marketplace", "message")
     for record in records {
       table.add(
-        record.key, record.status, record.quantity, "\(record.attempts)", text(record.marketplaceStatus),
-        text(record.lastMessage))
+        record.key,
+        record.status,
+        record.quantity,
+        "\(record.attempts)",
+        text(record.marketplaceStatus),
+        text(record.lastMessage)
+      )
     }
     table.print()
   }
 
   struct List: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List metering records, oldest first.")
+    static let configuration = CommandConfiguration(
+      abstract: "List metering records, oldest first."
+    )
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Only this status: pending, accepted, duplicate, rejected, parked.") var status = ""
+    @Option(help: "Only this status: pending, accepted, duplicate, rejected, parked.") var status =
+      ""
     @Option(help: "Only this billing day (YYYY-MM-DD).") var day = ""
     @Option(help: "Only this subscription's.") var subscription = ""
     @Option(help: "At most this many (1 to 1000), in key order.") var limit: Int32 = 100
@@ -279,27 +377,36 @@ struct Metering: AsyncParsableCommand {
             $0.subscriptionID = subscription
             $0.afterKey = after
             $0.limit = limit
-          }, metadata: metadata)
+          },
+          metadata: metadata
+        )
       }
       try global.show(reply) { Metering.print($0.records) }
     }
   }
 
   /// Resubmits or parks one record and shows it.
-  static func dispose(_ global: GlobalOptions, key: String, reason: String, resubmit: Bool) async throws {
+  static func dispose(
+    _ global: GlobalOptions,
+    key: String,
+    reason: String,
+    resubmit: Bool
+  ) async throws {
     let record = try await global.withAdmin { admin, metadata in
       resubmit
         ? try await admin.resubmitMeteringRecord(
           .with {
             $0.key = key
             $0.reason = reason
-          }, metadata: metadata
+          },
+          metadata: metadata
         ).record
         : try await admin.parkMeteringRecord(
           .with {
             $0.key = key
             $0.reason = reason
-          }, metadata: metadata
+          },
+          metadata: metadata
         ).record
     }
     try global.show(record) { Metering.print([$0]) }
@@ -307,12 +414,15 @@ struct Metering: AsyncParsableCommand {
 
   struct Resubmit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Send a rejected or parked record again (same key: never billed twice).")
+      abstract: "Send a rejected or parked record again (same key: never billed twice)."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument var key: String
     @Option(help: "Why, kept with the record.") var reason: String
 
-    func run() async throws { try await Metering.dispose(global, key: key, reason: reason, resubmit: true) }
+    func run() async throws {
+      try await Metering.dispose(global, key: key, reason: reason, resubmit: true)
+    }
   }
 
   struct Park: AsyncParsableCommand {
@@ -321,7 +431,9 @@ struct Metering: AsyncParsableCommand {
     @Argument var key: String
     @Option(help: "Why, kept with the record.") var reason: String
 
-    func run() async throws { try await Metering.dispose(global, key: key, reason: reason, resubmit: false) }
+    func run() async throws {
+      try await Metering.dispose(global, key: key, reason: reason, resubmit: false)
+    }
   }
 
   struct Run: AsyncParsableCommand {
@@ -334,9 +446,13 @@ struct Metering: AsyncParsableCommand {
         try await admin.runMetering(.init(), metadata: metadata)
       }
       try global.show(reply) { reply in
-        Swift.print("sent \(reply.sent): \(reply.delivered) delivered, \(reply.rejected) rejected, \(reply.retrying) to retry")
+        Swift.print(
+          "sent \(reply.sent): \(reply.delivered) delivered, \(reply.rejected) rejected, \(reply.retrying) to retry"
+        )
         if !reply.nearDeadline.isEmpty {
-          Swift.print("near the 24-hour cutoff and undelivered: \(reply.nearDeadline.joined(separator: ", "))")
+          Swift.print(
+            "near the 24-hour cutoff and undelivered: \(reply.nearDeadline.joined(separator: ", "))"
+          )
         }
       }
     }
@@ -344,7 +460,8 @@ struct Metering: AsyncParsableCommand {
 
   struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Compare a day's delivered usage with the marketplace's record of it.")
+      abstract: "Compare a day's delivered usage with the marketplace's record of it."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The day of the reported hours, YYYY-MM-DD (UTC).") var date: String
 
@@ -355,7 +472,12 @@ struct Metering: AsyncParsableCommand {
       try global.show(reply) { reply in
         var table = Table("subscription", "dimension", "delivered", "marketplace")
         for mismatch in reply.mismatches {
-          table.add(mismatch.subscriptionID, mismatch.dimension, mismatch.delivered, mismatch.marketplace)
+          table.add(
+            mismatch.subscriptionID,
+            mismatch.dimension,
+            mismatch.delivered,
+            mismatch.marketplace
+          )
         }
         table.print(empty: "no mismatches for \(date)")
       }

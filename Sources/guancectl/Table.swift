@@ -20,7 +20,8 @@ struct Table {
     }
     func line(_ cells: [String]) -> String {
       cells.enumerated().map { index, cell in
-        index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+        index == cells.count - 1
+          ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
       }.joined(separator: "  ")
     }
     Swift.print(line(headers.map { $0.uppercased() }))
@@ -31,8 +32,10 @@ struct Table {
 /// "2026-11-27 10:00:00Z", or "-" for an unset timestamp.
 func text(_ timestamp: Google_Protobuf_Timestamp, set: Bool) -> String {
   guard set else { return "-" }
-  return timestamp.date.formatted(Date.ISO8601FormatStyle().year().month().day().time(includingFractionalSeconds: false))
-    .replacingOccurrences(of: "T", with: " ")
+  return timestamp.date.formatted(
+    Date.ISO8601FormatStyle().year().month().day().time(includingFractionalSeconds: false)
+  )
+  .replacingOccurrences(of: "T", with: " ")
 }
 
 /// A cell that may be empty.

@@ -7,6 +7,8 @@ import SuiteRuntime
 import SwiftProtobuf
 import UnixSignals
 
+import struct Foundation.Data
+
 /// grpc's interop `TestService` on the suite's own server configuration (SuiteRuntime: the
 /// same limits, interceptors, health and TLS settings as every service), for the interop
 /// cases `make test` drives with Python's grpcio (scripts/interop_client.py).
@@ -17,14 +19,22 @@ enum InteropServer {
       let server = GRPCServerService(
         settings: try ServerSettings(config: reader, defaultPort: 7198),
         services: .init(
-          open: [InteropTestService()], internal: [],
-          names: ["grpc.testing.TestService"]),
-        internalCredential: try reader.required("INTERNAL_CREDENTIAL"), health: HealthStatusBoard(),
-        logger: logger, readyFile: reader.optional("READY_FILE"))
+          open: [InteropTestService()],
+          internal: [],
+          names: ["grpc.testing.TestService"]
+        ),
+        internalCredential: try reader.required("INTERNAL_CREDENTIAL"),
+        health: HealthStatusBoard(),
+        logger: logger,
+        readyFile: reader.optional("READY_FILE")
+      )
       let group = ServiceGroup(
         configuration: .init(
           services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
-          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+          gracefulShutdownSignals: [.sigterm, .sigint],
+          logger: logger
+        )
+      )
       try await group.run()
     }
   }
@@ -48,39 +58,57 @@ struct InteropTestService: RegistrableRPCService {
       try await streamingOutputCall(request: ServerRequest(stream: request), context: context)
     }
     router.register(Method.StreamingInputCall.descriptor) { request, context in
-      StreamingServerResponse(single: try await streamingInputCall(request: request, context: context))
+      StreamingServerResponse(
+        single: try await streamingInputCall(request: request, context: context)
+      )
     }
     router.register(Method.FullDuplexCall.descriptor, streaming: fullDuplexCall)
     router.register(Method.HalfDuplexCall.descriptor, streaming: halfDuplexCall)
   }
 
-  func emptyCall(request: ServerRequest<Grpc_Testing_Empty>, context: ServerContext) async throws
+  func emptyCall(
+    request: ServerRequest<Grpc_Testing_Empty>,
+    context: ServerContext
+  ) async throws
     -> ServerResponse<Grpc_Testing_Empty>
   {
     ServerResponse(
-      message: Grpc_Testing_Empty(), metadata: Self.initialEcho(request.metadata),
-      trailingMetadata: Self.trailingEcho(request.metadata))
+      message: Grpc_Testing_Empty(),
+      metadata: Self.initialEcho(request.metadata),
+      trailingMetadata: Self.trailingEcho(request.metadata)
+    )
   }
 
-  func unaryCall(request: ServerRequest<Grpc_Testing_SimpleRequest>, context: ServerContext) async throws
+  func unaryCall(
+    request: ServerRequest<Grpc_Testing_SimpleRequest>,
+    context: ServerContext
+  ) async throws
     -> ServerResponse<Grpc_Testing_SimpleResponse>
   {
     try Self.fail(with: request.message.responseStatus)
     let size = Int(request.message.responseSize)
-    guard size >= 0 else { throw RPCError(code: .invalidArgument, message: "response_size must not be negative") }
+    guard size >= 0 else {
+      throw RPCError(code: .invalidArgument, message: "response_size must not be negative")
+    }
     return ServerResponse(
-      message: .with { $0.payload = Self.payload(size: size) }, metadata: Self.initialEcho(request.metadata),
-      trailingMetadata: Self.trailingEcho(request.metadata))
+      message: .with { $0.payload = Self.payload(size: size) },
+      metadata: Self.initialEcho(request.metadata),
+      trailingMetadata: Self.trailingEcho(request.metadata)
+    )
   }
 
-  func cacheableUnaryCall(request: ServerRequest<Grpc_Testing_SimpleRequest>, context: ServerContext)
+  func cacheableUnaryCall(
+    request: ServerRequest<Grpc_Testing_SimpleRequest>,
+    context: ServerContext
+  )
     async throws -> ServerResponse<Grpc_Testing_SimpleResponse>
   {
     try await unaryCall(request: request, context: context)
   }
 
   func streamingOutputCall(
-    request: ServerRequest<Grpc_Testing_StreamingOutputCallRequest>, context: ServerContext
+    request: ServerRequest<Grpc_Testing_StreamingOutputCallRequest>,
+    context: ServerContext
   ) async throws -> StreamingServerResponse<Grpc_Testing_StreamingOutputCallResponse> {
     let message = request.message
     return StreamingServerResponse(metadata: Self.initialEcho(request.metadata)) { writer in
@@ -90,7 +118,8 @@ struct InteropTestService: RegistrableRPCService {
   }
 
   func streamingInputCall(
-    request: StreamingServerRequest<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext
+    request: StreamingServerRequest<Grpc_Testing_StreamingInputCallRequest>,
+    context: ServerContext
   ) async throws -> ServerResponse<Grpc_Testing_StreamingInputCallResponse> {
     var total = 0
     for try await message in request.messages { total += message.payload.body.count }
@@ -98,7 +127,8 @@ struct InteropTestService: RegistrableRPCService {
   }
 
   func fullDuplexCall(
-    request: StreamingServerRequest<Grpc_Testing_StreamingOutputCallRequest>, context: ServerContext
+    request: StreamingServerRequest<Grpc_Testing_StreamingOutputCallRequest>,
+    context: ServerContext
   ) async throws -> StreamingServerResponse<Grpc_Testing_StreamingOutputCallResponse> {
     StreamingServerResponse(metadata: Self.initialEcho(request.metadata)) { writer in
       for try await message in request.messages {
@@ -109,7 +139,8 @@ struct InteropTestService: RegistrableRPCService {
   }
 
   func halfDuplexCall(
-    request: StreamingServerRequest<Grpc_Testing_StreamingOutputCallRequest>, context: ServerContext
+    request: StreamingServerRequest<Grpc_Testing_StreamingOutputCallRequest>,
+    context: ServerContext
   ) async throws -> StreamingServerResponse<Grpc_Testing_StreamingOutputCallResponse> {
     StreamingServerResponse(metadata: Self.initialEcho(request.metadata)) { writer in
       var received: [Grpc_Testing_StreamingOutputCallRequest] = []
@@ -121,12 +152,17 @@ struct InteropTestService: RegistrableRPCService {
 
   /// Writes one response per parameter, after its interval; or fails with the asked status.
   static func respond(
-    to message: Grpc_Testing_StreamingOutputCallRequest, writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>
+    to message: Grpc_Testing_StreamingOutputCallRequest,
+    writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>
   ) async throws {
     try fail(with: message.responseStatus)
     for parameters in message.responseParameters {
-      if parameters.intervalUs > 0 { try await Task.sleep(for: .microseconds(Int(parameters.intervalUs))) }
-      guard parameters.size >= 0 else { throw RPCError(code: .invalidArgument, message: "size must not be negative") }
+      if parameters.intervalUs > 0 {
+        try await Task.sleep(for: .microseconds(Int(parameters.intervalUs)))
+      }
+      guard parameters.size >= 0 else {
+        throw RPCError(code: .invalidArgument, message: "size must not be negative")
+      }
       try await writer.write(.with { $0.payload = payload(size: Int(parameters.size)) })
     }
   }
@@ -150,29 +186,36 @@ struct InteropTestService: RegistrableRPCService {
 
   static func trailingEcho(_ metadata: Metadata) -> Metadata {
     var echo = Metadata()
-    for value in metadata[binaryValues: echoTrailing] { echo.addBinary(value, forKey: echoTrailing) }
+    for value in metadata[binaryValues: echoTrailing] {
+      echo.addBinary(value, forKey: echoTrailing)
+    }
     return echo
   }
 }
-
-import struct Foundation.Data
 
 extension RPCRouter {
   /// A handler with protobuf messages, in the router's streaming form.
   fileprivate mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
     _ method: MethodDescriptor,
-    streaming handler: @escaping @Sendable (StreamingServerRequest<Input>, ServerContext) async throws
+    streaming handler:
+      @escaping @Sendable (StreamingServerRequest<Input>, ServerContext) async throws
       -> StreamingServerResponse<Output>
   ) {
     registerHandler(
-      forMethod: method, deserializer: ProtobufDeserializer<Input>(), serializer: ProtobufSerializer<Output>(),
-      handler: handler)
+      forMethod: method,
+      deserializer: ProtobufDeserializer<Input>(),
+      serializer: ProtobufSerializer<Output>(),
+      handler: handler
+    )
   }
 
   /// A unary handler, its one request read from the stream and its response sent as one.
   fileprivate mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
     _ method: MethodDescriptor,
-    unary handler: @escaping @Sendable (ServerRequest<Input>, ServerContext) async throws -> ServerResponse<Output>
+    unary handler:
+      @escaping @Sendable (ServerRequest<Input>, ServerContext) async throws -> ServerResponse<
+        Output
+      >
   ) {
     register(method) { request, context in
       StreamingServerResponse(single: try await handler(ServerRequest(stream: request), context))

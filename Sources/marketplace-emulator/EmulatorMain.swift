@@ -16,11 +16,21 @@ enum EmulatorMain {
     await ServiceMain.run("marketplace-emulator") { reader, logger in
       let settings = try EmulatorSettings(config: reader)
       let database = try DatabaseURL(try reader.required("DATABASE_URL"))
-      try await run(settings, database: database, readyFile: reader.optional("READY_FILE"), logger: logger)
+      try await run(
+        settings,
+        database: database,
+        readyFile: reader.optional("READY_FILE"),
+        logger: logger
+      )
     }
   }
 
-  static func run(_ settings: EmulatorSettings, database url: DatabaseURL, readyFile: String?, logger: Logger)
+  static func run(
+    _ settings: EmulatorSettings,
+    database url: DatabaseURL,
+    readyFile: String?,
+    logger: Logger
+  )
     async throws
   {
     var configuration = url.clientConfiguration
@@ -30,14 +40,21 @@ enum EmulatorMain {
     // of a machine it shares with the suite (tests, `make bench`) small.
     configuration.options.additionalStartupParameters.append(("synchronous_commit", "off"))
     let postgres = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    let emulator = EmulatorService(settings: settings, postgres: postgres, readyFile: readyFile, logger: logger)
+    let emulator = EmulatorService(
+      settings: settings,
+      postgres: postgres,
+      readyFile: readyFile,
+      logger: logger
+    )
     let group = ServiceGroup(
       configuration: try .suite(
         services: [
           .init(service: postgres),
           .init(service: emulator, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        logger: logger))
+        logger: logger
+      )
+    )
     try await group.run()
   }
 }
@@ -55,26 +72,37 @@ struct EmulatorService: Service {
     let prepared: (EmulatorStore, TokenIssuer)
     do {
       prepared = try await cancelWhenGracefulShutdown { try await prepare() }
-    } catch where Task.isShuttingDownGracefully {
+    } catch  where Task.isShuttingDownGracefully {
       logger.notice("stopped before serving", metadata: ["error": "\(error)"])
       return
     }
     let (store, issuer) = prepared
     let webhook = WebhookTarget(settings.webhookURL)
     let app = Application(
-      router: EmulatorRoutes(store: store, issuer: issuer, settings: settings, webhook: webhook).router(),
+      router: EmulatorRoutes(store: store, issuer: issuer, settings: settings, webhook: webhook)
+        .router(),
       configuration: .init(address: .hostname(settings.host, port: settings.port)),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? settings.port
-        logger.notice("serving the emulated marketplace", metadata: ["address": "\(settings.host):\(port)"])
+        logger.notice(
+          "serving the emulated marketplace",
+          metadata: ["address": "\(settings.host):\(port)"]
+        )
         if let readyFile { try? ReadyFile.write(readyFile, endpoint: "\(settings.host):\(port)") }
       },
-      logger: logger)
+      logger: logger
+    )
     // Both inherit the group's graceful shutdown through this task.
     try await withThrowingDiscardingTaskGroup { group in
       let deliverer = WebhookDeliverer(
-        store: store, issuer: issuer, target: webhook, tenantID: settings.tenantID,
-        audience: settings.clientID, logger: logger, autoAcceptAfter: settings.autoAcceptAfter)
+        store: store,
+        issuer: issuer,
+        target: webhook,
+        tenantID: settings.tenantID,
+        audience: settings.clientID,
+        logger: logger,
+        autoAcceptAfter: settings.autoAcceptAfter
+      )
       group.addTask { try await deliverer.run() }
       group.addTask { try await app.run() }
     }
@@ -82,7 +110,11 @@ struct EmulatorService: Service {
 
   private func prepare() async throws -> (EmulatorStore, TokenIssuer) {
     try await Migrator(client: postgres, logger: logger).apply(EmulatorStore.migrations())
-    let store = EmulatorStore(database: Database(client: postgres, logger: logger), catalog: .guance, logger: logger)
+    let store = EmulatorStore(
+      database: Database(client: postgres, logger: logger),
+      catalog: .guance,
+      logger: logger
+    )
     let key = try await store.signingKey()
     return (store, try await TokenIssuer(kid: key.kid, privateKeyPEM: key.pem))
   }

@@ -20,72 +20,129 @@ enum GatewayMain {
   }
 
   static func run(_ configuration: GatewayConfiguration, logger: Logger) async throws {
-    let postgres = PostgresClient(configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
+    let postgres = PostgresClient(
+      configuration: configuration.service.database.clientConfiguration,
+      backgroundLogger: logger
+    )
     let database = Database(client: postgres, logger: logger)
     let billing = try GRPCClientService(
-      address: configuration.billingAddress, variable: "BILLING_ADDRESS", tls: configuration.service.clientTLS)
+      address: configuration.billingAddress,
+      variable: "BILLING_ADDRESS",
+      tls: configuration.service.clientTLS
+    )
     let console = try GRPCClientService(
-      address: configuration.consoleAddress, variable: "CONSOLE_ADDRESS", tls: configuration.service.clientTLS)
+      address: configuration.consoleAddress,
+      variable: "CONSOLE_ADDRESS",
+      tls: configuration.service.clientTLS
+    )
     let store = GatewayStore(database: database, logger: logger)
     let presence = Presence(database: database, logger: logger)
     let marketplace = MarketplaceClient(settings: configuration.marketplace, logger: logger)
     let billingDirectory = GRPCBillingDirectory(
-      client: billing.client, internalCredential: configuration.service.internalCredential,
-      timeout: configuration.billingTimeout)
+      client: billing.client,
+      internalCredential: configuration.service.internalCredential,
+      timeout: configuration.billingTimeout
+    )
     let saga = ActivationSaga(
-      store: store, presence: presence, marketplace: marketplace, billing: billingDirectory,
-      settings: configuration.saga, logger: logger)
+      store: store,
+      presence: presence,
+      marketplace: marketplace,
+      billing: billingDirectory,
+      settings: configuration.saga,
+      logger: logger
+    )
     let activations = Activations(
-      store: store, marketplace: marketplace, billing: billingDirectory,
+      store: store,
+      marketplace: marketplace,
+      billing: billingDirectory,
       console: GRPCConsoleDirectory(
-        client: console.client, internalCredential: configuration.service.internalCredential,
-        timeout: configuration.consoleTimeout), saga: saga,
-      consoleLoginURL: configuration.consoleLoginURL)
+        client: console.client,
+        internalCredential: configuration.service.internalCredential,
+        timeout: configuration.consoleTimeout
+      ),
+      saga: saga,
+      consoleLoginURL: configuration.consoleLoginURL
+    )
     let started = StartupGate()
     let doorbell = Doorbell()
     let lifecycle = SubscriptionLifecycle(
-      store: store, marketplace: marketplace, settlements: billingDirectory,
+      store: store,
+      marketplace: marketplace,
+      settlements: billingDirectory,
       workspaces: GRPCWorkspaceStatuses(
-        client: console.client, internalCredential: configuration.service.internalCredential,
-        timeout: configuration.consoleTimeout),
-      settings: configuration.lifecycle, logger: logger)
+        client: console.client,
+        internalCredential: configuration.service.internalCredential,
+        timeout: configuration.consoleTimeout
+      ),
+      settings: configuration.lifecycle,
+      logger: logger
+    )
 
     let submitter = MeteringSubmitter(
-      ledger: billingDirectory, marketplace: marketplace, store: store, settings: configuration.metering, logger: logger)
+      ledger: billingDirectory,
+      marketplace: marketplace,
+      store: store,
+      settings: configuration.metering,
+      logger: logger
+    )
     let server = GRPCServerService(
       settings: configuration.service.server,
       services: .init(
         open: [ActivationHandlers(activations: activations)],
         internal: [GatewayAdminHandlers(lifecycle: lifecycle, submitter: submitter)],
-        names: ["guance.gateway.v1.ActivationService", "guance.gateway.v1.GatewayAdminService"]),
+        names: ["guance.gateway.v1.ActivationService", "guance.gateway.v1.GatewayAdminService"]
+      ),
       internalCredential: configuration.service.internalCredential,
-      health: HealthStatusBoard(), logger: logger, readyFile: configuration.service.readyFile, started: started,
+      health: HealthStatusBoard(),
+      logger: logger,
+      readyFile: configuration.service.readyFile,
+      started: started,
       prepare: {
         try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations())
         // Nothing is claimed before the process is present in the database.
         guard await presence.established() else { throw CancellationError() }
-      })
+      }
+    )
     let readyFile = configuration.service.readyFile
     let router = LandingRoutes(
-      activations: activations, activationPageURL: configuration.activationPageURL, started: started
+      activations: activations,
+      activationPageURL: configuration.activationPageURL,
+      started: started
     ).router()
     WebhookRoutes(
-      authenticator: WebhookAuthenticator(settings: configuration.webhook, logger: logger), store: store,
-      doorbell: doorbell, started: started, logger: logger
+      authenticator: WebhookAuthenticator(settings: configuration.webhook, logger: logger),
+      store: store,
+      doorbell: doorbell,
+      started: started,
+      logger: logger
     ).add(to: router)
     let landing = Application(
       router: router,
       server: try configuration.landingTLS.map {
-        try .tls(.http1(), tlsConfiguration: $0.nioConfiguration(applicationProtocols: ["http/1.1"]))
+        try .tls(
+          .http1(),
+          tlsConfiguration: $0.nioConfiguration(applicationProtocols: ["http/1.1"])
+        )
       } ?? .http1(),
-      configuration: .init(address: .hostname(configuration.landingHost, port: configuration.landingPort)),
+      configuration: .init(
+        address: .hostname(configuration.landingHost, port: configuration.landingPort)
+      ),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? configuration.landingPort
-        logger.notice("serving the landing page", metadata: ["address": "\(configuration.landingHost):\(port)"])
+        logger.notice(
+          "serving the landing page",
+          metadata: ["address": "\(configuration.landingHost):\(port)"]
+        )
         // Beside the gRPC ready file, for whoever started us.
-        if let readyFile { try? ReadyFile.write(readyFile + ".landing", endpoint: "\(configuration.landingHost):\(port)") }
+        if let readyFile {
+          try? ReadyFile.write(
+            readyFile + ".landing",
+            endpoint: "\(configuration.landingHost):\(port)"
+          )
+        }
       },
-      logger: logger)
+      logger: logger
+    )
 
     let group = ServiceGroup(
       configuration: try .suite(
@@ -97,21 +154,44 @@ enum GatewayMain {
           .init(service: landing),
           .init(
             service: ActivationReconciler(
-              activations: activations, logger: logger, startAfter: started,
-              interval: configuration.reconcileInterval)),
-          .init(service: LifecycleWorker(
-              lifecycle: lifecycle, presence: presence, doorbell: doorbell, logger: logger, startAfter: started)),
+              activations: activations,
+              logger: logger,
+              startAfter: started,
+              interval: configuration.reconcileInterval
+            )
+          ),
+          .init(
+            service: LifecycleWorker(
+              lifecycle: lifecycle,
+              presence: presence,
+              doorbell: doorbell,
+              logger: logger,
+              startAfter: started
+            )
+          ),
           .init(
             service: LifecycleReconciler(
-              lifecycle: lifecycle, doorbell: doorbell, logger: logger, startAfter: started,
-              interval: configuration.lifecycleReconcileInterval)),
+              lifecycle: lifecycle,
+              doorbell: doorbell,
+              logger: logger,
+              startAfter: started,
+              interval: configuration.lifecycleReconcileInterval
+            )
+          ),
           .init(
             service: MeteringService(
-              submitter: submitter, logger: logger, startAfter: started, interval: configuration.meteringInterval,
-              reconcileInterval: configuration.meteringReconcileInterval)),
+              submitter: submitter,
+              logger: logger,
+              startAfter: started,
+              interval: configuration.meteringInterval,
+              reconcileInterval: configuration.meteringReconcileInterval
+            )
+          ),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        logger: logger))
+        logger: logger
+      )
+    )
     try await group.run()
   }
 }

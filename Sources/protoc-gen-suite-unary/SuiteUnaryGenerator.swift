@@ -8,7 +8,9 @@ import SwiftProtobufPluginLibrary
 @main
 struct SuiteUnaryGenerator: CodeGenerator {
   func generate(
-    files: [FileDescriptor], parameter: any CodeGeneratorParameter, protoCompilerContext: any ProtoCompilerContext,
+    files: [FileDescriptor],
+    parameter: any CodeGeneratorParameter,
+    protoCompilerContext: any ProtoCompilerContext,
     generatorOutputs: any GeneratorOutputs
   ) throws {
     var lines = [
@@ -22,7 +24,10 @@ struct SuiteUnaryGenerator: CodeGenerator {
       "  static func register(_ service: any RegistrableRPCService, in methods: inout UnaryMethods) {",
     ]
     for file in files {
-      let namer = SwiftProtobufNamer(currentFile: file, protoFileToModuleMappings: ProtoFileToModuleMappings())
+      let namer = SwiftProtobufNamer(
+        currentFile: file,
+        protoFileToModuleMappings: ProtoFileToModuleMappings()
+      )
       for service in file.services {
         let unary = service.methods.filter { !$0.clientStreaming && !$0.serverStreaming }
         guard !unary.isEmpty else { continue }
@@ -32,15 +37,22 @@ struct SuiteUnaryGenerator: CodeGenerator {
         lines.append("    if let service = service as? any \(type).ServiceProtocol {")
         for method in unary {
           let entry = "\(type).Method.\(method.name)"
-          lines.append("      methods.register(\(entry).descriptor) { (request: ServerRequest<\(entry).Input>, context) in")
-          lines.append("        try await service.`\(Self.functionName(method.name))`(request: request, context: context)")
+          lines.append(
+            "      methods.register(\(entry).descriptor) { (request: ServerRequest<\(entry).Input>, context) in"
+          )
+          lines.append(
+            "        try await service.`\(Self.functionName(method.name))`(request: request, context: context)"
+          )
           lines.append("      }")
         }
         lines.append("    }")
       }
     }
     lines += ["  }", "}", ""]
-    try generatorOutputs.add(fileName: "UnaryMethods+Contracts.swift", contents: lines.joined(separator: "\n"))
+    try generatorOutputs.add(
+      fileName: "UnaryMethods+Contracts.swift",
+      contents: lines.joined(separator: "\n")
+    )
   }
 
   /// "SayHello" → "sayHello", "GetURL" → "getURL", "URLFor" → "urlFor", "PING" → "ping": the
@@ -51,9 +63,13 @@ struct SuiteUnaryGenerator: CodeGenerator {
     // Capitals before the first lower case letter: all but the last are an abbreviation; the
     // last begins the next word, unless it is the first letter.
     let wordStart = name.index(before: firstLower)
-    guard wordStart != name.startIndex else { return name.prefix(1).lowercased() + name.dropFirst() }
+    guard wordStart != name.startIndex else {
+      return name.prefix(1).lowercased() + name.dropFirst()
+    }
     return name[..<wordStart].lowercased() + name[wordStart...]
   }
 
-  var supportedFeatures: [Google_Protobuf_Compiler_CodeGeneratorResponse.Feature] { [.proto3Optional] }
+  var supportedFeatures: [Google_Protobuf_Compiler_CodeGeneratorResponse.Feature] {
+    [.proto3Optional]
+  }
 }

@@ -22,7 +22,8 @@ enum UsageLoad {
     let arguments = CommandLine.arguments.dropFirst().map { $0 }
     guard arguments.count >= 3, let batches = Int(arguments[2]), batches > 0 else {
       FileHandle.standardError.write(
-        Data("usage: usage-load HOST:PORT CREDENTIAL BATCHES [CONCURRENCY] [BATCH_SIZE]\n".utf8))
+        Data("usage: usage-load HOST:PORT CREDENTIAL BATCHES [CONCURRENCY] [BATCH_SIZE]\n".utf8)
+      )
       exit(2)
     }
     let parts = arguments[0].split(separator: ":")
@@ -34,8 +35,13 @@ enum UsageLoad {
     let batchSize = arguments.count > 4 ? Int(arguments[4]) ?? 1000 : 1000
     do {
       let report = try await run(
-        host: String(parts[0]), port: port, credential: arguments[1], batches: batches,
-        concurrency: concurrency, batchSize: batchSize)
+        host: String(parts[0]),
+        port: port,
+        credential: arguments[1],
+        batches: batches,
+        concurrency: concurrency,
+        batchSize: batchSize
+      )
       print(report)
     } catch {
       FileHandle.standardError.write(Data("usage-load failed: \(error)\n".utf8))
@@ -44,7 +50,12 @@ enum UsageLoad {
   }
 
   static func run(
-    host: String, port: Int, credential: String, batches: Int, concurrency: Int, batchSize: Int
+    host: String,
+    port: Int,
+    credential: String,
+    batches: Int,
+    concurrency: Int,
+    batchSize: Int
   ) async throws -> String {
     let runID = UUID().uuidString.prefix(8)
     let workspaces = (0..<16).map { _ in UUID().uuidString.lowercased() }
@@ -66,7 +77,9 @@ enum UsageLoad {
     }
     return try await withGRPCClient(
       transport: .http2NIOPosix(
-        target: .ipv4(address: host, port: port), transportSecurity: .plaintext)
+        target: .ipv4(address: host, port: port),
+        transportSecurity: .plaintext
+      )
     ) { client in
       let billing = Guance_Billing_V1_BillingInternalService.Client(wrapping: client)
       let options = CallOptions.defaults.with(timeout: .seconds(60))
@@ -77,9 +90,14 @@ enum UsageLoad {
             var mine: [Double] = []
             for batch in stride(from: worker, to: batches, by: concurrency) {
               let sent = ContinuousClock.now
-              let reply = try await billing.recordUsage(requests[batch], metadata: metadata, options: options)
+              let reply = try await billing.recordUsage(
+                requests[batch],
+                metadata: metadata,
+                options: options
+              )
               mine.append(milliseconds(sent.duration(to: .now)))
-              guard reply.results.count == batchSize, reply.results.allSatisfy({ $0 == .accepted }) else {
+              guard reply.results.count == batchSize, reply.results.allSatisfy({ $0 == .accepted })
+              else {
                 throw LoadError.notAllAccepted(batch)
               }
             }
@@ -95,9 +113,16 @@ enum UsageLoad {
       }
       let events = batches * batchSize
       return String(
-        format: #"{"events": %d, "seconds": %.3f, "events_per_second": %.0f, "batch_p50_ms": %.2f, "batch_p99_ms": %.2f, "concurrency": %d, "batch_size": %d}"#,
-        events, seconds, Double(events) / seconds, percentile(0.5), percentile(0.99), concurrency,
-        batchSize)
+        format:
+          #"{"events": %d, "seconds": %.3f, "events_per_second": %.0f, "batch_p50_ms": %.2f, "batch_p99_ms": %.2f, "concurrency": %d, "batch_size": %d}"#,
+        events,
+        seconds,
+        Double(events) / seconds,
+        percentile(0.5),
+        percentile(0.99),
+        concurrency,
+        batchSize
+      )
     }
   }
 

@@ -4,9 +4,9 @@ import Logging
 import Mailer
 import PostgresNIO
 import ServiceLifecycle
-import UnixSignals
 import SuitePersistence
 import SuiteRuntime
+import UnixSignals
 import WorkspaceConsole
 
 /// workspace-console: the Guance console platform (accounts, workspaces, sessions).
@@ -20,16 +20,24 @@ enum WorkspaceConsoleMain {
 
   static func run(_ configuration: ConsoleConfiguration, logger: Logger) async throws {
     let postgres = PostgresClient(
-      configuration: configuration.service.database.clientConfiguration, backgroundLogger: logger)
+      configuration: configuration.service.database.clientConfiguration,
+      backgroundLogger: logger
+    )
     let database = Database(client: postgres, logger: logger)
     let store = PostgresConsoleStore(database: database, logger: logger)
     let hasher = configuration.hasher
     let console = GuanceConsole(
-      store: store, hasher: hasher,
+      store: store,
+      hasher: hasher,
       sessions: PasswordSessions(
-        database: database, hasher: hasher, policy: configuration.sessions, logger: logger),
+        database: database,
+        hasher: hasher,
+        policy: configuration.sessions,
+        logger: logger
+      ),
       challenges: EmailChallenges(database: database, logger: logger),
-      catalog: configuration.catalog)
+      catalog: configuration.catalog
+    )
     let started = StartupGate()
 
     let server = GRPCServerService(
@@ -40,7 +48,8 @@ enum WorkspaceConsoleMain {
         names: [
           "guance.console.v1.WorkspaceConsoleService",
           "guance.console.v1.WorkspaceDirectoryService",
-        ]),
+        ]
+      ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
       logger: logger,
@@ -49,10 +58,14 @@ enum WorkspaceConsoleMain {
       prepare: {
         try await Migrator(client: postgres, logger: logger)
           .apply(PostgresConsoleStore.migrations())
-      })
+      }
+    )
     let mailWorker = MailOutboxWorker(
-      database: database, sender: try configuration.mail.makeSender(logger: logger),
-      logger: logger, startAfter: started)
+      database: database,
+      sender: try configuration.mail.makeSender(logger: logger),
+      logger: logger,
+      startAfter: started
+    )
 
     let group = ServiceGroup(
       configuration: try .suite(
@@ -61,7 +74,9 @@ enum WorkspaceConsoleMain {
           .init(service: mailWorker),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
-        logger: logger))
+        logger: logger
+      )
+    )
     try await group.run()
   }
 }

@@ -8,14 +8,16 @@ struct IdentityFieldTests {
     arguments: [
       ("alice", "alice"), ("Alice.Smith", "alice.smith"), ("  bob_1-x ", "bob_1-x"),
       ("abc", "abc"), (String(repeating: "a", count: 32), String(repeating: "a", count: 32)),
-    ])
+    ]
+  )
   func validUsernames(raw: String, normalised: String) throws {
     #expect(try Username(raw).value == normalised)
   }
 
   @Test(
     "bad usernames are refused",
-    arguments: ["", "ab", String(repeating: "a", count: 33), "al ice", "alice!", "élodie", "a@b"])
+    arguments: ["", "ab", String(repeating: "a", count: 33), "al ice", "alice!", "élodie", "a@b"]
+  )
   func invalidUsernames(raw: String) {
     #expect(throws: FieldProblem.self) { try Username(raw) }
   }
@@ -23,8 +25,10 @@ struct IdentityFieldTests {
   @Test(
     "emails are trimmed and lower-cased",
     arguments: [
-      ("Alice@Example.COM", "alice@example.com"), (" bob+tag@mail.example.org ", "bob+tag@mail.example.org"),
-    ])
+      ("Alice@Example.COM", "alice@example.com"),
+      (" bob+tag@mail.example.org ", "bob+tag@mail.example.org"),
+    ]
+  )
   func validEmails(raw: String, normalised: String) throws {
     #expect(try EmailAddress(raw).value == normalised)
   }
@@ -34,7 +38,8 @@ struct IdentityFieldTests {
     arguments: [
       "", "plain", "@example.com", "a@", "a@b", "a@@b.com", "a b@c.com", ".a@b.com", "a..b@c.com",
       "a@-b.com", "a@b.c", "a@b.123", String(repeating: "a", count: 65) + "@b.com",
-    ])
+    ]
+  )
   func invalidEmails(raw: String) {
     #expect(throws: FieldProblem.self) { try EmailAddress(raw) }
   }
@@ -46,12 +51,16 @@ struct IdentityFieldTests {
 
   @Test(
     "phone numbers become E.164",
-    arguments: [("+1 415-555-0100", "+14155550100"), ("+86 (10) 1234.5678", "+861012345678")])
+    arguments: [("+1 415-555-0100", "+14155550100"), ("+86 (10) 1234.5678", "+861012345678")]
+  )
   func validPhones(raw: String, normalised: String) throws {
     #expect(try PhoneNumber(raw).value == normalised)
   }
 
-  @Test("bad phone numbers are refused", arguments: ["4155550100", "+0123456789", "+12", "+1415abc0100", "+1234567890123456"])
+  @Test(
+    "bad phone numbers are refused",
+    arguments: ["4155550100", "+0123456789", "+12", "+1415abc0100", "+1234567890123456"]
+  )
   func invalidPhones(raw: String) {
     #expect(throws: FieldProblem.self) { try PhoneNumber(raw) }
   }
@@ -73,14 +82,19 @@ struct PasswordPolicyTests {
 
   @Test(
     "short, overlong, common and self-referencing passwords are refused",
-    arguments: ["", "short", "password", "PASSWORD1", "12345678", String(repeating: "a", count: 129)])
+    arguments: [
+      "", "short", "password", "PASSWORD1", "12345678", String(repeating: "a", count: 129),
+    ]
+  )
   func refused(password: String) {
     #expect(throws: FieldProblem.self) { try PasswordPolicy.check(password) }
   }
 
   @Test("a password may not be the username or the email")
   func notTheUsername() {
-    #expect(throws: FieldProblem.self) { try PasswordPolicy.check("alice.smith", username: "alice.smith") }
+    #expect(throws: FieldProblem.self) {
+      try PasswordPolicy.check("alice.smith", username: "alice.smith")
+    }
     #expect(throws: FieldProblem.self) {
       try PasswordPolicy.check("alice@example.com", email: "alice@example.com")
     }

@@ -24,7 +24,10 @@ struct SecretTests {
 
   @Test("hashes made with weaker parameters are due for a rehash")
   func rehash() async throws {
-    let weak = PasswordHasher(parameters: .init(memoryKiB: 1024, iterations: 1, parallelism: 1), workers: 1)
+    let weak = PasswordHasher(
+      parameters: .init(memoryKiB: 1024, iterations: 1, parallelism: 1),
+      workers: 1
+    )
     let hash = try await weak.hash("correct horse battery")
     #expect(Self.hasher.needsRehash(hash))
     #expect(try await Self.hasher.verify("correct horse battery", against: hash))

@@ -1,9 +1,9 @@
 import GRPCCore
-import PostgresNIO
-import SuitePersistence
-import Mailer
 import GRPCProtobuf
 import GuanceContracts
+import Mailer
+import PostgresNIO
+import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
 import Testing
@@ -17,13 +17,17 @@ struct BillingAccountTests {
       #expect(account.company.companyName == "Acme Observability Ltd")
       #expect(account.phone == "+6561234567")
       for login in ["acme", "Billing@Acme.example", "+65 6123-4567"] {
-        let opened = try await fixture.center.login(.with {
-          $0.login = login
-          $0.password = BillingFixture.password
-        })
+        let opened = try await fixture.center.login(
+          .with {
+            $0.login = login
+            $0.password = BillingFixture.password
+          }
+        )
         #expect(opened.billingAccount.id == account.id)
         let own = try await fixture.center.getBillingAccount(
-          .init(), metadata: ["authorization": "Bearer \(opened.sessionToken)"])
+          .init(),
+          metadata: ["authorization": "Bearer \(opened.sessionToken)"]
+        )
         #expect(own.billingAccount == account)
       }
     }
@@ -33,18 +37,23 @@ struct BillingAccountTests {
   func validation() async throws {
     try await BillingFixture.with { fixture in
       let error = try await #require(throws: RPCError.self) {
-        try await fixture.center.registerBillingAccount(.with {
-          $0.username = "x"
-          $0.password = "password"
-          $0.email = "nope"
-          $0.company = .with { $0.companyName = "  " }
-        })
+        try await fixture.center.registerBillingAccount(
+          .with {
+            $0.username = "x"
+            $0.password = "password"
+            $0.email = "nope"
+            $0.company = .with { $0.companyName = "  " }
+          }
+        )
       }
       #expect(error.code == .invalidArgument)
       #expect(
         Set(error.violatedFields)
-          == ["username", "password", "email", "company.company_name", "company.industry",
-              "company.region", "company.contact_name"])
+          == [
+            "username", "password", "email", "company.company_name", "company.industry",
+            "company.region", "company.contact_name",
+          ]
+      )
       #expect(try await fixture.count("billing_accounts") == 0)
 
       try await fixture.register(phone: "+6561234567")
@@ -70,21 +79,39 @@ struct BillingAccountTests {
       #expect(retried.id == first.id)
       #expect(try await fixture.count("billing_accounts") == 1)
       // Without the key (or with another) the username is taken, as before.
-      let taken = try await #require(throws: RPCError.self) { try await fixture.register(creationKey: "other") }
+      let taken = try await #require(throws: RPCError.self) {
+        try await fixture.register(creationKey: "other")
+      }
       #expect(taken.code == .alreadyExists)
       // The key does not reveal someone else's account.
       let foreign = try await #require(throws: RPCError.self) {
-        try await fixture.register("globex", email: "billing@globex.example", creationKey: "sub-1/billing-account")
+        try await fixture.register(
+          "globex",
+          email: "billing@globex.example",
+          creationKey: "sub-1/billing-account"
+        )
       }
       #expect(foreign.code == .invalidArgument)
       // Two at once with one key: one account, one answer.
-      async let a = fixture.register("initech", email: "billing@initech.example", creationKey: "sub-2/billing-account")
-      async let b = fixture.register("initech", email: "billing@initech.example", creationKey: "sub-2/billing-account")
+      async let a = fixture.register(
+        "initech",
+        email: "billing@initech.example",
+        creationKey: "sub-2/billing-account"
+      )
+      async let b = fixture.register(
+        "initech",
+        email: "billing@initech.example",
+        creationKey: "sub-2/billing-account"
+      )
       let (one, two) = try await (a, b)
       #expect(one.id == two.id)
       #expect(try await fixture.count("billing_accounts") == 2)
       let tooLong = try await #require(throws: RPCError.self) {
-        try await fixture.register("hooli", email: "billing@hooli.example", creationKey: String(repeating: "k", count: 129))
+        try await fixture.register(
+          "hooli",
+          email: "billing@hooli.example",
+          creationKey: String(repeating: "k", count: 129)
+        )
       }
       #expect(tooLong.code == .invalidArgument)
       #expect(tooLong.violatedFields == ["creation_key"])
@@ -97,13 +124,18 @@ struct BillingAccountTests {
     try await BillingFixture.with { fixture in
       let acme = try await fixture.register()
       let other = try await fixture.register("globex", email: "billing@globex.example")
-      let login = try await fixture.center.login(.with {
-        $0.login = "acme"
-        $0.password = BillingFixture.password
-      })
+      let login = try await fixture.center.login(
+        .with {
+          $0.login = "acme"
+          $0.password = BillingFixture.password
+        }
+      )
       let session: Metadata = ["authorization": "Bearer \(login.sessionToken)"]
       let foreign = try await #require(throws: RPCError.self) {
-        try await fixture.center.getBillingAccount(.with { $0.billingAccountID = other.id }, metadata: session)
+        try await fixture.center.getBillingAccount(
+          .with { $0.billingAccountID = other.id },
+          metadata: session
+        )
       }
       #expect(foreign.code == .notFound)
       let anonymous = try await #require(throws: RPCError.self) {
@@ -111,11 +143,15 @@ struct BillingAccountTests {
       }
       #expect(anonymous.code == .unauthenticated)
       let viaSuite = try await fixture.center.getBillingAccount(
-        .with { $0.billingAccountID = other.id }, metadata: BillingFixture.internalCall)
+        .with { $0.billingAccountID = other.id },
+        metadata: BillingFixture.internalCall
+      )
       #expect(viaSuite.billingAccount == other)
       let internalOnly = try await #require(throws: RPCError.self) {
         try await fixture.internalAPI.findBillingAccountByCloudAccount(
-          .with { $0.identity = BillingFixture.identity() }, metadata: session)
+          .with { $0.identity = BillingFixture.identity() },
+          metadata: session
+        )
       }
       #expect(internalOnly.code == .permissionDenied)
     }

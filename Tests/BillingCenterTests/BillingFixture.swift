@@ -21,7 +21,9 @@ struct BillingFixture: Sendable {
   typealias Center = Guance_Billing_V1_BillingCenterService.Client<InProcessTransport.Client>
   typealias Internal = Guance_Billing_V1_BillingInternalService.Client<InProcessTransport.Client>
   typealias Console = Guance_Console_V1_WorkspaceConsoleService.Client<InProcessTransport.Client>
-  typealias Directory = Guance_Console_V1_WorkspaceDirectoryService.Client<InProcessTransport.Client>
+  typealias Directory = Guance_Console_V1_WorkspaceDirectoryService.Client<
+    InProcessTransport.Client
+  >
 
   static let hasher = PasswordHasher(workers: 2, maxQueued: 1000)
   static let credential = "billing-test-credential"
@@ -41,39 +43,77 @@ struct BillingFixture: Sendable {
   static func with(_ body: @Sendable (BillingFixture) async throws -> Void) async throws {
     let logger = Logger(label: "billing-test")
     try await TestDatabase.withMigratedDatabase(PostgresConsoleStore.migrations()) { _, consoleDB in
-      try await TestDatabase.withMigratedDatabase(PostgresBillingStore.migrations()) { _, billingDB in
+      try await TestDatabase.withMigratedDatabase(PostgresBillingStore.migrations()) {
+        _,
+        billingDB in
         let guance = GuanceConsole(
-          store: PostgresConsoleStore(database: consoleDB, logger: logger), hasher: hasher,
-          sessions: PasswordSessions(database: consoleDB, hasher: hasher, policy: .init(), logger: logger),
-          challenges: EmailChallenges(database: consoleDB, logger: logger), catalog: .defaults)
+          store: PostgresConsoleStore(database: consoleDB, logger: logger),
+          hasher: hasher,
+          sessions: PasswordSessions(
+            database: consoleDB,
+            hasher: hasher,
+            policy: .init(),
+            logger: logger
+          ),
+          challenges: EmailChallenges(database: consoleDB, logger: logger),
+          catalog: .defaults
+        )
         let mailDirectory = FileManager.default.temporaryDirectory
           .appendingPathComponent("billing-mail-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: mailDirectory) }
         let worker = MailOutboxWorker(
           database: billingDB,
-          sender: try DevelopmentMailbox(directory: mailDirectory, sender: "t@guance.local", logger: logger),
-          logger: logger)
+          sender: try DevelopmentMailbox(
+            directory: mailDirectory,
+            sender: "t@guance.local",
+            logger: logger
+          ),
+          logger: logger
+        )
         try await withInProcessServer(
           open: [WorkspaceConsoleHandlers(console: guance)],
-          internal: [WorkspaceDirectoryHandlers(console: guance)], internalCredential: credential
+          internal: [WorkspaceDirectoryHandlers(console: guance)],
+          internalCredential: credential
         ) { consoleClient in
           let billing = GuanceBilling(
             store: PostgresBillingStore(database: billingDB, logger: logger),
-            directory: ConsoleWorkspaceDirectory(client: consoleClient, internalCredential: credential),
+            directory: ConsoleWorkspaceDirectory(
+              client: consoleClient,
+              internalCredential: credential
+            ),
             hasher: hasher,
-            sessions: PasswordSessions(database: billingDB, hasher: hasher, policy: .init(), logger: logger),
+            sessions: PasswordSessions(
+              database: billingDB,
+              hasher: hasher,
+              policy: .init(),
+              logger: logger
+            ),
             challenges: EmailChallenges(database: billingDB, logger: logger),
-            catalog: .standard, closingGrace: .seconds(0))
+            catalog: .standard,
+            closingGrace: .seconds(0)
+          )
           try await withInProcessServer(
-            open: [BillingCenterHandlers(billing: billing, internalCredential: InternalCredential(credential))],
-            internal: [BillingInternalHandlers(billing: billing)], internalCredential: credential
+            open: [
+              BillingCenterHandlers(
+                billing: billing,
+                internalCredential: InternalCredential(credential)
+              )
+            ],
+            internal: [BillingInternalHandlers(billing: billing)],
+            internalCredential: credential
           ) { billingClient in
             try await body(
               BillingFixture(
-                center: Center(wrapping: billingClient), centerRPC: billingClient, internalAPI: Internal(wrapping: billingClient),
-                console: Console(wrapping: consoleClient), directory: Directory(wrapping: consoleClient),
-                database: billingDB, mailbox: DevelopmentMailboxReader(directory: mailDirectory),
-                mailWorker: worker))
+                center: Center(wrapping: billingClient),
+                centerRPC: billingClient,
+                internalAPI: Internal(wrapping: billingClient),
+                console: Console(wrapping: consoleClient),
+                directory: Directory(wrapping: consoleClient),
+                database: billingDB,
+                mailbox: DevelopmentMailboxReader(directory: mailDirectory),
+                mailWorker: worker
+              )
+            )
           }
         }
       }
@@ -84,7 +124,9 @@ struct BillingFixture: Sendable {
 
   @discardableResult
   func register(
-    _ username: String = "acme", email: String = "billing@acme.example", phone: String = "",
+    _ username: String = "acme",
+    email: String = "billing@acme.example",
+    phone: String = "",
     creationKey: String = ""
   ) async throws -> Guance_Billing_V1_BillingAccount {
     try await center.registerBillingAccount(
@@ -107,7 +149,11 @@ struct BillingFixture: Sendable {
   }
 
   /// A console workspace (and its Guance account).
-  func workspace(_ name: String = "Ops", owner: String = "alice", site: String = "us1") async throws
+  func workspace(
+    _ name: String = "Ops",
+    owner: String = "alice",
+    site: String = "us1"
+  ) async throws
     -> Guance_Console_V1_Workspace
   {
     try await console.registerAndCreateWorkspace(
@@ -133,7 +179,11 @@ struct BillingFixture: Sendable {
   }
 
   @discardableResult
-  func link(_ account: Guance_Billing_V1_BillingAccount, object: String = "object-1", subscription: String = "sub-1")
+  func link(
+    _ account: Guance_Billing_V1_BillingAccount,
+    object: String = "object-1",
+    subscription: String = "sub-1"
+  )
     async throws -> Guance_Billing_V1_CloudAccount
   {
     try await internalAPI.linkCloudAccount(
@@ -141,20 +191,24 @@ struct BillingFixture: Sendable {
         $0.billingAccountID = account.id
         $0.identity = Self.identity(object)
         $0.marketplaceSubscriptionID = subscription
-      }, metadata: Self.internalCall
+      },
+      metadata: Self.internalCall
     ).cloudAccount
   }
 
   @discardableResult
   func bind(
-    _ workspace: String, to account: String, settlement: Guance_Billing_V1_Settlement = .with { $0.method = .billingAccount }
+    _ workspace: String,
+    to account: String,
+    settlement: Guance_Billing_V1_Settlement = .with { $0.method = .billingAccount }
   ) async throws -> Guance_Billing_V1_WorkspaceBinding {
     try await center.bindWorkspace(
       .with {
         $0.billingAccountID = account
         $0.workspaceID = workspace
         $0.settlement = settlement
-      }, metadata: Self.internalCall
+      },
+      metadata: Self.internalCall
     ).binding
   }
 
@@ -167,13 +221,18 @@ struct BillingFixture: Sendable {
 
   func count(_ table: String, where condition: String = "true") async throws -> Int {
     let rows = try await database.query(
-      PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table) WHERE \(condition)"))
+      PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table) WHERE \(condition)")
+    )
     for try await count in rows.decode(Int.self) { return count }
     return 0
   }
 
   static func event(
-    _ key: String, workspace: String, item: String = "log_events", quantity: String, at time: Date
+    _ key: String,
+    workspace: String,
+    item: String = "log_events",
+    quantity: String,
+    at time: Date
   ) -> Guance_Billing_V1_UsageEvent {
     .with {
       $0.idempotencyKey = key

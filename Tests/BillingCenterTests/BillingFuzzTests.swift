@@ -35,7 +35,10 @@ struct BillingFuzzTests {
             $0.password = BillingFixture.password
           }
         ),
-        (Center.StartBindingVerification.descriptor, Guance_Billing_V1_StartBindingVerificationRequest.with { $0.username = "acme" }),
+        (
+          Center.StartBindingVerification.descriptor,
+          Guance_Billing_V1_StartBindingVerificationRequest.with { $0.username = "acme" }
+        ),
         (
           Center.BindWorkspace.descriptor,
           Guance_Billing_V1_BindWorkspaceRequest.with {
@@ -66,9 +69,11 @@ struct BillingFuzzTests {
         ),
       ]
       let fuzzer = RequestFuzzer(
-        methods: Center.descriptors, seeds: try RequestFuzzer.bodies(seeds),
+        methods: Center.descriptors,
+        seeds: try RequestFuzzer.bodies(seeds),
         values: [account.id, workspace.id, session, "2026-12-01", "2026-12"],
-        metadata: [[:], ["authorization": "Bearer \(session)"]])
+        metadata: [[:], ["authorization": "Bearer \(session)"]]
+      )
       try await fuzzer.expectNoServerFaults(fixture.centerRPC)
     }
   }

@@ -21,7 +21,9 @@ struct CatalogAndCloserTests {
 
   @Test("a catalog file replaces the standard prices; a non-USD or malformed one is refused")
   func catalogFile() throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString)")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "catalog-\(UUID().uuidString)"
+    )
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     func write(_ name: String, _ json: String) throws -> String {
@@ -31,7 +33,8 @@ struct CatalogAndCloserTests {
     }
     let good = try write(
       "good.json",
-      #"{"version": "2027-01", "currency": "USD", "items": [{"code": "log_events", "name": "Logs", "unitSize": 1000000, "unitPriceMicros": 900000, "dimension": "logs"}]}"#)
+      #"{"version": "2027-01", "currency": "USD", "items": [{"code": "log_events", "name": "Logs", "unitSize": 1000000, "unitPriceMicros": 900000, "dimension": "logs"}]}"#
+    )
     let catalog = try PriceCatalog(config: ConfigReader(environment: ["PRICE_CATALOG_FILE": good]))
     #expect(catalog.version == "2027-01")
     #expect(catalog.item("log_events")?.unitPriceMicros == 900_000)
@@ -39,7 +42,8 @@ struct CatalogAndCloserTests {
 
     let euro = try write(
       "eur.json",
-      #"{"version": "x", "currency": "EUR", "items": [{"code": "a", "name": "A", "unitSize": 1, "unitPriceMicros": 1, "dimension": "a"}]}"#)
+      #"{"version": "x", "currency": "EUR", "items": [{"code": "a", "name": "A", "unitSize": 1, "unitPriceMicros": 1, "dimension": "a"}]}"#
+    )
     #expect(throws: ConfigError.self) {
       try PriceCatalog(config: ConfigReader(environment: ["PRICE_CATALOG_FILE": euro]))
     }
@@ -56,11 +60,19 @@ struct CatalogAndCloserTests {
       let logger = Logger(label: "closer-test")
       let hasher = PasswordHasher(workers: 1)
       let billing = GuanceBilling(
-        store: PostgresBillingStore(database: database, logger: logger), directory: EveryWorkspace(),
+        store: PostgresBillingStore(database: database, logger: logger),
+        directory: EveryWorkspace(),
         hasher: hasher,
-        sessions: PasswordSessions(database: database, hasher: hasher, policy: .init(), logger: logger),
-        challenges: EmailChallenges(database: database, logger: logger), catalog: .standard,
-        closingGrace: .seconds(3600))
+        sessions: PasswordSessions(
+          database: database,
+          hasher: hasher,
+          policy: .init(),
+          logger: logger
+        ),
+        challenges: EmailChallenges(database: database, logger: logger),
+        catalog: .standard,
+        closingGrace: .seconds(3600)
+      )
       let now = Date()
       let today = BillingDay(containing: now)
       let workspace = UUID().uuidString
@@ -68,13 +80,22 @@ struct CatalogAndCloserTests {
       _ = try await billing.recordUsage(
         times.enumerated().map { index, time in
           GuanceBilling.RawUsageEvent(
-            idempotencyKey: "k\(index)", workspaceID: workspace, billingItem: "triggers", quantity: "10000",
-            usageTime: time)
-        }, now: now)
+            idempotencyKey: "k\(index)",
+            workspaceID: workspace,
+            billingItem: "triggers",
+            quantity: "10000",
+            usageTime: time
+          )
+        },
+        now: now
+      )
       let closed = try await billing.closeDueDays(now: now)
-      #expect(Set(closed.keys.map(\.description)) == [
-        BillingDay(ordinal: today.ordinal - 3).description, BillingDay(ordinal: today.ordinal - 2).description,
-      ])
+      #expect(
+        Set(closed.keys.map(\.description)) == [
+          BillingDay(ordinal: today.ordinal - 3).description,
+          BillingDay(ordinal: today.ordinal - 2).description,
+        ]
+      )
       #expect(closed.values.allSatisfy { $0.closedNow && $0.billLines == 1 })
       // Nothing left to do on the next pass.
       #expect(try await billing.closeDueDays(now: now).isEmpty)
@@ -86,6 +107,7 @@ struct CatalogAndCloserTests {
     let hour = Date(timeIntervalSince1970: 1_795_773_600)  // 2026-11-27T10:00:00Z
     #expect(
       MeteringRecord.key(subscriptionID: "sub-1", dimension: "log_events", hour: hour)
-        == "sub-1/log_events/2026-11-27T10:00:00Z")
+        == "sub-1/log_events/2026-11-27T10:00:00Z"
+    )
   }
 }

@@ -1,9 +1,9 @@
 import GRPCCore
-import PostgresNIO
-import SuitePersistence
-import Mailer
 import GRPCProtobuf
 import GuanceContracts
+import Mailer
+import PostgresNIO
+import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
 import Testing
@@ -19,9 +19,16 @@ struct CloudAccountTests {
       let again = try await fixture.link(acme, subscription: "sub-2")
       #expect(again.id == first.id)
       #expect(again.marketplaceSubscriptionIds == ["sub-1", "sub-2"])
-      let elsewhere = try await #require(throws: RPCError.self) { try await fixture.link(globex, subscription: "sub-3") }
+      let elsewhere = try await #require(throws: RPCError.self) {
+        try await fixture.link(globex, subscription: "sub-3")
+      }
       #expect(elsewhere.code == .failedPrecondition)
-      #expect(try await fixture.count("cloud_account_subscriptions", where: "marketplace_subscription_id = 'sub-3'") == 0)
+      #expect(
+        try await fixture.count(
+          "cloud_account_subscriptions",
+          where: "marketplace_subscription_id = 'sub-3'"
+        ) == 0
+      )
       // A marketplace subscription has one purchaser: a second cloud account cannot claim it.
       let secondPurchaser = try await #require(throws: RPCError.self) {
         try await fixture.link(acme, object: "object-2", subscription: "sub-1")
@@ -29,13 +36,19 @@ struct CloudAccountTests {
       #expect(secondPurchaser.code == .failedPrecondition)
 
       let found = try await fixture.internalAPI.findBillingAccountByCloudAccount(
-        .with { $0.identity = BillingFixture.identity() }, metadata: BillingFixture.internalCall)
+        .with { $0.identity = BillingFixture.identity() },
+        metadata: BillingFixture.internalCall
+      )
       #expect(found.billingAccount.id == acme.id)
       let missing = try await fixture.internalAPI.findBillingAccountByCloudAccount(
-        .with { $0.identity = BillingFixture.identity("someone-else") }, metadata: BillingFixture.internalCall)
+        .with { $0.identity = BillingFixture.identity("someone-else") },
+        metadata: BillingFixture.internalCall
+      )
       #expect(!missing.hasBillingAccount)
       let listed = try await fixture.center.listCloudAccounts(
-        .with { $0.billingAccountID = acme.id }, metadata: BillingFixture.internalCall)
+        .with { $0.billingAccountID = acme.id },
+        metadata: BillingFixture.internalCall
+      )
       #expect(listed.cloudAccounts.map(\.id) == [first.id])
       #expect(try await fixture.count("cloud_accounts") == 1)
     }
@@ -45,7 +58,9 @@ struct CloudAccountTests {
   func bindingByCode() async throws {
     try await BillingFixture.with { fixture in
       let acme = try await fixture.register()
-      let started = try await fixture.center.startBindingVerification(.with { $0.username = "acme" })
+      let started = try await fixture.center.startBindingVerification(
+        .with { $0.username = "acme" }
+      )
       #expect(started.maskedEmail == "***@***")
       try await fixture.mailWorker.drainOnce()
       let code = try await fixture.mailbox.code(for: "billing@acme.example")
@@ -60,13 +75,18 @@ struct CloudAccountTests {
       let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
         for _ in 0..<16 {
           group.addTask {
-            (try? await fixture.internalAPI.confirmBinding(confirm, metadata: BillingFixture.internalCall)) != nil
+            (try? await fixture.internalAPI.confirmBinding(
+              confirm,
+              metadata: BillingFixture.internalCall
+            )) != nil
           }
         }
         return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
       }
       #expect(outcomes == 1)
-      #expect(try await fixture.count("cloud_accounts", where: "billing_account_id = '\(acme.id)'") == 1)
+      #expect(
+        try await fixture.count("cloud_accounts", where: "billing_account_id = '\(acme.id)'") == 1
+      )
       let again = try await #require(throws: RPCError.self) {
         try await fixture.internalAPI.confirmBinding(confirm, metadata: BillingFixture.internalCall)
       }
@@ -78,12 +98,17 @@ struct CloudAccountTests {
   func concealedAddress() async throws {
     try await BillingFixture.with { fixture in
       // Accounts on a company domain, webmail and another country's mail: none shows through.
-      for (username, email) in [("acme", "billing@acme.example"), ("wang", "wang@qq.com"), ("erika", "e@web.de")] {
+      for (username, email) in [
+        ("acme", "billing@acme.example"), ("wang", "wang@qq.com"), ("erika", "e@web.de"),
+      ] {
         _ = try await fixture.register(username, email: email)
       }
       var answers: Set<String> = []
       for username in ["acme", "wang", "erika", "nobody", "zz-unknown", "someone-else"] {
-        answers.insert(try await fixture.center.startBindingVerification(.with { $0.username = username }).maskedEmail)
+        answers.insert(
+          try await fixture.center.startBindingVerification(.with { $0.username = username })
+            .maskedEmail
+        )
       }
       #expect(answers == ["***@***"])
     }
@@ -92,7 +117,9 @@ struct CloudAccountTests {
   @Test("an unknown username gets the same shape of reply, and no mail")
   func unknownUsername() async throws {
     try await BillingFixture.with { fixture in
-      let reply = try await fixture.center.startBindingVerification(.with { $0.username = "nobody" })
+      let reply = try await fixture.center.startBindingVerification(
+        .with { $0.username = "nobody" }
+      )
       #expect(!reply.challengeID.isEmpty)
       #expect(reply.maskedEmail == "***@***")
       #expect(reply.resendAfterSeconds == 60)
@@ -109,7 +136,9 @@ struct CloudAccountTests {
             $0.code = "123456"
             $0.username = "nobody"
             $0.identity = BillingFixture.identity()
-          }, metadata: BillingFixture.internalCall)
+          },
+          metadata: BillingFixture.internalCall
+        )
       }
       #expect(guess.code == .invalidArgument)
       #expect(try await fixture.count("cloud_accounts") == 0)
@@ -121,7 +150,9 @@ struct CloudAccountTests {
     try await BillingFixture.with { fixture in
       try await fixture.register()
       try await fixture.register("globex", email: "billing@globex.example")
-      let started = try await fixture.center.startBindingVerification(.with { $0.username = "acme" })
+      let started = try await fixture.center.startBindingVerification(
+        .with { $0.username = "acme" }
+      )
       try await fixture.mailWorker.drainOnce()
       let code = try await fixture.mailbox.code(for: "billing@acme.example")
       let error = try await #require(throws: RPCError.self) {
@@ -131,7 +162,9 @@ struct CloudAccountTests {
             $0.code = code
             $0.username = "globex"
             $0.identity = BillingFixture.identity()
-          }, metadata: BillingFixture.internalCall)
+          },
+          metadata: BillingFixture.internalCall
+        )
       }
       #expect(error.code == .notFound)
       #expect(try await fixture.count("cloud_accounts") == 0)

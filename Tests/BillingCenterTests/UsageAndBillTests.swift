@@ -1,8 +1,8 @@
 import Foundation
 import GRPCCore
-import Mailer
 import GRPCProtobuf
 import GuanceContracts
+import Mailer
 import PostgresNIO
 import SuitePersistence
 import SuiteTesting
@@ -19,11 +19,15 @@ struct UsageAndBillTests {
     return (day, day.start.addingTimeInterval(12 * 3600))
   }
 
-  func record(_ fixture: BillingFixture, _ events: [Guance_Billing_V1_UsageEvent]) async throws
+  func record(
+    _ fixture: BillingFixture,
+    _ events: [Guance_Billing_V1_UsageEvent]
+  ) async throws
     -> [Guance_Billing_V1_UsageEventResult]
   {
     try await fixture.internalAPI.recordUsage(
-      .with { $0.events = events }, metadata: BillingFixture.internalCall
+      .with { $0.events = events },
+      metadata: BillingFixture.internalCall
     ).results
   }
 
@@ -76,15 +80,31 @@ struct UsageAndBillTests {
           fixture,
           [
             BillingFixture.event("ok", workspace: workspace, quantity: "1", at: now),
-            BillingFixture.event("", workspace: "not-a-uuid", item: "gold", quantity: "-1", at: now.addingTimeInterval(86400)),
-            BillingFixture.event("x", workspace: workspace, quantity: "1.1234567", at: now.addingTimeInterval(-40 * 86400)),
-          ])
+            BillingFixture.event(
+              "",
+              workspace: "not-a-uuid",
+              item: "gold",
+              quantity: "-1",
+              at: now.addingTimeInterval(86400)
+            ),
+            BillingFixture.event(
+              "x",
+              workspace: workspace,
+              quantity: "1.1234567",
+              at: now.addingTimeInterval(-40 * 86400)
+            ),
+          ]
+        )
       }
       #expect(error.code == .invalidArgument)
       #expect(
         Set(error.violatedFields)
-          == ["events[1].idempotency_key", "events[1].workspace_id", "events[1].billing_item",
-              "events[1].quantity", "events[1].usage_time", "events[2].quantity", "events[2].usage_time"])
+          == [
+            "events[1].idempotency_key", "events[1].workspace_id", "events[1].billing_item",
+            "events[1].quantity", "events[1].usage_time", "events[2].quantity",
+            "events[2].usage_time",
+          ]
+      )
       let empty = try await #require(throws: RPCError.self) { try await record(fixture, []) }
       #expect(empty.violatedFields == ["events"])
       #expect(try await fixture.count("usage_events") == 0)
@@ -103,22 +123,45 @@ struct UsageAndBillTests {
       try await fixture.bind(ownWorkspace.id, to: acme.id)
       // The bindings started just now; move them back so they cover the day being billed.
       try await fixture.database.query(
-        "UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days'")
+        "UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days'"
+      )
       let stranger = UUID().uuidString
       _ = try await record(
         fixture,
         [
           BillingFixture.event("c1", workspace: cloudWorkspace.id, quantity: "1500000", at: noon),
-          BillingFixture.event("c2", workspace: cloudWorkspace.id, quantity: "500000", at: noon.addingTimeInterval(60)),
-          BillingFixture.event("c3", workspace: cloudWorkspace.id, item: "time_series", quantity: "2500", at: noon),
-          BillingFixture.event("o1", workspace: ownWorkspace.id, item: "log_traffic_gb", quantity: "3.333333", at: noon),
+          BillingFixture.event(
+            "c2",
+            workspace: cloudWorkspace.id,
+            quantity: "500000",
+            at: noon.addingTimeInterval(60)
+          ),
+          BillingFixture.event(
+            "c3",
+            workspace: cloudWorkspace.id,
+            item: "time_series",
+            quantity: "2500",
+            at: noon
+          ),
+          BillingFixture.event(
+            "o1",
+            workspace: ownWorkspace.id,
+            item: "log_traffic_gb",
+            quantity: "3.333333",
+            at: noon
+          ),
           BillingFixture.event("s1", workspace: stranger, quantity: "7", at: noon),
-        ])
+        ]
+      )
 
-      let closings = try await withThrowingTaskGroup(of: Guance_Billing_V1_CloseDayResponse.self) { group in
+      let closings = try await withThrowingTaskGroup(of: Guance_Billing_V1_CloseDayResponse.self) {
+        group in
         for _ in 0..<4 {
           group.addTask {
-            try await fixture.internalAPI.closeDay(.with { $0.day = day.description }, metadata: BillingFixture.internalCall)
+            try await fixture.internalAPI.closeDay(
+              .with { $0.day = day.description },
+              metadata: BillingFixture.internalCall
+            )
           }
         }
         return try await group.reduce(into: []) { $0.append($1) }
@@ -131,9 +174,14 @@ struct UsageAndBillTests {
         .with {
           $0.billingAccountID = acme.id
           $0.day = day.description
-        }, metadata: BillingFixture.internalCall
+        },
+        metadata: BillingFixture.internalCall
       ).bill
-      let amounts = Dictionary(uniqueKeysWithValues: bill.lines.map { ("\($0.workspaceID)/\($0.billingItem)", $0.amount.micros) })
+      let amounts = Dictionary(
+        uniqueKeysWithValues: bill.lines.map {
+          ("\($0.workspaceID)/\($0.billingItem)", $0.amount.micros)
+        }
+      )
       // 2,000,000 log events at $1.20 per million; 2,500 series at $0.60 per thousand;
       // 3.333333 GB at $0.30 per GB = $0.9999999, rounded half-even to micro-dollars.
       #expect(amounts["\(cloudWorkspace.id)/log_events"] == 2_400_000)
@@ -148,12 +196,15 @@ struct UsageAndBillTests {
         .with {
           $0.billingAccountID = acme.id
           $0.month = month
-        }, metadata: BillingFixture.internalCall)
+        },
+        metadata: BillingFixture.internalCall
+      )
       #expect(bills.bills.map(\.day) == [day.description])
       #expect(bills.total.micros == 4_900_000)
 
       let pending = try await fixture.internalAPI.listPendingMeteringRecords(
-        .init(), metadata: BillingFixture.internalCall
+        .init(),
+        metadata: BillingFixture.internalCall
       ).records
       #expect(Set(pending.map(\.dimension)) == ["log_events", "time_series"])
       #expect(pending.first { $0.dimension == "log_events" }?.quantity == "2")
@@ -161,7 +212,10 @@ struct UsageAndBillTests {
       #expect(pending.allSatisfy { $0.effectiveStartTime.date == day.end })
 
       let late = try await #require(throws: RPCError.self) {
-        try await record(fixture, [BillingFixture.event("late", workspace: stranger, quantity: "1", at: noon)])
+        try await record(
+          fixture,
+          [BillingFixture.event("late", workspace: stranger, quantity: "1", at: noon)]
+        )
       }
       #expect(late.code == .failedPrecondition)
     }
@@ -175,15 +229,30 @@ struct UsageAndBillTests {
       try await fixture.link(acme)
       let workspace = try await fixture.workspace()
       try await fixture.bind(workspace.id, to: acme.id, settlement: BillingFixture.cloud())
-      try await fixture.database.query("UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days'")
+      try await fixture.database.query(
+        "UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days'"
+      )
       _ = try await record(
         fixture,
         [
           BillingFixture.event("a", workspace: workspace.id, quantity: "1000000", at: noon),
-          BillingFixture.event("b", workspace: workspace.id, item: "trace_spans", quantity: "1000000", at: noon),
-        ])
-      _ = try await fixture.internalAPI.closeDay(.with { $0.day = day.description }, metadata: BillingFixture.internalCall)
-      let pending = try await fixture.internalAPI.listPendingMeteringRecords(.init(), metadata: BillingFixture.internalCall).records
+          BillingFixture.event(
+            "b",
+            workspace: workspace.id,
+            item: "trace_spans",
+            quantity: "1000000",
+            at: noon
+          ),
+        ]
+      )
+      _ = try await fixture.internalAPI.closeDay(
+        .with { $0.day = day.description },
+        metadata: BillingFixture.internalCall
+      )
+      let pending = try await fixture.internalAPI.listPendingMeteringRecords(
+        .init(),
+        metadata: BillingFixture.internalCall
+      ).records
       #expect(pending.count == 2)
       let reply = try await fixture.internalAPI.acknowledgeMeteringRecords(
         .with {
@@ -203,19 +272,28 @@ struct UsageAndBillTests {
               $0.outcome = .duplicate
             },
           ]
-        }, metadata: BillingFixture.internalCall)
+        },
+        metadata: BillingFixture.internalCall
+      )
       #expect(reply.unknownKeys == ["no/such/key"])
-      let still = try await fixture.internalAPI.listPendingMeteringRecords(.init(), metadata: BillingFixture.internalCall).records
+      let still = try await fixture.internalAPI.listPendingMeteringRecords(
+        .init(),
+        metadata: BillingFixture.internalCall
+      ).records
       #expect(still.map(\.key) == [pending[1].key])
       #expect(still.first?.attempts == 1)
       // An accepted record stays accepted, whatever answer comes later.
       _ = try await fixture.internalAPI.acknowledgeMeteringRecords(
         .with {
-          $0.acknowledgements = [.with {
-            $0.key = pending[0].key
-            $0.outcome = .rejected
-          }]
-        }, metadata: BillingFixture.internalCall)
+          $0.acknowledgements = [
+            .with {
+              $0.key = pending[0].key
+              $0.outcome = .rejected
+            }
+          ]
+        },
+        metadata: BillingFixture.internalCall
+      )
       #expect(try await fixture.count("metering_records", where: "status = 'accepted'") == 1)
     }
   }
@@ -225,11 +303,17 @@ struct UsageAndBillTests {
     try await BillingFixture.with { fixture in
       let today = BillingDay(containing: Date())
       let early = try await #require(throws: RPCError.self) {
-        try await fixture.internalAPI.closeDay(.with { $0.day = today.description }, metadata: BillingFixture.internalCall)
+        try await fixture.internalAPI.closeDay(
+          .with { $0.day = today.description },
+          metadata: BillingFixture.internalCall
+        )
       }
       #expect(early.code == .failedPrecondition)
       let malformed = try await #require(throws: RPCError.self) {
-        try await fixture.internalAPI.closeDay(.with { $0.day = "2026-02-30" }, metadata: BillingFixture.internalCall)
+        try await fixture.internalAPI.closeDay(
+          .with { $0.day = "2026-02-30" },
+          metadata: BillingFixture.internalCall
+        )
       }
       #expect(malformed.code == .invalidArgument)
 
@@ -244,27 +328,48 @@ struct UsageAndBillTests {
           $0.billingAccountID = acme.id
           $0.workspaceID = workspace.id
           $0.settlement = BillingFixture.cloud()
-        }, metadata: BillingFixture.internalCall)
+        },
+        metadata: BillingFixture.internalCall
+      )
       try await fixture.database.query(
         """
         UPDATE workspace_bindings SET valid_from = \(day.start), valid_to = \(noon) WHERE valid_to IS NOT NULL;
-        """)
+        """
+      )
       try await fixture.database.query(
-        "UPDATE workspace_bindings SET valid_from = \(noon) WHERE valid_to IS NULL")
+        "UPDATE workspace_bindings SET valid_from = \(noon) WHERE valid_to IS NULL"
+      )
       _ = try await record(
         fixture,
         [
-          BillingFixture.event("m", workspace: workspace.id, quantity: "1000000", at: noon.addingTimeInterval(-3600)),
-          BillingFixture.event("a", workspace: workspace.id, quantity: "3000000", at: noon.addingTimeInterval(3600)),
-        ])
-      _ = try await fixture.internalAPI.closeDay(.with { $0.day = day.description }, metadata: BillingFixture.internalCall)
+          BillingFixture.event(
+            "m",
+            workspace: workspace.id,
+            quantity: "1000000",
+            at: noon.addingTimeInterval(-3600)
+          ),
+          BillingFixture.event(
+            "a",
+            workspace: workspace.id,
+            quantity: "3000000",
+            at: noon.addingTimeInterval(3600)
+          ),
+        ]
+      )
+      _ = try await fixture.internalAPI.closeDay(
+        .with { $0.day = day.description },
+        metadata: BillingFixture.internalCall
+      )
       let bill = try await fixture.center.getDailyBill(
         .with {
           $0.billingAccountID = acme.id
           $0.day = day.description
-        }, metadata: BillingFixture.internalCall
+        },
+        metadata: BillingFixture.internalCall
       ).bill
-      let bySettlement = Dictionary(uniqueKeysWithValues: bill.lines.map { ($0.settlement.method, $0.quantity) })
+      let bySettlement = Dictionary(
+        uniqueKeysWithValues: bill.lines.map { ($0.settlement.method, $0.quantity) }
+      )
       #expect(bySettlement[.billingAccount] == "1000000")
       #expect(bySettlement[.cloudAccount] == "3000000")
     }
@@ -279,10 +384,34 @@ struct RatingTests {
     for bad in ["", "-1", "1.", ".5", "1e3", "1.1234567", "0x10", " 1"] {
       #expect(Quantity.parse(bad) == nil, "\(bad)")
     }
-    #expect(Quantity.amountMicros(quantity: try #require(Quantity.parse("0.5")), unitSize: 1, unitPriceMicros: 1) == 0)
-    #expect(Quantity.amountMicros(quantity: try #require(Quantity.parse("1.5")), unitSize: 1, unitPriceMicros: 1) == 2)
-    #expect(Quantity.amountMicros(quantity: try #require(Quantity.parse("2.5")), unitSize: 1, unitPriceMicros: 1) == 2)
-    #expect(Quantity.amountMicros(quantity: try #require(Quantity.parse("3.5")), unitSize: 1, unitPriceMicros: 1) == 4)
+    #expect(
+      Quantity.amountMicros(
+        quantity: try #require(Quantity.parse("0.5")),
+        unitSize: 1,
+        unitPriceMicros: 1
+      ) == 0
+    )
+    #expect(
+      Quantity.amountMicros(
+        quantity: try #require(Quantity.parse("1.5")),
+        unitSize: 1,
+        unitPriceMicros: 1
+      ) == 2
+    )
+    #expect(
+      Quantity.amountMicros(
+        quantity: try #require(Quantity.parse("2.5")),
+        unitSize: 1,
+        unitPriceMicros: 1
+      ) == 2
+    )
+    #expect(
+      Quantity.amountMicros(
+        quantity: try #require(Quantity.parse("3.5")),
+        unitSize: 1,
+        unitPriceMicros: 1
+      ) == 4
+    )
     #expect(Quantity.text(try #require(Quantity.parse("10.500000"))) == "10.5")
   }
 

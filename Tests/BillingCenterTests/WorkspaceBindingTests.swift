@@ -1,10 +1,10 @@
 import Foundation
 import GRPCCore
-import PostgresNIO
-import SuitePersistence
-import Mailer
 import GRPCProtobuf
 import GuanceContracts
+import Mailer
+import PostgresNIO
+import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
 import Testing
@@ -28,15 +28,21 @@ struct WorkspaceBindingTests {
           $0.workspaceID = workspace.id
           $0.status = .suspended
           $0.reason = "test"
-        }, metadata: BillingFixture.internalCall)
+        },
+        metadata: BillingFixture.internalCall
+      )
       let listed = try await fixture.center.listBoundWorkspaces(
-        .with { $0.billingAccountID = acme.id }, metadata: BillingFixture.internalCall)
+        .with { $0.billingAccountID = acme.id },
+        metadata: BillingFixture.internalCall
+      )
       #expect(listed.bindings.map(\.workspaceID) == [workspace.id])
       #expect(listed.bindings.first?.status == .suspended)
     }
   }
 
-  @Test("a binding can link its subscription to the purchaser in the same call, never to another account's")
+  @Test(
+    "a binding can link its subscription to the purchaser in the same call, never to another account's"
+  )
   func linksThePurchaserFirst() async throws {
     try await BillingFixture.with { fixture in
       let acme = try await fixture.register()
@@ -48,11 +54,14 @@ struct WorkspaceBindingTests {
           $0.workspaceID = workspace.id
           $0.settlement = BillingFixture.cloud("sub-new")
           $0.linkPurchaser = BillingFixture.identity("object-new")
-        }, metadata: BillingFixture.internalCall
+        },
+        metadata: BillingFixture.internalCall
       ).binding
       #expect(bound.settlement.marketplaceSubscriptionID == "sub-new")
       let found = try await fixture.internalAPI.findBillingAccountByCloudAccount(
-        .with { $0.identity = BillingFixture.identity("object-new") }, metadata: BillingFixture.internalCall)
+        .with { $0.identity = BillingFixture.identity("object-new") },
+        metadata: BillingFixture.internalCall
+      )
       #expect(found.billingAccount.id == acme.id)
       #expect(found.cloudAccount.marketplaceSubscriptionIds == ["sub-new"])
 
@@ -65,10 +74,14 @@ struct WorkspaceBindingTests {
             $0.workspaceID = other.id
             $0.settlement = BillingFixture.cloud("sub-other")
             $0.linkPurchaser = BillingFixture.identity("object-new")
-          }, metadata: BillingFixture.internalCall)
+          },
+          metadata: BillingFixture.internalCall
+        )
       }
       #expect(takeover.preconditionTypes == ["CLOUD_ACCOUNT_LINK"])
-      #expect(try await fixture.count("workspace_bindings", where: "workspace_id = '\(other.id)'") == 0)
+      #expect(
+        try await fixture.count("workspace_bindings", where: "workspace_id = '\(other.id)'") == 0
+      )
       // A purchaser goes only with cloud settlement.
       let wrongMethod = try await #require(throws: RPCError.self) {
         try await fixture.center.changeSettlementMethod(
@@ -77,7 +90,9 @@ struct WorkspaceBindingTests {
             $0.workspaceID = workspace.id
             $0.settlement = .with { $0.method = .billingAccount }
             $0.linkPurchaser = BillingFixture.identity("object-new")
-          }, metadata: BillingFixture.internalCall)
+          },
+          metadata: BillingFixture.internalCall
+        )
       }
       #expect(wrongMethod.violatedFields == ["link_purchaser"])
     }
@@ -102,13 +117,17 @@ struct WorkspaceBindingTests {
       }
       #expect(noMethod.violatedFields == ["settlement"])
       try await fixture.bind(workspace.id, to: acme.id)
-      let elsewhere = try await #require(throws: RPCError.self) { try await fixture.bind(workspace.id, to: globex.id) }
+      let elsewhere = try await #require(throws: RPCError.self) {
+        try await fixture.bind(workspace.id, to: globex.id)
+      }
       #expect(elsewhere.code == .failedPrecondition)
       #expect(try await fixture.count("workspace_bindings") == 1)
     }
   }
 
-  @Test("a billing center user binds only a workspace whose owner's console session it shows; all else is not found")
+  @Test(
+    "a billing center user binds only a workspace whose owner's console session it shows; all else is not found"
+  )
   func bindingNeedsTheOwner() async throws {
     try await BillingFixture.with { fixture in
       let acme = try await fixture.register()
@@ -116,37 +135,50 @@ struct WorkspaceBindingTests {
       let alices = try await fixture.workspace("Ops", owner: "alice")
       _ = try await fixture.workspace("Lab", owner: "bob")
       func billingSession(_ login: String) async throws -> Metadata {
-        let opened = try await fixture.center.login(.with {
-          $0.login = login
-          $0.password = BillingFixture.password
-        })
+        let opened = try await fixture.center.login(
+          .with {
+            $0.login = login
+            $0.password = BillingFixture.password
+          }
+        )
         return ["authorization": "Bearer \(opened.sessionToken)"]
       }
       func consoleSession(_ login: String) async throws -> String {
-        try await fixture.console.login(.with {
-          $0.login = login
-          $0.password = BillingFixture.password
-        }).sessionToken
+        try await fixture.console.login(
+          .with {
+            $0.login = login
+            $0.password = BillingFixture.password
+          }
+        ).sessionToken
       }
       let acmeCall = try await billingSession("acme")
       let globexCall = try await billingSession("globex")
       let alice = try await consoleSession("alice")
       let bob = try await consoleSession("bob")
-      func bind(_ workspace: String, as caller: Metadata, owner: String, linking: Bool = false) async throws
+      func bind(
+        _ workspace: String,
+        as caller: Metadata,
+        owner: String,
+        linking: Bool = false
+      ) async throws
         -> Guance_Billing_V1_WorkspaceBinding
       {
         try await fixture.center.bindWorkspace(
           .with {
             $0.workspaceID = workspace
-            $0.settlement = linking ? BillingFixture.cloud("sub-new") : .with { $0.method = .billingAccount }
+            $0.settlement =
+              linking ? BillingFixture.cloud("sub-new") : .with { $0.method = .billingAccount }
             if linking { $0.linkPurchaser = BillingFixture.identity("object-new") }
             $0.workspaceOwnerSession = owner
-          }, metadata: caller
+          },
+          metadata: caller
         ).binding
       }
 
       // No proof, or a purchaser to link (the activation's alone): refused as bad requests.
-      let unproven = try await #require(throws: RPCError.self) { try await bind(alices.id, as: acmeCall, owner: "") }
+      let unproven = try await #require(throws: RPCError.self) {
+        try await bind(alices.id, as: acmeCall, owner: "")
+      }
       #expect(unproven.violatedFields == ["workspace_owner_session"])
       let linking = try await #require(throws: RPCError.self) {
         try await bind(alices.id, as: acmeCall, owner: alice, linking: true)
@@ -154,7 +186,9 @@ struct WorkspaceBindingTests {
       #expect(linking.violatedFields == ["link_purchaser"])
       // Someone else's session, a dead one, or an unknown workspace: one and the same answer.
       let unknownID = "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001"
-      let unknown = try await #require(throws: RPCError.self) { try await bind(unknownID, as: acmeCall, owner: bob) }
+      let unknown = try await #require(throws: RPCError.self) {
+        try await bind(unknownID, as: acmeCall, owner: bob)
+      }
       #expect(unknown.code == .notFound)
       #expect(unknown.errorInfo?.reason == "WORKSPACE_NOT_FOUND")
       func sameAsUnknown(_ refused: RPCError, _ id: String) {
@@ -164,7 +198,12 @@ struct WorkspaceBindingTests {
         #expect(refused.errorInfo?.reason == unknown.errorInfo?.reason)
       }
       for owner in [bob, "not-a-session", String(repeating: "a", count: 43)] {
-        sameAsUnknown(try await #require(throws: RPCError.self) { try await bind(alices.id, as: acmeCall, owner: owner) }, alices.id)
+        sameAsUnknown(
+          try await #require(throws: RPCError.self) {
+            try await bind(alices.id, as: acmeCall, owner: owner)
+          },
+          alices.id
+        )
       }
       #expect(try await fixture.count("workspace_bindings") == 0)
 
@@ -173,31 +212,49 @@ struct WorkspaceBindingTests {
       #expect(bound.billingAccountID == acme.id)
       // Bound to acme now: globex, without alice's session, cannot tell it from an unknown id,
       // whether it binds it, changes its settlement or unbinds it.
-      sameAsUnknown(try await #require(throws: RPCError.self) { try await bind(alices.id, as: globexCall, owner: bob) }, alices.id)
+      sameAsUnknown(
+        try await #require(throws: RPCError.self) {
+          try await bind(alices.id, as: globexCall, owner: bob)
+        },
+        alices.id
+      )
       let change = try await #require(throws: RPCError.self) {
         try await fixture.center.changeSettlementMethod(
           .with {
             $0.workspaceID = alices.id
             $0.settlement = .with { $0.method = .billingAccount }
-          }, metadata: globexCall)
+          },
+          metadata: globexCall
+        )
       }
       let changeUnknown = try await #require(throws: RPCError.self) {
         try await fixture.center.changeSettlementMethod(
           .with {
             $0.workspaceID = unknownID
             $0.settlement = .with { $0.method = .billingAccount }
-          }, metadata: globexCall)
+          },
+          metadata: globexCall
+        )
       }
       #expect(change.code == changeUnknown.code)
-      #expect(change.message.replacingOccurrences(of: alices.id, with: unknownID) == changeUnknown.message)
+      #expect(
+        change.message.replacingOccurrences(of: alices.id, with: unknownID) == changeUnknown.message
+      )
       let unbind = try await #require(throws: RPCError.self) {
-        try await fixture.center.unbindWorkspace(.with { $0.workspaceID = alices.id }, metadata: globexCall)
+        try await fixture.center.unbindWorkspace(
+          .with { $0.workspaceID = alices.id },
+          metadata: globexCall
+        )
       }
       #expect(unbind.code == changeUnknown.code)
-      #expect(unbind.message.replacingOccurrences(of: alices.id, with: unknownID) == changeUnknown.message)
+      #expect(
+        unbind.message.replacingOccurrences(of: alices.id, with: unknownID) == changeUnknown.message
+      )
       let listed = try await fixture.center.listBoundWorkspaces(.init(), metadata: acmeCall)
       #expect(listed.bindings.map(\.workspaceID) == [alices.id])
-      #expect(try await fixture.center.listBoundWorkspaces(.init(), metadata: globexCall).bindings.isEmpty)
+      #expect(
+        try await fixture.center.listBoundWorkspaces(.init(), metadata: globexCall).bindings.isEmpty
+      )
     }
   }
 
@@ -220,7 +277,9 @@ struct WorkspaceBindingTests {
     }
   }
 
-  @Test("a settlement change that links the purchaser is refused whole: nothing linked, nothing rebound")
+  @Test(
+    "a settlement change that links the purchaser is refused whole: nothing linked, nothing rebound"
+  )
   func changeRefusals() async throws {
     try await BillingFixture.with { fixture in
       let acme = try await fixture.register()
@@ -228,7 +287,11 @@ struct WorkspaceBindingTests {
       try await fixture.link(globex, object: "object-globex", subscription: "sub-globex")
       let workspace = try await fixture.workspace()
       try await fixture.bind(workspace.id, to: acme.id)
-      func change(_ account: String, _ subscription: String, purchaser: String?) async throws
+      func change(
+        _ account: String,
+        _ subscription: String,
+        purchaser: String?
+      ) async throws
         -> Guance_Billing_V1_WorkspaceBinding
       {
         try await fixture.center.changeSettlementMethod(
@@ -237,7 +300,8 @@ struct WorkspaceBindingTests {
             $0.workspaceID = workspace.id
             $0.settlement = BillingFixture.cloud(subscription)
             if let purchaser { $0.linkPurchaser = BillingFixture.identity(purchaser) }
-          }, metadata: BillingFixture.internalCall
+          },
+          metadata: BillingFixture.internalCall
         ).binding
       }
       func unchanged() async throws {
@@ -296,7 +360,8 @@ struct WorkspaceBindingTests {
             $0.billingAccountID = acme.id
             $0.workspaceID = workspace.id
             $0.settlement = BillingFixture.cloud(subscription)
-          }, metadata: BillingFixture.internalCall
+          },
+          metadata: BillingFixture.internalCall
         ).binding
       }
       let refused = try await #require(throws: RPCError.self) { try await move(to: "sub-2") }
@@ -304,7 +369,9 @@ struct WorkspaceBindingTests {
       #expect(refused.preconditionTypes == ["WORKSPACE_SETTLEMENT"])
       // Nothing changed: sub-1 still pays for it.
       let listed = try await fixture.center.listBoundWorkspaces(
-        .with { $0.billingAccountID = acme.id }, metadata: BillingFixture.internalCall)
+        .with { $0.billingAccountID = acme.id },
+        metadata: BillingFixture.internalCall
+      )
       #expect(listed.bindings.map(\.settlement.marketplaceSubscriptionID) == ["sub-1"])
       #expect(try await fixture.count("workspace_bindings") == 1)
       // The same subscription again is no change, and allowed.
@@ -324,24 +391,32 @@ struct WorkspaceBindingTests {
           $0.billingAccountID = acme.id
           $0.workspaceID = workspace.id
           $0.settlement = BillingFixture.cloud()
-        }, metadata: BillingFixture.internalCall)
+        },
+        metadata: BillingFixture.internalCall
+      )
       #expect(changed.binding.settlement.method == .cloudAccount)
       _ = try await fixture.center.unbindWorkspace(
         .with {
           $0.billingAccountID = acme.id
           $0.workspaceID = workspace.id
-        }, metadata: BillingFixture.internalCall)
+        },
+        metadata: BillingFixture.internalCall
+      )
       #expect(try await fixture.count("workspace_bindings") == 2)
       #expect(try await fixture.count("workspace_bindings", where: "valid_to IS NULL") == 0)
       let listed = try await fixture.center.listBoundWorkspaces(
-        .with { $0.billingAccountID = acme.id }, metadata: BillingFixture.internalCall)
+        .with { $0.billingAccountID = acme.id },
+        metadata: BillingFixture.internalCall
+      )
       #expect(listed.bindings.isEmpty)
       let notBound = try await #require(throws: RPCError.self) {
         try await fixture.center.unbindWorkspace(
           .with {
             $0.billingAccountID = acme.id
             $0.workspaceID = workspace.id
-          }, metadata: BillingFixture.internalCall)
+          },
+          metadata: BillingFixture.internalCall
+        )
       }
       #expect(notBound.code == .notFound)
     }

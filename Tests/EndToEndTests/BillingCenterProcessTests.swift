@@ -25,21 +25,27 @@ struct BillingCenterProcessTests {
   func suite() async throws {
     try await TestDatabase.withFreshDatabase { consoleDB in
       try await TestDatabase.withFreshDatabase { billingDB in
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-billing-\(UUID().uuidString)")
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+          "e2e-billing-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: work) }
         let console = try await ServiceProcess(
           "workspace-console",
           environment: [
             "DATABASE_URL": consoleDB.text, "INTERNAL_CREDENTIAL": Self.credential,
             "MAILBOX_DIR": work.appendingPathComponent("console-mail").path,
-          ], workDirectory: work.appendingPathComponent("console"))
+          ],
+          workDirectory: work.appendingPathComponent("console")
+        )
         let billing = try await ServiceProcess(
           "billing-center",
           environment: [
             "DATABASE_URL": billingDB.text, "INTERNAL_CREDENTIAL": Self.credential,
             "CONSOLE_ADDRESS": console.address,
             "MAILBOX_DIR": work.appendingPathComponent("billing-mail").path,
-          ], workDirectory: work.appendingPathComponent("billing"))
+          ],
+          workDirectory: work.appendingPathComponent("billing")
+        )
         do {
           try await exercise(console: console, billing: billing)
         } catch {
@@ -57,11 +63,15 @@ struct BillingCenterProcessTests {
   func exercise(console: ServiceProcess, billing: ServiceProcess) async throws {
     try await withGRPCClient(
       transport: .http2NIOPosix(
-        target: .ipv4(address: "127.0.0.1", port: console.port), transportSecurity: .plaintext)
+        target: .ipv4(address: "127.0.0.1", port: console.port),
+        transportSecurity: .plaintext
+      )
     ) { consoleClient in
       try await withGRPCClient(
         transport: .http2NIOPosix(
-          target: .ipv4(address: "127.0.0.1", port: billing.port), transportSecurity: .plaintext)
+          target: .ipv4(address: "127.0.0.1", port: billing.port),
+          transportSecurity: .plaintext
+        )
       ) { billingClient in
         let health = Grpc_Health_V1_Health.Client(wrapping: billingClient)
         #expect(try await health.check(.init(), options: Self.options).status == .serving)
@@ -80,42 +90,55 @@ struct BillingCenterProcessTests {
               $0.region = "US"
               $0.contactName = "Bill"
             }
-          }, options: Self.options
+          },
+          options: Self.options
         ).billingAccount
         let login = try await center.login(
           .with {
             $0.login = "+1 415 555 0100"
             $0.password = "correct horse battery"
-          }, options: Self.options)
+          },
+          options: Self.options
+        )
         #expect(login.billingAccount.id == account.id)
 
-        let workspace = try await Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: consoleClient)
-          .registerAndCreateWorkspace(
-            .with {
-              $0.workspaceName = "Prod"
-              $0.language = "en"
-              $0.site = "ap1"
-              $0.username = "peter"
-              $0.password = "correct horse battery"
-              $0.passwordConfirmation = "correct horse battery"
-              $0.email = "peter@initech.example"
-              $0.termsAccepted = true
-            }, options: Self.options
-          ).workspace
+        let workspace = try await Guance_Console_V1_WorkspaceConsoleService.Client(
+          wrapping: consoleClient
+        )
+        .registerAndCreateWorkspace(
+          .with {
+            $0.workspaceName = "Prod"
+            $0.language = "en"
+            $0.site = "ap1"
+            $0.username = "peter"
+            $0.password = "correct horse battery"
+            $0.passwordConfirmation = "correct horse battery"
+            $0.email = "peter@initech.example"
+            $0.termsAccepted = true
+          },
+          options: Self.options
+        ).workspace
         let session: Metadata = ["authorization": "Bearer \(login.sessionToken)"]
         // The billing center user shows that it controls the workspace: its owner's console session.
-        let owner = try await Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: consoleClient)
-          .login(
-            .with {
-              $0.login = "peter"
-              $0.password = "correct horse battery"
-            }, options: Self.options)
+        let owner = try await Guance_Console_V1_WorkspaceConsoleService.Client(
+          wrapping: consoleClient
+        )
+        .login(
+          .with {
+            $0.login = "peter"
+            $0.password = "correct horse battery"
+          },
+          options: Self.options
+        )
         let bound = try await center.bindWorkspace(
           .with {
             $0.workspaceID = workspace.id
             $0.settlement = .with { $0.method = .billingAccount }
             $0.workspaceOwnerSession = owner.sessionToken
-          }, metadata: session, options: Self.options)
+          },
+          metadata: session,
+          options: Self.options
+        )
         #expect(bound.binding.site == "ap1")
 
         let results = try await internalAPI.recordUsage(
@@ -129,7 +152,10 @@ struct BillingCenterProcessTests {
                 $0.usageTime = Google_Protobuf_Timestamp(date: Date())
               }
             }
-          }, metadata: Self.internalCall, options: Self.options)
+          },
+          metadata: Self.internalCall,
+          options: Self.options
+        )
         #expect(results.results == [.accepted, .accepted, .duplicate])
 
         // With the console gone, what needs it answers UNAVAILABLE; the rest carries on.
@@ -138,7 +164,11 @@ struct BillingCenterProcessTests {
           try await center.listBoundWorkspaces(.init(), metadata: session, options: Self.options)
         }
         #expect(unavailable.code == .unavailable)
-        let own = try await center.getBillingAccount(.init(), metadata: session, options: Self.options)
+        let own = try await center.getBillingAccount(
+          .init(),
+          metadata: session,
+          options: Self.options
+        )
         #expect(own.billingAccount.id == account.id)
       }
     }

@@ -10,41 +10,59 @@ struct CClientTests {
   /// `SUITE_C_CLIENT` (built by `make test`), or built now.
   static func client() async throws -> String {
     if let path = ProcessInfo.processInfo.environment["SUITE_C_CLIENT"] { return path }
-    let (status, output) = try await Command.run(ProjectPython.packageFile("scripts/build-c-client.sh"))
+    let (status, output) = try await Command.run(
+      ProjectPython.packageFile("scripts/build-c-client.sh")
+    )
     #expect(status == 0, "\(output)")
     return ProjectPython.packageFile(output.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
   /// Console, billing center and gateway, each on a fresh database, with `environment` added.
   static func withServices(
-    environment: [String: String], _ body: (_ console: String, _ billing: String, _ gateway: String) async throws -> Void
+    environment: [String: String],
+    _ body: (_ console: String, _ billing: String, _ gateway: String) async throws -> Void
   ) async throws {
-    let work = FileManager.default.temporaryDirectory.appendingPathComponent("c-client-\(UUID().uuidString)")
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "c-client-\(UUID().uuidString)"
+    )
     defer { try? FileManager.default.removeItem(at: work) }
     try await TestDatabase.withFreshDatabase { consoleDB in
       try await TestDatabase.withFreshDatabase { billingDB in
         try await TestDatabase.withFreshDatabase { gatewayDB in
-          let common = ["INTERNAL_CREDENTIAL": "c-client", "MAILBOX_DIR": work.appendingPathComponent("mail").path]
-            .merging(environment) { $1 }
+          let common = [
+            "INTERNAL_CREDENTIAL": "c-client",
+            "MAILBOX_DIR": work.appendingPathComponent("mail").path,
+          ]
+          .merging(environment) { $1 }
           let console = try await ServiceProcess(
-            "workspace-console", environment: common.merging(["DATABASE_URL": consoleDB.text]) { $1 },
-            workDirectory: work.appendingPathComponent("console"))
+            "workspace-console",
+            environment: common.merging(["DATABASE_URL": consoleDB.text]) { $1 },
+            workDirectory: work.appendingPathComponent("console")
+          )
           let billing = try await ServiceProcess(
             "billing-center",
-            environment: common.merging(["DATABASE_URL": billingDB.text, "CONSOLE_ADDRESS": console.address]) { $1 },
-            workDirectory: work.appendingPathComponent("billing"))
+            environment: common.merging([
+              "DATABASE_URL": billingDB.text, "CONSOLE_ADDRESS": console.address,
+            ]) { $1 },
+            workDirectory: work.appendingPathComponent("billing")
+          )
           let gateway = try await ServiceProcess(
             "marketplace-gateway",
             environment: common.merging([
-              "DATABASE_URL": gatewayDB.text, "CONSOLE_ADDRESS": console.address, "BILLING_ADDRESS": billing.address,
+              "DATABASE_URL": gatewayDB.text, "CONSOLE_ADDRESS": console.address,
+              "BILLING_ADDRESS": billing.address,
               "LANDING_PORT": "0", "MARKETPLACE_API_URL": "http://127.0.0.1:1/api",
               "MARKETPLACE_LOGIN_URL": "http://127.0.0.1:1", "MARKETPLACE_TENANT_ID": "t",
               "MARKETPLACE_CLIENT_ID": "c", "MARKETPLACE_CLIENT_SECRET": "s",
-            ]) { $1 }, workDirectory: work.appendingPathComponent("gateway"))
+            ]) { $1 },
+            workDirectory: work.appendingPathComponent("gateway")
+          )
           do {
             try await body(console.address, billing.address, gateway.address)
           } catch {
-            Issue.record("console:\n\(console.log)\nbilling:\n\(billing.log)\ngateway:\n\(gateway.log)")
+            Issue.record(
+              "console:\n\(console.log)\nbilling:\n\(billing.log)\ngateway:\n\(gateway.log)"
+            )
             throw error
           }
           await gateway.stop()
@@ -66,10 +84,14 @@ struct CClientTests {
     }
   }
 
-  @Test("the same over mutual TLS, the server verified against the test CA; no client certificate is refused")
+  @Test(
+    "the same over mutual TLS, the server verified against the test CA; no client certificate is refused"
+  )
   func mutualTLS() async throws {
     let client = try await Self.client()
-    let certs = FileManager.default.temporaryDirectory.appendingPathComponent("c-certs-\(UUID().uuidString)")
+    let certs = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "c-certs-\(UUID().uuidString)"
+    )
     defer { try? FileManager.default.removeItem(at: certs) }
     try await TLSTests.makeCertificates(in: certs, name: "C client test CA")
     func file(_ name: String) -> String { certs.appendingPathComponent(name).path }
@@ -80,10 +102,18 @@ struct CClientTests {
     ]
     try await Self.withServices(environment: tls) { console, billing, gateway in
       let (status, output) = try await Command.run(
-        client, ["--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key"), console, billing, gateway])
+        client,
+        [
+          "--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key"),
+          console, billing, gateway,
+        ]
+      )
       #expect(status == 0, "\(output)")
       #expect(output.contains("all checks passed"))
-      let (refused, why) = try await Command.run(client, ["--ca", file("ca.pem"), console, billing, gateway])
+      let (refused, why) = try await Command.run(
+        client,
+        ["--ca", file("ca.pem"), console, billing, gateway]
+      )
       #expect(refused == 1)
       #expect(why.contains("FAIL"))
       let (plain, _) = try await Command.run(client, [console, billing, gateway])

@@ -8,19 +8,26 @@ import Testing
 @Suite("gRPC interop cases with grpcio", .startsServices)
 struct InteropTests {
   static let cases = [
-    "empty_unary", "large_unary", "client_streaming", "server_streaming", "ping_pong", "empty_stream",
+    "empty_unary", "large_unary", "client_streaming", "server_streaming", "ping_pong",
+    "empty_stream",
     "custom_metadata", "status_code_and_message", "special_status_message", "unimplemented_method",
-    "unimplemented_service", "cancel_after_begin", "cancel_after_first_response", "timeout_on_sleeping_server",
+    "unimplemented_service", "cancel_after_begin", "cancel_after_first_response",
+    "timeout_on_sleeping_server",
   ]
 
   /// Runs the client; returns each case's verdict and the client's exit status.
-  static func runClient(address: String, arguments: [String] = []) async throws -> (
+  static func runClient(
+    address: String,
+    arguments: [String] = []
+  ) async throws -> (
     verdicts: [String: (ok: Bool, detail: String)], status: Int32
   ) {
     // grpcio's C core logs refused handshakes to stderr; the verdicts say what matters.
     let (status, output) = try await Command.run(
-      try ProjectPython.interpreter(), [ProjectPython.packageFile("scripts/interop_client.py"), address] + arguments,
-      environment: ProcessInfo.processInfo.environment.merging(["GRPC_VERBOSITY": "NONE"]) { $1 })
+      try ProjectPython.interpreter(),
+      [ProjectPython.packageFile("scripts/interop_client.py"), address] + arguments,
+      environment: ProcessInfo.processInfo.environment.merging(["GRPC_VERBOSITY": "NONE"]) { $1 }
+    )
     var verdicts: [String: (ok: Bool, detail: String)] = [:]
     for line in output.split(separator: "\n") {
       guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -31,7 +38,9 @@ struct InteropTests {
     return (verdicts, status)
   }
 
-  static func expectAllPass(_ result: (verdicts: [String: (ok: Bool, detail: String)], status: Int32)) {
+  static func expectAllPass(
+    _ result: (verdicts: [String: (ok: Bool, detail: String)], status: Int32)
+  ) {
     #expect(Set(result.verdicts.keys) == Set(cases))
     for name in cases {
       let verdict = result.verdicts[name]
@@ -41,13 +50,18 @@ struct InteropTests {
   }
 
   static func withServer(
-    environment: [String: String] = [:], _ body: (ServiceProcess) async throws -> Void
+    environment: [String: String] = [:],
+    _ body: (ServiceProcess) async throws -> Void
   ) async throws {
-    let work = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString)")
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "interop-\(UUID().uuidString)"
+    )
     defer { try? FileManager.default.removeItem(at: work) }
     let server = try await ServiceProcess(
-      "interop-server", environment: ["INTERNAL_CREDENTIAL": "interop"].merging(environment) { $1 },
-      workDirectory: work)
+      "interop-server",
+      environment: ["INTERNAL_CREDENTIAL": "interop"].merging(environment) { $1 },
+      workDirectory: work
+    )
     do {
       try await body(server)
     } catch {
@@ -70,7 +84,9 @@ struct InteropTests {
 
   @Test("every applicable interop case passes over mutual TLS", arguments: transports)
   func mutualTLS(transport: String) async throws {
-    let certs = FileManager.default.temporaryDirectory.appendingPathComponent("interop-certs-\(UUID().uuidString)")
+    let certs = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "interop-certs-\(UUID().uuidString)"
+    )
     defer { try? FileManager.default.removeItem(at: certs) }
     try await TLSTests.makeCertificates(in: certs, name: "Interop test CA")
     func file(_ name: String) -> String { certs.appendingPathComponent(name).path }
@@ -84,9 +100,17 @@ struct InteropTests {
       let address = "localhost:\(server.port)"
       Self.expectAllPass(
         try await Self.runClient(
-          address: address, arguments: ["--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key")]))
+          address: address,
+          arguments: [
+            "--ca", file("ca.pem"), "--cert", file("client.pem"), "--key", file("client.key"),
+          ]
+        )
+      )
       // Without a client certificate the handshake fails: every case fails, the client says so.
-      let refused = try await Self.runClient(address: address, arguments: ["--ca", file("ca.pem"), "--cases", "empty_unary"])
+      let refused = try await Self.runClient(
+        address: address,
+        arguments: ["--ca", file("ca.pem"), "--cases", "empty_unary"]
+      )
       #expect(refused.verdicts["empty_unary"]?.ok == false)
       #expect(refused.status == 1)
     }

@@ -16,10 +16,13 @@ struct WorkspaceConsoleProcessTests {
   /// Starts the executable on a fresh database and calls `body` with a connected client.
   static func withConsoleProcess(
     environment: [String: String] = [:],
-    _ body: (ServiceProcess, GRPCClient<HTTP2ClientTransport.Posix>, DevelopmentMailboxReader) async throws -> Void
+    _ body: (ServiceProcess, GRPCClient<HTTP2ClientTransport.Posix>, DevelopmentMailboxReader)
+      async throws -> Void
   ) async throws {
     try await TestDatabase.withFreshDatabase { url in
-      let work = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
+      let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "e2e-\(UUID().uuidString)"
+      )
       defer { try? FileManager.default.removeItem(at: work) }
       let mailbox = work.appendingPathComponent("mailbox")
       let process = try await ServiceProcess(
@@ -27,11 +30,14 @@ struct WorkspaceConsoleProcessTests {
         environment: [
           "DATABASE_URL": url.text, "INTERNAL_CREDENTIAL": credential, "MAILBOX_DIR": mailbox.path,
         ].merging(environment) { $1 },
-        workDirectory: work)
+        workDirectory: work
+      )
       do {
         try await withGRPCClient(
           transport: .http2NIOPosix(
-            target: .ipv4(address: "127.0.0.1", port: process.port), transportSecurity: .plaintext)
+            target: .ipv4(address: "127.0.0.1", port: process.port),
+            transportSecurity: .plaintext
+          )
         ) { client in
           try await body(process, client, DevelopmentMailboxReader(directory: mailbox))
         }
@@ -54,7 +60,10 @@ struct WorkspaceConsoleProcessTests {
   func health() async throws {
     try await Self.withConsoleProcess { _, client, _ in
       let health = Grpc_Health_V1_Health.Client(wrapping: client)
-      for service in ["", "guance.console.v1.WorkspaceConsoleService", "guance.console.v1.WorkspaceDirectoryService"] {
+      for service in [
+        "", "guance.console.v1.WorkspaceConsoleService",
+        "guance.console.v1.WorkspaceDirectoryService",
+      ] {
         let reply = try await health.check(.with { $0.service = service }, options: Self.options)
         #expect(reply.status == .serving)
       }
@@ -68,13 +77,19 @@ struct WorkspaceConsoleProcessTests {
   @Test("EVENT_LOOP_THREADS: one thread serves; zero is refused as bad configuration (exit 2)")
   func eventLoopThreads() async throws {
     try await Self.withConsoleProcess(environment: ["EVENT_LOOP_THREADS": "1"]) { _, client, _ in
-      let reply = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: Self.options)
+      let reply = try await Grpc_Health_V1_Health.Client(wrapping: client).check(
+        .init(),
+        options: Self.options
+      )
       #expect(reply.status == .serving)
     }
     let refused = Process()
-    refused.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent("workspace-console")
+    refused.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent(
+      "workspace-console"
+    )
     refused.environment = [
-      "EVENT_LOOP_THREADS": "0", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x",
+      "EVENT_LOOP_THREADS": "0", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+      "INTERNAL_CREDENTIAL": "x",
     ]
     refused.standardError = FileHandle.nullDevice
     try refused.run()
@@ -82,17 +97,23 @@ struct WorkspaceConsoleProcessTests {
     #expect(refused.terminationStatus == 2)
   }
 
-  @Test("SIGTERM while the database is still unreachable stops the service cleanly (it used to wait forever)")
+  @Test(
+    "SIGTERM while the database is still unreachable stops the service cleanly (it used to wait forever)"
+  )
   func stopBeforeServing() async throws {
     for name in ["workspace-console", "billing-center", "marketplace-emulator"] {
-      let log = FileManager.default.temporaryDirectory.appendingPathComponent("stop-\(UUID().uuidString).log")
+      let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "stop-\(UUID().uuidString).log"
+      )
       FileManager.default.createFile(atPath: log.path, contents: nil)
       defer { try? FileManager.default.removeItem(at: log) }
       let waiting = Process()
       waiting.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent(name)
       waiting.environment = [
-        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x", "GRPC_PORT": "0",
-        "LOG_LEVEL": "info", "EMULATOR_PORT": "0", "MARKETPLACE_TENANT_ID": "t", "MARKETPLACE_CLIENT_ID": "c",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x",
+        "GRPC_PORT": "0",
+        "LOG_LEVEL": "info", "EMULATOR_PORT": "0", "MARKETPLACE_TENANT_ID": "t",
+        "MARKETPLACE_CLIENT_ID": "c",
         "MARKETPLACE_CLIENT_SECRET": "s",
       ]
       waiting.standardOutput = try FileHandle(forWritingTo: log)
@@ -102,16 +123,23 @@ struct WorkspaceConsoleProcessTests {
       // default action would stop it and prove nothing).
       let started = ContinuousClock.now
       while ContinuousClock.now - started < .testPatience,
-        !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("Connection creation failed")
+        !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(
+          "Connection creation failed"
+        )
       {
         try await Task.sleep(for: .milliseconds(50))
       }
       #expect(waiting.isRunning, "\(name) should still be trying to reach its database")
       waiting.terminate()
       let deadline = ContinuousClock.now + .testPatience
-      while waiting.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+      while waiting.isRunning && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(20))
+      }
       if waiting.isRunning { kill(waiting.processIdentifier, SIGKILL) }
-      #expect(!waiting.isRunning && waiting.terminationStatus == 0, "\(name) did not stop cleanly on SIGTERM")
+      #expect(
+        !waiting.isRunning && waiting.terminationStatus == 0,
+        "\(name) did not stop cleanly on SIGTERM"
+      )
     }
   }
 
@@ -119,7 +147,10 @@ struct WorkspaceConsoleProcessTests {
   func healthCheckFlag() async throws {
     try await Self.withConsoleProcess { process, client, _ in
       // Use the client first: a body that never touches it races the client's start-up.
-      _ = try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: Self.options)
+      _ = try await Grpc_Health_V1_Health.Client(wrapping: client).check(
+        .init(),
+        options: Self.options
+      )
       let status = try await Self.runHealthCheck(port: process.port)
       #expect(status == 0)
     }
@@ -133,7 +164,9 @@ struct WorkspaceConsoleProcessTests {
     let probe = Process()
     probe.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent("workspace-console")
     probe.arguments = ["--health-check"]
-    probe.environment = ["GRPC_PORT": "\(port)", "HEALTH_CHECK_TIMEOUT_SECONDS": "\(timeout.components.seconds)"]
+    probe.environment = [
+      "GRPC_PORT": "\(port)", "HEALTH_CHECK_TIMEOUT_SECONDS": "\(timeout.components.seconds)",
+    ]
     try probe.run()
     while probe.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     return probe.terminationStatus
@@ -144,7 +177,8 @@ struct WorkspaceConsoleProcessTests {
     try await Self.withConsoleProcess { process, client, _ in
       let (status, output) = try await Command.run(
         ProjectPython.packageFile("scripts/grpc-call"),
-        [process.address, "guance.console.v1.WorkspaceConsoleService/ListSites"])
+        [process.address, "guance.console.v1.WorkspaceConsoleService/ListSites"]
+      )
       #expect(status == 0)
       let reply = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
       // The same sites as a Swift client gets (which also keeps the test's own client from
@@ -166,12 +200,16 @@ struct WorkspaceConsoleProcessTests {
           $0.username = "carol"
           $0.password = password
           $0.email = "carol@example.com"
-        }, options: Self.options)
+        },
+        options: Self.options
+      )
       let challenge = try await console.sendEmailCode(
         .with {
           $0.email = "carol@example.com"
           $0.purpose = .createWorkspace
-        }, options: Self.options)
+        },
+        options: Self.options
+      )
       let code = try await mailbox.code(for: "carol@example.com")
       let created = try await console.createWorkspace(
         .with {
@@ -182,23 +220,32 @@ struct WorkspaceConsoleProcessTests {
           $0.challengeID = challenge.challengeID
           $0.code = code
           $0.termsAccepted = true
-        }, options: Self.options)
+        },
+        options: Self.options
+      )
       #expect(created.account.id == registered.account.id)
 
       let login = try await console.login(
         .with {
           $0.login = "carol"
           $0.password = password
-        }, options: Self.options)
+        },
+        options: Self.options
+      )
       #expect(login.workspaces.map(\.id) == [created.workspace.id])
       let listed = try await console.listWorkspaces(
-        .init(), metadata: ["authorization": "Bearer \(login.sessionToken)"], options: Self.options)
+        .init(),
+        metadata: ["authorization": "Bearer \(login.sessionToken)"],
+        options: Self.options
+      )
       #expect(listed.workspaces.first?.site == "ap1")
 
       let directory = Guance_Console_V1_WorkspaceDirectoryService.Client(wrapping: client)
       let looked = try await directory.lookupWorkspace(
         .with { $0.workspaceID = created.workspace.id },
-        metadata: ["authorization": "Bearer \(Self.credential)"], options: Self.options)
+        metadata: ["authorization": "Bearer \(Self.credential)"],
+        options: Self.options
+      )
       #expect(looked.workspace.id == created.workspace.id)
     }
   }
@@ -216,7 +263,9 @@ struct WorkspaceConsoleProcessTests {
     }
   }
 
-  @Test("200 logins at once: what the password hashers cannot take is refused with RESOURCE_EXHAUSTED, and health answers throughout")
+  @Test(
+    "200 logins at once: what the password hashers cannot take is refused with RESOURCE_EXHAUSTED, and health answers throughout"
+  )
   func loginFloodIsShed() async throws {
     // The service's defaults: 2 hashing workers, 32 waiting. Each login verifies an argon2id
     // hash (19 MiB, t=2) and holds its place at the hashers from before its first query, so of
@@ -231,11 +280,15 @@ struct WorkspaceConsoleProcessTests {
           $0.username = "dave"
           $0.password = password
           $0.email = "dave@example.com"
-        }, options: Self.options)
+        },
+        options: Self.options
+      )
 
       try await withGRPCClient(
         transport: .http2NIOPosix(
-          target: .ipv4(address: "127.0.0.1", port: process.port), transportSecurity: .plaintext)
+          target: .ipv4(address: "127.0.0.1", port: process.port),
+          transportSecurity: .plaintext
+        )
       ) { probeClient in
         let health = Grpc_Health_V1_Health.Client(wrapping: probeClient)
         _ = try await health.check(.init(), options: Self.options)
@@ -247,7 +300,9 @@ struct WorkspaceConsoleProcessTests {
               _ = try await health.check(.init(), options: Self.options)
               probes += 1
             } catch {
-              if !Task.isCancelled { Issue.record("a health probe failed during the flood: \(error)") }
+              if !Task.isCancelled {
+                Issue.record("a health probe failed during the flood: \(error)")
+              }
               break
             }
             try? await Task.sleep(for: .milliseconds(5))
@@ -263,7 +318,9 @@ struct WorkspaceConsoleProcessTests {
                   .with {
                     $0.login = "dave"
                     $0.password = password
-                  }, options: Self.options)
+                  },
+                  options: Self.options
+                )
                 return nil
               } catch {
                 return error as? RPCError ?? RPCError(code: .unknown, message: "\(error)")
@@ -289,11 +346,16 @@ struct WorkspaceConsoleProcessTests {
 
   @Test("requests over the size limit are refused")
   func sizeLimit() async throws {
-    try await Self.withConsoleProcess(environment: ["GRPC_MAX_REQUEST_BYTES": "1024"]) { _, client, _ in
+    try await Self.withConsoleProcess(environment: ["GRPC_MAX_REQUEST_BYTES": "1024"]) {
+      _,
+      client,
+      _ in
       let console = Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: client)
       let error = try await #require(throws: RPCError.self) {
         try await console.registerAccount(
-          .with { $0.username = String(repeating: "a", count: 4096) }, options: Self.options)
+          .with { $0.username = String(repeating: "a", count: 4096) },
+          options: Self.options
+        )
       }
       // The suite's transport answers RESOURCE_EXHAUSTED, as gRPC says (grpc-swift's reset
       // the stream, which its client reported as UNAVAILABLE).

@@ -21,7 +21,9 @@ struct SMTPMailSenderTests {
         ProjectPython.packageFile("Tests/Support/smtp_sink.py"), "--dir", directory.path,
         "--port-file", portFile.path,
       ]
-      if let certificate { arguments += ["--tls-cert", certificate.cert, "--tls-key", certificate.key] }
+      if let certificate {
+        arguments += ["--tls-cert", certificate.cert, "--tls-key", certificate.key]
+      }
       if let auth { arguments += ["--auth", auth] }
       process.arguments = arguments
       // Its own log file: an inherited pipe would keep the test runner waiting after we exit.
@@ -75,15 +77,19 @@ struct SMTPMailSenderTests {
   }
 
   static func withWorkDirectory(_ body: (URL) async throws -> Void) async throws {
-    let work = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "smtp-\(UUID().uuidString)"
+    )
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: work) }
     try await body(work)
   }
 
   static let mail = OutgoingMail(
-    recipient: "alice@example.com", subject: "Your Guance verification code",
-    body: "Your code is 123456.\n.a line starting with a dot\nbye")
+    recipient: "alice@example.com",
+    subject: "Your Guance verification code",
+    body: "Your code is 123456.\n.a line starting with a dot\nbye"
+  )
 
   @Test("STARTTLS, AUTH PLAIN and the message arrive intact")
   func startTLSAndAuth() async throws {
@@ -92,9 +98,16 @@ struct SMTPMailSenderTests {
       let sink = try await Sink(work: work, certificate: certificate, auth: "mailer:s3cret")
       let sender = SMTPMailSender(
         settings: SMTPSettings(
-          host: "localhost", port: sink.port, security: .startTLS, username: "mailer",
-          password: "s3cret", trustRootsFile: certificate.cert),
-        sender: "Guance <no-reply@guance.local>", logger: Logger(label: "smtp-test"))
+          host: "localhost",
+          port: sink.port,
+          security: .startTLS,
+          username: "mailer",
+          password: "s3cret",
+          trustRootsFile: certificate.cert
+        ),
+        sender: "Guance <no-reply@guance.local>",
+        logger: Logger(label: "smtp-test")
+      )
       try await sender.send(Self.mail, messageID: "m1")
       let received = try #require(sink.received.first)
       #expect(received.contains("X-Envelope-From: no-reply@guance.local"))
@@ -111,32 +124,59 @@ struct SMTPMailSenderTests {
   func failures() async throws {
     try await Self.withWorkDirectory { work in
       let certificate = try Self.makeCertificate(in: work)
-      let secure = try await Sink(work: work.appendingPathComponent("a"), certificate: certificate, auth: "mailer:s3cret")
+      let secure = try await Sink(
+        work: work.appendingPathComponent("a"),
+        certificate: certificate,
+        auth: "mailer:s3cret"
+      )
       let logger = Logger(label: "smtp-test")
       let wrongPassword = SMTPMailSender(
         settings: SMTPSettings(
-          host: "localhost", port: secure.port, security: .startTLS, username: "mailer",
-          password: "guess", trustRootsFile: certificate.cert),
-        sender: "no-reply@guance.local", logger: logger)
-      await #expect(throws: SMTPMailSender.Failure.self) { try await wrongPassword.send(Self.mail, messageID: "m2") }
+          host: "localhost",
+          port: secure.port,
+          security: .startTLS,
+          username: "mailer",
+          password: "guess",
+          trustRootsFile: certificate.cert
+        ),
+        sender: "no-reply@guance.local",
+        logger: logger
+      )
+      await #expect(throws: SMTPMailSender.Failure.self) {
+        try await wrongPassword.send(Self.mail, messageID: "m2")
+      }
 
       let untrusted = SMTPMailSender(
         settings: SMTPSettings(host: "localhost", port: secure.port, security: .startTLS),
-        sender: "no-reply@guance.local", logger: logger)
-      await #expect(throws: (any Error).self) { try await untrusted.send(Self.mail, messageID: "m3") }
+        sender: "no-reply@guance.local",
+        logger: logger
+      )
+      await #expect(throws: (any Error).self) {
+        try await untrusted.send(Self.mail, messageID: "m3")
+      }
 
-      let plain = try await Sink(work: work.appendingPathComponent("b"), certificate: nil, auth: nil)
+      let plain = try await Sink(
+        work: work.appendingPathComponent("b"),
+        certificate: nil,
+        auth: nil
+      )
       let demandsTLS = SMTPMailSender(
         settings: SMTPSettings(host: "localhost", port: plain.port, security: .startTLS),
-        sender: "no-reply@guance.local", logger: logger)
-      await #expect(throws: SMTPMailSender.Failure.self) { try await demandsTLS.send(Self.mail, messageID: "m4") }
+        sender: "no-reply@guance.local",
+        logger: logger
+      )
+      await #expect(throws: SMTPMailSender.Failure.self) {
+        try await demandsTLS.send(Self.mail, messageID: "m4")
+      }
       #expect(secure.received.isEmpty)
       #expect(plain.received.isEmpty)
 
       // A local relay without TLS is allowed when asked for explicitly.
       let relay = SMTPMailSender(
         settings: SMTPSettings(host: "localhost", port: plain.port, security: .none),
-        sender: "no-reply@guance.local", logger: logger)
+        sender: "no-reply@guance.local",
+        logger: logger
+      )
       try await relay.send(Self.mail, messageID: "m5")
       #expect(plain.received.count == 1)
     }

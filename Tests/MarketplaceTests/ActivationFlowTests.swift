@@ -44,10 +44,12 @@ struct ActivationFlowTests {
   /// Logs in to the console and returns the names of the account's workspaces.
   static func consoleWorkspaces(_ suite: SuiteHarness, login: String) async throws -> Set<String> {
     try await suite.consoleClient { console in
-      let reply = try await console.login(.with {
-        $0.login = login
-        $0.password = password
-      })
+      let reply = try await console.login(
+        .with {
+          $0.login = login
+          $0.password = password
+        }
+      )
       #expect(!reply.sessionToken.isEmpty)
       return Set(reply.workspaces.map(\.name))
     }
@@ -55,59 +57,79 @@ struct ActivationFlowTests {
 
   /// A workspace (of a Guance account of its own) that the billing center account
   /// `billingLogin` pays for itself: one a new subscription may take over. Its id.
-  static func workspacePaidByAccount(_ suite: SuiteHarness, billingLogin: String, named name: String) async throws
+  static func workspacePaidByAccount(
+    _ suite: SuiteHarness,
+    billingLogin: String,
+    named name: String
+  ) async throws
     -> String
   {
     let username = name.lowercased().replacingOccurrences(of: " ", with: "-")
     let workspace = try await suite.consoleClient { console in
-      try await console.registerAndCreateWorkspace(.with {
-        $0.workspaceName = name
-        $0.language = "en"
-        $0.site = "us1"
-        $0.username = username
-        $0.password = Self.password
-        $0.passwordConfirmation = Self.password
-        $0.email = "\(username)@workspaces.example"
-        $0.termsAccepted = true
-      }).workspace
+      try await console.registerAndCreateWorkspace(
+        .with {
+          $0.workspaceName = name
+          $0.language = "en"
+          $0.site = "us1"
+          $0.username = username
+          $0.password = Self.password
+          $0.passwordConfirmation = Self.password
+          $0.email = "\(username)@workspaces.example"
+          $0.termsAccepted = true
+        }
+      ).workspace
     }
     // The billing center user binds it in the billing center, with its owner's console session.
     let owner = try await suite.consoleClient { console in
-      try await console.login(.with {
-        $0.login = username
-        $0.password = Self.password
-      }).sessionToken
+      try await console.login(
+        .with {
+          $0.login = username
+          $0.password = Self.password
+        }
+      ).sessionToken
     }
     _ = try await suite.billingClient { billing in
-      let session = try await billing.login(.with {
-        $0.login = billingLogin
-        $0.password = Self.password
-      })
-      return try await billing.bindWorkspace(.with {
-        $0.workspaceID = workspace.id
-        $0.settlement = .with { $0.method = .billingAccount }
-        $0.workspaceOwnerSession = owner
-      }, metadata: ["authorization": "Bearer \(session.sessionToken)"]).binding
+      let session = try await billing.login(
+        .with {
+          $0.login = billingLogin
+          $0.password = Self.password
+        }
+      )
+      return try await billing.bindWorkspace(
+        .with {
+          $0.workspaceID = workspace.id
+          $0.settlement = .with { $0.method = .billingAccount }
+          $0.workspaceOwnerSession = owner
+        },
+        metadata: ["authorization": "Bearer \(session.sessionToken)"]
+      ).binding
     }
     return workspace.id
   }
 
-  @Test("register; already linked with a new workspace; bind an existing workspace; bind an existing billing account")
+  @Test(
+    "register; already linked with a new workspace; bind an existing workspace; bind an existing billing account"
+  )
   func everyBranch() async throws {
     try await SuiteHarness.with { suite in
       let buyer = Self.identity()
       // Branch 1 — not linked, no billing center account: register and activate in one step.
-      let first = try await suite.purchaseAndResolve(purchaser: buyer, email: "nancy@northwind.example")
+      let first = try await suite.purchaseAndResolve(
+        purchaser: buyer,
+        email: "nancy@northwind.example"
+      )
       #expect(first.activation.branch == .notLinked)
       #expect(first.activation.state == .needsBillingAccount)
       let registered = try await suite.activation { client in
-        try await client.registerAndActivate(.with {
-          $0.sessionID = first.activation.sessionID
-          $0.basic = Self.basic("northwind", email: "nancy@northwind.example")
-          $0.company = Self.company
-          $0.workspace = Self.workspace("Northwind Ops")
-          $0.termsAccepted = true
-        }).activation
+        try await client.registerAndActivate(
+          .with {
+            $0.sessionID = first.activation.sessionID
+            $0.basic = Self.basic("northwind", email: "nancy@northwind.example")
+            $0.company = Self.company
+            $0.workspace = Self.workspace("Northwind Ops")
+            $0.termsAccepted = true
+          }
+        ).activation
       }
       #expect(registered.state == .activated)
       // The branch the session took, though the purchaser is linked now.
@@ -121,10 +143,12 @@ struct ActivationFlowTests {
       #expect(try await Self.consoleWorkspaces(suite, login: "northwind") == ["Northwind Ops"])
       // The billing center bills that workspace through the subscription.
       let settlement = try await suite.billingClient { billing in
-        let session = try await billing.login(.with {
-          $0.login = "northwind"
-          $0.password = Self.password
-        })
+        let session = try await billing.login(
+          .with {
+            $0.login = "northwind"
+            $0.password = Self.password
+          }
+        )
         return try await billing.listBoundWorkspaces(
           .with { $0.billingAccountID = session.billingAccount.id },
           metadata: ["authorization": "Bearer \(session.sessionToken)"]
@@ -144,101 +168,141 @@ struct ActivationFlowTests {
 
       // Branch 2 — already linked (a second purchase): straight to the workspace step, where a
       // new workspace is created for the existing Guance account with an emailed code.
-      let second = try await suite.purchaseAndResolve(purchaser: buyer, email: "nancy@northwind.example")
+      let second = try await suite.purchaseAndResolve(
+        purchaser: buyer,
+        email: "nancy@northwind.example"
+      )
       #expect(second.activation.branch == .alreadyLinked)
       #expect(second.activation.state == .needsWorkspace)
       #expect(second.activation.nextSteps == [.createWorkspace, .bindWorkspace])
       let created = try await suite.activation { client in
-        let bindable = try await client.listBindableWorkspaces(.with { $0.sessionID = second.activation.sessionID })
+        let bindable = try await client.listBindableWorkspaces(
+          .with { $0.sessionID = second.activation.sessionID }
+        )
         // Northwind Ops is paid for through the first subscription: it stays with it.
         #expect(bindable.workspaces.isEmpty)
-        let sent = try await client.sendWorkspaceEmailCode(.with {
-          $0.sessionID = second.activation.sessionID
-          $0.email = "nancy@northwind.example"
-        })
-        let code = try await suite.consoleMail.code(for: "nancy@northwind.example")
-        return try await client.createWorkspace(.with {
-          $0.sessionID = second.activation.sessionID
-          $0.workspace = Self.workspace("Northwind EU", site: "eu1")
-          $0.existingAccount = .with {
+        let sent = try await client.sendWorkspaceEmailCode(
+          .with {
+            $0.sessionID = second.activation.sessionID
             $0.email = "nancy@northwind.example"
-            $0.challengeID = sent.challengeID
-            $0.code = code
           }
-          $0.termsAccepted = true
-        }).activation
+        )
+        let code = try await suite.consoleMail.code(for: "nancy@northwind.example")
+        return try await client.createWorkspace(
+          .with {
+            $0.sessionID = second.activation.sessionID
+            $0.workspace = Self.workspace("Northwind EU", site: "eu1")
+            $0.existingAccount = .with {
+              $0.email = "nancy@northwind.example"
+              $0.challengeID = sent.challengeID
+              $0.code = code
+            }
+            $0.termsAccepted = true
+          }
+        ).activation
       }
       #expect(created.state == .activated)
       #expect(created.workspace.site == "eu1")
       #expect(try await suite.activations(of: second.subscription) == 1)
-      #expect(try await Self.consoleWorkspaces(suite, login: "northwind") == ["Northwind Ops", "Northwind EU"])
+      #expect(
+        try await Self.consoleWorkspaces(suite, login: "northwind") == [
+          "Northwind Ops", "Northwind EU",
+        ]
+      )
 
       // Branch 3 — already linked, has workspaces: bind one the billing account pays for
       // itself. Those the first two subscriptions pay for stay with them: not offered, and
       // refused when named anyway (the first would go on billing with no workspace).
-      let lab = try await Self.workspacePaidByAccount(suite, billingLogin: "northwind", named: "Northwind Lab")
+      let lab = try await Self.workspacePaidByAccount(
+        suite,
+        billingLogin: "northwind",
+        named: "Northwind Lab"
+      )
       let third = try await suite.purchaseAndResolve(purchaser: buyer)
       let bound = try await suite.activation { client in
-        let bindable = try await client.listBindableWorkspaces(.with { $0.sessionID = third.activation.sessionID })
+        let bindable = try await client.listBindableWorkspaces(
+          .with { $0.sessionID = third.activation.sessionID }
+        )
         #expect(bindable.workspaces.map(\.name) == ["Northwind Lab"])
         let taken = try await #require(throws: RPCError.self) {
-          try await client.bindWorkspace(.with {
-            $0.sessionID = third.activation.sessionID
-            $0.workspaceID = created.workspace.workspaceID
-          })
+          try await client.bindWorkspace(
+            .with {
+              $0.sessionID = third.activation.sessionID
+              $0.workspaceID = created.workspace.workspaceID
+            }
+          )
         }
         #expect(taken.code == .failedPrecondition)
         #expect(taken.message.contains("another active marketplace subscription"))
-        return try await client.bindWorkspace(.with {
-          $0.sessionID = third.activation.sessionID
-          $0.workspaceID = lab
-        }).activation
+        return try await client.bindWorkspace(
+          .with {
+            $0.sessionID = third.activation.sessionID
+            $0.workspaceID = lab
+          }
+        ).activation
       }
       #expect(bound.state == .activated)
       #expect(bound.workspace.name == "Northwind Lab")
       #expect(try await suite.activations(of: third.subscription) == 1)
       // The second subscription still pays for Northwind EU.
-      #expect(try await suite.activation { client in
-        try await client.getActivation(.with { $0.sessionID = second.activation.sessionID }).activation.workspace.name
-      } == "Northwind EU")
+      #expect(
+        try await suite.activation { client in
+          try await client.getActivation(.with { $0.sessionID = second.activation.sessionID })
+            .activation.workspace.name
+        } == "Northwind EU"
+      )
 
       // Branch 4 — not linked, has a billing center account: bind it with the mailed code,
       // then register a new Guance account together with its workspace.
       _ = try await suite.billingClient { billing in
-        try await billing.registerBillingAccount(.with {
-          $0.username = "fabrikam"
-          $0.password = Self.password
-          $0.email = "billing@fabrikam.example"
-          $0.company = .with {
-            $0.companyName = "Fabrikam"
-            $0.industry = "Retail"
-            $0.region = "EU"
-            $0.contactName = "Fay"
+        try await billing.registerBillingAccount(
+          .with {
+            $0.username = "fabrikam"
+            $0.password = Self.password
+            $0.email = "billing@fabrikam.example"
+            $0.company = .with {
+              $0.companyName = "Fabrikam"
+              $0.industry = "Retail"
+              $0.region = "EU"
+              $0.contactName = "Fay"
+            }
           }
-        })
+        )
       }
-      let fourth = try await suite.purchaseAndResolve(purchaser: Self.identity(), email: "it@fabrikam.example")
+      let fourth = try await suite.purchaseAndResolve(
+        purchaser: Self.identity(),
+        email: "it@fabrikam.example"
+      )
       #expect(fourth.activation.branch == .notLinked)
       let session = fourth.activation.sessionID
       let fabrikam = try await suite.activation { client in
-        let started = try await client.startBillingAccountBinding(.with {
-          $0.sessionID = session
-          $0.billingUsername = "fabrikam"
-        })
+        let started = try await client.startBillingAccountBinding(
+          .with {
+            $0.sessionID = session
+            $0.billingUsername = "fabrikam"
+          }
+        )
         #expect(started.maskedEmail == "***@***")
         let code = try await suite.billingMail.code(for: "billing@fabrikam.example")
-        let linked = try await client.confirmBillingAccountBinding(.with {
-          $0.sessionID = session
-          $0.code = code
-        }).activation
+        let linked = try await client.confirmBillingAccountBinding(
+          .with {
+            $0.sessionID = session
+            $0.code = code
+          }
+        ).activation
         #expect(linked.state == .needsWorkspace)
-        #expect(try await client.listBindableWorkspaces(.with { $0.sessionID = session }).workspaces.isEmpty)
-        return try await client.createWorkspace(.with {
-          $0.sessionID = session
-          $0.workspace = Self.workspace("Fabrikam Prod")
-          $0.newAccount = Self.basic("fabrikam-ops", email: "ops@fabrikam.example")
-          $0.termsAccepted = true
-        }).activation
+        #expect(
+          try await client.listBindableWorkspaces(.with { $0.sessionID = session }).workspaces
+            .isEmpty
+        )
+        return try await client.createWorkspace(
+          .with {
+            $0.sessionID = session
+            $0.workspace = Self.workspace("Fabrikam Prod")
+            $0.newAccount = Self.basic("fabrikam-ops", email: "ops@fabrikam.example")
+            $0.termsAccepted = true
+          }
+        ).activation
       }
       #expect(fabrikam.state == .activated)
       #expect(fabrikam.branch == .notLinked)
@@ -271,25 +335,56 @@ struct ActivationFlowTests {
       try await suite.activation { client in
         // Workspace steps before the billing account step: refused, with the state.
         let steps: [(String, () async throws -> Void)] = [
-          ("BindWorkspace", { _ = try await client.bindWorkspace(.with {
-            $0.sessionID = session
-            $0.workspaceID = UUID().uuidString
-          }) }),
-          ("CreateWorkspace", { _ = try await client.createWorkspace(.with {
-            $0.sessionID = session
-            $0.workspace = Self.workspace("Early")
-            $0.newAccount = Self.basic("early-bird", email: "early@example.com")
-            $0.termsAccepted = true
-          }) }),
-          ("SendWorkspaceEmailCode", { _ = try await client.sendWorkspaceEmailCode(.with {
-            $0.sessionID = session
-            $0.email = "early@example.com"
-          }) }),
-          ("ListBindableWorkspaces", { _ = try await client.listBindableWorkspaces(.with { $0.sessionID = session }) }),
-          ("ConfirmBillingAccountBinding", { _ = try await client.confirmBillingAccountBinding(.with {
-            $0.sessionID = session
-            $0.code = "123456"
-          }) }),
+          (
+            "BindWorkspace",
+            {
+              _ = try await client.bindWorkspace(
+                .with {
+                  $0.sessionID = session
+                  $0.workspaceID = UUID().uuidString
+                }
+              )
+            }
+          ),
+          (
+            "CreateWorkspace",
+            {
+              _ = try await client.createWorkspace(
+                .with {
+                  $0.sessionID = session
+                  $0.workspace = Self.workspace("Early")
+                  $0.newAccount = Self.basic("early-bird", email: "early@example.com")
+                  $0.termsAccepted = true
+                }
+              )
+            }
+          ),
+          (
+            "SendWorkspaceEmailCode",
+            {
+              _ = try await client.sendWorkspaceEmailCode(
+                .with {
+                  $0.sessionID = session
+                  $0.email = "early@example.com"
+                }
+              )
+            }
+          ),
+          (
+            "ListBindableWorkspaces",
+            { _ = try await client.listBindableWorkspaces(.with { $0.sessionID = session }) }
+          ),
+          (
+            "ConfirmBillingAccountBinding",
+            {
+              _ = try await client.confirmBillingAccountBinding(
+                .with {
+                  $0.sessionID = session
+                  $0.code = "123456"
+                }
+              )
+            }
+          ),
         ]
         for (name, step) in steps {
           let refused = try await #require(throws: RPCError.self, "\(name)") { try await step() }
@@ -303,41 +398,49 @@ struct ActivationFlowTests {
 
       // A wrong code five times locks the code: the right one no longer works.
       _ = try await suite.billingClient { billing in
-        try await billing.registerBillingAccount(.with {
-          $0.username = "contoso"
-          $0.password = Self.password
-          $0.email = "billing@contoso.example"
-          $0.company = .with {
-            $0.companyName = "Fabrikam"
-            $0.industry = "Retail"
-            $0.region = "EU"
-            $0.contactName = "Fay"
+        try await billing.registerBillingAccount(
+          .with {
+            $0.username = "contoso"
+            $0.password = Self.password
+            $0.email = "billing@contoso.example"
+            $0.company = .with {
+              $0.companyName = "Fabrikam"
+              $0.industry = "Retail"
+              $0.region = "EU"
+              $0.contactName = "Fay"
+            }
           }
-        })
+        )
       }
       try await suite.activation { client in
-        _ = try await client.startBillingAccountBinding(.with {
-          $0.sessionID = session
-          $0.billingUsername = "contoso"
-        })
+        _ = try await client.startBillingAccountBinding(
+          .with {
+            $0.sessionID = session
+            $0.billingUsername = "contoso"
+          }
+        )
         let code = try await suite.billingMail.code(for: "billing@contoso.example")
         let wrong = code == "000000" ? "111111" : "000000"
         for attempt in 1...5 {
           let refused = try await #require(throws: RPCError.self) {
-            try await client.confirmBillingAccountBinding(.with {
-              $0.sessionID = session
-              $0.code = wrong
-            })
+            try await client.confirmBillingAccountBinding(
+              .with {
+                $0.sessionID = session
+                $0.code = wrong
+              }
+            )
           }
           // Four "wrong code, n tries left", then the fifth locks the code.
           #expect(refused.code == (attempt < 5 ? .invalidArgument : .failedPrecondition))
           if attempt < 5 { #expect(refused.violatedFields == ["code"]) }
         }
         let locked = try await #require(throws: RPCError.self) {
-          try await client.confirmBillingAccountBinding(.with {
-            $0.sessionID = session
-            $0.code = code
-          })
+          try await client.confirmBillingAccountBinding(
+            .with {
+              $0.sessionID = session
+              $0.code = code
+            }
+          )
         }
         #expect(locked.code == .failedPrecondition)
         #expect(locked.preconditionTypes == ["EMAIL_CODE"])
@@ -352,19 +455,23 @@ struct ActivationFlowTests {
   func faults() async throws {
     // 1 s marketplace calls, and the shortest lease that allows with 60 s billing calls
     // (3 × 1 × 4 + 60 + 5 s).
-    try await SuiteHarness.with(gateway: ["MARKETPLACE_TIMEOUT_SECONDS": "1", "ACTIVATION_LEASE_SECONDS": "77"]) { suite in
+    try await SuiteHarness.with(gateway: [
+      "MARKETPLACE_TIMEOUT_SECONDS": "1", "ACTIVATION_LEASE_SECONDS": "77",
+    ]) { suite in
       let buyer = Self.identity()
       // The marketplace answers 500 to everything: the activation waits and is retried.
       let first = try await suite.purchaseAndResolve(purchaser: buyer)
       try await suite.faults(#"{"count": 1000, "status": 500}"#)
       let waiting = try await suite.activation { client in
-        try await client.registerAndActivate(.with {
-          $0.sessionID = first.activation.sessionID
-          $0.basic = Self.basic("woodgrove", email: "ops@woodgrove.example")
-          $0.company = Self.company
-          $0.workspace = Self.workspace("Woodgrove")
-          $0.termsAccepted = true
-        }).activation
+        try await client.registerAndActivate(
+          .with {
+            $0.sessionID = first.activation.sessionID
+            $0.basic = Self.basic("woodgrove", email: "ops@woodgrove.example")
+            $0.company = Self.company
+            $0.workspace = Self.workspace("Woodgrove")
+            $0.termsAccepted = true
+          }
+        ).activation
       }
       #expect(waiting.state == .activating)
       #expect(waiting.activationProblem.contains("500"))
@@ -376,28 +483,41 @@ struct ActivationFlowTests {
 
       // The marketplace hangs past the client's deadline, then recovers.
       let second = try await suite.purchaseAndResolve(purchaser: buyer)
-      let workspaceID = try await Self.workspacePaidByAccount(suite, billingLogin: "woodgrove", named: "Woodgrove Lab")
+      let workspaceID = try await Self.workspacePaidByAccount(
+        suite,
+        billingLogin: "woodgrove",
+        named: "Woodgrove Lab"
+      )
       try await suite.faults(#"{"count": 1000, "delayMilliseconds": 1500}"#)
       let hanging = try await suite.activation { client in
-        try await client.bindWorkspace(.with {
-          $0.sessionID = second.activation.sessionID
-          $0.workspaceID = workspaceID
-        }).activation
+        try await client.bindWorkspace(
+          .with {
+            $0.sessionID = second.activation.sessionID
+            $0.workspaceID = workspaceID
+          }
+        ).activation
       }
       #expect(hanging.state == .activating)
       try await suite.faults(#"{"count": 0}"#)
-      #expect(try await suite.waitFor(.activated, session: second.activation.sessionID).state == .activated)
+      #expect(
+        try await suite.waitFor(.activated, session: second.activation.sessionID).state
+          == .activated
+      )
       #expect(try await suite.activations(of: second.subscription) == 1)
     }
   }
 
-  @Test("a gateway killed while the marketplace holds Activate's answer: the next gateway finishes the activation, once")
+  @Test(
+    "a gateway killed while the marketplace holds Activate's answer: the next gateway finishes the activation, once"
+  )
   func killedMidActivate() async throws {
     // The gateway waits for the marketplace longer than the test takes to kill it, with the
     // lease that allows (3 × 60 × 4 + 60 + 5 s): the next gateway takes the saga over because
     // its runner's process is gone, not because the lease ran out (the test's patience is a
     // small part of it).
-    try await SuiteHarness.with(gateway: ["MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "785"]) {
+    try await SuiteHarness.with(gateway: [
+      "MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "785",
+    ]) {
       suite in
       let purchase = try await suite.purchaseAndResolve(purchaser: Self.identity())
       // The marketplace takes Activate and holds its answer until the next plan.
@@ -405,10 +525,14 @@ struct ActivationFlowTests {
       let session = purchase.activation.sessionID
       let call = Task {
         try? await suite.activation { client in
-          try await client.registerAndActivate(SuiteHarness.registration(session: session, username: "held"))
+          try await client.registerAndActivate(
+            SuiteHarness.registration(session: session, username: "held")
+          )
         }
       }
-      #expect(try await suite.eventually { try await suite.activations(of: purchase.subscription) == 1 })
+      #expect(
+        try await suite.eventually { try await suite.activations(of: purchase.subscription) == 1 }
+      )
       try await suite.crashAndRestartGateway {
         // The saga's runner died in the middle of Activate: the next one asks the marketplace.
         try await suite.faults(#"{"count": 0}"#)

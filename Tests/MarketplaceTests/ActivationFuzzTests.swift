@@ -6,16 +6,26 @@ import Testing
 
 @Suite("Fuzzed requests to the activation service", .startsServices)
 struct ActivationFuzzTests {
-  @Test("random and mutated bodies to every activation method are answered, never with a server fault")
+  @Test(
+    "random and mutated bodies to every activation method are answered, never with a server fault"
+  )
   func everyMethod() async throws {
     try await ActivationTests.with { fixture in
       let purchase = try await fixture.emulator.purchase()
-      let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
-        .activation.sessionID
+      let session = try await fixture.client.resolveActivation(
+        .with { $0.marketplaceToken = purchase.token }
+      )
+      .activation.sessionID
       typealias Activation = Guance_Gateway_V1_ActivationService.Method
       let seeds: [(MethodDescriptor, any SwiftProtobuf.Message)] = [
-        (Activation.ResolveActivation.descriptor, Guance_Gateway_V1_ResolveActivationRequest.with { $0.marketplaceToken = purchase.token }),
-        (Activation.GetActivation.descriptor, Guance_Gateway_V1_GetActivationRequest.with { $0.sessionID = session }),
+        (
+          Activation.ResolveActivation.descriptor,
+          Guance_Gateway_V1_ResolveActivationRequest.with { $0.marketplaceToken = purchase.token }
+        ),
+        (
+          Activation.GetActivation.descriptor,
+          Guance_Gateway_V1_GetActivationRequest.with { $0.sessionID = session }
+        ),
         (
           Activation.StartBillingAccountBinding.descriptor,
           Guance_Gateway_V1_StartBillingAccountBindingRequest.with {
@@ -63,7 +73,10 @@ struct ActivationFuzzTests {
         ),
       ]
       let fuzzer = RequestFuzzer(
-        methods: Activation.descriptors, seeds: try RequestFuzzer.bodies(seeds), values: [session, purchase.id, purchase.token])
+        methods: Activation.descriptors,
+        seeds: try RequestFuzzer.bodies(seeds),
+        values: [session, purchase.id, purchase.token]
+      )
       try await fuzzer.expectNoServerFaults(fixture.rpc)
     }
   }

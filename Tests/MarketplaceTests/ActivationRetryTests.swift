@@ -19,12 +19,17 @@ struct ActivationRetryTests {
   typealias Fixture = ActivationTests.Fixture
 
   /// A new purchaser's session and the RegisterAndActivate a page would send for it.
-  static func registration(_ fixture: Fixture, username: String = "tailspin") async throws
+  static func registration(
+    _ fixture: Fixture,
+    username: String = "tailspin"
+  ) async throws
     -> (purchase: String, request: Guance_Gateway_V1_RegisterAndActivateRequest)
   {
     let purchase = try await fixture.emulator.purchase()
-    let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
-      .activation.sessionID
+    let session = try await fixture.client.resolveActivation(
+      .with { $0.marketplaceToken = purchase.token }
+    )
+    .activation.sessionID
     let request = Guance_Gateway_V1_RegisterAndActivateRequest.with {
       $0.sessionID = session
       $0.basic = .with {
@@ -49,19 +54,25 @@ struct ActivationRetryTests {
     return (purchase.id, request)
   }
 
-  @Test("RegisterAndActivate: the console unreachable after the account was registered; sent again, it finishes once")
+  @Test(
+    "RegisterAndActivate: the console unreachable after the account was registered; sent again, it finishes once"
+  )
   func registerAfterConsoleOutage() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, request) = try await Self.registration(fixture)
       fixture.console.unreachableForNext.withLock { $0 = true }
-      let down = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      let down = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(request)
+      }
       #expect(down.code == .unavailable)
       #expect(fixture.billing.registered.withLock { $0 } == 1)
       // Another registration for this session is not this call sent again: refused, and
       // nothing more is registered.
       var other = request
       other.basic.username = "someone-else"
-      let refused = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(other) }
+      let refused = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(other)
+      }
       #expect(refused.code == .failedPrecondition)
 
       let activated = try await fixture.client.registerAndActivate(request).activation
@@ -80,15 +91,21 @@ struct ActivationRetryTests {
     }
   }
 
-  @Test("RegisterAndActivate: the billing center's answer lost; sent again, it finds the account made and finishes once")
+  @Test(
+    "RegisterAndActivate: the billing center's answer lost; sent again, it finds the account made and finishes once"
+  )
   func registerAfterLostRegistration() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, request) = try await Self.registration(fixture)
       fixture.billing.loseNextRegistration.withLock { $0 = true }
-      let lost = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      let lost = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(request)
+      }
       #expect(lost.code == .unavailable)
       // Registered but not linked: the activation is still at its first step.
-      let waiting = try await fixture.client.getActivation(.with { $0.sessionID = request.sessionID }).activation
+      let waiting = try await fixture.client.getActivation(
+        .with { $0.sessionID = request.sessionID }
+      ).activation
       #expect(waiting.state == .needsBillingAccount)
       let activated = try await fixture.client.registerAndActivate(request).activation
       #expect(activated.state == .activated)
@@ -97,12 +114,16 @@ struct ActivationRetryTests {
     }
   }
 
-  @Test("RegisterAndActivate: the console's answer lost; sent again, it finds the workspace made and finishes once")
+  @Test(
+    "RegisterAndActivate: the console's answer lost; sent again, it finds the workspace made and finishes once"
+  )
   func registerAfterLostAnswer() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, request) = try await Self.registration(fixture)
       fixture.console.loseNextReply.withLock { $0 = true }
-      let lost = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      let lost = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(request)
+      }
       #expect(lost.code == .unavailable)
       let activated = try await fixture.client.registerAndActivate(request).activation
       #expect(activated.state == .activated)
@@ -113,7 +134,9 @@ struct ActivationRetryTests {
     }
   }
 
-  @Test("RegisterAndActivate: the billing center, then the marketplace, failing at the saga; sent again, it carries on")
+  @Test(
+    "RegisterAndActivate: the billing center, then the marketplace, failing at the saga; sent again, it carries on"
+  )
   func registerDuringOutages() async throws {
     // An hour's retry delay: only the repeated call (or the test) moves the saga on.
     try await ActivationTests.with(retryDelay: .seconds(3600)) { fixture in
@@ -126,13 +149,22 @@ struct ActivationRetryTests {
       #expect(still.state == .activating)
 
       fixture.billing.down.withLock { $0 = false }
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 50, "status": 500}"#).status == 204)
+      #expect(
+        try await fixture.emulator.request(
+          .POST,
+          "/admin/faults",
+          body: #"{"count": 50, "status": 500}"#
+        ).status == 204
+      )
       let marketplaceDown = try await fixture.client.registerAndActivate(request).activation
       #expect(marketplaceDown.state == .activating)
       #expect(marketplaceDown.activationProblem.contains("500"))
       #expect(try await ActivationSagaTests.activations(fixture, purchase) == 0)
 
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status == 204)
+      #expect(
+        try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status
+          == 204
+      )
       let activated = try await fixture.client.registerAndActivate(request).activation
       #expect(activated.state == .activated)
       #expect(fixture.billing.registered.withLock { $0 } == 1)
@@ -141,13 +173,21 @@ struct ActivationRetryTests {
     }
   }
 
-  @Test("CreateWorkspace: the console unreachable, then the answer lost; sent again each time, it finishes once")
+  @Test(
+    "CreateWorkspace: the console unreachable, then the answer lost; sent again each time, it finishes once"
+  )
   func createAfterFailures() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await ActivationSagaTests.linkedSession(fixture)
-      let request = try await ActivationSagaTests.createWorkspace(fixture, session: session, named: "Ops")
+      let request = try await ActivationSagaTests.createWorkspace(
+        fixture,
+        session: session,
+        named: "Ops"
+      )
       fixture.console.unreachableForNext.withLock { $0 = true }
-      let down = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
+      let down = try await #require(throws: RPCError.self) {
+        try await fixture.client.createWorkspace(request)
+      }
       #expect(down.code == .unavailable)
       #expect(fixture.console.created.withLock { $0 } == 0)
       let activated = try await fixture.client.createWorkspace(request).activation
@@ -160,34 +200,57 @@ struct ActivationRetryTests {
     }
   }
 
-  @Test("CreateWorkspace: the billing center, then the marketplace, failing at the saga; sent again, it carries on")
+  @Test(
+    "CreateWorkspace: the billing center, then the marketplace, failing at the saga; sent again, it carries on"
+  )
   func createDuringOutages() async throws {
     try await ActivationTests.with(retryDelay: .seconds(3600)) { fixture in
       let (purchase, session) = try await ActivationSagaTests.linkedSession(fixture)
-      let request = try await ActivationSagaTests.createWorkspace(fixture, session: session, named: "Ops")
+      let request = try await ActivationSagaTests.createWorkspace(
+        fixture,
+        session: session,
+        named: "Ops"
+      )
       fixture.billing.down.withLock { $0 = true }
       #expect(try await fixture.client.createWorkspace(request).activation.state == .activating)
       fixture.billing.down.withLock { $0 = false }
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 50, "status": 500}"#).status == 204)
+      #expect(
+        try await fixture.emulator.request(
+          .POST,
+          "/admin/faults",
+          body: #"{"count": 50, "status": 500}"#
+        ).status == 204
+      )
       let marketplaceDown = try await fixture.client.createWorkspace(request).activation
       #expect(marketplaceDown.state == .activating)
       #expect(marketplaceDown.activationProblem.contains("500"))
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status == 204)
+      #expect(
+        try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status
+          == 204
+      )
       #expect(try await fixture.client.createWorkspace(request).activation.state == .activated)
       #expect(fixture.console.created.withLock { $0 } == 1)
       #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
     }
   }
 
-  @Test("a workspace creation whose process died is taken over by the buyer's next call; a live one is not")
+  @Test(
+    "a workspace creation whose process died is taken over by the buyer's next call; a live one is not"
+  )
   func creationOfADeadProcess() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await ActivationSagaTests.linkedSession(fixture)
-      let request = try await ActivationSagaTests.createWorkspace(fixture, session: session, named: "Ops")
+      let request = try await ActivationSagaTests.createWorkspace(
+        fixture,
+        session: session,
+        named: "Ops"
+      )
       // A claim whose lease has an hour to run, held by this (live) process: another call is
       // creating the workspace, and the buyer is told so.
       try await fixture.claimCreation(purchase, runner: try fixture.presence.id())
-      let busy = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
+      let busy = try await #require(throws: RPCError.self) {
+        try await fixture.client.createWorkspace(request)
+      }
       #expect(busy.code == .failedPrecondition)
       #expect(busy.errorInfo?.reason == "WORKSPACE_BEING_CREATED")
       // The same claim, of a process that died (a gateway killed mid-creation): nobody is
@@ -200,15 +263,19 @@ struct ActivationRetryTests {
     }
   }
 
-  @Test("a saga whose process died is resumed by the next reconciler pass; a live runner's is left alone")
+  @Test(
+    "a saga whose process died is resumed by the next reconciler pass; a live runner's is left alone"
+  )
   func sagaOfADeadProcess() async throws {
     try await ActivationTests.with(retryDelay: .seconds(3600)) { fixture in
       let (purchase, session) = try await ActivationSagaTests.linkedSession(fixture)
       fixture.billing.down.withLock { $0 = true }
-      let waiting = try await fixture.client.bindWorkspace(.with {
-        $0.sessionID = session
-        $0.workspaceID = UUID().uuidString
-      }).activation
+      let waiting = try await fixture.client.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = UUID().uuidString
+        }
+      ).activation
       #expect(waiting.state == .activating)
       fixture.billing.down.withLock { $0 = false }
       // Due, and held for an hour's lease by this (live) process: not taken.
@@ -232,19 +299,32 @@ struct ActivationRetryTests {
       let made = BoundWorkspace(id: UUID(), name: "Ops", site: "us1")
       let key = ActivationSaga.idempotencyKey(subscriptionID: purchase, step: "workspace")
       fixture.console.byCreationKey.withLock { $0[key] = made }
-      try await fixture.claimCreation(purchase, runner: TestDatabase.deadPresence, claimedAMinuteAgo: true)
+      try await fixture.claimCreation(
+        purchase,
+        runner: TestDatabase.deadPresence,
+        claimedAMinuteAgo: true
+      )
       // Another purchase whose creating call died before the console made anything.
       let (nothingMade, otherSession) = try await ActivationSagaTests.linkedSession(fixture)
-      try await fixture.claimCreation(nothingMade, runner: TestDatabase.deadPresence, claimedAMinuteAgo: true)
+      try await fixture.claimCreation(
+        nothingMade,
+        runner: TestDatabase.deadPresence,
+        claimedAMinuteAgo: true
+      )
 
       #expect(try await fixture.reconciler.finishAbandonedCreations() == [purchase])
-      let finished = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      let finished = try await fixture.client.getActivation(.with { $0.sessionID = session })
+        .activation
       #expect(finished.state == .activated)
       #expect(finished.workspace.workspaceID == made.id.uuidString.lowercased())
       #expect(try await ActivationSagaTests.activations(fixture, purchase) == 1)
       // Nothing was made for the other: its claim is gone, and the buyer's next call creates it.
       #expect(try await fixture.creationClaims() == 0)
-      let request = try await ActivationSagaTests.createWorkspace(fixture, session: otherSession, named: "Ops")
+      let request = try await ActivationSagaTests.createWorkspace(
+        fixture,
+        session: otherSession,
+        named: "Ops"
+      )
       #expect(try await fixture.client.createWorkspace(request).activation.state == .activated)
       #expect(try await fixture.reconciler.finishAbandonedCreations().isEmpty)
       #expect(try await ActivationSagaTests.activations(fixture, nothingMade) == 1)
@@ -255,7 +335,11 @@ struct ActivationRetryTests {
 extension ActivationTests.Fixture {
   /// The subscription's workspace is being created by `runner`, with an hour of lease left;
   /// claimed just now, or a minute ago (long enough for the resumer to take it over).
-  func claimCreation(_ subscriptionID: String, runner: Int32, claimedAMinuteAgo: Bool = false) async throws {
+  func claimCreation(
+    _ subscriptionID: String,
+    runner: Int32,
+    claimedAMinuteAgo: Bool = false
+  ) async throws {
     _ = try await database.query(
       """
       INSERT INTO workspace_creation_claims (subscription_id, claimed_until, runner, claimed_at)
@@ -263,12 +347,15 @@ extension ActivationTests.Fixture {
         now() - CASE WHEN \(claimedAMinuteAgo) THEN interval '1 minute' ELSE interval '0' END)
       ON CONFLICT (subscription_id) DO UPDATE
       SET claimed_until = EXCLUDED.claimed_until, runner = EXCLUDED.runner, claimed_at = EXCLUDED.claimed_at
-      """)
+      """
+    )
   }
 
   /// How many workspace creations are claimed.
   func creationClaims() async throws -> Int {
-    for try await count in try await database.query("SELECT count(*)::int FROM workspace_creation_claims").decode(Int.self) {
+    for try await count in try await database.query(
+      "SELECT count(*)::int FROM workspace_creation_claims"
+    ).decode(Int.self) {
       return count
     }
     return 0
@@ -280,6 +367,7 @@ extension ActivationTests.Fixture {
       """
       UPDATE activation_sagas SET runner = \(runner), lease_until = now() + interval '1 hour', next_attempt_at = now()
       WHERE subscription_id = \(subscriptionID)
-      """)
+      """
+    )
   }
 }

@@ -3,10 +3,10 @@ import GRPCCore
 import GuanceContracts
 import MarketplaceGateway
 import NIOHTTP1
-import SwiftProtobuf
-import Synchronization
 import SuiteErrors
 import SuiteTesting
+import SwiftProtobuf
+import Synchronization
 import Testing
 
 /// The activation saga against the real emulator, with fake billing center and console.
@@ -15,18 +15,28 @@ struct ActivationSagaTests {
   typealias Fixture = ActivationTests.Fixture
 
   /// A purchase whose purchaser is already linked, resolved into a session.
-  static func linkedSession(_ fixture: Fixture) async throws -> (purchase: String, session: String) {
+  static func linkedSession(_ fixture: Fixture) async throws -> (purchase: String, session: String)
+  {
     let tenant = UUID().uuidString.lowercased()
     let object = UUID().uuidString.lowercased()
     let purchase = try await fixture.emulator.purchase(
-      #"{"purchaser": {"emailId": "ops@contoso.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#)
-    fixture.billing.link(tenantID: tenant, objectID: object, to: LinkedBillingAccount(id: UUID(), username: "contoso"))
-    let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
-      .activation.sessionID
+      #"{"purchaser": {"emailId": "ops@contoso.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
+    )
+    fixture.billing.link(
+      tenantID: tenant,
+      objectID: object,
+      to: LinkedBillingAccount(id: UUID(), username: "contoso")
+    )
+    let session = try await fixture.client.resolveActivation(
+      .with { $0.marketplaceToken = purchase.token }
+    )
+    .activation.sessionID
     return (purchase.id, session)
   }
 
-  static func attempt<Value: Sendable>(_ body: @Sendable () async throws -> Value) async -> Result<Value, any Error> {
+  static func attempt<Value: Sendable>(
+    _ body: @Sendable () async throws -> Value
+  ) async -> Result<Value, any Error> {
     do {
       return .success(try await body())
     } catch {
@@ -35,19 +45,26 @@ struct ActivationSagaTests {
   }
 
   static func activations(_ fixture: Fixture, _ subscription: String) async throws -> Int? {
-    let reply = try await fixture.emulator.request(.GET, "/admin/subscriptions/\(subscription)/activations")
+    let reply = try await fixture.emulator.request(
+      .GET,
+      "/admin/subscriptions/\(subscription)/activations"
+    )
     return (reply.json as? [String: Any])?["activations"] as? Int
   }
 
-  @Test("binding a workspace activates once; repeats show the result and another workspace is refused")
+  @Test(
+    "binding a workspace activates once; repeats show the result and another workspace is refused"
+  )
   func bindActivatesOnce() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
       let workspace = UUID().uuidString.lowercased()
-      let bound = try await fixture.client.bindWorkspace(.with {
-        $0.sessionID = session
-        $0.workspaceID = workspace
-      }).activation
+      let bound = try await fixture.client.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = workspace
+        }
+      ).activation
       #expect(bound.state == .activated)
       #expect(bound.nextSteps == [.logIn])
       #expect(bound.workspace.workspaceID == workspace)
@@ -56,24 +73,30 @@ struct ActivationSagaTests {
       #expect(bound.subscription.marketplaceStatus == "Subscribed")
       #expect(try await Self.activations(fixture, purchase) == 1)
 
-      let again = try await fixture.client.bindWorkspace(.with {
-        $0.sessionID = session
-        $0.workspaceID = workspace
-      }).activation
+      let again = try await fixture.client.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = workspace
+        }
+      ).activation
       #expect(again.state == .activated)
       let other = try await #require(throws: RPCError.self) {
-        try await fixture.client.bindWorkspace(.with {
-          $0.sessionID = session
-          $0.workspaceID = UUID().uuidString
-        })
+        try await fixture.client.bindWorkspace(
+          .with {
+            $0.sessionID = session
+            $0.workspaceID = UUID().uuidString
+          }
+        )
       }
       #expect(other.code == .failedPrecondition)
       #expect(other.preconditionTypes == ["ACTIVATION_STATE"])
       let malformed = try await #require(throws: RPCError.self) {
-        try await fixture.client.bindWorkspace(.with {
-          $0.sessionID = session
-          $0.workspaceID = "ops"
-        })
+        try await fixture.client.bindWorkspace(
+          .with {
+            $0.sessionID = session
+            $0.workspaceID = "ops"
+          }
+        )
       }
       #expect(malformed.code == .invalidArgument)
       #expect(try await Self.activations(fixture, purchase) == 1)
@@ -81,23 +104,30 @@ struct ActivationSagaTests {
       #expect(
         try await fixture.store.auditTrail(subscriptionID: purchase)
           == [
-            "subscription_recorded", "session_opened", "activation_started", "workspace_settled", "activate_requested",
+            "subscription_recorded", "session_opened", "activation_started", "workspace_settled",
+            "activate_requested",
             "subscription_activated",
-          ])
+          ]
+      )
     }
   }
 
-  @Test("an activated subscription that is cancelled reads CLOSED, with nothing left to do and no sign-in")
+  @Test(
+    "an activated subscription that is cancelled reads CLOSED, with nothing left to do and no sign-in"
+  )
   func unsubscribedIsClosed() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
-      let bound = try await fixture.client.bindWorkspace(.with {
-        $0.sessionID = session
-        $0.workspaceID = UUID().uuidString
-      }).activation
+      let bound = try await fixture.client.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = UUID().uuidString
+        }
+      ).activation
       #expect(bound.state == .activated)
       try await fixture.recordMarketplaceStatus(purchase, "Unsubscribed")
-      let closed = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      let closed = try await fixture.client.getActivation(.with { $0.sessionID = session })
+        .activation
       #expect(closed.state == .closed)
       #expect(closed.nextSteps.isEmpty)
       #expect(closed.consoleLoginURL.isEmpty)
@@ -110,20 +140,25 @@ struct ActivationSagaTests {
     try await ActivationTests.with { fixture in
       let (purchase, first) = try await Self.linkedSession(fixture)
       let workspace = UUID().uuidString.lowercased()
-      let outcomes = try await withThrowingTaskGroup(of: Guance_Gateway_V1_ActivationState?.self) { group in
+      let outcomes = try await withThrowingTaskGroup(of: Guance_Gateway_V1_ActivationState?.self) {
+        group in
         for _ in 0..<8 {
           group.addTask {
             do {
-              return try await fixture.client.bindWorkspace(.with {
-                $0.sessionID = first
-                $0.workspaceID = workspace
-              }).activation.state
+              return try await fixture.client.bindWorkspace(
+                .with {
+                  $0.sessionID = first
+                  $0.workspaceID = workspace
+                }
+              ).activation.state
             } catch let error as RPCError where error.code == .failedPrecondition {
               return nil
             }
           }
         }
-        return try await group.reduce(into: [Guance_Gateway_V1_ActivationState?]()) { $0.append($1) }
+        return try await group.reduce(into: [Guance_Gateway_V1_ActivationState?]()) {
+          $0.append($1)
+        }
       }
       #expect(outcomes.allSatisfy { $0 == nil || $0 == .activating || $0 == .activated })
       // Whatever a slow machine left waiting for a retry is due now.
@@ -137,13 +172,19 @@ struct ActivationSagaTests {
 
   /// CreateWorkspace for an existing Guance account, with a code sent for this session (the
   /// fake console takes any code).
-  static func createWorkspace(_ fixture: Fixture, session: String, named name: String) async throws
+  static func createWorkspace(
+    _ fixture: Fixture,
+    session: String,
+    named name: String
+  ) async throws
     -> Guance_Gateway_V1_CreateWorkspaceRequest
   {
-    let sent = try await fixture.client.sendWorkspaceEmailCode(.with {
-      $0.sessionID = session
-      $0.email = "ops@contoso.example"
-    })
+    let sent = try await fixture.client.sendWorkspaceEmailCode(
+      .with {
+        $0.sessionID = session
+        $0.email = "ops@contoso.example"
+      }
+    )
     return .with {
       $0.sessionID = session
       $0.workspace = .with {
@@ -160,7 +201,9 @@ struct ActivationSagaTests {
     }
   }
 
-  @Test("create workspace: every field checked before anything is created, named by the request's paths")
+  @Test(
+    "create workspace: every field checked before anything is created, named by the request's paths"
+  )
   func createWorkspaceChecksFirst() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
@@ -178,19 +221,31 @@ struct ActivationSagaTests {
         }
         $0.termsAccepted = true
       }
-      let refused = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
-      #expect(Set(refused.violatedFields) == ["new_account.password", "new_account.email", "workspace.site"])
+      let refused = try await #require(throws: RPCError.self) {
+        try await fixture.client.createWorkspace(request)
+      }
+      #expect(
+        Set(refused.violatedFields) == [
+          "new_account.password", "new_account.email", "workspace.site",
+        ]
+      )
       request.newAccount = .init()
       request.existingAccount = .with {
         $0.email = "ops@contoso.example"
         $0.code = "12345"
       }
       request.workspace.site = "us1"
-      let existing = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
-      #expect(Set(existing.violatedFields) == ["existing_account.challenge_id", "existing_account.code"])
+      let existing = try await #require(throws: RPCError.self) {
+        try await fixture.client.createWorkspace(request)
+      }
+      #expect(
+        Set(existing.violatedFields) == ["existing_account.challenge_id", "existing_account.code"]
+      )
       #expect(fixture.console.created.withLock { $0 } == 0)
       #expect(
-        try await fixture.client.getActivation(.with { $0.sessionID = session }).activation.state == .needsWorkspace)
+        try await fixture.client.getActivation(.with { $0.sessionID = session }).activation.state
+          == .needsWorkspace
+      )
       #expect(try await Self.activations(fixture, purchase) == 0)
     }
   }
@@ -204,7 +259,9 @@ struct ActivationSagaTests {
       // never sent, and nothing is created.
       var borrowed = try await Self.createWorkspace(fixture, session: first, named: "Ops")
       borrowed.sessionID = second
-      let refused = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(borrowed) }
+      let refused = try await #require(throws: RPCError.self) {
+        try await fixture.client.createWorkspace(borrowed)
+      }
       #expect(refused.code == .notFound)
       #expect(refused.missingResource?.type == "email_challenge")
       let unknown = try await #require(throws: RPCError.self) {
@@ -227,10 +284,14 @@ struct ActivationSagaTests {
     try await ActivationTests.with(lease: .seconds(3600)) { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
       let request = try await Self.createWorkspace(fixture, session: session, named: "Held")
-      async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
+      async let first = Self.attempt {
+        try await fixture.client.createWorkspace(request).activation.state
+      }
       try #require(await fixture.console.nextCreationStarted())
       // The first tab is creating the workspace: the second is told so, and creates nothing.
-      let second = await Self.attempt { try await fixture.client.createWorkspace(request).activation.state }
+      let second = await Self.attempt {
+        try await fixture.client.createWorkspace(request).activation.state
+      }
       let refused = try #require(throws: RPCError.self) { try second.get() }
       #expect(refused.code == .failedPrecondition)
       fixture.console.releaseCreation()
@@ -249,11 +310,15 @@ struct ActivationSagaTests {
     try await ActivationTests.with(lease: .seconds(3600)) { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
       let request = try await Self.createWorkspace(fixture, session: session, named: "Held")
-      async let first = Self.attempt { try await fixture.client.createWorkspace(request).activation }
+      async let first = Self.attempt {
+        try await fixture.client.createWorkspace(request).activation
+      }
       try #require(await fixture.console.nextCreationStarted())
       // The first call is still at the console when its claim's lease runs out.
       try await fixture.expireCreationClaims()
-      async let second = Self.attempt { try await fixture.client.createWorkspace(request).activation }
+      async let second = Self.attempt {
+        try await fixture.client.createWorkspace(request).activation
+      }
       try #require(await fixture.console.nextCreationStarted())
       fixture.console.releaseCreation()
       fixture.console.releaseCreation()
@@ -263,23 +328,32 @@ struct ActivationSagaTests {
       let made = try #require(fixture.console.byCreationKey.withLock { $0.values.first })
       let workspace = made.id.uuidString.lowercased()
       // The call that joined a saga still settling shows no workspace yet: neither shows another.
-      #expect(answers.allSatisfy { $0.workspace.workspaceID.isEmpty || $0.workspace.workspaceID == workspace })
+      #expect(
+        answers.allSatisfy {
+          $0.workspace.workspaceID.isEmpty || $0.workspace.workspaceID == workspace
+        }
+      )
       try await fixture.passRetryDelays()
       try await fixture.reconciler.resumeDueSagas()
-      let final = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      let final = try await fixture.client.getActivation(.with { $0.sessionID = session })
+        .activation
       #expect(final.state == .activated)
       #expect(final.workspace.workspaceID == workspace)
       #expect(try await Self.activations(fixture, purchase) == 1)
     }
   }
 
-  @Test("a workspace created whose reply was lost is the one a retry binds: the console is asked with the same key")
+  @Test(
+    "a workspace created whose reply was lost is the one a retry binds: the console is asked with the same key"
+  )
   func lostCreationReply() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
       let request = try await Self.createWorkspace(fixture, session: session, named: "Ops")
       fixture.console.loseNextReply.withLock { $0 = true }
-      let lost = try await #require(throws: RPCError.self) { try await fixture.client.createWorkspace(request) }
+      let lost = try await #require(throws: RPCError.self) {
+        try await fixture.client.createWorkspace(request)
+      }
       #expect(lost.code == .unavailable)
       let retried = try await fixture.client.createWorkspace(request).activation
       #expect(retried.state == .activated)
@@ -290,7 +364,9 @@ struct ActivationSagaTests {
     }
   }
 
-  @Test("a billing center outage and a marketplace outage leave the activation to the reconciler, which finishes it once")
+  @Test(
+    "a billing center outage and a marketplace outage leave the activation to the reconciler, which finishes it once"
+  )
   func outagesAreRetried() async throws {
     // An hour's first delay: "not due yet" holds however slow the machine; the test moves
     // the saga's clock instead of waiting.
@@ -298,10 +374,12 @@ struct ActivationSagaTests {
       let (purchase, session) = try await Self.linkedSession(fixture)
       fixture.billing.down.withLock { $0 = true }
       let workspace = UUID().uuidString.lowercased()
-      let waiting = try await fixture.client.bindWorkspace(.with {
-        $0.sessionID = session
-        $0.workspaceID = workspace
-      }).activation
+      let waiting = try await fixture.client.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = workspace
+        }
+      ).activation
       #expect(waiting.state == .activating)
       #expect(waiting.activationProblem.contains("billing center unavailable"))
       #expect(waiting.nextSteps.isEmpty)
@@ -311,9 +389,16 @@ struct ActivationSagaTests {
       // Back up, but the marketplace now fails: the settle step passes, Activate does not.
       fixture.billing.down.withLock { $0 = false }
       try await fixture.passRetryDelays()
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 50, "status": 500}"#).status == 204)
+      #expect(
+        try await fixture.emulator.request(
+          .POST,
+          "/admin/faults",
+          body: #"{"count": 50, "status": 500}"#
+        ).status == 204
+      )
       #expect(try await fixture.reconciler.resumeDueSagas() == 1)
-      let still = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
+      let still = try await fixture.client.getActivation(.with { $0.sessionID = session })
+        .activation
       #expect(still.state == .activating)
       #expect(still.activationProblem.contains("500"))
       #expect(still.workspace.workspaceID == workspace)
@@ -322,7 +407,10 @@ struct ActivationSagaTests {
       #expect(try await fixture.reconciler.resumeDueSagas() == 0)
       #expect(try await fixture.retryWait(purchase) > .seconds(3600))
 
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status == 204)
+      #expect(
+        try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 0}"#).status
+          == 204
+      )
       try await fixture.passRetryDelays()
       #expect(try await fixture.reconciler.resumeDueSagas() == 1)
       let done = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
@@ -332,22 +420,34 @@ struct ActivationSagaTests {
     }
   }
 
-  @Test("a marketplace refusing the activation for good leaves it to an operator, not to the retry loop")
+  @Test(
+    "a marketplace refusing the activation for good leaves it to an operator, not to the retry loop"
+  )
   func permanentRefusal() async throws {
     try await ActivationTests.with { fixture in
       let (purchase, session) = try await Self.linkedSession(fixture)
       // The marketplace answers Activate with a 400 (as for a plan it no longer sells).
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 1, "status": 400}"#).status == 204)
-      let refused = try await fixture.client.bindWorkspace(.with {
-        $0.sessionID = session
-        $0.workspaceID = UUID().uuidString
-      }).activation
+      #expect(
+        try await fixture.emulator.request(
+          .POST,
+          "/admin/faults",
+          body: #"{"count": 1, "status": 400}"#
+        ).status == 204
+      )
+      let refused = try await fixture.client.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = UUID().uuidString
+        }
+      ).activation
       #expect(refused.state == .needsAttention)
       #expect(refused.nextSteps.isEmpty)
       #expect(refused.activationProblem.contains("refused"))
       #expect(try await fixture.reconciler.resumeDueSagas() == 0)
       #expect(try await Self.activations(fixture, purchase) == 0)
-      #expect(try await fixture.store.auditTrail(subscriptionID: purchase).last == "activation_failed")
+      #expect(
+        try await fixture.store.auditTrail(subscriptionID: purchase).last == "activation_failed"
+      )
     }
   }
 
@@ -356,28 +456,36 @@ struct ActivationSagaTests {
     try await ActivationTests.with { fixture in
       let (_, session) = try await Self.linkedSession(fixture)
       let refused = try await #require(throws: RPCError.self) {
-        try await fixture.client.bindWorkspace(.with {
-          $0.sessionID = session
-          $0.workspaceID = FakeBillingDirectory.foreignWorkspace.uuidString
-        })
+        try await fixture.client.bindWorkspace(
+          .with {
+            $0.sessionID = session
+            $0.workspaceID = FakeBillingDirectory.foreignWorkspace.uuidString
+          }
+        )
       }
       #expect(refused.code == .notFound)
       let back = try await fixture.client.getActivation(.with { $0.sessionID = session }).activation
       #expect(back.state == .needsWorkspace)
-      let bound = try await fixture.client.bindWorkspace(.with {
-        $0.sessionID = session
-        $0.workspaceID = UUID().uuidString
-      }).activation
+      let bound = try await fixture.client.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = UUID().uuidString
+        }
+      ).activation
       #expect(bound.state == .activated)
     }
   }
 
-  @Test("register and activate: checked before anything is created, then one step to an active subscription")
+  @Test(
+    "register and activate: checked before anything is created, then one step to an active subscription"
+  )
   func registerAndActivate() async throws {
     try await ActivationTests.with { fixture in
       let purchase = try await fixture.emulator.purchase()
-      let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
-        .activation.sessionID
+      let session = try await fixture.client.resolveActivation(
+        .with { $0.marketplaceToken = purchase.token }
+      )
+      .activation.sessionID
       // Every field wrong at once, the site and language unknown to the console's catalogue:
       // all named by the request's own paths, and nothing registered or linked.
       var request = Guance_Gateway_V1_RegisterAndActivateRequest.with {
@@ -399,20 +507,29 @@ struct ActivationSagaTests {
           $0.site = "mars1"
         }
       }
-      let refused = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      let refused = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(request)
+      }
       #expect(refused.code == .invalidArgument)
       #expect(
         Set(refused.violatedFields) == [
-          "basic.username", "basic.password_confirmation", "company.region", "company.contact_name", "workspace.name",
+          "basic.username", "basic.password_confirmation", "company.region", "company.contact_name",
+          "workspace.name",
           "workspace.language", "workspace.site", "terms_accepted",
-        ])
+        ]
+      )
       #expect(refused.errorInfo?.reason == "INVALID_FIELDS")
       #expect(refused.errorInfo?.domain == "guance.gateway.v1")
       #expect(fixture.billing.registered.withLock { $0 } == 0)
-      #expect(try await fixture.store.auditTrail(subscriptionID: purchase.id) == ["subscription_recorded", "session_opened"])
+      #expect(
+        try await fixture.store.auditTrail(subscriptionID: purchase.id) == [
+          "subscription_recorded", "session_opened",
+        ]
+      )
       #expect(
         try await fixture.client.getActivation(.with { $0.sessionID = session }).activation.state
-          == .needsBillingAccount)
+          == .needsBillingAccount
+      )
 
       // A NUL in the workspace's name alone is enough to refuse the whole request.
       request.basic.username = "tailspin"
@@ -425,7 +542,9 @@ struct ActivationSagaTests {
         $0.site = "us1"
       }
       request.termsAccepted = true
-      let nul = try await #require(throws: RPCError.self) { try await fixture.client.registerAndActivate(request) }
+      let nul = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(request)
+      }
       #expect(nul.violatedFields == ["workspace.name"])
       #expect(fixture.billing.registered.withLock { $0 } == 0)
 
@@ -451,7 +570,8 @@ struct ActivationErrorReasonTests {
     let errors: [any ServiceErrorConvertible] = [
       ActivationError.invalidMarketplaceToken, ActivationError.sessionNotFound,
       ActivationError.workspaceCodeNotSent(challengeID: "c"),
-      ActivationError.notAllowed(step: "BindWorkspace", state: .activated), ActivationError.marketplaceUnavailable,
+      ActivationError.notAllowed(step: "BindWorkspace", state: .activated),
+      ActivationError.marketplaceUnavailable,
       ActivationError.billingCenterUnavailable, ActivationError.otherWorkspaceBeingBound,
       ActivationError.workspaceBeingCreated, ActivationError.workspaceCreatedWithAnotherAccount,
       ActivationError.billingAccountRegisteredWithOtherDetails,
@@ -459,6 +579,9 @@ struct ActivationErrorReasonTests {
     ]
     let reasons = errors.map(\.serviceError.reason)
     #expect(Set(reasons).count == reasons.count, "shared reasons: \(reasons)")
-    #expect(DependencyUnavailable(service: "workspace console", reason: "down").serviceError.reason == "WORKSPACE_CONSOLE_UNAVAILABLE")
+    #expect(
+      DependencyUnavailable(service: "workspace console", reason: "down").serviceError.reason
+        == "WORKSPACE_CONSOLE_UNAVAILABLE"
+    )
   }
 }

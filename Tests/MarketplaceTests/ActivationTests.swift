@@ -12,8 +12,8 @@ import NIOHTTP1
 import PostgresNIO
 import SuitePersistence
 import SuiteTesting
-import Synchronization
 import SwiftProtobuf
+import Synchronization
 import Testing
 
 /// A billing center that knows the links the test gives it (a hand-written fake).
@@ -34,11 +34,19 @@ final class FakeBillingDirectory: BillingDirectory {
 
   /// Every username exists here; the code is always 123456.
   func startBinding(username: String) async throws -> BindingChallenge {
-    BindingChallenge(challengeID: "challenge-\(username)", maskedEmail: "\(username.prefix(1))***@example.com", resendAfterSeconds: 60)
+    BindingChallenge(
+      challengeID: "challenge-\(username)",
+      maskedEmail: "\(username.prefix(1))***@example.com",
+      resendAfterSeconds: 60
+    )
   }
 
   func confirmBinding(
-    challengeID: String, code: String, username: String, tenantID: String, objectID: String,
+    challengeID: String,
+    code: String,
+    username: String,
+    tenantID: String,
+    objectID: String,
     subscriptionID: String
   ) async throws -> LinkedBillingAccount {
     guard code == "123456", challengeID == "challenge-\(username)" else {
@@ -57,7 +65,11 @@ final class FakeBillingDirectory: BillingDirectory {
   /// The next registration goes through but its answer is lost (the caller sees UNAVAILABLE).
   let loseNextRegistration = Mutex(false)
 
-  func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
+  func register(
+    _ account: NewAccount,
+    company: CompanyInformation,
+    creationKey: String
+  ) async throws
     -> LinkedBillingAccount
   {
     let made = byCreationKey.withLock { known in
@@ -67,17 +79,26 @@ final class FakeBillingDirectory: BillingDirectory {
       known[creationKey] = fresh
       return fresh
     }
-    if loseNextRegistration.withLock({ lose in defer { lose = false }; return lose }) {
+    if loseNextRegistration.withLock({ lose in
+      defer { lose = false }; return lose
+    }) {
       throw DependencyUnavailable(service: "billing center", reason: "the answer was lost")
     }
     return made
   }
 
-  func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws {
+  func link(
+    billingAccountID: UUID,
+    tenantID: String,
+    objectID: String,
+    subscriptionID: String
+  ) async throws {
     let registered = byCreationKey.withLock { $0.values.first { $0.id == billingAccountID } }
     link(
-      tenantID: tenantID, objectID: objectID,
-      to: registered ?? LinkedBillingAccount(id: billingAccountID, username: "registered"))
+      tenantID: tenantID,
+      objectID: objectID,
+      to: registered ?? LinkedBillingAccount(id: billingAccountID, username: "registered")
+    )
   }
 
   /// Settles anything but this workspace, unless told the billing center is down.
@@ -85,10 +106,15 @@ final class FakeBillingDirectory: BillingDirectory {
   static let foreignWorkspace = UUID()
 
   func settle(
-    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String,
+    workspaceID: UUID,
+    origin: WorkspaceOrigin,
+    billingAccountID: UUID,
+    subscriptionID: String,
     purchaser: MarketplaceIdentity
   ) async throws -> BoundWorkspace {
-    if down.withLock({ $0 }) { throw DependencyUnavailable(service: "billing center", reason: "test") }
+    if down.withLock({ $0 }) {
+      throw DependencyUnavailable(service: "billing center", reason: "test")
+    }
     if workspaceID == Self.foreignWorkspace {
       throw RPCError(code: .notFound, message: "workspace is not bound to this billing account")
     }
@@ -145,13 +171,22 @@ final class FakeConsoleDirectory: ConsoleDirectory {
   /// A new challenge each time, as the console makes them.
   func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
     WorkspaceEmailCode(
-      challengeID: UUID().uuidString.lowercased(), expiresAt: Date().addingTimeInterval(600), resendAfterSeconds: 60)
+      challengeID: UUID().uuidString.lowercased(),
+      expiresAt: Date().addingTimeInterval(600),
+      resendAfterSeconds: 60
+    )
   }
 
   func createWorkspace(
-    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
+    _ workspace: NewWorkspace,
+    owner: WorkspaceOwner,
+    ownerFields: String,
+    termsAccepted: Bool,
+    creationKey: String
   ) async throws -> BoundWorkspace {
-    if unreachableForNext.withLock({ down in defer { down = false }; return down }) {
+    if unreachableForNext.withLock({ down in
+      defer { down = false }; return down
+    }) {
       throw DependencyUnavailable(service: "workspace console", reason: "test")
     }
     if workspace.name == "Held" {
@@ -166,7 +201,9 @@ final class FakeConsoleDirectory: ConsoleDirectory {
       known[creationKey] = fresh
       return fresh
     }
-    if loseNextReply.withLock({ lose in defer { lose = false }; return lose }) {
+    if loseNextReply.withLock({ lose in
+      defer { lose = false }; return lose
+    }) {
       throw RPCError(code: .unavailable, message: "the reply was lost")
     }
     return made
@@ -193,18 +230,23 @@ struct ActivationTests {
     /// Time passes for the sagas: every retry waiting its delay is due now. Tests that check a
     /// delay use a long one and move time here instead of sleeping through it.
     func passRetryDelays() async throws {
-      _ = try await database.query("UPDATE activation_sagas SET next_attempt_at = now() WHERE next_attempt_at > now()")
+      _ = try await database.query(
+        "UPDATE activation_sagas SET next_attempt_at = now() WHERE next_attempt_at > now()"
+      )
     }
 
     /// The subscription's marketplace status as the lifecycle records it.
     func recordMarketplaceStatus(_ subscriptionID: String, _ status: String) async throws {
       _ = try await database.query(
-        "UPDATE marketplace_subscriptions SET marketplace_status = \(status) WHERE id = \(subscriptionID)")
+        "UPDATE marketplace_subscriptions SET marketplace_status = \(status) WHERE id = \(subscriptionID)"
+      )
     }
 
     /// Every claim to create a workspace has run out, as if its holder had taken too long.
     func expireCreationClaims() async throws {
-      _ = try await database.query("UPDATE workspace_creation_claims SET claimed_until = now() - interval '1 second'")
+      _ = try await database.query(
+        "UPDATE workspace_creation_claims SET claimed_until = now() - interval '1 second'"
+      )
     }
 
     /// How long the subscription's saga still waits for its next attempt, by the database's clock.
@@ -213,7 +255,8 @@ struct ActivationTests {
         """
         SELECT extract(epoch FROM next_attempt_at - now())::float8 FROM activation_sagas
         WHERE subscription_id = \(subscriptionID)
-        """)
+        """
+      )
       for try await seconds in rows.decode(Double.self) { return .seconds(seconds) }
       return .zero
     }
@@ -222,7 +265,8 @@ struct ActivationTests {
   /// `retryDelay`: the saga's first retry delay (doubled per retry); `lease`: how long a runner
   /// holds a saga or a workspace creation.
   static func with(
-    retryDelay: Duration = .seconds(1), lease: Duration = .seconds(30),
+    retryDelay: Duration = .seconds(1),
+    lease: Duration = .seconds(30),
     _ body: @escaping @Sendable (Fixture) async throws -> Void
   ) async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
@@ -234,20 +278,42 @@ struct ActivationTests {
         let marketplace = MarketplaceClientTests.client(emulator, timeout: .testPatience)
         try await TestDatabase.withPresence(database) { presence in
           let saga = ActivationSaga(
-            store: store, presence: presence, marketplace: marketplace, billing: billing,
-            settings: .init(lease: lease, retryDelay: retryDelay, maxRetryDelay: max(retryDelay * 16, .seconds(300))),
-            logger: logger)
+            store: store,
+            presence: presence,
+            marketplace: marketplace,
+            billing: billing,
+            settings: .init(
+              lease: lease,
+              retryDelay: retryDelay,
+              maxRetryDelay: max(retryDelay * 16, .seconds(300))
+            ),
+            logger: logger
+          )
           let activations = Activations(
-            store: store, marketplace: marketplace, billing: billing, console: console, saga: saga,
-            consoleLoginURL: "http://console.test/login")
-          try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) { client in
+            store: store,
+            marketplace: marketplace,
+            billing: billing,
+            console: console,
+            saga: saga,
+            consoleLoginURL: "http://console.test/login"
+          )
+          try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) {
+            client in
             // Held creations go on before the server shuts down, which waits for them.
             defer { console.releaseAll() }
             try await body(
               Fixture(
-                client: Client(wrapping: client), rpc: client, emulator: emulator, billing: billing, console: console, store: store,
-                reconciler: ActivationReconciler(activations: activations, logger: logger), database: database,
-                presence: presence))
+                client: Client(wrapping: client),
+                rpc: client,
+                emulator: emulator,
+                billing: billing,
+                console: console,
+                store: store,
+                reconciler: ActivationReconciler(activations: activations, logger: logger),
+                database: database,
+                presence: presence
+              )
+            )
           }
         }
       }
@@ -258,7 +324,9 @@ struct ActivationTests {
   func notLinked() async throws {
     try await Self.with { fixture in
       let purchase = try await fixture.emulator.purchase()
-      let resolved = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
+      let resolved = try await fixture.client.resolveActivation(
+        .with { $0.marketplaceToken = purchase.token }
+      ).activation
       #expect(resolved.state == .needsBillingAccount)
       #expect(resolved.branch == .notLinked)
       #expect(resolved.nextSteps == [.registerAndActivate, .startBillingAccountBinding])
@@ -266,11 +334,20 @@ struct ActivationTests {
       #expect(resolved.subscription.marketplaceStatus == "PendingFulfillmentStart")
       #expect(resolved.sessionID.count == 43)
 
-      let fetched = try await fixture.client.getActivation(.with { $0.sessionID = resolved.sessionID }).activation
+      let fetched = try await fixture.client.getActivation(
+        .with { $0.sessionID = resolved.sessionID }
+      ).activation
       #expect(fetched.subscription == resolved.subscription)
       #expect(fetched.state == .needsBillingAccount)
-      #expect(try await fixture.store.auditTrail(subscriptionID: purchase.id) == ["subscription_recorded", "session_opened"])
-      let activations = try await fixture.emulator.request(.GET, "/admin/subscriptions/\(purchase.id)/activations")
+      #expect(
+        try await fixture.store.auditTrail(subscriptionID: purchase.id) == [
+          "subscription_recorded", "session_opened",
+        ]
+      )
+      let activations = try await fixture.emulator.request(
+        .GET,
+        "/admin/subscriptions/\(purchase.id)/activations"
+      )
       #expect((activations.json as? [String: Any])?["activations"] as? Int == 0)
     }
   }
@@ -279,12 +356,15 @@ struct ActivationTests {
   func alreadyLinked() async throws {
     try await Self.with { fixture in
       let purchase = try await fixture.emulator.purchase(
-        #"{"purchaser": {"emailId": "ops@contoso.example", "objectId": "OBJ-1", "tenantId": "TEN-1", "puid": ""}}"#)
+        #"{"purchaser": {"emailId": "ops@contoso.example", "objectId": "OBJ-1", "tenantId": "TEN-1", "puid": ""}}"#
+      )
       let account = LinkedBillingAccount(id: UUID(), username: "contoso")
       fixture.billing.link(tenantID: "ten-1", objectID: "obj-1", to: account)
       // A space where the browser ate a '+': still the same token.
       let mangled = purchase.token.replacingOccurrences(of: "+", with: " ")
-      let resolved = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = mangled }).activation
+      let resolved = try await fixture.client.resolveActivation(
+        .with { $0.marketplaceToken = mangled }
+      ).activation
       #expect(resolved.state == .needsWorkspace)
       #expect(resolved.branch == .alreadyLinked)
       #expect(resolved.billingAccountUsername == "contoso")
@@ -298,16 +378,22 @@ struct ActivationTests {
       let purchase = try await fixture.emulator.purchase()
       let token = try await fixture.emulator.accessToken()
       _ = try await fixture.emulator.request(
-        .POST, "/api/saas/subscriptions/\(purchase.id)/activate?api-version=2018-08-31", token: token,
-        body: #"{"planId": "commercial"}"#)
-      let resolved = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
+        .POST,
+        "/api/saas/subscriptions/\(purchase.id)/activate?api-version=2018-08-31",
+        token: token,
+        body: #"{"planId": "commercial"}"#
+      )
+      let resolved = try await fixture.client.resolveActivation(
+        .with { $0.marketplaceToken = purchase.token }
+      ).activation
       #expect(resolved.state == .activated)
       #expect(resolved.nextSteps == [.logIn])
       // Resolving again opens another session, records no second subscription.
       _ = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
       #expect(
         try await fixture.store.auditTrail(subscriptionID: purchase.id)
-          == ["subscription_recorded", "session_opened", "session_opened"])
+          == ["subscription_recorded", "session_opened", "session_opened"]
+      )
     }
   }
 
@@ -339,7 +425,13 @@ struct ActivationTests {
         #expect(unknown.code == .notFound)
       }
       let purchase = try await fixture.emulator.purchase()
-      #expect(try await fixture.emulator.request(.POST, "/admin/faults", body: #"{"count": 20, "status": 503}"#).status == 204)
+      #expect(
+        try await fixture.emulator.request(
+          .POST,
+          "/admin/faults",
+          body: #"{"count": 20, "status": 503}"#
+        ).status == 204
+      )
       let down = try await #require(throws: RPCError.self) {
         try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token })
       }
@@ -351,59 +443,78 @@ struct ActivationTests {
   func bindBranch() async throws {
     try await Self.with { fixture in
       let purchase = try await fixture.emulator.purchase()
-      let session = try await fixture.client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation.sessionID
+      let session = try await fixture.client.resolveActivation(
+        .with { $0.marketplaceToken = purchase.token }
+      ).activation.sessionID
       let tooEarly = try await #require(throws: RPCError.self) {
         try await fixture.client.listBindableWorkspaces(.with { $0.sessionID = session })
       }
       #expect(tooEarly.code == .failedPrecondition)
       let early = try await #require(throws: RPCError.self) {
-        try await fixture.client.confirmBillingAccountBinding(.with {
-          $0.sessionID = session
-          $0.code = "123456"
-        })
+        try await fixture.client.confirmBillingAccountBinding(
+          .with {
+            $0.sessionID = session
+            $0.code = "123456"
+          }
+        )
       }
       #expect(early.code == .failedPrecondition)
       #expect(early.preconditionTypes == ["ACTIVATION_STATE"])
 
-      let started = try await fixture.client.startBillingAccountBinding(.with {
-        $0.sessionID = session
-        $0.billingUsername = "Contoso"
-      })
+      let started = try await fixture.client.startBillingAccountBinding(
+        .with {
+          $0.sessionID = session
+          $0.billingUsername = "Contoso"
+        }
+      )
       #expect(started.maskedEmail == "c***@example.com")
       #expect(started.activation.nextSteps.contains(.confirmBillingAccountBinding))
       let wrong = try await #require(throws: RPCError.self) {
-        try await fixture.client.confirmBillingAccountBinding(.with {
-          $0.sessionID = session
-          $0.code = "000000"
-        })
+        try await fixture.client.confirmBillingAccountBinding(
+          .with {
+            $0.sessionID = session
+            $0.code = "000000"
+          }
+        )
       }
       #expect(wrong.code == .invalidArgument)
-      let confirmed = try await fixture.client.confirmBillingAccountBinding(.with {
-        $0.sessionID = session
-        $0.code = "123456"
-      }).activation
+      let confirmed = try await fixture.client.confirmBillingAccountBinding(
+        .with {
+          $0.sessionID = session
+          $0.code = "123456"
+        }
+      ).activation
       #expect(confirmed.state == .needsWorkspace)
       #expect(confirmed.billingAccountUsername == "contoso")
       #expect(confirmed.nextSteps == [.createWorkspace, .bindWorkspace])
       // Sent again after its answer was lost: the activation as it stands, not a refusal.
-      let repeated = try await fixture.client.confirmBillingAccountBinding(.with {
-        $0.sessionID = session
-        $0.code = "123456"
-      }).activation
+      let repeated = try await fixture.client.confirmBillingAccountBinding(
+        .with {
+          $0.sessionID = session
+          $0.code = "123456"
+        }
+      ).activation
       #expect(repeated.state == .needsWorkspace)
       #expect(repeated.billingAccountUsername == "contoso")
-      let bindable = try await fixture.client.listBindableWorkspaces(.with { $0.sessionID = session })
+      let bindable = try await fixture.client.listBindableWorkspaces(
+        .with { $0.sessionID = session }
+      )
       #expect(bindable.workspaces.map(\.name) == ["Ops"])
       let again = try await #require(throws: RPCError.self) {
-        try await fixture.client.startBillingAccountBinding(.with {
-          $0.sessionID = session
-          $0.billingUsername = "contoso"
-        })
+        try await fixture.client.startBillingAccountBinding(
+          .with {
+            $0.sessionID = session
+            $0.billingUsername = "contoso"
+          }
+        )
       }
       #expect(again.code == .failedPrecondition)
       #expect(
         try await fixture.store.auditTrail(subscriptionID: purchase.id)
-          == ["subscription_recorded", "session_opened", "binding_code_sent", "billing_account_bound"])
+          == [
+            "subscription_recorded", "session_opened", "binding_code_sent", "billing_account_bound",
+          ]
+      )
     }
   }
 }

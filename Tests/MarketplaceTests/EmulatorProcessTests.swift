@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import JWTKit
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 import SuitePersistence
 import SuiteTesting
 import Testing
@@ -19,7 +19,10 @@ struct EmulatorProcessTests {
     var base: String { "http://\(process.address)" }
 
     func request(
-      _ method: HTTPMethod, _ path: String, token: String? = nil, headers: [(String, String)] = [],
+      _ method: HTTPMethod,
+      _ path: String,
+      token: String? = nil,
+      headers: [(String, String)] = [],
       body: String? = nil
     ) async throws -> (status: Int, headers: HTTPHeaders, json: Any?) {
       var request = HTTPClientRequest(url: base + path)
@@ -32,7 +35,8 @@ struct EmulatorProcessTests {
       }
       let response = try await HTTPClient.shared.execute(request, timeout: .testPatience)
       let bytes = try await response.body.collect(upTo: 4 << 20)
-      let json = bytes.readableBytes > 0 ? try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) : nil
+      let json =
+        bytes.readableBytes > 0 ? try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) : nil
       return (Int(response.status.code), response.headers, json)
     }
 
@@ -41,14 +45,20 @@ struct EmulatorProcessTests {
       request.method = .POST
       request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
       request.body = .bytes(
-        ByteBuffer(string: "grant_type=client_credentials&client_id=app-1&client_secret=s3cret&resource=\(EmulatorProcessTests.resource)"))
+        ByteBuffer(
+          string:
+            "grant_type=client_credentials&client_id=app-1&client_secret=s3cret&resource=\(EmulatorProcessTests.resource)"
+        )
+      )
       let response = try await HTTPClient.shared.execute(request, timeout: .testPatience)
       let body = try await response.body.collect(upTo: 1 << 20)
       let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
       return try #require(json?["access_token"] as? String)
     }
 
-    func purchase(_ body: String = "{}") async throws -> (id: String, token: String, landing: String) {
+    func purchase(
+      _ body: String = "{}"
+    ) async throws -> (id: String, token: String, landing: String) {
       let reply = try await request(.POST, "/admin/purchases", body: body)
       let json = try #require(reply.json as? [String: Any])
       return (
@@ -59,9 +69,13 @@ struct EmulatorProcessTests {
   }
 
   static func withEmulator(
-    database: DatabaseURL? = nil, environment: [String: String] = [:], _ body: (Emulator) async throws -> Void
+    database: DatabaseURL? = nil,
+    environment: [String: String] = [:],
+    _ body: (Emulator) async throws -> Void
   ) async throws {
-    let work = FileManager.default.temporaryDirectory.appendingPathComponent("emulator-\(UUID().uuidString)")
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "emulator-\(UUID().uuidString)"
+    )
     defer { try? FileManager.default.removeItem(at: work) }
     func run(_ url: DatabaseURL) async throws {
       let process = try await ServiceProcess(
@@ -70,7 +84,9 @@ struct EmulatorProcessTests {
           "DATABASE_URL": url.text, "EMULATOR_PORT": "0", "MARKETPLACE_TENANT_ID": "tenant-1",
           "MARKETPLACE_CLIENT_ID": "app-1", "MARKETPLACE_CLIENT_SECRET": "s3cret",
           "EMULATOR_LANDING_URL": "http://gateway.test/landing",
-        ].merging(environment) { $1 }, workDirectory: work)
+        ].merging(environment) { $1 },
+        workDirectory: work
+      )
       do {
         try await body(Emulator(process: process))
       } catch {
@@ -80,7 +96,11 @@ struct EmulatorProcessTests {
       }
       await process.stop()
     }
-    if let database { try await run(database) } else { try await TestDatabase.withFreshDatabase(run) }
+    if let database {
+      try await run(database)
+    } else {
+      try await TestDatabase.withFreshDatabase(run)
+    }
   }
 
   @Test("tokens go only to the configured app, and verify against the published keys")
@@ -88,13 +108,22 @@ struct EmulatorProcessTests {
     try await Self.withEmulator { emulator in
       var wrong = HTTPClientRequest(url: "\(emulator.base)/tenant-1/oauth2/token")
       wrong.method = .POST
-      wrong.body = .bytes(ByteBuffer(string: "grant_type=client_credentials&client_id=app-1&client_secret=guess&resource=\(Self.resource)"))
-      #expect(try await HTTPClient.shared.execute(wrong, timeout: .testPatience).status == .unauthorized)
+      wrong.body = .bytes(
+        ByteBuffer(
+          string:
+            "grant_type=client_credentials&client_id=app-1&client_secret=guess&resource=\(Self.resource)"
+        )
+      )
+      #expect(
+        try await HTTPClient.shared.execute(wrong, timeout: .testPatience).status == .unauthorized
+      )
 
       let token = try await emulator.accessToken()
       let jwks = try await emulator.request(.GET, "/tenant-1/discovery/keys")
       let keysJSON = try JSONSerialization.data(withJSONObject: try #require(jwks.json))
-      let keys = try await JWTKeyCollection().add(jwksJSON: String(decoding: keysJSON, as: UTF8.self))
+      let keys = try await JWTKeyCollection().add(
+        jwksJSON: String(decoding: keysJSON, as: UTF8.self)
+      )
       struct Claims: JWTPayload {
         var aud: AudienceClaim
         var tid: String
@@ -106,7 +135,10 @@ struct EmulatorProcessTests {
       #expect(claims.tid == "tenant-1")
       #expect(claims.appid == "app-1")
       #expect(claims.aud.value == [Self.resource])
-      let discovery = try #require(try await emulator.request(.GET, "/tenant-1/.well-known/openid-configuration").json as? [String: Any])
+      let discovery = try #require(
+        try await emulator.request(.GET, "/tenant-1/.well-known/openid-configuration").json
+          as? [String: Any]
+      )
       #expect((discovery["jwks_uri"] as? String)?.hasSuffix("/tenant-1/discovery/keys") == true)
     }
   }
@@ -117,14 +149,30 @@ struct EmulatorProcessTests {
       let token = try await emulator.accessToken()
       let noVersion = try await emulator.request(.GET, "/api/saas/subscriptions", token: token)
       #expect(noVersion.status == 400)
-      #expect(((noVersion.json as? [String: Any])?["Error"] as? [String: Any])?["Code"] as? String == "ApiVersionUnspecified")
-      let badVersion = try await emulator.request(.GET, "/api/saas/subscriptions?api-version=2020-01-01", token: token)
-      #expect(((badVersion.json as? [String: Any])?["Error"] as? [String: Any])?["Code"] as? String == "UnsupportedApiVersion")
-      let anonymous = try await emulator.request(.GET, "/api/saas/subscriptions?api-version=2018-08-31")
+      #expect(
+        ((noVersion.json as? [String: Any])?["Error"] as? [String: Any])?["Code"] as? String
+          == "ApiVersionUnspecified"
+      )
+      let badVersion = try await emulator.request(
+        .GET,
+        "/api/saas/subscriptions?api-version=2020-01-01",
+        token: token
+      )
+      #expect(
+        ((badVersion.json as? [String: Any])?["Error"] as? [String: Any])?["Code"] as? String
+          == "UnsupportedApiVersion"
+      )
+      let anonymous = try await emulator.request(
+        .GET,
+        "/api/saas/subscriptions?api-version=2018-08-31"
+      )
       #expect(anonymous.status == 401)
       let echoed = try await emulator.request(
-        .GET, "/api/saas/subscriptions?api-version=2018-08-31", token: token,
-        headers: [("x-ms-requestid", "r-1"), ("x-ms-correlationid", "c-1")])
+        .GET,
+        "/api/saas/subscriptions?api-version=2018-08-31",
+        token: token,
+        headers: [("x-ms-requestid", "r-1"), ("x-ms-correlationid", "c-1")]
+      )
       #expect(echoed.status == 200)
       #expect(echoed.headers.first(name: "x-ms-requestid") == "r-1")
       #expect(echoed.headers.first(name: "x-ms-correlationid") == "c-1")
@@ -141,31 +189,80 @@ struct EmulatorProcessTests {
       #expect(encoded.removingPercentEncoding == purchase.token)
 
       let resolved = try await emulator.request(
-        .POST, "/api/saas/subscriptions/resolve?api-version=2018-08-31", token: token,
-        headers: [("x-ms-marketplace-token", purchase.token)])
+        .POST,
+        "/api/saas/subscriptions/resolve?api-version=2018-08-31",
+        token: token,
+        headers: [("x-ms-marketplace-token", purchase.token)]
+      )
       #expect(resolved.status == 200)
       let json = try #require(resolved.json as? [String: Any])
       #expect(json["id"] as? String == purchase.id)
       #expect(json["planId"] as? String == "commercial-seats")
-      #expect((json["subscription"] as? [String: Any])?["saasSubscriptionStatus"] as? String == "PendingFulfillmentStart")
+      #expect(
+        (json["subscription"] as? [String: Any])?["saasSubscriptionStatus"] as? String
+          == "PendingFulfillmentStart"
+      )
       for bad in ["garbage", String(purchase.token.dropLast())] {
         let refused = try await emulator.request(
-          .POST, "/api/saas/subscriptions/resolve?api-version=2018-08-31", token: token,
-          headers: [("x-ms-marketplace-token", bad)])
+          .POST,
+          "/api/saas/subscriptions/resolve?api-version=2018-08-31",
+          token: token,
+          headers: [("x-ms-marketplace-token", bad)]
+        )
         #expect(refused.status == 400)
       }
 
       let activate = "/api/saas/subscriptions/\(purchase.id)/activate?api-version=2018-08-31"
-      #expect(try await emulator.request(.POST, activate, token: token, body: #"{"planId": "commercial", "quantity": 5}"#).status == 400)
-      #expect(try await emulator.request(.POST, activate, token: token, body: #"{"planId": "commercial-seats", "quantity": 4}"#).status == 400)
-      #expect(try await emulator.request(.POST, activate, token: token, body: #"{"planId": "commercial-seats", "quantity": "5"}"#).status == 200)
-      #expect(try await emulator.request(.POST, activate, token: token, body: #"{"planId": "commercial-seats", "quantity": 5}"#).status == 400)
-      let count = try await emulator.request(.GET, "/admin/subscriptions/\(purchase.id)/activations")
+      #expect(
+        try await emulator.request(
+          .POST,
+          activate,
+          token: token,
+          body: #"{"planId": "commercial", "quantity": 5}"#
+        ).status == 400
+      )
+      #expect(
+        try await emulator.request(
+          .POST,
+          activate,
+          token: token,
+          body: #"{"planId": "commercial-seats", "quantity": 4}"#
+        ).status == 400
+      )
+      #expect(
+        try await emulator.request(
+          .POST,
+          activate,
+          token: token,
+          body: #"{"planId": "commercial-seats", "quantity": "5"}"#
+        ).status == 200
+      )
+      #expect(
+        try await emulator.request(
+          .POST,
+          activate,
+          token: token,
+          body: #"{"planId": "commercial-seats", "quantity": 5}"#
+        ).status == 400
+      )
+      let count = try await emulator.request(
+        .GET,
+        "/admin/subscriptions/\(purchase.id)/activations"
+      )
       #expect((count.json as? [String: Any])?["activations"] as? Int == 1)
-      let fetched = try await emulator.request(.GET, "/api/saas/subscriptions/\(purchase.id)?api-version=2018-08-31", token: token)
-      #expect((fetched.json as? [String: Any])?["saasSubscriptionStatus"] as? String == "Subscribed")
+      let fetched = try await emulator.request(
+        .GET,
+        "/api/saas/subscriptions/\(purchase.id)?api-version=2018-08-31",
+        token: token
+      )
+      #expect(
+        (fetched.json as? [String: Any])?["saasSubscriptionStatus"] as? String == "Subscribed"
+      )
       let unknown = try await emulator.request(
-        .GET, "/api/saas/subscriptions/\(UUID().uuidString)?api-version=2018-08-31", token: token)
+        .GET,
+        "/api/saas/subscriptions/\(UUID().uuidString)?api-version=2018-08-31",
+        token: token
+      )
       #expect(unknown.status == 404)
     }
   }
@@ -177,10 +274,16 @@ struct EmulatorProcessTests {
       let purchase = try await emulator.purchase()
       try await Task.sleep(for: .milliseconds(1500))
       let refused = try await emulator.request(
-        .POST, "/api/saas/subscriptions/resolve?api-version=2018-08-31", token: token,
-        headers: [("x-ms-marketplace-token", purchase.token)])
+        .POST,
+        "/api/saas/subscriptions/resolve?api-version=2018-08-31",
+        token: token,
+        headers: [("x-ms-marketplace-token", purchase.token)]
+      )
       #expect(refused.status == 400)
-      #expect(((refused.json as? [String: Any])?["error"] as? [String: Any])?["message"] as? String == "the marketplace token has expired")
+      #expect(
+        ((refused.json as? [String: Any])?["error"] as? [String: Any])?["message"] as? String
+          == "the marketplace token has expired"
+      )
     }
   }
 
@@ -191,7 +294,11 @@ struct EmulatorProcessTests {
       try await Self.withEmulator(database: url) { emulator in
         for _ in 0..<101 { _ = try await emulator.purchase() }
         firstToken = try await emulator.accessToken()
-        let page = try await emulator.request(.GET, "/api/saas/subscriptions?api-version=2018-08-31", token: firstToken)
+        let page = try await emulator.request(
+          .GET,
+          "/api/saas/subscriptions?api-version=2018-08-31",
+          token: firstToken
+        )
         let json = try #require(page.json as? [String: Any])
         #expect((json["subscriptions"] as? [Any])?.count == 100)
         let next = try #require(json["@nextLink"] as? String)
@@ -200,7 +307,11 @@ struct EmulatorProcessTests {
       }
       try await Self.withEmulator(database: url) { emulator in
         // A token from before the restart still verifies: the signing key was kept.
-        let page = try await emulator.request(.GET, "/api/saas/subscriptions?api-version=2018-08-31", token: firstToken)
+        let page = try await emulator.request(
+          .GET,
+          "/api/saas/subscriptions?api-version=2018-08-31",
+          token: firstToken
+        )
         #expect(page.status == 200)
         #expect(((page.json as? [String: Any])?["subscriptions"] as? [Any])?.count == 100)
       }

@@ -10,14 +10,24 @@ import Testing
 
 @Suite("The gateway's marketplace client", .startsServices)
 struct MarketplaceClientTests {
-  static func client(_ emulator: EmulatorProcessTests.Emulator, secret: String = "s3cret", timeout: Duration = .seconds(5))
+  static func client(
+    _ emulator: EmulatorProcessTests.Emulator,
+    secret: String = "s3cret",
+    timeout: Duration = .seconds(5)
+  )
     -> MarketplaceClient
   {
     MarketplaceClient(
       settings: .init(
-        apiBaseURL: "\(emulator.base)/api", loginBaseURL: emulator.base, tenantID: "tenant-1", clientID: "app-1",
-        clientSecret: secret, timeout: timeout),
-      logger: Logger(label: "client-test"))
+        apiBaseURL: "\(emulator.base)/api",
+        loginBaseURL: emulator.base,
+        tenantID: "tenant-1",
+        clientID: "app-1",
+        clientSecret: secret,
+        timeout: timeout
+      ),
+      logger: Logger(label: "client-test")
+    )
   }
 
   static func fault(_ emulator: EmulatorProcessTests.Emulator, _ json: String) async throws {
@@ -33,7 +43,11 @@ struct MarketplaceClientTests {
       #expect(resolved.subscriptionID == purchase.id)
       #expect(resolved.quantity == 2)
       #expect(resolved.subscription.status == .pendingFulfillmentStart)
-      try await client.activate(subscriptionID: purchase.id, planID: resolved.planID, quantity: resolved.quantity)
+      try await client.activate(
+        subscriptionID: purchase.id,
+        planID: resolved.planID,
+        quantity: resolved.quantity
+      )
       #expect(try await client.subscription(id: purchase.id).status == .subscribed)
       // A repeated Activate is refused by the marketplace, never billed twice.
       await #expect(throws: MarketplaceError.self) {
@@ -44,7 +58,9 @@ struct MarketplaceClientTests {
     }
   }
 
-  @Test("a marketplace answering 500, then recovering, is retried; a hang hits the deadline and is retried")
+  @Test(
+    "a marketplace answering 500, then recovering, is retried; a hang hits the deadline and is retried"
+  )
   func faults() async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
       let client = Self.client(emulator)
@@ -57,7 +73,9 @@ struct MarketplaceClientTests {
       // A token no HTTP client may send is refused at once, not retried as an outage.
       await #expect(
         throws: MarketplaceError.badRequest(
-          code: "InvalidHeaderValue", message: "x-ms-marketplace-token holds a control character")
+          code: "InvalidHeaderValue",
+          message: "x-ms-marketplace-token holds a control character"
+        )
       ) {
         try await client.resolve(token: "abc\r\ndef")
       }
@@ -73,7 +91,11 @@ struct MarketplaceClientTests {
     try await EmulatorProcessTests.withEmulator { emulator in
       let client = Self.client(emulator)
       let purchase = try await emulator.purchase(#"{"planId": "commercial-seats", "quantity": 2}"#)
-      try await client.activate(subscriptionID: purchase.id, planID: "commercial-seats", quantity: 2)
+      try await client.activate(
+        subscriptionID: purchase.id,
+        planID: "commercial-seats",
+        quantity: 2
+      )
       let operation = try await client.changeQuantity(subscriptionID: purchase.id, to: 3)
       let polled = try await client.operation(subscriptionID: purchase.id, operationID: operation)
       #expect(polled.status == "Succeeded")
@@ -81,9 +103,27 @@ struct MarketplaceClientTests {
 
       let hour = Date().addingTimeInterval(-1800)
       let results = try await client.recordUsage([
-        .init(resourceID: purchase.id, dimension: "log_events", quantity: 2, effectiveStartTime: hour, planID: "commercial-seats"),
-        .init(resourceID: purchase.id, dimension: "log_events", quantity: 5, effectiveStartTime: hour, planID: "commercial-seats"),
-        .init(resourceID: purchase.id, dimension: "nope", quantity: 1, effectiveStartTime: hour, planID: "commercial-seats"),
+        .init(
+          resourceID: purchase.id,
+          dimension: "log_events",
+          quantity: 2,
+          effectiveStartTime: hour,
+          planID: "commercial-seats"
+        ),
+        .init(
+          resourceID: purchase.id,
+          dimension: "log_events",
+          quantity: 5,
+          effectiveStartTime: hour,
+          planID: "commercial-seats"
+        ),
+        .init(
+          resourceID: purchase.id,
+          dimension: "nope",
+          quantity: 1,
+          effectiveStartTime: hour,
+          planID: "commercial-seats"
+        ),
       ])
       #expect(results.map(\.status) == ["Accepted", "Duplicate", "InvalidDimension"])
       #expect(results.map(\.isDelivered) == [true, true, false])
@@ -106,17 +146,26 @@ struct MarketplaceClientTests {
        "term": {"termUnit": "PAY", "startDate": "2022-03-04T00:00:00"}, "somethingNew": [1, 2],
        "purchaser": {"emailId": "a@b.c", "objectId": "OBJ", "tenantId": "TEN"}}
       """#
-    let subscription = try MarketplaceParsing.subscription(MarketplaceParsing.object(Data(json.utf8)))
+    let subscription = try MarketplaceParsing.subscription(
+      MarketplaceParsing.object(Data(json.utf8))
+    )
     #expect(subscription.id == "abc")
     #expect(subscription.quantity == nil)
     #expect(subscription.status == .subscribed)
     #expect(subscription.termUnit == "PAY")
     #expect(subscription.termStart != nil)
     #expect(subscription.purchaser.objectID == "obj")
-    for (raw, expected) in [(#"{"quantity": "20"}"#, 20), (#"{"quantity": 7}"#, 7), (#"{"quantity": " 3 "}"#, 3)] {
-      #expect(MarketplaceParsing.quantity(try MarketplaceParsing.object(Data(raw.utf8))) == expected)
+    for (raw, expected) in [
+      (#"{"quantity": "20"}"#, 20), (#"{"quantity": 7}"#, 7), (#"{"quantity": " 3 "}"#, 3),
+    ] {
+      #expect(
+        MarketplaceParsing.quantity(try MarketplaceParsing.object(Data(raw.utf8))) == expected
+      )
     }
-    #expect(MarketplaceParsing.quantity(try MarketplaceParsing.object(Data(#"{"quantity": null}"#.utf8))) == nil)
+    #expect(
+      MarketplaceParsing.quantity(try MarketplaceParsing.object(Data(#"{"quantity": null}"#.utf8)))
+        == nil
+    )
     #expect(MarketplaceSubscriptionStatus("Migrating") == .other("Migrating"))
   }
 }

@@ -23,16 +23,28 @@ struct MeteringTests {
 
   /// Activates `count` pay-as-you-go subscriptions, each with its workspace, whose
   /// settlements (made just now) are moved back to cover yesterday.
-  static func subscriptions(_ suite: SuiteHarness, _ count: Int, prefix: String) async throws
+  static func subscriptions(
+    _ suite: SuiteHarness,
+    _ count: Int,
+    prefix: String
+  ) async throws
     -> [(subscription: String, workspace: String)]
   {
     var made: [(String, String)] = []
-    for index in 0..<count { made.append(try await suite.activatedSubscription(username: "\(prefix)\(index)")) }
-    try await suite.billingExecute("UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days'")
+    for index in 0..<count {
+      made.append(try await suite.activatedSubscription(username: "\(prefix)\(index)"))
+    }
+    try await suite.billingExecute(
+      "UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days'"
+    )
     return made
   }
 
-  static func record(_ suite: SuiteHarness, _ events: [(workspace: String, item: String, quantity: String)], at time: Date)
+  static func record(
+    _ suite: SuiteHarness,
+    _ events: [(workspace: String, item: String, quantity: String)],
+    at time: Date
+  )
     async throws
   {
     _ = try await suite.billingInternal { billing in
@@ -47,13 +59,18 @@ struct MeteringTests {
               $0.usageTime = Google_Protobuf_Timestamp(date: time.addingTimeInterval(Double(index)))
             }
           }
-        }, metadata: SuiteHarness.internalCall)
+        },
+        metadata: SuiteHarness.internalCall
+      )
     }
   }
 
   static func closeDay(_ suite: SuiteHarness, _ day: String) async throws -> Int {
     try await suite.billingInternal { billing in
-      Int(try await billing.closeDay(.with { $0.day = day }, metadata: SuiteHarness.internalCall).meteringRecords)
+      Int(
+        try await billing.closeDay(.with { $0.day = day }, metadata: SuiteHarness.internalCall)
+          .meteringRecords
+      )
     }
   }
 
@@ -62,18 +79,27 @@ struct MeteringTests {
     let token = try await suite.marketplaceToken()
     let today = Date().formatted(Date.ISO8601FormatStyle().year().month().day())
     let reply = try await suite.emulator.request(
-      .GET, "/api/usageEvents?api-version=2018-08-31&usageStartDate=\(today)", token: token)
+      .GET,
+      "/api/usageEvents?api-version=2018-08-31&usageStartDate=\(today)",
+      token: token
+    )
     var usage: [String: (Double, Int)] = [:]
     for row in reply.json as? [[String: Any]] ?? [] {
-      guard let resource = row["usageResourceId"] as? String, let dimension = row["dimension"] as? String else { continue }
+      guard let resource = row["usageResourceId"] as? String,
+        let dimension = row["dimension"] as? String
+      else { continue }
       usage["\(resource)|\(dimension)"] = (
-        (row["submittedQuantity"] as? NSNumber)?.doubleValue ?? -1, (row["submittedCount"] as? NSNumber)?.intValue ?? -1
+        (row["submittedQuantity"] as? NSNumber)?.doubleValue ?? -1,
+        (row["submittedCount"] as? NSNumber)?.intValue ?? -1
       )
     }
     return usage
   }
 
-  static func records(_ suite: SuiteHarness, _ status: Guance_Billing_V1_MeteringRecordStatus) async throws
+  static func records(
+    _ suite: SuiteHarness,
+    _ status: Guance_Billing_V1_MeteringRecordStatus
+  ) async throws
     -> [Guance_Billing_V1_MeteringRecord]
   {
     try await suite.billingInternal { billing in
@@ -81,12 +107,15 @@ struct MeteringTests {
         .with {
           $0.status = status
           $0.limit = 1000
-        }, metadata: SuiteHarness.internalCall
+        },
+        metadata: SuiteHarness.internalCall
       ).records
     }
   }
 
-  @Test("a day of usage of several subscriptions reaches the marketplace with exact totals; suspended usage never does")
+  @Test(
+    "a day of usage of several subscriptions reaches the marketplace with exact totals; suspended usage never does"
+  )
   func dayOfUsage() async throws {
     try await SuiteHarness.with(gateway: Self.gateway) { suite in
       try await suite.connectWebhook()
@@ -94,8 +123,14 @@ struct MeteringTests {
       let (a, b, suspended) = (subscriptions[0], subscriptions[1], subscriptions[2])
       // The third subscription is suspended (through the webhook), from before yesterday on.
       try await suite.trigger(suspended.subscription, "Suspend")
-      #expect(try await suite.eventually { try await suite.workspaceStatus(suspended.workspace) == .suspended })
-      try await suite.billingExecute("UPDATE subscription_suspensions SET suspended_from = suspended_from - interval '3 days'")
+      #expect(
+        try await suite.eventually {
+          try await suite.workspaceStatus(suspended.workspace) == .suspended
+        }
+      )
+      try await suite.billingExecute(
+        "UPDATE subscription_suspensions SET suspended_from = suspended_from - interval '3 days'"
+      )
 
       let (day, noon) = Self.yesterday
       try await Self.record(
@@ -104,7 +139,9 @@ struct MeteringTests {
           (a.workspace, "log_events", "1500000"), (a.workspace, "log_events", "500000"),
           (a.workspace, "time_series", "2500"), (b.workspace, "log_events", "3000000"),
           (b.workspace, "trace_spans", "250000"), (suspended.workspace, "log_events", "7000000"),
-        ], at: noon)
+        ],
+        at: noon
+      )
       #expect(try await Self.closeDay(suite, day) == 4)
 
       let expected: [String: Double] = [
@@ -122,33 +159,54 @@ struct MeteringTests {
       // sent (here: posted behind the gateway's back), which it reports.
       #expect(!suite.gateway.log.contains("delivered usage and the marketplace's record differ"))
       let token = try await suite.marketplaceToken()
-      let stray = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600)
+      let stray = Date(
+        timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600
+      )
       let reply = try await suite.emulator.request(
-        .POST, "/api/usageEvent?api-version=2018-08-31", token: token,
-        body: #"{"resourceId": "\#(b.subscription)", "dimension": "rum_page_views", "quantity": 1, "planId": "commercial", "effectiveStartTime": "\#(stray.formatted(.iso8601))"}"#)
+        .POST,
+        "/api/usageEvent?api-version=2018-08-31",
+        token: token,
+        body:
+          #"{"resourceId": "\#(b.subscription)", "dimension": "rum_page_views", "quantity": 1, "planId": "commercial", "effectiveStartTime": "\#(stray.formatted(.iso8601))"}"#
+      )
       #expect(reply.status == 200)
-      #expect(try await suite.eventually { suite.gateway.log.contains("delivered usage and the marketplace's record differ") })
+      #expect(
+        try await suite.eventually {
+          suite.gateway.log.contains("delivered usage and the marketplace's record differ")
+        }
+      )
     }
   }
 
-  @Test("refusals are kept per record with the marketplace's reason, never retried as if undelivered")
+  @Test(
+    "refusals are kept per record with the marketplace's reason, never retried as if undelivered"
+  )
   func refusals() async throws {
     try await SuiteHarness.with(gateway: Self.gateway) { suite in
       let subscriptions = try await Self.subscriptions(suite, 2, prefix: "refused")
-      try await suite.billingExecute("UPDATE workspace_bindings SET valid_from = valid_from - interval '2 days'")
+      try await suite.billingExecute(
+        "UPDATE workspace_bindings SET valid_from = valid_from - interval '2 days'"
+      )
       let (day, noon) = Self.yesterday
       // Usage of three days ago, billed late: its hour is past the marketplace's 24 hours.
       let old = noon.addingTimeInterval(-2 * 86400)
       try await Self.record(suite, [(subscriptions[0].workspace, "log_events", "1000000")], at: old)
       // Cancelled at the marketplace before the day is billed: the marketplace refuses its usage.
-      try await Self.record(suite, [(subscriptions[1].workspace, "log_events", "1000000")], at: noon)
+      try await Self.record(
+        suite,
+        [(subscriptions[1].workspace, "log_events", "1000000")],
+        at: noon
+      )
       try await suite.trigger(subscriptions[1].subscription, "Unsubscribe")
       let oldDay = old.formatted(Date.ISO8601FormatStyle().year().month().day())
       #expect(try await Self.closeDay(suite, oldDay) == 1)
       #expect(try await Self.closeDay(suite, day) == 1)
       #expect(try await suite.eventually { try await Self.records(suite, .rejected).count == 2 })
       let rejected = Dictionary(
-        uniqueKeysWithValues: try await Self.records(suite, .rejected).map { ($0.marketplaceSubscriptionID, $0) })
+        uniqueKeysWithValues: try await Self.records(suite, .rejected).map {
+          ($0.marketplaceSubscriptionID, $0)
+        }
+      )
       #expect(rejected[subscriptions[0].subscription]?.marketplaceStatus == "Expired")
       #expect(rejected[subscriptions[1].subscription]?.marketplaceStatus == "ResourceNotActive")
       #expect(rejected[subscriptions[1].subscription]?.lastMessage.contains("Unsubscribed") == true)
@@ -164,7 +222,11 @@ struct MeteringTests {
       let (day, noon) = Self.yesterday
       try await Self.record(
         suite,
-        ["log_events", "time_series", "trace_spans"].map { (subscriptions[0].workspace, $0, "1000000") }, at: noon)
+        ["log_events", "time_series", "trace_spans"].map {
+          (subscriptions[0].workspace, $0, "1000000")
+        },
+        at: noon
+      )
       try await suite.faults(#"{"count": 1, "status": 400, "path": "batchUsageEvent"}"#)
       #expect(try await Self.closeDay(suite, day) == 3)
       #expect(try await suite.eventually { try await Self.records(suite, .accepted).count == 3 })
@@ -173,39 +235,69 @@ struct MeteringTests {
     }
   }
 
-  @Test("an unreachable marketplace leaves records pending with their keys, raises the deadline alarm, then delivers")
+  @Test(
+    "an unreachable marketplace leaves records pending with their keys, raises the deadline alarm, then delivers"
+  )
   func deadlineAlarm() async throws {
     // A margin of 24 hours: every undelivered record is "near the cutoff".
-    try await SuiteHarness.with(gateway: Self.gateway.merging(["METERING_DEADLINE_MARGIN_SECONDS": "86400"]) { $1 }) {
+    try await SuiteHarness.with(
+      gateway: Self.gateway.merging(["METERING_DEADLINE_MARGIN_SECONDS": "86400"]) { $1 }
+    ) {
       suite in
       let subscriptions = try await Self.subscriptions(suite, 1, prefix: "late")
       let (day, noon) = Self.yesterday
-      try await Self.record(suite, [(subscriptions[0].workspace, "log_events", "4000000")], at: noon)
+      try await Self.record(
+        suite,
+        [(subscriptions[0].workspace, "log_events", "4000000")],
+        at: noon
+      )
       try await suite.faults(#"{"count": 1000, "status": 503, "path": "batchUsageEvent"}"#)
       #expect(try await Self.closeDay(suite, day) == 1)
-      #expect(try await suite.eventually { suite.gateway.log.contains("near the marketplace's 24-hour cutoff") })
-      #expect(try await suite.eventually { try await Self.records(suite, .pending).first?.attempts ?? 0 >= 2 })
+      #expect(
+        try await suite.eventually {
+          suite.gateway.log.contains("near the marketplace's 24-hour cutoff")
+        }
+      )
+      #expect(
+        try await suite.eventually {
+          try await Self.records(suite, .pending).first?.attempts ?? 0 >= 2
+        }
+      )
       #expect(try await Self.marketplaceUsage(suite).isEmpty)
 
       try await suite.faults(#"{"count": 0}"#)
       #expect(try await suite.eventually { try await Self.records(suite, .accepted).count == 1 })
-      #expect(try await Self.marketplaceUsage(suite)["\(subscriptions[0].subscription)|log_events"]?.0 == 4)
+      #expect(
+        try await Self.marketplaceUsage(suite)["\(subscriptions[0].subscription)|log_events"]?.0
+          == 4
+      )
     }
   }
 
-  @Test("a submitter killed after the marketplace took a batch, before recording it, bills each hour exactly once")
+  @Test(
+    "a submitter killed after the marketplace took a batch, before recording it, bills each hour exactly once"
+  )
   func killedMidBatch() async throws {
     // The gateway waits for the marketplace's answer longer than the test takes to kill it (a
     // 2 s deadline would let it give up and send again first, on a slow machine); the lease
     // follows from the deadlines (3 × 60 × 4 + 60 + 5 s).
-    let patient = Self.gateway.merging(["MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "785"]) { $1 }
+    let patient = Self.gateway.merging([
+      "MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "785",
+    ]) { $1 }
     try await SuiteHarness.with(gateway: patient) { suite in
       // 5 subscriptions × 6 dimensions = 30 records: two marketplace calls of 25 and 5.
       let subscriptions = try await Self.subscriptions(suite, 5, prefix: "killed")
-      let items = ["log_events", "time_series", "trace_spans", "rum_page_views", "session_replays", "triggers"]
+      let items = [
+        "log_events", "time_series", "trace_spans", "rum_page_views", "session_replays", "triggers",
+      ]
       let (day, noon) = Self.yesterday
       try await Self.record(
-        suite, subscriptions.flatMap { subscription in items.map { (subscription.workspace, $0, "1000000") } }, at: noon)
+        suite,
+        subscriptions.flatMap { subscription in
+          items.map { (subscription.workspace, $0, "1000000") }
+        },
+        at: noon
+      )
       // The marketplace takes the first batch and holds its answer back until the next plan.
       try await suite.faults(#"{"count": 1, "holdAnswer": true, "path": "batchUsageEvent"}"#)
       #expect(try await Self.closeDay(suite, day) == 30)
@@ -220,7 +312,10 @@ struct MeteringTests {
 
       #expect(try await suite.eventually { try await Self.records(suite, .pending).isEmpty })
       let delivered = try await Self.records(suite, .unspecified)
-      #expect(delivered.count == 30 && delivered.allSatisfy { $0.status == .accepted || $0.status == .duplicate })
+      #expect(
+        delivered.count == 30
+          && delivered.allSatisfy { $0.status == .accepted || $0.status == .duplicate }
+      )
       #expect(delivered.filter { $0.status == .duplicate }.count == 25)
       let usage = try await Self.marketplaceUsage(suite)
       #expect(usage.count == 30)

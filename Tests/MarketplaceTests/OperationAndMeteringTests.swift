@@ -9,65 +9,117 @@ import Testing
 struct OperationAndMeteringTests {
   typealias Emulator = EmulatorProcessTests.Emulator
 
-  static func activated(_ emulator: Emulator, token: String, plan: String = "commercial", quantity: Int? = nil)
+  static func activated(
+    _ emulator: Emulator,
+    token: String,
+    plan: String = "commercial",
+    quantity: Int? = nil
+  )
     async throws -> String
   {
-    let body = quantity.map { #"{"planId": "\#(plan)", "quantity": \#($0)}"# } ?? #"{"planId": "\#(plan)"}"#
+    let body =
+      quantity.map { #"{"planId": "\#(plan)", "quantity": \#($0)}"# } ?? #"{"planId": "\#(plan)"}"#
     let purchase = try await emulator.purchase(body)
     let status = try await emulator.request(
-      .POST, "/api/saas/subscriptions/\(purchase.id)/activate?api-version=2018-08-31", token: token, body: body
+      .POST,
+      "/api/saas/subscriptions/\(purchase.id)/activate?api-version=2018-08-31",
+      token: token,
+      body: body
     ).status
     #expect(status == 200)
     return purchase.id
   }
 
-  static func subscription(_ emulator: Emulator, _ id: String, token: String) async throws -> [String: Any] {
+  static func subscription(
+    _ emulator: Emulator,
+    _ id: String,
+    token: String
+  ) async throws -> [String: Any] {
     try #require(
-      try await emulator.request(.GET, "/api/saas/subscriptions/\(id)?api-version=2018-08-31", token: token).json
-        as? [String: Any])
+      try await emulator.request(
+        .GET,
+        "/api/saas/subscriptions/\(id)?api-version=2018-08-31",
+        token: token
+      ).json
+        as? [String: Any]
+    )
   }
 
   @Test("publisher changes answer 202 with an operation to poll, and take effect")
   func publisherChanges() async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
       let token = try await emulator.accessToken()
-      let id = try await Self.activated(emulator, token: token, plan: "commercial-seats", quantity: 3)
+      let id = try await Self.activated(
+        emulator,
+        token: token,
+        plan: "commercial-seats",
+        quantity: 3
+      )
       let path = "/api/saas/subscriptions/\(id)?api-version=2018-08-31"
-      let both = try await emulator.request(.PATCH, path, token: token, body: #"{"planId": "commercial", "quantity": 4}"#)
+      let both = try await emulator.request(
+        .PATCH,
+        path,
+        token: token,
+        body: #"{"planId": "commercial", "quantity": 4}"#
+      )
       #expect(both.status == 400)
       let change = try await emulator.request(.PATCH, path, token: token, body: #"{"quantity": 7}"#)
       #expect(change.status == 202)
       let location = try #require(change.headers.first(name: "Operation-Location"))
-      let operation = try #require(try await emulator.request(.GET, location, token: token).json as? [String: Any])
+      let operation = try #require(
+        try await emulator.request(.GET, location, token: token).json as? [String: Any]
+      )
       #expect(operation["status"] as? String == "Succeeded")
       #expect(operation["action"] as? String == "ChangeQuantity")
       #expect(try await Self.subscription(emulator, id, token: token)["quantity"] as? Int == 7)
-      #expect(try await emulator.request(.PATCH, path, token: token, body: #"{"quantity": 7}"#).status == 400)
+      #expect(
+        try await emulator.request(.PATCH, path, token: token, body: #"{"quantity": 7}"#).status
+          == 400
+      )
 
       #expect(try await emulator.request(.DELETE, path, token: token).status == 202)
-      #expect(try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String == "Unsubscribed")
+      #expect(
+        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+          == "Unsubscribed"
+      )
       #expect(try await emulator.request(.DELETE, path, token: token).status == 404)
     }
   }
 
-  @Test("marketplace events need acknowledgement where the contract says, and a superseded one conflicts")
+  @Test(
+    "marketplace events need acknowledgement where the contract says, and a superseded one conflicts"
+  )
   func acknowledgements() async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
       let token = try await emulator.accessToken()
-      let id = try await Self.activated(emulator, token: token, plan: "commercial-seats", quantity: 3)
+      let id = try await Self.activated(
+        emulator,
+        token: token,
+        plan: "commercial-seats",
+        quantity: 3
+      )
       func trigger(_ body: String) async throws -> String {
-        let reply = try await emulator.request(.POST, "/admin/subscriptions/\(id)/events", body: body)
+        let reply = try await emulator.request(
+          .POST,
+          "/admin/subscriptions/\(id)/events",
+          body: body
+        )
         #expect(reply.status == 201)
         return try #require((reply.json as? [String: Any])?["id"] as? String)
       }
       let first = try await trigger(#"{"action": "ChangeQuantity", "quantity": 5}"#)
       let second = try await trigger(#"{"action": "ChangeQuantity", "quantity": 6}"#)
       let outstanding = try await emulator.request(
-        .GET, "/api/saas/subscriptions/\(id)/operations?api-version=2018-08-31", token: token)
+        .GET,
+        "/api/saas/subscriptions/\(id)/operations?api-version=2018-08-31",
+        token: token
+      )
       #expect(((outstanding.json as? [String: Any])?["operations"] as? [Any])?.count == 2)
       func acknowledge(_ operation: String, _ status: String) async throws -> Int {
         try await emulator.request(
-          .PATCH, "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31", token: token,
+          .PATCH,
+          "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31",
+          token: token,
           body: #"{"status": "\#(status)"}"#
         ).status
       }
@@ -76,15 +128,28 @@ struct OperationAndMeteringTests {
       #expect(try await Self.subscription(emulator, id, token: token)["quantity"] as? Int == 6)
 
       _ = try await trigger(#"{"action": "Suspend"}"#)
-      #expect(try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String == "Suspended")
-      let blocked = try await emulator.request(.POST, "/admin/subscriptions/\(id)/events", body: #"{"action": "Renew"}"#)
+      #expect(
+        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+          == "Suspended"
+      )
+      let blocked = try await emulator.request(
+        .POST,
+        "/admin/subscriptions/\(id)/events",
+        body: #"{"action": "Renew"}"#
+      )
       #expect(blocked.status == 400)
       let reinstate = try await trigger(#"{"action": "Reinstate"}"#)
       #expect(try await acknowledge(reinstate, "Failure") == 200)
-      #expect(try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String == "Suspended")
+      #expect(
+        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+          == "Suspended"
+      )
       let again = try await trigger(#"{"action": "Reinstate"}"#)
       #expect(try await acknowledge(again, "Success") == 200)
-      #expect(try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String == "Subscribed")
+      #expect(
+        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+          == "Subscribed"
+      )
     }
   }
 
@@ -95,43 +160,100 @@ struct OperationAndMeteringTests {
       let id = try await Self.activated(emulator, token: token)
       let hour = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-3600))
       let old = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-30 * 3600))
-      func event(_ dimension: String, _ quantity: Double, _ time: String, resource: String? = nil) -> String {
+      func event(
+        _ dimension: String,
+        _ quantity: Double,
+        _ time: String,
+        resource: String? = nil
+      ) -> String {
         #"{"resourceId": "\#(resource ?? id)", "quantity": \#(quantity), "dimension": "\#(dimension)", "effectiveStartTime": "\#(time)", "planId": "commercial"}"#
       }
       let single = try await emulator.request(
-        .POST, "/api/usageEvent?api-version=2018-08-31", token: token, body: event("log_events", 2.5, hour))
+        .POST,
+        "/api/usageEvent?api-version=2018-08-31",
+        token: token,
+        body: event("log_events", 2.5, hour)
+      )
       #expect(single.status == 200)
       #expect((single.json as? [String: Any])?["status"] as? String == "Accepted")
       let duplicate = try await emulator.request(
-        .POST, "/api/usageEvent?api-version=2018-08-31", token: token, body: event("log_events", 9, hour))
+        .POST,
+        "/api/usageEvent?api-version=2018-08-31",
+        token: token,
+        body: event("log_events", 9, hour)
+      )
       #expect(duplicate.status == 409)
-      let accepted = ((duplicate.json as? [String: Any])?["additionalInfo"] as? [String: Any])?["acceptedMessage"] as? [String: Any]
+      let accepted =
+        ((duplicate.json as? [String: Any])?["additionalInfo"] as? [String: Any])?[
+          "acceptedMessage"
+        ] as? [String: Any]
       #expect(accepted?["status"] as? String == "Duplicate")
       #expect(accepted?["quantity"] as? Double == 2.5)
       // The same hour written with fractional seconds, or without a zone (UTC), is the same event.
       for sameHour in [String(hour.dropLast()) + ".250Z", String(hour.dropLast())] {
         let again = try await emulator.request(
-          .POST, "/api/usageEvent?api-version=2018-08-31", token: token, body: event("log_events", 1, sameHour))
+          .POST,
+          "/api/usageEvent?api-version=2018-08-31",
+          token: token,
+          body: event("log_events", 1, sameHour)
+        )
         #expect(again.status == 409, "\(sameHour)")
       }
 
-      let tooMany = "{\"request\": [\(Array(repeating: event("triggers", 1, hour), count: 26).joined(separator: ","))]}"
-      #expect(try await emulator.request(.POST, "/api/batchUsageEvent?api-version=2018-08-31", token: token, body: tooMany).status == 400)
-      let batch = "{\"request\": [\([event("time_series", 4, hour), event("gold", 1, hour), event("trace_spans", 1, old), event("triggers", 0, hour), event("triggers", 1, hour, resource: UUID().uuidString)].joined(separator: ","))]}"
-      let reply = try await emulator.request(.POST, "/api/batchUsageEvent?api-version=2018-08-31", token: token, body: batch)
+      let tooMany =
+        "{\"request\": [\(Array(repeating: event("triggers", 1, hour), count: 26).joined(separator: ","))]}"
+      #expect(
+        try await emulator.request(
+          .POST,
+          "/api/batchUsageEvent?api-version=2018-08-31",
+          token: token,
+          body: tooMany
+        ).status == 400
+      )
+      let batch =
+        "{\"request\": [\([event("time_series", 4, hour), event("gold", 1, hour), event("trace_spans", 1, old), event("triggers", 0, hour), event("triggers", 1, hour, resource: UUID().uuidString)].joined(separator: ","))]}"
+      let reply = try await emulator.request(
+        .POST,
+        "/api/batchUsageEvent?api-version=2018-08-31",
+        token: token,
+        body: batch
+      )
       #expect(reply.status == 200)
-      let statuses = ((reply.json as? [String: Any])?["result"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
-      #expect(statuses == ["Accepted", "InvalidDimension", "Expired", "InvalidQuantity", "ResourceNotFound"])
+      let statuses = ((reply.json as? [String: Any])?["result"] as? [[String: Any]])?.compactMap {
+        $0["status"] as? String
+      }
+      #expect(
+        statuses == [
+          "Accepted", "InvalidDimension", "Expired", "InvalidQuantity", "ResourceNotFound",
+        ]
+      )
 
       let day = String(hour.prefix(10))
-      let usage = try await emulator.request(.GET, "/api/usageEvents?api-version=2018-08-31&usageStartDate=\(day)T00:00:00Z", token: token)
+      let usage = try await emulator.request(
+        .GET,
+        "/api/usageEvents?api-version=2018-08-31&usageStartDate=\(day)T00:00:00Z",
+        token: token
+      )
       let rows = try #require(usage.json as? [[String: Any]])
       #expect(Set(rows.compactMap { $0["dimension"] as? String }) == ["log_events", "time_series"])
-      #expect(rows.first { $0["dimension"] as? String == "log_events" }?["processedQuantity"] as? Double == 2.5)
+      #expect(
+        rows.first { $0["dimension"] as? String == "log_events" }?["processedQuantity"] as? Double
+          == 2.5
+      )
 
-      #expect(try await emulator.request(.DELETE, "/api/saas/subscriptions/\(id)?api-version=2018-08-31", token: token).status == 202)
+      #expect(
+        try await emulator.request(
+          .DELETE,
+          "/api/saas/subscriptions/\(id)?api-version=2018-08-31",
+          token: token
+        ).status == 202
+      )
       let inactive = try await emulator.request(
-        .POST, "/api/usageEvent?api-version=2018-08-31", token: token, body: event("session_replays", 1, hour))
+        .POST,
+        "/api/usageEvent?api-version=2018-08-31",
+        token: token,
+        body: event("session_replays", 1, hour)
+      )
       #expect(inactive.status == 400)
     }
   }

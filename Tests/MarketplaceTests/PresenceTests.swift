@@ -13,7 +13,9 @@ import Testing
 @Suite("Work whose process died")
 struct PresenceTests {
   static func isAlive(_ database: Database, _ id: Int32) async throws -> Bool {
-    for try await alive in try await database.query("SELECT \(unescaped: Presence.isAlive("\(id)"))").decode(Bool.self) {
+    for try await alive in try await database.query(
+      "SELECT \(unescaped: Presence.isAlive("\(id)"))"
+    ).decode(Bool.self) {
       return alive
     }
     return false
@@ -37,7 +39,9 @@ struct PresenceTests {
     }
   }
 
-  @Test("a lifecycle operation of a dead worker is taken at once; a live worker's is not, nor its subscription's next")
+  @Test(
+    "a lifecycle operation of a dead worker is taken at once; a live worker's is not, nor its subscription's next"
+  )
   func lifecycleOperations() async throws {
     try await TestDatabase.withMigratedDatabase(GatewayStore.migrations()) { _, database in
       try await TestDatabase.withPresence(database) { presence in
@@ -50,14 +54,23 @@ struct PresenceTests {
           INSERT INTO lifecycle_operations (id, subscription_id, action, source, lease_until, runner, received_at)
           VALUES ('op-1', 'sub-1', 'Suspend', 'webhook', now() + interval '1 hour', \(live), now() - interval '1 minute'),
             ('op-2', 'sub-1', 'Reinstate', 'webhook', NULL, NULL, now())
-          """)
-        #expect(try await store.claimDueOperations(limit: 10, runner: live, lease: .seconds(3600)).isEmpty)
+          """
+        )
+        #expect(
+          try await store.claimDueOperations(limit: 10, runner: live, lease: .seconds(3600)).isEmpty
+        )
         #expect(try await store.operationIsLeased("op-1"))
         // Its worker's process died: the operation is free before its lease ends, and it is
         // the one taken (the subscription's operations stay in order).
-        _ = try await database.query("UPDATE lifecycle_operations SET runner = \(TestDatabase.deadPresence) WHERE id = 'op-1'")
+        _ = try await database.query(
+          "UPDATE lifecycle_operations SET runner = \(TestDatabase.deadPresence) WHERE id = 'op-1'"
+        )
         #expect(try await !store.operationIsLeased("op-1"))
-        let taken = try await store.claimDueOperations(limit: 10, runner: live, lease: .seconds(3600))
+        let taken = try await store.claimDueOperations(
+          limit: 10,
+          runner: live,
+          lease: .seconds(3600)
+        )
         #expect(taken.map(\.id) == ["op-1"])
         #expect(try await store.operationIsLeased("op-1"))
       }
@@ -70,10 +83,16 @@ struct PresenceTests {
     var now: Bool { flag.load(ordering: .relaxed) }
   }
 
-  @Test("a presence whose connection is terminated comes back under a new id, and still stops when asked")
+  @Test(
+    "a presence whose connection is terminated comes back under a new id, and still stops when asked"
+  )
   func terminatedConnection() async throws {
     try await TestDatabase.withMigratedDatabase(GatewayStore.migrations()) { _, database in
-      let presence = Presence(database: database, logger: Logger(label: "presence-test"), heartbeat: .milliseconds(100))
+      let presence = Presence(
+        database: database,
+        logger: Logger(label: "presence-test"),
+        heartbeat: .milliseconds(100)
+      )
       let ended = Ended()
       // Not a child task: a presence stuck on its dead connection (postgres-nio never answers a
       // statement written to a closed channel, and ignores cancellation) would hold the test's
@@ -91,7 +110,8 @@ struct PresenceTests {
         """
         SELECT pg_terminate_backend(pid) FROM pg_locks
         WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid = \(Int(first))::oid
-        """)
+        """
+      )
       let renewed = try await eventually { (try? presence.id()).map { $0 != first } ?? false }
       #expect(renewed, "the presence kept claiming the id of a lock it had lost")
       #expect(try await !Self.isAlive(database, first))

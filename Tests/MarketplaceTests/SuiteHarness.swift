@@ -18,9 +18,15 @@ struct HarnessError: Error, CustomStringConvertible {
 /// The whole suite as processes — emulator, workspace-console, billing-center and
 /// marketplace-gateway, each on its own fresh database — driven the way a frontend drives it.
 final class SuiteHarness: @unchecked Sendable {
-  typealias ActivationClient = Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>
-  typealias ConsoleClient = Guance_Console_V1_WorkspaceConsoleService.Client<HTTP2ClientTransport.Posix>
-  typealias BillingClient = Guance_Billing_V1_BillingCenterService.Client<HTTP2ClientTransport.Posix>
+  typealias ActivationClient = Guance_Gateway_V1_ActivationService.Client<
+    HTTP2ClientTransport.Posix
+  >
+  typealias ConsoleClient = Guance_Console_V1_WorkspaceConsoleService.Client<
+    HTTP2ClientTransport.Posix
+  >
+  typealias BillingClient = Guance_Billing_V1_BillingCenterService.Client<
+    HTTP2ClientTransport.Posix
+  >
 
   static let credential = "suite-test-credential"
 
@@ -36,8 +42,14 @@ final class SuiteHarness: @unchecked Sendable {
   private let gatewayEnvironment: [String: String]
 
   private init(
-    emulator: EmulatorProcessTests.Emulator, console: ServiceProcess, billing: ServiceProcess, gateway: ServiceProcess,
-    gatewayDatabase: DatabaseURL, billingDatabase: DatabaseURL, work: URL, gatewayEnvironment: [String: String]
+    emulator: EmulatorProcessTests.Emulator,
+    console: ServiceProcess,
+    billing: ServiceProcess,
+    gateway: ServiceProcess,
+    gatewayDatabase: DatabaseURL,
+    billingDatabase: DatabaseURL,
+    work: URL,
+    gatewayEnvironment: [String: String]
   ) {
     self.billingDatabase = billingDatabase
     self.emulator = emulator
@@ -52,34 +64,46 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// Runs `body` against a fresh suite; `gateway` adds to the gateway's environment.
-  static func with(gateway extra: [String: String] = [:], _ body: (SuiteHarness) async throws -> Void) async throws {
+  static func with(
+    gateway extra: [String: String] = [:],
+    _ body: (SuiteHarness) async throws -> Void
+  ) async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
       try await TestDatabase.withFreshDatabase { consoleDB in
         try await TestDatabase.withFreshDatabase { billingDB in
           try await TestDatabase.withFreshDatabase { gatewayDB in
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("suite-\(UUID().uuidString)")
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+              "suite-\(UUID().uuidString)"
+            )
             defer { try? FileManager.default.removeItem(at: work) }
             let console = try await ServiceProcess(
               "workspace-console",
               environment: [
                 "DATABASE_URL": consoleDB.text, "INTERNAL_CREDENTIAL": credential,
                 "MAILBOX_DIR": work.appendingPathComponent("console-mail").path,
-              ], workDirectory: work.appendingPathComponent("console"))
+              ],
+              workDirectory: work.appendingPathComponent("console")
+            )
             let billing = try await ServiceProcess(
               "billing-center",
               environment: [
-                "DATABASE_URL": billingDB.text, "INTERNAL_CREDENTIAL": credential, "CONSOLE_ADDRESS": console.address,
+                "DATABASE_URL": billingDB.text, "INTERNAL_CREDENTIAL": credential,
+                "CONSOLE_ADDRESS": console.address,
                 // Days are closed by the tests (CloseDay), not by the background closer; with no
                 // grace, yesterday can be closed at any hour (in the first hour of a UTC day the
                 // default grace refused it, failing every test that closes yesterday).
                 "BILL_CLOSER_INTERVAL_SECONDS": "3600", "BILL_CLOSING_GRACE_SECONDS": "0",
                 "MAILBOX_DIR": work.appendingPathComponent("billing-mail").path,
-              ], workDirectory: work.appendingPathComponent("billing"))
+              ],
+              workDirectory: work.appendingPathComponent("billing")
+            )
             let environment = [
-              "DATABASE_URL": gatewayDB.text, "INTERNAL_CREDENTIAL": credential, "BILLING_ADDRESS": billing.address,
+              "DATABASE_URL": gatewayDB.text, "INTERNAL_CREDENTIAL": credential,
+              "BILLING_ADDRESS": billing.address,
               "CONSOLE_ADDRESS": console.address, "MARKETPLACE_API_URL": "\(emulator.base)/api",
               "MARKETPLACE_LOGIN_URL": emulator.base, "MARKETPLACE_TENANT_ID": "tenant-1",
-              "MARKETPLACE_CLIENT_ID": "app-1", "MARKETPLACE_CLIENT_SECRET": "s3cret", "LANDING_PORT": "0",
+              "MARKETPLACE_CLIENT_ID": "app-1", "MARKETPLACE_CLIENT_SECRET": "s3cret",
+              "LANDING_PORT": "0",
               "CONSOLE_LOGIN_URL": "http://console.test/login", "ACTIVATION_RECONCILE_SECONDS": "1",
               "ACTIVATION_RETRY_SECONDS": "1", "ACTIVATION_MAX_RETRY_SECONDS": "2",
               // Deadlines a loaded machine keeps (no test stops these services to see a
@@ -90,15 +114,26 @@ final class SuiteHarness: @unchecked Sendable {
             var harness: SuiteHarness?
             do {
               let gateway = try await ServiceProcess(
-                "marketplace-gateway", environment: environment, workDirectory: work.appendingPathComponent("gateway"))
+                "marketplace-gateway",
+                environment: environment,
+                workDirectory: work.appendingPathComponent("gateway")
+              )
               let suite = SuiteHarness(
-                emulator: emulator, console: console, billing: billing, gateway: gateway, gatewayDatabase: gatewayDB,
-                billingDatabase: billingDB, work: work, gatewayEnvironment: environment)
+                emulator: emulator,
+                console: console,
+                billing: billing,
+                gateway: gateway,
+                gatewayDatabase: gatewayDB,
+                billingDatabase: billingDB,
+                work: work,
+                gatewayEnvironment: environment
+              )
               harness = suite
               try await body(suite)
             } catch {
               Issue.record(
-                "gateway log:\n\(harness?.gateway.log ?? "")\nbilling log:\n\(billing.log)\nconsole log:\n\(console.log)")
+                "gateway log:\n\(harness?.gateway.log ?? "")\nbilling log:\n\(billing.log)\nconsole log:\n\(console.log)"
+              )
               await harness?.gateway.stop()
               await billing.stop()
               await console.stop()
@@ -120,10 +155,15 @@ final class SuiteHarness: @unchecked Sendable {
     try await whileDown()
     try? FileManager.default.removeItem(at: landingFile)
     gateway = try await ServiceProcess(
-      "marketplace-gateway", environment: gatewayEnvironment, workDirectory: work.appendingPathComponent("gateway"))
+      "marketplace-gateway",
+      environment: gatewayEnvironment,
+      workDirectory: work.appendingPathComponent("gateway")
+    )
   }
 
-  private var landingFile: URL { work.appendingPathComponent("gateway/marketplace-gateway.ready.landing") }
+  private var landingFile: URL {
+    work.appendingPathComponent("gateway/marketplace-gateway.ready.landing")
+  }
 
   /// The gateway's HTTP address (landing page and webhook), once it serves.
   func landingAddress() async throws -> String {
@@ -146,12 +186,17 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// A purchase of `plan` taken through registration and activation: its subscription id and
   /// the workspace settled through it.
-  func activatedSubscription(plan: String = "commercial", quantity: Int? = nil, username: String) async throws
+  func activatedSubscription(
+    plan: String = "commercial",
+    quantity: Int? = nil,
+    username: String
+  ) async throws
     -> (subscription: String, workspace: String)
   {
     let quantityJSON = quantity.map { #", "quantity": \#($0)"# } ?? ""
     let purchase = try await emulator.purchase(
-      #"{"planId": "\#(plan)"\#(quantityJSON), "purchaser": {"emailId": "\#(username)@buyer.example", "objectId": "\#(UUID().uuidString)", "tenantId": "\#(UUID().uuidString)", "puid": ""}}"#)
+      #"{"planId": "\#(plan)"\#(quantityJSON), "purchaser": {"emailId": "\#(username)@buyer.example", "objectId": "\#(UUID().uuidString)", "tenantId": "\#(UUID().uuidString)", "puid": ""}}"#
+    )
     let activation = try await register(token: purchase.token, username: username)
     #expect(activation.state == .activated)
     return (purchase.id, activation.workspace.workspaceID)
@@ -161,15 +206,21 @@ final class SuiteHarness: @unchecked Sendable {
   /// activation as RegisterAndActivate answers it.
   func register(token: String, username: String) async throws -> Guance_Gateway_V1_Activation {
     try await activation { client in
-      let session = try await client.resolveActivation(.with { $0.marketplaceToken = token }).activation
-      return try await client.registerAndActivate(Self.registration(session: session.sessionID, username: username))
+      let session = try await client.resolveActivation(.with { $0.marketplaceToken = token })
         .activation
+      return try await client.registerAndActivate(
+        Self.registration(session: session.sessionID, username: username)
+      )
+      .activation
     }
   }
 
   /// The register branch's request for a new Guance account `username` (password "correct
   /// horse battery", mail to username@buyer.example).
-  static func registration(session: String, username: String) -> Guance_Gateway_V1_RegisterAndActivateRequest {
+  static func registration(
+    session: String,
+    username: String
+  ) -> Guance_Gateway_V1_RegisterAndActivateRequest {
     .with {
       $0.sessionID = session
       $0.basic = ActivationFlowTests.basic(username, email: "\(username)@buyer.example")
@@ -181,12 +232,20 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// Starts `action` at the marketplace as a customer would; returns the operation's id.
   @discardableResult
-  func trigger(_ subscription: String, _ action: String, plan: String? = nil, quantity: Int? = nil) async throws -> String {
+  func trigger(
+    _ subscription: String,
+    _ action: String,
+    plan: String? = nil,
+    quantity: Int? = nil
+  ) async throws -> String {
     var fields = [#""action": "\#(action)""#]
     if let plan { fields.append(#""planId": "\#(plan)""#) }
     if let quantity { fields.append(#""quantity": \#(quantity)"#) }
     let reply = try await emulator.request(
-      .POST, "/admin/subscriptions/\(subscription)/events", body: "{\(fields.joined(separator: ", "))}")
+      .POST,
+      "/admin/subscriptions/\(subscription)/events",
+      body: "{\(fields.joined(separator: ", "))}"
+    )
     #expect(reply.status == 201)
     return try #require((reply.json as? [String: Any])?["id"] as? String)
   }
@@ -204,68 +263,100 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// The subscription as the marketplace has it (Get subscription).
   func marketplaceSubscription(_ id: String) async throws -> [String: Any] {
-    try await OperationAndMeteringTests.subscription(emulator, id, token: try await marketplaceToken())
+    try await OperationAndMeteringTests.subscription(
+      emulator,
+      id,
+      token: try await marketplaceToken()
+    )
   }
 
   /// An operation as the marketplace has it (Get Operation).
-  func marketplaceOperation(_ subscription: String, _ operation: String) async throws -> [String: Any] {
+  func marketplaceOperation(
+    _ subscription: String,
+    _ operation: String
+  ) async throws -> [String: Any] {
     let token = try await marketplaceToken()
     let reply = try await emulator.request(
-      .GET, "/api/saas/subscriptions/\(subscription)/operations/\(operation)?api-version=2018-08-31", token: token)
+      .GET,
+      "/api/saas/subscriptions/\(subscription)/operations/\(operation)?api-version=2018-08-31",
+      token: token
+    )
     return try #require(reply.json as? [String: Any])
   }
 
   /// The console's status of a workspace (its internal directory).
   func workspaceStatus(_ id: String) async throws -> Guance_Console_V1_WorkspaceStatus {
     try await Self.client(console) { client in
-      try await Guance_Console_V1_WorkspaceDirectoryService.Client(wrapping: client).lookupWorkspace(
-        .with { $0.workspaceID = id }, metadata: ["authorization": "Bearer \(Self.credential)"]
-      ).workspace.status
+      try await Guance_Console_V1_WorkspaceDirectoryService.Client(wrapping: client)
+        .lookupWorkspace(
+          .with { $0.workspaceID = id },
+          metadata: ["authorization": "Bearer \(Self.credential)"]
+        ).workspace.status
     }
   }
 
   /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-  func eventually(timeout: Duration = .testPatience, _ condition: () async throws -> Bool) async throws -> Bool {
+  func eventually(
+    timeout: Duration = .testPatience,
+    _ condition: () async throws -> Bool
+  ) async throws -> Bool {
     try await SuiteTesting.eventually(within: timeout, condition)
   }
 
   /// The gateway's record of a lifecycle operation: its state and outcome.
-  func lifecycleOperation(_ id: String) async throws -> (state: String, outcome: String?, deliveries: Int)? {
+  func lifecycleOperation(
+    _ id: String
+  ) async throws -> (state: String, outcome: String?, deliveries: Int)? {
     try await TestDatabase.withClient(gatewayDatabase) { client in
       let rows = try await client.query(
-        "SELECT state, outcome, deliveries FROM lifecycle_operations WHERE id = \(id.lowercased())")
+        "SELECT state, outcome, deliveries FROM lifecycle_operations WHERE id = \(id.lowercased())"
+      )
       for try await row in rows.decode((String, String?, Int).self) { return row }
       return nil
     }
   }
 
   static func client<Result: Sendable>(
-    _ process: ServiceProcess, _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    _ process: ServiceProcess,
+    _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
   ) async throws -> Result {
     try await withGRPCClient(
       transport: .http2NIOPosix(
-        target: .ipv4(address: "127.0.0.1", port: process.port), transportSecurity: .plaintext),
-      handleClient: body)
+        target: .ipv4(address: "127.0.0.1", port: process.port),
+        transportSecurity: .plaintext
+      ),
+      handleClient: body
+    )
   }
 
-  func activation<Result: Sendable>(_ body: (ActivationClient) async throws -> Result) async throws -> Result {
+  func activation<Result: Sendable>(
+    _ body: (ActivationClient) async throws -> Result
+  ) async throws -> Result {
     try await Self.client(gateway) { try await body(ActivationClient(wrapping: $0)) }
   }
 
-  func consoleClient<Result: Sendable>(_ body: (ConsoleClient) async throws -> Result) async throws -> Result {
+  func consoleClient<Result: Sendable>(
+    _ body: (ConsoleClient) async throws -> Result
+  ) async throws -> Result {
     try await Self.client(console) { try await body(ConsoleClient(wrapping: $0)) }
   }
 
-  func billingClient<Result: Sendable>(_ body: (BillingClient) async throws -> Result) async throws -> Result {
+  func billingClient<Result: Sendable>(
+    _ body: (BillingClient) async throws -> Result
+  ) async throws -> Result {
     try await Self.client(billing) { try await body(BillingClient(wrapping: $0)) }
   }
 
   /// A fresh purchase by `purchaser` (tenant, object), resolved into a session.
-  func purchaseAndResolve(purchaser: (tenant: String, object: String), email: String = "buyer@contoso.example")
+  func purchaseAndResolve(
+    purchaser: (tenant: String, object: String),
+    email: String = "buyer@contoso.example"
+  )
     async throws -> (subscription: String, token: String, activation: Guance_Gateway_V1_Activation)
   {
     let purchase = try await emulator.purchase(
-      #"{"purchaser": {"emailId": "\#(email)", "objectId": "\#(purchaser.object)", "tenantId": "\#(purchaser.tenant)", "puid": ""}}"#)
+      #"{"purchaser": {"emailId": "\#(email)", "objectId": "\#(purchaser.object)", "tenantId": "\#(purchaser.tenant)", "puid": ""}}"#
+    )
     let activation = try await activation { client in
       try await client.resolveActivation(.with { $0.marketplaceToken = purchase.token }).activation
     }
@@ -280,7 +371,9 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// Waits (up to `timeout`) for the session's activation to reach `state`.
   func waitFor(
-    _ state: Guance_Gateway_V1_ActivationState, session: String, timeout: Duration = .testPatience
+    _ state: Guance_Gateway_V1_ActivationState,
+    session: String,
+    timeout: Duration = .testPatience
   ) async throws -> Guance_Gateway_V1_Activation {
     let deadline = ContinuousClock.now + timeout
     while true {
@@ -297,20 +390,28 @@ final class SuiteHarness: @unchecked Sendable {
     #expect(try await emulator.request(.POST, "/admin/faults", body: json).status == 204)
   }
 
-  typealias BillingInternalClient = Guance_Billing_V1_BillingInternalService.Client<HTTP2ClientTransport.Posix>
+  typealias BillingInternalClient = Guance_Billing_V1_BillingInternalService.Client<
+    HTTP2ClientTransport.Posix
+  >
   static let internalCall: Metadata = ["authorization": "Bearer \(credential)"]
 
-  func billingInternal<Result: Sendable>(_ body: (BillingInternalClient) async throws -> Result) async throws -> Result {
+  func billingInternal<Result: Sendable>(
+    _ body: (BillingInternalClient) async throws -> Result
+  ) async throws -> Result {
     try await Self.client(billing) { try await body(BillingInternalClient(wrapping: $0)) }
   }
 
   /// Runs `query` on the billing center's database (tests move bindings back in time).
   func billingExecute(_ query: PostgresQuery) async throws {
-    try await TestDatabase.withClient(billingDatabase) { client in _ = try await client.query(query) }
+    try await TestDatabase.withClient(billingDatabase) { client in _ = try await client.query(query)
+    }
   }
 
   /// One value from the gateway's database (tests look at saga progress).
-  func gatewayQuery<Value: PostgresDecodable>(_ query: PostgresQuery, as type: Value.Type) async throws -> Value? {
+  func gatewayQuery<Value: PostgresDecodable>(
+    _ query: PostgresQuery,
+    as type: Value.Type
+  ) async throws -> Value? {
     try await TestDatabase.withClient(gatewayDatabase) { client in
       for try await value in try await client.query(query).decode(Value.self) { return value }
       return nil

@@ -27,18 +27,26 @@ final class WebhookReceiver: Sendable {
     let router = Router()
     router.post("webhook") { request, _ -> Response in
       let bytes = try await request.body.collect(upTo: 1 << 20)
-      let json = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any] ?? [:]
+      let json =
+        (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any] ?? [:]
       let sendable = json.mapValues { "\($0)" as any Sendable }.merging(
-        ["subscriptionStatus": ((json["subscription"] as? [String: Any])?["saasSubscriptionStatus"] as? String) ?? ""]) { $1 }
+        [
+          "subscriptionStatus":
+            ((json["subscription"] as? [String: Any])?["saasSubscriptionStatus"] as? String) ?? ""
+        ]) { $1 }
       return self.state.withLock { state in
-        state.deliveries.append(Delivery(authorization: request.headers[.authorization], body: sendable))
+        state.deliveries.append(
+          Delivery(authorization: request.headers[.authorization], body: sendable)
+        )
         return Response(status: state.answer)
       }
     }
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let app = Application(
-      router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-      onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) })
+      router: router,
+      configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+      onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }
+    )
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await app.runService(gracefulShutdownSignals: []) }
       var iterator = ports.makeAsyncIterator()
@@ -66,13 +74,23 @@ struct WebhookTests {
     let receiver = WebhookReceiver()
     try await receiver.serve { port in
       try await EmulatorProcessTests.withEmulator(environment: [
-        "EMULATOR_WEBHOOK_URL": "http://127.0.0.1:\(port)/webhook", "EMULATOR_AUTO_ACCEPT_SECONDS": "1",
+        "EMULATOR_WEBHOOK_URL": "http://127.0.0.1:\(port)/webhook",
+        "EMULATOR_AUTO_ACCEPT_SECONDS": "1",
       ]) { emulator in
         let token = try await emulator.accessToken()
-        let id = try await OperationAndMeteringTests.activated(emulator, token: token, plan: "commercial-seats", quantity: 2)
+        let id = try await OperationAndMeteringTests.activated(
+          emulator,
+          token: token,
+          plan: "commercial-seats",
+          quantity: 2
+        )
         @discardableResult
         func trigger(_ body: String) async throws -> String {
-          let reply = try await emulator.request(.POST, "/admin/subscriptions/\(id)/events", body: body)
+          let reply = try await emulator.request(
+            .POST,
+            "/admin/subscriptions/\(id)/events",
+            body: body
+          )
           #expect(reply.status == 201)
           return try #require((reply.json as? [String: Any])?["id"] as? String)
         }
@@ -80,7 +98,10 @@ struct WebhookTests {
         func decided(_ operation: String) async throws -> Bool {
           try await eventually {
             let reply = try await emulator.request(
-              .GET, "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31", token: token)
+              .GET,
+              "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31",
+              token: token
+            )
             let status = (reply.json as? [String: Any])?["status"] as? String
             return reply.status == 200 && (status == "Succeeded" || status == "Failed")
           }
@@ -96,15 +117,23 @@ struct WebhookTests {
         // a publisher checks.
         let jwks = try await emulator.request(.GET, "/tenant-1/discovery/keys")
         let keys = try await JWTKeyCollection().add(
-          jwksJSON: String(decoding: try JSONSerialization.data(withJSONObject: try #require(jwks.json)), as: UTF8.self))
+          jwksJSON: String(
+            decoding: try JSONSerialization.data(withJSONObject: try #require(jwks.json)),
+            as: UTF8.self
+          )
+        )
         struct Claims: JWTPayload {
           var aud: AudienceClaim
           var tid: String
           var azp: String
           var exp: ExpirationClaim
-          func verify(using algorithm: some JWTAlgorithm) async throws { try exp.verifyNotExpired() }
+          func verify(using algorithm: some JWTAlgorithm) async throws {
+            try exp.verifyNotExpired()
+          }
         }
-        let bearer = try #require(suspend.authorization?.split(separator: " ").last.map(String.init))
+        let bearer = try #require(
+          suspend.authorization?.split(separator: " ").last.map(String.init)
+        )
         let claims = try await keys.verify(bearer, as: Claims.self)
         #expect(claims.aud.value == ["app-1"])
         #expect(claims.tid == "tenant-1")
@@ -113,25 +142,41 @@ struct WebhookTests {
         try await trigger(#"{"action": "Reinstate"}"#)
         _ = try await receiver.waitFor(2)
         let reinstate = try #require(
-          try await emulator.request(.GET, "/api/saas/subscriptions/\(id)/operations?api-version=2018-08-31", token: token).json
-            as? [String: Any])
-        let operation = try #require((reinstate["operations"] as? [[String: Any]])?.first?["id"] as? String)
+          try await emulator.request(
+            .GET,
+            "/api/saas/subscriptions/\(id)/operations?api-version=2018-08-31",
+            token: token
+          ).json
+            as? [String: Any]
+        )
+        let operation = try #require(
+          (reinstate["operations"] as? [[String: Any]])?.first?["id"] as? String
+        )
         _ = try await emulator.request(
-          .PATCH, "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31", token: token,
-          body: #"{"status": "Success"}"#)
+          .PATCH,
+          "/api/saas/subscriptions/\(id)/operations/\(operation)?api-version=2018-08-31",
+          token: token,
+          body: #"{"status": "Success"}"#
+        )
 
         // Unanswered: accepted after the (shortened) 10 seconds.
         let accepted = try await trigger(#"{"action": "ChangeQuantity", "quantity": 4}"#)
         _ = try await receiver.waitFor(3)
         #expect(try await decided(accepted))
-        #expect(try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"] as? Int == 4)
+        #expect(
+          try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"]
+            as? Int == 4
+        )
 
         // Refused with a 4xx: the change fails and the quantity stays.
         receiver.answer(.badRequest)
         let refused = try await trigger(#"{"action": "ChangeQuantity", "quantity": 9}"#)
         _ = try await receiver.waitFor(4)
         #expect(try await decided(refused))
-        #expect(try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"] as? Int == 4)
+        #expect(
+          try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"]
+            as? Int == 4
+        )
       }
     }
   }
@@ -141,10 +186,18 @@ struct WebhookTests {
     let receiver = WebhookReceiver()
     receiver.answer(.serviceUnavailable)
     try await receiver.serve { port in
-      try await EmulatorProcessTests.withEmulator(environment: ["EMULATOR_WEBHOOK_URL": "http://127.0.0.1:\(port)/webhook"]) { emulator in
+      try await EmulatorProcessTests.withEmulator(environment: [
+        "EMULATOR_WEBHOOK_URL": "http://127.0.0.1:\(port)/webhook"
+      ]) { emulator in
         let token = try await emulator.accessToken()
         let id = try await OperationAndMeteringTests.activated(emulator, token: token)
-        #expect(try await emulator.request(.POST, "/admin/subscriptions/\(id)/events", body: #"{"action": "Renew"}"#).status == 201)
+        #expect(
+          try await emulator.request(
+            .POST,
+            "/admin/subscriptions/\(id)/events",
+            body: #"{"action": "Renew"}"#
+          ).status == 201
+        )
         _ = try await receiver.waitFor(1)
         receiver.answer(.ok)
         let all = try await receiver.waitFor(2)

@@ -10,7 +10,9 @@ struct ConfigTests {
   func missing() {
     let config = ConfigReader(environment: ["OTHER": "x", "EMPTY": " "])
     #expect(throws: ConfigError.missing(variable: "EMPTY")) { try config.required("EMPTY") }
-    #expect(throws: ConfigError.missing(variable: "DATABASE_URL")) { try config.required("DATABASE_URL") }
+    #expect(throws: ConfigError.missing(variable: "DATABASE_URL")) {
+      try config.required("DATABASE_URL")
+    }
   }
 
   @Test("numbers, flags and durations are checked against their ranges")
@@ -34,17 +36,22 @@ struct ConfigTests {
     let tuned = try ServerSettings(
       config: ConfigReader(
         environment: [
-          "GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16", "GRPC_FLUSH_DELAY_MICROSECONDS": "100",
+          "GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16",
+          "GRPC_FLUSH_DELAY_MICROSECONDS": "100",
           "GRPC_SERVER_TRANSPORT": "grpc-swift", "GRPC_UNARY_ON_EVENT_LOOP": "false",
         ]),
-      defaultPort: 7101)
+      defaultPort: 7101
+    )
     #expect(tuned.port == 0)
     #expect(tuned.maxConcurrentStreams == 16)
     #expect(tuned.flushDelay == .microseconds(100))
     #expect(tuned.transport == .grpcSwift)
     #expect(!tuned.unaryOnEventLoop)
     #expect(throws: ConfigError.self) {
-      try ServerSettings(config: ConfigReader(environment: ["GRPC_SERVER_TRANSPORT": "h3"]), defaultPort: 7101)
+      try ServerSettings(
+        config: ConfigReader(environment: ["GRPC_SERVER_TRANSPORT": "h3"]),
+        defaultPort: 7101
+      )
     }
   }
 
@@ -66,25 +73,44 @@ struct ConfigTests {
 
   @Test("TLS settings come in complete sets of readable files")
   func tlsSettings() throws {
-    let pem = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString).pem")
+    let pem = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tls-\(UUID().uuidString).pem"
+    )
     try Data("-----BEGIN CERTIFICATE-----\n".utf8).write(to: pem)
     defer { try? FileManager.default.removeItem(at: pem) }
     #expect(try ServerTLS(config: ConfigReader(environment: [:])) == nil)
     #expect(try ClientTLS(config: ConfigReader(environment: [:])) == nil)
     let both = try ServerTLS(
-      config: ConfigReader(environment: ["GRPC_TLS_CERT_FILE": pem.path, "GRPC_TLS_KEY_FILE": pem.path]))
+      config: ConfigReader(environment: [
+        "GRPC_TLS_CERT_FILE": pem.path, "GRPC_TLS_KEY_FILE": pem.path,
+      ])
+    )
     #expect(both == ServerTLS(certificateFile: pem.path, keyFile: pem.path, clientCAFile: nil))
     #expect(throws: ConfigError.missing(variable: "GRPC_TLS_KEY_FILE")) {
       try ServerTLS(config: ConfigReader(environment: ["GRPC_TLS_CERT_FILE": pem.path]))
     }
-    #expect(throws: ConfigError.invalid(variable: "GRPC_TLS_CERT_FILE", value: "/nowhere.pem", expected: "a readable PEM file")) {
-      try ServerTLS(config: ConfigReader(environment: ["GRPC_TLS_CERT_FILE": "/nowhere.pem", "GRPC_TLS_KEY_FILE": pem.path]))
+    #expect(
+      throws: ConfigError.invalid(
+        variable: "GRPC_TLS_CERT_FILE",
+        value: "/nowhere.pem",
+        expected: "a readable PEM file"
+      )
+    ) {
+      try ServerTLS(
+        config: ConfigReader(environment: [
+          "GRPC_TLS_CERT_FILE": "/nowhere.pem", "GRPC_TLS_KEY_FILE": pem.path,
+        ])
+      )
     }
     #expect(throws: ConfigError.self) {
       try ServerTLS(config: ConfigReader(environment: ["GRPC_TLS_CLIENT_CA_FILE": pem.path]))
     }
     #expect(throws: ConfigError.missing(variable: "GRPC_CLIENT_KEY_FILE")) {
-      try ClientTLS(config: ConfigReader(environment: ["GRPC_CLIENT_CA_FILE": pem.path, "GRPC_CLIENT_CERT_FILE": pem.path]))
+      try ClientTLS(
+        config: ConfigReader(environment: [
+          "GRPC_CLIENT_CA_FILE": pem.path, "GRPC_CLIENT_CERT_FILE": pem.path,
+        ])
+      )
     }
     #expect(throws: ConfigError.self) {
       try ClientTLS(config: ConfigReader(environment: ["GRPC_CLIENT_CERT_FILE": pem.path]))
@@ -95,9 +121,15 @@ struct ConfigTests {
   func requestMetadata() {
     #expect(RequestContext.metadataProvider.get().isEmpty)
     let context = RequestContext(
-      requestID: "r-1", bearerToken: nil, peer: "127.0.0.1", rpc: "guance.console.v1.WorkspaceConsoleService/Login",
-      logger: Logger(label: "test"))
-    let metadata = RequestContext.$current.withValue(context) { RequestContext.metadataProvider.get() }
+      requestID: "r-1",
+      bearerToken: nil,
+      peer: "127.0.0.1",
+      rpc: "guance.console.v1.WorkspaceConsoleService/Login",
+      logger: Logger(label: "test")
+    )
+    let metadata = RequestContext.$current.withValue(context) {
+      RequestContext.metadataProvider.get()
+    }
     #expect(metadata["request-id"] == .string("r-1"))
     #expect(metadata["rpc"] == .string("guance.console.v1.WorkspaceConsoleService/Login"))
   }

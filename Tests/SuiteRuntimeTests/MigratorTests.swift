@@ -9,7 +9,9 @@ import Testing
 struct MigratorTests {
   static let first = [
     Migration(
-      component: "demo", version: 1, name: "widgets",
+      component: "demo",
+      version: 1,
+      name: "widgets",
       sql: """
         -- a comment before the first statement
         CREATE TABLE widgets (id integer PRIMARY KEY);
@@ -17,7 +19,8 @@ struct MigratorTests {
           SELECT count(*) FROM widgets;
         $$ LANGUAGE sql;
         INSERT INTO widgets VALUES (1);
-        """)
+        """
+    )
   ]
 
   @Test("statements are split at line-ending semicolons, not inside function bodies")
@@ -37,7 +40,9 @@ struct MigratorTests {
           try await group.waitForAll()
         }
         try await migrator.apply(Self.first)
-        let rows = try await client.query("SELECT widget_count()::int, (SELECT count(*)::int FROM schema_migrations)")
+        let rows = try await client.query(
+          "SELECT widget_count()::int, (SELECT count(*)::int FROM schema_migrations)"
+        )
         for try await (widgets, applied) in rows.decode((Int, Int).self) {
           #expect(widgets == 1)
           #expect(applied == 1)
@@ -51,14 +56,19 @@ struct MigratorTests {
     try await TestDatabase.withFreshDatabase { url in
       try await TestDatabase.withClient(url) { client in
         let migrator = Migrator(client: client, logger: Logger(label: "test"))
-        let broken = Self.first + [
-          Migration(
-            component: "demo", version: 2, name: "broken",
-            sql: "CREATE TABLE gadgets (id integer);\nSELECT no_such_function();")
-        ]
+        let broken =
+          Self.first + [
+            Migration(
+              component: "demo",
+              version: 2,
+              name: "broken",
+              sql: "CREATE TABLE gadgets (id integer);\nSELECT no_such_function();"
+            )
+          ]
         await #expect(throws: (any Error).self) { try await migrator.apply(broken) }
         let rows = try await client.query(
-          "SELECT to_regclass('gadgets') IS NULL, (SELECT max(version) FROM schema_migrations)")
+          "SELECT to_regclass('gadgets') IS NULL, (SELECT max(version) FROM schema_migrations)"
+        )
         for try await (noGadgets, latest) in rows.decode((Bool, Int).self) {
           #expect(noGadgets)
           #expect(latest == 1)
@@ -72,7 +82,9 @@ struct MigratorTests {
     try await TestDatabase.withFreshDatabase { url in
       try await TestDatabase.withClient(url) { client in
         let migrator = Migrator(client: client, logger: Logger(label: "test"))
-        try await migrator.apply(Self.first + [Migration(component: "demo", version: 2, name: "next", sql: "SELECT 1;")])
+        try await migrator.apply(
+          Self.first + [Migration(component: "demo", version: 2, name: "next", sql: "SELECT 1;")]
+        )
         await #expect(throws: MigrationError.self) { try await migrator.apply(Self.first) }
       }
     }

@@ -1,6 +1,7 @@
 import GRPCCore
-@testable import SuiteRuntime
 import Testing
+
+@testable import SuiteRuntime
 
 /// The pieces of the server transport's per-RPC path written for speed: the queue that hands
 /// request parts to a handler, and the reading of the bearer token and the peer's host.
@@ -49,10 +50,12 @@ struct RequestPartsTests {
   @Test(
     "the bearer token is read whatever the scheme's case, without the blanks around it",
     arguments: [
-      ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc\t ", "abc"), ("Bearer a b", "a b"),
+      ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc\t ", "abc"),
+      ("Bearer a b", "a b"),
       ("Bearer ", nil), ("Bearer \t", nil), ("Basic abc", nil), ("Bearerabc", nil), ("Bearer", nil),
       ("Bearer\u{0}abc", nil), ("Bearer tökén", "tökén"),
-    ] as [(String, String?)])
+    ] as [(String, String?)]
+  )
   func bearerToken(header: String, token: String?) {
     var metadata = Metadata()
     metadata.addString(header, forKey: "authorization")
@@ -63,9 +66,11 @@ struct RequestPartsTests {
   @Test(
     "the peer's host is read from grpc-swift's peer names",
     arguments: [
-      ("ipv4:127.0.0.1:5555", "127.0.0.1"), ("ipv6:[::1]:5555", "::1"), ("unix:/tmp/socket", "/tmp/socket"),
+      ("ipv4:127.0.0.1:5555", "127.0.0.1"), ("ipv6:[::1]:5555", "::1"),
+      ("unix:/tmp/socket", "/tmp/socket"),
       ("<unknown>", "<unknown>"),
-    ])
+    ]
+  )
   func peerHost(peer: String, host: String) {
     #expect(RequestContextInterceptor.host(of: peer) == host)
   }

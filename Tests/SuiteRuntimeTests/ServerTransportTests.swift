@@ -6,10 +6,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import SwiftProtobuf
-import Synchronization
 import SuiteRuntime
 import SuiteTesting
+import SwiftProtobuf
+import Synchronization
 import Testing
 
 /// The limits and the shutdown of the suite's server transport (and, for comparison, of
@@ -22,24 +22,37 @@ struct ServerTransportTests {
   /// Serves the health service with `settings` until `body` returns, then shuts down
   /// gracefully; `body` gets the server's port and the graceful shutdown trigger.
   static func withServer(
-    _ settings: ServerSettings, board: HealthStatusBoard = HealthStatusBoard(),
-    open: [any RegistrableRPCService] = [], internal: [any RegistrableRPCService] = [],
-    _ body: @Sendable (_ port: Int, _ shutDown: @escaping @Sendable () async -> Void) async throws -> Void
+    _ settings: ServerSettings,
+    board: HealthStatusBoard = HealthStatusBoard(),
+    open: [any RegistrableRPCService] = [],
+    internal: [any RegistrableRPCService] = [],
+    _ body:
+      @Sendable (_ port: Int, _ shutDown: @escaping @Sendable () async -> Void) async throws -> Void
   ) async throws {
-    let ready = FileManager.default.temporaryDirectory.appendingPathComponent("ready-\(UUID().uuidString)").path
+    let ready = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "ready-\(UUID().uuidString)"
+    ).path
     defer { try? FileManager.default.removeItem(atPath: ready) }
     var logger = Logger(label: "transport-test")
     logger.logLevel = .warning
     let server = GRPCServerService(
-      settings: settings, services: .init(open: open, internal: `internal`, names: ["test.Service"]),
-      internalCredential: "test", health: board, logger: logger, readyFile: ready)
+      settings: settings,
+      services: .init(open: open, internal: `internal`, names: ["test.Service"]),
+      internalCredential: "test",
+      health: board,
+      logger: logger,
+      readyFile: ready
+    )
     let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
       tasks.addTask { try await group.run() }
       var endpoint = ""
       let start = ContinuousClock.now
       while endpoint.isEmpty, start.duration(to: .now) < .testPatience {
-        endpoint = (try? String(contentsOfFile: ready, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        endpoint =
+          (try? String(contentsOfFile: ready, encoding: .utf8))?.trimmingCharacters(
+            in: .whitespacesAndNewlines
+          ) ?? ""
         if endpoint.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
       }
       let port = try #require(endpoint.split(separator: ":").last.flatMap { Int($0) })
@@ -55,14 +68,22 @@ struct ServerTransportTests {
 
   /// A plaintext grpc-swift client of the server on `port`.
   static func withClient(
-    port: Int, _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
+    port: Int,
+    _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
   ) async throws {
     try await withGRPCClient(
-      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext),
-      handleClient: body)
+      transport: .http2NIOPosix(
+        target: .ipv4(address: "127.0.0.1", port: port),
+        transportSecurity: .plaintext
+      ),
+      handleClient: body
+    )
   }
 
-  static func settings(_ transport: ServerSettings.Transport, _ change: (inout ServerSettings) -> Void = { _ in })
+  static func settings(
+    _ transport: ServerSettings.Transport,
+    _ change: (inout ServerSettings) -> Void = { _ in }
+  )
     -> ServerSettings
   {
     var settings = ServerSettings(transport: transport)
@@ -78,7 +99,10 @@ struct ServerTransportTests {
     let value = Mutex(false)
   }
 
-  @Test("a request over the size limit gets RESOURCE_EXHAUSTED; the connection keeps serving", arguments: transports)
+  @Test(
+    "a request over the size limit gets RESOURCE_EXHAUSTED; the connection keeps serving",
+    arguments: transports
+  )
   func sizeLimit(transport: ServerSettings.Transport) async throws {
     try await Self.withServer(Self.settings(transport) { $0.maxRequestBytes = 1024 }) { port, _ in
       try await Self.withHealth(port: port) { health in
@@ -86,7 +110,9 @@ struct ServerTransportTests {
           try await health.check(.with { $0.service = String(repeating: "x", count: 4096) })
         }
         // grpc-swift's transport answers with the stream's end (UNAVAILABLE), the suite's with the status.
-        #expect(transport != .grpcSwift ? refused?.code == .resourceExhausted : refused?.code != nil)
+        #expect(
+          transport != .grpcSwift ? refused?.code == .resourceExhausted : refused?.code != nil
+        )
         let status = try await health.check(.with { $0.service = "" }).status
         #expect(status == .serving)
       }
@@ -94,11 +120,17 @@ struct ServerTransportTests {
   }
 
   /// Runs `Tests/Support/h2_probe.py` against `port` and returns the JSON it printed last.
-  static func probe<Result>(_ port: Int, _ arguments: [String], as: Result.Type = [String: Any].self) async throws
+  static func probe<Result>(
+    _ port: Int,
+    _ arguments: [String],
+    as: Result.Type = [String: Any].self
+  ) async throws
     -> Result
   {
     let (status, output) = try await Command.run(
-      try ProjectPython.interpreter(), [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port)] + arguments)
+      try ProjectPython.interpreter(),
+      [ProjectPython.packageFile("Tests/Support/h2_probe.py"), String(port)] + arguments
+    )
     #expect(status == 0)
     let line = try #require(output.split(separator: "\n").last)
     return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? Result)
@@ -106,7 +138,8 @@ struct ServerTransportTests {
 
   @Test(
     "a request that never finishes ends with DEADLINE_EXCEEDED and a reset at its deadline, or after the read timeout without one (it waited unanswered)",
-    arguments: suiteTransports)
+    arguments: suiteTransports
+  )
   func unfinishedRequest(transport: ServerSettings.Transport) async throws {
     let settings = Self.settings(transport) {
       $0.handshakeTimeout = .seconds(1)
@@ -115,7 +148,10 @@ struct ServerTransportTests {
     try await Self.withServer(settings) { port, _ in
       for (arguments, limit) in [(["--grpc-timeout", "1S"], 1.0), ([], 2.0)] {
         let result = try await Self.probe(port, ["stalled-request"] + arguments)
-        #expect(result["grpc_status"] as? Int == Int(Status.Code.deadlineExceeded.rawValue), "\(result)")
+        #expect(
+          result["grpc_status"] as? Int == Int(Status.Code.deadlineExceeded.rawValue),
+          "\(result)"
+        )
         #expect(result["ended"] as? Bool == true && result["reset"] as? Bool == true, "\(result)")
         // Not before the deadline (a busy machine can only make it later). The connection
         // outlived the 1 s handshake timeout: the client's SETTINGS ended that.
@@ -131,7 +167,8 @@ struct ServerTransportTests {
   }
 
   @Test(
-    "request metadata over the header list limit gets RESOURCE_EXHAUSTED (it was reset as INTERNAL); the connection keeps serving")
+    "request metadata over the header list limit gets RESOURCE_EXHAUSTED (it was reset as INTERNAL); the connection keeps serving"
+  )
   func metadataLimit() async throws {
     try await Self.withServer(Self.settings(.suite)) { port, _ in
       // 32 KiB of metadata, twice the 16 KiB the server announces, in one field and in 512; then
@@ -139,14 +176,19 @@ struct ServerTransportTests {
       let answers = try await Self.probe(port, ["large-metadata"], as: [[String: Any]].self)
       try #require(answers.count == 3)
       for refused in answers.prefix(2) {
-        #expect(refused["grpc_status"] as? Int == Int(Status.Code.resourceExhausted.rawValue), "\(refused)")
+        #expect(
+          refused["grpc_status"] as? Int == Int(Status.Code.resourceExhausted.rawValue),
+          "\(refused)"
+        )
         #expect((refused["grpc_message"] as? String)?.contains("metadata") == true, "\(refused)")
       }
       #expect(answers[2]["grpc_status"] as? Int == 0, "\(answers[2])")
     }
   }
 
-  @Test("a flood of frames that move nothing gets GOAWAY (ENHANCE_YOUR_CALM); a busy client's own do not (it stayed open)")
+  @Test(
+    "a flood of frames that move nothing gets GOAWAY (ENHANCE_YOUR_CALM); a busy client's own do not (it stayed open)"
+  )
   func glitchFlood() async throws {
     try await Self.withServer(Self.settings(.suite) { $0.maxGlitches = 100 }) { port, _ in
       let flood = try await Self.probe(port, ["window-update-flood", "1000"])
@@ -162,9 +204,13 @@ struct ServerTransportTests {
     }
   }
 
-  @Test("a client that sends and never reads is held back and then closed (its answers piled up in the server)")
+  @Test(
+    "a client that sends and never reads is held back and then closed (its answers piled up in the server)"
+  )
   func unreadAnswers() async throws {
-    try await Self.withServer(Self.settings(.suite) { $0.writeStallTimeout = .seconds(1) }) { port, _ in
+    try await Self.withServer(Self.settings(.suite) { $0.writeStallTimeout = .seconds(1) }) {
+      port,
+      _ in
       let result = try await Self.probe(port, ["ping-flood-unread"])
       #expect(result["closed"] as? Bool == true, "\(result)")
       #expect((result["pings_sent"] as? Int ?? .max) < 4_000_000, "\(result)")
@@ -177,7 +223,8 @@ struct ServerTransportTests {
 
   @Test(
     "half-sent messages hold no more than the connection's and the process's limits; streams past them get RESOURCE_EXHAUSTED (all were held)",
-    arguments: suiteTransports)
+    arguments: suiteTransports
+  )
   func halfSentMessages(transport: ServerSettings.Transport) async throws {
     let settings = Self.settings(transport) {
       $0.maxRequestBytes = 4 << 20
@@ -198,7 +245,9 @@ struct ServerTransportTests {
         var code: RPCError.Code?
         repeat {
           do {
-            _ = try await health.check(.with { $0.service = String(repeating: "n", count: 3 << 20) })
+            _ = try await health.check(
+              .with { $0.service = String(repeating: "n", count: 3 << 20) }
+            )
           } catch let error as RPCError {
             code = error.code
           }
@@ -209,29 +258,43 @@ struct ServerTransportTests {
     }
   }
 
-  @Test("a connection that never finishes its HTTP/2 handshake is closed after the handshake timeout", arguments: suiteTransports)
+  @Test(
+    "a connection that never finishes its HTTP/2 handshake is closed after the handshake timeout",
+    arguments: suiteTransports
+  )
   func unfinishedHandshake(transport: ServerSettings.Transport) async throws {
-    try await Self.withServer(Self.settings(transport) { $0.handshakeTimeout = .seconds(1) }) { port, _ in
+    try await Self.withServer(Self.settings(transport) { $0.handshakeTimeout = .seconds(1) }) {
+      port,
+      _ in
       let result = try await Self.probe(port, ["no-handshake"])
       #expect(result["closed"] as? Bool == true, "\(result)")
       #expect((result["seconds"] as? Double ?? 0) >= 0.95, "\(result)")
     }
   }
 
-  @Test("refused requests leave the connection's window open: a large request after many still arrives", arguments: transports)
+  @Test(
+    "refused requests leave the connection's window open: a large request after many still arrives",
+    arguments: transports
+  )
   func refusedRequestsKeepWindow(transport: ServerSettings.Transport) async throws {
     // Each refused request leaves bytes in flight that arrive after its stream is closed; the
     // connection's window must get them back too, or it closes after a few refusals.
     let name = String(repeating: "w", count: 100 << 10)
     let board = HealthStatusBoard()
     board.set(.serving, for: [name])
-    try await Self.withServer(Self.settings(transport) { $0.maxRequestBytes = 128 << 10 }, board: board) { port, _ in
+    try await Self.withServer(
+      Self.settings(transport) { $0.maxRequestBytes = 128 << 10 },
+      board: board
+    ) { port, _ in
       try await Self.withHealth(port: port) { health in
         var bounded = CallOptions.defaults
         bounded.timeout = .testPatience
         for _ in 0..<12 {
           await #expect(throws: RPCError.self) {
-            try await health.check(.with { $0.service = String(repeating: "x", count: 1 << 20) }, options: bounded)
+            try await health.check(
+              .with { $0.service = String(repeating: "x", count: 1 << 20) },
+              options: bounded
+            )
           }
         }
         let status = try await health.check(.with { $0.service = name }, options: bounded).status
@@ -260,7 +323,10 @@ struct ServerTransportTests {
   func streamLimit(transport: ServerSettings.Transport) async throws {
     let board = HealthStatusBoard()
     board.set(.serving, for: ["watched"])
-    try await Self.withServer(Self.settings(transport) { $0.maxConcurrentStreams = 2 }, board: board) { port, _ in
+    try await Self.withServer(
+      Self.settings(transport) { $0.maxConcurrentStreams = 2 },
+      board: board
+    ) { port, _ in
       try await Self.withHealth(port: port) { health in
         try await withThrowingTaskGroup(of: Void.self) { watchers in
           let (opened, open) = AsyncStream.makeStream(of: Void.self)
@@ -291,7 +357,10 @@ struct ServerTransportTests {
     }
   }
 
-  @Test("graceful shutdown: open RPCs finish, new connections are refused, the server stops", arguments: transports)
+  @Test(
+    "graceful shutdown: open RPCs finish, new connections are refused, the server stops",
+    arguments: transports
+  )
   func gracefulShutdown(transport: ServerSettings.Transport) async throws {
     let board = HealthStatusBoard()
     try await Self.withServer(Self.settings(transport), board: board) { port, shutDown in
@@ -323,11 +392,16 @@ struct ServerTransportTests {
       // refused: nothing listens on the port any more (a slow answer is not taken for that).
       let refused = try await eventually {
         do {
-          try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup).connect(host: "127.0.0.1", port: port)
-            .get().close()
+          try await ClientBootstrap(group: NIOSingletons.posixEventLoopGroup).connect(
+            host: "127.0.0.1",
+            port: port
+          )
+          .get().close()
           return false
         } catch let error as NIOConnectionError {
-          return error.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
+          return error.connectionErrors.contains {
+            ($0.error as? IOError)?.errnoCode == ECONNREFUSED
+          }
         } catch let error as IOError {
           return error.errnoCode == ECONNREFUSED
         } catch {
@@ -340,7 +414,10 @@ struct ServerTransportTests {
 
   /// The suite's transport only: grpc-swift's pings a connection only while it has calls, so
   /// a silent client without any stays connected there (observed with this test).
-  @Test("a client that stops answering pings is dropped after the keepalive timeout", arguments: suiteTransports)
+  @Test(
+    "a client that stops answering pings is dropped after the keepalive timeout",
+    arguments: suiteTransports
+  )
   func keepalive(transport: ServerSettings.Transport) async throws {
     let settings = Self.settings(transport) {
       $0.keepaliveInterval = .seconds(1)
@@ -369,8 +446,13 @@ struct ServerTransportTests {
   /// never answers (observed with this test).
   @Test(
     "a connection is closed at the idle limit without streams, and at the age limit",
-    arguments: suiteTransports, [(idle: 1, age: 3600), (idle: 3600, age: 1)])
-  func connectionLimits(transport: ServerSettings.Transport, limits: (idle: Int, age: Int)) async throws {
+    arguments: suiteTransports,
+    [(idle: 1, age: 3600), (idle: 3600, age: 1)]
+  )
+  func connectionLimits(
+    transport: ServerSettings.Transport,
+    limits: (idle: Int, age: Int)
+  ) async throws {
     let settings = Self.settings(transport) {
       $0.maxIdleTime = .seconds(limits.idle)
       $0.maxConnectionAge = .seconds(limits.age)
@@ -384,10 +466,16 @@ struct ServerTransportTests {
     }
   }
 
-  @Test("bytes that are not HTTP/2 close their connection only; the server goes on serving", arguments: suiteTransports)
+  @Test(
+    "bytes that are not HTTP/2 close their connection only; the server goes on serving",
+    arguments: suiteTransports
+  )
   func notHTTP2(transport: ServerSettings.Transport) async throws {
     try await Self.withServer(Self.settings(transport)) { port, _ in
-      let channel = try await Self.rawClient(port: port, sending: ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+      let channel = try await Self.rawClient(
+        port: port,
+        sending: ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+      )
       #expect(await Self.closed(channel) != nil, "still connected")
       try await Self.withHealth(port: port) { health in
         let status = try await health.check(.with { $0.service = "" }).status
@@ -398,7 +486,10 @@ struct ServerTransportTests {
 
   /// How long after `start` the server closed `channel`, waiting for that (not polling a
   /// clock) up to the test's patience; nil if it is still open then, and closed by the test.
-  static func closed(_ channel: any Channel, since start: ContinuousClock.Instant = .now) async -> Duration? {
+  static func closed(
+    _ channel: any Channel,
+    since start: ContinuousClock.Instant = .now
+  ) async -> Duration? {
     let closedInTime = await withTaskGroup(of: Bool.self) { group in
       group.addTask {
         try? await channel.closeFuture.get()
@@ -439,8 +530,10 @@ struct ServerTransportTests {
     try await Self.withServer(Self.settings(.suite) { $0.maxRequestBytes = 1024 }) { port, _ in
       try await withGRPCClient(
         transport: .http2NIOPosix(
-          target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext,
-          config: .defaults { $0.compression.enabledAlgorithms = .all })
+          target: .ipv4(address: "127.0.0.1", port: port),
+          transportSecurity: .plaintext,
+          config: .defaults { $0.compression.enabledAlgorithms = .all }
+        )
       ) { client in
         let health = Health(wrapping: client)
         for algorithm in [CompressionAlgorithm.gzip, .deflate] {
@@ -450,7 +543,10 @@ struct ServerTransportTests {
           #expect(status == .serving)
           // 4 KiB of one letter compresses to a few bytes and inflates past the 1 KiB limit.
           let refused = await #expect(throws: RPCError.self) {
-            try await health.check(.with { $0.service = String(repeating: "x", count: 4096) }, options: compressed)
+            try await health.check(
+              .with { $0.service = String(repeating: "x", count: 4096) },
+              options: compressed
+            )
           }
           #expect(refused?.code == .resourceExhausted)
         }

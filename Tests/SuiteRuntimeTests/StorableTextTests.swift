@@ -21,7 +21,9 @@ struct StorableTextTests {
     }
     #expect(violations.map(\.field) == ["basic.username", "workspace.name"])
 
-    let answer = Guance_Billing_V1_SetSubscriptionStatusResponse.with { $0.workspaceIds = ["w-1", "w\u{0}2"] }
+    let answer = Guance_Billing_V1_SetSubscriptionStatusResponse.with {
+      $0.workspaceIds = ["w-1", "w\u{0}2"]
+    }
     let repeated = try #require(throws: ServiceError.self) { try StorableText.check(answer) }
     guard case .invalidArgument(let listed) = repeated.kind else { return }
     #expect(listed.map(\.field) == ["workspace_ids[1]"])

@@ -11,24 +11,38 @@ import Testing
 struct TransactionTests {
   static let schema = [
     Migration(
-      component: "demo", version: 1, name: "counter",
-      sql: "CREATE TABLE counter (id integer PRIMARY KEY, n integer NOT NULL);\nINSERT INTO counter VALUES (1, 0);")
+      component: "demo",
+      version: 1,
+      name: "counter",
+      sql:
+        "CREATE TABLE counter (id integer PRIMARY KEY, n integer NOT NULL);\nINSERT INTO counter VALUES (1, 0);"
+    )
   ]
 
   @Test("serialization failures are retried until every increment lands once")
   func retriesSerializationFailures() async throws {
     try await TestDatabase.withMigratedDatabase(Self.schema) { _, database in
-      let retrying = Database(client: database.client, logger: Logger(label: "test"), maxAttempts: 50)
+      let retrying = Database(
+        client: database.client,
+        logger: Logger(label: "test"),
+        maxAttempts: 50
+      )
       try await withThrowingTaskGroup(of: Void.self) { group in
         for _ in 0..<8 {
           group.addTask {
             try await retrying.transaction(isolation: .serializable) { connection in
               // Read, then write what was read: concurrent runs conflict (SQLSTATE 40001).
-              let rows = try await connection.query("SELECT n FROM counter WHERE id = 1", logger: Logger(label: "t"))
+              let rows = try await connection.query(
+                "SELECT n FROM counter WHERE id = 1",
+                logger: Logger(label: "t")
+              )
               var current = 0
               for try await n in rows.decode(Int.self) { current = n }
               try await Task.sleep(for: .milliseconds(5))
-              try await connection.query("UPDATE counter SET n = \(current + 1) WHERE id = 1", logger: Logger(label: "t"))
+              try await connection.query(
+                "UPDATE counter SET n = \(current + 1) WHERE id = 1",
+                logger: Logger(label: "t")
+              )
             }
           }
         }
@@ -45,7 +59,10 @@ struct TransactionTests {
       struct Abort: Error {}
       await #expect(throws: Abort.self) {
         try await database.transaction { connection in
-          try await connection.query("UPDATE counter SET n = 99 WHERE id = 1", logger: Logger(label: "t"))
+          try await connection.query(
+            "UPDATE counter SET n = 99 WHERE id = 1",
+            logger: Logger(label: "t")
+          )
           throw Abort()
         }
       }
@@ -54,17 +71,27 @@ struct TransactionTests {
     }
   }
 
-  @Test("past the caller's deadline a transaction is rolled back instead of committed, and no statement is sent")
+  @Test(
+    "past the caller's deadline a transaction is rolled back instead of committed, and no statement is sent"
+  )
   func nothingLandsAfterTheDeadline() async throws {
     try await TestDatabase.withMigratedDatabase(Self.schema) { _, database in
       let deadline = ContinuousClock.now + .milliseconds(200)
       let rpc = RequestContext(
-        requestID: "deadline-test", bearerToken: nil, peer: "local", rpc: "test.Demo/Write", deadline: deadline,
-        logger: Logger(label: "test"))
+        requestID: "deadline-test",
+        bearerToken: nil,
+        peer: "local",
+        rpc: "test.Demo/Write",
+        deadline: deadline,
+        logger: Logger(label: "test")
+      )
       let late = try await #require(throws: RPCError.self) {
         try await RequestContext.$current.withValue(rpc) {
           try await database.transaction { connection in
-            try await connection.query("UPDATE counter SET n = 7 WHERE id = 1", logger: Logger(label: "t"))
+            try await connection.query(
+              "UPDATE counter SET n = 7 WHERE id = 1",
+              logger: Logger(label: "t")
+            )
             // The work outlasts the caller's deadline.
             try await Task.sleep(until: deadline, tolerance: .zero, clock: .continuous)
           }
@@ -82,11 +109,19 @@ struct TransactionTests {
 
       // With time left, the same work commits.
       let roomy = RequestContext(
-        requestID: "deadline-test", bearerToken: nil, peer: "local", rpc: "test.Demo/Write",
-        deadline: .now + .seconds(3600), logger: Logger(label: "test"))
+        requestID: "deadline-test",
+        bearerToken: nil,
+        peer: "local",
+        rpc: "test.Demo/Write",
+        deadline: .now + .seconds(3600),
+        logger: Logger(label: "test")
+      )
       try await RequestContext.$current.withValue(roomy) {
         try await database.transaction { connection in
-          try await connection.query("UPDATE counter SET n = 7 WHERE id = 1", logger: Logger(label: "t"))
+          try await connection.query(
+            "UPDATE counter SET n = 7 WHERE id = 1",
+            logger: Logger(label: "t")
+          )
         }
       }
       rows = try await database.query("SELECT n FROM counter WHERE id = 1")
@@ -94,17 +129,23 @@ struct TransactionTests {
     }
   }
 
-  @Test("a connection PostgreSQL ends (an operator, a restart) is UNAVAILABLE to the caller: its error, and a statement sent after it")
+  @Test(
+    "a connection PostgreSQL ends (an operator, a restart) is UNAVAILABLE to the caller: its error, and a statement sent after it"
+  )
   func droppedConnectionIsUnavailable() async throws {
     try await TestDatabase.withMigratedDatabase(Self.schema) { url, _ in
       // A pool of its own: the lost connection is never leased again by anything else.
       try await TestDatabase.withClient(url) { client in
         let logger = Logger(label: "t")
-        let (ended, after): ((any Error)?, (any Error)?) = try await client.withConnection { connection in
+        let (ended, after): ((any Error)?, (any Error)?) = try await client.withConnection {
+          connection in
           var ended: (any Error)?
           do {
             // What pg_terminate_backend from an operator, or a restart, does to a connection.
-            for try await _ in try await connection.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger) {}
+            for try await _ in try await connection.query(
+              "SELECT pg_terminate_backend(pg_backend_pid())",
+              logger: logger
+            ) {}
           } catch {
             ended = error
           }
@@ -120,15 +161,21 @@ struct TransactionTests {
         }
         let endedError = try #require(ended as? PSQLError, "\(String(reflecting: ended))")
         #expect(endedError.isConnectionLoss, "\(String(reflecting: endedError))")
-        #expect(ErrorMappingInterceptor.rpcError(for: endedError, domain: "test.v1").code == .unavailable)
+        #expect(
+          ErrorMappingInterceptor.rpcError(for: endedError, domain: "test.v1").code == .unavailable
+        )
         // Sent after the close, a statement would never be answered (postgres-nio): refused.
         let afterError = try #require(after as? ConnectionClosed, "\(String(reflecting: after))")
-        #expect(ErrorMappingInterceptor.rpcError(for: afterError, domain: "test.v1").code == .unavailable)
+        #expect(
+          ErrorMappingInterceptor.rpcError(for: afterError, domain: "test.v1").code == .unavailable
+        )
       }
     }
   }
 
-  @Test("a transaction whose connection closed under it ends with its own error; it does not wait forever on a ROLLBACK no one answers")
+  @Test(
+    "a transaction whose connection closed under it ends with its own error; it does not wait forever on a ROLLBACK no one answers"
+  )
   func closedUnderTheBody() async throws {
     try await TestDatabase.withMigratedDatabase(Self.schema) { _, database in
       struct Abort: Error {}
@@ -138,7 +185,10 @@ struct TransactionTests {
         do {
           try await database.transaction { connection in
             var pid = 0
-            for try await id in try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).decode(Int.self) {
+            for try await id in try await connection.query(
+              "SELECT pg_backend_pid()",
+              logger: Logger(label: "t")
+            ).decode(Int.self) {
               pid = id
             }
             // Another session ends this one, as an operator or a restart would.

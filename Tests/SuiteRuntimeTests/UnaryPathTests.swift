@@ -21,11 +21,14 @@ struct UnaryPathTests {
   struct Setup: Sendable, CustomTestStringConvertible {
     let transport: ServerSettings.Transport
     var onEventLoop = true
-    var testDescription: String { "\(transport.rawValue)\(onEventLoop ? "" : ", handlers on the pool")" }
+    var testDescription: String {
+      "\(transport.rawValue)\(onEventLoop ? "" : ", handlers on the pool")"
+    }
   }
 
   static let setups = [
-    Setup(transport: .suite), Setup(transport: .suite, onEventLoop: false), Setup(transport: .suiteNIOHTTP2),
+    Setup(transport: .suite), Setup(transport: .suite, onEventLoop: false),
+    Setup(transport: .suiteNIOHTTP2),
     Setup(transport: .grpcSwift),
   ]
 
@@ -56,7 +59,10 @@ struct UnaryPathTests {
       return cancellationSeen.load(ordering: .relaxed)
     }
 
-    func sayHello(request: ServerRequest<Bench_V1_HelloRequest>, context: ServerContext) async throws
+    func sayHello(
+      request: ServerRequest<Bench_V1_HelloRequest>,
+      context: ServerContext
+    ) async throws
       -> ServerResponse<Bench_V1_HelloReply>
     {
       calls.add(1, ordering: .relaxed)
@@ -89,27 +95,41 @@ struct UnaryPathTests {
       case "budget":
         // What a call made now may wait, of 5 s: the caller's deadline propagated.
         let budget = RequestContext.current.callTimeout(.seconds(5))
-        return ServerResponse(message: .with { $0.message = String(Int(budget / .milliseconds(1))) })
+        return ServerResponse(
+          message: .with { $0.message = String(Int(budget / .milliseconds(1))) }
+        )
       case "returned error":
-        return ServerResponse(error: RPCError(code: .failedPrecondition, message: "returned, not thrown"))
+        return ServerResponse(
+          error: RPCError(code: .failedPrecondition, message: "returned, not thrown")
+        )
       default:
         // The request context as the handler sees it, and metadata both ways.
         var metadata: Metadata = ["greeting": "initial"]
         metadata.addString(RequestContext.current.rpc, forKey: "rpc")
         return ServerResponse(
           message: .with { $0.message = RequestContext.current.requestID },
-          metadata: metadata, trailingMetadata: ["greeting": "trailing"])
+          metadata: metadata,
+          trailingMetadata: ["greeting": "trailing"]
+        )
       }
     }
   }
 
   static func withGreeter(
-    _ setup: Setup, asInternal: Bool = false, _ probe: Probe = Probe(),
-    _ body: @Sendable (Greeter, GRPCClient<HTTP2ClientTransport.Posix>, _ shutDown: @escaping @Sendable () async -> Void) async throws
+    _ setup: Setup,
+    asInternal: Bool = false,
+    _ probe: Probe = Probe(),
+    _ body:
+      @Sendable (
+        Greeter, GRPCClient<HTTP2ClientTransport.Posix>,
+        _ shutDown: @escaping @Sendable () async -> Void
+      ) async throws
       -> Void
   ) async throws {
     try await ServerTransportTests.withServer(
-      ServerTransportTests.settings(setup.transport) { $0.unaryOnEventLoop = setup.onEventLoop }, open: asInternal ? [] : [probe], internal: asInternal ? [probe] : []
+      ServerTransportTests.settings(setup.transport) { $0.unaryOnEventLoop = setup.onEventLoop },
+      open: asInternal ? [] : [probe],
+      internal: asInternal ? [probe] : []
     ) { port, shutDown in
       try await ServerTransportTests.withClient(port: port) { client in
         try await body(Greeter(wrapping: client), client, shutDown)
@@ -119,10 +139,16 @@ struct UnaryPathTests {
 
   static func hello(_ name: String) -> Bench_V1_HelloRequest { .with { $0.name = name } }
 
-  @Test("the request context reaches the handler; metadata and the request id come back", arguments: setups)
+  @Test(
+    "the request context reaches the handler; metadata and the request id come back",
+    arguments: setups
+  )
   func contextAndMetadata(setup: Setup) async throws {
     try await Self.withGreeter(setup) { greeter, _, _ in
-      let (message, initial, trailing) = try await Self.reply(greeter, metadata: ["x-request-id": "given-7"])
+      let (message, initial, trailing) = try await Self.reply(
+        greeter,
+        metadata: ["x-request-id": "given-7"]
+      )
       #expect(message == "given-7")
       #expect(initial[stringValues: "x-request-id"].map { $0 } == ["given-7"])
       #expect(initial[stringValues: "greeting"].map { $0 } == ["initial"])
@@ -135,7 +161,10 @@ struct UnaryPathTests {
     }
   }
 
-  static func reply(_ greeter: Greeter, metadata: Metadata) async throws -> (String, Metadata, Metadata) {
+  static func reply(
+    _ greeter: Greeter,
+    metadata: Metadata
+  ) async throws -> (String, Metadata, Metadata) {
     try await greeter.sayHello(Self.hello("context"), metadata: metadata) { response in
       (try response.message.message, response.metadata, response.trailingMetadata)
     }
@@ -146,7 +175,10 @@ struct UnaryPathTests {
     try await Self.withGreeter(setup) { greeter, _, _ in
       let invalid = try await Self.failure(greeter, "invalid")
       #expect(invalid.code == .invalidArgument)
-      #expect(try invalid.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations.first?.field == "name")
+      #expect(
+        try invalid.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations
+          .first?.field == "name"
+      )
       #expect(invalid.metadata[stringValues: "x-request-id"].map { $0 } == ["failing-1"])
 
       let leak = try await Self.failure(greeter, "leak")
@@ -178,12 +210,18 @@ struct UnaryPathTests {
       #expect(wrong?.code == .permissionDenied)
       let calls = probe.calls.load(ordering: .relaxed)
       #expect(calls == 0)
-      let reply = try await greeter.sayHello(Self.hello("x"), metadata: ["authorization": "Bearer test"])
+      let reply = try await greeter.sayHello(
+        Self.hello("x"),
+        metadata: ["authorization": "Bearer test"]
+      )
       #expect(!reply.message.isEmpty)
     }
   }
 
-  @Test("a deadline that passes cancels the RPC for its handler, whether or not the caller cancels", arguments: setups)
+  @Test(
+    "a deadline that passes cancels the RPC for its handler, whether or not the caller cancels",
+    arguments: setups
+  )
   func deadline(setup: Setup) async throws {
     let probe = Probe()
     try await Self.withGreeter(setup, probe) { greeter, _, _ in
@@ -210,7 +248,10 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("past the deadline the handler's task is cancelled too: work deaf to the cancellation handle (a database wait) stops", arguments: setups)
+  @Test(
+    "past the deadline the handler's task is cancelled too: work deaf to the cancellation handle (a database wait) stops",
+    arguments: setups
+  )
   func deadlineCancelsTheTask(setup: Setup) async throws {
     let probe = Probe()
     try await Self.withGreeter(setup, probe) { greeter, _, _ in
@@ -229,9 +270,16 @@ struct UnaryPathTests {
   /// `SayHello(name)` with a `grpc-timeout` the caller itself never keeps: only the server's
   /// keeping of the deadline ends the RPC before a watchdog of `testPatience` cancels it (then
   /// the test fails rather than hangs).
-  static func helloWithServerDeadline(_ name: String, _ timeout: Duration, _ greeter: Greeter) async throws -> String {
+  static func helloWithServerDeadline(
+    _ name: String,
+    _ timeout: Duration,
+    _ greeter: Greeter
+  ) async throws -> String {
     let call = Task {
-      try await greeter.sayHello(Self.hello(name), metadata: ["grpc-timeout": "\(timeout.components.seconds * 1000)m"])
+      try await greeter.sayHello(
+        Self.hello(name),
+        metadata: ["grpc-timeout": "\(timeout.components.seconds * 1000)m"]
+      )
     }
     let watchdog = Task {
       try await Task.sleep(for: .testPatience)
@@ -244,7 +292,8 @@ struct UnaryPathTests {
   /// Runs `call` with a deadline of 1 s, then 2, 4... until the probe's handler ran during a
   /// call; returns that call's outcome.
   static func untilHandlerRan(
-    _ probe: Probe, _ call: (_ timeout: Duration) async throws -> String
+    _ probe: Probe,
+    _ call: (_ timeout: Duration) async throws -> String
   ) async throws -> Result<String, any Error> {
     var timeout = Duration.seconds(1)
     while true {
@@ -274,13 +323,17 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("text PostgreSQL cannot store (U+0000) is INVALID_ARGUMENT naming its field, and the handler never runs", arguments: setups)
+  @Test(
+    "text PostgreSQL cannot store (U+0000) is INVALID_ARGUMENT naming its field, and the handler never runs",
+    arguments: setups
+  )
   func unstorableText(setup: Setup) async throws {
     let probe = Probe()
     try await Self.withGreeter(setup, probe) { greeter, _, _ in
       let refused = try await Self.failure(greeter, "na\u{0}me")
       #expect(refused.code == .invalidArgument)
-      let violations = try refused.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations
+      let violations = try refused.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?
+        .violations
       #expect(violations?.map(\.field) == ["name"])
       #expect(violations?.first?.description.contains("U+0000") == true)
       #expect(probe.calls.load(ordering: .relaxed) == 0)
@@ -290,12 +343,17 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("the caller's deadline is the handler's: calls it makes wait no longer than what is left of it", arguments: setups)
+  @Test(
+    "the caller's deadline is the handler's: calls it makes wait no longer than what is left of it",
+    arguments: setups
+  )
   func deadlinePropagates(setup: Setup) async throws {
     try await Self.withGreeter(setup) { greeter, _, _ in
       var options = CallOptions.defaults
       options.timeout = .milliseconds(300)
-      let within = try #require(Int(try await greeter.sayHello(Self.hello("budget"), options: options).message))
+      let within = try #require(
+        Int(try await greeter.sayHello(Self.hello("budget"), options: options).message)
+      )
       #expect(within > 0 && within <= 300)
       let unbounded = try #require(Int(try await greeter.sayHello(Self.hello("budget")).message))
       #expect(unbounded == 5000)
@@ -312,9 +370,11 @@ struct UnaryPathTests {
         }
         let refused = await #expect(throws: RPCError.self) {
           try await client.clientStreaming(
-            request: request, descriptor: Bench_V1_Greeter.Method.SayHello.descriptor,
+            request: request,
+            descriptor: Bench_V1_Greeter.Method.SayHello.descriptor,
             serializer: ProtobufSerializer<Bench_V1_HelloRequest>(),
-            deserializer: ProtobufDeserializer<Bench_V1_HelloReply>(), options: .defaults
+            deserializer: ProtobufDeserializer<Bench_V1_HelloReply>(),
+            options: .defaults
           ) { try $0.message }
         }
         #expect(refused?.code == .internalError, "\(count) messages")
@@ -324,7 +384,10 @@ struct UnaryPathTests {
     }
   }
 
-  @Test("a unary RPC in flight when graceful shutdown begins still gets its answer", arguments: setups)
+  @Test(
+    "a unary RPC in flight when graceful shutdown begins still gets its answer",
+    arguments: setups
+  )
   func answersDuringShutdown(setup: Setup) async throws {
     let probe = Probe()
     try await Self.withGreeter(setup, probe) { greeter, _, shutDown in

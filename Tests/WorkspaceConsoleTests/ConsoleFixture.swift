@@ -11,13 +11,16 @@ import PostgresNIO
 import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
+
 @testable import WorkspaceConsole
 
 /// A console served in process over a fresh migrated database, with its mail drained into a
 /// development mailbox of its own.
 struct ConsoleFixture: Sendable {
   typealias Client = Guance_Console_V1_WorkspaceConsoleService.Client<InProcessTransport.Client>
-  typealias Directory = Guance_Console_V1_WorkspaceDirectoryService.Client<InProcessTransport.Client>
+  typealias Directory = Guance_Console_V1_WorkspaceDirectoryService.Client<
+    InProcessTransport.Client
+  >
 
   static let hasher = PasswordHasher(workers: 2, maxQueued: 1000)
   static let internalCredential = "test-internal-credential"
@@ -38,16 +41,29 @@ struct ConsoleFixture: Sendable {
     try await TestDatabase.withMigratedDatabase(PostgresConsoleStore.migrations()) { _, database in
       let logger = Logger(label: "console-test")
       let guance = GuanceConsole(
-        store: PostgresConsoleStore(database: database, logger: logger), hasher: hasher,
-        sessions: PasswordSessions(database: database, hasher: hasher, policy: policy, logger: logger),
-        challenges: EmailChallenges(database: database, logger: logger), catalog: .defaults)
+        store: PostgresConsoleStore(database: database, logger: logger),
+        hasher: hasher,
+        sessions: PasswordSessions(
+          database: database,
+          hasher: hasher,
+          policy: policy,
+          logger: logger
+        ),
+        challenges: EmailChallenges(database: database, logger: logger),
+        catalog: .defaults
+      )
       let mailDirectory = FileManager.default.temporaryDirectory
         .appendingPathComponent("mailbox-\(UUID().uuidString)")
       defer { try? FileManager.default.removeItem(at: mailDirectory) }
       let worker = MailOutboxWorker(
         database: database,
-        sender: try DevelopmentMailbox(directory: mailDirectory, sender: "test@guance.local", logger: logger),
-        logger: logger)
+        sender: try DevelopmentMailbox(
+          directory: mailDirectory,
+          sender: "test@guance.local",
+          logger: logger
+        ),
+        logger: logger
+      )
       try await withInProcessServer(
         open: [WorkspaceConsoleHandlers(console: guance)],
         internal: [WorkspaceDirectoryHandlers(console: guance)],
@@ -55,9 +71,14 @@ struct ConsoleFixture: Sendable {
       ) { client in
         try await body(
           ConsoleFixture(
-            console: Client(wrapping: client), rpc: client, directory: Directory(wrapping: client),
-            database: database, mailbox: DevelopmentMailboxReader(directory: mailDirectory),
-            mailWorker: worker))
+            console: Client(wrapping: client),
+            rpc: client,
+            directory: Directory(wrapping: client),
+            database: database,
+            mailbox: DevelopmentMailboxReader(directory: mailDirectory),
+            mailWorker: worker
+          )
+        )
       }
     }
   }
@@ -70,7 +91,9 @@ struct ConsoleFixture: Sendable {
 
   /// Rows in `table`, to prove that a refused request wrote nothing.
   func count(_ table: String) async throws -> Int {
-    let rows = try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"))
+    let rows = try await database.query(
+      PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)")
+    )
     for try await count in rows.decode(Int.self) { return count }
     return 0
   }
@@ -83,8 +106,11 @@ struct ConsoleFixture: Sendable {
 
   @discardableResult
   func registerAndCreate(
-    username: String = "alice", email: String = "alice@example.com", workspace: String = "Ops",
-    site: String = "us1", creationKey: String = ""
+    username: String = "alice",
+    email: String = "alice@example.com",
+    workspace: String = "Ops",
+    site: String = "us1",
+    creationKey: String = ""
   ) async throws -> Guance_Console_V1_RegisterAndCreateWorkspaceResponse {
     try await console.registerAndCreateWorkspace(
       .with {
@@ -97,15 +123,21 @@ struct ConsoleFixture: Sendable {
         $0.email = email
         $0.termsAccepted = true
         $0.creationKey = creationKey
-      })
+      }
+    )
   }
 
-  func login(_ login: String = "alice", password: String = ConsoleFixture.password) async throws
+  func login(
+    _ login: String = "alice",
+    password: String = ConsoleFixture.password
+  ) async throws
     -> Guance_Console_V1_LoginResponse
   {
-    try await console.login(.with {
-      $0.login = login
-      $0.password = password
-    })
+    try await console.login(
+      .with {
+        $0.login = login
+        $0.password = password
+      }
+    )
   }
 }

@@ -53,7 +53,8 @@ struct ConsoleFuzzTests {
         methods: Guance_Console_V1_WorkspaceConsoleService.Method.descriptors,
         seeds: try RequestFuzzer.bodies(seeds),
         values: [registered.workspace.id, registered.account.id, session],
-        metadata: [[:], ConsoleFixture.bearer(session)])
+        metadata: [[:], ConsoleFixture.bearer(session)]
+      )
       try await fuzzer.expectNoServerFaults(fixture.rpc)
     }
   }

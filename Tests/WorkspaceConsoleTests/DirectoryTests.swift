@@ -7,27 +7,38 @@ import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
 import Testing
+
 @Suite("The workspace directory for the suite's services")
 struct DirectoryTests {
-  static let internalCall: Metadata = ["authorization": "Bearer \(ConsoleFixture.internalCredential)"]
+  static let internalCall: Metadata = [
+    "authorization": "Bearer \(ConsoleFixture.internalCredential)"
+  ]
 
   @Test("only callers with the internal credential get in")
   func credential() async throws {
     try await ConsoleFixture.with { fixture in
       let created = try await fixture.registerAndCreate()
-      let request = Guance_Console_V1_LookupWorkspaceRequest.with { $0.workspaceID = created.workspace.id }
+      let request = Guance_Console_V1_LookupWorkspaceRequest.with {
+        $0.workspaceID = created.workspace.id
+      }
       let missing = try await #require(throws: RPCError.self) {
         try await fixture.directory.lookupWorkspace(request)
       }
       #expect(missing.code == .unauthenticated)
       let wrong = try await #require(throws: RPCError.self) {
-        try await fixture.directory.lookupWorkspace(request, metadata: ["authorization": "Bearer guess"])
+        try await fixture.directory.lookupWorkspace(
+          request,
+          metadata: ["authorization": "Bearer guess"]
+        )
       }
       #expect(wrong.code == .permissionDenied)
       // A user's session token is no internal credential either.
       let login = try await fixture.login()
       let user = try await #require(throws: RPCError.self) {
-        try await fixture.directory.lookupWorkspace(request, metadata: ConsoleFixture.bearer(login.sessionToken))
+        try await fixture.directory.lookupWorkspace(
+          request,
+          metadata: ConsoleFixture.bearer(login.sessionToken)
+        )
       }
       #expect(user.code == .permissionDenied)
 
@@ -35,7 +46,9 @@ struct DirectoryTests {
       #expect(found.workspace == created.workspace)
       let unknown = try await #require(throws: RPCError.self) {
         try await fixture.directory.lookupWorkspace(
-          .with { $0.workspaceID = "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001" }, metadata: Self.internalCall)
+          .with { $0.workspaceID = "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001" },
+          metadata: Self.internalCall
+        )
       }
       #expect(unknown.code == .notFound, "\(unknown)")
     }
@@ -46,11 +59,15 @@ struct DirectoryTests {
     try await ConsoleFixture.with { fixture in
       let created = try await fixture.registerAndCreate(creationKey: "subscription-1/workspace")
       let found = try await fixture.directory.lookupWorkspace(
-        .with { $0.creationKey = "subscription-1/workspace" }, metadata: Self.internalCall)
+        .with { $0.creationKey = "subscription-1/workspace" },
+        metadata: Self.internalCall
+      )
       #expect(found.workspace == created.workspace)
       let unknown = try await #require(throws: RPCError.self) {
         try await fixture.directory.lookupWorkspace(
-          .with { $0.creationKey = "subscription-2/workspace" }, metadata: Self.internalCall)
+          .with { $0.creationKey = "subscription-2/workspace" },
+          metadata: Self.internalCall
+        )
       }
       #expect(unknown.code == .notFound)
       // A key looks up on its own: with an id or a session too, the request is refused whole.
@@ -60,7 +77,9 @@ struct DirectoryTests {
             $0.creationKey = "subscription-1/workspace"
             $0.workspaceID = created.workspace.id
             $0.ownerSessionToken = "token"
-          }, metadata: Self.internalCall)
+          },
+          metadata: Self.internalCall
+        )
       }
       #expect(both.code == .invalidArgument)
       #expect(Set(both.violatedFields) == ["workspace_id", "owner_session_token"])
@@ -71,13 +90,16 @@ struct DirectoryTests {
   func statuses() async throws {
     try await ConsoleFixture.with { fixture in
       let created = try await fixture.registerAndCreate()
-      func set(_ status: Guance_Console_V1_WorkspaceStatus) async throws -> Guance_Console_V1_Workspace {
+      func set(
+        _ status: Guance_Console_V1_WorkspaceStatus
+      ) async throws -> Guance_Console_V1_Workspace {
         try await fixture.directory.setWorkspaceStatus(
           .with {
             $0.workspaceID = created.workspace.id
             $0.status = status
             $0.reason = "subscription suspended"
-          }, metadata: Self.internalCall
+          },
+          metadata: Self.internalCall
         ).workspace
       }
       #expect(try await set(.suspended).status == .suspended)
@@ -90,13 +112,17 @@ struct DirectoryTests {
 
       let unspecified = try await #require(throws: RPCError.self) {
         try await fixture.directory.setWorkspaceStatus(
-          .with { $0.workspaceID = created.workspace.id }, metadata: Self.internalCall)
+          .with { $0.workspaceID = created.workspace.id },
+          metadata: Self.internalCall
+        )
       }
       #expect(Set(unspecified.violatedFields) == ["status", "reason"])
     }
   }
 
-  @Test("status changes at once: each is decided on the status it finds locked, so none records a status to itself and none reopens a closed workspace")
+  @Test(
+    "status changes at once: each is decided on the status it finds locked, so none records a status to itself and none reopens a closed workspace"
+  )
   func concurrentStatuses() async throws {
     try await ConsoleFixture.with { fixture in
       let created = try await fixture.registerAndCreate()
@@ -111,7 +137,9 @@ struct DirectoryTests {
                   $0.workspaceID = created.workspace.id
                   $0.status = index == 20 ? .closed : .suspended
                   $0.reason = "race \(index)"
-                }, metadata: Self.internalCall)
+                },
+                metadata: Self.internalCall
+              )
               return nil
             } catch {
               return (error as? RPCError)?.code ?? .unknown
@@ -122,7 +150,8 @@ struct DirectoryTests {
       }
       #expect(outcomes.allSatisfy { $0 == nil || $0 == .failedPrecondition }, "\(outcomes)")
       let rows = try await fixture.database.query(
-        "SELECT from_status, to_status FROM workspace_status_changes ORDER BY id")
+        "SELECT from_status, to_status FROM workspace_status_changes ORDER BY id"
+      )
       var changes: [String] = []
       for try await (from, to) in rows.decode((String, String).self) {
         #expect(from != to, "a change from \(from) to itself was recorded")

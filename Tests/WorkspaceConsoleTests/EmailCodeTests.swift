@@ -7,21 +7,30 @@ import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
 import Testing
+
 @Suite("Creating a workspace with an emailed code")
 struct EmailCodeTests {
-  static func sendCode(_ fixture: ConsoleFixture, to email: String = "alice@example.com")
+  static func sendCode(
+    _ fixture: ConsoleFixture,
+    to email: String = "alice@example.com"
+  )
     async throws -> Guance_Console_V1_SendEmailCodeResponse
   {
     try await fixture.console.sendEmailCode(
       .with {
         $0.email = email
         $0.purpose = .createWorkspace
-      })
+      }
+    )
   }
 
   static func create(
-    _ fixture: ConsoleFixture, challenge: String, code: String, email: String = "alice@example.com",
-    name: String = "Second", creationKey: String = ""
+    _ fixture: ConsoleFixture,
+    challenge: String,
+    code: String,
+    email: String = "alice@example.com",
+    name: String = "Second",
+    creationKey: String = ""
   ) async throws -> Guance_Console_V1_CreateWorkspaceResponse {
     try await fixture.console.createWorkspace(
       .with {
@@ -33,17 +42,30 @@ struct EmailCodeTests {
         $0.code = code
         $0.termsAccepted = true
         $0.creationKey = creationKey
-      })
+      }
+    )
   }
 
-  @Test("a retry with the creation key gets the first creation's workspace: the spent code is not asked for again")
+  @Test(
+    "a retry with the creation key gets the first creation's workspace: the spent code is not asked for again"
+  )
   func creationKeyWithCode() async throws {
     try await ConsoleFixture.with { fixture in
       try await fixture.registerAndCreate()
       let challenge = try await Self.sendCode(fixture)
       let code = try await fixture.code(for: "alice@example.com")
-      let created = try await Self.create(fixture, challenge: challenge.challengeID, code: code, creationKey: "sub-1/ws")
-      let retried = try await Self.create(fixture, challenge: challenge.challengeID, code: code, creationKey: "sub-1/ws")
+      let created = try await Self.create(
+        fixture,
+        challenge: challenge.challengeID,
+        code: code,
+        creationKey: "sub-1/ws"
+      )
+      let retried = try await Self.create(
+        fixture,
+        challenge: challenge.challengeID,
+        code: code,
+        creationKey: "sub-1/ws"
+      )
       #expect(retried.workspace.id == created.workspace.id)
       #expect(retried.account.id == created.account.id)
       #expect(try await fixture.count("workspaces") == 2)
@@ -53,14 +75,21 @@ struct EmailCodeTests {
       let bobsCode = try await fixture.code(for: "bob@example.com")
       let foreign = try await #require(throws: RPCError.self) {
         try await Self.create(
-          fixture, challenge: bobs.challengeID, code: bobsCode, email: "bob@example.com", creationKey: "sub-1/ws")
+          fixture,
+          challenge: bobs.challengeID,
+          code: bobsCode,
+          email: "bob@example.com",
+          creationKey: "sub-1/ws"
+        )
       }
       #expect(foreign.code == .invalidArgument)
       #expect(try await fixture.count("workspaces") == 3)
     }
   }
 
-  @Test("registering again with the creation key returns the account and workspace the first call made")
+  @Test(
+    "registering again with the creation key returns the account and workspace the first call made"
+  )
   func creationKeyWithRegistration() async throws {
     try await ConsoleFixture.with { fixture in
       let first = try await fixture.registerAndCreate(creationKey: "sub-2/ws")
@@ -70,11 +99,21 @@ struct EmailCodeTests {
       #expect(try await fixture.count("accounts") == 1)
       #expect(try await fixture.count("workspaces") == 1)
       // Without the key the same username is taken, as before.
-      let taken = try await #require(throws: RPCError.self) { try await fixture.registerAndCreate() }
+      let taken = try await #require(throws: RPCError.self) {
+        try await fixture.registerAndCreate()
+      }
       #expect(taken.code == .alreadyExists || taken.code == .invalidArgument)
       // Two at once with one key: one account, one workspace, one answer.
-      async let a = fixture.registerAndCreate(username: "carol", email: "carol@example.com", creationKey: "sub-3/ws")
-      async let b = fixture.registerAndCreate(username: "carol", email: "carol@example.com", creationKey: "sub-3/ws")
+      async let a = fixture.registerAndCreate(
+        username: "carol",
+        email: "carol@example.com",
+        creationKey: "sub-3/ws"
+      )
+      async let b = fixture.registerAndCreate(
+        username: "carol",
+        email: "carol@example.com",
+        creationKey: "sub-3/ws"
+      )
       let (one, two) = try await (a, b)
       #expect(one.workspace.id == two.workspace.id)
       #expect(try await fixture.count("accounts") == 2)
@@ -113,7 +152,12 @@ struct EmailCodeTests {
       try await fixture.mailWorker.drainOnce()
       #expect(fixture.mailbox.messages(to: "nobody@example.com").isEmpty)
       let error = try await #require(throws: RPCError.self) {
-        try await Self.create(fixture, challenge: reply.challengeID, code: "123456", email: "nobody@example.com")
+        try await Self.create(
+          fixture,
+          challenge: reply.challengeID,
+          code: "123456",
+          email: "nobody@example.com"
+        )
       }
       #expect(error.code == .invalidArgument)
       #expect(try await fixture.count("workspaces") == 0)
@@ -135,7 +179,12 @@ struct EmailCodeTests {
           codes.append(error.code)
         }
       }
-      #expect(codes == [.invalidArgument, .invalidArgument, .invalidArgument, .invalidArgument, .failedPrecondition])
+      #expect(
+        codes == [
+          .invalidArgument, .invalidArgument, .invalidArgument, .invalidArgument,
+          .failedPrecondition,
+        ]
+      )
       let locked = try await #require(throws: RPCError.self) {
         try await Self.create(fixture, challenge: challenge.challengeID, code: code)
       }
@@ -152,12 +201,18 @@ struct EmailCodeTests {
       let challenge = try await Self.sendCode(fixture)
       let code = try await fixture.code(for: "alice@example.com")
       let otherAddress = try await #require(throws: RPCError.self) {
-        try await Self.create(fixture, challenge: challenge.challengeID, code: code, email: "bob@example.com")
+        try await Self.create(
+          fixture,
+          challenge: challenge.challengeID,
+          code: code,
+          email: "bob@example.com"
+        )
       }
       #expect(otherAddress.code == .notFound)
 
       try await fixture.database.query(
-        "UPDATE email_challenges SET expires_at = now() - interval '1 second'")
+        "UPDATE email_challenges SET expires_at = now() - interval '1 second'"
+      )
       let expired = try await #require(throws: RPCError.self) {
         try await Self.create(fixture, challenge: challenge.challengeID, code: code)
       }
@@ -191,7 +246,11 @@ struct EmailCodeTests {
       }
       #expect(Set(malformed.violatedFields) == ["challenge_id", "code"])
       let unknown = try await #require(throws: RPCError.self) {
-        try await Self.create(fixture, challenge: "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001", code: "123456")
+        try await Self.create(
+          fixture,
+          challenge: "6b1f0e3c-1d7e-4a55-9a51-3f3d8e0c0001",
+          code: "123456"
+        )
       }
       #expect(unknown.code == .notFound)
       #expect(try await fixture.count("email_challenges") == 0)

@@ -22,21 +22,28 @@ struct MailOutboxTests {
       let logger = Logger(label: "outbox-test")
       try await database.transaction { connection in
         try await MailOutbox.enqueue(
-          OutgoingMail(recipient: "a@example.com", subject: "s", body: "b"), on: connection, logger: logger)
+          OutgoingMail(recipient: "a@example.com", subject: "s", body: "b"),
+          on: connection,
+          logger: logger
+        )
       }
       let broken = MailOutboxWorker(database: database, sender: BrokenSender(), logger: logger)
       // The database's clock before the attempt: the retry must come at least the first
       // backoff (2 s) after it. (Comparing with now() after the attempt failed whenever a loaded
       // machine took longer than those 2 s to get there.)
       var before = Date.distantFuture
-      for try await now in try await database.query("SELECT now()").decode(Date.self) { before = now }
+      for try await now in try await database.query("SELECT now()").decode(Date.self) {
+        before = now
+      }
       #expect(try await broken.drainOnce() == 1)
       let rows = try await database.query(
         """
         SELECT attempts, last_error, sent_at IS NULL, next_attempt_at >= \(before) + interval '2 seconds'
         FROM mail_outbox
-        """)
-      for try await (attempts, error, unsent, later) in rows.decode((Int, String?, Bool, Bool).self) {
+        """
+      )
+      for try await (attempts, error, unsent, later) in rows.decode((Int, String?, Bool, Bool).self)
+      {
         #expect(attempts == 1)
         #expect(error == "connection refused by mail.example")
         #expect(unsent)
@@ -48,12 +55,19 @@ struct MailOutboxTests {
       #expect(try await broken.drainOnce() == 0)
 
       try await database.query("UPDATE mail_outbox SET next_attempt_at = now()")
-      let mailbox = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString)")
+      let mailbox = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "outbox-\(UUID().uuidString)"
+      )
       defer { try? FileManager.default.removeItem(at: mailbox) }
       let working = MailOutboxWorker(
         database: database,
-        sender: try DevelopmentMailbox(directory: mailbox, sender: "t@guance.local", logger: logger),
-        logger: logger)
+        sender: try DevelopmentMailbox(
+          directory: mailbox,
+          sender: "t@guance.local",
+          logger: logger
+        ),
+        logger: logger
+      )
       #expect(try await working.drainOnce() == 1)
       #expect(DevelopmentMailboxReader(directory: mailbox).messages(to: "a@example.com").count == 1)
       #expect(try await working.drainOnce() == 0)

@@ -7,6 +7,7 @@ import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
 import Testing
+
 @Suite("Registering Guance accounts")
 struct RegistrationTests {
   @Test("an account is registered with normalised fields")
@@ -18,13 +19,16 @@ struct RegistrationTests {
           $0.password = ConsoleFixture.password
           $0.email = " Alice@Example.COM "
           $0.phone = "+1 415 555 0100"
-        })
+        }
+      )
       #expect(reply.account.username == "alice.smith")
       #expect(reply.account.email == "alice@example.com")
       #expect(reply.account.phone == "+14155550100")
       let login = try await fixture.login("ALICE@example.com")
       let account = try await fixture.console.getAccount(
-        .init(), metadata: ConsoleFixture.bearer(login.sessionToken))
+        .init(),
+        metadata: ConsoleFixture.bearer(login.sessionToken)
+      )
       #expect(account.account == reply.account)
     }
   }
@@ -39,7 +43,8 @@ struct RegistrationTests {
             $0.password = "password"
             $0.email = "not-an-email"
             $0.phone = "12345"
-          })
+          }
+        )
       }
       #expect(error.code == .invalidArgument)
       #expect(Set(error.violatedFields) == ["username", "password", "email", "phone"])
@@ -74,7 +79,10 @@ struct RegistrationTests {
         for index in 0..<8 {
           group.addTask {
             do {
-              try await fixture.registerAndCreate(username: "racer", email: "racer\(index)@example.com")
+              try await fixture.registerAndCreate(
+                username: "racer",
+                email: "racer\(index)@example.com"
+              )
               return nil
             } catch let error as RPCError {
               return error.code
@@ -96,7 +104,10 @@ struct RegistrationTests {
       let successes = try await withThrowingTaskGroup(of: Bool.self) { group in
         for index in 0..<8 {
           group.addTask {
-            (try? await fixture.registerAndCreate(username: "user\(index)", email: "Same@Example.com")) != nil
+            (try? await fixture.registerAndCreate(
+              username: "user\(index)",
+              email: "Same@Example.com"
+            )) != nil
           }
         }
         return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -120,12 +131,14 @@ struct RegistrationTests {
             $0.passwordConfirmation = "something else entirely"
             $0.email = "alice@example.com"
             $0.termsAccepted = false
-          })
+          }
+        )
       }
       #expect(error.code == .invalidArgument)
       #expect(
         Set(error.violatedFields)
-          == ["workspace_name", "language", "site", "password_confirmation", "terms_accepted"])
+          == ["workspace_name", "language", "site", "password_confirmation", "terms_accepted"]
+      )
       #expect(try await fixture.count("accounts") == 0)
     }
   }

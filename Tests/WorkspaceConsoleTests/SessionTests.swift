@@ -9,6 +9,7 @@ import SuiteTesting
 import SwiftProtobuf
 import Testing
 import WorkspaceConsole
+
 @Suite("Console sessions and who sees which workspace")
 struct SessionTests {
   @Test("login by username or email opens a session that logout ends")
@@ -22,17 +23,28 @@ struct SessionTests {
       #expect(byEmail.sessionToken != byName.sessionToken)
 
       let session = try await fixture.console.getSession(
-        .init(), metadata: ConsoleFixture.bearer(byName.sessionToken))
+        .init(),
+        metadata: ConsoleFixture.bearer(byName.sessionToken)
+      )
       #expect(session.account.username == "alice")
       #expect(session.expiresAt.date > session.createdAt.date)
 
-      _ = try await fixture.console.logout(.init(), metadata: ConsoleFixture.bearer(byName.sessionToken))
+      _ = try await fixture.console.logout(
+        .init(),
+        metadata: ConsoleFixture.bearer(byName.sessionToken)
+      )
       let afterLogout = try await #require(throws: RPCError.self) {
-        try await fixture.console.listWorkspaces(.init(), metadata: ConsoleFixture.bearer(byName.sessionToken))
+        try await fixture.console.listWorkspaces(
+          .init(),
+          metadata: ConsoleFixture.bearer(byName.sessionToken)
+        )
       }
       #expect(afterLogout.code == .unauthenticated)
       // The other session is untouched.
-      _ = try await fixture.console.listWorkspaces(.init(), metadata: ConsoleFixture.bearer(byEmail.sessionToken))
+      _ = try await fixture.console.listWorkspaces(
+        .init(),
+        metadata: ConsoleFixture.bearer(byEmail.sessionToken)
+      )
     }
   }
 
@@ -52,13 +64,18 @@ struct SessionTests {
     }
   }
 
-  @Test("a login holding U+0000 is INVALID_ARGUMENT on its field and records no failure (it answered INTERNAL)")
+  @Test(
+    "a login holding U+0000 is INVALID_ARGUMENT on its field and records no failure (it answered INTERNAL)"
+  )
   func unstorableLogin() async throws {
     try await ConsoleFixture.with { fixture in
       try await fixture.registerAndCreate()
-      let error = try await #require(throws: RPCError.self) { try await fixture.login("ali\u{0}ce") }
+      let error = try await #require(throws: RPCError.self) {
+        try await fixture.login("ali\u{0}ce")
+      }
       #expect(error.code == .invalidArgument)
-      let violations = try error.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?.violations
+      let violations = try error.unpackGoogleRPCStatus()?.details.compactMap(\.badRequest).first?
+        .violations
       #expect(violations?.map(\.field) == ["login"])
       #expect(try await fixture.count("login_failures") == 0)
       _ = try await fixture.login("alice")
@@ -85,7 +102,9 @@ struct SessionTests {
   @Test("account-scoped RPCs need a live session")
   func needsSession() async throws {
     try await ConsoleFixture.with { fixture in
-      for metadata: Metadata in [[:], ConsoleFixture.bearer("garbage"), ["authorization": "Basic abc"]] {
+      for metadata: Metadata in [
+        [:], ConsoleFixture.bearer("garbage"), ["authorization": "Basic abc"],
+      ] {
         let error = try await #require(throws: RPCError.self) {
           try await fixture.console.listWorkspaces(.init(), metadata: metadata)
         }
@@ -94,9 +113,13 @@ struct SessionTests {
       try await fixture.registerAndCreate()
       let login = try await fixture.login()
       try await fixture.database.query(
-        "UPDATE sessions SET last_seen_at = now() - interval '31 minutes'")
+        "UPDATE sessions SET last_seen_at = now() - interval '31 minutes'"
+      )
       let idle = try await #require(throws: RPCError.self) {
-        try await fixture.console.getSession(.init(), metadata: ConsoleFixture.bearer(login.sessionToken))
+        try await fixture.console.getSession(
+          .init(),
+          metadata: ConsoleFixture.bearer(login.sessionToken)
+        )
       }
       #expect(idle.code == .unauthenticated)
     }
@@ -111,10 +134,15 @@ struct SessionTests {
       let metadata = ConsoleFixture.bearer(bobLogin.sessionToken)
 
       let own = try await fixture.console.getWorkspace(
-        .with { $0.workspaceID = bob.workspace.id }, metadata: metadata)
+        .with { $0.workspaceID = bob.workspace.id },
+        metadata: metadata
+      )
       #expect(own.workspace == bob.workspace)
       let foreign = try await #require(throws: RPCError.self) {
-        try await fixture.console.getWorkspace(.with { $0.workspaceID = alice.workspace.id }, metadata: metadata)
+        try await fixture.console.getWorkspace(
+          .with { $0.workspaceID = alice.workspace.id },
+          metadata: metadata
+        )
       }
       #expect(foreign.code == .notFound)
       #expect(foreign.missingResource?.type == "workspace")

@@ -35,14 +35,19 @@ public struct BillingDay: Sendable, Hashable, Comparable, CustomStringConvertibl
   public var description: String {
     let components = Self.calendar.dateComponents([.year, .month, .day], from: start)
     return String(
-      format: "%04d-%02d-%02d", components.year ?? 0, components.month ?? 0, components.day ?? 0)
+      format: "%04d-%02d-%02d",
+      components.year ?? 0,
+      components.month ?? 0,
+      components.day ?? 0
+    )
   }
 
   /// The days of month "YYYY-MM".
   public static func month(_ text: String) -> ClosedRange<BillingDay>? {
     guard text.count == 7, let first = BillingDay(text + "-01") else { return nil }
     let comps = calendar.dateComponents([.year, .month], from: first.start)
-    guard let range = calendar.range(of: .day, in: .month, for: first.start), comps.year != nil else {
+    guard let range = calendar.range(of: .day, in: .month, for: first.start), comps.year != nil
+    else {
       return nil
     }
     return first...BillingDay(ordinal: first.ordinal + range.count - 1)

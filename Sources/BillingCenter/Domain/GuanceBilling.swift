@@ -23,8 +23,12 @@ public struct GuanceBilling: Sendable {
   public let closingGrace: Duration
 
   public init(
-    store: any BillingStore, directory: any WorkspaceDirectory, hasher: PasswordHasher,
-    sessions: PasswordSessions, challenges: EmailChallenges, catalog: PriceCatalog,
+    store: any BillingStore,
+    directory: any WorkspaceDirectory,
+    hasher: PasswordHasher,
+    sessions: PasswordSessions,
+    challenges: EmailChallenges,
+    catalog: PriceCatalog,
     closingGrace: Duration
   ) {
     self.store = store
@@ -75,7 +79,11 @@ public struct GuanceBilling: Sendable {
     public var creationKey: String?
 
     public init(
-      username: String, password: String, email: String, phone: String, company: CompanyInfo,
+      username: String,
+      password: String,
+      email: String,
+      phone: String,
+      company: CompanyInfo,
       creationKey: String? = nil
     ) {
       self.username = username
@@ -90,8 +98,12 @@ public struct GuanceBilling: Sendable {
   public func register(_ registration: Registration) async throws -> BillingAccount {
     var validation = Validation()
     let identity = AccountIdentity.check(
-      username: registration.username, email: registration.email, phone: registration.phone,
-      password: registration.password, into: &validation)
+      username: registration.username,
+      email: registration.email,
+      phone: registration.phone,
+      password: registration.password,
+      into: &validation
+    )
     let company = CompanyProfile.check(registration.company, into: &validation)
     let key = CreationKey.check(registration.creationKey, into: &validation)
     try validation.finish()
@@ -102,8 +114,14 @@ public struct GuanceBilling: Sendable {
     do {
       return try await store.insertAccount(
         NewBillingAccount(
-          username: identity.username, email: identity.email, phone: identity.phone, passwordHash: hash,
-          company: company, creationKey: key))
+          username: identity.username,
+          email: identity.email,
+          phone: identity.phone,
+          passwordHash: hash,
+          company: company,
+          creationKey: key
+        )
+      )
     } catch {
       // A concurrent call with the same key got there first.
       if let earlier = try await earlierRegistration(key, email: identity.email) { return earlier }
@@ -122,16 +140,23 @@ public struct GuanceBilling: Sendable {
   }
 
   /// Opens a billing center session (username, email or phone, and password).
-  public func login(login raw: String, password: String, peer: String) async throws -> (
+  public func login(
+    login raw: String,
+    password: String,
+    peer: String
+  ) async throws -> (
     token: String, session: Session, account: BillingAccount
   ) {
     let store = self.store
     // A phone as people type it ("+1 415-555-0100") is looked up in its E.164 form.
     let login = (try? PhoneNumber(raw).value) ?? raw
     let (token, session) = try await sessions.login(
-      login: login, password: password, peer: peer,
+      login: login,
+      password: password,
+      peer: peer,
       find: { try await store.loginCandidate(forLogin: $0) },
-      rehash: { try await store.replacePasswordHash(accountID: $0, with: $1) })
+      rehash: { try await store.replacePasswordHash(accountID: $0, with: $1) }
+    )
     return (token, session, try await account(id: session.accountID))
   }
 
@@ -153,12 +178,16 @@ public struct GuanceBilling: Sendable {
     return try await store.cloudAccounts(billingAccountID: accountID)
   }
 
-  public func findByCloudIdentity(_ identity: CloudIdentity?) async throws -> (CloudAccount, BillingAccount)? {
+  public func findByCloudIdentity(
+    _ identity: CloudIdentity?
+  ) async throws -> (CloudAccount, BillingAccount)? {
     try await store.cloudAccount(identity: Self.require(identity))
   }
 
   public func linkCloudAccount(
-    _ identity: CloudIdentity?, to accountID: UUID, subscriptionID rawSubscription: String
+    _ identity: CloudIdentity?,
+    to accountID: UUID,
+    subscriptionID rawSubscription: String
   ) async throws -> CloudAccount {
     let identity = try Self.require(identity)
     let subscription = try Self.optionalSubscriptionID(rawSubscription)
@@ -168,7 +197,9 @@ public struct GuanceBilling: Sendable {
 
   /// Mails a binding code to the email of the account named `username`. Unknown usernames
   /// get a reply of the same shape (a plausible masked address) and no mail.
-  public func startBindingVerification(username raw: String) async throws -> (
+  public func startBindingVerification(
+    username raw: String
+  ) async throws -> (
     issued: EmailChallenges.Issued, maskedEmail: String
   ) {
     var validation = Validation()
@@ -178,7 +209,8 @@ public struct GuanceBilling: Sendable {
 
     let account = try await store.account(username: username.value)
     let issued = try await challenges.issue(
-      subject: "username:\(username.value)", purpose: PostgresBillingStore.bindingPurpose,
+      subject: "username:\(username.value)",
+      purpose: PostgresBillingStore.bindingPurpose,
       accountID: account?.id
     ) { code in
       account.map { account in
@@ -192,7 +224,8 @@ public struct GuanceBilling: Sendable {
             center account is \(code). It expires in 10 minutes.
             If you did not ask for it, ignore this message: nothing is bound without the code.
 
-            """)
+            """
+        )
       }
     }
     return (issued, Self.concealedEmail)
@@ -200,21 +233,36 @@ public struct GuanceBilling: Sendable {
 
   /// Redeems a binding code and links the cloud identity to the code's billing account, once.
   public func confirmBinding(
-    challengeID raw: String, code: String, username rawUsername: String, identity: CloudIdentity?,
+    challengeID raw: String,
+    code: String,
+    username rawUsername: String,
+    identity: CloudIdentity?,
     subscriptionID rawSubscription: String
   ) async throws -> (BillingAccount, CloudAccount) {
     var validation = Validation()
     let challengeID = UUID(uuidString: raw)
-    validation.require(challengeID != nil, "challenge_id", "must be the challenge_id StartBindingVerification returned")
+    validation.require(
+      challengeID != nil,
+      "challenge_id",
+      "must be the challenge_id StartBindingVerification returned"
+    )
     validation.require(VerificationCode.isWellFormed(code), "code", "must be the 6-digit code")
-    let username = validation.check("username") { () throws(FieldProblem) in try Username(rawUsername) }
+    let username = validation.check("username") { () throws(FieldProblem) in
+      try Username(rawUsername)
+    }
     try validation.finish()
     guard let challengeID, let username else { throw ServiceError.invalid(validation.violations) }
     let identity = try Self.require(identity)
     let subscription = try Self.optionalSubscriptionID(rawSubscription)
     return try await store.linkCloudAccount(
-      identity, subscriptionID: subscription,
-      redeeming: BindingCodeRedemption(challengeID: challengeID, code: code, username: username.value))
+      identity,
+      subscriptionID: subscription,
+      redeeming: BindingCodeRedemption(
+        challengeID: challengeID,
+        code: code,
+        username: username.value
+      )
+    )
   }
 
   // MARK: Workspace bindings
@@ -227,21 +275,31 @@ public struct GuanceBilling: Sendable {
   /// only), the settlement's subscription is first linked to that purchaser's cloud account,
   /// in the same transaction: the activation flow's one call.
   public func bindWorkspace(
-    _ rawWorkspace: String, to accountID: UUID, settlement: Settlement?, linking purchaser: CloudIdentity? = nil,
-    caller: Caller = .suiteService, ownerSession rawOwnerSession: String = ""
+    _ rawWorkspace: String,
+    to accountID: UUID,
+    settlement: Settlement?,
+    linking purchaser: CloudIdentity? = nil,
+    caller: Caller = .suiteService,
+    ownerSession rawOwnerSession: String = ""
   ) async throws -> WorkspaceBinding {
     let workspaceID = try Self.workspaceID(rawWorkspace)
     let settlement = try Self.require(settlement, linking: purchaser)
     let ownerSession = try Self.ownerSession(rawOwnerSession, linking: purchaser, caller: caller)
     _ = try await account(id: accountID)
-    guard let workspace = try await directory.workspace(id: workspaceID, ownerSession: ownerSession) else {
+    guard let workspace = try await directory.workspace(id: workspaceID, ownerSession: ownerSession)
+    else {
       throw BillingError.workspaceNotFound(rawWorkspace)
     }
     guard workspace.status != .closed else { throw BillingError.workspaceClosed(rawWorkspace) }
     if case .cloudAccount = settlement, catalog.currency != "USD" {
       throw BillingError.currencyNotAllowed(catalog.currency)
     }
-    var binding = try await store.bind(workspace, to: accountID, settlement: settlement, linking: purchaser)
+    var binding = try await store.bind(
+      workspace,
+      to: accountID,
+      settlement: settlement,
+      linking: purchaser
+    )
     binding.status = workspace.status
     return binding
   }
@@ -266,14 +324,21 @@ public struct GuanceBilling: Sendable {
 
   /// Changes how the workspace is paid for; `purchaser` as in `bindWorkspace`.
   public func changeSettlement(
-    _ rawWorkspace: String, of accountID: UUID, to settlement: Settlement?, linking purchaser: CloudIdentity? = nil,
+    _ rawWorkspace: String,
+    of accountID: UUID,
+    to settlement: Settlement?,
+    linking purchaser: CloudIdentity? = nil,
     caller: Caller = .suiteService
   ) async throws -> WorkspaceBinding {
     let workspaceID = try Self.workspaceID(rawWorkspace)
     let settlement = try Self.require(settlement, linking: purchaser)
     try Self.refuseLinking(purchaser, by: caller)
     return try await store.changeSettlement(
-      workspaceID: workspaceID, of: accountID, to: settlement, linking: purchaser)
+      workspaceID: workspaceID,
+      of: accountID,
+      to: settlement,
+      linking: purchaser
+    )
   }
 
   public func unbind(_ rawWorkspace: String, from accountID: UUID) async throws {
@@ -290,7 +355,13 @@ public struct GuanceBilling: Sendable {
     public var quantity: String
     public var usageTime: Date?
 
-    public init(idempotencyKey: String, workspaceID: String, billingItem: String, quantity: String, usageTime: Date?) {
+    public init(
+      idempotencyKey: String,
+      workspaceID: String,
+      billingItem: String,
+      quantity: String,
+      usageTime: Date?
+    ) {
       self.idempotencyKey = idempotencyKey
       self.workspaceID = workspaceID
       self.billingItem = billingItem
@@ -304,33 +375,53 @@ public struct GuanceBilling: Sendable {
   public static let maxUsageAge: TimeInterval = 30 * 86400
 
   /// Records a batch: every event valid or nothing is written.
-  public func recordUsage(_ raw: [RawUsageEvent], now: Date = Date()) async throws -> [UsageResult] {
+  public func recordUsage(_ raw: [RawUsageEvent], now: Date = Date()) async throws -> [UsageResult]
+  {
     var validation = Validation()
     validation.require(
-      (1...Self.maxUsageBatch).contains(raw.count), "events", "must hold 1 to \(Self.maxUsageBatch) events")
+      (1...Self.maxUsageBatch).contains(raw.count),
+      "events",
+      "must hold 1 to \(Self.maxUsageBatch) events"
+    )
     var events: [UsageEvent] = []
     events.reserveCapacity(raw.count)
     for (index, event) in raw.enumerated() where validation.violations.count < 20 {
       let field = "events[\(index)]"
       let keyOK = event.idempotencyKey.isPrintableASCII(length: 1...255)
-      validation.require(keyOK, "\(field).idempotency_key", "must be 1 to 255 printable ASCII characters")
+      validation.require(
+        keyOK,
+        "\(field).idempotency_key",
+        "must be 1 to 255 printable ASCII characters"
+      )
       let workspace = UUID(uuidString: event.workspaceID)
       validation.require(workspace != nil, "\(field).workspace_id", "must be a workspace id")
       validation.require(
-        catalog.item(event.billingItem) != nil, "\(field).billing_item",
-        "must be one of: \(catalog.items.map(\.code).joined(separator: ", "))")
+        catalog.item(event.billingItem) != nil,
+        "\(field).billing_item",
+        "must be one of: \(catalog.items.map(\.code).joined(separator: ", "))"
+      )
       let quantity = Quantity.parse(event.quantity)
       validation.require(
-        quantity != nil, "\(field).quantity", "must be a non-negative decimal with at most 6 decimals")
+        quantity != nil,
+        "\(field).quantity",
+        "must be a non-negative decimal with at most 6 decimals"
+      )
       let time = event.usageTime
       validation.require(
         time.map { Self.isRecent($0, now: now) } ?? false,
-        "\(field).usage_time", "is required, not in the future and at most 30 days old")
+        "\(field).usage_time",
+        "is required, not in the future and at most 30 days old"
+      )
       if keyOK, let workspace, let quantity, let time {
         events.append(
           UsageEvent(
-            idempotencyKey: event.idempotencyKey, workspaceID: workspace,
-            billingItem: event.billingItem, quantity: quantity, usageTime: time))
+            idempotencyKey: event.idempotencyKey,
+            workspaceID: workspace,
+            billingItem: event.billingItem,
+            quantity: quantity,
+            usageTime: time
+          )
+        )
       }
     }
     try validation.finish()
@@ -364,7 +455,11 @@ public struct GuanceBilling: Sendable {
 
   /// Prices each line; cloud-settled lines are also summed per subscription and dimension
   /// into one metering record for the hour the day ends (within the marketplace's 24 hours).
-  static func rate(_ usage: [DayUsage], day: BillingDay, catalog: PriceCatalog) throws -> (
+  static func rate(
+    _ usage: [DayUsage],
+    day: BillingDay,
+    catalog: PriceCatalog
+  ) throws -> (
     lines: [BillLine], metering: [MeteringRecord]
   ) {
     var lines: [BillLine] = []
@@ -379,17 +474,32 @@ public struct GuanceBilling: Sendable {
       let unbilled = entry.duringSuspension ? "subscription_suspended" : nil
       lines.append(
         BillLine(
-          day: day.description, billingAccountID: entry.billingAccountID,
-          workspaceID: entry.workspaceID, site: entry.site, settlement: entry.settlement,
-          billingItem: item.code, quantity: entry.quantity, unitSize: item.unitSize,
+          day: day.description,
+          billingAccountID: entry.billingAccountID,
+          workspaceID: entry.workspaceID,
+          site: entry.site,
+          settlement: entry.settlement,
+          billingItem: item.code,
+          quantity: entry.quantity,
+          unitSize: item.unitSize,
           unitPriceMicros: item.unitPriceMicros,
           amountMicros: unbilled != nil
             ? 0
             : Quantity.amountMicros(
-              quantity: entry.quantity, unitSize: item.unitSize, unitPriceMicros: item.unitPriceMicros),
-          currency: catalog.currency, unbilledReason: unbilled))
+              quantity: entry.quantity,
+              unitSize: item.unitSize,
+              unitPriceMicros: item.unitPriceMicros
+            ),
+          currency: catalog.currency,
+          unbilledReason: unbilled
+        )
+      )
       if let subscription = entry.settlement?.subscriptionID, unbilled == nil {
-        let key = MeteringRecord.key(subscriptionID: subscription, dimension: item.dimension, hour: day.end)
+        let key = MeteringRecord.key(
+          subscriptionID: subscription,
+          dimension: item.dimension,
+          hour: day.end
+        )
         metered[key, default: (subscription, item.dimension, 0)].units +=
           entry.quantity / Decimal(item.unitSize)
       }
@@ -398,8 +508,13 @@ public struct GuanceBilling: Sendable {
       let units = Quantity.units(quantity: value.units, unitSize: 1)
       guard units > 0 else { return nil }
       return MeteringRecord(
-        key: key, subscriptionID: value.subscription, dimension: value.dimension,
-        effectiveStartTime: day.end, quantity: units, attempts: 0)
+        key: key,
+        subscriptionID: value.subscription,
+        dimension: value.dimension,
+        effectiveStartTime: day.end,
+        quantity: units,
+        attempts: 0
+      )
     }
     return (lines, metering)
   }
@@ -409,7 +524,8 @@ public struct GuanceBilling: Sendable {
       throw ServiceError.invalid(field: "day", "must be a date as YYYY-MM-DD")
     }
     _ = try await account(id: accountID)
-    guard let bill = try await store.bills(billingAccountID: accountID, days: day...day).first else {
+    guard let bill = try await store.bills(billingAccountID: accountID, days: day...day).first
+    else {
       throw BillingError.dayNotClosed(raw)
     }
     return bill
@@ -425,7 +541,12 @@ public struct GuanceBilling: Sendable {
 
   /// Follows a marketplace subscription's status (the gateway calls this on Suspend,
   /// Reinstate and Unsubscribe); `at` is when the marketplace made the change.
-  public func setSubscriptionStatus(_ rawID: String, to status: CloudSubscriptionStatus?, at: Date?, now: Date = Date())
+  public func setSubscriptionStatus(
+    _ rawID: String,
+    to status: CloudSubscriptionStatus?,
+    at: Date?,
+    now: Date = Date()
+  )
     async throws -> SubscriptionStatusChange
   {
     let id = try Self.subscriptionID(rawID)
@@ -434,14 +555,20 @@ public struct GuanceBilling: Sendable {
     }
     let effective = at ?? now
     guard Self.isRecent(effective, now: now) else {
-      throw ServiceError.invalid(field: "effective_at", "must not be in the future nor more than 30 days old")
+      throw ServiceError.invalid(
+        field: "effective_at",
+        "must not be in the future nor more than 30 days old"
+      )
     }
     return try await store.setSubscriptionStatus(subscriptionID: id, to: status, at: effective)
   }
 
   /// Metering records of any status in key order, filtered as asked, a page at a time.
   public func meteringRecords(
-    status: MeteringRecord.Status?, day rawDay: String, subscriptionID rawSubscription: String, afterKey: String,
+    status: MeteringRecord.Status?,
+    day rawDay: String,
+    subscriptionID rawSubscription: String,
+    afterKey: String,
     limit raw: Int
   ) async throws -> [MeteringRecord] {
     var validation = Validation()
@@ -451,16 +578,27 @@ public struct GuanceBilling: Sendable {
     // Empty means any subscription; anything else must look like one.
     let subscription = rawSubscription.isEmpty ? nil : try? Self.subscriptionID(rawSubscription)
     validation.require(
-      rawSubscription.isEmpty || subscription != nil, "marketplace_subscription_id", "must be a marketplace subscription id")
+      rawSubscription.isEmpty || subscription != nil,
+      "marketplace_subscription_id",
+      "must be a marketplace subscription id"
+    )
     validation.require(afterKey.utf8.count <= 255, "after_key", "must be a metering record key")
     try validation.finish()
     return try await store.meteringRecords(
-      status: status, day: day, subscriptionID: subscription, afterKey: afterKey.isEmpty ? nil : afterKey,
-      limit: raw == 0 ? 100 : raw)
+      status: status,
+      day: day,
+      subscriptionID: subscription,
+      afterKey: afterKey.isEmpty ? nil : afterKey,
+      limit: raw == 0 ? 100 : raw
+    )
   }
 
   /// Resubmits or parks one record; a delivered record is refused (it is billed already).
-  public func setDisposition(_ disposition: MeteringRecord.Disposition?, ofRecord key: String, reason: String)
+  public func setDisposition(
+    _ disposition: MeteringRecord.Disposition?,
+    ofRecord key: String,
+    reason: String
+  )
     async throws -> MeteringRecord
   {
     var validation = Validation()
@@ -468,7 +606,9 @@ public struct GuanceBilling: Sendable {
     validation.require(disposition != nil, "disposition", "must be RESUBMIT or PARK")
     validation.require(reason.count <= 500, "reason", "must be at most 500 characters")
     try validation.finish()
-    guard let disposition else { throw ServiceError.invalid(field: "disposition", "must be RESUBMIT or PARK") }
+    guard let disposition else {
+      throw ServiceError.invalid(field: "disposition", "must be RESUBMIT or PARK")
+    }
     return try await store.setDisposition(disposition, ofRecord: key, reason: reason)
   }
 
@@ -481,7 +621,11 @@ public struct GuanceBilling: Sendable {
 
   public func acknowledge(_ acknowledgements: [MeteringAcknowledgement?]) async throws -> [String] {
     var validation = Validation()
-    validation.require((1...1000).contains(acknowledgements.count), "acknowledgements", "must hold 1 to 1000 entries")
+    validation.require(
+      (1...1000).contains(acknowledgements.count),
+      "acknowledgements",
+      "must hold 1 to 1000 entries"
+    )
     for (index, ack) in acknowledgements.enumerated() {
       validation.require(ack != nil, "acknowledgements[\(index)]", "needs a key and an outcome")
     }
@@ -507,16 +651,24 @@ public struct GuanceBilling: Sendable {
 
   /// The console session a caller proves control of a workspace with: required of billing
   /// center users, optional for the suite's services.
-  private static func ownerSession(_ raw: String, linking purchaser: CloudIdentity?, caller: Caller) throws -> String? {
+  private static func ownerSession(
+    _ raw: String,
+    linking purchaser: CloudIdentity?,
+    caller: Caller
+  ) throws -> String? {
     try refuseLinking(purchaser, by: caller)
     if case .session = caller, raw.isEmpty {
       throw ServiceError.invalid(
         field: "workspace_owner_session",
-        "is required: a console session of the workspace's owner (WorkspaceConsoleService/Login)")
+        "is required: a console session of the workspace's owner (WorkspaceConsoleService/Login)"
+      )
     }
     guard !raw.isEmpty else { return nil }
     guard raw.isPrintableASCII(length: 1...512) else {
-      throw ServiceError.invalid(field: "workspace_owner_session", "must be a console session token")
+      throw ServiceError.invalid(
+        field: "workspace_owner_session",
+        "must be a console session token"
+      )
     }
     return raw
   }
@@ -524,18 +676,24 @@ public struct GuanceBilling: Sendable {
   private static func require(_ identity: CloudIdentity?) throws -> CloudIdentity {
     guard let identity else {
       throw ServiceError.invalid(
-        field: "identity", "needs provider AZURE and the purchaser's tenant_id and object_id")
+        field: "identity",
+        "needs provider AZURE and the purchaser's tenant_id and object_id"
+      )
     }
     return identity
   }
 
-  private static func require(_ settlement: Settlement?, linking purchaser: CloudIdentity? = nil) throws
+  private static func require(
+    _ settlement: Settlement?,
+    linking purchaser: CloudIdentity? = nil
+  ) throws
     -> Settlement
   {
     guard let settlement else {
       throw ServiceError.invalid(
         field: "settlement",
-        "needs a method; CLOUD_ACCOUNT also needs the marketplace_subscription_id")
+        "needs a method; CLOUD_ACCOUNT also needs the marketplace_subscription_id"
+      )
     }
     if purchaser != nil, settlement.subscriptionID == nil {
       throw ServiceError.invalid(field: "link_purchaser", "goes only with CLOUD_ACCOUNT settlement")
@@ -555,7 +713,10 @@ public struct GuanceBilling: Sendable {
 
   private static func subscriptionID(_ raw: String) throws -> String {
     guard raw.isPrintableASCII(length: 1...128) else {
-      throw ServiceError.invalid(field: "marketplace_subscription_id", "must be a marketplace subscription id")
+      throw ServiceError.invalid(
+        field: "marketplace_subscription_id",
+        "must be a marketplace subscription id"
+      )
     }
     return raw
   }

@@ -15,7 +15,13 @@ public struct PriceCatalog: Sendable, Equatable {
     /// The marketplace metering dimension this item is reported under.
     public var dimension: String
 
-    public init(code: String, name: String, unitSize: Int64, unitPriceMicros: Int64, dimension: String) {
+    public init(
+      code: String,
+      name: String,
+      unitSize: Int64,
+      unitPriceMicros: Int64,
+      dimension: String
+    ) {
       self.code = code
       self.name = name
       self.unitSize = unitSize
@@ -38,16 +44,60 @@ public struct PriceCatalog: Sendable, Equatable {
 
   /// The Commercial Plan's list prices, used unless `PRICE_CATALOG_FILE` names another.
   public static let standard = PriceCatalog(
-    version: "2026-11", currency: "USD",
+    version: "2026-11",
+    currency: "USD",
     items: [
-      Item(code: "time_series", name: "Time series (per thousand per day)", unitSize: 1_000, unitPriceMicros: 600_000, dimension: "time_series"),
-      Item(code: "log_events", name: "Log events (per million)", unitSize: 1_000_000, unitPriceMicros: 1_200_000, dimension: "log_events"),
-      Item(code: "log_traffic_gb", name: "Log traffic (per GB)", unitSize: 1, unitPriceMicros: 300_000, dimension: "log_traffic_gb"),
-      Item(code: "trace_spans", name: "Trace spans (per million)", unitSize: 1_000_000, unitPriceMicros: 2_000_000, dimension: "trace_spans"),
-      Item(code: "rum_page_views", name: "RUM page views (per ten thousand)", unitSize: 10_000, unitPriceMicros: 700_000, dimension: "rum_page_views"),
-      Item(code: "session_replays", name: "Session replays (per thousand)", unitSize: 1_000, unitPriceMicros: 1_000_000, dimension: "session_replays"),
-      Item(code: "triggers", name: "Triggers (per ten thousand)", unitSize: 10_000, unitPriceMicros: 100_000, dimension: "triggers"),
-    ])
+      Item(
+        code: "time_series",
+        name: "Time series (per thousand per day)",
+        unitSize: 1_000,
+        unitPriceMicros: 600_000,
+        dimension: "time_series"
+      ),
+      Item(
+        code: "log_events",
+        name: "Log events (per million)",
+        unitSize: 1_000_000,
+        unitPriceMicros: 1_200_000,
+        dimension: "log_events"
+      ),
+      Item(
+        code: "log_traffic_gb",
+        name: "Log traffic (per GB)",
+        unitSize: 1,
+        unitPriceMicros: 300_000,
+        dimension: "log_traffic_gb"
+      ),
+      Item(
+        code: "trace_spans",
+        name: "Trace spans (per million)",
+        unitSize: 1_000_000,
+        unitPriceMicros: 2_000_000,
+        dimension: "trace_spans"
+      ),
+      Item(
+        code: "rum_page_views",
+        name: "RUM page views (per ten thousand)",
+        unitSize: 10_000,
+        unitPriceMicros: 700_000,
+        dimension: "rum_page_views"
+      ),
+      Item(
+        code: "session_replays",
+        name: "Session replays (per thousand)",
+        unitSize: 1_000,
+        unitPriceMicros: 1_000_000,
+        dimension: "session_replays"
+      ),
+      Item(
+        code: "triggers",
+        name: "Triggers (per ten thousand)",
+        unitSize: 10_000,
+        unitPriceMicros: 100_000,
+        dimension: "triggers"
+      ),
+    ]
+  )
 
   /// `PRICE_CATALOG_FILE`: JSON `{"version": "...", "currency": "USD", "items": [{"code",
   /// "name", "unitSize", "unitPriceMicros", "dimension"}]}`.
@@ -63,7 +113,9 @@ public struct PriceCatalog: Sendable, Equatable {
     let codes = catalog.items.map(\.code)
     guard catalog.currency == "USD", !catalog.version.isEmpty, !codes.isEmpty,
       Set(codes).count == codes.count,
-      catalog.items.allSatisfy({ $0.unitSize > 0 && $0.unitPriceMicros >= 0 && !$0.dimension.isEmpty })
+      catalog.items.allSatisfy({
+        $0.unitSize > 0 && $0.unitPriceMicros >= 0 && !$0.dimension.isEmpty
+      })
     else { throw .invalid(variable: "PRICE_CATALOG_FILE", value: path, expected: expected) }
     self.init(version: catalog.version, currency: catalog.currency, items: catalog.items)
   }

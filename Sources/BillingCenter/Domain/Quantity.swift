@@ -17,11 +17,17 @@ public enum Quantity {
     var value = value
     var rounded = Decimal()
     NSDecimalRound(&rounded, &value, 6, .bankers)
-    return NSDecimalNumber(decimal: rounded).description(withLocale: Locale(identifier: "en_US_POSIX"))
+    return NSDecimalNumber(decimal: rounded).description(
+      withLocale: Locale(identifier: "en_US_POSIX")
+    )
   }
 
   /// `quantity / unitSize × unitPriceMicros`, rounded half-even to a whole micro-dollar.
-  public static func amountMicros(quantity: Decimal, unitSize: Int64, unitPriceMicros: Int64)
+  public static func amountMicros(
+    quantity: Decimal,
+    unitSize: Int64,
+    unitPriceMicros: Int64
+  )
     -> Int64
   {
     var exact = quantity * Decimal(unitPriceMicros) / Decimal(unitSize)

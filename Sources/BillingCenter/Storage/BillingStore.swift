@@ -22,23 +22,37 @@ public protocol BillingStore: Sendable {
   func cloudAccounts(billingAccountID: UUID) async throws -> [CloudAccount]
   /// Links `identity` to the account (a no-op when it already is) and records the
   /// subscription; `BillingError.cloudAccountLinkedElsewhere` when another account has it.
-  func linkCloudAccount(_ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?)
+  func linkCloudAccount(
+    _ identity: CloudIdentity,
+    to accountID: UUID,
+    subscriptionID: String?
+  )
     async throws -> CloudAccount
   /// Redeems a binding code and links the identity to the code's account, in one transaction.
   func linkCloudAccount(
-    _ identity: CloudIdentity, subscriptionID: String?, redeeming: BindingCodeRedemption
+    _ identity: CloudIdentity,
+    subscriptionID: String?,
+    redeeming: BindingCodeRedemption
   ) async throws -> (BillingAccount, CloudAccount)
 
   // MARK: Workspace bindings
 
   /// Binds the workspace (idempotent for the same account and settlement), first linking the
   /// settlement's subscription to `purchaser`'s cloud account when one is given.
-  func bind(_ workspace: DirectoryWorkspace, to accountID: UUID, settlement: Settlement, linking purchaser: CloudIdentity?)
+  func bind(
+    _ workspace: DirectoryWorkspace,
+    to accountID: UUID,
+    settlement: Settlement,
+    linking purchaser: CloudIdentity?
+  )
     async throws -> WorkspaceBinding
   func bindings(billingAccountID: UUID) async throws -> [WorkspaceBinding]
   /// Ends the current binding row and opens one with the new settlement (history is kept).
   func changeSettlement(
-    workspaceID: UUID, of accountID: UUID, to settlement: Settlement, linking purchaser: CloudIdentity?
+    workspaceID: UUID,
+    of accountID: UUID,
+    to settlement: Settlement,
+    linking purchaser: CloudIdentity?
   ) async throws -> WorkspaceBinding
   func unbind(workspaceID: UUID, from accountID: UUID) async throws
 
@@ -49,7 +63,8 @@ public protocol BillingStore: Sendable {
   /// Claims the day (once, whatever the number of replicas), sums its usage per payer,
   /// workspace and item, and stores what `rate` makes of it.
   func closeDay(
-    _ day: BillingDay, catalogVersion: String,
+    _ day: BillingDay,
+    catalogVersion: String,
     rate: @Sendable ([DayUsage]) throws -> (lines: [BillLine], metering: [MeteringRecord])
   ) async throws -> DayClosing
   /// Days with recorded usage that ended before `cutoff` and are not closed, oldest first
@@ -62,13 +77,25 @@ public protocol BillingStore: Sendable {
   func acknowledge(_ acknowledgements: [MeteringAcknowledgement]) async throws -> [String]
   /// Records in key order, after `afterKey` when given (the last key of the previous page).
   func meteringRecords(
-    status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, afterKey: String?, limit: Int
+    status: MeteringRecord.Status?,
+    day: BillingDay?,
+    subscriptionID: String?,
+    afterKey: String?,
+    limit: Int
   ) async throws -> [MeteringRecord]
-  func setDisposition(_ disposition: MeteringRecord.Disposition, ofRecord key: String, reason: String)
+  func setDisposition(
+    _ disposition: MeteringRecord.Disposition,
+    ofRecord key: String,
+    reason: String
+  )
     async throws -> MeteringRecord
   /// Records the subscription's new status from `at` on (once: the same status again changes
   /// nothing, and nothing follows unsubscribed).
-  func setSubscriptionStatus(subscriptionID: String, to status: CloudSubscriptionStatus, at: Date)
+  func setSubscriptionStatus(
+    subscriptionID: String,
+    to status: CloudSubscriptionStatus,
+    at: Date
+  )
     async throws -> SubscriptionStatusChange
 }
 

@@ -1,5 +1,5 @@
-import AccountKit
 public import AccountAccess
+import AccountKit
 public import Foundation
 public import Logging
 import Mailer
@@ -33,14 +33,25 @@ public struct PostgresBillingStore: BillingStore {
     a.id, a.username, a.email, a.phone, a.company_name, a.industry, a.region, a.contact_name,
     a.description, a.created_at
     """
-  private typealias AccountRow = (UUID, String, String, String?, String, String, String, String, String, Date)
+  private typealias AccountRow = (
+    UUID, String, String, String?, String, String, String, String, String, Date
+  )
 
   private static func account(_ row: AccountRow) -> BillingAccount {
     BillingAccount(
-      id: row.0, username: row.1, email: row.2, phone: row.3,
+      id: row.0,
+      username: row.1,
+      email: row.2,
+      phone: row.3,
       company: CompanyInfo(
-        companyName: row.4, industry: row.5, region: row.6, contactName: row.7, description: row.8),
-      createdAt: row.9)
+        companyName: row.4,
+        industry: row.5,
+        region: row.6,
+        contactName: row.7,
+        description: row.8
+      ),
+      createdAt: row.9
+    )
   }
 
   private static func firstAccount(_ rows: PreparedRows) async throws -> BillingAccount? {
@@ -58,7 +69,8 @@ public struct PostgresBillingStore: BillingStore {
           \(new.company.companyName), \(new.company.industry), \(new.company.region),
           \(new.company.contactName), \(new.company.description), \(new.creationKey))
         RETURNING \(unescaped: Self.accountColumns)
-        """)
+        """
+      )
       guard let account = try await Self.firstAccount(rows) else {
         throw StoreInvariantError.noRowReturned
       }
@@ -75,18 +87,26 @@ public struct PostgresBillingStore: BillingStore {
 
   public func account(id: UUID) async throws -> BillingAccount? {
     try await Self.firstAccount(
-      database.execute("SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(id)"))
+      database.execute(
+        "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(id)"
+      )
+    )
   }
 
   public func account(createdWith key: String) async throws -> BillingAccount? {
     try await Self.firstAccount(
-      database.execute("SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.creation_key = \(key)"))
+      database.execute(
+        "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.creation_key = \(key)"
+      )
+    )
   }
 
   public func account(username: String) async throws -> BillingAccount? {
     try await Self.firstAccount(
       database.execute(
-        "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.username = \(username)"))
+        "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.username = \(username)"
+      )
+    )
   }
 
   public func loginCandidate(forLogin login: String) async throws -> LoginCandidate? {
@@ -95,7 +115,8 @@ public struct PostgresBillingStore: BillingStore {
       SELECT id, password_hash FROM billing_accounts
       WHERE username = \(login) OR email = \(login) OR phone = \(login)
       LIMIT 1
-      """)
+      """
+    )
     for try await (id, hash) in rows.decode((UUID, String).self) {
       return LoginCandidate(accountID: id, passwordHash: hash)
     }
@@ -104,7 +125,8 @@ public struct PostgresBillingStore: BillingStore {
 
   public func replacePasswordHash(accountID: UUID, with hash: String) async throws {
     try await database.execute(
-      "UPDATE billing_accounts SET password_hash = \(hash) WHERE id = \(accountID)")
+      "UPDATE billing_accounts SET password_hash = \(hash) WHERE id = \(accountID)"
+    )
   }
 
   // MARK: Cloud accounts
@@ -121,18 +143,24 @@ public struct PostgresBillingStore: BillingStore {
       throw StoreInvariantError.unknownValue(row.1)
     }
     return CloudAccount(
-      id: row.0, identity: CloudIdentity(provider: provider, tenantID: row.2, objectID: row.3),
-      billingAccountID: row.4, subscriptionIDs: row.6, linkedAt: row.5)
+      id: row.0,
+      identity: CloudIdentity(provider: provider, tenantID: row.2, objectID: row.3),
+      billingAccountID: row.4,
+      subscriptionIDs: row.6,
+      linkedAt: row.5
+    )
   }
 
-  public func cloudAccount(identity: CloudIdentity) async throws -> (CloudAccount, BillingAccount)? {
+  public func cloudAccount(identity: CloudIdentity) async throws -> (CloudAccount, BillingAccount)?
+  {
     let rows = try await database.execute(
       """
       SELECT \(unescaped: Self.cloudColumns), \(unescaped: Self.accountColumns)
       FROM cloud_accounts c JOIN billing_accounts a ON a.id = c.billing_account_id
       WHERE c.provider = \(identity.provider.rawValue) AND c.tenant_id = \(identity.tenantID)
         AND c.object_id = \(identity.objectID)
-      """)
+      """
+    )
     // postgres-nio decodes flat tuples only: the cloud account's columns, then the account's.
     typealias Joined = (
       UUID, String, String, String, UUID, Date, [String],
@@ -150,34 +178,55 @@ public struct PostgresBillingStore: BillingStore {
       """
       SELECT \(unescaped: Self.cloudColumns) FROM cloud_accounts c
       WHERE c.billing_account_id = \(billingAccountID) ORDER BY c.linked_at, c.id
-      """)
+      """
+    )
     var accounts: [CloudAccount] = []
     for try await row in rows.decode(CloudRow.self) { accounts.append(try Self.cloudAccount(row)) }
     return accounts
   }
 
-  public func linkCloudAccount(_ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?)
+  public func linkCloudAccount(
+    _ identity: CloudIdentity,
+    to accountID: UUID,
+    subscriptionID: String?
+  )
     async throws -> CloudAccount
   {
     let logger = self.logger
     return try await database.transaction { connection in
-      try await Self.link(identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+      try await Self.link(
+        identity,
+        to: accountID,
+        subscriptionID: subscriptionID,
+        on: connection,
+        logger: logger
+      )
     }
   }
 
   public func linkCloudAccount(
-    _ identity: CloudIdentity, subscriptionID: String?, redeeming redemption: BindingCodeRedemption
+    _ identity: CloudIdentity,
+    subscriptionID: String?,
+    redeeming redemption: BindingCodeRedemption
   ) async throws -> (BillingAccount, CloudAccount) {
     let logger = self.logger
     return try await challenges.redeem(
-      challengeID: redemption.challengeID, code: redemption.code,
-      subject: "username:\(redemption.username)", purpose: Self.bindingPurpose
+      challengeID: redemption.challengeID,
+      code: redemption.code,
+      subject: "username:\(redemption.username)",
+      purpose: Self.bindingPurpose
     ) { connection, accountID in
       let cloud = try await Self.link(
-        identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+        identity,
+        to: accountID,
+        subscriptionID: subscriptionID,
+        on: connection,
+        logger: logger
+      )
       let rows = try await connection.execute(
         "SELECT \(unescaped: Self.accountColumns) FROM billing_accounts a WHERE a.id = \(accountID)",
-        logger: logger)
+        logger: logger
+      )
       guard let account = try await Self.firstAccount(rows) else {
         throw StoreInvariantError.noRowReturned
       }
@@ -187,14 +236,23 @@ public struct PostgresBillingStore: BillingStore {
 
   /// Links within the caller's transaction and returns the cloud account.
   private static func link(
-    _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
-    on connection: PostgresConnection, logger: Logger
+    _ identity: CloudIdentity,
+    to accountID: UUID,
+    subscriptionID: String?,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws -> CloudAccount {
     let cloudID = try await linkIdentity(
-      identity, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger
+      identity,
+      to: accountID,
+      subscriptionID: subscriptionID,
+      on: connection,
+      logger: logger
     ).cloudID
     let cloudRows = try await connection.execute(
-      "SELECT \(unescaped: cloudColumns) FROM cloud_accounts c WHERE c.id = \(cloudID)", logger: logger)
+      "SELECT \(unescaped: cloudColumns) FROM cloud_accounts c WHERE c.id = \(cloudID)",
+      logger: logger
+    )
     for try await row in cloudRows.decode(CloudRow.self) { return try cloudAccount(row) }
     throw StoreInvariantError.noRowReturned
   }
@@ -205,8 +263,11 @@ public struct PostgresBillingStore: BillingStore {
   /// no-op or a conflict. The subscription is recorded in the same statement, from the
   /// upsert's row, and only when that row is the account's.
   private static func linkIdentity(
-    _ identity: CloudIdentity, to accountID: UUID, subscriptionID: String?,
-    on connection: PostgresConnection, logger: Logger
+    _ identity: CloudIdentity,
+    to accountID: UUID,
+    subscriptionID: String?,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws -> (cloudID: UUID, subscriptionStatus: String?) {
     let rows = try await connection.execute(
       """
@@ -225,10 +286,14 @@ public struct PostgresBillingStore: BillingStore {
       SELECT cloud.id, cloud.billing_account_id, (SELECT cloud_account_id FROM subscription),
         (SELECT status FROM subscription)
       FROM cloud
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     var found: (UUID, UUID, UUID?, String?)?
     for try await row in rows.decode((UUID, UUID, UUID?, String?).self) { found = row }
-    guard let (cloudID, owner, holder, status) = found else { throw StoreInvariantError.noRowReturned }
+    guard let (cloudID, owner, holder, status) = found else {
+      throw StoreInvariantError.noRowReturned
+    }
     guard owner == accountID else { throw BillingError.cloudAccountLinkedElsewhere }
     // A marketplace subscription has one purchaser.
     if subscriptionID != nil, holder != cloudID { throw BillingError.cloudAccountLinkedElsewhere }
@@ -248,20 +313,30 @@ public struct PostgresBillingStore: BillingStore {
       throw StoreInvariantError.unknownValue(row.4)
     }
     return WorkspaceBinding(
-      workspaceID: row.0, billingAccountID: row.1, workspaceName: row.2, site: row.3,
-      settlement: settlement, boundAt: row.6, status: nil)
+      workspaceID: row.0,
+      billingAccountID: row.1,
+      workspaceName: row.2,
+      site: row.3,
+      settlement: settlement,
+      boundAt: row.6,
+      status: nil
+    )
   }
 
   /// The workspace's current binding, locked for the rest of the transaction.
   private static func currentBinding(
-    workspaceID: UUID, on connection: PostgresConnection, logger: Logger
+    workspaceID: UUID,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws -> WorkspaceBinding? {
     let rows = try await connection.execute(
       """
       SELECT \(unescaped: bindingColumns) FROM workspace_bindings b
       WHERE b.workspace_id = \(workspaceID) AND b.valid_to IS NULL
       FOR UPDATE
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     for try await row in rows.decode(BindingRow.self) { return try binding(row) }
     return nil
   }
@@ -270,7 +345,10 @@ public struct PostgresBillingStore: BillingStore {
   /// by linking it to `purchaser`'s cloud account first when the caller names one (then it is
   /// so by construction), otherwise by checking.
   private static func linkOrCheck(
-    _ purchaser: CloudIdentity?, _ settlement: Settlement, of accountID: UUID, on connection: PostgresConnection,
+    _ purchaser: CloudIdentity?,
+    _ settlement: Settlement,
+    of accountID: UUID,
+    on connection: PostgresConnection,
     logger: Logger
   ) async throws {
     guard let purchaser, let subscriptionID = settlement.subscriptionID else {
@@ -278,25 +356,37 @@ public struct PostgresBillingStore: BillingStore {
       return
     }
     let linked = try await linkIdentity(
-      purchaser, to: accountID, subscriptionID: subscriptionID, on: connection, logger: logger)
+      purchaser,
+      to: accountID,
+      subscriptionID: subscriptionID,
+      on: connection,
+      logger: logger
+    )
     try refuseEnded(subscriptionID, status: linked.subscriptionStatus)
   }
 
   /// An unsubscribed subscription settles nothing more (its cancellation is final).
   private static func refuseEnded(_ subscriptionID: String, status: String?) throws {
-    if status.flatMap(CloudSubscriptionStatus.init) == .unsubscribed { throw BillingError.subscriptionEnded(subscriptionID) }
+    if status.flatMap(CloudSubscriptionStatus.init) == .unsubscribed {
+      throw BillingError.subscriptionEnded(subscriptionID)
+    }
   }
 
   /// Cloud settlement must name a subscription of one of the account's own cloud accounts.
   private static func checkSettlement(
-    _ settlement: Settlement, of accountID: UUID, on connection: PostgresConnection, logger: Logger
+    _ settlement: Settlement,
+    of accountID: UUID,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws {
     guard let subscriptionID = settlement.subscriptionID else { return }
     let rows = try await connection.execute(
       """
       SELECT s.status FROM cloud_account_subscriptions s JOIN cloud_accounts c ON c.id = s.cloud_account_id
       WHERE s.marketplace_subscription_id = \(subscriptionID) AND c.billing_account_id = \(accountID)
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     var status: String?
     for try await row in rows.decode(String.self) { status = row }
     guard let status else { throw BillingError.subscriptionNotLinked(subscriptionID) }
@@ -304,8 +394,11 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   private static func openBinding(
-    workspace: (id: UUID, name: String, site: String), accountID: UUID, settlement: Settlement,
-    on connection: PostgresConnection, logger: Logger
+    workspace: (id: UUID, name: String, site: String),
+    accountID: UUID,
+    settlement: Settlement,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws -> WorkspaceBinding {
     let rows = try await connection.execute(
       """
@@ -314,21 +407,34 @@ public struct PostgresBillingStore: BillingStore {
       VALUES (\(workspace.id), \(accountID), \(workspace.name), \(workspace.site),
         \(settlement.method), \(settlement.subscriptionID))
       RETURNING \(unescaped: bindingColumns)
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     for try await row in rows.decode(BindingRow.self) { return try binding(row) }
     throw StoreInvariantError.noRowReturned
   }
 
   public func bind(
-    _ workspace: DirectoryWorkspace, to accountID: UUID, settlement: Settlement, linking purchaser: CloudIdentity?
+    _ workspace: DirectoryWorkspace,
+    to accountID: UUID,
+    settlement: Settlement,
+    linking purchaser: CloudIdentity?
   ) async throws -> WorkspaceBinding {
     let logger = self.logger
     do {
       return try await database.transaction { connection in
-        try await Self.linkOrCheck(purchaser, settlement, of: accountID, on: connection, logger: logger)
+        try await Self.linkOrCheck(
+          purchaser,
+          settlement,
+          of: accountID,
+          on: connection,
+          logger: logger
+        )
         if let current = try await Self.currentBinding(
-          workspaceID: workspace.id, on: connection, logger: logger)
-        {
+          workspaceID: workspace.id,
+          on: connection,
+          logger: logger
+        ) {
           guard current.billingAccountID == accountID else {
             throw BillingError.workspaceBoundElsewhere(workspace.id.uuidString.lowercased())
           }
@@ -338,8 +444,12 @@ public struct PostgresBillingStore: BillingStore {
           return current
         }
         return try await Self.openBinding(
-          workspace: (workspace.id, workspace.name, workspace.site), accountID: accountID,
-          settlement: settlement, on: connection, logger: logger)
+          workspace: (workspace.id, workspace.name, workspace.site),
+          accountID: accountID,
+          settlement: settlement,
+          on: connection,
+          logger: logger
+        )
       }
     } catch let error as PSQLError where error.isUniqueViolation {
       // A concurrent bind won the race for the workspace: answer as if it had come first.
@@ -362,9 +472,12 @@ public struct PostgresBillingStore: BillingStore {
           SELECT 1 FROM workspace_bindings later
           WHERE later.workspace_id = b.workspace_id AND later.valid_from > b.valid_from)))
       ORDER BY b.valid_from, b.workspace_id
-      """)
+      """
+    )
     var bindings: [WorkspaceBinding] = []
-    for try await row in rows.decode((UUID, UUID, String, String, String, String?, Date, Date?).self) {
+    for try await row in rows.decode(
+      (UUID, UUID, String, String, String, String?, Date, Date?).self
+    ) {
       var binding = try Self.binding((row.0, row.1, row.2, row.3, row.4, row.5, row.6))
       binding.endedAt = row.7
       bindings.append(binding)
@@ -377,7 +490,10 @@ public struct PostgresBillingStore: BillingStore {
   /// open the new one. Any refusal raises inside the statement (`billing_refuse`), which undoes
   /// the links it made; the rules are those of `bind`'s transaction.
   public func changeSettlement(
-    workspaceID: UUID, of accountID: UUID, to settlement: Settlement, linking purchaser: CloudIdentity?
+    workspaceID: UUID,
+    of accountID: UUID,
+    to settlement: Settlement,
+    linking purchaser: CloudIdentity?
   ) async throws -> WorkspaceBinding {
     let subscriptionID = settlement.subscriptionID
     // Only a cloud settlement links a purchaser (the domain refuses a purchaser otherwise).
@@ -451,7 +567,8 @@ public struct PostgresBillingStore: BillingStore {
           UNION ALL SELECT workspace_id, billing_account_id, workspace_name, site, settlement,
             marketplace_subscription_id, valid_from FROM cur WHERE ours AND same
         ) r ON true
-        """)
+        """
+      )
       typealias Refused = (Bool, UUID, UUID, String, String, String, String?, Date)
       for try await row in rows.decode(Refused.self) {
         return try Self.binding((row.1, row.2, row.3, row.4, row.5, row.6, row.7))
@@ -463,14 +580,19 @@ public struct PostgresBillingStore: BillingStore {
   }
 
   /// The refusal a statement raised through `billing_refuse`, as the domain names it.
-  private static func refusal(_ error: PSQLError, workspaceID: UUID, subscriptionID: String?) -> BillingError? {
+  private static func refusal(
+    _ error: PSQLError,
+    workspaceID: UUID,
+    subscriptionID: String?
+  ) -> BillingError? {
     guard error.sqlState == "GB001" else { return nil }
     switch error.serverInfo?[.message] {
     case "workspace_not_bound": return .workspaceNotBound(workspaceID.uuidString.lowercased())
     case "cloud_account_linked_elsewhere": return .cloudAccountLinkedElsewhere
     case "subscription_not_linked": return .subscriptionNotLinked(subscriptionID ?? "")
     case "subscription_ended": return .subscriptionEnded(subscriptionID ?? "")
-    case "workspace_settled_by_subscription": return .workspaceSettledBySubscription(workspaceID.uuidString.lowercased())
+    case "workspace_settled_by_subscription":
+      return .workspaceSettledBySubscription(workspaceID.uuidString.lowercased())
     default: return nil
     }
   }
@@ -480,14 +602,19 @@ public struct PostgresBillingStore: BillingStore {
     try await database.transaction { connection in
       guard
         let current = try await Self.currentBinding(
-          workspaceID: workspaceID, on: connection, logger: logger),
+          workspaceID: workspaceID,
+          on: connection,
+          logger: logger
+        ),
         current.billingAccountID == accountID
       else { throw BillingError.workspaceNotBound(workspaceID.uuidString.lowercased()) }
       try await connection.execute(
         """
         UPDATE workspace_bindings SET valid_to = clock_timestamp()
         WHERE workspace_id = \(workspaceID) AND valid_to IS NULL
-        """, logger: logger)
+        """,
+        logger: logger
+      )
     }
   }
 
@@ -501,12 +628,15 @@ public struct PostgresBillingStore: BillingStore {
       // day while it is being rated, and none is accepted for a day already closed.
       try await connection.execute(
         "SELECT pg_advisory_xact_lock_shared(\(Self.dayLockClass), d) FROM unnest(\(days)::int[]) AS d",
-        logger: logger)
+        logger: logger
+      )
       let closed = try await connection.execute(
         """
         SELECT day::text FROM closed_days
         WHERE day = ANY(ARRAY(SELECT DATE '1970-01-01' + d FROM unnest(\(days)::int[]) AS d))
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       for try await day in closed.decode(String.self) { throw BillingError.dayClosed(day) }
       let rows = try await connection.execute(
         """
@@ -517,7 +647,9 @@ public struct PostgresBillingStore: BillingStore {
                     \(events.map(\.usageTime))::timestamptz[]) AS e(k, w, i, q, t)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING idempotency_key
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var keys: Set<String> = []
       for try await key in rows.decode(String.self) { keys.insert(key) }
       return keys
@@ -536,18 +668,23 @@ public struct PostgresBillingStore: BillingStore {
   // MARK: Bills
 
   public func closeDay(
-    _ day: BillingDay, catalogVersion: String,
+    _ day: BillingDay,
+    catalogVersion: String,
     rate: @Sendable ([DayUsage]) throws -> (lines: [BillLine], metering: [MeteringRecord])
   ) async throws -> DayClosing {
     let logger = self.logger
     return try await database.transaction { connection in
       try await connection.execute(
-        "SELECT pg_advisory_xact_lock(\(Self.dayLockClass), \(Int32(day.ordinal)))", logger: logger)
+        "SELECT pg_advisory_xact_lock(\(Self.dayLockClass), \(Int32(day.ordinal)))",
+        logger: logger
+      )
       let claimed = try await connection.execute(
         """
         INSERT INTO closed_days (day, catalog_version) VALUES (\(day.description)::date, \(catalogVersion))
         ON CONFLICT (day) DO NOTHING RETURNING day
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var isNew = false
       for try await _ in claimed { isNew = true }
       guard isNew else { return DayClosing(closedNow: false, billLines: 0, meteringRecords: 0) }
@@ -567,16 +704,24 @@ public struct PostgresBillingStore: BillingStore {
         WHERE e.usage_time >= \(day.start) AND e.usage_time < \(day.end)
         GROUP BY 1, 2, 3, 4, 5, 6, 7
         ORDER BY 2, 6, 7
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var usage: [DayUsage] = []
       for try await (account, workspace, site, method, subscription, item, suspended, quantity)
         in rows.decode((UUID?, UUID, String, String?, String?, String, Bool, Decimal).self)
       {
         usage.append(
           DayUsage(
-            billingAccountID: account, workspaceID: workspace, site: site,
+            billingAccountID: account,
+            workspaceID: workspace,
+            site: site,
             settlement: method.flatMap { Settlement(method: $0, subscriptionID: subscription) },
-            billingItem: item, quantity: quantity, duringSuspension: suspended))
+            billingItem: item,
+            quantity: quantity,
+            duringSuspension: suspended
+          )
+        )
       }
       let (lines, metering) = try rate(usage)
       for line in lines {
@@ -589,7 +734,9 @@ public struct PostgresBillingStore: BillingStore {
             \(line.settlement?.method), \(line.settlement?.subscriptionID), \(line.billingItem),
             \(line.quantity), \(line.unitSize), \(line.unitPriceMicros), \(line.amountMicros), \(line.currency),
             \(line.unbilledReason))
-          """, logger: logger)
+          """,
+          logger: logger
+        )
       }
       for record in metering {
         try await connection.execute(
@@ -598,7 +745,9 @@ public struct PostgresBillingStore: BillingStore {
             effective_start_time, quantity)
           VALUES (\(record.key), \(day.description)::date, \(record.subscriptionID), \(record.dimension),
             \(record.effectiveStartTime), \(record.quantity))
-          """, logger: logger)
+          """,
+          logger: logger
+        )
       }
       return DayClosing(closedNow: true, billLines: lines.count, meteringRecords: metering.count)
     }
@@ -614,7 +763,8 @@ public struct PostgresBillingStore: BillingStore {
         AND NOT EXISTS (
           SELECT 1 FROM closed_days c WHERE c.day = DATE '1970-01-01' + floor(EXTRACT(EPOCH FROM e.usage_time) / 86400)::int)
       ORDER BY day
-      """)
+      """
+    )
     var days: [BillingDay] = []
     for try await ordinal in rows.decode(Int.self) {
       let day = BillingDay(ordinal: ordinal)
@@ -623,7 +773,10 @@ public struct PostgresBillingStore: BillingStore {
     return days
   }
 
-  public func bills(billingAccountID: UUID, days: ClosedRange<BillingDay>) async throws -> [DailyBill] {
+  public func bills(
+    billingAccountID: UUID,
+    days: ClosedRange<BillingDay>
+  ) async throws -> [DailyBill] {
     let rows = try await database.execute(
       """
       SELECT d.day::text, d.catalog_version, l.workspace_id, l.site, l.settlement,
@@ -633,11 +786,15 @@ public struct PostgresBillingStore: BillingStore {
       LEFT JOIN daily_bill_lines l ON l.day = d.day AND l.billing_account_id = \(billingAccountID)
       WHERE d.day BETWEEN \(days.lowerBound.description)::date AND \(days.upperBound.description)::date
       ORDER BY d.day, l.workspace_id, l.billing_item, l.settlement
-      """)
+      """
+    )
     var bills: [DailyBill] = []
     for try await row in rows.decode(
-      (String, String, UUID?, String?, String?, String?, String?, Decimal?, Int64?, Int64?, Int64?, String?, String?).self)
-    {
+      (
+        String, String, UUID?, String?, String?, String?, String?, Decimal?, Int64?, Int64?, Int64?,
+        String?, String?
+      ).self
+    ) {
       if bills.last?.day != row.0 {
         bills.append(DailyBill(day: row.0, lines: [], catalogVersion: row.1))
       }
@@ -646,10 +803,20 @@ public struct PostgresBillingStore: BillingStore {
       else { continue }
       bills[bills.count - 1].lines.append(
         BillLine(
-          day: row.0, billingAccountID: billingAccountID, workspaceID: workspace, site: site,
+          day: row.0,
+          billingAccountID: billingAccountID,
+          workspaceID: workspace,
+          site: site,
           settlement: row.4.flatMap { Settlement(method: $0, subscriptionID: row.5) },
-          billingItem: item, quantity: quantity, unitSize: unitSize, unitPriceMicros: price,
-          amountMicros: amount, currency: currency, unbilledReason: row.12))
+          billingItem: item,
+          quantity: quantity,
+          unitSize: unitSize,
+          unitPriceMicros: price,
+          amountMicros: amount,
+          currency: currency,
+          unbilledReason: row.12
+        )
+      )
     }
     return bills
   }
@@ -658,16 +825,31 @@ public struct PostgresBillingStore: BillingStore {
     m.key, m.marketplace_subscription_id, m.dimension, m.effective_start_time, m.quantity, m.attempts,
     m.status, m.marketplace_status, m.last_message, m.day::text, m.updated_at
     """
-  private typealias MeteringRow = (String, String, String, Date, Decimal, Int, String, String?, String?, String, Date)
+  private typealias MeteringRow = (
+    String, String, String, Date, Decimal, Int, String, String?, String?, String, Date
+  )
 
   private static func meteringRecords(_ rows: PreparedRows) async throws -> [MeteringRecord] {
     var records: [MeteringRecord] = []
     for try await row in rows.decode(MeteringRow.self) {
-      guard let status = MeteringRecord.Status(rawValue: row.6) else { throw StoreInvariantError.unknownValue(row.6) }
+      guard let status = MeteringRecord.Status(rawValue: row.6) else {
+        throw StoreInvariantError.unknownValue(row.6)
+      }
       records.append(
         MeteringRecord(
-          key: row.0, subscriptionID: row.1, dimension: row.2, effectiveStartTime: row.3, quantity: row.4,
-          attempts: row.5, status: status, marketplaceStatus: row.7, lastMessage: row.8, day: row.9, updatedAt: row.10))
+          key: row.0,
+          subscriptionID: row.1,
+          dimension: row.2,
+          effectiveStartTime: row.3,
+          quantity: row.4,
+          attempts: row.5,
+          status: status,
+          marketplaceStatus: row.7,
+          lastMessage: row.8,
+          day: row.9,
+          updatedAt: row.10
+        )
+      )
     }
     return records
   }
@@ -678,11 +860,17 @@ public struct PostgresBillingStore: BillingStore {
         """
         SELECT \(unescaped: Self.meteringColumns) FROM metering_records m WHERE m.status = 'pending'
         ORDER BY m.created_at, m.key LIMIT \(limit)
-        """))
+        """
+      )
+    )
   }
 
   public func meteringRecords(
-    status: MeteringRecord.Status?, day: BillingDay?, subscriptionID: String?, afterKey: String?, limit: Int
+    status: MeteringRecord.Status?,
+    day: BillingDay?,
+    subscriptionID: String?,
+    afterKey: String?,
+    limit: Int
   ) async throws -> [MeteringRecord] {
     try await Self.meteringRecords(
       database.execute(
@@ -693,12 +881,18 @@ public struct PostgresBillingStore: BillingStore {
           AND (\(subscriptionID)::text IS NULL OR m.marketplace_subscription_id = \(subscriptionID))
           AND (\(afterKey)::text IS NULL OR m.key > \(afterKey))
         ORDER BY m.key LIMIT \(limit)
-        """))
+        """
+      )
+    )
   }
 
   /// Resubmit: rejected or parked → pending. Park: pending or rejected → parked. Repeating
   /// either changes nothing; a delivered record is refused.
-  public func setDisposition(_ disposition: MeteringRecord.Disposition, ofRecord key: String, reason: String)
+  public func setDisposition(
+    _ disposition: MeteringRecord.Disposition,
+    ofRecord key: String,
+    reason: String
+  )
     async throws -> MeteringRecord
   {
     let target: MeteringRecord.Status = disposition == .resubmit ? .pending : .parked
@@ -707,7 +901,9 @@ public struct PostgresBillingStore: BillingStore {
       let current = try await Self.meteringRecords(
         connection.execute(
           "SELECT \(unescaped: Self.meteringColumns) FROM metering_records m WHERE m.key = \(key) FOR UPDATE",
-          logger: logger))
+          logger: logger
+        )
+      )
       guard let record = current.first else { throw BillingError.meteringRecordNotFound(key) }
       guard !record.status.isDelivered else { throw BillingError.meteringRecordDelivered(key) }
       guard record.status != target else { return record }
@@ -716,13 +912,20 @@ public struct PostgresBillingStore: BillingStore {
           """
           UPDATE metering_records m SET status = \(target.rawValue), last_message = \(reason), updated_at = now()
           WHERE m.key = \(key) RETURNING \(unescaped: Self.meteringColumns)
-          """, logger: logger))
+          """,
+          logger: logger
+        )
+      )
       guard let record = updated.first else { throw StoreInvariantError.noRowReturned }
       return record
     }
   }
 
-  public func setSubscriptionStatus(subscriptionID: String, to status: CloudSubscriptionStatus, at: Date)
+  public func setSubscriptionStatus(
+    subscriptionID: String,
+    to status: CloudSubscriptionStatus,
+    at: Date
+  )
     async throws -> SubscriptionStatusChange
   {
     let logger = self.logger
@@ -731,16 +934,27 @@ public struct PostgresBillingStore: BillingStore {
         """
         SELECT status, status_changed_at FROM cloud_account_subscriptions
         WHERE marketplace_subscription_id = \(subscriptionID) FOR UPDATE
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var found: (String, Date?)?
       for try await row in rows.decode((String, Date?).self) { found = row }
-      guard let (raw, changedAt) = found else { throw BillingError.subscriptionUnknown(subscriptionID) }
-      guard let current = CloudSubscriptionStatus(rawValue: raw) else { throw StoreInvariantError.unknownValue(raw) }
+      guard let (raw, changedAt) = found else {
+        throw BillingError.subscriptionUnknown(subscriptionID)
+      }
+      guard let current = CloudSubscriptionStatus(rawValue: raw) else {
+        throw StoreInvariantError.unknownValue(raw)
+      }
 
       // Unsubscribed is final; the same status again is a repeat. Either way: what applies now.
       if current == .unsubscribed || current == status {
         let workspaces = try await Self.workspaces(
-          settledThrough: subscriptionID, status: current, since: changedAt, on: connection, logger: logger)
+          settledThrough: subscriptionID,
+          status: current,
+          since: changedAt,
+          on: connection,
+          logger: logger
+        )
         return SubscriptionStatusChange(changed: false, status: current, workspaceIDs: workspaces)
       }
       switch status {
@@ -749,13 +963,17 @@ public struct PostgresBillingStore: BillingStore {
           """
           INSERT INTO subscription_suspensions (marketplace_subscription_id, suspended_from)
           VALUES (\(subscriptionID), \(at))
-          """, logger: logger)
+          """,
+          logger: logger
+        )
       case .active, .unsubscribed:
         try await connection.execute(
           """
           UPDATE subscription_suspensions SET suspended_until = GREATEST(\(at), suspended_from)
           WHERE marketplace_subscription_id = \(subscriptionID) AND suspended_until IS NULL
-          """, logger: logger)
+          """,
+          logger: logger
+        )
       }
       if status == .unsubscribed {
         // The cloud settlement ends: usage from `at` on is kept, bound to nobody.
@@ -763,15 +981,24 @@ public struct PostgresBillingStore: BillingStore {
           """
           UPDATE workspace_bindings SET valid_to = GREATEST(\(at), valid_from)
           WHERE marketplace_subscription_id = \(subscriptionID) AND valid_to IS NULL
-          """, logger: logger)
+          """,
+          logger: logger
+        )
       }
       try await connection.execute(
         """
         UPDATE cloud_account_subscriptions SET status = \(status.rawValue), status_changed_at = \(at)
         WHERE marketplace_subscription_id = \(subscriptionID)
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       let workspaces = try await Self.workspaces(
-        settledThrough: subscriptionID, status: status, since: at, on: connection, logger: logger)
+        settledThrough: subscriptionID,
+        status: status,
+        since: at,
+        on: connection,
+        logger: logger
+      )
       return SubscriptionStatusChange(changed: true, status: status, workspaceIDs: workspaces)
     }
   }
@@ -779,8 +1006,11 @@ public struct PostgresBillingStore: BillingStore {
   /// Active or suspended: the workspaces bound through the subscription now. Unsubscribed:
   /// those whose binding through it ended when it did.
   private static func workspaces(
-    settledThrough subscriptionID: String, status: CloudSubscriptionStatus, since: Date?,
-    on connection: PostgresConnection, logger: Logger
+    settledThrough subscriptionID: String,
+    status: CloudSubscriptionStatus,
+    since: Date?,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws -> [UUID] {
     let rows = try await connection.execute(
       """
@@ -788,7 +1018,9 @@ public struct PostgresBillingStore: BillingStore {
       WHERE marketplace_subscription_id = \(subscriptionID)
         AND (CASE WHEN \(status == .unsubscribed) THEN valid_to >= \(since) ELSE valid_to IS NULL END)
       ORDER BY workspace_id
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     var workspaces: [UUID] = []
     for try await id in rows.decode(UUID.self) { workspaces.append(id) }
     return workspaces
@@ -816,7 +1048,9 @@ public struct PostgresBillingStore: BillingStore {
               updated_at = now()
           WHERE key = \(ack.key)
           RETURNING key
-          """, logger: logger)
+          """,
+          logger: logger
+        )
         var found = false
         for try await _ in rows { found = true }
         if !found { unknown.append(ack.key) }

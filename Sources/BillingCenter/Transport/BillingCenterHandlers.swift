@@ -1,9 +1,9 @@
-import AccountKit
-import SuiteErrors
 import AccountAccess
+import AccountKit
 import Foundation
 package import GRPCCore
 package import GuanceContracts
+import SuiteErrors
 package import SuiteRuntime
 import SwiftProtobuf
 
@@ -31,25 +31,39 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
   }
 
   package func registerBillingAccount(
-    request: Guance_Billing_V1_RegisterBillingAccountRequest, context: ServerContext
+    request: Guance_Billing_V1_RegisterBillingAccountRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_RegisterBillingAccountResponse {
     let account = try await billing.register(
       .init(
-        username: request.username, password: request.password, email: request.email,
+        username: request.username,
+        password: request.password,
+        email: request.email,
         phone: request.phone,
         company: CompanyInfo(
-          companyName: request.company.companyName, industry: request.company.industry,
-          region: request.company.region, contactName: request.company.contactName,
-          description: request.company.description_p),
-        creationKey: request.creationKey))
+          companyName: request.company.companyName,
+          industry: request.company.industry,
+          region: request.company.region,
+          contactName: request.company.contactName,
+          description: request.company.description_p
+        ),
+        creationKey: request.creationKey
+      )
+    )
     return .with { $0.billingAccount = .init(account) }
   }
 
-  package func login(request: Guance_Billing_V1_LoginRequest, context: ServerContext) async throws
+  package func login(
+    request: Guance_Billing_V1_LoginRequest,
+    context: ServerContext
+  ) async throws
     -> Guance_Billing_V1_LoginResponse
   {
     let opened = try await billing.login(
-      login: request.login, password: request.password, peer: self.request.peer)
+      login: request.login,
+      password: request.password,
+      peer: self.request.peer
+    )
     return .with {
       $0.sessionToken = opened.token
       $0.expiresAt = Google_Protobuf_Timestamp(date: opened.session.expiresAt)
@@ -57,7 +71,10 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
     }
   }
 
-  package func logout(request: Guance_Billing_V1_LogoutRequest, context: ServerContext) async throws
+  package func logout(
+    request: Guance_Billing_V1_LogoutRequest,
+    context: ServerContext
+  ) async throws
     -> Guance_Billing_V1_LogoutResponse
   {
     try await billing.logout(bearerToken: self.request.bearerToken)
@@ -65,21 +82,26 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
   }
 
   package func getBillingAccount(
-    request: Guance_Billing_V1_GetBillingAccountRequest, context: ServerContext
+    request: Guance_Billing_V1_GetBillingAccountRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_GetBillingAccountResponse {
     let account = try await billing.account(id: try await accountID(request.billingAccountID))
     return .with { $0.billingAccount = .init(account) }
   }
 
   package func listCloudAccounts(
-    request: Guance_Billing_V1_ListCloudAccountsRequest, context: ServerContext
+    request: Guance_Billing_V1_ListCloudAccountsRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_ListCloudAccountsResponse {
-    let accounts = try await billing.cloudAccounts(of: try await accountID(request.billingAccountID))
+    let accounts = try await billing.cloudAccounts(
+      of: try await accountID(request.billingAccountID)
+    )
     return .with { $0.cloudAccounts = accounts.map(Guance_Billing_V1_CloudAccount.init) }
   }
 
   package func startBindingVerification(
-    request: Guance_Billing_V1_StartBindingVerificationRequest, context: ServerContext
+    request: Guance_Billing_V1_StartBindingVerificationRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_StartBindingVerificationResponse {
     let (issued, masked) = try await billing.startBindingVerification(username: request.username)
     return .with {
@@ -91,64 +113,93 @@ package struct BillingCenterHandlers: Guance_Billing_V1_BillingCenterService.Sim
   }
 
   package func bindWorkspace(
-    request: Guance_Billing_V1_BindWorkspaceRequest, context: ServerContext
+    request: Guance_Billing_V1_BindWorkspaceRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_BindWorkspaceResponse {
     let caller = try await self.caller()
     let binding = try await billing.bindWorkspace(
-      request.workspaceID, to: try billing.billingAccountID(requested: request.billingAccountID, caller: caller),
-      settlement: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser),
-      caller: caller, ownerSession: request.workspaceOwnerSession)
+      request.workspaceID,
+      to: try billing.billingAccountID(requested: request.billingAccountID, caller: caller),
+      settlement: request.settlement.domain,
+      linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser),
+      caller: caller,
+      ownerSession: request.workspaceOwnerSession
+    )
     return .with { $0.binding = .init(binding) }
   }
 
   package func listBoundWorkspaces(
-    request: Guance_Billing_V1_ListBoundWorkspacesRequest, context: ServerContext
+    request: Guance_Billing_V1_ListBoundWorkspacesRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_ListBoundWorkspacesResponse {
-    let bindings = try await billing.boundWorkspaces(of: try await accountID(request.billingAccountID))
+    let bindings = try await billing.boundWorkspaces(
+      of: try await accountID(request.billingAccountID)
+    )
     return .with { $0.bindings = bindings.map(Guance_Billing_V1_WorkspaceBinding.init) }
   }
 
   package func changeSettlementMethod(
-    request: Guance_Billing_V1_ChangeSettlementMethodRequest, context: ServerContext
+    request: Guance_Billing_V1_ChangeSettlementMethodRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_ChangeSettlementMethodResponse {
     let caller = try await self.caller()
     let binding = try await billing.changeSettlement(
-      request.workspaceID, of: try billing.billingAccountID(requested: request.billingAccountID, caller: caller),
-      to: request.settlement.domain, linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser),
-      caller: caller)
+      request.workspaceID,
+      of: try billing.billingAccountID(requested: request.billingAccountID, caller: caller),
+      to: request.settlement.domain,
+      linking: try Self.purchaser(request.hasLinkPurchaser, request.linkPurchaser),
+      caller: caller
+    )
     return .with { $0.binding = .init(binding) }
   }
 
   /// The purchaser to link first, when the request names one (and names it well).
-  static func purchaser(_ present: Bool, _ identity: Guance_Billing_V1_CloudIdentity) throws -> CloudIdentity? {
+  static func purchaser(
+    _ present: Bool,
+    _ identity: Guance_Billing_V1_CloudIdentity
+  ) throws -> CloudIdentity? {
     guard present else { return nil }
     guard let purchaser = identity.domain else {
       throw ServiceError.invalid(
-        field: "link_purchaser", "needs provider AZURE and the purchaser's tenant_id and object_id")
+        field: "link_purchaser",
+        "needs provider AZURE and the purchaser's tenant_id and object_id"
+      )
     }
     return purchaser
   }
 
   package func unbindWorkspace(
-    request: Guance_Billing_V1_UnbindWorkspaceRequest, context: ServerContext
+    request: Guance_Billing_V1_UnbindWorkspaceRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_UnbindWorkspaceResponse {
-    try await billing.unbind(request.workspaceID, from: try await accountID(request.billingAccountID))
+    try await billing.unbind(
+      request.workspaceID,
+      from: try await accountID(request.billingAccountID)
+    )
     return .init()
   }
 
   package func getDailyBill(
-    request: Guance_Billing_V1_GetDailyBillRequest, context: ServerContext
+    request: Guance_Billing_V1_GetDailyBillRequest,
+    context: ServerContext
   ) async throws -> Guance_Billing_V1_GetDailyBillResponse {
     let bill = try await billing.dailyBill(
-      of: try await accountID(request.billingAccountID), day: request.day)
+      of: try await accountID(request.billingAccountID),
+      day: request.day
+    )
     return .with { $0.bill = .init(bill) }
   }
 
-  package func listBills(request: Guance_Billing_V1_ListBillsRequest, context: ServerContext)
+  package func listBills(
+    request: Guance_Billing_V1_ListBillsRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Billing_V1_ListBillsResponse
   {
     let bills = try await billing.bills(
-      of: try await accountID(request.billingAccountID), month: request.month)
+      of: try await accountID(request.billingAccountID),
+      month: request.month
+    )
     return .with {
       $0.bills = bills.map(Guance_Billing_V1_DailyBill.init)
       $0.total = .init(micros: bills.reduce(0) { $0 + $1.totalMicros })

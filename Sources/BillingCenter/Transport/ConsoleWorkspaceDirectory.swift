@@ -1,8 +1,8 @@
 public import Foundation
 public import GRPCCore
 import GuanceContracts
-import SwiftProtobuf
 import SuiteRuntime
+import SwiftProtobuf
 
 /// The console's `WorkspaceDirectoryService` as the billing center's `WorkspaceDirectory`.
 public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDirectory {
@@ -23,7 +23,10 @@ public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDi
         .with {
           $0.workspaceID = id.uuidString.lowercased()
           $0.ownerSessionToken = ownerSession ?? ""
-        }, metadata: metadata, options: options)
+        },
+        metadata: metadata,
+        options: options
+      )
       let status: DirectoryWorkspace.Status =
         switch reply.workspace.status {
         case .suspended: .suspended
@@ -31,7 +34,11 @@ public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDi
         default: .active
         }
       return DirectoryWorkspace(
-        id: id, name: reply.workspace.name, site: reply.workspace.site, status: status)
+        id: id,
+        name: reply.workspace.name,
+        site: reply.workspace.site,
+        status: status
+      )
     } catch let error as RPCError where error.code == .notFound {
       return nil
     } catch let error as RPCError

@@ -34,7 +34,11 @@ extension Guance_Billing_V1_CloudIdentity {
   /// Nil unless the provider is known and both ids are sane.
   var domain: CloudIdentity? {
     guard provider == .azure, Self.isID(tenantID), Self.isID(objectID) else { return nil }
-    return CloudIdentity(provider: .azure, tenantID: tenantID.lowercased(), objectID: objectID.lowercased())
+    return CloudIdentity(
+      provider: .azure,
+      tenantID: tenantID.lowercased(),
+      objectID: objectID.lowercased()
+    )
   }
 
   private static func isID(_ text: String) -> Bool {
@@ -84,12 +88,13 @@ extension Guance_Billing_V1_WorkspaceBinding {
     workspaceName = binding.workspaceName
     site = binding.site
     settlement = .init(binding.settlement)
-    status = switch binding.status {
-    case .active: .active
-    case .suspended: .suspended
-    case .closed: .closed
-    case nil: .unspecified
-    }
+    status =
+      switch binding.status {
+      case .active: .active
+      case .suspended: .suspended
+      case .closed: .closed
+      case nil: .unspecified
+      }
     boundAt = Google_Protobuf_Timestamp(date: binding.boundAt)
     if let endedAt = binding.endedAt { self.endedAt = Google_Protobuf_Timestamp(date: endedAt) }
   }
@@ -189,16 +194,20 @@ extension Guance_Billing_V1_CloudSubscriptionStatus {
 
 extension Guance_Billing_V1_MeteringAcknowledgement {
   var domain: MeteringAcknowledgement? {
-    let outcome: MeteringAcknowledgement.Outcome? = switch self.outcome {
-    case .accepted: .accepted
-    case .duplicate: .duplicate
-    case .rejected: .rejected
-    case .retry: .retry
-    case .unspecified, .UNRECOGNIZED: nil
-    }
+    let outcome: MeteringAcknowledgement.Outcome? =
+      switch self.outcome {
+      case .accepted: .accepted
+      case .duplicate: .duplicate
+      case .rejected: .rejected
+      case .retry: .retry
+      case .unspecified, .UNRECOGNIZED: nil
+      }
     guard let outcome, (1...512).contains(key.utf8.count) else { return nil }
     return MeteringAcknowledgement(
-      key: key, outcome: outcome, marketplaceStatus: String(marketplaceStatus.prefix(64)),
-      message: String(message.prefix(2000)))
+      key: key,
+      outcome: outcome,
+      marketplaceStatus: String(marketplaceStatus.prefix(64)),
+      message: String(message.prefix(2000))
+    )
   }
 }

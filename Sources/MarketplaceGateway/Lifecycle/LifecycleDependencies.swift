@@ -21,7 +21,11 @@ public struct SettlementOutcome: Sendable, Equatable {
 public protocol SubscriptionSettlements: Sendable {
   /// Tells the billing center the subscription's status from `at` on; nil when the billing
   /// center has never seen the subscription (nothing was ever settled through it).
-  func follow(subscriptionID: String, status: SettlementStatus, at: Date) async throws -> SettlementOutcome?
+  func follow(
+    subscriptionID: String,
+    status: SettlementStatus,
+    at: Date
+  ) async throws -> SettlementOutcome?
 }
 
 /// Another service refused a lifecycle step for good (bad input, wrong state): retrying the

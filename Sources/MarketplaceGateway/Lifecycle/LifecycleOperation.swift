@@ -48,8 +48,14 @@ public struct LifecycleOperation: Sendable, Equatable {
   public var finishedAt: Date? = nil
 
   public init(
-    id: String, subscriptionID: String, action: String, planID: String?, quantity: Int?, requestSource: String?,
-    source: Source, marketplaceTime: Date?
+    id: String,
+    subscriptionID: String,
+    action: String,
+    planID: String?,
+    quantity: Int?,
+    requestSource: String?,
+    source: Source,
+    marketplaceTime: Date?
   ) {
     self.id = id
     self.subscriptionID = subscriptionID
@@ -82,9 +88,13 @@ public struct WebhookNotification: Sendable, Equatable {
   }
 
   public static func parse(_ body: Data) throws(Problem) -> WebhookNotification {
-    guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else { throw .notJSON }
+    guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+      throw .notJSON
+    }
     func identifier(_ key: String) throws(Problem) -> String {
-      guard let value = object[key] as? String, value.isPrintableASCII(length: 1...128) else { throw .missing(key) }
+      guard let value = object[key] as? String, value.isPrintableASCII(length: 1...128) else {
+        throw .missing(key)
+      }
       return value.lowercased()
     }
     /// Text that is stored: of plausible length and free of control characters (PostgreSQL
@@ -101,15 +111,24 @@ public struct WebhookNotification: Sendable, Equatable {
     }
     let id = try identifier("id")
     let subscriptionID = try identifier("subscriptionId")
-    guard let action = try text("action", required: true), action.utf8.count <= 64 else { throw .missing("action") }
+    guard let action = try text("action", required: true), action.utf8.count <= 64 else {
+      throw .missing("action")
+    }
     let quantity = (object["quantity"] as? NSNumber).map(\.intValue)
     let time = (object["timeStamp"] as? String).flatMap(Self.parseTime)
     return WebhookNotification(
       operation: LifecycleOperation(
-        id: id, subscriptionID: subscriptionID, action: action.trimmingCharacters(in: .whitespaces),
-        planID: try text("planId", required: false), quantity: quantity,
-        requestSource: try text("operationRequestSource", required: false), source: .webhook, marketplaceTime: time),
-      payload: String(decoding: body.prefix(16 << 10), as: UTF8.self))
+        id: id,
+        subscriptionID: subscriptionID,
+        action: action.trimmingCharacters(in: .whitespaces),
+        planID: try text("planId", required: false),
+        quantity: quantity,
+        requestSource: try text("operationRequestSource", required: false),
+        source: .webhook,
+        marketplaceTime: time
+      ),
+      payload: String(decoding: body.prefix(16 << 10), as: UTF8.self)
+    )
   }
 
   /// "2021-12-04T19:48:06.7054737Z": seven fractional digits, which ISO8601 styles refuse; the

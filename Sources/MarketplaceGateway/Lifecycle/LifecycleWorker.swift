@@ -56,8 +56,13 @@ public struct LifecycleWorker: Service {
   private let startAfter: StartupGate?
 
   public init(
-    lifecycle: SubscriptionLifecycle, presence: Presence, doorbell: Doorbell, logger: Logger,
-    startAfter: StartupGate? = nil, interval: Duration = .seconds(1), lease: Duration = .seconds(180)
+    lifecycle: SubscriptionLifecycle,
+    presence: Presence,
+    doorbell: Doorbell,
+    logger: Logger,
+    startAfter: StartupGate? = nil,
+    interval: Duration = .seconds(1),
+    lease: Duration = .seconds(180)
   ) {
     self.lifecycle = lifecycle
     self.presence = presence
@@ -70,11 +75,18 @@ public struct LifecycleWorker: Service {
 
   public func run() async throws {
     let doorbell = self.doorbell
-    await drainEvery(interval, startingAfter: startAfter, waitingWith: { await doorbell.wait(upTo: $0) }) {
+    await drainEvery(
+      interval,
+      startingAfter: startAfter,
+      waitingWith: { await doorbell.wait(upTo: $0) }
+    ) {
       do {
         return try await runDueOperations() > 0
       } catch {
-        logger.warning("taking lifecycle operations failed; will retry", metadata: ["error": "\(error)"])
+        logger.warning(
+          "taking lifecycle operations failed; will retry",
+          metadata: ["error": "\(error)"]
+        )
         return false
       }
     }
@@ -83,7 +95,11 @@ public struct LifecycleWorker: Service {
   /// Takes the due operations and does them side by side (one per subscription); returns how many.
   @discardableResult
   public func runDueOperations(limit: Int = 16) async throws -> Int {
-    let due = try await lifecycle.store.claimDueOperations(limit: limit, runner: try presence.id(), lease: lease)
+    let due = try await lifecycle.store.claimDueOperations(
+      limit: limit,
+      runner: try presence.id(),
+      lease: lease
+    )
     let lifecycle = self.lifecycle
     let logger = self.logger
     await withTaskGroup(of: Void.self) { group in
@@ -95,22 +111,36 @@ public struct LifecycleWorker: Service {
             logger.notice(
               "lifecycle operation done",
               metadata: [
-                "operation": "\(operation.id)", "action": "\(operation.action)", "state": "\(state.rawValue)",
+                "operation": "\(operation.id)", "action": "\(operation.action)",
+                "state": "\(state.rawValue)",
                 "outcome": "\(outcome)",
-              ])
-          } catch where Self.isFinal(error, operation) {
+              ]
+            )
+          } catch  where Self.isFinal(error, operation) {
             logger.error(
               "lifecycle operation failed; an operator can replay it",
-              metadata: ["operation": "\(operation.id)", "error": "\(error)"])
-            try? await lifecycle.store.finishOperation(operation.id, as: .failed, outcome: "failed: \(error)")
+              metadata: ["operation": "\(operation.id)", "error": "\(error)"]
+            )
+            try? await lifecycle.store.finishOperation(
+              operation.id,
+              as: .failed,
+              outcome: "failed: \(error)"
+            )
           } catch {
             // 2, 4, 8 ... seconds, at most a minute: the marketplace retries its webhook for 8
             // hours, and the reconciler repairs what is left.
             let delay = Duration.seconds(min(60, 1 << min(operation.attempts, 6)))
             logger.warning(
               "lifecycle operation not done; will retry",
-              metadata: ["operation": "\(operation.id)", "error": "\(error)", "retry_in": "\(delay)"])
-            try? await lifecycle.store.retryOperation(operation.id, after: delay, problem: "\(error)")
+              metadata: [
+                "operation": "\(operation.id)", "error": "\(error)", "retry_in": "\(delay)",
+              ]
+            )
+            try? await lifecycle.store.retryOperation(
+              operation.id,
+              after: delay,
+              problem: "\(error)"
+            )
           }
         }
       }
@@ -121,7 +151,9 @@ public struct LifecycleWorker: Service {
   /// A refusal that a retry cannot change, or an operation tried for longer than the
   /// marketplace retries its webhook (8 hours).
   static func isFinal(_ error: any Error, _ operation: LifecycleOperation) -> Bool {
-    if let received = operation.receivedAt, Date().timeIntervalSince(received) > 8 * 3600 { return true }
+    if let received = operation.receivedAt, Date().timeIntervalSince(received) > 8 * 3600 {
+      return true
+    }
     switch error {
     case is DependencyRefused: return true
     case MarketplaceError.badRequest: return true
@@ -142,8 +174,12 @@ public struct LifecycleReconciler: Service {
   private let operationChecksPerPass: Int
 
   public init(
-    lifecycle: SubscriptionLifecycle, doorbell: Doorbell, logger: Logger, startAfter: StartupGate? = nil,
-    interval: Duration = .seconds(300), operationChecksPerPass: Int = 100
+    lifecycle: SubscriptionLifecycle,
+    doorbell: Doorbell,
+    logger: Logger,
+    startAfter: StartupGate? = nil,
+    interval: Duration = .seconds(300),
+    operationChecksPerPass: Int = 100
   ) {
     self.lifecycle = lifecycle
     self.doorbell = doorbell
@@ -161,10 +197,16 @@ public struct LifecycleReconciler: Service {
         if report.followed + report.operationsFound > 0 {
           logger.notice(
             "lifecycle reconciled",
-            metadata: ["followed": "\(report.followed)", "operations_found": "\(report.operationsFound)"])
+            metadata: [
+              "followed": "\(report.followed)", "operations_found": "\(report.operationsFound)",
+            ]
+          )
         }
       } catch {
-        logger.warning("lifecycle reconciliation failed; will retry", metadata: ["error": "\(error)"])
+        logger.warning(
+          "lifecycle reconciliation failed; will retry",
+          metadata: ["error": "\(error)"]
+        )
       }
     }
   }
@@ -183,34 +225,53 @@ public struct LifecycleReconciler: Service {
     let followed = try await lifecycle.store.followedSubscriptions()
     var report = Report()
     for listed in try await lifecycle.marketplace.allSubscriptions() {
-      guard let recorded = followed[listed.id], !SubscriptionLifecycle.changes(from: recorded, to: listed).isEmpty
+      guard let recorded = followed[listed.id],
+        !SubscriptionLifecycle.changes(from: recorded, to: listed).isEmpty
       else { continue }
       // The list may be minutes old by now (and a webhook may have been applied meanwhile):
       // follow the subscription as the marketplace has it at this moment.
       let subscription = try await lifecycle.marketplace.subscription(id: listed.id)
-      try await lifecycle.follow(subscription, because: nil, correlationID: "reconciler/\(subscription.id)")
+      try await lifecycle.follow(
+        subscription,
+        because: nil,
+        correlationID: "reconciler/\(subscription.id)"
+      )
       report.followed += 1
     }
-    for subscriptionID in try await lifecycle.store.subscriptionsDueForOperationCheck(limit: operationChecksPerPass) {
+    for subscriptionID in try await lifecycle.store.subscriptionsDueForOperationCheck(
+      limit: operationChecksPerPass
+    ) {
       let outstanding: [MarketplaceOperation]
       do {
-        outstanding = try await lifecycle.marketplace.outstandingOperations(subscriptionID: subscriptionID)
+        outstanding = try await lifecycle.marketplace.outstandingOperations(
+          subscriptionID: subscriptionID
+        )
       } catch {
         // One subscription's failure does not hold back the others; it stays due.
         logger.warning(
-          "outstanding operations not available", metadata: ["subscription": "\(subscriptionID)", "error": "\(error)"])
+          "outstanding operations not available",
+          metadata: ["subscription": "\(subscriptionID)", "error": "\(error)"]
+        )
         continue
       }
       try await lifecycle.store.markOperationsChecked(subscriptionID: subscriptionID)
       for outstanding in outstanding {
         let operation = LifecycleOperation(
-          id: outstanding.id.lowercased(), subscriptionID: subscriptionID, action: outstanding.action,
-          planID: outstanding.planID, quantity: outstanding.quantity, requestSource: outstanding.requestSource,
-          source: .reconciler, marketplaceTime: nil)
+          id: outstanding.id.lowercased(),
+          subscriptionID: subscriptionID,
+          action: outstanding.action,
+          planID: outstanding.planID,
+          quantity: outstanding.quantity,
+          requestSource: outstanding.requestSource,
+          source: .reconciler,
+          marketplaceTime: nil
+        )
         if try await lifecycle.store.recordOperation(operation) {
           report.operationsFound += 1
           logger.warning(
-            "found an operation no webhook brought", metadata: ["operation": "\(operation.id)", "action": "\(operation.action)"])
+            "found an operation no webhook brought",
+            metadata: ["operation": "\(operation.id)", "action": "\(operation.action)"]
+          )
         }
       }
     }

@@ -25,7 +25,8 @@ public struct PlanRules: Sendable, Equatable {
   /// "commercial,commercial-seats:1-1000": plan ids, per-seat ones with their seat range.
   public init?(parsing text: String) {
     var plans: [String: Plan] = [:]
-    for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+    for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+    where !entry.isEmpty {
       let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
       var seats: ClosedRange<Int>?
       if parts.count == 2 {
@@ -46,7 +47,10 @@ public struct PlanRules: Sendable, Equatable {
 
   /// Whether to accept the marketplace's `operation` on `current`. A change back to the
   /// current plan is a revert and is always accepted.
-  public func decide(_ operation: MarketplaceOperation, current: MarketplaceSubscription) -> Decision {
+  public func decide(
+    _ operation: MarketplaceOperation,
+    current: MarketplaceSubscription
+  ) -> Decision {
     switch operation.action {
     case "ChangePlan":
       if operation.planID == current.planID {
@@ -63,10 +67,15 @@ public struct PlanRules: Sendable, Equatable {
       guard plan.seats != nil else {
         return Decision(accepted: false, reason: "plan \(plan.id) is not priced per seat")
       }
-      guard operation.quantity != nil else { return Decision(accepted: false, reason: "no quantity was given") }
+      guard operation.quantity != nil else {
+        return Decision(accepted: false, reason: "no quantity was given")
+      }
       return seatsAllowed(operation.quantity, on: plan)
     default:
-      return Decision(accepted: false, reason: "\(operation.action) is not a plan or quantity change")
+      return Decision(
+        accepted: false,
+        reason: "\(operation.action) is not a plan or quantity change"
+      )
     }
   }
 
@@ -77,7 +86,9 @@ public struct PlanRules: Sendable, Equatable {
     guard seats.contains(quantity) else {
       return Decision(
         accepted: false,
-        reason: "\(quantity) seats is outside plan \(plan.id)'s \(seats.lowerBound) to \(seats.upperBound)")
+        reason:
+          "\(quantity) seats is outside plan \(plan.id)'s \(seats.lowerBound) to \(seats.upperBound)"
+      )
     }
     return Decision(accepted: true, reason: "plan \(plan.id) with \(quantity) seats")
   }

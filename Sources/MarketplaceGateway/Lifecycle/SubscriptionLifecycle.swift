@@ -16,7 +16,11 @@ public struct SubscriptionLifecycle: Sendable {
     /// How long a vendor-started change is polled before giving up (the operation stays known).
     public var confirmationTimeout: Duration
 
-    public init(plans: PlanRules = .guance, dataRetention: Duration = .seconds(7 * 86400), confirmationTimeout: Duration = .seconds(60)) {
+    public init(
+      plans: PlanRules = .guance,
+      dataRetention: Duration = .seconds(7 * 86400),
+      confirmationTimeout: Duration = .seconds(60)
+    ) {
       self.plans = plans
       self.dataRetention = max(dataRetention, .seconds(7 * 86400))
       self.confirmationTimeout = confirmationTimeout
@@ -31,8 +35,12 @@ public struct SubscriptionLifecycle: Sendable {
   let logger: Logger
 
   public init(
-    store: GatewayStore, marketplace: MarketplaceClient, settlements: any SubscriptionSettlements,
-    workspaces: any WorkspaceStatuses, settings: Settings, logger: Logger
+    store: GatewayStore,
+    marketplace: MarketplaceClient,
+    settlements: any SubscriptionSettlements,
+    workspaces: any WorkspaceStatuses,
+    settings: Settings,
+    logger: Logger
   ) {
     self.store = store
     self.marketplace = marketplace
@@ -49,31 +57,43 @@ public struct SubscriptionLifecycle: Sendable {
   }
 
   /// The actions of the contract; anything else is logged and followed through Get subscription.
-  static let knownActions: Set<String> = ["ChangePlan", "ChangeQuantity", "Renew", "Suspend", "Reinstate", "Unsubscribe"]
+  static let knownActions: Set<String> = [
+    "ChangePlan", "ChangeQuantity", "Renew", "Suspend", "Reinstate", "Unsubscribe",
+  ]
 
   /// Does one stored operation and says how it ended. Throws when it should be tried again
   /// (the marketplace, billing center or console could not be reached).
-  public func process(_ operation: LifecycleOperation) async throws -> (LifecycleOperation.State, String) {
+  public func process(
+    _ operation: LifecycleOperation
+  ) async throws -> (LifecycleOperation.State, String) {
     let correlationID = "operation/\(operation.id)"
     let verified: MarketplaceOperation
     do {
-      verified = try await marketplace.operation(subscriptionID: operation.subscriptionID, operationID: operation.id)
+      verified = try await marketplace.operation(
+        subscriptionID: operation.subscriptionID,
+        operationID: operation.id
+      )
     } catch MarketplaceError.notFound {
       logger.warning(
         "the marketplace does not know a reported operation; nothing done",
-        metadata: ["operation": "\(operation.id)", "subscription": "\(operation.subscriptionID)"])
+        metadata: ["operation": "\(operation.id)", "subscription": "\(operation.subscriptionID)"]
+      )
       return (.unverified, "the marketplace does not know this operation")
     }
     // The marketplace's record of the operation decides, not what was posted to us.
     guard verified.subscriptionID.lowercased() == operation.subscriptionID.lowercased(),
       verified.action == operation.action
     else {
-      return (.unverified, "the marketplace has this operation as \(verified.action) of \(verified.subscriptionID)")
+      return (
+        .unverified,
+        "the marketplace has this operation as \(verified.action) of \(verified.subscriptionID)"
+      )
     }
     if !Self.knownActions.contains(verified.action) {
       logger.warning(
         "unknown lifecycle action; following the subscription as the marketplace has it",
-        metadata: ["action": "\(verified.action)", "operation": "\(operation.id)"])
+        metadata: ["action": "\(verified.action)", "operation": "\(operation.id)"]
+      )
     }
 
     var said: String?
@@ -84,7 +104,10 @@ public struct SubscriptionLifecycle: Sendable {
       said = try await answer(verified, success: decision.accepted)
       if !decision.accepted {
         let followed = try await follow(current, because: operation, correlationID: correlationID)
-        return (.declined, "declined: \(decision.reason); \(said ?? "the marketplace was told Failure"); \(followed)")
+        return (
+          .declined,
+          "declined: \(decision.reason); \(said ?? "the marketplace was told Failure"); \(followed)"
+        )
       }
       said = "accepted (\(decision.reason)); \(said ?? "the marketplace was told Success")"
       try await awaitEnd(of: verified)
@@ -103,13 +126,18 @@ public struct SubscriptionLifecycle: Sendable {
   }
 
   /// An operation the marketplace has not ended yet.
-  private static func isUnfinished(_ status: String) -> Bool { status == "NotStarted" || status == "InProgress" }
+  private static func isUnfinished(_ status: String) -> Bool {
+    status == "NotStarted" || status == "InProgress"
+  }
 
   /// The marketplace applies an acknowledged operation on its side; until it has, the
   /// subscription it returns may be the old one, so following it waits (briefly) for that.
   private func awaitEnd(of operation: MarketplaceOperation) async throws {
     for attempt in 0..<5 {
-      let current = try await marketplace.operation(subscriptionID: operation.subscriptionID, operationID: operation.id)
+      let current = try await marketplace.operation(
+        subscriptionID: operation.subscriptionID,
+        operationID: operation.id
+      )
       if !Self.isUnfinished(current.status) { return }
       if attempt < 4 { try await Task.sleep(for: .milliseconds(200 << attempt)) }
     }
@@ -121,7 +149,10 @@ public struct SubscriptionLifecycle: Sendable {
   private func answer(_ operation: MarketplaceOperation, success: Bool) async throws -> String? {
     do {
       try await marketplace.updateOperation(
-        subscriptionID: operation.subscriptionID, operationID: operation.id, success: success)
+        subscriptionID: operation.subscriptionID,
+        operationID: operation.id,
+        success: success
+      )
       return nil
     } catch MarketplaceError.conflict(let message) {
       return "the marketplace answered 409 (\(message))"
@@ -134,7 +165,11 @@ public struct SubscriptionLifecycle: Sendable {
   /// Every step may be repeated: a retry after a crash halfway does each again, harmlessly.
   /// Returns what changed, for the operation's outcome.
   @discardableResult
-  public func follow(_ subscription: MarketplaceSubscription, because operation: LifecycleOperation?, correlationID: String)
+  public func follow(
+    _ subscription: MarketplaceSubscription,
+    because operation: LifecycleOperation?,
+    correlationID: String
+  )
     async throws -> String
   {
     let recorded = try await store.followedSubscription(subscription.id)
@@ -150,7 +185,11 @@ public struct SubscriptionLifecycle: Sendable {
     // An active subscription already recorded as such needs nothing from the others.
     if let settlement, settlement != .active || before?.status != .subscribed {
       let at = min(operation?.marketplaceTime ?? Date(), Date())
-      if let outcome = try await settlements.follow(subscriptionID: subscription.id, status: settlement, at: at) {
+      if let outcome = try await settlements.follow(
+        subscriptionID: subscription.id,
+        status: settlement,
+        at: at
+      ) {
         // The billing center's status decides, not the one asked for: a cancelled subscription
         // stays cancelled, whatever an older snapshot of the marketplace said.
         let state: WorkspaceState = outcome.status == .active ? .active : .suspended
@@ -163,7 +202,9 @@ public struct SubscriptionLifecycle: Sendable {
         for workspace in outcome.workspaceIDs {
           try await workspaces.set(workspaceID: workspace, to: state, reason: reason)
         }
-        if !outcome.workspaceIDs.isEmpty { notes.append("\(outcome.workspaceIDs.count) workspace(s) \(state.rawValue)") }
+        if !outcome.workspaceIDs.isEmpty {
+          notes.append("\(outcome.workspaceIDs.count) workspace(s) \(state.rawValue)")
+        }
       }
     }
     var dataKeptUntil = recorded?.dataKeptUntil
@@ -174,13 +215,20 @@ public struct SubscriptionLifecycle: Sendable {
     notes += Self.changes(from: before, to: subscription)
     let summary = notes.isEmpty ? "nothing to change" : notes.joined(separator: ", ")
     try await store.recordFollowed(
-      subscription, dataKeptUntil: dataKeptUntil,
-      event: operation.map { "lifecycle_\($0.action.lowercased())" } ?? "lifecycle_reconciled", detail: summary,
-      correlationID: correlationID)
+      subscription,
+      dataKeptUntil: dataKeptUntil,
+      event: operation.map { "lifecycle_\($0.action.lowercased())" } ?? "lifecycle_reconciled",
+      detail: summary,
+      correlationID: correlationID
+    )
     if !notes.isEmpty {
       logger.notice(
         "following the marketplace subscription",
-        metadata: ["subscription": "\(subscription.id)", "changes": "\(summary)", "operation": "\(operation?.id ?? "-")"])
+        metadata: [
+          "subscription": "\(subscription.id)", "changes": "\(summary)",
+          "operation": "\(operation?.id ?? "-")",
+        ]
+      )
     }
     return summary
   }
@@ -221,13 +269,16 @@ public struct SubscriptionLifecycle: Sendable {
   /// locally only once confirmed. Should the gateway stop meanwhile, the stored operation is
   /// taken up by the worker after the confirmation timeout, so it is never left half-done.
   public func start(
-    _ change: VendorChange, on subscriptionID: String, progress: @Sendable (VendorChangeProgress) async throws -> Void
+    _ change: VendorChange,
+    on subscriptionID: String,
+    progress: @Sendable (VendorChangeProgress) async throws -> Void
   ) async throws {
     guard let (current, _) = try await store.followedSubscription(subscriptionID) else {
       throw VendorChangeRefusal.unknownSubscription(subscriptionID)
     }
     // Plan and seats change only while Subscribed; a suspended subscription may still be cancelled.
-    guard current.status == .subscribed || (change == .cancel && current.status == .suspended) else {
+    guard current.status == .subscribed || (change == .cancel && current.status == .suspended)
+    else {
       throw VendorChangeRefusal.notChangeable(status: current.status.name)
     }
     let (action, planID, quantity): (String, String?, Int?) =
@@ -242,8 +293,16 @@ public struct SubscriptionLifecycle: Sendable {
       }
       let decision = settings.plans.decide(
         MarketplaceOperation(
-          id: "", subscriptionID: subscriptionID, action: action, planID: planID ?? current.planID,
-          quantity: quantity ?? current.quantity, status: "", requestSource: "Partner"), current: current)
+          id: "",
+          subscriptionID: subscriptionID,
+          action: action,
+          planID: planID ?? current.planID,
+          quantity: quantity ?? current.quantity,
+          status: "",
+          requestSource: "Partner"
+        ),
+        current: current
+      )
       guard decision.accepted else { throw VendorChangeRefusal.againstPlanRules(decision.reason) }
       if let quantity, quantity == current.quantity {
         throw VendorChangeRefusal.againstPlanRules("the subscription has \(quantity) seats already")
@@ -254,8 +313,10 @@ public struct SubscriptionLifecycle: Sendable {
     do {
       operationID =
         switch change {
-        case .plan(let plan): try await marketplace.changePlan(subscriptionID: subscriptionID, to: plan)
-        case .quantity(let quantity): try await marketplace.changeQuantity(subscriptionID: subscriptionID, to: quantity)
+        case .plan(let plan):
+          try await marketplace.changePlan(subscriptionID: subscriptionID, to: plan)
+        case .quantity(let quantity):
+          try await marketplace.changeQuantity(subscriptionID: subscriptionID, to: quantity)
         case .cancel: try await marketplace.cancel(subscriptionID: subscriptionID)
         }
     } catch MarketplaceError.badRequest(_, let message) {
@@ -264,22 +325,45 @@ public struct SubscriptionLifecycle: Sendable {
       throw VendorChangeRefusal.refusedByMarketplace(message)
     }
     var operation = LifecycleOperation(
-      id: operationID.lowercased(), subscriptionID: subscriptionID, action: action, planID: planID,
-      quantity: quantity, requestSource: "Partner",
-      source: .publisher, marketplaceTime: Date())
+      id: operationID.lowercased(),
+      subscriptionID: subscriptionID,
+      action: action,
+      planID: planID,
+      quantity: quantity,
+      requestSource: "Partner",
+      source: .publisher,
+      marketplaceTime: Date()
+    )
     // Due only after the confirmation timeout: the worker leaves it to this call meanwhile,
     // and takes it up should the call not finish it (the gateway stopped, say).
-    let confirmationSeconds = Double((settings.confirmationTimeout + .seconds(10)).components.seconds)
-    try await store.recordOperation(operation, notBefore: Date().addingTimeInterval(confirmationSeconds))
-    try await progress(.init(stage: .requested, operationID: operation.id, marketplaceStatus: "", message: "\(action) sent"))
+    let confirmationSeconds = Double(
+      (settings.confirmationTimeout + .seconds(10)).components.seconds
+    )
+    try await store.recordOperation(
+      operation,
+      notBefore: Date().addingTimeInterval(confirmationSeconds)
+    )
+    try await progress(
+      .init(
+        stage: .requested,
+        operationID: operation.id,
+        marketplaceStatus: "",
+        message: "\(action) sent"
+      )
+    )
 
     let deadline = ContinuousClock.now + settings.confirmationTimeout
     var status = ""
     while ContinuousClock.now < deadline {
-      let polled = try await marketplace.operation(subscriptionID: subscriptionID, operationID: operation.id)
+      let polled = try await marketplace.operation(
+        subscriptionID: subscriptionID,
+        operationID: operation.id
+      )
       if polled.status != status {
         status = polled.status
-        try await progress(.init(stage: .waiting, operationID: operation.id, marketplaceStatus: status, message: ""))
+        try await progress(
+          .init(stage: .waiting, operationID: operation.id, marketplaceStatus: status, message: "")
+        )
       }
       guard Self.isUnfinished(status) else { break }
       try await Task.sleep(for: .seconds(1))
@@ -288,24 +372,56 @@ public struct SubscriptionLifecycle: Sendable {
     case "Succeeded":
       let subscription = try await marketplace.subscription(id: subscriptionID)
       operation.marketplaceTime = nil
-      let followed = try await follow(subscription, because: operation, correlationID: "operation/\(operation.id)")
-      try await store.finishOperation(operation.id, as: .applied, outcome: "confirmed by the marketplace; \(followed)")
-      try await progress(.init(stage: .applied, operationID: operation.id, marketplaceStatus: status, message: followed))
-    case "Failed", "Conflict":
-      try await store.finishOperation(operation.id, as: .failed, outcome: "the marketplace ended it \(status)")
+      let followed = try await follow(
+        subscription,
+        because: operation,
+        correlationID: "operation/\(operation.id)"
+      )
+      try await store.finishOperation(
+        operation.id,
+        as: .applied,
+        outcome: "confirmed by the marketplace; \(followed)"
+      )
       try await progress(
-        .init(stage: .failed, operationID: operation.id, marketplaceStatus: status, message: "nothing changed"))
+        .init(
+          stage: .applied,
+          operationID: operation.id,
+          marketplaceStatus: status,
+          message: followed
+        )
+      )
+    case "Failed", "Conflict":
+      try await store.finishOperation(
+        operation.id,
+        as: .failed,
+        outcome: "the marketplace ended it \(status)"
+      )
+      try await progress(
+        .init(
+          stage: .failed,
+          operationID: operation.id,
+          marketplaceStatus: status,
+          message: "nothing changed"
+        )
+      )
     default:
       try await progress(
         .init(
-          stage: .waiting, operationID: operation.id, marketplaceStatus: status,
-          message: "not confirmed yet; the gateway applies it once the marketplace does"))
+          stage: .waiting,
+          operationID: operation.id,
+          marketplaceStatus: status,
+          message: "not confirmed yet; the gateway applies it once the marketplace does"
+        )
+      )
     }
   }
 
   /// What differs between the recorded subscription and the marketplace's, in words; empty
   /// when they agree. Term dates agree to the second (the database keeps microseconds).
-  static func changes(from recorded: MarketplaceSubscription?, to current: MarketplaceSubscription) -> [String] {
+  static func changes(
+    from recorded: MarketplaceSubscription?,
+    to current: MarketplaceSubscription
+  ) -> [String] {
     var changes: [String] = []
     if recorded?.status != current.status { changes.append("status \(current.status.name)") }
     if recorded?.planID != current.planID { changes.append("plan \(current.planID)") }

@@ -104,7 +104,9 @@ public struct WebhookAuthenticator: Sendable {
   public func authenticate(authorization: String?, now: Date = Date()) async throws(Refusal) {
     guard let authorization, !authorization.isEmpty else { throw .missing }
     let parts = authorization.split(separator: " ", maxSplits: 1)
-    guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw .invalid("not a bearer token") }
+    guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+      throw .invalid("not a bearer token")
+    }
     let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
     guard token.utf8.count <= 16 << 10 else { throw .invalid("token too long") }
 
@@ -121,7 +123,9 @@ public struct WebhookAuthenticator: Sendable {
 
     let verifier: JWTKeyCollection
     do {
-      guard let found = try await keys.verifier(kid: kid) else { throw Refusal.invalid("unknown key id \(kid)") }
+      guard let found = try await keys.verifier(kid: kid) else {
+        throw Refusal.invalid("unknown key id \(kid)")
+      }
       verifier = found
     } catch let refusal as Refusal {
       throw refusal
@@ -142,20 +146,26 @@ public struct WebhookAuthenticator: Sendable {
     guard let exp = claims.exp else { throw .invalid("no expiry") }
     guard now < exp.value else { throw .invalid("expired") }
     if let nbf = claims.nbf, now < nbf.value { throw .invalid("not valid yet") }
-    guard claims.aud?.value.contains(settings.audience) == true else { throw .invalid("wrong audience") }
+    guard claims.aud?.value.contains(settings.audience) == true else {
+      throw .invalid("wrong audience")
+    }
     guard claims.tid == settings.tenantID else { throw .invalid("wrong tenant") }
     guard (claims.appid ?? claims.azp) == settings.marketplaceAppID else {
       throw .invalid("not issued to the marketplace's app")
     }
     // Entra issues v1 and v2 tokens; either form names our tenant.
     let issuers = [
-      "https://sts.windows.net/\(settings.tenantID)/", "https://login.microsoftonline.com/\(settings.tenantID)/v2.0",
+      "https://sts.windows.net/\(settings.tenantID)/",
+      "https://login.microsoftonline.com/\(settings.tenantID)/v2.0",
     ]
     guard let iss = claims.iss, issuers.contains(iss) else { throw .invalid("unexpected issuer") }
   }
 
   static func base64URLDecode(_ text: Substring) -> Data? {
-    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(
+      of: "_",
+      with: "/"
+    )
     base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
     return Data(base64Encoded: base64)
   }
@@ -188,7 +198,9 @@ actor SigningKeys {
     if !stale, let known = verifiers[kid] { return known }
     let coolingDown = attemptedAt.map { clock.now - $0 < settings.unknownKeyCooldown } ?? false
     guard !coolingDown || fetching != nil else {
-      if verifiers.isEmpty { throw WebhookKeysError("the signing keys could not be fetched; trying again shortly") }
+      if verifiers.isEmpty {
+        throw WebhookKeysError("the signing keys could not be fetched; trying again shortly")
+      }
       return verifiers[kid]
     }
     do {
@@ -201,15 +213,23 @@ actor SigningKeys {
         defer { fetching = nil }
         verifiers = try await task.value
         fetchedAt = clock.now
-        logger.info("webhook signing keys fetched", metadata: ["kids": "\(verifiers.keys.sorted())"])
+        logger.info(
+          "webhook signing keys fetched",
+          metadata: ["kids": "\(verifiers.keys.sorted())"]
+        )
       }
-    } catch where !verifiers.isEmpty {
-      logger.warning("webhook signing keys not refreshed; keeping the known ones", metadata: ["error": "\(error)"])
+    } catch  where !verifiers.isEmpty {
+      logger.warning(
+        "webhook signing keys not refreshed; keeping the known ones",
+        metadata: ["error": "\(error)"]
+      )
     }
     return verifiers[kid]
   }
 
-  private static func fetch(_ settings: WebhookAuthenticator.Settings) async throws -> [String: JWTKeyCollection] {
+  private static func fetch(
+    _ settings: WebhookAuthenticator.Settings
+  ) async throws -> [String: JWTKeyCollection] {
     let configuration = try await json(settings.openIDConfigurationURL)
     guard let jwksURL = configuration["jwks_uri"] as? String else {
       throw WebhookKeysError("the OpenID configuration has no jwks_uri")
@@ -219,18 +239,27 @@ actor SigningKeys {
     for key in jwks["keys"] as? [[String: Any]] ?? [] {
       // RSA signing keys only; the algorithm is ours to choose (RS256), not the key set's.
       guard key["kty"] as? String == "RSA", (key["use"] as? String ?? "sig") == "sig",
-        let kid = key["kid"] as? String, let modulus = key["n"] as? String, let exponent = key["e"] as? String,
+        let kid = key["kid"] as? String, let modulus = key["n"] as? String,
+        let exponent = key["e"] as? String,
         let publicKey = try? Insecure.RSA.PublicKey(modulus: modulus, exponent: exponent)
       else { continue }
-      verifiers[kid] = await JWTKeyCollection().add(rsa: publicKey, digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid))
+      verifiers[kid] = await JWTKeyCollection().add(
+        rsa: publicKey,
+        digestAlgorithm: .sha256,
+        kid: JWKIdentifier(string: kid)
+      )
     }
     return verifiers
   }
 
   private static func json(_ url: String) async throws -> [String: Any] {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+    let response = try await HTTPClient.shared.execute(
+      HTTPClientRequest(url: url),
+      timeout: .seconds(10)
+    )
     let body = try await response.body.collect(upTo: 1 << 20)
-    guard response.status == .ok, let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+    guard response.status == .ok,
+      let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
     else { throw WebhookKeysError("\(url) answered HTTP \(response.status.code)") }
     return object
   }

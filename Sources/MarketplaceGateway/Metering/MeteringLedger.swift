@@ -25,8 +25,16 @@ public struct MeteringRecord: Sendable, Equatable {
   public var day: String
 
   public init(
-    key: String, subscriptionID: String, dimension: String, effectiveStartTime: Date, quantity: String,
-    attempts: Int, status: Status, marketplaceStatus: String = "", lastMessage: String = "", day: String = ""
+    key: String,
+    subscriptionID: String,
+    dimension: String,
+    effectiveStartTime: Date,
+    quantity: String,
+    attempts: Int,
+    status: Status,
+    marketplaceStatus: String = "",
+    lastMessage: String = "",
+    day: String = ""
   ) {
     self.key = key
     self.subscriptionID = subscriptionID
@@ -62,7 +70,13 @@ public struct MeteringVerdict: Sendable, Equatable {
 public protocol MeteringLedger: Sendable {
   func pendingRecords(limit: Int) async throws -> [MeteringRecord]
   /// Records in key order, after `afterKey` when given (paging).
-  func records(status: MeteringRecord.Status?, day: String?, subscriptionID: String?, afterKey: String?, limit: Int)
+  func records(
+    status: MeteringRecord.Status?,
+    day: String?,
+    subscriptionID: String?,
+    afterKey: String?,
+    limit: Int
+  )
     async throws -> [MeteringRecord]
   func record(_ verdicts: [MeteringVerdict]) async throws
   /// An operator's decision: send again (`resubmit`) or keep unsent (park).

@@ -42,7 +42,11 @@ public struct MeteringSubmitter: Sendable {
   let logger: Logger
 
   public init(
-    ledger: any MeteringLedger, marketplace: MarketplaceClient, store: GatewayStore, settings: Settings, logger: Logger
+    ledger: any MeteringLedger,
+    marketplace: MarketplaceClient,
+    store: GatewayStore,
+    settings: Settings,
+    logger: Logger
   ) {
     self.ledger = ledger
     self.marketplace = marketplace
@@ -59,12 +63,14 @@ public struct MeteringSubmitter: Sendable {
     var report = Report()
     let pending = try await ledger.pendingRecords(limit: 1000)
     let alarmAt = Self.cutoff - Double(settings.deadlineMargin.components.seconds)
-    report.nearDeadline = pending.filter { now.timeIntervalSince($0.effectiveStartTime) >= alarmAt }.map(\.key)
+    report.nearDeadline = pending.filter { now.timeIntervalSince($0.effectiveStartTime) >= alarmAt }
+      .map(\.key)
     Gauge(label: "marketplace_metering_records_near_deadline").record(report.nearDeadline.count)
     if !report.nearDeadline.isEmpty {
       logger.error(
         "metering records near the marketplace's 24-hour cutoff are still undelivered",
-        metadata: ["count": "\(report.nearDeadline.count)", "first": "\(report.nearDeadline[0])"])
+        metadata: ["count": "\(report.nearDeadline.count)", "first": "\(report.nearDeadline[0])"]
+      )
     }
     let plans = try await plans(of: Set(pending.map(\.subscriptionID)))
     // Records that cannot be sent at all, refused before any call.
@@ -74,21 +80,37 @@ public struct MeteringSubmitter: Sendable {
       guard let plan = plans[record.subscriptionID] else {
         verdicts.append(
           MeteringVerdict(
-            key: record.key, outcome: .rejected, marketplaceStatus: "ResourceNotFound",
-            message: "the marketplace has no subscription \(record.subscriptionID)"))
+            key: record.key,
+            outcome: .rejected,
+            marketplaceStatus: "ResourceNotFound",
+            message: "the marketplace has no subscription \(record.subscriptionID)"
+          )
+        )
         continue
       }
       guard let quantity = Double(record.quantity), quantity > 0 else {
         verdicts.append(
           MeteringVerdict(
-            key: record.key, outcome: .rejected, marketplaceStatus: "InvalidQuantity",
-            message: "the billing center's quantity \(record.quantity) is not a positive number"))
+            key: record.key,
+            outcome: .rejected,
+            marketplaceStatus: "InvalidQuantity",
+            message: "the billing center's quantity \(record.quantity) is not a positive number"
+          )
+        )
         continue
       }
       events.append(
-        (record, MarketplaceUsageEvent(
-          resourceID: record.subscriptionID, dimension: record.dimension, quantity: quantity,
-          effectiveStartTime: record.effectiveStartTime, planID: plan)))
+        (
+          record,
+          MarketplaceUsageEvent(
+            resourceID: record.subscriptionID,
+            dimension: record.dimension,
+            quantity: quantity,
+            effectiveStartTime: record.effectiveStartTime,
+            planID: plan
+          )
+        )
+      )
     }
     if !verdicts.isEmpty { try await ledger.record(verdicts) }
     var batches = stride(from: 0, to: events.count, by: settings.batchSize).map {
@@ -98,9 +120,19 @@ public struct MeteringSubmitter: Sendable {
     // failure (or a crash) then costs at most that batch a resubmission.
     while let batch = batches.popFirst() {
       var verdicts: [MeteringVerdict] = []
-      func retry(_ waiting: some Sequence<(MeteringRecord, MarketplaceUsageEvent)>, _ reason: String) {
+      func retry(
+        _ waiting: some Sequence<(MeteringRecord, MarketplaceUsageEvent)>,
+        _ reason: String
+      ) {
         for (record, _) in waiting {
-          verdicts.append(MeteringVerdict(key: record.key, outcome: .retry, marketplaceStatus: "", message: reason))
+          verdicts.append(
+            MeteringVerdict(
+              key: record.key,
+              outcome: .retry,
+              marketplaceStatus: "",
+              message: reason
+            )
+          )
           report.retrying += 1
         }
       }
@@ -116,7 +148,11 @@ public struct MeteringSubmitter: Sendable {
             report.rejected += 1
             logger.warning(
               "the marketplace refused a metering record",
-              metadata: ["key": "\(record.key)", "status": "\(result.status)", "message": "\(verdict.message)"])
+              metadata: [
+                "key": "\(record.key)", "status": "\(result.status)",
+                "message": "\(verdict.message)",
+              ]
+            )
           }
           verdicts.append(verdict)
         }
@@ -127,28 +163,46 @@ public struct MeteringSubmitter: Sendable {
           // will pass now. This batch and the rest wait for the next pass, with the same keys.
           retry(batch + batches.joined(), "\(error)")
           batches = []
-          logger.error("the marketplace did not take usage; will retry", metadata: ["error": "\(error)"])
+          logger.error(
+            "the marketplace did not take usage; will retry",
+            metadata: ["error": "\(error)"]
+          )
         case .badRequest(_, let message) where batch.count > 1:
           // The whole batch refused: its records go one by one, so one bad record cannot hold
           // back the others.
-          logger.warning("the marketplace refused a whole batch; sending its records one by one", metadata: ["message": "\(message)"])
+          logger.warning(
+            "the marketplace refused a whole batch; sending its records one by one",
+            metadata: ["message": "\(message)"]
+          )
           batches = batch.map { [$0] }[...] + batches
         case .badRequest(let code, let message):
           report.sent += 1
           report.rejected += 1
           verdicts.append(
-            MeteringVerdict(key: batch[0].0.key, outcome: .rejected, marketplaceStatus: code, message: message))
+            MeteringVerdict(
+              key: batch[0].0.key,
+              outcome: .rejected,
+              marketplaceStatus: code,
+              message: message
+            )
+          )
         case .notFound, .conflict, .malformedResponse:
           // An answer we cannot read per record: this batch waits for the next pass.
           retry(batch, "\(error)")
-          logger.error("unreadable marketplace answer to a usage batch; will retry", metadata: ["error": "\(error)"])
+          logger.error(
+            "unreadable marketplace answer to a usage batch; will retry",
+            metadata: ["error": "\(error)"]
+          )
         }
       }
       if !verdicts.isEmpty { try await ledger.record(verdicts) }
     }
-    for (name, count) in [("delivered", report.delivered), ("rejected", report.rejected), ("retrying", report.retrying)]
+    for (name, count) in [
+      ("delivered", report.delivered), ("rejected", report.rejected), ("retrying", report.retrying),
+    ]
     where count > 0 {
-      Counter(label: "marketplace_metering_records_total", dimensions: [("outcome", name)]).increment(by: count)
+      Counter(label: "marketplace_metering_records_total", dimensions: [("outcome", name)])
+        .increment(by: count)
     }
     return report
   }
@@ -157,17 +211,48 @@ public struct MeteringSubmitter: Sendable {
   /// failure: tried again. `Expired` on a record sent before may hide an earlier acceptance
   /// whose answer was lost (the marketplace checks expiry before duplicates): it is kept as
   /// refused, saying so, and reconciliation compares it with the marketplace's totals.
-  static func verdict(on record: MeteringRecord, _ result: MarketplaceUsageResult) -> MeteringVerdict {
+  static func verdict(
+    on record: MeteringRecord,
+    _ result: MarketplaceUsageResult
+  ) -> MeteringVerdict {
     let message = result.message ?? ""
     switch result.status {
-    case "Accepted": return MeteringVerdict(key: record.key, outcome: .accepted, marketplaceStatus: result.status, message: "")
-    case "Duplicate": return MeteringVerdict(key: record.key, outcome: .duplicate, marketplaceStatus: result.status, message: "")
-    case "Error": return MeteringVerdict(key: record.key, outcome: .retry, marketplaceStatus: result.status, message: message)
+    case "Accepted":
+      return MeteringVerdict(
+        key: record.key,
+        outcome: .accepted,
+        marketplaceStatus: result.status,
+        message: ""
+      )
+    case "Duplicate":
+      return MeteringVerdict(
+        key: record.key,
+        outcome: .duplicate,
+        marketplaceStatus: result.status,
+        message: ""
+      )
+    case "Error":
+      return MeteringVerdict(
+        key: record.key,
+        outcome: .retry,
+        marketplaceStatus: result.status,
+        message: message
+      )
     case "Expired" where record.attempts > 0:
       return MeteringVerdict(
-        key: record.key, outcome: .rejected, marketplaceStatus: result.status,
-        message: "\(message) (sent before without a recorded answer: the marketplace may have it; see reconciliation)")
-    default: return MeteringVerdict(key: record.key, outcome: .rejected, marketplaceStatus: result.status, message: message)
+        key: record.key,
+        outcome: .rejected,
+        marketplaceStatus: result.status,
+        message:
+          "\(message) (sent before without a recorded answer: the marketplace may have it; see reconciliation)"
+      )
+    default:
+      return MeteringVerdict(
+        key: record.key,
+        outcome: .rejected,
+        marketplaceStatus: result.status,
+        message: message
+      )
     }
   }
 
@@ -218,26 +303,39 @@ public struct MeteringSubmitter: Sendable {
         (a.usageDate, a.subscriptionID, a.dimension) < (b.usageDate, b.subscriptionID, b.dimension)
       }
     }
-    let billingDays = Set(usageDates.flatMap { [$0.addingTimeInterval(-86400), $0] }.map(Self.day)).sorted()
+    let billingDays = Set(usageDates.flatMap { [$0.addingTimeInterval(-86400), $0] }.map(Self.day))
+      .sorted()
     var ours: [Usage: Double] = [:]
     for billingDay in billingDays {
       var after: String?
       repeat {
         let page = try await ledger.records(
-          status: nil, day: billingDay, subscriptionID: nil, afterKey: after, limit: 1000)
+          status: nil,
+          day: billingDay,
+          subscriptionID: nil,
+          afterKey: after,
+          limit: 1000
+        )
         for record in page where record.status.isDelivered {
           let usageDate = Self.day(record.effectiveStartTime)
           guard dayTexts.contains(usageDate) else { continue }
           let usage = Usage(
-            usageDate: usageDate, subscriptionID: record.subscriptionID.lowercased(), dimension: record.dimension)
+            usageDate: usageDate,
+            subscriptionID: record.subscriptionID.lowercased(),
+            dimension: record.dimension
+          )
           ours[usage, default: 0] += Double(record.quantity) ?? 0
         }
         after = page.count == 1000 ? page.last?.key : nil
       } while after != nil
     }
     var theirs: [Usage: Double] = [:]
-    for row in try await marketplace.usageEvents(from: earliest) where dayTexts.contains(row.usageDate) {
-      theirs[Usage(usageDate: row.usageDate, subscriptionID: row.resourceID, dimension: row.dimension), default: 0] +=
+    for row in try await marketplace.usageEvents(from: earliest)
+    where dayTexts.contains(row.usageDate) {
+      theirs[
+        Usage(usageDate: row.usageDate, subscriptionID: row.resourceID, dimension: row.dimension),
+        default: 0
+      ] +=
         row.submittedQuantity
     }
     var mismatches: [Mismatch] = []
@@ -246,8 +344,13 @@ public struct MeteringSubmitter: Sendable {
       guard abs(delivered - recorded) > 0.000_000_5 else { continue }
       mismatches.append(
         Mismatch(
-          usageDate: usage.usageDate, subscriptionID: usage.subscriptionID, dimension: usage.dimension,
-          delivered: delivered, marketplace: recorded))
+          usageDate: usage.usageDate,
+          subscriptionID: usage.subscriptionID,
+          dimension: usage.dimension,
+          delivered: delivered,
+          marketplace: recorded
+        )
+      )
     }
     Gauge(label: "marketplace_metering_mismatches").record(mismatches.count)
     for mismatch in mismatches {
@@ -257,7 +360,8 @@ public struct MeteringSubmitter: Sendable {
           "date": "\(mismatch.usageDate)", "subscription": "\(mismatch.subscriptionID)",
           "dimension": "\(mismatch.dimension)", "delivered": "\(mismatch.delivered)",
           "marketplace": "\(mismatch.marketplace)",
-        ])
+        ]
+      )
     }
     return mismatches
   }
@@ -276,7 +380,10 @@ public struct MeteringService: Service {
   private let logger: Logger
 
   public init(
-    submitter: MeteringSubmitter, logger: Logger, startAfter: StartupGate? = nil, interval: Duration = .seconds(60),
+    submitter: MeteringSubmitter,
+    logger: Logger,
+    startAfter: StartupGate? = nil,
+    interval: Duration = .seconds(60),
     reconcileInterval: Duration = .seconds(3600)
   ) {
     self.submitter = submitter
@@ -296,9 +403,11 @@ public struct MeteringService: Service {
           logger.notice(
             "metering pass",
             metadata: [
-              "sent": "\(report.sent)", "delivered": "\(report.delivered)", "rejected": "\(report.rejected)",
+              "sent": "\(report.sent)", "delivered": "\(report.delivered)",
+              "rejected": "\(report.rejected)",
               "retrying": "\(report.retrying)",
-            ])
+            ]
+          )
         }
         if lastReconciled.map({ clock.now - $0 >= reconcileInterval }) ?? true {
           let now = Date()

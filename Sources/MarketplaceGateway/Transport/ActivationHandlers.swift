@@ -15,14 +15,20 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
   }
 
   package func resolveActivation(
-    request: Guance_Gateway_V1_ResolveActivationRequest, context: ServerContext
+    request: Guance_Gateway_V1_ResolveActivationRequest,
+    context: ServerContext
   ) async throws -> Guance_Gateway_V1_ResolveActivationResponse {
     let activation = try await activations.resolve(
-      marketplaceToken: request.marketplaceToken, correlationID: RequestContext.current.requestID)
+      marketplaceToken: request.marketplaceToken,
+      correlationID: RequestContext.current.requestID
+    )
     return .with { $0.activation = .init(activation) }
   }
 
-  package func getActivation(request: Guance_Gateway_V1_GetActivationRequest, context: ServerContext)
+  package func getActivation(
+    request: Guance_Gateway_V1_GetActivationRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_GetActivationResponse
   {
     let activation = try await activations.activation(sessionID: request.sessionID)
@@ -30,11 +36,14 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
   }
 
   package func startBillingAccountBinding(
-    request: Guance_Gateway_V1_StartBillingAccountBindingRequest, context: ServerContext
+    request: Guance_Gateway_V1_StartBillingAccountBindingRequest,
+    context: ServerContext
   ) async throws -> Guance_Gateway_V1_StartBillingAccountBindingResponse {
     let (activation, challenge) = try await activations.startBillingAccountBinding(
-      sessionID: request.sessionID, username: request.billingUsername,
-      correlationID: RequestContext.current.requestID)
+      sessionID: request.sessionID,
+      username: request.billingUsername,
+      correlationID: RequestContext.current.requestID
+    )
     return .with {
       $0.maskedEmail = challenge.maskedEmail
       $0.resendAfterSeconds = Int32(clamping: challenge.resendAfterSeconds)
@@ -43,15 +52,20 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
   }
 
   package func confirmBillingAccountBinding(
-    request: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest, context: ServerContext
+    request: Guance_Gateway_V1_ConfirmBillingAccountBindingRequest,
+    context: ServerContext
   ) async throws -> Guance_Gateway_V1_ConfirmBillingAccountBindingResponse {
     let activation = try await activations.confirmBillingAccountBinding(
-      sessionID: request.sessionID, code: request.code, correlationID: RequestContext.current.requestID)
+      sessionID: request.sessionID,
+      code: request.code,
+      correlationID: RequestContext.current.requestID
+    )
     return .with { $0.activation = .init(activation) }
   }
 
   package func listBindableWorkspaces(
-    request: Guance_Gateway_V1_ListBindableWorkspacesRequest, context: ServerContext
+    request: Guance_Gateway_V1_ListBindableWorkspacesRequest,
+    context: ServerContext
   ) async throws -> Guance_Gateway_V1_ListBindableWorkspacesResponse {
     let workspaces = try await activations.bindableWorkspaces(sessionID: request.sessionID)
     return .with {
@@ -67,23 +81,35 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
   }
 
   package func registerAndActivate(
-    request: Guance_Gateway_V1_RegisterAndActivateRequest, context: ServerContext
+    request: Guance_Gateway_V1_RegisterAndActivateRequest,
+    context: ServerContext
   ) async throws -> Guance_Gateway_V1_RegisterAndActivateResponse {
     let company = request.company
     let activation = try await activations.registerAndActivate(
-      sessionID: request.sessionID, account: NewAccount(request.basic),
+      sessionID: request.sessionID,
+      account: NewAccount(request.basic),
       company: CompanyInformation(
-        companyName: company.companyName, industry: company.industry, region: company.region,
-        contactName: company.contactName, description: company.description_p),
-      workspace: NewWorkspace(request.workspace), termsAccepted: request.termsAccepted,
-      correlationID: RequestContext.current.requestID)
+        companyName: company.companyName,
+        industry: company.industry,
+        region: company.region,
+        contactName: company.contactName,
+        description: company.description_p
+      ),
+      workspace: NewWorkspace(request.workspace),
+      termsAccepted: request.termsAccepted,
+      correlationID: RequestContext.current.requestID
+    )
     return .with { $0.activation = .init(activation) }
   }
 
   package func sendWorkspaceEmailCode(
-    request: Guance_Gateway_V1_SendWorkspaceEmailCodeRequest, context: ServerContext
+    request: Guance_Gateway_V1_SendWorkspaceEmailCodeRequest,
+    context: ServerContext
   ) async throws -> Guance_Gateway_V1_SendWorkspaceEmailCodeResponse {
-    let code = try await activations.sendWorkspaceEmailCode(sessionID: request.sessionID, email: request.email)
+    let code = try await activations.sendWorkspaceEmailCode(
+      sessionID: request.sessionID,
+      email: request.email
+    )
     return .with {
       $0.challengeID = code.challengeID
       $0.expiresAt = Google_Protobuf_Timestamp(date: code.expiresAt)
@@ -92,7 +118,8 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
   }
 
   package func createWorkspace(
-    request: Guance_Gateway_V1_CreateWorkspaceRequest, context: ServerContext
+    request: Guance_Gateway_V1_CreateWorkspaceRequest,
+    context: ServerContext
   ) async throws -> Guance_Gateway_V1_CreateWorkspaceResponse {
     let owner: WorkspaceOwner? =
       switch request.owner {
@@ -102,16 +129,26 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
       case nil: nil
       }
     let activation = try await activations.createWorkspace(
-      sessionID: request.sessionID, workspace: NewWorkspace(request.workspace), owner: owner,
-      termsAccepted: request.termsAccepted, correlationID: RequestContext.current.requestID)
+      sessionID: request.sessionID,
+      workspace: NewWorkspace(request.workspace),
+      owner: owner,
+      termsAccepted: request.termsAccepted,
+      correlationID: RequestContext.current.requestID
+    )
     return .with { $0.activation = .init(activation) }
   }
 
-  package func bindWorkspace(request: Guance_Gateway_V1_BindWorkspaceRequest, context: ServerContext)
+  package func bindWorkspace(
+    request: Guance_Gateway_V1_BindWorkspaceRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_BindWorkspaceResponse
   {
     let activation = try await activations.bindWorkspace(
-      sessionID: request.sessionID, workspaceID: request.workspaceID, correlationID: RequestContext.current.requestID)
+      sessionID: request.sessionID,
+      workspaceID: request.workspaceID,
+      correlationID: RequestContext.current.requestID
+    )
     return .with { $0.activation = .init(activation) }
   }
 }
@@ -119,8 +156,12 @@ package struct ActivationHandlers: Guance_Gateway_V1_ActivationService.SimpleSer
 extension NewAccount {
   init(_ basic: Guance_Gateway_V1_BasicInformation) {
     self.init(
-      username: basic.username, password: basic.password, passwordConfirmation: basic.passwordConfirmation,
-      email: basic.email, phone: basic.phone)
+      username: basic.username,
+      password: basic.password,
+      passwordConfirmation: basic.passwordConfirmation,
+      email: basic.email,
+      phone: basic.phone
+    )
   }
 }
 
@@ -134,14 +175,15 @@ extension Guance_Gateway_V1_Activation {
   init(_ activation: Activation) {
     self.init()
     sessionID = activation.sessionID
-    state = switch activation.state {
-    case .needsBillingAccount: .needsBillingAccount
-    case .needsWorkspace: .needsWorkspace
-    case .activating: .activating
-    case .activated: .activated
-    case .closed: .closed
-    case .needsAttention: .needsAttention
-    }
+    state =
+      switch activation.state {
+      case .needsBillingAccount: .needsBillingAccount
+      case .needsWorkspace: .needsWorkspace
+      case .activating: .activating
+      case .activated: .activated
+      case .closed: .closed
+      case .needsAttention: .needsAttention
+      }
     branch = activation.branch == .notLinked ? .notLinked : .alreadyLinked
     subscription = .with {
       $0.subscriptionID = activation.subscription.id

@@ -5,8 +5,8 @@ import GRPCProtobuf
 import GuanceContracts
 public import MarketplaceClient
 import SuiteErrors
-import SwiftProtobuf
 import SuiteRuntime
+import SwiftProtobuf
 
 /// billing-center's account, cloud-account and binding RPCs as the gateway's
 /// `BillingDirectory`. Silence (unavailable, deadline) becomes `DependencyUnavailable`;
@@ -18,7 +18,11 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   private let timeout: Duration
 
   /// `timeout`: each call's deadline (`BILLING_TIMEOUT_SECONDS`).
-  public init(client: GRPCClient<Transport>, internalCredential: String, timeout: Duration = .seconds(5)) {
+  public init(
+    client: GRPCClient<Transport>,
+    internalCredential: String,
+    timeout: Duration = .seconds(5)
+  ) {
     self.client = .init(wrapping: client)
     self.center = .init(wrapping: client)
     self.metadata = ["authorization": "Bearer \(internalCredential)"]
@@ -26,7 +30,10 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 
   /// A purchaser as the billing center names cloud identities (Microsoft's marketplace: Azure).
-  private static func azureIdentity(tenantID: String, objectID: String) -> Guance_Billing_V1_CloudIdentity {
+  private static func azureIdentity(
+    tenantID: String,
+    objectID: String
+  ) -> Guance_Billing_V1_CloudIdentity {
     .with {
       $0.provider = .azure
       $0.tenantID = tenantID
@@ -41,38 +48,63 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     return options
   }
 
-  public func linkedAccount(tenantID: String, objectID: String) async throws -> LinkedBillingAccount? {
-    let reply = try await unavailableAsDependency { try await client.findBillingAccountByCloudAccount(
-      .with {
-        $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
-      }, metadata: metadata, options: options) }
-    guard reply.hasBillingAccount, let id = UUID(uuidString: reply.billingAccount.id) else { return nil }
+  public func linkedAccount(
+    tenantID: String,
+    objectID: String
+  ) async throws -> LinkedBillingAccount? {
+    let reply = try await unavailableAsDependency {
+      try await client.findBillingAccountByCloudAccount(
+        .with {
+          $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
+        },
+        metadata: metadata,
+        options: options
+      )
+    }
+    guard reply.hasBillingAccount, let id = UUID(uuidString: reply.billingAccount.id) else {
+      return nil
+    }
     return LinkedBillingAccount(id: id, username: reply.billingAccount.username)
   }
 
   public func startBinding(username: String) async throws -> BindingChallenge {
     let reply = try await renamingFields(["username": "billing_username"]) {
       try await unavailableAsDependency {
-        try await center.startBindingVerification(.with { $0.username = username }, metadata: metadata, options: options)
+        try await center.startBindingVerification(
+          .with { $0.username = username },
+          metadata: metadata,
+          options: options
+        )
       }
     }
     return BindingChallenge(
-      challengeID: reply.challengeID, maskedEmail: reply.maskedEmail,
-      resendAfterSeconds: Int(reply.resendAfterSeconds))
+      challengeID: reply.challengeID,
+      maskedEmail: reply.maskedEmail,
+      resendAfterSeconds: Int(reply.resendAfterSeconds)
+    )
   }
 
   public func confirmBinding(
-    challengeID: String, code: String, username: String, tenantID: String, objectID: String,
+    challengeID: String,
+    code: String,
+    username: String,
+    tenantID: String,
+    objectID: String,
     subscriptionID: String
   ) async throws -> LinkedBillingAccount {
-    let reply = try await unavailableAsDependency { try await client.confirmBinding(
-      .with {
-        $0.challengeID = challengeID
-        $0.code = code
-        $0.username = username
-        $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
-        $0.marketplaceSubscriptionID = subscriptionID
-      }, metadata: metadata, options: options) }
+    let reply = try await unavailableAsDependency {
+      try await client.confirmBinding(
+        .with {
+          $0.challengeID = challengeID
+          $0.code = code
+          $0.username = username
+          $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
+          $0.marketplaceSubscriptionID = subscriptionID
+        },
+        metadata: metadata,
+        options: options
+      )
+    }
     guard let id = UUID(uuidString: reply.billingAccount.id) else {
       throw RPCError(code: .internalError, message: "billing center answered without an account id")
     }
@@ -82,7 +114,10 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   public func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace] {
     let reply = try await unavailableAsDependency {
       try await center.listBoundWorkspaces(
-        .with { $0.billingAccountID = billingAccountID.uuidString.lowercased() }, metadata: metadata, options: options)
+        .with { $0.billingAccountID = billingAccountID.uuidString.lowercased() },
+        metadata: metadata,
+        options: options
+      )
     }
     // A workspace another marketplace subscription pays for stays with it: not offered.
     return reply.bindings.filter { $0.settlement.method != .cloudAccount }.map { binding in
@@ -93,34 +128,49 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
         case .closed: "closed"
         default: "unknown"
         }
-      return BindableWorkspace(id: binding.workspaceID, name: binding.workspaceName, site: binding.site, status: status)
+      return BindableWorkspace(
+        id: binding.workspaceID,
+        name: binding.workspaceName,
+        site: binding.site,
+        status: status
+      )
     }
   }
 
-  public func register(_ account: NewAccount, company: CompanyInformation, creationKey: String) async throws
+  public func register(
+    _ account: NewAccount,
+    company: CompanyInformation,
+    creationKey: String
+  ) async throws
     -> LinkedBillingAccount
   {
     let reply: Guance_Billing_V1_RegisterBillingAccountResponse
     do {
       // Only the register branch registers: its account fields are the request's `basic`.
-      let paths = Dictionary(uniqueKeysWithValues: ["username", "password", "email", "phone"].map { ($0, "basic.\($0)") })
-      reply = try await renamingFields(paths) { try await unavailableAsDependency {
-        try await center.registerBillingAccount(
-          .with {
-            $0.username = account.username
-            $0.password = account.password
-            $0.email = account.email
-            $0.phone = account.phone
-            $0.company = .with {
-              $0.companyName = company.companyName
-              $0.industry = company.industry
-              $0.region = company.region
-              $0.contactName = company.contactName
-              $0.description_p = company.description
-            }
-            $0.creationKey = creationKey
-          }, options: options)
-      } }
+      let paths = Dictionary(
+        uniqueKeysWithValues: ["username", "password", "email", "phone"].map { ($0, "basic.\($0)") }
+      )
+      reply = try await renamingFields(paths) {
+        try await unavailableAsDependency {
+          try await center.registerBillingAccount(
+            .with {
+              $0.username = account.username
+              $0.password = account.password
+              $0.email = account.email
+              $0.phone = account.phone
+              $0.company = .with {
+                $0.companyName = company.companyName
+                $0.industry = company.industry
+                $0.region = company.region
+                $0.contactName = company.contactName
+                $0.description_p = company.description
+              }
+              $0.creationKey = creationKey
+            },
+            options: options
+          )
+        }
+      }
     } catch let error as RPCError where refusesCreationKey(error) {
       throw ActivationError.billingAccountRegisteredWithOtherDetails
     }
@@ -130,19 +180,30 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     return LinkedBillingAccount(id: id, username: reply.billingAccount.username)
   }
 
-  public func link(billingAccountID: UUID, tenantID: String, objectID: String, subscriptionID: String) async throws {
+  public func link(
+    billingAccountID: UUID,
+    tenantID: String,
+    objectID: String,
+    subscriptionID: String
+  ) async throws {
     _ = try await unavailableAsDependency {
       try await client.linkCloudAccount(
         .with {
           $0.billingAccountID = billingAccountID.uuidString.lowercased()
           $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
           $0.marketplaceSubscriptionID = subscriptionID
-        }, metadata: metadata, options: options)
+        },
+        metadata: metadata,
+        options: options
+      )
     }
   }
 
   public func settle(
-    workspaceID: UUID, origin: WorkspaceOrigin, billingAccountID: UUID, subscriptionID: String,
+    workspaceID: UUID,
+    origin: WorkspaceOrigin,
+    billingAccountID: UUID,
+    subscriptionID: String,
     purchaser: MarketplaceIdentity
   ) async throws -> BoundWorkspace {
     let identity = Self.azureIdentity(tenantID: purchaser.tenantID, objectID: purchaser.objectID)
@@ -161,7 +222,9 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             $0.workspaceID = workspace
             $0.settlement = settlement
             $0.linkPurchaser = identity
-          }, metadata: metadata, options: options
+          },
+          metadata: metadata,
+          options: options
         ).binding
       case .existing:
         try await center.changeSettlementMethod(
@@ -170,7 +233,9 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             $0.workspaceID = workspace
             $0.settlement = settlement
             $0.linkPurchaser = identity
-          }, metadata: metadata, options: options
+          },
+          metadata: metadata,
+          options: options
         ).binding
       }
     }
@@ -181,11 +246,14 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
 /// Runs one call to another service, turning its silence into `DependencyUnavailable`
 /// (worth retrying later) and passing its refusals through unchanged.
 func unavailableAsDependency<Result>(
-  service: String = "billing center", _ body: () async throws -> Result
+  service: String = "billing center",
+  _ body: () async throws -> Result
 ) async throws -> Result {
   do {
     return try await body()
-  } catch let error as RPCError where [.unavailable, .deadlineExceeded, .cancelled].contains(error.code) {
+  } catch let error as RPCError
+    where [.unavailable, .deadlineExceeded, .cancelled].contains(error.code)
+  {
     throw DependencyUnavailable(service: service, reason: "\(error.code): \(error.message)")
   }
 }
@@ -194,17 +262,23 @@ func unavailableAsDependency<Result>(
 /// page maps errors to its inputs by them): `paths` maps the service's field names to the
 /// request's, and fields it does not list keep theirs. The refusal's reason stays; a refusal of
 /// `creation_key` (the gateway's own field, not the buyer's) passes through unchanged.
-func renamingFields<Result>(_ paths: [String: String], _ body: () async throws -> Result) async throws -> Result {
+func renamingFields<Result>(
+  _ paths: [String: String],
+  _ body: () async throws -> Result
+) async throws -> Result {
   do {
     return try await body()
-  } catch let error as RPCError where [.invalidArgument, .alreadyExists].contains(error.code) && !refusesCreationKey(error) {
+  } catch let error as RPCError
+    where [.invalidArgument, .alreadyExists].contains(error.code) && !refusesCreationKey(error)
+  {
     guard let status = try? error.unpackGoogleRPCStatus() else { throw error }
     let violations = status.details.compactMap(\.badRequest).flatMap(\.violations).map {
       FieldViolation(field: paths[$0.field] ?? $0.field, description: $0.violationDescription)
     }
     guard let first = violations.first else { throw error }
     let renamed =
-      error.code == .alreadyExists ? ServiceError(.alreadyExists(field: first.field), error.message) : .invalid(violations)
+      error.code == .alreadyExists
+      ? ServiceError(.alreadyExists(field: first.field), error.message) : .invalid(violations)
     throw status.details.compactMap(\.errorInfo).first.map { renamed.because($0.reason) } ?? renamed
   }
 }
@@ -213,12 +287,20 @@ func renamingFields<Result>(_ paths: [String: String], _ body: () async throws -
 /// another email (billing center): an earlier call with this key, whose answer was lost,
 /// created something for other details than this call's.
 func refusesCreationKey(_ error: RPCError) -> Bool {
-  guard error.code == .invalidArgument, let status = try? error.unpackGoogleRPCStatus() else { return false }
-  return status.details.compactMap(\.badRequest).flatMap(\.violations).contains { $0.field == "creation_key" }
+  guard error.code == .invalidArgument, let status = try? error.unpackGoogleRPCStatus() else {
+    return false
+  }
+  return status.details.compactMap(\.badRequest).flatMap(\.violations).contains {
+    $0.field == "creation_key"
+  }
 }
 
 extension GRPCBillingDirectory: SubscriptionSettlements {
-  public func follow(subscriptionID: String, status: SettlementStatus, at: Date) async throws -> SettlementOutcome? {
+  public func follow(
+    subscriptionID: String,
+    status: SettlementStatus,
+    at: Date
+  ) async throws -> SettlementOutcome? {
     do {
       let reply = try await unavailableAsDependency {
         try await client.setSubscriptionStatus(
@@ -231,7 +313,10 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
               case .unsubscribed: .unsubscribed
               }
             $0.effectiveAt = Google_Protobuf_Timestamp(date: at)
-          }, metadata: metadata, options: options)
+          },
+          metadata: metadata,
+          options: options
+        )
       }
       let outcome: SettlementStatus =
         switch reply.status {
@@ -242,7 +327,9 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
       return SettlementOutcome(status: outcome, workspaceIDs: reply.workspaceIds)
     } catch let error as RPCError where error.code == .notFound {
       return nil
-    } catch let error as RPCError where [.invalidArgument, .failedPrecondition, .outOfRange].contains(error.code) {
+    } catch let error as RPCError
+      where [.invalidArgument, .failedPrecondition, .outOfRange].contains(error.code)
+    {
       throw DependencyRefused(service: "billing center", reason: error.message)
     }
   }
@@ -251,13 +338,21 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
 extension GRPCBillingDirectory: MeteringLedger {
   public func pendingRecords(limit: Int) async throws -> [MeteringRecord] {
     let reply = try await unavailableAsDependency {
-      try await client.listPendingMeteringRecords(.with { $0.limit = Int32(limit) }, metadata: metadata, options: options)
+      try await client.listPendingMeteringRecords(
+        .with { $0.limit = Int32(limit) },
+        metadata: metadata,
+        options: options
+      )
     }
     return reply.records.compactMap(MeteringRecord.init)
   }
 
   public func records(
-    status: MeteringRecord.Status?, day: String?, subscriptionID: String?, afterKey: String?, limit: Int
+    status: MeteringRecord.Status?,
+    day: String?,
+    subscriptionID: String?,
+    afterKey: String?,
+    limit: Int
   ) async throws -> [MeteringRecord] {
     let reply = try await unavailableAsDependency {
       try await client.listMeteringRecords(
@@ -267,7 +362,10 @@ extension GRPCBillingDirectory: MeteringLedger {
           $0.marketplaceSubscriptionID = subscriptionID ?? ""
           $0.afterKey = afterKey ?? ""
           $0.limit = Int32(limit)
-        }, metadata: metadata, options: options)
+        },
+        metadata: metadata,
+        options: options
+      )
     }
     return reply.records.compactMap(MeteringRecord.init)
   }
@@ -293,7 +391,10 @@ extension GRPCBillingDirectory: MeteringLedger {
                 $0.message = verdict.message
               }
             }
-          }, metadata: metadata, options: options)
+          },
+          metadata: metadata,
+          options: options
+        )
       }
     }
   }
@@ -305,7 +406,10 @@ extension GRPCBillingDirectory: MeteringLedger {
           $0.key = key
           $0.disposition = resubmit ? .resubmit : .park
           $0.reason = reason
-        }, metadata: metadata, options: options)
+        },
+        metadata: metadata,
+        options: options
+      )
     }
     guard let record = MeteringRecord(reply.record) else {
       throw DependencyUnavailable(service: "billing center", reason: "unreadable metering record")
@@ -327,9 +431,17 @@ extension MeteringRecord {
     case .unspecified, .UNRECOGNIZED: return nil
     }
     self.init(
-      key: record.key, subscriptionID: record.marketplaceSubscriptionID, dimension: record.dimension,
-      effectiveStartTime: record.effectiveStartTime.date, quantity: record.quantity, attempts: Int(record.attempts),
-      status: status, marketplaceStatus: record.marketplaceStatus, lastMessage: record.lastMessage, day: record.day)
+      key: record.key,
+      subscriptionID: record.marketplaceSubscriptionID,
+      dimension: record.dimension,
+      effectiveStartTime: record.effectiveStartTime.date,
+      quantity: record.quantity,
+      attempts: Int(record.attempts),
+      status: status,
+      marketplaceStatus: record.marketplaceStatus,
+      lastMessage: record.lastMessage,
+      day: record.day
+    )
   }
 }
 

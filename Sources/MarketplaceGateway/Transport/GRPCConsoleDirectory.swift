@@ -1,8 +1,8 @@
 public import Foundation
 public import GRPCCore
 import GuanceContracts
-import SwiftProtobuf
 import SuiteRuntime
+import SwiftProtobuf
 
 /// workspace-console's workspace-creation RPCs (and its directory's lookup by creation key,
 /// with the internal credential) as the gateway's `ConsoleDirectory`.
@@ -14,7 +14,11 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
 
   /// `timeout`: each call's deadline (`CONSOLE_TIMEOUT_SECONDS`); registering hashes a
   /// password, so the default allows for a busy hasher pool.
-  public init(client: GRPCClient<Transport>, internalCredential: String, timeout: Duration = .seconds(10)) {
+  public init(
+    client: GRPCClient<Transport>,
+    internalCredential: String,
+    timeout: Duration = .seconds(10)
+  ) {
     self.console = .init(wrapping: client)
     self.directory = .init(wrapping: client)
     self.internalMetadata = ["authorization": "Bearer \(internalCredential)"]
@@ -41,23 +45,42 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
         .with {
           $0.email = email
           $0.purpose = .createWorkspace
-        }, options: options)
+        },
+        options: options
+      )
     }
     return WorkspaceEmailCode(
-      challengeID: reply.challengeID, expiresAt: reply.expiresAt.date, resendAfterSeconds: Int(reply.resendAfterSeconds))
+      challengeID: reply.challengeID,
+      expiresAt: reply.expiresAt.date,
+      resendAfterSeconds: Int(reply.resendAfterSeconds)
+    )
   }
 
   public func createWorkspace(
-    _ workspace: NewWorkspace, owner: WorkspaceOwner, ownerFields: String, termsAccepted: Bool, creationKey: String
+    _ workspace: NewWorkspace,
+    owner: WorkspaceOwner,
+    ownerFields: String,
+    termsAccepted: Bool,
+    creationKey: String
   ) async throws -> BoundWorkspace {
     // The console's request names the owner's fields at its top level, the workspace's with a
     // `workspace_` prefix.
-    var paths = ["workspace_name": "workspace.name", "language": "workspace.language", "site": "workspace.site"]
-    for field in ["username", "password", "password_confirmation", "email", "phone", "challenge_id", "code"] {
+    var paths = [
+      "workspace_name": "workspace.name", "language": "workspace.language",
+      "site": "workspace.site",
+    ]
+    for field in [
+      "username", "password", "password_confirmation", "email", "phone", "challenge_id", "code",
+    ] {
       paths[field] = ownerFields + field
     }
     let created: Guance_Console_V1_Workspace = try await renamingFields(paths) {
-      try await create(workspace, owner: owner, termsAccepted: termsAccepted, creationKey: creationKey)
+      try await create(
+        workspace,
+        owner: owner,
+        termsAccepted: termsAccepted,
+        creationKey: creationKey
+      )
     }
     return try Self.bound(created)
   }
@@ -67,7 +90,9 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
     do {
       found = try await unavailableAsDependency(service: "workspace console") {
         try await directory.lookupWorkspace(
-          .with { $0.creationKey = creationKey }, metadata: internalMetadata, options: options
+          .with { $0.creationKey = creationKey },
+          metadata: internalMetadata,
+          options: options
         ).workspace
       }
     } catch let error as RPCError where error.code == .notFound {
@@ -85,7 +110,10 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
   }
 
   private func create(
-    _ workspace: NewWorkspace, owner: WorkspaceOwner, termsAccepted: Bool, creationKey: String
+    _ workspace: NewWorkspace,
+    owner: WorkspaceOwner,
+    termsAccepted: Bool,
+    creationKey: String
   ) async throws -> Guance_Console_V1_Workspace {
     do {
       return try await unavailableAsDependency(service: "workspace console") {
@@ -101,7 +129,8 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
               $0.code = code
               $0.termsAccepted = termsAccepted
               $0.creationKey = creationKey
-            }, options: options
+            },
+            options: options
           ).workspace
         case .new(let account):
           try await console.registerAndCreateWorkspace(
@@ -116,7 +145,8 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
               $0.phone = account.phone
               $0.termsAccepted = termsAccepted
               $0.creationKey = creationKey
-            }, options: options
+            },
+            options: options
           ).workspace
         }
       }

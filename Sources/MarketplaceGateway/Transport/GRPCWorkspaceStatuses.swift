@@ -1,7 +1,7 @@
 public import GRPCCore
 import GuanceContracts
-import SwiftProtobuf
 import SuiteRuntime
+import SwiftProtobuf
 
 /// workspace-console's directory (internal credential) as the lifecycle's `WorkspaceStatuses`.
 public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatuses {
@@ -10,7 +10,11 @@ public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatus
   private let timeout: Duration
 
   /// `timeout`: each call's deadline (`CONSOLE_TIMEOUT_SECONDS`).
-  public init(client: GRPCClient<Transport>, internalCredential: String, timeout: Duration = .seconds(5)) {
+  public init(
+    client: GRPCClient<Transport>,
+    internalCredential: String,
+    timeout: Duration = .seconds(5)
+  ) {
     self.directory = .init(wrapping: client)
     self.metadata = ["authorization": "Bearer \(internalCredential)"]
     self.timeout = timeout
@@ -26,9 +30,13 @@ public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatus
             $0.workspaceID = workspaceID
             $0.status = state == .active ? .active : .suspended
             $0.reason = reason
-          }, metadata: metadata, options: options)
+          },
+          metadata: metadata,
+          options: options
+        )
       }
-    } catch let error as RPCError where error.code == .failedPrecondition || error.code == .notFound {
+    } catch let error as RPCError where error.code == .failedPrecondition || error.code == .notFound
+    {
       // Closed (or gone) meanwhile: the console's own decision stands.
       return
     } catch let error as RPCError where error.code == .invalidArgument {

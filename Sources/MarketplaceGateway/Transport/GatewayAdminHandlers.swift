@@ -23,7 +23,9 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   // MARK: Field checks
 
   private static func limit(_ raw: Int32) throws -> Int {
-    guard (0...1000).contains(raw) else { throw ServiceError.invalid(field: "limit", "must be 1 to 1000 (0 means 100)") }
+    guard (0...1000).contains(raw) else {
+      throw ServiceError.invalid(field: "limit", "must be 1 to 1000 (0 means 100)")
+    }
     return raw == 0 ? 100 : Int(raw)
   }
 
@@ -34,10 +36,15 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
 
   /// The same, or nil when left empty.
   private static func optionalIdentifier(_ raw: String, field: String) throws -> String? {
-    raw.isEmpty ? nil : try checkedIdentifier(raw, field: field, "must be 1 to 255 printable characters")
+    raw.isEmpty
+      ? nil : try checkedIdentifier(raw, field: field, "must be 1 to 255 printable characters")
   }
 
-  private static func checkedIdentifier(_ raw: String, field: String, _ rule: String) throws -> String {
+  private static func checkedIdentifier(
+    _ raw: String,
+    field: String,
+    _ rule: String
+  ) throws -> String {
     guard raw.isPrintableASCII(length: 1...255) else {
       throw ServiceError.invalid(field: field, rule)
     }
@@ -54,17 +61,25 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
 
   private static func reason(_ raw: String) throws -> String {
     let reason = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-    guard (1...500).contains(reason.count) else { throw ServiceError.invalid(field: "reason", "must be 1 to 500 characters") }
+    guard (1...500).contains(reason.count) else {
+      throw ServiceError.invalid(field: "reason", "must be 1 to 500 characters")
+    }
     return reason
   }
 
   private static func notFound(_ type: String, _ name: String) -> ServiceError {
-    ServiceError(.notFound(resourceType: type, name: name), "\(type.replacingOccurrences(of: "_", with: " ")) \(name) not found")
+    ServiceError(
+      .notFound(resourceType: type, name: name),
+      "\(type.replacingOccurrences(of: "_", with: " ")) \(name) not found"
+    )
   }
 
   // MARK: Subscriptions and activations
 
-  package func listSubscriptions(request: Guance_Gateway_V1_ListSubscriptionsRequest, context: ServerContext)
+  package func listSubscriptions(
+    request: Guance_Gateway_V1_ListSubscriptionsRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ListSubscriptionsResponse
   {
     let limit = try Self.limit(request.limit)
@@ -74,7 +89,10 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     return .with { $0.subscriptions = found.map(Guance_Gateway_V1_FollowedSubscription.init) }
   }
 
-  package func getSubscription(request: Guance_Gateway_V1_GetSubscriptionRequest, context: ServerContext)
+  package func getSubscription(
+    request: Guance_Gateway_V1_GetSubscriptionRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_GetSubscriptionResponse
   {
     let id = try Self.subscriptionID(request.subscriptionID)
@@ -85,8 +103,14 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     async let auditRead = store.auditEntries(subscriptionID: id)
     async let sessionsRead = store.sessions(subscriptionID: id)
     async let sagaRead = store.sagaOverview(subscriptionID: id)
-    async let operationsRead = store.lifecycleOperations(subscriptionID: id, state: nil, limit: 1000)
-    let (audit, sessions, saga, operations) = try await (auditRead, sessionsRead, sagaRead, operationsRead)
+    async let operationsRead = store.lifecycleOperations(
+      subscriptionID: id,
+      state: nil,
+      limit: 1000
+    )
+    let (audit, sessions, saga, operations) = try await (
+      auditRead, sessionsRead, sagaRead, operationsRead
+    )
     return .with {
       $0.subscription = .init(overview)
       $0.audit = audit.map { entry in
@@ -109,7 +133,10 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     }
   }
 
-  package func listStuckActivations(request: Guance_Gateway_V1_ListStuckActivationsRequest, context: ServerContext)
+  package func listStuckActivations(
+    request: Guance_Gateway_V1_ListStuckActivationsRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ListStuckActivationsResponse
   {
     guard (0...30 * 86400).contains(request.olderThanSeconds) else {
@@ -120,25 +147,39 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     return .with { $0.activations = stuck.map(Guance_Gateway_V1_SagaSummary.init) }
   }
 
-  package func retryActivation(request: Guance_Gateway_V1_RetryActivationRequest, context: ServerContext)
+  package func retryActivation(
+    request: Guance_Gateway_V1_RetryActivationRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_RetryActivationResponse
   {
     let id = try Self.subscriptionID(request.subscriptionID)
-    guard let saga = try await store.retrySaga(subscriptionID: id, correlationID: "admin/\(UUID().uuidString.lowercased())")
+    guard
+      let saga = try await store.retrySaga(
+        subscriptionID: id,
+        correlationID: "admin/\(UUID().uuidString.lowercased())"
+      )
     else {
-      guard let existing = try await store.sagaOverview(subscriptionID: id) else { throw Self.notFound("activation", id) }
+      guard let existing = try await store.sagaOverview(subscriptionID: id) else {
+        throw Self.notFound("activation", id)
+      }
       throw ServiceError(
         .failedPrecondition(type: "ACTIVATION_STATE", subject: "subscription/\(id)"),
         reason: existing.record.step == .activated ? "ACTIVATION_FINISHED" : "ACTIVATION_RUNNING",
         existing.record.step == .activated
-          ? "the activation has finished" : "the activation is being run now; look again in a moment")
+          ? "the activation has finished"
+          : "the activation is being run now; look again in a moment"
+      )
     }
     return .with { $0.activation = .init(saga) }
   }
 
   // MARK: Lifecycle operations
 
-  package func listLifecycleOperations(request: Guance_Gateway_V1_ListLifecycleOperationsRequest, context: ServerContext)
+  package func listLifecycleOperations(
+    request: Guance_Gateway_V1_ListLifecycleOperationsRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ListLifecycleOperationsResponse
   {
     let limit = try Self.limit(request.limit)
@@ -147,23 +188,34 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     if !request.state.isEmpty {
       guard let parsed = LifecycleOperation.State(rawValue: request.state) else {
         throw ServiceError.invalid(
-          field: "state", "must be one of \(LifecycleOperation.State.allCases.map(\.rawValue).joined(separator: ", "))")
+          field: "state",
+          "must be one of \(LifecycleOperation.State.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
       }
       state = parsed
     }
-    let operations = try await store.lifecycleOperations(subscriptionID: subscription, state: state, limit: limit)
+    let operations = try await store.lifecycleOperations(
+      subscriptionID: subscription,
+      state: state,
+      limit: limit
+    )
     return .with { $0.operations = operations.map(Guance_Gateway_V1_LifecycleOperation.init) }
   }
 
-  package func replayLifecycleOperation(request: Guance_Gateway_V1_ReplayLifecycleOperationRequest, context: ServerContext)
+  package func replayLifecycleOperation(
+    request: Guance_Gateway_V1_ReplayLifecycleOperationRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ReplayLifecycleOperationResponse
   {
     let id = try Self.identifier(request.operationID.lowercased(), field: "operation_id")
     guard let operation = try await store.replayOperation(id) else {
       if try await store.operationIsLeased(id) {
         throw ServiceError(
-          .failedPrecondition(type: "OPERATION_STATE", subject: "lifecycle_operation/\(id)"), reason: "OPERATION_RUNNING",
-          "a worker is doing this operation now; replay it once it has finished")
+          .failedPrecondition(type: "OPERATION_STATE", subject: "lifecycle_operation/\(id)"),
+          reason: "OPERATION_RUNNING",
+          "a worker is doing this operation now; replay it once it has finished"
+        )
       }
       throw Self.notFound("lifecycle_operation", id)
     }
@@ -176,39 +228,63 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     if raw.isEmpty { return nil }
     guard let status = MeteringRecord.Status(rawValue: raw) else {
       throw ServiceError.invalid(
-        field: "status", "must be one of \(MeteringRecord.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+        field: "status",
+        "must be one of \(MeteringRecord.Status.allCases.map(\.rawValue).joined(separator: ", "))"
+      )
     }
     return status
   }
 
-  package func listMeteringRecords(request: Guance_Gateway_V1_ListMeteringRecordsRequest, context: ServerContext)
+  package func listMeteringRecords(
+    request: Guance_Gateway_V1_ListMeteringRecordsRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ListMeteringRecordsResponse
   {
     let records = try await submitter.ledger.records(
-      status: try Self.meteringStatus(request.status), day: request.day.isEmpty ? nil : request.day,
+      status: try Self.meteringStatus(request.status),
+      day: request.day.isEmpty ? nil : request.day,
       subscriptionID: try Self.optionalSubscriptionID(request.subscriptionID),
       afterKey: try Self.optionalIdentifier(request.afterKey, field: "after_key"),
-      limit: try Self.limit(request.limit))
+      limit: try Self.limit(request.limit)
+    )
     return .with { $0.records = records.map(Guance_Gateway_V1_MeteringRecord.init) }
   }
 
-  package func resubmitMeteringRecord(request: Guance_Gateway_V1_ResubmitMeteringRecordRequest, context: ServerContext)
+  package func resubmitMeteringRecord(
+    request: Guance_Gateway_V1_ResubmitMeteringRecordRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ResubmitMeteringRecordResponse
   {
     let key = try Self.identifier(request.key, field: "key")
-    let record = try await submitter.ledger.dispose(key: key, resubmit: true, reason: try Self.reason(request.reason))
+    let record = try await submitter.ledger.dispose(
+      key: key,
+      resubmit: true,
+      reason: try Self.reason(request.reason)
+    )
     return .with { $0.record = .init(record) }
   }
 
-  package func parkMeteringRecord(request: Guance_Gateway_V1_ParkMeteringRecordRequest, context: ServerContext)
+  package func parkMeteringRecord(
+    request: Guance_Gateway_V1_ParkMeteringRecordRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ParkMeteringRecordResponse
   {
     let key = try Self.identifier(request.key, field: "key")
-    let record = try await submitter.ledger.dispose(key: key, resubmit: false, reason: try Self.reason(request.reason))
+    let record = try await submitter.ledger.dispose(
+      key: key,
+      resubmit: false,
+      reason: try Self.reason(request.reason)
+    )
     return .with { $0.record = .init(record) }
   }
 
-  package func runMetering(request: Guance_Gateway_V1_RunMeteringRequest, context: ServerContext)
+  package func runMetering(
+    request: Guance_Gateway_V1_RunMeteringRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_RunMeteringResponse
   {
     let report = try await submitter.submitPending()
@@ -221,7 +297,10 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
     }
   }
 
-  package func reconcileUsage(request: Guance_Gateway_V1_ReconcileUsageRequest, context: ServerContext)
+  package func reconcileUsage(
+    request: Guance_Gateway_V1_ReconcileUsageRequest,
+    context: ServerContext
+  )
     async throws -> Guance_Gateway_V1_ReconcileUsageResponse
   {
     guard request.date.count == 10, let date = try? MarketplaceClient.dayStyle.parse(request.date)
@@ -243,7 +322,8 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
   // MARK: Vendor-started changes
 
   package func changeSubscription(
-    request: Guance_Gateway_V1_ChangeSubscriptionRequest, response: RPCWriter<Guance_Gateway_V1_ChangeSubscriptionProgress>,
+    request: Guance_Gateway_V1_ChangeSubscriptionRequest,
+    response: RPCWriter<Guance_Gateway_V1_ChangeSubscriptionProgress>,
     context: ServerContext
   ) async throws {
     let id = try Self.subscriptionID(request.subscriptionID)
@@ -254,7 +334,8 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
       guard quantity > 0 else { throw ServiceError.invalid(field: "quantity", "must be positive") }
       change = .quantity(Int(quantity))
     case .cancel(true): change = .cancel
-    case .cancel(false), nil: throw ServiceError.invalid(field: "change", "needs plan_id, quantity or cancel")
+    case .cancel(false), nil:
+      throw ServiceError.invalid(field: "change", "needs plan_id, quantity or cancel")
     }
     try await lifecycle.start(change, on: id) { progress in
       try await response.write(
@@ -263,7 +344,8 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
           $0.operationID = progress.operationID
           $0.marketplaceStatus = progress.marketplaceStatus
           $0.message = progress.message
-        })
+        }
+      )
     }
   }
 }
@@ -318,8 +400,12 @@ extension Guance_Gateway_V1_LifecycleOperation {
     problem = operation.problem ?? ""
     deliveries = Int32(clamping: operation.deliveries)
     attempts = Int32(clamping: operation.attempts)
-    if let received = operation.receivedAt { receivedAt = Google_Protobuf_Timestamp(date: received) }
-    if let finished = operation.finishedAt { finishedAt = Google_Protobuf_Timestamp(date: finished) }
+    if let received = operation.receivedAt {
+      receivedAt = Google_Protobuf_Timestamp(date: received)
+    }
+    if let finished = operation.finishedAt {
+      finishedAt = Google_Protobuf_Timestamp(date: finished)
+    }
   }
 }
 

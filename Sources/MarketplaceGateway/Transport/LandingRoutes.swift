@@ -1,9 +1,9 @@
 import Foundation
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
+import MarketplaceClient
 import NIOCore
 public import SuiteRuntime
-import MarketplaceClient
 
 /// The landing page Microsoft opens after a purchase (`GET /landing?token=…`): resolves the
 /// token, opens an activation session and sends the browser on to the activation pages, or
@@ -23,7 +23,9 @@ public struct LandingRoutes: Sendable {
     let router = Router()
     router.get("landing") { request, _ -> Response in
       let wantsJSON = request.headers[.accept]?.contains("application/json") ?? false
-      guard await started.wait() else { return Self.page(.serviceUnavailable, Self.unavailableText, json: wantsJSON) }
+      guard await started.wait() else {
+        return Self.page(.serviceUnavailable, Self.unavailableText, json: wantsJSON)
+      }
       guard let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty else {
         return Self.page(.badRequest, Self.invalidLinkText, json: wantsJSON)
       }
@@ -60,12 +62,20 @@ public struct LandingRoutes: Sendable {
       <body><h1>Guance Commercial Plan activation</h1><p>\(text.replacingOccurrences(of: "\"", with: "&quot;"))</p></body></html>
       """
     return Response(
-      status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+      status: status,
+      headers: [.contentType: "text/html; charset=utf-8"],
+      body: .init(byteBuffer: ByteBuffer(string: html))
+    )
   }
 
   static func json(_ object: [String: String], status: HTTPResponse.Status = .ok) -> Response {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    let data =
+      (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+      ?? Data("{}".utf8)
     return Response(
-      status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+      status: status,
+      headers: [.contentType: "application/json"],
+      body: .init(byteBuffer: ByteBuffer(bytes: data))
+    )
   }
 }

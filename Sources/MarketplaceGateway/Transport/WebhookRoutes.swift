@@ -1,6 +1,6 @@
 import Foundation
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 public import Logging
 import Metrics
 import NIOCore
@@ -18,7 +18,11 @@ public struct WebhookRoutes: Sendable {
   private let logger: Logger
 
   public init(
-    authenticator: WebhookAuthenticator, store: GatewayStore, doorbell: Doorbell, started: StartupGate, logger: Logger
+    authenticator: WebhookAuthenticator,
+    store: GatewayStore,
+    doorbell: Doorbell,
+    started: StartupGate,
+    logger: Logger
   ) {
     self.authenticator = authenticator
     self.store = store
@@ -30,10 +34,15 @@ public struct WebhookRoutes: Sendable {
   public func add(to router: Router<BasicRequestContext>) {
     router.post("webhook") { request, _ -> Response in
       let (status, result) = await receive(request)
-      Counter(label: "marketplace_webhook_calls_total", dimensions: [("result", result)]).increment()
+      Counter(label: "marketplace_webhook_calls_total", dimensions: [("result", result)])
+        .increment()
       return Response(
-        status: status, headers: [.contentType: "application/json"],
-        body: .init(byteBuffer: ByteBuffer(string: status == .ok ? "{}" : #"{"error":"\#(result)"}"#)))
+        status: status,
+        headers: [.contentType: "application/json"],
+        body: .init(
+          byteBuffer: ByteBuffer(string: status == .ok ? "{}" : #"{"error":"\#(result)"}"#)
+        )
+      )
     }
   }
 
@@ -48,11 +57,17 @@ public struct WebhookRoutes: Sendable {
         logger.warning("webhook call without a bearer token; refused")
         return (.unauthorized, "unauthorized")
       case .invalid(let reason):
-        logger.warning("webhook call with an invalid token; refused", metadata: ["reason": "\(reason)"])
+        logger.warning(
+          "webhook call with an invalid token; refused",
+          metadata: ["reason": "\(reason)"]
+        )
         return (.unauthorized, "unauthorized")
       case .keysUnavailable(let reason):
         // Not the caller's fault: the marketplace retries, by then the keys may be reachable.
-        logger.error("webhook signing keys unavailable; call refused for now", metadata: ["reason": "\(reason)"])
+        logger.error(
+          "webhook signing keys unavailable; call refused for now",
+          metadata: ["reason": "\(reason)"]
+        )
         return (.serviceUnavailable, "keys_unavailable")
       }
     }
@@ -71,18 +86,25 @@ public struct WebhookRoutes: Sendable {
       return (.badRequest, "unreadable_body")
     }
     do {
-      let isNew = try await store.recordOperation(notification.operation, payload: notification.payload)
+      let isNew = try await store.recordOperation(
+        notification.operation,
+        payload: notification.payload
+      )
       logger.notice(
         isNew ? "webhook operation stored" : "webhook operation delivered again",
         metadata: [
           "operation": "\(notification.operation.id)", "action": "\(notification.operation.action)",
           "subscription": "\(notification.operation.subscriptionID)",
-        ])
+        ]
+      )
       if isNew { await doorbell.ring() }
       return (.ok, isNew ? "stored" : "duplicate")
     } catch {
       // Not stored, so not acknowledged: the marketplace delivers it again.
-      logger.error("webhook operation could not be stored", metadata: ["error": "\(String(reflecting: error))"])
+      logger.error(
+        "webhook operation could not be stored",
+        metadata: ["error": "\(String(reflecting: error))"]
+      )
       return (.serviceUnavailable, "store_unavailable")
     }
   }

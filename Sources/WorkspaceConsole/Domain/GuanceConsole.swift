@@ -14,8 +14,11 @@ public struct GuanceConsole: Sendable {
   private let challenges: EmailChallenges
 
   public init(
-    store: any ConsoleStore, hasher: PasswordHasher, sessions: PasswordSessions,
-    challenges: EmailChallenges, catalog: SiteCatalog
+    store: any ConsoleStore,
+    hasher: PasswordHasher,
+    sessions: PasswordSessions,
+    challenges: EmailChallenges,
+    catalog: SiteCatalog
   ) {
     self.store = store
     self.hasher = hasher
@@ -56,7 +59,10 @@ public struct GuanceConsole: Sendable {
 
   // MARK: Email codes
 
-  public func sendEmailCode(email rawEmail: String, purpose: EmailCodePurpose?) async throws
+  public func sendEmailCode(
+    email rawEmail: String,
+    purpose: EmailCodePurpose?
+  ) async throws
     -> EmailChallenges.Issued
   {
     var validation = Validation()
@@ -68,7 +74,9 @@ public struct GuanceConsole: Sendable {
     // Unknown addresses get the same reply and the same work, but no mail.
     let account = try await store.account(email: email.value)
     return try await challenges.issue(
-      subject: email.value, purpose: purpose.rawValue, accountID: account?.id
+      subject: email.value,
+      purpose: purpose.rawValue,
+      accountID: account?.id
     ) { code in
       account.map { account in
         OutgoingMail(
@@ -80,7 +88,8 @@ public struct GuanceConsole: Sendable {
             Your Guance verification code is \(code).
             It expires in 10 minutes. If you did not ask for it, ignore this message.
 
-            """)
+            """
+        )
       }
     }
   }
@@ -96,7 +105,13 @@ public struct GuanceConsole: Sendable {
     /// Optional: a retry with the same key returns the first creation's workspace.
     public var creationKey: String?
 
-    public init(name: String, language: String, site: String, termsAccepted: Bool, creationKey: String? = nil) {
+    public init(
+      name: String,
+      language: String,
+      site: String,
+      termsAccepted: Bool,
+      creationKey: String? = nil
+    ) {
       self.name = name
       self.language = language
       self.site = site
@@ -107,7 +122,9 @@ public struct GuanceConsole: Sendable {
 
   /// For an existing Guance account, proven by the code mailed to its email.
   public func createWorkspace(
-    _ request: WorkspaceRequest, email rawEmail: String, challengeID rawChallenge: String,
+    _ request: WorkspaceRequest,
+    email rawEmail: String,
+    challengeID rawChallenge: String,
     code: String
   ) async throws -> (Account, Workspace) {
     var validation = Validation()
@@ -131,21 +148,32 @@ public struct GuanceConsole: Sendable {
       try await store.createWorkspace(
         draft,
         redeeming: CodeRedemption(
-          challengeID: challengeID, code: code, email: email.value, purpose: .createWorkspace))
+          challengeID: challengeID,
+          code: code,
+          email: email.value,
+          purpose: .createWorkspace
+        )
+      )
     }
   }
 
   /// Registers a Guance account and creates its first workspace, all or nothing.
   public func registerAndCreateWorkspace(
-    _ request: WorkspaceRequest, registration: Registration, passwordConfirmation: String
+    _ request: WorkspaceRequest,
+    registration: Registration,
+    passwordConfirmation: String
   ) async throws -> (Account, Workspace) {
     var validation = Validation()
     let draft = workspaceDraft(request, validation: &validation)
     // A retry of a registration that went through: its username is taken — by this account.
-    if let draft, let earlier = try await earlierCreation(draft, forOwner: registration.email) { return earlier }
+    if let draft, let earlier = try await earlierCreation(draft, forOwner: registration.email) {
+      return earlier
+    }
     validation.require(
-      passwordConfirmation == registration.password, "password_confirmation",
-      "must match the password")
+      passwordConfirmation == registration.password,
+      "password_confirmation",
+      "must match the password"
+    )
     let account = try await newAccount(registration, validation: &validation)
     guard let draft else { throw ServiceError.invalid(validation.violations) }
     return try await orEarlierCreation(draft, forOwner: registration.email) {
@@ -169,7 +197,10 @@ public struct GuanceConsole: Sendable {
   /// live session's account owns. A token that is no live session, or whose account does not
   /// own the workspace, gets the answer an unknown id gets: the caller proves control of the
   /// workspace or learns nothing.
-  public func lookupWorkspace(id rawID: String, ownerSessionToken: String? = nil) async throws -> Workspace {
+  public func lookupWorkspace(
+    id rawID: String,
+    ownerSessionToken: String? = nil
+  ) async throws -> Workspace {
     let id = try Self.workspaceID(rawID)
     // The session first, whatever the id: every refusal then costs the same reads.
     var sessionAccount: UUID?
@@ -183,7 +214,10 @@ public struct GuanceConsole: Sendable {
   /// The workspace a creation with `creationKey` made, for the suite's other services (the
   /// gateway finishing an activation whose creating call died). `alsoGiven`: the request's
   /// other lookup fields and whether each was set; none may be, as a key looks up on its own.
-  public func lookupWorkspace(creationKey raw: String, alsoGiven others: [String: Bool] = [:]) async throws
+  public func lookupWorkspace(
+    creationKey raw: String,
+    alsoGiven others: [String: Bool] = [:]
+  ) async throws
     -> Workspace
   {
     var validation = Validation()
@@ -209,7 +243,10 @@ public struct GuanceConsole: Sendable {
 
   /// Suspends, reactivates or closes a workspace. Closed is final; repeating a status is a no-op.
   public func setWorkspaceStatus(
-    id rawID: String, to status: WorkspaceStatus?, reason rawReason: String, requestID: String
+    id rawID: String,
+    to status: WorkspaceStatus?,
+    reason rawReason: String,
+    requestID: String
   ) async throws -> Workspace {
     var validation = Validation()
     let id = validation.check("workspace_id") { () throws(FieldProblem) in
@@ -227,12 +264,16 @@ public struct GuanceConsole: Sendable {
     // workspace closed in between.
     guard
       let updated = try await store.setWorkspaceStatus(
-        id: id, to: status, reason: reason, requestID: requestID,
+        id: id,
+        to: status,
+        reason: reason,
+        requestID: requestID,
         change: { current throws(ConsoleError) in
           if current == status { return false }
           if current == .closed { throw .workspaceClosed(rawID) }
           return true
-        })
+        }
+      )
     else { throw ConsoleError.workspaceNotFound(rawID) }
     return updated
   }
@@ -240,14 +281,21 @@ public struct GuanceConsole: Sendable {
   // MARK: Sessions
 
   /// Opens a session for a username or email and its password.
-  public func login(login: String, password: String, peer: String) async throws -> (
+  public func login(
+    login: String,
+    password: String,
+    peer: String
+  ) async throws -> (
     token: String, session: Session, account: Account, workspaces: [Workspace]
   ) {
     let store = self.store
     let (token, session) = try await sessions.login(
-      login: login, password: password, peer: peer,
+      login: login,
+      password: password,
+      peer: peer,
       find: { try await store.loginCandidate(forLogin: $0) },
-      rehash: { try await store.replacePasswordHash(accountID: $0, with: $1) })
+      rehash: { try await store.replacePasswordHash(accountID: $0, with: $1) }
+    )
     let account = try await self.account(of: session)
     return (token, session, account, try await store.workspaces(memberAccountID: account.id))
   }
@@ -263,42 +311,71 @@ public struct GuanceConsole: Sendable {
 
   // MARK: Validation shared by the RPCs
 
-  private func newAccount(_ registration: Registration, validation: inout Validation) async throws
+  private func newAccount(
+    _ registration: Registration,
+    validation: inout Validation
+  ) async throws
     -> NewAccount
   {
     let identity = AccountIdentity.check(
-      username: registration.username, email: registration.email, phone: registration.phone,
-      password: registration.password, into: &validation)
+      username: registration.username,
+      email: registration.email,
+      phone: registration.phone,
+      password: registration.password,
+      into: &validation
+    )
     try validation.finish()
     guard let identity else { throw ServiceError.invalid(validation.violations) }
     // Hashing is the expensive part: only for requests that are otherwise valid.
     let hash = try await hasher.hash(registration.password)
     return NewAccount(
-      username: identity.username, email: identity.email, phone: identity.phone, passwordHash: hash)
+      username: identity.username,
+      email: identity.email,
+      phone: identity.phone,
+      passwordHash: hash
+    )
   }
 
-  private func workspaceDraft(_ request: WorkspaceRequest, validation: inout Validation)
+  private func workspaceDraft(
+    _ request: WorkspaceRequest,
+    validation: inout Validation
+  )
     -> WorkspaceDraft?
   {
-    let name = validation.check("workspace_name") { () throws(FieldProblem) in try WorkspaceName(request.name).value }
+    let name = validation.check("workspace_name") { () throws(FieldProblem) in
+      try WorkspaceName(request.name).value
+    }
     validation.require(
-      catalog.language(request.language) != nil, "language",
-      "must be one of: \(catalog.languages.map(\.code).joined(separator: ", "))")
+      catalog.language(request.language) != nil,
+      "language",
+      "must be one of: \(catalog.languages.map(\.code).joined(separator: ", "))"
+    )
     validation.require(
-      catalog.site(request.site) != nil, "site",
-      "must be one of: \(catalog.sites.map(\.code).joined(separator: ", "))")
+      catalog.site(request.site) != nil,
+      "site",
+      "must be one of: \(catalog.sites.map(\.code).joined(separator: ", "))"
+    )
     validation.require(request.termsAccepted, "terms_accepted", "the terms must be accepted")
     let key = CreationKey.check(request.creationKey, into: &validation)
     guard let name else { return nil }
-    return WorkspaceDraft(name: name, language: request.language, site: request.site, creationKey: key)
+    return WorkspaceDraft(
+      name: name,
+      language: request.language,
+      site: request.site,
+      creationKey: key
+    )
   }
 
   /// The owner and workspace an earlier call with the draft's creation key made, if any. Only
   /// for the same owner: a key is no way to learn about someone else's workspace.
-  private func earlierCreation(_ draft: WorkspaceDraft, forOwner email: String) async throws
+  private func earlierCreation(
+    _ draft: WorkspaceDraft,
+    forOwner email: String
+  ) async throws
     -> (Account, Workspace)?
   {
-    guard let key = draft.creationKey, let earlier = try await store.workspace(createdWith: key) else { return nil }
+    guard let key = draft.creationKey, let earlier = try await store.workspace(createdWith: key)
+    else { return nil }
     guard earlier.0.email == (try? EmailAddress(email))?.value else {
       throw ServiceError.invalid(field: "creation_key", "was used for another owner's workspace")
     }
@@ -308,7 +385,9 @@ public struct GuanceConsole: Sendable {
   /// Runs a creation; when it fails because a concurrent call with the same creation key got
   /// there first (its account, code or key taken), that call's workspace is the answer.
   private func orEarlierCreation(
-    _ draft: WorkspaceDraft, forOwner email: String, _ create: () async throws -> (Account, Workspace)
+    _ draft: WorkspaceDraft,
+    forOwner email: String,
+    _ create: () async throws -> (Account, Workspace)
   ) async throws -> (Account, Workspace) {
     do {
       return try await create()

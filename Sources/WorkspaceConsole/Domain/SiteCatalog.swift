@@ -32,7 +32,8 @@ public struct SiteCatalog: Sendable {
     languages: [
       Language(code: "en", displayName: "English"),
       Language(code: "zh", displayName: "中文"),
-    ])
+    ]
+  )
 
   /// `CONSOLE_SITES="us1|Americas 1 (Oregon)|us-west,eu1|Europe 1|eu-central"` and
   /// `CONSOLE_LANGUAGES="en|English,zh|中文"` replace the defaults.
@@ -54,7 +55,11 @@ public struct SiteCatalog: Sendable {
   public func site(_ code: String) -> Site? { sites.first { $0.code == code } }
   public func language(_ code: String) -> Language? { languages.first { $0.code == code } }
 
-  private static func entries(_ text: String, variable: String, fields: Int) throws(ConfigError)
+  private static func entries(
+    _ text: String,
+    variable: String,
+    fields: Int
+  ) throws(ConfigError)
     -> [[String]]
   {
     let entries = text.split(separator: ",").map {
@@ -67,8 +72,11 @@ public struct SiteCatalog: Sendable {
       Set(codes).count == codes.count
     else {
       throw .invalid(
-        variable: variable, value: text,
-        expected: "comma-separated entries of \(fields) '|'-separated non-empty fields, unique codes")
+        variable: variable,
+        value: text,
+        expected:
+          "comma-separated entries of \(fields) '|'-separated non-empty fields, unique codes"
+      )
     }
     return entries
   }

@@ -17,11 +17,17 @@ public protocol ConsoleStore: Sendable {
   // MARK: Workspaces
 
   /// Registers the account and creates its first workspace, all or nothing.
-  func insertAccountAndWorkspace(_ account: NewAccount, _ workspace: WorkspaceDraft) async throws
+  func insertAccountAndWorkspace(
+    _ account: NewAccount,
+    _ workspace: WorkspaceDraft
+  ) async throws
     -> (Account, Workspace)
   /// Creates the workspace for the account the code was mailed to, consuming the code, in
   /// one transaction; a wrong code is counted and refused.
-  func createWorkspace(_ workspace: WorkspaceDraft, redeeming: CodeRedemption) async throws
+  func createWorkspace(
+    _ workspace: WorkspaceDraft,
+    redeeming: CodeRedemption
+  ) async throws
     -> (Account, Workspace)
   /// The workspace created with this creation key, with its owner.
   func workspace(createdWith key: String) async throws -> (Account, Workspace)?
@@ -32,7 +38,10 @@ public protocol ConsoleStore: Sendable {
   /// status it holds then moves to `status` (false: the workspace is returned as it is; a
   /// throw refuses), so the rule holds against concurrent changes.
   func setWorkspaceStatus(
-    id: UUID, to status: WorkspaceStatus, reason: String, requestID: String,
+    id: UUID,
+    to status: WorkspaceStatus,
+    reason: String,
+    requestID: String,
     change: @Sendable (_ current: WorkspaceStatus) throws -> Bool
   ) async throws -> Workspace?
 }

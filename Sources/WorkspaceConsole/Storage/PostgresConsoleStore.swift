@@ -1,6 +1,6 @@
+public import AccountAccess
 public import Foundation
 public import Logging
-public import AccountAccess
 import Mailer
 import PostgresNIO
 public import SuitePersistence
@@ -39,7 +39,11 @@ public struct PostgresConsoleStore: ConsoleStore {
     }
   }
 
-  private static func insert(_ account: NewAccount, on connection: PostgresConnection, logger: Logger)
+  private static func insert(
+    _ account: NewAccount,
+    on connection: PostgresConnection,
+    logger: Logger
+  )
     async throws -> Account
   {
     do {
@@ -48,7 +52,9 @@ public struct PostgresConsoleStore: ConsoleStore {
         INSERT INTO accounts AS a (id, username, email, phone, password_hash)
         VALUES (\(UUID()), \(account.username), \(account.email), \(account.phone), \(account.passwordHash))
         RETURNING \(unescaped: accountColumns)
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
       throw StoreInvariantError.noRowReturned
     } catch let error as PSQLError where error.isUniqueViolation {
@@ -62,21 +68,24 @@ public struct PostgresConsoleStore: ConsoleStore {
 
   public func account(id: UUID) async throws -> Account? {
     let rows = try await database.execute(
-      "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(id)")
+      "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(id)"
+    )
     for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
     return nil
   }
 
   public func account(email: String) async throws -> Account? {
     let rows = try await database.execute(
-      "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.email = \(email)")
+      "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.email = \(email)"
+    )
     for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
     return nil
   }
 
   public func loginCandidate(forLogin login: String) async throws -> LoginCandidate? {
     let rows = try await database.execute(
-      "SELECT id, password_hash FROM accounts WHERE username = \(login) OR email = \(login) LIMIT 1")
+      "SELECT id, password_hash FROM accounts WHERE username = \(login) OR email = \(login) LIMIT 1"
+    )
     for try await (id, hash) in rows.decode((UUID, String).self) {
       return LoginCandidate(accountID: id, passwordHash: hash)
     }
@@ -84,7 +93,9 @@ public struct PostgresConsoleStore: ConsoleStore {
   }
 
   public func replacePasswordHash(accountID: UUID, with hash: String) async throws {
-    try await database.execute("UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)")
+    try await database.execute(
+      "UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)"
+    )
   }
 
   // MARK: Workspaces
@@ -98,12 +109,21 @@ public struct PostgresConsoleStore: ConsoleStore {
       throw StoreInvariantError.unknownStatus(row.4)
     }
     return Workspace(
-      id: row.0, name: row.1, language: row.2, site: row.3, status: status, ownerAccountID: row.5,
-      createdAt: row.6)
+      id: row.0,
+      name: row.1,
+      language: row.2,
+      site: row.3,
+      status: status,
+      ownerAccountID: row.5,
+      createdAt: row.6
+    )
   }
 
   private static func insertWorkspace(
-    _ draft: WorkspaceDraft, owner: UUID, on connection: PostgresConnection, logger: Logger
+    _ draft: WorkspaceDraft,
+    owner: UUID,
+    on connection: PostgresConnection,
+    logger: Logger
   ) async throws -> Workspace {
     let id = UUID()
     let rows = try await connection.execute(
@@ -111,7 +131,9 @@ public struct PostgresConsoleStore: ConsoleStore {
       INSERT INTO workspaces AS w (id, name, language, site, owner_account_id, creation_key)
       VALUES (\(id), \(draft.name), \(draft.language), \(draft.site), \(owner), \(draft.creationKey))
       RETURNING \(unescaped: workspaceColumns)
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     var created: Workspace?
     for try await row in rows.decode(WorkspaceRow.self) { created = try Self.workspace(row) }
     guard let created else { throw StoreInvariantError.noRowReturned }
@@ -119,38 +141,57 @@ public struct PostgresConsoleStore: ConsoleStore {
       """
       INSERT INTO workspace_members (workspace_id, account_id, role)
       VALUES (\(id), \(owner), 'owner')
-      """, logger: logger)
+      """,
+      logger: logger
+    )
     return created
   }
 
-  public func insertAccountAndWorkspace(_ account: NewAccount, _ draft: WorkspaceDraft)
+  public func insertAccountAndWorkspace(
+    _ account: NewAccount,
+    _ draft: WorkspaceDraft
+  )
     async throws -> (Account, Workspace)
   {
     let logger = self.logger
     return try await database.transaction { connection in
       let created = try await Self.insert(account, on: connection, logger: logger)
       let workspace = try await Self.insertWorkspace(
-        draft, owner: created.id, on: connection, logger: logger)
+        draft,
+        owner: created.id,
+        on: connection,
+        logger: logger
+      )
       return (created, workspace)
     }
   }
 
-  public func createWorkspace(_ draft: WorkspaceDraft, redeeming redemption: CodeRedemption)
+  public func createWorkspace(
+    _ draft: WorkspaceDraft,
+    redeeming redemption: CodeRedemption
+  )
     async throws -> (Account, Workspace)
   {
     let logger = self.logger
     return try await challenges.redeem(
-      challengeID: redemption.challengeID, code: redemption.code, subject: redemption.email,
+      challengeID: redemption.challengeID,
+      code: redemption.code,
+      subject: redemption.email,
       purpose: redemption.purpose.rawValue
     ) { connection, accountID in
       let rows = try await connection.execute(
         "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(accountID)",
-        logger: logger)
+        logger: logger
+      )
       var owner: Account?
       for try await row in rows.decode(AccountRow.self) { owner = Self.account(row) }
       guard let owner else { throw StoreInvariantError.noRowReturned }
       let workspace = try await Self.insertWorkspace(
-        draft, owner: accountID, on: connection, logger: logger)
+        draft,
+        owner: accountID,
+        on: connection,
+        logger: logger
+      )
       return (owner, workspace)
     }
   }
@@ -161,11 +202,17 @@ public struct PostgresConsoleStore: ConsoleStore {
       SELECT \(unescaped: Self.accountColumns), \(unescaped: Self.workspaceColumns)
       FROM workspaces w JOIN accounts a ON a.id = w.owner_account_id
       WHERE w.creation_key = \(key)
-      """)
+      """
+    )
     // postgres-nio decodes flat tuples only: the account's columns, then the workspace's.
-    typealias Joined = (UUID, String, String, String?, Date, UUID, String, String, String, String, UUID, Date)
+    typealias Joined = (
+      UUID, String, String, String?, Date, UUID, String, String, String, String, UUID, Date
+    )
     for try await r in rows.decode(Joined.self) {
-      return (Self.account((r.0, r.1, r.2, r.3, r.4)), try Self.workspace((r.5, r.6, r.7, r.8, r.9, r.10, r.11)))
+      return (
+        Self.account((r.0, r.1, r.2, r.3, r.4)),
+        try Self.workspace((r.5, r.6, r.7, r.8, r.9, r.10, r.11))
+      )
     }
     return nil
   }
@@ -177,9 +224,12 @@ public struct PostgresConsoleStore: ConsoleStore {
       JOIN workspace_members m ON m.workspace_id = w.id
       WHERE m.account_id = \(memberAccountID)
       ORDER BY w.created_at, w.id
-      """)
+      """
+    )
     var workspaces: [Workspace] = []
-    for try await row in rows.decode(WorkspaceRow.self) { workspaces.append(try Self.workspace(row)) }
+    for try await row in rows.decode(WorkspaceRow.self) {
+      workspaces.append(try Self.workspace(row))
+    }
     return workspaces
   }
 
@@ -189,27 +239,34 @@ public struct PostgresConsoleStore: ConsoleStore {
       SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w
       JOIN workspace_members m ON m.workspace_id = w.id
       WHERE w.id = \(id) AND m.account_id = \(memberAccountID)
-      """)
+      """
+    )
     for try await row in rows.decode(WorkspaceRow.self) { return try Self.workspace(row) }
     return nil
   }
 
   public func workspace(id: UUID) async throws -> Workspace? {
     let rows = try await database.execute(
-      "SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w WHERE w.id = \(id)")
+      "SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w WHERE w.id = \(id)"
+    )
     for try await row in rows.decode(WorkspaceRow.self) { return try Self.workspace(row) }
     return nil
   }
 
   public func setWorkspaceStatus(
-    id: UUID, to status: WorkspaceStatus, reason: String, requestID: String,
+    id: UUID,
+    to status: WorkspaceStatus,
+    reason: String,
+    requestID: String,
     change: @Sendable (_ current: WorkspaceStatus) throws -> Bool
   ) async throws -> Workspace? {
     let logger = self.logger
     return try await database.transaction { connection in
       // Locked until the transaction ends: a concurrent change waits and then sees this one.
       let current = try await connection.execute(
-        "SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w WHERE w.id = \(id) FOR UPDATE", logger: logger)
+        "SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w WHERE w.id = \(id) FOR UPDATE",
+        logger: logger
+      )
       var locked: Workspace?
       for try await row in current.decode(WorkspaceRow.self) { locked = try Self.workspace(row) }
       guard let locked else { return nil }
@@ -218,14 +275,18 @@ public struct PostgresConsoleStore: ConsoleStore {
         """
         UPDATE workspaces w SET status = \(status.rawValue) WHERE w.id = \(id)
         RETURNING \(unescaped: Self.workspaceColumns)
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       var updated: Workspace?
       for try await row in rows.decode(WorkspaceRow.self) { updated = try Self.workspace(row) }
       try await connection.execute(
         """
         INSERT INTO workspace_status_changes (workspace_id, from_status, to_status, reason, request_id)
         VALUES (\(id), \(locked.status.rawValue), \(status.rawValue), \(reason), \(requestID))
-        """, logger: logger)
+        """,
+        logger: logger
+      )
       return updated
     }
   }

@@ -12,8 +12,10 @@ extension ConsoleError: ServiceErrorConvertible {
       ServiceError(.notFound(resourceType: "workspace", name: id), "workspace \(id) not found")
     case .workspaceClosed(let id):
       ServiceError(
-        .failedPrecondition(type: "WORKSPACE_STATUS", subject: "workspace/\(id)"), reason: "WORKSPACE_CLOSED",
-        "the workspace is closed and cannot change status")
+        .failedPrecondition(type: "WORKSPACE_STATUS", subject: "workspace/\(id)"),
+        reason: "WORKSPACE_CLOSED",
+        "the workspace is closed and cannot change status"
+      )
     }
   }
 }
