@@ -53,9 +53,13 @@ SUITE_PYTHON=$(cat .run/test-python)
 SUITE_C_CLIENT=$(pwd)/$(cat .run/test-c-client)
 phase_done "waiting for the steps beside the build"
 
-# The files that are not Swift: the protos' style and compatibility (buf), the deployment files
-# (compose, Kubernetes). Seconds each; the tests run whatever they find, so one run reports all.
+# The Swift sources' format (`make fmt` mends it), the protos' style and compatibility (buf), the
+# deployment files (compose, Kubernetes). Seconds each; the tests run whatever they find, so
+# one run reports all.
 checks_failed=()
+echo "test: checking the Swift sources' format (swift format lint, .swift-format)"
+swift format lint --strict --recursive --configuration .swift-format Package.swift Sources Tests ||
+  checks_failed+=("the Swift sources' format (make fmt)")
 echo "test: checking the protos with buf (buf.yaml)"
 scripts/buf-check.sh "$SUITE_PYTHON" || checks_failed+=("the protos (buf-check)")
 echo "test: checking the deployment files (docker/compose.yaml, deploy/)"
