@@ -127,7 +127,7 @@ let package = Package(
     // PostgreSQL: client from config, migrations, retrying transactions.
     .target(
       name: "SuitePersistence",
-      dependencies: ["SuiteRuntime", "SuiteErrors", .postgres, .logging, .lifecycle],
+      dependencies: ["SuiteRuntime", "SuiteErrors", .postgres, .nioSSL, .logging, .lifecycle],
       swiftSettings: strict
     ),
     // Account rules shared by console and billing center: identity fields, password policy

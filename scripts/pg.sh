@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for development and tests.
-#   pg.sh start DIR PORT   initialise DIR if needed, start the server on 127.0.0.1:PORT
+#   pg.sh start DIR PORT   initialise DIR if needed, start the server on 127.0.0.1:PORT; with
+#                          PG_TLS_DIR (server.pem and server.key, as scripts/certs.sh writes)
+#                          it also accepts TLS with that certificate
 #   pg.sh stop DIR         stop it (fast shutdown)
 #   pg.sh createdb PORT NAME   create database NAME unless it exists
 # PostgreSQL refuses to run as root; as root the cluster runs as the 'postgres' user, in a
@@ -44,11 +46,25 @@ case "$cmd" in
     if [ ! -f "$data/PG_VERSION" ]; then
       as_owner "$pg_bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     fi
+    tls_options=""
+    if [ -n "${PG_TLS_DIR:-}" ]; then
+      # PostgreSQL reads the key only when it belongs to its own user and no one else may read it.
+      install -m 600 "$PG_TLS_DIR/server.pem" "$data/tls-server.pem"
+      install -m 600 "$PG_TLS_DIR/server.key" "$data/tls-server.key"
+      [ "$(id -u)" -eq 0 ] && chown postgres: "$data/tls-server.pem" "$data/tls-server.key"
+      tls_options="-c ssl=on -c ssl_cert_file=$data/tls-server.pem -c ssl_key_file=$data/tls-server.key"
+    fi
+    # The server must not inherit this script's descriptors beyond 0-2: a caller that waits for
+    # them to close (Foundation's Process, a pipe's reader) would wait for the server's exit.
+    for fd in /proc/$$/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+    done
     if as_owner "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
       echo "pg.sh: already running in $data"
     else
       as_owner "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-        -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on}" \
+        -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} $tls_options" \
         start >/dev/null || { tail -n 20 "$data/server.log" >&2; exit 1; }
     fi
     ;;

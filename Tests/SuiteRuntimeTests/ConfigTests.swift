@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 import SuitePersistence
 import SuiteRuntime
 import Testing
@@ -69,6 +70,66 @@ struct ConfigTests {
       #expect(!"\(error)".contains("secret"))
     }
     #expect(throws: ConfigError.self) { try DatabaseURL("mysql://a@b/c") }
+  }
+
+  @Test(
+    "database URL options: TLS modes, a CA file read at start-up, pool and timeouts; anything else refused by name"
+  )
+  func databaseURLOptions() throws {
+    let plain = try DatabaseURL("postgres://svc@db:5432/console")
+    #expect(plain.tls == .disable)
+    #expect(plain.poolSize == 20)
+    #expect(plain.clientConfiguration.options.maximumConnections == 20)
+
+    let tuned = try DatabaseURL(
+      "postgres://svc@db/console?sslmode=require&pool_size=5&statement_timeout=1500&connect_timeout=3"
+    )
+    #expect(tuned.tls == .require)
+    #expect(tuned.clientConfiguration.options.maximumConnections == 5)
+    #expect(tuned.clientConfiguration.options.connectTimeout == .seconds(3))
+    let startup = tuned.clientConfiguration.options.additionalStartupParameters
+    #expect(startup.contains { $0.0 == "statement_timeout" && $0.1 == "1500" })
+    // What a service hands to the processes it starts keeps every option.
+    let again = try DatabaseURL(tuned.text)
+    #expect(
+      again.tls == .require && again.poolSize == 5 && again.statementTimeoutMilliseconds == 1500
+    )
+    #expect(again.connectTimeout == .seconds(3))
+    #expect(
+      try DatabaseURL("postgres://svc@db/console?sslmode=verify-full&sslrootcert=system").tls
+        == .verifyFull
+    )
+
+    let ca = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "ca-\(UUID().uuidString).pem"
+    )
+    defer { try? FileManager.default.removeItem(at: ca) }
+    func refusal(_ options: String) -> String? {
+      do {
+        _ = try DatabaseURL("postgres://svc:secret@db/console?\(options)")
+        return nil
+      } catch {
+        return "\(error)"
+      }
+    }
+    for (options, named) in [
+      ("sslmode=always", "sslmode"), ("sslmode=require&sslmode=disable", "sslmode"),
+      ("pool_size=0", "pool_size"), ("pool_size=many", "pool_size"),
+      ("statement_timeout=-1", "statement_timeout"), ("connect_timeout=0", "connect_timeout"),
+      ("sslrootcert=\(ca.path)&sslmode=verify-full", "sslrootcert"),
+      ("sslrootcert=", "sslrootcert"),
+      ("target_session_attrs=any", "target_session_attrs"),
+    ] {
+      let message = refusal(options)
+      #expect(
+        message?.contains("DATABASE_URL option \(named)") == true,
+        "\(options): \(message ?? "accepted")"
+      )
+      #expect(message?.contains("secret") != true)
+    }
+    // A CA file is read when the URL is parsed: not a certificate, no start.
+    try Data("not a certificate\n".utf8).write(to: ca)
+    #expect(refusal("sslmode=verify-full&sslrootcert=\(ca.path)")?.contains("sslrootcert") == true)
   }
 
   @Test("TLS settings come in complete sets of readable files")
