@@ -15,8 +15,9 @@ public struct GRPCClientService: Service {
     )
   }
 
-  /// The HTTP/2 transport to `address`, as `init` connects (also for a client of a command's
-  /// lifetime, through `withGRPCClient`).
+  /// The HTTP/2 transport to `address` (`host:port`, or several separated by commas: see
+  /// `ServiceAddresses`), as `init` connects (also for a client of a command's lifetime,
+  /// through `withGRPCClient`). Calls go round robin over every address the names resolve to.
   public static func transport(
     address: String,
     variable: String,
@@ -24,29 +25,21 @@ public struct GRPCClientService: Service {
   ) throws(ConfigError)
     -> HTTP2ClientTransport.Posix
   {
-    let parts = address.split(separator: ":")
-    guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port)
-    else {
-      throw .invalid(variable: variable, value: address, expected: "host:port")
-    }
-    let host = String(parts[0])
+    let addresses = try ServiceAddresses(address, variable: variable)
+    var resolvers = NameResolverRegistry.defaults
+    resolvers.registerFactory(ServiceAddresses.ResolverFactory())
     do {
       return try .http2NIOPosix(
-        target: isIPv4(host) ? .ipv4(address: host, port: port) : .dns(host: host, port: port),
+        target: addresses,
         transportSecurity: tls?.transportSecurity ?? .plaintext,
         // A restarted peer is found again within seconds, not minutes.
-        config: .defaults { $0.backoff.max = .seconds(5) }
+        config: .defaults { $0.backoff.max = .seconds(5) },
+        resolverRegistry: resolvers,
+        serviceConfig: ServiceConfig(loadBalancingConfig: [.roundRobin])
       )
     } catch {
       throw .invalid(variable: variable, value: address, expected: "host:port")
     }
-  }
-
-  /// An address is not a host name: over TLS it must not be sent as one (SNI refuses it), and
-  /// the certificate is checked against its IP address instead.
-  static func isIPv4(_ host: String) -> Bool {
-    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-    return parts.count == 4 && parts.allSatisfy { part in UInt8(part).map { _ in true } ?? false }
   }
 
   public func run() async throws {
