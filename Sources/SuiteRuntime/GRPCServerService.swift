@@ -74,13 +74,18 @@ public struct GRPCServerService: Service {
     let pipeline = Self.pipeline(
       internalServices: services.internal,
       credential: internalCredential,
-      logger: logger
+      logger: logger,
+      trustedProxies: settings.trustedProxies
     )
     if settings.transport != .grpcSwift {
       let transport = try SuiteServerTransport(
         settings: settings,
         unaryMethods: UnaryMethods(open: openServices, internal: services.internal),
-        unaryShared: .init(logger: logger, credential: InternalCredential(internalCredential))
+        unaryShared: .init(
+          logger: logger,
+          credential: InternalCredential(internalCredential),
+          trustedProxies: settings.trustedProxies
+        )
       )
       try await serve(
         GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)
@@ -144,10 +149,11 @@ public struct GRPCServerService: Service {
   public static func pipeline(
     internalServices: [any RegistrableRPCService],
     credential: String,
-    logger: Logger
+    logger: Logger,
+    trustedProxies: TrustedProxies = .noProxies
   ) -> [ConditionalInterceptor<any ServerInterceptor>] {
     var pipeline: [ConditionalInterceptor<any ServerInterceptor>] = [
-      .apply(RequestContextInterceptor(logger: logger), to: .all)
+      .apply(RequestContextInterceptor(logger: logger, trustedProxies: trustedProxies), to: .all)
     ]
     let internalNames = internalServices.flatMap(Self.serviceDescriptors)
     if !internalNames.isEmpty {

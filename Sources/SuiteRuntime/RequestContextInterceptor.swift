@@ -9,9 +9,11 @@ import Synchronization
 /// and one log line per failed RPC.
 public struct RequestContextInterceptor: ServerInterceptor {
   private let logger: Logger
+  private let trustedProxies: TrustedProxies
 
-  public init(logger: Logger) {
+  public init(logger: Logger, trustedProxies: TrustedProxies = .noProxies) {
     self.logger = logger
+    self.trustedProxies = trustedProxies
   }
 
   public func intercept<Input: Sendable, Output: Sendable>(
@@ -25,7 +27,8 @@ public struct RequestContextInterceptor: ServerInterceptor {
       metadata: request.metadata,
       peer: Self.host(of: context.remotePeer),
       rpc: context.descriptor.fullyQualifiedMethod,
-      logger: logger
+      logger: logger,
+      trustedProxies: trustedProxies
     )
     let started = ContinuousClock.now
     // Interceptors further in return failures as responses rather than throwing them.
@@ -89,17 +92,19 @@ public struct RequestContextInterceptor: ServerInterceptor {
   }
 
   /// What the RPC's handler and the code it calls see as `RequestContext.current`; `peer` is
-  /// the caller's host (`host(of:)`), `rpc` the full method name.
+  /// the TCP peer's host (`host(of:)`), which `trustedProxies` may replace by the address it
+  /// forwarded for; `rpc` the full method name.
   static func requestContext(
     metadata: Metadata,
     peer: String,
     rpc: String,
-    logger: Logger
+    logger: Logger,
+    trustedProxies: TrustedProxies
   ) -> RequestContext {
     RequestContext(
       requestID: requestID(from: metadata),
       bearerToken: bearerToken(from: metadata),
-      peer: peer,
+      peer: trustedProxies.caller(peer: peer, forwardedFor: metadata.first("x-forwarded-for")),
       rpc: rpc,
       deadline: GRPCTimeout.duration(metadata.first("grpc-timeout")).map {
         ContinuousClock.now + $0

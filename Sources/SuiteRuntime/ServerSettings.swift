@@ -53,6 +53,8 @@ public struct ServerSettings: Sendable {
   /// handler that computes for long holds no connection's I/O up
   /// (`bench/results/grpc-changes.md`).
   public var unaryOnEventLoop: Bool
+  /// Whose `x-forwarded-for` names the caller (`TRUSTED_PROXIES`; none by default).
+  public var trustedProxies: TrustedProxies
 
   public enum Transport: String, Sendable, CaseIterable {
     case suite
@@ -79,7 +81,8 @@ public struct ServerSettings: Sendable {
     flushDelay: Duration? = nil,
     tls: ServerTLS? = nil,
     transport: Transport = .suite,
-    unaryOnEventLoop: Bool = true
+    unaryOnEventLoop: Bool = true,
+    trustedProxies: TrustedProxies = .noProxies
   ) {
     self.host = host
     self.port = port
@@ -103,6 +106,7 @@ public struct ServerSettings: Sendable {
     self.tls = tls
     self.transport = transport
     self.unaryOnEventLoop = unaryOnEventLoop
+    self.trustedProxies = trustedProxies
   }
 
   /// Reads `GRPC_HOST`, `GRPC_PORT`, the `GRPC_*` limits and `GRPC_TLS_*`, defaulting the port
@@ -183,7 +187,10 @@ public struct ServerSettings: Sendable {
       unaryOnEventLoop: try config.bool(
         "GRPC_UNARY_ON_EVENT_LOOP",
         default: defaults.unaryOnEventLoop
-      )
+      ),
+      trustedProxies: try config.optional("TRUSTED_PROXIES").map { text throws(ConfigError) in
+        try TrustedProxies(text)
+      } ?? .noProxies
     )
   }
 

@@ -40,10 +40,16 @@ final class UnaryRPC: Sendable {
   final class Shared: Sendable {
     let logger: Logger
     let credential: InternalCredential
+    let trustedProxies: TrustedProxies
 
-    init(logger: Logger, credential: InternalCredential) {
+    init(
+      logger: Logger,
+      credential: InternalCredential,
+      trustedProxies: TrustedProxies = .noProxies
+    ) {
       self.logger = logger
       self.credential = credential
+      self.trustedProxies = trustedProxies
     }
   }
 
@@ -75,7 +81,8 @@ final class UnaryRPC: Sendable {
       metadata: metadata,
       peer: peer,
       rpc: method.name,
-      logger: shared.logger
+      logger: shared.logger,
+      trustedProxies: shared.trustedProxies
     )
     let started = ContinuousClock.now
     let answer = await RequestContext.$current.withValue(requestContext) {
