@@ -79,6 +79,43 @@ public struct Database: Sendable {
     if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
   }
 
+  /// Runs `body` unless another process working on this database is already running work
+  /// under the same `lock`, and answers nil then: background work that one replica at a time
+  /// must do (a pass over shared state). The lock is PostgreSQL's, held by the connection kept
+  /// for `body`: a process that dies lets go with its connection, so another replica's next
+  /// turn takes the work over.
+  public func exclusively<Result: Sendable>(
+    _ lock: Int64,
+    _ body: () async throws -> Result
+  ) async throws -> Result? {
+    try await client.withConnection { connection in
+      var taken = false
+      for try await held in try await connection.query(
+        "SELECT pg_try_advisory_lock(\(lock))",
+        logger: logger
+      ).decode(Bool.self) {
+        taken = held
+      }
+      guard taken else { return nil }
+      let result: Result
+      do {
+        result = try await body()
+      } catch {
+        await Self.unlock(lock, on: connection, logger: logger)
+        throw error
+      }
+      await Self.unlock(lock, on: connection, logger: logger)
+      return result
+    }
+  }
+
+  /// A connection going back to the pool must not keep a lock; a closed one has none left.
+  private static func unlock(_ lock: Int64, on connection: PostgresConnection, logger: Logger) async
+  {
+    guard !connection.isClosed else { return }
+    _ = try? await connection.query("SELECT pg_advisory_unlock(\(lock))", logger: logger)
+  }
+
   /// One statement outside an explicit transaction.
   @discardableResult
   public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {

@@ -3,6 +3,7 @@ public import Logging
 public import MarketplaceClient
 import Metrics
 public import ServiceLifecycle
+import SuitePersistence
 public import SuiteRuntime
 
 /// Sends the billing center's metering records to the marketplace (batchUsageEvent, at most
@@ -371,7 +372,10 @@ public struct MeteringSubmitter: Sendable {
 }
 
 /// Runs the submitter every `interval`, and the reconciliation of yesterday and today every
-/// `reconcileInterval`.
+/// `reconcileInterval`. With several gateway replicas one pass runs at a time, whichever
+/// replica's turn comes first (the others skip theirs): every pending record is sent once,
+/// not once per replica, and a replica that dies mid-pass leaves the next pass to another
+/// within `interval`.
 public struct MeteringService: Service {
   private let submitter: MeteringSubmitter
   private let interval: Duration
@@ -393,12 +397,23 @@ public struct MeteringService: Service {
     self.reconcileInterval = reconcileInterval
   }
 
+  /// The advisory lock of a metering pass, in the gateway's database ("metering").
+  static let passLock: Int64 = 0x6D65_7465_7269_6E67
+
   public func run() async throws {
     let clock = ContinuousClock()
     var lastReconciled: ContinuousClock.Instant?
     await repeatEvery(interval, startingAfter: startAfter) {
       do {
-        let report = try await submitter.submitPending()
+        guard
+          let report = try await submitter.store.database.exclusively(
+            Self.passLock,
+            { try await submitter.submitPending() }
+          )
+        else {
+          logger.debug("another gateway replica is submitting metering records")
+          return
+        }
         if report.sent + report.retrying > 0 {
           logger.notice(
             "metering pass",
