@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The activation flow while services are killed at random, as a buyer at the page sees it.
 
-    scripts/chaos [--seed N] [--purchases N] [--buyers N] [--kill-every MIN MAX]
+    scripts/chaos [--seed N] [--purchases N] [--buyers N] [--kill-every MIN MAX] [--replicas N]
 
 Starts the four services on a throwaway PostgreSQL (built binaries from `swift build`), then
 buyers walk the flow over the public RPCs while a killer SIGKILLs a random service every MIN
-to MAX seconds and starts it again at once. Two branches: a new purchaser registers
+to MAX seconds and starts it again at once. With --replicas N, each of the three services runs
+N processes on one database, on ports of their own; every client (the other services, the
+buyers' pages) is given all of them and spreads its calls round robin, and the killer picks
+one process at a time. Two branches: a new purchaser registers
 (RegisterAndActivate); a purchaser already linked buys again and creates a workspace with a
 new Guance account (CreateWorkspace). A buyer sends the same call again after any answer that
 says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED) or none at all, and polls GetActivation until
@@ -46,15 +49,26 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Suite:
-    """The four services on a private PostgreSQL; any of them can be killed and restarted."""
+def service_of(instance):
+    """"marketplace-gateway#2" → "marketplace-gateway": a replica runs its service's binary."""
+    return instance.split("#")[0]
 
-    def __init__(self, work, bin_dir):
+
+class Suite:
+    """The four services on a private PostgreSQL, `replicas` processes of each but the emulator;
+    any process can be killed and restarted."""
+
+    def __init__(self, work, bin_dir, replicas=1):
         self.work, self.bin = work, bin_dir
         self.pg_port = free_port()
         self.server = f"postgres://postgres@127.0.0.1:{self.pg_port}"
-        self.ports = {name: free_port() for name in SERVICES}
-        self.landing = free_port()
+        self.replicas = {name: [name] + [f"{name}#{i}" for i in range(2, replicas + 1)]
+                         for name in SERVICES if name != "marketplace-emulator"}
+        self.replicas["marketplace-emulator"] = ["marketplace-emulator"]
+        self.instances = [i for name in SERVICES for i in self.replicas[name]]
+        self.ports = {instance: free_port() for instance in self.instances}
+        self.landings = {instance: free_port() for instance in self.replicas["marketplace-gateway"]}
+        self.landing = self.landings["marketplace-gateway"]
         self.processes, self.lock = {}, threading.Lock()
         credential = uuid.uuid4().hex
         emulator = f"http://127.0.0.1:{self.ports['marketplace-emulator']}"
@@ -70,8 +84,7 @@ class Suite:
                 "EMULATOR_WEBHOOK_URL": f"http://127.0.0.1:{self.landing}/webhook"},
             "marketplace-gateway": {
                 "BILLING_ADDRESS": self.address("billing-center"), "CONSOLE_ADDRESS": self.address("workspace-console"),
-                "MARKETPLACE_API_URL": f"{emulator}/api", "MARKETPLACE_LOGIN_URL": emulator,
-                "LANDING_PORT": str(self.landing)},
+                "MARKETPLACE_API_URL": f"{emulator}/api", "MARKETPLACE_LOGIN_URL": emulator},
         }
         for name in SERVICES:
             self.env[name].update(common)
@@ -80,29 +93,35 @@ class Suite:
                 "MARKETPLACE_CLIENT_SECRET": "chaos-secret"})
 
     def address(self, name):
-        return f"127.0.0.1:{self.ports[name]}"
+        """Every replica of service `name`, as its clients are given them."""
+        return ",".join(f"127.0.0.1:{self.ports[i]}" for i in self.replicas[name])
 
     def database(self, name):
         return name.replace("-", "_")
 
     def start_all(self, names=SERVICES):
-        """PostgreSQL, then `names` (all four unless told), each on its own new database."""
+        """PostgreSQL, then `names` (all four unless told), each on its own new database, with
+        all of its replicas."""
         subprocess.run([os.path.join(ROOT, "scripts/pg.sh"), "start", os.path.join(self.work, "pg"),
                         str(self.pg_port)], check=True, stdout=subprocess.DEVNULL)
         for name in names:
             self.psql("postgres", f'CREATE DATABASE "{self.database(name)}"')
-            self.start(name)
+            for instance in self.replicas[name]:
+                self.start(instance)
 
-    def start(self, name):
-        ready = os.path.join(self.work, f"{name}.ready")
+    def start(self, instance):
+        name = service_of(instance)
+        ready = os.path.join(self.work, f"{instance}.ready")
         if os.path.exists(ready):
             os.remove(ready)
         env = dict(os.environ, **self.env[name], DATABASE_URL=f"{self.server}/{self.database(name)}",
-                   GRPC_PORT=str(self.ports[name]), READY_FILE=ready)
-        log = open(os.path.join(self.work, f"{name}.log"), "a")
+                   GRPC_PORT=str(self.ports[instance]), READY_FILE=ready)
+        if instance in self.landings:
+            env["LANDING_PORT"] = str(self.landings[instance])
+        log = open(os.path.join(self.work, f"{instance}.log"), "a")
         process = subprocess.Popen([os.path.join(self.bin, name)], env=env, stdout=log, stderr=log)
         with self.lock:
-            self.processes[name] = process
+            self.processes[instance] = process
         return process
 
     def wait_ready(self, name, patience=120):
@@ -215,6 +234,7 @@ def main():
     parser.add_argument("--purchases", type=int, default=60)
     parser.add_argument("--buyers", type=int, default=6, help="buyers at their pages at once")
     parser.add_argument("--kill-every", type=float, nargs=2, default=(0.2, 2.0), metavar=("MIN", "MAX"))
+    parser.add_argument("--replicas", type=int, default=1, help="processes of each service but the emulator")
     parser.add_argument("--bin", default=None, help="the built executables (default: swift build --show-bin-path)")
     args = parser.parse_args()
 
@@ -224,20 +244,22 @@ def main():
                                          capture_output=True, text=True).stdout.strip()
     work = os.path.join(ROOT, ".run", f"chaos-{args.seed}-{int(time.time())}")
     os.makedirs(work)
-    suite = Suite(work, bin_dir)
+    suite = Suite(work, bin_dir, args.replicas)
     rng = random.Random(args.seed)
     kills, stop = [], threading.Event()
     try:
         suite.start_all()
-        for name in SERVICES:
-            suite.wait_ready(name)
-        channel = grpc.insecure_channel(suite.address("marketplace-gateway"))
+        for instance in suite.instances:
+            suite.wait_ready(instance)
+        # As a page behind a load balancer: every gateway replica, round robin.
+        channel = grpc.insecure_channel(f"ipv4:{suite.address('marketplace-gateway')}",
+                                        options=[("grpc.lb_policy_name", "round_robin")])
 
         def killer():
             while not stop.wait(rng.uniform(*args.kill_every)):
-                name = rng.choice(SERVICES)
-                kills.append((time.time(), name))
-                suite.kill(name)
+                instance = rng.choice(suite.instances)
+                kills.append((time.time(), instance))
+                suite.kill(instance)
 
         # Half register as new purchasers; the rest buy again as one of those, once activated.
         plan = ["register" if i % 2 == 0 else "create" for i in range(args.purchases)]
@@ -278,8 +300,8 @@ def main():
         stop.set()
         elapsed = time.time() - started
         time.sleep(3)
-        for name in SERVICES:
-            suite.wait_ready(name)
+        for instance in suite.instances:
+            suite.wait_ready(instance)
 
         report(suite, buyers, kills, failures, elapsed, args)
     finally:
@@ -292,7 +314,8 @@ def report(suite, buyers, kills, failures, elapsed, args):
     times = [b.activated - b.started for b in done]
     refusals = [r for b in buyers for r in b.refusals]
     print(f"chaos: seed {args.seed}, {len(buyers)} purchases by {args.buyers} buyers at once, "
-          f"{len(kills)} kills in {elapsed:.0f} s ({', '.join(f'{n} {sum(1 for _, k in kills if k == n)}' for n in SERVICES)})")
+          f"{args.replicas} replica(s) of each service but the emulator, {len(kills)} kills in {elapsed:.0f} s "
+          f"({', '.join(f'{n} {sum(1 for _, k in kills if k == n)}' for n in suite.instances)})")
     if times:
         print(f"  first click to ACTIVATED: p50 {percentile(times, 0.5):.1f} s, p90 {percentile(times, 0.9):.1f} s, "
               f"max {max(times):.1f} s")
@@ -304,7 +327,7 @@ def report(suite, buyers, kills, failures, elapsed, args):
     # Takeover: a saga in flight when its gateway was killed (its last audit row before the kill
     # is a step under way, not a finish or a scheduled retry), and the reconciler's first row
     # for it after the kill.
-    gateway_kills = sorted(t for t, name in kills if name == "marketplace-gateway")
+    gateway_kills = sorted(t for t, name in kills if service_of(name) == "marketplace-gateway")
     rows = suite.psql("marketplace_gateway", """
         SELECT subscription_id, event, correlation_id, extract(epoch FROM at) FROM subscription_audit
         ORDER BY subscription_id, at, id""")

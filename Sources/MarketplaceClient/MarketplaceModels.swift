@@ -13,7 +13,7 @@ public struct MarketplaceIdentity: Sendable, Equatable {
   }
 }
 
-/// Where a marketplace subscription stands (azure-saas-contract.md §7). Unknown values are
+/// Where a marketplace subscription stands (docs/azure-saas-contract.md §7). Unknown values are
 /// kept, not rejected: Microsoft adds states without notice.
 public enum MarketplaceSubscriptionStatus: Sendable, Equatable {
   case notStarted

@@ -2,7 +2,7 @@ public import Foundation
 import PostgresNIO
 import SuitePersistence
 
-/// The metering service (azure-saas-contract.md §6): one event per resource, dimension and
+/// The metering service (docs/azure-saas-contract.md §6): one event per resource, dimension and
 /// hour, within the past 24 hours, for active subscriptions and their plan's dimensions.
 extension EmulatorStore {
   public struct UsageEventRequest: Codable, Sendable {

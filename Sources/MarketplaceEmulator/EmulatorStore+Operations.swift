@@ -4,7 +4,7 @@ import PostgresNIO
 import SuitePersistence
 
 /// Operations: changes started by the publisher (PATCH/DELETE) or by the marketplace
-/// (the admin triggers), and their acknowledgement (azure-saas-contract.md §4–5, §7).
+/// (the admin triggers), and their acknowledgement (docs/azure-saas-contract.md §4–5, §7).
 extension EmulatorStore {
   static let operationColumns = """
     o.id, o.activity_id, o.subscription_id, o.action, o.plan_id, o.quantity, o.status,

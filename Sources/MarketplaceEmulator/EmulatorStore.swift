@@ -4,7 +4,7 @@ import PostgresNIO
 public import SuitePersistence
 
 /// The emulated marketplace's state in its own PostgreSQL database, with the marketplace's
-/// rules for each change (azure-saas-contract.md §3, §7), so it survives restarts.
+/// rules for each change (docs/azure-saas-contract.md §3, §7), so it survives restarts.
 public struct EmulatorStore: Sendable {
   /// Why the marketplace refuses a call, with the HTTP status it answers.
   public struct Refusal: Error, Equatable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The marketplace's JSON shapes (azure-saas-contract.md §3–4), field names as Microsoft
+/// The marketplace's JSON shapes (docs/azure-saas-contract.md §3–4), field names as Microsoft
 /// spells them.
 public enum MarketplaceJSON {
   public struct Identity: Codable, Sendable, Equatable {

@@ -7,7 +7,7 @@ import _CryptoExtras
 /// Signs the emulator's tokens with one RSA key (RS256, like Entra ID) and publishes it as a
 /// JWKS: access tokens for the SaaS and metering APIs, and the bearer tokens of webhooks.
 public struct TokenIssuer: Sendable {
-  /// The marketplace's well-known resource / app id (azure-saas-contract.md §1).
+  /// The marketplace's well-known resource / app id (docs/azure-saas-contract.md §1).
   public static let marketplaceResource = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"
 
   public let kid: String

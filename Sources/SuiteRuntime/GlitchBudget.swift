@@ -3,7 +3,7 @@ import NIOCore
 /// How many frames that move nothing forward a connection may send: empty DATA, WINDOW_UPDATE,
 /// PING, SETTINGS, PRIORITY, RST_STREAM. Each costs the server a little (an answer, a lookup, a
 /// wake-up) and none is a request or its bytes, so a flood of them is a cheap attack
-/// (RELIABILITY.md; nghttp2 and swift-nio-http2 count such "glitches" too). The budget is a
+/// (docs/RELIABILITY.md; nghttp2 and swift-nio-http2 count such "glitches" too). The budget is a
 /// burst, refilled at a tenth of it per second and by one for each frame that does move
 /// something (a new stream, request bytes): a busy client's pings and window updates never
 /// run it out; a flood does, and its connection is sent GOAWAY (ENHANCE_YOUR_CALM).

@@ -1,4 +1,4 @@
-/// The gRPC server's address and its explicit limits (see RELIABILITY.md §1.1 and §2:
+/// The gRPC server's address and its explicit limits (see docs/RELIABILITY.md §1.1 and §2:
 /// the transport's defaults advertise no stream limit and never age connections out).
 public struct ServerSettings: Sendable {
   public var host: String

@@ -2,7 +2,7 @@ public import Foundation
 import SuiteErrors
 
 /// An operation on a subscription the gateway has to follow: a plan or quantity change, a
-/// renewal, suspension, reinstatement or cancellation (azure-saas-contract.md §4–5).
+/// renewal, suspension, reinstatement or cancellation (docs/azure-saas-contract.md §4–5).
 public struct LifecycleOperation: Sendable, Equatable {
   /// How the gateway learnt of it.
   public enum Source: String, Sendable {

@@ -7,7 +7,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 
 /// Checks the bearer token of a webhook call as Microsoft's SaaS Accelerator does
-/// (azure-saas-contract.md §5): an RS256 signature by a key from the tenant's OpenID
+/// (docs/azure-saas-contract.md §5): an RS256 signature by a key from the tenant's OpenID
 /// configuration, `exp`/`nbf` with no clock skew, `aud` = our app, `tid` = our tenant,
 /// `appid`/`azp` = the marketplace, and an issuer of either Entra form for our tenant.
 public struct WebhookAuthenticator: Sendable {
