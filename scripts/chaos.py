@@ -12,10 +12,15 @@ one process at a time. Two branches: a new purchaser registers
 (RegisterAndActivate); a purchaser already linked buys again and creates a workspace with a
 new Guance account (CreateWorkspace). A buyer sends the same call again after any answer that
 says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED) or none at all, and polls GetActivation until
-ACTIVATED. Reported: per activation the time from the first click to ACTIVATED (p50/p90/max),
+ACTIVATED. Then, with the killer still at work, a day of usage (yesterday, one hour per
+subscription) is recorded and closed at the billing center, whose metering records the gateway
+sends to the marketplace, and the marketplace suspends half of the subscriptions (its webhook
+to the gateway, which suspends the workspace at the console).
+Reported: per activation the time from the first click to ACTIVATED (p50/p90/max),
 the refusals buyers saw (any other error, which a repeated identical call must never get), how
-soon a killed gateway's work was taken over, and the exactly-once invariants counted at the
-emulator and in each service's database. Exits 1 when an invariant fails.
+soon a killed gateway's work was taken over, how long suspensions took to land, and the
+exactly-once invariants counted at the emulator and in each service's database (every
+metered hour at the marketplace once, each suspended workspace changed status once). Exits 1 when an invariant fails.
 """
 import argparse
 import json
@@ -70,7 +75,7 @@ class Suite:
         self.landings = {instance: free_port() for instance in self.replicas["marketplace-gateway"]}
         self.landing = self.landings["marketplace-gateway"]
         self.processes, self.lock = {}, threading.Lock()
-        credential = uuid.uuid4().hex
+        credential = self.credential = uuid.uuid4().hex
         emulator = f"http://127.0.0.1:{self.ports['marketplace-emulator']}"
         self.emulator = emulator
         common = {"INTERNAL_CREDENTIAL": credential, "MAILBOX_DIR": os.path.join(work, "mailbox"),
@@ -84,7 +89,9 @@ class Suite:
                 "EMULATOR_WEBHOOK_URL": f"http://127.0.0.1:{self.landing}/webhook"},
             "marketplace-gateway": {
                 "BILLING_ADDRESS": self.address("billing-center"), "CONSOLE_ADDRESS": self.address("workspace-console"),
-                "MARKETPLACE_API_URL": f"{emulator}/api", "MARKETPLACE_LOGIN_URL": emulator},
+                "MARKETPLACE_API_URL": f"{emulator}/api", "MARKETPLACE_LOGIN_URL": emulator,
+                # A metering pass every second, so the day's records go while the killer works.
+                "METERING_INTERVAL_SECONDS": "1"},
         }
         for name in SERVICES:
             self.env[name].update(common)
@@ -297,19 +304,118 @@ def main():
                 thread.start()
                 threads.append(thread)
             time.sleep(0.05)
+        metering = meter_a_day(suite, buyers, failures)
+        suspensions = suspend_half(suite, buyers, rng, failures)
         stop.set()
         elapsed = time.time() - started
         time.sleep(3)
         for instance in suite.instances:
             suite.wait_ready(instance)
 
-        report(suite, buyers, kills, failures, elapsed, args)
+        report(suite, buyers, kills, failures, elapsed, args, suspensions, metering)
     finally:
         stop.set()
         suite.stop_all()
 
 
-def report(suite, buyers, kills, failures, elapsed, args):
+def suspend_half(suite, buyers, rng, failures):
+    """The marketplace suspends half of the activated subscriptions, one by one, as the killer
+    goes on; returns {subscription: (workspace, seconds until the console showed it)}."""
+    done = [b for b in buyers if b.activated]
+    chosen = rng.sample(done, len(done) // 2)
+    workspaces = dict(suite.psql("marketplace_gateway", "SELECT subscription_id, workspace_id FROM activation_sagas"))
+    landed = {}
+    for buyer in chosen:
+        started = time.time()
+        if not marketplace_event(suite, buyer.subscription, "Suspend", failures):
+            continue
+        workspace = workspaces.get(buyer.subscription)
+        while workspace and time.time() - started < 300:
+            status = suite.psql("workspace_console", f"SELECT status FROM workspaces WHERE id = '{workspace}'")
+            if status and status[0][0] == "suspended":
+                landed[buyer.subscription] = (workspace, time.time() - started)
+                break
+            time.sleep(0.2)
+        else:
+            failures.append(f"{buyer.subscription}: not suspended 300 s after the marketplace's Suspend")
+    return landed
+
+
+def marketplace_event(suite, subscription, action, failures):
+    """Starts `action` at the emulator, sent again while it does not answer (it may be the
+    process just killed). A refusal after an unanswered attempt means that attempt took."""
+    url = f"{suite.emulator}/admin/subscriptions/{subscription}/events"
+    unanswered = False
+    for _ in range(600):
+        try:
+            request = urllib.request.Request(url, data=json.dumps({"action": action}).encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=15):
+                return True
+        except urllib.error.HTTPError as error:
+            if unanswered:
+                return True
+            failures.append(f"{subscription}: the emulator refused {action}: {error.code}")
+            return False
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            unanswered = True
+            time.sleep(0.2)
+    failures.append(f"{subscription}: the emulator never answered {action}")
+    return False
+
+
+def internal_call(suite, service, method, request, failures):
+    """`request` to a BillingInternalService method on every billing replica (round robin),
+    with the internal credential, sent again after UNAVAILABLE or DEADLINE_EXCEEDED."""
+    channel = grpc.insecure_channel(f"ipv4:{suite.address(service)}",
+                                    options=[("grpc.lb_policy_name", "round_robin")])
+    stub, request_class = RPC.unary(channel, method)
+    message = json_format.ParseDict(request, request_class())
+    for _ in range(600):
+        try:
+            reply = stub(message, timeout=15, wait_for_ready=True,
+                         metadata=[("authorization", f"Bearer {suite.credential}")])
+            return json_format.MessageToDict(reply, preserving_proto_field_name=True)
+        except grpc.RpcError as error:
+            if error.code().name not in RETRY:
+                failures.append(f"{method}: {error.code().name}: {error.details()}")
+                return None
+            time.sleep(0.2)
+    failures.append(f"{method} never answered")
+    return None
+
+
+def meter_a_day(suite, buyers, failures):
+    """Yesterday's usage of every activated subscription (one hour each), recorded and closed
+    at the billing center; waits until the gateway has sent every metering record. Returns
+    (records, seconds until the last was delivered)."""
+    billing = "guance.billing.v1.BillingInternalService"
+    workspaces = [w for s, w in suite.psql("marketplace_gateway", "SELECT subscription_id, workspace_id FROM activation_sagas")
+                  if s in {b.subscription for b in buyers if b.activated}]
+    # Their settlements began minutes ago: moved back so that they cover yesterday.
+    suite.psql("billing_center", "UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days'")
+    today = int(time.time()) // 86400 * 86400
+    noon = today - 86400 + 12 * 3600
+    day = time.strftime("%Y-%m-%d", time.gmtime(noon))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(noon))
+    events = [{"idempotency_key": f"{w}/log_events/chaos", "workspace_id": w, "billing_item": "log_events",
+               "quantity": "1500000", "usage_time": stamp} for w in workspaces]
+    started = time.time()
+    if internal_call(suite, "billing-center", f"{billing}/RecordUsage", {"events": events}, failures) is None:
+        return None
+    if internal_call(suite, "billing-center", f"{billing}/CloseDay", {"day": day}, failures) is None:
+        return None
+    records = int(suite.psql("billing_center", f"SELECT count(*) FROM metering_records WHERE day = '{day}'")[0][0])
+    while time.time() - started < 300:
+        pending = int(suite.psql("billing_center",
+                                 f"SELECT count(*) FROM metering_records WHERE day = '{day}' AND status = 'pending'")[0][0])
+        if pending == 0:
+            return day, records, time.time() - started
+        time.sleep(0.5)
+    failures.append(f"metering records of {day} still pending after 300 s")
+    return None
+
+
+def report(suite, buyers, kills, failures, elapsed, args, suspensions, metering):
     done = [b for b in buyers if b.activated]
     times = [b.activated - b.started for b in done]
     refusals = [r for b in buyers for r in b.refusals]
@@ -376,6 +482,33 @@ def report(suite, buyers, kills, failures, elapsed, args):
         WHERE valid_to IS NULL AND settlement = 'cloud_account'""")[0][0])
     if paid != len(subscriptions):
         problems.append(f"{paid} subscriptions paying for a workspace, {len(subscriptions)} activated")
+    # Every metered hour reached the marketplace once: one usage event per record, and the
+    # records the marketplace answered Duplicate (sent again after a kill) are counted.
+    if metering:
+        day, records, seconds = metering
+        statuses = dict(suite.psql("billing_center",
+                                   f"SELECT status, count(*) FROM metering_records WHERE day = '{day}' GROUP BY status"))
+        # The marketplace keeps one event per subscription, dimension and hour (a constraint):
+        # its rows are the hours it billed.
+        at_marketplace = int(suite.psql("marketplace_emulator", "SELECT count(*) FROM usage_events")[0][0])
+        if records != len(subscriptions) or at_marketplace != records or statuses.get("rejected"):
+            problems.append(f"{records} metering records for {len(subscriptions)} subscriptions, "
+                            f"{at_marketplace} usage events at the marketplace, statuses {statuses}")
+        print(f"  a day of usage: {records} metering records, all delivered {seconds:.1f} s after the close; "
+              f"{at_marketplace} usage events at the marketplace ({statuses.get('accepted', 0)} accepted, "
+              f"{statuses.get('duplicate', 0)} sent again and answered Duplicate)")
+    # Each suspension changed its workspace's status once, however often it was delivered.
+    changes = dict(suite.psql("workspace_console", """
+        SELECT workspace_id, count(*) FROM workspace_status_changes WHERE to_status = 'suspended'
+        GROUP BY workspace_id"""))
+    for subscription, (workspace, _) in suspensions.items():
+        if changes.get(workspace) != "1":
+            problems.append(f"{subscription}: its workspace was suspended {changes.get(workspace, 0)} times")
+    if suspensions:
+        waits = [seconds for _, seconds in suspensions.values()]
+        print(f"  suspensions from the marketplace: {len(suspensions)}, at the console after p50 "
+              f"{percentile(waits, 0.5):.1f} s, max {max(waits):.1f} s; each workspace suspended once: "
+              f"{'yes' if not any('suspended' in p and 'times' in p for p in problems) else 'NO'}")
     print(f"  exactly once: {len(subscriptions)} activations, each Activate accepted once: "
           f"{'yes' if not any('Activate' in p for p in problems) else 'NO'}; "
           f"{accounts} billing accounts, {workspaces} workspaces, {len(unfinished)} sagas and {len(claims)} "
