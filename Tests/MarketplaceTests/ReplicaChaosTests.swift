@@ -1,0 +1,30 @@
+import Foundation
+import SuiteTesting
+import Testing
+
+/// The suite past one machine: two processes of each service on one PostgreSQL, every client
+/// given both, while processes are killed at random (`scripts/chaos.py --replicas 2`, which
+/// counts every outcome at the emulated marketplace and in each service's database).
+@Suite("Two replicas of every service while processes are killed", .startsServices)
+struct ReplicaChaosTests {
+  @Test(
+    "activations, a metered day and marketplace suspensions through two replicas of each service, one process killed at a time: each exactly once"
+  )
+  func replicasUnderKills() async throws {
+    let (status, output) = try await Command.run(
+      try ProjectPython.interpreter(),
+      [
+        ProjectPython.packageFile("scripts/chaos.py"), "--replicas", "2", "--purchases", "24",
+        "--buyers", "4", "--seed", "11", "--bin", ServiceProcess.binaryDirectory.path,
+      ],
+      mergingErrors: true,
+      timeout: .testPatience * 8
+    )
+    #expect(status == 0, "\(output)")
+    // What the run checked, as it reports it: nothing lost, nothing twice.
+    #expect(output.contains("each Activate accepted once: yes"), "\(output)")
+    #expect(output.contains("24 activations"), "\(output)")
+    #expect(output.contains("each workspace suspended once: yes"), "\(output)")
+    #expect(output.contains("a day of usage: 24 metering records"), "\(output)")
+  }
+}
