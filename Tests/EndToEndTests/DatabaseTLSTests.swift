@@ -16,14 +16,8 @@ struct DatabaseTLSTests {
     "verify-full connects to a server its CA issued, by name or address; another CA's server is refused, and the log says why; a service runs on it"
   )
   func verifyFull() async throws {
-    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "pg-tls-\(UUID().uuidString)"
-    )
+    let (work, ours, foreign) = try await TLSTests.twoCertificateAuthorities("Database test CA")
     defer { try? FileManager.default.removeItem(at: work) }
-    let ours = work.appendingPathComponent("certs")
-    let foreign = work.appendingPathComponent("foreign")
-    try await TLSTests.makeCertificates(in: ours, name: "Database test CA")
-    try await TLSTests.makeCertificates(in: foreign, name: "Foreign CA")
     let ourCA = ours.appendingPathComponent("ca.pem").path
     let foreignCA = foreign.appendingPathComponent("ca.pem").path
 

@@ -20,6 +20,21 @@ struct TLSTests {
     #expect(status == 0, "\(output)")
   }
 
+  /// A new work folder with the certificates of two CAs: `ours` (named `name`) and
+  /// `foreign`, for checks that one is trusted and the other refused. The caller removes `work`.
+  static func twoCertificateAuthorities(
+    _ name: String
+  ) async throws -> (work: URL, ours: URL, foreign: URL) {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tls-\(UUID().uuidString)"
+    )
+    let ours = work.appendingPathComponent("certs")
+    let foreign = work.appendingPathComponent("foreign")
+    try await makeCertificates(in: ours, name: name)
+    try await makeCertificates(in: foreign, name: "Foreign CA")
+    return (work, ours, foreign)
+  }
+
   /// Whether the server on `port` answers a health check over `security`. `timeout`: a refused
   /// client retries its connection until the deadline, so checks that expect a refusal give a
   /// short one; the rest wait as long as a loaded machine may need.
@@ -54,14 +69,8 @@ struct TLSTests {
     "a console requiring client certificates serves mTLS clients of its CA and refuses the rest; billing-center reaches it over mTLS"
   )
   func mutualTLS() async throws {
-    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "tls-\(UUID().uuidString)"
-    )
+    let (work, ours, foreign) = try await Self.twoCertificateAuthorities("Suite test CA")
     defer { try? FileManager.default.removeItem(at: work) }
-    let ours = work.appendingPathComponent("certs")
-    let foreign = work.appendingPathComponent("foreign")
-    try await Self.makeCertificates(in: ours, name: "Suite test CA")
-    try await Self.makeCertificates(in: foreign, name: "Foreign CA")
     func file(_ directory: URL, _ name: String) -> String {
       directory.appendingPathComponent(name).path
     }
