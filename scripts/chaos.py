@@ -48,6 +48,29 @@ RETRY = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 SERVICES = ["workspace-console", "billing-center", "marketplace-emulator", "marketplace-gateway"]
 
 
+def call_until_answered(channel, method, request, metadata=(), on_retry=lambda: None):
+    """The reply (a dict) of `request` to the unary `method`, sent again after an answer that
+    says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED) or none at all; any other error is raised."""
+    stub, request_class = RPC.unary(channel, method)
+    message = json_format.ParseDict(request, request_class())
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            reply = stub(message, timeout=15, wait_for_ready=True, metadata=metadata)
+            return json_format.MessageToDict(reply, preserving_proto_field_name=True)
+        except grpc.RpcError as error:
+            if error.code().name not in RETRY:
+                raise
+            on_retry()
+            time.sleep(0.2)
+    raise RuntimeError(f"{method} never answered")
+
+
+def round_robin(addresses):
+    """A channel to every replica at `addresses` ("host:port,host:port"), as a load balancer."""
+    return grpc.insecure_channel(f"ipv4:{addresses}", options=[("grpc.lb_policy_name", "round_robin")])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -177,21 +200,13 @@ class Buyer:
 
     def call(self, method, request):
         """The reply of the same call sent until it answers, or a refusal (recorded, raised)."""
-        stub, request_class = RPC.unary(self.channel, f"{GATEWAY}/{method}")
-        message = json_format.ParseDict(request, request_class())
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            try:
-                reply = stub(message, timeout=15, wait_for_ready=True)
-                return json_format.MessageToDict(reply, preserving_proto_field_name=True)
-            except grpc.RpcError as error:
-                if error.code().name in RETRY:
-                    self.retries += 1
-                    time.sleep(0.2)
-                    continue
-                self.refusals.append(f"{method}: {error.code().name}: {error.details()}")
-                raise
-        raise RuntimeError(f"{method} never answered")
+        def retried():
+            self.retries += 1
+        try:
+            return call_until_answered(self.channel, f"{GATEWAY}/{method}", request, on_retry=retried)
+        except grpc.RpcError as error:
+            self.refusals.append(f"{method}: {error.code().name}: {error.details()}")
+            raise
 
     def http(self, method, url, body=None):
         for _ in range(600):
@@ -259,8 +274,7 @@ def main():
         for instance in suite.instances:
             suite.wait_ready(instance)
         # As a page behind a load balancer: every gateway replica, round robin.
-        channel = grpc.insecure_channel(f"ipv4:{suite.address('marketplace-gateway')}",
-                                        options=[("grpc.lb_policy_name", "round_robin")])
+        channel = round_robin(suite.address("marketplace-gateway"))
 
         def killer():
             while not stop.wait(rng.uniform(*args.kill_every)):
@@ -363,25 +377,15 @@ def marketplace_event(suite, subscription, action, failures):
     return False
 
 
-def internal_call(suite, service, method, request, failures):
-    """`request` to a BillingInternalService method on every billing replica (round robin),
-    with the internal credential, sent again after UNAVAILABLE or DEADLINE_EXCEEDED."""
-    channel = grpc.insecure_channel(f"ipv4:{suite.address(service)}",
-                                    options=[("grpc.lb_policy_name", "round_robin")])
-    stub, request_class = RPC.unary(channel, method)
-    message = json_format.ParseDict(request, request_class())
-    for _ in range(600):
-        try:
-            reply = stub(message, timeout=15, wait_for_ready=True,
-                         metadata=[("authorization", f"Bearer {suite.credential}")])
-            return json_format.MessageToDict(reply, preserving_proto_field_name=True)
-        except grpc.RpcError as error:
-            if error.code().name not in RETRY:
-                failures.append(f"{method}: {error.code().name}: {error.details()}")
-                return None
-            time.sleep(0.2)
-    failures.append(f"{method} never answered")
-    return None
+def internal_call(suite, channel, method, request, failures):
+    """`request` to an internal `method` with the internal credential, until it answers; a
+    refusal is recorded among `failures` (None returned)."""
+    try:
+        return call_until_answered(channel, method, request,
+                                   metadata=[("authorization", f"Bearer {suite.credential}")])
+    except (grpc.RpcError, RuntimeError) as error:
+        failures.append(f"{method}: {error}")
+        return None
 
 
 def meter_a_day(suite, buyers, failures):
@@ -400,9 +404,10 @@ def meter_a_day(suite, buyers, failures):
     events = [{"idempotency_key": f"{w}/log_events/chaos", "workspace_id": w, "billing_item": "log_events",
                "quantity": "1500000", "usage_time": stamp} for w in workspaces]
     started = time.time()
-    if internal_call(suite, "billing-center", f"{billing}/RecordUsage", {"events": events}, failures) is None:
+    channel = round_robin(suite.address("billing-center"))
+    if internal_call(suite, channel, f"{billing}/RecordUsage", {"events": events}, failures) is None:
         return None
-    if internal_call(suite, "billing-center", f"{billing}/CloseDay", {"day": day}, failures) is None:
+    if internal_call(suite, channel, f"{billing}/CloseDay", {"day": day}, failures) is None:
         return None
     records = int(suite.psql("billing_center", f"SELECT count(*) FROM metering_records WHERE day = '{day}'")[0][0])
     while time.time() - started < 300:

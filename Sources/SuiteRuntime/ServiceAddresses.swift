@@ -71,13 +71,7 @@ public struct ServiceAddresses: ResolvableTarget, Sendable {
   /// name (every replica behind it presents a certificate for it); none for bare addresses,
   /// whose certificates are checked against the address itself.
   var authority: String? {
-    names.first { !Self.isIPAddress($0.host) }.map(\.host)
-  }
-
-  static func isIPAddress(_ host: String) -> Bool {
-    var ipv4 = in_addr()
-    var ipv6 = in6_addr()
-    return inet_pton(AF_INET, host, &ipv4) == 1 || inet_pton(AF_INET6, host, &ipv6) == 1
+    names.first { IPAddress.bytes(of: $0.host) == nil }.map(\.host)
   }
 
   /// One endpoint per distinct address of every name, in a stable order (so an unchanged

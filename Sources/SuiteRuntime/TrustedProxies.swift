@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The proxies (an ingress, a load balancer) whose `x-forwarded-for` is believed, from
 /// `TRUSTED_PROXIES` (addresses or CIDR blocks, comma-separated). Behind them every caller's
 /// TCP peer is the proxy, so per-peer limits (the login throttle) would count all users as
@@ -42,7 +36,8 @@ public struct TrustedProxies: Sendable, Equatable {
     for entry in text.split(separator: ",") {
       let item = entry.trimmingCharacters(in: .whitespaces)
       let parts = item.split(separator: "/", omittingEmptySubsequences: false)
-      guard (1...2).contains(parts.count), let network = Self.bytes(of: String(parts[0])) else {
+      guard (1...2).contains(parts.count), let network = IPAddress.bytes(of: String(parts[0]))
+      else {
         throw .invalid(
           variable: variable,
           value: text,
@@ -73,7 +68,7 @@ public struct TrustedProxies: Sendable, Equatable {
     var caller = peer
     for hop in forwardedFor.split(separator: ",").reversed() {
       let address = hop.trimmingCharacters(in: .whitespaces)
-      guard Self.bytes(of: address) != nil else { return caller }
+      guard IPAddress.bytes(of: address) != nil else { return caller }
       caller = address
       if !isTrusted(address) { return caller }
     }
@@ -81,20 +76,7 @@ public struct TrustedProxies: Sendable, Equatable {
   }
 
   func isTrusted(_ address: String) -> Bool {
-    guard let bytes = Self.bytes(of: address) else { return false }
+    guard let bytes = IPAddress.bytes(of: address) else { return false }
     return blocks.contains { $0.contains(bytes) }
-  }
-
-  /// The address's bytes (4 for IPv4, 16 for IPv6), or nil when it is not an address.
-  static func bytes(of address: String) -> [UInt8]? {
-    var ipv4 = in_addr()
-    if inet_pton(AF_INET, address, &ipv4) == 1 {
-      return withUnsafeBytes(of: &ipv4) { Array($0) }
-    }
-    var ipv6 = in6_addr()
-    if inet_pton(AF_INET6, address, &ipv6) == 1 {
-      return withUnsafeBytes(of: &ipv6) { Array($0) }
-    }
-    return nil
   }
 }
