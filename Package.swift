@@ -54,6 +54,8 @@ extension Target.Dependency {
     package: "swift-crypto"
   )
   static let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+  static let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+  static let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 }
 
 let package = Package(
@@ -74,6 +76,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
     .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
     .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
     .package(url: "https://github.com/apple/swift-nio-http2.git", exact: "1.46.0"),
@@ -124,10 +127,22 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // What operators see of a process: Prometheus metrics on an operator port (`/metrics`),
+    // the process's own figures, gauges read when scraped.
+    .target(
+      name: "SuiteTelemetry",
+      dependencies: [
+        "SuiteRuntime", .prometheus, .metrics, .logging, .lifecycle, .nioCore, .nioPosix,
+        .nioHTTP1,
+      ],
+      swiftSettings: strict
+    ),
     // PostgreSQL: client from config, migrations, retrying transactions.
     .target(
       name: "SuitePersistence",
-      dependencies: ["SuiteRuntime", "SuiteErrors", .postgres, .nioSSL, .logging, .lifecycle],
+      dependencies: [
+        "SuiteRuntime", "SuiteErrors", .postgres, .nioSSL, .logging, .lifecycle, .metrics,
+      ],
       swiftSettings: strict
     ),
     // Account rules shared by console and billing center: identity fields, password policy
@@ -184,6 +199,7 @@ let package = Package(
     .executableTarget(
       name: "billing-center",
       dependencies: [
+        "SuiteTelemetry",
         "BillingCenter", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
         "AccountAccess", .grpcCore, .grpcHTTP2, .lifecycle, .unixSignals, .logging, .postgres,
       ],
@@ -204,6 +220,7 @@ let package = Package(
     .executableTarget(
       name: "marketplace-emulator",
       dependencies: [
+        "SuiteTelemetry",
         "MarketplaceEmulator", "SuiteRuntime", "SuitePersistence", .hummingbird, .lifecycle,
         .unixSignals, .logging, .postgres,
       ],
@@ -234,6 +251,7 @@ let package = Package(
     .executableTarget(
       name: "marketplace-gateway",
       dependencies: [
+        "SuiteTelemetry",
         "MarketplaceGateway", "MarketplaceClient", "SuiteRuntime", "SuitePersistence", .hummingbird,
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .lifecycle, .unixSignals, .logging, .postgres,
@@ -243,7 +261,9 @@ let package = Package(
     // protoc plugin (`make protos`): the unary methods SuiteRuntime's transport answers itself.
     .executableTarget(
       name: "protoc-gen-suite-unary",
-      dependencies: [.product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf")],
+      dependencies: [
+        .product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf"), .swiftProtobuf,
+      ],
       swiftSettings: strict
     ),
     // Operators' command line over the gateway's admin service.
@@ -293,6 +313,7 @@ let package = Package(
     .executableTarget(
       name: "workspace-console",
       dependencies: [
+        "SuiteTelemetry",
         "WorkspaceConsole", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
         "AccountAccess",
         .lifecycle, .unixSignals, .logging, .postgres,
@@ -325,6 +346,11 @@ let package = Package(
         .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf, .postgres, .logging, .lifecycle,
         .nioCore, .nioPosix,
       ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "SuiteTelemetryTests",
+      dependencies: ["SuiteTelemetry", "SuiteTesting", .prometheus, .lifecycle, .logging],
       swiftSettings: strict
     ),
     .testTarget(

@@ -53,7 +53,7 @@ start() {
   # A service started again (billing-center: usage, then activations) must not be taken for
   # ready on the file its predecessor left.
   rm -f "$work/$name.ready"
-  env "$@" DATABASE_URL="$db/$database" GRPC_PORT=0 READY_FILE="$work/$name.ready" \
+  env "$@" DATABASE_URL="$db/$database" GRPC_PORT=0 METRICS_PORT=0 READY_FILE="$work/$name.ready" \
     "$bin/$name" >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 300); do [ -s "$work/$name.ready" ] && break; sleep 0.1; done

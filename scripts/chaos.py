@@ -145,7 +145,9 @@ class Suite:
         if os.path.exists(ready):
             os.remove(ready)
         env = dict(os.environ, **self.env[name], DATABASE_URL=f"{self.server}/{self.database(name)}",
-                   GRPC_PORT=str(self.ports[instance]), READY_FILE=ready)
+                   GRPC_PORT=str(self.ports[instance]), READY_FILE=ready,
+                   # A free operator port: replicas share the machine.
+                   METRICS_PORT="0")
         if instance in self.landings:
             env["LANDING_PORT"] = str(self.landings[instance])
         log = open(os.path.join(self.work, f"{instance}.log"), "a")

@@ -2,7 +2,8 @@
 # Installs what the suite needs from Debian's packages, only when it is missing:
 # PostgreSQL (server and client), protoc, libargon2, libnghttp2 (the gRPC server's HTTP/2),
 # pkg-config, Python, curl, openssl, the C interop client's libraries (protobuf-c, OpenSSL
-# headers) and docker-compose (to check the compose file). Run as root or with sudo.
+# headers), docker-compose (to check the compose file) and prometheus (its promtool checks
+# /metrics). Run as root or with sudo.
 set -euo pipefail
 
 missing=()
@@ -24,6 +25,8 @@ command -v protoc-gen-c >/dev/null || missing+=(protobuf-c-compiler)
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# `make test` checks each service's /metrics with Prometheus's promtool.
+command -v promtool >/dev/null || missing+=(prometheus)
 # `make test` checks docker/compose.yaml with `docker-compose config` (no engine needed).
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 

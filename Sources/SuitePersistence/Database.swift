@@ -1,4 +1,5 @@
 public import Logging
+import Metrics
 public import PostgresNIO
 public import SuiteErrors
 import SuiteRuntime
@@ -10,10 +11,23 @@ public struct Database: Sendable {
   let logger: Logger
   private let maxAttempts: Int
 
-  public init(client: PostgresClient, logger: Logger, maxAttempts: Int = 5) {
+  /// - Parameter poolSize: the pool's most connections (`DatabaseURL.poolSize`), reported as
+  ///   `postgres_pool_connections_max` beside `postgres_operations_in_flight`.
+  public init(client: PostgresClient, poolSize: Int? = nil, logger: Logger, maxAttempts: Int = 5) {
     self.client = client
     self.logger = logger
     self.maxAttempts = maxAttempts
+    if let poolSize { Gauge(label: "postgres_pool_connections_max").record(poolSize) }
+  }
+
+  /// Statements and transactions holding or waiting for a pooled connection: against the
+  /// pool's size, how close the service is to waiting for connections.
+  private static let inFlight = Meter(label: "postgres_operations_in_flight")
+
+  static func counted<Result>(_ body: () async throws -> Result) async throws -> Result {
+    inFlight.increment()
+    defer { inFlight.decrement() }
+    return try await body()
   }
 
   public enum Isolation: String, Sendable {
@@ -31,8 +45,10 @@ public struct Database: Sendable {
     var attempt = 1
     while true {
       do {
-        return try await client.withConnection { connection in
-          try await Self.once(connection, isolation: isolation, logger: logger, body)
+        return try await Self.counted {
+          try await client.withConnection { connection in
+            try await Self.once(connection, isolation: isolation, logger: logger, body)
+          }
         }
       } catch let error as PSQLError where error.isRetryableConflict && attempt < maxAttempts {
         logger.debug(
@@ -88,6 +104,15 @@ public struct Database: Sendable {
     _ lock: Int64,
     _ body: () async throws -> Result
   ) async throws -> Result? {
+    try await Self.counted {
+      try await holdingLock(lock, body)
+    }
+  }
+
+  private func holdingLock<Result: Sendable>(
+    _ lock: Int64,
+    _ body: () async throws -> Result
+  ) async throws -> Result? {
     try await client.withConnection { connection in
       var taken = false
       for try await held in try await connection.query(
@@ -120,7 +145,7 @@ public struct Database: Sendable {
   @discardableResult
   public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
-    return try await client.query(query, logger: logger)
+    return try await Self.counted { try await client.query(query, logger: logger) }
   }
 }
 

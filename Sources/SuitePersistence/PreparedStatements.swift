@@ -107,8 +107,10 @@ extension Database {
   @discardableResult
   public func execute(_ query: FixedQuery) async throws -> PreparedRows {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
-    return try await NamedStatement.with(query) { statement in
-      try await client.execute(statement, logger: logger)
+    return try await Self.counted {
+      try await NamedStatement.with(query) { statement in
+        try await client.execute(statement, logger: logger)
+      }
     }
   }
 }

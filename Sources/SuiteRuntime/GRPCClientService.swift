@@ -11,7 +11,8 @@ public struct GRPCClientService: Service {
   /// when `tls` has a certificate) or, without `tls`, plaintext.
   public init(address: String, variable: String, tls: ClientTLS? = nil) throws(ConfigError) {
     client = GRPCClient(
-      transport: try Self.transport(address: address, variable: variable, tls: tls)
+      transport: try Self.transport(address: address, variable: variable, tls: tls),
+      interceptors: [OutgoingCallInterceptor()]
     )
   }
 

@@ -5,8 +5,8 @@ import NIOCore
 public import ServiceLifecycle
 
 /// Runs one executable's gRPC server under ServiceLifecycle: prepares its dependencies
-/// (migrations and the like) first, then serves with the suite's limits, the health service
-/// and the standard interceptors, and drains gracefully on SIGTERM.
+/// (migrations and the like) first, then serves with the suite's limits, the health and
+/// reflection services and the standard interceptors, and drains gracefully on SIGTERM.
 public struct GRPCServerService: Service {
   /// The services of this executable and which of them only the suite may call.
   public struct Services: Sendable {
@@ -69,7 +69,15 @@ public struct GRPCServerService: Service {
     }
     started.open()
 
-    let openServices = services.open + [HealthService(board: health)]
+    let healthService = HealthService(board: health)
+    let served =
+      (services.open + services.internal + [healthService]).flatMap(Self.serviceDescriptors)
+      .map(\.fullyQualifiedService) + ReflectionService.names
+    let openServices =
+      services.open + [
+        healthService, ReflectionService(serving: served),
+        ReflectionService.V1Alpha(serving: served),
+      ]
     let allServices = openServices + services.internal
     let pipeline = Self.pipeline(
       internalServices: services.internal,

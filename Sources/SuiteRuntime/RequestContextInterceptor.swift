@@ -30,7 +30,8 @@ public struct RequestContextInterceptor: ServerInterceptor {
       logger: logger,
       trustedProxies: trustedProxies
     )
-    let started = ContinuousClock.now
+    let metrics = Self.metrics.method(requestContext.rpc)
+    let started = metrics.start()
     // Interceptors further in return failures as responses rather than throwing them.
     var response: StreamingServerResponse<Output>
     do {
@@ -77,14 +78,9 @@ public struct RequestContextInterceptor: ServerInterceptor {
     case .success(var contents):
       contents.metadata.addString(requestContext.requestID, forKey: "x-request-id")
       response.accepted = .success(contents)
-      Self.metrics.method(requestContext.rpc).record(.ok, since: started)
+      metrics.record(.ok, since: started)
     case .failure(var error):
-      Self.recordFailure(
-        error,
-        of: requestContext,
-        in: Self.metrics.method(requestContext.rpc),
-        since: started
-      )
+      Self.recordFailure(error, of: requestContext, in: metrics, since: started)
       error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
       response.accepted = .failure(error)
     }
@@ -119,11 +115,18 @@ public struct RequestContextInterceptor: ServerInterceptor {
     in metrics: RPCMetrics.Method,
     since started: ContinuousClock.Instant
   ) {
-    metrics.record(Status.Code(error.code), since: started)
-    request.logger.debug(
+    let code = Status.Code(error.code)
+    metrics.record(code, since: started)
+    // Once per failed RPC: at error when the fault is the server's (what HTTP would answer
+    // with a 5xx), at warning when it is the request's. The request id and method come with
+    // every line (`RequestContext.metadataProvider`), but this may be logged outside the task
+    // that served the RPC.
+    request.logger.log(
+      level: code.isServerFault ? .error : .warning,
       "rpc failed",
       metadata: [
-        "code": "\(error.code)", "request-id": "\(request.requestID)", "rpc": "\(request.rpc)",
+        "grpc-code": "\(code)", "grpc-message": "\(error.message)",
+        "request-id": "\(request.requestID)", "rpc": "\(request.rpc)",
       ]
     )
   }
@@ -198,23 +201,37 @@ enum RequestIDs {
 }
 
 /// Per-method counters and timers, made once per method and status rather than per RPC
-/// (making one goes through the metrics system's lock and allocates its handler).
+/// (making one goes through the metrics system's lock and allocates its handler). Named and
+/// labelled as grpc-go's Prometheus interceptors name theirs (`grpc_server_handled_total`
+/// with `grpc_service`, `grpc_method` and `grpc_code`), so existing dashboards fit.
 final class RPCMetrics: Sendable {
   /// One method's handles: the unary path keeps its method's (`UnaryMethod`), the interceptor
   /// looks them up by name.
   final class Method: @unchecked Sendable {
-    private let name: String
+    private let labels: [(String, String)]
     private let timer: Metrics.Timer
+    private let started: Counter
     private let ok: Counter
     private let failed = Mutex<[Status.Code: Counter]>([:])
+    private let side: String
 
-    init(_ name: String) {
-      self.name = name
-      timer = Metrics.Timer(
-        label: "grpc_server_handling_seconds",
-        dimensions: [("grpc_method", name)]
-      )
-      ok = Self.counter(name, .ok)
+    /// `name`: "package.Service/Method"; `side`: "server" or "client".
+    init(_ name: String, side: String = "server") {
+      let slash = name.lastIndex(of: "/") ?? name.endIndex
+      labels = [
+        ("grpc_service", String(name[..<slash])),
+        ("grpc_method", String(name[slash...].dropFirst())),
+      ]
+      self.side = side
+      timer = Metrics.Timer(label: "grpc_\(side)_handling_seconds", dimensions: labels)
+      started = Counter(label: "grpc_\(side)_started_total", dimensions: labels)
+      ok = Self.counter(side, labels, .ok)
+    }
+
+    /// Counts the RPC as started; what `record` measures from.
+    func start() -> ContinuousClock.Instant {
+      started.increment()
+      return .now
     }
 
     func record(_ code: Status.Code, since started: ContinuousClock.Instant) {
@@ -224,7 +241,7 @@ final class RPCMetrics: Sendable {
         ? ok
         : failed.withLock { failed in
           if let known = failed[code] { return known }
-          let counter = Self.counter(name, code)
+          let counter = Self.counter(side, labels, code)
           failed[code] = counter
           return counter
         }
@@ -234,22 +251,69 @@ final class RPCMetrics: Sendable {
       )
     }
 
-    private static func counter(_ name: String, _ code: Status.Code) -> Counter {
+    private static func counter(
+      _ side: String,
+      _ labels: [(String, String)],
+      _ code: Status.Code
+    ) -> Counter {
       Counter(
-        label: "grpc_server_handled_total",
-        dimensions: [("grpc_method", name), ("grpc_code", "\(code)")]
+        label: "grpc_\(side)_handled_total",
+        dimensions: labels + [("grpc_code", code.prometheusName)]
       )
     }
   }
 
+  private let side: String
   private let methods = Mutex<[String: Method]>([:])
+
+  init(side: String = "server") {
+    self.side = side
+  }
 
   func method(_ name: String) -> Method {
     methods.withLock { methods in
       if let known = methods[name] { return known }
-      let method = Method(name)
+      let method = Method(name, side: side)
       methods[name] = method
       return method
+    }
+  }
+}
+
+extension Status.Code {
+  /// Go's names of the codes ("OK", "InvalidArgument", "Unavailable"), which grpc-go's
+  /// Prometheus metrics use as `grpc_code`.
+  var prometheusName: String {
+    switch self {
+    case .ok: "OK"
+    case .cancelled: "Canceled"
+    case .unknown: "Unknown"
+    case .invalidArgument: "InvalidArgument"
+    case .deadlineExceeded: "DeadlineExceeded"
+    case .notFound: "NotFound"
+    case .alreadyExists: "AlreadyExists"
+    case .permissionDenied: "PermissionDenied"
+    case .resourceExhausted: "ResourceExhausted"
+    case .failedPrecondition: "FailedPrecondition"
+    case .aborted: "Aborted"
+    case .outOfRange: "OutOfRange"
+    case .unimplemented: "Unimplemented"
+    case .internalError: "Internal"
+    case .unavailable: "Unavailable"
+    case .dataLoss: "DataLoss"
+    case .unauthenticated: "Unauthenticated"
+    default: "Code(\(rawValue))"
+    }
+  }
+
+  /// Whether the failure is the server's rather than the request's: the codes gRPC's HTTP
+  /// mapping answers with a 5xx (internal, unknown, data loss, unimplemented, unavailable,
+  /// deadline exceeded).
+  var isServerFault: Bool {
+    switch self {
+    case .internalError, .unknown, .dataLoss, .unimplemented, .unavailable, .deadlineExceeded:
+      true
+    default: false
     }
   }
 }

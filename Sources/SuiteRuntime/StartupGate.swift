@@ -30,6 +30,9 @@ public final class StartupGate: Sendable {
     for waiter in waiters { waiter.resume(returning: opened) }
   }
 
+  /// Whether start-up has finished, without waiting for it.
+  public var isOpen: Bool { state.withLock { $0.opened == true } }
+
   /// Waits for the end of start-up; true when it finished, false when it was abandoned.
   public func wait() async -> Bool {
     await withCheckedContinuation { continuation in

@@ -84,7 +84,7 @@ final class UnaryRPC: Sendable {
       logger: shared.logger,
       trustedProxies: shared.trustedProxies
     )
-    let started = ContinuousClock.now
+    let started = method.metrics.start()
     let answer = await RequestContext.$current.withValue(requestContext) {
       await answerWithinDeadline(requestContext.deadline, credential: shared.credential)
     }

@@ -4,11 +4,12 @@ import Logging
 import SuiteRuntime
 
 /// Serves `services` over the in-process transport with the suite's own interceptors, and
-/// hands `body` a client connected to them.
+/// hands `body` a client connected to them (through `clientInterceptors`).
 public func withInProcessServer<Result: Sendable>(
   open: [any RegistrableRPCService],
   internal internalServices: [any RegistrableRPCService] = [],
   internalCredential: String = "test-internal-credential",
+  clientInterceptors: [any ClientInterceptor] = [],
   _ body: @Sendable (GRPCClient<InProcessTransport.Client>) async throws -> Result
 ) async throws -> Result {
   let transport = InProcessTransport()
@@ -21,7 +22,7 @@ public func withInProcessServer<Result: Sendable>(
       logger: Logger(label: "in-process")
     )
   )
-  let client = GRPCClient(transport: transport.client)
+  let client = GRPCClient(transport: transport.client, interceptors: clientInterceptors)
   return try await withThrowingTaskGroup(of: Void.self) { group in
     group.addTask { try await server.serve() }
     group.addTask { try await client.runConnections() }

@@ -64,9 +64,11 @@ public final class ServiceProcess: @unchecked Sendable {
     log.seekToEndOfFile()
 
     process.executableURL = executable
-    process.environment = ["GRPC_PORT": "0", "LOG_LEVEL": "info", "PATH": "/usr/bin:/bin"]
-      .merging(environment) { $1 }
-      .merging(["READY_FILE": readyFile.path]) { $1 }
+    process.environment = [
+      "GRPC_PORT": "0", "METRICS_PORT": "0", "LOG_LEVEL": "info", "PATH": "/usr/bin:/bin",
+    ]
+    .merging(environment) { $1 }
+    .merging(["READY_FILE": readyFile.path]) { $1 }
     process.standardOutput = log
     process.standardError = log
     try process.run()
@@ -90,6 +92,15 @@ public final class ServiceProcess: @unchecked Sendable {
   }
 
   public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+  /// Where its operator port serves `/metrics` (`host:port`, from the ready file's
+  /// ".metrics" sibling), once it does; nil until then or when metrics are off.
+  public var metricsAddress: String? {
+    let path = readyFile.path + ".metrics"
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    return address.isEmpty ? nil : address
+  }
 
   public var isRunning: Bool { process.isRunning }
 

@@ -7,6 +7,7 @@ import PostgresNIO
 import ServiceLifecycle
 import SuitePersistence
 import SuiteRuntime
+import SuiteTelemetry
 import UnixSignals
 
 /// billing-center: the Guance billing center (billing accounts, cloud accounts, settlement,
@@ -20,11 +21,16 @@ enum BillingCenterMain {
   }
 
   static func run(_ configuration: BillingConfiguration, logger: Logger) async throws {
+    let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
     let postgres = PostgresClient(
       configuration: configuration.service.database.clientConfiguration,
       backgroundLogger: logger
     )
-    let database = Database(client: postgres, logger: logger)
+    let database = Database(
+      client: postgres,
+      poolSize: configuration.service.database.poolSize,
+      logger: logger
+    )
     let console = try GRPCClientService(
       address: configuration.consoleAddress,
       variable: "CONSOLE_ADDRESS",
@@ -95,6 +101,13 @@ enum BillingCenterMain {
           .init(service: console),
           .init(service: mailWorker),
           .init(service: closer),
+          .init(
+            service: metrics.whenScraped {
+              guard started.isOpen else { return }
+              try await Backlog.mailOutbox.read(from: database)
+              try await Backlog.meteringRecords.read(from: database)
+            }
+          ),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
         logger: logger

@@ -4,10 +4,13 @@ import BillingCenter
 import Mailer
 import SuitePersistence
 import SuiteRuntime
+import SuiteTelemetry
 
 /// Everything billing-center reads from its environment, read once at start-up.
 struct BillingConfiguration {
   var service: ServiceBasics
+  /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
+  var metrics: MetricsSettings?
   var consoleAddress: String
   var mail: MailSettings
   var catalog: PriceCatalog
@@ -18,6 +21,11 @@ struct BillingConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7102)
+    metrics = try MetricsSettings(
+      config: config,
+      defaultHost: service.server.host,
+      defaultPort: 7192
+    )
     consoleAddress = config.string("CONSOLE_ADDRESS", default: "127.0.0.1:7101")
     mail = try MailSettings(config: config)
     catalog = try PriceCatalog(config: config)

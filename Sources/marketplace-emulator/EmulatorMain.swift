@@ -6,6 +6,7 @@ import PostgresNIO
 import ServiceLifecycle
 import SuitePersistence
 import SuiteRuntime
+import SuiteTelemetry
 import UnixSignals
 
 /// marketplace-emulator: Microsoft's marketplace APIs as the suite uses them, for development
@@ -16,9 +17,15 @@ enum EmulatorMain {
     await ServiceMain.run("marketplace-emulator") { reader, logger in
       let settings = try EmulatorSettings(config: reader)
       let database = try DatabaseURL(try reader.required("DATABASE_URL"))
+      let metrics = try MetricsSettings(
+        config: reader,
+        defaultHost: settings.host,
+        defaultPort: 7390
+      )
       try await run(
         settings,
         database: database,
+        metrics: metrics,
         readyFile: reader.optional("READY_FILE"),
         logger: logger
       )
@@ -28,11 +35,13 @@ enum EmulatorMain {
   static func run(
     _ settings: EmulatorSettings,
     database url: DatabaseURL,
+    metrics metricsSettings: MetricsSettings? = nil,
     readyFile: String?,
     logger: Logger
   )
     async throws
   {
+    let metrics = Telemetry.bootstrap(metricsSettings, logger: logger)
     var configuration = url.clientConfiguration
     // The emulator stands in for Microsoft's service, and its state must survive its own
     // restart, which commits do without waiting for the disk; only a crash of PostgreSQL
@@ -50,6 +59,7 @@ enum EmulatorMain {
       configuration: try .suite(
         services: [
           .init(service: postgres),
+          .init(service: metrics),
           .init(service: emulator, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
         logger: logger

@@ -2,10 +2,13 @@ import MarketplaceClient
 import MarketplaceGateway
 import SuitePersistence
 import SuiteRuntime
+import SuiteTelemetry
 
 /// Everything marketplace-gateway reads from its environment, read once at start-up.
 struct GatewayConfiguration {
   var service: ServiceBasics
+  /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
+  var metrics: MetricsSettings?
   var landingHost: String
   var landingPort: Int
   /// HTTPS for the landing page and the webhook (Microsoft posts webhooks over HTTPS only).
@@ -29,6 +32,11 @@ struct GatewayConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7100)
+    metrics = try MetricsSettings(
+      config: config,
+      defaultHost: service.server.host,
+      defaultPort: 7190
+    )
     landingHost = config.string("LANDING_HOST", default: service.server.host)
     landingPort = try config.int("LANDING_PORT", default: 7180, range: 0...65535)
     landingTLS = try ServerTLS(config: config, prefix: "LANDING_TLS")

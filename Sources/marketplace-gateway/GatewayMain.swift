@@ -8,6 +8,7 @@ import PostgresNIO
 import ServiceLifecycle
 import SuitePersistence
 import SuiteRuntime
+import SuiteTelemetry
 import UnixSignals
 
 /// marketplace-gateway: the marketplace's landing page and the activation flow's API.
@@ -20,11 +21,16 @@ enum GatewayMain {
   }
 
   static func run(_ configuration: GatewayConfiguration, logger: Logger) async throws {
+    let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
     let postgres = PostgresClient(
       configuration: configuration.service.database.clientConfiguration,
       backgroundLogger: logger
     )
-    let database = Database(client: postgres, logger: logger)
+    let database = Database(
+      client: postgres,
+      poolSize: configuration.service.database.poolSize,
+      logger: logger
+    )
     let billing = try GRPCClientService(
       address: configuration.billingAddress,
       variable: "BILLING_ADDRESS",
@@ -152,6 +158,13 @@ enum GatewayMain {
           .init(service: billing),
           .init(service: console),
           .init(service: landing),
+          .init(
+            service: metrics.whenScraped {
+              guard started.isOpen else { return }
+              try await Backlog.activationSagas.read(from: database)
+              try await Backlog.lifecycleOperations.read(from: database)
+            }
+          ),
           .init(
             service: ActivationReconciler(
               activations: activations,

@@ -3,11 +3,14 @@ import AccountKit
 import Mailer
 import SuitePersistence
 import SuiteRuntime
+import SuiteTelemetry
 import WorkspaceConsole
 
 /// Everything workspace-console reads from its environment, read once at start-up.
 struct ConsoleConfiguration {
   var service: ServiceBasics
+  /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
+  var metrics: MetricsSettings?
   var mail: MailSettings
   var catalog: SiteCatalog
   var sessions: PasswordSessions.Policy
@@ -15,6 +18,11 @@ struct ConsoleConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7101)
+    metrics = try MetricsSettings(
+      config: config,
+      defaultHost: service.server.host,
+      defaultPort: 7191
+    )
     mail = try MailSettings(config: config)
     catalog = try SiteCatalog(config: config)
     sessions = try PasswordSessions.Policy(config: config)

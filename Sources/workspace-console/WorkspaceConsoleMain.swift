@@ -6,6 +6,7 @@ import PostgresNIO
 import ServiceLifecycle
 import SuitePersistence
 import SuiteRuntime
+import SuiteTelemetry
 import UnixSignals
 import WorkspaceConsole
 
@@ -19,11 +20,16 @@ enum WorkspaceConsoleMain {
   }
 
   static func run(_ configuration: ConsoleConfiguration, logger: Logger) async throws {
+    let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
     let postgres = PostgresClient(
       configuration: configuration.service.database.clientConfiguration,
       backgroundLogger: logger
     )
-    let database = Database(client: postgres, logger: logger)
+    let database = Database(
+      client: postgres,
+      poolSize: configuration.service.database.poolSize,
+      logger: logger
+    )
     let store = PostgresConsoleStore(database: database, logger: logger)
     let hasher = configuration.hasher
     let console = GuanceConsole(
@@ -72,6 +78,12 @@ enum WorkspaceConsoleMain {
         services: [
           .init(service: postgres),
           .init(service: mailWorker),
+          .init(
+            service: metrics.whenScraped {
+              guard started.isOpen else { return }
+              try await Backlog.mailOutbox.read(from: database)
+            }
+          ),
           .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
         logger: logger

@@ -111,7 +111,7 @@ struct WorkspaceConsoleProcessTests {
       waiting.executableURL = ServiceProcess.binaryDirectory.appendingPathComponent(name)
       waiting.environment = [
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "INTERNAL_CREDENTIAL": "x",
-        "GRPC_PORT": "0",
+        "GRPC_PORT": "0", "METRICS_PORT": "0",
         "LOG_LEVEL": "info", "EMULATOR_PORT": "0", "MARKETPLACE_TENANT_ID": "t",
         "MARKETPLACE_CLIENT_ID": "c",
         "MARKETPLACE_CLIENT_SECRET": "s",
