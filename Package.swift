@@ -56,6 +56,11 @@ extension Target.Dependency {
   static let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
   static let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
   static let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+  static let tracing = Target.Dependency.product(
+    name: "Tracing",
+    package: "swift-distributed-tracing"
+  )
+  static let otel = Target.Dependency.product(name: "OTel", package: "swift-otel")
 }
 
 let package = Package(
@@ -77,6 +82,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
     .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-distributed-tracing.git", exact: "1.7.3"),
+    .package(url: "https://github.com/swift-otel/swift-otel.git", exact: "1.6.0"),
     .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
     .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
     .package(url: "https://github.com/apple/swift-nio-http2.git", exact: "1.46.0"),
@@ -120,7 +127,7 @@ let package = Package(
       name: "SuiteRuntime",
       dependencies: [
         "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
-        .lifecycle, .unixSignals, .logging, .metrics,
+        .lifecycle, .unixSignals, .logging, .metrics, .tracing,
         .nioPosix, .nioCore, .crypto,
         "CZlib", "CNGHTTP2", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOHPACK", package: "swift-nio-http2"),
@@ -133,7 +140,7 @@ let package = Package(
       name: "SuiteTelemetry",
       dependencies: [
         "SuiteRuntime", .prometheus, .metrics, .logging, .lifecycle, .nioCore, .nioPosix,
-        .nioHTTP1,
+        .nioHTTP1, .otel, .tracing,
       ],
       swiftSettings: strict
     ),
@@ -142,6 +149,7 @@ let package = Package(
       name: "SuitePersistence",
       dependencies: [
         "SuiteRuntime", "SuiteErrors", .postgres, .nioSSL, .logging, .lifecycle, .metrics,
+        .tracing,
       ],
       swiftSettings: strict
     ),
@@ -230,7 +238,7 @@ let package = Package(
     .target(
       name: "MarketplaceClient",
       dependencies: [
-        .httpClient, .logging, .nioCore, .product(name: "NIOHTTP1", package: "swift-nio"),
+        .httpClient, .logging, .nioCore, .tracing, .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
       ],
       swiftSettings: strict

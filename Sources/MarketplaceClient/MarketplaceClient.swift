@@ -4,6 +4,7 @@ public import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import Tracing
 
 /// The gateway's one way to talk to the marketplace (SaaS Fulfillment v2 and metering), or to
 /// the emulator that stands in for it: client-credentials tokens cached until shortly before
@@ -334,16 +335,35 @@ public struct MarketplaceClient: Sendable {
       request.headers.add(name: "content-type", value: "application/json")
       request.body = .bytes(ByteBuffer(data: body))
     }
-    let response: HTTPClientResponse
-    let data: Data
-    do {
-      response = try await http.execute(
-        request,
-        timeout: .nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000)
+    let sent = request
+    let timeout = TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000)
+    // A client span of the trace the call is made in (no-op without a tracer), its context
+    // sent as W3C `traceparent`; named after the path without its ids' values' query.
+    let (response, data) = try await withSpan(
+      "marketplace \(method.rawValue) \(path.prefix { $0 != "?" })",
+      ofKind: .client
+    ) { span in
+      var request = sent
+      InstrumentationSystem.instrument.inject(
+        span.context,
+        into: &request.headers,
+        using: HTTPHeadersInjector()
       )
-      data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
-    } catch {
-      throw MarketplaceError.transport(String(describing: error))
+      span.attributes["http.request.method"] = method.rawValue
+      span.attributes["server.address"] = request.url.split(separator: "/").dropFirst().first.map(
+        String.init
+      )
+      do {
+        let response = try await http.execute(request, timeout: timeout)
+        let data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
+        span.attributes["http.response.status_code"] = Int(response.status.code)
+        if response.status.code >= 400 { span.setStatus(SpanStatus(code: .error)) }
+        return (response, data)
+      } catch {
+        span.recordError(error)
+        span.setStatus(SpanStatus(code: .error))
+        throw MarketplaceError.transport(String(describing: error))
+      }
     }
     let status = Int(response.status.code)
     if (200..<300).contains(status) { return (data, response.headers) }
@@ -418,5 +438,12 @@ actor AccessTokenCache {
     fetched += 1
     current = (fresh.0, fresh.1)
     return fresh.0
+  }
+}
+
+/// HTTP headers as the carrier of W3C trace context, for the marketplace's calls.
+struct HTTPHeadersInjector: Injector {
+  func inject(_ value: String, forKey key: String, into carrier: inout HTTPHeaders) {
+    carrier.replaceOrAdd(name: key, value: value)
   }
 }

@@ -24,10 +24,14 @@ public struct Database: Sendable {
   /// pool's size, how close the service is to waiting for connections.
   private static let inFlight = Meter(label: "postgres_operations_in_flight")
 
-  static func counted<Result>(_ body: () async throws -> Result) async throws -> Result {
+  /// `body`, counted in flight and, with tracing on, a span named after `statement`.
+  static func counted<Result>(
+    _ statement: @autoclosure () -> String,
+    _ body: () async throws -> Result
+  ) async throws -> Result {
     inFlight.increment()
     defer { inFlight.decrement() }
-    return try await body()
+    return try await Traces.statement(statement(), body)
   }
 
   public enum Isolation: String, Sendable {
@@ -45,7 +49,7 @@ public struct Database: Sendable {
     var attempt = 1
     while true {
       do {
-        return try await Self.counted {
+        return try await Self.counted("BEGIN ISOLATION LEVEL \(isolation.rawValue) … COMMIT") {
           try await client.withConnection { connection in
             try await Self.once(connection, isolation: isolation, logger: logger, body)
           }
@@ -104,7 +108,7 @@ public struct Database: Sendable {
     _ lock: Int64,
     _ body: () async throws -> Result
   ) async throws -> Result? {
-    try await Self.counted {
+    try await Self.counted("SELECT pg_try_advisory_lock(\(lock))") {
       try await holdingLock(lock, body)
     }
   }
@@ -145,7 +149,7 @@ public struct Database: Sendable {
   @discardableResult
   public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
-    return try await Self.counted { try await client.query(query, logger: logger) }
+    return try await Self.counted(query.sql) { try await client.query(query, logger: logger) }
   }
 }
 

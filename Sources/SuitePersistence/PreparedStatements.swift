@@ -107,7 +107,7 @@ extension Database {
   @discardableResult
   public func execute(_ query: FixedQuery) async throws -> PreparedRows {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
-    return try await Self.counted {
+    return try await Self.counted(query.sql) {
       try await NamedStatement.with(query) { statement in
         try await client.execute(statement, logger: logger)
       }
@@ -120,8 +120,10 @@ extension PostgresConnection {
   @discardableResult
   public func execute(_ query: FixedQuery, logger: Logger) async throws -> PreparedRows {
     try checkOpen()
-    return try await NamedStatement.with(query) { statement in
-      try await execute(statement, logger: logger)
+    return try await Traces.statement(query.sql) {
+      try await NamedStatement.with(query) { statement in
+        try await execute(statement, logger: logger)
+      }
     }
   }
 }

@@ -2,7 +2,8 @@ public import GRPCCore
 
 /// Every call one service of the suite makes to another: carries the serving RPC's request
 /// id (`x-request-id`) so one activation can be followed through the logs of gateway,
-/// billing-center and workspace-console, and counts the call in `grpc_client_*` metrics.
+/// billing-center and workspace-console, makes the call a client span of the trace
+/// (`Traces`), and counts it in `grpc_client_*` metrics.
 public struct OutgoingCallInterceptor: ClientInterceptor {
   public init() {}
 
@@ -15,10 +16,19 @@ public struct OutgoingCallInterceptor: ClientInterceptor {
   ) async throws -> StreamingClientResponse<Output> {
     var request = request
     Self.forwardRequestID(into: &request.metadata)
-    let metrics = Self.metrics.method(context.descriptor.fullyQualifiedMethod)
+    let rpc = context.descriptor.fullyQualifiedMethod
+    let metrics = Self.metrics.method(rpc)
     let started = metrics.start()
     do {
-      let response = try await next(request, context)
+      let response = try await Traces.calling(
+        rpc,
+        metadata: request.metadata,
+        outcome: \.statusCode
+      ) { carried in
+        var traced = request
+        traced.metadata = carried
+        return try await next(traced, context)
+      }
       switch response.accepted {
       case .success:
         // Accepted: the answer's headers came. The suite's servers answer a failure
@@ -43,4 +53,14 @@ public struct OutgoingCallInterceptor: ClientInterceptor {
   }
 
   static let metrics = RPCMetrics(side: "client")
+}
+
+extension StreamingClientResponse {
+  /// OK once accepted (see above), or the refusal's code.
+  var statusCode: Status.Code {
+    switch accepted {
+    case .success: .ok
+    case .failure(let error): Status.Code(error.code)
+    }
+  }
 }

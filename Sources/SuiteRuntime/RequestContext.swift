@@ -66,9 +66,13 @@ public struct RequestContext: Sendable {
   /// Adds the current RPC's request id and method to every log line, when the line is
   /// written: cheaper than a logger per RPC, whose metadata the stream handler would render
   /// again on every change.
+  /// With tracing on, the current span's trace and span ids too (`Traces`).
   public static let metadataProvider = Logger.MetadataProvider {
     let context = RequestContext.current
-    guard !context.rpc.isEmpty else { return [:] }
-    return ["request-id": .string(context.requestID), "rpc": .string(context.rpc)]
+    var fields = Traces.currentLogFields
+    guard !context.rpc.isEmpty else { return fields }
+    fields["request-id"] = .string(context.requestID)
+    fields["rpc"] = .string(context.rpc)
+    return fields
   }
 }

@@ -32,59 +32,78 @@ public struct RequestContextInterceptor: ServerInterceptor {
     )
     let metrics = Self.metrics.method(requestContext.rpc)
     let started = metrics.start()
-    // Interceptors further in return failures as responses rather than throwing them.
-    var response: StreamingServerResponse<Output>
-    do {
-      response = try await RequestContext.$current.withValue(requestContext) {
-        guard let deadline = requestContext.deadline else {
-          return try await next(request, context)
-        }
-        // As on the suite's own transport (`UnaryRPC`): past the deadline the handler's task
-        // is cancelled too, not only its cancellation handle.
-        let cancellation = context.cancellation
-        // The race's group ends before this call returns, so `next` does not outlive it.
-        let (answer, passed) = await withoutActuallyEscaping(next) { next in
-          await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
-            do {
-              return Result<StreamingServerResponse<Output>, RPCError>.success(
-                try await next(request, context)
+    // The span spans the whole answer, the failure's log line included (it names the trace).
+    return try await Traces.serving(
+      requestContext.rpc,
+      metadata: request.metadata,
+      outcome: \.statusCode
+    ) {
+      // Interceptors further in return failures as responses rather than throwing them.
+      var response: StreamingServerResponse<Output>
+      do {
+        response = try await Self.answer(request, context, requestContext, next)
+      } catch let error as RPCError {
+        response = StreamingServerResponse(error: error)
+      }
+      switch response.accepted {
+      case .success(var contents):
+        contents.metadata.addString(requestContext.requestID, forKey: "x-request-id")
+        response.accepted = .success(contents)
+        metrics.record(.ok, since: started)
+      case .failure(var error):
+        Self.recordFailure(error, of: requestContext, in: metrics, since: started)
+        error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
+        response.accepted = .failure(error)
+      }
+      return response
+    }
+  }
+
+  /// The rest of the pipeline's answer, served as `requestContext`, within its deadline.
+  private static func answer<Input: Sendable, Output: Sendable>(
+    _ request: StreamingServerRequest<Input>,
+    _ context: ServerContext,
+    _ requestContext: RequestContext,
+    _ next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    try await RequestContext.$current.withValue(requestContext) {
+      guard let deadline = requestContext.deadline else {
+        return try await next(request, context)
+      }
+      // As on the suite's own transport (`UnaryRPC`): past the deadline the handler's task
+      // is cancelled too, not only its cancellation handle.
+      let cancellation = context.cancellation
+      // The race's group ends before this call returns, so `next` does not outlive it.
+      let (answer, passed) = await withoutActuallyEscaping(next) { next in
+        await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
+          do {
+            return Result<StreamingServerResponse<Output>, RPCError>.success(
+              try await next(request, context)
+            )
+          } catch let error as RPCError {
+            return .failure(error)
+          } catch {
+            return .failure(
+              ErrorMappingInterceptor.rpcError(
+                for: error,
+                domain: context.descriptor.service.package
               )
-            } catch let error as RPCError {
-              return .failure(error)
-            } catch {
-              return .failure(
-                ErrorMappingInterceptor.rpcError(
-                  for: error,
-                  domain: context.descriptor.service.package
-                )
-              )
-            }
+            )
           }
-        }
-        switch answer {
-        case .success(var response):
-          if passed, case .failure = response.accepted {
-            response.accepted = .failure(RPCDeadline.exceeded)
-          }
-          return response
-        case .failure(let error):
-          throw passed ? RPCDeadline.exceeded : error
         }
       }
-    } catch let error as RPCError {
-      response = StreamingServerResponse(error: error)
+      switch answer {
+      case .success(var response):
+        if passed, case .failure = response.accepted {
+          response.accepted = .failure(RPCDeadline.exceeded)
+        }
+        return response
+      case .failure(let error):
+        throw passed ? RPCDeadline.exceeded : error
+      }
     }
-    switch response.accepted {
-    case .success(var contents):
-      contents.metadata.addString(requestContext.requestID, forKey: "x-request-id")
-      response.accepted = .success(contents)
-      metrics.record(.ok, since: started)
-    case .failure(var error):
-      Self.recordFailure(error, of: requestContext, in: metrics, since: started)
-      error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
-      response.accepted = .failure(error)
-    }
-    return response
   }
 
   /// What the RPC's handler and the code it calls see as `RequestContext.current`; `peer` is
@@ -178,6 +197,17 @@ public struct RequestContextInterceptor: ServerInterceptor {
       return String(address[..<lastColon])
     }
     return String(address)
+  }
+}
+
+extension StreamingServerResponse {
+  /// The status the answer stands for as far as it is known when accepted: OK, or the
+  /// refusal's code.
+  var statusCode: Status.Code {
+    switch accepted {
+    case .success: .ok
+    case .failure(let error): Status.Code(error.code)
+    }
   }
 }
 

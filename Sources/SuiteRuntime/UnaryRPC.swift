@@ -85,9 +85,21 @@ final class UnaryRPC: Sendable {
       trustedProxies: shared.trustedProxies
     )
     let started = method.metrics.start()
-    let answer = await RequestContext.$current.withValue(requestContext) {
-      await answerWithinDeadline(requestContext.deadline, credential: shared.credential)
+    // The span spans the whole answer, the failure's log line included (it names the trace).
+    await Traces.serving(method.name, metadata: metadata, outcome: { $0 }) {
+      let answer = await RequestContext.$current.withValue(requestContext) {
+        await answerWithinDeadline(requestContext.deadline, credential: shared.credential)
+      }
+      return await send(answer, as: requestContext, since: started)
     }
+  }
+
+  /// Writes `answer` to the caller, and counts and logs it; its status code.
+  private func send(
+    _ answer: Result<UnaryAnswer, RPCError>,
+    as requestContext: RequestContext,
+    since started: ContinuousClock.Instant
+  ) async -> Status.Code {
     let requestID = requestContext.requestID
     switch answer {
     case .success(var answer):
@@ -97,6 +109,7 @@ final class UnaryRPC: Sendable {
         .metadata(answer.metadata), .message(answer.message),
         .status(Status(code: .ok, message: ""), answer.trailingMetadata),
       ])
+      return .ok
     case .failure(var error):
       RequestContextInterceptor.recordFailure(
         error,
@@ -105,9 +118,9 @@ final class UnaryRPC: Sendable {
         since: started
       )
       error.metadata.addString(requestID, forKey: "x-request-id")
-      await writer.write(
-        .status(Status(code: Status.Code(error.code), message: error.message), error.metadata)
-      )
+      let code = Status.Code(error.code)
+      await writer.write(.status(Status(code: code, message: error.message), error.metadata))
+      return code
     }
   }
 

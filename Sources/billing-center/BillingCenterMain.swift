@@ -22,6 +22,7 @@ enum BillingCenterMain {
 
   static func run(_ configuration: BillingConfiguration, logger: Logger) async throws {
     let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
+    let tracing = try Telemetry.bootstrapTracing(configuration.tracing, logger: logger)
     let postgres = PostgresClient(
       configuration: configuration.service.database.clientConfiguration,
       backgroundLogger: logger
@@ -96,7 +97,7 @@ enum BillingCenterMain {
 
     let group = ServiceGroup(
       configuration: try .suite(
-        services: [
+        services: tracing + [
           .init(service: postgres),
           .init(service: console),
           .init(service: mailWorker),

@@ -11,6 +11,8 @@ struct BillingConfiguration {
   var service: ServiceBasics
   /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
   var metrics: MetricsSettings?
+  /// OTLP traces, when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+  var tracing: TracingSettings?
   var consoleAddress: String
   var mail: MailSettings
   var catalog: PriceCatalog
@@ -26,6 +28,7 @@ struct BillingConfiguration {
       defaultHost: service.server.host,
       defaultPort: 7192
     )
+    tracing = TracingSettings(config: config, serviceName: "billing-center")
     consoleAddress = config.string("CONSOLE_ADDRESS", default: "127.0.0.1:7101")
     mail = try MailSettings(config: config)
     catalog = try PriceCatalog(config: config)

@@ -9,6 +9,8 @@ struct GatewayConfiguration {
   var service: ServiceBasics
   /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
   var metrics: MetricsSettings?
+  /// OTLP traces, when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+  var tracing: TracingSettings?
   var landingHost: String
   var landingPort: Int
   /// HTTPS for the landing page and the webhook (Microsoft posts webhooks over HTTPS only).
@@ -37,6 +39,7 @@ struct GatewayConfiguration {
       defaultHost: service.server.host,
       defaultPort: 7190
     )
+    tracing = TracingSettings(config: config, serviceName: "marketplace-gateway")
     landingHost = config.string("LANDING_HOST", default: service.server.host)
     landingPort = try config.int("LANDING_PORT", default: 7180, range: 0...65535)
     landingTLS = try ServerTLS(config: config, prefix: "LANDING_TLS")

@@ -22,6 +22,7 @@ enum GatewayMain {
 
   static func run(_ configuration: GatewayConfiguration, logger: Logger) async throws {
     let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
+    let tracing = try Telemetry.bootstrapTracing(configuration.tracing, logger: logger)
     let postgres = PostgresClient(
       configuration: configuration.service.database.clientConfiguration,
       backgroundLogger: logger
@@ -152,7 +153,7 @@ enum GatewayMain {
 
     let group = ServiceGroup(
       configuration: try .suite(
-        services: [
+        services: tracing + [
           .init(service: postgres),
           .init(service: presence),
           .init(service: billing),

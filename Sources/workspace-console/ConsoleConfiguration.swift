@@ -11,6 +11,8 @@ struct ConsoleConfiguration {
   var service: ServiceBasics
   /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
   var metrics: MetricsSettings?
+  /// OTLP traces, when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+  var tracing: TracingSettings?
   var mail: MailSettings
   var catalog: SiteCatalog
   var sessions: PasswordSessions.Policy
@@ -23,6 +25,7 @@ struct ConsoleConfiguration {
       defaultHost: service.server.host,
       defaultPort: 7191
     )
+    tracing = TracingSettings(config: config, serviceName: "workspace-console")
     mail = try MailSettings(config: config)
     catalog = try SiteCatalog(config: config)
     sessions = try PasswordSessions.Policy(config: config)

@@ -21,6 +21,7 @@ enum WorkspaceConsoleMain {
 
   static func run(_ configuration: ConsoleConfiguration, logger: Logger) async throws {
     let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
+    let tracing = try Telemetry.bootstrapTracing(configuration.tracing, logger: logger)
     let postgres = PostgresClient(
       configuration: configuration.service.database.clientConfiguration,
       backgroundLogger: logger
@@ -75,7 +76,7 @@ enum WorkspaceConsoleMain {
 
     let group = ServiceGroup(
       configuration: try .suite(
-        services: [
+        services: tracing + [
           .init(service: postgres),
           .init(service: mailWorker),
           .init(

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GuanceContracts
 import SuiteTesting
+import SwiftProtobuf
 import Testing
 
 /// What operators and frontend developers see of the running suite: each process's `/metrics`
@@ -160,6 +161,98 @@ struct OperatorSurfaceTests {
       )
       #expect(sites.status == 0, "\(sites.output)")
       #expect(sites.output.contains(#""sites""#), "\(sites.output)")
+    }
+  }
+
+  @Test(
+    "with an OTLP collector named, one activation is one trace across gateway, billing-center, workspace-console and the marketplace call"
+  )
+  func traces() async throws {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "otlp-\(UUID().uuidString)"
+    )
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    let portFile = work.appendingPathComponent("port")
+    let spansFile = work.appendingPathComponent("spans.jsonl")
+    let receiver = Process()
+    receiver.executableURL = URL(fileURLWithPath: try ProjectPython.interpreter())
+    receiver.arguments = [
+      ProjectPython.packageFile("Tests/Support/otlp_receiver.py"), portFile.path, spansFile.path,
+    ]
+    // Its output goes to a file: a child holding the test's own output open would keep
+    // `swift test` waiting for it.
+    let receiverLog = work.appendingPathComponent("receiver.log")
+    FileManager.default.createFile(atPath: receiverLog.path, contents: nil)
+    receiver.standardOutput = try FileHandle(forWritingTo: receiverLog)
+    receiver.standardError = try FileHandle(forWritingTo: receiverLog)
+    try receiver.run()
+    defer { receiver.terminate() }
+    #expect(try await eventually { FileManager.default.fileExists(atPath: portFile.path) })
+    let port = try String(contentsOf: portFile, encoding: .utf8)
+    let collector = [
+      "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(port)",
+      "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+      // Spans leave within a fifth of a second rather than the default five.
+      "OTEL_BSP_SCHEDULE_DELAY": "200",
+    ]
+    try await SuiteHarness.with(everyService: collector) { suite in
+      _ = try await suite.activatedSubscription(username: "traced")
+      var found: [[String: Any]] = []
+      let whole = try await eventually {
+        found = Self.spans(in: spansFile)
+        guard
+          let root = found.first(where: {
+            $0["name"] as? String == "guance.gateway.v1.ActivationService/RegisterAndActivate"
+              && $0["kind"] as? Int == 2
+          }),
+          let trace = root["trace_id"] as? String
+        else { return false }
+        let inTrace = found.filter { $0["trace_id"] as? String == trace }
+        let services = Set(inTrace.compactMap { $0["service"] as? String })
+        return services.isSuperset(of: [
+          "marketplace-gateway", "billing-center", "workspace-console",
+        ])
+          && inTrace.contains { ($0["name"] as? String)?.hasPrefix("marketplace POST") == true }
+          && inTrace.contains {
+            $0["service"] as? String == "workspace-console" && $0["kind"] as? Int == 2
+          }
+          && inTrace.contains {
+            $0["service"] as? String == "billing-center" && $0["kind"] as? Int == 2
+          }
+          && inTrace.contains {
+            ["SELECT", "INSERT", "UPDATE", "BEGIN"].contains($0["name"] as? String)
+          }
+      }
+      #expect(
+        whole,
+        "spans received: \(found.map { "\($0["service"] ?? "") \($0["name"] ?? "")" })"
+      )
+      // A log line written while serving a traced RPC names its trace.
+      await #expect(throws: RPCError.self) {
+        try await suite.consoleClient { console in
+          try await console.login(
+            .with {
+              $0.login = "traced"
+              $0.password = "not the password"
+            }
+          )
+        }
+      }
+      let failure = try await suite.eventually {
+        suite.console.log.split(separator: "\n").contains {
+          $0.contains("rpc failed") && $0.contains("trace_id=") && $0.contains("span_id=")
+        }
+      }
+      #expect(failure, "workspace-console's log:\n\(suite.console.log)")
+    }
+  }
+
+  /// The spans the receiver wrote so far (one JSON object per line).
+  static func spans(in file: URL) -> [[String: Any]] {
+    let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap {
+      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
     }
   }
 

@@ -63,9 +63,11 @@ final class SuiteHarness: @unchecked Sendable {
     billingMail = DevelopmentMailboxReader(directory: work.appendingPathComponent("billing-mail"))
   }
 
-  /// Runs `body` against a fresh suite; `gateway` adds to the gateway's environment.
+  /// Runs `body` against a fresh suite; `gateway` adds to the gateway's environment,
+  /// `everyService` to that of the gateway, billing-center and workspace-console.
   static func with(
     gateway extra: [String: String] = [:],
+    everyService shared: [String: String] = [:],
     _ body: (SuiteHarness) async throws -> Void
   ) async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
@@ -81,7 +83,7 @@ final class SuiteHarness: @unchecked Sendable {
               environment: [
                 "DATABASE_URL": consoleDB.text, "INTERNAL_CREDENTIAL": credential,
                 "MAILBOX_DIR": work.appendingPathComponent("console-mail").path,
-              ],
+              ].merging(shared) { $1 },
               workDirectory: work.appendingPathComponent("console")
             )
             let billing = try await ServiceProcess(
@@ -94,7 +96,7 @@ final class SuiteHarness: @unchecked Sendable {
                 // default grace refused it, failing every test that closes yesterday).
                 "BILL_CLOSER_INTERVAL_SECONDS": "3600", "BILL_CLOSING_GRACE_SECONDS": "0",
                 "MAILBOX_DIR": work.appendingPathComponent("billing-mail").path,
-              ],
+              ].merging(shared) { $1 },
               workDirectory: work.appendingPathComponent("billing")
             )
             let environment = [
@@ -110,7 +112,7 @@ final class SuiteHarness: @unchecked Sendable {
               // deadline pass), and the shortest lease they allow: 3 × 5 × 4 + 60 + 5.
               "BILLING_TIMEOUT_SECONDS": "60", "CONSOLE_TIMEOUT_SECONDS": "60",
               "MARKETPLACE_TIMEOUT_SECONDS": "5", "ACTIVATION_LEASE_SECONDS": "125",
-            ].merging(extra) { $1 }
+            ].merging(shared) { $1 }.merging(extra) { $1 }
             var harness: SuiteHarness?
             do {
               let gateway = try await ServiceProcess(

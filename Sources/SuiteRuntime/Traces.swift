@@ -1,0 +1,132 @@
+public import GRPCCore
+public import Logging
+import Synchronization
+public import Tracing
+
+/// Spans of the work the suite does for a request: one per RPC served and per RPC made to
+/// another service (W3C `traceparent` carried in the metadata), per SQL statement and per
+/// marketplace call, so one activation reads as one trace across the gateway, billing-center
+/// and workspace-console. Spans go to the tracer the process set up (`SuiteTelemetry`'s OTLP
+/// exporter, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set); until then every helper here only
+/// runs its body, so a process without tracing pays one relaxed load per RPC.
+public enum Traces {
+  private static let on = Atomic<Bool>(false)
+  private static let logFields = Mutex<Logger.MetadataProvider?>(nil)
+
+  /// Whether a tracer is set up.
+  public static var areOn: Bool { on.load(ordering: .relaxed) }
+
+  /// Called once the process's tracer is bootstrapped (`InstrumentationSystem`); `logFields`
+  /// adds the current span's trace and span ids to every log line.
+  public static func turnOn(logFields provider: Logger.MetadataProvider?) {
+    logFields.withLock { $0 = provider }
+    on.store(true, ordering: .relaxed)
+  }
+
+  /// The trace fields of the current span, for log lines (empty without tracing).
+  static var currentLogFields: Logger.Metadata {
+    guard areOn, let provider = logFields.withLock({ $0 }) else { return [:] }
+    return provider.get()
+  }
+
+  /// `body` as the server span of `rpc` ("package.Service/Method"), child of the caller's span
+  /// when its metadata carries one. `outcome` tells the status an answer stands for; a
+  /// failure the server is at fault for (`isServerFault`) marks the span an error, as
+  /// OpenTelemetry's gRPC conventions ask of server spans.
+  static func serving<Output>(
+    _ rpc: String,
+    metadata: Metadata,
+    outcome: (Output) -> Status.Code,
+    _ body: () async throws -> Output
+  ) async rethrows -> Output {
+    guard areOn else { return try await body() }
+    var context = ServiceContext.topLevel
+    InstrumentationSystem.instrument.extract(metadata, into: &context, using: MetadataCarrier())
+    return try await withSpan(rpc, context: context, ofKind: .server) { span in
+      describe(span, rpc)
+      do {
+        let output = try await body()
+        finish(span, outcome(output), server: true)
+        return output
+      } catch {
+        finish(span, (error as? RPCError).map { Status.Code($0.code) } ?? .unknown, server: true)
+        throw error
+      }
+    }
+  }
+
+  /// `body` as the client span of a call of `rpc` to another service: `body` gets `metadata`
+  /// with the span's `traceparent` added, so the callee's span joins the trace.
+  static func calling<Output>(
+    _ rpc: String,
+    metadata sent: Metadata,
+    outcome: (Output) -> Status.Code,
+    _ body: (Metadata) async throws -> Output
+  ) async rethrows -> Output {
+    guard areOn else { return try await body(sent) }
+    return try await withSpan(rpc, ofKind: .client) { span in
+      describe(span, rpc)
+      var carried = sent
+      InstrumentationSystem.instrument.inject(
+        span.context,
+        into: &carried,
+        using: MetadataCarrier()
+      )
+      do {
+        let output = try await body(carried)
+        finish(span, outcome(output), server: false)
+        return output
+      } catch {
+        finish(span, (error as? RPCError).map { Status.Code($0.code) } ?? .unknown, server: false)
+        throw error
+      }
+    }
+  }
+
+  /// `body` as a client span of the database (`postgresql`): `statement` is the SQL sent.
+  public static func statement<Output>(
+    _ statement: @autoclosure () -> String,
+    _ body: () async throws -> Output
+  ) async rethrows -> Output {
+    guard areOn else { return try await body() }
+    let sql = statement()
+    let operation = sql.prefix { $0.isLetter }.uppercased()
+    return try await withSpan(operation.isEmpty ? "SQL" : operation, ofKind: .client) { span in
+      span.attributes["db.system.name"] = "postgresql"
+      span.attributes["db.query.text"] = String(sql.prefix(2048))
+      do {
+        return try await body()
+      } catch {
+        span.recordError(error)
+        span.setStatus(SpanStatus(code: .error))
+        throw error
+      }
+    }
+  }
+
+  private static func describe(_ span: any Span, _ rpc: String) {
+    let slash = rpc.lastIndex(of: "/") ?? rpc.endIndex
+    span.attributes["rpc.system"] = "grpc"
+    span.attributes["rpc.service"] = String(rpc[..<slash])
+    span.attributes["rpc.method"] = String(rpc[slash...].dropFirst())
+  }
+
+  private static func finish(_ span: any Span, _ code: Status.Code, server: Bool) {
+    span.attributes["rpc.grpc.status_code"] = Int(code.rawValue)
+    // Client spans: any failure is one; server spans: only the server's own.
+    if code != .ok && (!server || code.isServerFault) {
+      span.setStatus(SpanStatus(code: .error, message: "\(code)"))
+    }
+  }
+}
+
+/// gRPC metadata as the carrier of W3C trace context (`traceparent`, `tracestate`).
+struct MetadataCarrier: Extractor, Injector {
+  func extract(key: String, from carrier: Metadata) -> String? {
+    carrier.first(key)
+  }
+
+  func inject(_ value: String, forKey key: String, into carrier: inout Metadata) {
+    carrier.replaceOrAddString(value, forKey: key)
+  }
+}
