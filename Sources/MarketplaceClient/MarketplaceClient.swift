@@ -338,11 +338,13 @@ public struct MarketplaceClient: Sendable {
     let sent = request
     let timeout = TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000)
     // A client span of the trace the call is made in (no-op without a tracer), its context
-    // sent as W3C `traceparent`; named after the path without its ids' values' query.
+    // sent as W3C `traceparent`. Named by method only, so span names stay few; the path,
+    // which holds the subscription's id, is an attribute.
     let (response, data) = try await withSpan(
-      "marketplace \(method.rawValue) \(path.prefix { $0 != "?" })",
+      "marketplace \(method.rawValue)",
       ofKind: .client
     ) { span in
+      span.attributes["url.path"] = String(path.prefix { $0 != "?" })
       var request = sent
       InstrumentationSystem.instrument.inject(
         span.context,

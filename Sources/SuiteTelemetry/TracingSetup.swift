@@ -40,6 +40,8 @@ extension Telemetry {
     configuration.metrics.enabled = false
     configuration.traces.exporter = .otlp
     configuration.diagnosticLogger = .custom(logger)
+    // Its settings, as it read them, are not news at every start.
+    configuration.diagnosticLogLevel = .warning
     let (tracer, exporter) = try OTel.makeTracingBackend(configuration: configuration)
     InstrumentationSystem.bootstrap(tracer)
     Traces.turnOn(logFields: OTel.makeLoggingMetadataProvider())

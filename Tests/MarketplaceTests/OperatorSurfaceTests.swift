@@ -213,7 +213,7 @@ struct OperatorSurfaceTests {
         return services.isSuperset(of: [
           "marketplace-gateway", "billing-center", "workspace-console",
         ])
-          && inTrace.contains { ($0["name"] as? String)?.hasPrefix("marketplace POST") == true }
+          && inTrace.contains { $0["name"] as? String == "marketplace POST" }
           && inTrace.contains {
             $0["service"] as? String == "workspace-console" && $0["kind"] as? Int == 2
           }
