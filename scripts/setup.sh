@@ -2,8 +2,8 @@
 # Installs what the suite needs from Debian's packages, only when it is missing:
 # PostgreSQL (server and client), protoc, libargon2, libnghttp2 (the gRPC server's HTTP/2),
 # pkg-config, Python, curl, openssl, the C interop client's libraries (protobuf-c, OpenSSL
-# headers), docker-compose (to check the compose file) and prometheus (its promtool checks
-# /metrics). Run as root or with sudo.
+# headers), docker-compose (to check the compose file) and promtool (it checks /metrics).
+# Run as root or with sudo.
 set -euo pipefail
 
 missing=()
@@ -25,8 +25,6 @@ command -v protoc-gen-c >/dev/null || missing+=(protobuf-c-compiler)
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-# `make test` checks each service's /metrics with Prometheus's promtool.
-command -v promtool >/dev/null || missing+=(prometheus)
 # `make test` checks docker/compose.yaml with `docker-compose config` (no engine needed).
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 
@@ -37,4 +35,21 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# `make test` checks each service's /metrics with Prometheus's promtool. Only that program is
+# taken from Debian's prometheus package (a static binary): installing the package would add a
+# user and try to start the Prometheus server itself.
+if ! command -v promtool >/dev/null; then
+  echo "setup: installing promtool (from Debian's prometheus package)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  unpacked=$(mktemp -d)
+  (cd "$unpacked" && apt-get download prometheus >/dev/null 2>&1) || {
+    $sudo apt-get update -qq
+    (cd "$unpacked" && apt-get download prometheus >/dev/null)
+  }
+  dpkg-deb -x "$unpacked"/prometheus_*.deb "$unpacked/root"
+  $sudo install -m 755 "$unpacked/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$unpacked"
 fi
