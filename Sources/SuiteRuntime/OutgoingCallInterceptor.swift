@@ -23,7 +23,7 @@ public struct OutgoingCallInterceptor: ClientInterceptor {
       let response = try await Traces.calling(
         rpc,
         metadata: request.metadata,
-        outcome: \.statusCode
+        outcome: { $0.statusCode }
       ) { carried in
         var traced = request
         traced.metadata = carried

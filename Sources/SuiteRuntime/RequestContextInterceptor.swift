@@ -36,7 +36,7 @@ public struct RequestContextInterceptor: ServerInterceptor {
     return try await Traces.serving(
       requestContext.rpc,
       metadata: request.metadata,
-      outcome: \.statusCode
+      outcome: { $0.statusCode }
     ) {
       // Interceptors further in return failures as responses rather than throwing them.
       var response: StreamingServerResponse<Output>
@@ -59,7 +59,9 @@ public struct RequestContextInterceptor: ServerInterceptor {
     }
   }
 
-  /// The rest of the pipeline's answer, served as `requestContext`, within its deadline.
+  /// The rest of the pipeline's answer, served as `requestContext`, within its deadline: as
+  /// on the suite's own transport (`UnaryRPC`), past the deadline the handler's task is
+  /// cancelled too, not only its cancellation handle.
   private static func answer<Input: Sendable, Output: Sendable>(
     _ request: StreamingServerRequest<Input>,
     _ context: ServerContext,
@@ -68,41 +70,41 @@ public struct RequestContextInterceptor: ServerInterceptor {
       @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
-    try await RequestContext.$current.withValue(requestContext) {
-      guard let deadline = requestContext.deadline else {
-        return try await next(request, context)
+    guard let deadline = requestContext.deadline else {
+      return try await RequestContext.$current.withValue(requestContext) {
+        try await next(request, context)
       }
-      // As on the suite's own transport (`UnaryRPC`): past the deadline the handler's task
-      // is cancelled too, not only its cancellation handle.
-      let cancellation = context.cancellation
-      // The race's group ends before this call returns, so `next` does not outlive it.
-      let (answer, passed) = await withoutActuallyEscaping(next) { next in
-        await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
-          do {
-            return Result<StreamingServerResponse<Output>, RPCError>.success(
+    }
+    let cancellation = context.cancellation
+    // The race's group ends before this call returns, so `next` does not outlive it. The
+    // request context is bound inside the handler's task: bound around the race instead, a
+    // response came back as freed memory in release builds (a crash on the first RPC with a
+    // deadline on GRPCCore's path).
+    let (answer, passed) = await withoutActuallyEscaping(next) { next in
+      await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
+        do {
+          return Result<StreamingServerResponse<Output>, RPCError>.success(
+            try await RequestContext.$current.withValue(requestContext) {
               try await next(request, context)
-            )
-          } catch let error as RPCError {
-            return .failure(error)
-          } catch {
-            return .failure(
-              ErrorMappingInterceptor.rpcError(
-                for: error,
-                domain: context.descriptor.service.package
-              )
-            )
-          }
+            }
+          )
+        } catch let error as RPCError {
+          return .failure(error)
+        } catch {
+          return .failure(
+            ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package)
+          )
         }
       }
-      switch answer {
-      case .success(var response):
-        if passed, case .failure = response.accepted {
-          response.accepted = .failure(RPCDeadline.exceeded)
-        }
-        return response
-      case .failure(let error):
-        throw passed ? RPCDeadline.exceeded : error
+    }
+    switch answer {
+    case .success(var response):
+      if passed, case .failure = response.accepted {
+        response.accepted = .failure(RPCDeadline.exceeded)
       }
+      return response
+    case .failure(let error):
+      throw passed ? RPCDeadline.exceeded : error
     }
   }
 
