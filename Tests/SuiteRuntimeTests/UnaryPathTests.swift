@@ -349,12 +349,23 @@ struct UnaryPathTests {
   )
   func deadlinePropagates(setup: Setup) async throws {
     try await Self.withGreeter(setup) { greeter, _, _ in
-      var options = CallOptions.defaults
-      options.timeout = .milliseconds(300)
-      let within = try #require(
-        Int(try await greeter.sayHello(Self.hello("budget"), options: options).message)
-      )
-      #expect(within > 0 && within <= 300)
+      // 300 ms, doubled while the machine is too busy to answer in time (a deadline missed
+      // under load says nothing about what the handler was told).
+      var budget = 300
+      var within: Int?
+      while within == nil {
+        var options = CallOptions.defaults
+        options.timeout = .milliseconds(budget)
+        do {
+          within = try #require(
+            Int(try await greeter.sayHello(Self.hello("budget"), options: options).message)
+          )
+        } catch let error as RPCError where error.code == .deadlineExceeded && budget < 60_000 {
+          budget *= 2
+        }
+      }
+      let told = try #require(within)
+      #expect(told > 0 && told <= budget, "told \(told) ms of \(budget)")
       let unbounded = try #require(Int(try await greeter.sayHello(Self.hello("budget")).message))
       #expect(unbounded == 5000)
     }
