@@ -54,7 +54,7 @@ trap stop_all INT TERM EXIT
 start() {
   local name=$1 database=$2 port=$3 scheme=${4:-grpc}
   createdb "$database"
-  rm -f ".run/$name.ready"
+  rm -f ".run/$name.ready" ".run/$name.ready.metrics"
   DATABASE_URL="$server_url/$database" GRPC_PORT=$port READY_FILE="$run_dir/$name.ready" \
     "$bin/$name" >".run/logs/$name.log" 2>&1 &
   pids+=($!)
@@ -64,7 +64,11 @@ start() {
     sleep 0.1
   done
   [ -s ".run/$name.ready" ] || { echo "run: $name did not start" >&2; exit 1; }
-  printf '  %-20s %s://%s   (log: .run/logs/%s.log)\n' "$name" "$scheme" "$(cat ".run/$name.ready")" "$name"
+  # The operator port ("Operating the suite" in the README), once it listens.
+  local metrics=""
+  for _ in $(seq 1 20); do [ -s ".run/$name.ready.metrics" ] && break; sleep 0.1; done
+  [ -s ".run/$name.ready.metrics" ] && metrics="  metrics: http://$(cat ".run/$name.ready.metrics")/metrics"
+  printf '  %-20s %s://%s   (log: .run/logs/%s.log)%s\n' "$name" "$scheme" "$(cat ".run/$name.ready")" "$name" "$metrics"
 }
 
 echo "run: services"
