@@ -73,11 +73,9 @@ public struct GRPCServerService: Service {
     let served =
       (services.open + services.internal + [healthService]).flatMap(Self.serviceDescriptors)
       .map(\.fullyQualifiedService) + ReflectionService.names
+    let reflection = ReflectionService(serving: served)
     let openServices =
-      services.open + [
-        healthService, ReflectionService(serving: served),
-        ReflectionService.V1Alpha(serving: served),
-      ]
+      services.open + [healthService, reflection, reflection.v1alpha]
     let allServices = openServices + services.internal
     let pipeline = Self.pipeline(
       internalServices: services.internal,

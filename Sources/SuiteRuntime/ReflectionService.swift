@@ -15,6 +15,9 @@ package struct ReflectionService: Grpc_Reflection_V1_ServerReflection.SimpleServ
     answers = ReflectionAnswers(services: services, descriptors: .contracts)
   }
 
+  /// The same service under `grpc.reflection.v1alpha`, answering alike.
+  package var v1alpha: V1Alpha { V1Alpha(answers: answers) }
+
   package func serverReflectionInfo(
     request: RPCAsyncSequence<Grpc_Reflection_V1_ServerReflectionRequest, any Error>,
     response: RPCWriter<Grpc_Reflection_V1_ServerReflectionResponse>,
@@ -28,11 +31,7 @@ package struct ReflectionService: Grpc_Reflection_V1_ServerReflection.SimpleServ
   /// The same service under `grpc.reflection.v1alpha`, whose messages are v1's field for
   /// field: each is carried across by its bytes.
   package struct V1Alpha: Grpc_Reflection_V1alpha_ServerReflection.SimpleServiceProtocol {
-    private let answers: ReflectionAnswers
-
-    package init(serving services: [String]) {
-      answers = ReflectionAnswers(services: services, descriptors: .contracts)
-    }
+    fileprivate let answers: ReflectionAnswers
 
     package func serverReflectionInfo(
       request: RPCAsyncSequence<Grpc_Reflection_V1alpha_ServerReflectionRequest, any Error>,
@@ -103,9 +102,8 @@ struct ReflectionAnswers: Sendable {
       }
       answer.allExtensionNumbersResponse = .with {
         $0.baseTypeName = type
-        $0.extensionNumber = (descriptors.extensions[type] ?? [:]).keys.filter {
-          descriptors.extensions[type]?[$0].map(files.contains) ?? false
-        }.sorted()
+        $0.extensionNumber = (descriptors.extensions[type] ?? [:])
+          .filter { files.contains($0.value) }.keys.sorted()
       }
     case nil:
       answer.errorResponse = .with {

@@ -43,15 +43,7 @@ public enum Traces {
     var context = ServiceContext.topLevel
     InstrumentationSystem.instrument.extract(metadata, into: &context, using: MetadataCarrier())
     return try await withSpan(rpc, context: context, ofKind: .server) { span in
-      describe(span, rpc)
-      do {
-        let output = try await body()
-        finish(span, outcome(output), server: true)
-        return output
-      } catch {
-        finish(span, (error as? RPCError).map { Status.Code($0.code) } ?? .unknown, server: true)
-        throw error
-      }
+      try await recording(span, rpc, server: true, outcome: outcome, body)
     }
   }
 
@@ -65,20 +57,14 @@ public enum Traces {
   ) async rethrows -> Output {
     guard areOn else { return try await body(sent) }
     return try await withSpan(rpc, ofKind: .client) { span in
-      describe(span, rpc)
       var carried = sent
       InstrumentationSystem.instrument.inject(
         span.context,
         into: &carried,
         using: MetadataCarrier()
       )
-      do {
-        let output = try await body(carried)
-        finish(span, outcome(output), server: false)
-        return output
-      } catch {
-        finish(span, (error as? RPCError).map { Status.Code($0.code) } ?? .unknown, server: false)
-        throw error
+      return try await recording(span, rpc, server: false, outcome: outcome) {
+        try await body(carried)
       }
     }
   }
@@ -104,11 +90,31 @@ public enum Traces {
     }
   }
 
-  private static func describe(_ span: any Span, _ rpc: String) {
+  /// `body` inside the span of the RPC `rpc`: the span named after its service and method,
+  /// and given the status `body` ends with (its answer's, as `outcome` tells, or its error's).
+  private static func recording<Output>(
+    _ span: any Span,
+    _ rpc: String,
+    server: Bool,
+    outcome: (Output) -> Status.Code,
+    _ body: () async throws -> Output
+  ) async rethrows -> Output {
     let slash = rpc.lastIndex(of: "/") ?? rpc.endIndex
     span.attributes["rpc.system"] = "grpc"
     span.attributes["rpc.service"] = String(rpc[..<slash])
     span.attributes["rpc.method"] = String(rpc[slash...].dropFirst())
+    let code: Status.Code
+    let output: Output
+    do {
+      output = try await body()
+      code = outcome(output)
+    } catch {
+      code = (error as? RPCError).map { Status.Code($0.code) } ?? .unknown
+      finish(span, code, server: server)
+      throw error
+    }
+    finish(span, code, server: server)
+    return output
   }
 
   private static func finish(_ span: any Span, _ code: Status.Code, server: Bool) {
