@@ -32,9 +32,12 @@ fuzz: setup ## fuzz every public method with many bodies and a new seed (FUZZ_IT
 bench: setup ## release builds and the benchmarks; results in bench/results/
 	@scripts/bench.sh
 
-chaos: setup ## activations while services are killed at random, then PostgreSQL paused and its connections dropped: figures and checks (CHAOS_ARGS="--seed 2", DB_FAULTS_ARGS="--quick")
+CHAOS_SEEDS ?= 1 2
+
+chaos: setup ## every branch of the flow while services are killed and PostgreSQL sessions ended, for each of CHAOS_SEEDS; then deadlines through the gateway, and PostgreSQL paused and its connections dropped: figures and checks (CHAOS_ARGS="--purchases 100", DB_FAULTS_ARGS="--quick")
 	scripts/swift-build
-	@scripts/chaos $(CHAOS_ARGS)
+	@for seed in $(CHAOS_SEEDS); do scripts/chaos --seed $$seed $(CHAOS_ARGS) || exit 1; done
+	@scripts/deadline-trials
 	@scripts/db-faults $(DB_FAULTS_ARGS)
 
 certs: setup ## a development CA and server/client certificates for TLS under .run/certs

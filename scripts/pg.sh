@@ -2,7 +2,8 @@
 # A private PostgreSQL cluster for development and tests.
 #   pg.sh start DIR PORT   initialise DIR if needed, start the server on 127.0.0.1:PORT; with
 #                          PG_TLS_DIR (server.pem and server.key, as scripts/certs.sh writes)
-#                          it also accepts TLS with that certificate
+#                          it also accepts TLS with that certificate; PG_OPTIONS adds
+#                          server options ("-c track_commit_timestamp=on")
 #   pg.sh stop DIR         stop it (fast shutdown)
 #   pg.sh createdb PORT NAME   create database NAME unless it exists
 # PostgreSQL refuses to run as root; as root the cluster runs as the 'postgres' user, in a
@@ -64,7 +65,7 @@ case "$cmd" in
       echo "pg.sh: already running in $data"
     else
       as_owner "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-        -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} $tls_options" \
+        -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} $tls_options ${PG_OPTIONS:-}" \
         start >/dev/null || { tail -n 20 "$data/server.log" >&2; exit 1; }
     fi
     ;;

@@ -43,7 +43,12 @@ public enum Traces {
     var context = ServiceContext.topLevel
     InstrumentationSystem.instrument.extract(metadata, into: &context, using: MetadataCarrier())
     return try await withSpan(rpc, context: context, ofKind: .server) { span in
-      try await recording(span, rpc, server: true, outcome: outcome, body)
+      // The caller's budget, as OpenTelemetry names request metadata: what shows that a
+      // deadline reached this service, and how much of it was left.
+      if let timeout = metadata.first("grpc-timeout") {
+        span.attributes["rpc.grpc.request.metadata.grpc-timeout"] = [timeout]
+      }
+      return try await recording(span, rpc, server: true, outcome: outcome, body)
     }
   }
 
@@ -109,7 +114,11 @@ public enum Traces {
       output = try await body()
       code = outcome(output)
     } catch {
-      code = (error as? RPCError).map { Status.Code($0.code) } ?? .unknown
+      // A call its caller gave up on (its task cancelled at the deadline) was cancelled, not
+      // failed for an unknown reason.
+      code =
+        (error as? RPCError).map { Status.Code($0.code) }
+        ?? (error is CancellationError ? .cancelled : .unknown)
       finish(span, code, server: server)
       throw error
     }

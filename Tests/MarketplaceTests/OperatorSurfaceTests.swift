@@ -217,8 +217,11 @@ struct OperatorSurfaceTests {
           && inTrace.contains {
             $0["service"] as? String == "workspace-console" && $0["kind"] as? Int == 2
           }
+          // The gateway calls the billing center with a deadline, which its span records.
           && inTrace.contains {
             $0["service"] as? String == "billing-center" && $0["kind"] as? Int == 2
+              && ($0["attributes"] as? [String: Any])?["rpc.grpc.request.metadata.grpc-timeout"]
+                != nil
           }
           && inTrace.contains {
             ["SELECT", "INSERT", "UPDATE", "BEGIN"].contains($0["name"] as? String)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An OTLP/HTTP trace receiver for tests: accepts POST /v1/traces (protobuf or JSON
 ExportTraceServiceRequest, as opentelemetry-proto defines it) and appends one JSON line per
-span to SPANS_FILE: trace_id, span_id, parent_span_id, name, kind and the exporting
-process's service.name. Listens on a free loopback port, which it writes to PORT_FILE once
+span to SPANS_FILE: trace_id, span_id, parent_span_id, name, kind, the exporting
+process's service.name, start and end (Unix nanoseconds) and the span's attributes. Listens on a free loopback port, which it writes to PORT_FILE once
 it does.
 
 Usage: otlp_receiver.py PORT_FILE SPANS_FILE
@@ -18,6 +18,14 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 lock = threading.Lock()
+
+
+def value_of(value):
+    """An OTLP AnyValue as JSON: a string, number or bool, or a list of them."""
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [value_of(v) for v in value.array_value.values]
+    return getattr(value, kind) if kind else None
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -47,6 +55,9 @@ class Receiver(BaseHTTPRequestHandler):
                         "name": span.name,
                         "kind": span.kind,
                         "service": service,
+                        "start": span.start_time_unix_nano,
+                        "end": span.end_time_unix_nano,
+                        "attributes": {a.key: value_of(a.value) for a in span.attributes},
                     }))
         with lock, open(sys.argv[2], "a") as spans:
             for line in lines:
