@@ -34,11 +34,12 @@ bench: setup ## release builds and the benchmarks; results in bench/results/
 
 CHAOS_SEEDS ?= 1 2
 
-chaos: setup ## every branch of the flow while services are killed and PostgreSQL sessions ended, for each of CHAOS_SEEDS; then deadlines through the gateway, a login flood, and PostgreSQL paused and its connections dropped: figures and checks (CHAOS_ARGS="--purchases 100", DB_FAULTS_ARGS="--quick")
+chaos: setup ## every branch of the flow while services are killed and PostgreSQL sessions ended, for each of CHAOS_SEEDS; then deadlines through the gateway, a login flood, a newcomer during a burst, and PostgreSQL paused and its connections dropped: figures and checks (CHAOS_ARGS="--purchases 100", DB_FAULTS_ARGS="--quick")
 	scripts/swift-build
 	@for seed in $(CHAOS_SEEDS); do scripts/chaos --seed $$seed $(CHAOS_ARGS) || exit 1; done
 	@scripts/deadline-trials
 	@scripts/login-flood
+	@scripts/newcomer
 	@scripts/db-faults $(DB_FAULTS_ARGS)
 
 certs: setup ## a development CA and server/client certificates for TLS under .run/certs
