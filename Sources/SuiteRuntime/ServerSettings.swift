@@ -31,7 +31,8 @@ public struct ServerSettings: Sendable {
   public var requestReadTimeout: Duration
   /// Frames of no progress (empty DATA, WINDOW_UPDATE, PING, SETTINGS, PRIORITY, RST_STREAM) a
   /// connection may send in a burst before GOAWAY (ENHANCE_YOUR_CALM); refilled at a tenth of
-  /// it per second and by each frame of progress (`GlitchBudget`; libnghttp2 transport).
+  /// it per second and by each frame of progress (`GlitchBudget`; the suite's transport, on
+  /// either HTTP/2 layer).
   public var maxGlitches: Int
   /// A connection whose client has not taken its bytes for this long (the socket full: it
   /// sends and does not read) is closed; meanwhile it is not read (libnghttp2 transport).

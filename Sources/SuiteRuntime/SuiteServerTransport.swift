@@ -159,6 +159,7 @@ final class SuiteServerTransport: ServerTransport, Sendable {
           if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
           if settings.transport == .suiteNIOHTTP2 {
             try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: http2Settings))
+            try sync.addHandler(GlitchCounter(maxGlitches: settings.maxGlitches))
           } else {
             try sync.addHandler(NGHTTP2ServerCodec(settings: codecSettings))
           }
