@@ -15,9 +15,11 @@ trailers), and the newcomers' first-RPC times
 otherwise. The 100 ms goal is reported, not asserted: it is not met today. A newcomer waits
 for about the rest of the burst: its TCP connection is accepted by the kernel at once (h2load
 as the newcomer: 0.2 ms to connect), but the server answers neither its SETTINGS nor its
-request until the burst is done. Not the cause, each tried on its own: how many of a
-connection's RPC tasks may wait to begin (bounded to 4), handlers on the event loop or off it,
-reads of 2 or 8 KiB once per readiness instead of up to 4 x 64 KiB, 4 event loops instead of 2.
+request until the burst is done. Tried one at a time on a debug build, none changed that
+measurably: at most 4 of a connection's RPC tasks waiting to begin, handlers off the event
+loop, reads of 2 or 8 KiB once per readiness instead of up to 4 x 64 KiB, 4 event loops. (With
+h2load beside it on 2 cores, a debug build spends long enough on each request that even a
+2 KiB read per connection makes every turn of the loop long.)
 """
 import argparse
 import os
