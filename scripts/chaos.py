@@ -403,7 +403,38 @@ class Buyer:
         raise RuntimeError(f"no mailed code to {address} worked")
 
 
+def built_and_folder(bin_dir, name):
+    """The built executables (`bin_dir`, or `swift build`'s debug ones) and a new folder under
+    .run for this run's logs and database, named `name` and the time."""
+    bin_dir = bin_dir or subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True,
+                                        capture_output=True, text=True).stdout.strip()
+    work = os.path.join(ROOT, ".run", f"{name}-{int(time.time())}")
+    os.makedirs(work)
+    return bin_dir, work
+
+
+def console_alone(work, bin_dir):
+    """workspace-console alone on a private PostgreSQL, with its own event loops (one per core,
+    not the one the chaos run gives every process), started and ready."""
+    suite = Suite(work, bin_dir)
+    del suite.env["workspace-console"]["EVENT_LOOP_THREADS"]
+    suite.start_all(names=["workspace-console"])
+    suite.wait_ready("workspace-console")
+    return suite
+
+
+def conclude(problems, work):
+    """Prints each problem and where the logs are; exits 1 when there was any."""
+    for problem in problems[:20]:
+        print(f"  FAIL {problem}")
+    print(f"  logs: {work}")
+    sys.exit(1 if problems else 0)
+
+
 def percentile(values, fraction):
+    """The `fraction` percentile of `values` (nearest rank); NaN when there are none."""
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
@@ -423,10 +454,7 @@ def main():
 
     RPC.load_protos()
 
-    bin_dir = args.bin or subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True,
-                                         capture_output=True, text=True).stdout.strip()
-    work = os.path.join(ROOT, ".run", f"chaos-{args.seed}-{int(time.time())}")
-    os.makedirs(work)
+    bin_dir, work = built_and_folder(args.bin, f"chaos-{args.seed}")
     suite = Suite(work, bin_dir, args.replicas)
     rng = random.Random(args.seed)
     kills, stop = [], threading.Event()
@@ -770,11 +798,7 @@ def report(suite, buyers, kills, terminations, failures, elapsed, args, lifecycl
           f"{'yes' if not any('Activate' in p for p in problems) else 'NO'}; "
           f"{accounts} billing accounts, {workspaces} workspaces, {len(unfinished)} sagas and {len(claims)} "
           f"creations left unfinished")
-    for problem in problems[:20]:
-        print(f"  FAIL {problem}")
-    print(f"  logs: {suite.work}")
-    if problems:
-        sys.exit(1)
+    conclude(problems, suite.work)
 
 
 if __name__ == "__main__":

@@ -75,8 +75,7 @@ def say(text):
     print(f"db_faults: {text}", file=sys.stderr, flush=True)
 
 
-def percentile(values, fraction):
-    return chaos.percentile(values, fraction) if values else float("nan")
+percentile = chaos.percentile
 
 
 def ms(seconds):
@@ -329,10 +328,7 @@ def main():
         args.before, args.after = 8.0, 10.0
 
     RPC.load_protos()
-    bin_dir = args.bin or subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True,
-                                         capture_output=True, text=True).stdout.strip()
-    work = os.path.join(ROOT, ".run", f"db-faults-{args.seed}-{int(time.time())}")
-    os.makedirs(work)
+    bin_dir, work = chaos.built_and_folder(args.bin, f"db-faults-{args.seed}")
     services = [CONSOLE] if args.console_only else chaos.SERVICES
     suite = chaos.Suite(work, bin_dir)
     # A short drain, so that the shutdown check below sees the runtime's escalation (drain,

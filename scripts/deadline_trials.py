@@ -70,10 +70,7 @@ def main():
     parser.add_argument("--bin", default=None, help="the built executables (default: swift build --show-bin-path)")
     args = parser.parse_args()
     RPC.load_protos()
-    bin_dir = args.bin or subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True,
-                                         capture_output=True, text=True).stdout.strip()
-    work = os.path.join(ROOT, ".run", f"deadline-trials-{int(time.time())}")
-    os.makedirs(work)
+    bin_dir, work = chaos.built_and_folder(args.bin, "deadline-trials")
     spans_file, port_file = os.path.join(work, "spans.jsonl"), os.path.join(work, "otlp.port")
     receiver = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests/Support/otlp_receiver.py"),
                                  port_file, spans_file])

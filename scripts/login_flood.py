@@ -37,10 +37,6 @@ import grpc_call as RPC
 CONSOLE = "guance.console.v1.WorkspaceConsoleService"
 
 
-def percentile(values, fraction):
-    return chaos.percentile(values, fraction) if values else float("nan")
-
-
 def flood(address, logins, name):
     """(latency in s, status name, reason) of `logins` Logins sent at once: futures on one
     channel, each timed from just before it is sent to its completion callback (grpc's own
@@ -113,17 +109,10 @@ def main():
     parser.add_argument("--bin", default=None, help="the built executables (default: swift build --show-bin-path)")
     args = parser.parse_args()
     RPC.load_protos()
-    bin_dir = args.bin or subprocess.run(["swift", "build", "--show-bin-path"], cwd=chaos.ROOT, check=True,
-                                         capture_output=True, text=True).stdout.strip()
-    work = os.path.join(chaos.ROOT, ".run", f"login-flood-{int(time.time())}")
-    os.makedirs(work)
-    suite = chaos.Suite(work, bin_dir)
-    # The service's own event loops (one per core), not chaos.py's one.
-    del suite.env["workspace-console"]["EVENT_LOOP_THREADS"]
+    bin_dir, work = chaos.built_and_folder(args.bin, "login-flood")
+    suite = chaos.console_alone(work, bin_dir)
     problems = []
     try:
-        suite.start_all(names=["workspace-console"])
-        suite.wait_ready("workspace-console")
         address = f"127.0.0.1:{suite.ports['workspace-console']}"
         name = "flood" + os.urandom(4).hex()
         chaos.call_until_answered(grpc.insecure_channel(address), f"{CONSOLE}/RegisterAccount", {
@@ -145,20 +134,19 @@ def main():
             ms = [t * 1000 for t in refused]
             probes = [t * 1000 for t in health]
             print(f"  round {n + 1}: {len(ok)} let in, {len(refused)} refused OVERLOADED, {len(other)} other; "
-                  f"refusals at the client p50 {percentile(ms, 0.5):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms, "
-                  f"max {max(ms, default=float('nan')):.0f} ms, and by the console's own clock {quick} of its {answered} "
-                  f"answers within 100 ms (a login let in takes a hash); health p50 {percentile(probes, 0.5):.0f} ms, p99 {percentile(probes, 0.99):.0f} "
-                  f"ms, max {max(probes, default=float('nan')):.0f} ms ({len(probes)} probes)")
+                  f"refusals at the client p50 {chaos.percentile(ms, 0.5):.0f} ms, "
+                  f"p99 {chaos.percentile(ms, 0.99):.0f} ms, max {max(ms, default=float('nan')):.0f} ms, "
+                  f"and by the console's own clock {quick} of its {answered} answers within 100 ms "
+                  f"(a login let in takes a hash); health p50 {chaos.percentile(probes, 0.5):.0f} ms, "
+                  f"p99 {chaos.percentile(probes, 0.99):.0f} ms, max {max(probes, default=float('nan')):.0f} ms "
+                  f"({len(probes)} probes)")
             if other:
                 problems.append(f"round {n + 1}: answers other than OK and OVERLOADED: {other[:5]}")
             if not ok or not refused:
                 problems.append(f"round {n + 1}: {len(ok)} let in and {len(refused)} refused; expected some of each")
     finally:
         suite.stop_all()
-    for problem in problems:
-        print(f"  FAIL {problem}")
-    print(f"  logs: {work}")
-    sys.exit(1 if problems else 0)
+    chaos.conclude(problems, work)
 
 
 if __name__ == "__main__":

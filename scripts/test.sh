@@ -81,6 +81,11 @@ SUITE_TEST_LOGS=$(pwd)/.run/test-logs
 mkdir -p "$SUITE_TEST_LOGS"
 results=.run/test-results
 rm -f "$results".xml "$results"-swift-testing.xml
+# Every server the tests run (in their processes and in the services they start) writes each RPC
+# it serves here once; with all the tests run, every RPC of Protos/guance must be there.
+export SUITE_RPC_RECORD
+SUITE_RPC_RECORD=$(pwd)/.run/rpcs-served.txt
+rm -f "$SUITE_RPC_RECORD"
 
 echo "test: running the tests ($SUITE_SERVICE_TESTS with services, $SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH in all at once)"
 filter=()
@@ -88,6 +93,10 @@ filter=()
 status=0
 swift test --skip-build "${filter[@]}" --xunit-output "$results".xml 2>&1 | tee .run/test-output.log || status=$?
 phase_done "tests"
+if [ -z "${TEST_FILTER:-}" ]; then
+  "$SUITE_PYTHON" scripts/rpc_coverage.py "$SUITE_RPC_RECORD" ||
+    checks_failed+=("the RPC coverage (every RPC called by a test)")
+fi
 python3 scripts/test-summary.py "$results"-swift-testing.xml .run/test-output.log "$SUITE_TEST_LOGS" \
   $(($(date +%s) - started)) "$(IFS=,; echo "${phases[*]}")"
 for failed in "${checks_failed[@]}"; do echo "test: $failed failed (above)" >&2; done

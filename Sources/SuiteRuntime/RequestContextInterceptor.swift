@@ -246,6 +246,9 @@ final class RPCMetrics: Sendable {
     private let ok: Counter
     private let failed = Mutex<[Status.Code: Counter]>([:])
     private let side: String
+    private let name: String
+    /// Told of each start when the tests record which RPCs they called (`ServedRPCs`).
+    private let served: ServedRPCs?
 
     /// `name`: "package.Service/Method"; `side`: "server" or "client".
     init(_ name: String, side: String = "server") {
@@ -255,6 +258,8 @@ final class RPCMetrics: Sendable {
         ("grpc_method", String(name[slash...].dropFirst())),
       ]
       self.side = side
+      self.name = name
+      served = side == "server" ? ServedRPCs.shared : nil
       timer = Metrics.Timer(label: "grpc_\(side)_handling_seconds", dimensions: labels)
       started = Counter(label: "grpc_\(side)_started_total", dimensions: labels)
       ok = Self.counter(side, labels, .ok)
@@ -263,6 +268,7 @@ final class RPCMetrics: Sendable {
     /// Counts the RPC as started; what `record` measures from.
     func start() -> ContinuousClock.Instant {
       started.increment()
+      served?.served(name)
       return .now
     }
 

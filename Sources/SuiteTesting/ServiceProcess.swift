@@ -67,6 +67,8 @@ public final class ServiceProcess: @unchecked Sendable {
     process.environment = [
       "GRPC_PORT": "0", "METRICS_PORT": "0", "LOG_LEVEL": "info", "PATH": "/usr/bin:/bin",
     ]
+    // Where `make test` records the RPCs its tests called (`scripts/rpc_coverage.py`).
+    .merging(ProcessInfo.processInfo.environment.filter { $0.key == "SUITE_RPC_RECORD" }) { $1 }
     .merging(environment) { $1 }
     .merging(["READY_FILE": readyFile.path]) { $1 }
     process.standardOutput = log
