@@ -62,6 +62,8 @@ swift format lint --strict --recursive --configuration .swift-format Package.swi
   checks_failed+=("the Swift sources' format (make fmt)")
 echo "test: checking the protos with buf (buf.yaml)"
 scripts/buf-check.sh "$SUITE_PYTHON" || checks_failed+=("the protos (buf-check)")
+echo "test: checking the README's module graph against the import lines"
+"$SUITE_PYTHON" scripts/check_module_graph.py || checks_failed+=("the README's module graph")
 echo "test: checking the deployment files (docker/compose.yaml, deploy/)"
 "$SUITE_PYTHON" scripts/check_deploy.py || checks_failed+=("the deployment files (check_deploy)")
 phase_done "file checks"
