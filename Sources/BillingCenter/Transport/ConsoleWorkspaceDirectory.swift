@@ -41,9 +41,7 @@ public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDi
       )
     } catch let error as RPCError where error.code == .notFound {
       return nil
-    } catch let error as RPCError
-      where [.unavailable, .deadlineExceeded, .cancelled, .unknown].contains(error.code)
-    {
+    } catch let error as RPCError where error.code.isSilence {
       throw BillingError.consoleUnavailable
     }
   }

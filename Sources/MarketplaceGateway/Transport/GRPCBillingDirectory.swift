@@ -243,17 +243,15 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 }
 
-/// Runs one call to another service, turning its silence into `DependencyUnavailable`
-/// (worth retrying later) and passing its refusals through unchanged.
+/// Runs one call to another service, turning its silence (`RPCError.Code.isSilence`) into
+/// `DependencyUnavailable` (worth retrying later) and passing its refusals through unchanged.
 func unavailableAsDependency<Result>(
   service: String = "billing center",
   _ body: () async throws -> Result
 ) async throws -> Result {
   do {
     return try await body()
-  } catch let error as RPCError
-    where [.unavailable, .deadlineExceeded, .cancelled].contains(error.code)
-  {
+  } catch let error as RPCError where error.code.isSilence {
     throw DependencyUnavailable(service: service, reason: "\(error.code): \(error.message)")
   }
 }
