@@ -335,7 +335,8 @@ class Buyer:
                 redeem=lambda code, sent: self.call("CreateWorkspace", {
                     "session_id": session, "workspace": workspace, "terms_accepted": True,
                     "existing_account": {"email": self.account.email, "challenge_id": sent["challenge_id"],
-                                         "code": code}}))
+                                         "code": code}}),
+                needs_answer=True)
             state = reply["activation"]["state"]
         else:
             offered = self.call("ListBindableWorkspaces", {"session_id": session}).get("workspaces", [])
@@ -368,12 +369,13 @@ class Buyer:
                   service=billing, channel=self.suite.channels["billing-center"], token=payer)
         return workspace
 
-    def emailed_code(self, address, subject, ask, redeem):
+    def emailed_code(self, address, subject, ask, redeem, needs_answer=False):
         """A step proven by a mailed code, as a buyer does it: ask for the code, read the mailbox,
         type in the newest code not yet tried. A lost answer may leave a code asked for that the
         buyer cannot use (its challenge unknown), and the next ask is refused as too soon: the
-        buyer then waits out the resend interval, as the page tells it to. The reply of the
-        redeeming call is returned."""
+        buyer then waits out the resend interval, as the page tells it to. `needs_answer`: a code
+        is typed in only with the answer of the ask that sent it (it names the challenge). The
+        reply of the redeeming call is returned."""
         since, tried = time.time() - 1, set()
         for _ in range(8):
             try:
@@ -387,7 +389,7 @@ class Buyer:
             wait_until = time.time() + 75
             while time.time() < wait_until:
                 for code in self.suite.mailed_codes(address, subject, since):
-                    if code in tried or (sent is None and self.branch == "existing"):
+                    if code in tried or (sent is None and needs_answer):
                         continue
                     tried.add(code)
                     self.codes_tried += 1

@@ -270,8 +270,8 @@ struct WorkspaceConsoleProcessTests {
     // The service's defaults: 2 hashing workers, 32 waiting. Each login verifies an argon2id
     // hash (19 MiB, t=2) and holds its place at the hashers from before its first query, so of
     // 200 at once all but about 34 must be refused, not queued (a place freed during the flood
-    // may take one more). How fast is measured by `make chaos` (scripts/login_flood.py), not here: this machine's speed
-    // is not the product's.
+    // may take one more). How fast is measured by `make chaos` (scripts/login_flood.py), not
+    // here: this machine's speed is not the product's.
     try await Self.withConsoleProcess { process, client, _ in
       let console = Guance_Console_V1_WorkspaceConsoleService.Client(wrapping: client)
       let password = "correct horse battery"
