@@ -37,6 +37,7 @@ exactly the changes the marketplace made; nothing left pending. Exits 1 when an 
 """
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import random
@@ -141,15 +142,10 @@ class Suite:
             self.env[name].update({
                 "MARKETPLACE_TENANT_ID": "chaos-tenant", "MARKETPLACE_CLIENT_ID": "chaos-app",
                 "MARKETPLACE_CLIENT_SECRET": "chaos-secret"})
-
-    @property
-    def channels(self):
-        """One round-robin channel to each service's replicas, made once (the buyers' pages)."""
-        with self.lock:
-            if not hasattr(self, "_channels"):
-                self._channels = {name: round_robin(self.address(name)) for name in SERVICES
-                                  if name != "marketplace-emulator"}
-            return self._channels
+        # One round-robin channel to each gRPC service's replicas, as pages and internal callers
+        # behind a load balancer (grpc connects when first called).
+        self.channels = {name: round_robin(self.address(name)) for name in SERVICES
+                         if name != "marketplace-emulator"}
 
     def mailed_codes(self, address, subject, since):
         """The 6-digit codes mailed to `address` under a subject starting `subject` since `since`
@@ -235,6 +231,19 @@ class Suite:
         return [line.split("|") for line in out.splitlines() if line]
 
 
+def new_account(name):
+    """The basic information of a new account called `name` (billing center or Guance)."""
+    return {"username": name, "password": PASSWORD, "password_confirmation": PASSWORD,
+            "email": f"{name}@chaos.example"}
+
+
+def registration(session, name, site):
+    """A RegisterAndActivate request: a new purchaser registers as `name`, on `site`."""
+    return {"session_id": session, "basic": new_account(name), "terms_accepted": True,
+            "company": {"company_name": "Chaos Ltd", "industry": "Software", "region": "EU", "contact_name": "Ada"},
+            "workspace": {"name": f"{name} ops", "language": "en", "site": site}}
+
+
 def reason_of(error):
     """The ErrorInfo reason of a refusal, or ""."""
     from google.rpc import error_details_pb2, status_pb2
@@ -299,24 +308,25 @@ class Buyer:
         raise RuntimeError(f"{url} never answered")
 
     def new_account(self):
-        return {"username": self.name, "password": PASSWORD, "password_confirmation": PASSWORD,
-                "email": f"{self.name}@chaos.example"}
+        return new_account(self.name)
 
-    def walk(self):
-        if self.branch == "bind-workspace":
-            self.workspace = self.prepare_bindable_workspace()
+    def purchase(self):
+        """A new purchase at the marketplace, by this buyer's purchaser, resolved at the gateway:
+        its activation session's id (the subscription's id kept)."""
         purchaser = {"emailId": f"{self.name}@chaos.example", "objectId": self.purchaser, "tenantId": "chaos",
                      "puid": ""}
         bought = self.http("POST", f"{self.suite.emulator}/admin/purchases", {"purchaser": purchaser})
         self.subscription = bought["subscriptionId"]
-        session = self.call("ResolveActivation", {"marketplace_token": bought["token"]})["activation"]["session_id"]
+        return self.call("ResolveActivation", {"marketplace_token": bought["token"]})["activation"]["session_id"]
+
+    def walk(self):
+        if self.branch == "bind-workspace":
+            self.workspace = self.prepare_bindable_workspace()
+        session = self.purchase()
         workspace = {"name": f"{self.name} ops", "language": "en", "site": self.site}
         self.started = time.time()
         if self.branch == "register":
-            state = self.call("RegisterAndActivate", {
-                "session_id": session, "basic": self.new_account(), "workspace": workspace, "terms_accepted": True,
-                "company": {"company_name": "Chaos Ltd", "industry": "Software", "region": "EU",
-                            "contact_name": "Ada"}})["activation"]["state"]
+            state = self.call("RegisterAndActivate", registration(session, self.name, self.site))["activation"]["state"]
         elif self.branch in ("create", "bind"):
             if self.branch == "bind":
                 self.emailed_code(
@@ -415,14 +425,19 @@ def built_and_folder(bin_dir, name):
     return bin_dir, work
 
 
+@contextlib.contextmanager
 def console_alone(work, bin_dir):
     """workspace-console alone on a private PostgreSQL, with its own event loops (one per core,
-    not the one the chaos run gives every process), started and ready."""
+    not the one the chaos run gives every process): its gRPC address once ready; stopped, and
+    the cluster destroyed, on the way out."""
     suite = Suite(work, bin_dir)
     del suite.env["workspace-console"]["EVENT_LOOP_THREADS"]
-    suite.start_all(names=["workspace-console"])
-    suite.wait_ready("workspace-console")
-    return suite
+    try:
+        suite.start_all(names=["workspace-console"])
+        suite.wait_ready("workspace-console")
+        yield f"127.0.0.1:{suite.ports['workspace-console']}"
+    finally:
+        suite.stop_all()
 
 
 def conclude(problems, work):
@@ -464,8 +479,7 @@ def main():
         suite.start_all()
         for instance in suite.instances:
             suite.wait_ready(instance)
-        # As a page behind a load balancer: every gateway replica, round robin.
-        channel = round_robin(suite.address("marketplace-gateway"))
+        channel = suite.channels["marketplace-gateway"]
 
         def killer():
             while not stop.wait(rng.uniform(*args.kill_every)):
@@ -647,7 +661,7 @@ def meter_a_day(suite, buyers, failures):
     events = [{"idempotency_key": f"{w}/log_events/chaos", "workspace_id": w, "billing_item": "log_events",
                "quantity": "1500000", "usage_time": stamp} for w in workspaces]
     started = time.time()
-    channel = round_robin(suite.address("billing-center"))
+    channel = suite.channels["billing-center"]
     if internal_call(suite, channel, f"{billing}/RecordUsage", {"events": events}, failures) is None:
         return None
     if internal_call(suite, channel, f"{billing}/CloseDay", {"day": day}, failures) is None:

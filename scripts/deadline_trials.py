@@ -36,7 +36,6 @@ import secrets
 import subprocess
 import sys
 import time
-import uuid
 
 import grpc
 from google.protobuf import json_format
@@ -99,22 +98,14 @@ def main():
 def run_trials(suite, args):
     """Each trial: {name, trace, subscription, sent (Unix ns), code}. --concurrency at once, so
     that password hashing and the databases are busy enough for some to miss the deadline."""
-    channel = grpc.insecure_channel(f"127.0.0.1:{suite.ports['marketplace-gateway']}")
+    channel = suite.channels["marketplace-gateway"]
     stub, request_class = RPC.unary(channel, f"{GATEWAY}/RegisterAndActivate")
 
     def trial(i):
-        name = f"deadline{i}x{secrets.token_hex(4)}"
         buyer = chaos.Buyer(suite, channel, "register")
-        purchaser = {"emailId": f"{name}@trials.example", "objectId": str(uuid.uuid4()), "tenantId": "trials",
-                     "puid": ""}
-        bought = buyer.http("POST", f"{suite.emulator}/admin/purchases", {"purchaser": purchaser})
-        session = buyer.call("ResolveActivation", {"marketplace_token": bought["token"]})["activation"]["session_id"]
-        request = json_format.ParseDict({
-            "session_id": session, "terms_accepted": True,
-            "basic": {"username": name, "password": chaos.PASSWORD, "password_confirmation": chaos.PASSWORD,
-                      "email": f"{name}@trials.example"},
-            "company": {"company_name": "Trials Ltd", "industry": "Software", "region": "EU", "contact_name": "Ada"},
-            "workspace": {"name": f"{name} ops", "language": "en", "site": "us1"}}, request_class())
+        buyer.name = name = f"deadline{i}x{secrets.token_hex(4)}"
+        session = buyer.purchase()
+        request = json_format.ParseDict(chaos.registration(session, name, "us1"), request_class())
         trace = secrets.token_hex(16)
         metadata = [("traceparent", f"00-{trace}-{secrets.token_hex(8)}-01"), ("x-request-id", name)]
         sent = time.time_ns()
@@ -123,7 +114,7 @@ def run_trials(suite, args):
             code = "OK"
         except grpc.RpcError as error:
             code = error.code().name
-        return {"name": name, "trace": trace, "subscription": bought["subscriptionId"], "sent": sent, "code": code}
+        return {"name": name, "trace": trace, "subscription": buyer.subscription, "sent": sent, "code": code}
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.concurrency) as pool:
         return list(pool.map(trial, range(args.trials)))

@@ -110,10 +110,8 @@ def main():
     args = parser.parse_args()
     RPC.load_protos()
     bin_dir, work = chaos.built_and_folder(args.bin, "login-flood")
-    suite = chaos.console_alone(work, bin_dir)
     problems = []
-    try:
-        address = f"127.0.0.1:{suite.ports['workspace-console']}"
+    with chaos.console_alone(work, bin_dir) as address:
         name = "flood" + os.urandom(4).hex()
         chaos.call_until_answered(grpc.insecure_channel(address), f"{CONSOLE}/RegisterAccount", {
             "username": name, "password": chaos.PASSWORD, "email": f"{name}@flood.example"})
@@ -144,8 +142,6 @@ def main():
                 problems.append(f"round {n + 1}: answers other than OK and OVERLOADED: {other[:5]}")
             if not ok or not refused:
                 problems.append(f"round {n + 1}: {len(ok)} let in and {len(refused)} refused; expected some of each")
-    finally:
-        suite.stop_all()
     chaos.conclude(problems, work)
 
 

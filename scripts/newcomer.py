@@ -72,18 +72,15 @@ def main():
     body = os.path.join(work, "empty.grpc")
     with open(body, "wb") as f:
         f.write(b"\x00\x00\x00\x00\x00")  # one uncompressed, empty message
-    suite = chaos.console_alone(work, bin_dir)
     problems = []
-    try:
-        address = f"127.0.0.1:{suite.ports['workspace-console']}"
+    with chaos.console_alone(work, bin_dir) as address:
         newcomer(address)  # the first connection of all pays for nothing below
         print(f"newcomer: {args.rounds} bursts of {args.requests} ListSites over {args.connections} connections "
               "(h2load), a new connection's first ListSites every 50 ms meanwhile")
         for n in range(args.rounds):
-            result = {}
-            flood = threading.Thread(target=lambda: result.update(zip(("seconds", "lines"),
-                                                                      burst(address, args.requests,
-                                                                            args.connections, body))))
+            bursts = []  # (seconds, h2load's summary), once it is done
+            flood = threading.Thread(
+                target=lambda: bursts.append(burst(address, args.requests, args.connections, body)))
             flood.start()
             firsts, newcomers = [], []
             while flood.is_alive():
@@ -97,13 +94,12 @@ def main():
                 thread.join()
             times = [t * 1000 for t, _ in firsts]
             failed = [code for _, code in firsts if code != "OK"]
-            print(f"  round {n + 1}: burst {result.get('seconds', float('nan')):.1f} s "
-                  f"({'; '.join(result.get('lines', []))}); {len(firsts)} newcomers, first RPC p50 "
+            seconds, lines = bursts[0] if bursts else (float("nan"), ["h2load failed"])
+            print(f"  round {n + 1}: burst {seconds:.1f} s "
+                  f"({'; '.join(lines)}); {len(firsts)} newcomers, first RPC p50 "
                   f"{chaos.percentile(times, 0.5):.0f} ms, max {max(times):.0f} ms")
             if failed:
                 problems.append(f"round {n + 1}: newcomers answered {failed}")
-    finally:
-        suite.stop_all()
     chaos.conclude(problems, work)
 
 

@@ -6,6 +6,8 @@
 # Run as root or with sudo.
 set -euo pipefail
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || missing+=(postgresql)
@@ -30,8 +32,6 @@ command -v docker-compose >/dev/null || missing+=(docker-compose)
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -42,8 +42,6 @@ fi
 # user and try to start the Prometheus server itself.
 if ! command -v promtool >/dev/null; then
   echo "setup: installing promtool (from Debian's prometheus package)"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   unpacked=$(mktemp -d)
   (cd "$unpacked" && apt-get download prometheus >/dev/null 2>&1) || {
     $sudo apt-get update -qq
