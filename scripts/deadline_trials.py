@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A buyer's deadline reaches every service the gateway calls, as what is left of it, and
-nothing those services write commits after it has passed.
+nothing those services write commits after it, or after their caller's, has passed.
 
     scripts/deadline-trials [--trials 200] [--deadline-ms 300] [--concurrency 5] [--bin DIR]
 
@@ -21,12 +21,14 @@ Checked per trial, from the spans each service exported and the databases:
   - no callee sent a COMMIT, or a write outside a transaction, after its own deadline (its
     span start plus its budget);
   - each trial's statuses (OK, DEADLINE_EXCEEDED; anything else fails).
-Reported besides: how many of the rows written for the trials by the billing center (the
-account) and the console (the Guance account, the workspace) PostgreSQL committed after the
-buyer's deadline, or after the deadline of the caller that asked for them, and by how much: a
-deadline propagates as a relative timeout, so a callee's runs from when the call reached it
-(later than its caller's by the trip), and a COMMIT sent in time lands after its own round
-trip. And how the budget shrank from hop to hop. Exits 1 when a check fails.
+  - no row written for the trials by the billing center (the account) or the console (the
+    Guance account, the workspace) was committed, by PostgreSQL's commit timestamp, after the
+    buyer's deadline or after the deadline of the caller that asked for it. A deadline
+    propagates as a relative timeout, so a callee's runs from when the call reached it (later
+    than its caller's by the trip), and a COMMIT sent in time lands after its own round trip:
+    callers keep back a margin for both (RequestContext.hopMargin and commitReserve).
+Reported besides: how close to those deadlines rows were committed, and how the budget shrank
+from hop to hop. Exits 1 when a check fails.
 """
 import argparse
 import concurrent.futures
@@ -202,15 +204,20 @@ def report(suite, trials, spans, args):
                                     f"{(sent['start'] - deadline) / 1e6:.1f} ms after its deadline "
                                     f"(trace {trial['trace']})")
             callers.setdefault(callee["service"], []).append(caller["start"] + given * 1e6)
-        # The rows themselves, by when PostgreSQL committed them: measured against the buyer's
-        # deadline and the deadline of the caller that asked for them (figures only: a callee's
-        # deadline runs from when the call reached it, later than its caller's by the trip, and
-        # a COMMIT sent in time lands after its own round trip).
+        # The rows themselves, by when PostgreSQL committed them: none after the buyer's
+        # deadline or the deadline of the caller that asked for them. A callee's deadline runs
+        # from when the call reached it, later than its caller's by the trip, and a COMMIT sent
+        # in time lands after its own round trip: what callers keep back for both
+        # (RequestContext.hopMargin, commitReserve) is what this checks.
         buyer_deadline = trial["sent"] + args.deadline_ms * 1e6
         for service, committed in commits.get(trial["name"], []):
             late_for_buyer.append((committed - buyer_deadline) / 1e6)
             # A service's calls in one trial are one step and its retries: the latest counts.
             late_for_caller.append((committed - max(callers.get(service, [committed]))) / 1e6)
+            for whose, lateness in (("the buyer's", late_for_buyer[-1]), ("its caller's", late_for_caller[-1])):
+                if lateness > 0:
+                    problems.append(f"{trial['name']}: a row {service} wrote committed {lateness:.1f} ms "
+                                    f"after {whose} deadline (trace {trial['trace']})")
 
     print(f"deadline trials: {len(trials)} RegisterAndActivate calls with a {args.deadline_ms:.0f} ms deadline: "
           + ", ".join(f"{n} {c}" for c, n in sorted(codes.items())))
@@ -222,7 +229,9 @@ def report(suite, trials, spans, args):
     if late_for_buyer:
         def after(lateness):
             later = [x for x in lateness if x > 0]
-            return f"{len(later)}" + (f" (latest {max(later):.1f} ms after)" if later else "")
+            if later:
+                return f"{len(later)} (latest {max(later):.1f} ms after)"
+            return f"0 (the closest {-max(lateness):.1f} ms before)"
         print(f"  rows the callees wrote: {len(late_for_buyer)}; committed after the buyer's deadline: "
               f"{after(late_for_buyer)}, after their caller's: {after(late_for_caller)}; COMMITs and single "
               f"writes sent after the callee's own deadline: {sum(1 for p in problems if 'after its deadline' in p)}")

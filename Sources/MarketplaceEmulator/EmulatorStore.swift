@@ -96,7 +96,7 @@ public struct EmulatorStore: Sendable {
     )
   }
 
-  private func first(_ rows: PreparedRows) async throws -> MarketplaceJSON.Subscription? {
+  private func first(_ rows: Rows) async throws -> MarketplaceJSON.Subscription? {
     for try await row in rows.decode(Row.self) { return subscription(row) }
     return nil
   }

@@ -38,7 +38,7 @@ extension GatewayStore {
   private static let overviewColumns =
     "\(subscriptionColumns), s.data_kept_until, s.created_at, s.updated_at, g.step AS saga_step"
 
-  private static func overviews(_ rows: PreparedRows) async throws -> [SubscriptionOverview] {
+  private static func overviews(_ rows: Rows) async throws -> [SubscriptionOverview] {
     var overviews: [SubscriptionOverview] = []
     for try await row in rows {
       let columns = row.makeRandomAccess()
@@ -118,7 +118,7 @@ extension GatewayStore {
   private static let sagaOverviewColumns =
     "g.subscription_id, \(sagaColumns), g.next_attempt_at, g.updated_at"
 
-  private static func sagaOverviews(_ rows: PreparedRows) async throws -> [SagaOverview] {
+  private static func sagaOverviews(_ rows: Rows) async throws -> [SagaOverview] {
     var sagas: [SagaOverview] = []
     for try await row in rows {
       let columns = row.makeRandomAccess()

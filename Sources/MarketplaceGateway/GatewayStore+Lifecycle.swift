@@ -10,7 +10,7 @@ extension GatewayStore {
     o.state, o.outcome, o.problem, o.deliveries, o.attempts, o.received_at, o.finished_at
     """
 
-  static func operations(_ rows: PreparedRows) async throws -> [LifecycleOperation] {
+  static func operations(_ rows: Rows) async throws -> [LifecycleOperation] {
     var operations: [LifecycleOperation] = []
     for try await row in rows {
       let columns = row.makeRandomAccess()

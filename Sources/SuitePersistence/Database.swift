@@ -96,7 +96,7 @@ public struct Database: Sendable {
   /// A failed rollback leaves the connection broken; the pool then closes it. None is sent on a
   /// connection already closed (a terminated backend, say): it would never be answered.
   private static func rollBack(_ connection: PostgresConnection, logger: Logger) async {
-    if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+    _ = try? await connection.send("ROLLBACK", logger: logger)
   }
 
   /// Runs `body` unless another process working on this database is already running work
@@ -119,7 +119,7 @@ public struct Database: Sendable {
   ) async throws -> Result? {
     try await client.withConnection { connection in
       var taken = false
-      for try await held in try await connection.query(
+      for try await held in try await connection.send(
         "SELECT pg_try_advisory_lock(\(lock))",
         logger: logger
       ).decode(Bool.self) {
@@ -141,42 +141,18 @@ public struct Database: Sendable {
   /// A connection going back to the pool must not keep a lock; a closed one has none left.
   private static func unlock(_ lock: Int64, on connection: PostgresConnection, logger: Logger) async
   {
-    guard !connection.isClosed else { return }
-    _ = try? await connection.query("SELECT pg_advisory_unlock(\(lock))", logger: logger)
+    _ = try? await connection.send("SELECT pg_advisory_unlock(\(lock))", logger: logger)
   }
 
   /// One statement outside an explicit transaction.
   @discardableResult
-  public func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+  public func query(_ query: PostgresQuery) async throws -> Rows {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
-    return try await Self.counted(query.sql) { try await client.query(query, logger: logger) }
-  }
-}
-
-extension PostgresConnection {
-  /// Throws `ConnectionClosed` when the connection has closed. postgres-nio (1.33) writes a
-  /// statement to its channel without a promise: on a channel already closed, whose handlers
-  /// are gone, the write fails unseen and the statement's own answer never comes, so the task
-  /// that sent it waits forever, deaf to cancellation (postgres-nio#487, reverted by #501).
-  /// One such wait in a transaction or a worker held graceful shutdown open for good after a
-  /// database restart or a terminated backend. Checked before every statement the suite sends
-  /// on a held connection; what is left is the moment between the check and the write.
-  public func checkOpen() throws(ConnectionClosed) {
-    if isClosed { throw ConnectionClosed() }
-  }
-}
-
-/// The database connection closed under the work (a terminated backend, a restart):
-/// UNAVAILABLE, which the caller may retry on a new connection.
-public struct ConnectionClosed: Error, Equatable, ServiceErrorConvertible {
-  public init() {}
-
-  public var serviceError: ServiceError {
-    ServiceError(
-      .unavailable,
-      reason: "DATABASE_UNAVAILABLE",
-      "the database connection was lost; retry shortly"
-    )
+    return try await Self.counted(query.sql) {
+      try await client.withConnection { connection in
+        try await connection.send(query, logger: logger)
+      }
+    }
   }
 }
 

@@ -109,20 +109,20 @@ public struct Migrator: Sendable {
 
   public func apply(_ migrations: [Migration]) async throws {
     try await client.withConnection { connection in
-      try await connection.query(
+      try await connection.send(
         "SELECT pg_advisory_lock(\(Self.lockKey))",
         logger: logger
       )
       do {
         try await applyLocked(migrations, on: connection)
       } catch {
-        _ = try? await connection.query(
+        _ = try? await connection.send(
           "SELECT pg_advisory_unlock(\(Self.lockKey))",
           logger: logger
         )
         throw error
       }
-      try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+      try await connection.send("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
     }
   }
 
@@ -132,7 +132,7 @@ public struct Migrator: Sendable {
   )
     async throws
   {
-    try await connection.query(
+    try await connection.send(
       """
       CREATE TABLE IF NOT EXISTS schema_migrations (
         component text NOT NULL,
@@ -145,7 +145,7 @@ public struct Migrator: Sendable {
       logger: logger
     )
     var applied: Set<String> = []
-    let rows = try await connection.query(
+    let rows = try await connection.send(
       "SELECT component, version FROM schema_migrations",
       logger: logger
     )
@@ -169,21 +169,21 @@ public struct Migrator: Sendable {
           "name": "\(migration.name)",
         ]
       )
-      try await connection.query("BEGIN", logger: logger)
+      try await connection.send("BEGIN", logger: logger)
       do {
         for statement in migration.statements {
-          try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+          try await connection.send(PostgresQuery(unsafeSQL: statement), logger: logger)
         }
-        try await connection.query(
+        try await connection.send(
           """
           INSERT INTO schema_migrations (component, version, name)
           VALUES (\(migration.component), \(migration.version), \(migration.name))
           """,
           logger: logger
         )
-        try await connection.query("COMMIT", logger: logger)
+        try await connection.send("COMMIT", logger: logger)
       } catch {
-        _ = try? await connection.query("ROLLBACK", logger: logger)
+        _ = try? await connection.send("ROLLBACK", logger: logger)
         throw error
       }
     }

@@ -3,9 +3,6 @@ public import PostgresNIO
 import SuiteRuntime
 import Synchronization
 
-/// Rows of a statement run through `execute`: PostgreSQL rows, read like `query`'s.
-public typealias PreparedRows = AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
-
 /// A statement of fixed text with its values, written by interpolation as postgres-nio's
 /// `PostgresQuery` is (`"… WHERE id = \(id)"`, `\(unescaped: constant)` for fixed SQL). Unlike
 /// `PostgresQuery` it keeps each value's PostgreSQL type, nulls included: a statement is
@@ -105,11 +102,11 @@ extension Database {
   /// that varies from call to call goes through `query`, or every variant would stay
   /// prepared on every connection.
   @discardableResult
-  public func execute(_ query: FixedQuery) async throws -> PreparedRows {
+  public func execute(_ query: FixedQuery) async throws -> Rows {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
     return try await Self.counted(query.sql) {
-      try await NamedStatement.with(query) { statement in
-        try await client.execute(statement, logger: logger)
+      try await client.withConnection { connection in
+        try await connection.prepared(query, logger: logger)
       }
     }
   }
@@ -118,12 +115,13 @@ extension Database {
 extension PostgresConnection {
   /// `Database.execute` inside a transaction: the statement prepared once on this connection.
   @discardableResult
-  public func execute(_ query: FixedQuery, logger: Logger) async throws -> PreparedRows {
-    try checkOpen()
-    return try await Traces.statement(query.sql) {
-      try await NamedStatement.with(query) { statement in
-        try await execute(statement, logger: logger)
-      }
+  public func execute(_ query: FixedQuery, logger: Logger) async throws -> Rows {
+    try await Traces.statement(query.sql) { try await prepared(query, logger: logger) }
+  }
+
+  fileprivate func prepared(_ query: FixedQuery, logger: Logger) async throws -> Rows {
+    try await NamedStatement.with(query) { statement in
+      try await whileOpen { try await Rows(reading: execute(statement, logger: logger)) }
     }
   }
 }

@@ -73,7 +73,7 @@ public final class Presence: Service, Sendable {
       var locked = false
       while !locked {
         id = Int32.random(in: 1...Int32.max)
-        let rows = try await connection.query(
+        let rows = try await connection.send(
           "SELECT pg_try_advisory_lock(\(Self.lockSpace), \(id))",
           logger: logger
         )
@@ -85,17 +85,14 @@ public final class Presence: Service, Sendable {
       while !Task.isShuttingDownGracefully && !Task.isCancelled {
         await cancelWhenGracefulShutdown { try? await Task.sleep(for: heartbeat) }
         if Task.isShuttingDownGracefully || Task.isCancelled { break }
-        // Closed since the last beat (its lock went with it): a new presence.
-        try connection.checkOpen()
-        try await connection.query("SELECT 1", logger: logger)
+        // Closed since the last beat (its lock went with it): ConnectionClosed, a new presence.
+        try await connection.send("SELECT 1", logger: logger)
       }
       // Stopping: the connection goes back to the pool, which must not keep the lock for it.
-      if !connection.isClosed {
-        _ = try? await connection.query(
-          "SELECT pg_advisory_unlock(\(Self.lockSpace), \(id))",
-          logger: logger
-        )
-      }
+      _ = try? await connection.send(
+        "SELECT pg_advisory_unlock(\(Self.lockSpace), \(id))",
+        logger: logger
+      )
     }
   }
 

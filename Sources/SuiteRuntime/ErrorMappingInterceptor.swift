@@ -44,6 +44,23 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
   /// The status a caller sees for `error`; `domain` (the service's proto package, e.g.
   /// `guance.billing.v1`) qualifies the reasons of the service's own errors.
   public static func rpcError(for error: any Error, domain: String) -> RPCError {
+    let mapped = status(for: error, domain: domain)
+    // With less than `hopMargin` left of the RPC's deadline, the calls it makes get no time
+    // (`callTimeout`) and fail at once: their silence, and anything else unavailable then, is
+    // this RPC's deadline running out, not another service out of reach.
+    if mapped.code == .unavailable,
+      RequestContext.current.deadlinePassedError(reserve: RequestContext.hopMargin) != nil
+    {
+      return RPCError(
+        code: .deadlineExceeded,
+        message:
+          "the deadline passed, or left too little to ask another service, before the RPC was done"
+      )
+    }
+    return mapped
+  }
+
+  private static func status(for error: any Error, domain: String) -> RPCError {
     // A handler cancelled (its deadline passed, its caller left) fails with whatever the work
     // it awaited throws then (postgres-nio's "query cancelled", say): that is the cancellation,
     // not a fault of the service's to log as one.

@@ -9,7 +9,7 @@ extension ServiceGroupConfiguration {
   /// `SHUTDOWN_DRAIN_SECONDS` (20) is escalated to cancellation, and a process still alive 5 s
   /// after that exits with status 1 (`ShutdownDeadline`). A process that stays alive but no
   /// longer serves is the worst outcome for whatever supervises it: a task waiting forever (a
-  /// statement postgres-nio never answers, `PostgresConnection.checkOpen`) once held graceful
+  /// statement postgres-nio never answers, `PostgresConnection.whileOpen`) once held graceful
   /// shutdown open for good; now the supervisor sees an exit and starts a new process.
   public static func suite(
     services: [ServiceGroupConfiguration.ServiceConfiguration],

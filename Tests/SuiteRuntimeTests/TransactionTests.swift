@@ -1,11 +1,12 @@
 import GRPCCore
 import Logging
 import PostgresNIO
-import SuitePersistence
 import SuiteRuntime
 import SuiteTesting
 import Synchronization
 import Testing
+
+@testable import SuitePersistence
 
 @Suite("Transactions")
 struct TransactionTests {
@@ -208,6 +209,58 @@ struct TransactionTests {
       let ended = try await eventually { outcomeBox.value != nil }
       #expect(ended, "the transaction never ended")
       #expect(outcomeBox.value == "its own error")
+    }
+  }
+
+  @Test(
+    "a statement is checked and written on its connection's event loop, where the connection closes: it cannot close between the two"
+  )
+  func checkedWhereItCloses() async throws {
+    try await TestDatabase.withMigratedDatabase(Self.schema) { url, _ in
+      try await TestDatabase.withClient(url) { client in
+        try await client.withConnection { connection in
+          #expect(!connection.eventLoop.inEventLoop)
+          let onLoop = try await connection.whileOpen { connection.eventLoop.inEventLoop }
+          #expect(onLoop)
+        }
+      }
+    }
+  }
+
+  @Test(
+    "a statement sent while its connection closes is answered with an error, never left waiting: 1,000 races of the two"
+  )
+  func statementRacingTheClose() async throws {
+    try await TestDatabase.withMigratedDatabase(Self.schema) { url, _ in
+      try await TestDatabase.withClient(url) { client in
+        let logger = Logger(label: "t")
+        let outcomeBox = OutcomeBox()
+        // Not a child task: the bug this checks waited forever, deaf to cancellation.
+        let work = Task {
+          var refused = 0
+          for round in 0..<1000 {
+            try await client.withConnection { connection in
+              // The close starts on the connection's loop while the statement is on its way
+              // there, from 0 to 40 µs behind it or ahead of it from round to round.
+              connection.eventLoop.execute { let _: EventLoopFuture<Void> = connection.close() }
+              let sendAt = ContinuousClock.now + .microseconds(round % 41)
+              while ContinuousClock.now < sendAt {}
+              do {
+                try await connection.send("SELECT 1", logger: logger)
+              } catch let error as PSQLError where error.isConnectionLoss {
+                refused += 1
+              } catch is ConnectionClosed {
+                refused += 1
+              }
+            }
+          }
+          outcomeBox.set("\(refused) refused")
+        }
+        defer { work.cancel() }
+        let ended = try await eventually { outcomeBox.value != nil }
+        #expect(ended, "a statement was never answered")
+        #expect(outcomeBox.value == "1000 refused")
+      }
     }
   }
 

@@ -54,7 +54,7 @@ public struct PostgresBillingStore: BillingStore {
     )
   }
 
-  private static func firstAccount(_ rows: PreparedRows) async throws -> BillingAccount? {
+  private static func firstAccount(_ rows: Rows) async throws -> BillingAccount? {
     for try await row in rows.decode(AccountRow.self) { return account(row) }
     return nil
   }
@@ -829,7 +829,7 @@ public struct PostgresBillingStore: BillingStore {
     String, String, String, Date, Decimal, Int, String, String?, String?, String, Date
   )
 
-  private static func meteringRecords(_ rows: PreparedRows) async throws -> [MeteringRecord] {
+  private static func meteringRecords(_ rows: Rows) async throws -> [MeteringRecord] {
     var records: [MeteringRecord] = []
     for try await row in rows.decode(MeteringRow.self) {
       guard let status = MeteringRecord.Status(rawValue: row.6) else {

@@ -1,0 +1,102 @@
+public import Logging
+import NIOCore
+public import PostgresNIO
+public import SuiteErrors
+import Synchronization
+
+/// Rows a statement answered, read in full while its connection was still held: nothing is
+/// left unread on a connection going back to the pool or on to the transaction's next
+/// statement. Read like postgres-nio's row sequences (`for try await`, `decode`).
+public struct Rows: AsyncSequence, Sendable {
+  public typealias Element = PostgresRow
+
+  public let all: [PostgresRow]
+
+  init<Source: AsyncSequence>(reading source: Source) async throws
+  where Source.Element == PostgresRow {
+    var all: [PostgresRow] = []
+    for try await row in source { all.append(row) }
+    self.all = all
+  }
+
+  public struct AsyncIterator: AsyncIteratorProtocol {
+    var rows: IndexingIterator<[PostgresRow]>
+    public mutating func next() async throws -> PostgresRow? { rows.next() }
+  }
+
+  public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rows: all.makeIterator()) }
+}
+
+extension PostgresConnection {
+  /// `sql` on this connection, its rows read in full; `ConnectionClosed` once the connection
+  /// has closed (see `whileOpen`). The suite's only way to send unprepared statements.
+  @discardableResult
+  public func send(_ sql: PostgresQuery, logger: Logger) async throws -> Rows {
+    try await whileOpen { try await Rows(reading: query(sql, logger: logger)) }
+  }
+
+  /// Runs `send`, which writes one statement to this connection, on the connection's own
+  /// event loop, right after checking there that the connection is still open; throws
+  /// `ConnectionClosed` otherwise.
+  ///
+  /// postgres-nio (1.33) writes a statement to its channel without a promise. On a channel
+  /// that has closed and lost its handlers the write fails unseen, and the statement's answer
+  /// never comes: the task that sent it waits forever, deaf to cancellation
+  /// (postgres-nio#487, reverted by #501). One such wait in a transaction or a worker held a
+  /// service's graceful shutdown open for good after a terminated backend. A check made on
+  /// another thread leaves a moment between the check and the write for the channel to close
+  /// in. On the event loop there is none: the channel closes on that loop, and postgres-nio's
+  /// statement functions write without suspending first, so check and write are one step of
+  /// the loop. A channel still open then has its handler, which answers every statement it
+  /// was given, with an error if the connection closes later.
+  func whileOpen<Result>(_ send: () async throws -> Result) async throws -> Result {
+    try await withTaskExecutorPreference(EventLoopExecutor.of(eventLoop)) {
+      try checkOpen()
+      return try await send()
+    }
+  }
+
+  /// Throws `ConnectionClosed` when the connection has closed: for work that is about to hold
+  /// a connection for a while (the statements themselves go through `whileOpen`).
+  public func checkOpen() throws(ConnectionClosed) {
+    if isClosed { throw ConnectionClosed() }
+  }
+}
+
+/// An event loop running Swift tasks that prefer it (`withTaskExecutorPreference`).
+final class EventLoopExecutor: TaskExecutor {
+  let eventLoop: any EventLoop
+
+  private init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+  }
+
+  /// One executor per loop, kept for the process's life (as the loops are).
+  private static let made = Mutex<[ObjectIdentifier: EventLoopExecutor]>([:])
+
+  static func of(_ eventLoop: any EventLoop) -> EventLoopExecutor {
+    made.withLock { made in
+      if let known = made[ObjectIdentifier(eventLoop)] { return known }
+      let executor = EventLoopExecutor(eventLoop)
+      made[ObjectIdentifier(eventLoop)] = executor
+      return executor
+    }
+  }
+}
+
+/// The database connection closed under the work (a terminated backend, a restart):
+/// UNAVAILABLE, which the caller may retry on a new connection.
+public struct ConnectionClosed: Error, Equatable, ServiceErrorConvertible {
+  public init() {}
+
+  public var serviceError: ServiceError {
+    ServiceError(
+      .unavailable,
+      reason: "DATABASE_UNAVAILABLE",
+      "the database connection was lost; retry shortly"
+    )
+  }
+}
