@@ -148,7 +148,7 @@ let package = Package(
     .target(
       name: "SuitePersistence",
       dependencies: [
-        "SuiteRuntime", "SuiteErrors", .postgres, .nioCore, .nioSSL, .logging, .lifecycle, .metrics,
+        "SuiteRuntime", "SuiteErrors", .postgres, .nioSSL, .logging, .lifecycle, .metrics,
         .tracing,
       ],
       swiftSettings: strict

@@ -1,8 +1,7 @@
 public import Logging
-import NIOCore
 public import PostgresNIO
 public import SuiteErrors
-import Synchronization
+import SuiteRuntime
 
 /// Rows a statement answered, read in full while its connection was still held: nothing is
 /// left unread on a connection going back to the pool or on to the transaction's next
@@ -50,7 +49,7 @@ extension PostgresConnection {
   /// the loop. A channel still open then has its handler, which answers every statement it
   /// was given, with an error if the connection closes later.
   func whileOpen<Result>(_ send: () async throws -> Result) async throws -> Result {
-    try await withTaskExecutorPreference(EventLoopExecutor.of(eventLoop)) {
+    try await withTaskExecutorPreference(EventLoopTaskExecutor.of(eventLoop)) {
       try checkOpen()
       return try await send()
     }
@@ -60,30 +59,6 @@ extension PostgresConnection {
   /// a connection for a while (the statements themselves go through `whileOpen`).
   public func checkOpen() throws(ConnectionClosed) {
     if isClosed { throw ConnectionClosed() }
-  }
-}
-
-/// An event loop running Swift tasks that prefer it (`withTaskExecutorPreference`).
-final class EventLoopExecutor: TaskExecutor {
-  let eventLoop: any EventLoop
-
-  private init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
-
-  func enqueue(_ job: consuming ExecutorJob) {
-    let job = UnownedJob(job)
-    eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-  }
-
-  /// One executor per loop, kept for the process's life (as the loops are).
-  private static let made = Mutex<[ObjectIdentifier: EventLoopExecutor]>([:])
-
-  static func of(_ eventLoop: any EventLoop) -> EventLoopExecutor {
-    made.withLock { made in
-      if let known = made[ObjectIdentifier(eventLoop)] { return known }
-      let executor = EventLoopExecutor(eventLoop)
-      made[ObjectIdentifier(eventLoop)] = executor
-      return executor
-    }
   }
 }
 

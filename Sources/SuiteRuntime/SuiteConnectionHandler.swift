@@ -504,7 +504,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let queue = HandoffQueue<UnaryRPC>()
     unaryRPCs = queue
     acceptor.yield(
-      .unaryRPCs(queue, settings.unaryOnEventLoop ? EventLoopTaskExecutor(context.eventLoop) : nil)
+      .unaryRPCs(
+        queue,
+        settings.unaryOnEventLoop ? EventLoopTaskExecutor.of(context.eventLoop) : nil
+      )
     )
     return queue
   }
