@@ -148,8 +148,8 @@ let package = Package(
     .target(
       name: "SuitePersistence",
       dependencies: [
-        "SuiteRuntime", "SuiteErrors", .postgres, .nioSSL, .logging, .lifecycle, .metrics,
-        .tracing,
+        "SuiteRuntime", "SuiteErrors", .postgres, .nioCore, .nioPosix, .nioSSL, .logging,
+        .lifecycle, .metrics, .tracing,
       ],
       swiftSettings: strict
     ),

@@ -50,7 +50,7 @@ public struct Database: Sendable {
     while true {
       do {
         return try await Self.counted("BEGIN ISOLATION LEVEL \(isolation.rawValue) … COMMIT") {
-          try await client.withConnection { connection in
+          try await withConnectionOnItsLoop { connection in
             try await Self.once(connection, isolation: isolation, logger: logger, body)
           }
         }
@@ -149,7 +149,7 @@ public struct Database: Sendable {
   public func query(_ query: PostgresQuery) async throws -> Rows {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
     return try await Self.counted(query.sql) {
-      try await client.withConnection { connection in
+      try await withConnectionOnItsLoop { connection in
         try await connection.send(query, logger: logger)
       }
     }

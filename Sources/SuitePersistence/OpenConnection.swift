@@ -1,7 +1,10 @@
 public import Logging
+import NIOCore
+import NIOPosix
 public import PostgresNIO
 public import SuiteErrors
 import SuiteRuntime
+import Synchronization
 
 /// Rows a statement answered, read in full while its connection was still held: nothing is
 /// left unread on a connection going back to the pool or on to the transaction's next
@@ -73,5 +76,44 @@ public struct ConnectionClosed: Error, Equatable, ServiceErrorConvertible {
       reason: "DATABASE_UNAVAILABLE",
       "the database connection was lost; retry shortly"
     )
+  }
+}
+
+extension Database {
+  /// `body` with a pooled connection, run from the lease on by the connection's own event loop
+  /// (and before it by the loop the caller was on, or another of the pool's). A statement is
+  /// written and answered on that loop (`whileOpen`); done there, the work between statements
+  /// and the connection's return to the pool follow without a hop back to the caller's loop,
+  /// which under load holds a queue of its own RPCs: waiting in it, a connection the statement
+  /// was done with stayed leased (LookupWorkspace under load: 13.0 against 14.3 thousand a
+  /// second, one run of each, alternating).
+  func withConnectionOnItsLoop<Result: Sendable>(
+    _ body: (PostgresConnection) async throws -> Result
+  ) async throws -> Result {
+    let executor = LeasedConnectionExecutor(
+      on: MultiThreadedEventLoopGroup.currentEventLoop ?? NIOSingletons.posixEventLoopGroup.next()
+    )
+    return try await withTaskExecutorPreference(executor) {
+      try await client.withConnection { connection in
+        executor.follow(connection.eventLoop)
+        return try await body(connection)
+      }
+    }
+  }
+}
+
+/// Runs a task's jobs on one event loop, then, once it has leased a connection, on the
+/// connection's (`Database.withConnectionOnItsLoop`).
+private final class LeasedConnectionExecutor: TaskExecutor {
+  private let loop: Mutex<any EventLoop>
+
+  init(on loop: any EventLoop) { self.loop = Mutex(loop) }
+
+  func follow(_ loop: any EventLoop) { self.loop.withLock { $0 = loop } }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    let executor = asUnownedTaskExecutor()
+    loop.withLock { $0 }.execute { job.runSynchronously(on: executor) }
   }
 }

@@ -105,7 +105,7 @@ extension Database {
   public func execute(_ query: FixedQuery) async throws -> Rows {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
     return try await Self.counted(query.sql) {
-      try await client.withConnection { connection in
+      try await withConnectionOnItsLoop { connection in
         try await connection.prepared(query, logger: logger)
       }
     }
