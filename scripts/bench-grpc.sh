@@ -41,7 +41,9 @@ start() {
   pid[$target]=$!
   targets+=("$target")
 }
-runtime_env=(GRPC_PORT=0 INTERNAL_CREDENTIAL=bench LOG_LEVEL=warning)
+# Each connection asks for $streams RPCs in flight, as it does of grpc C++ (no limit): the
+# suite's servers allow that many, above their default of 24 (GRPC_MAX_CONCURRENT_STREAMS).
+runtime_env=(GRPC_PORT=0 INTERNAL_CREDENTIAL=bench LOG_LEVEL=warning GRPC_MAX_CONCURRENT_STREAMS="$streams")
 wait_ready() {
   for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done
   echo "bench: $1 never appeared" >&2

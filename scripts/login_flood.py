@@ -2,12 +2,13 @@
 """Overload is shed, not queued: many logins at once at workspace-console, timed by a client
 that adds next to nothing of its own.
 
-    scripts/login-flood [--logins 200] [--rounds 3] [--bin DIR]
+    scripts/login-flood [--logins 200] [--connections 10] [--rounds 3] [--bin DIR]
 
 Starts workspace-console alone (chaos.py's Suite) on a throwaway PostgreSQL with its default
 password hashers (2 workers, 32 waiting), registers one account, then, --rounds times, sends
---logins Login calls with the right password at once (futures on one channel, each timed from
-just before it is sent to its completion). Meanwhile grpc.health.v1.Health/Check is probed
+--logins Login calls with the right password at once (futures spread over --connections
+channels of a connection each, as many browsers would send them: one connection may have 24
+RPCs under way at the console; each call timed from just before it is sent to its completion). Meanwhile grpc.health.v1.Health/Check is probed
 every 10 ms from a process of its own.
 Each login verifies a real argon2id hash, so the hashers take a few and the rest must be
 refused with RESOURCE_EXHAUSTED (reason OVERLOADED) at once.
@@ -37,14 +38,19 @@ import grpc_call as RPC
 CONSOLE = "guance.console.v1.WorkspaceConsoleService"
 
 
-def flood(address, logins, name):
-    """(latency in s, status name, reason) of `logins` Logins sent at once: futures on one
-    channel, each timed from just before it is sent to its completion callback (grpc's own
-    thread), so no answer waits for the client to send the rest."""
-    with grpc.insecure_channel(address) as channel:
-        stub, request_class = RPC.unary(channel, f"{CONSOLE}/Login")
+def flood(address, logins, connections, name):
+    """(latency in s, status name, reason) of `logins` Logins sent at once: futures spread over
+    `connections` channels, each timed from just before it is sent to its completion callback
+    (grpc's own thread), so no answer waits for the client to send the rest."""
+    channels = [grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+                for _ in range(connections)]
+    try:
+        stubs = []
+        for channel in channels:
+            stub, request_class = RPC.unary(channel, f"{CONSOLE}/Login")
+            grpc.channel_ready_future(channel).result(timeout=10)
+            stubs.append(stub)
         request = json_format.ParseDict({"login": name, "password": chaos.PASSWORD}, request_class())
-        grpc.channel_ready_future(channel).result(timeout=10)
         answers, lock, done = [], threading.Lock(), threading.Event()
 
         def finished(started, future):
@@ -56,11 +62,15 @@ def flood(address, logins, name):
                 if len(answers) == logins:
                     done.set()
 
-        for _ in range(logins):
+        for n in range(logins):
             started = time.perf_counter()
-            stub.future(request, timeout=60).add_done_callback(lambda f, started=started: finished(started, f))
+            stubs[n % connections].future(request, timeout=60).add_done_callback(
+                lambda f, started=started: finished(started, f))
         done.wait(120)
         return answers
+    finally:
+        for channel in channels:
+            channel.close()
 
 
 def probe(address, stop, latencies):
@@ -77,14 +87,14 @@ def probe(address, stop, latencies):
             time.sleep(0.01)
 
 
-def round_trip(address, logins, name):
+def round_trip(address, logins, connections, name):
     with multiprocessing.Manager() as manager:
         stop, latencies = manager.Event(), manager.list()
         prober = multiprocessing.Process(target=probe, args=(address, stop, latencies))
         prober.start()
         while not latencies:
             time.sleep(0.05)
-        answers = flood(address, logins, name)
+        answers = flood(address, logins, connections, name)
         stop.set()
         prober.join()
         return answers, list(latencies)
@@ -105,6 +115,7 @@ def logins_within_100ms(metrics_address):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--logins", type=int, default=200)
+    parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--bin", default=None, help="the built executables (default: swift build --show-bin-path)")
     args = parser.parse_args()
@@ -118,10 +129,10 @@ def main():
         with open(os.path.join(work, "workspace-console.ready.metrics")) as f:
             metrics = f.read().strip()
         before = logins_within_100ms(metrics)
-        print(f"login flood: {args.rounds} rounds of {args.logins} Logins at once at workspace-console "
-              "(2 hashing workers, 32 waiting), a health probe every 10 ms")
+        print(f"login flood: {args.rounds} rounds of {args.logins} Logins at once over {args.connections} "
+              "connections at workspace-console (2 hashing workers, 32 waiting), a health probe every 10 ms")
         for n in range(args.rounds):
-            answers, health = round_trip(address, args.logins, name)
+            answers, health = round_trip(address, args.logins, args.connections, name)
             after = logins_within_100ms(metrics)
             quick, answered = after[0] - before[0], after[1] - before[1]
             before = after

@@ -29,7 +29,7 @@ struct ConfigTests {
   func serverSettings() throws {
     let defaults = try ServerSettings(config: ConfigReader(environment: [:]), defaultPort: 7101)
     #expect(defaults.port == 7101)
-    #expect(defaults.maxConcurrentStreams == 256)
+    #expect(defaults.maxConcurrentStreams == 24)
     #expect(defaults.maxRequestBytes == 4 << 20)
     #expect(defaults.flushDelay == nil)
     #expect(defaults.transport == .suite)
@@ -37,14 +37,14 @@ struct ConfigTests {
     let tuned = try ServerSettings(
       config: ConfigReader(
         environment: [
-          "GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "16",
+          "GRPC_PORT": "0", "GRPC_MAX_CONCURRENT_STREAMS": "64",
           "GRPC_FLUSH_DELAY_MICROSECONDS": "100",
           "GRPC_SERVER_TRANSPORT": "grpc-swift", "GRPC_UNARY_ON_EVENT_LOOP": "false",
         ]),
       defaultPort: 7101
     )
     #expect(tuned.port == 0)
-    #expect(tuned.maxConcurrentStreams == 16)
+    #expect(tuned.maxConcurrentStreams == 64)
     #expect(tuned.flushDelay == .microseconds(100))
     #expect(tuned.transport == .grpcSwift)
     #expect(!tuned.unaryOnEventLoop)
