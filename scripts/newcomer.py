@@ -123,7 +123,7 @@ def write_results(args, rows, problems):
         f.write(f"""# A newcomer's first RPC during a flood
 
 Measured {time.strftime('%Y-%m-%d', time.gmtime())} at commit {commit} by `scripts/newcomer` on {os.cpu_count()} cores
-({args.bin or 'debug build'}). Each round: h2load sends {args.requests} ListSites over
+({os.path.basename(os.path.normpath(args.bin)) + ' build' if args.bin else 'debug build'}). Each round: h2load sends {args.requests} ListSites over
 {args.connections} connections (up to 250 asked in flight each; the console allows 24 per
 connection), while a new connection opens every 50 ms and times its first ListSites from the
 moment it starts connecting. Goal for the slowest newcomer: {goal}.
