@@ -7,26 +7,29 @@ import SwiftProtobuf
 /// The console's `WorkspaceDirectoryService` as the billing center's `WorkspaceDirectory`.
 public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDirectory {
   private let client: Guance_Console_V1_WorkspaceDirectoryService.Client<Transport>
-  private let metadata: Metadata
+  private let calls: ServiceCalls
 
   public init(client: GRPCClient<Transport>, internalCredential: String) {
     self.client = .init(wrapping: client)
-    self.metadata = ["authorization": "Bearer \(internalCredential)"]
+    self.calls = ServiceCalls(
+      to: "workspace console",
+      internalCredential: internalCredential,
+      timeout: .seconds(5)
+    )
   }
 
   public func workspace(id: UUID, ownerSession: String?) async throws -> DirectoryWorkspace? {
-    var options = CallOptions.defaults
-    // Or sooner, what is left of the deadline of the RPC being served.
-    options.timeout = RequestContext.current.callTimeout(.seconds(5))
     do {
-      let reply = try await client.lookupWorkspace(
-        .with {
-          $0.workspaceID = id.uuidString.lowercased()
-          $0.ownerSessionToken = ownerSession ?? ""
-        },
-        metadata: metadata,
-        options: options
-      )
+      let reply = try await calls.call(whenSilent: { _ in BillingError.consoleUnavailable }) {
+        try await client.lookupWorkspace(
+          .with {
+            $0.workspaceID = id.uuidString.lowercased()
+            $0.ownerSessionToken = ownerSession ?? ""
+          },
+          metadata: calls.credential,
+          options: calls.options
+        )
+      }
       let status: DirectoryWorkspace.Status =
         switch reply.workspace.status {
         case .suspended: .suspended
@@ -41,8 +44,6 @@ public struct ConsoleWorkspaceDirectory<Transport: ClientTransport>: WorkspaceDi
       )
     } catch let error as RPCError where error.code == .notFound {
       return nil
-    } catch let error as RPCError where error.code.isSilence {
-      throw BillingError.consoleUnavailable
     }
   }
 }

@@ -14,8 +14,7 @@ import SwiftProtobuf
 public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory {
   private let client: Guance_Billing_V1_BillingInternalService.Client<Transport>
   private let center: Guance_Billing_V1_BillingCenterService.Client<Transport>
-  private let metadata: Metadata
-  private let timeout: Duration
+  private let calls: ServiceCalls
 
   /// `timeout`: each call's deadline (`BILLING_TIMEOUT_SECONDS`).
   public init(
@@ -25,8 +24,11 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   ) {
     self.client = .init(wrapping: client)
     self.center = .init(wrapping: client)
-    self.metadata = ["authorization": "Bearer \(internalCredential)"]
-    self.timeout = timeout
+    self.calls = ServiceCalls(
+      to: "billing center",
+      internalCredential: internalCredential,
+      timeout: timeout
+    )
   }
 
   /// A purchaser as the billing center names cloud identities (Microsoft's marketplace: Azure).
@@ -41,24 +43,17 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     }
   }
 
-  /// Each call's deadline, or sooner what is left of the caller's (`callTimeout`).
-  private var options: CallOptions {
-    var options = CallOptions.defaults
-    options.timeout = RequestContext.current.callTimeout(timeout)
-    return options
-  }
-
   public func linkedAccount(
     tenantID: String,
     objectID: String
   ) async throws -> LinkedBillingAccount? {
-    let reply = try await unavailableAsDependency {
+    let reply = try await calls.dependency {
       try await client.findBillingAccountByCloudAccount(
         .with {
           $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
         },
-        metadata: metadata,
-        options: options
+        metadata: calls.credential,
+        options: calls.options
       )
     }
     guard reply.hasBillingAccount, let id = UUID(uuidString: reply.billingAccount.id) else {
@@ -69,11 +64,11 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
 
   public func startBinding(username: String) async throws -> BindingChallenge {
     let reply = try await renamingFields(["username": "billing_username"]) {
-      try await unavailableAsDependency {
+      try await calls.dependency {
         try await center.startBindingVerification(
           .with { $0.username = username },
-          metadata: metadata,
-          options: options
+          metadata: calls.credential,
+          options: calls.options
         )
       }
     }
@@ -92,7 +87,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     objectID: String,
     subscriptionID: String
   ) async throws -> LinkedBillingAccount {
-    let reply = try await unavailableAsDependency {
+    let reply = try await calls.dependency {
       try await client.confirmBinding(
         .with {
           $0.challengeID = challengeID
@@ -101,8 +96,8 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
           $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
           $0.marketplaceSubscriptionID = subscriptionID
         },
-        metadata: metadata,
-        options: options
+        metadata: calls.credential,
+        options: calls.options
       )
     }
     guard let id = UUID(uuidString: reply.billingAccount.id) else {
@@ -112,11 +107,11 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 
   public func workspaces(of billingAccountID: UUID) async throws -> [BindableWorkspace] {
-    let reply = try await unavailableAsDependency {
+    let reply = try await calls.dependency {
       try await center.listBoundWorkspaces(
         .with { $0.billingAccountID = billingAccountID.uuidString.lowercased() },
-        metadata: metadata,
-        options: options
+        metadata: calls.credential,
+        options: calls.options
       )
     }
     // A workspace another marketplace subscription pays for stays with it: not offered.
@@ -151,7 +146,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
         uniqueKeysWithValues: ["username", "password", "email", "phone"].map { ($0, "basic.\($0)") }
       )
       reply = try await renamingFields(paths) {
-        try await unavailableAsDependency {
+        try await calls.dependency {
           try await center.registerBillingAccount(
             .with {
               $0.username = account.username
@@ -167,7 +162,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
               }
               $0.creationKey = creationKey
             },
-            options: options
+            options: calls.options
           )
         }
       }
@@ -186,15 +181,15 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
     objectID: String,
     subscriptionID: String
   ) async throws {
-    _ = try await unavailableAsDependency {
+    _ = try await calls.dependency {
       try await client.linkCloudAccount(
         .with {
           $0.billingAccountID = billingAccountID.uuidString.lowercased()
           $0.identity = Self.azureIdentity(tenantID: tenantID, objectID: objectID)
           $0.marketplaceSubscriptionID = subscriptionID
         },
-        metadata: metadata,
-        options: options
+        metadata: calls.credential,
+        options: calls.options
       )
     }
   }
@@ -213,7 +208,7 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
       $0.method = .cloudAccount
       $0.marketplaceSubscriptionID = subscriptionID
     }
-    let binding = try await unavailableAsDependency {
+    let binding = try await calls.dependency {
       switch origin {
       case .created:
         try await center.bindWorkspace(
@@ -223,8 +218,8 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             $0.settlement = settlement
             $0.linkPurchaser = identity
           },
-          metadata: metadata,
-          options: options
+          metadata: calls.credential,
+          options: calls.options
         ).binding
       case .existing:
         try await center.changeSettlementMethod(
@@ -234,8 +229,8 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
             $0.settlement = settlement
             $0.linkPurchaser = identity
           },
-          metadata: metadata,
-          options: options
+          metadata: calls.credential,
+          options: calls.options
         ).binding
       }
     }
@@ -243,16 +238,14 @@ public struct GRPCBillingDirectory<Transport: ClientTransport>: BillingDirectory
   }
 }
 
-/// Runs one call to another service, turning its silence (`RPCError.Code.isSilence`) into
-/// `DependencyUnavailable` (worth retrying later) and passing its refusals through unchanged.
-func unavailableAsDependency<Result>(
-  service: String = "billing center",
-  _ body: () async throws -> Result
-) async throws -> Result {
-  do {
-    return try await body()
-  } catch let error as RPCError where error.code.isSilence {
-    throw DependencyUnavailable(service: service, reason: "\(error.code): \(error.message)")
+extension ServiceCalls {
+  /// Runs one call, its silence thrown as `DependencyUnavailable` (the activation tries again
+  /// later) and its refusals passed through unchanged.
+  func dependency<Result>(_ body: () async throws -> Result) async throws -> Result {
+    try await call(
+      whenSilent: { DependencyUnavailable(service: service, reason: "\($0.code): \($0.message)") },
+      body
+    )
   }
 }
 
@@ -300,7 +293,7 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
     at: Date
   ) async throws -> SettlementOutcome? {
     do {
-      let reply = try await unavailableAsDependency {
+      let reply = try await calls.dependency {
         try await client.setSubscriptionStatus(
           .with {
             $0.marketplaceSubscriptionID = subscriptionID
@@ -312,8 +305,8 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
               }
             $0.effectiveAt = Google_Protobuf_Timestamp(date: at)
           },
-          metadata: metadata,
-          options: options
+          metadata: calls.credential,
+          options: calls.options
         )
       }
       let outcome: SettlementStatus =
@@ -335,11 +328,11 @@ extension GRPCBillingDirectory: SubscriptionSettlements {
 
 extension GRPCBillingDirectory: MeteringLedger {
   public func pendingRecords(limit: Int) async throws -> [MeteringRecord] {
-    let reply = try await unavailableAsDependency {
+    let reply = try await calls.dependency {
       try await client.listPendingMeteringRecords(
         .with { $0.limit = Int32(limit) },
-        metadata: metadata,
-        options: options
+        metadata: calls.credential,
+        options: calls.options
       )
     }
     return reply.records.compactMap(MeteringRecord.init)
@@ -352,7 +345,7 @@ extension GRPCBillingDirectory: MeteringLedger {
     afterKey: String?,
     limit: Int
   ) async throws -> [MeteringRecord] {
-    let reply = try await unavailableAsDependency {
+    let reply = try await calls.dependency {
       try await client.listMeteringRecords(
         .with {
           $0.status = status.map(Guance_Billing_V1_MeteringRecordStatus.init) ?? .unspecified
@@ -361,8 +354,8 @@ extension GRPCBillingDirectory: MeteringLedger {
           $0.afterKey = afterKey ?? ""
           $0.limit = Int32(limit)
         },
-        metadata: metadata,
-        options: options
+        metadata: calls.credential,
+        options: calls.options
       )
     }
     return reply.records.compactMap(MeteringRecord.init)
@@ -372,7 +365,7 @@ extension GRPCBillingDirectory: MeteringLedger {
     // The billing center takes 1,000 acknowledgements a call.
     for start in stride(from: 0, to: verdicts.count, by: 1000) {
       let chunk = verdicts[start..<min(start + 1000, verdicts.count)]
-      _ = try await unavailableAsDependency {
+      _ = try await calls.dependency {
         try await client.acknowledgeMeteringRecords(
           .with {
             $0.acknowledgements = chunk.map { verdict in
@@ -390,23 +383,23 @@ extension GRPCBillingDirectory: MeteringLedger {
               }
             }
           },
-          metadata: metadata,
-          options: options
+          metadata: calls.credential,
+          options: calls.options
         )
       }
     }
   }
 
   public func dispose(key: String, resubmit: Bool, reason: String) async throws -> MeteringRecord {
-    let reply = try await unavailableAsDependency {
+    let reply = try await calls.dependency {
       try await client.setMeteringRecordDisposition(
         .with {
           $0.key = key
           $0.disposition = resubmit ? .resubmit : .park
           $0.reason = reason
         },
-        metadata: metadata,
-        options: options
+        metadata: calls.credential,
+        options: calls.options
       )
     }
     guard let record = MeteringRecord(reply.record) else {

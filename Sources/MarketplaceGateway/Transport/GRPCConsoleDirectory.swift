@@ -9,8 +9,7 @@ import SwiftProtobuf
 public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory {
   private let console: Guance_Console_V1_WorkspaceConsoleService.Client<Transport>
   private let directory: Guance_Console_V1_WorkspaceDirectoryService.Client<Transport>
-  private let internalMetadata: Metadata
-  private let timeout: Duration
+  private let calls: ServiceCalls
 
   /// `timeout`: each call's deadline (`CONSOLE_TIMEOUT_SECONDS`); registering hashes a
   /// password, so the default allows for a busy hasher pool.
@@ -21,32 +20,28 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
   ) {
     self.console = .init(wrapping: client)
     self.directory = .init(wrapping: client)
-    self.internalMetadata = ["authorization": "Bearer \(internalCredential)"]
-    self.timeout = timeout
-  }
-
-  /// Each call's deadline, or sooner what is left of the caller's (`callTimeout`).
-  private var options: CallOptions {
-    var options = CallOptions.defaults
-    options.timeout = RequestContext.current.callTimeout(timeout)
-    return options
+    self.calls = ServiceCalls(
+      to: "workspace console",
+      internalCredential: internalCredential,
+      timeout: timeout
+    )
   }
 
   public func siteCatalogue() async throws -> SiteCatalogue {
-    let reply = try await unavailableAsDependency(service: "workspace console") {
-      try await console.listSites(.init(), options: options)
+    let reply = try await calls.dependency {
+      try await console.listSites(.init(), options: calls.options)
     }
     return SiteCatalogue(sites: reply.sites.map(\.code), languages: reply.languages.map(\.code))
   }
 
   public func sendWorkspaceEmailCode(email: String) async throws -> WorkspaceEmailCode {
-    let reply = try await unavailableAsDependency(service: "workspace console") {
+    let reply = try await calls.dependency {
       try await console.sendEmailCode(
         .with {
           $0.email = email
           $0.purpose = .createWorkspace
         },
-        options: options
+        options: calls.options
       )
     }
     return WorkspaceEmailCode(
@@ -88,11 +83,11 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
   public func workspace(createdWith creationKey: String) async throws -> BoundWorkspace? {
     let found: Guance_Console_V1_Workspace
     do {
-      found = try await unavailableAsDependency(service: "workspace console") {
+      found = try await calls.dependency {
         try await directory.lookupWorkspace(
           .with { $0.creationKey = creationKey },
-          metadata: internalMetadata,
-          options: options
+          metadata: calls.credential,
+          options: calls.options
         ).workspace
       }
     } catch let error as RPCError where error.code == .notFound {
@@ -116,7 +111,7 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
     creationKey: String
   ) async throws -> Guance_Console_V1_Workspace {
     do {
-      return try await unavailableAsDependency(service: "workspace console") {
+      return try await calls.dependency {
         switch owner {
         case .existing(let email, let challengeID, let code):
           try await console.createWorkspace(
@@ -130,7 +125,7 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
               $0.termsAccepted = termsAccepted
               $0.creationKey = creationKey
             },
-            options: options
+            options: calls.options
           ).workspace
         case .new(let account):
           try await console.registerAndCreateWorkspace(
@@ -146,7 +141,7 @@ public struct GRPCConsoleDirectory<Transport: ClientTransport>: ConsoleDirectory
               $0.termsAccepted = termsAccepted
               $0.creationKey = creationKey
             },
-            options: options
+            options: calls.options
           ).workspace
         }
       }

@@ -6,8 +6,7 @@ import SwiftProtobuf
 /// workspace-console's directory (internal credential) as the lifecycle's `WorkspaceStatuses`.
 public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatuses {
   private let directory: Guance_Console_V1_WorkspaceDirectoryService.Client<Transport>
-  private let metadata: Metadata
-  private let timeout: Duration
+  private let calls: ServiceCalls
 
   /// `timeout`: each call's deadline (`CONSOLE_TIMEOUT_SECONDS`).
   public init(
@@ -16,23 +15,24 @@ public struct GRPCWorkspaceStatuses<Transport: ClientTransport>: WorkspaceStatus
     timeout: Duration = .seconds(5)
   ) {
     self.directory = .init(wrapping: client)
-    self.metadata = ["authorization": "Bearer \(internalCredential)"]
-    self.timeout = timeout
+    self.calls = ServiceCalls(
+      to: "workspace console",
+      internalCredential: internalCredential,
+      timeout: timeout
+    )
   }
 
   public func set(workspaceID: String, to state: WorkspaceState, reason: String) async throws {
-    var options = CallOptions.defaults
-    options.timeout = RequestContext.current.callTimeout(timeout)
     do {
-      _ = try await unavailableAsDependency(service: "workspace console") {
+      _ = try await calls.dependency {
         try await directory.setWorkspaceStatus(
           .with {
             $0.workspaceID = workspaceID
             $0.status = state == .active ? .active : .suspended
             $0.reason = reason
           },
-          metadata: metadata,
-          options: options
+          metadata: calls.credential,
+          options: calls.options
         )
       }
     } catch let error as RPCError where error.code == .failedPrecondition || error.code == .notFound
