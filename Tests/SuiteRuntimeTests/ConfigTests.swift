@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SuitePersistence
 import SuiteRuntime
+import SuiteTesting
 import Testing
 
 @Suite("Configuration from the environment")
@@ -181,12 +182,9 @@ struct ConfigTests {
   @Test("log lines written while serving an RPC carry its request id and method; others none")
   func requestMetadata() {
     #expect(RequestContext.metadataProvider.get().isEmpty)
-    let context = RequestContext(
-      requestID: "r-1",
-      bearerToken: nil,
-      peer: "127.0.0.1",
-      rpc: "guance.console.v1.WorkspaceConsoleService/Login",
-      logger: Logger(label: "test")
+    let context = RequestContext.serving(
+      "guance.console.v1.WorkspaceConsoleService/Login",
+      requestID: "r-1"
     )
     let metadata = RequestContext.$current.withValue(context) {
       RequestContext.metadataProvider.get()

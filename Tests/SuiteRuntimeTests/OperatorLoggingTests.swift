@@ -26,13 +26,7 @@ struct OperatorLoggingTests {
           $0.metadata[stringValues: "x-request-id"].first { _ in true }
         }
       }
-      let serving = RequestContext(
-        requestID: "carried-1",
-        bearerToken: nil,
-        peer: "127.0.0.1",
-        rpc: "guance.test.v1.Outer/Call",
-        logger: Logger(label: "test")
-      )
+      let serving = RequestContext.serving("guance.test.v1.Outer/Call", requestID: "carried-1")
       // The server echoes the id it took for the call: the serving RPC's.
       #expect(
         try await RequestContext.$current.withValue(serving) { try await echoed([:]) }
@@ -61,11 +55,9 @@ struct OperatorLoggingTests {
     handler.logLevel = .debug
     handler[metadataKey: "process"] = "p-1"
     let logger = Logger(label: "workspace-console") { _ in handler }
-    let serving = RequestContext(
+    let serving = RequestContext.serving(
+      "guance.console.v1.WorkspaceConsoleService/Login",
       requestID: "req-7",
-      bearerToken: nil,
-      peer: "127.0.0.1",
-      rpc: "guance.console.v1.WorkspaceConsoleService/Login",
       logger: logger
     )
     RequestContext.$current.withValue(serving) {

@@ -1,6 +1,6 @@
 import GRPCCore
-import Logging
 import SuiteRuntime
+import SuiteTesting
 import Testing
 
 /// How a service calls another (`ServiceCalls`, used by the gateway's billing and console
@@ -38,14 +38,7 @@ struct ServiceCallsTests {
     #expect(calls.credential[stringValues: "authorization"].map { $0 } == ["Bearer secret"])
     // Outside an RPC: the call's own deadline.
     #expect(calls.options.timeout == .seconds(5))
-    let serving = RequestContext(
-      requestID: "calls-test",
-      bearerToken: nil,
-      peer: "local",
-      rpc: "test.Demo/Call",
-      deadline: .now + .seconds(1),
-      logger: Logger(label: "test")
-    )
+    let serving = RequestContext.serving("test.Demo/Call", deadline: .now + .seconds(1))
     let given = try #require(RequestContext.$current.withValue(serving) { calls.options.timeout })
     #expect(given <= .seconds(1) - RequestContext.hopMargin)
     #expect(given > .zero)

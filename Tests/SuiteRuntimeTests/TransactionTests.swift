@@ -78,14 +78,7 @@ struct TransactionTests {
   func nothingLandsAfterTheDeadline() async throws {
     try await TestDatabase.withMigratedDatabase(Self.schema) { _, database in
       let deadline = ContinuousClock.now + .milliseconds(200)
-      let rpc = RequestContext(
-        requestID: "deadline-test",
-        bearerToken: nil,
-        peer: "local",
-        rpc: "test.Demo/Write",
-        deadline: deadline,
-        logger: Logger(label: "test")
-      )
+      let rpc = RequestContext.serving("test.Demo/Write", deadline: deadline)
       let late = try await #require(throws: RPCError.self) {
         try await RequestContext.$current.withValue(rpc) {
           try await database.transaction { connection in
@@ -109,14 +102,7 @@ struct TransactionTests {
       for try await n in rows.decode(Int.self) { #expect(n == 0) }
 
       // With time left, the same work commits.
-      let roomy = RequestContext(
-        requestID: "deadline-test",
-        bearerToken: nil,
-        peer: "local",
-        rpc: "test.Demo/Write",
-        deadline: .now + .seconds(3600),
-        logger: Logger(label: "test")
-      )
+      let roomy = RequestContext.serving("test.Demo/Write", deadline: .now + .seconds(3600))
       try await RequestContext.$current.withValue(roomy) {
         try await database.transaction { connection in
           try await connection.query(
