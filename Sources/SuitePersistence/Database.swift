@@ -147,12 +147,17 @@ public struct Database: Sendable {
   /// One statement outside an explicit transaction.
   @discardableResult
   public func query(_ query: PostgresQuery) async throws -> Rows {
+    try await alone(query.sql) { connection in try await connection.send(query, logger: logger) }
+  }
+
+  /// One statement outside a transaction (`query`, `execute`): not sent once the caller's
+  /// deadline is (nearly) past, counted, on a pooled connection.
+  func alone(
+    _ sql: String,
+    _ statement: (PostgresConnection) async throws -> Rows
+  ) async throws -> Rows {
     if let passed = RequestContext.current.deadlinePassedError() { throw passed }
-    return try await Self.counted(query.sql) {
-      try await withConnectionOnItsLoop { connection in
-        try await connection.send(query, logger: logger)
-      }
-    }
+    return try await Self.counted(sql) { try await withConnectionOnItsLoop(statement) }
   }
 }
 

@@ -12,7 +12,7 @@ import Synchronization
 public struct Rows: AsyncSequence, Sendable {
   public typealias Element = PostgresRow
 
-  public let all: [PostgresRow]
+  private let all: [PostgresRow]
 
   init<Source: AsyncSequence>(reading source: Source) async throws
   where Source.Element == PostgresRow {
@@ -50,12 +50,19 @@ extension PostgresConnection {
   /// in. On the event loop there is none: the channel closes on that loop, and postgres-nio's
   /// statement functions write without suspending first, so check and write are one step of
   /// the loop. A channel still open then has its handler, which answers every statement it
-  /// was given, with an error if the connection closes later.
+  /// was given, with an error if the connection closes later. Work already running on that
+  /// loop (`Database.withConnectionOnItsLoop`) checks and writes without a hop there.
   func whileOpen<Result>(_ send: () async throws -> Result) async throws -> Result {
-    try await withTaskExecutorPreference(EventLoopTaskExecutor.of(eventLoop)) {
-      if isClosed { throw ConnectionClosed() }
-      return try await send()
+    if eventLoop.inEventLoop { return try await checkedAndSent(send) }
+    return try await withTaskExecutorPreference(EventLoopTaskExecutor.of(eventLoop)) {
+      try await checkedAndSent(send)
     }
+  }
+
+  /// Called on the connection's loop: nothing between the check and `send`'s write.
+  private func checkedAndSent<Result>(_ send: () async throws -> Result) async throws -> Result {
+    if isClosed { throw ConnectionClosed() }
+    return try await send()
   }
 }
 

@@ -103,11 +103,7 @@ extension Database {
   /// prepared on every connection.
   @discardableResult
   public func execute(_ query: FixedQuery) async throws -> Rows {
-    if let passed = RequestContext.current.deadlinePassedError() { throw passed }
-    return try await Self.counted(query.sql) {
-      try await withConnectionOnItsLoop { connection in
-        try await connection.prepared(query, logger: logger)
-      }
+    try await alone(query.sql) { connection in try await connection.prepared(query, logger: logger)
     }
   }
 }
