@@ -107,7 +107,30 @@ public struct Migrator: Sendable {
   /// database.
   static let lockKey: Int64 = 0x6775_616E_6365
 
+  /// Applies what is missing, again from the start when the database connection is lost on
+  /// the way (a terminated backend, a restart): each migration commits with its record, so a
+  /// new attempt skips what landed. A start-up that gave up on the first lost connection
+  /// stopped the process, and a replica restarted while sessions were being ended never came
+  /// up (ReplicaChaosTests).
   public func apply(_ migrations: [Migration]) async throws {
+    var attempt = 1
+    while true {
+      do {
+        return try await applyOnce(migrations)
+      } catch  where isConnectionLoss(error) && attempt < Self.attempts {
+        logger.warning(
+          "lost the database connection while migrating; trying again",
+          metadata: ["attempt": "\(attempt)", "error": "\(error)"]
+        )
+        attempt += 1
+        try await Task.sleep(for: .milliseconds(100 * attempt))
+      }
+    }
+  }
+
+  static let attempts = 5
+
+  private func applyOnce(_ migrations: [Migration]) async throws {
     try await client.withConnection { connection in
       try await connection.send(
         "SELECT pg_advisory_lock(\(Self.lockKey))",

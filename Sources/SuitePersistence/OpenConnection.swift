@@ -66,6 +66,13 @@ extension PostgresConnection {
   }
 }
 
+/// Whether `error` says the database connection was lost (`ConnectionClosed`, or postgres-nio's
+/// `PSQLError.isConnectionLoss`) rather than anything about the work: worth doing again on a
+/// new connection.
+public func isConnectionLoss(_ error: any Error) -> Bool {
+  error is ConnectionClosed || (error as? PSQLError)?.isConnectionLoss == true
+}
+
 /// The database connection closed under the work (a terminated backend, a restart):
 /// UNAVAILABLE, which the caller may retry on a new connection.
 public struct ConnectionClosed: Error, Equatable, ServiceErrorConvertible {

@@ -51,6 +51,42 @@ struct MigratorTests {
     }
   }
 
+  @Test(
+    "a migration whose connection is lost on the way (a terminated backend) is applied on a new one, once"
+  )
+  func connectionLostWhileMigrating() async throws {
+    try await TestDatabase.withFreshDatabase { url in
+      try await TestDatabase.withClient(url) { client in
+        // A sequence is not rolled back: the first attempt ends its own session, the next
+        // goes through.
+        try await client.query("CREATE SEQUENCE migration_attempts")
+        let cut = Migration(
+          component: "demo",
+          version: 2,
+          name: "cut",
+          sql: """
+            CREATE TABLE gadgets (id integer PRIMARY KEY);
+            SELECT CASE WHEN nextval('migration_attempts') = 1
+              THEN pg_terminate_backend(pg_backend_pid()) END;
+            INSERT INTO gadgets VALUES (1);
+            """
+        )
+        try await Migrator(client: client, logger: Logger(label: "test")).apply(Self.first + [cut])
+        let rows = try await client.query(
+          """
+          SELECT (SELECT count(*)::int FROM gadgets), (SELECT count(*)::int FROM schema_migrations),
+                 (SELECT last_value::int FROM migration_attempts)
+          """
+        )
+        for try await (gadgets, applied, attempts) in rows.decode((Int, Int, Int).self) {
+          #expect(gadgets == 1)
+          #expect(applied == 2)
+          #expect(attempts == 2)
+        }
+      }
+    }
+  }
+
   @Test("a failing migration leaves nothing behind and is retried next time")
   func failingMigration() async throws {
     try await TestDatabase.withFreshDatabase { url in
