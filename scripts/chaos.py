@@ -126,7 +126,10 @@ class Suite:
                   "EVENT_LOOP_THREADS": "1", "LOG_LEVEL": "notice"}
         self.env = {
             "workspace-console": {},
-            "billing-center": {"CONSOLE_ADDRESS": self.address("workspace-console")},
+            # No grace after midnight before a day may close: the metered day is yesterday, and a
+            # run in the first hour of a day (UTC) would otherwise be refused its CloseDay.
+            "billing-center": {"CONSOLE_ADDRESS": self.address("workspace-console"),
+                               "BILL_CLOSING_GRACE_SECONDS": "0"},
             "marketplace-emulator": {
                 "EMULATOR_PORT": str(self.ports["marketplace-emulator"]),
                 "EMULATOR_LANDING_URL": f"http://127.0.0.1:{self.landing}/landing",
@@ -280,7 +283,7 @@ class Buyer:
         self.suite, self.channel, self.branch, self.account, self.site = suite, channel, branch, account, site
         self.purchaser = account.purchaser if account and branch != "bind" else str(uuid.uuid4())
         self.name = "chaos" + uuid.uuid4().hex[:10]
-        self.retries, self.refusals, self.subscription = 0, [], None
+        self.retries, self.reloads, self.refusals, self.subscription = 0, 0, [], None
         self.codes_sent = self.codes_tried = 0
         self.started = self.activated = None
         self.workspace = None  # the workspace bound by bind-workspace, or created by existing
@@ -326,7 +329,8 @@ class Buyer:
         workspace = {"name": f"{self.name} ops", "language": "en", "site": self.site}
         self.started = time.time()
         if self.branch == "register":
-            state = self.call("RegisterAndActivate", registration(session, self.name, self.site))["activation"]["state"]
+            state = self.workspace_step(session, lambda: self.call(
+                "RegisterAndActivate", registration(session, self.name, self.site)))
         elif self.branch in ("create", "bind"):
             if self.branch == "bind":
                 self.emailed_code(
@@ -335,9 +339,9 @@ class Buyer:
                                           {"session_id": session, "billing_username": self.account.name}),
                     redeem=lambda code, _: self.call("ConfirmBillingAccountBinding",
                                                      {"session_id": session, "code": code}))
-            state = self.call("CreateWorkspace", {
+            state = self.workspace_step(session, lambda: self.call("CreateWorkspace", {
                 "session_id": session, "workspace": workspace, "new_account": self.new_account(),
-                "terms_accepted": True})["activation"]["state"]
+                "terms_accepted": True}))
         elif self.branch == "existing":
             reply = self.emailed_code(
                 self.account.email, "Your Guance verification code",
@@ -360,6 +364,24 @@ class Buyer:
             time.sleep(0.25)
             state = self.call("GetActivation", {"session_id": session})["activation"]["state"]
         self.activated = time.time()
+
+    def workspace_step(self, session, step):
+        """The activation's state after `step`, a call that creates the workspace. Refused because
+        an earlier attempt whose answer was lost is still creating it (WORKSPACE_BEING_CREATED),
+        the buyer does what the refusal says: reloads the activation and, unless that attempt
+        carried it on to ACTIVATING or beyond, sends the step again once it has ended."""
+        while True:
+            try:
+                return step()["activation"]["state"]
+            except grpc.RpcError as error:
+                if reason_of(error) != "WORKSPACE_BEING_CREATED" or time.time() - self.started > 600:
+                    raise
+                self.refusals.pop()
+                self.reloads += 1
+            time.sleep(0.5)
+            state = self.call("GetActivation", {"session_id": session})["activation"]["state"]
+            if state not in ("ACTIVATION_STATE_NEEDS_BILLING_ACCOUNT", "ACTIVATION_STATE_NEEDS_WORKSPACE"):
+                return state
 
     def prepare_bindable_workspace(self):
         """A workspace made in the console by a new Guance account and bound, by the billing center
@@ -692,7 +714,8 @@ def report(suite, buyers, kills, terminations, failures, elapsed, args, lifecycl
     if times:
         print(f"  first click to ACTIVATED: p50 {percentile(times, 0.5):.1f} s, p90 {percentile(times, 0.9):.1f} s, "
               f"max {max(times):.1f} s")
-    print(f"  retries sent after UNAVAILABLE/DEADLINE_EXCEEDED: {sum(b.retries for b in buyers)}")
+    print(f"  retries sent after UNAVAILABLE/DEADLINE_EXCEEDED: {sum(b.retries for b in buyers)}; "
+          f"reloads while an earlier attempt was creating the workspace: {sum(b.reloads for b in buyers)}")
     print(f"  refusals buyers saw: {len(refusals)}")
     for refusal in refusals[:10]:
         print(f"    {refusal}")

@@ -73,7 +73,9 @@ struct CatalogAndCloserTests {
         catalog: .standard,
         closingGrace: .seconds(3600)
       )
-      let now = Date()
+      // A fixed "now" (2026-11-27T10:00:00Z): on the wall clock, a run in the first ten minutes
+      // of a day (UTC) recorded today's usage in the future, and was refused.
+      let now = Date(timeIntervalSince1970: 1_795_773_600)
       let today = BillingDay(containing: now)
       let workspace = UUID().uuidString
       let times = [3, 2, 0].map { today.start.addingTimeInterval(Double(-$0 * 86400) + 600) }
