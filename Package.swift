@@ -122,15 +122,33 @@ let package = Package(
       dependencies: [.grpcCore, .grpcProtobuf, .swiftProtobuf],
       swiftSettings: strict
     ),
-    // What every executable shares: config, logging, metrics, the gRPC server, health, errors.
+    // What every process shares, with no gRPC: configuration, logging, the start-up gate,
+    // the worker loop, the service main, the request context and trace spans.
     .target(
-      name: "SuiteRuntime",
+      name: "SuiteKit",
+      dependencies: [.lifecycle, .unixSignals, .logging, .tracing, .nioCore, .crypto],
+      swiftSettings: strict
+    ),
+    // The suite's gRPC server transport over HTTP/2 (libnghttp2, or swift-nio-http2): a
+    // GRPCCore `ServerTransport` that answers unary routes itself (README in its folder).
+    .target(
+      name: "SuiteTransport",
       dependencies: [
-        "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
-        .lifecycle, .unixSignals, .logging, .metrics, .tracing,
-        .nioPosix, .nioCore, .crypto,
-        "CZlib", "CNGHTTP2", .nioSSL, .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        "SuiteKit", .grpcCore, .nioCore, .nioPosix, .nioSSL, "CZlib", "CNGHTTP2",
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOHPACK", package: "swift-nio-http2"),
+      ],
+      exclude: ["README.md"],
+      swiftSettings: strict
+    ),
+    // The RPC layer: the gRPC server and clients of every service, interceptors (request
+    // context, credential, error mapping), health, reflection, the unary pipeline.
+    .target(
+      name: "SuiteRPC",
+      dependencies: [
+        "SuiteKit", "SuiteTransport", "SuiteErrors", "GuanceContracts", .grpcCore, .grpcHTTP2,
+        .grpcProtobuf, .swiftProtobuf, .lifecycle, .logging, .metrics, .tracing, .nioCore,
+        .nioPosix,
       ],
       swiftSettings: strict
     ),
@@ -139,7 +157,7 @@ let package = Package(
     .target(
       name: "SuiteTelemetry",
       dependencies: [
-        "SuiteRuntime", .prometheus, .metrics, .logging, .lifecycle, .nioCore, .nioPosix,
+        "SuiteKit", .prometheus, .metrics, .logging, .lifecycle, .nioCore, .nioPosix,
         .nioHTTP1, .otel, .tracing,
       ],
       swiftSettings: strict
@@ -148,7 +166,7 @@ let package = Package(
     .target(
       name: "SuitePersistence",
       dependencies: [
-        "SuiteRuntime", "SuiteErrors", .postgres, .nioCore, .nioPosix, .nioSSL, .logging,
+        "SuiteKit", "SuiteErrors", .postgres, .nioCore, .nioPosix, .nioSSL, .logging,
         .lifecycle, .metrics, .tracing,
       ],
       swiftSettings: strict
@@ -166,7 +184,7 @@ let package = Package(
     .target(
       name: "AccountAccess",
       dependencies: [
-        "AccountKit", "SuiteErrors", "SuitePersistence", "SuiteRuntime", "Mailer", .postgres,
+        "AccountKit", "SuiteErrors", "SuitePersistence", "SuiteKit", "Mailer", .postgres,
         .logging,
       ],
       resources: [.copy("Migrations")],
@@ -176,7 +194,7 @@ let package = Package(
     .target(
       name: "Mailer",
       dependencies: [
-        "SuitePersistence", "SuiteRuntime", .postgres, .logging, .lifecycle, .nioCore, .nioPosix,
+        "SuitePersistence", "SuiteKit", .postgres, .logging, .lifecycle, .nioCore, .nioPosix,
         .nioSSL,
       ],
       resources: [.copy("Migrations")],
@@ -186,7 +204,7 @@ let package = Package(
     .target(
       name: "WorkspaceConsole",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", "SuitePersistence", "AccountKit", "AccountAccess",
+        "GuanceContracts", "SuiteKit", "SuitePersistence", "AccountKit", "AccountAccess",
         "SuiteErrors", "Mailer",
         .grpcCore, .grpcProtobuf, .postgres, .logging, .crypto,
       ],
@@ -197,7 +215,8 @@ let package = Package(
     .target(
       name: "BillingCenter",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", "SuitePersistence", "AccountKit", "AccountAccess",
+        "GuanceContracts", "SuiteKit", "SuiteRPC", "SuitePersistence", "AccountKit",
+        "AccountAccess",
         "SuiteErrors", "Mailer", .grpcCore, .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
         .lifecycle,
       ],
@@ -208,7 +227,8 @@ let package = Package(
       name: "billing-center",
       dependencies: [
         "SuiteTelemetry",
-        "BillingCenter", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
+        "BillingCenter", "SuiteKit", "SuiteTransport", "SuiteRPC", "SuitePersistence", "Mailer",
+        "AccountKit",
         "AccountAccess", .grpcCore, .grpcHTTP2, .lifecycle, .unixSignals, .logging, .postgres,
       ],
       swiftSettings: strict
@@ -217,7 +237,7 @@ let package = Package(
     .target(
       name: "MarketplaceEmulator",
       dependencies: [
-        "SuiteRuntime", "SuitePersistence", .hummingbird, .httpTypes, .jwtKit, .crypto,
+        "SuiteKit", "SuitePersistence", .hummingbird, .httpTypes, .jwtKit, .crypto,
         .cryptoExtras,
         .postgres, .logging, .nioCore, .httpClient, .lifecycle,
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -229,7 +249,7 @@ let package = Package(
       name: "marketplace-emulator",
       dependencies: [
         "SuiteTelemetry",
-        "MarketplaceEmulator", "SuiteRuntime", "SuitePersistence", .hummingbird, .lifecycle,
+        "MarketplaceEmulator", "SuiteKit", "SuitePersistence", .hummingbird, .lifecycle,
         .unixSignals, .logging, .postgres,
       ],
       swiftSettings: strict
@@ -247,7 +267,8 @@ let package = Package(
     .target(
       name: "MarketplaceGateway",
       dependencies: [
-        "MarketplaceClient", "SuitePersistence", "SuiteRuntime", "SuiteErrors", "AccountKit",
+        "MarketplaceClient", "SuitePersistence", "SuiteKit", "SuiteRPC", "SuiteErrors",
+        "AccountKit",
         "GuanceContracts", .grpcCore, .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
         .hummingbird, .httpTypes, .nioCore, .crypto, .lifecycle, .jwtKit, .httpClient, .metrics,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -260,7 +281,8 @@ let package = Package(
       name: "marketplace-gateway",
       dependencies: [
         "SuiteTelemetry",
-        "MarketplaceGateway", "MarketplaceClient", "SuiteRuntime", "SuitePersistence", .hummingbird,
+        "MarketplaceGateway", "MarketplaceClient", "SuiteKit", "SuiteTransport", "SuiteRPC",
+        "SuitePersistence", .hummingbird,
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .lifecycle, .unixSignals, .logging, .postgres,
       ],
@@ -278,7 +300,8 @@ let package = Package(
     .executableTarget(
       name: "guancectl",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
+        "GuanceContracts", "SuiteKit", "SuiteRPC", .grpcCore, .grpcHTTP2, .grpcProtobuf,
+        .swiftProtobuf,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
@@ -293,7 +316,8 @@ let package = Package(
     .executableTarget(
       name: "interop-server",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcProtobuf, .swiftProtobuf, .lifecycle,
+        "GuanceContracts", "SuiteKit", "SuiteTransport", "SuiteRPC", .grpcCore, .grpcProtobuf,
+        .swiftProtobuf, .lifecycle,
         .unixSignals, .logging,
       ],
       swiftSettings: strict
@@ -302,7 +326,8 @@ let package = Package(
     .executableTarget(
       name: "bench-greeter",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", .grpcCore, .grpcHTTP2, .swiftProtobuf, .lifecycle,
+        "GuanceContracts", "SuiteKit", "SuiteTransport", "SuiteRPC", .grpcCore, .grpcHTTP2,
+        .swiftProtobuf, .lifecycle,
         .unixSignals,
         .logging,
       ],
@@ -322,7 +347,8 @@ let package = Package(
       name: "workspace-console",
       dependencies: [
         "SuiteTelemetry",
-        "WorkspaceConsole", "SuiteRuntime", "SuitePersistence", "Mailer", "AccountKit",
+        "WorkspaceConsole", "SuiteKit", "SuiteTransport", "SuiteRPC", "SuitePersistence", "Mailer",
+        "AccountKit",
         "AccountAccess",
         .lifecycle, .unixSignals, .logging, .postgres,
       ],
@@ -332,8 +358,10 @@ let package = Package(
     .target(
       name: "SuiteTesting",
       dependencies: [
-        "GuanceContracts", "SuiteRuntime", "SuitePersistence", .grpcCore, .grpcInProcess,
+        "GuanceContracts", "SuiteKit", "SuiteTransport", "SuiteRPC", "SuitePersistence", .grpcCore,
+        .grpcInProcess,
         .grpcHTTP2, .postgres, .logging, .nioCore, .swiftProtobuf,
+        .lifecycle,
       ],
       swiftSettings: strict
     ),
@@ -348,11 +376,26 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
-      name: "SuiteRuntimeTests",
+      name: "SuiteTransportTests",
       dependencies: [
-        "SuiteRuntime", "SuitePersistence", "SuiteTesting", "SuiteErrors", "GuanceContracts",
-        .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf, .postgres, .logging, .lifecycle,
-        .nioCore, .nioPosix,
+        "SuiteKit", "SuiteTransport", "SuiteRPC", "SuiteTesting", "GuanceContracts", .grpcCore,
+        .grpcHTTP2, .swiftProtobuf, .logging, .lifecycle, .nioCore, .nioPosix,
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "SuiteRPCTests",
+      dependencies: [
+        "SuiteKit", "SuiteTransport", "SuiteRPC", "SuitePersistence", "SuiteTesting", "SuiteErrors",
+        "GuanceContracts", .grpcCore, .grpcHTTP2, .grpcProtobuf, .swiftProtobuf, .postgres,
+        .logging,
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "SuitePersistenceTests",
+      dependencies: [
+        "SuiteKit", "SuiteRPC", "SuitePersistence", "SuiteTesting", .grpcCore, .postgres, .logging,
       ],
       swiftSettings: strict
     ),
@@ -364,7 +407,8 @@ let package = Package(
     .testTarget(
       name: "WorkspaceConsoleTests",
       dependencies: [
-        "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence", "Mailer",
+        "WorkspaceConsole", "SuiteTesting", "SuiteKit", "SuiteTransport", "SuiteRPC",
+        "SuitePersistence", "Mailer",
         "AccountAccess", "AccountKit",
         "GuanceContracts", .grpcCore, .grpcInProcess, .grpcProtobuf, .swiftProtobuf, .postgres,
         .logging,
@@ -374,7 +418,8 @@ let package = Package(
     .testTarget(
       name: "BillingCenterTests",
       dependencies: [
-        "BillingCenter", "WorkspaceConsole", "SuiteTesting", "SuiteRuntime", "SuitePersistence",
+        "BillingCenter", "WorkspaceConsole", "SuiteTesting", "SuiteKit", "SuiteTransport",
+        "SuiteRPC", "SuitePersistence",
         "Mailer", "AccountAccess", "AccountKit", "SuiteErrors", "GuanceContracts", .grpcCore,
         .grpcInProcess,
         .grpcProtobuf, .swiftProtobuf, .postgres, .logging,
@@ -386,7 +431,8 @@ let package = Package(
       dependencies: [
         "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceEmulator",
         "MarketplaceGateway",
-        "SuiteRuntime", "SuiteErrors", "AccountKit", "GuanceContracts", .grpcCore, .grpcInProcess,
+        "SuiteKit", "SuiteTransport", "SuiteRPC", "SuiteErrors", "AccountKit", "GuanceContracts",
+        .grpcCore, .grpcInProcess,
         .grpcHTTP2, .grpcProtobuf, .swiftProtobuf,
         .postgres, .httpClient, .jwtKit, .nioCore, .nioSSL,
         .hummingbird, .httpTypes, .logging,
@@ -398,7 +444,8 @@ let package = Package(
     .testTarget(
       name: "EndToEndTests",
       dependencies: [
-        "SuiteTesting", "SuitePersistence", "SuiteRuntime", "GuanceContracts", .grpcCore,
+        "SuiteTesting", "SuitePersistence", "SuiteKit", "SuiteTransport", "SuiteRPC",
+        "GuanceContracts", .grpcCore,
         .grpcHTTP2, .grpcProtobuf,
         .swiftProtobuf,
       ],

@@ -15,7 +15,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 scripts/gen-protos.sh "$tmp"
-for generated in Sources/GuanceContracts/Generated Sources/SuiteRuntime/Generated; do
+for generated in Sources/GuanceContracts/Generated Sources/SuiteRPC/Generated; do
   if ! diff -r "$tmp/$generated" "$generated" >/dev/null; then
     diff -r "$tmp/$generated" "$generated" | head -n 40 >&2
     echo "check-protos: $generated is stale; run 'make protos' and commit" >&2

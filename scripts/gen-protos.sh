@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Generates the Swift code for every contract under Protos/ into the given folder (default:
 # the project's root): messages and gRPC services into Sources/GuanceContracts/Generated, the
-# transport's unary registrations into Sources/SuiteRuntime/Generated. `make check-protos`
+# transport's unary registrations into Sources/SuiteRPC/Generated. `make check-protos`
 # runs it into a temporary folder and compares, so stale generated code fails the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-.}
 out=$root/Sources/GuanceContracts/Generated
-runtime_out=$root/Sources/SuiteRuntime/Generated
+runtime_out=$root/Sources/SuiteRPC/Generated
 scripts/build-plugins.sh
 plugins=.build-plugins/debug
 mkdir -p "$out" "$runtime_out"

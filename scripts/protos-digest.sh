@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 {
   protoc --version
   grep -E 'swift-protobuf\.git|grpc-swift-protobuf\.git|grpc-swift-2\.git' Package.swift
-  find Protos Sources/protoc-gen-suite-unary Sources/GuanceContracts/Generated Sources/SuiteRuntime/Generated \
+  find Protos Sources/protoc-gen-suite-unary Sources/GuanceContracts/Generated Sources/SuiteRPC/Generated \
     scripts/gen-protos.sh -type f ! -name '.generated-digest' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
 } | sha256sum | cut -d' ' -f1

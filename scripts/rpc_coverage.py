@@ -5,7 +5,7 @@
 
 SERVED_FILE lists the RPCs served while `make test` ran, one "package.Service/Method" per line:
 every server of the suite writes there, once per method, when SUITE_RPC_RECORD names it (the
-services the tests start, the tests' in-process servers; SuiteRuntime's ServedRPCs). The RPCs
+services the tests start, the tests' in-process servers; SuiteRPC's ServedRPCs). The RPCs
 are read from Protos/guance (the suite's own services; grpc.health and grpc.reflection are
 grpc's). Prints how many were called and each that was not; exits 1 when any was not.
 """

@@ -1,5 +1,5 @@
 public import AccountKit
-public import SuiteRuntime
+public import SuiteKit
 
 extension PasswordHasher {
   /// `PASSWORD_HASH_WORKERS` (2) hashes at once, `PASSWORD_HASH_QUEUE` (32) waiting.

@@ -1,4 +1,4 @@
-public import SuiteRuntime
+public import SuiteKit
 
 extension PasswordSessions.Policy {
   /// `SESSION_IDLE_TIMEOUT_SECONDS`, `SESSION_ABSOLUTE_LIFETIME_SECONDS`,

@@ -1,6 +1,6 @@
 public import Logging
 public import ServiceLifecycle
-public import SuiteRuntime
+public import SuiteKit
 
 /// Closes each billing day once its grace period is over. Every replica may run one: a day
 /// is claimed once in the database, so they never rate a day twice.

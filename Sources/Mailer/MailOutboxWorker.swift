@@ -2,8 +2,8 @@ import Foundation
 public import Logging
 import PostgresNIO
 public import ServiceLifecycle
+public import SuiteKit
 public import SuitePersistence
-public import SuiteRuntime
 
 /// Drains `mail_outbox` through a `MailSender`. Rows are claimed with `FOR UPDATE SKIP
 /// LOCKED`, so several replicas share the work and no mail is sent twice by two of them;

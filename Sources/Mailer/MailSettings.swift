@@ -1,6 +1,6 @@
 public import Foundation
 public import Logging
-public import SuiteRuntime
+public import SuiteKit
 
 /// How this process delivers mail: `MAILER=dev` (the default) writes files into `MAILBOX_DIR`;
 /// `MAILER=smtp` hands it to the server named by `SMTP_HOST` (see `SMTPSettings`).

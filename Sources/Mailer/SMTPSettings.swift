@@ -1,4 +1,4 @@
-public import SuiteRuntime
+public import SuiteKit
 
 /// Where and how to hand mail to an SMTP server (`MAILER=smtp`).
 public struct SMTPSettings: Sendable {

@@ -1,4 +1,4 @@
-public import SuiteRuntime
+public import SuiteKit
 
 /// The emulator's configuration: the publisher it serves and where to send people.
 public struct EmulatorSettings: Sendable {

@@ -5,7 +5,7 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 public import ServiceLifecycle
-import SuiteRuntime
+import SuiteKit
 import Synchronization
 
 /// The publisher's webhook URL ("Connection webhook" in Technical configuration): set at

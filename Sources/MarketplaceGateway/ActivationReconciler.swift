@@ -1,8 +1,8 @@
 public import Logging
 import MarketplaceClient
 public import ServiceLifecycle
+public import SuiteKit
 import SuitePersistence
-public import SuiteRuntime
 
 /// Resumes activation sagas that nobody is running: their runner's process died (crash,
 /// SIGKILL, restart: free the moment its presence is gone, see `Presence`) or a transient

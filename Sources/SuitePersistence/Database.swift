@@ -2,7 +2,7 @@ public import Logging
 import Metrics
 public import PostgresNIO
 public import SuiteErrors
-import SuiteRuntime
+import SuiteKit
 
 /// The service's PostgreSQL: a pooled client plus transactions that retry the failures
 /// PostgreSQL asks applications to retry (serialization failure 40001, deadlock 40P01).

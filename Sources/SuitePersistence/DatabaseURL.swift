@@ -1,6 +1,6 @@
 public import NIOSSL
 public import PostgresNIO
-public import SuiteRuntime
+public import SuiteKit
 
 import struct Foundation.URLComponents
 import struct Foundation.URLQueryItem

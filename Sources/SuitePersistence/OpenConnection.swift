@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 public import PostgresNIO
 public import SuiteErrors
-import SuiteRuntime
+import SuiteKit
 import Synchronization
 
 /// Rows a statement answered, read in full while its connection was still held: nothing is

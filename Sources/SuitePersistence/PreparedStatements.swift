@@ -1,6 +1,6 @@
 public import Logging
 public import PostgresNIO
-import SuiteRuntime
+import SuiteKit
 import Synchronization
 
 /// A statement of fixed text with its values, written by interpolation as postgres-nio's

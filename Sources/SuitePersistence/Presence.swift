@@ -2,7 +2,7 @@ public import Logging
 import PostgresNIO
 public import ServiceLifecycle
 public import SuiteErrors
-import SuiteRuntime
+import SuiteKit
 import Synchronization
 
 /// This process as the other processes see it in the database: a session-level advisory lock

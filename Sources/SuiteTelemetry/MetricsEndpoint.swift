@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 public import ServiceLifecycle
-import SuiteRuntime
+import SuiteKit
 import Synchronization
 
 /// The operator port: `GET /metrics` in Prometheus's text format (version 0.0.4) over

@@ -1,4 +1,4 @@
-public import SuiteRuntime
+public import SuiteKit
 
 /// Where a process serves its metrics: an operator port of its own, never the public one, so
 /// a firewall or a Kubernetes NetworkPolicy can keep `/metrics` to the scraper.

@@ -1,7 +1,7 @@
 public import Logging
 import OTel
 public import ServiceLifecycle
-public import SuiteRuntime
+public import SuiteKit
 import Tracing
 
 /// Traces, when an OTLP collector is named: OpenTelemetry's exporter (swift-otel) as the

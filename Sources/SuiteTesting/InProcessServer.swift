@@ -1,7 +1,7 @@
 public import GRPCCore
 public import GRPCInProcessTransport
 import Logging
-import SuiteRuntime
+import SuiteRPC
 
 /// Serves `services` over the in-process transport with the suite's own interceptors, and
 /// hands `body` a client connected to them (through `clientInterceptors`).

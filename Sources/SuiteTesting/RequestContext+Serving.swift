@@ -1,5 +1,5 @@
 public import Logging
-public import SuiteRuntime
+public import SuiteKit
 
 extension RequestContext {
   /// The context of an RPC a test stands in for (as the server would bind it around a

@@ -3,7 +3,9 @@ import GRPCNIOTransportHTTP2
 import GuanceContracts
 import Logging
 import ServiceLifecycle
-import SuiteRuntime
+import SuiteKit
+import SuiteRPC
+import SuiteTransport
 import SwiftProtobuf
 import UnixSignals
 
@@ -16,7 +18,7 @@ import func Foundation.exit
 /// reference:
 ///
 ///     bench-greeter bare PORT READY_FILE      grpc-swift-2 with its defaults
-///     bench-greeter runtime                   the suite's server (SuiteRuntime: limits,
+///     bench-greeter runtime                   the suite's server (SuiteRPC: limits,
 ///                                             interceptors, health) configured like a service,
 ///                                             from GRPC_PORT, READY_FILE, ...
 @main

@@ -2,13 +2,16 @@ import AccountAccess
 import AccountKit
 import BillingCenter
 import Mailer
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
+import SuiteRPC
 import SuiteTelemetry
+import SuiteTransport
 
 /// Everything billing-center reads from its environment, read once at start-up.
 struct BillingConfiguration {
   var service: ServiceBasics
+  var database: DatabaseURL
   /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
   var metrics: MetricsSettings?
   /// OTLP traces, when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT`).
@@ -23,6 +26,7 @@ struct BillingConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7102)
+    database = try DatabaseURL(try config.required("DATABASE_URL"))
     metrics = try MetricsSettings(
       config: config,
       defaultHost: service.server.host,

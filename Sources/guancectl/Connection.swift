@@ -4,7 +4,8 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import GuanceContracts
-import SuiteRuntime
+import SuiteKit
+import SuiteRPC
 import SwiftProtobuf
 
 /// Where the gateway is and how to speak to it; shared by every command.

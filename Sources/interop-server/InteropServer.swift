@@ -3,13 +3,15 @@ import GRPCProtobuf
 import GuanceContracts
 import Logging
 import ServiceLifecycle
-import SuiteRuntime
+import SuiteKit
+import SuiteRPC
+import SuiteTransport
 import SwiftProtobuf
 import UnixSignals
 
 import struct Foundation.Data
 
-/// grpc's interop `TestService` on the suite's own server configuration (SuiteRuntime: the
+/// grpc's interop `TestService` on the suite's own server configuration (SuiteRPC: the
 /// same limits, interceptors, health and TLS settings as every service), for the interop
 /// cases `make test` drives with Python's grpcio (scripts/interop_client.py).
 @main

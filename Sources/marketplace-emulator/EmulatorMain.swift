@@ -4,8 +4,8 @@ import Logging
 import MarketplaceEmulator
 import PostgresNIO
 import ServiceLifecycle
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
 import SuiteTelemetry
 import UnixSignals
 

@@ -1,12 +1,15 @@
 import MarketplaceClient
 import MarketplaceGateway
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
+import SuiteRPC
 import SuiteTelemetry
+import SuiteTransport
 
 /// Everything marketplace-gateway reads from its environment, read once at start-up.
 struct GatewayConfiguration {
   var service: ServiceBasics
+  var database: DatabaseURL
   /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
   var metrics: MetricsSettings?
   /// OTLP traces, when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT`).
@@ -34,6 +37,7 @@ struct GatewayConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7100)
+    database = try DatabaseURL(try config.required("DATABASE_URL"))
     metrics = try MetricsSettings(
       config: config,
       defaultHost: service.server.host,

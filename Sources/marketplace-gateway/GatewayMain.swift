@@ -6,9 +6,11 @@ import MarketplaceClient
 import MarketplaceGateway
 import PostgresNIO
 import ServiceLifecycle
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
+import SuiteRPC
 import SuiteTelemetry
+import SuiteTransport
 import UnixSignals
 
 /// marketplace-gateway: the marketplace's landing page and the activation flow's API.
@@ -24,12 +26,12 @@ enum GatewayMain {
     let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
     let tracing = try Telemetry.bootstrapTracing(configuration.tracing, logger: logger)
     let postgres = PostgresClient(
-      configuration: configuration.service.database.clientConfiguration,
+      configuration: configuration.database.clientConfiguration,
       backgroundLogger: logger
     )
     let database = Database(
       client: postgres,
-      poolSize: configuration.service.database.poolSize,
+      poolSize: configuration.database.poolSize,
       logger: logger
     )
     let billing = try GRPCClientService(

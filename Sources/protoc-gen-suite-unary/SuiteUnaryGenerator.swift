@@ -3,7 +3,7 @@ import SwiftProtobuf
 import SwiftProtobufPluginLibrary
 
 /// protoc plugin: for every service of the contracts, the code that lets the suite's server
-/// transport answer its unary methods itself (`SuiteRuntime.UnaryMethods`): when a served
+/// transport answer its unary methods itself (`SuiteRPC.UnaryMethods`): when a served
 /// object implements the service's generated `ServiceProtocol`, each unary method is
 /// registered with a call to that protocol's method, as GRPCCore's generated registration
 /// would reach it. One Swift file for all the contracts, written by `make protos`; and a

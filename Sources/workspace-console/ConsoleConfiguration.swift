@@ -1,14 +1,17 @@
 import AccountAccess
 import AccountKit
 import Mailer
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
+import SuiteRPC
 import SuiteTelemetry
+import SuiteTransport
 import WorkspaceConsole
 
 /// Everything workspace-console reads from its environment, read once at start-up.
 struct ConsoleConfiguration {
   var service: ServiceBasics
+  var database: DatabaseURL
   /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
   var metrics: MetricsSettings?
   /// OTLP traces, when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT`).
@@ -20,6 +23,7 @@ struct ConsoleConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7101)
+    database = try DatabaseURL(try config.required("DATABASE_URL"))
     metrics = try MetricsSettings(
       config: config,
       defaultHost: service.server.host,

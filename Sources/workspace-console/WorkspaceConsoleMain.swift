@@ -4,8 +4,9 @@ import Logging
 import Mailer
 import PostgresNIO
 import ServiceLifecycle
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
+import SuiteRPC
 import SuiteTelemetry
 import UnixSignals
 import WorkspaceConsole
@@ -23,12 +24,12 @@ enum WorkspaceConsoleMain {
     let metrics = Telemetry.bootstrap(configuration.metrics, logger: logger)
     let tracing = try Telemetry.bootstrapTracing(configuration.tracing, logger: logger)
     let postgres = PostgresClient(
-      configuration: configuration.service.database.clientConfiguration,
+      configuration: configuration.database.clientConfiguration,
       backgroundLogger: logger
     )
     let database = Database(
       client: postgres,
-      poolSize: configuration.service.database.poolSize,
+      poolSize: configuration.database.poolSize,
       logger: logger
     )
     let store = PostgresConsoleStore(database: database, logger: logger)

@@ -9,8 +9,8 @@ import GuanceContracts
 import Logging
 import Mailer
 import PostgresNIO
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
 import SuiteTesting
 import SwiftProtobuf
 import WorkspaceConsole

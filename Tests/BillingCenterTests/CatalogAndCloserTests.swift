@@ -3,8 +3,8 @@ import AccountKit
 import Foundation
 import Logging
 import PostgresNIO
+import SuiteKit
 import SuitePersistence
-import SuiteRuntime
 import SuiteTesting
 import Testing
 

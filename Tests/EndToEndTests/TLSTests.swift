@@ -3,7 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GuanceContracts
 import SuitePersistence
-import SuiteRuntime
+import SuiteRPC
 import SuiteTesting
 import SwiftProtobuf
 import Testing

@@ -1,5 +1,5 @@
 import Foundation
-public import SuiteRuntime
+public import SuiteKit
 
 /// The billing items and their USD unit prices, versioned: a closed day records the version
 /// it was rated with, so a price change never rewrites history.

@@ -4,7 +4,8 @@ import Foundation
 package import GRPCCore
 package import GuanceContracts
 import SuiteErrors
-package import SuiteRuntime
+public import SuiteKit
+package import SuiteRPC
 import SwiftProtobuf
 
 /// `guance.billing.v1.BillingCenterService`: validates and translates, nothing more.

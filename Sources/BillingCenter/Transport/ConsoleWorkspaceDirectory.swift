@@ -1,7 +1,7 @@
 public import Foundation
 public import GRPCCore
 import GuanceContracts
-import SuiteRuntime
+import SuiteRPC
 import SwiftProtobuf
 
 /// The console's `WorkspaceDirectoryService` as the billing center's `WorkspaceDirectory`.

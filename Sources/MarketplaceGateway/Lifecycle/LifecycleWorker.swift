@@ -2,8 +2,8 @@ import Foundation
 public import Logging
 import MarketplaceClient
 public import ServiceLifecycle
+public import SuiteKit
 public import SuitePersistence
-public import SuiteRuntime
 
 /// Wakes a background worker early: the webhook rings it so a ChangePlan is answered in well
 /// under the marketplace's 10 seconds instead of at the next poll.

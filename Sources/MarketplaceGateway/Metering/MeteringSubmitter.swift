@@ -3,8 +3,8 @@ public import Logging
 public import MarketplaceClient
 import Metrics
 public import ServiceLifecycle
+public import SuiteKit
 import SuitePersistence
-public import SuiteRuntime
 
 /// Sends the billing center's metering records to the marketplace (batchUsageEvent, at most
 /// 25 a call) and records each verdict. Accepted and Duplicate are delivered; every other

@@ -3,7 +3,7 @@ import Foundation
 package import GRPCCore
 package import GuanceContracts
 import MarketplaceClient
-import SuiteRuntime
+import SuiteKit
 import SwiftProtobuf
 
 /// `guance.gateway.v1.ActivationService`: validates and translates, nothing more.

@@ -5,7 +5,7 @@ import GRPCProtobuf
 import GuanceContracts
 public import MarketplaceClient
 import SuiteErrors
-import SuiteRuntime
+import SuiteRPC
 import SwiftProtobuf
 
 /// billing-center's account, cloud-account and binding RPCs as the gateway's

@@ -1,7 +1,7 @@
 public import Foundation
 public import GRPCCore
 import GuanceContracts
-import SuiteRuntime
+import SuiteRPC
 import SwiftProtobuf
 
 /// workspace-console's workspace-creation RPCs (and its directory's lookup by creation key,

@@ -1,6 +1,6 @@
 public import GRPCCore
 import GuanceContracts
-import SuiteRuntime
+import SuiteRPC
 import SwiftProtobuf
 
 /// workspace-console's directory (internal credential) as the lifecycle's `WorkspaceStatuses`.

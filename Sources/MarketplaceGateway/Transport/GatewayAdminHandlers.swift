@@ -4,7 +4,6 @@ package import GRPCCore
 package import GuanceContracts
 import MarketplaceClient
 import SuiteErrors
-import SuiteRuntime
 import SwiftProtobuf
 
 /// `guance.gateway.v1.GatewayAdminService` for operators (internal credential, checked by the

@@ -3,7 +3,7 @@ import HTTPTypes
 public import Hummingbird
 import MarketplaceClient
 import NIOCore
-public import SuiteRuntime
+public import SuiteKit
 
 /// The landing page Microsoft opens after a purchase (`GET /landing?token=…`): resolves the
 /// token, opens an activation session and sends the browser on to the activation pages, or

@@ -5,7 +5,7 @@ public import Logging
 import Metrics
 import NIOCore
 import NIOFoundationCompat
-public import SuiteRuntime
+public import SuiteKit
 
 /// The marketplace's webhook (`POST /webhook`): authenticates the call, stores the operation
 /// (idempotent by operation id) and only then answers 200; a worker verifies and applies it.

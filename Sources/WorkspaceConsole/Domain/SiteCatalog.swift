@@ -1,5 +1,5 @@
 import Foundation
-public import SuiteRuntime
+public import SuiteKit
 
 /// The sites where workspaces can live and the languages they can use, from configuration.
 public struct SiteCatalog: Sendable {

@@ -2,7 +2,7 @@ import AccountAccess
 import Foundation
 package import GRPCCore
 package import GuanceContracts
-import SuiteRuntime
+import SuiteKit
 import SwiftProtobuf
 
 /// `guance.console.v1.WorkspaceConsoleService`: validates and translates, nothing more.

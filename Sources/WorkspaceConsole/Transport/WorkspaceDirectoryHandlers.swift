@@ -1,6 +1,6 @@
 package import GRPCCore
 package import GuanceContracts
-import SuiteRuntime
+import SuiteKit
 import SwiftProtobuf
 
 /// `guance.console.v1.WorkspaceDirectoryService`, for the suite's own services (the runtime

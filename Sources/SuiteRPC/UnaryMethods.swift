@@ -1,0 +1,221 @@
+import GRPCCore
+import GRPCProtobuf
+import Logging
+import SuiteKit
+import SuiteTransport
+import SwiftProtobuf
+
+/// The unary methods of the contracts' services, each answered by the suite's transport
+/// itself (`UnaryRoute`) with the same method of the same service (`ServiceProtocol`, as the
+/// generated code registers it with GRPCCore) called with the request's one message, and its
+/// answer sent to the connection in one piece. The services' code does not change: which
+/// methods are unary is generated from the contracts (`UnaryMethods+Contracts.swift`, by
+/// `make protos`). Streaming methods, and every method on grpc-swift's transport, still go
+/// through GRPCCore.
+struct UnaryMethods {
+  private var routes: UnaryRoutes = [:]
+  private let shared: UnaryMethod.Shared
+  /// Methods registered now belong to a service only the suite may call.
+  private var requireCredential = false
+
+  private init(shared: UnaryMethod.Shared) { self.shared = shared }
+
+  /// The routes of the unary methods of `services`; those of `internal` ones ask for the
+  /// internal credential.
+  static func routes(
+    open: [any RegistrableRPCService],
+    internal: [any RegistrableRPCService],
+    shared: UnaryMethod.Shared
+  ) -> UnaryRoutes {
+    var methods = UnaryMethods(shared: shared)
+    for service in open { register(service, in: &methods) }
+    methods.requireCredential = true
+    for service in `internal` { register(service, in: &methods) }
+    return methods.routes
+  }
+
+  /// Answers `descriptor`'s requests with `respond` (a service's unary method).
+  mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+    _ descriptor: MethodDescriptor,
+    _ respond:
+      @escaping @Sendable (ServerRequest<Input>, ServerContext) async throws -> ServerResponse<
+        Output
+      >
+  ) {
+    let deserializer = ProtobufDeserializer<Input>()
+    let serializer = ProtobufSerializer<Output>()
+    let name = descriptor.fullyQualifiedMethod
+    routes["/" + name] = UnaryMethod(
+      name: name,
+      metrics: RequestContextInterceptor.metrics.method(name),
+      requiresCredential: requireCredential,
+      shared: shared
+    ) {
+      bytes,
+      metadata,
+      context in
+      let message: Input = try deserializer.deserialize(bytes)
+      try StorableText.check(message, encoded: bytes)
+      let request = ServerRequest(metadata: metadata, message: message)
+      switch try await respond(request, context).accepted {
+      case .success(let contents):
+        return .success(
+          UnaryAnswer(
+            metadata: contents.metadata,
+            message: try serializer.serialize(contents.message),
+            trailingMetadata: contents.trailingMetadata
+          )
+        )
+      case .failure(let error):
+        return .failure(error)
+      }
+    }
+  }
+}
+
+/// A unary method's successful answer, its message encoded.
+struct UnaryAnswer: Sendable {
+  var metadata: Metadata
+  var message: MessageBytes
+  var trailingMetadata: Metadata
+}
+
+/// One unary method, answering each of its calls as GRPCCore's executor would serve it with
+/// the suite's interceptors (`GRPCServerService.pipeline`): the request context, request id
+/// echo, metrics and failure log line of `RequestContextInterceptor`; the internal credential
+/// check of `InternalCredentialInterceptor` for internal services; errors mapped by
+/// `ErrorMappingInterceptor`; the `grpc-timeout` deadline cancelling the RPC (through its
+/// cancellation handle, as GRPCCore does); exactly one request message.
+final class UnaryMethod: UnaryRoute {
+  /// "package.Service/Method".
+  let name: String
+  let metrics: RPCMetrics.Method
+  /// The method belongs to a service only the suite may call (`InternalCredentialInterceptor`).
+  let requiresCredential: Bool
+  let shared: Shared
+  /// Decodes the request's message, calls the service, encodes its answer. What it throws is
+  /// mapped to a status as `ErrorMappingInterceptor` maps it; an answer the service returned
+  /// as an error is passed on as GRPCCore passes it.
+  let respond:
+    @Sendable (_ message: MessageBytes, _ metadata: Metadata, _ context: ServerContext) async throws
+      ->
+      Result<UnaryAnswer, RPCError>
+
+  /// What every unary method of a server shares.
+  final class Shared: Sendable {
+    let logger: Logger
+    let credential: InternalCredential
+    let trustedProxies: TrustedProxies
+
+    init(
+      logger: Logger,
+      credential: InternalCredential,
+      trustedProxies: TrustedProxies = .noProxies
+    ) {
+      self.logger = logger
+      self.credential = credential
+      self.trustedProxies = trustedProxies
+    }
+  }
+
+  init(
+    name: String,
+    metrics: RPCMetrics.Method,
+    requiresCredential: Bool,
+    shared: Shared,
+    respond:
+      @escaping @Sendable (MessageBytes, Metadata, ServerContext) async throws -> Result<
+        UnaryAnswer, RPCError
+      >
+  ) {
+    self.name = name
+    self.metrics = metrics
+    self.requiresCredential = requiresCredential
+    self.shared = shared
+    self.respond = respond
+  }
+
+  func serve(_ call: UnaryCall) async {
+    let requestContext = RequestContextInterceptor.requestContext(
+      metadata: call.metadata,
+      peer: call.peer,
+      rpc: name,
+      logger: shared.logger,
+      trustedProxies: shared.trustedProxies
+    )
+    let started = metrics.start()
+    // The span spans the whole answer, the failure's log line included (it names the trace).
+    await Traces.serving(name, metadata: call.metadata, outcome: { $0 }) {
+      let answer = await RequestContext.$current.withValue(requestContext) {
+        await answerWithinDeadline(call, requestContext.deadline)
+      }
+      return await send(answer, to: call, as: requestContext, since: started)
+    }
+  }
+
+  /// Writes `answer` to the caller, and counts and logs it; its status code.
+  private func send(
+    _ answer: Result<UnaryAnswer, RPCError>,
+    to call: UnaryCall,
+    as requestContext: RequestContext,
+    since started: ContinuousClock.Instant
+  ) async -> Status.Code {
+    let requestID = requestContext.requestID
+    switch answer {
+    case .success(var answer):
+      answer.metadata.addString(requestID, forKey: "x-request-id")
+      metrics.record(.ok, since: started)
+      await call.answer([
+        .metadata(answer.metadata), .message(answer.message),
+        .status(Status(code: .ok, message: ""), answer.trailingMetadata),
+      ])
+      return .ok
+    case .failure(var error):
+      RequestContextInterceptor.recordFailure(
+        error,
+        of: requestContext,
+        in: metrics,
+        since: started
+      )
+      error.metadata.addString(requestID, forKey: "x-request-id")
+      let code = Status.Code(error.code)
+      await call.answer([.status(Status(code: code, message: error.message), error.metadata)])
+      return code
+    }
+  }
+
+  /// The answer by the request context's deadline (`grpc-timeout`), if it has one
+  /// (`RPCDeadline`): past it, the handler's cancellation handle and task are cancelled.
+  private func answerWithinDeadline(
+    _ call: UnaryCall,
+    _ deadline: ContinuousClock.Instant?
+  ) async -> Result<UnaryAnswer, RPCError> {
+    guard let deadline else { return await answer(call) }
+    let cancellation = call.context.cancellation
+    let (answer, passed) = await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
+      await self.answer(call)
+    }
+    if passed, case .failure = answer { return .failure(RPCDeadline.exceeded) }
+    return answer
+  }
+
+  private func answer(_ call: UnaryCall) async -> Result<UnaryAnswer, RPCError> {
+    if requiresCredential {
+      do {
+        try InternalCredentialInterceptor.check(call.metadata, against: shared.credential)
+      } catch {
+        return .failure(error)
+      }
+    }
+    do {
+      return try await respond(try await call.onlyMessage(), call.metadata, call.context)
+    } catch {
+      return .failure(
+        ErrorMappingInterceptor.rpcError(
+          for: error,
+          domain: call.context.descriptor.service.package
+        )
+      )
+    }
+  }
+}
