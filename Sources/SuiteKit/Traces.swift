@@ -1,13 +1,15 @@
 public import Logging
 import Synchronization
-public import Tracing
+import Tracing
 
 /// Spans of the work the suite does for a request: one per RPC served and per RPC made to
 /// another service (W3C `traceparent` carried in the metadata), per SQL statement and per
 /// marketplace call, so one activation reads as one trace across the gateway, billing-center
 /// and workspace-console. Spans go to the tracer the process set up (`SuiteTelemetry`'s OTLP
 /// exporter, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set); until then every helper here only
-/// runs its body, so a process without tracing pays one relaxed load per RPC.
+/// runs its body, so a process without tracing pays one relaxed load per RPC. The spans of
+/// RPCs are SuiteRPC's (`Traces+RPC.swift`); those of statements are here, for
+/// SuitePersistence.
 public enum Traces {
   private static let on = Atomic<Bool>(false)
   private static let logFields = Mutex<Logger.MetadataProvider?>(nil)
