@@ -38,39 +38,27 @@ enum BillingCenterMain {
       variable: "CONSOLE_ADDRESS",
       tls: configuration.service.clientTLS
     )
-    let hasher = configuration.hasher
-    let billing = GuanceBilling(
-      store: PostgresBillingStore(database: database, logger: logger),
+    let assembly = BillingAssembly(
+      database: database,
       directory: ConsoleWorkspaceDirectory(
         client: console.client,
         internalCredential: configuration.service.internalCredential
       ),
-      hasher: hasher,
-      sessions: PasswordSessions(
-        database: database,
-        hasher: hasher,
-        policy: configuration.sessions,
-        logger: logger
-      ),
-      challenges: EmailChallenges(database: database, logger: logger),
+      internalCredential: configuration.service.internalCredential,
+      hasher: configuration.hasher,
+      sessionPolicy: configuration.sessions,
       catalog: configuration.catalog,
-      closingGrace: configuration.closingGrace
+      closingGrace: configuration.closingGrace,
+      logger: logger
     )
     let started = StartupGate()
 
     let server = GRPCServerService(
       settings: configuration.service.server,
       services: .init(
-        open: [
-          BillingCenterHandlers(
-            billing: billing,
-            internalCredential: InternalCredential(configuration.service.internalCredential)
-          )
-        ],
-        internal: [BillingInternalHandlers(billing: billing)],
-        names: [
-          "guance.billing.v1.BillingCenterService", "guance.billing.v1.BillingInternalService",
-        ]
+        open: assembly.openServices,
+        internal: assembly.internalServices,
+        names: BillingAssembly.serviceNames
       ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
@@ -78,9 +66,7 @@ enum BillingCenterMain {
       readyFile: configuration.service.readyFile,
       started: started,
       prepare: {
-        try await Migrator(client: postgres, logger: logger).apply(
-          PostgresBillingStore.migrations()
-        )
+        try await Migrator(client: postgres, logger: logger).apply(BillingAssembly.migrations())
       }
     )
     let mailWorker = MailOutboxWorker(
@@ -90,7 +76,7 @@ enum BillingCenterMain {
       startAfter: started
     )
     let closer = DayCloser(
-      billing: billing,
+      billing: assembly.billing,
       logger: logger,
       startAfter: started,
       interval: configuration.closerInterval

@@ -44,62 +44,47 @@ enum GatewayMain {
       variable: "CONSOLE_ADDRESS",
       tls: configuration.service.clientTLS
     )
-    let store = GatewayStore(database: database, logger: logger)
     let presence = Presence(database: database, logger: logger)
     let marketplace = MarketplaceClient(settings: configuration.marketplace, logger: logger)
-    let billingDirectory = GRPCBillingDirectory(
-      client: billing.client,
-      internalCredential: configuration.service.internalCredential,
-      timeout: configuration.billingTimeout
-    )
-    let saga = ActivationSaga(
-      store: store,
+    let assembly = GatewayAssembly(
+      database: database,
       presence: presence,
       marketplace: marketplace,
-      billing: billingDirectory,
-      settings: configuration.saga,
-      logger: logger
-    )
-    let activations = Activations(
-      store: store,
-      marketplace: marketplace,
-      billing: billingDirectory,
+      billing: GRPCBillingDirectory(
+        client: billing.client,
+        internalCredential: configuration.service.internalCredential,
+        timeout: configuration.billingTimeout
+      ),
       console: GRPCConsoleDirectory(
         client: console.client,
         internalCredential: configuration.service.internalCredential,
         timeout: configuration.consoleTimeout
       ),
-      saga: saga,
-      consoleLoginURL: configuration.consoleLoginURL
-    )
-    let started = StartupGate()
-    let doorbell = Doorbell()
-    let lifecycle = SubscriptionLifecycle(
-      store: store,
-      marketplace: marketplace,
-      settlements: billingDirectory,
       workspaces: GRPCWorkspaceStatuses(
         client: console.client,
         internalCredential: configuration.service.internalCredential,
         timeout: configuration.consoleTimeout
       ),
-      settings: configuration.lifecycle,
+      settings: .init(
+        saga: configuration.saga,
+        lifecycle: configuration.lifecycle,
+        metering: configuration.metering,
+        consoleLoginURL: configuration.consoleLoginURL
+      ),
       logger: logger
     )
-
-    let submitter = MeteringSubmitter(
-      ledger: billingDirectory,
-      marketplace: marketplace,
-      store: store,
-      settings: configuration.metering,
-      logger: logger
-    )
+    let store = assembly.store
+    let activations = assembly.activation.activations
+    let lifecycle = assembly.lifecycle
+    let submitter = assembly.submitter
+    let started = StartupGate()
+    let doorbell = Doorbell()
     let server = GRPCServerService(
       settings: configuration.service.server,
       services: .init(
-        open: [ActivationHandlers(activations: activations)],
-        internal: [GatewayAdminHandlers(lifecycle: lifecycle, submitter: submitter)],
-        names: ["guance.gateway.v1.ActivationService", "guance.gateway.v1.GatewayAdminService"]
+        open: assembly.openServices,
+        internal: assembly.internalServices,
+        names: GatewayAssembly.serviceNames
       ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
@@ -107,7 +92,7 @@ enum GatewayMain {
       readyFile: configuration.service.readyFile,
       started: started,
       prepare: {
-        try await Migrator(client: postgres, logger: logger).apply(GatewayStore.migrations())
+        try await Migrator(client: postgres, logger: logger).apply(GatewayAssembly.migrations())
         // Nothing is claimed before the process is present in the database.
         guard await presence.established() else { throw CancellationError() }
       }

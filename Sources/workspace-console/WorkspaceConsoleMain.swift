@@ -32,31 +32,21 @@ enum WorkspaceConsoleMain {
       poolSize: configuration.database.poolSize,
       logger: logger
     )
-    let store = PostgresConsoleStore(database: database, logger: logger)
-    let hasher = configuration.hasher
-    let console = GuanceConsole(
-      store: store,
-      hasher: hasher,
-      sessions: PasswordSessions(
-        database: database,
-        hasher: hasher,
-        policy: configuration.sessions,
-        logger: logger
-      ),
-      challenges: EmailChallenges(database: database, logger: logger),
-      catalog: configuration.catalog
+    let assembly = ConsoleAssembly(
+      database: database,
+      hasher: configuration.hasher,
+      sessionPolicy: configuration.sessions,
+      catalog: configuration.catalog,
+      logger: logger
     )
     let started = StartupGate()
 
     let server = GRPCServerService(
       settings: configuration.service.server,
       services: .init(
-        open: [WorkspaceConsoleHandlers(console: console)],
-        internal: [WorkspaceDirectoryHandlers(console: console)],
-        names: [
-          "guance.console.v1.WorkspaceConsoleService",
-          "guance.console.v1.WorkspaceDirectoryService",
-        ]
+        open: assembly.openServices,
+        internal: assembly.internalServices,
+        names: ConsoleAssembly.serviceNames
       ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
@@ -64,8 +54,7 @@ enum WorkspaceConsoleMain {
       readyFile: configuration.service.readyFile,
       started: started,
       prepare: {
-        try await Migrator(client: postgres, logger: logger)
-          .apply(PostgresConsoleStore.migrations())
+        try await Migrator(client: postgres, logger: logger).apply(ConsoleAssembly.migrations())
       }
     )
     let mailWorker = MailOutboxWorker(

@@ -42,22 +42,11 @@ struct BillingFixture: Sendable {
 
   static func with(_ body: @Sendable (BillingFixture) async throws -> Void) async throws {
     let logger = Logger(label: "billing-test")
-    try await TestDatabase.withMigratedDatabase(PostgresConsoleStore.migrations()) { _, consoleDB in
-      try await TestDatabase.withMigratedDatabase(PostgresBillingStore.migrations()) {
+    try await TestDatabase.withMigratedDatabase(ConsoleAssembly.migrations()) { _, consoleDB in
+      try await TestDatabase.withMigratedDatabase(BillingAssembly.migrations()) {
         _,
         billingDB in
-        let guance = GuanceConsole(
-          store: PostgresConsoleStore(database: consoleDB, logger: logger),
-          hasher: hasher,
-          sessions: PasswordSessions(
-            database: consoleDB,
-            hasher: hasher,
-            policy: .init(),
-            logger: logger
-          ),
-          challenges: EmailChallenges(database: consoleDB, logger: logger),
-          catalog: .defaults
-        )
+        let console = ConsoleAssembly(database: consoleDB, hasher: hasher, logger: logger)
         let mailDirectory = FileManager.default.temporaryDirectory
           .appendingPathComponent("billing-mail-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: mailDirectory) }
@@ -71,35 +60,24 @@ struct BillingFixture: Sendable {
           logger: logger
         )
         try await withInProcessServer(
-          open: [WorkspaceConsoleHandlers(console: guance)],
-          internal: [WorkspaceDirectoryHandlers(console: guance)],
+          open: console.openServices,
+          internal: console.internalServices,
           internalCredential: credential
         ) { consoleClient in
-          let billing = GuanceBilling(
-            store: PostgresBillingStore(database: billingDB, logger: logger),
+          let billing = BillingAssembly(
+            database: billingDB,
             directory: ConsoleWorkspaceDirectory(
               client: consoleClient,
               internalCredential: credential
             ),
+            internalCredential: credential,
             hasher: hasher,
-            sessions: PasswordSessions(
-              database: billingDB,
-              hasher: hasher,
-              policy: .init(),
-              logger: logger
-            ),
-            challenges: EmailChallenges(database: billingDB, logger: logger),
-            catalog: .standard,
-            closingGrace: .seconds(0)
+            closingGrace: .seconds(0),
+            logger: logger
           )
           try await withInProcessServer(
-            open: [
-              BillingCenterHandlers(
-                billing: billing,
-                internalCredential: InternalCredential(credential)
-              )
-            ],
-            internal: [BillingInternalHandlers(billing: billing)],
+            open: billing.openServices,
+            internal: billing.internalServices,
             internalCredential: credential
           ) { billingClient in
             try await body(

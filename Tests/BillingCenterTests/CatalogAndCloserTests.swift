@@ -56,23 +56,15 @@ struct CatalogAndCloserTests {
 
   @Test("the closer closes every finished day with usage, and only those")
   func closer() async throws {
-    try await TestDatabase.withMigratedDatabase(PostgresBillingStore.migrations()) { _, database in
-      let logger = Logger(label: "closer-test")
-      let hasher = PasswordHasher(workers: 1)
-      let billing = GuanceBilling(
-        store: PostgresBillingStore(database: database, logger: logger),
+    try await TestDatabase.withMigratedDatabase(BillingAssembly.migrations()) { _, database in
+      let billing = BillingAssembly(
+        database: database,
         directory: EveryWorkspace(),
-        hasher: hasher,
-        sessions: PasswordSessions(
-          database: database,
-          hasher: hasher,
-          policy: .init(),
-          logger: logger
-        ),
-        challenges: EmailChallenges(database: database, logger: logger),
-        catalog: .standard,
-        closingGrace: .seconds(3600)
-      )
+        internalCredential: "closer-test",
+        hasher: PasswordHasher(workers: 1),
+        closingGrace: .seconds(3600),
+        logger: Logger(label: "closer-test")
+      ).billing
       // A fixed "now" (2026-11-27T10:00:00Z): on the wall clock, a run in the first ten minutes
       // of a day (UTC) recorded today's usage in the future, and was refused.
       let now = Date(timeIntervalSince1970: 1_795_773_600)

@@ -270,34 +270,28 @@ struct ActivationTests {
     _ body: @escaping @Sendable (Fixture) async throws -> Void
   ) async throws {
     try await EmulatorProcessTests.withEmulator { emulator in
-      try await TestDatabase.withMigratedDatabase(GatewayStore.migrations()) { _, database in
+      try await TestDatabase.withMigratedDatabase(GatewayAssembly.migrations()) { _, database in
         let logger = Logger(label: "gateway-test")
         let store = GatewayStore(database: database, logger: logger)
         let billing = FakeBillingDirectory()
         let console = FakeConsoleDirectory()
         let marketplace = MarketplaceClientTests.client(emulator, timeout: .testPatience)
         try await TestDatabase.withPresence(database) { presence in
-          let saga = ActivationSaga(
+          let assembly = ActivationAssembly(
             store: store,
             presence: presence,
             marketplace: marketplace,
             billing: billing,
-            settings: .init(
+            console: console,
+            sagaSettings: .init(
               lease: lease,
               retryDelay: retryDelay,
               maxRetryDelay: max(retryDelay * 16, .seconds(300))
             ),
+            consoleLoginURL: "http://console.test/login",
             logger: logger
           )
-          let activations = Activations(
-            store: store,
-            marketplace: marketplace,
-            billing: billing,
-            console: console,
-            saga: saga,
-            consoleLoginURL: "http://console.test/login"
-          )
-          try await withInProcessServer(open: [ActivationHandlers(activations: activations)]) {
+          try await withInProcessServer(open: assembly.openServices) {
             client in
             // Held creations go on before the server shuts down, which waits for them.
             defer { console.releaseAll() }
@@ -309,7 +303,7 @@ struct ActivationTests {
                 billing: billing,
                 console: console,
                 store: store,
-                reconciler: ActivationReconciler(activations: activations, logger: logger),
+                reconciler: ActivationReconciler(activations: assembly.activations, logger: logger),
                 database: database,
                 presence: presence
               )

@@ -38,19 +38,13 @@ struct ConsoleFixture: Sendable {
     policy: PasswordSessions.Policy = PasswordSessions.Policy(),
     _ body: @Sendable (ConsoleFixture) async throws -> Void
   ) async throws {
-    try await TestDatabase.withMigratedDatabase(PostgresConsoleStore.migrations()) { _, database in
+    try await TestDatabase.withMigratedDatabase(ConsoleAssembly.migrations()) { _, database in
       let logger = Logger(label: "console-test")
-      let guance = GuanceConsole(
-        store: PostgresConsoleStore(database: database, logger: logger),
+      let assembly = ConsoleAssembly(
+        database: database,
         hasher: hasher,
-        sessions: PasswordSessions(
-          database: database,
-          hasher: hasher,
-          policy: policy,
-          logger: logger
-        ),
-        challenges: EmailChallenges(database: database, logger: logger),
-        catalog: .defaults
+        sessionPolicy: policy,
+        logger: logger
       )
       let mailDirectory = FileManager.default.temporaryDirectory
         .appendingPathComponent("mailbox-\(UUID().uuidString)")
@@ -65,8 +59,8 @@ struct ConsoleFixture: Sendable {
         logger: logger
       )
       try await withInProcessServer(
-        open: [WorkspaceConsoleHandlers(console: guance)],
-        internal: [WorkspaceDirectoryHandlers(console: guance)],
+        open: assembly.openServices,
+        internal: assembly.internalServices,
         internalCredential: internalCredential
       ) { client in
         try await body(

@@ -1,0 +1,63 @@
+public import AccountAccess
+public import AccountKit
+public import GRPCCore
+public import Logging
+public import SuiteKit
+public import SuitePersistence
+
+/// The billing center put together: its domain over its database, reaching workspaces through
+/// `directory` (the console's, `ConsoleWorkspaceDirectory`; tests may give their own), and the
+/// gRPC services that serve it. `billing-center`'s main serves these services, with its workers
+/// and telemetry around them; the tests' fixtures serve the same ones in process.
+public struct BillingAssembly: Sendable {
+  public let billing: GuanceBilling
+  private let internalCredential: InternalCredential
+
+  public init(
+    database: Database,
+    directory: any WorkspaceDirectory,
+    internalCredential: String,
+    hasher: PasswordHasher,
+    sessionPolicy: PasswordSessions.Policy = .init(),
+    catalog: PriceCatalog = .standard,
+    closingGrace: Duration,
+    logger: Logger
+  ) {
+    billing = GuanceBilling(
+      store: PostgresBillingStore(database: database, logger: logger),
+      directory: directory,
+      hasher: hasher,
+      sessions: PasswordSessions(
+        database: database,
+        hasher: hasher,
+        policy: sessionPolicy,
+        logger: logger
+      ),
+      challenges: EmailChallenges(database: database, logger: logger),
+      catalog: catalog,
+      closingGrace: closingGrace
+    )
+    self.internalCredential = InternalCredential(internalCredential)
+  }
+
+  /// What anyone may call: billing center accounts, bindings, bills.
+  public var openServices: [any RegistrableRPCService] {
+    [BillingCenterHandlers(billing: billing, internalCredential: internalCredential)]
+  }
+
+  /// What only the suite's services may call (the internal credential): usage, cloud accounts,
+  /// day closing.
+  public var internalServices: [any RegistrableRPCService] {
+    [BillingInternalHandlers(billing: billing)]
+  }
+
+  /// The services' names, as health reports them.
+  public static let serviceNames = [
+    "guance.billing.v1.BillingCenterService", "guance.billing.v1.BillingInternalService",
+  ]
+
+  /// The billing center's schema (its mail outbox, sessions and codes in the same database).
+  public static func migrations() throws -> [Migration] {
+    try PostgresBillingStore.migrations()
+  }
+}

@@ -1,0 +1,54 @@
+public import AccountAccess
+public import AccountKit
+public import GRPCCore
+public import Logging
+public import SuitePersistence
+
+/// The workspace console put together: its domain over its database and the gRPC services
+/// that serve it. `workspace-console`'s main serves these services, with its workers and
+/// telemetry around them; the tests' fixtures serve the same ones in process, so what is tested
+/// is what runs.
+public struct ConsoleAssembly: Sendable {
+  public let console: GuanceConsole
+
+  public init(
+    database: Database,
+    hasher: PasswordHasher,
+    sessionPolicy: PasswordSessions.Policy = .init(),
+    catalog: SiteCatalog = .defaults,
+    logger: Logger
+  ) {
+    console = GuanceConsole(
+      store: PostgresConsoleStore(database: database, logger: logger),
+      hasher: hasher,
+      sessions: PasswordSessions(
+        database: database,
+        hasher: hasher,
+        policy: sessionPolicy,
+        logger: logger
+      ),
+      challenges: EmailChallenges(database: database, logger: logger),
+      catalog: catalog
+    )
+  }
+
+  /// What anyone may call: accounts, sessions, workspaces.
+  public var openServices: [any RegistrableRPCService] {
+    [WorkspaceConsoleHandlers(console: console)]
+  }
+
+  /// What only the suite's services may call (the internal credential): the workspace directory.
+  public var internalServices: [any RegistrableRPCService] {
+    [WorkspaceDirectoryHandlers(console: console)]
+  }
+
+  /// The services' names, as health reports them.
+  public static let serviceNames = [
+    "guance.console.v1.WorkspaceConsoleService", "guance.console.v1.WorkspaceDirectoryService",
+  ]
+
+  /// The console's schema (its mail outbox, sessions and codes in the same database).
+  public static func migrations() throws -> [Migration] {
+    try PostgresConsoleStore.migrations()
+  }
+}
