@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCProtobuf
+import GuanceContracts
 import Logging
 import SuiteKit
 import SuiteTransport
@@ -9,10 +10,11 @@ import SwiftProtobuf
 /// itself (`UnaryRoute`) with the same method of the same service (`ServiceProtocol`, as the
 /// generated code registers it with GRPCCore) called with the request's one message, and its
 /// answer sent to the connection in one piece. The services' code does not change: which
-/// methods are unary is generated from the contracts (`UnaryMethods+Contracts.swift`, by
+/// methods are unary, and how each is reached, is generated next to the contracts
+/// (`registerUnaryMethods`, `GuanceContracts/Generated/UnaryMethods+Contracts.swift`, by
 /// `make protos`). Streaming methods, and every method on grpc-swift's transport, still go
 /// through GRPCCore.
-struct UnaryMethods {
+struct UnaryMethods: UnaryMethodRegistrar {
   private var routes: UnaryRoutes = [:]
   private let shared: UnaryMethod.Shared
   /// Methods registered now belong to a service only the suite may call.
@@ -28,9 +30,9 @@ struct UnaryMethods {
     shared: UnaryMethod.Shared
   ) -> UnaryRoutes {
     var methods = UnaryMethods(shared: shared)
-    for service in open { register(service, in: &methods) }
+    for service in open { registerUnaryMethods(of: service, with: &methods) }
     methods.requireCredential = true
-    for service in `internal` { register(service, in: &methods) }
+    for service in `internal` { registerUnaryMethods(of: service, with: &methods) }
     return methods.routes
   }
 
