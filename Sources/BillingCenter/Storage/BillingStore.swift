@@ -1,11 +1,14 @@
 public import AccountAccess
 public import Foundation
 
-/// The billing center's data. Each method is one transaction; decisions that need domain
-/// rules inside a transaction (rating a day) come in as closures.
-public protocol BillingStore: Sendable {
-  // MARK: Billing accounts
+/// The billing center's data, one protocol per aggregate; `PostgresBillingStore` keeps them all.
+/// Each method is one transaction; decisions that need domain rules inside a transaction
+/// (rating a day) come in as closures.
+public typealias BillingStore = BillingAccountStore & CloudAccountStore & WorkspaceBindingStore
+  & UsageStore & MeteringStore & SubscriptionStatusStore
 
+/// Billing center accounts.
+public protocol BillingAccountStore: Sendable {
   /// Throws `BillingError.usernameTaken` / `.emailTaken` / `.phoneTaken` on a duplicate.
   func insertAccount(_ account: NewBillingAccount) async throws -> BillingAccount
   func account(id: UUID) async throws -> BillingAccount?
@@ -15,9 +18,10 @@ public protocol BillingStore: Sendable {
   /// By username, email or phone.
   func loginCandidate(forLogin login: String) async throws -> LoginCandidate?
   func replacePasswordHash(accountID: UUID, with hash: String) async throws
+}
 
-  // MARK: Cloud accounts
-
+/// Cloud accounts: the marketplace identities linked to billing center accounts.
+public protocol CloudAccountStore: Sendable {
   func cloudAccount(identity: CloudIdentity) async throws -> (CloudAccount, BillingAccount)?
   func cloudAccounts(billingAccountID: UUID) async throws -> [CloudAccount]
   /// Links `identity` to the account (a no-op when it already is) and records the
@@ -34,9 +38,10 @@ public protocol BillingStore: Sendable {
     subscriptionID: String?,
     redeeming: BindingCodeRedemption
   ) async throws -> (BillingAccount, CloudAccount)
+}
 
-  // MARK: Workspace bindings
-
+/// Workspace bindings: which billing center account pays for a workspace, and how it settles.
+public protocol WorkspaceBindingStore: Sendable {
   /// Binds the workspace (idempotent for the same account and settlement), first linking the
   /// settlement's subscription to `purchaser`'s cloud account when one is given.
   func bind(
@@ -55,9 +60,10 @@ public protocol BillingStore: Sendable {
     linking purchaser: CloudIdentity?
   ) async throws -> WorkspaceBinding
   func unbind(workspaceID: UUID, from accountID: UUID) async throws
+}
 
-  // MARK: Usage and bills
-
+/// Usage and bills: recorded events, days closed once, daily bills.
+public protocol UsageStore: Sendable {
   /// Records the events; a key seen before makes its event a duplicate.
   func recordUsage(_ events: [UsageEvent]) async throws -> [UsageResult]
   /// Claims the day (once, whatever the number of replicas), sums its usage per payer,
@@ -72,6 +78,10 @@ public protocol BillingStore: Sendable {
   func daysAwaitingClosure(endedBefore cutoff: Date) async throws -> [BillingDay]
   /// The account's closed days within `range` (inclusive), with their lines.
   func bills(billingAccountID: UUID, days: ClosedRange<BillingDay>) async throws -> [DailyBill]
+}
+
+/// Metering records: what the marketplace is to bill, and what it answered.
+public protocol MeteringStore: Sendable {
   func pendingMeteringRecords(limit: Int) async throws -> [MeteringRecord]
   /// Returns the keys that matched no record.
   func acknowledge(_ acknowledgements: [MeteringAcknowledgement]) async throws -> [String]
@@ -89,6 +99,10 @@ public protocol BillingStore: Sendable {
     reason: String
   )
     async throws -> MeteringRecord
+}
+
+/// The marketplace subscriptions' status over time.
+public protocol SubscriptionStatusStore: Sendable {
   /// Records the subscription's new status from `at` on (once: the same status again changes
   /// nothing, and nothing follows unsubscribed).
   func setSubscriptionStatus(
