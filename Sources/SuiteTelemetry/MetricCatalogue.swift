@@ -43,6 +43,8 @@ public enum MetricCatalogue {
       "Metering records whose accepted usage differs from what the marketplace reports.",
     "marketplace_webhook_calls_total":
       "Calls of the marketplace's webhook at the gateway, by result.",
+    "lifecycle_reconcile_passes_total":
+      "Passes of the gateway's lifecycle reconciler over the marketplace's subscriptions, by result.",
   ]
 
   /// `exposition` with a `# HELP` line before each `# TYPE` line that has none.

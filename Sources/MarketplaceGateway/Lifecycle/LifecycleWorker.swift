@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import MarketplaceClient
+import Metrics
 public import ServiceLifecycle
 public import SuiteKit
 public import SuitePersistence
@@ -194,6 +195,7 @@ public struct LifecycleReconciler: Service {
     await repeatEvery(interval, startingAfter: startAfter, firstPassAtOnce: false) {
       do {
         let report = try await reconcile()
+        Self.passes(.succeeded).increment()
         if report.followed + report.operationsFound > 0 {
           logger.notice(
             "lifecycle reconciled",
@@ -203,12 +205,21 @@ public struct LifecycleReconciler: Service {
           )
         }
       } catch {
+        Self.passes(.failed).increment()
         logger.warning(
           "lifecycle reconciliation failed; will retry",
           metadata: ["error": "\(error)"]
         )
       }
     }
+  }
+
+  /// Passes by result (`lifecycle_reconcile_passes_total`): that the reconciler runs at all,
+  /// and an event to wait for where a test must see passes change nothing.
+  private enum PassResult: String { case succeeded, failed }
+
+  private static func passes(_ result: PassResult) -> Counter {
+    Counter(label: "lifecycle_reconcile_passes_total", dimensions: [("result", result.rawValue)])
   }
 
   public struct Report: Sendable, Equatable {
