@@ -80,7 +80,7 @@ public struct GatewayAssembly: Sendable {
   /// What operators call (`guancectl`, with the internal credential): lifecycle operations
   /// and metering.
   public var internalServices: [any RegistrableRPCService] {
-    [GatewayAdminHandlers(lifecycle: lifecycle, submitter: submitter)]
+    [GatewayAdminHandlers(store: store, lifecycle: lifecycle, submitter: submitter)]
   }
 
   /// The services' names, as health reports them.

@@ -235,7 +235,7 @@ public struct GatewayStore: Sendable {
   public func audit(
     subscriptionID: String,
     _ event: String,
-    detail: String = "",
+    detail: String,
     correlationID: String
   )
     async throws
@@ -302,4 +302,14 @@ public struct GatewayStore: Sendable {
 enum GatewayStoreError: Error {
   case noRowReturned
   case unknownValue(String)
+}
+
+/// One PostgreSQL store keeps every flow's data; each flow sees it through its own protocol.
+extension GatewayStore: ActivationStore, LifecycleStore, AdminStore, MeteringPlanStore {
+  public func exclusively<Result: Sendable>(
+    _ lock: Int64,
+    _ body: () async throws -> Result
+  ) async throws -> Result? {
+    try await database.exclusively(lock, body)
+  }
 }

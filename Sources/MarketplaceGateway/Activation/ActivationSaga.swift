@@ -30,7 +30,7 @@ public struct ActivationSaga: Sendable {
     }
   }
 
-  let store: GatewayStore
+  let store: any ActivationStore
   let settings: Settings
   /// This process in the database: what the sagas and creations it runs are marked with.
   let presence: Presence
@@ -39,7 +39,7 @@ public struct ActivationSaga: Sendable {
   private let logger: Logger
 
   public init(
-    store: GatewayStore,
+    store: any ActivationStore,
     presence: Presence,
     marketplace: MarketplaceClient,
     billing: any BillingDirectory,

@@ -9,7 +9,7 @@ import SuitePersistence
 /// starts the activation saga. Each step is allowed only in the states where the flow allows
 /// it. Free of gRPC and SQL.
 public struct Activations: Sendable {
-  private let store: GatewayStore
+  private let store: any ActivationStore
   private let marketplace: MarketplaceClient
   private let billing: any BillingDirectory
   private let console: any ConsoleDirectory
@@ -18,7 +18,7 @@ public struct Activations: Sendable {
   private let consoleLoginURL: String
 
   public init(
-    store: GatewayStore,
+    store: any ActivationStore,
     marketplace: MarketplaceClient,
     billing: any BillingDirectory,
     console: any ConsoleDirectory,

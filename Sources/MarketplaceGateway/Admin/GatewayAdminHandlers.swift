@@ -9,12 +9,16 @@ import SwiftProtobuf
 /// `guance.gateway.v1.GatewayAdminService` for operators (internal credential, checked by the
 /// runtime before these run). Inputs are bounded and refused with field violations.
 package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.SimpleServiceProtocol {
-  private let store: GatewayStore
+  private let store: any AdminStore
   private let lifecycle: SubscriptionLifecycle
   private let submitter: MeteringSubmitter
 
-  package init(lifecycle: SubscriptionLifecycle, submitter: MeteringSubmitter) {
-    self.store = lifecycle.store
+  package init(
+    store: any AdminStore,
+    lifecycle: SubscriptionLifecycle,
+    submitter: MeteringSubmitter
+  ) {
+    self.store = store
     self.lifecycle = lifecycle
     self.submitter = submitter
   }

@@ -47,8 +47,8 @@ extension GatewayStore {
   @discardableResult
   public func recordOperation(
     _ operation: LifecycleOperation,
-    payload: String = "",
-    notBefore: Date? = nil
+    payload: String,
+    notBefore: Date?
   )
     async throws -> Bool
   {

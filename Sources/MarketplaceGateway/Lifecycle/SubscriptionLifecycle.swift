@@ -27,7 +27,7 @@ public struct SubscriptionLifecycle: Sendable {
     }
   }
 
-  let store: GatewayStore
+  let store: any LifecycleStore
   let marketplace: MarketplaceClient
   let settlements: any SubscriptionSettlements
   let workspaces: any WorkspaceStatuses
@@ -35,7 +35,7 @@ public struct SubscriptionLifecycle: Sendable {
   let logger: Logger
 
   public init(
-    store: GatewayStore,
+    store: any LifecycleStore,
     marketplace: MarketplaceClient,
     settlements: any SubscriptionSettlements,
     workspaces: any WorkspaceStatuses,

@@ -12,14 +12,14 @@ public import SuiteKit
 /// A call that is not let in, or whose body cannot be read, changes nothing.
 public struct WebhookRoutes: Sendable {
   private let authenticator: WebhookAuthenticator
-  private let store: GatewayStore
+  private let store: any LifecycleStore
   private let doorbell: Doorbell
   private let started: StartupGate
   private let logger: Logger
 
   public init(
     authenticator: WebhookAuthenticator,
-    store: GatewayStore,
+    store: any LifecycleStore,
     doorbell: Doorbell,
     started: StartupGate,
     logger: Logger

@@ -38,14 +38,14 @@ public struct MeteringSubmitter: Sendable {
 
   let ledger: any MeteringLedger
   let marketplace: MarketplaceClient
-  let store: GatewayStore
+  let store: any MeteringPlanStore
   let settings: Settings
   let logger: Logger
 
   public init(
     ledger: any MeteringLedger,
     marketplace: MarketplaceClient,
-    store: GatewayStore,
+    store: any MeteringPlanStore,
     settings: Settings,
     logger: Logger
   ) {
@@ -406,7 +406,7 @@ public struct MeteringService: Service {
     await repeatEvery(interval, startingAfter: startAfter) {
       do {
         guard
-          let report = try await submitter.store.database.exclusively(
+          let report = try await submitter.store.exclusively(
             Self.passLock,
             { try await submitter.submitPending() }
           )
