@@ -13,10 +13,11 @@ import SwiftProtobuf
 ///
 ///     activation-load GATEWAY BILLING CONSOLE EMULATOR_URL CREDENTIAL ACTIVATIONS [CONCURRENCY]
 ///
-/// Before the clock starts it sets up what the bind path needs: one billing center account,
-/// one workspace per worker bound to it, and per activation a purchaser linked to that
-/// account and a marketplace purchase. Timed, per activation: ResolveActivation with the purchase's token, then
-/// BindWorkspace with the worker's workspace; it counts only replies in state ACTIVATED.
+/// Before the clock starts it sets up what the bind path needs: one billing center account
+/// and, per activation, a workspace bound to it (each its own: a workspace paid through one
+/// active marketplace subscription is refused to another), a purchaser linked to that account
+/// and a marketplace purchase. Timed, per activation: ResolveActivation with the purchase's
+/// token, then BindWorkspace with its workspace; it counts only replies in state ACTIVATED.
 @main
 enum ActivationLoad {
   struct Addresses {
@@ -91,8 +92,7 @@ enum ActivationLoad {
             billing: billingClient,
             console: consoleClient,
             credential: credential,
-            activations: activations,
-            workers: concurrency
+            activations: activations
           )
           return try await measure(
             Guance_Gateway_V1_ActivationService.Client(wrapping: gatewayClient),
@@ -116,8 +116,7 @@ enum ActivationLoad {
     billing billingClient: GRPCClient<HTTP2ClientTransport.Posix>,
     console consoleClient: GRPCClient<HTTP2ClientTransport.Posix>,
     credential: String,
-    activations: Int,
-    workers: Int
+    activations: Int
   ) async throws -> Setup {
     let run = UUID().uuidString.prefix(8).lowercased()
     let password = "correct horse battery staple"
@@ -165,29 +164,40 @@ enum ActivationLoad {
       }
       return try await group.reduce(into: [(String, String)]()) { $0 += $1 }
     }
-    var workspaces: [String] = []
-    for worker in 0..<workers {
-      let workspace = try await console.registerAndCreateWorkspace(
-        .with {
-          $0.workspaceName = "Bench \(worker)"
-          $0.language = "en"
-          $0.site = "us1"
-          $0.username = "load-\(run)-\(worker)"
-          $0.password = password
-          $0.passwordConfirmation = password
-          $0.email = "load-\(run)-\(worker)@bench.example"
-          $0.termsAccepted = true
+    // Eight at a time: each registration hashes a password, and the console queues only so
+    // many hashes before it answers RESOURCE_EXHAUSTED.
+    let workspaces = try await withThrowingTaskGroup(of: [(Int, String)].self) { group in
+      for worker in 0..<8 {
+        group.addTask {
+          var mine: [(Int, String)] = []
+          for index in stride(from: worker, to: activations, by: 8) {
+            let workspace = try await console.registerAndCreateWorkspace(
+              .with {
+                $0.workspaceName = "Bench \(index)"
+                $0.language = "en"
+                $0.site = "us1"
+                $0.username = "load-\(run)-\(index)"
+                $0.password = password
+                $0.passwordConfirmation = password
+                $0.email = "load-\(run)-\(index)@bench.example"
+                $0.termsAccepted = true
+              }
+            ).workspace
+            _ = try await billing.bindWorkspace(
+              .with {
+                $0.billingAccountID = account.id
+                $0.workspaceID = workspace.id
+                $0.settlement = .with { $0.method = .billingAccount }
+              },
+              metadata: credentialMetadata
+            )
+            mine.append((index, workspace.id))
+          }
+          return mine
         }
-      ).workspace
-      _ = try await billing.bindWorkspace(
-        .with {
-          $0.billingAccountID = account.id
-          $0.workspaceID = workspace.id
-          $0.settlement = .with { $0.method = .billingAccount }
-        },
-        metadata: credentialMetadata
-      )
-      workspaces.append(workspace.id)
+      }
+      return try await group.reduce(into: [(Int, String)]()) { $0 += $1 }.sorted { $0.0 < $1.0 }
+        .map(\.1)
     }
 
     let tokens = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -298,7 +308,7 @@ enum ActivationLoad {
             let activation = try await gateway.bindWorkspace(
               .with {
                 $0.sessionID = session
-                $0.workspaceID = setup.workspaces[worker]
+                $0.workspaceID = setup.workspaces[index]
               },
               options: options
             ).activation
@@ -317,8 +327,8 @@ enum ActivationLoad {
     return Run(samples: samples, seconds: 0, driverCPUMilliseconds: 0)
   }
 
-  /// The same activations through the C++ driver: workspaces and tokens in on its standard
-  /// input, one line per activation and a summary out.
+  /// The same activations through the C++ driver: one "TOKEN WORKSPACE" line per activation in
+  /// on its standard input, one line per activation and a summary out.
   static func drive(
     _ driver: String,
     address: (String, Int),
@@ -334,7 +344,7 @@ enum ActivationLoad {
     process.standardOutput = output
     try process.run()
     // The driver reads all of its input before it starts, and writes only when done.
-    let lines = [setup.workspaces.prefix(concurrency).joined(separator: " ")] + setup.tokens
+    let lines = zip(setup.tokens, setup.workspaces).map { "\($0) \($1)" }
     input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     try input.fileHandleForWriting.close()
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

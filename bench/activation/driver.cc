@@ -5,8 +5,9 @@
 // should take as little of them as it can (as h2load does for the RPC benchmark).
 //
 //   activation-driver HOST:PORT CONCURRENCY < input
-//   input: the workspaces (one per worker) on the first line, space-separated; then one
-//          marketplace token per line. Worker w activates tokens w, w+C, ... with workspace w.
+//   input: one activation per line, "TOKEN WORKSPACE": a marketplace token and the workspace
+//          to bind (each its own: a workspace paid through one active subscription is refused
+//          to another). Worker w of C runs activations w, w+C, ...
 //   output: per activation "TOTAL_MS RESOLVE_MS"; last "done SECONDS CPU_MS" (CPU of this
 //           process, all its threads). Any RPC error or a reply not ACTIVATED ends it (exit 1).
 //
@@ -112,14 +113,14 @@ double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 
 class Driver {
  public:
-  Driver(std::shared_ptr<grpc::Channel> channel, std::vector<std::string> workspaces, std::vector<std::string> tokens)
-      : stub_(channel), workspaces_(std::move(workspaces)), tokens_(std::move(tokens)) {}
+  Driver(std::shared_ptr<grpc::Channel> channel, int workers,
+         std::vector<std::pair<std::string, std::string>> activations)
+      : stub_(channel), workers_(workers), activations_(std::move(activations)) {}
 
   // Runs every activation; false after the first failure (reported on stderr).
   bool run() {
-    int workers = static_cast<int>(workspaces_.size());
-    running_ = workers;
-    for (int worker = 0; worker < workers; ++worker) start(worker, static_cast<size_t>(worker));
+    running_ = workers_;
+    for (int worker = 0; worker < workers_; ++worker) start(worker, static_cast<size_t>(worker));
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return running_ == 0; });
     return !failed_;
@@ -143,10 +144,10 @@ class Driver {
   }
 
   void start(int worker, size_t index) {
-    if (index >= tokens_.size() || failed_) return finish_worker();
+    if (index >= activations_.size() || failed_) return finish_worker();
     auto* call = new Call{worker, index, Clock::now(), {}, nullptr, {}, {}};
     std::string bytes;
-    put_string(bytes, 1, tokens_[index]);
+    put_string(bytes, 1, activations_[index].first);
     call->request = buffer(bytes);
     fresh_context(call);
     stub_.UnaryCall(call->context.get(), kResolve, grpc::StubOptions(), &call->request, &call->reply,
@@ -159,7 +160,7 @@ class Driver {
     call->resolved = Clock::now();
     std::string bytes;
     put_string(bytes, 1, activation->session_id);
-    put_string(bytes, 2, workspaces_[call->worker]);
+    put_string(bytes, 2, activations_[call->index].second);
     call->request = buffer(bytes);
     fresh_context(call);
     stub_.UnaryCall(call->context.get(), kBind, grpc::StubOptions(), &call->request, &call->reply,
@@ -175,7 +176,7 @@ class Driver {
       samples_.emplace_back(ms(now - call->sent), ms(call->resolved - call->sent));
     }
     int worker = call->worker;
-    size_t next = call->index + workspaces_.size();
+    size_t next = call->index + static_cast<size_t>(workers_);
     delete call;
     start(worker, next);
   }
@@ -196,7 +197,8 @@ class Driver {
   }
 
   grpc::GenericStub stub_;
-  std::vector<std::string> workspaces_, tokens_;
+  int workers_;
+  std::vector<std::pair<std::string, std::string>> activations_;
   std::atomic<bool> failed_{false};
   std::mutex mutex_;
   std::condition_variable done_;
@@ -215,19 +217,23 @@ double cpu_ms() {
 
 int main(int argc, char** argv) {
   if (argc != 3 || std::atoi(argv[2]) <= 0) {
-    std::cerr << "usage: activation-driver HOST:PORT CONCURRENCY < workspaces-line-then-tokens" << std::endl;
+    std::cerr << "usage: activation-driver HOST:PORT CONCURRENCY < lines-of-token-and-workspace" << std::endl;
     return 2;
   }
   std::string line;
-  std::vector<std::string> workspaces, tokens;
-  if (std::getline(std::cin, line)) {
+  std::vector<std::pair<std::string, std::string>> activations;
+  while (std::getline(std::cin, line)) {
     std::istringstream words(line);
-    for (std::string word; words >> word;) workspaces.push_back(word);
+    std::string token, workspace;
+    if (!(words >> token >> workspace)) {
+      if (line.empty()) continue;
+      std::cerr << "activation-driver: expected a token and a workspace, got: " << line << std::endl;
+      return 2;
+    }
+    activations.emplace_back(token, workspace);
   }
-  while (std::getline(std::cin, line))
-    if (!line.empty()) tokens.push_back(line);
-  if (workspaces.size() != static_cast<size_t>(std::atoi(argv[2])) || tokens.empty()) {
-    std::cerr << "activation-driver: expected " << argv[2] << " workspaces and at least one token" << std::endl;
+  if (activations.empty()) {
+    std::cerr << "activation-driver: no activations given" << std::endl;
     return 2;
   }
   auto channel = grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials());
@@ -235,7 +241,7 @@ int main(int argc, char** argv) {
     std::cerr << "activation-driver: cannot connect to " << argv[1] << std::endl;
     return 1;
   }
-  Driver driver(channel, workspaces, tokens);
+  Driver driver(channel, std::atoi(argv[2]), std::move(activations));
   double cpu_before = cpu_ms();
   auto started = Clock::now();
   bool ok = driver.run();
