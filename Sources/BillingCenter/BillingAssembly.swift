@@ -2,7 +2,7 @@ public import AccountAccess
 public import AccountKit
 public import GRPCCore
 public import Logging
-public import SuiteKit
+import SuiteKit
 public import SuitePersistence
 
 /// The billing center put together: its domain over its database, reaching workspaces through

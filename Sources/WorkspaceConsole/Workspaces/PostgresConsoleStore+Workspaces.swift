@@ -1,110 +1,18 @@
-public import AccountAccess
+import AccountAccess
 public import Foundation
-public import Logging
+import Logging
 import Mailer
 import PostgresNIO
-public import SuitePersistence
+import SuitePersistence
 
-/// `ConsoleStore` on PostgreSQL. Every multi-statement change runs in one transaction.
-public struct PostgresConsoleStore: ConsoleStore {
-  private let database: Database
-  private let challenges: EmailChallenges
-  private let logger: Logger
+/// Workspaces on PostgreSQL.
+extension PostgresConsoleStore {
 
-  public init(database: Database, logger: Logger) {
-    self.database = database
-    self.challenges = EmailChallenges(database: database, logger: logger)
-    self.logger = logger
-  }
-
-  /// The console's schema, with the mail outbox, sessions and codes in the same database.
-  public static func migrations() throws -> [Migration] {
-    return try MailOutbox.migrations() + AccountAccessSchema.migrations()
-      + Migration.load(component: "workspace_console", bundle: .module)
-  }
-
-  // MARK: Accounts
-
-  private static let accountColumns = "a.id, a.username, a.email, a.phone, a.created_at"
-  private typealias AccountRow = (UUID, String, String, String?, Date)
-
-  private static func account(_ row: AccountRow) -> Account {
-    Account(id: row.0, username: row.1, email: row.2, phone: row.3, createdAt: row.4)
-  }
-
-  public func insertAccount(_ account: NewAccount) async throws -> Account {
-    let logger = self.logger
-    return try await database.transaction { connection in
-      try await Self.insert(account, on: connection, logger: logger)
-    }
-  }
-
-  private static func insert(
-    _ account: NewAccount,
-    on connection: PostgresConnection,
-    logger: Logger
-  )
-    async throws -> Account
-  {
-    do {
-      let rows = try await connection.execute(
-        """
-        INSERT INTO accounts AS a (id, username, email, phone, password_hash)
-        VALUES (\(UUID()), \(account.username), \(account.email), \(account.phone), \(account.passwordHash))
-        RETURNING \(unescaped: accountColumns)
-        """,
-        logger: logger
-      )
-      for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
-      throw StoreInvariantError.noRowReturned
-    } catch let error as PSQLError where error.isUniqueViolation {
-      switch error.constraintName {
-      case "accounts_username_key": throw ConsoleError.usernameTaken
-      case "accounts_email_key": throw ConsoleError.emailTaken
-      default: throw error
-      }
-    }
-  }
-
-  public func account(id: UUID) async throws -> Account? {
-    let rows = try await database.execute(
-      "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.id = \(id)"
-    )
-    for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
-    return nil
-  }
-
-  public func account(email: String) async throws -> Account? {
-    let rows = try await database.execute(
-      "SELECT \(unescaped: Self.accountColumns) FROM accounts a WHERE a.email = \(email)"
-    )
-    for try await row in rows.decode(AccountRow.self) { return Self.account(row) }
-    return nil
-  }
-
-  public func loginCandidate(forLogin login: String) async throws -> LoginCandidate? {
-    let rows = try await database.execute(
-      "SELECT id, password_hash FROM accounts WHERE username = \(login) OR email = \(login) LIMIT 1"
-    )
-    for try await (id, hash) in rows.decode((UUID, String).self) {
-      return LoginCandidate(accountID: id, passwordHash: hash)
-    }
-    return nil
-  }
-
-  public func replacePasswordHash(accountID: UUID, with hash: String) async throws {
-    try await database.execute(
-      "UPDATE accounts SET password_hash = \(hash) WHERE id = \(accountID)"
-    )
-  }
-
-  // MARK: Workspaces
-
-  private static let workspaceColumns =
+  static let workspaceColumns =
     "w.id, w.name, w.language, w.site, w.status, w.owner_account_id, w.created_at"
-  private typealias WorkspaceRow = (UUID, String, String, String, String, UUID, Date)
+  typealias WorkspaceRow = (UUID, String, String, String, String, UUID, Date)
 
-  private static func workspace(_ row: WorkspaceRow) throws -> Workspace {
+  static func workspace(_ row: WorkspaceRow) throws -> Workspace {
     guard let status = WorkspaceStatus(rawValue: row.4) else {
       throw StoreInvariantError.unknownStatus(row.4)
     }
@@ -119,7 +27,7 @@ public struct PostgresConsoleStore: ConsoleStore {
     )
   }
 
-  private static func insertWorkspace(
+  static func insertWorkspace(
     _ draft: WorkspaceDraft,
     owner: UUID,
     on connection: PostgresConnection,
@@ -290,10 +198,4 @@ public struct PostgresConsoleStore: ConsoleStore {
       return updated
     }
   }
-}
-
-/// The database answered something the schema rules out.
-enum StoreInvariantError: Error {
-  case noRowReturned
-  case unknownStatus(String)
 }

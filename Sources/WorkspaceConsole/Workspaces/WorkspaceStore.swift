@@ -1,21 +1,8 @@
-public import AccountAccess
+import AccountAccess
 public import Foundation
 
-/// The console's accounts and workspaces. Multi-step changes are single methods so that each
-/// runs in one transaction. (Sessions and codes live in `AccountAccess`.)
-public protocol ConsoleStore: Sendable {
-  // MARK: Accounts
-
-  /// Throws `ConsoleError.usernameTaken` / `.emailTaken` on a duplicate.
-  func insertAccount(_ account: NewAccount) async throws -> Account
-  func account(id: UUID) async throws -> Account?
-  func account(email: String) async throws -> Account?
-  /// By username or email (both stored lower case).
-  func loginCandidate(forLogin login: String) async throws -> LoginCandidate?
-  func replacePasswordHash(accountID: UUID, with hash: String) async throws
-
-  // MARK: Workspaces
-
+/// The console's workspaces (and the account a registration creates with its first one).
+public protocol WorkspaceStore: Sendable {
   /// Registers the account and creates its first workspace, all or nothing.
   func insertAccountAndWorkspace(
     _ account: NewAccount,

@@ -1,100 +1,11 @@
 public import AccountAccess
-public import AccountKit
+import AccountKit
 import Foundation
 import Mailer
 import SuiteErrors
 
-/// The console's rules: who may register, how codes and sessions work, who sees which
-/// workspace. Free of gRPC and SQL: handlers call it, a `ConsoleStore` keeps its data.
-public struct GuanceConsole: Sendable {
-  public let catalog: SiteCatalog
-  private let store: any ConsoleStore
-  private let hasher: PasswordHasher
-  private let sessions: PasswordSessions
-  private let challenges: EmailChallenges
-
-  public init(
-    store: any ConsoleStore,
-    hasher: PasswordHasher,
-    sessions: PasswordSessions,
-    challenges: EmailChallenges,
-    catalog: SiteCatalog
-  ) {
-    self.store = store
-    self.hasher = hasher
-    self.sessions = sessions
-    self.challenges = challenges
-    self.catalog = catalog
-  }
-
-  // MARK: Accounts
-
-  /// What a new account's fields must satisfy, checked together so every problem is reported.
-  public struct Registration: Sendable {
-    public var username: String
-    public var password: String
-    public var email: String
-    public var phone: String
-
-    public init(username: String, password: String, email: String, phone: String) {
-      self.username = username
-      self.password = password
-      self.email = email
-      self.phone = phone
-    }
-  }
-
-  public func registerAccount(_ registration: Registration) async throws -> Account {
-    var validation = Validation()
-    let account = try await newAccount(registration, validation: &validation)
-    return try await store.insertAccount(account)
-  }
-
-  public func account(of session: Session) async throws -> Account {
-    guard let account = try await store.account(id: session.accountID) else {
-      throw AccessError.notSignedIn
-    }
-    return account
-  }
-
-  // MARK: Email codes
-
-  public func sendEmailCode(
-    email rawEmail: String,
-    purpose: EmailCodePurpose?
-  ) async throws
-    -> EmailChallenges.Issued
-  {
-    var validation = Validation()
-    let email = validation.check("email") { () throws(FieldProblem) in try EmailAddress(rawEmail) }
-    validation.require(purpose != nil, "purpose", "must be specified")
-    try validation.finish()
-    guard let email, let purpose else { throw ServiceError.invalid(validation.violations) }
-
-    // Unknown addresses get the same reply and the same work, but no mail.
-    let account = try await store.account(email: email.value)
-    return try await challenges.issue(
-      subject: email.value,
-      purpose: purpose.rawValue,
-      accountID: account?.id
-    ) { code in
-      account.map { account in
-        OutgoingMail(
-          recipient: account.email,
-          subject: "Your Guance verification code",
-          body: """
-            Hello \(account.username),
-
-            Your Guance verification code is \(code).
-            It expires in 10 minutes. If you did not ask for it, ignore this message.
-
-            """
-        )
-      }
-    }
-  }
-
-  // MARK: Workspaces
+/// Workspaces: creation (with a new or an existing account), listing, look-ups by the suite, status.
+extension GuanceConsole {
 
   /// The workspace fields both creation paths share.
   public struct WorkspaceRequest: Sendable {
@@ -233,7 +144,7 @@ public struct GuanceConsole: Sendable {
   }
 
   /// The account of a live session; nil for a token that is none (unknown, expired, malformed).
-  private func liveAccount(_ sessionToken: String) async throws -> UUID? {
+  func liveAccount(_ sessionToken: String) async throws -> UUID? {
     do {
       return try await sessions.authenticate(bearerToken: sessionToken).accountID
     } catch AccessError.notSignedIn {
@@ -277,131 +188,4 @@ public struct GuanceConsole: Sendable {
     else { throw ConsoleError.workspaceNotFound(rawID) }
     return updated
   }
-
-  // MARK: Sessions
-
-  /// Opens a session for a username or email and its password.
-  public func login(
-    login: String,
-    password: String,
-    peer: String
-  ) async throws -> (
-    token: String, session: Session, account: Account, workspaces: [Workspace]
-  ) {
-    let store = self.store
-    let (token, session) = try await sessions.login(
-      login: login,
-      password: password,
-      peer: peer,
-      find: { try await store.loginCandidate(forLogin: $0) },
-      rehash: { try await store.replacePasswordHash(accountID: $0, with: $1) }
-    )
-    let account = try await self.account(of: session)
-    return (token, session, account, try await store.workspaces(memberAccountID: account.id))
-  }
-
-  /// The session a bearer token stands for; `notSignedIn` otherwise.
-  public func authenticate(bearerToken: String?) async throws -> Session {
-    try await sessions.authenticate(bearerToken: bearerToken)
-  }
-
-  public func logout(bearerToken: String?) async throws {
-    try await sessions.logout(bearerToken: bearerToken)
-  }
-
-  // MARK: Validation shared by the RPCs
-
-  private func newAccount(
-    _ registration: Registration,
-    validation: inout Validation
-  ) async throws
-    -> NewAccount
-  {
-    let identity = AccountIdentity.check(
-      username: registration.username,
-      email: registration.email,
-      phone: registration.phone,
-      password: registration.password,
-      into: &validation
-    )
-    try validation.finish()
-    guard let identity else { throw ServiceError.invalid(validation.violations) }
-    // Hashing is the expensive part: only for requests that are otherwise valid.
-    let hash = try await hasher.hash(registration.password)
-    return NewAccount(
-      username: identity.username,
-      email: identity.email,
-      phone: identity.phone,
-      passwordHash: hash
-    )
-  }
-
-  private func workspaceDraft(
-    _ request: WorkspaceRequest,
-    validation: inout Validation
-  )
-    -> WorkspaceDraft?
-  {
-    let name = validation.check("workspace_name") { () throws(FieldProblem) in
-      try WorkspaceName(request.name).value
-    }
-    validation.require(
-      catalog.language(request.language) != nil,
-      "language",
-      "must be one of: \(catalog.languages.map(\.code).joined(separator: ", "))"
-    )
-    validation.require(
-      catalog.site(request.site) != nil,
-      "site",
-      "must be one of: \(catalog.sites.map(\.code).joined(separator: ", "))"
-    )
-    validation.require(request.termsAccepted, "terms_accepted", "the terms must be accepted")
-    let key = CreationKey.check(request.creationKey, into: &validation)
-    guard let name else { return nil }
-    return WorkspaceDraft(
-      name: name,
-      language: request.language,
-      site: request.site,
-      creationKey: key
-    )
-  }
-
-  /// The owner and workspace an earlier call with the draft's creation key made, if any. Only
-  /// for the same owner: a key is no way to learn about someone else's workspace.
-  private func earlierCreation(
-    _ draft: WorkspaceDraft,
-    forOwner email: String
-  ) async throws
-    -> (Account, Workspace)?
-  {
-    guard let key = draft.creationKey, let earlier = try await store.workspace(createdWith: key)
-    else { return nil }
-    guard earlier.0.email == (try? EmailAddress(email))?.value else {
-      throw ServiceError.invalid(field: "creation_key", "was used for another owner's workspace")
-    }
-    return earlier
-  }
-
-  /// Runs a creation; when it fails because a concurrent call with the same creation key got
-  /// there first (its account, code or key taken), that call's workspace is the answer.
-  private func orEarlierCreation(
-    _ draft: WorkspaceDraft,
-    forOwner email: String,
-    _ create: () async throws -> (Account, Workspace)
-  ) async throws -> (Account, Workspace) {
-    do {
-      return try await create()
-    } catch {
-      if let earlier = try await earlierCreation(draft, forOwner: email) { return earlier }
-      throw error
-    }
-  }
-
-  private static func workspaceID(_ raw: String) throws -> UUID {
-    guard let id = UUID(uuidString: raw) else {
-      throw ServiceError.invalid(field: "workspace_id", "must be a workspace id")
-    }
-    return id
-  }
-
 }

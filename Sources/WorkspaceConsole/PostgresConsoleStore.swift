@@ -1,13 +1,12 @@
-public import AccountAccess
-import AccountKit
-public import Foundation
+import AccountAccess
+import Foundation
 public import Logging
 import Mailer
 import PostgresNIO
 public import SuitePersistence
 
-/// `BillingStore` on PostgreSQL, one extension per aggregate (`PostgresBillingStore+*.swift`).
-public struct PostgresBillingStore: BillingStore {
+/// `ConsoleStore` on PostgreSQL. Every multi-statement change runs in one transaction.
+public struct PostgresConsoleStore: ConsoleStore {
   let database: Database
   let challenges: EmailChallenges
   let logger: Logger
@@ -18,19 +17,16 @@ public struct PostgresBillingStore: BillingStore {
     self.logger = logger
   }
 
-  /// The billing center's schema, with the mail outbox, sessions and codes beside it.
+  /// The console's schema, with the mail outbox, sessions and codes in the same database.
   public static func migrations() throws -> [Migration] {
     return try MailOutbox.migrations() + AccountAccessSchema.migrations()
-      + Migration.load(component: "billing_center", bundle: .module)
+      + Migration.load(component: "workspace_console", bundle: .module)
   }
-
-  /// The purpose binding codes are issued for.
-  static let bindingPurpose = "bind_cloud_account"
 
 }
 
 /// The database answered something the schema rules out.
 enum StoreInvariantError: Error {
   case noRowReturned
-  case unknownValue(String)
+  case unknownStatus(String)
 }
