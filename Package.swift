@@ -358,6 +358,8 @@ let package = Package(
     .target(
       name: "SuiteTesting",
       dependencies: [
+        "MarketplaceClient", .httpClient, .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
         "GuanceContracts", "SuiteKit", "SuiteTransport", "SuiteRPC", "SuitePersistence", .grpcCore,
         .grpcInProcess,
         .grpcHTTP2, .postgres, .logging, .nioCore, .swiftProtobuf,
@@ -427,7 +429,7 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
-      name: "MarketplaceTests",
+      name: "MarketplaceGatewayTests",
       dependencies: [
         "SuiteTesting", "SuitePersistence", "MarketplaceClient", "MarketplaceEmulator",
         "MarketplaceGateway",
@@ -437,6 +439,23 @@ let package = Package(
         .postgres, .httpClient, .jwtKit, .nioCore, .nioSSL,
         .hummingbird, .httpTypes, .logging,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "MarketplaceEmulatorTests",
+      dependencies: [
+        "SuiteTesting", "MarketplaceEmulator", .httpClient, .jwtKit, .nioCore, .logging,
+        .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "MarketplaceClientTests",
+      dependencies: [
+        "SuiteTesting", "MarketplaceClient", .httpClient, .nioCore, .logging,
         .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: strict

@@ -11,32 +11,6 @@ import Testing
 /// public API exactly as the activation pages drive it, with codes read from the mailboxes.
 @Suite("The activation flow end to end", .startsServices)
 struct ActivationFlowTests {
-  static let password = "correct horse battery"
-
-  static func basic(_ username: String, email: String) -> Guance_Gateway_V1_BasicInformation {
-    .with {
-      $0.username = username
-      $0.password = password
-      $0.passwordConfirmation = password
-      $0.email = email
-    }
-  }
-
-  static let company = Guance_Gateway_V1_CompanyInformation.with {
-    $0.companyName = "Northwind Traders"
-    $0.industry = "Retail"
-    $0.region = "EU"
-    $0.contactName = "Nancy"
-  }
-
-  static func workspace(_ name: String, site: String = "us1") -> Guance_Gateway_V1_NewWorkspace {
-    .with {
-      $0.name = name
-      $0.language = "en"
-      $0.site = site
-    }
-  }
-
   static func identity() -> (tenant: String, object: String) {
     (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
   }
@@ -47,7 +21,7 @@ struct ActivationFlowTests {
       let reply = try await console.login(
         .with {
           $0.login = login
-          $0.password = password
+          $0.password = SuiteHarness.password
         }
       )
       #expect(!reply.sessionToken.isEmpty)
@@ -72,8 +46,8 @@ struct ActivationFlowTests {
           $0.language = "en"
           $0.site = "us1"
           $0.username = username
-          $0.password = Self.password
-          $0.passwordConfirmation = Self.password
+          $0.password = SuiteHarness.password
+          $0.passwordConfirmation = SuiteHarness.password
           $0.email = "\(username)@workspaces.example"
           $0.termsAccepted = true
         }
@@ -84,7 +58,7 @@ struct ActivationFlowTests {
       try await console.login(
         .with {
           $0.login = username
-          $0.password = Self.password
+          $0.password = SuiteHarness.password
         }
       ).sessionToken
     }
@@ -92,7 +66,7 @@ struct ActivationFlowTests {
       let session = try await billing.login(
         .with {
           $0.login = billingLogin
-          $0.password = Self.password
+          $0.password = SuiteHarness.password
         }
       )
       return try await billing.bindWorkspace(
@@ -124,9 +98,9 @@ struct ActivationFlowTests {
         try await client.registerAndActivate(
           .with {
             $0.sessionID = first.activation.sessionID
-            $0.basic = Self.basic("northwind", email: "nancy@northwind.example")
-            $0.company = Self.company
-            $0.workspace = Self.workspace("Northwind Ops")
+            $0.basic = SuiteHarness.basic("northwind", email: "nancy@northwind.example")
+            $0.company = SuiteHarness.company
+            $0.workspace = SuiteHarness.newWorkspace("Northwind Ops")
             $0.termsAccepted = true
           }
         ).activation
@@ -146,7 +120,7 @@ struct ActivationFlowTests {
         let session = try await billing.login(
           .with {
             $0.login = "northwind"
-            $0.password = Self.password
+            $0.password = SuiteHarness.password
           }
         )
         return try await billing.listBoundWorkspaces(
@@ -191,7 +165,7 @@ struct ActivationFlowTests {
         return try await client.createWorkspace(
           .with {
             $0.sessionID = second.activation.sessionID
-            $0.workspace = Self.workspace("Northwind EU", site: "eu1")
+            $0.workspace = SuiteHarness.newWorkspace("Northwind EU", site: "eu1")
             $0.existingAccount = .with {
               $0.email = "nancy@northwind.example"
               $0.challengeID = sent.challengeID
@@ -258,7 +232,7 @@ struct ActivationFlowTests {
         try await billing.registerBillingAccount(
           .with {
             $0.username = "fabrikam"
-            $0.password = Self.password
+            $0.password = SuiteHarness.password
             $0.email = "billing@fabrikam.example"
             $0.company = .with {
               $0.companyName = "Fabrikam"
@@ -298,8 +272,8 @@ struct ActivationFlowTests {
         return try await client.createWorkspace(
           .with {
             $0.sessionID = session
-            $0.workspace = Self.workspace("Fabrikam Prod")
-            $0.newAccount = Self.basic("fabrikam-ops", email: "ops@fabrikam.example")
+            $0.workspace = SuiteHarness.newWorkspace("Fabrikam Prod")
+            $0.newAccount = SuiteHarness.basic("fabrikam-ops", email: "ops@fabrikam.example")
             $0.termsAccepted = true
           }
         ).activation
@@ -352,8 +326,8 @@ struct ActivationFlowTests {
               _ = try await client.createWorkspace(
                 .with {
                   $0.sessionID = session
-                  $0.workspace = Self.workspace("Early")
-                  $0.newAccount = Self.basic("early-bird", email: "early@example.com")
+                  $0.workspace = SuiteHarness.newWorkspace("Early")
+                  $0.newAccount = SuiteHarness.basic("early-bird", email: "early@example.com")
                   $0.termsAccepted = true
                 }
               )
@@ -401,7 +375,7 @@ struct ActivationFlowTests {
         try await billing.registerBillingAccount(
           .with {
             $0.username = "contoso"
-            $0.password = Self.password
+            $0.password = SuiteHarness.password
             $0.email = "billing@contoso.example"
             $0.company = .with {
               $0.companyName = "Fabrikam"
@@ -466,9 +440,9 @@ struct ActivationFlowTests {
         try await client.registerAndActivate(
           .with {
             $0.sessionID = first.activation.sessionID
-            $0.basic = Self.basic("woodgrove", email: "ops@woodgrove.example")
-            $0.company = Self.company
-            $0.workspace = Self.workspace("Woodgrove")
+            $0.basic = SuiteHarness.basic("woodgrove", email: "ops@woodgrove.example")
+            $0.company = SuiteHarness.company
+            $0.workspace = SuiteHarness.newWorkspace("Woodgrove")
             $0.termsAccepted = true
           }
         ).activation

@@ -7,50 +7,11 @@ import Testing
 
 @Suite("Emulated operations and metering", .startsServices)
 struct OperationAndMeteringTests {
-  typealias Emulator = EmulatorProcessTests.Emulator
-
-  static func activated(
-    _ emulator: Emulator,
-    token: String,
-    plan: String = "commercial",
-    quantity: Int? = nil
-  )
-    async throws -> String
-  {
-    let body =
-      quantity.map { #"{"planId": "\#(plan)", "quantity": \#($0)}"# } ?? #"{"planId": "\#(plan)"}"#
-    let purchase = try await emulator.purchase(body)
-    let status = try await emulator.request(
-      .POST,
-      "/api/saas/subscriptions/\(purchase.id)/activate?api-version=2018-08-31",
-      token: token,
-      body: body
-    ).status
-    #expect(status == 200)
-    return purchase.id
-  }
-
-  static func subscription(
-    _ emulator: Emulator,
-    _ id: String,
-    token: String
-  ) async throws -> [String: Any] {
-    try #require(
-      try await emulator.request(
-        .GET,
-        "/api/saas/subscriptions/\(id)?api-version=2018-08-31",
-        token: token
-      ).json
-        as? [String: Any]
-    )
-  }
-
   @Test("publisher changes answer 202 with an operation to poll, and take effect")
   func publisherChanges() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       let token = try await emulator.accessToken()
-      let id = try await Self.activated(
-        emulator,
+      let id = try await emulator.activated(
         token: token,
         plan: "commercial-seats",
         quantity: 3
@@ -71,7 +32,7 @@ struct OperationAndMeteringTests {
       )
       #expect(operation["status"] as? String == "Succeeded")
       #expect(operation["action"] as? String == "ChangeQuantity")
-      #expect(try await Self.subscription(emulator, id, token: token)["quantity"] as? Int == 7)
+      #expect(try await emulator.subscription(id, token: token)["quantity"] as? Int == 7)
       #expect(
         try await emulator.request(.PATCH, path, token: token, body: #"{"quantity": 7}"#).status
           == 400
@@ -79,7 +40,7 @@ struct OperationAndMeteringTests {
 
       #expect(try await emulator.request(.DELETE, path, token: token).status == 202)
       #expect(
-        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+        try await emulator.subscription(id, token: token)["saasSubscriptionStatus"] as? String
           == "Unsubscribed"
       )
       #expect(try await emulator.request(.DELETE, path, token: token).status == 404)
@@ -90,10 +51,9 @@ struct OperationAndMeteringTests {
     "marketplace events need acknowledgement where the contract says, and a superseded one conflicts"
   )
   func acknowledgements() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       let token = try await emulator.accessToken()
-      let id = try await Self.activated(
-        emulator,
+      let id = try await emulator.activated(
         token: token,
         plan: "commercial-seats",
         quantity: 3
@@ -125,11 +85,11 @@ struct OperationAndMeteringTests {
       }
       #expect(try await acknowledge(second, "Success") == 200)
       #expect(try await acknowledge(first, "Success") == 409)
-      #expect(try await Self.subscription(emulator, id, token: token)["quantity"] as? Int == 6)
+      #expect(try await emulator.subscription(id, token: token)["quantity"] as? Int == 6)
 
       _ = try await trigger(#"{"action": "Suspend"}"#)
       #expect(
-        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+        try await emulator.subscription(id, token: token)["saasSubscriptionStatus"] as? String
           == "Suspended"
       )
       let blocked = try await emulator.request(
@@ -141,13 +101,13 @@ struct OperationAndMeteringTests {
       let reinstate = try await trigger(#"{"action": "Reinstate"}"#)
       #expect(try await acknowledge(reinstate, "Failure") == 200)
       #expect(
-        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+        try await emulator.subscription(id, token: token)["saasSubscriptionStatus"] as? String
           == "Suspended"
       )
       let again = try await trigger(#"{"action": "Reinstate"}"#)
       #expect(try await acknowledge(again, "Success") == 200)
       #expect(
-        try await Self.subscription(emulator, id, token: token)["saasSubscriptionStatus"] as? String
+        try await emulator.subscription(id, token: token)["saasSubscriptionStatus"] as? String
           == "Subscribed"
       )
     }
@@ -155,9 +115,9 @@ struct OperationAndMeteringTests {
 
   @Test("metering takes one event per resource, dimension and hour, within 24 hours")
   func metering() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       let token = try await emulator.accessToken()
-      let id = try await Self.activated(emulator, token: token)
+      let id = try await emulator.activated(token: token)
       let hour = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-3600))
       let old = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-30 * 3600))
       func event(

@@ -73,13 +73,12 @@ struct WebhookTests {
   func delivery() async throws {
     let receiver = WebhookReceiver()
     try await receiver.serve { port in
-      try await EmulatorProcessTests.withEmulator(environment: [
+      try await EmulatorProcess.with(environment: [
         "EMULATOR_WEBHOOK_URL": "http://127.0.0.1:\(port)/webhook",
         "EMULATOR_AUTO_ACCEPT_SECONDS": "1",
       ]) { emulator in
         let token = try await emulator.accessToken()
-        let id = try await OperationAndMeteringTests.activated(
-          emulator,
+        let id = try await emulator.activated(
           token: token,
           plan: "commercial-seats",
           quantity: 2
@@ -137,7 +136,7 @@ struct WebhookTests {
         let claims = try await keys.verify(bearer, as: Claims.self)
         #expect(claims.aud.value == ["app-1"])
         #expect(claims.tid == "tenant-1")
-        #expect(claims.azp == EmulatorProcessTests.resource)
+        #expect(claims.azp == EmulatorProcess.resource)
 
         try await trigger(#"{"action": "Reinstate"}"#)
         _ = try await receiver.waitFor(2)
@@ -164,7 +163,7 @@ struct WebhookTests {
         _ = try await receiver.waitFor(3)
         #expect(try await decided(accepted))
         #expect(
-          try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"]
+          try await emulator.subscription(id, token: token)["quantity"]
             as? Int == 4
         )
 
@@ -174,7 +173,7 @@ struct WebhookTests {
         _ = try await receiver.waitFor(4)
         #expect(try await decided(refused))
         #expect(
-          try await OperationAndMeteringTests.subscription(emulator, id, token: token)["quantity"]
+          try await emulator.subscription(id, token: token)["quantity"]
             as? Int == 4
         )
       }
@@ -186,11 +185,11 @@ struct WebhookTests {
     let receiver = WebhookReceiver()
     receiver.answer(.serviceUnavailable)
     try await receiver.serve { port in
-      try await EmulatorProcessTests.withEmulator(environment: [
+      try await EmulatorProcess.with(environment: [
         "EMULATOR_WEBHOOK_URL": "http://127.0.0.1:\(port)/webhook"
       ]) { emulator in
         let token = try await emulator.accessToken()
-        let id = try await OperationAndMeteringTests.activated(emulator, token: token)
+        let id = try await emulator.activated(token: token)
         #expect(
           try await emulator.request(
             .POST,

@@ -15,7 +15,7 @@ import Testing
 struct GatewayProcessTests {
   @Test("the landing page resolves the purchase and hands the browser a session")
   func landing() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       try await TestDatabase.withFreshDatabase { billingDB in
         try await TestDatabase.withFreshDatabase { gatewayDB in
           let work = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -59,7 +59,7 @@ struct GatewayProcessTests {
   }
 
   func exercise(
-    emulator: EmulatorProcessTests.Emulator,
+    emulator: EmulatorProcess,
     gateway: ServiceProcess,
     billing: ServiceProcess,
     work: URL

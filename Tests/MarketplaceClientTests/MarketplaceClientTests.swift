@@ -10,34 +10,14 @@ import Testing
 
 @Suite("The gateway's marketplace client", .startsServices)
 struct MarketplaceClientTests {
-  static func client(
-    _ emulator: EmulatorProcessTests.Emulator,
-    secret: String = "s3cret",
-    timeout: Duration = .seconds(5)
-  )
-    -> MarketplaceClient
-  {
-    MarketplaceClient(
-      settings: .init(
-        apiBaseURL: "\(emulator.base)/api",
-        loginBaseURL: emulator.base,
-        tenantID: "tenant-1",
-        clientID: "app-1",
-        clientSecret: secret,
-        timeout: timeout
-      ),
-      logger: Logger(label: "client-test")
-    )
-  }
-
-  static func fault(_ emulator: EmulatorProcessTests.Emulator, _ json: String) async throws {
+  static func fault(_ emulator: EmulatorProcess, _ json: String) async throws {
     #expect(try await emulator.request(.POST, "/admin/faults", body: json).status == 204)
   }
 
   @Test("resolves, activates once and reads subscriptions, reusing one token")
   func happyPath() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
-      let client = Self.client(emulator)
+    try await EmulatorProcess.with { emulator in
+      let client = emulator.client()
       let purchase = try await emulator.purchase(#"{"planId": "commercial-seats", "quantity": 2}"#)
       let resolved = try await client.resolve(token: purchase.token)
       #expect(resolved.subscriptionID == purchase.id)
@@ -62,8 +42,8 @@ struct MarketplaceClientTests {
     "a marketplace answering 500, then recovering, is retried; a hang hits the deadline and is retried"
   )
   func faults() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
-      let client = Self.client(emulator)
+    try await EmulatorProcess.with { emulator in
+      let client = emulator.client()
       let purchase = try await emulator.purchase()
       try await Self.fault(emulator, #"{"count": 2, "status": 500}"#)
       #expect(try await client.resolve(token: purchase.token).subscriptionID == purchase.id)
@@ -88,8 +68,8 @@ struct MarketplaceClientTests {
 
   @Test("changes return the operation to poll; metering verdicts come per event")
   func operationsAndMetering() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
-      let client = Self.client(emulator)
+    try await EmulatorProcess.with { emulator in
+      let client = emulator.client()
       let purchase = try await emulator.purchase(#"{"planId": "commercial-seats", "quantity": 2}"#)
       try await client.activate(
         subscriptionID: purchase.id,
@@ -132,9 +112,9 @@ struct MarketplaceClientTests {
 
   @Test("a wrong secret is refused clearly")
   func wrongSecret() async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       await #expect(throws: MarketplaceError.self) {
-        try await Self.client(emulator, secret: "guess").subscription(id: UUID().uuidString)
+        try await emulator.client(secret: "guess").subscription(id: UUID().uuidString)
       }
     }
   }

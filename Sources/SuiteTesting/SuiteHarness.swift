@@ -1,48 +1,47 @@
-import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
-import GuanceContracts
-import NIOHTTP1
-import PostgresNIO
-import SuitePersistence
-import SuiteTesting
-import SwiftProtobuf
+package import Foundation
+package import GRPCCore
+package import GRPCNIOTransportHTTP2
+package import GuanceContracts
+package import NIOHTTP1
+package import PostgresNIO
+package import SuitePersistence
+package import SwiftProtobuf
 import Synchronization
-import Testing
+package import Testing
 
-struct HarnessError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
+package struct HarnessError: Error, CustomStringConvertible {
+  package var description: String
+  package init(_ description: String) { self.description = description }
 }
 
 /// The whole suite as processes — emulator, workspace-console, billing-center and
 /// marketplace-gateway, each on its own fresh database — driven the way a frontend drives it.
-final class SuiteHarness: @unchecked Sendable {
-  typealias ActivationClient = Guance_Gateway_V1_ActivationService.Client<
+package final class SuiteHarness: @unchecked Sendable {
+  package typealias ActivationClient = Guance_Gateway_V1_ActivationService.Client<
     HTTP2ClientTransport.Posix
   >
-  typealias ConsoleClient = Guance_Console_V1_WorkspaceConsoleService.Client<
+  package typealias ConsoleClient = Guance_Console_V1_WorkspaceConsoleService.Client<
     HTTP2ClientTransport.Posix
   >
-  typealias BillingClient = Guance_Billing_V1_BillingCenterService.Client<
+  package typealias BillingClient = Guance_Billing_V1_BillingCenterService.Client<
     HTTP2ClientTransport.Posix
   >
 
-  static let credential = "suite-test-credential"
+  package static let credential = "suite-test-credential"
 
-  let emulator: EmulatorProcessTests.Emulator
-  let console: ServiceProcess
-  let billing: ServiceProcess
-  private(set) var gateway: ServiceProcess
-  let gatewayDatabase: DatabaseURL
-  let billingDatabase: DatabaseURL
-  let consoleMail: DevelopmentMailboxReader
-  let billingMail: DevelopmentMailboxReader
+  package let emulator: EmulatorProcess
+  package let console: ServiceProcess
+  package let billing: ServiceProcess
+  package private(set) var gateway: ServiceProcess
+  package let gatewayDatabase: DatabaseURL
+  package let billingDatabase: DatabaseURL
+  package let consoleMail: DevelopmentMailboxReader
+  package let billingMail: DevelopmentMailboxReader
   private let work: URL
   private let gatewayEnvironment: [String: String]
 
   private init(
-    emulator: EmulatorProcessTests.Emulator,
+    emulator: EmulatorProcess,
     console: ServiceProcess,
     billing: ServiceProcess,
     gateway: ServiceProcess,
@@ -65,12 +64,12 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// Runs `body` against a fresh suite; `gateway` adds to the gateway's environment,
   /// `everyService` to that of the gateway, billing-center and workspace-console.
-  static func with(
+  package static func with(
     gateway extra: [String: String] = [:],
     everyService shared: [String: String] = [:],
     _ body: (SuiteHarness) async throws -> Void
   ) async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       try await TestDatabase.withFreshDatabase { consoleDB in
         try await TestDatabase.withFreshDatabase { billingDB in
           try await TestDatabase.withFreshDatabase { gatewayDB in
@@ -152,7 +151,7 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// SIGKILLs the gateway (a crash) and starts a new one on the same database; `whileDown`
   /// runs in between (to look at what the crash left before anyone picks it up).
-  func crashAndRestartGateway(whileDown: () async throws -> Void = {}) async throws {
+  package func crashAndRestartGateway(whileDown: () async throws -> Void = {}) async throws {
     await gateway.kill()
     try await whileDown()
     try? FileManager.default.removeItem(at: landingFile)
@@ -168,7 +167,7 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// The gateway's HTTP address (landing page and webhook), once it serves.
-  func landingAddress() async throws -> String {
+  package func landingAddress() async throws -> String {
     let start = ContinuousClock.now
     while start.duration(to: .now) < .testPatience {
       if let text = try? String(contentsOf: landingFile, encoding: .utf8) {
@@ -181,14 +180,14 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// Points the emulated marketplace's webhook at the gateway.
-  func connectWebhook() async throws {
+  package func connectWebhook() async throws {
     let body = #"{"url": "http://\#(try await landingAddress())/webhook"}"#
     #expect(try await emulator.request(.POST, "/admin/webhook", body: body).status == 204)
   }
 
   /// A purchase of `plan` taken through registration and activation: its subscription id and
   /// the workspace settled through it.
-  func activatedSubscription(
+  package func activatedSubscription(
     plan: String = "commercial",
     quantity: Int? = nil,
     username: String
@@ -206,7 +205,10 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// A purchase's marketplace token taken through the register branch (`registration`): the
   /// activation as RegisterAndActivate answers it.
-  func register(token: String, username: String) async throws -> Guance_Gateway_V1_Activation {
+  package func register(
+    token: String,
+    username: String
+  ) async throws -> Guance_Gateway_V1_Activation {
     try await activation { client in
       let session = try await client.resolveActivation(.with { $0.marketplaceToken = token })
         .activation
@@ -217,24 +219,56 @@ final class SuiteHarness: @unchecked Sendable {
     }
   }
 
+  // MARK: Requests as a buyer fills them in
+
+  package static let password = "correct horse battery"
+
+  package static func basic(_ username: String, email: String) -> Guance_Gateway_V1_BasicInformation
+  {
+    .with {
+      $0.username = username
+      $0.password = password
+      $0.passwordConfirmation = password
+      $0.email = email
+    }
+  }
+
+  package static let company = Guance_Gateway_V1_CompanyInformation.with {
+    $0.companyName = "Northwind Traders"
+    $0.industry = "Retail"
+    $0.region = "EU"
+    $0.contactName = "Nancy"
+  }
+
+  package static func newWorkspace(
+    _ name: String,
+    site: String = "us1"
+  ) -> Guance_Gateway_V1_NewWorkspace {
+    .with {
+      $0.name = name
+      $0.language = "en"
+      $0.site = site
+    }
+  }
+
   /// The register branch's request for a new Guance account `username` (password "correct
   /// horse battery", mail to username@buyer.example).
-  static func registration(
+  package static func registration(
     session: String,
     username: String
   ) -> Guance_Gateway_V1_RegisterAndActivateRequest {
     .with {
       $0.sessionID = session
-      $0.basic = ActivationFlowTests.basic(username, email: "\(username)@buyer.example")
-      $0.company = ActivationFlowTests.company
-      $0.workspace = ActivationFlowTests.workspace("\(username) ops")
+      $0.basic = basic(username, email: "\(username)@buyer.example")
+      $0.company = company
+      $0.workspace = newWorkspace("\(username) ops")
       $0.termsAccepted = true
     }
   }
 
   /// Starts `action` at the marketplace as a customer would; returns the operation's id.
   @discardableResult
-  func trigger(
+  package func trigger(
     _ subscription: String,
     _ action: String,
     plan: String? = nil,
@@ -254,7 +288,7 @@ final class SuiteHarness: @unchecked Sendable {
 
   /// An access token to the emulated marketplace's API, fetched once (they last a day):
   /// helpers polled in `eventually` need not ask for one each time.
-  func marketplaceToken() async throws -> String {
+  package func marketplaceToken() async throws -> String {
     if let token = cachedToken.withLock({ $0 }) { return token }
     let token = try await emulator.accessToken()
     cachedToken.withLock { $0 = token }
@@ -264,16 +298,12 @@ final class SuiteHarness: @unchecked Sendable {
   private let cachedToken = Mutex<String?>(nil)
 
   /// The subscription as the marketplace has it (Get subscription).
-  func marketplaceSubscription(_ id: String) async throws -> [String: Any] {
-    try await OperationAndMeteringTests.subscription(
-      emulator,
-      id,
-      token: try await marketplaceToken()
-    )
+  package func marketplaceSubscription(_ id: String) async throws -> [String: Any] {
+    try await emulator.subscription(id, token: try await marketplaceToken())
   }
 
   /// An operation as the marketplace has it (Get Operation).
-  func marketplaceOperation(
+  package func marketplaceOperation(
     _ subscription: String,
     _ operation: String
   ) async throws -> [String: Any] {
@@ -287,7 +317,7 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// The console's status of a workspace (its internal directory).
-  func workspaceStatus(_ id: String) async throws -> Guance_Console_V1_WorkspaceStatus {
+  package func workspaceStatus(_ id: String) async throws -> Guance_Console_V1_WorkspaceStatus {
     try await Self.client(console) { client in
       try await Guance_Console_V1_WorkspaceDirectoryService.Client(wrapping: client)
         .lookupWorkspace(
@@ -298,7 +328,7 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-  func eventually(
+  package func eventually(
     timeout: Duration = .testPatience,
     _ condition: () async throws -> Bool
   ) async throws -> Bool {
@@ -306,7 +336,7 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// The gateway's record of a lifecycle operation: its state and outcome.
-  func lifecycleOperation(
+  package func lifecycleOperation(
     _ id: String
   ) async throws -> (state: String, outcome: String?, deliveries: Int)? {
     try await TestDatabase.withClient(gatewayDatabase) { client in
@@ -318,7 +348,7 @@ final class SuiteHarness: @unchecked Sendable {
     }
   }
 
-  static func client<Result: Sendable>(
+  package static func client<Result: Sendable>(
     _ process: ServiceProcess,
     _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
   ) async throws -> Result {
@@ -331,26 +361,26 @@ final class SuiteHarness: @unchecked Sendable {
     )
   }
 
-  func activation<Result: Sendable>(
+  package func activation<Result: Sendable>(
     _ body: (ActivationClient) async throws -> Result
   ) async throws -> Result {
     try await Self.client(gateway) { try await body(ActivationClient(wrapping: $0)) }
   }
 
-  func consoleClient<Result: Sendable>(
+  package func consoleClient<Result: Sendable>(
     _ body: (ConsoleClient) async throws -> Result
   ) async throws -> Result {
     try await Self.client(console) { try await body(ConsoleClient(wrapping: $0)) }
   }
 
-  func billingClient<Result: Sendable>(
+  package func billingClient<Result: Sendable>(
     _ body: (BillingClient) async throws -> Result
   ) async throws -> Result {
     try await Self.client(billing) { try await body(BillingClient(wrapping: $0)) }
   }
 
   /// A fresh purchase by `purchaser` (tenant, object), resolved into a session.
-  func purchaseAndResolve(
+  package func purchaseAndResolve(
     purchaser: (tenant: String, object: String),
     email: String = "buyer@contoso.example"
   )
@@ -366,13 +396,13 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// How many times the emulated marketplace accepted Activate for the subscription.
-  func activations(of subscription: String) async throws -> Int {
+  package func activations(of subscription: String) async throws -> Int {
     let reply = try await emulator.request(.GET, "/admin/subscriptions/\(subscription)/activations")
     return try #require((reply.json as? [String: Any])?["activations"] as? Int)
   }
 
   /// Waits (up to `timeout`) for the session's activation to reach `state`.
-  func waitFor(
+  package func waitFor(
     _ state: Guance_Gateway_V1_ActivationState,
     session: String,
     timeout: Duration = .testPatience
@@ -388,29 +418,29 @@ final class SuiteHarness: @unchecked Sendable {
   }
 
   /// Sets the emulated marketplace's fault plan (`{"count": 0}` clears it).
-  func faults(_ json: String) async throws {
+  package func faults(_ json: String) async throws {
     #expect(try await emulator.request(.POST, "/admin/faults", body: json).status == 204)
   }
 
-  typealias BillingInternalClient = Guance_Billing_V1_BillingInternalService.Client<
+  package typealias BillingInternalClient = Guance_Billing_V1_BillingInternalService.Client<
     HTTP2ClientTransport.Posix
   >
-  static let internalCall: Metadata = ["authorization": "Bearer \(credential)"]
+  package static let internalCall: Metadata = ["authorization": "Bearer \(credential)"]
 
-  func billingInternal<Result: Sendable>(
+  package func billingInternal<Result: Sendable>(
     _ body: (BillingInternalClient) async throws -> Result
   ) async throws -> Result {
     try await Self.client(billing) { try await body(BillingInternalClient(wrapping: $0)) }
   }
 
   /// Runs `query` on the billing center's database (tests move bindings back in time).
-  func billingExecute(_ query: PostgresQuery) async throws {
+  package func billingExecute(_ query: PostgresQuery) async throws {
     try await TestDatabase.withClient(billingDatabase) { client in _ = try await client.query(query)
     }
   }
 
   /// One value from the gateway's database (tests look at saga progress).
-  func gatewayQuery<Value: PostgresDecodable>(
+  package func gatewayQuery<Value: PostgresDecodable>(
     _ query: PostgresQuery,
     as type: Value.Type
   ) async throws -> Value? {

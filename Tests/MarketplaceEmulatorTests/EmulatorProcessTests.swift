@@ -11,107 +11,15 @@ import Testing
 /// The built `marketplace-emulator` over real HTTP, as the gateway's client will meet it.
 @Suite("The marketplace emulator", .startsServices)
 struct EmulatorProcessTests {
-  static let resource = "20e940b3-4c77-4b0b-9a53-9e16a1b010a7"
-
-  /// A running emulator with its own database.
-  struct Emulator {
-    let process: ServiceProcess
-    var base: String { "http://\(process.address)" }
-
-    func request(
-      _ method: HTTPMethod,
-      _ path: String,
-      token: String? = nil,
-      headers: [(String, String)] = [],
-      body: String? = nil
-    ) async throws -> (status: Int, headers: HTTPHeaders, json: Any?) {
-      var request = HTTPClientRequest(url: base + path)
-      request.method = method
-      if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
-      for (name, value) in headers { request.headers.add(name: name, value: value) }
-      if let body {
-        request.headers.add(name: "content-type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body))
-      }
-      let response = try await HTTPClient.shared.execute(request, timeout: .testPatience)
-      let bytes = try await response.body.collect(upTo: 4 << 20)
-      let json =
-        bytes.readableBytes > 0 ? try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) : nil
-      return (Int(response.status.code), response.headers, json)
-    }
-
-    func accessToken() async throws -> String {
-      var request = HTTPClientRequest(url: "\(base)/tenant-1/oauth2/token")
-      request.method = .POST
-      request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
-      request.body = .bytes(
-        ByteBuffer(
-          string:
-            "grant_type=client_credentials&client_id=app-1&client_secret=s3cret&resource=\(EmulatorProcessTests.resource)"
-        )
-      )
-      let response = try await HTTPClient.shared.execute(request, timeout: .testPatience)
-      let body = try await response.body.collect(upTo: 1 << 20)
-      let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
-      return try #require(json?["access_token"] as? String)
-    }
-
-    func purchase(
-      _ body: String = "{}"
-    ) async throws -> (id: String, token: String, landing: String) {
-      let reply = try await request(.POST, "/admin/purchases", body: body)
-      let json = try #require(reply.json as? [String: Any])
-      return (
-        try #require(json["subscriptionId"] as? String), try #require(json["token"] as? String),
-        try #require(json["landingUrl"] as? String)
-      )
-    }
-  }
-
-  static func withEmulator(
-    database: DatabaseURL? = nil,
-    environment: [String: String] = [:],
-    _ body: (Emulator) async throws -> Void
-  ) async throws {
-    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "emulator-\(UUID().uuidString)"
-    )
-    defer { try? FileManager.default.removeItem(at: work) }
-    func run(_ url: DatabaseURL) async throws {
-      let process = try await ServiceProcess(
-        "marketplace-emulator",
-        environment: [
-          "DATABASE_URL": url.text, "EMULATOR_PORT": "0", "MARKETPLACE_TENANT_ID": "tenant-1",
-          "MARKETPLACE_CLIENT_ID": "app-1", "MARKETPLACE_CLIENT_SECRET": "s3cret",
-          "EMULATOR_LANDING_URL": "http://gateway.test/landing",
-        ].merging(environment) { $1 },
-        workDirectory: work
-      )
-      do {
-        try await body(Emulator(process: process))
-      } catch {
-        Issue.record("emulator log:\n\(process.log)")
-        await process.stop()
-        throw error
-      }
-      await process.stop()
-    }
-    if let database {
-      try await run(database)
-    } else {
-      try await TestDatabase.withFreshDatabase(run)
-    }
-  }
-
   @Test("tokens go only to the configured app, and verify against the published keys")
   func tokens() async throws {
-    try await Self.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       var wrong = HTTPClientRequest(url: "\(emulator.base)/tenant-1/oauth2/token")
       wrong.method = .POST
       wrong.body = .bytes(
         ByteBuffer(
           string:
-            "grant_type=client_credentials&client_id=app-1&client_secret=guess&resource=\(Self.resource)"
+            "grant_type=client_credentials&client_id=app-1&client_secret=guess&resource=\(EmulatorProcess.resource)"
         )
       )
       #expect(
@@ -134,7 +42,7 @@ struct EmulatorProcessTests {
       let claims = try await keys.verify(token, as: Claims.self)
       #expect(claims.tid == "tenant-1")
       #expect(claims.appid == "app-1")
-      #expect(claims.aud.value == [Self.resource])
+      #expect(claims.aud.value == [EmulatorProcess.resource])
       let discovery = try #require(
         try await emulator.request(.GET, "/tenant-1/.well-known/openid-configuration").json
           as? [String: Any]
@@ -145,7 +53,7 @@ struct EmulatorProcessTests {
 
   @Test("API calls need the api-version and a token; request ids are echoed")
   func conventions() async throws {
-    try await Self.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       let token = try await emulator.accessToken()
       let noVersion = try await emulator.request(.GET, "/api/saas/subscriptions", token: token)
       #expect(noVersion.status == 400)
@@ -181,7 +89,7 @@ struct EmulatorProcessTests {
 
   @Test("a purchase resolves with its URL-decoded token and activates exactly once")
   func resolveAndActivate() async throws {
-    try await Self.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       let token = try await emulator.accessToken()
       let purchase = try await emulator.purchase(#"{"planId": "commercial-seats", "quantity": 5}"#)
       #expect(purchase.landing.hasPrefix("http://gateway.test/landing?token="))
@@ -269,7 +177,8 @@ struct EmulatorProcessTests {
 
   @Test("expired landing tokens are refused")
   func expiredToken() async throws {
-    try await Self.withEmulator(environment: ["EMULATOR_TOKEN_LIFETIME_SECONDS": "1"]) { emulator in
+    try await EmulatorProcess.with(environment: ["EMULATOR_TOKEN_LIFETIME_SECONDS": "1"]) {
+      emulator in
       let token = try await emulator.accessToken()
       let purchase = try await emulator.purchase()
       try await Task.sleep(for: .milliseconds(1500))
@@ -291,7 +200,7 @@ struct EmulatorProcessTests {
   func pagingAndRestart() async throws {
     try await TestDatabase.withFreshDatabase { url in
       var firstToken = ""
-      try await Self.withEmulator(database: url) { emulator in
+      try await EmulatorProcess.with(database: url) { emulator in
         for _ in 0..<101 { _ = try await emulator.purchase() }
         firstToken = try await emulator.accessToken()
         let page = try await emulator.request(
@@ -305,7 +214,7 @@ struct EmulatorProcessTests {
         let second = try await emulator.request(.GET, next, token: firstToken)
         #expect(((second.json as? [String: Any])?["subscriptions"] as? [Any])?.count == 1)
       }
-      try await Self.withEmulator(database: url) { emulator in
+      try await EmulatorProcess.with(database: url) { emulator in
         // A token from before the restart still verifies: the signing key was kept.
         let page = try await emulator.request(
           .GET,

@@ -218,7 +218,7 @@ struct ActivationTests {
     let client: Client
     /// The same server, for calls with raw bodies (`RequestFuzzer`).
     let rpc: GRPCClient<InProcessTransport.Client>
-    let emulator: EmulatorProcessTests.Emulator
+    let emulator: EmulatorProcess
     let billing: FakeBillingDirectory
     let console: FakeConsoleDirectory
     let store: GatewayStore
@@ -269,13 +269,13 @@ struct ActivationTests {
     lease: Duration = .seconds(30),
     _ body: @escaping @Sendable (Fixture) async throws -> Void
   ) async throws {
-    try await EmulatorProcessTests.withEmulator { emulator in
+    try await EmulatorProcess.with { emulator in
       try await TestDatabase.withMigratedDatabase(GatewayAssembly.migrations()) { _, database in
         let logger = Logger(label: "gateway-test")
         let store = GatewayStore(database: database, logger: logger)
         let billing = FakeBillingDirectory()
         let console = FakeConsoleDirectory()
-        let marketplace = MarketplaceClientTests.client(emulator, timeout: .testPatience)
+        let marketplace = emulator.client(timeout: .testPatience)
         try await TestDatabase.withPresence(database) { presence in
           let assembly = ActivationAssembly(
             store: store,
