@@ -1,5 +1,6 @@
 public import AccountAccess
 public import AccountKit
+public import Foundation
 public import GRPCCore
 public import Logging
 import SuiteKit
@@ -21,6 +22,7 @@ public struct BillingAssembly: Sendable {
     sessionPolicy: PasswordSessions.Policy = .init(),
     catalog: PriceCatalog = .standard,
     closingGrace: Duration,
+    clock: @escaping @Sendable () -> Date = { Date() },
     logger: Logger
   ) {
     billing = GuanceBilling(
@@ -35,7 +37,8 @@ public struct BillingAssembly: Sendable {
       ),
       challenges: EmailChallenges(database: database, logger: logger),
       catalog: catalog,
-      closingGrace: closingGrace
+      closingGrace: closingGrace,
+      clock: clock
     )
     self.internalCredential = InternalCredential(internalCredential)
   }

@@ -21,6 +21,9 @@ public struct GuanceBilling: Sendable {
   let challenges: EmailChallenges
   /// How long after midnight (UTC) late usage may still arrive before a day can be closed.
   public let closingGrace: Duration
+  /// What time it is: the wall clock in production; tests set it, so that days, grace periods
+  /// and the 30-day window for usage do not depend on when they run.
+  let clock: @Sendable () -> Date
 
   public init(
     store: any BillingStore,
@@ -29,7 +32,8 @@ public struct GuanceBilling: Sendable {
     sessions: PasswordSessions,
     challenges: EmailChallenges,
     catalog: PriceCatalog,
-    closingGrace: Duration
+    closingGrace: Duration,
+    clock: @escaping @Sendable () -> Date = { Date() }
   ) {
     self.store = store
     self.directory = directory
@@ -38,6 +42,7 @@ public struct GuanceBilling: Sendable {
     self.challenges = challenges
     self.catalog = catalog
     self.closingGrace = closingGrace
+    self.clock = clock
   }
 
   // MARK: Callers

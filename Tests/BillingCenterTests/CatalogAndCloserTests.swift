@@ -57,17 +57,18 @@ struct CatalogAndCloserTests {
   @Test("the closer closes every finished day with usage, and only those")
   func closer() async throws {
     try await TestDatabase.withMigratedDatabase(BillingAssembly.migrations()) { _, database in
+      // A fixed "now" (2026-11-27T10:00:00Z), the billing center's clock: on the wall clock, a
+      // run in the first ten minutes of a day (UTC) recorded today's usage in the future.
+      let now = Date(timeIntervalSince1970: 1_795_773_600)
       let billing = BillingAssembly(
         database: database,
         directory: EveryWorkspace(),
         internalCredential: "closer-test",
         hasher: PasswordHasher(workers: 1),
         closingGrace: .seconds(3600),
+        clock: { now },
         logger: Logger(label: "closer-test")
       ).billing
-      // A fixed "now" (2026-11-27T10:00:00Z): on the wall clock, a run in the first ten minutes
-      // of a day (UTC) recorded today's usage in the future, and was refused.
-      let now = Date(timeIntervalSince1970: 1_795_773_600)
       let today = BillingDay(containing: now)
       let workspace = UUID().uuidString
       let times = [3, 2, 0].map { today.start.addingTimeInterval(Double(-$0 * 86400) + 600) }
@@ -80,10 +81,9 @@ struct CatalogAndCloserTests {
             quantity: "10000",
             usageTime: time
           )
-        },
-        now: now
+        }
       )
-      let closed = try await billing.closeDueDays(now: now)
+      let closed = try await billing.closeDueDays()
       #expect(
         Set(closed.keys.map(\.description)) == [
           BillingDay(ordinal: today.ordinal - 3).description,
@@ -92,7 +92,7 @@ struct CatalogAndCloserTests {
       )
       #expect(closed.values.allSatisfy { $0.closedNow && $0.billLines == 1 })
       // Nothing left to do on the next pass.
-      #expect(try await billing.closeDueDays(now: now).isEmpty)
+      #expect(try await billing.closeDueDays().isEmpty)
     }
   }
 

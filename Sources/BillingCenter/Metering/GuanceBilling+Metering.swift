@@ -9,11 +9,11 @@ extension GuanceBilling {
   public func setSubscriptionStatus(
     _ rawID: String,
     to status: CloudSubscriptionStatus?,
-    at: Date?,
-    now: Date = Date()
+    at: Date?
   )
     async throws -> SubscriptionStatusChange
   {
+    let now = clock()
     let id = try Self.subscriptionID(rawID)
     guard let status else {
       throw ServiceError.invalid(field: "status", "must be ACTIVE, SUSPENDED or UNSUBSCRIBED")

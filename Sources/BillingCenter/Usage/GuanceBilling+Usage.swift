@@ -35,8 +35,8 @@ extension GuanceBilling {
   public static let maxUsageAge: TimeInterval = 30 * 86400
 
   /// Records a batch: every event valid or nothing is written.
-  public func recordUsage(_ raw: [RawUsageEvent], now: Date = Date()) async throws -> [UsageResult]
-  {
+  public func recordUsage(_ raw: [RawUsageEvent]) async throws -> [UsageResult] {
+    let now = clock()
     var validation = Validation()
     validation.require(
       (1...Self.maxUsageBatch).contains(raw.count),
@@ -90,7 +90,8 @@ extension GuanceBilling {
 
   /// Rates `day` into bill lines and metering records, once; an error if the day (with its
   /// grace period) is not over yet.
-  public func closeDay(_ raw: String, now: Date = Date()) async throws -> DayClosing {
+  public func closeDay(_ raw: String) async throws -> DayClosing {
+    let now = clock()
     guard let day = BillingDay(raw) else {
       throw ServiceError.invalid(field: "day", "must be a date as YYYY-MM-DD")
     }
@@ -104,11 +105,12 @@ extension GuanceBilling {
   }
 
   /// Closes every day with usage whose grace period is over (the background closer's pass).
-  public func closeDueDays(now: Date = Date()) async throws -> [BillingDay: DayClosing] {
+  public func closeDueDays() async throws -> [BillingDay: DayClosing] {
+    let now = clock()
     let cutoff = now.addingTimeInterval(-Double(closingGrace.components.seconds))
     var closed: [BillingDay: DayClosing] = [:]
     for day in try await store.daysAwaitingClosure(endedBefore: cutoff) {
-      closed[day] = try await closeDay(day.description, now: now)
+      closed[day] = try await closeDay(day.description)
     }
     return closed
   }
