@@ -2,7 +2,7 @@ public import NIOCore
 import Synchronization
 
 /// An event loop as a task executor: tasks that prefer it run their jobs on the loop's thread
-/// (`UnaryRPC.serve`, `PostgresConnection.whileOpen`). This version of SwiftNIO offers none. A
+/// (`UnaryCall.serve`, `PostgresConnection.whileOpen`). This version of SwiftNIO offers none. A
 /// job enqueued from the loop itself, the usual case, runs in the same pass without waking
 /// anything.
 public final class EventLoopTaskExecutor: TaskExecutor {

@@ -12,8 +12,9 @@ import Synchronization
 import Testing
 
 /// Unary RPCs on the suite's transport skip GRPCCore's executor and interceptors
-/// (`UnaryMethods`, `UnaryRPC`) and must behave as they do. Every case runs on the suite's
-/// transport and on grpc-swift's, where GRPCCore does the same work, so the paths are compared.
+/// (`UnaryMethods`, `UnaryMethod`, the transport's `UnaryCall`) and must behave as they do.
+/// Every case runs on the suite's transport and on grpc-swift's, where GRPCCore does the same
+/// work, so the paths are compared.
 @Suite("Unary RPCs past GRPCCore's executor")
 struct UnaryPathTests {
   typealias Greeter = Bench_V1_Greeter.Client<HTTP2ClientTransport.Posix>
