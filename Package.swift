@@ -288,7 +288,8 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
-    // protoc plugin (`make protos`): the unary methods SuiteRuntime's transport answers itself.
+    // protoc plugin (`make protos`): each contract's unary registrations (into GuanceContracts)
+    // and reflection's descriptors (into SuiteRPC).
     .executableTarget(
       name: "protoc-gen-suite-unary",
       dependencies: [
@@ -354,7 +355,9 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
-    // Test support: throwaway databases, processes on free ports, in-process clients.
+    // Test support: throwaway databases, processes on free ports, in-process servers and
+    // clients (`TestServer`), the emulator as a process (`EmulatorProcess`), the whole suite as
+    // processes (`SuiteHarness`).
     .target(
       name: "SuiteTesting",
       dependencies: [

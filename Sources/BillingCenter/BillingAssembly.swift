@@ -48,8 +48,8 @@ public struct BillingAssembly: Sendable {
     [BillingCenterHandlers(billing: billing, internalCredential: internalCredential)]
   }
 
-  /// What only the suite's services may call (the internal credential): usage, cloud accounts,
-  /// day closing.
+  /// What only the suite's services may call (the internal credential): cloud accounts, usage,
+  /// day closing, metering records and subscription status.
   public var internalServices: [any RegistrableRPCService] {
     [BillingInternalHandlers(billing: billing)]
   }

@@ -4,8 +4,7 @@ import Foundation
 import GRPCCore
 import GuanceContracts
 import SuiteErrors
-public import SuiteKit
-import SuiteRPC
+package import SuiteKit
 import SwiftProtobuf
 
 /// `guance.billing.v1.BillingCenterService`: validates and translates, nothing more.

@@ -45,6 +45,11 @@ public struct DatabaseURL: Sendable {
 
   /// Parses `text`; `variable` names the setting in the error. A CA file is read here, so a
   /// missing or unreadable one stops the service at start-up, naming the option.
+  /// `DATABASE_URL`, as every service reads it.
+  public init(config: ConfigReader) throws(ConfigError) {
+    try self.init(try config.required("DATABASE_URL"))
+  }
+
   public init(_ text: String, variable: String = "DATABASE_URL") throws(ConfigError) {
     let expected = "postgres://user[:password]@host[:port]/database[?sslmode=…&sslrootcert=…]"
     guard let components = URLComponents(string: text),

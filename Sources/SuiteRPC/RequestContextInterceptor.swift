@@ -6,10 +6,9 @@ import SuiteKit
 public import SuiteTransport
 import Synchronization
 
-/// Outermost interceptor of GRPCCore's path: serves each RPC in the envelope the suite
-/// transport's unary routes use too (`RPCEnvelope`): its request id, bearer token and peer
-/// (as `RequestContext.current`), the request id echoed back, per-method metrics and one log
-/// line per failed RPC, its span and its deadline.
+/// Outermost interceptor: gives each RPC its request id, bearer token and peer (as
+/// `RequestContext.current`), echoes the request id back, and records per-method metrics
+/// and one log line per failed RPC.
 public struct RequestContextInterceptor: ServerInterceptor {
   private let logger: Logger
   private let trustedProxies: TrustedProxies
@@ -26,20 +25,88 @@ public struct RequestContextInterceptor: ServerInterceptor {
       @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
-    // The handler's closure is not escaping, but the deadline's race runs it in a task of its
-    // own: the race's group ends before this call returns, so `next` does not outlive it.
-    await withoutActuallyEscaping(next) { next in
-      await RPCEnvelope.serve(
-        context.descriptor.fullyQualifiedMethod,
-        metadata: request.metadata,
-        peer: Peer.host(of: context.remotePeer),
-        cancellation: context.cancellation,
-        domain: context.descriptor.service.package,
-        logger: logger,
-        trustedProxies: trustedProxies,
-        metrics: Self.metrics.method(context.descriptor.fullyQualifiedMethod),
-        answer: { try await next(request, context) }
-      )
+    let requestContext = Self.requestContext(
+      metadata: request.metadata,
+      peer: Peer.host(of: context.remotePeer),
+      rpc: context.descriptor.fullyQualifiedMethod,
+      logger: logger,
+      trustedProxies: trustedProxies
+    )
+    let metrics = Self.metrics.method(requestContext.rpc)
+    let started = metrics.start()
+    // The span spans the whole answer, the failure's log line included (it names the trace).
+    return try await Traces.serving(
+      requestContext.rpc,
+      metadata: request.metadata,
+      outcome: { $0.statusCode }
+    ) {
+      // Interceptors further in return failures as responses rather than throwing them.
+      var response: StreamingServerResponse<Output>
+      do {
+        response = try await Self.answer(request, context, requestContext, next)
+      } catch let error as RPCError {
+        response = StreamingServerResponse(error: error)
+      }
+      switch response.accepted {
+      case .success(var contents):
+        contents.metadata.addString(requestContext.requestID, forKey: "x-request-id")
+        response.accepted = .success(contents)
+        metrics.record(.ok, since: started)
+      case .failure(var error):
+        Self.recordFailure(error, of: requestContext, in: metrics, since: started)
+        error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
+        response.accepted = .failure(error)
+      }
+      return response
+    }
+  }
+
+  /// The rest of the pipeline's answer, served as `requestContext`, within its deadline: as
+  /// on the suite's own transport (`UnaryMethod`), past the deadline the handler's task is
+  /// cancelled too, not only its cancellation handle.
+  private static func answer<Input: Sendable, Output: Sendable>(
+    _ request: StreamingServerRequest<Input>,
+    _ context: ServerContext,
+    _ requestContext: RequestContext,
+    _ next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    guard let deadline = requestContext.deadline else {
+      return try await RequestContext.$current.withValue(requestContext) {
+        try await next(request, context)
+      }
+    }
+    let cancellation = context.cancellation
+    // The race's group ends before this call returns, so `next` does not outlive it. The
+    // request context is bound inside the handler's task: bound around the race instead, a
+    // response came back as freed memory in release builds (a crash on the first RPC with a
+    // deadline on GRPCCore's path).
+    let (answer, passed) = await withoutActuallyEscaping(next) { next in
+      await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
+        do {
+          return Result<StreamingServerResponse<Output>, RPCError>.success(
+            try await RequestContext.$current.withValue(requestContext) {
+              try await next(request, context)
+            }
+          )
+        } catch let error as RPCError {
+          return .failure(error)
+        } catch {
+          return .failure(
+            ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package)
+          )
+        }
+      }
+    }
+    switch answer {
+    case .success(var response):
+      if passed, case .failure = response.accepted {
+        response.accepted = .failure(RPCDeadline.exceeded)
+      }
+      return response
+    case .failure(let error):
+      throw passed ? RPCDeadline.exceeded : error
     }
   }
 
@@ -118,6 +185,17 @@ public struct RequestContextInterceptor: ServerInterceptor {
       let last = rest.lastIndex(where: { !isBlank($0) })
     else { return nil }
     return String(decoding: rest[first...last], as: UTF8.self)
+  }
+}
+
+extension StreamingServerResponse {
+  /// The status the answer stands for as far as it is known when accepted: OK, or the
+  /// refusal's code.
+  var statusCode: Status.Code {
+    switch accepted {
+    case .success: .ok
+    case .failure(let error): Status.Code(error.code)
+    }
   }
 }
 

@@ -82,11 +82,12 @@ struct UnaryAnswer: Sendable {
   var trailingMetadata: Metadata
 }
 
-/// One unary method, answering each of its calls as GRPCCore's executor serves it with the
-/// suite's interceptors (`GRPCServerService.pipeline`), in the same envelope (`RPCEnvelope`:
-/// request context, metrics, failure log line, span, deadline): the internal credential check
-/// of `InternalCredentialInterceptor` for internal services, exactly one request message, its
-/// storable-text check, the service's method.
+/// One unary method, answering each of its calls as GRPCCore's executor would serve it with
+/// the suite's interceptors (`GRPCServerService.pipeline`): the request context, request id
+/// echo, metrics and failure log line of `RequestContextInterceptor`; the internal credential
+/// check of `InternalCredentialInterceptor` for internal services; errors mapped by
+/// `ErrorMappingInterceptor`; the `grpc-timeout` deadline cancelling the RPC (through its
+/// cancellation handle, as GRPCCore does); exactly one request message.
 final class UnaryMethod: UnaryRoute {
   /// "package.Service/Method".
   let name: String
@@ -137,56 +138,86 @@ final class UnaryMethod: UnaryRoute {
   }
 
   func serve(_ call: UnaryCall) async {
-    _ = await RPCEnvelope.serve(
-      name,
+    let requestContext = RequestContextInterceptor.requestContext(
       metadata: call.metadata,
       peer: call.peer,
-      cancellation: call.context.cancellation,
-      domain: call.context.descriptor.service.package,
+      rpc: name,
       logger: shared.logger,
-      trustedProxies: shared.trustedProxies,
-      metrics: metrics,
-      answer: { try await self.answer(call) },
-      deliver: { answer in
-        switch answer {
-        case .success(let answer):
-          await call.answer([
-            .metadata(answer.metadata), .message(answer.message),
-            .status(Status(code: .ok, message: ""), answer.trailingMetadata),
-          ])
-        case .failure(let error):
-          await call.answer([
-            .status(Status(code: Status.Code(error.code), message: error.message), error.metadata)
-          ])
-        }
-      }
+      trustedProxies: shared.trustedProxies
     )
-  }
-
-  private func answer(_ call: UnaryCall) async throws -> Result<UnaryAnswer, RPCError> {
-    if requiresCredential {
-      try InternalCredentialInterceptor.check(call.metadata, against: shared.credential)
+    let started = metrics.start()
+    // The span spans the whole answer, the failure's log line included (it names the trace).
+    await Traces.serving(name, metadata: call.metadata, outcome: { $0 }) {
+      let answer = await RequestContext.$current.withValue(requestContext) {
+        await answerWithinDeadline(call, requestContext.deadline)
+      }
+      return await send(answer, to: call, as: requestContext, since: started)
     }
-    return try await respond(try await call.onlyMessage(), call.metadata, call.context)
-  }
-}
-
-extension Result: EnvelopedAnswer where Success == UnaryAnswer, Failure == RPCError {
-  var refusal: RPCError? {
-    if case .failure(let error) = self { return error }
-    return nil
   }
 
-  init(refusal: RPCError) { self = .failure(refusal) }
-
-  mutating func echo(requestID: String) {
-    switch self {
+  /// Writes `answer` to the caller, and counts and logs it; its status code.
+  private func send(
+    _ answer: Result<UnaryAnswer, RPCError>,
+    to call: UnaryCall,
+    as requestContext: RequestContext,
+    since started: ContinuousClock.Instant
+  ) async -> Status.Code {
+    let requestID = requestContext.requestID
+    switch answer {
     case .success(var answer):
       answer.metadata.addString(requestID, forKey: "x-request-id")
-      self = .success(answer)
+      metrics.record(.ok, since: started)
+      await call.answer([
+        .metadata(answer.metadata), .message(answer.message),
+        .status(Status(code: .ok, message: ""), answer.trailingMetadata),
+      ])
+      return .ok
     case .failure(var error):
+      RequestContextInterceptor.recordFailure(
+        error,
+        of: requestContext,
+        in: metrics,
+        since: started
+      )
       error.metadata.addString(requestID, forKey: "x-request-id")
-      self = .failure(error)
+      let code = Status.Code(error.code)
+      await call.answer([.status(Status(code: code, message: error.message), error.metadata)])
+      return code
+    }
+  }
+
+  /// The answer by the request context's deadline (`grpc-timeout`), if it has one
+  /// (`RPCDeadline`): past it, the handler's cancellation handle and task are cancelled.
+  private func answerWithinDeadline(
+    _ call: UnaryCall,
+    _ deadline: ContinuousClock.Instant?
+  ) async -> Result<UnaryAnswer, RPCError> {
+    guard let deadline else { return await answer(call) }
+    let cancellation = call.context.cancellation
+    let (answer, passed) = await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
+      await self.answer(call)
+    }
+    if passed, case .failure = answer { return .failure(RPCDeadline.exceeded) }
+    return answer
+  }
+
+  private func answer(_ call: UnaryCall) async -> Result<UnaryAnswer, RPCError> {
+    if requiresCredential {
+      do {
+        try InternalCredentialInterceptor.check(call.metadata, against: shared.credential)
+      } catch {
+        return .failure(error)
+      }
+    }
+    do {
+      return try await respond(try await call.onlyMessage(), call.metadata, call.context)
+    } catch {
+      return .failure(
+        ErrorMappingInterceptor.rpcError(
+          for: error,
+          domain: call.context.descriptor.service.package
+        )
+      )
     }
   }
 }

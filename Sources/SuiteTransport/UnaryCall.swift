@@ -27,8 +27,9 @@ public final class UnaryCall: Sendable {
   public let metadata: Metadata
   /// The caller's host without its port ("127.0.0.1"), as `Peer.host(of:)` gives it.
   public let peer: String
-  /// Its method and peers, and the handle that cancels it (the deadline, RST_STREAM, a lost
-  /// connection).
+  /// Its method and peers, and the handle that cancels it (RST_STREAM, a lost connection). The
+  /// transport times out a request that never arrives whole; the deadline of a whole one
+  /// (`grpc-timeout`) is the route's to keep (SuiteRPC's `UnaryMethod` does).
   public let context: ServerContext
   let requests: ConsumedRequests
   let writer: SuiteResponseWriter

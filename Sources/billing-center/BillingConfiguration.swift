@@ -26,7 +26,7 @@ struct BillingConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7102)
-    database = try DatabaseURL(try config.required("DATABASE_URL"))
+    database = try DatabaseURL(config: config)
     metrics = try MetricsSettings(
       config: config,
       defaultHost: service.server.host,

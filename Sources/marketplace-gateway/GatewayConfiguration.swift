@@ -37,7 +37,7 @@ struct GatewayConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7100)
-    database = try DatabaseURL(try config.required("DATABASE_URL"))
+    database = try DatabaseURL(config: config)
     metrics = try MetricsSettings(
       config: config,
       defaultHost: service.server.host,

@@ -23,7 +23,7 @@ struct ConsoleConfiguration {
 
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7101)
-    database = try DatabaseURL(try config.required("DATABASE_URL"))
+    database = try DatabaseURL(config: config)
     metrics = try MetricsSettings(
       config: config,
       defaultHost: service.server.host,

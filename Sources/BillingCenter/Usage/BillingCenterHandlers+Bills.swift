@@ -5,7 +5,6 @@ package import GRPCCore
 package import GuanceContracts
 import SuiteErrors
 import SuiteKit
-import SuiteRPC
 import SwiftProtobuf
 
 /// The bill RPCs of `BillingCenterService`.
