@@ -61,23 +61,3 @@ public protocol LifecycleStore: Sendable {
     correlationID: String
   ) async throws
 }
-
-extension LifecycleStore {
-  /// `recordOperation(_:payload:notBefore:)` with no payload kept, due now.
-  @discardableResult
-  func recordOperation(_ operation: LifecycleOperation) async throws -> Bool {
-    try await recordOperation(operation, payload: "", notBefore: nil)
-  }
-
-  /// `recordOperation(_:payload:notBefore:)` due now.
-  @discardableResult
-  func recordOperation(_ operation: LifecycleOperation, payload: String) async throws -> Bool {
-    try await recordOperation(operation, payload: payload, notBefore: nil)
-  }
-
-  /// `recordOperation(_:payload:notBefore:)` with no payload kept.
-  @discardableResult
-  func recordOperation(_ operation: LifecycleOperation, notBefore: Date?) async throws -> Bool {
-    try await recordOperation(operation, payload: "", notBefore: notBefore)
-  }
-}

@@ -277,7 +277,7 @@ public struct LifecycleReconciler: Service {
           source: .reconciler,
           marketplaceTime: nil
         )
-        if try await lifecycle.store.recordOperation(operation) {
+        if try await lifecycle.store.recordOperation(operation, payload: "", notBefore: nil) {
           report.operationsFound += 1
           logger.warning(
             "found an operation no webhook brought",

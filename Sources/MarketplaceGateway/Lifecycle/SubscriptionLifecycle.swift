@@ -341,6 +341,7 @@ public struct SubscriptionLifecycle: Sendable {
     )
     try await store.recordOperation(
       operation,
+      payload: "",
       notBefore: Date().addingTimeInterval(confirmationSeconds)
     )
     try await progress(

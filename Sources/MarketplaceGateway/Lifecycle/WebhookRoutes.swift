@@ -88,7 +88,8 @@ public struct WebhookRoutes: Sendable {
     do {
       let isNew = try await store.recordOperation(
         notification.operation,
-        payload: notification.payload
+        payload: notification.payload,
+        notBefore: nil
       )
       logger.notice(
         isNew ? "webhook operation stored" : "webhook operation delivered again",
