@@ -134,7 +134,7 @@ let package = Package(
     .target(
       name: "SuiteTransport",
       dependencies: [
-        "SuiteKit", .grpcCore, .nioCore, .nioPosix, .nioSSL, "CZlib", "CNGHTTP2",
+        "SuiteKit", .grpcCore, .nioCore, .nioPosix, .nioSSL, .nioHTTP1, "CZlib", "CNGHTTP2",
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOHPACK", package: "swift-nio-http2"),
       ],

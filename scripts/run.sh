@@ -37,6 +37,11 @@ export MAILBOX_DIR=${MAILBOX_DIR:-$run_dir/mailbox}
 export EVENT_LOOP_THREADS=${EVENT_LOOP_THREADS:-1}
 export GRPC_UNARY_ON_EVENT_LOOP=${GRPC_UNARY_ON_EVENT_LOOP:-false}
 
+# The activation page is served by the gateway's HTTP port; its scripts call the public
+# services across origins (Connect), which CORS allows for these pages only.
+landing_port=${LANDING_PORT:-7180}
+export BROWSER_ORIGINS=${BROWSER_ORIGINS:-http://127.0.0.1:$landing_port,http://localhost:$landing_port}
+
 pids=()
 stop_all() {
   trap - INT TERM EXIT

@@ -55,6 +55,9 @@ public struct BillingAssembly: Sendable {
   }
 
   /// The services' names, as health reports them.
+  /// The service web pages call (Connect, gRPC-Web); the others stay gRPC only.
+  public static let browserServices: Set<String> = ["guance.billing.v1.BillingCenterService"]
+
   public static let serviceNames = [
     "guance.billing.v1.BillingCenterService", "guance.billing.v1.BillingInternalService",
   ]

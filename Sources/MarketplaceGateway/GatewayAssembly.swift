@@ -84,6 +84,9 @@ public struct GatewayAssembly: Sendable {
   }
 
   /// The services' names, as health reports them.
+  /// The service web pages call (Connect, gRPC-Web); the others stay gRPC only.
+  public static let browserServices: Set<String> = ["guance.gateway.v1.ActivationService"]
+
   public static let serviceNames = [
     "guance.gateway.v1.ActivationService", "guance.gateway.v1.GatewayAdminService",
   ]

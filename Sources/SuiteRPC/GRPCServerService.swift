@@ -16,15 +16,20 @@ public struct GRPCServerService: Service {
     public var `internal`: [any RegistrableRPCService]
     /// Fully qualified names reported by the health service.
     public var names: [String]
+    /// Open services whose unary methods browsers may call too (Connect, gRPC-Web), by full
+    /// name: the ones a web page is built on. Admin and internal services stay gRPC only.
+    public var browser: Set<String>
 
     public init(
       open: [any RegistrableRPCService],
       internal: [any RegistrableRPCService],
-      names: [String]
+      names: [String],
+      browser: Set<String> = []
     ) {
       self.open = open
       self.internal = `internal`
       self.names = names
+      self.browser = browser
     }
   }
 
@@ -96,7 +101,8 @@ public struct GRPCServerService: Service {
             credential: InternalCredential(internalCredential),
             trustedProxies: settings.trustedProxies
           )
-        )
+        ),
+        browserServices: services.browser
       )
       try await serve(
         GRPCServer(transport: transport, services: allServices, interceptorPipeline: pipeline)

@@ -54,17 +54,27 @@ struct UnaryMethods: UnaryMethodRegistrar {
       shared: shared
     ) {
       bytes,
+      format,
       metadata,
       context in
-      let message: Input = try deserializer.deserialize(bytes)
-      try StorableText.check(message, encoded: bytes)
+      let message: Input
+      switch format {
+      case .protobuf:
+        message = try deserializer.deserialize(bytes)
+        try StorableText.check(message, encoded: bytes)
+      case .json:
+        message = try BrowserJSON.decode(bytes)
+        try StorableText.check(message)
+      }
       let request = ServerRequest(metadata: metadata, message: message)
       switch try await respond(request, context).accepted {
       case .success(let contents):
         return .success(
           UnaryAnswer(
             metadata: contents.metadata,
-            message: try serializer.serialize(contents.message),
+            message: format == .json
+              ? try BrowserJSON.encode(contents.message)
+              : try serializer.serialize(contents.message),
             trailingMetadata: contents.trailingMetadata
           )
         )
@@ -99,9 +109,10 @@ final class UnaryMethod: UnaryRoute {
   /// mapped to a status as `ErrorMappingInterceptor` maps it; an answer the service returned
   /// as an error is passed on as GRPCCore passes it.
   let respond:
-    @Sendable (_ message: MessageBytes, _ metadata: Metadata, _ context: ServerContext) async throws
-      ->
-      Result<UnaryAnswer, RPCError>
+    @Sendable (
+      _ message: MessageBytes, _ format: MessageFormat, _ metadata: Metadata,
+      _ context: ServerContext
+    ) async throws -> Result<UnaryAnswer, RPCError>
 
   /// What every unary method of a server shares.
   final class Shared: Sendable {
@@ -126,9 +137,8 @@ final class UnaryMethod: UnaryRoute {
     requiresCredential: Bool,
     shared: Shared,
     respond:
-      @escaping @Sendable (MessageBytes, Metadata, ServerContext) async throws -> Result<
-        UnaryAnswer, RPCError
-      >
+      @escaping @Sendable (MessageBytes, MessageFormat, Metadata, ServerContext) async throws
+      -> Result<UnaryAnswer, RPCError>
   ) {
     self.name = name
     self.metrics = metrics
@@ -210,7 +220,12 @@ final class UnaryMethod: UnaryRoute {
       }
     }
     do {
-      return try await respond(try await call.onlyMessage(), call.metadata, call.context)
+      return try await respond(
+        try await call.onlyMessage(),
+        call.format,
+        call.metadata,
+        call.context
+      )
     } catch {
       return .failure(
         ErrorMappingInterceptor.rpcError(
@@ -219,5 +234,28 @@ final class UnaryMethod: UnaryRoute {
         )
       )
     }
+  }
+}
+
+/// Protobuf's JSON mapping for the browser protocols (Connect's `application/json`): field
+/// names in lowerCamelCase on the way out, either spelling on the way in, and fields this
+/// version does not know ignored (a page built against a newer contract still works).
+enum BrowserJSON {
+  static func decode<Message: SwiftProtobuf.Message>(_ bytes: MessageBytes) throws -> Message {
+    var options = JSONDecodingOptions()
+    options.ignoreUnknownFields = true
+    do {
+      return try Message(jsonUTF8Bytes: bytes.withUnsafeBytes { [UInt8]($0) }, options: options)
+    } catch {
+      throw RPCError(
+        code: .invalidArgument,
+        message:
+          "the request is not \(Message.protoMessageName) in protobuf's JSON mapping: \(error)"
+      )
+    }
+  }
+
+  static func encode(_ message: some SwiftProtobuf.Message) throws -> MessageBytes {
+    MessageBytes(try message.jsonUTF8Bytes() as [UInt8])
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 public import SuiteKit
 
 /// The gRPC server's address and its explicit limits (see docs/RELIABILITY.md §1.1 and §2:
@@ -66,6 +67,10 @@ public struct ServerSettings: Sendable {
   public var unaryOnEventLoop: Bool
   /// Whose `x-forwarded-for` names the caller (`TRUSTED_PROXIES`; none by default).
   public var trustedProxies: TrustedProxies
+  /// Web origins whose pages may call the browser protocols (Connect, gRPC-Web) across origins
+  /// (`BROWSER_ORIGINS`, comma-separated; none by default). Calls without an `Origin` (other
+  /// servers, `buf curl`) need no entry.
+  public var browserOrigins: BrowserOrigins
 
   public enum Transport: String, Sendable, CaseIterable {
     case suite
@@ -93,7 +98,8 @@ public struct ServerSettings: Sendable {
     tls: ServerTLS? = nil,
     transport: Transport = .suite,
     unaryOnEventLoop: Bool = true,
-    trustedProxies: TrustedProxies = .noProxies
+    trustedProxies: TrustedProxies = .noProxies,
+    browserOrigins: BrowserOrigins = .none
   ) {
     self.host = host
     self.port = port
@@ -118,6 +124,7 @@ public struct ServerSettings: Sendable {
     self.transport = transport
     self.unaryOnEventLoop = unaryOnEventLoop
     self.trustedProxies = trustedProxies
+    self.browserOrigins = browserOrigins
   }
 
   /// Reads `GRPC_HOST`, `GRPC_PORT`, the `GRPC_*` limits and `GRPC_TLS_*`, defaulting the port
@@ -201,8 +208,25 @@ public struct ServerSettings: Sendable {
       ),
       trustedProxies: try config.optional("TRUSTED_PROXIES").map { text throws(ConfigError) in
         try TrustedProxies(text)
-      } ?? .noProxies
+      } ?? .noProxies,
+      browserOrigins: try Self.browserOrigins(config)
     )
+  }
+
+  /// `BROWSER_ORIGINS`: "http://localhost:7180,https://activate.example.com".
+  private static func browserOrigins(_ config: ConfigReader) throws(ConfigError) -> BrowserOrigins {
+    guard let text = config.optional("BROWSER_ORIGINS") else { return .none }
+    let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      .filter { !$0.isEmpty }
+    for origin in origins
+    where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) || origin == "*" {
+      throw .invalid(
+        variable: "BROWSER_ORIGINS",
+        value: origin,
+        expected: "origins such as https://activate.example.com, separated by commas"
+      )
+    }
+    return BrowserOrigins(origins)
   }
 
   /// `GRPC_FLUSH_DELAY_MICROSECONDS`: default 0 (see `flushDelay`).

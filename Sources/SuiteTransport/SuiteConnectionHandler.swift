@@ -23,6 +23,14 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     "grpc-accept-encoding": MessageEncoding.accepted,
   ]
 
+  /// A method path's descriptor, its unary route if the transport answers it itself, and
+  /// whether browsers may call it.
+  private struct KnownMethod {
+    let descriptor: MethodDescriptor
+    let unary: (any UnaryRoute)?
+    let browser: Bool
+  }
+
   /// A class, not a struct: reading a struct with this many references out of the table
   /// and back copied (retained and released) each of them for every frame.
   private final class Stream {
@@ -53,6 +61,16 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var lastProgress = NIODeadline.uptimeNanoseconds(0)
     /// Ends the request if it is still unfinished at its deadline or after a stall.
     var requestTimer: Scheduled<Void>?
+    /// gRPC, or a browser's protocol (`WireProtocol`), and how its messages are encoded.
+    let wire: WireProtocol
+    let format: MessageFormat
+    /// The browser page's origin, when CORS lets it read the answer.
+    let origin: String?
+    /// A browser protocol's answer so far (its metadata and message), sent whole with the status.
+    var responseMetadata = Metadata()
+    var responseMessage: ByteBuffer?
+    /// gRPC-Web text: base64 received and not yet decoded (less than 4 characters).
+    var undecodedText = ""
 
     init(
       inbound: HandoffQueue<RPCRequestPart<MessageBytes>>,
@@ -60,7 +78,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       credit: StreamCredit,
       requestEnded: Bool,
       encoding: MessageEncoding?,
-      timeout: String?
+      timeout: String?,
+      wire: WireProtocol,
+      format: MessageFormat,
+      origin: String?
     ) {
       self.inbound = inbound
       self.cancellation = cancellation
@@ -68,6 +89,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       self.requestEnded = requestEnded
       self.encoding = encoding
       self.timeout = timeout
+      self.wire = wire
+      self.format = format
+      self.origin = origin
     }
 
     /// The client ended its requests.
@@ -81,6 +105,11 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   private let settings: ServerSettings
   private let unaryRoutes: UnaryRoutes
+  /// Services whose unary methods browsers may call (Connect, gRPC-Web), by full name.
+  private let browserServices: Set<String>
+  /// The connection speaks HTTP/1.1 (`HTTP1Frames` turns it into frames): only the browser
+  /// protocols can be answered on it, gRPC needs HTTP/2's trailers.
+  private let overHTTP1: Bool
   /// Request bytes not yet whole messages: the process's (shared) and this connection's.
   private let requestBuffer: RequestBuffer
   private var buffered = 0
@@ -102,7 +131,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   private var peers: (remote: String, local: String, remoteHost: String)?
   /// Method paths already parsed, with their unary method if the transport answers it itself;
   /// at most `rememberedMethods` of them.
-  private var methods: [String: (descriptor: MethodDescriptor, unary: (any UnaryRoute)?)] = [:]
+  private var methods: [String: KnownMethod] = [:]
   /// Its unary RPCs (`UnaryRoutes`), on their way to their task; nil before the first.
   private var unaryCalls: HandoffQueue<UnaryCall>?
   private static let rememberedMethods = 256
@@ -118,11 +147,15 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   init(
     settings: ServerSettings,
     unaryRoutes: UnaryRoutes,
+    browserServices: Set<String>,
+    overHTTP1: Bool,
     requestBuffer: RequestBuffer,
     acceptor: HandoffQueue<SuiteServerTransport.Accepted>
   ) {
     self.settings = settings
     self.unaryRoutes = unaryRoutes
+    self.browserServices = browserServices
+    self.overHTTP1 = overHTTP1
     self.requestBuffer = requestBuffer
     self.acceptor = acceptor
   }
@@ -139,8 +172,11 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     ) { _ in handler.value.checkAlive() }
     age = loop.scheduleTask(in: .init(settings.maxConnectionAge)) { handler.value.drain() }
     let channel = context.channel
-    handshake = loop.scheduleTask(in: .init(settings.handshakeTimeout)) {
-      channel.close(promise: nil)
+    // HTTP/1.1 has no handshake after the request line (`HTTPVersionSniffer` timed that).
+    if !overHTTP1 {
+      handshake = loop.scheduleTask(in: .init(settings.handshakeTimeout)) {
+        channel.close(promise: nil)
+      }
     }
     scheduleIdleTimeout()
   }
@@ -253,6 +289,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         )
       } else if headers.endStream, let stream = streams[frame.streamID] {
         // The client's trailers end its requests.
+        if stream.wire == .connect { deliverWholeBody(stream) }
         stream.endRequest()
       }
     case .data(let payload):
@@ -260,8 +297,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       guard let stream = streams[frame.streamID] else { return }
       stream.unacknowledged += bytes.readableBytes
       if !stream.refused {
-        stream.pending.writeBuffer(&bytes)
-        deframe(stream)
+        receive(&bytes, on: stream)
         if !stream.refused, !account(stream) {
           refuse(
             stream,
@@ -275,6 +311,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         if stream.refused { release(stream) }
       }
       if payload.endStream {
+        if stream.wire == .connect { deliverWholeBody(stream) }
         stream.endRequest()
       } else if stream.deadline == nil, stream.requestTimer != nil {
         stream.lastProgress = .now()
@@ -411,6 +448,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var contentType: String?
     var encodingHeader: String?
     var timeout: String?
+    var contentEncoding: String?
+    var connectTimeout: String?
+    var origin: String?
     var metadata = Metadata()
     var undecodable: String?
     for (name, value, _) in headers {
@@ -427,34 +467,77 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         }
         metadata.addBinary(bytes, forKey: name)
       default:
-        if name == "grpc-encoding" { encodingHeader = encodingHeader ?? value }
-        if name == "grpc-timeout" { timeout = timeout ?? value }
+        switch name {
+        case "grpc-encoding": encodingHeader = encodingHeader ?? value
+        case "grpc-timeout": timeout = timeout ?? value
+        case "content-encoding": contentEncoding = contentEncoding ?? value
+        case "connect-timeout-ms": connectTimeout = connectTimeout ?? value
+        case "origin": origin = origin ?? value
+        default: break
+        }
         metadata.addString(value, forKey: name)
       }
     }
+    if method == "OPTIONS" {
+      return preflight(id, path: path, origin: origin, requestedHeaders: headers)
+    }
     guard method == "POST" else { return reject(id, httpStatus: "405") }
-    guard contentType?.hasPrefix("application/grpc") == true else {
+    var format = MessageFormat.protobuf
+    guard let wire = WireProtocol(contentType: contentType, format: &format) else {
       return reject(id, httpStatus: "415")
     }
-    guard let path, let (descriptor, unary) = self.method(path) else {
-      return refuse(id, .unimplemented, "malformed method path")
+    // gRPC's status travels in trailers, which HTTP/1.1 does not carry.
+    if wire == .grpc, overHTTP1 { return reject(id, httpStatus: "505") }
+    // A page from an origin not on the list gets nothing; a caller with no origin is no page.
+    let allowedOrigin: String?
+    if wire.isBrowser, let origin {
+      guard settings.browserOrigins.allows(origin) else { return reject(id, httpStatus: "403") }
+      allowedOrigin = origin
+    } else {
+      allowedOrigin = nil
     }
-    let encodingName = encodingHeader ?? "identity"
+    let refusal = Refusal(id: id, wire: wire, format: format, origin: allowedOrigin)
+    guard let path, let known = self.method(path) else {
+      return refuse(refusal, .unimplemented, "malformed method path")
+    }
+    let (descriptor, unary) = (known.descriptor, known.unary)
+    if wire.isBrowser, unary == nil || !known.browser {
+      return refuse(
+        refusal,
+        .unimplemented,
+        "\(descriptor.fullyQualifiedMethod) is not served to browsers (gRPC only)"
+      )
+    }
+    let encodingName = (wire == .connect ? contentEncoding : encodingHeader) ?? "identity"
     let encoding = MessageEncoding(rawValue: encodingName)
     guard encoding != nil || encodingName == "identity" else {
       return refuse(
-        id,
+        refusal,
         .unimplemented,
         "message encoding \(encodingName) is not supported (\(MessageEncoding.accepted))"
       )
     }
-    if let undecodable { return refuse(id, .invalidArgument, "\(undecodable) is not base64") }
+    if let undecodable {
+      return refuse(refusal, .invalidArgument, "\(undecodable) is not base64")
+    }
+    // Connect's deadline, as the `grpc-timeout` the routes and the request timer read.
+    if wire == .connect, let connectTimeout {
+      guard let converted = ConnectTimeout.grpcTimeout(connectTimeout) else {
+        return refuse(
+          refusal,
+          .invalidArgument,
+          "connect-timeout-ms must be 1 to 10 digits of milliseconds"
+        )
+      }
+      timeout = converted
+      metadata.removeAllValues(forKey: "grpc-timeout")
+      metadata.addString(converted, forKey: "grpc-timeout")
+    }
     idle?.cancel()
     idle = nil
     let inbound = HandoffQueue<RPCRequestPart<MessageBytes>>()
     // GRPCCore reads the metadata as the stream's first part; the unary path is given it.
     if unary == nil { inbound.yield(.metadata(metadata)) }
-    if endStream { inbound.finish() }
     let cancellation = ServerContext.RPCCancellationHandle()
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
     let credit = StreamCredit(handler: handler, streamID: id)
@@ -465,8 +548,15 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       credit: credit,
       requestEnded: endStream,
       encoding: encoding,
-      timeout: timeout
+      timeout: timeout,
+      wire: wire,
+      format: format,
+      origin: allowedOrigin
     )
+    if endStream, let stream = streams[id] {
+      if wire == .connect { deliverWholeBody(stream) }
+      inbound.finish()
+    }
     let writer = SuiteResponseWriter(handler: handler, outbox: outbox, streamID: id)
     let requests = ConsumedRequests(parts: inbound, credit: credit)
     let peers = self.peers ?? Self.peers(context.channel)
@@ -482,6 +572,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
         UnaryCall(
           route: unary,
           metadata: metadata,
+          format: format,
           peer: peers.remoteHost,
           requests: requests,
           writer: writer,
@@ -515,18 +606,19 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
 
   /// "/package.Service/Method" and its entry in `unaryRoutes`, remembered per connection: its
   /// clients call few methods, many times each.
-  private func method(_ path: String) -> (descriptor: MethodDescriptor, unary: (any UnaryRoute)?)? {
+  private func method(_ path: String) -> KnownMethod? {
     if let known = methods[path] { return known }
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
     guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
       return nil
     }
-    let method = (
+    let method = KnownMethod(
       descriptor: MethodDescriptor(
         fullyQualifiedService: String(parts[1]),
         method: String(parts[2])
       ),
-      unary: unaryRoutes[path]
+      unary: unaryRoutes[path],
+      browser: browserServices.contains(String(parts[1]))
     )
     if methods.count < Self.rememberedMethods { methods[path] = method }
     return method
@@ -547,6 +639,61 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     case .unixDomainSocket?: "unix:\(address?.pathname ?? "<unknown>")"
     case nil: "<unknown>"
     }
+  }
+
+  /// Takes a DATA frame's bytes: gRPC and gRPC-Web are split into messages as they come
+  /// (gRPC-Web text decoded from base64 first); a Connect body is one message, kept whole
+  /// until the request ends (`deliverWholeBody`) and no larger than the message limit.
+  private func receive(_ bytes: inout ByteBuffer, on stream: Stream) {
+    switch stream.wire {
+    case .grpc, .grpcWeb(text: false):
+      stream.pending.writeBuffer(&bytes)
+      deframe(stream)
+    case .grpcWeb(text: true):
+      // Base64 decodes by 4 characters; a frame may end inside a group.
+      stream.undecodedText += bytes.readString(length: bytes.readableBytes) ?? ""
+      let whole = stream.undecodedText.utf8.count / 4 * 4
+      let text = String(stream.undecodedText.utf8.prefix(whole)) ?? ""
+      stream.undecodedText = String(stream.undecodedText.utf8.dropFirst(whole)) ?? ""
+      guard let decoded = Base64.decode(text) else {
+        return refuse(
+          stream,
+          RPCError(code: .invalidArgument, message: "the grpc-web-text body is not base64")
+        )
+      }
+      stream.pending.writeBytes(decoded)
+      deframe(stream)
+    case .connect:
+      guard stream.pending.readableBytes + bytes.readableBytes <= settings.maxRequestBytes else {
+        return refuse(stream, tooLarge: stream.pending.readableBytes + bytes.readableBytes)
+      }
+      stream.pending.writeBuffer(&bytes)
+    }
+  }
+
+  /// A Connect request has ended: its whole body is its message (inflated by its
+  /// `content-encoding`).
+  private func deliverWholeBody(_ stream: Stream) {
+    guard !stream.refused else { return }
+    var message = stream.pending
+    stream.pending = ByteBuffer()
+    if let encoding = stream.encoding {
+      switch encoding.decompress(message, limit: settings.maxRequestBytes) {
+      case .success(let inflated): message = inflated
+      case .failure(.tooLarge): return refuse(stream, tooLarge: nil)
+      case .failure(.corrupt):
+        return refuse(
+          stream,
+          RPCError(
+            code: .invalidArgument,
+            message: "the body is not valid \(encoding.rawValue) data"
+          )
+        )
+      }
+    }
+    _ = account(stream)
+    stream.credit.queued(message.readableBytes)
+    stream.inbound.yield(.message(MessageBytes(buffer: message)))
   }
 
   /// Splits the stream's bytes into messages: 1 byte compressed flag, 4 bytes length, message
@@ -653,12 +800,82 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     scheduleFlush()
   }
 
-  /// A trailers-only response before any handler ran.
-  private func refuse(_ id: HTTP2StreamID, _ code: Status.Code, _ message: String) {
+  /// A stream refused before any handler ran, and how to answer it.
+  private struct Refusal {
+    let id: HTTP2StreamID
+    let wire: WireProtocol
+    let format: MessageFormat
+    let origin: String?
+  }
+
+  /// Answers `refusal`'s stream with `code` before any handler ran: trailers only for gRPC,
+  /// the protocol's own error for a browser's.
+  private func refuse(_ refusal: Refusal, _ code: Status.Code, _ message: String) {
+    guard refusal.wire == .grpc else {
+      return sendBrowserAnswer(
+        on: refusal.id,
+        wire: refusal.wire,
+        format: refusal.format,
+        origin: refusal.origin,
+        status: Status(code: code, message: message)
+      )
+    }
     var headers = Self.okHeaders
     headers.add(name: "grpc-status", value: String(code.rawValue))
     headers.add(name: "grpc-message", value: PercentEncoding.encode(message))
-    write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true))))
+    write(
+      HTTP2Frame(streamID: refusal.id, payload: .headers(.init(headers: headers, endStream: true)))
+    )
+    scheduleFlush()
+  }
+
+  /// A CORS preflight: a page on an allowed origin may POST to a method browsers may call,
+  /// with the headers it asks for; anything else is refused (the browser then sends nothing).
+  private func preflight(
+    _ id: HTTP2StreamID,
+    path: String?,
+    origin: String?,
+    requestedHeaders headers: HPACKHeaders
+  ) {
+    guard let origin, settings.browserOrigins.allows(origin), let path,
+      let known = method(path), known.browser, known.unary != nil
+    else { return reject(id, httpStatus: "403") }
+    var answer: HPACKHeaders = [":status": "204"]
+    answer.add(name: "access-control-allow-origin", value: origin)
+    answer.add(name: "access-control-allow-methods", value: "POST")
+    if let asked = headers.first(name: "access-control-request-headers") {
+      answer.add(name: "access-control-allow-headers", value: asked)
+    }
+    answer.add(name: "access-control-max-age", value: "7200")
+    answer.add(name: "vary", value: "Origin, Access-Control-Request-Headers")
+    write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: answer, endStream: true))))
+    scheduleFlush()
+  }
+
+  /// A browser protocol's whole answer: headers, then the body that ends the stream.
+  private func sendBrowserAnswer(
+    on id: HTTP2StreamID,
+    wire: WireProtocol,
+    format: MessageFormat,
+    origin: String?,
+    status: Status,
+    metadata: Metadata = [:],
+    trailers: Metadata = [:],
+    message: ByteBuffer? = nil
+  ) {
+    guard let context else { return }
+    let (headers, body) = BrowserResponse.encode(
+      wire: wire,
+      format: format,
+      status: status,
+      metadata: metadata,
+      trailers: trailers,
+      message: message,
+      origin: origin,
+      allocator: context.channel.allocator
+    )
+    write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers))))
+    write(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(body), endStream: true))))
     scheduleFlush()
   }
 
@@ -675,6 +892,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
   /// current pass (or the configured delay), so responses finished together share a write.
   func send(_ part: RPCResponsePart<MessageBytes>, on id: HTTP2StreamID) {
     guard context != nil, let stream = streams[id] else { return }
+    if stream.wire != .grpc { return sendToBrowser(part, stream: stream, on: id) }
     switch part {
     case .metadata(let metadata):
       // Held until the first message or the status, which may then go as trailers only.
@@ -707,15 +925,45 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       }
       Self.add(metadata, to: &trailers)
       write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true))))
-      // Answered before the client finished sending (a refusal, say): it need not go on.
-      if !stream.requestEnded { write(HTTP2Frame(streamID: id, payload: .rstStream(.noError))) }
-      streams[id] = nil
-      stream.requestTimer?.cancel()
-      release(stream)
-      stream.inbound.finish()
-      streamEnded()
+      finish(stream, id)
     }
     scheduleFlush()
+  }
+
+  /// A browser protocol's answer is sent whole with its status: its metadata and message are
+  /// held until then (Connect's HTTP status and gRPC-Web's trailers depend on the status).
+  private func sendToBrowser(
+    _ part: RPCResponsePart<MessageBytes>,
+    stream: Stream,
+    on id: HTTP2StreamID
+  ) {
+    switch part {
+    case .metadata(let metadata): stream.responseMetadata = metadata
+    case .message(let bytes): stream.responseMessage = bytes.buffer
+    case .status(let status, let trailers):
+      sendBrowserAnswer(
+        on: id,
+        wire: stream.wire,
+        format: stream.format,
+        origin: stream.origin,
+        status: status,
+        metadata: stream.responseMetadata,
+        trailers: trailers,
+        message: status.code == .ok ? stream.responseMessage : nil
+      )
+      finish(stream, id)
+    }
+  }
+
+  /// The stream's answer is written: it ends, and what it held goes.
+  private func finish(_ stream: Stream, _ id: HTTP2StreamID) {
+    // Answered before the client finished sending (a refusal, say): it need not go on.
+    if !stream.requestEnded { write(HTTP2Frame(streamID: id, payload: .rstStream(.noError))) }
+    streams[id] = nil
+    stream.requestTimer?.cancel()
+    release(stream)
+    stream.inbound.finish()
+    streamEnded()
   }
 
   private func streamEnded() {

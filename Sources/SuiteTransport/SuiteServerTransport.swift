@@ -1,6 +1,7 @@
 public import GRPCCore
 public import NIOCore
 import NIOHPACK
+import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 public import NIOSSL
@@ -38,6 +39,7 @@ public final class SuiteServerTransport: ServerTransport, Sendable {
 
   private let settings: ServerSettings
   private let unaryRoutes: UnaryRoutes
+  private let browserServices: Set<String>
   private let tls: NIOSSLContext?
   private let connections = Connections()
   /// Request bytes not yet whole messages, across its connections.
@@ -53,12 +55,25 @@ public final class SuiteServerTransport: ServerTransport, Sendable {
   )
 
   /// The methods of `unaryRoutes` are answered by their routes, every other method by
-  /// GRPCCore's server through `listen`'s stream handler.
-  public init(settings: ServerSettings, unaryRoutes: UnaryRoutes) throws {
+  /// GRPCCore's server through `listen`'s stream handler. The unary methods of
+  /// `browserServices` (full names, "package.Service") are answered to browsers too: Connect
+  /// and gRPC-Web, over HTTP/2 and HTTP/1.1, by the same routes
+  /// (`ServerSettings.browserOrigins` says which pages may read the answers).
+  public init(
+    settings: ServerSettings,
+    unaryRoutes: UnaryRoutes,
+    browserServices: Set<String> = []
+  ) throws {
     self.settings = settings
     self.unaryRoutes = unaryRoutes
+    self.browserServices = browserServices
     self.requestBuffer = RequestBuffer(limit: settings.maxBufferedRequestBytes)
-    self.tls = try settings.tls.map { try NIOSSLContext(configuration: $0.nioConfiguration()) }
+    // HTTP/1.1 offered after h2: gRPC clients ask for h2 only, and get it.
+    self.tls = try settings.tls.map {
+      try NIOSSLContext(
+        configuration: $0.nioConfiguration(applicationProtocols: ["h2", "http/1.1"])
+      )
+    }
   }
 
   /// Where it listens, once it does.
@@ -134,6 +149,7 @@ public final class SuiteServerTransport: ServerTransport, Sendable {
     let tls = self.tls
     let connections = self.connections
     let unaryRoutes = self.unaryRoutes
+    let browserServices = self.browserServices
     let requestBuffer = self.requestBuffer
     let http2Settings = [
       HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
@@ -155,20 +171,39 @@ public final class SuiteServerTransport: ServerTransport, Sendable {
         channel.eventLoop.makeCompletedFuture {
           let sync = channel.pipeline.syncOperations
           if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
-          if settings.transport == .suiteNIOHTTP2 {
-            try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: http2Settings))
-            try sync.addHandler(GlitchCounter(maxGlitches: settings.maxGlitches))
-          } else {
-            try sync.addHandler(NGHTTP2ServerCodec(settings: codecSettings))
+          let sniffer = HTTPVersionSniffer(timeout: .init(settings.handshakeTimeout)) {
+            pipeline,
+            http2 in
+            var handlers: [any ChannelHandler] = []
+            if !http2 {
+              handlers += [
+                HTTPResponseEncoder(),
+                ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+                HTTPServerPipelineHandler(),
+                HTTPServerProtocolErrorHandler(),
+                HTTP1Frames(),
+              ]
+            } else if settings.transport == .suiteNIOHTTP2 {
+              handlers += [
+                NIOHTTP2Handler(mode: .server, initialSettings: http2Settings),
+                GlitchCounter(maxGlitches: settings.maxGlitches),
+              ]
+            } else {
+              handlers.append(NGHTTP2ServerCodec(settings: codecSettings))
+            }
+            let handler = SuiteConnectionHandler(
+              settings: settings,
+              unaryRoutes: unaryRoutes,
+              browserServices: browserServices,
+              overHTTP1: !http2,
+              requestBuffer: requestBuffer,
+              acceptor: acceptor
+            )
+            handlers.append(handler)
+            try pipeline.addHandlers(handlers, position: .last)
+            connections.add(channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
           }
-          let handler = SuiteConnectionHandler(
-            settings: settings,
-            unaryRoutes: unaryRoutes,
-            requestBuffer: requestBuffer,
-            acceptor: acceptor
-          )
-          try sync.addHandler(handler)
-          connections.add(channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+          try sync.addHandler(sniffer)
         }
       }
   }

@@ -25,6 +25,9 @@ public typealias UnaryRoutes = [String: any UnaryRoute]
 public final class UnaryCall: Sendable {
   public let route: any UnaryRoute
   public let metadata: Metadata
+  /// How the request's message is encoded, and how the answer's must be: protobuf for gRPC,
+  /// either for the browser protocols (`application/json`).
+  public let format: MessageFormat
   /// The caller's host without its port ("127.0.0.1"), as `Peer.host(of:)` gives it.
   public let peer: String
   /// Its method and peers, and the handle that cancels it (RST_STREAM, a lost connection). The
@@ -37,6 +40,7 @@ public final class UnaryCall: Sendable {
   init(
     route: any UnaryRoute,
     metadata: Metadata,
+    format: MessageFormat,
     peer: String,
     requests: ConsumedRequests,
     writer: SuiteResponseWriter,
@@ -44,6 +48,7 @@ public final class UnaryCall: Sendable {
   ) {
     self.route = route
     self.metadata = metadata
+    self.format = format
     self.peer = peer
     self.requests = requests
     self.writer = writer

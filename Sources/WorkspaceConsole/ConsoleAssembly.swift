@@ -43,6 +43,9 @@ public struct ConsoleAssembly: Sendable {
   }
 
   /// The services' names, as health reports them.
+  /// The service web pages call (Connect, gRPC-Web); the others stay gRPC only.
+  public static let browserServices: Set<String> = ["guance.console.v1.WorkspaceConsoleService"]
+
   public static let serviceNames = [
     "guance.console.v1.WorkspaceConsoleService", "guance.console.v1.WorkspaceDirectoryService",
   ]

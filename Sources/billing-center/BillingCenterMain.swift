@@ -58,7 +58,8 @@ enum BillingCenterMain {
       services: .init(
         open: assembly.openServices,
         internal: assembly.internalServices,
-        names: BillingAssembly.serviceNames
+        names: BillingAssembly.serviceNames,
+        browser: BillingAssembly.browserServices
       ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),

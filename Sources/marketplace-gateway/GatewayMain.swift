@@ -84,7 +84,8 @@ enum GatewayMain {
       services: .init(
         open: assembly.openServices,
         internal: assembly.internalServices,
-        names: GatewayAssembly.serviceNames
+        names: GatewayAssembly.serviceNames,
+        browser: GatewayAssembly.browserServices
       ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),

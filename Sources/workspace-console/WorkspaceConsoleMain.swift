@@ -46,7 +46,8 @@ enum WorkspaceConsoleMain {
       services: .init(
         open: assembly.openServices,
         internal: assembly.internalServices,
-        names: ConsoleAssembly.serviceNames
+        names: ConsoleAssembly.serviceNames,
+        browser: ConsoleAssembly.browserServices
       ),
       internalCredential: configuration.service.internalCredential,
       health: HealthStatusBoard(),
