@@ -274,7 +274,8 @@ let package = Package(
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
-      resources: [.copy("Migrations")],
+      // The reference activation page, served as shipped (no build step).
+      resources: [.copy("Migrations"), .copy("Activation/WebApp")],
       swiftSettings: strict
     ),
     .executableTarget(

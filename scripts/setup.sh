@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the suite needs from Debian's packages, only when it is missing:
 # PostgreSQL (server and client), protoc, libargon2, libnghttp2 (the gRPC server's HTTP/2),
-# pkg-config, Python, curl, openssl, the C interop client's libraries (protobuf-c, OpenSSL
+# pkg-config, Python, curl, openssl, Chromium and its driver (the activation page's tests), the C interop client's libraries (protobuf-c, OpenSSL
 # headers), docker-compose (to check the compose file) and promtool (it checks /metrics).
 # Run as root or with sudo.
 set -euo pipefail
@@ -27,6 +27,9 @@ command -v protoc-gen-c >/dev/null || missing+=(protobuf-c-compiler)
 [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# The activation page's browser tests: headless Chromium and its WebDriver (selenium drives it).
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # `make test` checks docker/compose.yaml with `docker-compose config` (no engine needed).
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 

@@ -45,4 +45,17 @@ public enum Command {
     }
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
+
+  /// A TCP port free on 127.0.0.1 now, for a process that must be told its port before it starts
+  /// (a page origin named in another's configuration, say).
+  public static func freePort() async throws -> Int {
+    let (_, output) = try await run(
+      "/usr/bin/python3",
+      [
+        "-c",
+        "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
+      ]
+    )
+    return Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+  }
 }

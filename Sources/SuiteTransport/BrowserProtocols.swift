@@ -22,6 +22,12 @@ enum WireProtocol: Equatable {
   /// The protocol and message format of `contentType`; nil when it names none of them.
   init?(contentType: String?, format: inout MessageFormat) {
     guard let contentType else { return nil }
+    format = .protobuf
+    // gRPC's own, as nearly every call names it: no parsing on the RPC path.
+    if contentType == "application/grpc" || contentType == "application/grpc+proto" {
+      self = .grpc
+      return
+    }
     // "application/json; charset=utf-8": parameters do not change the protocol.
     let type =
       contentType.split(separator: ";", maxSplits: 1).first.map {

@@ -26,6 +26,8 @@ struct GatewayConfiguration {
   var marketplace: MarketplaceClient.Settings
   var activationPageURL: String
   var consoleLoginURL: String
+  /// Where the reference activation page's scripts call the public services.
+  var activationPage: ActivationPageRoutes.Addresses
   var saga: ActivationSaga.Settings
   var reconcileInterval: Duration
   var webhook: WebhookAuthenticator.Settings
@@ -77,11 +79,20 @@ struct GatewayConfiguration {
         range: 1...120
       )
     )
-    activationPageURL = config.string(
-      "ACTIVATION_PAGE_URL",
-      default: "http://localhost:3000/activate"
+    // By default the gateway's own reference page, beside the landing page (a relative
+    // redirect: the browser stays on the landing page's origin).
+    activationPageURL = config.string("ACTIVATION_PAGE_URL", default: "/activate")
+    consoleLoginURL = config.string("CONSOLE_LOGIN_URL", default: "/login")
+    activationPage = ActivationPageRoutes.Addresses(
+      activationAPI: config.string(
+        "ACTIVATION_API_URL",
+        default: "http://\(service.server.host):\(service.server.port)"
+      ),
+      consoleAPI: config.string(
+        "CONSOLE_API_URL",
+        default: "http://\(consoleAddress.split(separator: ",").first ?? "127.0.0.1:7101")"
+      )
     )
-    consoleLoginURL = config.string("CONSOLE_LOGIN_URL", default: "http://localhost:3000/login")
     // A saga step settles with the billing center, then makes up to three marketplace calls
     // (ask, activate, ask again), each retried up to `attempts` times: the lease must outlast
     // them all, or a second runner could take the saga over mid-call (harmless to the

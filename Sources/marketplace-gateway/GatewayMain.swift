@@ -111,6 +111,7 @@ enum GatewayMain {
       started: started,
       logger: logger
     ).add(to: router)
+    try ActivationPageRoutes(addresses: configuration.activationPage).add(to: router)
     let landing = Application(
       router: router,
       server: try configuration.landingTLS.map {

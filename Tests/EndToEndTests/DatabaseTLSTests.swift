@@ -115,7 +115,7 @@ enum PrivateCluster {
     var port = 0
     var lastOutput = ""
     for _ in 1...3 {
-      port = try await freePort()
+      port = try await Command.freePort()
       let (status, output) = try await Command.run(
         script,
         ["start", directory.path, String(port)],
@@ -142,16 +142,6 @@ enum PrivateCluster {
     var description: String { "the private PostgreSQL did not start:\n\(output)" }
   }
 
-  private static func freePort() async throws -> Int {
-    let (_, output) = try await Command.run(
-      "/usr/bin/python3",
-      [
-        "-c",
-        "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
-      ]
-    )
-    return Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-  }
 }
 
 /// Keeps the `error` of each "Connection creation failed" that PostgresNIO's pool logs.
