@@ -102,8 +102,10 @@ password='correct horse battery'
 
 cat <<MSG
 
-A new purchase is waiting. Its landing URL (open it, or ask for JSON to get the session id):
+A new purchase is waiting. Open its landing URL in a browser: the activation page walks every
+branch of the flow, then the console's sign-in (codes arrive in $MAILBOX_DIR):
   $landing_url
+Or ask it for JSON to get the session id, and walk the flow with RPCs:
   curl -s -H 'accept: application/json' '$landing_url'
 
 Walk the register branch with that session_id (all activation RPCs: README.md):

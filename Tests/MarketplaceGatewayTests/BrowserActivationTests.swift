@@ -25,6 +25,28 @@ struct BrowserActivationTests {
       let screenshots = ProcessInfo.processInfo.environment["SUITE_SCREENSHOTS"].map {
         ProjectPython.packageFile($0)
       }
+      // The page's own security: no inline script, nothing from elsewhere, never framed.
+      let page = try await Command.run("/usr/bin/curl", ["-si", "\(origin)/activate"]).output
+      #expect(page.hasPrefix("HTTP/1.1 200"), "\(page)")
+      let policy = try #require(
+        page.split(separator: "\r\n").first {
+          $0.lowercased().hasPrefix("content-security-policy:")
+        }
+      )
+      #expect(policy.contains("script-src 'self';"))
+      #expect(policy.contains("frame-ancestors 'none'"))
+      #expect(!policy.contains("unsafe-inline") && !policy.contains("*"))
+      // Calls go to the gateway's and the console's public services, and nowhere else.
+      let connectSources = policy.split(separator: ";").first { $0.contains("connect-src") }?
+        .split(separator: " ").dropFirst().map(String.init)
+      #expect(
+        Set(connectSources ?? [])
+          == ["http://\(suite.console.address)", "http://127.0.0.1:\(grpcPort)"]
+      )
+      #expect(
+        !page.contains("<script>")
+          && page.contains(#"<script type="module" src="/activate/app.js">"#)
+      )
       for language in ["en", "zh"] {
         var arguments = [
           ProjectPython.packageFile("Tests/Support/browser_activation.py"),

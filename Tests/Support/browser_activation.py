@@ -32,9 +32,10 @@ PASSWORD = "correct horse battery"
 # What the page says, by language: the checks read the buyer's own words.
 TEXT = {
     "en": {"activated": "Your subscription is active.", "signed_in": "Signed in as",
-           "linked": "already linked", "fix": "Please correct the fields"},
+           "linked": "already linked", "fix": "Please correct the fields",
+           "activating": "Activating your subscription"},
     "zh": {"activated": "您的订阅已激活。", "signed_in": "已登录", "linked": "已关联费用中心帐号",
-           "fix": "请修改下方标出的字段"},
+           "fix": "请修改下方标出的字段", "activating": "正在向微软激活"},
 }
 
 
@@ -267,7 +268,13 @@ def walk(args):
         buyer.click("owner-new")
         buyer.type({**basic("new_account", f"fab{run}", f"fab{run}@fabrikam.example"), "terms_accepted": True})
         buyer.step("new-guance-account")
+        # The marketplace refuses Activate for a while: the page shows the activation under way
+        # (polling GetActivation) until the gateway's retry gets through.
+        post(f"{args.emulator}/admin/faults", json.dumps({"count": 1000, "status": 503, "path": "/activate"}).encode())
         buyer.click("submit")
+        buyer.see(buyer.words["activating"])
+        buyer.step("activating")
+        post(f"{args.emulator}/admin/faults", json.dumps({"count": 0}).encode())
         buyer.activated("Fabrikam")
         buyer.step("new-guance-account-activated")
     finally:
