@@ -11,12 +11,14 @@ public import SuiteTransport
 /// RPC-layer tests run against.
 public enum TestServer {
   /// Serves the health service with `settings` until `body` returns, then shuts down
-  /// gracefully; `body` gets the server's port and the graceful shutdown trigger.
+  /// gracefully; `body` gets the server's port and the graceful shutdown trigger. The unary
+  /// methods of `browser` (services' full names) are served to browsers too.
   public static func withServer(
     _ settings: ServerSettings,
     board: HealthStatusBoard = HealthStatusBoard(),
     open: [any RegistrableRPCService] = [],
     internal: [any RegistrableRPCService] = [],
+    browser: Set<String> = [],
     _ body:
       @Sendable (_ port: Int, _ shutDown: @escaping @Sendable () async -> Void) async throws -> Void
   ) async throws {
@@ -28,7 +30,12 @@ public enum TestServer {
     logger.logLevel = .warning
     let server = GRPCServerService(
       settings: settings,
-      services: .init(open: open, internal: `internal`, names: ["test.Service"]),
+      services: .init(
+        open: open,
+        internal: `internal`,
+        names: ["test.Service"],
+        browser: browser
+      ),
       internalCredential: "test",
       health: board,
       logger: logger,

@@ -678,22 +678,35 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     var message = stream.pending
     stream.pending = ByteBuffer()
     if let encoding = stream.encoding {
-      switch encoding.decompress(message, limit: settings.maxRequestBytes) {
-      case .success(let inflated): message = inflated
-      case .failure(.tooLarge): return refuse(stream, tooLarge: nil)
-      case .failure(.corrupt):
-        return refuse(
-          stream,
-          RPCError(
-            code: .invalidArgument,
-            message: "the body is not valid \(encoding.rawValue) data"
-          )
-        )
+      guard let inflated = inflate(message, encoding, on: stream, corrupt: .invalidArgument) else {
+        return
       }
+      message = inflated
     }
     _ = account(stream)
     stream.credit.queued(message.readableBytes)
     stream.inbound.yield(.message(MessageBytes(buffer: message)))
+  }
+
+  /// `message` inflated by `encoding`, no larger than the message limit; nil, with the stream
+  /// refused, when it would be larger or is not valid data (`corrupt`: gRPC answers INTERNAL,
+  /// as grpc-swift does; Connect's body is the caller's input, INVALID_ARGUMENT).
+  private func inflate(
+    _ message: ByteBuffer,
+    _ encoding: MessageEncoding,
+    on stream: Stream,
+    corrupt: RPCError.Code
+  ) -> ByteBuffer? {
+    switch encoding.decompress(message, limit: settings.maxRequestBytes) {
+    case .success(let inflated): return inflated
+    case .failure(.tooLarge): refuse(stream, tooLarge: nil)
+    case .failure(.corrupt):
+      refuse(
+        stream,
+        RPCError(code: corrupt, message: "a message is not valid \(encoding.rawValue) data")
+      )
+    }
+    return nil
   }
 
   /// Splits the stream's bytes into messages: 1 byte compressed flag, 4 bytes length, message
@@ -718,18 +731,10 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
             RPCError(code: .internalError, message: "a compressed message without grpc-encoding")
           )
         }
-        switch encoding.decompress(message, limit: settings.maxRequestBytes) {
-        case .success(let inflated): message = inflated
-        case .failure(.tooLarge): return refuse(stream, tooLarge: nil)
-        case .failure(.corrupt):
-          return refuse(
-            stream,
-            RPCError(
-              code: .internalError,
-              message: "a message is not valid \(encoding.rawValue) data"
-            )
-          )
+        guard let inflated = inflate(message, encoding, on: stream, corrupt: .internalError) else {
+          return
         }
+        message = inflated
       }
       stream.credit.queued(5 + Int(length))
       stream.inbound.yield(.message(MessageBytes(buffer: message)))

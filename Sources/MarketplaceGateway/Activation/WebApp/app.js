@@ -265,6 +265,21 @@ function open(view) {
 
 const backButton = (to = null) => button(t("back"), { primary: false, onclick: () => open(to) });
 
+/// A form's submit button, and the way back to the step's choices (or `back`).
+const actions = (label, back = null) =>
+  element("div", { class: "choices" }, button(label, { type: "submit", id: "submit" }), backButton(back));
+
+/// Takes a step of the flow: the activation it answers is what the page shows next.
+async function takeStep(method, body) {
+  const answer = await activation(method, body);
+  state.view = null;
+  state.workspaces = null;
+  settle(answer.activation);
+}
+
+/// A form that takes `method`'s step with the request it describes.
+const stepTaking = (method) => (form) => takeStep(method, request(form, { session_id: state.session }));
+
 function basicFields(prefix) {
   return [
     input(`${prefix}.username`, t("username"), { autocomplete: "username" }),
@@ -296,7 +311,7 @@ function registerView() {
   return [
     element(
       "form",
-      { id: "register", novalidate: true, onsubmit: submitting(register) },
+      { id: "register", novalidate: true, onsubmit: submitting(stepTaking("RegisterAndActivate")) },
       element("fieldset", {}, element("legend", {}, t("basicInformation")), basicFields("basic")),
       element(
         "fieldset",
@@ -310,15 +325,9 @@ function registerView() {
       ),
       element("fieldset", {}, element("legend", {}, t("workspaceInformation")), workspaceFields()),
       input("terms_accepted", t("terms"), { type: "checkbox" }),
-      element("div", { class: "choices" }, button(t("registerAndActivate"), { type: "submit", id: "submit" }), backButton()),
+      actions(t("registerAndActivate")),
     ),
   ];
-}
-
-async function register(form) {
-  const answer = await activation("RegisterAndActivate", request(form, { session_id: state.session }));
-  state.view = null;
-  settle(answer.activation);
 }
 
 function bindView() {
@@ -327,7 +336,7 @@ function bindView() {
       "form",
       { id: "bind", novalidate: true, onsubmit: submitting(startBinding) },
       input("billing_username", t("billingUsername"), { autocomplete: "username" }),
-      element("div", { class: "choices" }, button(t("sendCode"), { type: "submit", id: "submit" }), backButton()),
+      actions(t("sendCode")),
     ),
   ];
 }
@@ -344,18 +353,11 @@ function codeView() {
     alert("info", t("codeSent", { email: state.maskedEmail })),
     element(
       "form",
-      { id: "confirm", novalidate: true, onsubmit: submitting(confirmBinding) },
+      { id: "confirm", novalidate: true, onsubmit: submitting(stepTaking("ConfirmBillingAccountBinding")) },
       input("code", t("code"), { autocomplete: "one-time-code" }),
-      element("div", { class: "choices" }, button(t("confirm"), { type: "submit", id: "submit" }), backButton("bind")),
+      actions(t("confirm"), "bind"),
     ),
   ];
-}
-
-async function confirmBinding(form) {
-  const answer = await activation("ConfirmBillingAccountBinding", request(form, { session_id: state.session }));
-  state.view = null;
-  state.workspaces = null;
-  settle(answer.activation);
 }
 
 function workspaceStepView(a) {
@@ -398,16 +400,10 @@ function bindWorkspaceView() {
     .map((workspace) => ({ value: workspace.workspaceId, label: `${workspace.name} (${workspace.site})` }));
   return element(
     "form",
-    { id: "bind-workspace", novalidate: true, onsubmit: submitting(bindWorkspace) },
+    { id: "bind-workspace", novalidate: true, onsubmit: submitting(stepTaking("BindWorkspace")) },
     input("workspace_id", t("workspaceInformation"), { options }),
-    element("div", { class: "choices" }, button(t("bindWorkspace"), { type: "submit", id: "submit" }), backButton()),
+    actions(t("bindWorkspace")),
   );
-}
-
-async function bindWorkspace(form) {
-  const answer = await activation("BindWorkspace", request(form, { session_id: state.session }));
-  state.view = null;
-  settle(answer.activation);
 }
 
 function createWorkspaceView() {
@@ -451,7 +447,7 @@ function createWorkspaceView() {
         owner,
       ),
       input("terms_accepted", t("terms"), { type: "checkbox" }),
-      element("div", { class: "choices" }, button(t("createWorkspace"), { type: "submit", id: "submit" }), backButton()),
+      actions(t("createWorkspace")),
     ),
   ];
 }
@@ -482,9 +478,7 @@ async function createWorkspace(form) {
   const body = request(form, { session_id: state.session });
   delete body["owner-choice"];
   if (state.owner === "existing") body.existing_account = { ...body.existing_account, challenge_id: state.challenge?.id ?? "" };
-  const answer = await activation("CreateWorkspace", body);
-  state.view = null;
-  settle(answer.activation);
+  await takeStep("CreateWorkspace", body);
 }
 
 function loginView() {
