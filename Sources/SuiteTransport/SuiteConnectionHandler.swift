@@ -542,7 +542,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
     let credit = StreamCredit(handler: handler, streamID: id)
     if !endStream { openedUnfinished.append(id) }
-    streams[id] = Stream(
+    let stream = Stream(
       inbound: inbound,
       cancellation: cancellation,
       credit: credit,
@@ -553,7 +553,9 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       format: format,
       origin: allowedOrigin
     )
-    if endStream, let stream = streams[id] {
+    streams[id] = stream
+    if endStream {
+      // A Connect request without a body: its message is empty.
       if wire == .connect { deliverWholeBody(stream) }
       inbound.finish()
     }

@@ -23,6 +23,7 @@ import uuid
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -183,7 +184,8 @@ def walk(args):
         # its input first.
         buyer.land(first, email)
         buyer.step("landing")
-        buyer.click("choose-register")
+        # By keyboard: the choice is a button that Enter presses.
+        buyer.find(By.ID, "choose-register").send_keys(Keys.ENTER)
         buyer.type(basic("basic", username, email))
         buyer.type({"basic.password_confirmation": PASSWORD + "x", "company.company_name": "Contoso",
                     "company.industry": "Software", "company.region": "EU", "company.contact_name": "Dee",
@@ -206,7 +208,8 @@ def walk(args):
         buyer.click("log-in")
         buyer.type({"login": username, "password": PASSWORD})
         buyer.step("login-form")
-        buyer.click("submit")
+        # By keyboard: Enter in the password field signs in.
+        buyer.find(By.NAME, "password").send_keys(Keys.ENTER)
         buyer.see(buyer.words["signed_in"])
         buyer.see("Contoso Ops")
         buyer.step("login-signed-in")
