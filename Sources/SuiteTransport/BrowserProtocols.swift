@@ -292,7 +292,8 @@ public struct BrowserOrigins: Sendable, Equatable {
 
   public static let none = BrowserOrigins([String]())
 
-  func allows(_ origin: String) -> Bool { origins.contains(Self.normalized(origin)) }
+  /// Whether a page of `origin` (its `Origin` header) may read the answers.
+  public func allows(_ origin: String) -> Bool { origins.contains(Self.normalized(origin)) }
 
   /// "HTTP://Example.com/" → "http://example.com": an origin has no path, and scheme and host
   /// are case-insensitive.

@@ -28,6 +28,33 @@ struct ConfigTests {
     #expect(try config.int("UNSET", default: 7) == 7)
   }
 
+  @Test(
+    "browser origins: http(s) origins separated by commas, never *, matched whatever their case or trailing slash"
+  )
+  func browserOrigins() throws {
+    let none = try ServerSettings(config: ConfigReader(environment: [:]), defaultPort: 7101)
+    #expect(none.browserOrigins == .none)
+    #expect(!none.browserOrigins.allows("http://localhost:7180"))
+    let listed = try ServerSettings(
+      config: ConfigReader(
+        environment: ["BROWSER_ORIGINS": "http://localhost:7180, https://Activate.Example.com/"]
+      ),
+      defaultPort: 7101
+    )
+    #expect(listed.browserOrigins.allows("https://activate.example.com"))
+    #expect(listed.browserOrigins.allows("http://localhost:7180"))
+    #expect(!listed.browserOrigins.allows("http://localhost:7181"))
+    #expect(!listed.browserOrigins.allows("http://activate.example.com"))
+    for bad in ["*", "activate.example.com", "ftp://files.example.com"] {
+      #expect(throws: ConfigError.self) {
+        try ServerSettings(
+          config: ConfigReader(environment: ["BROWSER_ORIGINS": "http://localhost:7180,\(bad)"]),
+          defaultPort: 7101
+        )
+      }
+    }
+  }
+
   @Test("server limits default to explicit values and can be set")
   func serverSettings() throws {
     let defaults = try ServerSettings(config: ConfigReader(environment: [:]), defaultPort: 7101)

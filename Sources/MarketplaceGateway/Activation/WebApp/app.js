@@ -91,6 +91,8 @@ function alert(kind, text) {
 function request(form, extra = {}) {
   const body = structuredClone(extra);
   for (const control of form.querySelectorAll("[name]")) {
+    // Radio buttons choose a part of the form (whose account owns a workspace), not a field.
+    if (control.type === "radio") continue;
     const path = control.name.split(".");
     let target = body;
     for (const key of path.slice(0, -1)) target = target[key] ??= {};
@@ -476,7 +478,6 @@ async function sendWorkspaceCode(event) {
 
 async function createWorkspace(form) {
   const body = request(form, { session_id: state.session });
-  delete body["owner-choice"];
   if (state.owner === "existing") body.existing_account = { ...body.existing_account, challenge_id: state.challenge?.id ?? "" };
   await takeStep("CreateWorkspace", body);
 }
