@@ -1,3 +1,4 @@
+import Foundation
 public import NIOCore
 
 extension Duration {
@@ -26,4 +27,23 @@ public func eventually(
     try await Task.sleep(for: .milliseconds(100))
   }
   return try await condition()
+}
+
+/// What a process wrote to its ready file (`host:port`: where it serves), once it has; nil when
+/// nothing came within `patience`, or as soon as `alive` says the writer is gone. The file is
+/// written once the process serves, so there is no event to wait for but its appearance.
+public func readyAddress(
+  at path: String,
+  within patience: Duration = .testPatience,
+  while alive: () -> Bool = { true }
+) async throws -> String? {
+  let start = ContinuousClock.now
+  while start.duration(to: .now) < patience {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    if !address.isEmpty { return address }
+    guard alive() else { return nil }
+    try await Task.sleep(for: .milliseconds(25))
+  }
+  return nil
 }

@@ -78,17 +78,16 @@ public final class ServiceProcess: @unchecked Sendable {
   }
 
   private func waitUntilReady(timeout: Duration) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-      if let text = try? String(contentsOf: readyFile, encoding: .utf8),
-        !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-      {
-        address = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return
-      }
-      guard process.isRunning else { throw Failure.exitedEarly(name, log: self.log) }
-      try await Task.sleep(for: .milliseconds(50))
+    let process = self.process
+    if let address = try await readyAddress(
+      at: readyFile.path,
+      within: timeout,
+      while: { process.isRunning }
+    ) {
+      self.address = address
+      return
     }
+    guard process.isRunning else { throw Failure.exitedEarly(name, log: self.log) }
     process.terminate()
     throw Failure.didNotStart(name, log: self.log)
   }

@@ -168,15 +168,10 @@ package final class SuiteHarness: @unchecked Sendable {
 
   /// The gateway's HTTP address (landing page and webhook), once it serves.
   package func landingAddress() async throws -> String {
-    let start = ContinuousClock.now
-    while start.duration(to: .now) < .testPatience {
-      if let text = try? String(contentsOf: landingFile, encoding: .utf8) {
-        let address = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if !address.isEmpty { return address }
-      }
-      try await Task.sleep(for: .milliseconds(50))
+    guard let address = try await readyAddress(at: landingFile.path) else {
+      throw HarnessError("the gateway never wrote \(landingFile.path)")
     }
-    throw HarnessError("the gateway never wrote \(landingFile.path)")
+    return address
   }
 
   /// Points the emulated marketplace's webhook at the gateway.

@@ -44,16 +44,9 @@ public enum TestServer {
     let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
       tasks.addTask { try await group.run() }
-      var endpoint = ""
-      let start = ContinuousClock.now
-      while endpoint.isEmpty, start.duration(to: .now) < .testPatience {
-        endpoint =
-          (try? String(contentsOfFile: ready, encoding: .utf8))?.trimmingCharacters(
-            in: .whitespacesAndNewlines
-          ) ?? ""
-        if endpoint.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
-      }
-      guard let port = endpoint.split(separator: ":").last.flatMap({ Int($0) }) else {
+      guard let endpoint = try await readyAddress(at: ready),
+        let port = endpoint.split(separator: ":").last.flatMap({ Int($0) })
+      else {
         throw NotReady(readyFile: ready)
       }
       try await body(port) { await group.triggerGracefulShutdown() }

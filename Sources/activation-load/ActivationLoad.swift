@@ -140,93 +140,86 @@ enum ActivationLoad {
     ).billingAccount
     // Every purchase comes from its own purchaser (as in life: one customer, one cloud
     // account), each already linked to the billing account.
-    let purchasers = try await withThrowingTaskGroup(of: [(String, String)].self) { group in
-      for worker in 0..<8 {
-        group.addTask {
-          var mine: [(String, String)] = []
-          for _ in stride(from: worker, to: activations, by: 8) {
-            let purchaser = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
-            _ = try await links.linkCloudAccount(
-              .with {
-                $0.billingAccountID = account.id
-                $0.identity = .with {
-                  $0.provider = .azure
-                  $0.tenantID = purchaser.0
-                  $0.objectID = purchaser.1
-                }
-              },
-              metadata: credentialMetadata
-            )
-            mine.append(purchaser)
+    let purchasers = try await fanOut(activations, workers: 8) { _ in
+      let purchaser = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+      _ = try await links.linkCloudAccount(
+        .with {
+          $0.billingAccountID = account.id
+          $0.identity = .with {
+            $0.provider = .azure
+            $0.tenantID = purchaser.0
+            $0.objectID = purchaser.1
           }
-          return mine
-        }
-      }
-      return try await group.reduce(into: [(String, String)]()) { $0 += $1 }
+        },
+        metadata: credentialMetadata
+      )
+      return purchaser
     }
     // Eight at a time: each registration hashes a password, and the console queues only so
     // many hashes before it answers RESOURCE_EXHAUSTED.
-    let workspaces = try await withThrowingTaskGroup(of: [(Int, String)].self) { group in
-      for worker in 0..<8 {
-        group.addTask {
-          var mine: [(Int, String)] = []
-          for index in stride(from: worker, to: activations, by: 8) {
-            let workspace = try await console.registerAndCreateWorkspace(
-              .with {
-                $0.workspaceName = "Bench \(index)"
-                $0.language = "en"
-                $0.site = "us1"
-                $0.username = "load-\(run)-\(index)"
-                $0.password = password
-                $0.passwordConfirmation = password
-                $0.email = "load-\(run)-\(index)@bench.example"
-                $0.termsAccepted = true
-              }
-            ).workspace
-            _ = try await billing.bindWorkspace(
-              .with {
-                $0.billingAccountID = account.id
-                $0.workspaceID = workspace.id
-                $0.settlement = .with { $0.method = .billingAccount }
-              },
-              metadata: credentialMetadata
-            )
-            mine.append((index, workspace.id))
-          }
-          return mine
+    let workspaces = try await fanOut(activations, workers: 8) { index in
+      let workspace = try await console.registerAndCreateWorkspace(
+        .with {
+          $0.workspaceName = "Bench \(index)"
+          $0.language = "en"
+          $0.site = "us1"
+          $0.username = "load-\(run)-\(index)"
+          $0.password = password
+          $0.passwordConfirmation = password
+          $0.email = "load-\(run)-\(index)@bench.example"
+          $0.termsAccepted = true
         }
-      }
-      return try await group.reduce(into: [(Int, String)]()) { $0 += $1 }.sorted { $0.0 < $1.0 }
-        .map(\.1)
+      ).workspace
+      _ = try await billing.bindWorkspace(
+        .with {
+          $0.billingAccountID = account.id
+          $0.workspaceID = workspace.id
+          $0.settlement = .with { $0.method = .billingAccount }
+        },
+        metadata: credentialMetadata
+      )
+      return workspace.id
     }
 
-    let tokens = try await withThrowingTaskGroup(of: [String].self) { group in
-      for worker in 0..<16 {
+    let tokens = try await fanOut(activations, workers: 16) { index in
+      let (tenant, object) = purchasers[index]
+      let purchase =
+        #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
+      var request = HTTPClientRequest(url: "\(addresses.emulator)/admin/purchases")
+      request.method = .POST
+      request.headers.add(name: "content-type", value: "application/json")
+      request.body = .bytes(ByteBuffer(string: purchase))
+      let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+      let body = try await response.body.collect(upTo: 1 << 20)
+      guard response.status == .created || response.status == .ok,
+        let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+        let token = json["token"] as? String
+      else { throw LoadError.purchaseFailed(Int(response.status.code)) }
+      return token
+    }
+    return Setup(workspaces: workspaces, tokens: tokens)
+  }
+
+  /// `work(index)` for each index below `count`, `workers` at a time (each worker takes every
+  /// `workers`-th index), the results in index order.
+  static func fanOut<Result: Sendable>(
+    _ count: Int,
+    workers: Int,
+    _ work: @escaping @Sendable (Int) async throws -> Result
+  ) async throws -> [Result] {
+    try await withThrowingTaskGroup(of: [(Int, Result)].self) { group in
+      for worker in 0..<workers {
         group.addTask {
-          var mine: [String] = []
-          for index in stride(from: worker, to: activations, by: 16) {
-            let (tenant, object) = purchasers[index]
-            let purchase =
-              #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
-            var request = HTTPClientRequest(url: "\(addresses.emulator)/admin/purchases")
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: purchase))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .created || response.status == .ok,
-              let json = try JSONSerialization.jsonObject(with: Data(buffer: body))
-                as? [String: Any],
-              let token = json["token"] as? String
-            else { throw LoadError.purchaseFailed(Int(response.status.code)) }
-            mine.append(token)
+          var mine: [(Int, Result)] = []
+          for index in stride(from: worker, to: count, by: workers) {
+            mine.append((index, try await work(index)))
           }
           return mine
         }
       }
-      return try await group.reduce(into: [String]()) { $0 += $1 }
+      return try await group.reduce(into: [(Int, Result)]()) { $0 += $1 }
+        .sorted { $0.0 < $1.0 }.map(\.1)
     }
-    return Setup(workspaces: workspaces, tokens: tokens)
   }
 
   /// Runs the timed part and reports it. With `ACTIVATION_DRIVER` (the path of
@@ -294,35 +287,24 @@ enum ActivationLoad {
     var callOptions = CallOptions.defaults
     callOptions.timeout = .seconds(30)
     let options = callOptions
-    let samples = try await withThrowingTaskGroup(of: [(Double, Double)].self) { group in
-      for worker in 0..<concurrency {
-        group.addTask {
-          var mine: [(Double, Double)] = []
-          for index in stride(from: worker, to: setup.tokens.count, by: concurrency) {
-            let sent = ContinuousClock.now
-            let session = try await gateway.resolveActivation(
-              .with { $0.marketplaceToken = setup.tokens[index] },
-              options: options
-            ).activation.sessionID
-            let resolved = ContinuousClock.now
-            let activation = try await gateway.bindWorkspace(
-              .with {
-                $0.sessionID = session
-                $0.workspaceID = setup.workspaces[index]
-              },
-              options: options
-            ).activation
-            guard activation.state == .activated else {
-              throw LoadError.notActivated(activation.state.rawValue, activation.activationProblem)
-            }
-            mine.append(
-              (milliseconds(sent.duration(to: .now)), milliseconds(sent.duration(to: resolved)))
-            )
-          }
-          return mine
-        }
+    let samples = try await fanOut(setup.tokens.count, workers: concurrency) { index in
+      let sent = ContinuousClock.now
+      let session = try await gateway.resolveActivation(
+        .with { $0.marketplaceToken = setup.tokens[index] },
+        options: options
+      ).activation.sessionID
+      let resolved = ContinuousClock.now
+      let activation = try await gateway.bindWorkspace(
+        .with {
+          $0.sessionID = session
+          $0.workspaceID = setup.workspaces[index]
+        },
+        options: options
+      ).activation
+      guard activation.state == .activated else {
+        throw LoadError.notActivated(activation.state.rawValue, activation.activationProblem)
       }
-      return try await group.reduce(into: [(Double, Double)]()) { $0 += $1 }
+      return (milliseconds(sent.duration(to: .now)), milliseconds(sent.duration(to: resolved)))
     }
     return Run(samples: samples, seconds: 0, driverCPUMilliseconds: 0)
   }
