@@ -50,52 +50,36 @@ struct BrowserPathTests {
       browser: ["bench.v1.Greeter"]
     ) { port, _ in
       let version = http2 ? "HTTP/2 200" : "HTTP/1.1 200"
+      /// A Connect JSON call of the greeter with `body` (a shell word making the bytes).
+      func connect(_ body: String, _ headers: [String] = []) async throws -> String {
+        try await Self.post(
+          port,
+          http2: http2,
+          type: "application/json",
+          headers: headers,
+          body: body
+        )
+      }
       // The request id and metadata both ways; trailers as Connect's trailer- headers.
-      let plain = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        headers: ["x-request-id: web-1"],
-        body: #"printf '{"name": "x"}'"#
-      )
+      let plain = try await connect(#"printf '{"name": "x"}'"#, ["x-request-id: web-1"])
       #expect(plain.hasPrefix(version), "\(plain)")
       #expect(try Self.json(plain)["message"] as? String == "web-1")
       #expect(plain.contains("greeting: initial") && plain.contains("trailer-greeting: trailing"))
 
       // connect-timeout-ms is the handler's deadline, and what its own calls may wait.
-      let budget = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        headers: ["connect-timeout-ms: 1000"],
-        body: #"printf '{"name": "budget"}'"#
-      )
+      let budget = try await connect(#"printf '{"name": "budget"}'"#, ["connect-timeout-ms: 1000"])
       let left = Int(try Self.json(budget)["message"] as? String ?? "") ?? -1
       #expect((0...1000).contains(left), "\(budget)")
-      let kept = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        headers: ["connect-timeout-ms: 200"],
-        body: #"printf '{"name": "until cancelled"}'"#
+      let kept = try await connect(
+        #"printf '{"name": "until cancelled"}'"#,
+        ["connect-timeout-ms: 200"]
       )
       #expect(try Self.json(kept)["message"] as? String == "cancelled", "\(kept)")
-      let malformed = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        headers: ["connect-timeout-ms: soon"],
-        body: #"printf '{"name": "x"}'"#
-      )
+      let malformed = try await connect(#"printf '{"name": "x"}'"#, ["connect-timeout-ms: soon"])
       #expect(try Self.json(malformed)["code"] as? String == "invalid_argument", "\(malformed)")
 
       // A refusal: Connect's error JSON with the BadRequest naming the field.
-      let invalid = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        body: #"printf '{"name": "invalid"}'"#
-      )
+      let invalid = try await connect(#"printf '{"name": "invalid"}'"#)
       #expect(invalid.contains(http2 ? "HTTP/2 400" : "HTTP/1.1 400"), "\(invalid)")
       let error = try Self.json(invalid)
       #expect(error["code"] as? String == "invalid_argument")
@@ -107,27 +91,16 @@ struct BrowserPathTests {
       #expect(decoded.contains("name") && decoded.contains("is not a name"), "\(decoded)")
 
       // Over the size limit, whole or once inflated; gzip read.
-      let large = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        body: #"printf '{"name": "%04096d"}' 0"#
-      )
+      let large = try await connect(#"printf '{"name": "%04096d"}' 0"#)
       #expect(try Self.json(large)["code"] as? String == "resource_exhausted", "\(large)")
-      let inflated = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        headers: ["content-encoding: gzip"],
-        body: #"printf '{"name": "%04096d"}' 0 | gzip"#
+      let inflated = try await connect(
+        #"printf '{"name": "%04096d"}' 0 | gzip"#,
+        ["content-encoding: gzip"]
       )
       #expect(try Self.json(inflated)["code"] as? String == "resource_exhausted", "\(inflated)")
-      let gzipped = try await Self.post(
-        port,
-        http2: http2,
-        type: "application/json",
-        headers: ["content-encoding: gzip", "x-request-id: web-2"],
-        body: #"printf '{"name": "x"}' | gzip"#
+      let gzipped = try await connect(
+        #"printf '{"name": "x"}' | gzip"#,
+        ["content-encoding: gzip", "x-request-id: web-2"]
       )
       #expect(try Self.json(gzipped)["message"] as? String == "web-2", "\(gzipped)")
 
