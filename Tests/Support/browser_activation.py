@@ -21,10 +21,10 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (ElementNotInteractableException, NoSuchElementException,
+                                        StaleElementReferenceException, TimeoutException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 PATIENCE = 90
@@ -62,33 +62,52 @@ class Buyer:
             self.driver.save_screenshot(path)
 
     def wait(self, condition, what):
+        # The page renders again whenever an answer arrives (sites, workspaces, the activation):
+        # an element found a moment ago may have been replaced, which is no failure.
         try:
-            return WebDriverWait(self.driver, PATIENCE).until(condition)
+            return WebDriverWait(self.driver, PATIENCE, ignored_exceptions=(StaleElementReferenceException,)).until(
+                condition)
         except TimeoutException:
             body = self.driver.find_element(By.TAG_NAME, "body").text
             raise AssertionError(f"{what}: not seen in {PATIENCE} s; the page shows:\n{body}")
 
-    def find(self, by, value):
-        return self.wait(expected_conditions.element_to_be_clickable((by, value)), f"{by} {value}")
+    def act(self, by, value, action):
+        """`action` on the element, once it is shown and enabled; done again on the element that
+        replaced it if the page rendered in between. Returns what `action` returned."""
+        def attempt(driver):
+            try:
+                element = driver.find_element(by, value)
+                if not (element.is_displayed() and element.is_enabled()):
+                    return False
+                return (action(element),)
+            except (StaleElementReferenceException, NoSuchElementException, ElementNotInteractableException):
+                return False
+        return self.wait(attempt, f"{by} {value}")[0]
 
     def see(self, text):
         self.wait(lambda d: text in d.find_element(By.TAG_NAME, "main").text, f"the text {text!r}")
 
     def click(self, element_id):
-        self.find(By.ID, element_id).click()
+        self.act(By.ID, element_id, lambda element: element.click())
+
+    def press_enter(self, by, value):
+        self.act(By.ID if by == "id" else By.NAME, value, lambda element: element.send_keys(Keys.ENTER))
 
     def type(self, fields):
+        def setter(value):
+            def set_value(control):
+                if control.tag_name == "select":
+                    # Its options may still be on their way (NoSuchElementException: again).
+                    Select(control).select_by_value(value)
+                elif control.get_attribute("type") == "checkbox":
+                    if control.is_selected() != value:
+                        control.click()
+                else:
+                    control.clear()
+                    control.send_keys(value)
+            return set_value
         for name, value in fields.items():
-            control = self.find(By.NAME, name)
-            if control.tag_name == "select":
-                self.wait(lambda d: len(Select(control).options) > 0, f"the options of {name}")
-                Select(control).select_by_value(value)
-            elif control.get_attribute("type") == "checkbox":
-                if control.is_selected() != value:
-                    control.click()
-            else:
-                control.clear()
-                control.send_keys(value)
+            self.act(By.NAME, name, setter(value))
 
     def land(self, purchaser, email):
         """A new purchase by `purchaser`, its landing URL opened: the page shows the session."""
@@ -104,7 +123,7 @@ class Buyer:
         self.click_language()
 
     def click_language(self):
-        self.find(By.CSS_SELECTOR, f'button.lang[data-lang="{self.args.lang}"]').click()
+        self.act(By.CSS_SELECTOR, f'button.lang[data-lang="{self.args.lang}"]', lambda element: element.click())
 
     def activated(self, workspace):
         self.see(self.words["activated"])
@@ -185,7 +204,7 @@ def walk(args):
         buyer.land(first, email)
         buyer.step("landing")
         # By keyboard: the choice is a button that Enter presses.
-        buyer.find(By.ID, "choose-register").send_keys(Keys.ENTER)
+        buyer.press_enter("id", "choose-register")
         buyer.type(basic("basic", username, email))
         buyer.type({"basic.password_confirmation": PASSWORD + "x", "company.company_name": "Contoso",
                     "company.industry": "Software", "company.region": "EU", "company.contact_name": "Dee",
@@ -195,10 +214,11 @@ def walk(args):
         buyer.click("submit")
         buyer.see(buyer.words["fix"])
         # The message beside the input, which names it for assistive technology.
-        refused = buyer.find(By.NAME, "basic.password_confirmation")
-        violation = buyer.driver.find_element(By.ID, refused.get_attribute("aria-describedby"))
-        assert violation.text, "the refused field has no message beside it"
-        assert buyer.find(By.NAME, "basic.password_confirmation").get_attribute("aria-invalid") == "true"
+        described = buyer.act(By.NAME, "basic.password_confirmation", lambda element: (
+            element.get_attribute("aria-describedby"), element.get_attribute("aria-invalid")))
+        assert described[1] == "true", "the refused field is not marked invalid"
+        violation = buyer.act(By.ID, described[0], lambda element: element.text)
+        assert violation, "the refused field has no message beside it"
         buyer.step("register-refused-field")
         buyer.type({"basic.password_confirmation": PASSWORD})
         buyer.click("submit")
@@ -209,7 +229,7 @@ def walk(args):
         buyer.type({"login": username, "password": PASSWORD})
         buyer.step("login-form")
         # By keyboard: Enter in the password field signs in.
-        buyer.find(By.NAME, "password").send_keys(Keys.ENTER)
+        buyer.press_enter("name", "password")
         buyer.see(buyer.words["signed_in"])
         buyer.see("Contoso Ops")
         buyer.step("login-signed-in")
