@@ -89,7 +89,7 @@ enum BrowserResponse {
         name: "content-type",
         value: (text ? "application/grpc-web-text" : "application/grpc-web") + subtype
       )
-      add(metadata, to: &headers)
+      SuiteConnectionHandler.add(metadata, to: &headers)
       var body = allocator.buffer(capacity: 5 + (message?.readableBytes ?? 0) + 64)
       if var message {
         body.writeInteger(UInt8(0))
@@ -117,7 +117,7 @@ enum BrowserResponse {
           name: "content-type",
           value: format == .json ? "application/json" : "application/proto"
         )
-        add(metadata, to: &headers)
+        SuiteConnectionHandler.add(metadata, to: &headers)
         // A unary Connect answer has no trailers: they travel as "trailer-" headers.
         for (key, value) in trailers {
           headers.add(name: "trailer-" + key, value: headerValue(value))
@@ -133,8 +133,8 @@ enum BrowserResponse {
           details += StatusDetails.decode(bytes).map { ["type": $0.type, "value": $0.value] }
         }
       }
-      add(metadata.removingAll("grpc-status-details-bin"), to: &headers)
-      add(trailers.removingAll("grpc-status-details-bin"), to: &headers)
+      SuiteConnectionHandler.add(metadata.removingAll("grpc-status-details-bin"), to: &headers)
+      SuiteConnectionHandler.add(trailers.removingAll("grpc-status-details-bin"), to: &headers)
       addCORS(origin, to: &headers)
       var error: [String: Any] = ["code": connectCode(of: status.code)]
       if !status.message.isEmpty { error["message"] = status.message }
@@ -192,10 +192,6 @@ enum BrowserResponse {
     headers.add(name: "access-control-allow-origin", value: origin)
     headers.add(name: "access-control-expose-headers", value: exposedHeaders)
     headers.add(name: "vary", value: "Origin")
-  }
-
-  static func add(_ metadata: Metadata, to headers: inout HPACKHeaders) {
-    for (key, value) in metadata { headers.add(name: key, value: headerValue(value)) }
   }
 
   private static func headerValue(_ value: Metadata.Value) -> String {

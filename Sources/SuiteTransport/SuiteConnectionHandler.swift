@@ -999,7 +999,7 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
     connectionWindowUpdateWritten = false
   }
 
-  private static func add(_ metadata: Metadata, to headers: inout HPACKHeaders) {
+  static func add(_ metadata: Metadata, to headers: inout HPACKHeaders) {
     for (key, value) in metadata {
       switch value {
       // Unique per RPC: in HPACK's table it would only evict what repeats and lengthen
