@@ -21,8 +21,9 @@ public struct GuanceBilling: Sendable {
   let challenges: EmailChallenges
   /// How long after midnight (UTC) late usage may still arrive before a day can be closed.
   public let closingGrace: Duration
-  /// What time it is: the wall clock in production; tests set it, so that days, grace periods
-  /// and the 30-day window for usage do not depend on when they run.
+  /// What time it is by the usage calendar (`UsageClock`: the wall clock in production); tests
+  /// set it, so that days, grace periods and the 30-day window for usage do not depend on when
+  /// they run.
   let clock: @Sendable () -> Date
 
   public init(

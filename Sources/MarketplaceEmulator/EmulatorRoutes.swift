@@ -3,6 +3,7 @@ import HTTPTypes
 public import Hummingbird
 import JWTKit
 import NIOCore
+import SuiteKit
 
 /// The emulated marketplace's HTTP API: the Entra token endpoint and key set, the SaaS
 /// Fulfillment API v2 and the emulator's own admin endpoints.
@@ -247,7 +248,7 @@ public struct EmulatorRoutes: Sendable {
       else {
         return try Self.badArgument("the body is not a usage event")
       }
-      let result = try await store.recordUsage(event)
+      let result = try await store.recordUsage(event, now: settings.usageClock.now())
       switch result.status {
       case "Accepted": return try Self.json(Self.usageBody(result))
       case "Duplicate":
@@ -273,7 +274,7 @@ public struct EmulatorRoutes: Sendable {
       else { return try Self.badArgument("the batch must hold 1 to 25 usage events") }
       var results: [[String: AnyEncodable]] = []
       for event in batch.request {
-        let result = try await store.recordUsage(event)
+        let result = try await store.recordUsage(event, now: settings.usageClock.now())
         var body = Self.usageBody(result)
         if result.status != "Accepted" {
           body["error"] = AnyEncodable([

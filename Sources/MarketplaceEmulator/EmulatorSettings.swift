@@ -16,6 +16,8 @@ public struct EmulatorSettings: Sendable {
   public var webhookURL: String?
   /// Unanswered ChangePlan/ChangeQuantity are accepted this long after delivery (10 s).
   public var autoAcceptAfter: Duration = .seconds(10)
+  /// The clock by which usage events' 24 hours are judged (`USAGE_CLOCK_OFFSET_SECONDS`).
+  public var usageClock: UsageClock = .wall
 
   public init(
     host: String = "127.0.0.1",
@@ -39,7 +41,7 @@ public struct EmulatorSettings: Sendable {
 
   /// `EMULATOR_HOST`, `EMULATOR_PORT` (7300), `MARKETPLACE_TENANT_ID`, `MARKETPLACE_CLIENT_ID`,
   /// `MARKETPLACE_CLIENT_SECRET`, `EMULATOR_LANDING_URL`, `EMULATOR_TOKEN_LIFETIME_SECONDS`,
-  /// `EMULATOR_WEBHOOK_URL`, `EMULATOR_AUTO_ACCEPT_SECONDS`.
+  /// `EMULATOR_WEBHOOK_URL`, `EMULATOR_AUTO_ACCEPT_SECONDS`, `USAGE_CLOCK_OFFSET_SECONDS`.
   public init(config: ConfigReader) throws(ConfigError) {
     self.init(
       host: config.string("EMULATOR_HOST", default: "127.0.0.1"),
@@ -58,5 +60,6 @@ public struct EmulatorSettings: Sendable {
       default: .seconds(10),
       range: 1...3600
     )
+    usageClock = try UsageClock(config: config)
   }
 }

@@ -4,6 +4,7 @@ package import GRPCNIOTransportHTTP2
 package import GuanceContracts
 package import NIOHTTP1
 package import PostgresNIO
+package import SuiteKit
 package import SuitePersistence
 package import SwiftProtobuf
 import Synchronization
@@ -37,6 +38,8 @@ package final class SuiteHarness: @unchecked Sendable {
   package let billingDatabase: DatabaseURL
   package let consoleMail: DevelopmentMailboxReader
   package let billingMail: DevelopmentMailboxReader
+  /// The usage calendar's clock of the emulator, the billing center and the gateway.
+  package let usageClock: UsageClock
   private let work: URL
   private let gatewayEnvironment: [String: String]
 
@@ -47,9 +50,11 @@ package final class SuiteHarness: @unchecked Sendable {
     gateway: ServiceProcess,
     gatewayDatabase: DatabaseURL,
     billingDatabase: DatabaseURL,
+    usageClock: UsageClock,
     work: URL,
     gatewayEnvironment: [String: String]
   ) {
+    self.usageClock = usageClock
     self.billingDatabase = billingDatabase
     self.emulator = emulator
     self.console = console
@@ -63,13 +68,15 @@ package final class SuiteHarness: @unchecked Sendable {
   }
 
   /// Runs `body` against a fresh suite; `gateway` adds to the gateway's environment,
-  /// `everyService` to that of the gateway, billing-center and workspace-console.
+  /// `everyService` to that of the gateway, billing-center and workspace-console. The emulator,
+  /// the billing center and the gateway date usage by `usageClock`.
   package static func with(
     gateway extra: [String: String] = [:],
     everyService shared: [String: String] = [:],
+    usageClock: UsageClock = .wall,
     _ body: (SuiteHarness) async throws -> Void
   ) async throws {
-    try await EmulatorProcess.with { emulator in
+    try await EmulatorProcess.with(environment: usageClock.environment) { emulator in
       try await TestDatabase.withFreshDatabase { consoleDB in
         try await TestDatabase.withFreshDatabase { billingDB in
           try await TestDatabase.withFreshDatabase { gatewayDB in
@@ -95,7 +102,7 @@ package final class SuiteHarness: @unchecked Sendable {
                 // default grace refused it, failing every test that closes yesterday).
                 "BILL_CLOSER_INTERVAL_SECONDS": "3600", "BILL_CLOSING_GRACE_SECONDS": "0",
                 "MAILBOX_DIR": work.appendingPathComponent("billing-mail").path,
-              ].merging(shared) { $1 },
+              ].merging(usageClock.environment) { $1 }.merging(shared) { $1 },
               workDirectory: work.appendingPathComponent("billing")
             )
             let environment = [
@@ -111,7 +118,7 @@ package final class SuiteHarness: @unchecked Sendable {
               // deadline pass), and the shortest lease they allow: 3 × 5 × 4 + 60 + 5.
               "BILLING_TIMEOUT_SECONDS": "60", "CONSOLE_TIMEOUT_SECONDS": "60",
               "MARKETPLACE_TIMEOUT_SECONDS": "5", "ACTIVATION_LEASE_SECONDS": "125",
-            ].merging(shared) { $1 }.merging(extra) { $1 }
+            ].merging(usageClock.environment) { $1 }.merging(shared) { $1 }.merging(extra) { $1 }
             var harness: SuiteHarness?
             do {
               let gateway = try await ServiceProcess(
@@ -126,6 +133,7 @@ package final class SuiteHarness: @unchecked Sendable {
                 gateway: gateway,
                 gatewayDatabase: gatewayDB,
                 billingDatabase: billingDB,
+                usageClock: usageClock,
                 work: work,
                 gatewayEnvironment: environment
               )

@@ -49,6 +49,7 @@ enum BillingCenterMain {
       sessionPolicy: configuration.sessions,
       catalog: configuration.catalog,
       closingGrace: configuration.closingGrace,
+      clock: { [clock = configuration.usageClock] in clock.now() },
       logger: logger
     )
     let started = StartupGate()

@@ -21,6 +21,8 @@ struct BillingConfiguration {
   var catalog: PriceCatalog
   var sessions: PasswordSessions.Policy
   var closingGrace: Duration
+  /// The usage calendar's clock (`USAGE_CLOCK_OFFSET_SECONDS`).
+  var usageClock: UsageClock
   var closerInterval: Duration
   var hasher: PasswordHasher
 
@@ -42,6 +44,7 @@ struct BillingConfiguration {
       default: .seconds(3600),
       range: 0...172_800
     )
+    usageClock = try UsageClock(config: config)
     closerInterval = try config.seconds(
       "BILL_CLOSER_INTERVAL_SECONDS",
       default: .seconds(60),

@@ -168,7 +168,8 @@ struct GatewayConfiguration {
         "METERING_DEADLINE_MARGIN_SECONDS",
         default: .seconds(4 * 3600),
         range: 0...86400
-      )
+      ),
+      clock: try UsageClock(config: config)
     )
     meteringInterval = try config.seconds(
       "METERING_INTERVAL_SECONDS",

@@ -3,6 +3,7 @@ import GRPCCore
 import GuanceContracts
 import NIOHTTP1
 import PostgresNIO
+import SuiteKit
 import SuiteTesting
 import SwiftProtobuf
 import Testing
@@ -237,9 +238,12 @@ struct GuancectlTests {
   @Test("metering: listed, parked, resubmitted, run by hand, reconciled")
   func metering() async throws {
     // The submitter's own passes are an hour apart here: only guancectl sends.
-    try await SuiteHarness.with(gateway: ["METERING_INTERVAL_SECONDS": "3600"]) { suite in
+    try await SuiteHarness.with(
+      gateway: ["METERING_INTERVAL_SECONDS": "3600"],
+      usageClock: .noonToday()
+    ) { suite in
       let subscriptions = try await MeteringTests.subscriptions(suite, 1, prefix: "parked")
-      let (day, noon) = MeteringTests.yesterday
+      let (day, noon) = suite.usageClock.yesterday
       try await MeteringTests.record(
         suite,
         [
@@ -293,8 +297,12 @@ struct GuancectlTests {
       )
       #expect(delivered.status != 0 && delivered.output.contains("already has this record"))
 
-      let today = Date().formatted(Date.ISO8601FormatStyle().year().month().day())
-      let reconciled = try await Self.guancectl(suite, "metering", "reconcile", today)
+      let reconciled = try await Self.guancectl(
+        suite,
+        "metering",
+        "reconcile",
+        suite.usageClock.today
+      )
       #expect(
         reconciled.status == 0 && reconciled.output.contains("no mismatches"),
         "\(reconciled.output)"

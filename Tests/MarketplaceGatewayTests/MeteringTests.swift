@@ -3,6 +3,7 @@ import GRPCCore
 import GuanceContracts
 import NIOHTTP1
 import PostgresNIO
+import SuiteKit
 import SuiteTesting
 import SwiftProtobuf
 import Testing
@@ -11,14 +12,6 @@ import Testing
 /// gateway to the emulated marketplace's metering API.
 @Suite("Metered billing to the marketplace", .startsServices)
 struct MeteringTests {
-  /// Noon yesterday: a day that is over, whose records (reported at the hour it ends) are
-  /// within the marketplace's 24 hours.
-  static var yesterday: (day: String, noon: Date) {
-    let today = (Date().timeIntervalSince1970 / 86400).rounded(.down) * 86400
-    let noon = Date(timeIntervalSince1970: today - 86400 + 12 * 3600)
-    return (noon.formatted(Date.ISO8601FormatStyle().year().month().day()), noon)
-  }
-
   static let gateway = ["METERING_INTERVAL_SECONDS": "1", "METERING_RECONCILE_SECONDS": "1"]
 
   /// Activates `count` pay-as-you-go subscriptions, each with its workspace, whose
@@ -77,10 +70,9 @@ struct MeteringTests {
   /// The emulated marketplace's accepted usage from today on: "subscription|dimension" → (quantity, events).
   static func marketplaceUsage(_ suite: SuiteHarness) async throws -> [String: (Double, Int)] {
     let token = try await suite.marketplaceToken()
-    let today = Date().formatted(Date.ISO8601FormatStyle().year().month().day())
     let reply = try await suite.emulator.request(
       .GET,
-      "/api/usageEvents?api-version=2018-08-31&usageStartDate=\(today)",
+      "/api/usageEvents?api-version=2018-08-31&usageStartDate=\(suite.usageClock.today)",
       token: token
     )
     var usage: [String: (Double, Int)] = [:]
@@ -117,7 +109,7 @@ struct MeteringTests {
     "a day of usage of several subscriptions reaches the marketplace with exact totals; suspended usage never does"
   )
   func dayOfUsage() async throws {
-    try await SuiteHarness.with(gateway: Self.gateway) { suite in
+    try await SuiteHarness.with(gateway: Self.gateway, usageClock: .noonToday()) { suite in
       try await suite.connectWebhook()
       let subscriptions = try await Self.subscriptions(suite, 3, prefix: "meter")
       let (a, b, suspended) = (subscriptions[0], subscriptions[1], subscriptions[2])
@@ -132,7 +124,7 @@ struct MeteringTests {
         "UPDATE subscription_suspensions SET suspended_from = suspended_from - interval '3 days'"
       )
 
-      let (day, noon) = Self.yesterday
+      let (day, noon) = suite.usageClock.yesterday
       try await Self.record(
         suite,
         [
@@ -160,7 +152,8 @@ struct MeteringTests {
       #expect(!suite.gateway.log.contains("delivered usage and the marketplace's record differ"))
       let token = try await suite.marketplaceToken()
       let stray = Date(
-        timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600 - 3600
+        timeIntervalSince1970: (suite.usageClock.now().timeIntervalSince1970 / 3600).rounded(.down)
+          * 3600 - 3600
       )
       let reply = try await suite.emulator.request(
         .POST,
@@ -182,12 +175,12 @@ struct MeteringTests {
     "refusals are kept per record with the marketplace's reason, never retried as if undelivered"
   )
   func refusals() async throws {
-    try await SuiteHarness.with(gateway: Self.gateway) { suite in
+    try await SuiteHarness.with(gateway: Self.gateway, usageClock: .noonToday()) { suite in
       let subscriptions = try await Self.subscriptions(suite, 2, prefix: "refused")
       try await suite.billingExecute(
         "UPDATE workspace_bindings SET valid_from = valid_from - interval '2 days'"
       )
-      let (day, noon) = Self.yesterday
+      let (day, noon) = suite.usageClock.yesterday
       // Usage of three days ago, billed late: its hour is past the marketplace's 24 hours.
       let old = noon.addingTimeInterval(-2 * 86400)
       try await Self.record(suite, [(subscriptions[0].workspace, "log_events", "1000000")], at: old)
@@ -198,7 +191,7 @@ struct MeteringTests {
         at: noon
       )
       try await suite.trigger(subscriptions[1].subscription, "Unsubscribe")
-      let oldDay = old.formatted(Date.ISO8601FormatStyle().year().month().day())
+      let oldDay = UsageClock.day(of: old)
       #expect(try await Self.closeDay(suite, oldDay) == 1)
       #expect(try await Self.closeDay(suite, day) == 1)
       #expect(try await suite.eventually { try await Self.records(suite, .rejected).count == 2 })
@@ -217,9 +210,9 @@ struct MeteringTests {
 
   @Test("a batch the marketplace refuses whole is sent record by record, and nothing is held back")
   func wholeBatchRefused() async throws {
-    try await SuiteHarness.with(gateway: Self.gateway) { suite in
+    try await SuiteHarness.with(gateway: Self.gateway, usageClock: .noonToday()) { suite in
       let subscriptions = try await Self.subscriptions(suite, 1, prefix: "split")
-      let (day, noon) = Self.yesterday
+      let (day, noon) = suite.usageClock.yesterday
       try await Self.record(
         suite,
         ["log_events", "time_series", "trace_spans"].map {
@@ -241,11 +234,12 @@ struct MeteringTests {
   func deadlineAlarm() async throws {
     // A margin of 24 hours: every undelivered record is "near the cutoff".
     try await SuiteHarness.with(
-      gateway: Self.gateway.merging(["METERING_DEADLINE_MARGIN_SECONDS": "86400"]) { $1 }
+      gateway: Self.gateway.merging(["METERING_DEADLINE_MARGIN_SECONDS": "86400"]) { $1 },
+      usageClock: .noonToday()
     ) {
       suite in
       let subscriptions = try await Self.subscriptions(suite, 1, prefix: "late")
-      let (day, noon) = Self.yesterday
+      let (day, noon) = suite.usageClock.yesterday
       try await Self.record(
         suite,
         [(subscriptions[0].workspace, "log_events", "4000000")],
@@ -284,13 +278,13 @@ struct MeteringTests {
     let patient = Self.gateway.merging([
       "MARKETPLACE_TIMEOUT_SECONDS": "60", "ACTIVATION_LEASE_SECONDS": "785",
     ]) { $1 }
-    try await SuiteHarness.with(gateway: patient) { suite in
+    try await SuiteHarness.with(gateway: patient, usageClock: .noonToday()) { suite in
       // 5 subscriptions × 6 dimensions = 30 records: two marketplace calls of 25 and 5.
       let subscriptions = try await Self.subscriptions(suite, 5, prefix: "killed")
       let items = [
         "log_events", "time_series", "trace_spans", "rum_page_views", "session_replays", "triggers",
       ]
-      let (day, noon) = Self.yesterday
+      let (day, noon) = suite.usageClock.yesterday
       try await Self.record(
         suite,
         subscriptions.flatMap { subscription in

@@ -28,6 +28,27 @@ struct ConfigTests {
     #expect(try config.int("UNSET", default: 7) == 7)
   }
 
+  @Test("the usage clock is the wall clock unless shifted by whole seconds, at most a week")
+  func usageClock() throws {
+    let wall = try UsageClock(config: ConfigReader(environment: [:]))
+    #expect(wall.offset == .zero)
+    let behind = try UsageClock(
+      config: ConfigReader(environment: ["USAGE_CLOCK_OFFSET_SECONDS": "-43200"])
+    )
+    #expect(behind.offset == .seconds(-43200))
+    #expect(behind.environment == ["USAGE_CLOCK_OFFSET_SECONDS": "-43200"])
+    // Twelve hours behind the wall clock, read between two readings of the wall clock.
+    let before = Date()
+    let read = behind.now()
+    let after = Date()
+    #expect(read >= before.addingTimeInterval(-43200) && read <= after.addingTimeInterval(-43200))
+    for bad in ["604801", "1.5", "1733400000000", "noon"] {
+      #expect(throws: ConfigError.self) {
+        try UsageClock(config: ConfigReader(environment: ["USAGE_CLOCK_OFFSET_SECONDS": bad]))
+      }
+    }
+  }
+
   @Test(
     "browser origins: http(s) origins separated by commas, never *, matched whatever their case or trailing slash"
   )

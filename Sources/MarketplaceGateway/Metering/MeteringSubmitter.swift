@@ -18,10 +18,18 @@ public struct MeteringSubmitter: Sendable {
     public var batchSize: Int
     /// Alarm when a record is this close to the marketplace's 24-hour cutoff and still undelivered.
     public var deadlineMargin: Duration
+    /// The usage calendar's clock, by which the 24 hours are counted and the days to reconcile
+    /// chosen.
+    public var clock: UsageClock
 
-    public init(batchSize: Int = 25, deadlineMargin: Duration = .seconds(4 * 3600)) {
+    public init(
+      batchSize: Int = 25,
+      deadlineMargin: Duration = .seconds(4 * 3600),
+      clock: UsageClock = .wall
+    ) {
       self.batchSize = min(max(batchSize, 1), 25)
       self.deadlineMargin = deadlineMargin
+      self.clock = clock
     }
   }
 
@@ -60,7 +68,8 @@ public struct MeteringSubmitter: Sendable {
   static let cutoff: TimeInterval = 24 * 3600
 
   /// Sends every pending record once.
-  public func submitPending(now: Date = Date()) async throws -> Report {
+  public func submitPending() async throws -> Report {
+    let now = settings.clock.now()
     var report = Report()
     let pending = try await ledger.pendingRecords(limit: 1000)
     let alarmAt = Self.cutoff - Double(settings.deadlineMargin.components.seconds)
@@ -425,7 +434,7 @@ public struct MeteringService: Service {
           )
         }
         if lastReconciled.map({ clock.now - $0 >= reconcileInterval }) ?? true {
-          let now = Date()
+          let now = submitter.settings.clock.now()
           _ = try await submitter.reconcile(usageDates: [now.addingTimeInterval(-86400), now])
           lastReconciled = clock.now
         }
