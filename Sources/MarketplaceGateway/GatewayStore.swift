@@ -18,13 +18,6 @@ public struct GatewayStore: Sendable {
     return try Migration.load(component: "marketplace_gateway", bundle: .module)
   }
 
-  /// What recording a resolution found: the new session's expiry and the subscription's saga,
-  /// if one has begun.
-  public struct Resolution: Sendable {
-    public var expiresAt: Date
-    public var saga: SagaRecord?
-  }
-
   /// The billing account the gateway has learnt a purchaser is linked to, if any.
   public func knownLink(of purchaser: MarketplaceIdentity) async throws -> LinkedBillingAccount? {
     let rows = try await database.execute(
@@ -46,7 +39,7 @@ public struct GatewayStore: Sendable {
     sessionDigest: [UInt8],
     sessionLifetime: Duration,
     correlationID: String
-  ) async throws -> Resolution {
+  ) async throws -> RecordedResolution {
     let lifetime = Int(sessionLifetime.components.seconds)
     let status = subscription.status.name
     let branch = link == nil ? "not_linked" : "already_linked"
@@ -82,27 +75,12 @@ public struct GatewayStore: Sendable {
     )
     for try await row in rows {
       let columns = row.makeRandomAccess()
-      return Resolution(
+      return RecordedResolution(
         expiresAt: try columns["expires_at"].decode(Date.self),
         saga: try Self.saga(subscriptionID: subscription.id, columns)
       )
     }
     throw GatewayStoreError.noRowReturned
-  }
-
-  /// A live session: its subscription as last recorded, expiry, pending binding code, the
-  /// subscription's activation saga, if one has begun, and the purchaser's known link.
-  public struct StoredSession: Sendable {
-    public var subscription: MarketplaceSubscription
-    public var expiresAt: Date
-    public var bindingUsername: String?
-    public var bindingChallengeID: String?
-    /// The workspace code last sent for this session (SendWorkspaceEmailCode).
-    public var workspaceChallengeID: String?
-    public var saga: SagaRecord?
-    public var link: LinkedBillingAccount?
-    /// The purchaser was linked when the session opened.
-    public var startedLinked: Bool
   }
 
   public func session(digest: [UInt8]) async throws -> StoredSession? {

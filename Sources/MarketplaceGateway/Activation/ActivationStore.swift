@@ -5,7 +5,7 @@ public import MarketplaceClient
 /// marketplace resolved them, activation sessions, purchasers' links, the codes sent, the audit
 /// trail, and the sagas and workspace creations under way.
 public protocol ActivationStore: Sendable {
-  func session(digest: [UInt8]) async throws -> GatewayStore.StoredSession?
+  func session(digest: [UInt8]) async throws -> StoredSession?
 
   /// Records what the marketplace said about a subscription and opens a session for it on
   /// the branch `link` implies, remembering the link, with audit rows — one statement, so all
@@ -16,7 +16,7 @@ public protocol ActivationStore: Sendable {
     sessionDigest: [UInt8],
     sessionLifetime: Duration,
     correlationID: String
-  ) async throws -> GatewayStore.Resolution
+  ) async throws -> RecordedResolution
 
   /// The billing account the gateway has learnt a purchaser is linked to, if any.
   func knownLink(of purchaser: MarketplaceIdentity) async throws -> LinkedBillingAccount?
@@ -163,7 +163,35 @@ public protocol ActivationStore: Sendable {
     settle: Duration,
     limit: Int
   ) async throws
-    -> [GatewayStore.AbandonedCreation]
+    -> [AbandonedWorkspaceCreation]
+}
+
+/// What recording a resolution found: the new session's expiry and the subscription's saga,
+/// if one has begun.
+public struct RecordedResolution: Sendable {
+  public var expiresAt: Date
+  public var saga: SagaRecord?
+}
+
+/// A live session: its subscription as last recorded, expiry, pending binding code, the
+/// subscription's activation saga, if one has begun, and the purchaser's known link.
+public struct StoredSession: Sendable {
+  public var subscription: MarketplaceSubscription
+  public var expiresAt: Date
+  public var bindingUsername: String?
+  public var bindingChallengeID: String?
+  /// The workspace code last sent for this session (SendWorkspaceEmailCode).
+  public var workspaceChallengeID: String?
+  public var saga: SagaRecord?
+  public var link: LinkedBillingAccount?
+  /// The purchaser was linked when the session opened.
+  public var startedLinked: Bool
+}
+
+/// A workspace creation whose call died before its saga began, taken over by the resumer.
+public struct AbandonedWorkspaceCreation: Sendable {
+  public var subscription: MarketplaceSubscription
+  public var billingAccountID: UUID
 }
 
 extension ActivationStore {

@@ -251,7 +251,7 @@ public struct Activations: Sendable {
   /// (an account bound by code, say) is another path the buyer took, and the call is refused.
   private static func registeredHere(
     _ activation: Activation,
-    _ stored: GatewayStore.StoredSession,
+    _ stored: StoredSession,
     _ account: NewAccount
   )
     -> Bool
@@ -338,7 +338,7 @@ public struct Activations: Sendable {
     ownerFields: String,
     termsAccepted: Bool,
     activation: Activation,
-    stored: GatewayStore.StoredSession,
+    stored: StoredSession,
     link: LinkedBillingAccount,
     correlationID: String
   ) async throws -> Activation {
@@ -618,7 +618,7 @@ public struct Activations: Sendable {
   private func current(
     _ sessionID: String
   ) async throws -> (
-    activation: Activation, stored: GatewayStore.StoredSession, digest: [UInt8]
+    activation: Activation, stored: StoredSession, digest: [UInt8]
   ) {
     let digest = SessionToken.digest(of: sessionID)
     guard SessionToken.isWellFormed(sessionID), let stored = try await store.session(digest: digest)

@@ -353,12 +353,6 @@ extension GatewayStore {
   /// SQL true for a workspace creation nobody is doing: its process died, or its lease ran out.
   static let creationIsFree = "c.claimed_until < now() OR NOT \(Presence.isAlive("c.runner"))"
 
-  /// A workspace creation whose call died before its saga began, taken over by the resumer.
-  public struct AbandonedCreation: Sendable {
-    public var subscription: MarketplaceSubscription
-    public var billingAccountID: UUID
-  }
-
   /// Takes over, for the process whose presence is `runner`, up to `limit` workspace creations
   /// nobody is doing and nobody has touched for `settle` (so that a console call the dead
   /// process made has ended). Claims of creations whose saga has begun are done: dropped.
@@ -368,7 +362,7 @@ extension GatewayStore {
     settle: Duration,
     limit: Int
   ) async throws
-    -> [AbandonedCreation]
+    -> [AbandonedWorkspaceCreation]
   {
     let logger = self.logger
     let seconds = Double(lease.components.seconds)
@@ -397,11 +391,11 @@ extension GatewayStore {
         """,
         logger: logger
       )
-      var taken: [AbandonedCreation] = []
+      var taken: [AbandonedWorkspaceCreation] = []
       for try await row in rows {
         let columns = row.makeRandomAccess()
         taken.append(
-          AbandonedCreation(
+          AbandonedWorkspaceCreation(
             subscription: try Self.subscription(columns),
             billingAccountID: try columns["billing_account_id"].decode(UUID.self)
           )

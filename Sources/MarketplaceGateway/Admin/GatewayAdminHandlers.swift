@@ -356,7 +356,7 @@ package struct GatewayAdminHandlers: Guance_Gateway_V1_GatewayAdminService.Simpl
 // MARK: Domain → wire
 
 extension Guance_Gateway_V1_FollowedSubscription {
-  init(_ overview: GatewayStore.SubscriptionOverview) {
+  init(_ overview: SubscriptionOverview) {
     self.init()
     let subscription = overview.subscription
     subscriptionID = subscription.id
@@ -375,7 +375,7 @@ extension Guance_Gateway_V1_FollowedSubscription {
 }
 
 extension Guance_Gateway_V1_SagaSummary {
-  init(_ saga: GatewayStore.SagaOverview) {
+  init(_ saga: SagaOverview) {
     self.init()
     subscriptionID = saga.record.subscriptionID
     billingAccountID = saga.record.billingAccountID.uuidString.lowercased()

@@ -5,36 +5,6 @@ import SuitePersistence
 
 /// What operators see of subscriptions and their activations.
 extension GatewayStore {
-  /// A followed subscription with what operators need beside the marketplace's fields.
-  public struct SubscriptionOverview: Sendable {
-    public var subscription: MarketplaceSubscription
-    /// The activation saga's step, or nil before one began.
-    public var activationStep: SagaStep?
-    public var dataKeptUntil: Date?
-    public var createdAt: Date
-    public var updatedAt: Date
-  }
-
-  /// An activation saga with its scheduling, for operators.
-  public struct SagaOverview: Sendable {
-    public var record: SagaRecord
-    public var nextAttemptAt: Date
-    public var updatedAt: Date
-  }
-
-  public struct AuditEntry: Sendable {
-    public var event: String
-    public var detail: String
-    public var correlationID: String
-    public var at: Date
-  }
-
-  public struct SessionOverview: Sendable {
-    public var branch: String
-    public var createdAt: Date
-    public var expiresAt: Date
-  }
-
   private static let overviewColumns =
     "\(subscriptionColumns), s.data_kept_until, s.created_at, s.updated_at, g.step AS saga_step"
 
