@@ -25,88 +25,17 @@ public struct RequestContextInterceptor: ServerInterceptor {
       @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
       StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
-    let requestContext = Self.requestContext(
-      metadata: request.metadata,
-      peer: Peer.host(of: context.remotePeer),
-      rpc: context.descriptor.fullyQualifiedMethod,
-      logger: logger,
-      trustedProxies: trustedProxies
-    )
-    let metrics = Self.metrics.method(requestContext.rpc)
-    let started = metrics.start()
-    // The span spans the whole answer, the failure's log line included (it names the trace).
-    return try await Traces.serving(
-      requestContext.rpc,
-      metadata: request.metadata,
-      outcome: { $0.statusCode }
-    ) {
-      // Interceptors further in return failures as responses rather than throwing them.
-      var response: StreamingServerResponse<Output>
-      do {
-        response = try await Self.answer(request, context, requestContext, next)
-      } catch let error as RPCError {
-        response = StreamingServerResponse(error: error)
-      }
-      switch response.accepted {
-      case .success(var contents):
-        contents.metadata.addString(requestContext.requestID, forKey: "x-request-id")
-        response.accepted = .success(contents)
-        metrics.record(.ok, since: started)
-      case .failure(var error):
-        Self.recordFailure(error, of: requestContext, in: metrics, since: started)
-        error.metadata.addString(requestContext.requestID, forKey: "x-request-id")
-        response.accepted = .failure(error)
-      }
-      return response
-    }
-  }
-
-  /// The rest of the pipeline's answer, served as `requestContext`, within its deadline: as
-  /// on the suite's own transport (`UnaryMethod`), past the deadline the handler's task is
-  /// cancelled too, not only its cancellation handle.
-  private static func answer<Input: Sendable, Output: Sendable>(
-    _ request: StreamingServerRequest<Input>,
-    _ context: ServerContext,
-    _ requestContext: RequestContext,
-    _ next:
-      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
-      StreamingServerResponse<Output>
-  ) async throws -> StreamingServerResponse<Output> {
-    guard let deadline = requestContext.deadline else {
-      return try await RequestContext.$current.withValue(requestContext) {
-        try await next(request, context)
-      }
-    }
-    let cancellation = context.cancellation
-    // The race's group ends before this call returns, so `next` does not outlive it. The
-    // request context is bound inside the handler's task: bound around the race instead, a
-    // response came back as freed memory in release builds (a crash on the first RPC with a
-    // deadline on GRPCCore's path).
-    let (answer, passed) = await withoutActuallyEscaping(next) { next in
-      await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
-        do {
-          return Result<StreamingServerResponse<Output>, RPCError>.success(
-            try await RequestContext.$current.withValue(requestContext) {
-              try await next(request, context)
-            }
-          )
-        } catch let error as RPCError {
-          return .failure(error)
-        } catch {
-          return .failure(
-            ErrorMappingInterceptor.rpcError(for: error, domain: context.descriptor.service.package)
-          )
-        }
-      }
-    }
-    switch answer {
-    case .success(var response):
-      if passed, case .failure = response.accepted {
-        response.accepted = .failure(RPCDeadline.exceeded)
-      }
-      return response
-    case .failure(let error):
-      throw passed ? RPCDeadline.exceeded : error
+    // The envelope's deadline race runs `next` in a child task that ends before this returns.
+    await withoutActuallyEscaping(next) { next in
+      await RPCEnvelope.serve(
+        InterceptedRPC(request: request, context: context, next: next),
+        named: context.descriptor.fullyQualifiedMethod,
+        metadata: request.metadata,
+        peer: Peer.host(of: context.remotePeer),
+        logger: logger,
+        trustedProxies: trustedProxies,
+        metrics: Self.metrics.method(context.descriptor.fullyQualifiedMethod)
+      )
     }
   }
 
@@ -185,6 +114,54 @@ public struct RequestContextInterceptor: ServerInterceptor {
       let last = rest.lastIndex(where: { !isBlank($0) })
     else { return nil }
     return String(decoding: rest[first...last], as: UTF8.self)
+  }
+}
+
+/// An RPC on GRPCCore's path, as the envelope serves it: the interceptors further in, and the
+/// handler, answer it.
+private struct InterceptedRPC<Input: Sendable, Output: Sendable>: EnvelopedRPC {
+  let request: StreamingServerRequest<Input>
+  let context: ServerContext
+  let next:
+    @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
+
+  func answer() async -> StreamingServerResponse<Output> {
+    // Interceptors further in return failures as responses rather than throwing them.
+    do {
+      return try await next(request, context)
+    } catch let error as RPCError {
+      return StreamingServerResponse(error: error)
+    } catch {
+      return StreamingServerResponse(
+        error: ErrorMappingInterceptor.rpcError(
+          for: error,
+          domain: context.descriptor.service.package
+        )
+      )
+    }
+  }
+
+  static func refusal(in answer: StreamingServerResponse<Output>) -> RPCError? {
+    if case .failure(let error) = answer.accepted { return error }
+    return nil
+  }
+
+  static func refused(_ refusal: RPCError) -> StreamingServerResponse<Output> {
+    StreamingServerResponse(error: refusal)
+  }
+
+  func cancel() { context.cancellation.cancel() }
+
+  func finish(_ answer: inout StreamingServerResponse<Output>, requestID: String) async {
+    switch answer.accepted {
+    case .success(var contents):
+      contents.metadata.addString(requestID, forKey: "x-request-id")
+      answer.accepted = .success(contents)
+    case .failure(var error):
+      error.metadata.addString(requestID, forKey: "x-request-id")
+      answer.accepted = .failure(error)
+    }
   }
 }
 

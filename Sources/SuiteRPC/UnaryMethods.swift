@@ -93,11 +93,11 @@ struct UnaryAnswer: Sendable {
 }
 
 /// One unary method, answering each of its calls as GRPCCore's executor would serve it with
-/// the suite's interceptors (`GRPCServerService.pipeline`): the request context, request id
-/// echo, metrics and failure log line of `RequestContextInterceptor`; the internal credential
-/// check of `InternalCredentialInterceptor` for internal services; errors mapped by
-/// `ErrorMappingInterceptor`; the `grpc-timeout` deadline cancelling the RPC (through its
-/// cancellation handle, as GRPCCore does); exactly one request message.
+/// the suite's interceptors (`GRPCServerService.pipeline`): in the same envelope
+/// (`RPCEnvelope`: request context, request id echo, metrics, failure log line, span,
+/// deadline), the internal credential check of `InternalCredentialInterceptor` for internal
+/// services, then the request's one message checked and handled, errors mapped by
+/// `ErrorMappingInterceptor`.
 final class UnaryMethod: UnaryRoute {
   /// "package.Service/Method".
   let name: String
@@ -148,70 +148,18 @@ final class UnaryMethod: UnaryRoute {
   }
 
   func serve(_ call: UnaryCall) async {
-    let requestContext = RequestContextInterceptor.requestContext(
+    _ = await RPCEnvelope.serve(
+      UnaryRPC(method: self, call: call),
+      named: name,
       metadata: call.metadata,
       peer: call.peer,
-      rpc: name,
       logger: shared.logger,
-      trustedProxies: shared.trustedProxies
+      trustedProxies: shared.trustedProxies,
+      metrics: metrics
     )
-    let started = metrics.start()
-    // The span spans the whole answer, the failure's log line included (it names the trace).
-    await Traces.serving(name, metadata: call.metadata, outcome: { $0 }) {
-      let answer = await RequestContext.$current.withValue(requestContext) {
-        await answerWithinDeadline(call, requestContext.deadline)
-      }
-      return await send(answer, to: call, as: requestContext, since: started)
-    }
   }
 
-  /// Writes `answer` to the caller, and counts and logs it; its status code.
-  private func send(
-    _ answer: Result<UnaryAnswer, RPCError>,
-    to call: UnaryCall,
-    as requestContext: RequestContext,
-    since started: ContinuousClock.Instant
-  ) async -> Status.Code {
-    let requestID = requestContext.requestID
-    switch answer {
-    case .success(var answer):
-      answer.metadata.addString(requestID, forKey: "x-request-id")
-      metrics.record(.ok, since: started)
-      await call.answer([
-        .metadata(answer.metadata), .message(answer.message),
-        .status(Status(code: .ok, message: ""), answer.trailingMetadata),
-      ])
-      return .ok
-    case .failure(var error):
-      RequestContextInterceptor.recordFailure(
-        error,
-        of: requestContext,
-        in: metrics,
-        since: started
-      )
-      error.metadata.addString(requestID, forKey: "x-request-id")
-      let code = Status.Code(error.code)
-      await call.answer([.status(Status(code: code, message: error.message), error.metadata)])
-      return code
-    }
-  }
-
-  /// The answer by the request context's deadline (`grpc-timeout`), if it has one
-  /// (`RPCDeadline`): past it, the handler's cancellation handle and task are cancelled.
-  private func answerWithinDeadline(
-    _ call: UnaryCall,
-    _ deadline: ContinuousClock.Instant?
-  ) async -> Result<UnaryAnswer, RPCError> {
-    guard let deadline else { return await answer(call) }
-    let cancellation = call.context.cancellation
-    let (answer, passed) = await RPCDeadline.race(deadline, onPassed: { cancellation.cancel() }) {
-      await self.answer(call)
-    }
-    if passed, case .failure = answer { return .failure(RPCDeadline.exceeded) }
-    return answer
-  }
-
-  private func answer(_ call: UnaryCall) async -> Result<UnaryAnswer, RPCError> {
+  fileprivate func answer(_ call: UnaryCall) async -> Result<UnaryAnswer, RPCError> {
     if requiresCredential {
       do {
         try InternalCredentialInterceptor.check(call.metadata, against: shared.credential)
@@ -233,6 +181,40 @@ final class UnaryMethod: UnaryRoute {
           domain: call.context.descriptor.service.package
         )
       )
+    }
+  }
+}
+
+/// A call of a unary route, as the envelope serves it: the method answers it, and the call
+/// sends the answer to the connection in one piece.
+private struct UnaryRPC: EnvelopedRPC {
+  let method: UnaryMethod
+  let call: UnaryCall
+
+  func answer() async -> Result<UnaryAnswer, RPCError> { await method.answer(call) }
+
+  static func refusal(in answer: Result<UnaryAnswer, RPCError>) -> RPCError? {
+    if case .failure(let error) = answer { return error }
+    return nil
+  }
+
+  static func refused(_ refusal: RPCError) -> Result<UnaryAnswer, RPCError> { .failure(refusal) }
+
+  func cancel() { call.context.cancellation.cancel() }
+
+  func finish(_ answer: inout Result<UnaryAnswer, RPCError>, requestID: String) async {
+    switch answer {
+    case .success(var answer):
+      answer.metadata.addString(requestID, forKey: "x-request-id")
+      await call.answer([
+        .metadata(answer.metadata), .message(answer.message),
+        .status(Status(code: .ok, message: ""), answer.trailingMetadata),
+      ])
+    case .failure(var error):
+      error.metadata.addString(requestID, forKey: "x-request-id")
+      await call.answer([
+        .status(Status(code: Status.Code(error.code), message: error.message), error.metadata)
+      ])
     }
   }
 }
