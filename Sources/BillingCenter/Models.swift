@@ -114,7 +114,7 @@ public struct UsageEvent: Sendable {
   public var idempotencyKey: String
   public var workspaceID: UUID
   public var billingItem: String
-  public var quantity: Decimal
+  public var quantity: UsageQuantity
   public var usageTime: Date
 }
 

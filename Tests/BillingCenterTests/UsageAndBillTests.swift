@@ -4,6 +4,7 @@ import GRPCProtobuf
 import GuanceContracts
 import Mailer
 import PostgresNIO
+import SuiteKit
 import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf
@@ -415,6 +416,50 @@ struct RatingTests {
       ) == 4
     )
     #expect(Quantity.text(try #require(Quantity.parse("10.500000"))) == "10.5")
+  }
+
+  @Test("quantities read byte by byte equal Foundation's reading of the same text")
+  func quantitiesAsFoundation() throws {
+    let posix = Locale(identifier: "en_US_POSIX")
+    var texts = [
+      "0", "0.0", "000", "7", "10", "1250.5", "0.000001", "999999999999999999.999999",
+      "100000000000000000", "3.140000", "0.100", "42.000001", "184467440737095516.5",
+    ]
+    var random = SystemRandomNumberGenerator()
+    for _ in 0..<500 {
+      let whole = String(UInt64.random(in: 0...999_999_999_999_999_999, using: &random))
+      let places = Int.random(in: 0...6, using: &random)
+      let fraction = (0..<places).map { _ in String(Int.random(in: 0...9, using: &random)) }
+        .joined()
+      texts.append(places == 0 ? whole : "\(whole).\(fraction)")
+    }
+    for text in texts {
+      let parsed = try #require(Quantity.parse(text), "\(text)")
+      let foundation = try #require(Decimal(string: text, locale: posix))
+      #expect(parsed == foundation, "\(text)")
+      #expect(UsageQuantity(text)?.text == text)
+    }
+    #expect(UsageQuantity("1.1234567") == nil)
+  }
+
+  @Test("workspace ids are read as UUID(uuidString:) reads them")
+  func workspaceIDs() {
+    for _ in 0..<200 {
+      let id = UUID()
+      #expect(UUID(canonical: id.uuidString) == id)
+      #expect(UUID(canonical: id.uuidString.lowercased()) == id)
+    }
+    let good = "8f14e45f-ceea-467f-a0e6-3f4e1a9c2b10"
+    for bad in [
+      "", "8f14e45f-ceea-467f-a0e6-3f4e1a9c2b1", "8f14e45f-ceea-467f-a0e6-3f4e1a9c2b100",
+      "8f14e45fxceea-467f-a0e6-3f4e1a9c2b10", "8f14e45f-ceea-467f-a0e6-3f4e1a9c2b1g",
+      "8f14e45f0ceea0467f0a0e603f4e1a9c2b10", "{8f14e45f-ceea-467f-a0e6-3f4e1a9c2b1}",
+      "8f14e45f-ceea-467f-a0e6-3f4e1a9c2b1\u{e9}",
+    ] {
+      #expect(UUID(canonical: bad) == nil, "\(bad)")
+      #expect(UUID(uuidString: bad) == nil, "\(bad)")
+    }
+    #expect(UUID(canonical: good) == UUID(uuidString: good))
   }
 
   @Test("billing days parse real dates and months")

@@ -3,6 +3,7 @@ import AccountKit
 public import Foundation
 import Mailer
 import SuiteErrors
+import SuiteKit
 
 /// Usage and bills: the usage ledger, days closed once, daily bills.
 extension GuanceBilling {
@@ -46,30 +47,33 @@ extension GuanceBilling {
     var events: [UsageEvent] = []
     events.reserveCapacity(raw.count)
     for (index, event) in raw.enumerated() where validation.violations.count < 20 {
-      let field = "events[\(index)]"
       let keyOK = event.idempotencyKey.isPrintableASCII(length: 1...255)
       validation.require(
         keyOK,
-        "\(field).idempotency_key",
+        "events[\(index)].idempotency_key",
         "must be 1 to 255 printable ASCII characters"
       )
-      let workspace = UUID(uuidString: event.workspaceID)
-      validation.require(workspace != nil, "\(field).workspace_id", "must be a workspace id")
+      let workspace = UUID(canonical: event.workspaceID)
+      validation.require(
+        workspace != nil,
+        "events[\(index)].workspace_id",
+        "must be a workspace id"
+      )
       validation.require(
         catalog.item(event.billingItem) != nil,
-        "\(field).billing_item",
+        "events[\(index)].billing_item",
         "must be one of: \(catalog.items.map(\.code).joined(separator: ", "))"
       )
-      let quantity = Quantity.parse(event.quantity)
+      let quantity = UsageQuantity(event.quantity)
       validation.require(
         quantity != nil,
-        "\(field).quantity",
+        "events[\(index)].quantity",
         "must be a non-negative decimal with at most 6 decimals"
       )
       let time = event.usageTime
       validation.require(
         time.map { Self.isRecent($0, now: now) } ?? false,
-        "\(field).usage_time",
+        "events[\(index)].usage_time",
         "is required, not in the future and at most 30 days old"
       )
       if keyOK, let workspace, let quantity, let time {

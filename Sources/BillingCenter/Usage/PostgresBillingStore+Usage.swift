@@ -29,7 +29,7 @@ extension PostgresBillingStore {
         INSERT INTO usage_events (idempotency_key, workspace_id, billing_item, quantity, usage_time)
         SELECT k, w, i, q::numeric, t
         FROM unnest(\(events.map(\.idempotencyKey))::text[], \(events.map(\.workspaceID))::uuid[],
-                    \(events.map(\.billingItem))::text[], \(events.map { Quantity.text($0.quantity) })::text[],
+                    \(events.map(\.billingItem))::text[], \(events.map(\.quantity.text))::text[],
                     \(events.map(\.usageTime))::timestamptz[]) AS e(k, w, i, q, t)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING idempotency_key

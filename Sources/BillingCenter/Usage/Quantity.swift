@@ -2,25 +2,55 @@ public import Foundation
 
 /// Quantities and money: decimals with at most six places, never floating point.
 public enum Quantity {
-  /// Parses "1250.5": non-negative, at most 18 integer digits and 6 decimals.
+  /// Parses "1250.5": non-negative, at most 18 integer digits and 6 decimals. Read byte by
+  /// byte, the digits straight into the decimal: usage batches parse a thousand quantities, and
+  /// Foundation's decimal parser (with a locale made for each) was the largest part of the
+  /// billing center's own CPU on that path.
   public static func parse(_ text: String) -> Decimal? {
-    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-    guard (1...2).contains(parts.count), let whole = parts.first,
-      (1...18).contains(whole.count), whole.allSatisfy(\.isASCIIDigit),
-      parts.count == 1 || (1...6).contains(parts[1].count) && parts[1].allSatisfy(\.isASCIIDigit)
-    else { return nil }
-    return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
+    var text = text
+    return text.withUTF8 { bytes -> Decimal? in
+      var whole: UInt64 = 0
+      var wholeDigits = 0
+      var fraction: UInt64 = 0
+      var fractionDigits = 0
+      var seenPoint = false
+      for byte in bytes {
+        if byte == UInt8(ascii: ".") {
+          guard !seenPoint else { return nil }
+          seenPoint = true
+          continue
+        }
+        guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+        let digit = UInt64(byte - UInt8(ascii: "0"))
+        if seenPoint {
+          fraction = fraction * 10 + digit
+          fractionDigits += 1
+          guard fractionDigits <= 6 else { return nil }
+        } else {
+          // 18 digits fit in a UInt64 (under 10^18 < 2^63).
+          whole = whole * 10 + digit
+          wholeDigits += 1
+          guard wholeDigits <= 18 else { return nil }
+        }
+      }
+      guard wholeDigits > 0, !seenPoint || fractionDigits > 0 else { return nil }
+      let value = Decimal(whole)
+      guard fraction > 0 else { return value }
+      return value
+        + Decimal(sign: .plus, exponent: -fractionDigits, significand: Decimal(fraction))
+    }
   }
 
-  /// The decimal as plain text ("1250.5"), as the wire and PostgreSQL's numeric expect.
+  /// The decimal as plain text ("1250.5"), as the wire and PostgreSQL's numeric expect: at
+  /// most 6 decimals, rounded half-even.
   public static func text(_ value: Decimal) -> String {
     var value = value
     var rounded = Decimal()
     NSDecimalRound(&rounded, &value, 6, .bankers)
-    return NSDecimalNumber(decimal: rounded).description(
-      withLocale: Locale(identifier: "en_US_POSIX")
-    )
+    return NSDecimalNumber(decimal: rounded).description(withLocale: posix)
   }
+
+  private static let posix = Locale(identifier: "en_US_POSIX")
 
   /// `quantity / unitSize × unitPriceMicros`, rounded half-even to a whole micro-dollar.
   public static func amountMicros(
@@ -45,6 +75,14 @@ public enum Quantity {
   }
 }
 
-extension Character {
-  var isASCIIDigit: Bool { isASCII && isNumber }
+/// A usage event's quantity as its caller wrote it, once `Quantity.parse` accepted it. The
+/// ledger stores the text as written, which PostgreSQL's numeric reads exactly: writing a
+/// `Decimal` out again cost the usage path more than reading it.
+public struct UsageQuantity: Sendable, Equatable {
+  public let text: String
+
+  public init?(_ text: String) {
+    guard Quantity.parse(text) != nil else { return nil }
+    self.text = text
+  }
 }
