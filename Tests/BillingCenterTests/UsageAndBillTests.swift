@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCProtobuf
 import GuanceContracts
+import Logging
 import Mailer
 import PostgresNIO
 import SuiteKit
@@ -68,6 +69,49 @@ struct UsageAndBillTests {
       #expect(accepted == 1000)
       let rows = try await fixture.database.query("SELECT sum(quantity)::text FROM usage_events")
       for try await total in rows.decode(String.self) { #expect(total == "1250.000000") }
+    }
+  }
+
+  @Test(
+    "a key another batch records while this one is being copied is a duplicate; the rest of the batch is accepted"
+  )
+  func keyRecordedMeanwhile() async throws {
+    try await BillingFixture.with { fixture in
+      let workspace = UUID()
+      let now = Date()
+      let batch = ["race-1", "race-2", "race-1"].map {
+        BillingFixture.event($0, workspace: workspace.uuidString, quantity: "2", at: now)
+      }
+      // Another writer holds race-1, uncommitted: the batch does not see it before copying, and
+      // its copy waits on the key until the writer commits, then fails on it.
+      let recording = try await fixture.database.transaction { connection in
+        try await connection.execute(
+          """
+          INSERT INTO usage_events (idempotency_key, workspace_id, billing_item, quantity, usage_time)
+          VALUES ('race-1', \(workspace), 'log_events', 5, \(now))
+          """,
+          logger: Logger(label: "test")
+        )
+        let recording = Task { try await record(fixture, batch) }
+        let copyWaits = try await eventually {
+          try await fixture.count(
+            "pg_stat_activity",
+            where:
+              "datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'COPY%usage_events%'"
+          ) == 1
+        }
+        #expect(copyWaits)
+        return recording
+      }
+      #expect(try await recording.value == [.duplicate, .accepted, .duplicate])
+      let rows = try await fixture.database.query(
+        "SELECT idempotency_key, quantity::text FROM usage_events ORDER BY 1"
+      )
+      var stored: [String] = []
+      for try await (key, quantity) in rows.decode((String, String).self) {
+        stored.append("\(key)=\(quantity)")
+      }
+      #expect(stored == ["race-1=5.000000", "race-2=2.000000"])
     }
   }
 
