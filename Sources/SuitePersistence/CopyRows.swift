@@ -42,11 +42,21 @@ public struct CopyRows: Sendable {
     }
   }
 
-  /// A uuid column.
+  /// A uuid column, written digit by digit (`uuidString` goes through `sprintf`).
   public mutating func append(_ uuid: UUID) {
     separate()
-    buffer.writeString(uuid.uuidString)
+    withUnsafeBytes(of: uuid.uuid) { bytes in
+      for (index, byte) in bytes.enumerated() {
+        if index == 4 || index == 6 || index == 8 || index == 10 {
+          buffer.writeInteger(UInt8(ascii: "-"))
+        }
+        buffer.writeInteger(Self.hexDigits[Int(byte >> 4)])
+        buffer.writeInteger(Self.hexDigits[Int(byte & 0x0F)])
+      }
+    }
   }
+
+  private static let hexDigits = Array("0123456789abcdef".utf8)
 
   /// A timestamptz column, in UTC to the microsecond: the microsecond PostgresNIO binds the
   /// same `Date` as (truncated), so a value stored either way is the same.
@@ -85,13 +95,23 @@ public struct CopyRows: Sendable {
     rowIsEmpty = false
   }
 
-  /// `value` in decimal, padded with zeros to `digits` (years after 9999 are longer).
+  /// `value` (not negative) in decimal, padded with zeros to `digits`; years after 9999 are
+  /// longer.
   private mutating func write(_ value: Int64, digits: Int) {
-    var text = String(value)
-    if text.utf8.count < digits {
-      text = String(repeating: "0", count: digits - text.utf8.count) + text
+    var width = digits
+    var rest = value / Self.powersOfTen[digits]
+    while rest > 0 {
+      width += 1
+      rest /= 10
     }
-    buffer.writeString(text)
+    for place in stride(from: width - 1, through: 0, by: -1) {
+      let digit = place < Self.powersOfTen.count ? value / Self.powersOfTen[place] % 10 : 0
+      buffer.writeInteger(UInt8(ascii: "0") + UInt8(digit))
+    }
+  }
+
+  private static let powersOfTen: [Int64] = (0...18).map { power in
+    (0..<power).reduce(1) { product, _ in product * 10 }
   }
 
   private static let postgresEpoch = Date(timeIntervalSince1970: 946_684_800)

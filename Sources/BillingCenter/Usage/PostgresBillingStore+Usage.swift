@@ -6,63 +6,52 @@ import SuitePersistence
 
 /// Usage and bills: recorded events, days closed once, daily bills.
 extension PostgresBillingStore {
-  /// Records a batch: its events whose keys are new are copied into the ledger (`COPY`, at a
-  /// fraction of an INSERT's cost to the server); when another batch records one of the same
-  /// keys meanwhile, the copy fails on the key and the batch is inserted again row by row, each
-  /// new key once. Either way in one transaction under the days' shared locks.
+  /// Records a batch. Most batches are new usage: their events (each key's first) are copied
+  /// into the ledger (`COPY`, at a fraction of an INSERT's cost to the server). When the ledger
+  /// has any of their keys, a batch sent again or a key another batch records meanwhile, the
+  /// copy fails on that key and the batch is inserted again row by row, each new key once.
+  /// Either way in one transaction under the days' shared locks.
   public func recordUsage(_ events: [UsageEvent]) async throws -> [UsageResult] {
     let days = Array(Set(events.map { BillingDay(containing: $0.usageTime).ordinal }))
     // A key repeated inside one batch is accepted once; its other copies are duplicates.
-    var seen: Set<String> = []
-    let firsts = events.filter { seen.insert($0.idempotencyKey).inserted }
-    let accepted: Set<String>
+    var seen = Set<String>(minimumCapacity: events.count)
+    let isFirst = events.map { seen.insert($0.idempotencyKey).inserted }
+    let firsts = events.indices.filter { isFirst[$0] }.map { events[$0] }
+    let isNew: (String) -> Bool
     do {
-      accepted = try await copyNewUsage(firsts, days: days)
+      try await copyUsage(firsts, days: days)
+      isNew = { _ in true }
     } catch let error as PSQLError where error.isUniqueViolation {
-      accepted = try await insertNewUsage(firsts, days: days)
+      let inserted = try await insertNewUsage(firsts, days: days)
+      isNew = { inserted.contains($0) }
     }
-    seen = []
-    return events.map { event in
-      seen.insert(event.idempotencyKey).inserted && accepted.contains(event.idempotencyKey)
-        ? .accepted : .duplicate
+    return events.indices.map {
+      isFirst[$0] && isNew(events[$0].idempotencyKey) ? .accepted : .duplicate
     }
   }
 
-  /// The keys of `events` (one event a key) recorded now: those the ledger did not have before
-  /// the copy.
-  private func copyNewUsage(_ events: [UsageEvent], days: [Int]) async throws -> Set<String> {
+  /// Copies `events` (one event a key) into the ledger; fails on the first key it has.
+  private func copyUsage(_ events: [UsageEvent], days: [Int]) async throws {
     let logger = self.logger
-    return try await database.transaction { connection in
+    var rows = CopyRows(capacity: events.count * 128)
+    for event in events {
+      rows.append(event.idempotencyKey)
+      rows.append(event.workspaceID)
+      rows.append(event.billingItem)
+      rows.append(event.quantity.text)
+      rows.append(event.usageTime)
+      rows.endRow()
+    }
+    let copy = rows.buffer
+    try await database.transaction { connection in
       try await Self.lockOpenDays(days, on: connection, logger: logger)
-      let recorded = try await connection.execute(
-        """
-        SELECT idempotency_key FROM usage_events
-        WHERE idempotency_key = ANY(\(events.map(\.idempotencyKey))::text[])
-        """,
-        logger: logger
-      )
-      var known: Set<String> = []
-      for try await key in recorded.decode(String.self) { known.insert(key) }
-      var rows = CopyRows(capacity: events.count * 128)
-      var copied: Set<String> = []
-      for event in events where !known.contains(event.idempotencyKey) {
-        rows.append(event.idempotencyKey)
-        rows.append(event.workspaceID)
-        rows.append(event.billingItem)
-        rows.append(event.quantity.text)
-        rows.append(event.usageTime)
-        rows.endRow()
-        copied.insert(event.idempotencyKey)
-      }
-      guard !copied.isEmpty else { return copied }
       try await connection.copyFrom(
         table: "usage_events",
         columns: ["idempotency_key", "workspace_id", "billing_item", "quantity", "usage_time"],
         logger: logger
       ) { writer in
-        try await writer.write(rows.buffer)
+        try await writer.write(copy)
       }
-      return copied
     }
   }
 
