@@ -339,7 +339,8 @@ let package = Package(
     .executableTarget(
       name: "activation-load",
       dependencies: [
-        "GuanceContracts", .grpcCore, .grpcHTTP2, .swiftProtobuf, .httpClient, .nioCore,
+        "AccountKit", "GuanceContracts", .grpcCore, .grpcHTTP2, .swiftProtobuf, .httpClient,
+        .nioCore,
         .product(name: "NIOFoundationCompat", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
       ],

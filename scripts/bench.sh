@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: release builds, a private PostgreSQL (fsync on, as in production), and the
 # suite's benchmarks on this machine; results go to bench/results/*.md.
-#   BENCH_ONLY=grpc|usage|activation|newcomer   one benchmark only
+#   BENCH_ONLY=grpc|usage|activation|register|newcomer   one benchmark only
 #   RPCs against grpc C++: see scripts/bench-grpc.sh
 #   usage ingestion: BENCH_RUNS (3) alternating runs, BENCH_BATCHES (200) batches of 1,000
 #   activations: BENCH_ACTIVATIONS (3000) per run, BENCH_ACTIVATION_CONCURRENCY (16), BENCH_RUNS runs
+#   register-path activations: BENCH_REGISTRATIONS (200) per run, BENCH_REGISTER_CONCURRENCY (8),
+#     then BENCH_REGISTER_FLOOD (200) sent at once; BENCH_RUNS runs
 #   newcomers: BENCH_NEWCOMER_REQUESTS (300000) per round, BENCH_RUNS rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +62,24 @@ start() {
   for _ in $(seq 1 300); do [ -s "$work/$name.ready" ] && break; sleep 0.1; done
   [ -s "$work/$name.ready" ] || { cat "$work/$name.log"; exit 1; }
   address=$(cat "$work/$name.ready")
+}
+# start_suite SUFFIX: the four services, each on a fresh database named with SUFFIX; sets
+# $console, $billing, $emulator (a URL), $gateway and their *_pid, and tells the load generator
+# which processes' CPU to read (ACTIVATION_LOAD_PROCESSES).
+start_suite() {
+  local suffix=$1
+  start workspace-console "workspace_console_$suffix"
+  console=$address console_pid=${pids[-1]}
+  start billing-center "billing_center_$suffix" CONSOLE_ADDRESS="$console"
+  billing=$address billing_pid=${pids[-1]}
+  market=(MARKETPLACE_TENANT_ID=bench-tenant MARKETPLACE_CLIENT_ID=bench-app MARKETPLACE_CLIENT_SECRET=bench-secret)
+  start marketplace-emulator "marketplace_emulator_$suffix" EMULATOR_PORT=0 "${market[@]}"
+  emulator=http://$address emulator_pid=${pids[-1]}
+  start marketplace-gateway "marketplace_gateway_$suffix" LANDING_PORT=0 BILLING_ADDRESS="$billing" CONSOLE_ADDRESS="$console" \
+    MARKETPLACE_API_URL="$emulator/api" MARKETPLACE_LOGIN_URL="$emulator" "${market[@]}"
+  gateway=$address gateway_pid=${pids[-1]}
+  postmaster=$(head -n 1 "$cluster/data/postmaster.pid")
+  export ACTIVATION_LOAD_PROCESSES="marketplace-gateway=$gateway_pid,billing-center=$billing_pid,workspace-console=$console_pid,marketplace-emulator=$emulator_pid,postgresql=$postmaster"
 }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -152,19 +172,7 @@ if [ "$only" = all ] || [ "$only" = activation ]; then
   # concurrency pool (GRPC_UNARY_ON_EVENT_LOOP; p99 ~60 against ~75 ms on the loop).
   export EVENT_LOOP_THREADS=${BENCH_EVENT_LOOP_THREADS:-1}
   export GRPC_UNARY_ON_EVENT_LOOP=${BENCH_UNARY_ON_EVENT_LOOP:-false}
-  start workspace-console workspace_console
-  console=$address console_pid=${pids[-1]}
-  start billing-center billing_center_activation CONSOLE_ADDRESS="$console"
-  billing=$address billing_pid=${pids[-1]}
-  market=(MARKETPLACE_TENANT_ID=bench-tenant MARKETPLACE_CLIENT_ID=bench-app MARKETPLACE_CLIENT_SECRET=bench-secret)
-  start marketplace-emulator marketplace_emulator EMULATOR_PORT=0 "${market[@]}"
-  emulator=http://$address emulator_pid=${pids[-1]}
-  start marketplace-gateway marketplace_gateway LANDING_PORT=0 BILLING_ADDRESS="$billing" CONSOLE_ADDRESS="$console" \
-    MARKETPLACE_API_URL="$emulator/api" MARKETPLACE_LOGIN_URL="$emulator" "${market[@]}"
-  gateway=$address gateway_pid=${pids[-1]}
-  postmaster=$(head -n 1 "$cluster/data/postmaster.pid")
-  # The load generator reads these processes' CPU time around its timed part.
-  export ACTIVATION_LOAD_PROCESSES="marketplace-gateway=$gateway_pid,billing-center=$billing_pid,workspace-console=$console_pid,marketplace-emulator=$emulator_pid,postgresql=$postmaster"
+  start_suite activation
 
   echo "bench: activation warm-up"
   "$bin/activation-load" "$gateway" "$billing" "$console" "$emulator" bench 300 "$concurrency" >/dev/null
@@ -228,8 +236,77 @@ RSS after the runs: {rss}.
 
 Runs: {rates} activations/s; p99 {p99s} ms.""")
 PY
+  for pid in "$gateway_pid" "$emulator_pid" "$billing_pid" "$console_pid"; do kill -TERM "$pid" 2>/dev/null || true; done
   echo
   cat bench/results/activation.md
+fi
+
+if [ "$only" = all ] || [ "$only" = register ]; then
+  registrations=${BENCH_REGISTRATIONS:-200}
+  concurrency=${BENCH_REGISTER_CONCURRENCY:-8}
+  flood=${BENCH_REGISTER_FLOOD:-200}
+  echo "bench: the whole suite for register-path activations"
+  export EVENT_LOOP_THREADS=${BENCH_EVENT_LOOP_THREADS:-1}
+  export GRPC_UNARY_ON_EVENT_LOOP=${BENCH_UNARY_ON_EVENT_LOOP:-false}
+  start_suite register
+  echo "bench: register warm-up"
+  "$bin/activation-load" register "$gateway" "$emulator" 16 "$concurrency" 0 >/dev/null
+  lines=() rates=()
+  for run in $(seq 1 "$runs"); do
+    line=$("$bin/activation-load" register "$gateway" "$emulator" "$registrations" "$concurrency" "$flood")
+    lines+=("$line")
+    rates+=("$(field "$line" registrations_per_second)")
+    echo "bench: run $run/$runs  ${rates[-1]} registrations/s = $(field "$line" of_ceiling) of the hashing ceiling $(field "$line" ceiling_per_second)/s (one hash $(field "$line" hash_ms) ms); flood of $flood: $(field "$line" flood_shed) shed, slowest refusal $(field "$line" flood_shed_max_ms) ms"
+  done
+  rate=$(median "${rates[@]}")
+  for line in "${lines[@]}"; do
+    [ "$(field "$line" registrations_per_second)" = "$rate" ] && middle=$line
+  done
+  python3 - "$middle" "$runs" "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" "$machine" "${lines[@]}" \
+    >bench/results/register.md <<'PY'
+import json, sys
+middle, runs, day, commit, machine = sys.argv[1:6]
+m = json.loads(middle)
+all_runs = [json.loads(line) for line in sys.argv[6:]]
+verdict = lambda ok: "meets" if ok else "misses"
+print(f"""# Register-path activations: password hashing against its ceiling, and overload shed
+
+Measured {day} at commit {commit} by `make bench` on {machine}, release builds of all four
+processes on one machine and one PostgreSQL, each with its defaults (2 hashing workers and 32
+queued hashes in the billing center and in the console). Each registration is a new buyer's
+marketplace purchase: `ResolveActivation`, then `RegisterAndActivate`, which hashes the new
+password twice (argon2id, m=19 MiB, t=2: the billing center account's and the Guance
+account's) and answers ACTIVATED. {m['registrations']} registrations a run, {m['concurrency']} in flight; the
+hashing ceiling is the cores ÷ (2 × one hash's time on one core), one hash timed in the same
+run by the load generator before the load. Then {m['flood']} registrations are sent at once: what the
+hash queues cannot hold must be refused with RESOURCE_EXHAUSTED at once. The median run of {runs}
+by registrations/s:
+
+| measure | value | target |
+| --- | --- | --- |
+| one hash, one core | {m['hash_ms']} ms | |
+| hashing ceiling ({m['cores']} cores ÷ 2 hashes) | {m['ceiling_per_second']} registrations/s | |
+| registrations/s | {m['registrations_per_second']} | |
+| of the ceiling | {m['of_ceiling']} | ≥ 0.8 ({verdict(m['of_ceiling'] >= 0.8)}) |
+| latency p50 / p99 | {m['p50_ms']} ms / {m['p99_ms']} ms | |
+| flood: shed with RESOURCE_EXHAUSTED / served | {m['flood_shed']} / {m['flood_served']} of {m['flood']} | |
+| flood: refusal p50 / p99 / slowest | {m['flood_shed_p50_ms']} / {m['flood_shed_p99_ms']} / {m['flood_shed_max_ms']} ms | < 100 ms ({verdict(m['flood_shed'] > 0 and m['flood_shed_max_ms'] < 100)}) |
+| flood: served p99 | {m['flood_served_p99_ms']} ms | |
+
+CPU per registration in that run (from /proc, all processes of each):
+
+| process | CPU ms per registration |
+| --- | --- |""")
+for name, value in sorted(m.get("cpu_ms_per_registration", {}).items(), key=lambda item: -item[1]):
+    print(f"| {name} | {value:.2f} |")
+print()
+print("Runs: " + "; ".join(
+    f"{r['registrations_per_second']}/s ({r['of_ceiling']} of {r['ceiling_per_second']}), flood {r['flood_shed']} shed, slowest refusal {r['flood_shed_max_ms']} ms"
+    for r in all_runs) + ".")
+PY
+  for pid in "$gateway_pid" "$emulator_pid" "$billing_pid" "$console_pid"; do kill -TERM "$pid" 2>/dev/null || true; done
+  echo
+  cat bench/results/register.md
 fi
 
 if [ "$only" = all ] || [ "$only" = newcomer ]; then

@@ -70,6 +70,12 @@ extension ActivationError: ServiceErrorConvertible {
         ),
         "an earlier attempt already registered a billing center account for this subscription with another email; register again with the same details to finish"
       )
+    case .overloaded:
+      ServiceError(
+        .resourceExhausted(retryAfter: .seconds(1)),
+        reason: "OVERLOADED",
+        "too many accounts are being registered at once; retry shortly"
+      )
     }
   }
 }

@@ -17,13 +17,17 @@ public struct GatewayAssembly: Sendable {
     public var lifecycle: SubscriptionLifecycle.Settings
     public var metering: MeteringSubmitter.Settings
     public var consoleLoginURL: String
+    /// New accounts registered at once; more are refused with RESOURCE_EXHAUSTED.
+    public var registrationsAtOnce: Int
 
     public init(
       saga: ActivationSaga.Settings,
       lifecycle: SubscriptionLifecycle.Settings,
       metering: MeteringSubmitter.Settings,
-      consoleLoginURL: String
+      consoleLoginURL: String,
+      registrationsAtOnce: Int = 8
     ) {
+      self.registrationsAtOnce = registrationsAtOnce
       self.saga = saga
       self.lifecycle = lifecycle
       self.metering = metering
@@ -55,6 +59,7 @@ public struct GatewayAssembly: Sendable {
       console: console,
       sagaSettings: settings.saga,
       consoleLoginURL: settings.consoleLoginURL,
+      registrationsAtOnce: settings.registrationsAtOnce,
       logger: logger
     )
     lifecycle = SubscriptionLifecycle(

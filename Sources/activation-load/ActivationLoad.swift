@@ -12,6 +12,9 @@ import SwiftProtobuf
 /// throughput and latencies as one line of JSON (for `make bench`).
 ///
 ///     activation-load GATEWAY BILLING CONSOLE EMULATOR_URL CREDENTIAL ACTIVATIONS [CONCURRENCY]
+///     activation-load register GATEWAY EMULATOR_URL REGISTRATIONS CONCURRENCY FLOOD
+///
+/// (The second: register-path activations, `RegisterLoad`.)
 ///
 /// Before the clock starts it sets up what the bind path needs: one billing center account
 /// and, per activation, a workspace bound to it (each its own: a workspace paid through one
@@ -29,6 +32,10 @@ enum ActivationLoad {
 
   static func main() async {
     let arguments = CommandLine.arguments.dropFirst().map { $0 }
+    if arguments.first == "register" {
+      await RegisterLoad.main(Array(arguments.dropFirst()))
+      return
+    }
     guard arguments.count >= 6, let activations = Int(arguments[5]), activations > 0,
       let gateway = hostPort(arguments[0]), let billing = hostPort(arguments[1]),
       let console = hostPort(arguments[2])
@@ -182,22 +189,26 @@ enum ActivationLoad {
     }
 
     let tokens = try await fanOut(activations, workers: 16) { index in
-      let (tenant, object) = purchasers[index]
-      let purchase =
-        #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(object)", "tenantId": "\#(tenant)", "puid": ""}}"#
-      var request = HTTPClientRequest(url: "\(addresses.emulator)/admin/purchases")
-      request.method = .POST
-      request.headers.add(name: "content-type", value: "application/json")
-      request.body = .bytes(ByteBuffer(string: purchase))
-      let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-      let body = try await response.body.collect(upTo: 1 << 20)
-      guard response.status == .created || response.status == .ok,
-        let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-        let token = json["token"] as? String
-      else { throw LoadError.purchaseFailed(Int(response.status.code)) }
-      return token
+      try await purchase(at: addresses.emulator, by: purchasers[index])
     }
     return Setup(workspaces: workspaces, tokens: tokens)
+  }
+
+  /// A purchase at the emulated marketplace by `purchaser` (tenant, object id); its landing token.
+  static func purchase(at emulator: String, by purchaser: (String, String)) async throws -> String {
+    let purchase =
+      #"{"purchaser": {"emailId": "load@bench.example", "objectId": "\#(purchaser.1)", "tenantId": "\#(purchaser.0)", "puid": ""}}"#
+    var request = HTTPClientRequest(url: "\(emulator)/admin/purchases")
+    request.method = .POST
+    request.headers.add(name: "content-type", value: "application/json")
+    request.body = .bytes(ByteBuffer(string: purchase))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let body = try await response.body.collect(upTo: 1 << 20)
+    guard response.status == .created || response.status == .ok,
+      let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+      let token = json["token"] as? String
+    else { throw LoadError.purchaseFailed(Int(response.status.code)) }
+    return token
   }
 
   /// `work(index)` for each index below `count`, `workers` at a time (each worker takes every

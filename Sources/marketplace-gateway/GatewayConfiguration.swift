@@ -26,6 +26,8 @@ struct GatewayConfiguration {
   var marketplace: MarketplaceClient.Settings
   var activationPageURL: String
   var consoleLoginURL: String
+  /// `ACTIVATION_REGISTRATIONS_AT_ONCE` (8): new accounts registered at once.
+  var registrationsAtOnce: Int
   /// Where the reference activation page's scripts call the public services.
   var activationPage: ActivationPageRoutes.Addresses
   var saga: ActivationSaga.Settings
@@ -83,6 +85,11 @@ struct GatewayConfiguration {
     // redirect: the browser stays on the landing page's origin).
     activationPageURL = config.string("ACTIVATION_PAGE_URL", default: "/activate")
     consoleLoginURL = config.string("CONSOLE_LOGIN_URL", default: "/login")
+    registrationsAtOnce = try config.int(
+      "ACTIVATION_REGISTRATIONS_AT_ONCE",
+      default: 8,
+      range: 1...10_000
+    )
     activationPage = ActivationPageRoutes.Addresses(
       activationAPI: config.string(
         "ACTIVATION_API_URL",

@@ -69,7 +69,8 @@ enum GatewayMain {
         saga: configuration.saga,
         lifecycle: configuration.lifecycle,
         metering: configuration.metering,
-        consoleLoginURL: configuration.consoleLoginURL
+        consoleLoginURL: configuration.consoleLoginURL,
+        registrationsAtOnce: configuration.registrationsAtOnce
       ),
       logger: logger
     )

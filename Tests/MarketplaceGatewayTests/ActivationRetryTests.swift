@@ -55,6 +55,58 @@ struct ActivationRetryTests {
   }
 
   @Test(
+    "registrations beyond those under way at once are refused at once with RESOURCE_EXHAUSTED and nothing of theirs is made; sent again, they finish"
+  )
+  func registrationsBeyondTheBound() async throws {
+    try await ActivationTests.with(registrationsAtOnce: 1) { fixture in
+      var (_, held) = try await Self.registration(fixture, username: "first")
+      held.workspace.name = "Held"
+      let (_, second) = try await Self.registration(fixture, username: "second")
+      let first = Task { try await fixture.client.registerAndActivate(held).activation }
+      // The first registration is under way (its workspace is being created) when the second
+      // comes in.
+      #expect(await fixture.console.nextCreationStarted())
+      let refused = try await #require(throws: RPCError.self) {
+        try await fixture.client.registerAndActivate(second)
+      }
+      #expect(refused.code == .resourceExhausted)
+      #expect(refused.errorInfo?.reason == "OVERLOADED")
+      #expect(fixture.billing.registered.withLock { $0 } == 1)
+      // So is a workspace with a new Guance account, whose password is hashed too.
+      let linkedPurchase = try await fixture.emulator.purchase(
+        #"{"purchaser": {"emailId": "ops@contoso.example", "objectId": "OBJ-9", "tenantId": "TEN-9", "puid": ""}}"#
+      )
+      fixture.billing.link(
+        tenantID: "ten-9",
+        objectID: "obj-9",
+        to: LinkedBillingAccount(id: UUID(), username: "contoso")
+      )
+      let linked = try await fixture.client.resolveActivation(
+        .with { $0.marketplaceToken = linkedPurchase.token }
+      ).activation
+      #expect(linked.state == .needsWorkspace)
+      let workspace = Guance_Gateway_V1_CreateWorkspaceRequest.with {
+        $0.sessionID = linked.sessionID
+        $0.workspace = second.workspace
+        $0.newAccount = second.basic
+        $0.termsAccepted = true
+      }
+      let refusedWorkspace = try await #require(throws: RPCError.self) {
+        try await fixture.client.createWorkspace(workspace)
+      }
+      #expect(refusedWorkspace.code == .resourceExhausted)
+      #expect(fixture.console.created.withLock { $0 } == 0)
+
+      fixture.console.releaseCreation()
+      #expect(try await first.value.state == .activated)
+      let activated = try await fixture.client.registerAndActivate(second).activation
+      #expect(activated.state == .activated)
+      #expect(fixture.billing.registered.withLock { $0 } == 2)
+      #expect(try await fixture.client.createWorkspace(workspace).activation.state == .activated)
+    }
+  }
+
+  @Test(
     "RegisterAndActivate: the console unreachable after the account was registered; sent again, it finishes once"
   )
   func registerAfterConsoleOutage() async throws {

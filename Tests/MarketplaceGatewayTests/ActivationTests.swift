@@ -267,6 +267,7 @@ struct ActivationTests {
   static func with(
     retryDelay: Duration = .seconds(1),
     lease: Duration = .seconds(30),
+    registrationsAtOnce: Int = 8,
     _ body: @escaping @Sendable (Fixture) async throws -> Void
   ) async throws {
     try await EmulatorProcess.with { emulator in
@@ -289,6 +290,7 @@ struct ActivationTests {
               maxRetryDelay: max(retryDelay * 16, .seconds(300))
             ),
             consoleLoginURL: "http://console.test/login",
+            registrationsAtOnce: registrationsAtOnce,
             logger: logger
           )
           try await withInProcessServer(open: assembly.openServices) {

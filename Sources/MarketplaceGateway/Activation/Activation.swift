@@ -295,6 +295,9 @@ public enum ActivationError: Error, Equatable {
   /// An earlier call registered this subscription's billing center account (its answer was
   /// lost) with another email than this call's.
   case billingAccountRegisteredWithOtherDetails
+  /// As many new accounts as this gateway registers at once are being registered now
+  /// (`RegistrationAdmission`).
+  case overloaded
 }
 
 /// A service the activation depends on did not answer (down, overloaded, timed out): worth

@@ -19,6 +19,7 @@ public struct ActivationAssembly: Sendable {
     console: any ConsoleDirectory,
     sagaSettings: ActivationSaga.Settings,
     consoleLoginURL: String,
+    registrationsAtOnce: Int = 8,
     logger: Logger
   ) {
     saga = ActivationSaga(
@@ -35,7 +36,8 @@ public struct ActivationAssembly: Sendable {
       billing: billing,
       console: console,
       saga: saga,
-      consoleLoginURL: consoleLoginURL
+      consoleLoginURL: consoleLoginURL,
+      registrationsAtOnce: registrationsAtOnce
     )
   }
 

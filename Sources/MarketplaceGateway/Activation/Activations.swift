@@ -16,6 +16,7 @@ public struct Activations: Sendable {
   let saga: ActivationSaga
   private let sessionLifetime: Duration
   private let consoleLoginURL: String
+  private let registrations: RegistrationAdmission
 
   public init(
     store: any ActivationStore,
@@ -24,8 +25,10 @@ public struct Activations: Sendable {
     console: any ConsoleDirectory,
     saga: ActivationSaga,
     consoleLoginURL: String,
-    sessionLifetime: Duration = .seconds(2 * 3600)
+    sessionLifetime: Duration = .seconds(2 * 3600),
+    registrationsAtOnce: Int = 8
   ) {
+    registrations = RegistrationAdmission(limit: registrationsAtOnce)
     self.store = store
     self.marketplace = marketplace
     self.billing = billing
@@ -190,6 +193,26 @@ public struct Activations: Sendable {
     termsAccepted: Bool,
     correlationID: String = UUID().uuidString
   ) async throws -> Activation {
+    try await registrations.withPlace {
+      try await register(
+        sessionID: sessionID,
+        account: account,
+        company: company,
+        workspace: workspace,
+        termsAccepted: termsAccepted,
+        correlationID: correlationID
+      )
+    }
+  }
+
+  private func register(
+    sessionID: String,
+    account: NewAccount,
+    company: CompanyInformation,
+    workspace: NewWorkspace,
+    termsAccepted: Bool,
+    correlationID: String
+  ) async throws -> Activation {
     let (activation, stored, _) = try await current(sessionID)
     guard
       activation.state == .needsBillingAccount || Self.registeredHere(activation, stored, account)
@@ -292,6 +315,27 @@ public struct Activations: Sendable {
     owner: WorkspaceOwner?,
     termsAccepted: Bool,
     correlationID: String = UUID().uuidString
+  ) async throws -> Activation {
+    let create = {
+      try await self.create(
+        sessionID: sessionID,
+        workspace: workspace,
+        owner: owner,
+        termsAccepted: termsAccepted,
+        correlationID: correlationID
+      )
+    }
+    // A new Guance account's password is hashed, as a registration's is.
+    guard case .new = owner else { return try await create() }
+    return try await registrations.withPlace(create)
+  }
+
+  private func create(
+    sessionID: String,
+    workspace: NewWorkspace,
+    owner: WorkspaceOwner?,
+    termsAccepted: Bool,
+    correlationID: String
   ) async throws -> Activation {
     let (activation, stored, _) = try await current(sessionID)
     let repeated = stored.saga?.origin == .created && activation.state.isPastTheWorkspaceStep
