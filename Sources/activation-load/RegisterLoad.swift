@@ -9,9 +9,9 @@ import SwiftProtobuf
 /// which hashes the new password twice (the billing center account's and the Guance
 /// account's, each in its own service). Password hashing bounds this path, so its throughput is
 /// judged against the hashing ceiling measured in the same run: cores ÷ (2 × one hash's time on
-/// one core, with the services' parameters). Then a flood: `FLOOD` registrations sent at once,
-/// far beyond what the services' hash queues hold; the excess must be refused with
-/// RESOURCE_EXHAUSTED at once, not queued. One line of JSON out.
+/// one core, with the services' parameters). Then a flood: `FLOOD` buyers' pages open, then all
+/// register at once, far beyond what the services hash at once; the excess must be refused
+/// with RESOURCE_EXHAUSTED at once, not queued. One line of JSON out.
 ///
 ///     activation-load register GATEWAY EMULATOR_URL REGISTRATIONS CONCURRENCY FLOOD
 enum RegisterLoad {
@@ -89,19 +89,24 @@ enum RegisterLoad {
       let cpuBefore = watched.map(ProcessCPU.ticks)
       let started = ContinuousClock.now
       let timed = try await ActivationLoad.fanOut(registrations, workers: concurrency) { index in
-        try await register(gateway, token: tokens[index], name: "\(run)-\(index)")
+        let sent = ContinuousClock.now
+        let session = try await resolve(gateway, token: tokens[index])
+        var outcome = try await register(gateway, session: session, name: "\(run)-\(index)")
+        outcome.milliseconds = ActivationLoad.milliseconds(sent.duration(to: .now))
+        return outcome
       }
       let seconds = ActivationLoad.milliseconds(started.duration(to: .now)) / 1000
       let cpuAfter = watched.map(ProcessCPU.ticks)
       guard timed.allSatisfy({ !$0.shed }) else {
         throw ActivationLoad.LoadError.notActivated(-1, "refused as overloaded below the flood")
       }
+      // The flood's buyers have all opened their pages (sessions resolved, not timed), then
+      // all press "Register" at once: each call is timed from its own sending.
+      let sessions = try await ActivationLoad.fanOut(flood, workers: 16) { index in
+        try await resolve(gateway, token: tokens[registrations + index])
+      }
       let flooded = try await ActivationLoad.fanOut(flood, workers: max(flood, 1)) { index in
-        try await register(
-          gateway,
-          token: tokens[registrations + index],
-          name: "\(run)-flood-\(index)"
-        )
+        try await register(gateway, session: sessions[index], name: "\(run)-flood-\(index)")
       }
       let latencies = timed.map(\.milliseconds).sorted()
       let shed = flooded.filter(\.shed).map(\.milliseconds).sorted()
@@ -137,22 +142,33 @@ enum RegisterLoad {
     }
   }
 
-  /// One buyer's registration: resolve the purchase, register and activate. Activated, or
-  /// refused as overloaded (RESOURCE_EXHAUSTED, from either step); anything else fails the run.
-  static func register(
-    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>,
-    token: String,
-    name: String
-  ) async throws -> Outcome {
+  static let options: CallOptions = {
     var options = CallOptions.defaults
     options.timeout = .seconds(60)
+    return options
+  }()
+
+  /// A buyer's page opened: the purchase's landing token resolved into a session.
+  static func resolve(
+    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>,
+    token: String
+  ) async throws -> String {
+    try await gateway.resolveActivation(
+      .with { $0.marketplaceToken = token },
+      options: options
+    ).activation.sessionID
+  }
+
+  /// A buyer's registration, timed: activated, or refused as overloaded (RESOURCE_EXHAUSTED);
+  /// anything else fails the run.
+  static func register(
+    _ gateway: Guance_Gateway_V1_ActivationService.Client<HTTP2ClientTransport.Posix>,
+    session: String,
+    name: String
+  ) async throws -> Outcome {
     let password = "correct horse battery staple"
     let sent = ContinuousClock.now
     do {
-      let session = try await gateway.resolveActivation(
-        .with { $0.marketplaceToken = token },
-        options: options
-      ).activation.sessionID
       let activation = try await gateway.registerAndActivate(
         .with {
           $0.sessionID = session
