@@ -121,8 +121,9 @@ public struct CopyRows: Sendable {
     return value % divisor < 0 ? quotient - 1 : quotient
   }
 
-  /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
-  /// `civil_from_days`).
+  /// The proleptic Gregorian date of a day counted from 1970-01-01: days are counted in
+  /// 400-year eras of 146,097 days from 0000-03-01, years starting in March so that a leap day
+  /// is its year's last, and the month found from the day of that year (153 days a 5 months).
   private static func civilDate(daysSince1970 days: Int64) -> (Int64, Int64, Int64) {
     let shifted = days + 719_468
     let era = floorDivision(shifted, 146_097)

@@ -6,7 +6,7 @@ import SuiteTransport
 /// One RPC as a server path hands it to the envelope: GRPCCore's, through
 /// `RequestContextInterceptor`, or the suite transport's unary routes (`UnaryMethod`). The
 /// envelope is generic over it, not given closures, so that each path gets its own specialised
-/// copy: closures cost the unary path 5–11 % of its throughput (137d4ae, backed out).
+/// copy: closures cost the unary path 5–11 % of its throughput (`bench/results/grpc-changes.md`).
 protocol EnvelopedRPC: Sendable {
   /// The path's answer: a `StreamingServerResponse`, or a unary route's encoded `Result`.
   associatedtype Answer: Sendable
