@@ -411,3 +411,53 @@ if [ "$only" = all ] || [ "$only" = newcomer ]; then
     --goal-ms 100 --results bench/results/newcomer.md || echo "bench: newcomers: the goal was missed"
   cat bench/results/newcomer.md
 fi
+
+# One summary table of what this invocation measured, against issue 23's goals, read from the
+# results it wrote (each a ratio against an anchor measured in the same run where there is one).
+python3 - "$only" <<'PY'
+import re, sys
+only = sys.argv[1]
+def read(name):
+    try:
+        return open(f"bench/results/{name}").read()
+    except OSError:
+        return ""
+def find(text, pattern):
+    match = re.search(pattern, text, re.M)
+    return match.group(1) if match else None
+rows = []
+def row(name, figure, goal, ok):
+    rows.append((name, figure, goal, "meets" if ok else "misses"))
+if only in ("all", "grpc"):
+    grpc = read("grpc.md")
+    c = find(grpc, r"^\| \(c\) suite runtime[^|]*\| [0-9]+ \| ([0-9.]+) \|")
+    d = find(grpc, r"^\(d\) / \(e\) = ([0-9.]+)")
+    if c: row("(c) runtime unary RPCs, × grpc C++", c, "≥ 1.5", float(c) >= 1.5)
+    if d: row("(d) LookupWorkspace, × pgbench -S", d, "≥ 0.8", float(d) >= 0.8)
+if only in ("all", "usage"):
+    ratio = find(read("usage-ingestion.md"), r"^\| gRPC / COPY \| ([0-9.]+) \|")
+    if ratio: row("RecordUsage, × COPY", ratio, "≥ 0.8", float(ratio) >= 0.8)
+if only in ("all", "activation"):
+    activation = read("activation.md")
+    p99 = find(activation, r"^\| latency p50 / p99 \(resolve \+ bind\) \| [0-9.]+ ms / ([0-9.]+) ms")
+    cpu = find(activation, r"^\| all \| ([0-9.]+) \|")
+    if p99: row("bind-path activation p99", f"{p99} ms", "< 100 ms", float(p99) < 100)
+    if cpu: row("bind-path activation CPU, all processes", f"{cpu} ms", "≤ 3 ms", float(cpu) <= 3)
+if only in ("all", "register"):
+    register = read("register.md")
+    share = find(register, r"^\| of the ceiling \| ([0-9.]+) \|")
+    shed = find(register, r"^\| flood: refusal p50 / p99 / slowest \| [0-9.]+ / [0-9.]+ / ([0-9.]+) ms")
+    if share: row("register-path activations, × hashing ceiling", share, "≥ 0.8", float(share) >= 0.8)
+    if shed: row("register flood, slowest refusal", f"{shed} ms", "< 100 ms", float(shed) < 100)
+if only in ("all", "startup"):
+    startup = read("startup.md")
+    seconds = [float(s) for s in re.findall(r"^\| [a-z-]+ \| [a-z ]+ \| ([0-9.]+) s \|", startup, re.M)]
+    idle = [float(s) for s in re.findall(r"^\| [a-z-]+ \| [a-z ]+ \| [0-9.]+ s \| [0-9.]+ MiB \| ([0-9.]+) MiB \|", startup, re.M)]
+    if seconds: row("start to SERVING, slowest service", f"{max(seconds):.3f} s", "< 1 s", max(seconds) < 1)
+    if idle: row("idle RSS, largest service", f"{max(idle)} MiB", "< 40 MiB", max(idle) < 40)
+if rows:
+    print("\nbench: summary")
+    width = max(len(r[0]) for r in rows)
+    for name, figure, goal, verdict in rows:
+        print(f"  {name:<{width}}  {figure:>10}  goal {goal:<9} {verdict}")
+PY
