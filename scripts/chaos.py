@@ -17,7 +17,7 @@ binds an existing billing center account with the code mailed to it; a linked pu
 again and creates the workspace with a new Guance account, or with an existing one proven by a
 mailed code, or binds a workspace its account already pays for; on a site chosen at random.
 Codes are read from the development mailbox. A buyer sends the same call again after any answer
-that says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED) or none at all, waits out "a code was sent
+that says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) or none at all, waits out "a code was sent
 moments ago" as the page tells it to, and polls GetActivation until ACTIVATED. Then, with the
 killer still at work, a day of usage (yesterday, one hour per subscription) is recorded and
 closed at the billing center, whose metering records the gateway sends to the marketplace, and
@@ -60,7 +60,9 @@ import grpc_call as RPC  # scripts/grpc_call.py, beside this script
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "correct horse battery"
 GATEWAY = "guance.gateway.v1.ActivationService"
-RETRY = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
+# RESOURCE_EXHAUSTED: a service's overload refusal ("retry shortly", OVERLOADED), as the
+# gateway answers registrations beyond those it takes at once.
+RETRY = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}
 SITES = ["us1", "eu1", "ap1", "cn1"]
 # How often each branch of the flow is walked (Buyer says what each is).
 BRANCH_WEIGHTS = {"register": 30, "bind": 20, "create": 15, "existing": 15, "bind-workspace": 20}
@@ -69,7 +71,8 @@ SERVICES = ["workspace-console", "billing-center", "marketplace-emulator", "mark
 
 def call_until_answered(channel, method, request, metadata=(), on_retry=lambda: None):
     """The reply (a dict) of `request` to the unary `method`, sent again after an answer that
-    says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED) or none at all; any other error is raised."""
+    says "retry" (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) or none at all; any other
+    error is raised."""
     stub, request_class = RPC.unary(channel, method)
     message = json_format.ParseDict(request, request_class())
     deadline = time.time() + 300
@@ -124,6 +127,12 @@ class Suite:
         os.makedirs(self.mailbox)
         common = {"INTERNAL_CREDENTIAL": credential, "MAILBOX_DIR": self.mailbox,
                   "EVENT_LOOP_THREADS": "1", "LOG_LEVEL": "notice"}
+        # The usage calendar of the billing center, the gateway and the emulator reads noon (UTC)
+        # of today, whatever the hour: the metered day is yesterday, and between 23:00 and
+        # midnight no finished day's last hour is within the marketplace's 24 hours.
+        now = int(time.time())
+        self.usage_offset = now // 86400 * 86400 + 12 * 3600 - now
+        usage_clock = {"USAGE_CLOCK_OFFSET_SECONDS": str(self.usage_offset)}
         self.env = {
             "workspace-console": {},
             # No grace after midnight before a day may close: the metered day is yesterday, and a
@@ -142,6 +151,8 @@ class Suite:
         }
         for name in SERVICES:
             self.env[name].update(common)
+            if name != "workspace-console":
+                self.env[name].update(usage_clock)
             self.env[name].update({
                 "MARKETPLACE_TENANT_ID": "chaos-tenant", "MARKETPLACE_CLIENT_ID": "chaos-app",
                 "MARKETPLACE_CLIENT_SECRET": "chaos-secret"})
@@ -676,7 +687,7 @@ def meter_a_day(suite, buyers, failures):
     suite.psql("billing_center", """
         UPDATE workspace_bindings SET valid_from = valid_from - interval '3 days',
             valid_to = valid_to - interval '3 days'""")
-    today = int(time.time()) // 86400 * 86400
+    today = int(time.time() + suite.usage_offset) // 86400 * 86400
     noon = today - 86400 + 12 * 3600
     day = time.strftime("%Y-%m-%d", time.gmtime(noon))
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(noon))
@@ -714,7 +725,7 @@ def report(suite, buyers, kills, terminations, failures, elapsed, args, lifecycl
     if times:
         print(f"  first click to ACTIVATED: p50 {percentile(times, 0.5):.1f} s, p90 {percentile(times, 0.9):.1f} s, "
               f"max {max(times):.1f} s")
-    print(f"  retries sent after UNAVAILABLE/DEADLINE_EXCEEDED: {sum(b.retries for b in buyers)}; "
+    print(f"  retries sent after UNAVAILABLE/DEADLINE_EXCEEDED/RESOURCE_EXHAUSTED: {sum(b.retries for b in buyers)}; "
           f"reloads while an earlier attempt was creating the workspace: {sum(b.reloads for b in buyers)}")
     print(f"  refusals buyers saw: {len(refusals)}")
     for refusal in refusals[:10]:
