@@ -175,7 +175,7 @@ let package = Package(
     // and hashing, verification codes, session tokens.
     .target(
       name: "AccountKit",
-      dependencies: ["CArgon2", "SuiteErrors", .crypto, .nioPosix],
+      dependencies: ["CArgon2", "SuiteErrors", "SuiteKit", .crypto, .nioPosix],
       exclude: ["Resources/NOTICE.md"],
       resources: [.copy("Resources/common-passwords.txt")],
       swiftSettings: strict

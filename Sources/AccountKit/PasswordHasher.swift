@@ -1,7 +1,7 @@
 import CArgon2
 import NIOPosix
 public import SuiteErrors
-import Synchronization
+import SuiteKit
 
 #if os(Linux)
 import Glibc
@@ -50,8 +50,8 @@ public final class PasswordHasher: Sendable {
 
   private let parameters: Parameters
   private let pool: NIOThreadPool
-  private let capacity: Int
-  private let inFlight = Mutex(0)
+  /// Hashes computed or waiting, at most `workers + maxQueued`.
+  private let places: AdmissionLimit
   /// A hash of a random password, verified when the user is unknown so that path costs the same.
   private let dummyHash: String
 
@@ -62,7 +62,7 @@ public final class PasswordHasher: Sendable {
   public init(parameters: Parameters = Parameters(), workers: Int = 2, maxQueued: Int = 32) {
     self.parameters = parameters
     self.pool = NIOThreadPool(numberOfThreads: max(1, workers))
-    self.capacity = max(1, workers) + max(0, maxQueued)
+    self.places = AdmissionLimit(limit: max(1, workers) + max(0, maxQueued))
     self.dummyHash =
       (try? Self.computeHash(
         Array(SessionToken.randomBytes(count: 16)),
@@ -124,16 +124,11 @@ public final class PasswordHasher: Sendable {
   }
 
   private func admit() throws(Failure) {
-    let admitted = inFlight.withLock { count in
-      guard count < capacity else { return false }
-      count += 1
-      return true
-    }
-    guard admitted else { throw .overloaded }
+    guard places.admit() else { throw .overloaded }
   }
 
   private func release() {
-    inFlight.withLock { $0 -= 1 }
+    places.release()
   }
 
   /// Runs `work` on a hashing thread made to yield the CPU to the service's other threads:

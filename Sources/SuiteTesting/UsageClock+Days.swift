@@ -1,4 +1,5 @@
 package import Foundation
+import MarketplaceClient
 package import SuiteKit
 
 extension UsageClock {
@@ -22,7 +23,5 @@ extension UsageClock {
     return (Self.day(of: noon), noon)
   }
 
-  package static func day(of time: Date) -> String {
-    time.formatted(Date.ISO8601FormatStyle().year().month().day())
-  }
+  package static func day(of time: Date) -> String { time.formatted(MarketplaceClient.dayStyle) }
 }

@@ -101,7 +101,7 @@ enum BrowserResponse {
       if !status.message.isEmpty {
         lines += "grpc-message:\(PercentEncoding.encode(status.message))\r\n"
       }
-      for (key, value) in trailers { lines += "\(key):\(headerValue(value))\r\n" }
+      for (key, value) in trailers { lines += "\(key):\(value.headerText)\r\n" }
       body.writeInteger(UInt8(0x80))
       body.writeInteger(UInt32(lines.utf8.count))
       body.writeString(lines)
@@ -120,7 +120,7 @@ enum BrowserResponse {
         SuiteConnectionHandler.add(metadata, to: &headers)
         // A unary Connect answer has no trailers: they travel as "trailer-" headers.
         for (key, value) in trailers {
-          headers.add(name: "trailer-" + key, value: headerValue(value))
+          headers.add(name: "trailer-" + key, value: value.headerText)
         }
         addCORS(origin, to: &headers)
         return (headers, message ?? allocator.buffer(capacity: 0))
@@ -192,13 +192,6 @@ enum BrowserResponse {
     headers.add(name: "access-control-allow-origin", value: origin)
     headers.add(name: "access-control-expose-headers", value: exposedHeaders)
     headers.add(name: "vary", value: "Origin")
-  }
-
-  private static func headerValue(_ value: Metadata.Value) -> String {
-    switch value {
-    case .string(let text): text
-    case .binary(let bytes): Base64.encode(bytes)
-    }
   }
 }
 

@@ -1006,9 +1006,18 @@ final class SuiteConnectionHandler: ChannelDuplexHandler {
       // every search of the table.
       case .string(let text) where key == "x-request-id":
         headers.add(name: key, value: text, indexing: .nonIndexable)
-      case .string(let text): headers.add(name: key, value: text)
-      case .binary(let bytes): headers.add(name: key, value: Base64.encode(bytes))
+      default: headers.add(name: key, value: value.headerText)
       }
+    }
+  }
+}
+
+extension Metadata.Value {
+  /// The value as a header carries it: text as it is, binary ("-bin" keys) in base64.
+  var headerText: String {
+    switch self {
+    case .string(let text): text
+    case .binary(let bytes): Base64.encode(bytes)
     }
   }
 }

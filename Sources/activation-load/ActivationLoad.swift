@@ -262,9 +262,6 @@ enum ActivationLoad {
     let total = run.samples.map(\.0).sorted()
     let resolve = run.samples.map(\.1).sorted()
     let bind = run.samples.map { $0.0 - $0.1 }.sorted()
-    func percentile(_ values: [Double], _ p: Double) -> Double {
-      values[min(values.count - 1, max(0, Int((Double(values.count) * p).rounded(.up)) - 1))]
-    }
     return String(
       format:
         #"{"activations": %d, "seconds": %.3f, "activations_per_second": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "resolve_p50_ms": %.2f, "resolve_p99_ms": %.2f, "bind_p50_ms": %.2f, "bind_p99_ms": %.2f, "concurrency": %d, "driver": "%@", "cpu_ms_per_activation": {%@}}"#,
@@ -361,6 +358,12 @@ enum ActivationLoad {
       throw LoadError.driverFailed(-1)
     }
     return run
+  }
+
+  /// The `p` quantile of sorted `values` (nearest rank); 0 for none.
+  static func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    return values[min(values.count - 1, max(0, Int((Double(values.count) * p).rounded(.up)) - 1))]
   }
 
   static func milliseconds(_ duration: Duration) -> Double {

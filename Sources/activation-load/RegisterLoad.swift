@@ -127,16 +127,16 @@ enum RegisterLoad {
         cores,
         ceiling,
         rate / ceiling,
-        percentile(latencies, 0.5),
-        percentile(latencies, 0.99),
+        ActivationLoad.percentile(latencies, 0.5),
+        ActivationLoad.percentile(latencies, 0.99),
         concurrency,
         flood,
         shed.count,
-        percentile(shed, 0.5),
-        percentile(shed, 0.99),
+        ActivationLoad.percentile(shed, 0.5),
+        ActivationLoad.percentile(shed, 0.99),
         shed.last ?? 0,
         served.count,
-        percentile(served, 0.99),
+        ActivationLoad.percentile(served, 0.99),
         cpu.joined(separator: ", ")
       )
     }
@@ -206,10 +206,5 @@ enum RegisterLoad {
     } catch let error as RPCError where error.code == .resourceExhausted {
       return Outcome(milliseconds: ActivationLoad.milliseconds(sent.duration(to: .now)), shed: true)
     }
-  }
-
-  static func percentile(_ values: [Double], _ p: Double) -> Double {
-    guard !values.isEmpty else { return 0 }
-    return values[min(values.count - 1, max(0, Int((Double(values.count) * p).rounded(.up)) - 1))]
   }
 }

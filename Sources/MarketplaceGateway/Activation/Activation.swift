@@ -296,7 +296,7 @@ public enum ActivationError: Error, Equatable {
   /// lost) with another email than this call's.
   case billingAccountRegisteredWithOtherDetails
   /// As many new accounts as this gateway registers at once are being registered now
-  /// (`RegistrationAdmission`).
+  /// (`Activations.registrations`).
   case overloaded
 }
 

@@ -2,6 +2,7 @@ public import AccountKit
 public import Foundation
 public import MarketplaceClient
 import SuiteErrors
+import SuiteKit
 import SuitePersistence
 
 /// The activation flow, step by step: a landing token becomes an activation session; the
@@ -16,7 +17,13 @@ public struct Activations: Sendable {
   let saga: ActivationSaga
   private let sessionLifetime: Duration
   private let consoleLoginURL: String
-  private let registrations: RegistrationAdmission
+  /// Calls that register a new account (`RegisterAndActivate`, `CreateWorkspace` with a new
+  /// Guance account) under way at once. Each hashes a password in the billing center and
+  /// another in the console, whose hash pools bound the whole path; a call beyond the limit is
+  /// refused at once (`ActivationError.overloaded`, RESOURCE_EXHAUSTED with a retry delay)
+  /// rather than queued: in a flood every queued buyer waited seconds, while a refused one
+  /// tries again a moment later.
+  private let registrations: AdmissionLimit
 
   public init(
     store: any ActivationStore,
@@ -28,7 +35,7 @@ public struct Activations: Sendable {
     sessionLifetime: Duration = .seconds(2 * 3600),
     registrationsAtOnce: Int = 8
   ) {
-    registrations = RegistrationAdmission(limit: registrationsAtOnce)
+    registrations = AdmissionLimit(limit: registrationsAtOnce)
     self.store = store
     self.marketplace = marketplace
     self.billing = billing
@@ -193,7 +200,7 @@ public struct Activations: Sendable {
     termsAccepted: Bool,
     correlationID: String = UUID().uuidString
   ) async throws -> Activation {
-    try await registrations.withPlace {
+    try await registering {
       try await register(
         sessionID: sessionID,
         account: account,
@@ -327,7 +334,14 @@ public struct Activations: Sendable {
     }
     // A new Guance account's password is hashed, as a registration's is.
     guard case .new = owner else { return try await create() }
-    return try await registrations.withPlace(create)
+    return try await registering(create)
+  }
+
+  /// `body`, holding one of the registrations' places; `overloaded` when none is free.
+  private func registering<Result>(_ body: () async throws -> Result) async throws -> Result {
+    guard registrations.admit() else { throw ActivationError.overloaded }
+    defer { registrations.release() }
+    return try await body()
   }
 
   private func create(
