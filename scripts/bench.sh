@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: release builds, a private PostgreSQL (fsync on, as in production), and the
 # suite's benchmarks on this machine; results go to bench/results/*.md.
-#   BENCH_ONLY=grpc|usage|activation|register|startup|newcomer   one benchmark only
+#   BENCH_ONLY=grpc|usage|activation|register|startup|newcomer|scale   one benchmark only
 #   RPCs against grpc C++: see scripts/bench-grpc.sh
 #   usage ingestion: BENCH_RUNS (3) alternating runs, BENCH_BATCHES (200) batches of 1,000
 #   activations: BENCH_ACTIVATIONS (3000) per run, BENCH_ACTIVATION_CONCURRENCY (16), BENCH_RUNS runs
@@ -9,6 +9,8 @@
 #     then BENCH_REGISTER_FLOOD (200) sent at once; BENCH_RUNS runs
 #   start-up: each service's start to SERVING and idle memory, first start and restart, BENCH_RUNS rounds
 #   newcomers: BENCH_NEWCOMER_REQUESTS (300000) per round, BENCH_RUNS rounds
+#   scale: BENCH_SCALE_STEPS (1000 100000 1000000) stored subscriptions, BENCH_SCALE_USAGE (10) usage
+#     events each, BENCH_SCALE_ACTIVATIONS (1500) per run, BENCH_RUNS runs a step
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${BENCH_RUNS:-3}
@@ -81,6 +83,23 @@ start_suite() {
   gateway=$address gateway_pid=${pids[-1]}
   postmaster=$(head -n 1 "$cluster/data/postmaster.pid")
   export ACTIVATION_LOAD_PROCESSES="marketplace-gateway=$gateway_pid,billing-center=$billing_pid,workspace-console=$console_pid,marketplace-emulator=$emulator_pid,postgresql=$postmaster"
+}
+# activation_settings: what the bind-path activation runs share (here and at scale).
+activation_settings() {
+  # The timed activations come from a grpc C++ client (bench/activation/driver.cc): it shares
+  # the cores with what it measures and takes about a third of the CPU a grpc-swift client does.
+  local driver=.build-bench-cpp/activation-driver
+  if [ ! -x "$driver" ] || [ bench/activation/driver.cc -nt "$driver" ]; then
+    echo "bench: building the activation driver"
+    mkdir -p .build-bench-cpp
+    g++ -O2 -std=c++17 -o "$driver" bench/activation/driver.cc $(pkg-config --cflags --libs grpc++)
+  fi
+  export ACTIVATION_DRIVER=$PWD/$driver
+  # Four services, PostgreSQL and the load share the machine: one event-loop thread each
+  # (README, EVENT_LOOP_THREADS) rather than one per core each, and so unary handlers on the
+  # concurrency pool (GRPC_UNARY_ON_EVENT_LOOP; p99 ~60 against ~75 ms on the loop).
+  export EVENT_LOOP_THREADS=${BENCH_EVENT_LOOP_THREADS:-1}
+  export GRPC_UNARY_ON_EVENT_LOOP=${BENCH_UNARY_ON_EVENT_LOOP:-false}
 }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -159,20 +178,7 @@ if [ "$only" = all ] || [ "$only" = activation ]; then
   activations=${BENCH_ACTIVATIONS:-3000}
   concurrency=${BENCH_ACTIVATION_CONCURRENCY:-16}
   echo "bench: the whole suite for bind-path activations"
-  # The timed activations come from a grpc C++ client (bench/activation/driver.cc): it shares
-  # the cores with what it measures and takes about a third of the CPU a grpc-swift client does.
-  driver=.build-bench-cpp/activation-driver
-  if [ ! -x "$driver" ] || [ bench/activation/driver.cc -nt "$driver" ]; then
-    echo "bench: building the activation driver"
-    mkdir -p .build-bench-cpp
-    g++ -O2 -std=c++17 -o "$driver" bench/activation/driver.cc $(pkg-config --cflags --libs grpc++)
-  fi
-  export ACTIVATION_DRIVER=$PWD/$driver
-  # Four services, PostgreSQL and the load share the machine: one event-loop thread each
-  # (README, EVENT_LOOP_THREADS) rather than one per core each, and so unary handlers on the
-  # concurrency pool (GRPC_UNARY_ON_EVENT_LOOP; p99 ~60 against ~75 ms on the loop).
-  export EVENT_LOOP_THREADS=${BENCH_EVENT_LOOP_THREADS:-1}
-  export GRPC_UNARY_ON_EVENT_LOOP=${BENCH_UNARY_ON_EVENT_LOOP:-false}
+  activation_settings
   start_suite activation
 
   echo "bench: activation warm-up"
@@ -412,6 +418,75 @@ if [ "$only" = all ] || [ "$only" = newcomer ]; then
   cat bench/results/newcomer.md
 fi
 
+if [ "$only" = all ] || [ "$only" = scale ]; then
+  # The same bind-path activations and the console's read with 10^3, 10^5 and 10^6 stored
+  # subscriptions (10 usage events each: 10^7 at the last step), grown in the same databases by
+  # COPY (scripts/scale_load.py). PostgreSQL restarts with pg_stat_statements (what each hot
+  # statement costs at each step) and auto_explain, off until a short batch after the timed runs
+  # logs the plan of every statement it runs, with EXPLAIN ANALYZE's rows and buffers.
+  steps=${BENCH_SCALE_STEPS:-1000 100000 1000000}
+  usage_per=${BENCH_SCALE_USAGE:-10}
+  activations=${BENCH_SCALE_ACTIVATIONS:-1500}
+  concurrency=${BENCH_ACTIVATION_CONCURRENCY:-16}
+  echo "bench: scale: PostgreSQL again with pg_stat_statements and auto_explain"
+  scripts/pg.sh stop "$cluster"
+  # (auto_explain.log_min_duration stays at its default, off, here: a setting on the server's
+  # command line would take precedence over the ALTER SYSTEM that turns it on for the batch.)
+  PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements,auto_explain -c pg_stat_statements.track=top -c auto_explain.log_analyze=on -c auto_explain.log_buffers=on -c auto_explain.log_timing=off -c auto_explain.log_format=json" \
+    scripts/pg.sh start "$cluster" "$port"
+  server_log=$(scripts/pg.sh datadir "$cluster")/server.log
+  activation_settings
+  start_suite scale
+  psql -q "$db/postgres" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+  activate() { "$bin/activation-load" "$gateway" "$billing" "$console" "$emulator" bench "$1" "$concurrency"; }
+  # lookups N WORKSPACE -> RPC/s of LookupWorkspace for WORKSPACE (16 connections, 16 streams
+  # each: below the console's default limit of 24, GRPC_MAX_CONCURRENT_STREAMS)
+  lookups() {
+    python3 -c 'import struct,sys; w=sys.argv[2].encode(); m=b"\x0a"+bytes([len(w)])+w; open(sys.argv[1],"wb").write(b"\0"+struct.pack(">I",len(m))+m)' \
+      "$work/scale-lookup.bin" "$2"
+    local out
+    out=$(h2load -n "$1" -c 16 -m 16 -d "$work/scale-lookup.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
+      -H 'authorization: Bearer bench' "http://$console/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace" 2>&1)
+    grep -q "$1 succeeded, 0 failed, 0 errored" <<<"$out" || { echo "$out" >&2; exit 1; }
+    grep -oE 'finished in [0-9.]+m?s, [0-9.]+ req/s' <<<"$out" | awk '{print int($4)}'
+  }
+  have=0 reports=()
+  for step in $steps; do
+    loaded=$(python3 scripts/scale_load.py "$db" scale "$have" "$step" "$usage_per")
+    have=$step workspace=$(field "$loaded" workspace)
+    echo "bench: scale $step subscriptions: $(field "$loaded" rows) rows loaded by COPY in $(field "$loaded" seconds) s"
+    activate 300 >/dev/null
+    psql -q "$db/postgres" -c "SELECT pg_stat_statements_reset()" >/dev/null
+    lines=()
+    for run in $(seq 1 "$runs"); do
+      lines+=("$(activate "$activations")")
+      echo "bench: scale $step run $run/$runs  $(field "${lines[-1]}" activations_per_second) activations/s, p99 $(field "${lines[-1]}" p99_ms) ms"
+    done
+    statements=$(psql -At "$db/postgres" -c "SELECT coalesce(json_agg(s), '[]') FROM (
+      SELECT d.datname AS database, s.query, s.calls, s.mean_exec_time AS mean_ms,
+             (s.shared_blks_hit + s.shared_blks_read)::float / s.calls AS blocks, s.rows::float / s.calls AS rows
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE s.calls >= $((runs * activations / 2)) ORDER BY s.total_exec_time DESC) s")
+    read_rate=$(lookups "${BENCH_SCALE_LOOKUPS:-100000}" "$workspace")
+    echo "bench: scale $step  LookupWorkspace of a stored workspace: $read_rate RPC/s"
+    # The plans: a short batch with auto_explain logging every statement, then off again.
+    offset=$(stat -c %s "$server_log")
+    psql -q "$db/postgres" -c "ALTER SYSTEM SET auto_explain.log_min_duration = 0" -c "SELECT pg_reload_conf()" >/dev/null
+    activate 20 >/dev/null
+    lookups 16 "$workspace" >/dev/null
+    psql -q "$db/postgres" -c "ALTER SYSTEM RESET auto_explain.log_min_duration" -c "SELECT pg_reload_conf()" >/dev/null
+    tail -c +"$((offset + 1))" "$server_log" >".run/scale-plans-$step.log"
+    reports+=("$(python3 -c 'import json,sys; print(json.dumps({"step": int(sys.argv[1]), "loaded": json.loads(sys.argv[2]), "runs": [json.loads(l) for l in sys.argv[6:]], "statements": json.loads(sys.argv[3]), "lookups_per_second": int(sys.argv[4]), "plans": sys.argv[5]}))' \
+      "$step" "$loaded" "$statements" "$read_rate" ".run/scale-plans-$step.log" "${lines[@]}")")
+  done
+  rss_line="gateway $(($(rss "$gateway_pid") / 1024)) MiB, billing-center $(($(rss "$billing_pid") / 1024)) MiB, console $(($(rss "$console_pid") / 1024)) MiB, emulator $(($(rss "$emulator_pid") / 1024)) MiB"
+  printf '%s\n' "${reports[@]}" | python3 scripts/scale_report.py "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" "$machine" \
+    "$rss_line" bench/results/scale.md bench/results/scale-plans.md
+  for pid in "$gateway_pid" "$emulator_pid" "$billing_pid" "$console_pid"; do kill -TERM "$pid" 2>/dev/null || true; done
+  echo
+  cat bench/results/scale.md
+fi
+
 # One summary table of what this invocation measured, against issue 23's goals, read from the
 # results it wrote (each a ratio against an anchor measured in the same run where there is one).
 python3 - "$only" <<'PY'
@@ -455,6 +530,12 @@ if only in ("all", "startup"):
     idle = [float(s) for s in re.findall(r"^\| [a-z-]+ \| [a-z ]+ \| [0-9.]+ s \| [0-9.]+ MiB \| ([0-9.]+) MiB \|", startup, re.M)]
     if seconds: row("start to SERVING, slowest service", f"{max(seconds):.3f} s", "< 1 s", max(seconds) < 1)
     if idle: row("idle RSS, largest service", f"{max(idle)} MiB", "< 40 MiB", max(idle) < 40)
+if only in ("all", "scale"):
+    scale = read("scale.md")
+    steps = find(scale, r"^At ([0-9,]+ against [0-9,]+) ")
+    for figure, name in (("activation p99", "p99"), ("activation CPU, all processes", "CPU")):
+        change = find(scale, rf"^\| {re.escape(figure)} \| [^|]+ \| [^|]+ \| ([+-][0-9]+) % \|")
+        if change: row(f"activation {name}, {steps} subscriptions", f"{change} %", "±20 %", abs(int(change)) <= 20)
 if rows:
     print("\nbench: summary")
     width = max(len(r[0]) for r in rows)

@@ -5,6 +5,7 @@
 #                          it also accepts TLS with that certificate; PG_OPTIONS adds
 #                          server options ("-c track_commit_timestamp=on")
 #   pg.sh stop DIR         stop it (fast shutdown)
+#   pg.sh datadir DIR      the folder holding its data (and server.log)
 #   pg.sh createdb PORT NAME   create database NAME unless it exists
 # PostgreSQL refuses to run as root; as root the cluster runs as the 'postgres' user, in a
 # folder that user can reach (a link under DIR points at it when DIR's parents are closed).
@@ -82,6 +83,9 @@ case "$cmd" in
     "$0" stop "$dir"
     rm -rf "$data" "$dir"
     ;;
+  datadir)
+    data_dir "$(realpath -m "$2")"
+    ;;
   createdb)
     port=$2 name=$3
     exists=$(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
@@ -89,7 +93,7 @@ case "$cmd" in
     [ "$exists" = 1 ] || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
     ;;
   *)
-    echo "usage: pg.sh start DIR PORT | stop DIR | destroy DIR | createdb PORT NAME" >&2
+    echo "usage: pg.sh start DIR PORT | stop DIR | destroy DIR | datadir DIR | createdb PORT NAME" >&2
     exit 2
     ;;
 esac
