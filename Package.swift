@@ -114,6 +114,12 @@ let package = Package(
       pkgConfig: "libargon2",
       providers: [.apt(["libargon2-dev"])]
     ),
+    // libpq (apt libpq-dev) in pipeline mode, for the hottest reads (PipelinedReads).
+    .systemLibrary(
+      name: "CLibPQ",
+      pkgConfig: "libpq",
+      providers: [.apt(["libpq-dev"])]
+    ),
     // The suite's error vocabulary (field violations, not-found, conflicts...), free of transport.
     .target(name: "SuiteErrors", swiftSettings: strict),
     // Generated protobuf and gRPC code for every contract under Protos/ (committed).
@@ -166,7 +172,7 @@ let package = Package(
     .target(
       name: "SuitePersistence",
       dependencies: [
-        "SuiteKit", "SuiteErrors", .postgres, .nioCore, .nioPosix, .nioSSL, .logging,
+        "SuiteKit", "SuiteErrors", "CLibPQ", .postgres, .nioCore, .nioPosix, .nioSSL, .logging,
         .lifecycle, .metrics, .tracing,
       ],
       swiftSettings: strict
@@ -402,7 +408,8 @@ let package = Package(
     .testTarget(
       name: "SuitePersistenceTests",
       dependencies: [
-        "SuiteKit", "SuiteRPC", "SuitePersistence", "SuiteTesting", .grpcCore, .postgres, .logging,
+        "SuiteKit", "SuiteErrors", "SuiteRPC", "SuitePersistence", "SuiteTesting", .grpcCore,
+        .postgres, .logging,
       ],
       swiftSettings: strict
     ),

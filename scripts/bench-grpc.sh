@@ -4,7 +4,9 @@
 #   (b) a bare grpc-swift-2 server (bench-greeter bare),
 #   (c) the suite's runtime server with all its interceptors (bench-greeter runtime),
 #   (d) a database-backed read of workspace-console (LookupWorkspace),
-#   (e) `pgbench -S` on the same PostgreSQL, the ceiling for (d).
+#   (d′) the same read through postgres-nio's pool rather than libpq's pipeline,
+#   (e) `pgbench -S` on the same PostgreSQL, the ceiling for (d),
+#   (f) (d)'s statement sent from C through libpq, one per round trip and pipelined.
 # Runs alternate (a b c d a b c d ...); medians go to bench/results/grpc.md.
 # Called by scripts/bench.sh (which installs h2load, g++ and grpc C++) with: BIN (release
 # binaries) PGPORT WORKDIR.
@@ -63,6 +65,9 @@ start runtime-nio "${runtime_env[@]}" GRPC_SERVER_TRANSPORT=grpc-swift \
 scripts/pg.sh createdb "$port" bench_console
 start console "${runtime_env[@]}" DATABASE_URL="$db/bench_console" \
   MAILBOX_DIR="$work/mail" "$bin/workspace-console"
+# The same console with its read through postgres-nio's pool instead of libpq's pipeline.
+start console-nio "${runtime_env[@]}" DATABASE_URL="$db/bench_console" DATABASE_PIPELINED_READS=0 \
+  MAILBOX_DIR="$work/mail" "$bin/workspace-console"
 for target in "${targets[@]}"; do wait_ready "$work/$target.ready"; done
 
 python=$(scripts/python-env.sh)
@@ -84,7 +89,9 @@ PY
 # Every target but the console answers the greeter's SayHello.
 declare -A path=() body=()
 for target in "${targets[@]}"; do path[$target]=/bench.v1.Greeter/SayHello body[$target]=hello.bin; done
-path[console]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace body[console]=lookup.bin
+for target in console console-nio; do
+  path[$target]=/guance.console.v1.WorkspaceDirectoryService/LookupWorkspace body[$target]=lookup.bin
+done
 
 # Every target must answer grpc-status 0 to exactly these frames before its load counts.
 for target in "${targets[@]}"; do
@@ -139,6 +146,19 @@ for run in $(seq 1 "$runs"); do
   echo "bench: run $run/$runs  pgbench -S: ${pg_rates[-1]} tps"
 done
 
+# The statement itself straight from C through libpq (bench/lookup/pq_lookup.c), $connections
+# connections: one statement per round trip, and pipelined 32 at a time per connection.
+pq=.build-bench-cpp/pq_lookup
+if [ ! -x "$pq" ] || [ bench/lookup/pq_lookup.c -nt "$pq" ]; then
+  cc -O2 -o "$pq" bench/lookup/pq_lookup.c $(pkg-config --cflags --libs libpq) -lpthread
+fi
+pq_single=() pq_pipelined=()
+for run in $(seq 1 "$runs"); do
+  pq_single+=("$("$pq" "host=127.0.0.1 port=$port user=postgres dbname=bench_console" "$workspace" "$connections" 10 1)")
+  pq_pipelined+=("$("$pq" "host=127.0.0.1 port=$port user=postgres dbname=bench_console" "$workspace" "$connections" 10 32)")
+  echo "bench: run $run/$runs  libpq from C: ${pq_single[-1]} statements/s one per round trip, ${pq_pipelined[-1]} pipelined"
+done
+
 median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # ratio A B: A / B to two decimals.
 ratio() { "$python" -c "print(f'{$1 / $2:.2f}')"; }
@@ -149,7 +169,8 @@ declare -A label=(
   [runtime]="(c) suite runtime (limits, interceptors, health) on its own transport (HTTP/2 by libnghttp2), no database"
   [runtime-h2]="(c″) the same with swift-nio-http2's HTTP/2 (the suite before libnghttp2)"
   [runtime-nio]="(c′) the same on grpc-swift's server transport, 100 µs flush coalescing (the suite before)"
-  [console]="(d) workspace-console LookupWorkspace (PostgreSQL read)")
+  [console]="(d) workspace-console LookupWorkspace (PostgreSQL read, libpq pipeline: the default)"
+  [console-nio]="(d′) the same console with the read through postgres-nio's pool (DATABASE_PIPELINED_READS=0)")
 cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
 {
   echo "# Unary RPCs: grpc C++ against the suite's Swift stack"
@@ -169,14 +190,18 @@ cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
   done
   pg=$(median "${pg_rates[@]}")
   echo "| (e) \`pgbench -S -c $connections -j 2\`, same PostgreSQL | $pg tps | $(ratio "$pg" "$cpp_rate") | | | | | |"
+  echo "| (f) (d)'s statement from C through libpq, $connections connections, one per round trip | $(median "${pq_single[@]}")/s | | | | | | |"
+  echo "| (f′) the same, pipelined 32 at a time per connection | $(median "${pq_pipelined[@]}")/s | | | | | | |"
   echo
   echo "(c) / (c″) = $(ratio "$(median ${rate[runtime]})" "$(median ${rate[runtime-h2]})"): libnghttp2 against swift-nio-http2 under the suite's transport, same runs."
   echo "(c) / (c′) = $(ratio "$(median ${rate[runtime]})" "$(median ${rate[runtime-nio]})"): the suite's server transport against grpc-swift's, same runtime and runs."
   echo "(d) / (e) = $(ratio "$(median ${rate[console]})" "$pg"): the console's read against the database's own ceiling."
+  echo "(d′) / (e) = $(ratio "$(median ${rate[console-nio]})" "$pg"): the same through postgres-nio's pool; (d) / (d′) = $(ratio "$(median ${rate[console]})" "$(median ${rate[console-nio]})")."
   echo
   echo "Runs (RPC/s):"
   for target in "${targets[@]}"; do echo "- ${target}: ${rate[$target]}"; done
   echo "- pgbench: ${pg_rates[*]}"
+  echo "- libpq from C: one per round trip ${pq_single[*]}; pipelined ${pq_pipelined[*]}"
 } >bench/results/grpc.md
 echo
 cat bench/results/grpc.md

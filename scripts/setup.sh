@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the suite needs from Debian's packages, only when it is missing:
-# PostgreSQL (server and client), protoc, libargon2, libnghttp2 (the gRPC server's HTTP/2),
+# PostgreSQL (server and client, and libpq for pipelined reads), protoc, libargon2, libnghttp2 (the gRPC server's HTTP/2),
 # pkg-config, Python, curl, openssl, Chromium and its driver (the activation page's tests), the C interop client's libraries (protobuf-c, OpenSSL
 # headers), docker-compose (to check the compose file) and promtool (it checks /metrics).
 # Run as root or with sudo.
@@ -15,6 +15,7 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/timestamp.proto ] || missing+=(libprotobuf-dev)
 [ -f /usr/include/argon2.h ] || missing+=(libargon2-dev)
+[ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 [ -f /usr/include/nghttp2/nghttp2.h ] || missing+=(libnghttp2-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)

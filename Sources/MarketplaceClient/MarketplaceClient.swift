@@ -106,17 +106,27 @@ public struct MarketplaceClient: Sendable {
   /// Every subscription, following `@nextLink` page by page.
   public func allSubscriptions() async throws -> [MarketplaceSubscription] {
     var all: [MarketplaceSubscription] = []
+    try await forEachSubscriptionPage { all += $0 }
+    return all
+  }
+
+  /// The publisher's subscriptions a page at a time, as List subscriptions returns them:
+  /// what is held at once is one page, however many there are.
+  public func forEachSubscriptionPage(
+    _ body: ([MarketplaceSubscription]) async throws -> Void
+  ) async throws {
     var next: String? = "saas/subscriptions"
     while let path = next {
       let data = try await call(.GET, path, retry: true)
       guard !data.isEmpty else { break }
       let page = try MarketplaceParsing.object(data)
-      all += try (page["subscriptions"] as? [MarketplaceParsing.Object] ?? []).map(
-        MarketplaceParsing.subscription
+      try await body(
+        try (page["subscriptions"] as? [MarketplaceParsing.Object] ?? []).map(
+          MarketplaceParsing.subscription
+        )
       )
       next = MarketplaceParsing.string(page, "@nextLink").flatMap { $0.isEmpty ? nil : $0 }
     }
-    return all
   }
 
   /// Publisher-started change: returns the operation to poll (not repeated on failure: a

@@ -182,11 +182,15 @@ extension PSQLError {
       .poolClosed:
       return true
     case .server:
-      guard let sqlState else { return false }
-      return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(sqlState)
+      return sqlState.map(Self.isConnectionLoss) ?? false
     default:
       return false
     }
+  }
+
+  /// Whether a server's SQLSTATE says the connection was lost (`isConnectionLoss`).
+  static func isConnectionLoss(sqlState: String) -> Bool {
+    sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(sqlState)
   }
 }
 

@@ -11,15 +11,22 @@ public import SuitePersistence
 public struct ConsoleAssembly: Sendable {
   public let console: GuanceConsole
 
+  /// - Parameter pipelinedReads: prepared with `PostgresConsoleStore.pipelinedStatements`, for
+  ///   LookupWorkspace; nil sends every statement through `database`'s pool.
   public init(
     database: Database,
+    pipelinedReads: PipelinedReads? = nil,
     hasher: PasswordHasher,
     sessionPolicy: PasswordSessions.Policy = .init(),
     catalog: SiteCatalog = .defaults,
     logger: Logger
   ) {
     console = GuanceConsole(
-      store: PostgresConsoleStore(database: database, logger: logger),
+      store: PostgresConsoleStore(
+        database: database,
+        pipelinedReads: pipelinedReads,
+        logger: logger
+      ),
       hasher: hasher,
       sessions: PasswordSessions(
         database: database,

@@ -12,6 +12,9 @@ import WorkspaceConsole
 struct ConsoleConfiguration {
   var service: ServiceBasics
   var database: DatabaseURL
+  /// `DATABASE_PIPELINED_READS`: libpq connections in pipeline mode for LookupWorkspace's read
+  /// (`PipelinedReads`); 0 sends it through the pool like every other statement.
+  var pipelinedReadConnections: Int
   /// The operator port's `/metrics` (`METRICS_HOST`, `METRICS_PORT`; nil when off).
   var metrics: MetricsSettings?
   /// OTLP traces, when a collector is named (`OTEL_EXPORTER_OTLP_ENDPOINT`).
@@ -24,6 +27,7 @@ struct ConsoleConfiguration {
   init(config: ConfigReader) throws(ConfigError) {
     service = try ServiceBasics(config: config, defaultPort: 7101)
     database = try DatabaseURL(config: config)
+    pipelinedReadConnections = try config.int("DATABASE_PIPELINED_READS", default: 1, range: 0...16)
     metrics = try MetricsSettings(
       config: config,
       defaultHost: service.server.host,

@@ -32,8 +32,18 @@ enum WorkspaceConsoleMain {
       poolSize: configuration.database.poolSize,
       logger: logger
     )
+    let pipelinedReads =
+      configuration.pipelinedReadConnections > 0
+      ? PipelinedReads(
+        url: configuration.database,
+        statements: PostgresConsoleStore.pipelinedStatements,
+        connections: configuration.pipelinedReadConnections,
+        logger: logger
+      ) : nil
+    defer { pipelinedReads?.close() }
     let assembly = ConsoleAssembly(
       database: database,
+      pipelinedReads: pipelinedReads,
       hasher: configuration.hasher,
       sessionPolicy: configuration.sessions,
       catalog: configuration.catalog,

@@ -33,15 +33,27 @@ struct ConsoleFixture: Sendable {
   let mailbox: DevelopmentMailboxReader
   let mailWorker: MailOutboxWorker
 
-  /// Runs `body` against a fresh console.
+  /// Runs `body` against a fresh console; its workspace reads pipelined through libpq, as the
+  /// service runs by default, or with `pipelinedReads` false through the pool.
   static func with(
     policy: PasswordSessions.Policy = PasswordSessions.Policy(),
+    pipelinedReads: Bool = true,
     _ body: @Sendable (ConsoleFixture) async throws -> Void
   ) async throws {
-    try await TestDatabase.withMigratedDatabase(ConsoleAssembly.migrations()) { _, database in
+    try await TestDatabase.withMigratedDatabase(ConsoleAssembly.migrations()) { url, database in
       let logger = Logger(label: "console-test")
+      let reads =
+        pipelinedReads
+        ? PipelinedReads(
+          url: url,
+          statements: PostgresConsoleStore.pipelinedStatements,
+          connections: 1,
+          logger: logger
+        ) : nil
+      defer { reads?.close() }
       let assembly = ConsoleAssembly(
         database: database,
+        pipelinedReads: reads,
         hasher: hasher,
         sessionPolicy: policy,
         logger: logger

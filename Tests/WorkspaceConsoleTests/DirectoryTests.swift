@@ -14,9 +14,12 @@ struct DirectoryTests {
     "authorization": "Bearer \(ConsoleFixture.internalCredential)"
   ]
 
-  @Test("only callers with the internal credential get in")
-  func credential() async throws {
-    try await ConsoleFixture.with { fixture in
+  @Test(
+    "only callers with the internal credential get in; the workspace read is the same through libpq's pipeline and the pool",
+    arguments: [true, false]
+  )
+  func credential(pipelinedReads: Bool) async throws {
+    try await ConsoleFixture.with(pipelinedReads: pipelinedReads) { fixture in
       let created = try await fixture.registerAndCreate()
       let request = Guance_Console_V1_LookupWorkspaceRequest.with {
         $0.workspaceID = created.workspace.id

@@ -277,9 +277,10 @@ extension GatewayStore {
   }
 
   /// Every subscription the gateway follows, with its recorded status, plan and quantity.
-  public func followedSubscriptions() async throws -> [String: MarketplaceSubscription] {
+  public func followedSubscriptions(ids: [String]) async throws -> [String: MarketplaceSubscription]
+  {
     let rows = try await database.execute(
-      "SELECT \(unescaped: Self.subscriptionColumns) FROM marketplace_subscriptions s"
+      "SELECT \(unescaped: Self.subscriptionColumns) FROM marketplace_subscriptions s WHERE s.id = ANY(\(ids))"
     )
     var subscriptions: [String: MarketplaceSubscription] = [:]
     for try await row in rows {

@@ -22,8 +22,9 @@ public protocol LifecycleStore: Sendable {
     outcome: String
   ) async throws
 
-  /// Every subscription the gateway follows, with its recorded status, plan and quantity.
-  func followedSubscriptions() async throws -> [String: MarketplaceSubscription]
+  /// Those of `ids` the gateway follows, with their recorded status, plan and quantity (the
+  /// reconciler asks a page of the marketplace's list at a time).
+  func followedSubscriptions(ids: [String]) async throws -> [String: MarketplaceSubscription]
 
   /// The subscription as the gateway last recorded it, with when its data may go (after
   /// Unsubscribe).

@@ -153,7 +153,25 @@ extension PostgresConsoleStore {
     return nil
   }
 
+  static let workspaceByID = PipelinedReads.Statement(
+    name: "workspace_by_id",
+    sql: "SELECT \(workspaceColumns) FROM workspaces w WHERE w.id = $1",
+    parameters: 1
+  )
+
   public func workspace(id: UUID) async throws -> Workspace? {
+    if let pipelinedReads {
+      guard let row = try await pipelinedReads.rows(Self.workspaceByID, [id.uuidString]).first
+      else {
+        return nil
+      }
+      return try Self.workspace(
+        (
+          row.uuid(0), row.text(1), row.text(2), row.text(3), row.text(4), row.uuid(5),
+          row.date(6)
+        )
+      )
+    }
     let rows = try await database.execute(
       "SELECT \(unescaped: Self.workspaceColumns) FROM workspaces w WHERE w.id = \(id)"
     )
