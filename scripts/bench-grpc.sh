@@ -5,7 +5,8 @@
 #   (c) the suite's runtime server with all its interceptors (bench-greeter runtime),
 #   (d) a database-backed read of workspace-console (LookupWorkspace),
 #   (d′) the same read through postgres-nio's pool rather than libpq's pipeline,
-#   (e) `pgbench -S` on the same PostgreSQL, the ceiling for (d),
+#   (e) `pgbench -S -M prepared` on the same PostgreSQL, the ceiling for (d) (issue 23's anchor:
+#       its statements prepared once per connection, as (d)'s are),
 #   (f) (d)'s statement sent from C through libpq, one per round trip and pipelined.
 # Runs alternate (a b c d a b c d ...); medians go to bench/results/grpc.md.
 # Called by scripts/bench.sh (which installs h2load, g++ and grpc C++) with: BIN (release
@@ -63,10 +64,10 @@ start runtime-h2 "${runtime_env[@]}" GRPC_SERVER_TRANSPORT=suite-nio-http2 \
 start runtime-nio "${runtime_env[@]}" GRPC_SERVER_TRANSPORT=grpc-swift \
   GRPC_FLUSH_DELAY_MICROSECONDS=100 "$bin/bench-greeter" runtime
 scripts/pg.sh createdb "$port" bench_console
-start console "${runtime_env[@]}" DATABASE_URL="$db/bench_console" \
+start console "${runtime_env[@]}" DATABASE_URL="$db/bench_console" METRICS_PORT=0 \
   MAILBOX_DIR="$work/mail" "$bin/workspace-console"
 # The same console with its read through postgres-nio's pool instead of libpq's pipeline.
-start console-nio "${runtime_env[@]}" DATABASE_URL="$db/bench_console" DATABASE_PIPELINED_READS=0 \
+start console-nio "${runtime_env[@]}" DATABASE_URL="$db/bench_console" METRICS_PORT=0 DATABASE_PIPELINED_READS=0 \
   MAILBOX_DIR="$work/mail" "$bin/workspace-console"
 for target in "${targets[@]}"; do wait_ready "$work/$target.ready"; done
 
@@ -141,9 +142,9 @@ psql -q "$db/postgres" -c "DROP DATABASE IF EXISTS bench_pgbench" -c "CREATE DAT
 pgbench -q -i -s 10 "$db/bench_pgbench" >/dev/null 2>&1
 pg_rates=()
 for run in $(seq 1 "$runs"); do
-  pg_rates+=("$(pgbench -n -S -c "$connections" -j 2 -T 10 "$db/bench_pgbench" 2>/dev/null |
+  pg_rates+=("$(pgbench -n -S -M prepared -c "$connections" -j 2 -T 10 "$db/bench_pgbench" 2>/dev/null |
     awk '/^tps/ {printf "%.0f", $3}')")
-  echo "bench: run $run/$runs  pgbench -S: ${pg_rates[-1]} tps"
+  echo "bench: run $run/$runs  pgbench -S -M prepared: ${pg_rates[-1]} tps"
 done
 
 # The statement itself straight from C through libpq (bench/lookup/pq_lookup.c), $connections
@@ -189,7 +190,7 @@ cpp_rate=$(median ${rate[cpp]}) cpp_single=$(median ${single[cpp]})
     echo "| ${label[$target]} | $r | $(ratio "$r" "$cpp_rate") | $(median ${p50[$target]}) | $(median ${p99[$target]}) | $s | $(ratio "$s" "$cpp_single") | $(rss "${pid[$target]}") |"
   done
   pg=$(median "${pg_rates[@]}")
-  echo "| (e) \`pgbench -S -c $connections -j 2\`, same PostgreSQL | $pg tps | $(ratio "$pg" "$cpp_rate") | | | | | |"
+  echo "| (e) \`pgbench -S -M prepared -c $connections -j 2\`, same PostgreSQL | $pg tps | $(ratio "$pg" "$cpp_rate") | | | | | |"
   echo "| (f) (d)'s statement from C through libpq, $connections connections, one per round trip | $(median "${pq_single[@]}")/s | | | | | | |"
   echo "| (f′) the same, pipelined 32 at a time per connection | $(median "${pq_pipelined[@]}")/s | | | | | | |"
   echo

@@ -37,6 +37,27 @@ extension UUID {
     self.init(uuid: parsed)
   }
 
+  /// The 36-character form in lower case, as `uuidString.lowercased()` gives it, without
+  /// `snprintf` and a second string: for hot paths (every LookupWorkspace answer carries two).
+  public var canonicalText: String {
+    withUnsafeBytes(of: uuid) { bytes in
+      String(unsafeUninitializedCapacity: 36) { out in
+        let digits: StaticString = "0123456789abcdef"
+        var index = 0
+        for byte in 0..<16 {
+          if byte == 4 || byte == 6 || byte == 8 || byte == 10 {
+            out[index] = UInt8(ascii: "-")
+            index += 1
+          }
+          out[index] = digits.utf8Start[Int(bytes[byte] >> 4)]
+          out[index + 1] = digits.utf8Start[Int(bytes[byte] & 0x0f)]
+          index += 2
+        }
+        return index
+      }
+    }
+  }
+
   private static func hexValue(_ digit: UInt8) -> UInt8? {
     switch digit {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")

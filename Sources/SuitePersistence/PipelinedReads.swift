@@ -105,8 +105,11 @@ public final class PipelinedReads: Sendable {
       "\(statement.name) takes \(statement.parameters) values"
     )
     let lane = lanes[nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % lanes.count]
-    return try await withCheckedThrowingContinuation { continuation in
-      lane.submit(Read(statement: statement.name, parameters: parameters, answer: continuation))
+    // Counted and traced as the pool's statements are.
+    return try await Database.counted(statement.sql) {
+      try await withCheckedThrowingContinuation { continuation in
+        lane.submit(Read(statement: statement.name, parameters: parameters, answer: continuation))
+      }
     }
   }
 

@@ -3,6 +3,7 @@ public import AccountKit
 import Foundation
 import Mailer
 import SuiteErrors
+import SuiteKit
 
 /// The console's rules: who may register, how codes and sessions work, who sees which
 /// workspace. Free of gRPC and SQL: handlers call it, a `ConsoleStore` keeps its data.
@@ -116,7 +117,7 @@ public struct GuanceConsole: Sendable {
   }
 
   static func workspaceID(_ raw: String) throws -> UUID {
-    guard let id = UUID(uuidString: raw) else {
+    guard let id = UUID(canonical: raw) else {
       throw ServiceError.invalid(field: "workspace_id", "must be a workspace id")
     }
     return id

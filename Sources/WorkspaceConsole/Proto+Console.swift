@@ -1,12 +1,13 @@
 import Foundation
 import GuanceContracts
+import SuiteKit
 import SwiftProtobuf
 
 /// Domain values as messages, and message enums as domain values.
 extension Guance_Console_V1_Account {
   init(_ account: Account) {
     self.init()
-    id = account.id.uuidString.lowercased()
+    id = account.id.canonicalText
     username = account.username
     email = account.email
     phone = account.phone ?? ""
@@ -17,12 +18,12 @@ extension Guance_Console_V1_Account {
 extension Guance_Console_V1_Workspace {
   init(_ workspace: Workspace) {
     self.init()
-    id = workspace.id.uuidString.lowercased()
+    id = workspace.id.canonicalText
     name = workspace.name
     language = workspace.language
     site = workspace.site
     status = .init(workspace.status)
-    ownerAccountID = workspace.ownerAccountID.uuidString.lowercased()
+    ownerAccountID = workspace.ownerAccountID.canonicalText
     createdAt = Google_Protobuf_Timestamp(date: workspace.createdAt)
   }
 }

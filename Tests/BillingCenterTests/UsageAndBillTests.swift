@@ -486,12 +486,18 @@ struct RatingTests {
     #expect(UsageQuantity("1.1234567") == nil)
   }
 
-  @Test("workspace ids are read as UUID(uuidString:) reads them")
+  @Test(
+    "workspace ids are read as UUID(uuidString:) reads them, and written as uuidString.lowercased() writes them"
+  )
   func workspaceIDs() {
     for _ in 0..<200 {
       let id = UUID()
       #expect(UUID(canonical: id.uuidString) == id)
       #expect(UUID(canonical: id.uuidString.lowercased()) == id)
+      #expect(id.canonicalText == id.uuidString.lowercased())
+    }
+    for edge in ["00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"] {
+      #expect(UUID(canonical: edge)?.canonicalText == edge)
     }
     let good = "8f14e45f-ceea-467f-a0e6-3f4e1a9c2b10"
     for bad in [

@@ -3,6 +3,7 @@ public import Foundation
 import Logging
 import Mailer
 import PostgresNIO
+import SuiteKit
 import SuitePersistence
 
 /// Workspaces on PostgreSQL.
@@ -161,7 +162,7 @@ extension PostgresConsoleStore {
 
   public func workspace(id: UUID) async throws -> Workspace? {
     if let pipelinedReads {
-      guard let row = try await pipelinedReads.rows(Self.workspaceByID, [id.uuidString]).first
+      guard let row = try await pipelinedReads.rows(Self.workspaceByID, [id.canonicalText]).first
       else {
         return nil
       }
