@@ -439,6 +439,12 @@ if [ "$only" = all ] || [ "$only" = scale ]; then
   start_suite scale
   psql -q "$db/postgres" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
   activate() { "$bin/activation-load" "$gateway" "$billing" "$console" "$emulator" bench "$1" "$concurrency"; }
+  # The gateway's lifecycle reconciler passes so far: each lists every subscription at the
+  # marketplace (a page of 100 at a time) and compares it with the gateway's records.
+  reconcile_passes() {
+    curl -s "http://$(cat "$work/marketplace-gateway.ready.metrics")/metrics" |
+      awk '/^lifecycle_reconcile_passes_total/ {n += $2} END {print n + 0}'
+  }
   # lookups N WORKSPACE -> RPC/s of LookupWorkspace for WORKSPACE (16 connections, 16 streams
   # each: below the console's default limit of 24, GRPC_MAX_CONCURRENT_STREAMS)
   lookups() {
@@ -454,14 +460,18 @@ if [ "$only" = all ] || [ "$only" = scale ]; then
   for step in $steps; do
     loaded=$(python3 scripts/scale_load.py "$db" scale "$have" "$step" "$usage_per")
     have=$step workspace=$(field "$loaded" workspace)
+    # The load's pages written out now, not by a checkpoint in the middle of the timed runs.
+    psql -q "$db/postgres" -c "CHECKPOINT"
     echo "bench: scale $step subscriptions: $(field "$loaded" rows) rows loaded by COPY in $(field "$loaded" seconds) s"
     activate 300 >/dev/null
     psql -q "$db/postgres" -c "SELECT pg_stat_statements_reset()" >/dev/null
     lines=()
+    passes_before=$(reconcile_passes)
     for run in $(seq 1 "$runs"); do
       lines+=("$(activate "$activations")")
       echo "bench: scale $step run $run/$runs  $(field "${lines[-1]}" activations_per_second) activations/s, p99 $(field "${lines[-1]}" p99_ms) ms"
     done
+    passes=$(($(reconcile_passes) - passes_before))
     statements=$(psql -At "$db/postgres" -c "SELECT coalesce(json_agg(s), '[]') FROM (
       SELECT d.datname AS database, s.query, s.calls, s.mean_exec_time AS mean_ms,
              (s.shared_blks_hit + s.shared_blks_read)::float / s.calls AS blocks, s.rows::float / s.calls AS rows
@@ -476,8 +486,8 @@ if [ "$only" = all ] || [ "$only" = scale ]; then
     lookups 16 "$workspace" >/dev/null
     psql -q "$db/postgres" -c "ALTER SYSTEM RESET auto_explain.log_min_duration" -c "SELECT pg_reload_conf()" >/dev/null
     tail -c +"$((offset + 1))" "$server_log" >".run/scale-plans-$step.log"
-    reports+=("$(python3 -c 'import json,sys; print(json.dumps({"step": int(sys.argv[1]), "loaded": json.loads(sys.argv[2]), "runs": [json.loads(l) for l in sys.argv[6:]], "statements": json.loads(sys.argv[3]), "lookups_per_second": int(sys.argv[4]), "plans": sys.argv[5]}))' \
-      "$step" "$loaded" "$statements" "$read_rate" ".run/scale-plans-$step.log" "${lines[@]}")")
+    reports+=("$(python3 -c 'import json,sys; print(json.dumps({"step": int(sys.argv[1]), "loaded": json.loads(sys.argv[2]), "runs": [json.loads(l) for l in sys.argv[7:]], "statements": json.loads(sys.argv[3]), "lookups_per_second": int(sys.argv[4]), "plans": sys.argv[5], "reconcile_passes": int(sys.argv[6])}))' \
+      "$step" "$loaded" "$statements" "$read_rate" ".run/scale-plans-$step.log" "$passes" "${lines[@]}")")
   done
   rss_line="gateway $(($(rss "$gateway_pid") / 1024)) MiB, billing-center $(($(rss "$billing_pid") / 1024)) MiB, console $(($(rss "$console_pid") / 1024)) MiB, emulator $(($(rss "$emulator_pid") / 1024)) MiB"
   printf '%s\n' "${reports[@]}" | python3 scripts/scale_report.py "$(date -u +%Y-%m-%d)" "$(git rev-parse --short HEAD)" "$machine" \

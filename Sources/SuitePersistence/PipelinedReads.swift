@@ -233,30 +233,21 @@ private final class Lane: @unchecked Sendable {
     if let connection { PQfinish(connection) }
     connection = nil
     guard let fresh = PQconnectdb(conninfo) else { return nil }
-    guard PQstatus(fresh) == CONNECTION_OK else {
-      logger.warning(
-        "pipelined reads: cannot connect",
-        metadata: ["error": "\(Self.message(fresh))"]
-      )
+    // The reads waiting are then refused as by a lost connection; the next ones try again.
+    func abandoned(_ what: String) -> OpaquePointer? {
+      logger.warning("pipelined reads: \(what)", metadata: ["error": "\(Self.message(fresh))"])
       PQfinish(fresh)
       return nil
     }
+    guard PQstatus(fresh) == CONNECTION_OK else { return abandoned("cannot connect") }
     for statement in statements {
       let result = PQprepare(fresh, statement.name, statement.sql, Int32(statement.parameters), nil)
       defer { PQclear(result) }
       guard PQresultStatus(result) == PGRES_COMMAND_OK else {
-        logger.error(
-          "pipelined reads: cannot prepare \(statement.name)",
-          metadata: ["error": "\(Self.message(fresh))"]
-        )
-        PQfinish(fresh)
-        return nil
+        return abandoned("cannot prepare \(statement.name)")
       }
     }
-    guard PQenterPipelineMode(fresh) == 1 else {
-      PQfinish(fresh)
-      return nil
-    }
+    guard PQenterPipelineMode(fresh) == 1 else { return abandoned("cannot enter pipeline mode") }
     connection = fresh
     return fresh
   }
