@@ -172,9 +172,16 @@ let package = Package(
     .target(
       name: "SuitePersistence",
       dependencies: [
-        "SuiteKit", "SuiteErrors", "CLibPQ", .postgres, .nioCore, .nioPosix, .nioSSL, .logging,
+        "SuiteKit", "SuiteErrors", .postgres, .nioCore, .nioPosix, .nioSSL, .logging,
         .lifecycle, .metrics, .tracing,
       ],
+      swiftSettings: strict
+    ),
+    // A service's hottest reads through libpq in pipeline mode (PipelinedReads). Its own module,
+    // so that only the service that uses it links libpq and its libraries (~5 MiB of RSS each).
+    .target(
+      name: "PostgresPipeline",
+      dependencies: ["CLibPQ", "SuitePersistence", .postgres, .logging],
       swiftSettings: strict
     ),
     // Account rules shared by console and billing center: identity fields, password policy
@@ -210,7 +217,8 @@ let package = Package(
     .target(
       name: "WorkspaceConsole",
       dependencies: [
-        "GuanceContracts", "SuiteKit", "SuitePersistence", "AccountKit", "AccountAccess",
+        "GuanceContracts", "SuiteKit", "SuitePersistence", "PostgresPipeline", "AccountKit",
+        "AccountAccess",
         "SuiteErrors", "Mailer",
         .grpcCore, .grpcProtobuf, .postgres, .logging, .crypto,
       ],
@@ -356,7 +364,8 @@ let package = Package(
       name: "workspace-console",
       dependencies: [
         "SuiteTelemetry",
-        "WorkspaceConsole", "SuiteKit", "SuiteTransport", "SuiteRPC", "SuitePersistence", "Mailer",
+        "WorkspaceConsole", "SuiteKit", "SuiteTransport", "SuiteRPC", "SuitePersistence",
+        "PostgresPipeline", "Mailer",
         "AccountKit",
         "AccountAccess",
         .lifecycle, .unixSignals, .logging, .postgres,
@@ -408,8 +417,9 @@ let package = Package(
     .testTarget(
       name: "SuitePersistenceTests",
       dependencies: [
-        "SuiteKit", "SuiteErrors", "SuiteRPC", "SuitePersistence", "SuiteTesting", .grpcCore,
-        .postgres, .logging,
+        "SuiteKit", "SuiteErrors", "SuiteRPC", "SuitePersistence", "PostgresPipeline",
+        "SuiteTesting",
+        .grpcCore, .postgres, .logging,
       ],
       swiftSettings: strict
     ),

@@ -25,7 +25,7 @@ public struct Database: Sendable {
   private static let inFlight = Meter(label: "postgres_operations_in_flight")
 
   /// `body`, counted in flight and, with tracing on, a span named after `statement`.
-  static func counted<Result>(
+  package static func counted<Result>(
     _ statement: @autoclosure () -> String,
     _ body: () async throws -> Result
   ) async throws -> Result {
@@ -189,7 +189,7 @@ extension PSQLError {
   }
 
   /// Whether a server's SQLSTATE says the connection was lost (`isConnectionLoss`).
-  static func isConnectionLoss(sqlState: String) -> Bool {
+  package static func isConnectionLoss(sqlState: String) -> Bool {
     sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(sqlState)
   }
 }

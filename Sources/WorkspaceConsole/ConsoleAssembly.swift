@@ -2,6 +2,7 @@ public import AccountAccess
 public import AccountKit
 public import GRPCCore
 public import Logging
+public import PostgresPipeline
 public import SuitePersistence
 
 /// The workspace console put together: its domain over its database and the gRPC services

@@ -3,6 +3,7 @@ import Foundation
 public import Logging
 import Mailer
 import PostgresNIO
+public import PostgresPipeline
 public import SuitePersistence
 
 /// `ConsoleStore` on PostgreSQL. Every multi-statement change runs in one transaction.

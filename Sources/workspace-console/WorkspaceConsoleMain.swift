@@ -3,6 +3,7 @@ import AccountKit
 import Logging
 import Mailer
 import PostgresNIO
+import PostgresPipeline
 import ServiceLifecycle
 import SuiteKit
 import SuitePersistence

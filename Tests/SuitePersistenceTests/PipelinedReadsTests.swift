@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresPipeline
 import SuiteErrors
 import SuitePersistence
 import SuiteTesting

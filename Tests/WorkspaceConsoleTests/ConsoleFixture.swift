@@ -8,6 +8,7 @@ import GuanceContracts
 import Logging
 import Mailer
 import PostgresNIO
+import PostgresPipeline
 import SuitePersistence
 import SuiteTesting
 import SwiftProtobuf

@@ -3,6 +3,7 @@ public import Foundation
 import Logging
 import Mailer
 import PostgresNIO
+import PostgresPipeline
 import SuiteKit
 import SuitePersistence
 

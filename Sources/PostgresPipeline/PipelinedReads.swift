@@ -2,6 +2,7 @@ import CLibPQ
 public import Foundation
 public import Logging
 import PostgresNIO
+public import SuitePersistence
 import Synchronization
 
 /// A service's hottest reads (one statement, a key in, a row or none out) sent through libpq in
