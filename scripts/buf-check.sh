@@ -26,5 +26,7 @@ if [ -z "$against" ]; then
     against=$last_change~1
   fi
 fi
-"$buf" breaking --against ".git#ref=$against,subdir=Protos"
+# buf clones the repository at a depth of 50 commits unless told: deep enough to reach the ref.
+depth=$(($(git rev-list --count "$against..HEAD") + 2))
+"$buf" breaking --against ".git#ref=$against,subdir=Protos,depth=$depth"
 echo "buf-check: no breaking change against Protos/ at $(git rev-parse --short "$against")"

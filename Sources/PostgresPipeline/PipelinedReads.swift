@@ -286,7 +286,8 @@ private final class Lane: @unchecked Sendable {
           read.answer.resume(
             throwing: PipelinedReads.StatementFailed(
               sqlState: state,
-              message: Self.message(connection)
+              message: String(cString: PQresultErrorMessage(result))
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             )
           )
         }

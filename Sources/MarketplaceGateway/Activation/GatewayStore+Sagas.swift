@@ -38,7 +38,7 @@ extension GatewayStore {
   /// written so that PostgreSQL cannot read the saga through `activation_sagas_due`, whose
   /// predicate that form matches. It did: the partial index is small when analysed, so the
   /// planner preferred scanning all of it (every saga in flight, and the entries their updates
-  /// left until vacuum: 160-180 blocks a call under load, bench/results/scale.md) to one probe
+  /// left until vacuum: 160-180 blocks a call under load, bench/results/scale-changes.md) to one probe
   /// of the primary key.
   static let sagaIsUnfinished = "step NOT IN ('activated', 'failed')"
 

@@ -276,7 +276,7 @@ extension GatewayStore {
     )
   }
 
-  /// Every subscription the gateway follows, with its recorded status, plan and quantity.
+  /// Those of `ids` the gateway follows, with their recorded status, plan and quantity.
   public func followedSubscriptions(ids: [String]) async throws -> [String: MarketplaceSubscription]
   {
     let rows = try await database.execute(

@@ -236,7 +236,7 @@ public struct LifecycleReconciler: Service {
     var report = Report()
     // A page of the marketplace's list at a time, against what the gateway recorded of that
     // page's subscriptions: memory stays one page whatever the number of subscriptions (a
-    // million at once took the gateway from ~100 to 480 MiB, bench/results/scale.md).
+    // million at once took the gateway from ~100 to 480 MiB, bench/results/scale-changes.md).
     try await lifecycle.marketplace.forEachSubscriptionPage { page in
       let followed = try await lifecycle.store.followedSubscriptions(ids: page.map(\.id))
       for listed in page {
