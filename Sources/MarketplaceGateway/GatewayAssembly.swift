@@ -25,7 +25,7 @@ public struct GatewayAssembly: Sendable {
       lifecycle: SubscriptionLifecycle.Settings,
       metering: MeteringSubmitter.Settings,
       consoleLoginURL: String,
-      registrationsAtOnce: Int = 8
+      registrationsAtOnce: Int = Activations.defaultRegistrationsAtOnce
     ) {
       self.registrationsAtOnce = registrationsAtOnce
       self.saga = saga

@@ -40,23 +40,30 @@ extension UUID {
   /// The 36-character form in lower case, as `uuidString.lowercased()` gives it, without
   /// `snprintf` and a second string: for hot paths (every LookupWorkspace answer carries two).
   public var canonicalText: String {
-    withUnsafeBytes(of: uuid) { bytes in
-      String(unsafeUninitializedCapacity: 36) { out in
-        let digits: StaticString = "0123456789abcdef"
+    withCanonicalUTF8 { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// `body` given the 36 bytes of `canonicalText`, written digit by digit and never made a
+  /// string (a COPY row takes them as they are).
+  public func withCanonicalUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { out in
+      withUnsafeBytes(of: uuid) { bytes in
         var index = 0
         for byte in 0..<16 {
           if byte == 4 || byte == 6 || byte == 8 || byte == 10 {
             out[index] = UInt8(ascii: "-")
             index += 1
           }
-          out[index] = digits.utf8Start[Int(bytes[byte] >> 4)]
-          out[index + 1] = digits.utf8Start[Int(bytes[byte] & 0x0f)]
+          out[index] = Self.hexDigits[Int(bytes[byte] >> 4)]
+          out[index + 1] = Self.hexDigits[Int(bytes[byte] & 0x0f)]
           index += 2
         }
-        return index
       }
+      return body(UnsafeBufferPointer(out))
     }
   }
+
+  private static let hexDigits = Array("0123456789abcdef".utf8)
 
   private static func hexValue(_ digit: UInt8) -> UInt8? {
     switch digit {

@@ -1,5 +1,6 @@
 public import Foundation
 public import NIOCore
+import SuiteKit
 
 /// Rows for `COPY … FROM STDIN` in PostgreSQL's text format, written into one buffer: columns
 /// separated by tabs, rows ended by newlines, text escaped. COPY puts a batch of rows into a
@@ -45,18 +46,8 @@ public struct CopyRows: Sendable {
   /// A uuid column, written digit by digit (`uuidString` goes through `sprintf`).
   public mutating func append(_ uuid: UUID) {
     separate()
-    withUnsafeBytes(of: uuid.uuid) { bytes in
-      for (index, byte) in bytes.enumerated() {
-        if index == 4 || index == 6 || index == 8 || index == 10 {
-          buffer.writeInteger(UInt8(ascii: "-"))
-        }
-        buffer.writeInteger(Self.hexDigits[Int(byte >> 4)])
-        buffer.writeInteger(Self.hexDigits[Int(byte & 0x0F)])
-      }
-    }
+    uuid.withCanonicalUTF8 { buffer.writeBytes($0) }
   }
-
-  private static let hexDigits = Array("0123456789abcdef".utf8)
 
   /// A timestamptz column, in UTC to the microsecond: the microsecond PostgresNIO binds the
   /// same `Date` as (truncated), so a value stored either way is the same.

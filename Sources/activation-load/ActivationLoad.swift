@@ -112,6 +112,9 @@ enum ActivationLoad {
     }
   }
 
+  /// Every bench account's password (the billing center's and the gateway's register paths).
+  static let password = "correct horse battery staple"
+
   struct Setup {
     var workspaces: [String]
     var tokens: [String]
@@ -126,7 +129,7 @@ enum ActivationLoad {
     activations: Int
   ) async throws -> Setup {
     let run = UUID().uuidString.prefix(8).lowercased()
-    let password = "correct horse battery staple"
+    let password = Self.password
     let credentialMetadata: Metadata = ["authorization": "Bearer \(credential)"]
     let billing = Guance_Billing_V1_BillingCenterService.Client(wrapping: billingClient)
     let links = Guance_Billing_V1_BillingInternalService.Client(wrapping: billingClient)

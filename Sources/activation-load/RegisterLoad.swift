@@ -166,7 +166,7 @@ enum RegisterLoad {
     session: String,
     name: String
   ) async throws -> Outcome {
-    let password = "correct horse battery staple"
+    let password = ActivationLoad.password
     let sent = ContinuousClock.now
     do {
       let activation = try await gateway.registerAndActivate(

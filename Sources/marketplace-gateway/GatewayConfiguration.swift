@@ -87,7 +87,7 @@ struct GatewayConfiguration {
     consoleLoginURL = config.string("CONSOLE_LOGIN_URL", default: "/login")
     registrationsAtOnce = try config.int(
       "ACTIVATION_REGISTRATIONS_AT_ONCE",
-      default: 8,
+      default: Activations.defaultRegistrationsAtOnce,
       range: 1...10_000
     )
     activationPage = ActivationPageRoutes.Addresses(

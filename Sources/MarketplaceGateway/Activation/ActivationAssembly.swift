@@ -19,7 +19,7 @@ public struct ActivationAssembly: Sendable {
     console: any ConsoleDirectory,
     sagaSettings: ActivationSaga.Settings,
     consoleLoginURL: String,
-    registrationsAtOnce: Int = 8,
+    registrationsAtOnce: Int = Activations.defaultRegistrationsAtOnce,
     logger: Logger
   ) {
     saga = ActivationSaga(

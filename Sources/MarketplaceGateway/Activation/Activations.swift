@@ -24,6 +24,8 @@ public struct Activations: Sendable {
   /// rather than queued: in a flood every queued buyer waited seconds, while a refused one
   /// tries again a moment later.
   private let registrations: AdmissionLimit
+  /// The registrations' limit unless configured (`ACTIVATION_REGISTRATIONS_AT_ONCE`).
+  public static let defaultRegistrationsAtOnce = 8
 
   public init(
     store: any ActivationStore,
@@ -33,7 +35,7 @@ public struct Activations: Sendable {
     saga: ActivationSaga,
     consoleLoginURL: String,
     sessionLifetime: Duration = .seconds(2 * 3600),
-    registrationsAtOnce: Int = 8
+    registrationsAtOnce: Int = defaultRegistrationsAtOnce
   ) {
     registrations = AdmissionLimit(limit: registrationsAtOnce)
     self.store = store
